@@ -1,0 +1,162 @@
+"""Plain data passed from the engine to the reporters.
+
+Nothing here imports Theano: reporters, the CLI and the Actions adapter read these objects (or the JSON
+report they serialise to) without ever touching the engine.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+REPORT_SCHEMA = "gradcheck-ci/report/v1"
+
+# Model statuses. "error" covers configuration, loading, crashes and timeouts; "cancelled" marks models a
+# run did not reach because it was interrupted (SIGTERM from a cancelled CI job).
+MODEL_STATUSES = ("pass", "fail", "expected-fail", "error", "cancelled")
+PARAM_STATUSES = ("pass", "fail")
+
+EXIT_OK = 0
+EXIT_MISMATCH = 1
+EXIT_ERROR = 2
+
+
+@dataclass
+class ErrorInfo:
+    """Why a model (or the whole config) could not be checked, and where the cause is."""
+
+    message: str
+    file: str | None = None  # relative to the repository root, '/' separators
+    line: int | None = None
+    kind: str = "error"  # config | load | build | data | loss | nan-or-inf | timeout | memory | crash | cancelled
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class ParamResult:
+    """The comparison for one trainable parameter tensor."""
+
+    id: str  # "<layer>.<param>", e.g. "RecurrentLayer#0.W_in_to_hid"
+    shape: list[int]
+    status: str  # pass | fail
+    max_abs_err: float
+    max_rel_err: float
+    tolerance: float
+    worst_index: list[int] | None
+    method: str = "full"  # full | directional
+    analytic: float | None = None  # at the worst element (full) or along the worst direction
+    numeric: float | None = None
+    evaluations: int = 0
+    layer: str = ""
+    file: str | None = None
+    line: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Diagnosis:
+    """A named cause of a mismatch (see gradcheck_ci/diagnose)."""
+
+    code: str
+    message: str
+    fix: str = ""
+    layer: str | None = None
+    file: str | None = None
+    line: int | None = None
+    confirmed: bool | None = None  # None: no ablation exists for this cause
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class ModelResult:
+    name: str
+    factory: str
+    status: str
+    seed: int
+    precision: str
+    mode: str  # the mode used: full | directional (auto resolved)
+    expect: str = "pass"
+    evaluations: int = 0
+    seconds: dict[str, float] = field(
+        default_factory=lambda: {"compile": 0.0, "analytic": 0.0, "numeric": 0.0, "total": 0.0})
+    params: list[ParamResult] = field(default_factory=list)
+    diagnoses: list[Diagnosis] = field(default_factory=list)
+    error: ErrorInfo | None = None
+    loss: str | None = None
+    loss_value: float | None = None
+    config_file: str | None = None  # gradcheck.yml, relative to the repository root
+    config_line: int | None = None  # line of this model's entry in gradcheck.yml
+    extra: dict[str, Any] = field(default_factory=dict)  # e.g. per-step profiles of recurrent layers
+
+    @property
+    def worst_param(self) -> ParamResult | None:
+        failing = [p for p in self.params if p.status == "fail"] or self.params
+        if not failing:
+            return None
+        return max(failing, key=lambda p: p.max_abs_err / p.tolerance if p.tolerance > 0 else p.max_abs_err)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["params"] = [p.to_json() for p in self.params]
+        data["diagnoses"] = [d.to_json() for d in self.diagnoses]
+        data["error"] = self.error.to_json() if self.error else None
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "ModelResult":
+        data = dict(data)
+        data["params"] = [ParamResult(**p) for p in data.get("params", [])]
+        data["diagnoses"] = [Diagnosis(**d) for d in data.get("diagnoses", [])]
+        data["error"] = ErrorInfo(**data["error"]) if data.get("error") else None
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass
+class RunReport:
+    """Everything one `gradcheck-ci check` run found."""
+
+    config_file: str
+    models: list[ModelResult] = field(default_factory=list)
+    config_errors: list[ErrorInfo] = field(default_factory=list)  # errors not tied to one model
+    shard: str | None = None  # "i/n" when the run was one shard of a matrix
+    seconds: float = 0.0
+
+    @property
+    def status(self) -> str:
+        if self.config_errors or any(m.status in ("error", "cancelled") for m in self.models):
+            return "error"
+        if any(m.status == "fail" for m in self.models):
+            return "fail"
+        return "pass"
+
+    @property
+    def exit_code(self) -> int:
+        return {"pass": EXIT_OK, "fail": EXIT_MISMATCH, "error": EXIT_ERROR}[self.status]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": REPORT_SCHEMA,
+            "status": self.status,
+            "config_file": self.config_file,
+            "shard": self.shard,
+            "seconds": round(self.seconds, 3),
+            "config_errors": [e.to_json() for e in self.config_errors],
+            "models": [m.to_json() for m in self.models],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "RunReport":
+        return cls(
+            config_file=data.get("config_file", "gradcheck.yml"),
+            models=[ModelResult.from_json(m) for m in data.get("models", [])],
+            config_errors=[ErrorInfo(**e) for e in data.get("config_errors", [])],
+            shard=data.get("shard"),
+            seconds=data.get("seconds", 0.0),
+        )
