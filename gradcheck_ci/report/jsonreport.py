@@ -1,0 +1,105 @@
+"""The JSON report: the machine-readable record of a run, and the input of `gradcheck-ci merge`."""
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+from ..results import REPORT_SCHEMA, ErrorInfo, RunReport
+from .atomic import write_atomic
+
+# Strict JSON has no NaN/Infinity. A NaN gradient is a finding, so it is kept as a string rather than
+# lost as null; read_json turns these strings back into floats in the fields that are floats.
+_NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+_SURROGATES = re.compile("[\ud800-\udfff]")
+_PARAM_FLOATS = ("max_abs_err", "max_rel_err", "tolerance", "analytic", "numeric")
+
+
+def _float(value: float) -> float | str:
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return value
+
+
+def to_strict(value: Any) -> Any:
+    """A JSON-serialisable copy: non-finite floats as strings, numpy scalars/arrays as Python values."""
+    if isinstance(value, str):
+        return _SURROGATES.sub("\ufffd", value)  # lone surrogates are not valid UTF-8 (nor portable JSON)
+    if value is None or isinstance(value, (bool, int)):
+        return value
+    if isinstance(value, float):
+        return _float(value)
+    if isinstance(value, dict):
+        return {to_strict(str(k)): to_strict(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [to_strict(v) for v in value]
+    if hasattr(value, "tolist"):  # numpy scalar or array (evidence from the diagnosis stage)
+        return to_strict(value.tolist())
+    return str(value)
+
+
+def render_json(report: RunReport) -> str:
+    return json.dumps(to_strict(report.to_json()), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def write_json(report: RunReport, path: str) -> None:
+    write_atomic(path, render_json(report))
+
+
+def _restore(value: Any) -> Any:
+    if isinstance(value, str) and value in _NON_FINITE:
+        return _NON_FINITE[value]
+    return value
+
+
+def _restore_floats(data: dict[str, Any]) -> None:
+    if "seconds" in data and not isinstance(data["seconds"], dict):
+        data["seconds"] = _restore(data["seconds"])
+    for model in data.get("models") or []:
+        model["loss_value"] = _restore(model.get("loss_value"))
+        if isinstance(model.get("seconds"), dict):
+            model["seconds"] = {k: _restore(v) for k, v in model["seconds"].items()}
+        for param in model.get("params") or []:
+            for key in _PARAM_FLOATS:
+                if key in param:
+                    param[key] = _restore(param[key])
+
+
+def read_json(path: str) -> RunReport:
+    """Load a report written by render_json. Raises ValueError for anything that is not one."""
+    with open(path, encoding="utf-8") as handle:
+        data = json.load(handle)  # JSONDecodeError is a ValueError
+    if not isinstance(data, dict):
+        raise ValueError("not a gradcheck-ci report (top level is not an object)")
+    schema = data.get("schema")
+    if schema is not None and schema != REPORT_SCHEMA:
+        raise ValueError(f"unsupported report schema {schema!r} (expected {REPORT_SCHEMA!r})")
+    if not isinstance(data.get("models", []), list):
+        raise ValueError("not a gradcheck-ci report ('models' is not a list)")
+    _restore_floats(data)
+    try:
+        return RunReport.from_json(data)
+    except (TypeError, KeyError, AttributeError) as exc:
+        # e.g. a field this version does not know, or a missing required one
+        raise ValueError(f"malformed gradcheck-ci report: {exc}") from None
+
+
+def merge_reports(reports: list[RunReport]) -> RunReport:
+    """One report from the shards of a matrix run: models by config line then name, config errors once."""
+    if not reports:
+        raise ValueError("nothing to merge")
+    models = [m for r in reports for m in r.models]
+    models.sort(key=lambda m: (m.config_line is None, m.config_line or 0, m.name))
+    errors: list[ErrorInfo] = []
+    seen: set[tuple] = set()
+    for error in (e for r in reports for e in r.config_errors):
+        key = (error.message, error.file, error.line, error.kind)
+        if key not in seen:
+            seen.add(key)
+            errors.append(error)
+    # Shards run side by side; the merged time is the machine time they spent together.
+    return RunReport(config_file=reports[0].config_file, models=models, config_errors=errors, shard=None,
+                     seconds=sum(r.seconds for r in reports))

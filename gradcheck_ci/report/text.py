@@ -1,0 +1,145 @@
+"""Terminal output: one block per model, then the verdict.
+
+Under GitHub Actions this text goes to the log the runner parses for workflow commands, so user text
+(names, messages) can never produce a line that the runner reads as a command: see _neutralise.
+"""
+from __future__ import annotations
+
+import re
+
+from ..results import ModelResult, RunReport
+from . import (clean_text, index_text, now_passes, num, one_line, positive_line, repo_path,
+               shape_text, status_counts, where, worst_param)
+
+_WORDS = {"pass": "PASS", "fail": "FAIL", "expected-fail": "XFAIL", "error": "ERROR", "cancelled": "CANCELLED"}
+_COLORS = {"PASS": "32", "FAIL": "31", "XFAIL": "33", "XPASS": "33", "ERROR": "1;31", "CANCELLED": "33"}
+_MAX_ROWS = 50  # tensors listed per model; longer tables keep the failing ones first and hide the rest
+_ZWSP = "\u200b"  # not whitespace to the runner's TrimStart, so it breaks "::" and "##[" invisibly
+_LEADING_COMMAND = re.compile(r"^(\s*):")
+
+
+def _neutralise(text: str) -> str:
+    """No line may start with '::' (after leading whitespace) nor contain '##[' (the runner's old syntax)."""
+    lines = []
+    for line in text.splitlines():  # every kind of line break, CR included, becomes '\n'
+        line = line.replace("##[", "##" + _ZWSP + "[")
+        if line.lstrip().startswith("::"):
+            line = _LEADING_COMMAND.sub(lambda m: m.group(1) + ":" + _ZWSP, line, count=1)
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _paint(word: str, color: bool) -> str:
+    return f"\x1b[{_COLORS.get(word, '0')}m{word}\x1b[0m" if color else word
+
+
+def _status_word(model: ModelResult) -> str:
+    return "XPASS" if now_passes(model) else _WORDS.get(model.status, one_line(model.status, 20).upper())
+
+
+def _block(text: object, indent: str) -> list[str]:
+    """A possibly multi-line user message, every line indented under its heading."""
+    lines = clean_text(text).replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return [indent + line.rstrip() for line in lines if line.strip()] or [indent + "(no message)"]
+
+
+def _table(rows: list[list[str]], right: set[int], indent: str = "  ") -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    out = []
+    for row in rows:
+        cells = [cell.rjust(w) if i in right else cell.ljust(w)
+                 for i, (cell, w) in enumerate(zip(row, widths, strict=True))]
+        out.append((indent + "  ".join(cells)).rstrip())
+    return out
+
+
+def _param_rows(model: ModelResult) -> tuple[list[list[str]], int]:
+    params = model.params
+    hidden = 0
+    if len(params) > _MAX_ROWS:  # long tables keep failing tensors first, in their original order
+        failing = [p for p in params if p.status == "fail"]
+        passing = [p for p in params if p.status != "fail"]
+        keep = {id(p) for p in failing[:_MAX_ROWS] + passing[: max(0, _MAX_ROWS - len(failing))]}
+        hidden = len(params) - len(keep)
+        params = [p for p in params if id(p) in keep]
+    rows = [["tensor", "shape", "status", "max abs err", "max rel err", "tolerance", "worst index", "location"]]
+    for p in params:
+        rows.append([one_line(p.id, 80), shape_text(p.shape), one_line(p.status, 10), num(p.max_abs_err),
+                     num(p.max_rel_err), num(p.tolerance), index_text(p.worst_index) if p.method == "full"
+                     else f"({one_line(p.method, 12)})", one_line(where(repo_path(p.file), positive_line(p.line)))])
+    return rows, hidden
+
+
+def render_model(result: ModelResult, color: bool = False) -> str:
+    m = result
+    word = _status_word(m)
+    total = (m.seconds or {}).get("total", 0.0) or 0.0
+    header = (f"{_paint(word, color)} {one_line(m.name, 200)}  {one_line(m.precision, 20)} {one_line(m.mode, 20)}"
+              f"  evaluations={m.evaluations}  {total:.1f}s  seed={m.seed}")
+    lines = [header]
+    if word == "XPASS":
+        lines.append("  expected to fail (expect: fail) but the gradients now agree: remove `expect: fail`")
+    if m.error is not None:
+        if repo_path(m.error.file):
+            file, line = repo_path(m.error.file), positive_line(m.error.line)
+        else:
+            file, line = repo_path(m.config_file), positive_line(m.config_line)
+        if m.status == "cancelled":
+            lines.append("  not checked: " + one_line(m.error.message, 200))
+        else:
+            lines.append(f"  {one_line(m.error.kind, 20)} error" + (f" at {where(file, line)}:" if file else ":"))
+            lines.extend(_block(m.error.message, "    "))
+    if m.params:
+        rows, hidden = _param_rows(m)
+        lines.extend(_table(rows, right={3, 4, 5}))
+        if hidden:
+            lines.append(f"  ... {hidden} more tensor(s) not shown (see the JSON report)")
+    for d in m.diagnoses:
+        confirmed = {True: " (confirmed)", False: " (not confirmed by ablation)"}.get(d.confirmed, "")
+        loc = where(repo_path(d.file), positive_line(d.line))
+        lines.append(f"  diagnosis {one_line(d.code, 60)}{confirmed}" + (f" at {loc}" if loc else ""))
+        lines.extend(_block(d.message, "    "))
+        if d.fix:
+            fix = _block(d.fix, "    ")
+            lines.append("    fix: " + fix[0].strip())
+            lines.extend("         " + x.strip() for x in fix[1:])
+    if m.status == "fail" and word != "XPASS" and not m.diagnoses and worst_param(m) is not None:
+        lines.append("  no known cause matched; the table shows where analytic and numeric gradients disagree")
+    return _neutralise("\n".join(lines))
+
+
+def render_config_errors(report: RunReport) -> str:
+    """Errors not tied to one model, 'file:line: message' (empty string when there are none)."""
+    lines = []
+    for error in report.config_errors:
+        loc = one_line(where(repo_path(error.file), positive_line(error.line)))
+        body = _block(error.message, "")
+        lines.append((f"{loc}: " if loc else "") + f"{one_line(error.kind, 20)} error: " + body[0])
+        lines.extend("  " + x for x in body[1:])
+    return _neutralise("\n".join(lines))
+
+
+def render_summary(report: RunReport, color: bool = False) -> str:
+    counts = status_counts(report)
+    parts = [f"{counts[s]} {s}" for s in ("pass", "fail", "expected-fail", "error", "cancelled")]
+    lines = [f"gradcheck-ci: {len(report.models)} model(s): " + ", ".join(parts) + f" in {report.seconds:.1f}s"
+             + (f" (shard {one_line(report.shard, 20)})" if report.shard else "")]
+
+    def names(models: list[ModelResult]) -> str:
+        shown = ", ".join(one_line(m.name, 80) for m in models[:10])
+        return shown + (f" and {len(models) - 10} more" if len(models) > 10 else "")
+
+    groups = [
+        ("unexpected gradient mismatch", [m for m in report.models if m.status == "fail" and not now_passes(m)]),
+        ("could not be checked", [m for m in report.models if m.status == "error"]),
+        ("not reached (run cancelled)", [m for m in report.models if m.status == "cancelled"]),
+        ("expected to fail but now pass (remove `expect: fail`)", [m for m in report.models if now_passes(m)]),
+    ]
+    for label, models in groups:
+        if models:
+            lines.append(f"  {label}: {names(models)}")
+    if report.config_errors:
+        lines.append(f"  configuration errors: {len(report.config_errors)}")
+    verdict = {"pass": "PASS", "fail": "FAIL", "error": "ERROR"}[report.status]
+    lines.append(f"result: {_paint(verdict, color)} (exit {report.exit_code})")
+    return _neutralise("\n".join(lines))
