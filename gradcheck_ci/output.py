@@ -1,0 +1,76 @@
+"""What `gradcheck-ci check` prints while it runs: progress, user output, results, and under GitHub Actions
+the log groups, annotations and job summary."""
+from __future__ import annotations
+
+import os
+import time
+from typing import TextIO
+
+from .results import ModelResult, RunReport
+
+
+class Console:
+    def __init__(self, stream: TextIO, github: bool = False, quiet: bool = False) -> None:
+        self.stream = stream
+        self.github = github
+        self.quiet = quiet
+        self._model_started = 0.0
+        self._end_token: str | None = None
+
+    def _print(self, text: str = "") -> None:
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def start(self, count: int, config_file: str) -> None:
+        self._print(f"gradcheck-ci: checking {count} model(s) from {config_file}")
+
+    def model_start(self, spec) -> None:
+        self._model_started = time.perf_counter()
+        if self.github:
+            from .report import github
+
+            self._print(github.group(f"gradcheck-ci: {spec.name} (log)"))
+            # Whatever the model's code prints below can never be read as a workflow command.
+            start, self._end_token = github.stop_commands()
+            self._print(start)
+        self._print(f"[{spec.name}] seed={spec.seed} precision={spec.precision} factory={spec.factory}")
+
+    def progress(self, model: str, message: str) -> None:
+        if not self.quiet:
+            self._print(f"[{model}] {time.perf_counter() - self._model_started:6.1f}s  {message}")
+
+    def user_output(self, model: str, line: str) -> None:
+        self._print(f"[{model}] | {line}")
+
+    def model_done(self, result: ModelResult) -> None:
+        from .report.text import render_model
+
+        if self.github:
+            from .report import github
+
+            if self._end_token:
+                self._print(self._end_token)
+                self._end_token = None
+            self._print(github.endgroup())
+        self._print(render_model(result))
+
+    def finish(self, report: RunReport, written: list[str]) -> None:
+        from .report.text import render_config_errors, render_summary
+
+        if report.config_errors:
+            self._print(render_config_errors(report))
+        omitted = 0
+        if self.github:
+            from .report import github
+            from .report.summary import render_step_summary
+
+            lines, omitted = github.annotations(report)
+            for line in lines:
+                self._print(line)
+            summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
+            if summary_path:
+                with open(summary_path, "a", encoding="utf-8") as handle:
+                    handle.write(render_step_summary(report, omitted_annotations=omitted))
+        for path in written:
+            self._print(f"wrote {path}")
+        self._print(render_summary(report))

@@ -1,0 +1,115 @@
+"""Check one model, in a process of its own (see runner.py for why).
+
+    python -m gradcheck_ci.worker JOB.json RESULT.json
+
+JOB.json holds {"spec": ModelSpec.to_json(), "root": ..., "config_file": ...}. Progress goes as JSON lines
+to the file descriptor in GRADCHECK_EVENT_FD; everything the user's code prints goes to stdout/stderr,
+which the runner captures separately, so user output can never be mistaken for our protocol.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import traceback
+from typing import Any
+
+from .config import ModelSpec
+from .results import ErrorInfo, ModelResult
+
+
+class Events:
+    def __init__(self) -> None:
+        fd = os.environ.get("GRADCHECK_EVENT_FD")
+        self.stream = os.fdopen(int(fd), "w", buffering=1) if fd else None
+
+    def __call__(self, message: str, **extra: Any) -> None:
+        if self.stream:
+            self.stream.write(json.dumps({"progress": message, **extra}) + "\n")
+
+
+def check_model(spec: ModelSpec, root: str, config_file: str, progress: Events) -> ModelResult:
+    from . import compat
+
+    started = time.perf_counter()
+    compat.prepare(spec.precision)
+    result = ModelResult(name=spec.name, factory=spec.factory, status="error", seed=spec.seed,
+                         precision=spec.precision, mode=spec.mode, expect=spec.expect,
+                         config_file=config_file, config_line=spec.line)
+    from .loading import ModelLoadError
+
+    try:
+        _run(spec, root, config_file, progress, result)
+    except ModelLoadError as exc:
+        result.status = "error"
+        result.error = ErrorInfo(exc.message, exc.file, exc.line, exc.kind)
+    except MemoryError:
+        result.status = "error"
+        result.error = ErrorInfo(f"out of memory (limit {spec.memory} MiB, the model's `memory`)",
+                                 config_file, spec.key_lines.get("memory", spec.line), "memory")
+    result.seconds["total"] = round(time.perf_counter() - started, 3)
+    return result
+
+
+def _run(spec: ModelSpec, root: str, config_file: str, progress: Events, result: ModelResult) -> None:
+    from . import check, verdict
+    from .loading import build_model
+    from .objective import build_objective
+
+    progress("importing theano and the model factory")
+    model = build_model(spec, root, config_file)
+    objective = build_objective(model, spec, root, config_file)
+    result.loss = objective.loss_name
+    compiled = check.compile_check(model, objective, spec, progress, root, config_file)
+    result.seconds["compile"] = round(compiled.seconds["compile"], 3)
+
+    progress("analytic gradient")
+    grads = check.analytic(compiled)
+    result.seconds["analytic"] = round(grads.seconds, 4)
+    result.loss_value = grads.loss
+    verdict.require_finite_loss(grads.loss, spec, config_file)
+    repeat = compiled.loss(compiled.base)
+    result.extra["forward_repeatable"] = repeat == grads.loss or abs(repeat - grads.loss) <= 1e-12 * abs(grads.loss)
+
+    mode = check.resolve_mode(spec, model.params)
+    result.mode = mode
+    rtol = check.default_rtol(spec)
+    atol = spec.atol or 0.0
+    started = time.perf_counter()
+    total = len(model.params)
+    for k, (info, grad) in enumerate(zip(model.params, grads.grads)):
+        progress(f"probing {info.id} ({k + 1}/{total}, {mode})")
+        if not check.finite([grad])[0]:
+            result.params.append(verdict.non_finite_param(info, grad))
+            continue
+        result.params.append(check.check_tensor(compiled, k, info, grad, spec, mode, rtol, atol))
+    result.seconds["numeric"] = round(time.perf_counter() - started, 3)
+    result.evaluations = compiled.evaluations
+    result.status = verdict.model_status(result, spec)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    job_path, result_path = argv
+    with open(job_path, encoding="utf-8") as handle:
+        job = json.load(handle)
+    spec = ModelSpec.from_json(job["spec"])
+    events = Events()
+    try:
+        result = check_model(spec, job["root"], job["config_file"], events)
+    except BaseException as exc:  # noqa: BLE001 - a bug of ours: still report it as this model's error
+        trace = traceback.format_exc(limit=-3)
+        result = ModelResult(name=spec.name, factory=spec.factory, status="error", seed=spec.seed,
+                             precision=spec.precision, mode=spec.mode, expect=spec.expect,
+                             config_file=job["config_file"], config_line=spec.line,
+                             error=ErrorInfo(f"internal error in gradcheck-ci: {type(exc).__name__}: {exc}\n{trace}",
+                                             job["config_file"], spec.line, "crash"))
+    from .report.atomic import write_atomic
+
+    write_atomic(result_path, json.dumps(result.to_json(), allow_nan=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
