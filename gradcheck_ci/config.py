@@ -277,7 +277,9 @@ def _syntax_error(error: BaseException, path: str, text: str) -> ConfigError:
     problem = getattr(error, "problem", None) or getattr(error, "context", None) or str(error)
     message = f"YAML syntax error: {problem}"
     context, context_mark = getattr(error, "context", None), getattr(error, "context_mark", None)
-    if context and problem != context:
+    if context and problem.startswith("but "):  # "expected a single document..., but found another"
+        message = f"YAML syntax error: {context}, {problem}"
+    elif context and problem != context:
         if context_mark is not None and mark is not None and context_mark.line != mark.line:
             message += f" ({context} on line {context_mark.line + 1})"
         else:
@@ -335,7 +337,7 @@ class _Reader:
         self._items_cache: dict[int, tuple[dict[str, tuple[Node, Node]], list[ConfigProblem]]] = {}
         self._readers: dict[str, Callable[[Node, str], Any]] = {
             "name": self._name,
-            "factory": lambda n, k: self._reference(n, k),
+            "factory": self._reference,
             "loss": self._loss,
             "params": self._params,
             "precision": lambda n, k: self._choice(n, k, PRECISIONS),
@@ -380,7 +382,6 @@ class _Reader:
                 self.problem(_with_hint(f"unknown key {_show(key)} at the top level", hint), key_node)
         defaults = self._defaults(items.get("defaults"))
         models = self._models(entries, defaults)
-        self.problems = file_problems
         file_problems.sort(key=lambda p: (p.line or 0, p.column or 0))
         return Config(self.path, self.root, CONFIG_VERSION, models, file_problems)
 
@@ -624,12 +625,13 @@ class _Reader:
         if isinstance(node, SequenceNode):
             return "a list"
         value = self._scalar(node, key, quiet=True)
+        text = node.value if len(node.value) <= 40 else node.value[:37] + "..."
         if value is None:
             return "an empty value"
         if isinstance(value, bool):
-            return f"{node.value} (a boolean)"
+            return f"{text} (a boolean)"
         if isinstance(value, (int, float)):
-            return f"{node.value} (a number)"
+            return f"{text} (a number)"
         return f"the string {_show(value)}"
 
     def _wrong(self, node: Node, key: str, expected: str) -> _Bad:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -265,13 +266,11 @@ def test_relative_config_path(tmp_path, monkeypatch):
 
 
 def test_missing_file(tmp_path):
-    e = load_error = None
     with pytest.raises(ConfigError) as info:
         load_config(str(tmp_path / "nope.yml"))
     e = info.value
     assert (e.message, e.line, e.column) == ("file not found", None, None)
     assert str(e) == f"{tmp_path / 'nope.yml'}: file not found"
-    assert load_error is None
 
 
 def test_directory_instead_of_file(tmp_path):
@@ -332,7 +331,8 @@ def test_control_character(tmp_path):
 
 def test_two_documents(tmp_path):
     e = error(tmp_path, "version: 1\n---\nversion: 1\n")
-    assert e.line == 2 and "single document" in e.message
+    assert e.line == 2
+    assert e.message == "YAML syntax error: expected a single document in the stream, but found another document"
 
 
 def test_undefined_alias(tmp_path):
@@ -886,13 +886,13 @@ def check_never_crashes(root, text: str) -> None:
         assert ModelSpec.from_json(json.loads(json.dumps(m.to_json()))) == m
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=YAMLISH)
 def test_random_yamlish_text_never_crashes(tmp_path, text):
     check_never_crashes(tmp_path, text)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.one_of(NESTED, SEMI_VALID), flow=st.booleans())
 def test_random_dumped_data_never_crashes(tmp_path, data, flow):
     (tmp_path / "models").mkdir(exist_ok=True)
@@ -900,7 +900,7 @@ def test_random_dumped_data_never_crashes(tmp_path, data, flow):
     check_never_crashes(tmp_path, yaml.safe_dump(data, default_flow_style=flow, allow_unicode=True))
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=SEMI_VALID, cut=st.integers(0, 400), junk=st.sampled_from(["", ":", "- ", "&x", "*x", "  ", "\t", "]"]))
 def test_damaged_configs_never_crash(tmp_path, data, cut, junk):
     text = yaml.safe_dump(data)
@@ -913,7 +913,7 @@ class _Dumper(yaml.SafeDumper):
 
 _Dumper.add_implicit_resolver(
     "tag:yaml.org,2002:float",
-    __import__("re").compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)[eE][-+]?[0-9]+$"),
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)[eE][-+]?[0-9]+$"),
     list("-+0123456789."))
 
 # Characters PyYAML's dumper writes unquoted but its reader treats as line breaks or rejects.
@@ -941,7 +941,7 @@ VALID_MODEL = st.fixed_dictionaries({
 })
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(models=st.lists(VALID_MODEL, min_size=1, max_size=4, unique_by=lambda m: m["name"]))
 def test_valid_models_load_exactly(tmp_path, models):
     (tmp_path / "models").mkdir(exist_ok=True)
