@@ -71,9 +71,9 @@ def compare(analytic: float, loss_along: Callable[[float], float], step: float, 
     reference = max(abs(analytic), abs(d2), scale)
     tolerance = atol + noise2 + spread + rtol * reference
     err = abs(extrapolated - analytic)
-    # A kink shows as step sizes that disagree by more than round-off and the relative tolerance allow,
-    # while the curvature of a smooth loss would make them agree to O(h^2).
-    smooth = spread <= 4 * (noise2 + rtol * reference) or spread <= 0.01 * reference
+    # A kink shows as two step sizes that disagree by more than round-off allows, relative to the values
+    # themselves; the curvature of a smooth loss makes them agree to O(h^2), far below 1%.
+    smooth = spread <= 4 * noise2 + 0.01 * max(abs(d1), abs(d2))
     return Comparison(analytic, extrapolated, err, _rel(err, reference), tolerance, err <= tolerance,
                       4, step, spread, smooth)
 

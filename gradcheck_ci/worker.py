@@ -13,10 +13,26 @@ import os
 import sys
 import time
 import traceback
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable
 
 from .config import ModelSpec
 from .results import ErrorInfo, ModelResult
+
+
+@dataclass
+class Context:
+    """Everything the check of one model produced, for the diagnosis stage."""
+
+    spec: ModelSpec
+    root: str
+    config_file: str
+    model: Any  # loading.BuiltModel
+    objective: Any  # objective.Objective
+    compiled: Any  # check.CompiledCheck
+    analytic: Any  # check.AnalyticResult
+    result: ModelResult
+    progress: Callable[..., None]
 
 
 class Events:
@@ -87,6 +103,16 @@ def _run(spec: ModelSpec, root: str, config_file: str, progress: Events, result:
     result.seconds["numeric"] = round(time.perf_counter() - started, 3)
     result.evaluations = compiled.evaluations
     result.status = verdict.model_status(result, spec)
+    _diagnose(Context(spec, root, config_file, model, objective, compiled, grads, result, progress))
+
+
+def _diagnose(context: "Context") -> None:
+    """Name causes of a mismatch (or of an untrustworthy check) and confirm them by ablation."""
+    try:
+        from .diagnose import diagnose
+    except ImportError:  # the diagnosis stage is optional while it is being built
+        return
+    context.result.diagnoses = diagnose(context)
 
 
 def main(argv: list[str] | None = None) -> int:
