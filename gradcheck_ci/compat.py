@@ -112,6 +112,37 @@ def prepare(precision: str = "float64") -> None:
         os.makedirs(parse_flags(os.environ["THEANO_FLAGS"]).get("base_compiledir", "."), exist_ok=True)
     install_import_shims()
     _quiet_theano_loggers()
+    import theano  # noqa: F401 - now, with the flags above; user code imports it next
+
+    patch_unversioned_cache_keys()
+
+
+# The line of Theano 1.0.5's CLinker.cmodule_key_ that puts an op's __props__ into the cache version. An op
+# with no parameters has __props__ == (), an empty (falsy) entry, which marks the whole module
+# "unversioned": it is then recompiled by every process and never cached (Alloc, ScalarFromTensor, the
+# softmax-crossentropy ops...): about ten seconds of g++ per model, on every run.
+_PROPS_LINE = "version.append(node.op.__props__)"
+_PROPS_FIX = "version.append(('__props__',) + tuple(node.op.__props__))"
+
+
+def patch_unversioned_cache_keys() -> bool:
+    """Make parameterless ops cacheable. Returns whether the patch applied (False: Theano changed)."""
+    import inspect
+    import textwrap
+
+    from theano.gof import cc
+
+    if getattr(cc.CLinker.cmodule_key_, "_gradcheck_patched", False):
+        return True
+    source = textwrap.dedent(inspect.getsource(cc.CLinker.cmodule_key_))
+    if source.count(_PROPS_LINE) != 1:
+        return False
+    namespace: dict = {}
+    exec(compile(source.replace(_PROPS_LINE, _PROPS_FIX), cc.__file__, "exec"), cc.__dict__, namespace)
+    patched = namespace["cmodule_key_"]
+    patched._gradcheck_patched = True
+    cc.CLinker.cmodule_key_ = patched
+    return True
 
 
 def _quiet_theano_loggers() -> None:

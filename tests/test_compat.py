@@ -39,3 +39,25 @@ def test_import_shims_register_modules():
     compat.install_import_shims()
     assert sys.modules["theano.scan_module.scan_perform_ext"] is None
     assert hasattr(sys.modules["theano.tensor.signal.downsample"], "max_pool_2d")
+
+
+def test_parameterless_ops_get_cacheable_keys():
+    """Theano 1.0.5 marks modules holding ops with empty __props__ (Alloc, ...) as unversioned: recompiled
+    by every process. After the patch their key has a version, so the compile cache keeps them."""
+    import subprocess
+    import textwrap
+
+    code = textwrap.dedent("""
+        from gradcheck_ci import compat
+        compat.prepare("float64")
+        import theano, theano.tensor as T
+        from theano.gof import cc
+        x = T.vector()
+        f = theano.function([x], T.alloc(x.sum(), 3))
+        node = [n for n in f.maker.fgraph.toposort() if type(n.op).__name__ == "Alloc"][0]
+        linker = cc.CLinker().accept(theano.gof.FunctionGraph(node.inputs, node.outputs))
+        version, _ = linker.cmodule_key()
+        print("versioned" if version else "unversioned")
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert out.stdout.strip().endswith("versioned") and "unversioned" not in out.stdout, out.stderr[-2000:]
