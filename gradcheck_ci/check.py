@@ -22,7 +22,6 @@ from .results import ParamResult
 Progress = Callable[[str], None]
 
 AUTO_FULL_LIMIT = 64  # auto: every element when the selected tensors hold at most this many
-LOCALISE_FULL_LIMIT = 64  # a failing tensor this small is localised element by element
 LOCALISE_LEAF = 8
 
 
@@ -128,6 +127,24 @@ def resolve_mode(spec: ModelSpec, params: list[ParamInfo]) -> str:
     return "full" if total <= AUTO_FULL_LIMIT else "directional"
 
 
+def check_all(check: CompiledCheck, model: BuiltModel, grads: AnalyticResult, spec: ModelSpec,
+              progress: Progress) -> tuple[str, list[ParamResult]]:
+    """Every selected tensor, in graph order. Returns the mode used and the per-tensor results."""
+    from .verdict import non_finite_param
+
+    mode = resolve_mode(spec, model.params)
+    rtol = default_rtol(spec)
+    atol = spec.atol or 0.0
+    results = []
+    for k, (info, grad) in enumerate(zip(model.params, grads.grads)):
+        progress(f"probing {info.id} ({k + 1}/{len(model.params)}, {mode})")
+        if not np.all(np.isfinite(grad)):
+            results.append(non_finite_param(info, grad))
+        else:
+            results.append(check_tensor(check, k, info, grad, spec, mode, rtol, atol))
+    return mode, results
+
+
 def check_tensor(check: CompiledCheck, index: int, info: ParamInfo, grad: np.ndarray, spec: ModelSpec,
                  mode: str, rtol: float, atol: float) -> ParamResult:
     before = check.evaluations
@@ -142,18 +159,31 @@ def check_tensor(check: CompiledCheck, index: int, info: ParamInfo, grad: np.nda
 
 def _element_comparisons(check: CompiledCheck, index: int, grad: np.ndarray, rtol: float, atol: float,
                          flat_indices: Any) -> list[tuple[int, numeric.Comparison]]:
+    """One central difference per element; then a second step size for the disagreeing ones, worst first,
+    until one disagreement survives it (the tensor fails) or all are explained (it passes)."""
     value = check.base[index]
     flat = value.reshape(-1)
+    flat_grad = grad.reshape(-1)
+
+    def loss_along_element(i: int) -> Callable[[float], float]:
+        def loss_along(t: float) -> float:
+            probe = flat.copy()
+            probe[i] = flat[i] + t
+            return check.loss_with(index, probe.reshape(value.shape))
+        return loss_along
+
     out = []
     for i in flat_indices:
         step = numeric.base_step(check.precision, abs(float(flat[i])))
-
-        def loss_along(t: float, i: int = i) -> float:
-            probe = flat.astype(flat.dtype, copy=True)
-            probe[i] = flat[i] + t
-            return check.loss_with(index, probe.reshape(value.shape))
-
-        out.append((i, numeric.compare(float(grad.reshape(-1)[i]), loss_along, step, check.precision, rtol, atol)))
+        out.append((i, numeric.compare(float(flat_grad[i]), loss_along_element(i), step, check.precision,
+                                       rtol, atol, refine_failures=False)))
+    for position in sorted(range(len(out)), key=lambda k: -out[k][1].excess):
+        i, first = out[position]
+        if not first.needs_refining:
+            break
+        out[position] = (i, numeric.refine(first, loss_along_element(i), rtol, atol))
+        if not out[position][1].passed:
+            break
     return out
 
 
@@ -222,33 +252,39 @@ def localise(check: CompiledCheck, index: int, grad: np.ndarray, direction: np.n
              rtol: float, atol: float) -> tuple[int, numeric.Comparison]:
     """The worst element of a tensor whose directional check failed.
 
-    Bisection over element blocks: the half whose restricted direction disagrees more is kept, so a
-    mismatch is traced in O(log n) probes instead of the 2n of a full element-wise pass.
+    Bisection over element blocks: directional derivatives add up over disjoint blocks, so the error of
+    one half is measured (one central difference) and the other's is the remainder. The half with the
+    larger error is kept: O(log n) probes instead of the 2n of an element-wise pass.
     """
     size = direction.size
+    flat_direction = direction.reshape(-1)
     candidates = np.arange(size)
-    if size > LOCALISE_FULL_LIMIT:
-        flat_direction = direction.reshape(-1)
-        while candidates.size > LOCALISE_LEAF:
-            halves = np.array_split(candidates, 2)
-            scored = []
-            for half in halves:
-                masked = np.zeros(size)
-                masked[half] = flat_direction[half]
-                c = _along(check, index, grad, masked.reshape(direction.shape), step, rtol, atol, 0.0)
-                scored.append((c.abs_err, half))
-            candidates = max(scored, key=lambda item: item[0])[1]
+    total_error = _signed_error(check, index, grad, flat_direction, candidates, step, rtol, atol)
+    while candidates.size > LOCALISE_LEAF:
+        first, second = np.array_split(candidates, 2)
+        first_error = _signed_error(check, index, grad, flat_direction, first, step, rtol, atol)
+        second_error = total_error - first_error
+        candidates, total_error = ((first, first_error) if abs(first_error) >= abs(second_error)
+                                   else (second, second_error))
     comparisons = _element_comparisons(check, index, grad, rtol, atol, candidates)
     return max(comparisons, key=lambda item: item[1].abs_err)
+
+
+def _signed_error(check: CompiledCheck, index: int, grad: np.ndarray, flat_direction: np.ndarray,
+                  block: np.ndarray, step: float, rtol: float, atol: float) -> float:
+    masked = np.zeros(flat_direction.size)
+    masked[block] = flat_direction[block]
+    value = check.base[index]
+    masked = masked.reshape(value.shape)
+
+    def loss_along(t: float) -> float:
+        return check.loss_with(index, (value + t * masked).astype(value.dtype))
+
+    c = numeric.compare(float(np.sum(grad * masked)), loss_along, step, check.precision, rtol, atol,
+                        refine_failures=False)
+    return c.numeric - c.analytic
 
 
 def default_rtol(spec: ModelSpec) -> float:
     return spec.rtol if spec.rtol is not None else numeric.DEFAULT_RTOL[spec.precision]
 
-
-def finite(values: list[np.ndarray]) -> list[bool]:
-    return [bool(np.all(np.isfinite(v))) for v in values]
-
-
-def is_finite(x: float) -> bool:
-    return math.isfinite(x)
