@@ -726,6 +726,10 @@ class _Reader:
         if not os.path.isfile(full):
             raise _Bad(_with_hint(f"{key} file {rel!r} not found in the repository", self._nearby_file(rel)),
                        node)
+        real, real_root = os.path.realpath(full), os.path.realpath(self.root)
+        if real != real_root and not real.startswith(real_root.rstrip(os.sep) + os.sep):
+            raise _Bad(f"{key} path {_show(target)} is a symlink (or lies in a symlinked folder) that leads outside "
+                       "the repository root", node)
 
     def _nearby_file(self, rel: str) -> str | None:
         """A did-you-mean for a mistyped file name, from the .py files next to where it should be."""

@@ -62,45 +62,100 @@ def build_objective(model: BuiltModel, spec: ModelSpec, root: str, config_file: 
     name = spec.loss or default_loss(model.output)
     if name in BUILTIN_LOSSES:
         kind = TARGET_KIND[name]
+        if kind == "labels":
+            check_classes(model, spec, config_file)
         target = T.ivector("labels") if kind == "labels" else T.matrix("targets")
         per_row = getattr(lasagne.objectives, name)(prediction, target)
         return Objective(per_row.mean(), prediction, target, kind, name)
     fn = import_loss(name, spec, root, config_file)
     kind = "labels" if default_loss(model.output) == "categorical_crossentropy" else "real"
+    if kind == "labels":
+        check_classes(model, spec, config_file)
     target = T.ivector("labels") if kind == "labels" else T.matrix("targets")
     line = spec.key_lines.get("loss", spec.line)
+    from .loading import _call_noting_return, _definition_site, user_code_error
+
     try:
-        loss = fn(prediction, target)
+        loss, return_line = _call_noting_return(fn, {}, (prediction, target))
     except Exception as exc:  # noqa: BLE001
-        from .loading import user_code_error
         raise user_code_error(exc, root, f"calling loss {name!r}", fallback=(config_file, line)) from None
+    # A wrong return value is the loss function's fault: point at its `return` (else its `def`).
+    site = _definition_site(fn, root)
+    file, at = (site[0], return_line or site[1]) if site else (config_file, line)
     if not hasattr(loss, "ndim"):
-        raise ModelLoadError(f"loss {name!r} returned a {type(loss).__name__}, not a Theano expression",
-                             config_file, line, kind="loss")
+        raise ModelLoadError(f"loss {name!r} returned {type(loss).__name__ if loss is None else 'a ' + type(loss).__name__}"
+                             ", not a Theano expression (it is called as loss(prediction, target) with "
+                             "symbolic variables and must return a scalar expression)", file, at, kind="loss")
     if loss.ndim != 0:
         raise ModelLoadError(f"loss {name!r} returned a {loss.ndim}-D tensor; it must return a scalar "
-                             "(e.g. take .mean() of the per-row losses)", config_file, line, kind="loss")
+                             "(e.g. take .mean() of the per-row losses)", file, at, kind="loss")
+    _loss_functions[spec.name] = fn
     return Objective(loss, prediction, target, kind, name)
+
+
+_loss_functions: dict[str, Callable[..., Any]] = {}  # model name -> its custom loss, for error messages
+
+
+def loss_site(spec: ModelSpec, root: str) -> tuple[str, int] | None:
+    """Where the model's custom loss function is defined (None for built-in losses)."""
+    from .loading import _definition_site
+
+    fn = _loss_functions.get(spec.name)
+    return _definition_site(fn, root) if fn is not None else None
+
+
+def check_classes(model: BuiltModel, spec: ModelSpec, config_file: str) -> None:
+    """Labels must index the output's units: fail before compiling when `data.classes` is too large."""
+    import lasagne
+
+    from .data import input_shape
+
+    try:
+        shapes = {info.layer: input_shape(info, spec.data) for info in model.inputs}
+        shape = lasagne.layers.get_output_shape(model.output, shapes)
+    except Exception:  # noqa: BLE001 - a layer that cannot infer shapes statically: the engine checks later
+        return
+    units = shape[-1] if len(shape) > 1 else 1
+    if isinstance(units, int) and spec.data.classes > units:
+        raise ModelLoadError(f"data.classes is {spec.data.classes} but the output has {units} units: labels "
+                             f"must be below {units} (set data.classes to at most {units})", config_file,
+                             spec.key_lines.get("data.classes", spec.line), kind="data")
 
 
 def import_loss(name: str, spec: ModelSpec, root: str, config_file: str) -> Callable[..., Any]:
     line = spec.key_lines.get("loss", spec.line)
     target, _, function = name.partition(":")
+    from .loading import _did_you_mean, _is_inside, _missing_target_module, user_code_error
+
     try:
         if target.endswith(".py") or "/" in target:
             path = os.path.realpath(os.path.join(root, target))
+            if not _is_inside(path, os.path.realpath(root)):
+                raise ModelLoadError(f"loss {name!r} leads outside the repository (through a symlink); "
+                                     "gradcheck-ci only imports code from the repository", config_file, line,
+                                     kind="config")
             module_spec = importlib.util.spec_from_file_location(
                 "gradcheck_loss_" + os.path.splitext(os.path.basename(path))[0], path)
-            module = importlib.util.module_from_spec(module_spec)  # type: ignore[arg-type]
-            module_spec.loader.exec_module(module)  # type: ignore[union-attr]
+            if module_spec is None or module_spec.loader is None:
+                raise ModelLoadError(f"loss {name!r}: cannot import {target}", config_file, line, kind="config")
+            module = importlib.util.module_from_spec(module_spec)
+            module_spec.loader.exec_module(module)
         else:
             if root not in sys.path:
                 sys.path.insert(0, root)
             module = importlib.import_module(target)
+    except ModelLoadError:
+        raise
     except Exception as exc:  # noqa: BLE001
-        from .loading import user_code_error
+        missing = _missing_target_module(exc, target) if not target.endswith(".py") and "/" not in target else None
+        if missing:
+            raise ModelLoadError(f"loss {name!r}: no module named {missing!r} (a dotted module is imported from "
+                                 "the repository root or the installed packages; for a file, write its path: "
+                                 "'path/to/file.py:function')", config_file, line, kind="config") from None
         raise user_code_error(exc, root, f"importing loss {name!r}", fallback=(config_file, line)) from None
     fn = getattr(module, function, None)
     if not callable(fn):
-        raise ModelLoadError(f"loss {name!r}: no function {function!r} in {target}", config_file, line, kind="config")
+        hint = _did_you_mean(function, [n for n, v in vars(module).items() if callable(v) and not n.startswith("_")])
+        raise ModelLoadError(f"loss {name!r}: no function {function!r} in {target}{hint}", config_file, line,
+                             kind="config")
     return fn

@@ -54,6 +54,12 @@ class Console:
             self._print(github.endgroup())
         self._print(render_model(result))
 
+    def model_skipped(self, result: ModelResult) -> None:
+        """A model that is not run because its entry in gradcheck.yml is invalid."""
+        from .report.text import render_model
+
+        self._print(render_model(result))
+
     def finish(self, report: RunReport, written: list[str]) -> None:
         from .report.text import render_config_errors, render_summary
 

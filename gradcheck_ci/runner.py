@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import resource
 import signal
 import subprocess
@@ -56,12 +57,21 @@ class Runner:
             with open(job_path, "w", encoding="utf-8") as handle:
                 json.dump({"spec": spec.to_json(), "root": self.root, "config_file": self.config_file}, handle)
             started = time.perf_counter()
-            outcome = self._spawn(spec, job_path, result_path)
+            try:
+                outcome = self._spawn(spec, job_path, result_path)
+            except (OSError, subprocess.SubprocessError) as exc:
+                return error_result(spec, self.config_file, ErrorInfo(
+                    f"cannot start the worker process: {exc}", self.config_file, spec.line, "crash"))
             elapsed = time.perf_counter() - started
-            if os.path.exists(result_path):
-                with open(result_path, encoding="utf-8") as handle:
-                    result = ModelResult.from_json(json.load(handle))
-            else:
+            result = None
+            if os.path.exists(result_path) and not (outcome.timed_out or outcome.cancelled):
+                try:
+                    with open(result_path, encoding="utf-8") as handle:
+                        result = ModelResult.from_json(json.load(handle))
+                except (OSError, ValueError, TypeError, KeyError) as exc:
+                    outcome.last_step += f" (its result file was unreadable: {exc})"
+            if result is None:
+                outcome.stack = read_stack(result_path + ".stack", self.root)
                 result = error_result(spec, self.config_file, outcome.describe(spec, self.config_file))
             result.seconds["total"] = round(elapsed, 3)
         return self._expectations(result, spec)
@@ -81,9 +91,11 @@ class Runner:
         proc = subprocess.Popen(
             [sys.executable, "-m", "gradcheck_ci.worker", job_path, result_path],
             cwd=self.root, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            pass_fds=(write_fd,), start_new_session=True, preexec_fn=lambda: _limit_memory(limit))
+            pass_fds=(write_fd,), start_new_session=True, preexec_fn=lambda: _prepare_worker(limit))
         os.close(write_fd)
         self._current = proc
+        if self.cancelled:  # a SIGTERM between the caller's check and Popen: cancel() found no worker to stop
+            _kill_group(proc)
         last_event = ["starting the worker"]
 
         def read_events() -> None:
@@ -109,6 +121,8 @@ class Runner:
             proc.wait(timeout=spec.timeout)
         except subprocess.TimeoutExpired:
             timed_out = True
+            if not self.cancelled:
+                _dump_stack(proc, result_path + ".stack")
             _kill_group(proc)
             proc.wait()
         for thread in threads:
@@ -117,30 +131,99 @@ class Runner:
         return Outcome(proc.returncode, timed_out, self.cancelled, last_event[0])
 
 
+def _dump_stack(proc: subprocess.Popen, path: str, wait: float = 2.0) -> None:
+    """Ask a worker that overran its timeout where it is (SIGUSR1: the worker's faulthandler dumps its stack)."""
+    if not hasattr(signal, "SIGUSR1") or proc.poll() is not None:
+        return
+    try:
+        before = os.path.getsize(path) if os.path.exists(path) else 0
+        os.kill(proc.pid, signal.SIGUSR1)
+    except OSError:
+        return
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        try:
+            size = os.path.getsize(path)
+        except OSError:
+            continue
+        if size > before:  # faulthandler writes the whole dump in one go; give it a moment to finish
+            time.sleep(0.1)
+            return
+
+
+_FRAME = re.compile(r'^\s*File "(?P<file>.+)", line (?P<line>\d+) in (?P<function>\S+)')
+
+
+@dataclass
+class StackSite:
+    file: str  # relative to the repository root
+    line: int
+    function: str
+
+
+def read_stack(path: str, root: str) -> StackSite | None:
+    """The innermost frame in the repository's code of the last stack the worker's faulthandler dumped."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            text = handle.read()
+    except OSError:
+        return None
+    from .loading import _is_inside, _is_library
+
+    root = os.path.realpath(root)
+    stacks: list[list[re.Match[str]]] = []  # each dump: its frames, most recent call first
+    previous_was_frame = False
+    for raw in text.splitlines():
+        match = _FRAME.match(raw)
+        if match and not previous_was_frame:
+            stacks.append([])
+        if match:
+            stacks[-1].append(match)
+        previous_was_frame = bool(match)
+    for match in stacks[-1] if stacks else []:
+        file = match.group("file")
+        absolute = file if os.path.isabs(file) else os.path.join(root, file)
+        if _is_inside(absolute, root) and not _is_library(absolute):
+            return StackSite(os.path.relpath(os.path.realpath(absolute), root).replace(os.sep, "/"),
+                             int(match.group("line")), match.group("function"))
+    return None
+
+
 @dataclass
 class Outcome:
     returncode: int
     timed_out: bool
     cancelled: bool
     last_step: str
+    stack: StackSite | None = None  # where the repository's code was when the worker died or was stopped
 
     def describe(self, spec: ModelSpec, config_file: str) -> ErrorInfo:
+        at = f", in {self.stack.function}() at {self.stack.file}:{self.stack.line}" if self.stack else ""
         if self.cancelled:
-            return ErrorInfo(f"cancelled while {self.last_step}", config_file, spec.line, "cancelled")
+            return ErrorInfo(f"cancelled while {self.last_step}{at}", config_file, spec.line, "cancelled")
         if self.timed_out:
-            return ErrorInfo(f"timed out after {spec.timeout:g} s while {self.last_step} "
-                             "(raise `timeout` for this model, or make it smaller with `data`)",
-                             config_file, spec.key_lines.get("timeout", spec.line), "timeout")
+            timeout_line = spec.key_lines.get("timeout", spec.line)
+            where = f"; it was{at[1:]}" if at else ""
+            return ErrorInfo(f"timed out after {spec.timeout:g} s while {self.last_step}{where} (raise `timeout` "
+                             f"for this model, line {timeout_line} of {config_file}, or make it smaller with `data`)",
+                             config_file, timeout_line, "timeout")
+        file, line = (self.stack.file, self.stack.line) if self.stack else (config_file, spec.line)
         if self.returncode < 0:
-            name = signal.Signals(-self.returncode).name
+            try:
+                name = signal.Signals(-self.returncode).name
+            except ValueError:
+                name = f"signal {-self.returncode}"
             if -self.returncode == signal.SIGKILL:
-                return ErrorInfo(f"the worker was killed ({name}) while {self.last_step}: most likely out of "
-                                 f"memory (limit {spec.memory} MiB)", config_file,
-                                 spec.key_lines.get("memory", spec.line), "memory")
-            return ErrorInfo(f"the worker crashed with {name} while {self.last_step} (a crash in compiled "
-                             "Theano code or a C extension)", config_file, spec.line, "crash")
-        return ErrorInfo(f"the worker exited with code {self.returncode} while {self.last_step} without a result",
-                         config_file, spec.line, "crash")
+                return ErrorInfo(f"the worker was killed ({name}) while {self.last_step}{at}: most likely out of "
+                                 f"memory (limit {spec.memory} MiB, the model's `memory`; or the machine's)",
+                                 config_file, spec.key_lines.get("memory", spec.line), "memory")
+            what = {"SIGSEGV": "a segmentation fault", "SIGBUS": "a bus error", "SIGFPE": "a floating-point trap",
+                    "SIGABRT": "an abort", "SIGILL": "an illegal instruction"}.get(name, name)
+            return ErrorInfo(f"the worker crashed with {what} ({name}) while {self.last_step}{at} (a crash in "
+                             "compiled code: a C extension, ctypes, or Theano's generated C code)", file, line, "crash")
+        return ErrorInfo(f"the worker exited with code {self.returncode} while {self.last_step}{at}, without a "
+                         "result (the model's code ended the process, e.g. with os._exit())", file, line, "crash")
 
 
 def error_result(spec: ModelSpec, config_file: str, error: ErrorInfo) -> ModelResult:
@@ -155,8 +238,40 @@ def cancelled_result(spec: ModelSpec, config_file: str) -> ModelResult:
                                                      spec.line, "cancelled"))
 
 
+def _prepare_worker(limit: int) -> None:
+    """In the forked child, before exec: the memory limit, and death with the runner (Linux).
+
+    The worker runs in a session of its own (so a Ctrl-C meant for the CLI does not reach it directly);
+    without the parent-death signal a CLI killed outright (SIGKILL, an OOM kill) would leave it running.
+    """
+    _limit_memory(limit)
+    if _PRCTL is not None:  # looked up in the parent: no imports between fork and exec
+        _PRCTL(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+
+
+def _find_prctl() -> Callable[..., int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+_PRCTL = _find_prctl()
+
+
 def _limit_memory(limit: int) -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    """RLIMIT_AS for the worker; never above a hard limit the environment already set (that would fail)."""
+    try:
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        if hard != resource.RLIM_INFINITY:
+            limit = min(limit, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    except (ValueError, OSError):
+        pass  # no limit rather than no check
 
 
 def _kill_group(proc: subprocess.Popen) -> None:

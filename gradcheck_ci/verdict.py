@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -10,11 +11,73 @@ from .loading import ModelLoadError, ParamInfo
 from .results import ModelResult, ParamResult
 
 
-def require_finite_loss(loss: float, spec: ModelSpec, config_file: str) -> None:
-    """A loss that is NaN or Inf at the starting point leaves nothing to compare: a model error."""
-    if not math.isfinite(loss):
-        raise ModelLoadError(f"the loss of {spec.name!r} is {loss} on the synthetic data (seed {spec.seed}); "
-                             "nothing can be compared", config_file, spec.line, kind="nan-or-inf")
+def require_finite_loss(loss: float, spec: ModelSpec, config_file: str, model: Any = None,
+                        root: str | None = None) -> None:
+    """A loss that is NaN or Inf at the starting point leaves nothing to compare: a model error.
+
+    The error points at its source: a parameter that is already non-finite, else the first layer (in
+    graph order) whose output is non-finite on the synthetic data, else the loss function itself.
+    """
+    if math.isfinite(loss):
+        return
+    if model is None:
+        from .loading import current_model
+
+        built = current_model()
+        if built is not None:
+            model, root = built
+    head = f"the loss of {spec.name!r} is {loss} on the synthetic data (seed {spec.seed}); nothing can be compared"
+    try:
+        culprit = locate_non_finite(model, spec) if model is not None else None
+    except Exception:  # noqa: BLE001 - locating is a courtesy; the error itself must still be reported
+        culprit = None
+    if culprit is not None:
+        what, info_site = culprit
+        file, line = (info_site.file, info_site.line) if info_site else (config_file, spec.line)
+        raise ModelLoadError(f"{head}: {what}", file, line, kind="nan-or-inf")
+    loss_line = spec.key_lines.get("loss", spec.line)
+    site = None
+    if spec.loss and ":" in spec.loss and root:
+        from .objective import loss_site
+
+        site = loss_site(spec, root)
+    why = ("every layer's output is finite, so the loss function makes it "
+           "(log of 0, a division by 0, or an overflow)" if model is not None else "")
+    file, line = site if site else (config_file, loss_line)
+    raise ModelLoadError(f"{head}" + (f": {why}" if why else ""), file, line, kind="nan-or-inf")
+
+
+def locate_non_finite(model: Any, spec: ModelSpec) -> tuple[str, Any] | None:
+    """(what is non-finite, its layer's call site) for the first non-finite parameter or layer output."""
+    import lasagne
+    import theano
+
+    from .data import make_inputs
+
+    for info in model.all_params:
+        value = np.asarray(info.variable.get_value())
+        if not np.all(np.isfinite(value)):
+            return (f"parameter {info.id} holds {_first_bad(value)} before any step (check its initialiser)",
+                    info.site)
+    layers = [layer for layer in model.layers if not isinstance(layer, lasagne.layers.InputLayer)]
+    if not layers:
+        return None
+    # The same arrays the check used: make_inputs draws first from RandomState(seed), as check.compile_check.
+    data = make_inputs(model, spec.data, np.random.RandomState(spec.seed), spec.precision)
+    outputs = lasagne.layers.get_output(layers, deterministic=True)
+    fn = theano.function([info.layer.input_var for info in model.inputs], outputs, on_unused_input="ignore")
+    for layer, value in zip(layers, fn(*data)):
+        value = np.asarray(value)
+        if value.dtype.kind in "fc" and not np.all(np.isfinite(value)):
+            return (f"the output of {model.label(layer)} is the first to hold {_first_bad(value)} "
+                    "(its inputs are finite)", model.site(layer))
+    return None
+
+
+def _first_bad(value: np.ndarray) -> str:
+    flat = value.reshape(-1)
+    bad = flat[~np.isfinite(flat)]
+    return "NaN" if np.isnan(bad).any() else ("Inf" if (bad > 0).any() else "-Inf")
 
 
 def non_finite_param(info: ParamInfo, grad: np.ndarray) -> ParamResult:

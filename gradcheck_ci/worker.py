@@ -64,13 +64,21 @@ def check_model(spec: ModelSpec, root: str, config_file: str, progress: Events) 
         result.status = "error"
         result.error = ErrorInfo(f"out of memory (limit {spec.memory} MiB, the model's `memory`)",
                                  config_file, spec.key_lines.get("memory", spec.line), "memory")
+    except Exception as exc:  # noqa: BLE001 - the user's code or Theano on the user's graph, if it says so
+        from .loading import unexpected_error
+
+        error = unexpected_error(exc, root, spec, config_file)
+        if error is None:
+            raise  # ours: main() reports it as an internal error
+        result.status = "error"
+        result.error = ErrorInfo(error.message, error.file, error.line, error.kind)
     result.seconds["total"] = round(time.perf_counter() - started, 3)
     return result
 
 
 def _run(spec: ModelSpec, root: str, config_file: str, progress: Events, result: ModelResult) -> None:
     from . import check, verdict
-    from .loading import build_model
+    from .loading import ModelLoadError, build_model
     from .objective import build_objective
 
     progress("importing theano and the model factory")
@@ -84,22 +92,16 @@ def _run(spec: ModelSpec, root: str, config_file: str, progress: Events, result:
     grads = check.analytic(compiled)
     result.seconds["analytic"] = round(grads.seconds, 4)
     result.loss_value = grads.loss
-    verdict.require_finite_loss(grads.loss, spec, config_file)
+    try:
+        verdict.require_finite_loss(grads.loss, spec, config_file)
+    except ModelLoadError:  # still say which tensor and which input made it non-finite, then report the error
+        _diagnose(Context(spec, root, config_file, model, objective, compiled, grads, result, progress))
+        raise
     repeat = compiled.loss(compiled.base)
     result.extra["forward_repeatable"] = repeat == grads.loss or abs(repeat - grads.loss) <= 1e-12 * abs(grads.loss)
 
-    mode = check.resolve_mode(spec, model.params)
-    result.mode = mode
-    rtol = check.default_rtol(spec)
-    atol = spec.atol or 0.0
     started = time.perf_counter()
-    total = len(model.params)
-    for k, (info, grad) in enumerate(zip(model.params, grads.grads)):
-        progress(f"probing {info.id} ({k + 1}/{total}, {mode})")
-        if not check.finite([grad])[0]:
-            result.params.append(verdict.non_finite_param(info, grad))
-            continue
-        result.params.append(check.check_tensor(compiled, k, info, grad, spec, mode, rtol, atol))
+    result.mode, result.params = check.check_all(compiled, model, grads, spec, progress)
     result.seconds["numeric"] = round(time.perf_counter() - started, 3)
     result.evaluations = compiled.evaluations
     result.status = verdict.model_status(result, spec)
@@ -118,6 +120,7 @@ def _diagnose(context: "Context") -> None:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     job_path, result_path = argv
+    _dump_stacks_to(result_path + ".stack")
     with open(job_path, encoding="utf-8") as handle:
         job = json.load(handle)
     spec = ModelSpec.from_json(job["spec"])
@@ -125,16 +128,35 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = check_model(spec, job["root"], job["config_file"], events)
     except BaseException as exc:  # noqa: BLE001 - a bug of ours: still report it as this model's error
-        trace = traceback.format_exc(limit=-3)
+        where = "; ".join(f"{os.path.basename(f.filename)}:{f.lineno} in {f.name}"
+                          for f in traceback.extract_tb(exc.__traceback__)[-3:])
         result = ModelResult(name=spec.name, factory=spec.factory, status="error", seed=spec.seed,
                              precision=spec.precision, mode=spec.mode, expect=spec.expect,
                              config_file=job["config_file"], config_line=spec.line,
-                             error=ErrorInfo(f"internal error in gradcheck-ci: {type(exc).__name__}: {exc}\n{trace}",
+                             error=ErrorInfo(f"internal error in gradcheck-ci (please report it): "
+                                             f"{type(exc).__name__}: {exc} [at {where}]",
                                              job["config_file"], spec.line, "crash"))
     from .report.atomic import write_atomic
 
     write_atomic(result_path, json.dumps(result.to_json(), allow_nan=True))
     return 0
+
+
+def _dump_stacks_to(path: str) -> None:
+    """Python stacks for the runner: on a fatal signal (segfault in compiled code) and on SIGUSR1 (timeout).
+
+    The runner reads the file when the worker dies without a result, to name the user's line it was on.
+    """
+    import faulthandler
+    import signal
+
+    try:
+        handle = open(path, "w", encoding="utf-8")  # noqa: SIM115 - must stay open for the process's life
+    except OSError:
+        return
+    faulthandler.enable(file=handle, all_threads=False)
+    if hasattr(signal, "SIGUSR1"):
+        faulthandler.register(signal.SIGUSR1, file=handle, all_threads=False)
 
 
 if __name__ == "__main__":
