@@ -66,6 +66,9 @@ def _config_args(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "docker":  # its own options (--image, --rebuild) come before the check's
+        from . import dockerrun
+        return dockerrun.main(argv[1:])
     try:
         args = build_parser().parse_args(argv)
         if args.command == "validate":
@@ -74,9 +77,6 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_check(args)
         if args.command == "merge":
             return cmd_merge(args)
-        if args.command == "docker":
-            from . import dockerrun
-            return dockerrun.main(args.args)
     except UsageError as exc:
         print(f"gradcheck-ci: error: {exc}", file=sys.stderr)
         return EXIT_ERROR

@@ -1,0 +1,90 @@
+# gradcheck-ci: the GitHub Action's container (also `docker run` on a laptop, and `gradcheck-ci docker`).
+#
+# The pinned legacy stack (Theano 1.0.5, Lasagne 0.1, numpy 1.23.5, pins in pyproject.toml) in a venv at a
+# fixed path, g++ (Theano compiles C at run time), and Theano's compile cache warmed at build time by
+# checking the bundled examples. Works on any Debian-based Python 3.11 image: the public
+# python:3.11-slim (python3 in /usr/local/bin) or a Debian bookworm with python3 in /usr/bin; the venv
+# hides the difference. Classic-builder syntax only (no BuildKit features), so the Docker SDK and old
+# engines build it too.
+#
+#   docker build -t gradcheck-ci .
+#   docker build --build-arg BASE_IMAGE=gradcheck-ci-base:bookworm -t gradcheck-ci .
+ARG BASE_IMAGE=python:3.11-slim
+
+# ---- runtime: what every later stage and the final image share --------------------------------------
+FROM ${BASE_IMAGE} AS runtime
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+# g++ only when the base lacks it (python:3.11-slim does; a base with g++ needs no package index).
+# Theano's generated C needs Python.h and libpython3.11.so: python:3.11-slim ships both, a Debian base
+# needs python3-dev. Unpinned on purpose: Debian's point releases replace these versions.
+# The Theano config file sets portable compiler flags: Theano keys its cache on the compile flags, and
+# its default (the CPU's -march=native equivalent) would make the baked cache miss on another CPU (and
+# the kernel version in its default directory name would miss on another kernel).
+# hadolint ignore=DL3008
+RUN python3 -c 'import sys; assert sys.version_info[:2] == (3, 11), "need Python 3.11, got " + sys.version' \
+    && if ! command -v g++ >/dev/null; then \
+         apt-get update \
+         && apt-get install -y --no-install-recommends g++ \
+         && rm -rf /var/lib/apt/lists/*; \
+       fi \
+    && python3 -c 'import sysconfig, os; assert os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")), "Python.h missing: install python3-dev in the base image"' \
+    && mkdir -p /opt/gradcheck \
+    && case "$(uname -m)" in \
+         x86_64) march="-march=x86-64 -mtune=generic" ;; \
+         aarch64) march="-march=armv8-a" ;; \
+         *) march="" ;; \
+       esac \
+    && printf '[global]\ncompiledir_format = compiledir_gradcheck-ci\n\n[gcc]\ncxxflags = %s\n' "$march" \
+         > /opt/gradcheck/theanorc
+ENV THEANORC=/opt/gradcheck/theanorc \
+    GRADCHECK_THEANO_CACHE=/opt/gradcheck/theano-cache \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PATH=/opt/gradcheck/venv/bin:$PATH
+
+# ---- build: the venv, dependencies first so code changes reuse that layer --------------------------
+FROM runtime AS build
+RUN python3 -m venv /opt/gradcheck/venv
+COPY pyproject.toml README* /src/
+# A stub package lets pip resolve and install the pinned dependencies from pyproject.toml alone.
+# numpy's and scipy's own test suites (~40 MB) are never imported at run time.
+RUN mkdir -p /src/gradcheck_ci \
+    && touch /src/gradcheck_ci/__init__.py \
+    && { test -f /src/README.md || echo "gradcheck-ci" > /src/README.md; } \
+    && pip install --no-cache-dir /src \
+    && pip uninstall -y gradcheck-ci \
+    && rm -rf /src/build /src/*.egg-info \
+    && site="$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" \
+    && find "$site/numpy" "$site/scipy" -type d -name tests -prune -exec rm -rf {} +
+COPY gradcheck_ci /src/gradcheck_ci
+RUN pip install --no-cache-dir --no-deps /src \
+    && python -c 'import gradcheck_ci.cli' \
+    && rm -rf /src
+
+# ---- warm: check the bundled examples once, keep only the compile cache -----------------------------
+FROM build AS warm
+COPY examples /tmp/examples
+# Exit 1 is a verdict (seed-rnn fails on purpose) only with a report written: a crash (a traceback also
+# exits 1) or exit 2 (a broken example or install) stops the build.
+RUN mkdir -p "$GRADCHECK_THEANO_CACHE" \
+    && for config in /tmp/examples/*/gradcheck.yml; do \
+         rc=0; \
+         gradcheck-ci check --config "$config" --format text --quiet --json /tmp/warm.json || rc=$?; \
+         echo "warm-up: $config exited $rc"; \
+         if [ "$rc" -gt 1 ] || [ ! -s /tmp/warm.json ]; then exit 1; fi; \
+         rm -f /tmp/warm.json; \
+       done \
+    && find "$GRADCHECK_THEANO_CACHE" -name lock_dir -prune -exec rm -rf {} + \
+    && chmod -R a+rX "$GRADCHECK_THEANO_CACHE" \
+    && du -sh "$GRADCHECK_THEANO_CACHE"
+
+# ---- the image -----------------------------------------------------------------------------------
+FROM runtime
+LABEL org.opencontainers.image.title="gradcheck-ci" \
+      org.opencontainers.image.description="Check Theano/Lasagne gradients against finite differences in CI" \
+      org.opencontainers.image.licenses="MIT"
+COPY --from=build /opt/gradcheck/venv /opt/gradcheck/venv
+COPY --from=warm /opt/gradcheck/theano-cache /opt/gradcheck/theano-cache
+COPY entrypoint /opt/gradcheck/entrypoint
+ENTRYPOINT ["/opt/gradcheck/venv/bin/python", "/opt/gradcheck/entrypoint/main.py"]

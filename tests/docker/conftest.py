@@ -1,0 +1,78 @@
+"""Fixtures for the container end-to-end tests: a Docker engine, the local base image, the action image.
+
+An engine comes from ci/start-dockerd.sh and the base image from ci/make-base-image.sh (no registry is
+reachable here, so the image is built FROM a local debootstrap image: GRADCHECK_TEST_BASE_IMAGE,
+default gradcheck-ci-base:bookworm). Without them the docker tests are skipped, with the reason; set
+GRADCHECK_REQUIRE_DOCKER=1 (as .ci/run does) to make that a failure instead.
+"""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from .runner import REPO_ROOT
+
+BASE_IMAGE = os.environ.get("GRADCHECK_TEST_BASE_IMAGE", "gradcheck-ci-base:bookworm")
+TEST_IMAGE = os.environ.get("GRADCHECK_TEST_IMAGE", "gradcheck-ci:e2e")
+FACTS: list[str] = []  # measurements shown at the end of the run
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if FACTS:
+        terminalreporter.section("gradcheck-ci container")
+        for line in FACTS:
+            terminalreporter.write_line(line)
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("GRADCHECK_REQUIRE_DOCKER") == "1":
+        pytest.fail(f"{reason} (GRADCHECK_REQUIRE_DOCKER=1)", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def docker_client():
+    try:
+        import docker
+    except ImportError:
+        _unavailable("the Docker SDK for Python is not installed (pip install docker)")
+    try:
+        client = docker.from_env()
+        client.ping()
+    except Exception as exc:  # no socket, engine down, permission denied
+        _unavailable(f"no Docker engine reachable ({exc.__class__.__name__}); start one with ci/start-dockerd.sh")
+    return client
+
+
+@pytest.fixture(scope="session")
+def base_image(docker_client) -> str:
+    import docker.errors
+
+    try:
+        docker_client.images.get(BASE_IMAGE)
+    except docker.errors.ImageNotFound:
+        _unavailable(f"base image {BASE_IMAGE} missing; make it with ci/make-base-image.sh")
+    return BASE_IMAGE
+
+
+@pytest.fixture(scope="session")
+def action_image(docker_client, base_image, tmp_path_factory) -> str:
+    """The action image, built from this repository's Dockerfile with the SDK (layers reused)."""
+    from gradcheck_ci import dockerrun
+
+    log_path = tmp_path_factory.mktemp("build") / "build.log"
+    started = time.monotonic()
+    with open(log_path, "w") as log:
+        try:
+            dockerrun.build_image(docker_client, REPO_ROOT, TEST_IMAGE, base_image=base_image, out=log)
+        except dockerrun.DockerRunError as exc:
+            tail = "".join(Path(log_path).read_text().splitlines(keepends=True)[-40:])
+            pytest.fail(f"{exc}\n--- last lines of the build log ---\n{tail}", pytrace=False)
+    seconds = time.monotonic() - started
+    size = docker_client.images.get(TEST_IMAGE).attrs["Size"]
+    FACTS.append(f"action image {TEST_IMAGE} FROM {base_image}: built in {seconds:.0f}s (unchanged "
+                 f"layers reused), {size / 1e6:.0f} MB; build log {log_path}")
+    return TEST_IMAGE
