@@ -150,3 +150,5 @@ def _quiet_theano_loggers() -> None:
 
     # "Using NumPy C-API based implementation for BLAS functions" is expected here; keep real errors.
     logging.getLogger("theano.tensor.blas").setLevel(logging.ERROR)
+    # "Waiting for existing lock by process ..." when two checks share the compile cache: not the model's output
+    logging.getLogger("theano.gof.compilelock").setLevel(logging.WARNING)
