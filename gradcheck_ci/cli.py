@@ -176,6 +176,17 @@ class _Reports:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.wanted = bool(args.json or args.junit or args.sarif)
+        self.prefix = repository_prefix(args.root or os.path.dirname(os.path.abspath(args.config)))
+
+    def rebased(self, report: RunReport) -> RunReport:
+        """The report with paths relative to the repository (GITHUB_WORKSPACE), not to the config's directory."""
+        if not self.prefix:
+            return report
+        import copy
+
+        copied = copy.deepcopy(report)
+        copied.prefix_paths(self.prefix)
+        return copied
 
     def interim(self, report: RunReport, pending: list, config_file: str) -> None:
         if not self.wanted:
@@ -193,6 +204,7 @@ class _Reports:
     def write(self, report: RunReport) -> list[str]:
         from .report import write_reports
 
+        report = self.rebased(report)
         written = []
         for option, key, path in (("--json", "json_path", self.args.json), ("--junit", "junit_path", self.args.junit),
                                   ("--sarif", "sarif_path", self.args.sarif)):
@@ -305,11 +317,22 @@ def finish(report: RunReport, reports: "_Reports", console, started: float) -> i
     try:
         written = reports.write(report)
     except UsageError as exc:
-        console.finish(report, [])
+        console.finish(reports.rebased(report), [])
         print(f"gradcheck-ci: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    console.finish(report, written)
+    console.finish(reports.rebased(report), written)
     return report.exit_code
+
+
+def repository_prefix(root: str) -> str:
+    """Under GitHub Actions, where the config's directory sits inside the checked-out repository ("sub/")."""
+    workspace = os.environ.get("GITHUB_WORKSPACE")
+    if not workspace:
+        return ""
+    relative = os.path.relpath(os.path.realpath(root), os.path.realpath(workspace))
+    if relative == "." or relative == ".." or relative.startswith(".." + os.sep):
+        return ""
+    return relative.replace(os.sep, "/") + "/"
 
 
 def cmd_merge(args: argparse.Namespace) -> int:

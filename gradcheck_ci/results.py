@@ -140,6 +140,22 @@ class RunReport:
     def exit_code(self) -> int:
         return {"pass": EXIT_OK, "fail": EXIT_MISMATCH, "error": EXIT_ERROR}[self.status]
 
+    def prefix_paths(self, prefix: str) -> None:
+        """Make every file path relative to a directory `prefix` levels up (e.g. "sub/"): under GitHub
+        Actions paths must be relative to the repository, while the config's directory may be below it."""
+        def fix(path: str | None) -> str | None:
+            return prefix + path if path and prefix and not path.startswith("/") else path
+
+        self.config_file = fix(self.config_file) or self.config_file
+        for error in self.config_errors:
+            error.file = fix(error.file)
+        for model in self.models:
+            model.config_file = fix(model.config_file)
+            if model.error:
+                model.error.file = fix(model.error.file)
+            for item in [*model.params, *model.diagnoses]:
+                item.file = fix(item.file)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "schema": REPORT_SCHEMA,

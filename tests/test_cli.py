@@ -409,3 +409,23 @@ def test_validate_never_prints_a_traceback(tmp_path, capsys, text, raw):
         assert all(line.startswith((str(path), "gradcheck.yml")) for line in err.splitlines()), err
     else:
         assert "valid, " in out
+
+
+def test_paths_are_relative_to_the_repository_under_actions(tmp_path):
+    """With the config in a subdirectory of GITHUB_WORKSPACE, report and annotation paths include it."""
+    import os
+    import subprocess
+
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (sub / "gradcheck.yml").write_text("version: 1\nmodels:\n  - name: m\n    factory: nope.py:f\n")
+    report = tmp_path / "r.json"
+    env = dict(os.environ, GITHUB_WORKSPACE=str(tmp_path), GITHUB_ACTIONS="true")
+    env.pop("GITHUB_STEP_SUMMARY", None)
+    proc = subprocess.run([sys.executable, "-m", "gradcheck_ci.cli", "check", "--config", str(sub / "gradcheck.yml"),
+                           "--json", str(report)], env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "::error file=sub/gradcheck.yml,line=4" in proc.stdout, proc.stdout
+    data = json.loads(report.read_text())
+    assert data["config_file"] == "sub/gradcheck.yml"
+    assert all(m["error"]["file"] == "sub/gradcheck.yml" for m in data["models"])

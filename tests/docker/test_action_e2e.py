@@ -200,8 +200,6 @@ def test_no_arguments_outside_actions_runs_check(docker_client, action_image, tm
     assert "kwarg" in log and not effective_commands(log)
 
 
-@pytest.mark.xfail(strict=False, reason="annotation paths are relative to the config's directory, not yet to "
-                   "GITHUB_WORKSPACE: with working-directory set they miss the file on GitHub")
 def test_annotations_in_a_subdirectory_point_at_the_repository_path(docker_client, action_image, tmp_path):
     run = run_action(docker_client, action_image, tmp_path, "broken-config",
                      {"working-directory": "sub"}, subdir="sub")
