@@ -176,7 +176,8 @@ class _Reports:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.wanted = bool(args.json or args.junit or args.sarif)
-        self.prefix = repository_prefix(args.root or os.path.dirname(os.path.abspath(args.config)))
+        root = getattr(args, "root", None) or os.path.dirname(os.path.abspath(getattr(args, "config", "gradcheck.yml")))
+        self.prefix = repository_prefix(root)
 
     def rebased(self, report: RunReport) -> RunReport:
         """The report with paths relative to the repository (GITHUB_WORKSPACE), not to the config's directory."""
