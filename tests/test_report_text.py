@@ -95,3 +95,16 @@ def test_hostile_text_cannot_start_a_command():
     assert "é漢字🙂" in out  # non-ASCII survives
     assert render_model(report.models[0]).splitlines()[0].startswith("FAIL 100% ::error::pwn ::stop-commands::x")
     assert HOSTILE  # imported for the record
+
+
+def test_gradient_through_time_profile_is_one_line():
+    from gradcheck_ci.report.text import render_model
+    from gradcheck_ci.results import ModelResult
+
+    m = ModelResult(name="rnn", factory="m.py:f", status="fail", seed=0, precision="float64", mode="full",
+                    extra={"profiles": [{"summary": "RecurrentLayer#0: analytic gradient is zero before the "
+                                                    "last 1 of 10000 steps\n(numeric is not)"}]})
+    text = render_model(m)
+    lines = [x for x in text.splitlines() if x.startswith("  profile: ")]
+    assert lines == ["  profile: RecurrentLayer#0: analytic gradient is zero before the last 1 of 10000 steps "
+                     "(numeric is not)"] or (len(lines) == 1 and "last 1 of 10000 steps" in lines[0])

@@ -103,6 +103,9 @@ def render_model(result: ModelResult, color: bool = False) -> str:
             fix = _block(d.fix, "    ")
             lines.append("    fix: " + fix[0].strip())
             lines.extend("         " + x.strip() for x in fix[1:])
+    for profile in m.extra.get("profiles", []) if isinstance(m.extra, dict) else []:
+        if isinstance(profile, dict) and profile.get("summary"):
+            lines.append("  profile: " + one_line(str(profile["summary"]), 300))
     if m.status == "fail" and word != "XPASS" and not m.diagnoses and worst_param(m) is not None:
         lines.append("  no known cause matched; the table shows where analytic and numeric gradients disagree")
     return _neutralise("\n".join(lines))

@@ -1,0 +1,145 @@
+"""Confirmation by ablation: rebuild with exactly one change, re-check the failing tensors, compare.
+
+A cause is `confirmed` only when its ablation ran and every tensor that failed passes afterwards; when the
+ablation ran and some still fail, it is `confirmed: false`. The re-check uses the engine's own comparison
+(check.check_tensor) on the same synthetic data, the same parameter values and the same probe directions,
+so "before" and "after" differ only by the change.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from .. import check, verdict
+from ..results import ParamResult
+from .session import Session, param_evidence
+
+
+@dataclass
+class Outcome:
+    change: str  # what was switched off, in the user's terms ("gradient_steps=-1")
+    tested: list[int]  # indices of the tensors re-checked (those failing before)
+    after: dict[int, ParamResult]
+    seconds: float
+    extra: dict[str, Any] = field(default_factory=dict)  # more evidence, JSON-able
+    compiled: Any = None  # the rebuilt check.CompiledCheck, for causes that probe further
+
+    @property
+    def explained(self) -> list[int]:
+        return [k for k in self.tested if self.after.get(k) is not None and self.after[k].status == "pass"]
+
+    @property
+    def still_failing(self) -> list[int]:
+        return [k for k in self.tested if k not in self.explained]
+
+    @property
+    def confirmed(self) -> bool:
+        return bool(self.tested) and not self.still_failing
+
+    def evidence(self, session: Session) -> dict[str, Any]:
+        ids = {k: session.model.params[k].id for k in self.tested}
+        before = {ids[k]: param_evidence(session.param(k)) for k in self.tested}
+        after = {ids[k]: param_evidence(self.after[k]) for k in self.tested if k in self.after}
+        return {"ablation": self.change, "before": before, "after": after,
+                "explained": [ids[k] for k in self.explained], "still_failing": [ids[k] for k in self.still_failing],
+                "ablation_seconds": round(self.seconds, 3), **self.extra}
+
+    def worst(self, session: Session) -> tuple[float, float]:
+        """Largest error before and after (over the tested tensors)."""
+        before = max((session.param(k).max_abs_err for k in self.tested), default=0.0)
+        after = max((self.after[k].max_abs_err for k in self.tested if k in self.after), default=0.0)
+        return before, after
+
+
+@contextmanager
+def attributes(changes: list[tuple[Any, str, Any]]) -> Iterator[None]:
+    """Set attributes on built layers for the duration of a rebuild, then restore them."""
+    saved = [(obj, name, getattr(obj, name)) for obj, name, _ in changes]
+    try:
+        for obj, name, value in changes:
+            setattr(obj, name, value)
+        yield
+    finally:
+        for obj, name, value in reversed(saved):
+            setattr(obj, name, value)
+
+
+def recheck(session: Session, change: str, changes: list[tuple[Any, str, Any]] | None = None,
+            freeze: bool | None = None, indices: list[int] | None = None,
+            rewrite: Callable[[Any], Any] | None = None) -> Outcome:
+    """Rebuild the objective with `changes` applied, recompile, and re-check `indices` (default: failing).
+
+    `rewrite` (loss -> loss) changes the rebuilt graph itself, for causes no layer attribute controls.
+    """
+    from ..objective import build_objective
+
+    indices = list(session.failing if indices is None else indices)
+    freeze = session.frozen if freeze is None else freeze
+    started = time.perf_counter()
+    context = session.context
+    with attributes(changes or []):
+        objective = build_objective(session.model, session.spec, context.root, context.config_file)
+        if rewrite is not None:
+            objective = replace(objective, loss=rewrite(objective.loss))
+        session.progress(f"ablation {change}: compiling")
+        compiled = compile_like_check(session, objective, freeze)
+    session.progress(f"ablation {change}: re-checking {len(indices)} tensor(s)")
+    grads = check.analytic(compiled)
+    after: dict[int, ParamResult] = {}
+    for k in indices:
+        info, grad = session.model.params[k], grads.grads[k]
+        if not np.all(np.isfinite(grad)):
+            after[k] = verdict.non_finite_param(info, grad)
+        else:
+            after[k] = check.check_tensor(compiled, k, info, grad, session.spec, session.mode,
+                                          session.rtol, session.atol)
+    return Outcome(change, indices, after, time.perf_counter() - started, compiled=compiled)
+
+
+def compile_like_check(session: Session, objective: Any, freeze: bool) -> check.CompiledCheck:
+    """check.compile_check for a rebuilt objective, on the check's own data and parameter values.
+
+    Differs from check.compile_check only in `no_default_updates` (freezing a random stream, for the
+    stochastic-forward ablation) and in reusing the data instead of regenerating it.
+    """
+    import theano
+    import theano.tensor as T
+
+    from .graph import _compile
+
+    model = session.model
+    params = [p.variable for p in model.params]
+    symbolic = [T.TensorType(p.dtype, p.broadcastable)(p.name or "param") for p in params]
+    grads = theano.grad(objective.loss, params, disconnected_inputs="ignore")
+    givens = list(zip(params, symbolic))
+    inputs = [info.layer.input_var for info in model.inputs] + [objective.target_var] + symbolic
+    started = time.perf_counter()
+    if freeze:
+        grad_fn = _compile(inputs, [objective.loss] + grads, givens)
+        loss_fn = _compile(inputs, objective.loss, givens)
+    else:
+        grad_fn = check._compile(inputs, [objective.loss] + grads, givens)
+        loss_fn = check._compile(inputs, objective.loss, givens)
+    seconds = time.perf_counter() - started
+    return check.CompiledCheck(grad_fn, loss_fn, session.compiled.data, session.compiled.base,
+                               session.precision, seconds={"compile": seconds})
+
+
+@dataclass
+class Suspect:
+    """A cause seen in the graph, waiting for its ablation (or for the evidence to speak for it)."""
+
+    code: str
+    layer: Any
+    label: str
+    change: str  # the ablation in the user's terms, e.g. "gradient_steps=-1"
+    changes: list[tuple[Any, str, Any]] | None  # attribute changes on built layers; None: see rewrite
+    rewrite: Callable[[Any], Any] | None = None  # or a graph rewrite of the loss; neither: cannot ablate
+    facts: dict[str, Any] = field(default_factory=dict)  # what the graph showed (JSON-able), for the evidence
+    decisive: bool = False  # the evidence alone shows it acts (grad_clipping=0): report even without ablation
+    no_effect: str = ""  # set when it provably cannot change this check (truncation longer than the sequence)

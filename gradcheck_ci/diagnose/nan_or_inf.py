@@ -1,0 +1,139 @@
+"""nan-or-inf: the loss or a gradient is not finite on the check's data.
+
+Nothing can be compared then, so the useful answer is where the first NaN/Inf appears:
+- a non-finite loss: the first layer (in forward order) whose output is not finite, with the index (sequence
+  and step of the synthetic batch) and the value of the layer's input there; if every layer's output is
+  finite, the loss function itself;
+- a non-finite gradient with a finite loss: walking back from the output, the first layer whose gradient
+  with respect to its input is not finite while the gradient with respect to its output is, i.e. the layer
+  whose backward pass produced it (typically sqrt or log at 0), or the parameter's own layer if every
+  gradient between layers is finite.
+No ablation applies (confirmed stays null).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ..results import Diagnosis
+from .session import Session, fmt, names
+
+CODE = "nan-or-inf"
+FIX = "guard the operation whose value or derivative is infinite there (sqrt, log or division at 0: add a small epsilon or clip its argument)"
+
+
+def _kind(values: np.ndarray) -> str:
+    return "NaN" if np.isnan(values).any() else "infinite"
+
+
+def _position(array: np.ndarray, extra: str = "") -> tuple[list[int], str]:
+    """The first non-finite index, in words: 'index [0, 2] (sequence 0, step 2, <extra>)'."""
+    bad = np.argwhere(~np.isfinite(array))
+    index = [int(i) for i in bad[0]] if bad.size else []
+    notes = []
+    if len(index) >= 2 and array.ndim == 3:
+        notes.append(f"sequence {index[0]}, step {index[1]}")
+    elif index:
+        notes.append(f"row {index[0]} of the batch")
+    if extra:
+        notes.append(extra)
+    return index, f"index {index}" + (f" ({', '.join(notes)})" if notes else "")
+
+
+def _input_value(session: Session, layer: Any, index: list[int]) -> tuple[str, float] | None:
+    """The value of the layer's (first) input at the same index, when the shapes line up."""
+    from .graph import input_layers
+
+    inst = session.instrumented
+    ins = input_layers(layer)
+    if not ins or id(ins[0]) not in inst.index:
+        for info, array in zip(session.model.inputs, inst.data):
+            if ins and info.layer is ins[0] and array.ndim == len(index):
+                try:
+                    return info.label, float(array[tuple(index)])
+                except (IndexError, TypeError, ValueError):
+                    return None
+        return None
+    out = inst.at_base.outputs[inst.index[id(ins[0])]]
+    if out.ndim != len(index):
+        return None
+    try:
+        return session.model.label(ins[0]), float(out[tuple(index)])
+    except IndexError:
+        return None
+
+
+def for_loss(session: Session) -> list[Diagnosis]:
+    loss = session.result.loss_value
+    inst = session.instrumented
+    ev = inst.at_base
+    for k, layer in enumerate(inst.layers):
+        out = ev.outputs[k]
+        if np.all(np.isfinite(out)):
+            continue
+        label = inst.labels[k]
+        index, _ = _position(out)
+        value = _input_value(session, layer, index)
+        _, where = _position(out, f"where its input, {value[0]}'s output, is {fmt(value[1])}" if value else "")
+        message = (f"The loss is {loss} on the synthetic data (seed {session.spec.seed}) because the output of "
+                   f"{label} is {_kind(out)} at {where}; every layer before it is finite")
+        evidence = {"tensor": f"output of {label}", "index": index, "loss": loss,
+                    "non_finite_elements": int((~np.isfinite(out)).sum()), "elements": int(out.size)}
+        if value:
+            evidence["input"] = {"layer": value[0], "value": value[1]}
+        return [session.diagnosis(CODE, message + ".", FIX, session.layer_fields(layer, label), None, evidence)]
+    prediction = ev.outputs[inst.index[id(session.model.output)]] if id(session.model.output) in inst.index else None
+    detail = ""
+    if prediction is not None:
+        extreme = np.argwhere((prediction <= 0) | (prediction >= 1)) if session.context.objective.target_kind != "real" else np.empty((0,))
+        if extreme.size:
+            detail = f" (the prediction reaches 0 or 1 at index {[int(i) for i in extreme[0]]}: log(0) in a cross-entropy)"
+    message = (f"The loss ({session.result.loss or 'loss'}) is {loss} on the synthetic data although every layer's "
+               f"output is finite{detail}")
+    where = session.loss_fields(session.model.output)
+    return [session.diagnosis(CODE, message + ".", FIX, where, None, {"tensor": "loss", "loss": loss})]
+
+
+def for_gradients(session: Session, indices: list[int]) -> list[Diagnosis]:
+    ids = session.tensor_ids(indices)
+    inst = session.instrumented
+    ev = inst.at_base
+    structure = session.structure
+    kinds = {_kind(np.asarray([session.param(k).analytic if session.param(k).analytic is not None else math.nan]))
+             for k in indices}
+    kind = "NaN" if "NaN" in kinds else "infinite"
+    evidence: dict[str, Any] = {"tensors": ids, "loss": session.result.loss_value}
+    for k in reversed(range(len(inst.layers))):
+        grad = ev.grads[k]
+        if np.all(np.isfinite(grad)):
+            continue
+        layer, label = inst.layers[k], inst.labels[k]
+        index, where = _position(grad)
+        evidence.update({"tensor": f"dLoss/d(output of {label})", "index": index})
+        consumers = structure.consumers(layer)
+        if not consumers:  # the output layer: the loss's own backward pass
+            message = (f"Theano's gradient of {names(ids)} is {kind} although the loss is finite: the backward pass "
+                       f"of the loss ({session.result.loss}) is already {_kind(grad)} at {where} of {label}'s output")
+            where_fields = session.loss_fields(layer)
+            return [session.diagnosis(CODE, message + ".", FIX, where_fields, None, evidence)]
+        culprit = consumers[0]
+        value = None
+        if index:
+            try:
+                value = float(ev.outputs[k][tuple(index)])
+            except (IndexError, TypeError):
+                value = None
+        _, where = _position(grad, f"where {label}'s output is {fmt(value)}" if value is not None else "")
+        message = (f"Theano's gradient of {names(ids)} is {kind} although the loss is finite: the backward pass of "
+                   f"{culprit.label} makes it {_kind(grad)}. dLoss/d(its input) is {_kind(grad)} at {where}, "
+                   "while the gradient with respect to its output is finite")
+        if value is not None:
+            evidence["input"] = {"layer": label, "value": value}
+        return [session.diagnosis(CODE, message + ".", FIX, session.layer_fields(culprit.layer, culprit.label),
+                                  None, evidence)]
+    info = session.model.params[indices[0]]
+    message = (f"Theano's gradient of {names(ids)} is {kind} although the loss and every gradient between layers "
+               f"are finite: the backward pass of {info.layer_label} with respect to its own parameter produces it")
+    return [session.diagnosis(CODE, message + ".", FIX, session.layer_fields(info.layer), None, evidence)]

@@ -1,0 +1,162 @@
+"""State shared by the cause modules while one model is diagnosed."""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from .. import check
+from ..results import Diagnosis, ParamResult
+
+
+class Session:
+    """The check's context plus what the diagnosis has learned so far.
+
+    `unexplained` holds the indices (into model.params / result.params, which are aligned) of failing tensors
+    no cause has accounted for yet; each cause that is confirmed removes the tensors its ablation fixed, and
+    the later, more general causes (kinks, a wrong backward pass) only look at what is left.
+    """
+
+    def __init__(self, context: Any) -> None:
+        self.context = context
+        self.model = context.model
+        self.spec = context.spec
+        self.result = context.result
+        self.compiled = context.compiled
+        self.precision = context.compiled.precision
+        self.rtol = check.default_rtol(context.spec)
+        self.atol = context.spec.atol or 0.0
+        self.mode = context.result.mode if context.result.mode in ("full", "directional") else "full"
+        self.failing = [k for k, p in enumerate(context.result.params) if p.status == "fail"]
+        self.unexplained: list[int] = list(self.failing)
+        self.ruled_out: list[dict[str, Any]] = []  # ablations that ran and did not remove the mismatch
+        self.frozen = False  # the random stream is frozen for every later ablation (stochastic-forward)
+        self.started = time.perf_counter()
+        self.seconds: dict[str, float] = {}
+        # The runner kills a worker at the model's timeout, which would lose the check's result: the
+        # diagnosis keeps a margin and skips what it cannot afford (see affordable()).
+        self.deadline = self.started + float(context.spec.timeout) * 0.9 - process_seconds(context.result)
+        self.skipped: list[str] = []
+        self._structure: Any = None
+        self._instrumented: Any = None
+
+    # ------------------------------------------------------------ helpers for causes
+
+    def progress(self, message: str) -> None:
+        self.context.progress(f"diagnosis: {message}")
+
+    @property
+    def structure(self) -> Any:
+        if self._structure is None:
+            from .graph import structure
+
+            self._structure = structure(self.model)
+        return self._structure
+
+    @property
+    def instrumented(self) -> Any:
+        """The instrumented function (graph.Instrumented), compiled on first use."""
+        if self._instrumented is None:
+            from .graph import Instrumented
+
+            if not self.affordable("compiling the layer-by-layer gradient function", self.rebuild_estimate()):
+                raise TimeoutError("not enough of the model's timeout left to compile the layer-by-layer function")
+            self.progress("compiling the layer-by-layer gradient function (Theano)")
+            started = time.perf_counter()
+            self._instrumented = Instrumented(self.context)
+            self.seconds["instrumented_compile"] = round(time.perf_counter() - started, 3)
+        return self._instrumented
+
+    def left(self) -> float:
+        return self.deadline - time.perf_counter()
+
+    def affordable(self, what: str, estimate: float) -> bool:
+        """Whether `what` (estimated to take `estimate` seconds) fits in the time left; records a skip."""
+        if estimate <= self.left():
+            return True
+        self.skipped.append(f"{what} (needs ~{estimate:.0f} s, {max(self.left(), 0):.0f} s of the model's "
+                            "timeout left)")
+        return False
+
+    def rebuild_estimate(self) -> float:
+        """A recompile plus a re-check of the failing tensors, judged by what the check itself took."""
+        seconds = self.result.seconds
+        share = len(self.unexplained) / max(len(self.result.params), 1)
+        return 1.5 * float(seconds.get("compile", 0.0)) + float(seconds.get("numeric", 0.0)) * share + 1.0
+
+    def param(self, k: int) -> ParamResult:
+        return self.result.params[k]
+
+    def explain(self, indices: list[int]) -> None:
+        self.unexplained = [k for k in self.unexplained if k not in indices]
+
+    def layer_fields(self, layer: Any, label: str | None = None) -> dict[str, Any]:
+        """layer/file/line of a Diagnosis for this layer: the user's construction site."""
+        site = self.model.site(layer) if layer is not None else None
+        return {"layer": label or (self.model.label(layer) if layer is not None else None),
+                "file": site.file if site else None, "line": site.line if site else None}
+
+    def config_fields(self, key: str | None = None) -> dict[str, Any]:
+        """file/line pointing at this model's entry (or one of its keys) in gradcheck.yml."""
+        line = self.spec.key_lines.get(key, self.spec.line) if key else self.spec.line
+        return {"layer": None, "file": self.context.config_file, "line": line or None}
+
+    def loss_fields(self, fallback_layer: Any = None) -> dict[str, Any]:
+        """Where the loss is defined: a custom loss function's definition, else the layer (or config line)."""
+        if self.spec.loss:
+            from .. import objective
+
+            locate = getattr(objective, "loss_site", None)
+            site = None
+            if locate is not None:
+                try:
+                    site = locate(self.spec, self.context.root)
+                except Exception:  # noqa: BLE001
+                    site = None
+            if site:
+                return {"layer": None, "file": site[0], "line": site[1]}
+            return self.config_fields("loss")
+        if fallback_layer is not None:
+            return self.layer_fields(fallback_layer)
+        return self.config_fields()
+
+    def diagnosis(self, code: str, message: str, fix: str, where: dict[str, Any], confirmed: bool | None,
+                  evidence: dict[str, Any]) -> Diagnosis:
+        return Diagnosis(code=code, message=message, fix=fix, confirmed=confirmed, evidence=evidence, **where)
+
+    def tensor_ids(self, indices: list[int]) -> list[str]:
+        return [self.model.params[k].id for k in indices]
+
+
+def process_seconds(result: Any) -> float:
+    """Seconds this worker process has run (Linux: from /proc; elsewhere: what the check recorded)."""
+    try:
+        import os
+
+        with open("/proc/self/stat", encoding="ascii") as handle:
+            start_ticks = float(handle.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/uptime", encoding="ascii") as handle:
+            uptime = float(handle.read().split()[0])
+        return max(0.0, uptime - start_ticks / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError):
+        seconds = result.seconds or {}
+        return 2.0 + sum(float(seconds.get(k, 0.0)) for k in ("compile", "analytic", "numeric"))
+
+
+def param_evidence(p: ParamResult) -> dict[str, Any]:
+    return {"status": p.status, "max_abs_err": p.max_abs_err, "tolerance": p.tolerance,
+            "analytic": p.analytic, "numeric": p.numeric, "worst_index": p.worst_index}
+
+
+def names(ids: list[str], limit: int = 4) -> str:
+    shown = ", ".join(ids[:limit])
+    return shown + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
+
+
+def fmt(x: float | None) -> str:
+    if x is None:
+        return "n/a"
+    if not np.isfinite(x):
+        return str(x)
+    return f"{x:.3g}"

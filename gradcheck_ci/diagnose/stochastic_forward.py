@@ -1,0 +1,95 @@
+"""stochastic-forward: the checked forward pass draws random numbers.
+
+The check builds the loss with `deterministic=True`, which switches Lasagne's DropoutLayer and
+GaussianNoiseLayer off. When noise survives that (a layer that ignores or overrides `deterministic`, a noise
+layer inside a recurrent layer's `hidden_to_hidden`, which Lasagne 0.1's step() never passes the flag to,
+a random stream in a custom layer), finite differences compare losses computed with different noise.
+
+Detected from the graph (a random-number op among the Apply nodes a layer introduced, scans included) and
+from the engine's repeat evaluation (`forward_repeatable`). Confirmed by ablation: the functions are
+recompiled with `no_default_updates=True`, which freezes the random stream (one fixed noise draw, the same
+in every evaluation), and the failing tensors re-checked. Reported even when nothing fails, because the
+check did not check the deterministic model.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..results import Diagnosis
+from .ablation import recheck
+from .graph import inner_layers, is_noise_layer, is_random, walk
+from .session import Session, fmt
+
+CODE = "stochastic-forward"
+
+
+def detect(session: Session) -> Diagnosis | None:
+    repeatable = session.result.extra.get("forward_repeatable", True)
+    nodes = [n for n in session.structure.nodes if n.random]
+    try:
+        compiled_random = any(is_random(op) for op in walk(session.compiled.loss_fn.maker.fgraph.toposort()))
+    except Exception:  # noqa: BLE001
+        compiled_random = bool(nodes)
+    if repeatable and not compiled_random and not nodes:
+        return None
+    session.progress("stochastic forward pass: locating the noise")
+    layer, label, inner_attr = _culprit(session, nodes)
+    compiled = session.compiled
+    first, second = compiled.loss(compiled.base), compiled.loss(compiled.base)
+    delta = abs(first - second)
+    if not compiled_random and not nodes and delta <= 1e-12 * abs(first):
+        return None  # no random op and the repeat agrees now: the engine's disagreement was round-off
+    evidence: dict[str, Any] = {"forward_repeatable": bool(repeatable and delta == 0),
+                                "repeat_difference": delta, "random_ops_in_compiled_loss": compiled_random}
+    where = session.layer_fields(layer, label) if layer is not None else session.config_fields("loss")
+    if not repeatable or delta:
+        message = (f"{label or 'The loss'} draws new random numbers on every forward pass even with "
+                   f"deterministic=True: two evaluations of the loss at the same point differ by {fmt(delta)}, "
+                   "so finite differences measure the noise, not the gradient")
+    else:
+        message = (f"{label or 'The loss'} stays stochastic with deterministic=True: its random stream does not "
+                   "advance between evaluations, so the check compared gradients for one fixed noise draw, "
+                   "not for the deterministic model")
+    confirmed = None
+    if session.failing and session.affordable("ablation: random stream frozen", session.rebuild_estimate()):
+        outcome = recheck(session, "random stream frozen", freeze=True)
+        again = outcome.compiled.loss(outcome.compiled.base)
+        outcome.extra["forward_repeatable_after"] = again == outcome.compiled.loss(outcome.compiled.base)
+        evidence.update(outcome.evidence(session))
+        confirmed = outcome.confirmed
+        before, after = outcome.worst(session)
+        if confirmed:
+            message += f". With the random stream frozen, the gradients agree (max error {fmt(before)} -> {fmt(after)})."
+        else:
+            message += ". With the random stream frozen, some gradients still differ: see the other diagnoses."
+        session.explain(outcome.explained)
+        session.frozen = True  # later ablations and probes run on the frozen stream
+        session.compiled = outcome.compiled
+    else:
+        message += "."
+    if inner_attr:
+        fix = (f"Lasagne 0.1's recurrent step() does not pass `deterministic` on to {inner_attr}: keep noise layers "
+               "out of it (apply dropout to the recurrent layer's input or output instead)")
+    elif layer is not None:
+        fix = ("make the layer honour deterministic=True (pass **kwargs on to get_output_for/get_output and do not "
+               "force deterministic=False), or keep the noise out of the checked model")
+    else:
+        fix = "keep random numbers out of the loss, or draw them outside the checked graph"
+    return session.diagnosis(CODE, message, fix, where, confirmed, evidence)
+
+
+def _culprit(session: Session, nodes: list[Any]) -> tuple[Any, str | None, str | None]:
+    """The layer to blame: the noise layer itself where one can be named, else the layer adding noise."""
+    model = session.model
+    if not nodes:
+        noise = [layer for layer in model.layers if is_noise_layer(layer)]
+        if noise:
+            return noise[0], model.label(noise[0]), None
+        return None, None, None
+    node = nodes[0]
+    if is_noise_layer(node.layer):
+        return node.layer, node.label, None
+    for attr, inner in inner_layers(node.layer):
+        if is_noise_layer(inner):
+            return inner, f"{type(inner).__name__} in {node.label}.{attr}", f"{node.label}.{attr}"
+    return node.layer, node.label, None

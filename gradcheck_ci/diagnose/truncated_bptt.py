@@ -1,0 +1,101 @@
+"""truncated-bptt: a recurrent layer backpropagates through only its last k steps.
+
+Lasagne's `gradient_steps=k` becomes `theano.scan(..., truncate_gradient=k)`: the backward scan covers only
+the last k iterations, every earlier step (and the initial hidden state) gets exactly zero gradient, and
+the analytic gradient of everything feeding the layer misses all contributions from earlier steps.
+
+Detected from the graph: each Scan introduced by a layer carries `truncate_gradient`; the compiled gradient
+function is cross-checked for the same value. Confirmed by ablation: the layer is rebuilt with
+`gradient_steps=-1` and the failing tensors re-checked. A truncation at least as long as the checked
+sequences cannot change anything and is not reported.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..results import Diagnosis
+from .ablation import Outcome, Suspect
+from .graph import compiled_scans, untruncated
+from .session import Session, fmt, names
+
+CODE = "truncated-bptt"
+FIX = "set gradient_steps=-1, or mark the model `expect: fail` if truncation is intended"
+
+
+def suspects(session: Session) -> list[Suspect]:
+    compiled = sorted({int(op.truncate_gradient) for op in compiled_scans(session.compiled.grad_fn)
+                       if getattr(op, "truncate_gradient", -1) != -1})
+    found = []
+    for node in session.structure.nodes:
+        if not node.truncations:
+            continue
+        steps = max(node.truncations)
+        length = sequence_length(session, node.layer)
+        attr = getattr(node.layer, "gradient_steps", None)
+        ablate = isinstance(attr, int) and not isinstance(attr, bool) and attr != -1
+        facts = {"gradient_steps": attr if ablate else None, "truncate_gradient": steps, "sequence_steps": length,
+                 "compiled_graph": {"scan_truncate_gradient": compiled}}
+        if ablate:
+            suspect = Suspect(CODE, node.layer, node.label, "gradient_steps=-1",
+                              changes=[(node.layer, "gradient_steps", -1)], facts=facts)
+        else:  # a scan no attribute controls (the user's own): ablate in the graph
+            ops = list(node.truncated_ops)
+            suspect = Suspect(CODE, node.layer, node.label, "truncate_gradient=-1", changes=None,
+                              rewrite=lambda loss, ops=ops: untruncated(loss, ops), facts=facts)
+        if length is not None and steps >= length:
+            suspect.no_effect = f"truncation to {steps} steps is no shorter than the {length}-step sequences"
+        found.append(suspect)
+    return found
+
+
+def sequence_length(session: Session, layer: Any) -> int | None:
+    """Steps of the layer's input sequences on the check's data (axis 1 of the input, as in Lasagne)."""
+    import lasagne
+
+    from .graph import input_layers
+
+    ins = input_layers(layer)
+    if not ins:
+        return None
+    try:
+        shape = lasagne.layers.get_output_shape(
+            ins[0], {info.layer: array.shape for info, array in zip(session.model.inputs, session.compiled.data)})
+    except Exception:  # noqa: BLE001
+        return None
+    return int(shape[1]) if len(shape) >= 2 and isinstance(shape[1], int) else None
+
+
+def describe(session: Session, suspect: Suspect, outcome: Outcome | None) -> Diagnosis:
+    k = suspect.facts["truncate_gradient"]
+    length = suspect.facts.get("sequence_steps")
+    seq = f" of each {length}-step sequence" if length else ""
+    only = "the last step" if k == 1 else f"the last {k} steps"
+    if suspect.changes is not None:
+        what = f"(gradient_steps={k})"
+        fix = FIX
+    else:
+        what = f"(its theano.scan has truncate_gradient={k})"
+        fix = "pass truncate_gradient=-1 to theano.scan, or mark the model `expect: fail` if truncation is intended"
+    message = (f"{suspect.label} truncates backpropagation through time to {k} {'step' if k == 1 else 'steps'} "
+               f"{what}, so Theano differentiates only {only}{seq}: earlier steps get exactly zero gradient "
+               "although the loss depends on them")
+    message += _verdict(session, outcome, suspect.change)
+    if session.spec.expect == "fail":
+        fix = f"expected (`expect: fail`); to check the full gradient instead, set {suspect.change}"
+    evidence = dict(suspect.facts)
+    if outcome is not None:
+        evidence.update(outcome.evidence(session))
+    return session.diagnosis(CODE, message, fix, session.layer_fields(suspect.layer, suspect.label),
+                             outcome.confirmed if outcome is not None else None, evidence)
+
+
+def _verdict(session: Session, outcome: Outcome | None, change: str) -> str:
+    if outcome is None:
+        return "."
+    before, after = outcome.worst(session)
+    if outcome.confirmed:
+        return f". Rebuilt with {change}, the gradients agree (max error {fmt(before)} -> {fmt(after)})."
+    fixed = session.tensor_ids(outcome.explained)
+    left = session.tensor_ids(outcome.still_failing)
+    return (f". Rebuilt with {change}, {names(fixed)} agree but {names(left)} still differ, "
+            "so something else is wrong too.")

@@ -1,0 +1,81 @@
+"""wrong-backward: none of the known causes; the backward pass of one layer is wrong.
+
+Localisation (see localise.layer_checks): walking from the output, the gradient with respect to each
+layer's output is compared with finite differences of the network above it. The first layer whose output
+gradient disagrees has a consumer whose backward pass is wrong: that consumer is named, with the line that
+constructed it. This points a wrong `grad()` of a hand-written op inside a custom layer at that layer, not
+at the dense layer before it whose weights happen to show the error. When every layer-output gradient
+agrees, the wrong part is the gradient of a layer with respect to its own parameter: the failing
+parameter's layer is named. No ablation applies (confirmed stays null).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..results import Diagnosis
+from .localise import layer_checks
+from .session import Session, fmt, names
+
+CODE = "wrong-backward"
+
+
+def detect(session: Session, indices: list[int]) -> list[Diagnosis]:
+    inst = session.instrumented
+    checks, failing = layer_checks(session)
+    ids = session.tensor_ids(indices)
+    evidence: dict[str, Any] = {"tensors": ids, "layer_checks": [c.to_json() for c in checks]}
+    if session.ruled_out:
+        evidence["ruled_out"] = session.ruled_out
+    if failing is not None:
+        c = failing.comparison
+        layer = inst.layers[failing.index]
+        consumers = session.structure.consumers(layer)
+        if not consumers:
+            message = (f"The gradient of the loss ({session.result.loss}) with respect to the prediction is wrong: "
+                       f"along a random direction Theano says {fmt(c.analytic)}, finite differences say "
+                       f"{fmt(c.numeric)}; every failing tensor ({names(ids)}) inherits the error")
+            fix = "check the loss function's gradient (a hand-written op or a theano.gradient helper in it)"
+            where = session.loss_fields(layer)
+            return [session.diagnosis(CODE, message + ".", fix, where, None, evidence)]
+        culprit = consumers[0]
+        above = "the gradient with respect to its output agrees" if len(checks) > 1 else "the loss's gradient agrees"
+        message = (f"The backward pass of {culprit.label} is wrong: Theano's gradient with respect to its input "
+                   f"({failing.label}'s output) disagrees with finite differences of the network above it "
+                   f"({fmt(c.analytic)} vs {fmt(c.numeric)} along a random direction), while {above}; "
+                   f"{names(ids)} fail because the wrong gradient flows back into them")
+        fix = (f"check {culprit.label}'s get_output_for: the grad() of any hand-written Theano op in it must return "
+               "the derivative of what its perform() computes")
+        evidence["culprit_consumers"] = [n.label for n in consumers]
+        return [session.diagnosis(CODE, message + ".", fix, session.layer_fields(culprit.layer, culprit.label),
+                                  None, evidence)]
+    # Every gradient between layers agrees: a layer's gradient with respect to its own parameter is wrong.
+    order = {id(layer): j for j, layer in enumerate(session.model.layers)}
+    k = max(indices, key=lambda i: order.get(id(session.model.params[i].layer), -1))
+    info = session.model.params[k]
+    same = [i for i in indices if session.model.params[i].layer is info.layer]
+    mine = session.tensor_ids(same)
+    p = session.param(k)
+    message = (f"Theano's gradient of {names(mine)} disagrees with finite differences ({fmt(p.analytic)} vs "
+               f"{fmt(p.numeric)} at {p.worst_index}) while the gradient with respect to every layer's output "
+               f"agrees: the backward pass of {info.layer_label} with respect to its own parameter is wrong")
+    param_name = info.id.split(".", 1)[-1]
+    fix = (f"check how {info.layer_label}.get_output_for uses {param_name}: the grad() of a hand-written op applied "
+           "to it, or a theano.gradient helper (disconnected_grad, grad_clip, a custom gradient)")
+    return [session.diagnosis(CODE, message + ".", fix, session.layer_fields(info.layer), None, evidence)]
+
+
+def unlocalised(session: Session, indices: list[int], error: BaseException) -> Diagnosis:
+    """The last resort when localisation cannot run: the failing tensor nearest the output, hedged."""
+    order = {id(layer): j for j, layer in enumerate(session.model.layers)}
+    k = max(indices, key=lambda i: order.get(id(session.model.params[i].layer), -1))
+    info = session.model.params[k]
+    ids = session.tensor_ids(indices)
+    message = (f"No known cause explains the mismatch of {names(ids)}, and the layer-by-layer localisation could "
+               f"not run ({type(error).__name__}: {error}); the failing tensor nearest the output belongs to "
+               f"{info.layer_label}, so its backward pass (or that of a layer after it) is the first suspect.")
+    fix = ("check the grad() of any hand-written Theano op or theano.gradient helper in this layer and the layers "
+           "after it")
+    evidence = {"tensors": ids, "localisation_error": f"{type(error).__name__}: {error}"}
+    if session.ruled_out:
+        evidence["ruled_out"] = session.ruled_out
+    return session.diagnosis(CODE, message, fix, session.layer_fields(info.layer), None, evidence)
