@@ -97,7 +97,7 @@ def _run(spec: ModelSpec, root: str, config_file: str, progress: Events, result:
     except ModelLoadError:  # still say which tensor and which input made it non-finite, then report the error
         _diagnose(Context(spec, root, config_file, model, objective, compiled, grads, result, progress))
         raise
-    repeat = compiled.loss(compiled.base)
+    repeat = check.choose_probe_function(compiled, grads.seconds)
     result.extra["forward_repeatable"] = repeat == grads.loss or abs(repeat - grads.loss) <= 1e-12 * abs(grads.loss)
 
     started = time.perf_counter()
