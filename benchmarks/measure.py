@@ -28,7 +28,6 @@ def median_seconds(fn, repeat: int) -> float:
 
 def plain_method(compiled, precision: str) -> dict:
     """Perturb every element of every tensor, two loss evaluations each, one fixed relative step."""
-    import numpy as np
 
     from gradcheck_ci import numeric
 

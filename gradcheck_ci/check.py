@@ -5,7 +5,6 @@ Parameters are function inputs (`givens`), so a probe never calls set_value.
 """
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable

@@ -11,7 +11,6 @@ import os
 import signal
 import sys
 import time
-from typing import TextIO
 
 from . import __version__
 from .results import EXIT_ERROR, EXIT_OK, ErrorInfo, ModelResult, RunReport

@@ -424,7 +424,6 @@ def check_input_shapes(inputs: list[InputInfo], spec: ModelSpec, config_file: st
 
 def call_factory(factory: Callable[..., Any], spec: ModelSpec, root: str, config_file: str) -> tuple[Any, int | None]:
     """The factory's return value and the line of the `return` that produced it (None when unknown)."""
-    kwargs_line = spec.key_lines.get("kwargs", spec.line)
     try:
         signature = inspect.signature(factory)
     except (TypeError, ValueError):

@@ -14,7 +14,7 @@ def seed_rnn(gradient_steps=1):
 
 
 def lstm_tagger(num_units=32, layers=2, num_features=2, num_classes=2):
-    l = l_in = InputLayer((None, None, num_features))
+    l = InputLayer((None, None, num_features))
     for _ in range(layers):
         l = LSTMLayer(l, num_units)
     l = ReshapeLayer(l, (-1, num_units))
