@@ -94,13 +94,6 @@ class ModelResult:
     config_line: int | None = None  # line of this model's entry in gradcheck.yml
     extra: dict[str, Any] = field(default_factory=dict)  # e.g. per-step profiles of recurrent layers
 
-    @property
-    def worst_param(self) -> ParamResult | None:
-        failing = [p for p in self.params if p.status == "fail"] or self.params
-        if not failing:
-            return None
-        return max(failing, key=lambda p: p.max_abs_err / p.tolerance if p.tolerance > 0 else p.max_abs_err)
-
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["params"] = [p.to_json() for p in self.params]
