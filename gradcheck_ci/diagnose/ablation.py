@@ -13,9 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import numpy as np
-
-from .. import check, verdict
+from .. import check
 from ..results import ParamResult
 from .session import Session, param_evidence
 
@@ -90,42 +88,14 @@ def recheck(session: Session, change: str, changes: list[tuple[Any, str, Any]] |
         compiled = compile_like_check(session, objective, freeze)
     session.progress(f"ablation {change}: re-checking {len(indices)} tensor(s)")
     grads = check.analytic(compiled)
-    after: dict[int, ParamResult] = {}
-    for k in indices:
-        info, grad = session.model.params[k], grads.grads[k]
-        if not np.all(np.isfinite(grad)):
-            after[k] = verdict.non_finite_param(info, grad)
-        else:
-            after[k] = check.check_tensor(compiled, k, info, grad, session.spec, session.mode,
-                                          session.rtol, session.atol)
+    after = check.check_selected(compiled, session.model, grads.grads, indices, session.spec, session.mode,
+                                 session.rtol, session.atol)
     return Outcome(change, indices, after, time.perf_counter() - started, compiled=compiled)
 
 
 def compile_like_check(session: Session, objective: Any, freeze: bool) -> check.CompiledCheck:
-    """check.compile_check for a rebuilt objective, on the check's own data and parameter values.
-
-    Differs from check.compile_check only in `no_default_updates` (freezing a random stream, for the
-    stochastic-forward ablation) and in reusing the data instead of regenerating it.
-    """
-    import theano
-    import theano.tensor as T
-
-    from .graph import _compile
-
-    model = session.model
-    params = [p.variable for p in model.params]
-    symbolic = [T.TensorType(p.dtype, p.broadcastable)(p.name or "param") for p in params]
-    grads = theano.grad(objective.loss, params, disconnected_inputs="ignore")
-    givens = list(zip(params, symbolic))
-    inputs = [info.layer.input_var for info in model.inputs] + [objective.target_var] + symbolic
-    started = time.perf_counter()
-    if freeze:
-        grad_fn = _compile(inputs, [objective.loss] + grads, givens)
-        loss_fn = _compile(inputs, objective.loss, givens)
-    else:
-        grad_fn = check._compile(inputs, [objective.loss] + grads, givens)
-        loss_fn = check._compile(inputs, objective.loss, givens)
-    seconds = time.perf_counter() - started
+    """check.compile_check for a rebuilt objective, on the check's own data and parameter values."""
+    grad_fn, loss_fn, seconds = check.compile_functions(check.gradient_graph(session.model, objective), freeze)
     return check.CompiledCheck(grad_fn, loss_fn, session.compiled.data, session.compiled.base,
                                session.precision, seconds={"compile": seconds})
 

@@ -286,17 +286,10 @@ def mask_layers(model: Any) -> set[int]:
 
 
 def _compile(inputs: list[Any], outputs: Any, givens: list[Any]) -> Any:
-    """theano.function with check.py's fallback for Theano issue 4652, and frozen random streams."""
-    import theano
+    """theano.function as the check compiles, with random streams frozen."""
+    from ..check import compile_function
 
-    kwargs = {"givens": givens, "on_unused_input": "ignore", "no_default_updates": True}
-    try:
-        return theano.function(inputs, outputs, **kwargs)
-    except ValueError as exc:
-        if "not aligned" not in str(exc):
-            raise
-    mode = theano.compile.get_default_mode().excluding("scanOp_pushout_output")
-    return theano.function(inputs, outputs, mode=mode, **kwargs)
+    return compile_function(inputs, outputs, givens, freeze=True)
 
 
 def untruncated(loss: Any, ops: list[Any]) -> Any:
