@@ -96,3 +96,15 @@ def model_status(result: ModelResult, spec: ModelSpec) -> str:
     if mismatch:
         return "expected-fail" if spec.expect == "fail" else "fail"
     return "pass"
+
+
+def checked_line(result: ModelResult) -> str:
+    """The verdict as soon as the comparison is done (a progress line): the diagnosis that follows can
+    take longer than the check, and CI logs should not make the user wait for it to see pass or fail."""
+    failing = [p for p in result.params if p.status == "fail"]
+    head = f"checked: {result.status.upper()}, {len(failing)} of {len(result.params)} tensors disagree"
+    if not failing:
+        return head
+    worst = max(failing, key=lambda p: p.max_rel_err)
+    where = f" at {worst.file}:{worst.line}" if worst.file and worst.line else ""
+    return f"{head} (worst: {worst.id}{where}); diagnosing why"

@@ -105,6 +105,7 @@ def _run(spec: ModelSpec, root: str, config_file: str, progress: Events, result:
     result.seconds["numeric"] = round(time.perf_counter() - started, 3)
     result.evaluations = compiled.evaluations
     result.status = verdict.model_status(result, spec)
+    progress(verdict.checked_line(result))
     _diagnose(Context(spec, root, config_file, model, objective, compiled, grads, result, progress))
 
 

@@ -65,7 +65,7 @@ def _param_rows(model: ModelResult) -> tuple[list[list[str]], int]:
     rows = [["tensor", "shape", "status", "max abs err", "max rel err", "tolerance", "worst index", "location"]]
     for p in params:
         rows.append([one_line(p.id, 80), shape_text(p.shape), one_line(p.status, 10), num(p.max_abs_err),
-                     num(p.max_rel_err), num(p.tolerance), index_text(p.worst_index) if p.method == "full"
+                     num(p.max_rel_err), num(p.tolerance), index_text(p.worst_index) if p.worst_index is not None
                      else f"({one_line(p.method, 12)})", one_line(where(repo_path(p.file), positive_line(p.line)))])
     return rows, hidden
 
