@@ -59,6 +59,23 @@ def test_directional_mode_localises_the_worst_element(engine_run):
     assert w["analytic"] == pytest.approx(1.5 * w["numeric"], rel=1e-3)
 
 
+def test_screening_keeps_a_subtle_error_in_one_small_tensor_visible(engine_run):
+    # 0.1% too large, only in the hidden bias: the bands that screen it with W must fail like its own check
+    model = engine_run.model("wide-subtle-bias")
+    assert model["status"] == "fail"
+    failing = [p for p in model["params"] if p["status"] == "fail"]
+    assert [p["id"] for p in failing] == ["BiasLayer#0.b"]
+    b = failing[0]
+    assert b["method"] == "directional" and b["worst_index"] is not None
+    assert b["analytic"] == pytest.approx(1.001 * b["numeric"], rel=1e-4)
+
+
+def test_passing_tensors_are_screened_together(engine_run):
+    params = engine_run.model("wide")["params"]
+    assert any(p["method"] == "grouped" for p in params)
+    assert all(p["max_abs_err"] <= p["tolerance"] for p in params)
+
+
 def test_directional_mode_costs_far_less_than_full(engine_run):
     directional = engine_run.model("wide")
     full = engine_run.model("wide-full")
