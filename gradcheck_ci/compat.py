@@ -8,7 +8,9 @@ Call `prepare(precision)` once per process, before the first `import theano`. It
 2. makes Theano's Cython scan extension fail as an ImportError, so Theano uses its Python scan (the C
    extension cannot compile on 3.11: longintrepr.h moved);
 3. registers `theano.tensor.signal.downsample` (removed in Theano 0.9, imported by Lasagne 0.1's pooling
-   layers) as a thin adapter over `theano.tensor.signal.pool.pool_2d`.
+   layers) as a thin adapter over `theano.tensor.signal.pool.pool_2d`;
+4. mends two bugs in Theano's compile-cache keys that made every process recompile modules with g++
+   (patch_unversioned_cache_keys, patch_cop_cache_version).
 """
 from __future__ import annotations
 
@@ -115,6 +117,7 @@ def prepare(precision: str = "float64") -> None:
     import theano  # noqa: F401 - now, with the flags above; user code imports it next
 
     patch_unversioned_cache_keys()
+    patch_cop_cache_version()
 
 
 # The line of Theano 1.0.5's CLinker.cmodule_key_ that puts an op's __props__ into the cache version. An op
@@ -142,6 +145,36 @@ def patch_unversioned_cache_keys() -> bool:
     patched = namespace["cmodule_key_"]
     patched._gradcheck_patched = True
     cc.CLinker.cmodule_key_ = patched
+    return True
+
+
+def patch_cop_cache_version() -> bool:
+    """Give COp (ops whose C code lives in files: DimShuffle...) a cache version that survives the process.
+
+    Theano 1.0.5 versions them with hash(tuple(code strings)), and Python 3 salts str hashes per process:
+    every process gets a new version, so each graph with a DimShuffle recompiles one module with g++
+    (~1.5 s per model, even from the container's baked cache) and the cache grows on every run. A digest
+    of the same strings is the version Theano meant. Returns whether the patch applied.
+    """
+    import hashlib
+
+    from theano.gof import op
+
+    cop = getattr(op, "COp", None)
+    if cop is None or not hasattr(cop, "c_code_cache_version"):
+        return False
+    if getattr(cop.c_code_cache_version, "_gradcheck_patched", False):
+        return True
+
+    def c_code_cache_version(self):  # type: ignore[no-untyped-def]
+        digest = hashlib.sha256("\x00".join(self.func_codes).encode("utf-8")).digest()
+        version = (int.from_bytes(digest[:8], "big"),)
+        if hasattr(self, "params_type"):
+            version += (self.params_type.c_code_cache_version(),)
+        return version
+
+    c_code_cache_version._gradcheck_patched = True  # type: ignore[attr-defined]
+    cop.c_code_cache_version = c_code_cache_version
     return True
 
 
