@@ -49,6 +49,15 @@ class CompiledCheck:
         values[index] = value
         return self.loss(values)
 
+    def loss_with_input(self, position: int, value: np.ndarray) -> float:
+        """The loss with data input `position` (in model.inputs order) replaced, at the base parameters."""
+        data = list(self.data)
+        data[position] = value
+        self.evaluations += 1
+        if self.probe_with_gradient:
+            return float(self.grad_fn(*data, *self.base)[0])
+        return float(self.loss_fn(*data, *self.base))
+
     def loss_at_base(self) -> float:
         if self.base_loss is None:
             self.base_loss = self.loss(self.base)

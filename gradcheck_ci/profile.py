@@ -47,6 +47,8 @@ def layer_profile(session: Any, node: Any) -> dict[str, Any] | None:
     if out.ndim < 3:
         return None
     length = out.shape[1]
+    inputs = [info.layer for info in session.model.inputs]
+    data_position = next((j for j, layer in enumerate(inputs) if layer is ins[0]), None)
     rng = np.random.RandomState(stable_seed(session.spec.seed, "profile", node.label))
     steps = sample_steps(length)
     analytic, numeric_values, agree = [], [], []
@@ -58,6 +60,9 @@ def layer_profile(session: Any, node: Any) -> dict[str, Any] | None:
         a = float(np.sum(grad[:, t] * direction[:, t]))
 
         def loss_along(h: float, direction: np.ndarray = direction) -> float:
+            if data_position is not None:  # the layer reads the data: move the data, no extra compile
+                data = session.compiled.data[data_position]
+                return session.compiled.loss_with_input(data_position, (data + h * direction).astype(data.dtype))
             return inst.loss(perturb={k: h * direction})
 
         scale = float(np.linalg.norm(grad[:, t]))
