@@ -127,7 +127,7 @@ def _graph_causes(session: Session) -> list[Diagnosis]:
             if not session.affordable(f"ablation {suspect.change} of {suspect.label}", session.rebuild_estimate()):
                 raise TimeoutError("not enough of the model's timeout left")
             outcome = recheck(session, suspect.change, suspect.changes, indices=list(session.unexplained),
-                              rewrite=suspect.rewrite)
+                              rewrite=suspect.rewrite, backward_only=True)
         except Exception as exc:  # noqa: BLE001 - the ablation could not run: report the suspect unconfirmed
             diagnosis = module.describe(session, suspect, None)
             diagnosis.evidence["ablation_not_run"] = f"{type(exc).__name__}: {exc}"
@@ -152,7 +152,8 @@ def _graph_causes(session: Session) -> list[Diagnosis]:
             return loss
 
         joint = recheck(session, " and ".join(s.change for _, s, _ in tested), changes,
-                        indices=list(session.unexplained), rewrite=rewrite_all if rewrites else None)
+                        indices=list(session.unexplained), rewrite=rewrite_all if rewrites else None,
+                        backward_only=True)
         if joint.explained:
             for module, suspect, outcome in tested:
                 diagnosis = module.describe(session, suspect, outcome)

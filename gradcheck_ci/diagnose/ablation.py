@@ -69,10 +69,12 @@ def attributes(changes: list[tuple[Any, str, Any]]) -> Iterator[None]:
 
 def recheck(session: Session, change: str, changes: list[tuple[Any, str, Any]] | None = None,
             freeze: bool | None = None, indices: list[int] | None = None,
-            rewrite: Callable[[Any], Any] | None = None) -> Outcome:
+            rewrite: Callable[[Any], Any] | None = None, backward_only: bool = False) -> Outcome:
     """Rebuild the objective with `changes` applied, recompile, and re-check `indices` (default: failing).
 
     `rewrite` (loss -> loss) changes the rebuilt graph itself, for causes no layer attribute controls.
+    `backward_only`: the change leaves the forward pass as it is (truncation, clipping), so the check's
+    forward-only function serves the probes and only the gradient function is compiled again.
     """
     from ..objective import build_objective
 
@@ -85,7 +87,7 @@ def recheck(session: Session, change: str, changes: list[tuple[Any, str, Any]] |
         if rewrite is not None:
             objective = replace(objective, loss=rewrite(objective.loss))
         session.progress(f"ablation {change}: compiling")
-        compiled = compile_like_check(session, objective, freeze)
+        compiled = compile_like_check(session, objective, freeze, backward_only and freeze == session.frozen)
     session.progress(f"ablation {change}: re-checking {len(indices)} tensor(s)")
     grads = check.analytic(compiled)
     after = check.check_selected(compiled, session.model, grads.grads, indices, session.spec, session.mode,
@@ -93,11 +95,20 @@ def recheck(session: Session, change: str, changes: list[tuple[Any, str, Any]] |
     return Outcome(change, indices, after, time.perf_counter() - started, compiled=compiled)
 
 
-def compile_like_check(session: Session, objective: Any, freeze: bool) -> check.CompiledCheck:
+def compile_like_check(session: Session, objective: Any, freeze: bool, backward_only: bool = False) -> check.CompiledCheck:
     """check.compile_check for a rebuilt objective, on the check's own data and parameter values."""
-    grad_fn, loss_fn, seconds = check.compile_functions(check.gradient_graph(session.model, objective), freeze)
-    return check.CompiledCheck(grad_fn, loss_fn, session.compiled.data, session.compiled.base,
-                               session.precision, seconds={"compile": seconds})
+    graph = check.gradient_graph(session.model, objective)
+    if backward_only:
+        started = time.perf_counter()
+        grad_fn = check.compile_function(graph.inputs, [graph.loss] + graph.grads, graph.givens, freeze)
+        loss_fn, seconds = session.compiled.loss_fn, time.perf_counter() - started
+    else:
+        grad_fn, loss_fn, seconds = check.compile_functions(graph, freeze)
+    compiled = check.CompiledCheck(grad_fn, loss_fn, session.compiled.data, session.compiled.base,
+                                   session.precision, seconds={"compile": seconds})
+    if backward_only and not session.compiled.probe_with_gradient:
+        compiled.base_loss = session.compiled.base_loss  # the same function at the same point
+    return compiled
 
 
 @dataclass
