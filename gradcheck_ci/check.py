@@ -38,11 +38,13 @@ class CompiledCheck:
     probe_with_gradient: bool = False  # see choose_probe_function
     base_loss: float | None = None  # the probe function's loss at the base point (one-sided differences)
 
-    def loss(self, values: list[np.ndarray]) -> float:
+    def loss(self, values: list[np.ndarray], data: list[np.ndarray] | None = None) -> float:
+        """The loss at parameter `values` (on the check's data unless `data` is given), by the probe function."""
+        data = self.data if data is None else data
         self.evaluations += 1
         if self.probe_with_gradient:
-            return float(self.grad_fn(*self.data, *values)[0])
-        return float(self.loss_fn(*self.data, *values))
+            return float(self.grad_fn(*data, *values)[0])
+        return float(self.loss_fn(*data, *values))
 
     def loss_with(self, index: int, value: np.ndarray) -> float:
         values = list(self.base)
@@ -53,10 +55,7 @@ class CompiledCheck:
         """The loss with data input `position` (in model.inputs order) replaced, at the base parameters."""
         data = list(self.data)
         data[position] = value
-        self.evaluations += 1
-        if self.probe_with_gradient:
-            return float(self.grad_fn(*data, *self.base)[0])
-        return float(self.loss_fn(*data, *self.base))
+        return self.loss(self.base, data)
 
     def loss_at_base(self) -> float:
         if self.base_loss is None:
@@ -107,12 +106,14 @@ def gradient_graph(model: BuiltModel, objective: Objective) -> GradientGraph:
     return GradientGraph(inputs, objective.loss, grads, list(zip(params, symbolic)))
 
 
-def compile_functions(graph: GradientGraph, freeze: bool = False) -> tuple[Any, Any, float]:
+def compile_functions(graph: GradientGraph, freeze: bool = False, loss_fn: Any = None) -> tuple[Any, Any, float]:
     """(grad_fn, loss_fn, seconds): the loss with every gradient, and the loss alone. Also used by the
-    diagnosis for rebuilt (ablated) objectives; `freeze` keeps random streams from advancing between calls."""
+    diagnosis for rebuilt (ablated) objectives; `freeze` keeps random streams from advancing between calls.
+    A `loss_fn` given (the forward pass did not change) is kept instead of compiled again."""
     started = time.perf_counter()
     grad_fn = compile_function(graph.inputs, [graph.loss] + graph.grads, graph.givens, freeze)
-    loss_fn = compile_function(graph.inputs, graph.loss, graph.givens, freeze)
+    if loss_fn is None:
+        loss_fn = compile_function(graph.inputs, graph.loss, graph.givens, freeze)
     return grad_fn, loss_fn, time.perf_counter() - started
 
 
@@ -224,10 +225,6 @@ def direction_generator(seed: int, name: str) -> np.random.Generator:
     return np.random.default_rng(stable_seed(seed, name))
 
 
-def _rms(value: np.ndarray) -> float:
-    return float(np.sqrt(np.mean(np.square(value, dtype="float64")))) if value.size else 0.0
-
-
 def screening_bands(grads: list[np.ndarray], indices: list[int]) -> list[list[int]]:
     """Groups of at least two tensors to screen together: gradient norms within SCREEN_BAND_RATIO of each
     other (all-zero gradients form their own band). See `screen` for why any grouping keeps the check's
@@ -256,7 +253,7 @@ def screen(check: CompiledCheck, model: BuiltModel, grads: list[np.ndarray], ban
     well. There is no second step size: a band that misses, even by truncation error, is checked per tensor.
     """
     smallest = min(float(np.linalg.norm(grads[k])) for k in band)
-    step = numeric.base_step(check.precision, max(_rms(check.base[k]) for k in band))
+    step = numeric.base_step(check.precision, max(numeric.rms(check.base[k]) for k in band))
     rng = direction_generator(spec.seed, "screen:" + ",".join(model.params[k].id for k in band))
     comparisons = []
     before = check.evaluations
@@ -359,7 +356,7 @@ def _directional(check: CompiledCheck, index: int, info: ParamInfo, grad: np.nda
                  rtol: float, atol: float) -> ParamResult:
     value = check.base[index]
     rng = direction_generator(spec.seed, info.id)
-    step = numeric.base_step(check.precision, float(np.sqrt(np.mean(np.square(value, dtype="float64")))))
+    step = numeric.base_step(check.precision, numeric.rms(value))
     grad_norm = float(np.linalg.norm(grad))
     comparisons = []
     directions = []

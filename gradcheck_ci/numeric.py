@@ -28,6 +28,11 @@ def machine_eps(precision: str) -> float:
     return float(np.finfo(precision).eps)
 
 
+def rms(value: np.ndarray) -> float:
+    """Root mean square of an array (0 for an empty one): the magnitude a directional step scales with."""
+    return float(np.sqrt(np.mean(np.square(value, dtype="float64")))) if value.size else 0.0
+
+
 def base_step(precision: str, magnitude: float) -> float:
     return machine_eps(precision) ** (1.0 / 3.0) * max(magnitude, 1.0)
 

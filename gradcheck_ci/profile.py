@@ -52,7 +52,7 @@ def layer_profile(session: Any, node: Any) -> dict[str, Any] | None:
     rng = np.random.RandomState(stable_seed(session.spec.seed, "profile", node.label))
     steps = sample_steps(length)
     analytic, numeric_values, agree = [], [], []
-    step_size = numeric.base_step(session.precision, float(np.sqrt(np.mean(np.square(out, dtype="float64")))))
+    step_size = numeric.base_step(session.precision, numeric.rms(out))
     session.progress(f"gradient-through-time profile of {node.label} ({len(steps)} of {length} steps)")
     for t in steps:
         direction = np.zeros(out.shape)

@@ -95,15 +95,12 @@ def recheck(session: Session, change: str, changes: list[tuple[Any, str, Any]] |
     return Outcome(change, indices, after, time.perf_counter() - started, compiled=compiled)
 
 
-def compile_like_check(session: Session, objective: Any, freeze: bool, backward_only: bool = False) -> check.CompiledCheck:
+def compile_like_check(session: Session, objective: Any, freeze: bool,
+                       backward_only: bool = False) -> check.CompiledCheck:
     """check.compile_check for a rebuilt objective, on the check's own data and parameter values."""
     graph = check.gradient_graph(session.model, objective)
-    if backward_only:
-        started = time.perf_counter()
-        grad_fn = check.compile_function(graph.inputs, [graph.loss] + graph.grads, graph.givens, freeze)
-        loss_fn, seconds = session.compiled.loss_fn, time.perf_counter() - started
-    else:
-        grad_fn, loss_fn, seconds = check.compile_functions(graph, freeze)
+    reused = session.compiled.loss_fn if backward_only else None
+    grad_fn, loss_fn, seconds = check.compile_functions(graph, freeze, loss_fn=reused)
     compiled = check.CompiledCheck(grad_fn, loss_fn, session.compiled.data, session.compiled.base,
                                    session.precision, seconds={"compile": seconds})
     if backward_only and not session.compiled.probe_with_gradient:

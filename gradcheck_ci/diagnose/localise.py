@@ -43,7 +43,7 @@ def output_check(session: Session, k: int, direction: np.ndarray | None = None) 
         rng = np.random.RandomState(stable_seed(session.spec.seed, "localise", inst.labels[k]))
         direction = rng.standard_normal(out.shape)
     analytic = float(np.sum(grad * direction))
-    step = numeric.base_step(session.precision, float(np.sqrt(np.mean(np.square(out, dtype="float64")))))
+    step = numeric.base_step(session.precision, numeric.rms(out))
 
     def loss_along(t: float) -> float:
         return inst.loss(perturb={k: t * direction})
