@@ -16,6 +16,8 @@ import textwrap
 import threading
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -63,6 +65,18 @@ def start_cli(repo: Path, *args: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "gradcheck_ci.cli", "check", *REPORT_ARGS, *args], cwd=repo,
                             env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             stdin=subprocess.DEVNULL)
+
+
+@contextmanager
+def running_cli(repo: Path) -> Iterator[tuple[subprocess.Popen, list[str]]]:
+    """The CLI started in `repo`, with the stdout lines read so far; killed with its workers on exit."""
+    proc = start_cli(repo)
+    try:
+        yield proc, []
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        kill_leftovers(repo)
 
 
 def read_until(proc: subprocess.Popen, marker: str, seen: list[str], limit: float = 900) -> None:
@@ -146,17 +160,11 @@ def test_sigterm_during_the_first_model_cancels_everything_and_writes_reports(tm
         - name: good
           factory: models/good.py:build
         """)
-    proc = start_cli(repo)
-    seen: list[str] = []
-    try:
+    with running_cli(repo) as (proc, seen):
         read_until(proc, "[sleeper]", seen)
         read_until(proc, "importing theano", seen)
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        kill_leftovers(repo)
     output = "".join(seen) + out + err
     assert proc.returncode == 2, output
     assert "Traceback" not in output
@@ -197,22 +205,18 @@ def test_sigterm_keeps_the_finished_models_and_the_report_is_valid_json_at_all_t
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
-    proc = start_cli(repo)
-    seen: list[str] = []
     try:
-        read_until(proc, "PASS good", seen)
-        read_until(proc, "[sleeper]", seen)
-        # after each model the report already lists it, and the models not yet checked as cancelled
-        interim = by_name(json.loads(report_path.read_text(encoding="utf-8")))
-        assert interim["good"]["status"] == "pass"
-        assert interim["sleeper"]["status"] == interim["never-reached"]["status"] == "cancelled"
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=120)
+        with running_cli(repo) as (proc, seen):
+            read_until(proc, "PASS good", seen)
+            read_until(proc, "[sleeper]", seen)
+            # after each model the report already lists it, and the models not yet checked as cancelled
+            interim = by_name(json.loads(report_path.read_text(encoding="utf-8")))
+            assert interim["good"]["status"] == "pass"
+            assert interim["sleeper"]["status"] == interim["never-reached"]["status"] == "cancelled"
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=120)
     finally:
         stop.set()
-        if proc.poll() is None:
-            proc.kill()
-        kill_leftovers(repo)
     watcher.join(timeout=10)
     output = "".join(seen) + out + err
     assert proc.returncode == 2, output
@@ -237,9 +241,7 @@ def test_sigkill_leaves_valid_reports_and_no_orphan_worker(tmp_path: Path) -> No
         - name: good
           factory: models/good.py:build
         """)
-    proc = start_cli(repo)
-    seen: list[str] = []
-    try:
+    with running_cli(repo) as (proc, seen):
         read_until(proc, "ERROR raises", seen)
         read_until(proc, "[sleeper]", seen)
         deadline = time.monotonic() + 60
@@ -252,10 +254,6 @@ def test_sigkill_leaves_valid_reports_and_no_orphan_worker(tmp_path: Path) -> No
         while workers_in(repo) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert not workers_in(repo), "a worker must not outlive a killed CLI"
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        kill_leftovers(repo)
     report = assert_reports_valid(repo)
     models = by_name(report)
     assert report["status"] == "error"
