@@ -8,8 +8,10 @@ ModelSpec's and DataSpec's defaults and docs/config.md's key tables against it.
 Adding a key is one row here plus its consumer (a ModelSpec field, read by the engine). A key inside a
 section names the section as its scope: `Key("mask", "data", ...)` is `data: {mask: ...}`, read into
 `DataSpec.mask`. A new section is a SECTION row (its default is the dataclass its keys fill) plus rows
-scoped to it; sections may nest (`data.inputs`), and a MAPPING row takes names the user chooses (as
-`kwargs` does) with a reader for the whole mapping.
+scoped to it; the reader and the ModelSpec assembly recurse, so sections may nest. A MAPPING row takes
+names the user chooses (as `kwargs` does) with a reader for the whole mapping. Names the user chooses,
+each holding a section of fixed keys (`inputs: {x: {shape: ...}}`), would be one more kind, read like a
+SECTION once per name.
 """
 from __future__ import annotations
 
