@@ -97,7 +97,7 @@ def doc_table(heading: str) -> dict[str, dict[str, str]]:
         elif table or line.startswith("#"):
             break
     titles, _separator, *body = table
-    return {cells[0].strip("`"): dict(zip(titles, cells)) for cells in body}
+    return {cells[0].strip("`"): dict(zip(titles, cells, strict=True)) for cells in body}
 
 
 def documented_default(row: Key) -> str:
