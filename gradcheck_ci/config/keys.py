@@ -1,0 +1,111 @@
+"""The key table of gradcheck.yml: every key once, with where it may be written, how its value is read,
+its default and a one-line doc.
+
+Everything else derives from this table: the key lists below, which keys the reader accepts where, how it
+reads them, the did-you-mean hints and how a ModelSpec is assembled. tests/test_config_keys.py checks
+ModelSpec's and DataSpec's defaults and docs/config.md's key tables against it.
+
+Adding a key is one row here plus its consumer (a ModelSpec field, read by the engine). A key inside a
+section names the section as its scope: `Key("mask", "data", ...)` is `data: {mask: ...}`, read into
+`DataSpec.mask`. A new section is a SECTION row (its default is the dataclass its keys fill) plus rows
+scoped to it; the reader and the ModelSpec assembly recurse, so sections may nest. A MAPPING row takes
+names the user chooses (as `kwargs` does) with a reader for the whole mapping. Names the user chooses,
+each holding a section of fixed keys (`inputs: {x: {shape: ...}}`), would be one more kind, read like a
+SECTION once per name.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .kwargs import keyword_arguments
+from .readers import Reader, choice, integer, loss, name, number, optional, params, reference
+from .spec import DataSpec
+
+# Where a key is written (a key inside a section has the section's dotted path as its scope instead).
+TOP = "top"  # the top level of the file
+MODEL = "model"  # a model entry only
+SHARED = "defaults/model"  # a model entry, or `defaults` for every model
+
+# What its value is.
+VALUE = "value"  # one value, read by the row's reader
+SECTION = "section"  # a mapping of the keys scoped to it, merged with `defaults` key by key
+MAPPING = "mapping"  # a mapping of names the user chooses, read whole; merged with `defaults` name by name
+
+
+class _Required:
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+REQUIRED: Any = _Required()  # the default of a key that must be given
+
+CONFIG_VERSION = 1  # the format version this reader reads
+PRECISIONS = ("float64", "float32")
+MODES = ("auto", "full", "directional")
+EXPECTS = ("pass", "fail")
+MASKS = ("full", "random")
+MIN_MEMORY = 256
+
+
+@dataclass(frozen=True)
+class Key:
+    name: str  # as written in its mapping
+    scope: str  # TOP, MODEL, SHARED, or the dotted path of its section ("data")
+    read: Reader | None  # None: TOP keys (the reader's own steps) and SECTIONs (read through their rows)
+    default: Any  # REQUIRED; for a SECTION, the dataclass its keys fill
+    doc: str
+    kind: str = VALUE
+
+    @property
+    def path(self) -> str:
+        """Dotted, as in ModelSpec.key_lines and in messages: "seed", "data.steps"."""
+        return self.name if self.scope in (TOP, MODEL, SHARED) else f"{self.scope}.{self.name}"
+
+
+KEYS: tuple[Key, ...] = (
+    Key("version", TOP, None, REQUIRED, "The format version: the integer 1."),
+    Key("defaults", TOP, None, {}, "Values for every model key except name and factory."),
+    Key("models", TOP, None, REQUIRED, "The model entries, checked in file order."),
+
+    Key("name", MODEL, name, REQUIRED, "Unique name of the model in reports."),
+    Key("factory", MODEL, reference, REQUIRED, "The function that builds the model."),
+    Key("kwargs", SHARED, keyword_arguments, {}, "Keyword arguments for the factory.", MAPPING),
+    Key("data", SHARED, None, DataSpec, "The shape of the synthetic inputs and targets.", SECTION),
+    Key("loss", SHARED, loss, None, "The loss whose gradient is checked; null: chosen from the output layer."),
+    Key("params", SHARED, params, ["*"], "The parameters to check, as ids or globs."),
+    Key("precision", SHARED, choice(PRECISIONS), "float64", "Theano's floatX for the check."),
+    Key("seed", SHARED, integer(minimum=0), 0, "Seeds the data, the parameters and the random directions."),
+    Key("mode", SHARED, choice(MODES), "auto", "Compare every element (full) or screen along directions."),
+    Key("rtol", SHARED, optional(number(above_zero=True)), None, "Relative tolerance; null: the error model."),
+    Key("atol", SHARED, optional(number(above_zero=False)), None, "Absolute tolerance; null: the default."),
+    Key("directions", SHARED, integer(minimum=1), 1, "Random directions per band and per tensor."),
+    Key("timeout", SHARED, number(above_zero=True), 600.0, "Wall-clock limit of the model's worker, seconds."),
+    Key("memory", SHARED, integer(minimum=MIN_MEMORY), 8192, "Address-space limit of the model's worker, MiB."),
+    Key("expect", SHARED, choice(EXPECTS), "pass", "fail records a known gradient bug."),
+
+    Key("sequences", "data", integer(minimum=1), 10, "Batch size: the number of sequences."),
+    Key("steps", "data", integer(minimum=1), 100, "Time steps per sequence."),
+    Key("features", "data", integer(minimum=1), 2, "Input features per step."),
+    Key("classes", "data", integer(minimum=2), 2, "Target classes (output units)."),
+    Key("mask", "data", choice(MASKS), "full", "random gives the sequences random lengths."),
+)
+
+
+def keys_in(*scopes: str) -> tuple[Key, ...]:
+    """The rows written in any of `scopes`, in table order."""
+    return tuple(key for key in KEYS if key.scope in scopes)
+
+
+def names_in(*scopes: str) -> tuple[str, ...]:
+    return tuple(key.name for key in keys_in(*scopes))
+
+
+TOP_KEYS = names_in(TOP)
+MODEL_KEYS = names_in(MODEL, SHARED)
+DEFAULTS_KEYS = names_in(SHARED)
+DATA_KEYS = names_in("data")
+REQUIRED_MODEL_KEYS = tuple(key.name for key in keys_in(MODEL) if key.default is REQUIRED)
+BY_PATH = {key.path: key for key in KEYS}  # the paths are unique across scopes: a test checks
+DEFAULT_TIMEOUT: float = BY_PATH["timeout"].default
+DEFAULT_MEMORY: int = BY_PATH["memory"].default

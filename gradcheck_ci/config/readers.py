@@ -1,0 +1,145 @@
+"""Typed value readers: how the value of one key is read and checked.
+
+A reader is `read(nodes, node, key) -> value`: `key` is the dotted name used in messages
+("defaults.data.steps"), and a bad value raises `Bad` with the message the user sees. The key table
+(keys.py) gives each key its reader; the functions taking options (`integer(minimum=1)`) make one.
+"""
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from typing import Any
+
+from yaml.nodes import Node, ScalarNode, SequenceNode
+
+from ..losses import BUILTIN_LOSSES
+from ..suggest import did_you_mean, with_hint
+from .nodes import TAG, Bad, Nodes, show
+from .references import read_reference
+
+Reader = Callable[[Nodes, Node, str], Any]
+
+MAX_NAME_LENGTH = 100
+_NAME_RE = re.compile(r"[A-Za-z0-9._-]+\Z")
+
+
+def wrong(nodes: Nodes, node: Node, key: str, expected: str) -> Bad:
+    """'key must be <expected>, got <what was written>', with a hint about quotes when they are the trouble."""
+    value = nodes.scalar(node, key, quiet=True)
+    hint = ""
+    if isinstance(value, str) and getattr(node, "style", None) in ("'", '"') and _looks_numeric(value):
+        hint = " (write it without quotes)"
+    elif "string" in expected and isinstance(value, (bool, int, float)):
+        hint = " (quote it to make it a string)"
+    return Bad(f"{key} must be {expected}, got {nodes.given(node, key)}{hint}", node)
+
+
+def _looks_numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def string(nodes: Nodes, node: Node, key: str, expected: str = "a non-empty string") -> str:
+    value = nodes.scalar(node, key)
+    if isinstance(value, str) and value:
+        return value
+    raise wrong(nodes, node, key, expected)
+
+
+def integer(minimum: int) -> Reader:
+    """An integer >= minimum; a boolean is not an integer here."""
+    def read(nodes: Nodes, node: Node, key: str) -> int:
+        value = nodes.scalar(node, key)
+        if type(value) is int and value >= minimum:  # type(): booleans are not ints here
+            return value
+        raise wrong(nodes, node, key, f"an integer >= {minimum}")
+    return read
+
+
+def number(above_zero: bool) -> Reader:
+    """A finite number (> 0, or >= 0), as a float; integers are accepted, booleans are not."""
+    def read(nodes: Nodes, node: Node, key: str) -> float:
+        value = nodes.scalar(node, key)
+        expected = "a number > 0" if above_zero else "a number >= 0"
+        if type(value) in (int, float):  # type(): booleans are not numbers here
+            try:
+                result = float(value)
+            except OverflowError:  # an integer with hundreds of digits
+                result = math.inf
+            if not math.isfinite(result):
+                expected = "a finite " + expected[2:]
+            elif result > 0 or (result == 0 and not above_zero):
+                return result
+        raise wrong(nodes, node, key, expected)
+    return read
+
+
+def optional(reader: Reader) -> Reader:
+    """An empty value reads as None (the engine's default); anything else goes to `reader`."""
+    def read(nodes: Nodes, node: Node, key: str) -> Any:
+        return None if nodes.is_null(node, key) else reader(nodes, node, key)
+    return read
+
+
+def choice(options: tuple[str, ...]) -> Reader:
+    """One of `options`, with a did-you-mean for a near miss."""
+    def read(nodes: Nodes, node: Node, key: str) -> str:
+        value = nodes.scalar(node, key)
+        if isinstance(value, str) and value in options:
+            return value
+        bad = wrong(nodes, node, key, "one of " + ", ".join(options))
+        hint = did_you_mean(value, options) if isinstance(value, str) else None
+        raise Bad(with_hint(bad.message, hint), node)
+    return read
+
+
+def name(nodes: Nodes, node: Node, key: str) -> str:
+    """A model name: it identifies the model in reports and in `--model NAME`."""
+    rule = "letters, digits, '.', '_' and '-' (it names report files and ids)"
+    text = string(nodes, node, key, f"a non-empty string of {rule}")
+    if not _NAME_RE.match(text):
+        raise Bad(f"name {show(text)} is not allowed: use only {rule}", node)
+    if set(text) == {"."}:
+        raise Bad(f"name {show(text)} is not allowed: it must not be only dots", node)
+    if len(text) > MAX_NAME_LENGTH:
+        raise Bad(f"name is longer than {MAX_NAME_LENGTH} characters", node)
+    return text
+
+
+def reference(nodes: Nodes, node: Node, key: str) -> str:
+    """'path/to/file.py:function' or 'package.module:function' (a factory)."""
+    text = string(nodes, node, key, "a string 'path/to/file.py:function' or 'package.module:function'")
+    return read_reference(text, nodes.root, key, node)
+
+
+def loss(nodes: Nodes, node: Node, key: str) -> str | None:
+    """A built-in loss name, a 'target:function' reference, or empty (None: chosen from the output layer)."""
+    if nodes.is_null(node, key):
+        return None
+    expected = "a loss name (" + ", ".join(BUILTIN_LOSSES) + ") or 'module:function'"
+    value = string(nodes, node, key, expected)
+    if ":" in value:
+        return read_reference(value, nodes.root, key, node)
+    if value not in BUILTIN_LOSSES:
+        hint = did_you_mean(value, BUILTIN_LOSSES) or ("use one of " + ", ".join(BUILTIN_LOSSES)
+                                                      + ", or 'path/to/file.py:function'")
+        raise Bad(with_hint(f"unknown {key} {show(value)}", hint), node)
+    return value
+
+
+def params(nodes: Nodes, node: Node, key: str) -> list[str]:
+    """Parameter ids or globs: a list of strings, or one string."""
+    expected = "a list of parameter ids or globs such as ['*']"
+    if isinstance(node, ScalarNode):
+        return [string(nodes, node, key, expected)]  # a single pattern is accepted as is
+    if not isinstance(node, SequenceNode):
+        raise wrong(nodes, node, key, expected)
+    nodes.check_tag(node, key, TAG + "seq")
+    if not node.value:
+        raise Bad(f"{key} is empty; use ['*'] to check every parameter", node)
+    return [string(nodes, item, f"{key}[{i}]", "a non-empty string (a parameter id or glob)")
+            for i, item in enumerate(node.value)]

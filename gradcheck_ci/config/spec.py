@@ -1,0 +1,136 @@
+"""What reading gradcheck.yml produces: `ModelSpec`s inside a `Config`, and the two kinds of failure
+(`ConfigError`, raised; `ConfigProblem`, collected). Also how a 'target:function' reference resolves.
+
+The field defaults of `ModelSpec` and `DataSpec` are the key table's (keys.py); tests/test_config_keys.py
+keeps them equal. They are written out here so that the engine's view of a model reads plainly.
+"""
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class DataSpec:
+    """Shape of the synthetic data a model is checked on."""
+
+    sequences: int = 10
+    steps: int = 100
+    features: int = 2
+    classes: int = 2
+    mask: str = "full"  # full | random
+
+
+@dataclass
+class ModelSpec:
+    """One validated model entry, with defaults applied."""
+
+    name: str
+    factory: str  # as written: "path/to/file.py:function" or "package.module:function"
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    data: DataSpec = field(default_factory=DataSpec)
+    loss: str | None = None  # None: chosen later from the output nonlinearity
+    params: list[str] = field(default_factory=lambda: ["*"])
+    precision: str = "float64"
+    seed: int = 0
+    mode: str = "auto"
+    rtol: float | None = None  # None: the engine's default
+    atol: float | None = None
+    directions: int = 1
+    timeout: float = 600.0  # seconds
+    memory: int = 8192  # MiB
+    expect: str = "pass"
+    line: int = 0  # 1-based line of the entry in gradcheck.yml (0: not read from a file)
+    # Line of every key given for this model, dotted ("data.steps", "kwargs.gradient_steps");
+    # keys inherited from `defaults` map to their line there.
+    key_lines: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> ModelSpec:
+        d = copy.deepcopy(dict(d))
+        data = d.get("data") or {}
+        d["data"] = data if isinstance(data, DataSpec) else DataSpec(**data)
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+@dataclass
+class ConfigProblem:
+    message: str
+    line: int | None
+    column: int | None = None
+    model: str | None = None  # set when the problem belongs to one model entry with a usable name
+
+
+@dataclass
+class Config:
+    path: str  # as given
+    root: str  # absolute repository root
+    version: int
+    models: list[ModelSpec]
+    problems: list[ConfigProblem]
+
+    def rel_path(self) -> str:
+        """The config path relative to the repository root, '/' separators."""
+        absolute = os.path.abspath(self.path)
+        try:
+            rel = os.path.relpath(absolute, self.root)
+        except ValueError:  # another drive on Windows
+            rel = absolute
+        return rel.replace(os.sep, "/")
+
+
+class ConfigError(Exception):
+    """Nothing usable could be read from the config file."""
+
+    def __init__(self, message: str, file: str, line: int | None = None, column: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.file = file
+        self.line = line
+        self.column = column
+
+    def __str__(self) -> str:
+        return located(self.file, self.line, self.column, self.message)
+
+
+def format_problem(path: str, p: ConfigProblem) -> str:
+    """'gradcheck.yml:12:5: message' (the parts that are known)."""
+    return located(path, p.line, p.column, p.message)
+
+
+def located(file: str, line: int | None, column: int | None, message: str) -> str:
+    """'file:line:column: message', leaving out the parts that are None."""
+    where = file
+    if line is not None:
+        where += f":{line}"
+        if column is not None:
+            where += f":{column}"
+    return f"{where}: {message}"
+
+
+def resolve_reference(ref: str, root: str) -> tuple[str, str, str]:
+    """Split a validated 'target:function' into (kind, target, function).
+
+    kind is "file" (target: absolute, normalised path under root) or "module" (target: dotted name).
+    """
+    target, _, function = ref.rpartition(":")
+    if is_path(target):
+        path = os.path.normpath(os.path.join(os.path.abspath(root), *target.split("/")))
+        return "file", path, function
+    return "module", target, function
+
+
+def resolve_factory(spec: ModelSpec, root: str) -> tuple[str, str, str]:
+    """(kind, target, function) of the model's factory: see resolve_reference."""
+    return resolve_reference(spec.factory, root)
+
+
+def is_path(target: str) -> bool:
+    """Whether the part before ':' of a reference names a file (else a dotted module)."""
+    return target.endswith(".py") or "/" in target or "\\" in target
