@@ -12,11 +12,14 @@ from typing import Any, Callable
 import numpy as np
 
 from . import numeric
+from .blame import user_code_error
 from .config import ModelSpec
 from .data import make_inputs, make_targets, stable_seed
-from .loading import BuiltModel, ModelLoadError, ParamInfo
+from .errors import ModelLoadError
+from .model import BuiltModel, ParamInfo
 from .objective import Objective
 from .results import ParamResult
+from .verdict import non_finite_param
 
 Progress = Callable[[str], None]
 
@@ -70,7 +73,6 @@ def compile_check(model: BuiltModel, objective: Objective, spec: ModelSpec, prog
     try:
         grad_fn, loss_fn, compile_seconds = compile_functions(graph)
     except Exception as exc:  # noqa: BLE001
-        from .loading import user_code_error
         raise user_code_error(exc, root, f"compiling {spec.name!r}", fallback=(config_file, spec.line)) from None
 
     rng = np.random.RandomState(spec.seed)
@@ -197,8 +199,6 @@ def check_selected(check: CompiledCheck, model: BuiltModel, grads: list[np.ndarr
     """The tensors `indices` (into model.params). In directional mode they are first screened in bands
     along shared directions; a band that agrees passes all its tensors, a band that does not is checked
     tensor by tensor (the verdict that counts)."""
-    from .verdict import non_finite_param
-
     results: dict[int, ParamResult] = {}
     finite = []
     for k in indices:

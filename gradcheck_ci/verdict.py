@@ -2,30 +2,28 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 
+from .blame import CallSite
 from .config import ModelSpec
-from .loading import ModelLoadError, ParamInfo
+from .data import make_inputs
+from .errors import ModelLoadError
+from .model import BuiltModel, ParamInfo
+from .objective import Objective, loss_site
 from .results import ModelResult, ParamResult
 
 
-def require_finite_loss(loss: float, spec: ModelSpec, config_file: str, model: Any = None,
-                        root: str | None = None) -> None:
+def require_finite_loss(loss: float, spec: ModelSpec, config_file: str, model: BuiltModel | None = None,
+                        objective: Objective | None = None, root: str | None = None) -> None:
     """A loss that is NaN or Inf at the starting point leaves nothing to compare: a model error.
 
     The error points at its source: a parameter that is already non-finite, else the first layer (in
-    graph order) whose output is non-finite on the synthetic data, else the loss function itself.
+    graph order) whose output is non-finite on the synthetic data, else the loss function itself (a
+    custom loss's definition; needs `objective` and `root`), else the config's `loss` line.
     """
     if math.isfinite(loss):
         return
-    if model is None:
-        from .loading import current_model
-
-        built = current_model()
-        if built is not None:
-            model, root = built
     head = f"the loss of {spec.name!r} is {loss} on the synthetic data (seed {spec.seed}); nothing can be compared"
     try:
         culprit = locate_non_finite(model, spec) if model is not None else None
@@ -36,23 +34,17 @@ def require_finite_loss(loss: float, spec: ModelSpec, config_file: str, model: A
         file, line = (info_site.file, info_site.line) if info_site else (config_file, spec.line)
         raise ModelLoadError(f"{head}: {what}", file, line, kind="nan-or-inf")
     loss_line = spec.key_lines.get("loss", spec.line)
-    site = None
-    if spec.loss and ":" in spec.loss and root:
-        from .objective import loss_site
-
-        site = loss_site(spec, root)
+    site = loss_site(objective, root) if objective is not None and root else None
     why = ("every layer's output is finite, so the loss function makes it "
            "(log of 0, a division by 0, or an overflow)" if model is not None else "")
     file, line = site if site else (config_file, loss_line)
     raise ModelLoadError(f"{head}" + (f": {why}" if why else ""), file, line, kind="nan-or-inf")
 
 
-def locate_non_finite(model: Any, spec: ModelSpec) -> tuple[str, Any] | None:
+def locate_non_finite(model: BuiltModel, spec: ModelSpec) -> tuple[str, CallSite | None] | None:
     """(what is non-finite, its layer's call site) for the first non-finite parameter or layer output."""
     import lasagne
     import theano
-
-    from .data import make_inputs
 
     for info in model.all_params:
         value = np.asarray(info.variable.get_value())
