@@ -276,13 +276,12 @@ def screen(check: CompiledCheck, model: BuiltModel, grads: list[np.ndarray], ban
     results = {}
     for position, k in enumerate(band):
         info = model.params[k]
-        results[k] = ParamResult(
-            id=info.id, shape=list(check.base[k].shape), status="pass",
+        results[k] = info.result(
+            shape=list(check.base[k].shape), status="pass",
             max_abs_err=max(c.abs_err for c in comparisons),
             max_rel_err=max(_meaningful_rel(c) for c in comparisons), tolerance=worst.tolerance,
             worst_index=None, method="grouped", analytic=worst.analytic, numeric=worst.numeric,
-            evaluations=(check.evaluations - before) if position == 0 else 0, layer=info.layer_label,
-            file=info.site.file if info.site else None, line=info.site.line if info.site else None)
+            evaluations=(check.evaluations - before) if position == 0 else 0)
     return results
 
 
@@ -333,13 +332,12 @@ def _full(check: CompiledCheck, index: int, info: ParamInfo, grad: np.ndarray, r
     comparisons = _element_comparisons(check, index, grad, rtol, atol, flat_indices)
     worst_i, worst = max(comparisons, key=lambda item: item[1].excess)
     shape = list(check.base[index].shape)
-    return ParamResult(
-        id=info.id, shape=shape, status="pass" if all(c.passed for _, c in comparisons) else "fail",
+    return info.result(
+        shape=shape, status="pass" if all(c.passed for _, c in comparisons) else "fail",
         max_abs_err=max(c.abs_err for _, c in comparisons),
         max_rel_err=max(_meaningful_rel(c) for _, c in comparisons),
         tolerance=worst.tolerance, worst_index=_unravel(worst_i, shape), method="full",
-        analytic=worst.analytic, numeric=worst.numeric, layer=info.layer_label,
-        file=info.site.file if info.site else None, line=info.site.line if info.site else None)
+        analytic=worst.analytic, numeric=worst.numeric)
 
 
 def _meaningful_rel(c: numeric.Comparison) -> float:
@@ -366,12 +364,11 @@ def _directional(check: CompiledCheck, index: int, info: ParamInfo, grad: np.nda
         comparisons.append(_along(check, index, grad, direction, step, rtol, atol, grad_norm))
     k = max(range(len(comparisons)), key=lambda j: comparisons[j].excess)
     worst = comparisons[k]
-    result = ParamResult(
-        id=info.id, shape=list(value.shape), status="pass" if all(c.passed for c in comparisons) else "fail",
+    result = info.result(
+        shape=list(value.shape), status="pass" if all(c.passed for c in comparisons) else "fail",
         max_abs_err=max(c.abs_err for c in comparisons), max_rel_err=max(_meaningful_rel(c) for c in comparisons),
         tolerance=worst.tolerance, worst_index=None, method="directional",
-        analytic=worst.analytic, numeric=worst.numeric, layer=info.layer_label,
-        file=info.site.file if info.site else None, line=info.site.line if info.site else None)
+        analytic=worst.analytic, numeric=worst.numeric)
     if result.status == "fail":
         flat_index, analytic, numeric_value = localise(check, index, grad, directions[k], worst)
         result.worst_index = _unravel(flat_index, list(value.shape))

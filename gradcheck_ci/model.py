@@ -19,6 +19,7 @@ from .blame import CallSite, call_noting_return, definition_site, recording_call
 from .config import DataSpec, ModelSpec
 from .errors import ModelLoadError
 from .importer import FACTORY, import_function
+from .results import ParamResult
 from .suggest import did_you_mean, with_hint
 
 
@@ -29,6 +30,11 @@ class ParamInfo:
     layer: Any
     layer_label: str
     site: CallSite | None
+
+    def result(self, **measured: Any) -> ParamResult:
+        """This parameter's ParamResult: its id, layer and call site, and the `measured` ParamResult fields."""
+        return ParamResult(id=self.id, layer=self.layer_label, file=self.site.file if self.site else None,
+                           line=self.site.line if self.site else None, **measured)
 
 
 @dataclass

@@ -44,7 +44,7 @@ class ParamResult:
     max_rel_err: float
     tolerance: float
     worst_index: list[int] | None
-    method: str = "full"  # full | directional
+    method: str = "full"  # full | directional | grouped (passed with its screening band, see check.screen)
     analytic: float | None = None  # at the worst element (full) or along the worst direction
     numeric: float | None = None
     evaluations: int = 0

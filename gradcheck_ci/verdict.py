@@ -76,11 +76,9 @@ def non_finite_param(info: ParamInfo, grad: np.ndarray) -> ParamResult:
     """The loss is finite but Theano's gradient is not: that is a gradient bug, not a config error."""
     bad = np.argwhere(~np.isfinite(grad))
     worst = [int(i) for i in bad[0]] if bad.size else None
-    return ParamResult(id=info.id, shape=list(grad.shape), status="fail", max_abs_err=math.inf,
-                       max_rel_err=math.inf, tolerance=0.0, worst_index=worst, method="full",
-                       analytic=float(grad[tuple(worst)]) if worst is not None else None, numeric=None,
-                       layer=info.layer_label, file=info.site.file if info.site else None,
-                       line=info.site.line if info.site else None)
+    return info.result(shape=list(grad.shape), status="fail", max_abs_err=math.inf, max_rel_err=math.inf,
+                       tolerance=0.0, worst_index=worst, method="full",
+                       analytic=float(grad[tuple(worst)]) if worst is not None else None, numeric=None)
 
 
 def model_status(result: ModelResult, spec: ModelSpec) -> str:
