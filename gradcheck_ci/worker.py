@@ -109,10 +109,8 @@ def _run(spec: ModelSpec, root: str, config_file: str, progress: Events, result:
 
 def _diagnose(context: "Context") -> None:
     """Name causes of a mismatch (or of an untrustworthy check) and confirm them by ablation."""
-    try:
-        from .diagnose import diagnose
-    except ImportError:  # the diagnosis stage is optional while it is being built
-        return
+    from .diagnose import diagnose  # imported here, like the engine, after compat.prepare has set Theano's flags
+
     context.result.diagnoses = diagnose(context)
 
 
