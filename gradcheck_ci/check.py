@@ -105,7 +105,7 @@ def gradient_graph(model: BuiltModel, objective: Objective) -> GradientGraph:
     symbolic = [T.TensorType(p.dtype, p.broadcastable)(p.name or "param") for p in params]
     grads = theano.grad(objective.loss, params, disconnected_inputs="ignore")
     inputs = [info.layer.input_var for info in model.inputs] + [objective.target_var] + symbolic
-    return GradientGraph(inputs, objective.loss, grads, list(zip(params, symbolic)))
+    return GradientGraph(inputs, objective.loss, grads, list(zip(params, symbolic, strict=True)))
 
 
 def compile_functions(graph: GradientGraph, freeze: bool = False, loss_fn: Any = None) -> tuple[Any, Any, float]:
@@ -138,7 +138,7 @@ def _prediction_shape(model: BuiltModel, objective: Objective, data: list[np.nda
     import theano
 
     shape = lasagne.layers.get_output_shape(
-        model.output, {info.layer: array.shape for info, array in zip(model.inputs, data)})
+        model.output, {info.layer: array.shape for info, array in zip(model.inputs, data, strict=True)})
     if all(isinstance(s, int) for s in shape) and len(shape) >= 1:
         units = shape[-1] if len(shape) > 1 else 1
         return int(np.prod(shape)) // units, units

@@ -58,7 +58,7 @@ def locate_non_finite(model: BuiltModel, spec: ModelSpec) -> tuple[str, CallSite
     data = make_inputs(model, spec.data, np.random.RandomState(spec.seed), spec.precision)
     outputs = lasagne.layers.get_output(layers, deterministic=True)
     fn = theano.function([info.layer.input_var for info in model.inputs], outputs, on_unused_input="ignore")
-    for layer, value in zip(layers, fn(*data)):
+    for layer, value in zip(layers, fn(*data), strict=True):
         value = np.asarray(value)
         if value.dtype.kind in "fc" and not np.all(np.isfinite(value)):
             return (f"the output of {model.label(layer)} is the first to hold {_first_bad(value)} "
