@@ -7,6 +7,7 @@ factory and called as loss(prediction, target).
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -97,7 +98,9 @@ def _target_var(kind: str, model: BuiltModel, spec: ModelSpec, config_file: str)
 
 def loss_site(objective: Objective, root: str) -> tuple[str, int] | None:
     """Where the model's custom loss function is defined (None for built-in losses)."""
-    return definition_site(objective.custom_loss, root) if objective.custom_loss is not None else None
+    if objective.custom_loss is None:
+        return None
+    return definition_site(objective.custom_loss, os.path.realpath(root))  # as build_model resolves it
 
 
 def check_classes(model: BuiltModel, spec: ModelSpec, config_file: str) -> None:
