@@ -60,7 +60,7 @@ def measure(job: dict) -> dict:
     spec = ModelSpec.from_json(job["spec"])
     compat.prepare(spec.precision)
     from gradcheck_ci import check
-    from gradcheck_ci.loading import build_model
+    from gradcheck_ci.model import build_model
     from gradcheck_ci.objective import build_objective
 
     quiet = lambda message: None  # noqa: E731

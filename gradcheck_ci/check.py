@@ -12,11 +12,14 @@ from typing import Any, Callable
 import numpy as np
 
 from . import numeric
+from .blame import user_code_error
 from .config import ModelSpec
 from .data import make_inputs, make_targets, stable_seed
-from .loading import BuiltModel, ModelLoadError, ParamInfo
+from .errors import ModelLoadError
+from .model import BuiltModel, ParamInfo
 from .objective import Objective
 from .results import ParamResult
+from .verdict import non_finite_param
 
 Progress = Callable[[str], None]
 
@@ -70,7 +73,6 @@ def compile_check(model: BuiltModel, objective: Objective, spec: ModelSpec, prog
     try:
         grad_fn, loss_fn, compile_seconds = compile_functions(graph)
     except Exception as exc:  # noqa: BLE001
-        from .loading import user_code_error
         raise user_code_error(exc, root, f"compiling {spec.name!r}", fallback=(config_file, spec.line)) from None
 
     rng = np.random.RandomState(spec.seed)
@@ -103,7 +105,7 @@ def gradient_graph(model: BuiltModel, objective: Objective) -> GradientGraph:
     symbolic = [T.TensorType(p.dtype, p.broadcastable)(p.name or "param") for p in params]
     grads = theano.grad(objective.loss, params, disconnected_inputs="ignore")
     inputs = [info.layer.input_var for info in model.inputs] + [objective.target_var] + symbolic
-    return GradientGraph(inputs, objective.loss, grads, list(zip(params, symbolic)))
+    return GradientGraph(inputs, objective.loss, grads, list(zip(params, symbolic, strict=True)))
 
 
 def compile_functions(graph: GradientGraph, freeze: bool = False, loss_fn: Any = None) -> tuple[Any, Any, float]:
@@ -136,7 +138,7 @@ def _prediction_shape(model: BuiltModel, objective: Objective, data: list[np.nda
     import theano
 
     shape = lasagne.layers.get_output_shape(
-        model.output, {info.layer: array.shape for info, array in zip(model.inputs, data)})
+        model.output, {info.layer: array.shape for info, array in zip(model.inputs, data, strict=True)})
     if all(isinstance(s, int) for s in shape) and len(shape) >= 1:
         units = shape[-1] if len(shape) > 1 else 1
         return int(np.prod(shape)) // units, units
@@ -197,8 +199,6 @@ def check_selected(check: CompiledCheck, model: BuiltModel, grads: list[np.ndarr
     """The tensors `indices` (into model.params). In directional mode they are first screened in bands
     along shared directions; a band that agrees passes all its tensors, a band that does not is checked
     tensor by tensor (the verdict that counts)."""
-    from .verdict import non_finite_param
-
     results: dict[int, ParamResult] = {}
     finite = []
     for k in indices:
@@ -276,13 +276,12 @@ def screen(check: CompiledCheck, model: BuiltModel, grads: list[np.ndarray], ban
     results = {}
     for position, k in enumerate(band):
         info = model.params[k]
-        results[k] = ParamResult(
-            id=info.id, shape=list(check.base[k].shape), status="pass",
+        results[k] = info.result(
+            shape=list(check.base[k].shape), status="pass",
             max_abs_err=max(c.abs_err for c in comparisons),
             max_rel_err=max(_meaningful_rel(c) for c in comparisons), tolerance=worst.tolerance,
             worst_index=None, method="grouped", analytic=worst.analytic, numeric=worst.numeric,
-            evaluations=(check.evaluations - before) if position == 0 else 0, layer=info.layer_label,
-            file=info.site.file if info.site else None, line=info.site.line if info.site else None)
+            evaluations=(check.evaluations - before) if position == 0 else 0)
     return results
 
 
@@ -333,13 +332,12 @@ def _full(check: CompiledCheck, index: int, info: ParamInfo, grad: np.ndarray, r
     comparisons = _element_comparisons(check, index, grad, rtol, atol, flat_indices)
     worst_i, worst = max(comparisons, key=lambda item: item[1].excess)
     shape = list(check.base[index].shape)
-    return ParamResult(
-        id=info.id, shape=shape, status="pass" if all(c.passed for _, c in comparisons) else "fail",
+    return info.result(
+        shape=shape, status="pass" if all(c.passed for _, c in comparisons) else "fail",
         max_abs_err=max(c.abs_err for _, c in comparisons),
         max_rel_err=max(_meaningful_rel(c) for _, c in comparisons),
         tolerance=worst.tolerance, worst_index=_unravel(worst_i, shape), method="full",
-        analytic=worst.analytic, numeric=worst.numeric, layer=info.layer_label,
-        file=info.site.file if info.site else None, line=info.site.line if info.site else None)
+        analytic=worst.analytic, numeric=worst.numeric)
 
 
 def _meaningful_rel(c: numeric.Comparison) -> float:
@@ -366,12 +364,11 @@ def _directional(check: CompiledCheck, index: int, info: ParamInfo, grad: np.nda
         comparisons.append(_along(check, index, grad, direction, step, rtol, atol, grad_norm))
     k = max(range(len(comparisons)), key=lambda j: comparisons[j].excess)
     worst = comparisons[k]
-    result = ParamResult(
-        id=info.id, shape=list(value.shape), status="pass" if all(c.passed for c in comparisons) else "fail",
+    result = info.result(
+        shape=list(value.shape), status="pass" if all(c.passed for c in comparisons) else "fail",
         max_abs_err=max(c.abs_err for c in comparisons), max_rel_err=max(_meaningful_rel(c) for c in comparisons),
         tolerance=worst.tolerance, worst_index=None, method="directional",
-        analytic=worst.analytic, numeric=worst.numeric, layer=info.layer_label,
-        file=info.site.file if info.site else None, line=info.site.line if info.site else None)
+        analytic=worst.analytic, numeric=worst.numeric)
     if result.status == "fail":
         flat_index, analytic, numeric_value = localise(check, index, grad, directions[k], worst)
         result.worst_index = _unravel(flat_index, list(value.shape))

@@ -19,6 +19,7 @@ import shutil
 import sys
 import tempfile
 import types
+from collections.abc import Mapping
 
 PRECISIONS = ("float64", "float32")
 CACHE_ENV = "GRADCHECK_THEANO_CACHE"
@@ -67,12 +68,11 @@ def writable_cache(path: str) -> str:
     return copy
 
 
-def theano_flags(precision: str, environ: dict[str, str] | None = None) -> str:
+def theano_flags(precision: str, environ: Mapping[str, str] | None = None) -> str:
     """THEANO_FLAGS for a worker checking at `precision`, keeping whatever the user set."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
-    environ = os.environ if environ is None else environ
-    flags = parse_flags(environ.get("THEANO_FLAGS", ""))
+    flags = parse_flags((os.environ if environ is None else environ).get("THEANO_FLAGS", ""))
     flags["floatX"] = precision
     flags.setdefault("blas.ldflags", "")
     if "base_compiledir" not in flags and "compiledir" not in flags:

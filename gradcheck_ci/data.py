@@ -1,4 +1,5 @@
-"""Synthetic random-sequence data for a built model: one array per InputLayer, shaped from `data:`."""
+"""Synthetic random-sequence data for a built model: one array per InputLayer, shaped from `data:` (by
+model.input_shape), and targets for the loss."""
 from __future__ import annotations
 
 from typing import Any
@@ -6,50 +7,7 @@ from typing import Any
 import numpy as np
 
 from .config import DataSpec
-from .loading import BuiltModel, InputInfo, ModelLoadError
-
-
-def input_shape(info: InputInfo, data: DataSpec,
-                fallback: tuple[str, int | None] | None = None) -> tuple[int, ...]:
-    """Fill the None dimensions of an InputLayer's shape from `data`.
-
-    A shape `data` cannot fill is an error located at the InputLayer in the user's code (or at `fallback`,
-    the config's `data` line, when the layer was not built by the repository's code).
-    """
-    shape = list(info.layer.shape)
-    ndim = len(shape)
-    if info.kind == "mask" and ndim != 2:
-        raise _shape_error(info, f"mask input has {ndim} dimensions, expected (sequences, steps)", fallback)
-    if info.kind == "mask":
-        fills = [data.sequences, data.steps]
-    elif ndim == 3:
-        fills = [data.sequences, data.steps, data.features]
-    elif ndim == 2:
-        fills = [data.sequences, data.features]
-    elif ndim == 1:
-        fills = [data.sequences]
-    elif ndim == 4:  # images: (batch, channels, height, width)
-        fills = [data.sequences, data.features, data.steps, data.steps]
-    else:  # the batch dimension is always `sequences`; other sizes must be in the InputLayer's shape
-        fills = [data.sequences] + [None] * (ndim - 1) if ndim else []
-    for axis, size in enumerate(shape):
-        if size is None:
-            if fills[axis] is None:
-                raise _shape_error(info, f"cannot fill dimension {axis} of a {ndim}-D input from `data` "
-                                   "(it fills 1-D (sequences), 2-D (sequences, features), 3-D (sequences, "
-                                   "steps, features) and 4-D (sequences, features, steps, steps) inputs; "
-                                   "give the other sizes in the InputLayer's shape)", fallback)
-            shape[axis] = fills[axis]
-        elif not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size < 1:
-            raise _shape_error(info, f"dimension {axis} has size {size!r}; sizes must be positive integers "
-                               "(or None, filled from `data`)", fallback)
-    return tuple(int(s) for s in shape)
-
-
-def _shape_error(info: InputInfo, why: str, fallback: tuple[str, int | None] | None = None) -> ModelLoadError:
-    site = info.site
-    file, line = (site.file, site.line) if site else (fallback or (None, None))
-    return ModelLoadError(f"input {info.label} with shape {tuple(info.layer.shape)}: {why}", file, line, kind="data")
+from .model import BuiltModel, InputInfo, input_shape
 
 
 def make_inputs(model: BuiltModel, data: DataSpec, rng: np.random.RandomState, float_dtype: str) -> list[np.ndarray]:

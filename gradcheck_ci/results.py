@@ -44,7 +44,7 @@ class ParamResult:
     max_rel_err: float
     tolerance: float
     worst_index: list[int] | None
-    method: str = "full"  # full | directional
+    method: str = "full"  # full | directional | grouped (passed with its screening band, see check.screen)
     analytic: float | None = None  # at the worst element (full) or along the worst direction
     numeric: float | None = None
     evaluations: int = 0
@@ -146,8 +146,10 @@ class RunReport:
             model.config_file = fix(model.config_file)
             if model.error:
                 model.error.file = fix(model.error.file)
-            for item in [*model.params, *model.diagnoses]:
-                item.file = fix(item.file)
+            for param in model.params:
+                param.file = fix(param.file)
+            for diagnosis in model.diagnoses:
+                diagnosis.file = fix(diagnosis.file)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+from .blame import is_inside, is_library, relative
 from .config import ModelSpec
 from .results import ErrorInfo, ModelResult
 
@@ -169,8 +170,6 @@ def read_stack(path: str, root: str) -> StackSite | None:
             text = handle.read()
     except OSError:
         return None
-    from .loading import _is_inside, _is_library
-
     root = os.path.realpath(root)
     stacks: list[list[re.Match[str]]] = []  # each dump: its frames, most recent call first
     previous_was_frame = False
@@ -184,9 +183,8 @@ def read_stack(path: str, root: str) -> StackSite | None:
     for match in stacks[-1] if stacks else []:
         file = match.group("file")
         absolute = file if os.path.isabs(file) else os.path.join(root, file)
-        if _is_inside(absolute, root) and not _is_library(absolute):
-            return StackSite(os.path.relpath(os.path.realpath(absolute), root).replace(os.sep, "/"),
-                             int(match.group("line")), match.group("function"))
+        if is_inside(absolute, root) and not is_library(absolute):
+            return StackSite(relative(absolute, root), int(match.group("line")), match.group("function"))
     return None
 
 

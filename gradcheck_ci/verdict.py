@@ -2,30 +2,28 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 
+from .blame import CallSite
 from .config import ModelSpec
-from .loading import ModelLoadError, ParamInfo
+from .data import make_inputs
+from .errors import ModelLoadError
+from .model import BuiltModel, ParamInfo
+from .objective import Objective, loss_site
 from .results import ModelResult, ParamResult
 
 
-def require_finite_loss(loss: float, spec: ModelSpec, config_file: str, model: Any = None,
-                        root: str | None = None) -> None:
+def require_finite_loss(loss: float, spec: ModelSpec, config_file: str, model: BuiltModel | None = None,
+                        objective: Objective | None = None, root: str | None = None) -> None:
     """A loss that is NaN or Inf at the starting point leaves nothing to compare: a model error.
 
     The error points at its source: a parameter that is already non-finite, else the first layer (in
-    graph order) whose output is non-finite on the synthetic data, else the loss function itself.
+    graph order) whose output is non-finite on the synthetic data, else the loss function itself (a
+    custom loss's definition; needs `objective` and `root`), else the config's `loss` line.
     """
     if math.isfinite(loss):
         return
-    if model is None:
-        from .loading import current_model
-
-        built = current_model()
-        if built is not None:
-            model, root = built
     head = f"the loss of {spec.name!r} is {loss} on the synthetic data (seed {spec.seed}); nothing can be compared"
     try:
         culprit = locate_non_finite(model, spec) if model is not None else None
@@ -36,23 +34,17 @@ def require_finite_loss(loss: float, spec: ModelSpec, config_file: str, model: A
         file, line = (info_site.file, info_site.line) if info_site else (config_file, spec.line)
         raise ModelLoadError(f"{head}: {what}", file, line, kind="nan-or-inf")
     loss_line = spec.key_lines.get("loss", spec.line)
-    site = None
-    if spec.loss and ":" in spec.loss and root:
-        from .objective import loss_site
-
-        site = loss_site(spec, root)
+    site = loss_site(objective, root) if objective is not None and root else None
     why = ("every layer's output is finite, so the loss function makes it "
            "(log of 0, a division by 0, or an overflow)" if model is not None else "")
     file, line = site if site else (config_file, loss_line)
     raise ModelLoadError(f"{head}" + (f": {why}" if why else ""), file, line, kind="nan-or-inf")
 
 
-def locate_non_finite(model: Any, spec: ModelSpec) -> tuple[str, Any] | None:
+def locate_non_finite(model: BuiltModel, spec: ModelSpec) -> tuple[str, CallSite | None] | None:
     """(what is non-finite, its layer's call site) for the first non-finite parameter or layer output."""
     import lasagne
     import theano
-
-    from .data import make_inputs
 
     for info in model.all_params:
         value = np.asarray(info.variable.get_value())
@@ -66,7 +58,7 @@ def locate_non_finite(model: Any, spec: ModelSpec) -> tuple[str, Any] | None:
     data = make_inputs(model, spec.data, np.random.RandomState(spec.seed), spec.precision)
     outputs = lasagne.layers.get_output(layers, deterministic=True)
     fn = theano.function([info.layer.input_var for info in model.inputs], outputs, on_unused_input="ignore")
-    for layer, value in zip(layers, fn(*data)):
+    for layer, value in zip(layers, fn(*data), strict=True):
         value = np.asarray(value)
         if value.dtype.kind in "fc" and not np.all(np.isfinite(value)):
             return (f"the output of {model.label(layer)} is the first to hold {_first_bad(value)} "
@@ -84,11 +76,9 @@ def non_finite_param(info: ParamInfo, grad: np.ndarray) -> ParamResult:
     """The loss is finite but Theano's gradient is not: that is a gradient bug, not a config error."""
     bad = np.argwhere(~np.isfinite(grad))
     worst = [int(i) for i in bad[0]] if bad.size else None
-    return ParamResult(id=info.id, shape=list(grad.shape), status="fail", max_abs_err=math.inf,
-                       max_rel_err=math.inf, tolerance=0.0, worst_index=worst, method="full",
-                       analytic=float(grad[tuple(worst)]) if worst is not None else None, numeric=None,
-                       layer=info.layer_label, file=info.site.file if info.site else None,
-                       line=info.site.line if info.site else None)
+    return info.result(shape=list(grad.shape), status="fail", max_abs_err=math.inf, max_rel_err=math.inf,
+                       tolerance=0.0, worst_index=worst, method="full",
+                       analytic=float(grad[tuple(worst)]) if worst is not None else None, numeric=None)
 
 
 def model_status(result: ModelResult, spec: ModelSpec) -> str:

@@ -16,7 +16,9 @@ import traceback
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from .blame import unexpected_error
 from .config import ModelSpec
+from .errors import ModelLoadError
 from .results import ErrorInfo, ModelResult
 
 
@@ -27,7 +29,7 @@ class Context:
     spec: ModelSpec
     root: str
     config_file: str
-    model: Any  # loading.BuiltModel
+    model: Any  # model.BuiltModel
     objective: Any  # objective.Objective
     compiled: Any  # check.CompiledCheck
     analytic: Any  # check.AnalyticResult
@@ -53,8 +55,6 @@ def check_model(spec: ModelSpec, root: str, config_file: str, progress: Events) 
     result = ModelResult(name=spec.name, factory=spec.factory, status="error", seed=spec.seed,
                          precision=spec.precision, mode=spec.mode, expect=spec.expect,
                          config_file=config_file, config_line=spec.line)
-    from .loading import ModelLoadError
-
     try:
         _run(spec, root, config_file, progress, result)
     except ModelLoadError as exc:
@@ -65,8 +65,6 @@ def check_model(spec: ModelSpec, root: str, config_file: str, progress: Events) 
         result.error = ErrorInfo(f"out of memory (limit {spec.memory} MiB, the model's `memory`)",
                                  config_file, spec.key_lines.get("memory", spec.line), "memory")
     except Exception as exc:  # noqa: BLE001 - the user's code or Theano on the user's graph, if it says so
-        from .loading import unexpected_error
-
         error = unexpected_error(exc, root, spec, config_file)
         if error is None:
             raise  # ours: main() reports it as an internal error
@@ -78,7 +76,7 @@ def check_model(spec: ModelSpec, root: str, config_file: str, progress: Events) 
 
 def _run(spec: ModelSpec, root: str, config_file: str, progress: Events, result: ModelResult) -> None:
     from . import check, verdict
-    from .loading import ModelLoadError, build_model
+    from .model import build_model
     from .objective import build_objective
 
     progress("importing theano and the model factory")
@@ -93,7 +91,7 @@ def _run(spec: ModelSpec, root: str, config_file: str, progress: Events, result:
     result.seconds["analytic"] = round(grads.seconds, 4)
     result.loss_value = grads.loss
     try:
-        verdict.require_finite_loss(grads.loss, spec, config_file)
+        verdict.require_finite_loss(grads.loss, spec, config_file, model, objective, root)
     except ModelLoadError:  # still say which tensor and which input made it non-finite, then report the error
         _diagnose(Context(spec, root, config_file, model, objective, compiled, grads, result, progress))
         raise
@@ -111,10 +109,8 @@ def _run(spec: ModelSpec, root: str, config_file: str, progress: Events, result:
 
 def _diagnose(context: "Context") -> None:
     """Name causes of a mismatch (or of an untrustworthy check) and confirm them by ablation."""
-    try:
-        from .diagnose import diagnose
-    except ImportError:  # the diagnosis stage is optional while it is being built
-        return
+    from .diagnose import diagnose  # imported here, like the engine, after compat.prepare has set Theano's flags
+
     context.result.diagnoses = diagnose(context)
 
 

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from gradcheck_ci import cli, data, loading, runner, verdict
+from gradcheck_ci import blame, cli, importer, model, runner, verdict
 from gradcheck_ci.config import DataSpec, ModelSpec
+from gradcheck_ci.errors import ModelLoadError
 from gradcheck_ci.results import ErrorInfo, ModelResult, RunReport
 
 
@@ -197,7 +198,7 @@ Fatal Python error: Segmentation fault
 Current thread 0x00007f3a (most recent call first):
   File "{lib}/ctypes/__init__.py", line 519 in string_at
   File "{root}/models/net.py", line 9 in build
-  File "{pkg}/gradcheck_ci/loading.py", line 300 in call_factory
+  File "{pkg}/gradcheck_ci/model.py", line 300 in call_factory
   File "{root}/models/helpers.py", line 2 in outer
 
 Extension modules: numpy.core._multiarray_umath (total: 1)
@@ -239,7 +240,7 @@ def test_user_code_error_points_at_the_innermost_repository_frame(tmp_path):
     user_file = tmp_path / "models" / "net.py"
     user_file.write_text("")
     exc = _raise_in("x = 1\nraise ValueError('bad units')\n", str(user_file))
-    error = loading.user_code_error(exc, str(tmp_path), "building model 'net'", ("gradcheck.yml", 4))
+    error = blame.user_code_error(exc, str(tmp_path), "building model 'net'", ("gradcheck.yml", 4))
     assert (error.file, error.line) == ("models/net.py", 2)
     assert error.message == "ValueError: bad units (building model 'net')"
 
@@ -247,20 +248,20 @@ def test_user_code_error_points_at_the_innermost_repository_frame(tmp_path):
 def test_pseudo_files_are_never_the_users_code(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # "<...>" resolved against the cwd would land inside the repository
     frames = [traceback.FrameSummary("<__array_function__ internals>", 180, "prod")]
-    assert loading.user_frame(frames, str(tmp_path)) is None
+    assert blame.user_frame(frames, str(tmp_path)) is None
 
 
 def test_exit_memory_and_encoding_errors_are_explained(tmp_path):
     fallback = ("gradcheck.yml", 4)
-    exited = loading.user_code_error(SystemExit("no GPU"), str(tmp_path), "building model 'net'", fallback)
+    exited = blame.user_code_error(SystemExit("no GPU"), str(tmp_path), "building model 'net'", fallback)
     assert "called exit('no GPU')" in exited.message and (exited.file, exited.line) == fallback
-    memory = loading.user_code_error(MemoryError(), str(tmp_path), "building model 'net'", fallback)
+    memory = blame.user_code_error(MemoryError(), str(tmp_path), "building model 'net'", fallback)
     assert memory.kind == "memory" and memory.message.startswith("out of memory building model 'net'")
     (tmp_path / "net.py").write_bytes(b'x = "caf\xe9"\n')
     try:
         compile((tmp_path / "net.py").read_bytes(), str(tmp_path / "net.py"), "exec")
     except SyntaxError as exc:
-        error = loading.user_code_error(exc, str(tmp_path), "importing", fallback)
+        error = blame.user_code_error(exc, str(tmp_path), "importing", fallback)
     assert (error.file, error.line) == ("net.py", 1) and "net.py is not valid UTF-8" in error.message
 
 
@@ -275,7 +276,7 @@ def test_exit_memory_and_encoding_errors_are_explained(tmp_path):
     (ModuleNotFoundError("No module named 'mydnn'", name="mydnn"), ""),
 ])
 def test_legacy_hints(exc, hint):
-    assert (hint in loading._legacy_hint(exc)) if hint else loading._legacy_hint(exc) == ""
+    assert (hint in blame.legacy_hint(exc)) if hint else blame.legacy_hint(exc) == ""
 
 
 def test_legacy_hint_for_an_argument_lasagne_01_lacks(monkeypatch):
@@ -283,16 +284,16 @@ def test_legacy_hint_for_an_argument_lasagne_01_lacks(monkeypatch):
     fake.LSTMLayer = type("LSTMLayer", (), {"__module__": "lasagne.layers.recurrent"})
     monkeypatch.setitem(sys.modules, "lasagne.layers", fake)
     exc = TypeError("LSTMLayer.__init__() got an unexpected keyword argument 'only_return_final'")
-    assert "Lasagne 0.1's LSTMLayer has no argument 'only_return_final'" in loading._legacy_hint(exc)
+    assert "Lasagne 0.1's LSTMLayer has no argument 'only_return_final'" in blame.legacy_hint(exc)
     mine = TypeError("MyLayer.__init__() got an unexpected keyword argument 'only_return_final'")
-    assert loading._legacy_hint(mine) == ""
+    assert blame.legacy_hint(mine) == ""
 
 
 def test_a_dotted_factory_that_does_not_exist_is_a_config_error():
-    assert loading._missing_target_module(ModuleNotFoundError("x", name="pkg"), "pkg.nets") == "pkg.nets"
-    assert loading._missing_target_module(ModuleNotFoundError("x", name="pkg.nets"), "pkg.nets") == "pkg.nets"
+    assert importer.missing_target_module(ModuleNotFoundError("x", name="pkg"), "pkg.nets") == "pkg.nets"
+    assert importer.missing_target_module(ModuleNotFoundError("x", name="pkg.nets"), "pkg.nets") == "pkg.nets"
     # a module the user's module imports is the user's error, not the config's
-    assert loading._missing_target_module(ModuleNotFoundError("x", name="tensorflow"), "pkg.nets") is None
+    assert importer.missing_target_module(ModuleNotFoundError("x", name="tensorflow"), "pkg.nets") is None
 
 
 def test_unexpected_errors_are_the_models_when_theano_or_user_code_says_so(tmp_path):
@@ -300,20 +301,20 @@ def test_unexpected_errors_are_the_models_when_theano_or_user_code_says_so(tmp_p
     grad_error = type("NullTypeGradError", (TypeError,), {})(
         "tensor.grad encountered a NaN. This variable is Null because the grad method for input 0 of the RoundOp op "
         "is mathematically undefined.")
-    error = loading.unexpected_error(grad_error, str(tmp_path), s, "gradcheck.yml")
+    error = blame.unexpected_error(grad_error, str(tmp_path), s, "gradcheck.yml")
     assert error.kind == "build" and (error.file, error.line) == ("gradcheck.yml", 3)
     assert "Theano cannot differentiate the loss of 'net': NullTypeGradError" in error.message
     user_file = tmp_path / "layers.py"
     user_file.write_text("")
     in_user_code = _raise_in("raise KeyError('W')\n", str(user_file))
-    error = loading.unexpected_error(in_user_code, str(tmp_path), s, "gradcheck.yml")
+    error = blame.unexpected_error(in_user_code, str(tmp_path), s, "gradcheck.yml")
     assert (error.file, error.line) == ("layers.py", 1)
     runtime = ValueError("could not broadcast input array from shape (1,3) into shape (10,2)\n"
                          "Apply node that caused the error: Alloc(x, y)\nToposort index: 13\nHINT: long text")
-    error = loading.unexpected_error(runtime, str(tmp_path), s, "gradcheck.yml")
+    error = blame.unexpected_error(runtime, str(tmp_path), s, "gradcheck.yml")
     assert "Theano failed evaluating the compiled loss of 'net': ValueError: could not broadcast" in error.message
     assert "Apply node that caused the error: Alloc(x, y)" in error.message and "HINT" not in error.message
-    assert loading.unexpected_error(KeyError("ours"), str(tmp_path), s, "gradcheck.yml") is None
+    assert blame.unexpected_error(KeyError("ours"), str(tmp_path), s, "gradcheck.yml") is None
 
 
 def test_kwargs_that_do_not_fit_point_at_the_offending_kwarg():
@@ -325,8 +326,8 @@ def test_kwargs_that_do_not_fit_point_at_the_offending_kwarg():
     try:
         inspect.signature(build).bind(units=3)
     except TypeError as exc:
-        error = loading._kwargs_error(exc, inspect.signature(build), build, spec(kwargs={"units": 3}), "/nowhere",
-                                      "gradcheck.yml")
+        error = model.kwargs_error(exc, inspect.signature(build), build, spec(kwargs={"units": 3}), "/nowhere",
+                                   "gradcheck.yml")
     assert (error.file, error.line, error.kind) == ("gradcheck.yml", 8, "config")
     assert "unexpected keyword argument 'units' (did you mean 'num_units'?); it accepts: num_units, depth" in error.message
 
@@ -338,8 +339,8 @@ def test_the_line_of_the_return_that_produced_a_value():
         return "late"
 
     first = factory.__code__.co_firstlineno
-    assert loading._call_noting_return(factory, {"flag": True}) == ("early", first + 2)
-    assert loading._call_noting_return(factory, {"flag": False}) == ("late", first + 3)
+    assert blame.call_noting_return(factory, {"flag": True}) == ("early", first + 2)
+    assert blame.call_noting_return(factory, {"flag": False}) == ("late", first + 3)
 
 
 # ------------------------------------------------------------------------------------ data shapes
@@ -355,21 +356,21 @@ class FakeLayer:
     ((None, 0), "matrix", "dimension 1 has size 0"),
 ])
 def test_input_shapes_data_cannot_fill(shape, kind, message):
-    info = loading.InputInfo(FakeLayer(shape), kind, "InputLayer#0", loading.CallSite("models/net.py", 6))
-    with pytest.raises(loading.ModelLoadError) as caught:
-        data.input_shape(info, DataSpec())
+    info = model.InputInfo(FakeLayer(shape), kind, "InputLayer#0", blame.CallSite("models/net.py", 6))
+    with pytest.raises(ModelLoadError) as caught:
+        model.input_shape(info, DataSpec())
     assert message in caught.value.message
     assert (caught.value.file, caught.value.line, caught.value.kind) == ("models/net.py", 6, "data")
-    unlocated = loading.InputInfo(FakeLayer(shape), kind, "InputLayer#0", None)
-    with pytest.raises(loading.ModelLoadError) as caught:
-        data.input_shape(unlocated, DataSpec(), fallback=("gradcheck.yml", 9))
+    unlocated = model.InputInfo(FakeLayer(shape), kind, "InputLayer#0", None)
+    with pytest.raises(ModelLoadError) as caught:
+        model.input_shape(unlocated, DataSpec(), fallback=("gradcheck.yml", 9))
     assert (caught.value.file, caught.value.line) == ("gradcheck.yml", 9)
 
 
 def test_input_shapes_data_fills():
     def shape(s, kind="matrix"):
-        return data.input_shape(loading.InputInfo(FakeLayer(s), kind, "in", None), DataSpec(sequences=3, steps=7,
-                                                                                           features=5))
+        return model.input_shape(model.InputInfo(FakeLayer(s), kind, "in", None), DataSpec(sequences=3, steps=7,
+                                                                                            features=5))
     assert shape((None, None, None), "sequence") == (3, 7, 5)
     assert shape((None, None), "mask") == (3, 7)
     assert shape((None, 4)) == (3, 4)
@@ -377,7 +378,7 @@ def test_input_shapes_data_fills():
 
 def test_a_non_finite_loss_without_a_model_points_at_the_config():
     verdict.require_finite_loss(1.5, spec(), "gradcheck.yml")
-    with pytest.raises(loading.ModelLoadError) as caught:
+    with pytest.raises(ModelLoadError) as caught:
         verdict.require_finite_loss(float("nan"), spec(key_lines={"loss": 9}), "gradcheck.yml")
     assert caught.value.kind == "nan-or-inf" and (caught.value.file, caught.value.line) == ("gradcheck.yml", 9)
     assert "the loss of 'net' is nan on the synthetic data (seed 0)" in caught.value.message

@@ -280,7 +280,7 @@ class Instrumented:
 
 
 def mask_layers(model: Any) -> set[int]:
-    from ..loading import recurrent_mask_layers
+    from ..model import recurrent_mask_layers
 
     return {id(m) for layer in model.layers for m in recurrent_mask_layers(layer)}
 

@@ -111,7 +111,7 @@ class Session:
             site = None
             if locate is not None:
                 try:
-                    site = locate(self.spec, self.context.root)
+                    site = locate(self.context.objective, self.context.root)
                 except Exception:  # noqa: BLE001
                     site = None
             if site:

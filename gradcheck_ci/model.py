@@ -1,0 +1,305 @@
+"""The model under check: build the Lasagne graph from its factory, and describe it (inputs, parameters,
+labels, where each layer was constructed); select the parameters to check.
+
+Runs inside a worker process after `compat.prepare()`. Errors are raised as `ModelLoadError` carrying the
+file and line to blame: the user's code for things their code did, gradcheck.yml for things the config did.
+"""
+from __future__ import annotations
+
+import fnmatch
+import inspect
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from .blame import CallSite, call_noting_return, definition_site, recording_call_sites, user_code_error
+from .config import DataSpec, ModelSpec
+from .errors import ModelLoadError
+from .importer import FACTORY, import_function
+from .results import ParamResult
+from .suggest import did_you_mean, with_hint
+
+
+@dataclass
+class ParamInfo:
+    id: str
+    variable: Any  # theano shared variable
+    layer: Any
+    layer_label: str
+    site: CallSite | None
+
+    def result(self, **measured: Any) -> ParamResult:
+        """This parameter's ParamResult: its id, layer and call site, and the `measured` ParamResult fields."""
+        return ParamResult(id=self.id, layer=self.layer_label, file=self.site.file if self.site else None,
+                           line=self.site.line if self.site else None, **measured)
+
+
+@dataclass
+class InputInfo:
+    layer: Any
+    kind: str  # sequence | matrix | mask | other
+    label: str
+    site: CallSite | None
+
+
+@dataclass
+class BuiltModel:
+    output: Any
+    layers: list[Any]
+    labels: dict[int, str]  # id(layer) -> "name" or "ClassName#k"
+    sites: dict[int, CallSite]  # id(layer) -> where the user's code constructed it
+    inputs: list[InputInfo]
+    params: list[ParamInfo]  # the parameters selected by the spec's `params`
+    all_params: list[ParamInfo] = field(default_factory=list)
+
+    def label(self, layer: Any) -> str:
+        return self.labels.get(id(layer), type(layer).__name__)
+
+    def site(self, layer: Any) -> CallSite | None:
+        return self.sites.get(id(layer))
+
+
+# ---------------------------------------------------------------- building
+
+def seed_everything(seed: int) -> None:
+    """Seed the generators a factory may draw from: Lasagne's initialisers, numpy's and Python's global ones.
+
+    Lasagne 0.1 initialises weights from `lasagne.random.get_rng()`, numpy's global generator unless set,
+    so without this every run would check the model at different weights and report different numbers.
+    """
+    import random
+
+    import lasagne
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    lasagne.random.set_rng(np.random.RandomState(seed % 2**32))
+
+
+def build_model(spec: ModelSpec, root: str, config_file: str) -> BuiltModel:
+    import lasagne
+
+    root = os.path.realpath(root)
+    factory = import_function(FACTORY, spec.factory, root, config_file, spec.key_lines.get("factory", spec.line))
+    seed_everything(spec.seed)
+    with recording_call_sites(root) as sites:
+        output, return_line = call_factory(factory, spec, root, config_file)
+    if not isinstance(output, lasagne.layers.Layer):
+        file, line = definition_site(factory, root) or (config_file, spec.key_lines.get("factory", spec.line))
+        if return_line and file != config_file:
+            line = return_line
+        got = "None" if output is None else f"a {type(output).__name__}"
+        if isinstance(output, (list, tuple)):
+            hint = " (return the output layer, not a list or tuple)"
+        elif output is None:
+            hint = " (is a `return` statement missing?)"
+        else:
+            hint = ""
+        raise ModelLoadError(f"factory {spec.factory!r} returned {got}, not a Lasagne Layer{hint}", file, line)
+    layers = lasagne.layers.get_all_layers(output)
+    labels = layer_labels(layers)
+    inputs = describe_inputs(layers, labels, sites)
+    all_params = describe_params(layers, labels, sites)
+    if not all_params:
+        output_site = sites.get(id(output))
+        file, line = ((output_site.file, output_site.line) if output_site
+                      else definition_site(factory, root) or (config_file, spec.line))
+        raise ModelLoadError(f"model {spec.name!r} has no trainable parameters: nothing to check (the layers "
+                             f"{', '.join(labels[id(layer)] for layer in layers[:8])} have none, or all are fixed "
+                             "with trainable=False)", file, line)
+    check_input_shapes(inputs, spec, config_file)
+    params = select_params(all_params, spec, config_file)
+    return BuiltModel(output, layers, labels, sites, inputs, params, all_params)
+
+
+def call_factory(factory: Callable[..., Any], spec: ModelSpec, root: str, config_file: str) -> tuple[Any, int | None]:
+    """The factory's return value and the line of the `return` that produced it (None when unknown)."""
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):
+        signature = None  # no signature available (builtins, C functions): just call it
+    if signature is not None:
+        try:
+            signature.bind(**spec.kwargs)
+        except TypeError as exc:
+            raise kwargs_error(exc, signature, factory, spec, root, config_file) from None
+    try:
+        return call_noting_return(factory, spec.kwargs)
+    except BaseException as exc:  # noqa: BLE001
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        raise user_code_error(exc, root, f"building model {spec.name!r}",
+                              fallback=(config_file, spec.key_lines.get("factory", spec.line))) from None
+
+
+def kwargs_error(exc: TypeError, signature: inspect.Signature, factory: Callable[..., Any], spec: ModelSpec,
+                 root: str, config_file: str) -> ModelLoadError:
+    """The config error for `kwargs` that do not bind to the factory's signature, at the offending kwarg."""
+    site = definition_site(factory, root)
+    where = f" (defined at {site[0]}:{site[1]})" if site else ""
+    line = spec.key_lines.get("kwargs", spec.line)
+    message = f"kwargs do not fit factory {spec.factory!r}{where}: {exc}"
+    unexpected = re.search(r"unexpected keyword argument '([^']+)'", str(exc))
+    if unexpected:
+        name = unexpected.group(1)
+        line = spec.key_lines.get(f"kwargs.{name}", line)
+        message = with_hint(message, did_you_mean(name, [p for p in signature.parameters if p != "self"]))
+        accepted = [p.name for p in signature.parameters.values()
+                    if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        if accepted:
+            message += f"; it accepts: {', '.join(accepted)}"
+    return ModelLoadError(message, config_file, line, kind="config")
+
+
+# ---------------------------------------------------------------- describing
+
+def layer_labels(layers: list[Any]) -> dict[int, str]:
+    """`name` where the user gave one, otherwise ClassName#k counted per class in graph order."""
+    counts: dict[str, int] = {}
+    labels: dict[int, str] = {}
+    for layer in layers:
+        cls = type(layer).__name__
+        k = counts.get(cls, 0)
+        counts[cls] = k + 1
+        labels[id(layer)] = layer.name if getattr(layer, "name", None) else f"{cls}#{k}"
+    return labels
+
+
+def recurrent_mask_layers(layer: Any) -> list[Any]:
+    """The mask InputLayers of a recurrent layer (Lasagne 0.1: the second incoming; later: an index)."""
+    index = getattr(layer, "mask_incoming_index", None)
+    input_layers = getattr(layer, "input_layers", None) or []
+    if index is not None and index > 0:
+        return [input_layers[index]]
+    if type(layer).__module__.startswith("lasagne.layers.recurrent") and len(input_layers) >= 2:
+        return [input_layers[1]]
+    return []
+
+
+def describe_inputs(layers: list[Any], labels: dict[int, str], sites: dict[int, CallSite]) -> list[InputInfo]:
+    from lasagne.layers import InputLayer
+
+    masks = {id(m) for layer in layers for m in recurrent_mask_layers(layer)}
+    inputs = []
+    for layer in layers:
+        if not isinstance(layer, InputLayer):
+            continue
+        ndim = len(layer.shape)
+        if id(layer) in masks:
+            kind = "mask"
+        elif ndim == 3:
+            kind = "sequence"
+        elif ndim == 2:
+            kind = "matrix"
+        else:
+            kind = "other"
+        inputs.append(InputInfo(layer, kind, labels[id(layer)], sites.get(id(layer))))
+    return inputs
+
+
+def describe_params(layers: list[Any], labels: dict[int, str], sites: dict[int, CallSite]) -> list[ParamInfo]:
+    import lasagne
+
+    wanted = lasagne.layers.get_all_params(layers[-1], trainable=True)
+    wanted_ids = {id(p) for p in wanted}
+    owner: dict[int, tuple[Any, str]] = {}
+    for layer in layers:
+        for param in layer.get_params(trainable=True):
+            if id(param) in wanted_ids and id(param) not in owner:
+                owner[id(param)] = (layer, _param_name(layer, param))
+    result: list[ParamInfo] = []
+    used: set[str] = set()
+    for param in wanted:
+        layer, name = owner.get(id(param), (layers[-1], str(param.name or "param")))
+        ident = f"{labels.get(id(layer), type(layer).__name__)}.{name}"
+        base, n = ident, 1
+        while ident in used:  # two parameters of one layer with one name: keep ids unique and stable
+            n += 1
+            ident = f"{base}~{n}"
+        used.add(ident)
+        result.append(ParamInfo(ident, param, layer, labels.get(id(layer), ""), sites.get(id(layer))))
+    return result
+
+
+def _param_name(layer: Any, param: Any) -> str:
+    """The attribute that holds the parameter (W_in_to_hid, W_hid_to_ingate, ...), else its variable name."""
+    for attr, value in vars(layer).items():
+        if value is param and not attr.startswith("_"):
+            return attr
+    for attr, inner in vars(layer).items():  # parameters of inner layers, e.g. CustomRecurrentLayer's
+        if hasattr(inner, "params") and not attr.startswith("_") and param in getattr(inner, "params", {}):
+            return f"{attr}.{_param_name(inner, param)}"
+    name = str(param.name or "param")
+    prefix = f"{layer.name}." if getattr(layer, "name", None) else ""
+    return name[len(prefix):] if prefix and name.startswith(prefix) else name
+
+
+def select_params(all_params: list[ParamInfo], spec: ModelSpec, config_file: str) -> list[ParamInfo]:
+    line = spec.key_lines.get("params", spec.line)
+    selected: list[ParamInfo] = []
+    for pattern in spec.params:
+        matches = [p for p in all_params if fnmatch.fnmatchcase(p.id, pattern)]
+        if not matches:
+            available = ", ".join(p.id for p in all_params[:12]) + (" ..." if len(all_params) > 12 else "")
+            raise ModelLoadError(f"params pattern {pattern!r} matches no trainable parameter of "
+                                 f"{spec.name!r}; available: {available}", config_file, line, kind="config")
+        selected.extend(p for p in matches if p not in selected)
+    return [p for p in all_params if p in selected]  # graph order, whatever the pattern order
+
+
+# ---------------------------------------------------------------- input shapes under `data`
+
+def check_input_shapes(inputs: list[InputInfo], spec: ModelSpec, config_file: str) -> None:
+    """Fail before compiling when `data` cannot shape an input."""
+    if not inputs:
+        raise ModelLoadError(f"model {spec.name!r} has no InputLayer: nothing to feed the synthetic data to",
+                             config_file, spec.line, kind="data")
+    for info in inputs:
+        input_shape(info, spec.data, fallback=(config_file, spec.key_lines.get("data", spec.line)))
+
+
+def input_shape(info: InputInfo, data: DataSpec,
+                fallback: tuple[str, int | None] | None = None) -> tuple[int, ...]:
+    """Fill the None dimensions of an InputLayer's shape from `data`.
+
+    A shape `data` cannot fill is an error located at the InputLayer in the user's code (or at `fallback`,
+    the config's `data` line, when the layer was not built by the repository's code).
+    """
+    shape = list(info.layer.shape)
+    ndim = len(shape)
+    fills: list[int | None]
+    if info.kind == "mask" and ndim != 2:
+        raise _shape_error(info, f"mask input has {ndim} dimensions, expected (sequences, steps)", fallback)
+    if info.kind == "mask":
+        fills = [data.sequences, data.steps]
+    elif ndim == 3:
+        fills = [data.sequences, data.steps, data.features]
+    elif ndim == 2:
+        fills = [data.sequences, data.features]
+    elif ndim == 1:
+        fills = [data.sequences]
+    elif ndim == 4:  # images: (batch, channels, height, width)
+        fills = [data.sequences, data.features, data.steps, data.steps]
+    else:  # the batch dimension is always `sequences`; other sizes must be in the InputLayer's shape
+        fills = [data.sequences] + [None] * (ndim - 1) if ndim else []
+    for axis, size in enumerate(shape):
+        if size is None:
+            if fills[axis] is None:
+                raise _shape_error(info, f"cannot fill dimension {axis} of a {ndim}-D input from `data` "
+                                   "(it fills 1-D (sequences), 2-D (sequences, features), 3-D (sequences, "
+                                   "steps, features) and 4-D (sequences, features, steps, steps) inputs; "
+                                   "give the other sizes in the InputLayer's shape)", fallback)
+            shape[axis] = fills[axis]
+        elif not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size < 1:
+            raise _shape_error(info, f"dimension {axis} has size {size!r}; sizes must be positive integers "
+                               "(or None, filled from `data`)", fallback)
+    return tuple(int(s) for s in shape)
+
+
+def _shape_error(info: InputInfo, why: str, fallback: tuple[str, int | None] | None = None) -> ModelLoadError:
+    site = info.site
+    file, line = (site.file, site.line) if site else (fallback or (None, None))
+    return ModelLoadError(f"input {info.label} with shape {tuple(info.layer.shape)}: {why}", file, line, kind="data")
