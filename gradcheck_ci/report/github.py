@@ -1,13 +1,17 @@
 """GitHub Actions workflow commands: annotations, log groups, stop-commands, step outputs.
 
-Every piece of user text passes through escape_data/escape_property, so a model name or an exception
-message can neither end a command early nor start a new one (yamllint's github format does not escape).
+The one place that writes them, for the CLI's `--format github` and for the action's entrypoint. Every
+piece of user text passes through escape_data/escape_property, so a model name or an exception message
+can neither end a command early nor start a new one (yamllint's github format does not escape).
+Escaping follows the runner's own rules (actions/toolkit `command.ts`): in data `%` first, then CR and
+LF; in properties also `:` and `,`.
 """
 from __future__ import annotations
 
 import os
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..results import ModelResult, RunReport
@@ -60,23 +64,25 @@ def endgroup() -> str:
     return "::endgroup::"
 
 
-def write_outputs(path: str, outputs: dict[str, str]) -> None:
-    """Append step outputs to $GITHUB_OUTPUT, every value as a heredoc with its own random delimiter."""
-    blocks = []
-    for name, value in outputs.items():
-        if not _NAME.match(name):
-            raise ValueError(f"not a valid output name: {name!r}")
-        value = str(value)
-        for _ in range(5):
-            delimiter = f"gradcheck_ci_{secrets.token_hex(16)}"
-            if delimiter not in value:
-                break
-        else:  # pragma: no cover - 128 random bits colliding five times
-            raise ValueError(f"could not find a delimiter absent from output {name!r}")
-        blocks.append(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
+def output_block(name: str, value: str) -> str:
+    """One `name<<DELIMITER` ... `DELIMITER` entry of $GITHUB_OUTPUT; the delimiter is random and absent
+    from the value (the `ghadelimiter_` form @actions/core uses), so no value can end its entry early."""
+    if not _NAME.match(name):
+        raise ValueError(f"not a valid output name: {name!r}")
+    for _ in range(5):
+        delimiter = f"ghadelimiter_{secrets.token_hex(16)}"
+        if delimiter not in value:
+            return f"{name}<<{delimiter}\n{value}\n{delimiter}\n"
+    # Unreachable in practice: 128 random bits would have to collide five times.
+    raise ValueError(f"could not find a delimiter absent from output {name!r}")  # pragma: no cover
+
+
+def write_outputs(path: str, outputs: Mapping[str, str]) -> None:
+    """Append step outputs to the $GITHUB_OUTPUT file at `path`, each value as a heredoc (output_block)."""
+    blocks = "".join(output_block(name, str(value)) for name, value in outputs.items())
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "a", encoding="utf-8", newline="") as handle:
-        handle.write("".join(blocks))  # one write: outputs from one call never interleave
+        handle.write(blocks)  # one write: outputs from one call never interleave
 
 
 # --- annotations ----------------------------------------------------------------------------------------
