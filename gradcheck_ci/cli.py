@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import NoReturn
 
 from . import __version__, run
 from .output import Console
@@ -17,7 +18,7 @@ from .run import UsageError
 
 
 class ArgumentParser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # exit 2 with one line, like every other usage error here
+    def error(self, message: str) -> NoReturn:  # exit 2 with one line, like every other usage error here
         self.print_usage(sys.stderr)
         raise UsageError(message)
 

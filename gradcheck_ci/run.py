@@ -19,7 +19,7 @@ from .report.formats import REPORT_FORMATS
 from .results import EXIT_ERROR, ErrorInfo, ModelResult, RunReport
 
 if TYPE_CHECKING:  # annotations only: config and runner are imported once a check starts
-    from .config import ModelSpec
+    from .config import Config, ConfigError, ModelSpec
     from .runner import Runner
 
 
@@ -149,6 +149,7 @@ def _unwritable_reason(path: str, exc: OSError) -> str:
 def check(args: argparse.Namespace, shard: tuple[int, int] | None, console: Console) -> int:
     """Run `gradcheck-ci check` as parsed by cli.build_parser (shard: --shard, already parsed); the exit code."""
     from .config import ConfigError, load_config
+    from .runner import Runner, cancelled_result
 
     reports = ReportFiles(args)
     started = time.perf_counter()
@@ -156,35 +157,13 @@ def check(args: argparse.Namespace, shard: tuple[int, int] | None, console: Cons
         try:
             config = load_config(args.config, root=args.root)
         except ConfigError as exc:
-            message = exc.message
-            if not os.path.isfile(args.config):  # name it as given: relative to the root it would be a bare name
-                message += f": {args.config}"
-            report = RunReport(config_file=_display_path(args.config, args.root),
-                               config_errors=[ErrorInfo(message, _display_path(exc.file, args.root), exc.line,
-                                                        "config")],
-                               shard=args.shard)
-            return _finish(report, reports, console, started)
+            return _finish(_unreadable_config(exc, args), reports, console, started)
 
         config_file = config.rel_path()
-        report = RunReport(config_file=config_file, shard=args.shard)
-        problem_models = {p.model for p in config.problems if p.model}
-        specs = select_models(config.models, args.model, shard, sorted(problem_models))
-        for problem in config.problems:
-            error = ErrorInfo(problem.message, config_file, problem.line, "config")
-            if problem.model and _selected(problem.model, args.model):
-                earlier = next((m for m in report.models if m.name == problem.model), None)
-                if earlier is not None and earlier.error is not None:  # one result per model, every problem in it
-                    earlier.error.message += f"; line {problem.line}: {problem.message}"
-                else:
-                    report.models.append(_config_error_result(problem.model, error))
-            elif not problem.model:
-                report.config_errors.append(error)
-        specs = [s for s in specs if s.name not in problem_models]
+        report, specs = _plan(config, args.model, shard, args.shard)
         console.start(len(specs), config_file)
         for result in report.models:
             console.model_skipped(result)
-
-        from .runner import Runner, cancelled_result
 
         runner = Runner(config.root, config_file, on_event=console.progress, on_output=console.user_output,
                         fail_on_expected=args.fail_on_expected)
@@ -212,6 +191,38 @@ def check(args: argparse.Namespace, shard: tuple[int, int] | None, console: Cons
             runner.cancel()
         report.models.extend(cancelled_result(s, config_file) for s in pending)
         return _finish(report, reports, console, started)
+
+
+def _unreadable_config(exc: ConfigError, args: argparse.Namespace) -> RunReport:
+    """The report of a run whose config could not be read at all: one configuration error."""
+    message = exc.message
+    if not os.path.isfile(args.config):  # name it as given: relative to the root it would be a bare name
+        message += f": {args.config}"
+    error = ErrorInfo(message, _display_path(exc.file, args.root), exc.line, "config")
+    return RunReport(config_file=_display_path(args.config, args.root), config_errors=[error], shard=args.shard)
+
+
+def _plan(config: Config, patterns: list[str], shard: tuple[int, int] | None,
+          shard_text: str | None) -> tuple[RunReport, list[ModelSpec]]:
+    """The report as it starts (the config's problems in it) and the models to check.
+
+    A model whose entry is invalid is not run: it is reported once, as an error holding all its problems.
+    """
+    config_file = config.rel_path()
+    report = RunReport(config_file=config_file, shard=shard_text)
+    problem_models = {p.model for p in config.problems if p.model}
+    specs = select_models(config.models, patterns, shard, sorted(problem_models))
+    for problem in config.problems:
+        error = ErrorInfo(problem.message, config_file, problem.line, "config")
+        if problem.model and _selected(problem.model, patterns):
+            earlier = next((m for m in report.models if m.name == problem.model), None)
+            if earlier is not None and earlier.error is not None:  # one result per model, every problem in it
+                earlier.error.message += f"; line {problem.line}: {problem.message}"
+            else:
+                report.models.append(_config_error_result(problem.model, error))
+        elif not problem.model:
+            report.config_errors.append(error)
+    return report, [s for s in specs if s.name not in problem_models]
 
 
 def _selected(name: str, patterns: list[str]) -> bool:
