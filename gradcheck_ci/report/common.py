@@ -7,7 +7,7 @@ import os
 import posixpath
 import re
 
-from ..results import ModelResult, ParamResult, RunReport
+from ..results import Diagnosis, ModelResult, ParamResult, RunReport
 
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-_]")
 # Characters some consumer (a browser, Python's splitlines, a terminal) treats as a line break.
@@ -88,6 +88,14 @@ def now_passes(model: ModelResult) -> bool:
     if model.extra.get("unexpected_pass") is True:
         return True
     return model.error is None and not any(p.status == "fail" for p in model.params)
+
+
+_CONFIRMATION: dict[object, str] = {True: " (confirmed)", False: " (not confirmed)"}
+
+
+def confirmation(diagnosis: Diagnosis) -> str:
+    """' (confirmed)' or ' (not confirmed)' after a cause's name; '' when no ablation was run."""
+    return _CONFIRMATION.get(diagnosis.confirmed, "")
 
 
 def config_location(model: ModelResult, report: RunReport) -> tuple[str | None, int | None]:

@@ -6,8 +6,8 @@ can neither end a command early nor start a new one (yamllint's github format do
 Escaping follows the runner's own rules (actions/toolkit `command.ts`): in data `%` first, then CR and
 LF; in properties also `:` and `,`.
 """
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: that import binds the name `annotations`, which type
+# checkers then see redefined by this module's annotations(). Python 3.11 needs no future import for them.
 import os
 import re
 import secrets
@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..results import ModelResult, RunReport
-from .common import (clean_text, config_location, error_location, failure_location, index_text, model_score,
-                     now_passes, num, one_line, positive_line, repo_path, worst_param)
+from .common import (clean_text, confirmation, config_location, error_location, failure_location, index_text,
+                     model_score, now_passes, num, one_line, positive_line, repo_path, worst_param)
 
 MAX_MESSAGE = 4000  # the runner cuts at 4,096 characters; cut ourselves so an escape is never split
 _PROPERTY_ORDER = ("file", "line", "endLine", "col", "endColumn", "title")
@@ -90,7 +90,7 @@ def write_outputs(path: str, outputs: Mapping[str, str]) -> None:
 @dataclass
 class _Annotation:
     kind: str
-    rank: tuple  # smaller first within its kind
+    rank: tuple[float, ...]  # smaller first within its kind
     file: str | None
     line: int | None
     title: str
@@ -114,7 +114,7 @@ def _mismatch_message(model: ModelResult) -> str:
                      f"{num(worst.tolerance)} (max rel err {num(worst.max_rel_err)}, worst index "
                      f"{index_text(worst.worst_index)}); {len(failing)} of {len(model.params)} tensor(s) fail.")
     for d in model.diagnoses[:3]:
-        confirmed = {True: " (confirmed)", False: " (not confirmed)"}.get(d.confirmed, "")
+        confirmed = confirmation(d)
         lines.append(f"Cause {one_line(d.code, 60)}{confirmed}: {clean_text(d.message).strip()}")
         if d.fix:
             lines.append(f"Fix: {clean_text(d.fix).strip()}")

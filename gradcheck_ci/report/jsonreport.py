@@ -103,7 +103,7 @@ def merge_reports(reports: list[RunReport]) -> RunReport:
         raise ValueError(f"the reports overlap: {', '.join(twice[:10])} checked more than once "
                          "(merge the reports of one run's shards, each once)")
     errors: list[ErrorInfo] = []
-    seen: set[tuple] = set()
+    seen: set[tuple[object, ...]] = set()
     for error in (e for r in reports for e in r.config_errors):
         key = (error.message, error.file, error.line, error.kind)
         if key not in seen:
@@ -116,7 +116,7 @@ def merge_reports(reports: list[RunReport]) -> RunReport:
 
 def _invalid_entries_once(models: list[ModelResult]) -> list[ModelResult]:
     """Every shard reports the models whose gradcheck.yml entry is invalid: keep each such error once."""
-    seen: set[tuple] = set()
+    seen: set[tuple[object, ...]] = set()
     kept = []
     for model in models:
         error = model.error
