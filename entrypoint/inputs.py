@@ -2,7 +2,8 @@
 
 The runner passes every input as `INPUT_<ID upper-cased>` with hyphens kept (INPUT_JSON-REPORT); an
 underscore spelling is accepted too, for runners that translate them (act, some wrappers). Defaults
-here mirror action.yml, so the image behaves the same when an input is missing altogether.
+here mirror action.yml, so the image behaves the same when an input is missing altogether; the report
+inputs (and their CLI options) come from the table of report formats.
 """
 from __future__ import annotations
 
@@ -12,13 +13,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Mapping
 
+from gradcheck_ci.report.formats import REPORT_FORMATS
+
 DEFAULTS = {
     "config": "gradcheck.yml",
     "models": "",
     "working-directory": ".",
-    "json-report": "gradcheck-report.json",
-    "junit-report": "",
-    "sarif-report": "",
+    **{fmt.action_input: fmt.action_default for fmt in REPORT_FORMATS},
     "shard": "",
     "fail-on-expected": "false",
 }
@@ -99,18 +100,17 @@ def plan(environ: Mapping[str, str], cwd: str, temp_report: str) -> Plan:
     for model in split_models(get_input("models", environ)):
         argv += ["--model", model]
 
-    json_input = get_input("json-report", environ)
-    if json_input:
-        json_report = posixpath.normpath(posixpath.join(workdir, json_input))
-        report_output = relative_to(json_report, workspace)
-    else:
-        json_report, report_output = temp_report, ""
-    argv += ["--json", json_report if not json_input else json_input]
-
-    for name, flag in (("junit-report", "--junit"), ("sarif-report", "--sarif")):
-        value = get_input(name, environ)
-        if value:
-            argv += [flag, value]
+    json_report, report_output = temp_report, ""
+    for fmt in REPORT_FORMATS:
+        path = get_input(fmt.action_input, environ)
+        if fmt.name == "json":  # the adapter reads the JSON report back, so the CLI always writes one
+            if path:
+                json_report = posixpath.normpath(posixpath.join(workdir, path))
+                report_output = relative_to(json_report, workspace)
+            else:
+                path = temp_report
+        if path:
+            argv += [fmt.option, path]
 
     shard = parse_shard(get_input("shard", environ), errors)
     if shard:

@@ -21,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Mapping, Sequence, TextIO
+from typing import Any, Mapping, Sequence, TextIO
 
 try:  # imported as the package `entrypoint` (tests)
     from . import inputs, workflow
@@ -60,7 +60,7 @@ def run_cli(argv: Sequence[str], cwd: str | None = None) -> int:
             signal.signal(sig, handler)
 
 
-def read_report(path: str) -> dict | None:
+def read_report(path: str) -> dict[str, Any] | None:
     try:
         with open(path, encoding="utf-8") as handle:
             report = json.load(handle)
@@ -69,7 +69,7 @@ def read_report(path: str) -> dict | None:
     return report if isinstance(report, dict) else None
 
 
-def failed_models(report: dict | None) -> list[str]:
+def failed_models(report: dict[str, Any] | None) -> list[str]:
     if not report:
         return []
     names = []
@@ -79,7 +79,7 @@ def failed_models(report: dict | None) -> list[str]:
     return names
 
 
-def fallback_summary(status: str, report: dict | None, problem: str | None) -> str:
+def fallback_summary(status: str, report: dict[str, Any] | None, problem: str | None) -> str:
     """A minimal job summary, written only when the CLI wrote none (it crashed, or inputs were bad)."""
     lines = ["## gradcheck-ci", "", f"**Status: {status}**", ""]
     if problem:
@@ -131,9 +131,8 @@ def action(environ: Mapping[str, str], out: TextIO | None = None) -> int:
         exit_code, status = EXIT_ERROR, "error"
     else:
         exit_code = rc
-        status = report.get("status") if report else None
-        if status not in STATUSES:
-            status = STATUSES[rc]
+        reported = report.get("status") if report else None
+        status = reported if reported in STATUSES else STATUSES[rc]
 
     kept_report = plan.report_output if report is not None else ""
     workflow.write_outputs(

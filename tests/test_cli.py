@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from gradcheck_ci import blame, cli, importer, model, runner, verdict
+from gradcheck_ci import blame, cli, importer, model, run, runner, verdict
 from gradcheck_ci.config import DataSpec, ModelSpec
 from gradcheck_ci.errors import ModelLoadError
 from gradcheck_ci.results import ErrorInfo, ModelResult, RunReport
@@ -50,11 +50,11 @@ def test_parse_shard_rejects(text, message):
 
 def test_select_models_by_glob_and_shard_and_names_of_invalid_entries():
     specs = [spec(name=n) for n in ("a-1", "a-2", "b-1", "b-2", "c")]
-    assert [s.name for s in cli.select_models(specs, ["a-*", "c"], None)] == ["a-1", "a-2", "c"]
-    assert [s.name for s in cli.select_models(specs, [], (2, 2))] == ["a-2", "b-2"]
-    assert cli.select_models(specs, ["broken"], None, other_names=["broken"]) == []
+    assert [s.name for s in run.select_models(specs, ["a-*", "c"], None)] == ["a-1", "a-2", "c"]
+    assert [s.name for s in run.select_models(specs, [], (2, 2))] == ["a-2", "b-2"]
+    assert run.select_models(specs, ["broken"], None, other_names=["broken"]) == []
     with pytest.raises(cli.UsageError, match=r"--model zzz: no such model in the config \(models: a-1, a-2"):
-        cli.select_models(specs, ["zzz"], None)
+        run.select_models(specs, ["zzz"], None)
 
 
 def test_usage_errors_exit_2_with_one_line(capsys, tmp_path):
@@ -122,7 +122,7 @@ def test_interim_reports_mark_pending_models_cancelled(tmp_path):
     report = RunReport(config_file="gradcheck.yml")
     report.models.append(ModelResult(name="done", factory="f.py:f", status="pass", seed=0, precision="float64",
                                      mode="full"))
-    cli._Reports(args).interim(report, [spec(name="later")], "gradcheck.yml")
+    run.ReportFiles(args).interim(report, [spec(name="later")], "gradcheck.yml")
     written = json.loads((tmp_path / "r.json").read_text())
     assert written["status"] == "error"
     assert [(m["name"], m["status"]) for m in written["models"]] == [("done", "pass"), ("later", "cancelled")]

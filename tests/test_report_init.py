@@ -4,7 +4,8 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 
-from gradcheck_ci.report import clean_text, one_line, repo_path, write_reports
+from gradcheck_ci.report import write_reports
+from gradcheck_ci.report.common import clean_text, one_line, repo_path
 from tests.test_report_samples import sample_report
 
 

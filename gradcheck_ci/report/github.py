@@ -1,18 +1,22 @@
 """GitHub Actions workflow commands: annotations, log groups, stop-commands, step outputs.
 
-Every piece of user text passes through escape_data/escape_property, so a model name or an exception
-message can neither end a command early nor start a new one (yamllint's github format does not escape).
+The one place that writes them, for the CLI's `--format github` and for the action's entrypoint. Every
+piece of user text passes through escape_data/escape_property, so a model name or an exception message
+can neither end a command early nor start a new one (yamllint's github format does not escape).
+Escaping follows the runner's own rules (actions/toolkit `command.ts`): in data `%` first, then CR and
+LF; in properties also `:` and `,`.
 """
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: that import binds the name `annotations`, which type
+# checkers then see redefined by this module's annotations(). Python 3.11 needs no future import for them.
 import os
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..results import ModelResult, RunReport
-from . import (clean_text, config_location, error_location, failure_location, index_text, model_score,
-               now_passes, num, one_line, positive_line, repo_path, worst_param)
+from .common import (clean_text, confirmation, config_location, error_location, failure_location, index_text,
+                     model_score, now_passes, num, one_line, positive_line, repo_path, worst_param)
 
 MAX_MESSAGE = 4000  # the runner cuts at 4,096 characters; cut ourselves so an escape is never split
 _PROPERTY_ORDER = ("file", "line", "endLine", "col", "endColumn", "title")
@@ -60,23 +64,25 @@ def endgroup() -> str:
     return "::endgroup::"
 
 
-def write_outputs(path: str, outputs: dict[str, str]) -> None:
-    """Append step outputs to $GITHUB_OUTPUT, every value as a heredoc with its own random delimiter."""
-    blocks = []
-    for name, value in outputs.items():
-        if not _NAME.match(name):
-            raise ValueError(f"not a valid output name: {name!r}")
-        value = str(value)
-        for _ in range(5):
-            delimiter = f"gradcheck_ci_{secrets.token_hex(16)}"
-            if delimiter not in value:
-                break
-        else:  # pragma: no cover - 128 random bits colliding five times
-            raise ValueError(f"could not find a delimiter absent from output {name!r}")
-        blocks.append(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
+def output_block(name: str, value: str) -> str:
+    """One `name<<DELIMITER` ... `DELIMITER` entry of $GITHUB_OUTPUT; the delimiter is random and absent
+    from the value (the `ghadelimiter_` form @actions/core uses), so no value can end its entry early."""
+    if not _NAME.match(name):
+        raise ValueError(f"not a valid output name: {name!r}")
+    for _ in range(5):
+        delimiter = f"ghadelimiter_{secrets.token_hex(16)}"
+        if delimiter not in value:
+            return f"{name}<<{delimiter}\n{value}\n{delimiter}\n"
+    # Unreachable in practice: 128 random bits would have to collide five times.
+    raise ValueError(f"could not find a delimiter absent from output {name!r}")  # pragma: no cover
+
+
+def write_outputs(path: str, outputs: Mapping[str, str]) -> None:
+    """Append step outputs to the $GITHUB_OUTPUT file at `path`, each value as a heredoc (output_block)."""
+    blocks = "".join(output_block(name, str(value)) for name, value in outputs.items())
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "a", encoding="utf-8", newline="") as handle:
-        handle.write("".join(blocks))  # one write: outputs from one call never interleave
+        handle.write(blocks)  # one write: outputs from one call never interleave
 
 
 # --- annotations ----------------------------------------------------------------------------------------
@@ -84,7 +90,7 @@ def write_outputs(path: str, outputs: dict[str, str]) -> None:
 @dataclass
 class _Annotation:
     kind: str
-    rank: tuple  # smaller first within its kind
+    rank: tuple[float, ...]  # smaller first within its kind
     file: str | None
     line: int | None
     title: str
@@ -108,7 +114,7 @@ def _mismatch_message(model: ModelResult) -> str:
                      f"{num(worst.tolerance)} (max rel err {num(worst.max_rel_err)}, worst index "
                      f"{index_text(worst.worst_index)}); {len(failing)} of {len(model.params)} tensor(s) fail.")
     for d in model.diagnoses[:3]:
-        confirmed = {True: " (confirmed)", False: " (not confirmed)"}.get(d.confirmed, "")
+        confirmed = confirmation(d)
         lines.append(f"Cause {one_line(d.code, 60)}{confirmed}: {clean_text(d.message).strip()}")
         if d.fix:
             lines.append(f"Fix: {clean_text(d.fix).strip()}")

@@ -6,7 +6,7 @@ import math
 import re
 from typing import Any
 
-from ..results import REPORT_SCHEMA, ErrorInfo, RunReport
+from ..results import REPORT_SCHEMA, ErrorInfo, ModelResult, RunReport
 from .atomic import write_atomic
 
 # Strict JSON has no NaN/Infinity. A NaN gradient is a finding, so it is kept as a string rather than
@@ -88,13 +88,22 @@ def read_json(path: str) -> RunReport:
 
 
 def merge_reports(reports: list[RunReport]) -> RunReport:
-    """One report from the shards of a matrix run: models by config line then name, config errors once."""
+    """One report from the shards of a matrix run: models by config line then name, config errors once.
+
+    Raises ValueError when there is nothing to merge or when the reports overlap (a model checked twice).
+    """
     if not reports:
         raise ValueError("nothing to merge")
     models = [m for r in reports for m in r.models]
     models.sort(key=lambda m: (m.config_line is None, m.config_line or 0, m.name))
+    models = _invalid_entries_once(models)
+    names = [m.name for m in models]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ValueError(f"the reports overlap: {', '.join(twice[:10])} checked more than once "
+                         "(merge the reports of one run's shards, each once)")
     errors: list[ErrorInfo] = []
-    seen: set[tuple] = set()
+    seen: set[tuple[object, ...]] = set()
     for error in (e for r in reports for e in r.config_errors):
         key = (error.message, error.file, error.line, error.kind)
         if key not in seen:
@@ -103,3 +112,18 @@ def merge_reports(reports: list[RunReport]) -> RunReport:
     # Shards run side by side; the merged time is the machine time they spent together.
     return RunReport(config_file=reports[0].config_file, models=models, config_errors=errors, shard=None,
                      seconds=sum(r.seconds for r in reports))
+
+
+def _invalid_entries_once(models: list[ModelResult]) -> list[ModelResult]:
+    """Every shard reports the models whose gradcheck.yml entry is invalid: keep each such error once."""
+    seen: set[tuple[object, ...]] = set()
+    kept = []
+    for model in models:
+        error = model.error
+        key = (model.name, error.message, error.line) if error and error.kind == "config" else None
+        if key is not None and key in seen:
+            continue
+        if key is not None:
+            seen.add(key)
+        kept.append(model)
+    return kept

@@ -10,8 +10,8 @@ import re
 import xml.etree.ElementTree as ET
 
 from ..results import ModelResult, RunReport
-from . import (clean_text, config_location, error_location, index_text, now_passes, num, one_line,
-               positive_line, repo_path, shape_text, status_counts, where, worst_param)
+from .common import (clean_text, confirmation, config_location, error_location, index_text, now_passes, num, one_line,
+                     positive_line, repo_path, shape_text, status_counts, where, worst_param)
 
 # Characters outside XML 1.0's Char production cannot appear even escaped; ElementTree would write them.
 _XML_ILLEGAL = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -42,7 +42,7 @@ def _tensor_table(model: ModelResult) -> str:
 def _diagnoses(model: ModelResult) -> str:
     lines = []
     for d in model.diagnoses:
-        confirmed = {True: " (confirmed)", False: " (not confirmed)"}.get(d.confirmed, "")
+        confirmed = confirmation(d)
         loc = where(repo_path(d.file), positive_line(d.line))
         lines.append(f"cause {one_line(d.code, 80)}{confirmed}" + (f" at {loc}" if loc else "") + ":")
         lines.append("  " + clean_text(d.message).strip().replace("\n", "\n  "))
@@ -115,8 +115,8 @@ def render_junit(report: RunReport) -> str:
     totals = {"tests": str(tests), "failures": str(failures), "errors": str(errors),
               "skipped": str(counts["expected-fail"]), "time": f"{max(time, report.seconds):.3f}"}
 
-    root = ET.Element("testsuites", name="gradcheck-ci", **totals)
-    suite = ET.SubElement(root, "testsuite", name=_attr(f"gradcheck-ci: {config}"), **totals)
+    root = ET.Element("testsuites", {"name": "gradcheck-ci", **totals})
+    suite = ET.SubElement(root, "testsuite", {"name": _attr(f"gradcheck-ci: {config}"), **totals})
     if report.shard:
         props = ET.SubElement(suite, "properties")
         ET.SubElement(props, "property", name="shard", value=_attr(report.shard))

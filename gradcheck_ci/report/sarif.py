@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Any
 from urllib.parse import quote
 
 from ..results import Diagnosis, ModelResult, ParamResult, RunReport
-from . import (clean_text, config_location, error_location, failure_location, now_passes, num, one_line,
-               over_tolerance, positive_line, repo_path)
+from .common import (clean_text, confirmation, config_location, error_location, failure_location, now_passes, num,
+                     one_line, over_tolerance, positive_line, repo_path)
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 INFORMATION_URI = "https://github.com/gradcheck-ci/gradcheck-ci"
@@ -63,7 +64,7 @@ def _tensor_message(model: ModelResult, p: ParamResult) -> str:
 
 
 def _diagnosis_message(model: ModelResult, d: Diagnosis) -> str:
-    confirmed = {True: " (confirmed)", False: " (not confirmed)"}.get(d.confirmed, "")
+    confirmed = confirmation(d)
     text = f"{one_line(model.name, 120)}: {_text(d.message, d.code)}{confirmed}"
     return text + (f" Fix: {clean_text(d.fix).strip()}" if d.fix else "")
 
@@ -161,3 +162,8 @@ def render_sarif(report: RunReport, tool_version: str) -> dict[str, Any]:
         "invocations": [{"executionSuccessful": report.status != "error", "exitCode": report.exit_code}],
     }
     return {"$schema": SCHEMA, "version": "2.1.0", "runs": [run]}
+
+
+def render_sarif_text(report: RunReport, tool_version: str) -> str:
+    """The SARIF log as its file holds it: strict JSON (no NaN), indented, UTF-8 text kept as is."""
+    return json.dumps(render_sarif(report, tool_version), indent=2, ensure_ascii=False, allow_nan=False) + "\n"

@@ -9,9 +9,8 @@ import html
 import re
 
 from ..results import ModelResult, RunReport
-from . import (clean_text, error_location, index_text, model_score,
-               now_passes, num, one_line, over_tolerance, positive_line, repo_path, shape_text,
-               status_counts, where, worst_param)
+from .common import (clean_text, confirmation, error_location, index_text, model_score, now_passes, num, one_line,
+                     over_tolerance, positive_line, repo_path, shape_text, status_counts, where, worst_param)
 
 _BADGE = {"pass": "✅ pass", "fail": "❌ fail", "expected-fail": "☑️ xfail", "error": "💥 error",
           "cancelled": "⏹️ cancelled", "xpass": "⚠️ xpass"}
@@ -136,7 +135,7 @@ def _details(model: ModelResult, report: RunReport) -> str:
             out.append(f"\n… {len(params) - _DETAIL_TENSORS} more tensor(s) in the JSON report.\n")
         out.append("\n")
     for d in model.diagnoses[:5]:
-        confirmed = {True: " (confirmed)", False: " (not confirmed)"}.get(d.confirmed, "")
+        confirmed = confirmation(d)
         loc = where(repo_path(d.file), positive_line(d.line))
         out.append(f"- **{md(d.code, 40)}**{confirmed}" + (f" at {md(loc, 80)}" if loc else "")
                    + f": {md(d.message, 400)}" + (f" **Fix:** {md(d.fix, 300)}" if d.fix else "") + "\n")

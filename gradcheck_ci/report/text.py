@@ -8,11 +8,12 @@ from __future__ import annotations
 import re
 
 from ..results import ModelResult, RunReport
-from . import (clean_text, index_text, now_passes, num, one_line, positive_line, repo_path,
-               shape_text, status_counts, where, worst_param)
+from .common import (clean_text, index_text, now_passes, num, one_line, positive_line, repo_path, shape_text,
+                     status_counts, where, worst_param)
 
 _WORDS = {"pass": "PASS", "fail": "FAIL", "expected-fail": "XFAIL", "error": "ERROR", "cancelled": "CANCELLED"}
 _COLORS = {"PASS": "32", "FAIL": "31", "XFAIL": "33", "XPASS": "33", "ERROR": "1;31", "CANCELLED": "33"}
+_CONFIRMATION: dict[object, str] = {True: " (confirmed)", False: " (not confirmed by ablation)"}
 _MAX_ROWS = 50  # tensors listed per model; longer tables keep the failing ones first and hide the rest
 _ZWSP = "\u200b"  # not whitespace to the runner's TrimStart, so it breaks "::" and "##[" invisibly
 _LEADING_COMMAND = re.compile(r"^(\s*):")
@@ -95,7 +96,7 @@ def render_model(result: ModelResult, color: bool = False) -> str:
         if hidden:
             lines.append(f"  ... {hidden} more tensor(s) not shown (see the JSON report)")
     for d in m.diagnoses:
-        confirmed = {True: " (confirmed)", False: " (not confirmed by ablation)"}.get(d.confirmed, "")
+        confirmed = _CONFIRMATION.get(d.confirmed, "")
         loc = where(repo_path(d.file), positive_line(d.line))
         lines.append(f"  diagnosis {one_line(d.code, 60)}{confirmed}" + (f" at {loc}" if loc else ""))
         lines.extend(_block(d.message, "    "))

@@ -13,6 +13,7 @@ import pytest
 from entrypoint import inputs, workflow
 from entrypoint import main as entry
 from gradcheck_ci import dockerrun
+from gradcheck_ci.report import github
 
 from .runner import effective_commands, parse_output_file
 
@@ -20,9 +21,9 @@ from .runner import effective_commands, parse_output_file
 # ---- workflow commands and file commands ------------------------------------------------------------
 
 def test_escaping_follows_the_runner():
-    assert workflow.escape_data("50% done\r\nnext") == "50%25 done%0D%0Anext"
-    assert workflow.escape_property("a:b,c%\n") == "a%3Ab%2Cc%25%0A"
-    line = workflow.command("error", "bad\nthing", file="models/x.py", line=3, title="gc: x, y")
+    assert github.escape_data("50% done\r\nnext") == "50%25 done%0D%0Anext"
+    assert github.escape_property("a:b,c%\n") == "a%3Ab%2Cc%25%0A"
+    line = github.command("error", "bad\nthing", file="models/x.py", line=3, title="gc: x, y")
     assert line == "::error file=models/x.py,line=3,title=gc%3A x%2C y::bad%0Athing"
     [parsed] = effective_commands(line)
     assert parsed.properties == {"file": "models/x.py", "line": "3", "title": "gc: x, y"}
@@ -30,11 +31,11 @@ def test_escaping_follows_the_runner():
 
 
 def test_output_block_uses_a_random_delimiter_not_in_the_value(tmp_path):
-    block = workflow.output_block("failed-models", "a\nb")
+    block = github.output_block("failed-models", "a\nb")
     name, rest = block.split("<<", 1)
     delimiter = rest.split("\n", 1)[0]
     assert name == "failed-models" and delimiter.startswith("ghadelimiter_") and len(delimiter) > 20
-    assert workflow.output_block("x", "v") != workflow.output_block("x", "v")
+    assert github.output_block("x", "v") != github.output_block("x", "v")
     out = tmp_path / "out"
     workflow.write_outputs({"status": "fail", "failed-models": "a,b", "report": ""},
                            {"GITHUB_OUTPUT": str(out)})

@@ -1,0 +1,152 @@
+"""Helpers every report format shares, so that each names the same location for a finding, ranks
+tensors the same way and cleans user text the same way."""
+from __future__ import annotations
+
+import math
+import os
+import posixpath
+import re
+
+from ..results import Diagnosis, ModelResult, ParamResult, RunReport
+
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-_]")
+# Characters some consumer (a browser, Python's splitlines, a terminal) treats as a line break.
+_LINE_BREAKS = str.maketrans({c: "\n" for c in "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"})
+_CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff]")
+
+
+def clean_text(value: object) -> str:
+    """User text made printable: ANSI sequences and control characters dropped, odd line breaks -> '\\n'.
+
+    Only TAB, LF and CR survive; each format then escapes those its own way.
+    """
+    text = value if isinstance(value, str) else str(value)
+    text = _ANSI.sub("", text).translate(_LINE_BREAKS)
+    return _CONTROLS.sub("", text)
+
+
+def one_line(value: object, limit: int | None = None) -> str:
+    """User text for a single-line slot: all whitespace runs become one space, optionally shortened."""
+    text = " ".join(clean_text(value).split())
+    if limit is not None and len(text) > limit:
+        text = text[: max(limit - 1, 0)] + "…"
+    return text
+
+
+def repo_path(path: str | None) -> str | None:
+    """A path as CI systems want it: relative to the repository root, '/' separators, no leading './'."""
+    if not path:
+        return None
+    # Line breaks cannot be part of a path a CI system links to; dropping them keeps every format one-line.
+    text = re.sub(r"[\r\n]", "", clean_text(path)).replace("\\", "/").strip()
+    if os.path.isabs(text) or text.startswith("/"):
+        # Absolute paths only land on a file when they are inside the checked-out repository.
+        root = os.environ.get("GITHUB_WORKSPACE") or os.getcwd()
+        rel = posixpath.relpath(text, root.replace("\\", "/"))
+        if not rel.startswith("../"):
+            text = rel
+    text = posixpath.normpath(text) if text else text
+    while text.startswith("./"):
+        text = text[2:]
+    return None if text in ("", ".") else text
+
+
+def positive_line(line: object) -> int | None:
+    """Line numbers are 1-based everywhere we report them; anything else means 'unknown'."""
+    return line if isinstance(line, int) and not isinstance(line, bool) and line >= 1 else None
+
+
+def over_tolerance(param: ParamResult) -> float:
+    """How far a tensor is from passing: abs error / tolerance (the tolerance is absolute, see numeric)."""
+    err, tol = param.max_abs_err, param.tolerance
+    if err is None or (isinstance(err, float) and math.isnan(err)):
+        return math.inf  # NaN gradients are as bad as it gets
+    if not tol or tol <= 0 or math.isnan(tol):
+        return math.inf if err > 0 else 0.0
+    ratio = err / tol
+    return math.inf if math.isnan(ratio) else ratio
+
+
+def worst_param(model: ModelResult) -> ParamResult | None:
+    """The failing tensor furthest over tolerance (NaN-safe, unlike ranking on the raw ratio)."""
+    failing = [p for p in model.params if p.status == "fail"]
+    return max(failing, key=over_tolerance) if failing else None
+
+
+def model_score(model: ModelResult) -> float:
+    worst = worst_param(model)
+    return over_tolerance(worst) if worst else 0.0
+
+
+def now_passes(model: ModelResult) -> bool:
+    """A model marked `expect: fail` whose gradients now agree (status pass, or fail under --fail-on-expected).
+
+    The runner flags it in extra["unexpected_pass"]; the status test covers reports without the flag.
+    """
+    if model.expect != "fail" or model.status not in ("pass", "fail"):
+        return False
+    if model.extra.get("unexpected_pass") is True:
+        return True
+    return model.error is None and not any(p.status == "fail" for p in model.params)
+
+
+_CONFIRMATION: dict[object, str] = {True: " (confirmed)", False: " (not confirmed)"}
+
+
+def confirmation(diagnosis: Diagnosis) -> str:
+    """' (confirmed)' or ' (not confirmed)' after a cause's name; '' when no ablation was run."""
+    return _CONFIRMATION.get(diagnosis.confirmed, "")
+
+
+def config_location(model: ModelResult, report: RunReport) -> tuple[str | None, int | None]:
+    return repo_path(model.config_file or report.config_file), positive_line(model.config_line)
+
+
+def failure_location(model: ModelResult, report: RunReport) -> tuple[str | None, int | None]:
+    """Where a mismatch points: the first located diagnosis, else the worst tensor's layer, else the config."""
+    for diagnosis in model.diagnoses:
+        if repo_path(diagnosis.file):
+            return repo_path(diagnosis.file), positive_line(diagnosis.line)
+    worst = worst_param(model)
+    if worst is not None and repo_path(worst.file):
+        return repo_path(worst.file), positive_line(worst.line)
+    return config_location(model, report)
+
+
+def error_location(model: ModelResult, report: RunReport) -> tuple[str | None, int | None]:
+    if model.error is not None and repo_path(model.error.file):
+        return repo_path(model.error.file), positive_line(model.error.line)
+    return config_location(model, report)
+
+
+def where(file: str | None, line: int | None) -> str:
+    """'file:line', 'file' or '' for display."""
+    if not file:
+        return ""
+    return f"{file}:{line}" if line else file
+
+
+def num(value: float | None) -> str:
+    """Compact number for tables: 3 significant digits."""
+    if value is None:
+        return "-"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    return f"{value:.3g}"
+
+
+def shape_text(shape: list[int] | None) -> str:
+    if shape is None:
+        return "-"
+    return "x".join(str(d) for d in shape) if shape else "scalar"
+
+
+def index_text(index: list[int] | None) -> str:
+    return "-" if index is None else "[" + ", ".join(str(i) for i in index) + "]"
+
+
+def status_counts(report: RunReport) -> dict[str, int]:
+    counts = {"pass": 0, "fail": 0, "expected-fail": 0, "error": 0, "cancelled": 0}
+    for model in report.models:
+        counts[model.status] = counts.get(model.status, 0) + 1
+    return counts

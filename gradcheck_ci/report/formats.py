@@ -1,0 +1,72 @@
+"""The report files `gradcheck-ci check` can write: one row per format.
+
+A row is the one place that names the format's `check` option (cli.py builds the options from the
+table), its input of the GitHub Action with that input's default (entrypoint/inputs.py reads them from
+here; tests/test_report_formats.py holds action.yml and docs/action.md to them) and its renderer.
+Adding a format is its renderer module plus one row.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..results import RunReport
+from .atomic import write_atomic
+from .jsonreport import render_json
+from .junit import render_junit
+from .sarif import render_sarif_text
+
+Renderer = Callable[[RunReport, str], str]  # (report, gradcheck-ci version) -> the file's text
+
+
+@dataclass(frozen=True)
+class ReportFormat:
+    name: str  # also the option's argparse dest (args.<name>) and write_reports' `<name>_path` keyword
+    option: str  # the `gradcheck-ci check` option that asks for the file
+    help: str  # that option's help text
+    action_input: str  # the GitHub Action's input that names the file's path
+    action_default: str  # that input's default ("" writes no file unless asked)
+    render: Renderer
+
+    def write(self, report: RunReport, path: str, tool_version: str) -> None:
+        """Render and write atomically: a later CI step never reads half a file."""
+        write_atomic(path, self.render(report, tool_version))
+
+
+REPORT_FORMATS: tuple[ReportFormat, ...] = (
+    ReportFormat(name="json", option="--json", help="write the JSON report here",
+                 action_input="json-report", action_default="gradcheck-report.json",
+                 render=lambda report, _version: render_json(report)),
+    ReportFormat(name="junit", option="--junit", help="write a JUnit XML report here",
+                 action_input="junit-report", action_default="",
+                 render=lambda report, _version: render_junit(report)),
+    ReportFormat(name="sarif", option="--sarif", help="write a SARIF 2.1.0 report here",
+                 action_input="sarif-report", action_default="",
+                 render=render_sarif_text),
+)
+
+
+def report_format(name: str) -> ReportFormat:
+    """The row called `name` (KeyError for a format that does not exist)."""
+    for fmt in REPORT_FORMATS:
+        if fmt.name == name:
+            return fmt
+    raise KeyError(name)
+
+
+def write_reports(report: RunReport, *, tool_version: str = "0.1.0", **paths: str | None) -> list[str]:
+    """Write each format given a path (`json_path=...`, `junit_path=...`, `sarif_path=...`) atomically.
+
+    Returns the paths written, in the table's order; a missing or empty path writes nothing.
+    """
+    known = {f"{fmt.name}_path" for fmt in REPORT_FORMATS}
+    unknown = sorted(set(paths) - known)
+    if unknown:
+        raise TypeError(f"write_reports() got unknown report paths: {', '.join(unknown)}")
+    written = []
+    for fmt in REPORT_FORMATS:
+        path = paths.get(f"{fmt.name}_path")
+        if path:
+            fmt.write(report, path, tool_version)
+            written.append(path)
+    return written

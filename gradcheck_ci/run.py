@@ -1,0 +1,253 @@
+"""The run lifecycle of `gradcheck-ci check`: read the config, choose the models (--model, --shard), check
+them one by one in a worker, keep the report files current after every model, stop cleanly on SIGTERM or
+Ctrl-C, and finish with the reports written and the exit code.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import fnmatch
+import os
+import signal
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+from . import __version__
+from .output import Console
+from .report.formats import REPORT_FORMATS
+from .results import EXIT_ERROR, ErrorInfo, ModelResult, RunReport
+
+if TYPE_CHECKING:  # annotations only: config and runner are imported once a check starts
+    from .config import Config, ConfigError, ModelSpec
+    from .runner import Runner
+
+
+class UsageError(Exception):
+    """gradcheck-ci was called in a way it cannot follow: one line on stderr and exit 2."""
+
+
+def select_models(specs: list[ModelSpec], patterns: list[str], shard: tuple[int, int] | None,
+                  other_names: tuple[str, ...] | list[str] = ()) -> list[ModelSpec]:
+    """The models to run; other_names: models the config names but cannot run (their entry is invalid)."""
+    if patterns:
+        known = [s.name for s in specs] + list(other_names)
+        unknown = [p for p in patterns if not any(fnmatch.fnmatchcase(name, p) for name in known)]
+        if unknown:
+            names = ", ".join(known[:20]) + (" ..." if len(known) > 20 else "")
+            raise UsageError(f"--model {', '.join(unknown)}: no such model in the config (models: {names})")
+        specs = [s for s in specs if any(fnmatch.fnmatchcase(s.name, p) for p in patterns)]
+    if shard:
+        index, count = shard
+        specs = [s for position, s in enumerate(specs) if position % count == index - 1]
+    return specs
+
+
+def repository_prefix(root: str) -> str:
+    """Under GitHub Actions, where the config's directory sits inside the checked-out repository ("sub/")."""
+    workspace = os.environ.get("GITHUB_WORKSPACE")
+    if not workspace:
+        return ""
+    relative = os.path.relpath(os.path.realpath(root), os.path.realpath(workspace))
+    if relative == "." or relative == ".." or relative.startswith(".." + os.sep):
+        return ""
+    return relative.replace(os.sep, "/") + "/"
+
+
+class _Stop:
+    """SIGTERM (a cancelled CI job) and the first Ctrl-C: stop the running worker, report what finished.
+
+    Installed before the config is read, so a signal at any moment ends in complete reports; a second
+    Ctrl-C interrupts for good.
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.runner: Runner | None = None  # cancelled on a signal, once there is one
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _Stop:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            try:
+                self._previous[signum] = signal.signal(signum, self._handle)
+            except ValueError:  # not the main thread (embedded use): keep the defaults
+                pass
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if signum == signal.SIGINT and self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        if self.runner is not None:
+            self.runner.cancel()
+
+
+class ReportFiles:
+    """The report files asked for (args.json, args.junit, ...: one attribute per report format), rewritten
+    atomically after every model, so that even a run killed outright (SIGKILL, a lost machine) leaves
+    valid reports: the finished models, the rest marked cancelled."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.paths = {fmt.name: getattr(args, fmt.name, None) for fmt in REPORT_FORMATS}
+        self.wanted = any(self.paths.values())
+        config = getattr(args, "config", "gradcheck.yml")
+        root = getattr(args, "root", None) or os.path.dirname(os.path.abspath(config))
+        self.prefix = repository_prefix(root)
+
+    def rebased(self, report: RunReport) -> RunReport:
+        """The report with paths relative to the repository (GITHUB_WORKSPACE), not to the config's directory."""
+        if not self.prefix:
+            return report
+        copied = copy.deepcopy(report)
+        copied.prefix_paths(self.prefix)
+        return copied
+
+    def interim(self, report: RunReport, pending: list[ModelSpec], config_file: str) -> None:
+        """Write the reports as they stand, the models still `pending` marked cancelled."""
+        if not self.wanted:
+            return
+        from .runner import error_result
+
+        snapshot = RunReport(config_file=report.config_file, models=list(report.models),
+                             config_errors=report.config_errors, shard=report.shard, seconds=report.seconds)
+        for spec in pending:
+            snapshot.models.append(error_result(spec, config_file, ErrorInfo(
+                "not checked: the run ended before this model (it was killed, or is still running)",
+                config_file, spec.line, "cancelled")))
+        self.write(snapshot)
+
+    def write(self, report: RunReport) -> list[str]:
+        """Write every report asked for; the paths written. UsageError names the option whose path failed."""
+        report = self.rebased(report)
+        written = []
+        for fmt in REPORT_FORMATS:
+            path = self.paths[fmt.name]
+            if not path:
+                continue
+            try:
+                fmt.write(report, path, __version__)
+            except OSError as exc:
+                reason = _unwritable_reason(path, exc)
+                raise UsageError(f"cannot write the report {fmt.option} {path}: {reason}") from None
+            written.append(path)
+        return written
+
+
+def _unwritable_reason(path: str, exc: OSError) -> str:
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        return "it is a directory"
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        return f"{folder} is not a directory"
+    return exc.strerror or str(exc)
+
+
+def check(args: argparse.Namespace, shard: tuple[int, int] | None, console: Console) -> int:
+    """Run `gradcheck-ci check` as parsed by cli.build_parser (shard: --shard, already parsed); the exit code."""
+    from .config import ConfigError, load_config
+    from .runner import Runner, cancelled_result
+
+    reports = ReportFiles(args)
+    started = time.perf_counter()
+    with _Stop() as stop:
+        try:
+            config = load_config(args.config, root=args.root)
+        except ConfigError as exc:
+            return _finish(_unreadable_config(exc, args), reports, console, started)
+
+        config_file = config.rel_path()
+        report, specs = _plan(config, args.model, shard, args.shard)
+        console.start(len(specs), config_file)
+        for result in report.models:
+            console.model_skipped(result)
+
+        runner = Runner(config.root, config_file, on_event=console.progress, on_output=console.user_output,
+                        fail_on_expected=args.fail_on_expected)
+        stop.runner = runner
+        if stop.requested:
+            runner.cancel()
+        pending = list(specs)
+        reports.interim(report, pending, config_file)  # fails fast on an unwritable report path
+
+        def on_result(result: ModelResult) -> None:
+            report.models.append(result)
+            if pending and pending[0].name == result.name:
+                pending.pop(0)
+            console.model_done(result)
+            report.seconds = time.perf_counter() - started
+            reports.interim(report, pending, config_file)
+
+        try:
+            for spec in specs:
+                if runner.cancelled:
+                    break
+                console.model_start(spec)
+                runner.run([spec], on_result)
+        except KeyboardInterrupt:  # a second Ctrl-C
+            runner.cancel()
+        report.models.extend(cancelled_result(s, config_file) for s in pending)
+        return _finish(report, reports, console, started)
+
+
+def _unreadable_config(exc: ConfigError, args: argparse.Namespace) -> RunReport:
+    """The report of a run whose config could not be read at all: one configuration error."""
+    message = exc.message
+    if not os.path.isfile(args.config):  # name it as given: relative to the root it would be a bare name
+        message += f": {args.config}"
+    error = ErrorInfo(message, _display_path(exc.file, args.root), exc.line, "config")
+    return RunReport(config_file=_display_path(args.config, args.root), config_errors=[error], shard=args.shard)
+
+
+def _plan(config: Config, patterns: list[str], shard: tuple[int, int] | None,
+          shard_text: str | None) -> tuple[RunReport, list[ModelSpec]]:
+    """The report as it starts (the config's problems in it) and the models to check.
+
+    A model whose entry is invalid is not run: it is reported once, as an error holding all its problems.
+    """
+    config_file = config.rel_path()
+    report = RunReport(config_file=config_file, shard=shard_text)
+    problem_models = {p.model for p in config.problems if p.model}
+    specs = select_models(config.models, patterns, shard, sorted(problem_models))
+    for problem in config.problems:
+        error = ErrorInfo(problem.message, config_file, problem.line, "config")
+        if problem.model and _selected(problem.model, patterns):
+            earlier = next((m for m in report.models if m.name == problem.model), None)
+            if earlier is not None and earlier.error is not None:  # one result per model, every problem in it
+                earlier.error.message += f"; line {problem.line}: {problem.message}"
+            else:
+                report.models.append(_config_error_result(problem.model, error))
+        elif not problem.model:
+            report.config_errors.append(error)
+    return report, [s for s in specs if s.name not in problem_models]
+
+
+def _selected(name: str, patterns: list[str]) -> bool:
+    return not patterns or any(fnmatch.fnmatchcase(name, p) for p in patterns)
+
+
+def _config_error_result(name: str, error: ErrorInfo) -> ModelResult:
+    return ModelResult(name=name, factory="", status="error", seed=0, precision="float64", mode="auto",
+                       error=error, config_file=error.file, config_line=error.line)
+
+
+def _display_path(path: str | None, root: str | None) -> str:
+    if not path:
+        return "gradcheck.yml"
+    base = root or os.path.dirname(os.path.abspath(path))
+    return os.path.relpath(os.path.abspath(path), base).replace(os.sep, "/")
+
+
+def _finish(report: RunReport, reports: ReportFiles, console: Console, started: float) -> int:
+    report.seconds = time.perf_counter() - started
+    try:
+        written = reports.write(report)
+    except UsageError as exc:
+        console.finish(reports.rebased(report), [])
+        print(f"gradcheck-ci: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    console.finish(reports.rebased(report), written)
+    return report.exit_code
