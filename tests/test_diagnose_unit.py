@@ -1,31 +1,56 @@
 """The diagnosis stage's pure parts: no Theano, no model (fast)."""
 import fnmatch
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from gradcheck_ci import diagnose, profile
-from gradcheck_ci.diagnose import (
-    disconnected,
-    gradient_clipping,
-    low_precision,
-    nan_or_inf,
-    non_differentiable,
-    stochastic_forward,
-    truncated_bptt,
-    wrong_backward,
-)
+from gradcheck_ci import causes, diagnose
+from gradcheck_ci.diagnose import low_precision, nan_or_inf, profile
 from gradcheck_ci.diagnose.ablation import Outcome, attributes
-from gradcheck_ci.diagnose.localise import _at_point, _kinked
-from gradcheck_ci.results import ParamResult
+from gradcheck_ci.diagnose.localise import kink_at_point, kinked
+from gradcheck_ci.report.sarif import render_sarif
+from gradcheck_ci.results import Diagnosis, ModelResult, ParamResult, RunReport
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
 def test_codes_are_the_issue_codes_one_module_each():
-    modules = [truncated_bptt, gradient_clipping, stochastic_forward, non_differentiable, low_precision,
-               nan_or_inf, disconnected, wrong_backward]
-    assert tuple(m.CODE for m in modules) == diagnose.CODES
+    modules = [diagnose.finder(cause.code) for cause in causes.CAUSES]
+    assert tuple(m.CODE for m in modules) == diagnose.CODES == causes.CODES
+    assert set(diagnose.CODES) == {"truncated-bptt", "gradient-clipping", "stochastic-forward", "non-differentiable",
+                                   "low-precision", "nan-or-inf", "disconnected", "wrong-backward"}
+    assert [m.__name__ for m in modules] == [f"gradcheck_ci.diagnose.{c.module}" for c in causes.CAUSES]
     assert all(m.__doc__ and len(m.__doc__) > 200 for m in modules)  # the docstring is the documentation
+
+
+def test_causes_are_listed_in_run_order_and_each_module_has_its_phases_interface():
+    assert list(diagnose.PHASES) == list(causes.PHASES)
+    order = [list(causes.PHASES).index(cause.phase) for cause in causes.CAUSES]
+    assert order == sorted(order)
+    for cause in causes.CAUSES:
+        module = diagnose.finder(cause.code)
+        assert all(callable(getattr(module, name, None)) for name in diagnose.PHASES[cause.phase].interface), cause
+
+
+def test_the_docs_table_of_causes_is_the_registry():
+    table = causes.markdown_table()
+    assert table in (DOCS / "diagnosis.md").read_text(encoding="utf-8"), (
+        "docs/diagnosis.md's table of causes differs from gradcheck_ci/causes.py: "
+        "paste the output of `python -m gradcheck_ci.causes`")
+
+
+def test_sarif_rules_of_known_causes_come_from_the_registry():
+    diagnoses = [Diagnosis(code=cause.code, message="m", fix="f") for cause in causes.CAUSES]
+    model = ModelResult(name="m", factory="net:build", status="fail", seed=0, precision="float64", mode="full",
+                        diagnoses=diagnoses)
+    rules = {r["id"]: r for r in render_sarif(RunReport("g.yml", [model]), "1")["runs"][0]["tool"]["driver"]["rules"]}
+    for cause in causes.CAUSES:
+        rule = rules[cause.code]
+        assert rule["shortDescription"]["text"] == cause.title
+        assert rule["fullDescription"]["text"].lower().startswith(cause.means.lower())
+        assert rule["help"]["text"].lower().startswith(cause.fix.lower())
 
 
 def test_diagnosis_can_be_switched_off_for_child_workers(monkeypatch):
@@ -94,32 +119,33 @@ def _probe(fn, h=6e-6):
 @pytest.mark.parametrize("distance", [0.0, 1e-6, 3e-6, 5e-6])
 def test_a_kink_at_or_within_one_step_is_seen(distance):
     values, centre = _probe(lambda t: np.maximum(t - distance, 0) + 0.3 * t * t + 1)
-    assert _kinked(values, centre, 2.2e-16)
+    assert kinked(values, centre, 2.2e-16)
 
 
 def test_a_smooth_function_and_a_far_kink_are_not_kinks():
     for fn in (lambda t: np.sin(t) + 1, lambda t: np.maximum(t - 1e-5, 0) + 0.3 * t * t + 1):
         values, centre = _probe(fn)
-        assert not _kinked(values, centre, 2.2e-16)
+        assert not kinked(values, centre, 2.2e-16)
 
 
 def test_a_kink_at_the_point_scales_linearly_but_noise_does_not():
     fn = lambda t: abs(t) + 1.0
     h = 6e-6
     pairs = [(fn(h * s), fn(-h * s)) for s in (1, 0.5, 0.25, 0.125)]
-    assert _at_point(pairs, fn(0.0), 2.2e-16)
+    assert kink_at_point(pairs, fn(0.0), 2.2e-16)
     rng = np.random.RandomState(0)
     noisy = [(1 + 1e-9 * rng.randn(), 1 + 1e-9 * rng.randn()) for _ in range(4)]
-    hits = sum(_at_point([(1 + 1e-9 * rng.randn(), 1 + 1e-9 * rng.randn()) for _ in range(4)], 1.0, 2.2e-16)
+    assert not kink_at_point(noisy, 1.0, 2.2e-16)
+    hits = sum(kink_at_point([(1 + 1e-9 * rng.randn(), 1 + 1e-9 * rng.randn()) for _ in range(4)], 1.0, 2.2e-16)
                for _ in range(500))
-    assert hits < 25 and noisy
+    assert hits < 25  # round-off noise looks like a kink in under 5% of draws
 
 
 def test_per_element_detection_marks_only_the_kinked_elements():
     def fn(t):
         return np.array([np.maximum(t, 0), np.sin(t), t * t]) + 1
     values, centre = _probe(fn)
-    assert _kinked(values, centre, 2.2e-16).tolist() == [True, False, False]
+    assert kinked(values, centre, 2.2e-16).tolist() == [True, False, False]
 
 
 # ---------------------------------------------------------------- ablation bookkeeping

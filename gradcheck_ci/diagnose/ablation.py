@@ -15,7 +15,7 @@ from typing import Any
 
 from .. import check
 from ..results import ParamResult
-from .session import Session, param_evidence
+from .session import Session, fmt, names, param_evidence
 
 
 @dataclass
@@ -52,6 +52,25 @@ class Outcome:
         before = max((session.param(k).max_abs_err for k in self.tested), default=0.0)
         after = max((self.after[k].max_abs_err for k in self.tested if k in self.after), default=0.0)
         return before, after
+
+    def ruled_out(self, session: Session, code: str, label: str | None) -> dict[str, Any]:
+        """The entry for session.ruled_out when this ablation ran and the mismatch stayed."""
+        before, after = self.worst(session)
+        return {"code": code, "layer": label, "ablation": self.change, "max_abs_err_before": before,
+                "max_abs_err_after": after, "why": "the mismatch did not change when it was switched off"}
+
+
+def verdict_sentence(session: Session, outcome: Outcome | None, change: str) -> str:
+    """The end of a diagnosis message: what the ablation `change` did to the mismatch ("." when it did not run)."""
+    if outcome is None:
+        return "."
+    before, after = outcome.worst(session)
+    if outcome.confirmed:
+        return f". Rebuilt with {change}, the gradients agree (max error {fmt(before)} -> {fmt(after)})."
+    fixed = session.tensor_ids(outcome.explained)
+    left = session.tensor_ids(outcome.still_failing)
+    return (f". Rebuilt with {change}, {names(fixed)} agree but {names(left)} still differ, "
+            "so something else is wrong too.")
 
 
 @contextmanager

@@ -11,13 +11,15 @@ applies; reported whether or not the check failed, since the check of these tens
 """
 from __future__ import annotations
 
+from ..causes import BY_CODE
 from ..results import Diagnosis
 from .session import Session, names
 
 CODE = "disconnected"
+FIX = BY_CODE[CODE].fix
 
 
-def detect(session: Session) -> list[Diagnosis]:
+def find(session: Session) -> list[Diagnosis]:
     import theano
 
     model = session.model
@@ -40,9 +42,7 @@ def detect(session: Session) -> list[Diagnosis]:
                    f"loss: nothing the loss computes depends on {these}, so Theano's gradient and the finite "
                    "differences are both zero and the check of "
                    f"{these} means nothing.")
-        fix = ("use the parameter in get_output_for (or create it with trainable=False), or leave it out of "
-               "`params` if it is not meant to be trained")
-        diagnoses.append(session.diagnosis(CODE, message, fix, session.layer_fields(info.layer), None,
+        diagnoses.append(session.diagnosis(CODE, message, FIX, session.layer_fields(info.layer), None,
                                            {"tensors": ids}))
     session.explain(missing)
     return diagnoses

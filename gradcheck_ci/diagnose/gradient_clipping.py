@@ -12,12 +12,13 @@ Detected from the graph: `GradClip` ops inside the inner graph of a Scan the lay
 """
 from __future__ import annotations
 
+from ..causes import BY_CODE
 from ..results import Diagnosis
-from .ablation import Outcome, Suspect
+from .ablation import Outcome, Suspect, verdict_sentence
 from .session import Session
-from .truncated_bptt import _verdict
 
 CODE = "gradient-clipping"
+FIX = BY_CODE[CODE].fix
 
 
 def suspects(session: Session) -> list[Suspect]:
@@ -51,9 +52,8 @@ def describe(session: Session, suspect: Suspect, outcome: Outcome | None) -> Dia
         message = (f"{suspect.label} clips the gradient flowing back through each step to [-{hi:g}, {hi:g}] "
                    f"({setting}), so where a backward message is larger Theano's gradient is not the "
                    "derivative of the loss")
-        fix = ("set grad_clipping=False while checking (clip the update instead, e.g. "
-               "lasagne.updates.total_norm_constraint), or mark the model `expect: fail` if clipping is intended")
-    message += _verdict(session, outcome, "grad_clipping=False")
+        fix = FIX
+    message += verdict_sentence(session, outcome, "grad_clipping=False")
     if session.spec.expect == "fail" and not zero:
         fix = "expected (`expect: fail`); to check the true gradient instead, set grad_clipping=False"
     evidence = dict(suspect.facts)

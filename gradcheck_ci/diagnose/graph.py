@@ -304,7 +304,7 @@ def untruncated(loss: Any, ops: list[Any]) -> Any:
     import theano
     from theano.gof import graph
 
-    replace = {}
+    replace: dict[Any, Any] = {}
     for node in graph.io_toposort(graph.inputs([loss]), [loss]):
         op = node.op
         if is_scan(op) and getattr(op, "truncate_gradient", -1) != -1 and any(op == o for o in ops):

@@ -89,7 +89,7 @@ class KinkProbe:
 SCALES = (1.0, 0.5, 0.25, 0.125)  # probe steps, as fractions of the engine's step h
 
 
-def _kinked(values: list[tuple[np.ndarray, np.ndarray]], centre: np.ndarray, eps: float) -> np.ndarray:
+def kinked(values: list[tuple[np.ndarray, np.ndarray]], centre: np.ndarray, eps: float) -> np.ndarray:
     """Per element: does the function have a kink at the probe point or within the largest step?
 
     With SD(h) = f(h) - 2 f(0) + f(-h) at h, h/2, h/4, h/8: along a smooth function SD shrinks 4x per
@@ -133,11 +133,11 @@ def probe_element(session: Session, k: int, flat_index: int, with_layers: bool) 
     pairs = [(compiled.loss_with(k, moved(h)), compiled.loss_with(k, moved(-h))) for h in steps]
     central = [(p - m) / (2 * h) for (p, m), h in zip(pairs, steps)]
     analytic = float(session.param(k).analytic or 0.0)
-    at_point_or_near = bool(_kinked([(np.asarray(p), np.asarray(m)) for p, m in pairs], np.asarray(centre), eps))
+    at_point_or_near = bool(kinked([(np.asarray(p), np.asarray(m)) for p, m in pairs], np.asarray(centre), eps))
     # A kink within the step but not at the point must also let the smallest step agree with Theano.
     noise_small = numeric.ROUNDOFF_FACTOR * eps * max(abs(centre), 1e-30) / steps[-1]
     agrees_small = abs(central[-1] - analytic) <= 4 * noise_small + session.rtol * max(abs(analytic), abs(central[-1]))
-    kink = at_point_or_near and (_at_point(pairs, centre, eps) or agrees_small)
+    kink = at_point_or_near and (kink_at_point(pairs, centre, eps) or agrees_small)
     plus, minus = pairs[-1]
     one_sided = {"right": (plus - centre) / steps[-1], "left": (centre - minus) / steps[-1]}
     shape = list(value.shape)
@@ -157,7 +157,7 @@ def probe_element(session: Session, k: int, flat_index: int, with_layers: bool) 
         base_outs = outputs(0.0)
         moved_outs = [(outputs(h), outputs(-h)) for h in steps]
         for j in range(len(inst.layers)):
-            flagged = _kinked([(p[j].astype("float64"), m[j].astype("float64")) for p, m in moved_outs],
+            flagged = kinked([(p[j].astype("float64"), m[j].astype("float64")) for p, m in moved_outs],
                               base_outs[j].astype("float64"), eps)
             if flagged.any():
                 probe.layer_index = j
@@ -167,7 +167,7 @@ def probe_element(session: Session, k: int, flat_index: int, with_layers: bool) 
     return probe
 
 
-def _at_point(pairs: list[tuple[float, float]], centre: float, eps: float) -> bool:
+def kink_at_point(pairs: list[tuple[float, float]], centre: float, eps: float) -> bool:
     sds = [p - 2 * centre + m for p, m in pairs]
     noise = 4 * numeric.ROUNDOFF_FACTOR * eps * max(abs(centre), 1e-300)
     return all(abs(small) > 8 * noise and small != 0 and 1.5 <= big / small <= 2.7

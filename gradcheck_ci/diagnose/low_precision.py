@@ -16,17 +16,34 @@ import tempfile
 import time
 from typing import Any
 
+from ..causes import BY_CODE
 from ..results import Diagnosis, ModelResult
 from .ablation import Outcome
 from .session import Session, fmt, names
 
 CODE = "low-precision"
+FIX = BY_CODE[CODE].fix
 NO_DIAGNOSIS_ENV = "GRADCHECK_CI_NO_DIAGNOSIS"
 
 
 def _escape(pattern: str) -> str:
     """A parameter id as an fnmatch pattern that matches only itself."""
     return "".join(f"[{c}]" if c in "*?[" else c for c in pattern)
+
+
+def find(session: Session) -> list[Diagnosis]:
+    """Check the unexplained tensors again in float64; round-off is the cause when they pass there."""
+    if not session.affordable("the float64 worker (low-precision)", session.rebuild_estimate() + 3.0):
+        return []
+    outcome = float64_outcome(session, list(session.unexplained))
+    if outcome is None:
+        return []
+    if not outcome.explained:
+        session.ruled_out.append(outcome.ruled_out(session, CODE, None))
+        return []
+    diagnosis = describe(session, outcome)
+    session.explain(outcome.explained)
+    return [diagnosis]
 
 
 def float64_outcome(session: Session, indices: list[int]) -> Outcome | None:
@@ -70,7 +87,5 @@ def describe(session: Session, outcome: Outcome) -> Diagnosis:
     message = (f"float32 round-off explains the difference: {names(ids)} fail in float32 but pass when the same "
                f"check runs in float64 (max error {fmt(before)} -> {fmt(after)}); the model's gradient is right, "
                "float32 cannot resolve it at this scale")
-    fix = ("check this model with `precision: float64` (the gradient is right), or loosen `rtol` for it; if "
-           "training must run in float32, look for cancellation (large offsets, E[x^2]-E[x]^2, long sums)")
     evidence: dict[str, Any] = outcome.evidence(session)
-    return session.diagnosis(CODE, message + ".", fix, session.layer_fields(info.layer), outcome.confirmed, evidence)
+    return session.diagnosis(CODE, message + ".", FIX, session.layer_fields(info.layer), outcome.confirmed, evidence)

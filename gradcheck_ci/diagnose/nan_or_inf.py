@@ -17,11 +17,12 @@ from typing import Any
 
 import numpy as np
 
+from ..causes import BY_CODE
 from ..results import Diagnosis
 from .session import Session, fmt, names
 
 CODE = "nan-or-inf"
-FIX = "guard the operation whose value or derivative is infinite there (sqrt, log or division at 0: add a small epsilon or clip its argument)"
+FIX = BY_CODE[CODE].fix
 
 
 def _kind(values: np.ndarray) -> str:
@@ -92,8 +93,18 @@ def for_loss(session: Session) -> list[Diagnosis]:
             detail = f" (the prediction reaches 0 or 1 at index {[int(i) for i in extreme[0]]}: log(0) in a cross-entropy)"
     message = (f"The loss ({session.result.loss or 'loss'}) is {loss} on the synthetic data although every layer's "
                f"output is finite{detail}")
-    where = session.loss_fields(session.model.output)
-    return [session.diagnosis(CODE, message + ".", FIX, where, None, {"tensor": "loss", "loss": loss})]
+    fields = session.loss_fields(session.model.output)
+    return [session.diagnosis(CODE, message + ".", FIX, fields, None, {"tensor": "loss", "loss": loss})]
+
+
+def find(session: Session) -> list[Diagnosis]:
+    """The failing tensors whose gradient is NaN/Inf: where it first appears; they are then explained."""
+    non_finite = [k for k in session.unexplained if not math.isfinite(session.param(k).max_abs_err)]
+    if not non_finite:
+        return []
+    found = for_gradients(session, non_finite)
+    session.explain(non_finite)
+    return found
 
 
 def for_gradients(session: Session, indices: list[int]) -> list[Diagnosis]:

@@ -12,13 +12,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..causes import BY_CODE
 from ..results import Diagnosis
 from .localise import KinkProbe, flat_worst, probe_element
 from .session import Session, fmt, names
 
 CODE = "non-differentiable"
-FIX = ("not a gradient bug: check with another `seed`, or avoid parameter values that put units exactly on a kink "
-       "(zero-initialised weights before a rectifier or T.maximum, ties in max/pooling)")
+FIX = BY_CODE[CODE].fix
+
+
+def find(session: Session) -> list[Diagnosis]:
+    """Probe each unexplained tensor; a probe that cannot run is recorded and leaves them to wrong-backward."""
+    try:
+        return detect(session, list(session.unexplained))
+    except Exception as exc:  # noqa: BLE001 - go on to the last resort
+        session.result.extra["diagnosis_error"] = f"non-differentiable probe: {type(exc).__name__}: {exc}"
+        return []
 
 
 def detect(session: Session, indices: list[int]) -> list[Diagnosis]:

@@ -68,6 +68,11 @@ class Session:
             self.seconds["instrumented_compile"] = round(time.perf_counter() - started, 3)
         return self._instrumented
 
+    @property
+    def has_instrumented(self) -> bool:
+        """Whether the instrumented function is compiled already (using it costs no compile then)."""
+        return self._instrumented is not None
+
     def left(self) -> float:
         return self.deadline - time.perf_counter()
 

@@ -15,15 +15,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..causes import BY_CODE
 from ..results import Diagnosis
 from .ablation import recheck
 from .graph import inner_layers, is_noise_layer, is_random, walk
 from .session import Session, fmt
 
 CODE = "stochastic-forward"
+FIX = BY_CODE[CODE].fix
 
 
-def detect(session: Session) -> Diagnosis | None:
+def find(session: Session) -> list[Diagnosis]:
+    """Noise in the checked forward pass, confirmed by freezing the random stream when a tensor fails."""
     repeatable = session.result.extra.get("forward_repeatable", True)
     nodes = [n for n in session.structure.nodes if n.random]
     try:
@@ -31,14 +34,14 @@ def detect(session: Session) -> Diagnosis | None:
     except Exception:  # noqa: BLE001
         compiled_random = bool(nodes)
     if repeatable and not compiled_random and not nodes:
-        return None
+        return []
     session.progress("stochastic forward pass: locating the noise")
     layer, label, inner_attr = _culprit(session, nodes)
     compiled = session.compiled
     first, second = compiled.loss(compiled.base), compiled.loss(compiled.base)
     delta = abs(first - second)
     if not compiled_random and not nodes and delta <= 1e-12 * abs(first):
-        return None  # no random op and the repeat agrees now: the engine's disagreement was round-off
+        return []  # no random op and the repeat agrees now: the engine's disagreement was round-off
     evidence: dict[str, Any] = {"forward_repeatable": bool(repeatable and delta == 0),
                                 "repeat_difference": delta, "random_ops_in_compiled_loss": compiled_random}
     where = session.layer_fields(layer, label) if layer is not None else session.config_fields("loss")
@@ -71,11 +74,10 @@ def detect(session: Session) -> Diagnosis | None:
         fix = (f"Lasagne 0.1's recurrent step() does not pass `deterministic` on to {inner_attr}: keep noise layers "
                "out of it (apply dropout to the recurrent layer's input or output instead)")
     elif layer is not None:
-        fix = ("make the layer honour deterministic=True (pass **kwargs on to get_output_for/get_output and do not "
-               "force deterministic=False), or keep the noise out of the checked model")
+        fix = FIX
     else:
         fix = "keep random numbers out of the loss, or draw them outside the checked graph"
-    return session.diagnosis(CODE, message, fix, where, confirmed, evidence)
+    return [session.diagnosis(CODE, message, fix, where, confirmed, evidence)]
 
 
 def _culprit(session: Session, nodes: list[Any]) -> tuple[Any, str | None, str | None]:

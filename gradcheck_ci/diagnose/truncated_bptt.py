@@ -11,15 +11,17 @@ sequences cannot change anything and is not reported.
 """
 from __future__ import annotations
 
+import functools
 from typing import Any
 
+from ..causes import BY_CODE
 from ..results import Diagnosis
-from .ablation import Outcome, Suspect
+from .ablation import Outcome, Suspect, verdict_sentence
 from .graph import compiled_scans, untruncated
-from .session import Session, fmt, names
+from .session import Session
 
 CODE = "truncated-bptt"
-FIX = "set gradient_steps=-1, or mark the model `expect: fail` if truncation is intended"
+FIX = BY_CODE[CODE].fix
 
 
 def suspects(session: Session) -> list[Suspect]:
@@ -41,7 +43,7 @@ def suspects(session: Session) -> list[Suspect]:
         else:  # a scan no attribute controls (the user's own): ablate in the graph
             ops = list(node.truncated_ops)
             suspect = Suspect(CODE, node.layer, node.label, "truncate_gradient=-1", changes=None,
-                              rewrite=lambda loss, ops=ops: untruncated(loss, ops), facts=facts)
+                              rewrite=functools.partial(untruncated, ops=ops), facts=facts)
         if length is not None and steps >= length:
             suspect.no_effect = f"truncation to {steps} steps is no shorter than the {length}-step sequences"
         found.append(suspect)
@@ -79,7 +81,7 @@ def describe(session: Session, suspect: Suspect, outcome: Outcome | None) -> Dia
     message = (f"{suspect.label} truncates backpropagation through time to {k} {'step' if k == 1 else 'steps'} "
                f"{what}, so Theano differentiates only {only}{seq}: earlier steps get exactly zero gradient "
                "although the loss depends on them")
-    message += _verdict(session, outcome, suspect.change)
+    message += verdict_sentence(session, outcome, suspect.change)
     if session.spec.expect == "fail":
         fix = f"expected (`expect: fail`); to check the full gradient instead, set {suspect.change}"
     evidence = dict(suspect.facts)
@@ -88,14 +90,3 @@ def describe(session: Session, suspect: Suspect, outcome: Outcome | None) -> Dia
     return session.diagnosis(CODE, message, fix, session.layer_fields(suspect.layer, suspect.label),
                              outcome.confirmed if outcome is not None else None, evidence)
 
-
-def _verdict(session: Session, outcome: Outcome | None, change: str) -> str:
-    if outcome is None:
-        return "."
-    before, after = outcome.worst(session)
-    if outcome.confirmed:
-        return f". Rebuilt with {change}, the gradients agree (max error {fmt(before)} -> {fmt(after)})."
-    fixed = session.tensor_ids(outcome.explained)
-    left = session.tensor_ids(outcome.still_failing)
-    return (f". Rebuilt with {change}, {names(fixed)} agree but {names(left)} still differ, "
-            "so something else is wrong too.")

@@ -12,11 +12,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..causes import BY_CODE
 from ..results import Diagnosis
 from .localise import layer_checks
 from .session import Session, fmt, names
 
 CODE = "wrong-backward"
+FIX = BY_CODE[CODE].fix
+
+
+def find(session: Session) -> list[Diagnosis]:
+    """The last resort: localise the wrong backward pass, or name the likeliest layer when that cannot run."""
+    try:
+        return detect(session, list(session.unexplained))
+    except Exception as exc:  # noqa: BLE001 - localisation could not run: say so, name the likeliest layer
+        return [unlocalised(session, list(session.unexplained), exc)]
 
 
 def detect(session: Session, indices: list[int]) -> list[Diagnosis]:
@@ -73,9 +83,7 @@ def unlocalised(session: Session, indices: list[int], error: BaseException) -> D
     message = (f"No known cause explains the mismatch of {names(ids)}, and the layer-by-layer localisation could "
                f"not run ({type(error).__name__}: {error}); the failing tensor nearest the output belongs to "
                f"{info.layer_label}, so its backward pass (or that of a layer after it) is the first suspect.")
-    fix = ("check the grad() of any hand-written Theano op or theano.gradient helper in this layer and the layers "
-           "after it")
-    evidence = {"tensors": ids, "localisation_error": f"{type(error).__name__}: {error}"}
+    evidence: dict[str, Any] = {"tensors": ids, "localisation_error": f"{type(error).__name__}: {error}"}
     if session.ruled_out:
         evidence["ruled_out"] = session.ruled_out
-    return session.diagnosis(CODE, message, fix, session.layer_fields(info.layer), None, evidence)
+    return session.diagnosis(CODE, message, FIX, session.layer_fields(info.layer), None, evidence)

@@ -6,6 +6,7 @@ import json
 from typing import Any
 from urllib.parse import quote
 
+from ..causes import BY_CODE
 from ..results import Diagnosis, ModelResult, ParamResult, RunReport
 from .common import (clean_text, confirmation, config_location, error_location, failure_location, now_passes, num,
                      one_line, over_tolerance, positive_line, repo_path)
@@ -36,6 +37,10 @@ _HELP = {
     "model-error": "Run `gradcheck-ci check` locally with the same seed to see the full error.",
     "config-error": "Fix the configuration entry at the reported line.",
 }
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
 def _fingerprint(rule_id: str, model: str, item: str, file: str | None) -> str:
@@ -85,6 +90,10 @@ class _Builder:
         if rule_id in _FIXED_RULES:
             level, short, full = _FIXED_RULES[rule_id]
             help_text = _HELP[rule_id]
+        elif rule_id in BY_CODE:  # a known cause: its row in the table of causes
+            cause = BY_CODE[rule_id]
+            short, full = cause.title, _sentence(cause.means)
+            help_text = _sentence(cause.fix) + " The result message names the layer and the fix for it."
         else:
             short = f"Gradient mismatch cause: {rule_id}"
             full = f"gradcheck-ci traced a gradient mismatch to the known cause '{rule_id}'."

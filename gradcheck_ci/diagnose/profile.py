@@ -16,8 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from . import numeric
-from .data import stable_seed
+from .. import numeric
+from ..data import stable_seed
+from ..results import Diagnosis
+from .graph import LayerNode, input_layers
+from .session import Session
 
 EDGE = 2  # steps sampled at each end
 LOG_POINTS = 8  # log-spaced distances from the end in between
@@ -33,10 +36,34 @@ def sample_steps(length: int) -> list[int]:
     return sorted(s for s in steps if 0 <= s < length)
 
 
-def layer_profile(session: Any, node: Any) -> dict[str, Any] | None:
-    """The profile of one recurrent layer (a structure node), or None when its input cannot be perturbed."""
-    from .diagnose.graph import input_layers
+def attach_profiles(session: Session, found: list[Diagnosis]) -> None:
+    """Profiles of the recurrent layers of a failing model (result.extra["profiles"]); each summary is also
+    copied into the evidence of a diagnosis on the same layer."""
+    recurrent = [n for n in session.structure.nodes if n.has_scan]
+    if not recurrent or not session.failing:
+        return
+    evaluation = float(session.result.seconds.get("numeric", 0.0)) / max(session.result.evaluations, 1)
+    estimate = len(recurrent) * 50 * 2 * evaluation + (0 if session.has_instrumented else session.rebuild_estimate())
+    if not session.affordable("the gradient-through-time profile", estimate):
+        return
+    profiles = []
+    for node in recurrent:
+        try:
+            profile = layer_profile(session, node)
+        except Exception as exc:  # noqa: BLE001 - the profile is extra information
+            profile = {"layer": node.label, "error": f"{type(exc).__name__}: {exc}"}
+        if profile is None:
+            continue
+        profiles.append(profile)
+        for diagnosis in found:
+            if diagnosis.layer == node.label and "summary" in profile:
+                diagnosis.evidence["profile"] = profile["summary"]
+    if profiles:
+        session.result.extra["profiles"] = profiles
 
+
+def layer_profile(session: Session, node: LayerNode) -> dict[str, Any] | None:
+    """The profile of one recurrent layer (a structure node), or None when its input cannot be perturbed."""
     inst = session.instrumented
     ins = input_layers(node.layer)
     if not ins or id(ins[0]) not in inst.index:
