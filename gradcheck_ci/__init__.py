@@ -1,3 +1,23 @@
-"""gradcheck-ci: check Theano's symbolic gradients of Lasagne models against finite differences in CI."""
+"""gradcheck-ci: check Theano's symbolic gradients of Lasagne models against finite differences in CI.
+
+The package is built in layers, bottom to top. A module imports only from its own layer or a lower one,
+never in a cycle, and never a private name (a leading underscore) of another module; the lower a layer,
+the less it may assume (the first three never import Theano, Lasagne or numpy at import time, so
+`validate`, `merge` and the reporters run without them). tests/unit/test_layers.py reads this table and
+enforces it, so a new module must be placed here first.
+
+    layer  name        units                                         job
+      1    foundation  results errors suggest losses causes          plain data and the tables of losses and causes
+      2    config      config/                                       gradcheck.yml -> ModelSpec
+      3    report      report/                                       RunReport -> text, JSON, JUnit, SARIF, GitHub
+      4    platform    compat numeric                                the legacy stack made to work; finite differences
+      5    model       blame importer model data objective           user code in, a built model and its loss out
+      6    engine      check verdict                                 analytic against numeric, tensor by tensor
+      7    diagnosis   diagnose/                                     why they differ, confirmed by ablation
+      8    process     worker runner                                 one worker process per model
+      9    run         run output                                    the lifecycle of one `check`, the console
+     10    commands    cli dockerrun                                 the command line
+     11    action      entrypoint                                    the GitHub Action's adapter (outside the package)
+"""
 
 __version__ = "0.1.0"
