@@ -5,12 +5,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: example test test-fast bench clean
+.PHONY: example test test-fast lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade "pip<25"
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,lint]'
 	touch $(STAMP)
 
 # Check the bundled reported network. It holds one deliberately failing model (gradient_steps=1), so
@@ -28,6 +28,13 @@ test: $(STAMP)
 
 test-fast: $(STAMP)
 	$(BIN)/pytest -m "not slow and not docker" $(PYTEST_ARGS)
+
+# The lint and type gate (seconds): ruff (pyflakes, pycodestyle, bugbear, blind-except, import order, pyupgrade,
+# complexity) and mypy (strict on results, report, numeric, config, entrypoint), then the import-layer rule.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/pytest -q -p no:cacheprovider tests/unit/test_layers.py
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run

@@ -63,7 +63,9 @@ def measure(job: dict) -> dict:
     from gradcheck_ci.model import build_model
     from gradcheck_ci.objective import build_objective
 
-    quiet = lambda message: None  # noqa: E731
+    def quiet(message: str) -> None:
+        pass
+
     started = time.perf_counter()
     model = build_model(spec, job["root"], job["config_file"])
     objective = build_objective(model, spec, job["root"], job["config_file"])

@@ -57,7 +57,7 @@ def render(rows: list[dict]) -> str:
                       f"{r['peak_memory_mib']:.0f}",
                       f"{r['ratio_numeric_over_gradient']:.1f}x", ratio_b, verdict))
     widths = [max(len(row[i]) for row in lines) for i in range(len(header))]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in lines)
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in lines)
 
 
 def main(argv: list[str] | None = None) -> int:

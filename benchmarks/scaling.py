@@ -89,7 +89,8 @@ def render(title: str, rows: list[dict]) -> str:
         s = r["seconds"]
         lines.append(f"  {r['name']:<18} params={r['parameters']:>8} evals={r['evaluations']:>4} "
                      f"compile={s['compile']:6.1f}s analytic={s['analytic']:7.3f}s numeric={s['numeric']:7.2f}s "
-                     f"1 grad={r['one_gradient_seconds'] * 1000:8.1f}ms  numeric/grad={r['ratio_numeric_over_gradient']:5.1f}x")
+                     f"1 grad={r['one_gradient_seconds'] * 1000:8.1f}ms  "
+                     f"numeric/grad={r['ratio_numeric_over_gradient']:5.1f}x")
     return "\n".join(lines)
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 import posixpath
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from gradcheck_ci.report.formats import REPORT_FORMATS
 

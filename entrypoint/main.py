@@ -21,13 +21,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Any, Mapping, Sequence, TextIO
+from collections.abc import Mapping, Sequence
+from typing import Any, TextIO
 
 try:  # imported as the package `entrypoint` (tests)
     from . import inputs, workflow
 except ImportError:  # run as a script: /opt/gradcheck/entrypoint/main.py
-    import inputs  # type: ignore[no-redef]
-    import workflow  # type: ignore[no-redef]
+    import inputs  # type: ignore[no-redef,import-not-found]  # the same module, imported as a script's sibling
+    import workflow  # type: ignore[no-redef,import-not-found]  # as above
 
 EXIT_PASS, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
 STATUSES = ("pass", "fail", "error")

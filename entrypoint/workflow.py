@@ -5,7 +5,8 @@ the one place that writes them.
 from __future__ import annotations
 
 import os
-from typing import Mapping, TextIO
+from collections.abc import Mapping
+from typing import TextIO
 
 from gradcheck_ci.report import github
 

@@ -12,10 +12,11 @@ import os
 import re
 import sys
 import traceback
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import FrameType
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from .config import ModelSpec
 from .errors import ModelLoadError

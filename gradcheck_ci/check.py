@@ -6,8 +6,9 @@ Parameters are function inputs (`givens`), so a probe never calls set_value.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -72,7 +73,7 @@ def compile_check(model: BuiltModel, objective: Objective, spec: ModelSpec, prog
     progress("compiling loss and gradient (Theano; cached after the first run)")
     try:
         grad_fn, loss_fn, compile_seconds = compile_functions(graph)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - a custom op's C code or make_node fails here: blamed on the user's line
         raise user_code_error(exc, root, f"compiling {spec.name!r}", fallback=(config_file, spec.line)) from None
 
     rng = np.random.RandomState(spec.seed)

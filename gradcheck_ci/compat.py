@@ -20,6 +20,7 @@ import sys
 import tempfile
 import types
 from collections.abc import Mapping
+from typing import Any
 
 PRECISIONS = ("float64", "float32")
 CACHE_ENV = "GRADCHECK_THEANO_CACHE"
@@ -85,7 +86,7 @@ def theano_flags(precision: str, environ: Mapping[str, str] | None = None) -> st
 def install_import_shims() -> None:
     """Steps 2 and 3 of the module docstring. Safe to call more than once."""
     # A None entry makes `from . import scan_perform_ext` raise ImportError, Theano's documented fallback.
-    sys.modules.setdefault("theano.scan_module.scan_perform_ext", None)  # type: ignore[arg-type]
+    sys.modules.setdefault("theano.scan_module.scan_perform_ext", None)  # type: ignore[arg-type]  # None is the point
     if "theano.tensor.signal.downsample" not in sys.modules:
         sys.modules["theano.tensor.signal.downsample"] = _downsample_module()
 
@@ -99,7 +100,7 @@ def _downsample_module() -> types.ModuleType:
 
         return pool.pool_2d(input, ws=ds, ignore_border=ignore_border, stride=st, pad=padding, mode=mode)
 
-    module.max_pool_2d = max_pool_2d  # type: ignore[attr-defined]
+    module.max_pool_2d = max_pool_2d  # type: ignore[attr-defined]  # a module made at run time
     return module
 
 
@@ -166,14 +167,14 @@ def patch_cop_cache_version() -> bool:
     if getattr(cop.c_code_cache_version, "_gradcheck_patched", False):
         return True
 
-    def c_code_cache_version(self):  # type: ignore[no-untyped-def]
+    def c_code_cache_version(self: Any) -> tuple[Any, ...]:
         digest = hashlib.sha256("\x00".join(self.func_codes).encode("utf-8")).digest()
-        version = (int.from_bytes(digest[:8], "big"),)
+        version: tuple[Any, ...] = (int.from_bytes(digest[:8], "big"),)
         if hasattr(self, "params_type"):
             version += (self.params_type.c_code_cache_version(),)
         return version
 
-    c_code_cache_version._gradcheck_patched = True  # type: ignore[attr-defined]
+    c_code_cache_version._gradcheck_patched = True  # type: ignore[attr-defined]  # a marker on a function object
     cop.c_code_cache_version = c_code_cache_version
     return True
 

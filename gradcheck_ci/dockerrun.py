@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Iterable, Mapping
+from typing import Any, BinaryIO
 
 from . import __version__
 
@@ -95,12 +96,13 @@ def find_context(explicit: str | None = None, environ: Mapping[str, str] | None 
 def connect() -> Any:
     try:
         import docker
+        import docker.errors
     except ImportError:
         raise DockerRunError("the Docker SDK is missing: pip install 'gradcheck-ci[docker]'") from None
     try:
         client = docker.from_env()
         client.ping()
-    except Exception as exc:  # docker.errors.DockerException and connection errors alike
+    except (docker.errors.DockerException, OSError) as exc:  # requests' connection errors are OSErrors
         raise DockerRunError(f"cannot reach a Docker engine ({exc}); is it running?") from None
     return client
 
@@ -154,6 +156,8 @@ def run_container(client: Any, image: str, args: list[str], workdir: str | Path,
                   user: str | None = None, environment: Mapping[str, str] | None = None,
                   out: Any = None, err: Any = None) -> int:
     """Run `image` with `workdir` mounted at /github/workspace; stream its output; its exit code."""
+    import docker.errors
+
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
     container = client.containers.create(
@@ -179,7 +183,7 @@ def run_container(client: Any, image: str, args: list[str], workdir: str | Path,
     finally:
         try:
             container.remove(force=True)
-        except Exception:  # already gone; nothing to clean
+        except (docker.errors.APIError, OSError):  # already gone; nothing to clean
             pass
 
 

@@ -11,9 +11,10 @@ import importlib
 import importlib.util
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
 from .blame import is_inside, relative, user_code_error
 from .config import resolve_reference
@@ -66,7 +67,7 @@ def import_function(wording: Wording, ref: str, root: str, config_file: str,
             module = importlib.import_module(target)
     except ModelLoadError:
         raise
-    except BaseException as exc:  # noqa: BLE001 - anything the user's module does at import is theirs
+    except BaseException as exc:  # anything the user's module does at import is theirs
         if isinstance(exc, KeyboardInterrupt):
             raise
         missing = missing_target_module(exc, target) if kind == "module" else None

@@ -6,8 +6,9 @@ Importing this module costs nothing: Theano and Lasagne are imported only when a
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 # What the synthetic targets of a loss are: integer labels below the output's units, 0/1 per unit, or reals.
 TARGET_KINDS = ("labels", "binary", "real")

@@ -10,8 +10,9 @@ import fnmatch
 import inspect
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -128,7 +129,7 @@ def call_factory(factory: Callable[..., Any], spec: ModelSpec, root: str, config
             raise kwargs_error(exc, signature, factory, spec, root, config_file) from None
     try:
         return call_noting_return(factory, spec.kwargs)
-    except BaseException as exc:  # noqa: BLE001
+    except BaseException as exc:  # whatever the factory raises (even SystemExit) is the model's error
         if isinstance(exc, KeyboardInterrupt):
             raise
         raise user_code_error(exc, root, f"building model {spec.name!r}",

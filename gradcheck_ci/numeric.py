@@ -15,10 +15,12 @@ The error model (see docs/numerics.md):
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 ROUNDOFF_FACTOR = 16.0  # loss evaluations sum many terms; their round-off is a few dozen ulps, not one
 DEFAULT_RTOL = {"float64": 1e-5, "float32": 1e-2}
@@ -28,13 +30,13 @@ def machine_eps(precision: str) -> float:
     return float(np.finfo(precision).eps)
 
 
-def rms(value: np.ndarray) -> float:
+def rms(value: npt.NDArray[Any]) -> float:
     """Root mean square of an array (0 for an empty one): the magnitude a directional step scales with."""
     return float(np.sqrt(np.mean(np.square(value, dtype="float64")))) if value.size else 0.0
 
 
 def base_step(precision: str, magnitude: float) -> float:
-    return machine_eps(precision) ** (1.0 / 3.0) * max(magnitude, 1.0)
+    return float(machine_eps(precision) ** (1.0 / 3.0)) * max(magnitude, 1.0)
 
 
 @dataclass

@@ -8,8 +8,9 @@ factory and called as loss(prediction, target).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from .blame import call_noting_return, definition_site, user_code_error
 from .config import ModelSpec
@@ -70,7 +71,7 @@ def build_objective(model: BuiltModel, spec: ModelSpec, root: str, config_file: 
     target = _target_var(kind, model, spec, config_file)
     try:
         loss, return_line = call_noting_return(fn, {}, (prediction, target))
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - the custom loss is user code: report it at its line
         raise user_code_error(exc, root, f"calling loss {name!r}", fallback=(config_file, line)) from None
     # A wrong return value is the loss function's fault: point at its `return` (else its `def`).
     site = definition_site(fn, root)

@@ -102,7 +102,7 @@ class ModelResult:
         return data
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "ModelResult":
+    def from_json(cls, data: dict[str, Any]) -> ModelResult:
         data = dict(data)
         data["params"] = [ParamResult(**p) for p in data.get("params", [])]
         data["diagnoses"] = [Diagnosis(**d) for d in data.get("diagnoses", [])]
@@ -163,7 +163,7 @@ class RunReport:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "RunReport":
+    def from_json(cls, data: dict[str, Any]) -> RunReport:
         return cls(
             config_file=data.get("config_file", "gradcheck.yml"),
             models=[ModelResult.from_json(m) for m in data.get("models", [])],

@@ -17,8 +17,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from .blame import is_inside, is_library, relative
 from .config import ModelSpec
@@ -84,7 +84,7 @@ class Runner:
                 result.status = "fail"
         return result
 
-    def _spawn(self, spec: ModelSpec, job_path: str, result_path: str) -> "Outcome":
+    def _spawn(self, spec: ModelSpec, job_path: str, result_path: str) -> Outcome:
         read_fd, write_fd = os.pipe()
         env = dict(os.environ, GRADCHECK_EVENT_FD=str(write_fd), PYTHONUNBUFFERED="1")
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [_package_parent(), env.get("PYTHONPATH")]))

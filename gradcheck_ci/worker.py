@@ -13,8 +13,9 @@ import os
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from .blame import unexpected_error
 from .config import ModelSpec
@@ -64,7 +65,7 @@ def check_model(spec: ModelSpec, root: str, config_file: str, progress: Events) 
         result.status = "error"
         result.error = ErrorInfo(f"out of memory (limit {spec.memory} MiB, the model's `memory`)",
                                  config_file, spec.key_lines.get("memory", spec.line), "memory")
-    except Exception as exc:  # noqa: BLE001 - the user's code or Theano on the user's graph, if it says so
+    except Exception as exc:  # the user's code or Theano on the user's graph, if it says so
         error = unexpected_error(exc, root, spec, config_file)
         if error is None:
             raise  # ours: main() reports it as an internal error
@@ -107,7 +108,7 @@ def _run(spec: ModelSpec, root: str, config_file: str, progress: Events, result:
     _diagnose(Context(spec, root, config_file, model, objective, compiled, grads, result, progress))
 
 
-def _diagnose(context: "Context") -> None:
+def _diagnose(context: Context) -> None:
     """Name causes of a mismatch (or of an untrustworthy check) and confirm them by ablation."""
     from .diagnose import diagnose  # imported here, like the engine, after compat.prepare has set Theano's flags
 
@@ -148,7 +149,7 @@ def _dump_stacks_to(path: str) -> None:
     import signal
 
     try:
-        handle = open(path, "w", encoding="utf-8")  # noqa: SIM115 - must stay open for the process's life
+        handle = open(path, "w", encoding="utf-8")  # must stay open for the process's life
     except OSError:
         return
     faulthandler.enable(file=handle, all_threads=False)

@@ -220,14 +220,14 @@ class Instrumented:
         data_vars = [info.layer.input_var for info in model.inputs] + [objective.target_var]
         inputs = data_vars + symbolic + self.inputs_p
         started = time.perf_counter()
-        self.fn = _compile(inputs, [loss] + outs + grads, list(zip(params, symbolic)))
-        self._forward = (inputs, loss, list(zip(params, symbolic)))
+        self.fn = _compile(inputs, [loss] + outs + grads, list(zip(params, symbolic, strict=True)))
+        self._forward = (inputs, loss, list(zip(params, symbolic, strict=True)))
         self.forward_fn: Any = None  # loss only, compiled when probes need it (a backward pass costs 2x)
         self.seconds = time.perf_counter() - started
         self.data = compiled.data
         self.base = compiled.base
         self.shapes = self._shapes(model, data_vars)
-        self.zeros = [np.zeros(s, dtype=p.dtype) for s, p in zip(self.shapes, self.inputs_p)]
+        self.zeros = [np.zeros(s, dtype=p.dtype) for s, p in zip(self.shapes, self.inputs_p, strict=True)]
         self.evaluations = 0
         self._base_eval: Evaluation | None = None
 
@@ -238,11 +238,12 @@ class Instrumented:
         import theano
 
         try:
-            shapes = lasagne.layers.get_output_shape(
-                self.layers, {info.layer: array.shape for info, array in zip(model.inputs, self.data)})
+            # self.data ends with the target, which no InputLayer takes
+            given = {info.layer: array.shape for info, array in zip(model.inputs, self.data, strict=False)}
+            shapes = lasagne.layers.get_output_shape(self.layers, given)
             if all(all(isinstance(s, numbers.Integral) for s in shape) for shape in shapes):
                 return [tuple(int(s) for s in shape) for shape in shapes]
-        except Exception:  # noqa: BLE001, S110 - some layers cannot infer shapes statically: evaluate them
+        except Exception:  # noqa: BLE001 - some layers cannot infer shapes statically: evaluate them
             pass
         plain = layer_outputs(model)  # unperturbed, so the shapes need no perturbation inputs
         fn = theano.function(data_vars, [plain[id(layer)].shape for layer in self.layers], on_unused_input="ignore")
@@ -311,7 +312,7 @@ def untruncated(loss: Any, ops: list[Any]) -> Any:
             full = copy.copy(op)
             full.truncate_gradient = -1
             full.info = dict(op.info, truncate_gradient=-1)
-            replace.update(zip(node.outputs, full(*node.inputs, return_list=True)))
+            replace.update(zip(node.outputs, full(*node.inputs, return_list=True), strict=True))
     if not replace:
         raise ValueError("the layer's truncated scan was not found in the loss graph")
     return theano.clone(loss, replace=replace)

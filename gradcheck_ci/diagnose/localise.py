@@ -131,7 +131,7 @@ def probe_element(session: Session, k: int, flat_index: int, with_layers: bool) 
 
     centre = compiled.loss(compiled.base)
     pairs = [(compiled.loss_with(k, moved(h)), compiled.loss_with(k, moved(-h))) for h in steps]
-    central = [(p - m) / (2 * h) for (p, m), h in zip(pairs, steps)]
+    central = [(p - m) / (2 * h) for (p, m), h in zip(pairs, steps, strict=True)]
     analytic = float(session.param(k).analytic or 0.0)
     at_point_or_near = bool(kinked([(np.asarray(p), np.asarray(m)) for p, m in pairs], np.asarray(centre), eps))
     # A kink within the step but not at the point must also let the smallest step agree with Theano.
@@ -143,8 +143,8 @@ def probe_element(session: Session, k: int, flat_index: int, with_layers: bool) 
     shape = list(value.shape)
     index = [int(i) for i in np.unravel_index(flat_index, value.shape)] if shape else []
     probe = KinkProbe(session.model.params[k].id, index, steps,
-                      {"0": centre, **{f"+{h:.3g}": p for (p, _), h in zip(pairs, steps)},
-                       **{f"-{h:.3g}": m for (_, m), h in zip(pairs, steps)}},
+                      {"0": centre, **{f"+{h:.3g}": p for (p, _), h in zip(pairs, steps, strict=True)},
+                       **{f"-{h:.3g}": m for (_, m), h in zip(pairs, steps, strict=True)}},
                       one_sided, central, analytic, kink, None)
     if kink and with_layers:
         inst = session.instrumented

@@ -50,7 +50,7 @@ def _input_value(session: Session, layer: Any, index: list[int]) -> tuple[str, f
     inst = session.instrumented
     ins = input_layers(layer)
     if not ins or id(ins[0]) not in inst.index:
-        for info, array in zip(session.model.inputs, inst.data):
+        for info, array in zip(session.model.inputs, inst.data, strict=False):
             if ins and info.layer is ins[0] and array.ndim == len(index):
                 try:
                     return info.label, float(array[tuple(index)])
@@ -88,9 +88,11 @@ def for_loss(session: Session) -> list[Diagnosis]:
     prediction = ev.outputs[inst.index[id(session.model.output)]] if id(session.model.output) in inst.index else None
     detail = ""
     if prediction is not None:
-        extreme = np.argwhere((prediction <= 0) | (prediction >= 1)) if session.context.objective.target_kind != "real" else np.empty((0,))
+        crossentropy = session.context.objective.target_kind != "real"
+        extreme = np.argwhere((prediction <= 0) | (prediction >= 1)) if crossentropy else np.empty((0,))
         if extreme.size:
-            detail = f" (the prediction reaches 0 or 1 at index {[int(i) for i in extreme[0]]}: log(0) in a cross-entropy)"
+            index = [int(i) for i in extreme[0]]
+            detail = f" (the prediction reaches 0 or 1 at index {index}: log(0) in a cross-entropy)"
     message = (f"The loss ({session.result.loss or 'loss'}) is {loss} on the synthetic data although every layer's "
                f"output is finite{detail}")
     fields = session.loss_fields(session.model.output)

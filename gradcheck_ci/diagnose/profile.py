@@ -118,7 +118,7 @@ def summarise(profile: dict[str, Any]) -> str:
     span = profile["analytic_nonzero_steps"]
     sampled = f"{len(steps)} sampled step{'s' if len(steps) != 1 else ''}" + (
         f" of {length}" if len(steps) < length else "")
-    numeric_outside = [abs(n) for t, n, ok in zip(steps, numeric_values, agree)
+    numeric_outside = [abs(n) for t, n, ok in zip(steps, numeric_values, agree, strict=True)
                        if not ok and span is not None and not (span[0] <= t <= span[1])]
     if span is None and not all(agree):
         return f"{label}: analytic gradient is zero at every step, numeric is not ({sampled})"
@@ -134,7 +134,7 @@ def summarise(profile: dict[str, Any]) -> str:
         return f"{label}: analytic gradient is zero outside steps {first}-{last} of {length} (numeric is not)"
     if all(agree):
         return f"{label}: analytic and numeric sensitivities agree at all {sampled}"
-    bad = [t for t, ok in zip(steps, agree) if not ok]
+    bad = [t for t, ok in zip(steps, agree, strict=True) if not ok]
     t = bad[0]
     j = steps.index(t)
     return (f"{label}: analytic and numeric sensitivities disagree at {len(bad)} of {sampled}, "

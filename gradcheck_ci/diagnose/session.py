@@ -117,7 +117,7 @@ class Session:
             if locate is not None:
                 try:
                     site = locate(self.context.objective, self.context.root)
-                except Exception:  # noqa: BLE001
+                except Exception:  # noqa: BLE001 - a location is a courtesy; the config line still serves
                     site = None
             if site:
                 return {"layer": None, "file": site[0], "line": site[1]}

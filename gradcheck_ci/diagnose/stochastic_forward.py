@@ -31,7 +31,7 @@ def find(session: Session) -> list[Diagnosis]:
     nodes = [n for n in session.structure.nodes if n.random]
     try:
         compiled_random = any(is_random(op) for op in walk(session.compiled.loss_fn.maker.fgraph.toposort()))
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - an unusual compiled graph: fall back to what the layers showed
         compiled_random = bool(nodes)
     if repeatable and not compiled_random and not nodes:
         return []
@@ -62,7 +62,8 @@ def find(session: Session) -> list[Diagnosis]:
         confirmed = outcome.confirmed
         before, after = outcome.worst(session)
         if confirmed:
-            message += f". With the random stream frozen, the gradients agree (max error {fmt(before)} -> {fmt(after)})."
+            message += (f". With the random stream frozen, the gradients agree (max error {fmt(before)} -> "
+                        f"{fmt(after)}).")
         else:
             message += ". With the random stream frozen, some gradients still differ: see the other diagnoses."
         session.explain(outcome.explained)

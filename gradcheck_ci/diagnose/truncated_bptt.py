@@ -60,9 +60,10 @@ def sequence_length(session: Session, layer: Any) -> int | None:
     if not ins:
         return None
     try:
-        shape = lasagne.layers.get_output_shape(
-            ins[0], {info.layer: array.shape for info, array in zip(session.model.inputs, session.compiled.data)})
-    except Exception:  # noqa: BLE001
+        data = session.compiled.data  # ends with the target, which no InputLayer takes
+        given = {info.layer: array.shape for info, array in zip(session.model.inputs, data, strict=False)}
+        shape = lasagne.layers.get_output_shape(ins[0], given)
+    except Exception:  # noqa: BLE001 - a layer that cannot infer shapes: the length is then unknown
         return None
     return int(shape[1]) if len(shape) >= 2 and isinstance(shape[1], int) else None
 

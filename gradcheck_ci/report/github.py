@@ -15,8 +15,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..results import ModelResult, RunReport
-from .common import (clean_text, confirmation, config_location, error_location, failure_location, index_text,
-                     model_score, now_passes, num, one_line, positive_line, repo_path, worst_param)
+from .common import (
+    clean_text,
+    config_location,
+    confirmation,
+    error_location,
+    failure_location,
+    index_text,
+    model_score,
+    now_passes,
+    num,
+    one_line,
+    positive_line,
+    repo_path,
+    worst_param,
+)
 
 MAX_MESSAGE = 4000  # the runner cuts at 4,096 characters; cut ourselves so an escape is never split
 _PROPERTY_ORDER = ("file", "line", "endLine", "col", "endColumn", "title")

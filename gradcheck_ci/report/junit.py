@@ -10,8 +10,22 @@ import re
 import xml.etree.ElementTree as ET
 
 from ..results import ModelResult, RunReport
-from .common import (clean_text, confirmation, config_location, error_location, index_text, now_passes, num, one_line,
-                     positive_line, repo_path, shape_text, status_counts, where, worst_param)
+from .common import (
+    clean_text,
+    config_location,
+    confirmation,
+    error_location,
+    index_text,
+    now_passes,
+    num,
+    one_line,
+    positive_line,
+    repo_path,
+    shape_text,
+    status_counts,
+    where,
+    worst_param,
+)
 
 # Characters outside XML 1.0's Char production cannot appear even escaped; ElementTree would write them.
 _XML_ILLEGAL = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")

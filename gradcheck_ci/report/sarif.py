@@ -8,8 +8,19 @@ from urllib.parse import quote
 
 from ..causes import BY_CODE
 from ..results import Diagnosis, ModelResult, ParamResult, RunReport
-from .common import (clean_text, confirmation, config_location, error_location, failure_location, now_passes, num,
-                     one_line, over_tolerance, positive_line, repo_path)
+from .common import (
+    clean_text,
+    config_location,
+    confirmation,
+    error_location,
+    failure_location,
+    now_passes,
+    num,
+    one_line,
+    over_tolerance,
+    positive_line,
+    repo_path,
+)
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 INFORMATION_URI = "https://github.com/gradcheck-ci/gradcheck-ci"

@@ -9,8 +9,23 @@ import html
 import re
 
 from ..results import ModelResult, RunReport
-from .common import (clean_text, confirmation, error_location, index_text, model_score, now_passes, num, one_line,
-                     over_tolerance, positive_line, repo_path, shape_text, status_counts, where, worst_param)
+from .common import (
+    clean_text,
+    confirmation,
+    error_location,
+    index_text,
+    model_score,
+    now_passes,
+    num,
+    one_line,
+    over_tolerance,
+    positive_line,
+    repo_path,
+    shape_text,
+    status_counts,
+    where,
+    worst_param,
+)
 
 _BADGE = {"pass": "✅ pass", "fail": "❌ fail", "expected-fail": "☑️ xfail", "error": "💥 error",
           "cancelled": "⏹️ cancelled", "xpass": "⚠️ xpass"}

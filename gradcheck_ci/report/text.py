@@ -8,8 +8,19 @@ from __future__ import annotations
 import re
 
 from ..results import ModelResult, RunReport
-from .common import (clean_text, index_text, now_passes, num, one_line, positive_line, repo_path, shape_text,
-                     status_counts, where, worst_param)
+from .common import (
+    clean_text,
+    index_text,
+    now_passes,
+    num,
+    one_line,
+    positive_line,
+    repo_path,
+    shape_text,
+    status_counts,
+    where,
+    worst_param,
+)
 
 _WORDS = {"pass": "PASS", "fail": "FAIL", "expected-fail": "XFAIL", "error": "ERROR", "cancelled": "CANCELLED"}
 _COLORS = {"PASS": "32", "FAIL": "31", "XFAIL": "33", "XPASS": "33", "ERROR": "1;31", "CANCELLED": "33"}

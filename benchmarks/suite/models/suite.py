@@ -1,8 +1,8 @@
 """The benchmark suite's models (issue 5): the reported network and typical taggers and nets."""
+import lasagne
 import numpy as np
 import theano
 import theano.tensor as T
-import lasagne
 from lasagne.layers import DenseLayer, GRULayer, InputLayer, Layer, LSTMLayer, RecurrentLayer, ReshapeLayer
 
 
@@ -14,26 +14,26 @@ def seed_rnn(gradient_steps=1):
 
 
 def lstm_tagger(num_units=32, layers=2, num_features=2, num_classes=2):
-    l = InputLayer((None, None, num_features))
+    net = InputLayer((None, None, num_features))
     for _ in range(layers):
-        l = LSTMLayer(l, num_units)
-    l = ReshapeLayer(l, (-1, num_units))
-    return DenseLayer(l, num_classes, nonlinearity=lasagne.nonlinearities.softmax)
+        net = LSTMLayer(net, num_units)
+    net = ReshapeLayer(net, (-1, num_units))
+    return DenseLayer(net, num_classes, nonlinearity=lasagne.nonlinearities.softmax)
 
 
 def masked_gru(num_units=32, num_features=4, num_classes=3):
     l_in = InputLayer((None, None, num_features))
     l_mask = InputLayer((None, None))
-    l = GRULayer(l_in, num_units, mask_input=l_mask)
-    l = ReshapeLayer(l, (-1, num_units))
-    return DenseLayer(l, num_classes, nonlinearity=lasagne.nonlinearities.softmax)
+    net = GRULayer(l_in, num_units, mask_input=l_mask)
+    net = ReshapeLayer(net, (-1, num_units))
+    return DenseLayer(net, num_classes, nonlinearity=lasagne.nonlinearities.softmax)
 
 
 def dense_net(num_features=300, hidden=256, num_classes=10):
-    l = InputLayer((None, num_features))
-    l = DenseLayer(l, hidden, nonlinearity=lasagne.nonlinearities.tanh)
-    l = DenseLayer(l, hidden, nonlinearity=lasagne.nonlinearities.tanh)
-    return DenseLayer(l, num_classes, nonlinearity=lasagne.nonlinearities.softmax)
+    net = InputLayer((None, num_features))
+    net = DenseLayer(net, hidden, nonlinearity=lasagne.nonlinearities.tanh)
+    net = DenseLayer(net, hidden, nonlinearity=lasagne.nonlinearities.tanh)
+    return DenseLayer(net, num_classes, nonlinearity=lasagne.nonlinearities.softmax)
 
 
 class WrongSquare(theano.Op):
@@ -57,15 +57,15 @@ class SquareLayer(Layer):
 
 
 def wrong_custom_op(num_features=20, hidden=64, num_classes=5):
-    l = InputLayer((None, num_features))
-    l = DenseLayer(l, hidden, nonlinearity=None)
-    l = SquareLayer(l)
-    return DenseLayer(l, num_classes, nonlinearity=lasagne.nonlinearities.softmax)
+    net = InputLayer((None, num_features))
+    net = DenseLayer(net, hidden, nonlinearity=None)
+    net = SquareLayer(net)
+    return DenseLayer(net, num_classes, nonlinearity=lasagne.nonlinearities.softmax)
 
 
 def rnn_steps(num_units=16):
     """For the steps scaling series."""
     l_in = InputLayer((None, None, 4))
-    l = RecurrentLayer(l_in, num_units, nonlinearity=lasagne.nonlinearities.tanh)
-    l = ReshapeLayer(l, (-1, num_units))
-    return DenseLayer(l, 2, nonlinearity=lasagne.nonlinearities.softmax)
+    net = RecurrentLayer(l_in, num_units, nonlinearity=lasagne.nonlinearities.tanh)
+    net = ReshapeLayer(net, (-1, num_units))
+    return DenseLayer(net, 2, nonlinearity=lasagne.nonlinearities.softmax)
