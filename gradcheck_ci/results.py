@@ -74,6 +74,20 @@ class Diagnosis:
 
 
 @dataclass
+class Notice:
+    """Something the user should know that does not change the verdict: a `data:` size the model's fixed
+    shape overrides, a float32 check settled in float64, a difference explained by an allowed cause."""
+
+    message: str
+    code: str = "notice"  # stable, short: what kind of notice (e.g. "data-override")
+    file: str | None = None  # relative to the repository root, '/' separators
+    line: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
 class ModelResult:
     name: str
     factory: str
@@ -88,6 +102,7 @@ class ModelResult:
     params: list[ParamResult] = field(default_factory=list)
     diagnoses: list[Diagnosis] = field(default_factory=list)
     error: ErrorInfo | None = None
+    notices: list[Notice] = field(default_factory=list)
     loss: str | None = None
     loss_value: float | None = None
     config_file: str | None = None  # gradcheck.yml, relative to the repository root
@@ -98,6 +113,7 @@ class ModelResult:
         data = asdict(self)
         data["params"] = [p.to_json() for p in self.params]
         data["diagnoses"] = [d.to_json() for d in self.diagnoses]
+        data["notices"] = [n.to_json() for n in self.notices]
         data["error"] = self.error.to_json() if self.error else None
         return data
 
@@ -106,6 +122,7 @@ class ModelResult:
         data = dict(data)
         data["params"] = [ParamResult(**p) for p in data.get("params", [])]
         data["diagnoses"] = [Diagnosis(**d) for d in data.get("diagnoses", [])]
+        data["notices"] = [Notice(**n) for n in data.get("notices", [])]
         data["error"] = ErrorInfo(**data["error"]) if data.get("error") else None
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in data.items() if k in known})
@@ -150,6 +167,8 @@ class RunReport:
                 param.file = fix(param.file)
             for diagnosis in model.diagnoses:
                 diagnosis.file = fix(diagnosis.file)
+            for notice in model.notices:
+                notice.file = fix(notice.file)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -7,7 +7,7 @@ import os
 import posixpath
 import re
 
-from ..results import Diagnosis, ModelResult, ParamResult, RunReport
+from ..results import Diagnosis, ModelResult, Notice, ParamResult, RunReport
 
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-_]")
 # Characters some consumer (a browser, Python's splitlines, a terminal) treats as a line break.
@@ -110,6 +110,13 @@ def failure_location(model: ModelResult, report: RunReport) -> tuple[str | None,
     worst = worst_param(model)
     if worst is not None and repo_path(worst.file):
         return repo_path(worst.file), positive_line(worst.line)
+    return config_location(model, report)
+
+
+def notice_location(model: ModelResult, notice: Notice, report: RunReport) -> tuple[str | None, int | None]:
+    """Where a notice points: its own file and line, else the model's entry in the config."""
+    if repo_path(notice.file):
+        return repo_path(notice.file), positive_line(notice.line)
     return config_location(model, report)
 
 

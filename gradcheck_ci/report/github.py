@@ -23,6 +23,7 @@ from .common import (
     failure_location,
     index_text,
     model_score,
+    notice_location,
     now_passes,
     num,
     one_line,
@@ -137,7 +138,21 @@ def _mismatch_message(model: ModelResult) -> str:
     return "\n".join(lines)
 
 
+def _notice_annotations(model: ModelResult, report: RunReport, order: int) -> list[_Annotation]:
+    """A model's notices rank after every verdict of the same kind, so they never crowd one out."""
+    found = []
+    for n in model.notices:
+        file, line = notice_location(model, n, report)
+        found.append(_Annotation("notice", (5, order), file, line, _title(model, f"notice ({one_line(n.code, 40)})"),
+                                 clean_text(n.message).strip() or n.code))
+    return found
+
+
 def _model_annotations(model: ModelResult, report: RunReport, order: int) -> list[_Annotation]:
+    return _verdict_annotations(model, report, order) + _notice_annotations(model, report, order)
+
+
+def _verdict_annotations(model: ModelResult, report: RunReport, order: int) -> list[_Annotation]:
     if now_passes(model):
         file, line = config_location(model, report)
         kind = "error" if model.status == "fail" else "warning"  # "fail": run with --fail-on-expected

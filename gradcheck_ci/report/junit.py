@@ -9,7 +9,7 @@ import posixpath
 import re
 import xml.etree.ElementTree as ET
 
-from ..results import ModelResult, RunReport
+from ..results import ModelResult, Notice, RunReport
 from .common import (
     clean_text,
     config_location,
@@ -115,6 +115,18 @@ def _testcase(suite: ET.Element, model: ModelResult, report: RunReport, classnam
         element = ET.SubElement(case, "error", message=_attr(message.split("\n", 1)[0] or kind),
                                 type=_attr(kind, 40))
         element.text = xml_text(text + f"\n\nseed={model.seed} precision={one_line(model.precision, 20)}")
+    if model.notices:
+        notes = xml_text("\n".join(_notice_line(n) for n in model.notices))
+        out = case.find("system-out")
+        if out is None:
+            ET.SubElement(case, "system-out").text = notes
+        else:
+            out.text = (out.text or "") + "\n" + notes
+
+
+def _notice_line(n: Notice) -> str:
+    loc = where(repo_path(n.file), positive_line(n.line))
+    return f"notice {one_line(n.code, 60)}" + (f" at {loc}" if loc else "") + ": " + clean_text(n.message).strip()
 
 
 def render_junit(report: RunReport) -> str:

@@ -14,6 +14,7 @@ from .common import (
     confirmation,
     error_location,
     failure_location,
+    notice_location,
     now_passes,
     num,
     one_line,
@@ -39,6 +40,9 @@ _FIXED_RULES = {
                     "Loading, building or evaluating the model failed, or the check ran out of time or memory."),
     "config-error": ("error", "Invalid gradcheck-ci configuration",
                      "The gradcheck-ci configuration file could not be used as written."),
+    "model-notice": ("note", "Something to know about a model's check",
+                     "The check ran; something about how it ran does not change the verdict but is worth knowing "
+                     "(a data size the model's fixed shape overrides, a float32 check settled in float64)."),
 }
 _HELP = {
     "gradient-mismatch": "Look at the layer named in the message: custom gradients, truncated backpropagation "
@@ -47,6 +51,7 @@ _HELP = {
     "expected-failure-passes": "Remove `expect: fail` from the model's entry.",
     "model-error": "Run `gradcheck-ci check` locally with the same seed to see the full error.",
     "config-error": "Fix the configuration entry at the reported line.",
+    "model-notice": "Read the message: nothing needs fixing for the verdict to hold.",
 }
 
 
@@ -168,6 +173,10 @@ def render_sarif(report: RunReport, tool_version: str) -> dict[str, Any]:
             b.add("model-error", "error", f"{one_line(model.name, 120)}: {one_line(kind, 30)} error: {message}",
                   file, line, model.name, kind)
         # "cancelled" is not a property of the code: code scanning would open and close alerts for it.
+        for n in model.notices:
+            file, line = notice_location(model, n, report)
+            b.add("model-notice", "note", f"{one_line(model.name, 120)}: {_text(n.message, n.code)}", file, line,
+                  model.name, f"notice:{n.code}:{clean_text(n.message)}")
 
     # Rule order: fixed rules, then diagnosis codes sorted; ruleIndex points into that list.
     ordered = [b.rules[r] for r in _FIXED_RULES] + sorted(

@@ -156,6 +156,12 @@ def _details(model: ModelResult, report: RunReport) -> str:
                    + f": {md(d.message, 400)}" + (f" **Fix:** {md(d.fix, 300)}" if d.fix else "") + "\n")
     if model.diagnoses:
         out.append("\n")
+    for n in model.notices[:5]:
+        loc = where(repo_path(n.file), positive_line(n.line))
+        out.append(f"- notice **{md(n.code, 40)}**" + (f" at {md(loc, 80)}" if loc else "")
+                   + f": {md(n.message, 400)}\n")
+    if model.notices:
+        out.append("\n")
     out.append("</details>\n\n")
     return "".join(out)
 

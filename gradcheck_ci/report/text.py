@@ -82,6 +82,29 @@ def _param_rows(model: ModelResult) -> tuple[list[list[str]], int]:
     return rows, hidden
 
 
+def _diagnosis_lines(m: ModelResult) -> list[str]:
+    lines = []
+    for d in m.diagnoses:
+        confirmed = _CONFIRMATION.get(d.confirmed, "")
+        loc = where(repo_path(d.file), positive_line(d.line))
+        lines.append(f"  diagnosis {one_line(d.code, 60)}{confirmed}" + (f" at {loc}" if loc else ""))
+        lines.extend(_block(d.message, "    "))
+        if d.fix:
+            fix = _block(d.fix, "    ")
+            lines.append("    fix: " + fix[0].strip())
+            lines.extend("         " + x.strip() for x in fix[1:])
+    return lines
+
+
+def _notice_lines(m: ModelResult) -> list[str]:
+    lines = []
+    for n in m.notices:
+        loc = where(repo_path(n.file), positive_line(n.line))
+        lines.append(f"  notice {one_line(n.code, 60)}" + (f" at {loc}" if loc else "") + ":")
+        lines.extend(_block(n.message, "    "))
+    return lines
+
+
 def render_model(result: ModelResult, color: bool = False) -> str:
     m = result
     word = _status_word(m)
@@ -106,15 +129,8 @@ def render_model(result: ModelResult, color: bool = False) -> str:
         lines.extend(_table(rows, right={3, 4, 5}))
         if hidden:
             lines.append(f"  ... {hidden} more tensor(s) not shown (see the JSON report)")
-    for d in m.diagnoses:
-        confirmed = _CONFIRMATION.get(d.confirmed, "")
-        loc = where(repo_path(d.file), positive_line(d.line))
-        lines.append(f"  diagnosis {one_line(d.code, 60)}{confirmed}" + (f" at {loc}" if loc else ""))
-        lines.extend(_block(d.message, "    "))
-        if d.fix:
-            fix = _block(d.fix, "    ")
-            lines.append("    fix: " + fix[0].strip())
-            lines.extend("         " + x.strip() for x in fix[1:])
+    lines.extend(_diagnosis_lines(m))
+    lines.extend(_notice_lines(m))
     for profile in m.extra.get("profiles", []) if isinstance(m.extra, dict) else []:
         if isinstance(profile, dict) and profile.get("summary"):
             lines.append("  profile: " + one_line(str(profile["summary"]), 300))
