@@ -40,6 +40,9 @@ _FIXED_RULES = {
                     "Loading, building or evaluating the model failed, or the check ran out of time or memory."),
     "config-error": ("error", "Invalid gradcheck-ci configuration",
                      "The gradcheck-ci configuration file could not be used as written."),
+}
+# Rules listed only when a result uses them (after the fixed ones, sorted with the diagnosis codes).
+_OCCASIONAL_RULES = {
     "model-notice": ("note", "Something to know about a model's check",
                      "The check ran; something about how it ran does not change the verdict but is worth knowing "
                      "(a data size the model's fixed shape overrides, a float32 check settled in float64)."),
@@ -103,8 +106,8 @@ class _Builder:
     def rule(self, rule_id: str, level: str = "error") -> None:
         if rule_id in self.rules:
             return
-        if rule_id in _FIXED_RULES:
-            level, short, full = _FIXED_RULES[rule_id]
+        if rule_id in _FIXED_RULES or rule_id in _OCCASIONAL_RULES:
+            level, short, full = {**_FIXED_RULES, **_OCCASIONAL_RULES}[rule_id]
             help_text = _HELP[rule_id]
         elif rule_id in BY_CODE:  # a known cause: its row in the table of causes
             cause = BY_CODE[rule_id]
