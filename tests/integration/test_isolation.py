@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import subprocess
 import textwrap
 import threading
-import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -74,15 +75,20 @@ def running_cli(repo: Path) -> Iterator[tuple[subprocess.Popen, list[str]]]:
 
 
 def read_until(proc: subprocess.Popen, marker: str, seen: list[str], limit: float = 900) -> None:
-    """Read the CLI's stdout line by line until a line contains `marker`."""
-    deadline = time.monotonic() + limit
+    """Read the CLI's stdout line by line until a line contains `marker`. A CLI that has not printed it after
+    `limit` seconds is killed, which ends the read (a guard against a hang, like subprocess.run's timeout)."""
     assert proc.stdout is not None
-    for line in proc.stdout:
-        seen.append(line)
-        if marker in line:
-            return
-        assert time.monotonic() < deadline, "".join(seen)
-    raise AssertionError(f"the CLI ended before printing {marker!r}:\n" + "".join(seen))
+    guard = threading.Timer(limit, proc.kill)
+    guard.start()
+    try:
+        for line in proc.stdout:
+            seen.append(line)
+            if marker in line:
+                return
+    finally:
+        guard.cancel()
+    raise AssertionError(f"the CLI ended (or was stopped after {limit} s) before printing {marker!r}:\n"
+                         + "".join(seen))
 
 
 def workers_in(repo: Path) -> list[int]:
@@ -99,6 +105,28 @@ def workers_in(repo: Path) -> list[int]:
         if b"gradcheck_ci.worker" in cmdline and cwd == str(repo):
             pids.append(int(entry.name))
     return pids
+
+
+def still_running(pids: list[int], limit: float = 30) -> list[int]:
+    """The processes of `pids` that have not ended within `limit` seconds. Waits on pidfds, which become
+    readable when their process ends, so it returns as soon as the last one has (`limit` only bounds a hang)."""
+    fds = {}
+    for pid in pids:
+        try:
+            fds[os.pidfd_open(pid)] = pid
+        except ProcessLookupError:
+            pass  # already gone
+    try:
+        pending = set(fds)
+        while pending:
+            ready, _, _ = select.select(list(pending), [], [], limit)
+            if not ready:
+                break
+            pending -= set(ready)
+        return sorted(fds[fd] for fd in pending)
+    finally:
+        for fd in fds:
+            os.close(fd)
 
 
 def kill_leftovers(repo: Path) -> None:
@@ -197,8 +225,9 @@ def test_sigterm_keeps_the_finished_models_and_the_report_is_valid_json_at_all_t
             if not reads or reads[-1] != text:
                 reads.append(text)
 
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
+    # An exception in a plain thread is only a warning; a future hands it to the test (watcher.result below).
+    pool = ThreadPoolExecutor(max_workers=1)
+    watcher = pool.submit(watch)
     try:
         with running_cli(repo) as (proc, seen):
             read_until(proc, "PASS good", seen)
@@ -211,7 +240,8 @@ def test_sigterm_keeps_the_finished_models_and_the_report_is_valid_json_at_all_t
             out, err = proc.communicate(timeout=120)
     finally:
         stop.set()
-    watcher.join(timeout=10)
+        pool.shutdown(wait=False)
+    watcher.result(timeout=10)  # raises here what the watcher raised: a half-written report fails the test
     output = "".join(seen) + out + err
     assert proc.returncode == 2, output
     assert "Traceback" not in output
@@ -238,15 +268,12 @@ def test_sigkill_leaves_valid_reports_and_no_orphan_worker(tmp_path: Path) -> No
     with running_cli(repo) as (proc, seen):
         read_until(proc, "ERROR raises", seen)
         read_until(proc, "[sleeper]", seen)
-        deadline = time.monotonic() + 60
-        while not workers_in(repo) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert workers_in(repo), "the sleeper's worker should be running"
+        read_until(proc, "importing theano", seen)  # the sleeper's worker reports its first stage
+        workers = workers_in(repo)
+        assert workers, "the sleeper's worker should be running"
         proc.send_signal(signal.SIGKILL)
         proc.communicate(timeout=60)
-        deadline = time.monotonic() + 30
-        while workers_in(repo) and time.monotonic() < deadline:
-            time.sleep(0.1)
+        assert not still_running(workers), "a worker must not outlive a killed CLI"
         assert not workers_in(repo), "a worker must not outlive a killed CLI"
     report = assert_reports_valid(repo)
     models = by_name(report)
