@@ -1,4 +1,4 @@
-"""The one way tests run the real CLI: in a subprocess, as users and CI do (tests/integration only).
+"""The one way tests run the real CLI: in a subprocess, as users and CI do (tests/integration, tests/container).
 
 `run_cli` waits for the CLI and returns a `CliRun`; `start_cli` hands back the running process, for tests
 that signal it. Both use `cli_env`: this checkout first on PYTHONPATH, plain text output whatever CI runs the

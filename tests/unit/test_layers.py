@@ -2,7 +2,8 @@
 only from its own layer or lower ones, never in a cycle, and never takes a private name from another module.
 
 Imports are read from the source (AST), including the ones inside functions: a lazy import is still a
-dependency, it only moves the moment it is paid for.
+dependency, it only moves the moment it is paid for. That the lower layers really import without the
+numerical stack needs a fresh interpreter: tests/integration/test_light_imports.py.
 """
 from __future__ import annotations
 
