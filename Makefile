@@ -1,11 +1,12 @@
-# The two quick-start commands (README.md): `make example` and `make test`. Both set up .venv on first use.
+# The quick-start commands (README.md): `make example`, `make test` and `make test-unit`. All set up .venv on
+# first use.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: example test test-fast lint bench clean
+.PHONY: example test test-unit test-integration test-container test-fast lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,11 +22,23 @@ example: $(STAMP)
 	if [ $$code -eq 1 ]; then echo "gradcheck-ci exited 1: the truncated-BPTT model fails, as this example intends"; \
 	else echo "gradcheck-ci exited $$code, expected 1"; exit 1; fi
 
-# Every test, including the slow ones (real Theano compiles) and the container tests (real Docker engine;
-# skipped with a reason when no engine runs: .ci/run starts one).
+# Every test: unit, integration (slow ones included: real Theano compiles) and container (real Docker
+# engine; skipped with a reason when no engine runs: .ci/run starts one).
 test: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# The three slices of tests/ (tests/__init__.py): pure Python in seconds; real Theano and CLI processes;
+# the action image on a Docker engine.
+test-unit: $(STAMP)
+	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
+
+test-integration: $(STAMP)
+	$(BIN)/pytest tests/integration $(PYTEST_ARGS)
+
+test-container: $(STAMP)
+	$(BIN)/pytest tests/container $(PYTEST_ARGS)
+
+# Everything but the slow Theano compiles and Docker: the unit slice plus the quick integration tests.
 test-fast: $(STAMP)
 	$(BIN)/pytest -m "not slow and not docker" $(PYTEST_ARGS)
 
@@ -34,7 +47,7 @@ test-fast: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/pytest -q -p no:cacheprovider tests/unit/test_layers.py
+	$(BIN)/pytest -q -p no:cacheprovider tests/unit/test_layers.py tests/integration/test_light_imports.py
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run

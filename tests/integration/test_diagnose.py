@@ -1,0 +1,193 @@
+"""The diagnosis stage end to end: the real CLI on small user-like repositories with one known cause each.
+
+Each repository under tests/fixtures/diagnose/<cause>/ is checked once (cached per test session); the
+assertions read the JSON report's `diagnoses`: exact code, file, line (found by searching the model file
+for the construction call, so the fixtures can be edited freely) and `confirmed`.
+"""
+from __future__ import annotations
+
+import functools
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from tests import FIXTURES
+from tests.harness import CliRun, run_cli
+
+REPOS = FIXTURES / "diagnose"
+
+
+@functools.cache
+def checked(repo: str, *args: str) -> CliRun:
+    report = Path(tempfile.mkdtemp(prefix=f"diagnose-{repo}-")) / "report.json"
+    config = (FIXTURES / "repos" / repo if repo == "seed-rnn" else REPOS / repo) / "gradcheck.yml"
+    return run_cli("check", "--config", str(config), *args, json_path=report)
+
+
+def line_of(repo: str, file: str, text: str) -> int:
+    base = FIXTURES / "repos" / repo if repo == "seed-rnn" else REPOS / repo
+    for number, line in enumerate((base / file).read_text().splitlines(), start=1):
+        if text in line:
+            return number
+    raise AssertionError(f"{text!r} not in {file}")
+
+
+def only_diagnosis(model: dict) -> dict:
+    codes = [d["code"] for d in model["diagnoses"]]
+    assert len(codes) == 1, (codes, model.get("extra", {}).get("diagnosis_error"))
+    return model["diagnoses"][0]
+
+
+def assert_at(diagnosis: dict, repo: str, file: str, text: str) -> None:
+    assert (diagnosis["file"], diagnosis["line"]) == (file, line_of(repo, file, text)), diagnosis
+
+
+# ---------------------------------------------------------------- feed-forward models (quick compiles)
+
+def test_wrong_custom_op_is_blamed_on_the_custom_layer_not_the_dense_layer_before_it():
+    model = checked("wrong-backward").model("wrong-square")
+    assert model["status"] == "fail"
+    failing = {p["id"] for p in model["params"] if p["status"] == "fail"}
+    assert failing == {"DenseLayer#0.W", "DenseLayer#0.b"}  # the error shows on the dense layer's weights...
+    d = only_diagnosis(model)
+    assert d["code"] == "wrong-backward" and d["layer"] == "SquareLayer#0"  # ...but the bug is here
+    assert_at(d, "wrong-backward", "models/net.py", "l_sq = SquareLayer(")
+    assert d["confirmed"] is None
+    checks = {c["layer"]: c["passed"] for c in d["evidence"]["layer_checks"]}
+    assert checks == {"DenseLayer#1": True, "SquareLayer#0": True, "DenseLayer#0": False}
+
+
+def test_wrong_gradient_of_a_layers_own_parameter_is_blamed_on_that_layer():
+    d = only_diagnosis(checked("wrong-backward").model("wrong-param-grad"))
+    assert d["code"] == "wrong-backward" and d["layer"] == "SquaredGainLayer#0"
+    assert_at(d, "wrong-backward", "models/net.py", "l_gain = SquaredGainLayer(")
+    assert all(c["passed"] for c in d["evidence"]["layer_checks"])
+
+
+def test_noise_that_ignores_deterministic_is_confirmed_by_freezing_the_stream():
+    model = checked("stochastic-forward").model("mc-dropout")
+    d = only_diagnosis(model)
+    assert d["code"] == "stochastic-forward" and d["layer"] == "MCDropoutLayer#0"
+    assert_at(d, "stochastic-forward", "models/net.py", "l_drop = MCDropoutLayer(")
+    assert d["confirmed"] is True
+    assert d["evidence"]["forward_repeatable"] is False and d["evidence"]["repeat_difference"] > 0
+    assert all(after["status"] == "pass" for after in d["evidence"]["after"].values())
+
+
+def test_kink_is_found_by_step_sizes_and_located_in_the_layer_with_the_rectifier():
+    d = only_diagnosis(checked("non-differentiable").model("relu-at-zero"))
+    assert d["code"] == "non-differentiable" and d["layer"] == "DenseLayer#0"
+    assert_at(d, "non-differentiable", "models/net.py", "l_hid = DenseLayer(")
+    assert d["confirmed"] is None
+    probe = d["evidence"]["probes"][0]
+    assert probe["kink"] and probe["kink_layer"] == "DenseLayer#0"
+    # the two one-sided slopes differ: no step size can make a central difference match Theano's value
+    assert abs(probe["one_sided_at_smallest_step"]["right"] - probe["one_sided_at_smallest_step"]["left"]) > 1e-3
+
+
+def test_float32_round_off_is_confirmed_by_a_float64_worker():
+    model = checked("low-precision").model("naive-normalisation-float32")
+    assert model["status"] == "fail" and model["precision"] == "float32"
+    d = only_diagnosis(model)
+    assert d["code"] == "low-precision" and d["confirmed"] is True
+    assert_at(d, "low-precision", "models/net.py", "l_hid = DenseLayer(")
+    assert d["evidence"]["ablation"] == "precision=float64"
+    assert all(after["status"] == "pass" for after in d["evidence"]["after"].values())
+
+
+def test_nan_gradient_names_the_layer_whose_backward_pass_makes_it():
+    model = checked("nan-or-inf").model("sqrt-relu")
+    d = only_diagnosis(model)
+    assert d["code"] == "nan-or-inf" and d["layer"] == "SqrtReluLayer#0"
+    assert_at(d, "nan-or-inf", "models/net.py", "l_sqrt = SqrtReluLayer(")
+    assert d["confirmed"] is None
+    assert d["evidence"]["tensor"] == "dLoss/d(output of DenseLayer#0)" and d["evidence"]["index"]
+
+
+def test_nan_loss_names_the_first_non_finite_layer_and_the_input_there():
+    model = checked("nan-or-inf").model("log-layer")
+    assert model["status"] == "error" and model["error"]["kind"] == "nan-or-inf"
+    d = only_diagnosis(model)
+    assert d["code"] == "nan-or-inf" and d["layer"] == "LogLayer#0"
+    assert_at(d, "nan-or-inf", "models/net.py", "l_log = LogLayer(")
+    assert d["evidence"]["input"]["value"] < 0  # log of a negative input
+
+
+def test_unused_parameter_is_disconnected_even_though_the_check_passes():
+    model = checked("disconnected").model("unused-scale")
+    assert model["status"] == "pass"
+    d = only_diagnosis(model)
+    assert d["code"] == "disconnected" and d["evidence"]["tensors"] == ["ScaledTanh#0.scale"]
+    assert_at(d, "disconnected", "models/net.py", "l_act = ScaledTanh(")
+    assert d["confirmed"] is None
+
+
+# ---------------------------------------------------------------- recurrent models
+
+@pytest.mark.slow
+def test_truncated_bptt_is_named_located_confirmed_and_profiled():
+    model = checked("truncated-bptt").model("tagger-truncated")
+    d = only_diagnosis(model)
+    assert d["code"] == "truncated-bptt" and d["layer"] == "RecurrentLayer#0"
+    assert_at(d, "truncated-bptt", "models/tagger.py", "l_rnn = RecurrentLayer(")
+    assert d["confirmed"] is True
+    assert "gradient_steps=2" in d["message"] and "gradient_steps=-1" in d["fix"]
+    assert d["evidence"]["compiled_graph"]["scan_truncate_gradient"] == [2]
+    profile = model["extra"]["profiles"][0]
+    assert profile["layer"] == "RecurrentLayer#0" and profile["steps_total"] == 12
+    assert profile["summary"].startswith("RecurrentLayer#0: analytic gradient is zero before the last 2 of 12 steps")
+    assert profile["analytic"][:10] == [0.0] * 10 and all(n != 0 for n in profile["numeric"])
+
+
+@pytest.mark.slow
+def test_tight_gradient_clipping_is_confirmed_by_switching_it_off():
+    d = only_diagnosis(checked("gradient-clipping").model("tagger-clip-tight"))
+    assert d["code"] == "gradient-clipping" and d["confirmed"] is True
+    assert_at(d, "gradient-clipping", "models/tagger.py", "l_rnn = RecurrentLayer(")
+    assert d["evidence"]["clip_bounds"] == [[-0.001, 0.001]]
+
+
+@pytest.mark.slow
+def test_grad_clipping_zero_is_explained_as_lasagne_0_1s_trap():
+    d = only_diagnosis(checked("gradient-clipping").model("tagger-clip-zero"))
+    assert d["code"] == "gradient-clipping" and d["confirmed"] is True
+    assert "[0, 0]" in d["message"] and "grad_clipping=False" in d["fix"]
+
+
+@pytest.mark.slow
+def test_loose_clipping_is_not_a_diagnosis():
+    model = checked("gradient-clipping").model("tagger-clip-loose")
+    assert model["status"] == "pass" and model["diagnoses"] == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["dense", "dense-dropout", "dense-float32", "tagger", "tagger-harmless-settings"])
+def test_correct_models_get_no_diagnosis(name):
+    model = checked("correct").model(name)
+    assert model["status"] == "pass" and model["diagnoses"] == [], model["diagnoses"]
+    assert "diagnosis_error" not in model["extra"]
+
+
+@pytest.mark.slow
+def test_the_reported_network_names_gradient_steps_and_the_recurrent_layer_line():
+    run = checked("seed-rnn", "--model", "seed-rnn-truncated")
+    model = run.model("seed-rnn-truncated")
+    d = only_diagnosis(model)
+    assert d["code"] == "truncated-bptt" and d["confirmed"] is True
+    assert_at(d, "seed-rnn", "models/rnn.py", "RecurrentLayer(l_in")
+    assert d["message"].startswith("RecurrentLayer#0 truncates backpropagation through time to 1 step "
+                                   "(gradient_steps=1), so Theano differentiates only the last step")
+    assert d["fix"] == "set gradient_steps=-1, or mark the model `expect: fail` if truncation is intended"
+    summary = model["extra"]["profiles"][0]["summary"]
+    assert summary.startswith("RecurrentLayer#0: analytic gradient is zero before the last 1 of 1000 steps")
+    assert "diagnosis truncated-bptt (confirmed) at models/rnn.py:" in run.stdout
+
+
+@pytest.mark.slow
+def test_truncation_in_a_users_own_scan_is_confirmed_by_rewriting_the_graph():
+    d = only_diagnosis(checked("truncated-bptt").model("own-scan-truncated"))
+    assert d["code"] == "truncated-bptt" and d["layer"] == "LeakyTanhRecurrence#0"
+    assert_at(d, "truncated-bptt", "models/tagger.py", "l_rec = LeakyTanhRecurrence(")
+    assert d["confirmed"] is True and d["evidence"]["ablation"] == "truncate_gradient=-1"
+    assert "truncate_gradient=-1" in d["fix"]

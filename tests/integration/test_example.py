@@ -1,0 +1,28 @@
+"""The bundled reported network at its reported size (10 sequences x 10,000 steps x 2 features)."""
+import pytest
+
+from tests import REPO
+from tests.harness import run_cli
+
+pytestmark = pytest.mark.slow
+
+
+def test_seed_rnn_example(tmp_path):
+    run = run_cli("check", "--config", str(REPO / "examples" / "seed-rnn" / "gradcheck.yml"),
+                  json_path=tmp_path / "report.json")
+    assert run.code == 1, run.output
+    truncated = run.model("seed-rnn-truncated")
+    assert truncated["status"] == "fail"
+    w_in = next(p for p in truncated["params"] if p["id"] == "RecurrentLayer#0.W_in_to_hid")
+    assert w_in["status"] == "fail"
+    # Theano's truncated gradient is orders of magnitude smaller than the true derivative
+    assert abs(w_in["analytic"]) * 50 < abs(w_in["numeric"])
+    assert (w_in["file"], w_in["line"]) == ("models/rnn.py", 14)
+    assert "RecurrentLayer#0.W_in_to_hid" in run.stdout
+    assert run.model("seed-rnn-full-bptt")["status"] == "pass"
+
+
+def test_seed_rnn_full_bptt_alone_exits_0(tmp_path):
+    run = run_cli("check", "--config", str(REPO / "examples" / "seed-rnn" / "gradcheck.yml"),
+                  "--model", "seed-rnn-full-bptt", json_path=tmp_path / "report.json")
+    assert run.code == 0, run.output

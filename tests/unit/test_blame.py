@@ -1,0 +1,107 @@
+"""Errors in the user's code located and explained (gradcheck_ci/blame.py): the innermost repository frame,
+exit/memory/encoding errors, hints for APIs that Lasagne 0.1 or Theano 1.0 lack, the line of a return."""
+from __future__ import annotations
+
+import sys
+import traceback
+import types
+
+import pytest
+
+from gradcheck_ci import blame
+from tests.samples import spec
+
+
+def _raise_in(code: str, filename: str) -> BaseException:
+    namespace: dict = {}
+    try:
+        exec(compile(code, filename, "exec"), namespace)
+    except BaseException as exc:  # noqa: BLE001 - hands back whatever the code raises, SystemExit included
+        return exc
+    raise AssertionError("did not raise")
+
+
+def test_user_code_error_points_at_the_innermost_repository_frame(tmp_path):
+    (tmp_path / "models").mkdir()
+    user_file = tmp_path / "models" / "net.py"
+    user_file.write_text("")
+    exc = _raise_in("x = 1\nraise ValueError('bad units')\n", str(user_file))
+    error = blame.user_code_error(exc, str(tmp_path), "building model 'net'", ("gradcheck.yml", 4))
+    assert (error.file, error.line) == ("models/net.py", 2)
+    assert error.message == "ValueError: bad units (building model 'net')"
+
+
+def test_pseudo_files_are_never_the_users_code(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # "<...>" resolved against the cwd would land inside the repository
+    frames = [traceback.FrameSummary("<__array_function__ internals>", 180, "prod")]
+    assert blame.user_frame(frames, str(tmp_path)) is None
+
+
+def test_exit_memory_and_encoding_errors_are_explained(tmp_path):
+    fallback = ("gradcheck.yml", 4)
+    exited = blame.user_code_error(SystemExit("no GPU"), str(tmp_path), "building model 'net'", fallback)
+    assert "called exit('no GPU')" in exited.message and (exited.file, exited.line) == fallback
+    memory = blame.user_code_error(MemoryError(), str(tmp_path), "building model 'net'", fallback)
+    assert memory.kind == "memory" and memory.message.startswith("out of memory building model 'net'")
+    (tmp_path / "net.py").write_bytes(b'x = "caf\xe9"\n')
+    try:
+        compile((tmp_path / "net.py").read_bytes(), str(tmp_path / "net.py"), "exec")
+    except SyntaxError as exc:
+        error = blame.user_code_error(exc, str(tmp_path), "importing", fallback)
+    assert (error.file, error.line) == ("net.py", 1) and "net.py is not valid UTF-8" in error.message
+
+
+@pytest.mark.parametrize("exc, hint", [
+    (AttributeError("module 'lasagne.layers' has no attribute 'BatchNormLayer'"),
+     "BatchNormLayer does not exist in Lasagne 0.1"),
+    (ImportError("cannot import name 'batch_norm' from 'lasagne.layers'"), "batch_norm does not exist in Lasagne 0.1"),
+    (AttributeError("module 'lasagne.nonlinearities' has no attribute 'sofmax'"), "a typo, or an API added later"),
+    (ModuleNotFoundError("No module named 'theano.sandbox.cuda'", name="theano.sandbox.cuda"),
+     "need theano.sandbox.cuda, which Theano 1.0 removed"),
+    (AttributeError("'ScaleLayer' object has no attribute 'scale'"), ""),  # the user's own class: no hint
+    (ModuleNotFoundError("No module named 'mydnn'", name="mydnn"), ""),
+])
+def test_legacy_hints(exc, hint):
+    assert (hint in blame.legacy_hint(exc)) if hint else blame.legacy_hint(exc) == ""
+
+
+def test_legacy_hint_for_an_argument_lasagne_01_lacks(monkeypatch):
+    fake = types.ModuleType("lasagne.layers")
+    fake.LSTMLayer = type("LSTMLayer", (), {"__module__": "lasagne.layers.recurrent"})
+    monkeypatch.setitem(sys.modules, "lasagne.layers", fake)
+    exc = TypeError("LSTMLayer.__init__() got an unexpected keyword argument 'only_return_final'")
+    assert "Lasagne 0.1's LSTMLayer has no argument 'only_return_final'" in blame.legacy_hint(exc)
+    mine = TypeError("MyLayer.__init__() got an unexpected keyword argument 'only_return_final'")
+    assert blame.legacy_hint(mine) == ""
+
+
+def test_unexpected_errors_are_the_models_when_theano_or_user_code_says_so(tmp_path):
+    s = spec()
+    grad_error = type("NullTypeGradError", (TypeError,), {})(
+        "tensor.grad encountered a NaN. This variable is Null because the grad method for input 0 of the RoundOp op "
+        "is mathematically undefined.")
+    error = blame.unexpected_error(grad_error, str(tmp_path), s, "gradcheck.yml")
+    assert error.kind == "build" and (error.file, error.line) == ("gradcheck.yml", 3)
+    assert "Theano cannot differentiate the loss of 'net': NullTypeGradError" in error.message
+    user_file = tmp_path / "layers.py"
+    user_file.write_text("")
+    in_user_code = _raise_in("raise KeyError('W')\n", str(user_file))
+    error = blame.unexpected_error(in_user_code, str(tmp_path), s, "gradcheck.yml")
+    assert (error.file, error.line) == ("layers.py", 1)
+    runtime = ValueError("could not broadcast input array from shape (1,3) into shape (10,2)\n"
+                         "Apply node that caused the error: Alloc(x, y)\nToposort index: 13\nHINT: long text")
+    error = blame.unexpected_error(runtime, str(tmp_path), s, "gradcheck.yml")
+    assert "Theano failed evaluating the compiled loss of 'net': ValueError: could not broadcast" in error.message
+    assert "Apply node that caused the error: Alloc(x, y)" in error.message and "HINT" not in error.message
+    assert blame.unexpected_error(KeyError("ours"), str(tmp_path), s, "gradcheck.yml") is None
+
+
+def test_the_line_of_the_return_that_produced_a_value():
+    def factory(flag):
+        if flag:
+            return "early"
+        return "late"
+
+    first = factory.__code__.co_firstlineno
+    assert blame.call_noting_return(factory, {"flag": True}) == ("early", first + 2)
+    assert blame.call_noting_return(factory, {"flag": False}) == ("late", first + 3)

@@ -1,0 +1,148 @@
+"""The CLI in-process: argument parsing, usage and internal errors, config problems met by `check`, report
+writing and `merge`, and `validate` on arbitrary input. The CLI run as a subprocess: tests/integration."""
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gradcheck_ci import cli, runner
+from gradcheck_ci.results import ErrorInfo, ModelResult, RunReport
+
+
+def write_repo(root: Path, config: str, files: dict[str, str] | None = None) -> Path:
+    for name, text in (files or {}).items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(textwrap.dedent(text))
+    (root / "gradcheck.yml").write_text(textwrap.dedent(config).lstrip())
+    return root
+
+
+# ------------------------------------------------------------------------------------------- usage
+
+@pytest.mark.parametrize("text, expected", [(None, None), ("1/1", (1, 1)), ("2/4", (2, 4))])
+def test_parse_shard(text, expected):
+    assert cli.parse_shard(text) == expected
+
+
+@pytest.mark.parametrize("text, message", [("2", "must look like 1/4"), ("a/b", "must look like 1/4"),
+                                           ("0/2", "between 1 and 2"), ("3/2", "between 1 and 2"),
+                                           ("1/0", "between 1 and 1")])
+def test_parse_shard_rejects(text, message):
+    with pytest.raises(cli.UsageError, match=message):
+        cli.parse_shard(text)
+
+def test_usage_errors_exit_2_with_one_line(capsys, tmp_path):
+    assert cli.main(["check", "--shard", "x"]) == 2
+    assert cli.main(["check", "--root", str(tmp_path / "nowhere")]) == 2
+    assert cli.main(["frobnicate"]) == 2
+    err = capsys.readouterr().err
+    assert "--shard must look like 1/4" in err and "not a directory" in err and "invalid choice" in err
+    assert "Traceback" not in err
+
+
+def test_an_internal_error_is_one_line_and_exit_2(capsys, monkeypatch):
+    def boom(args):
+        raise RuntimeError("something of ours broke")
+
+    monkeypatch.setattr(cli, "cmd_validate", boom)
+    monkeypatch.delenv("GRADCHECK_CI_DEBUG", raising=False)
+    assert cli.main(["validate"]) == 2
+    err = capsys.readouterr().err
+    assert "internal error (please report it): RuntimeError: something of ours broke" in err
+    assert "GRADCHECK_CI_DEBUG=1" in err and "Traceback" not in err
+    monkeypatch.setenv("GRADCHECK_CI_DEBUG", "1")
+    with pytest.raises(RuntimeError):
+        cli.main(["validate"])
+
+
+# ------------------------------------------------------------------------ config problems in `check`
+
+def test_check_prints_each_invalid_entry_and_reports_it_once(tmp_path, capsys, monkeypatch):
+    repo = write_repo(tmp_path, """
+        version: 1
+        models:
+          - name: net
+            factory: models/net.py:build
+            seed: -1
+            precision: float46
+        """, {"models/net.py": "def build():\n    pass\n"})
+    monkeypatch.chdir(repo)
+    assert cli.main(["check", "--json", "r.json"]) == 2
+    out = capsys.readouterr().out
+    assert "ERROR net" in out and "config error at gradcheck.yml:5" in out
+    assert "seed must be an integer >= 0" in out and "line 6: precision must be one of" in out
+    [model] = json.loads((repo / "r.json").read_text())["models"]
+    assert model["status"] == "error" and model["error"]["line"] == 5
+    assert "precision must be one of float64, float32" in model["error"]["message"]
+
+
+def test_unwritable_report_fails_before_any_model_runs(tmp_path, capsys, monkeypatch):
+    repo = write_repo(tmp_path, """
+        version: 1
+        models:
+          - name: net
+            factory: models/net.py:build
+        """, {"models/net.py": "def build():\n    pass\n"})
+    (repo / "file").write_text("")
+    monkeypatch.chdir(repo)
+    monkeypatch.setattr(runner.Runner, "run", lambda *a, **k: pytest.fail("no model may run"))
+    assert cli.main(["check", "--json", "file/report.json"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot write the report --json file/report.json" in err and "is not a directory" in err
+
+
+# ------------------------------------------------------------------------------------------- merge
+
+def _report(models: list[ModelResult]) -> dict:
+    return RunReport(config_file="gradcheck.yml", models=models).to_json()
+
+
+def test_merge_keeps_an_invalid_entry_reported_by_every_shard_once(tmp_path, capsys):
+    invalid = ModelResult(name="bad", factory="", status="error", seed=0, precision="float64", mode="auto",
+                          error=ErrorInfo("seed must be an integer >= 0", "gradcheck.yml", 5, "config"),
+                          config_file="gradcheck.yml", config_line=5)
+    ok = [ModelResult(name=n, factory="f.py:f", status="pass", seed=0, precision="float64", mode="full",
+                      config_line=line) for n, line in (("a", 3), ("b", 7))]
+    (tmp_path / "1.json").write_text(json.dumps(_report([invalid, ok[0]])))
+    (tmp_path / "2.json").write_text(json.dumps(_report([invalid, ok[1]])))
+    code = cli.main(["merge", str(tmp_path / "1.json"), str(tmp_path / "2.json"), "--json", str(tmp_path / "m.json")])
+    assert code == 2
+    merged = json.loads((tmp_path / "m.json").read_text())
+    assert [m["name"] for m in merged["models"]] == ["a", "bad", "b"]
+
+
+def test_merge_of_something_else_is_a_usage_error(tmp_path, capsys):
+    (tmp_path / "x.json").write_text("[1, 2")
+    assert cli.main(["merge", str(tmp_path / "x.json"), "--json", str(tmp_path / "m.json")]) == 2
+    assert cli.main(["merge", str(tmp_path / "missing.json"), "--json", str(tmp_path / "m.json")]) == 2
+    err = capsys.readouterr().err
+    assert "cannot read report" in err and "No such file or directory" in err and "Traceback" not in err
+
+# ------------------------------------------------------------------ arbitrary input, end to end
+
+YAML_PIECES = st.sampled_from(["version: 1\n", "models:\n", "  - name: m\n", "    factory: models/net.py:build\n",
+                               "defaults:\n", "  seed: x\n", "- ", ": ", "{", "}", "[", "]", "&a ", "*a", "<<: ",
+                               "\t", "'", '"', "!!python/object:os.system ", "\n", "#", "  ", "é", "\x85"])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.one_of(st.lists(YAML_PIECES, max_size=30).map("".join), st.text(max_size=200)),
+       raw=st.binary(max_size=40))
+def test_validate_never_prints_a_traceback(tmp_path, capsys, text, raw):
+    (tmp_path / "models").mkdir(exist_ok=True)
+    (tmp_path / "models" / "net.py").write_text("def build():\n    pass\n")
+    path = tmp_path / "gradcheck.yml"
+    path.write_bytes(text.encode("utf-8", "surrogatepass") + raw)
+    code = cli.main(["validate", "--config", str(path)])
+    out, err = capsys.readouterr()
+    assert code in (0, 2)
+    assert "Traceback" not in out + err and "internal error" not in err
+    if code == 2:  # every problem names the file
+        assert all(line.startswith((str(path), "gradcheck.yml")) for line in err.splitlines()), err
+    else:
+        assert "valid, " in out

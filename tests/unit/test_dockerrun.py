@@ -1,0 +1,38 @@
+"""`gradcheck-ci docker`'s argument handling (gradcheck_ci/dockerrun.py), without Docker; the image itself is
+tested in tests/container."""
+from __future__ import annotations
+
+import pytest
+
+from gradcheck_ci import dockerrun
+
+
+@pytest.mark.parametrize("argv, image, rebuild, args", [
+    ([], dockerrun.DEFAULT_IMAGE, False, ["check"]),
+    (["--config", "g.yml"], dockerrun.DEFAULT_IMAGE, False, ["check", "--config", "g.yml"]),
+    (["--image", "x:1", "--rebuild", "--model", "m"], "x:1", True, ["check", "--model", "m"]),
+    (["--image=x:2", "validate"], "x:2", False, ["validate"]),
+    (["--", "--image", "y"], dockerrun.DEFAULT_IMAGE, False, ["check", "--image", "y"]),
+])
+def test_docker_args(argv, image, rebuild, args):
+    opts = dockerrun.parse_args(argv, environ={})
+    assert (opts.image, opts.rebuild, opts.args) == (image, rebuild, args)
+
+
+def test_docker_image_from_env():
+    assert dockerrun.parse_args([], environ={"GRADCHECK_IMAGE": "ghcr.io/x/y:1"}).image == "ghcr.io/x/y:1"
+
+
+def test_docker_context_is_this_checkout():
+    context = dockerrun.find_context(environ={})
+    assert context is not None and (context / "Dockerfile").is_file()
+    with pytest.raises(dockerrun.DockerRunError):
+        dockerrun.find_context("/nonexistent", environ={})
+
+
+def test_docker_without_an_engine_is_exit_2(monkeypatch, capsys):
+    def no_engine():
+        raise dockerrun.DockerRunError("cannot reach a Docker engine")
+    monkeypatch.setattr(dockerrun, "connect", no_engine)
+    assert dockerrun.main(["--config", "x.yml"]) == 2
+    assert "cannot reach a Docker engine" in capsys.readouterr().err

@@ -1,0 +1,125 @@
+"""SARIF 2.1.0, validated against the official schema."""
+from __future__ import annotations
+
+import json
+
+import jsonschema
+import pytest
+
+from gradcheck_ci.report.sarif import render_sarif
+from gradcheck_ci.results import Diagnosis, RunReport
+from tests.samples import hostile_report, model, param, sample_report
+
+SCHEMA_PATH = "/work/shared/schemas/sarif-schema-2.1.0.json"
+
+
+@pytest.fixture(scope="module")
+def validator():
+    with open(SCHEMA_PATH, encoding="utf-8") as handle:
+        schema = json.load(handle)
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+
+
+def results_of(sarif):
+    return sarif["runs"][0]["results"]
+
+
+def loc(result):
+    physical = result["locations"][0]["physicalLocation"]
+    return physical["artifactLocation"]["uri"], physical.get("region", {}).get("startLine")
+
+
+def test_sample_is_valid_sarif(validator):
+    sarif = render_sarif(sample_report(), "0.1.0")
+    validator.validate(sarif)
+    json.dumps(sarif, allow_nan=False)  # strict JSON
+    assert sarif["$schema"] == "https://json.schemastore.org/sarif-2.1.0.json" and sarif["version"] == "2.1.0"
+    driver = sarif["runs"][0]["tool"]["driver"]
+    assert driver["name"] == "gradcheck-ci" and driver["version"] == "0.1.0" and driver["informationUri"]
+
+
+def test_hostile_is_valid_sarif(validator):
+    sarif = render_sarif(hostile_report(), "0.1.0")
+    validator.validate(sarif)
+    json.dumps(sarif, allow_nan=False)
+    for result in results_of(sarif):
+        assert result["message"]["text"].strip()
+        assert "\x00" not in result["message"]["text"]
+
+
+def test_rules_and_indexes():
+    sarif = render_sarif(sample_report(), "0.1.0")
+    rules = sarif["runs"][0]["tool"]["driver"]["rules"]
+    ids = [r["id"] for r in rules]
+    assert ids == ["gradient-mismatch", "expected-gradient-mismatch", "expected-failure-passes", "model-error",
+                   "config-error", "truncated-bptt"]
+    for rule in rules:
+        assert rule["shortDescription"]["text"] and rule["fullDescription"]["text"] and rule["help"]["text"]
+        assert rule["defaultConfiguration"]["level"] in ("error", "warning", "note")
+    for result in results_of(sarif):
+        assert rules[result["ruleIndex"]]["id"] == result["ruleId"]
+
+
+def test_results_per_model():
+    found = [(r["ruleId"], r["level"], loc(r), r["message"]["text"].split(":")[0])
+             for r in results_of(render_sarif(sample_report(), "0.1.0"))]
+    assert found == [
+        ("config-error", "error", ("gradcheck.yml", 3), "unknown key 'presicion'"),
+        # the diagnosis explains the failing tensor of its layer: no separate gradient-mismatch result
+        ("truncated-bptt", "error", ("models/rnn.py", 21), "seed-rnn-truncated"),
+        # no diagnosis: one result per failing tensor, at its layer
+        ("gradient-mismatch", "error", ("models/custom.py", 40), "no-cause"),
+        ("gradient-mismatch", "error", ("models/custom.py", 41), "no-cause"),
+        ("truncated-bptt", "note", ("models/rnn.py", 21), "known-bad"),
+        ("expected-failure-passes", "warning", ("gradcheck.yml", 21), "fixed-now is marked `expect"),
+        ("model-error", "error", ("models/broken.py", 3), "broken-import"),
+        ("model-error", "error", ("gradcheck.yml", 29), "timeout"),
+        # cancelled models are not a finding about the code
+    ]
+    for r in results_of(render_sarif(sample_report(), "0.1.0")):
+        assert r["locations"][0]["physicalLocation"]["artifactLocation"]["uriBaseId"] == "%SRCROOT%"
+
+
+def test_expected_fail_without_diagnosis_uses_its_own_rule():
+    m = model("known", "expected-fail", expect="fail", params=[param("L.W", "fail", abs_err=1.0)])
+    (result,) = results_of(render_sarif(RunReport(config_file="g.yml", models=[m]), "1"))
+    assert (result["ruleId"], result["level"]) == ("expected-gradient-mismatch", "note")
+
+
+def test_diagnosis_of_another_layer_leaves_tensor_unexplained():
+    d = Diagnosis(code="grad-clip-zero", message="grad_clipping=0", layer="Other#1")
+    m = model("m", "fail", diagnoses=[d], params=[param("L.W", "fail", abs_err=1.0, layer="L")])
+    rules = [r["ruleId"] for r in results_of(render_sarif(RunReport(config_file="g.yml", models=[m]), "1"))]
+    assert rules == ["grad-clip-zero", "gradient-mismatch"]
+
+
+def test_region_omitted_when_line_unknown_and_uri_encoded():
+    m = model("m", "fail", params=[param("L.W", "fail", abs_err=1.0, file="my models/net é.py", line=None)])
+    (result,) = results_of(render_sarif(RunReport(config_file="g.yml", models=[m]), "1"))
+    physical = result["locations"][0]["physicalLocation"]
+    assert "region" not in physical
+    assert physical["artifactLocation"]["uri"] == "my%20models/net%20%C3%A9.py"
+
+
+def fingerprints(report):
+    return [r["partialFingerprints"]["gradcheckFingerprint/v1"] for r in results_of(render_sarif(report, "1"))]
+
+
+def test_fingerprints_ignore_lines_but_not_identity():
+    before = sample_report()
+    moved = sample_report()
+    for m in moved.models:
+        m.config_line = (m.config_line or 0) + 7
+        for p in m.params:
+            p.line = (p.line or 0) + 3
+        for d in m.diagnoses:
+            d.line = (d.line or 0) + 3
+    assert fingerprints(before) == fingerprints(moved)
+    prints = fingerprints(before)
+    assert all(len(f) == 64 for f in prints)
+    assert len(set(prints)) == len(prints)  # distinct findings, distinct fingerprints
+    renamed = sample_report()
+    renamed.models[2].name = "other"
+    assert fingerprints(renamed) != prints

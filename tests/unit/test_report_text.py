@@ -1,0 +1,110 @@
+"""Terminal output: per-model block and the final verdict."""
+from __future__ import annotations
+
+from gradcheck_ci.report.text import render_config_errors, render_model, render_summary
+from gradcheck_ci.results import RunReport
+from tests.samples import HOSTILE, hostile_report, model, param, sample_report
+
+
+def by_name(name):
+    return next(m for m in sample_report().models if m.name == name)
+
+
+def test_failing_model_block():
+    out = render_model(by_name("seed-rnn-truncated"))
+    lines = out.splitlines()
+    assert lines[0].split()[:4] == ["FAIL", "seed-rnn-truncated", "float64", "full"]
+    assert "evaluations=80" in lines[0] and "1.5s" in lines[0] and "seed=7" in lines[0]
+    header = lines[1].split()
+    assert header[:3] == ["tensor", "shape", "status"]
+    row = lines[2].split()
+    assert row == ["RecurrentLayer#0.W_in_to_hid", "2x10", "fail", "0.16", "0.99", "1e-06", "[0,", "3]",
+                   "models/rnn.py:21"]
+    assert "diagnosis truncated-bptt (confirmed) at models/rnn.py:21" in out
+    assert "fix: use gradient_steps=-1" in out
+
+
+def test_table_columns_are_aligned():
+    head, fail, ok = render_model(by_name("seed-rnn-truncated")).splitlines()[1:4]
+    # text columns share their left edge, number columns their right edge
+    assert head.index("status") == fail.index("fail") == ok.index("pass")
+    assert head.index("location") == fail.index("models/rnn.py:21") == ok.index("models/rnn.py:12")
+    end = head.index("max abs err") + len("max abs err")
+    assert fail[:end].endswith(" 0.16") and ok[:end].endswith(" 1e-09")
+
+
+def test_failure_without_diagnosis_says_so():
+    assert "no known cause matched" in render_model(by_name("no-cause"))
+
+
+def test_status_words():
+    words = {m.name: render_model(m).split()[0] for m in sample_report().models}
+    assert words == {"good": "PASS", "seed-rnn-truncated": "FAIL", "no-cause": "FAIL", "known-bad": "XFAIL",
+                     "fixed-now": "XPASS", "broken-import": "ERROR", "timeout": "ERROR",
+                     "not-reached": "CANCELLED"}
+    assert "remove `expect: fail`" in render_model(by_name("fixed-now"))
+
+
+def test_error_with_and_without_file():
+    out = render_model(by_name("broken-import"))
+    assert "load error at models/broken.py:3:" in out
+    assert "    ModuleNotFoundError: No module named 'lasagne.layers.dnn'" in out
+    assert "      at line 3" in out  # the message's own lines stay indented under the heading
+    assert "timeout error at gradcheck.yml:29:" in render_model(by_name("timeout"))
+    assert "not checked: run cancelled" in render_model(by_name("not-reached"))
+
+
+def test_long_tables_show_failing_tensors_first():
+    params = [param(f"L{i}.W") for i in range(80)] + [param("Bad.W", "fail", abs_err=1.0)]
+    out = render_model(model("big", "fail", params=params))
+    assert "Bad.W" in out and "31 more tensor(s) not shown" in out
+
+
+def test_summary_counts_and_exit():
+    out = render_summary(sample_report())
+    assert out.splitlines()[0] == ("gradcheck-ci: 8 model(s): 2 pass, 2 fail, 1 expected-fail, 2 error, "
+                                   "1 cancelled in 12.5s (shard 1/2)")
+    assert "unexpected gradient mismatch: seed-rnn-truncated, no-cause" in out
+    assert "expected to fail but now pass (remove `expect: fail`): fixed-now" in out
+    assert out.splitlines()[-1] == "result: ERROR (exit 2)"
+    ok = RunReport(config_file="g.yml", models=[model("a", "pass"), model("b", "expected-fail", expect="fail")])
+    assert render_summary(ok).splitlines()[-1] == "result: PASS (exit 0)"
+    bad = RunReport(config_file="g.yml", models=[model("a", "fail")])
+    assert render_summary(bad).splitlines()[-1] == "result: FAIL (exit 1)"
+
+
+def test_colour_only_when_asked():
+    m = by_name("seed-rnn-truncated")
+    assert "\x1b[" not in render_model(m) + render_summary(sample_report())
+    assert render_model(m, color=True).startswith("\x1b[31mFAIL\x1b[0m ")
+    assert "\x1b[1;31mERROR\x1b[0m" in render_summary(sample_report(), color=True)
+
+
+def test_config_errors():
+    assert render_config_errors(sample_report()) == "gradcheck.yml:3: config error: unknown key 'presicion'"
+    assert render_config_errors(RunReport(config_file="g.yml")) == ""
+
+
+def test_hostile_text_cannot_start_a_command():
+    report = hostile_report()
+    out = "\n".join([render_summary(report), render_config_errors(report)]
+                    + [render_model(m) for m in report.models])
+    assert "\r" not in out and "\x00" not in out and "\x1b" not in out
+    for line in out.splitlines():
+        assert not line.lstrip().startswith("::") and "##[" not in line
+    assert "é漢字🙂" in out  # non-ASCII survives
+    assert render_model(report.models[0]).splitlines()[0].startswith("FAIL 100% ::error::pwn ::stop-commands::x")
+    assert HOSTILE  # imported for the record
+
+
+def test_gradient_through_time_profile_is_one_line():
+    from gradcheck_ci.report.text import render_model
+    from gradcheck_ci.results import ModelResult
+
+    m = ModelResult(name="rnn", factory="m.py:f", status="fail", seed=0, precision="float64", mode="full",
+                    extra={"profiles": [{"summary": "RecurrentLayer#0: analytic gradient is zero before the "
+                                                    "last 1 of 10000 steps\n(numeric is not)"}]})
+    text = render_model(m)
+    lines = [x for x in text.splitlines() if x.startswith("  profile: ")]
+    assert lines == ["  profile: RecurrentLayer#0: analytic gradient is zero before the last 1 of 10000 steps "
+                     "(numeric is not)"] or (len(lines) == 1 and "last 1 of 10000 steps" in lines[0])

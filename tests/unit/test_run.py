@@ -1,0 +1,35 @@
+"""The run lifecycle of `check` (gradcheck_ci/run.py): which models a run selects, and the interim reports
+written while it runs."""
+from __future__ import annotations
+
+import json
+import types
+
+import pytest
+
+from gradcheck_ci import cli, run
+from gradcheck_ci.results import ModelResult, RunReport
+from tests.samples import spec
+
+
+def test_select_models_by_glob_and_shard_and_names_of_invalid_entries():
+    specs = [spec(name=n) for n in ("a-1", "a-2", "b-1", "b-2", "c")]
+    assert [s.name for s in run.select_models(specs, ["a-*", "c"], None)] == ["a-1", "a-2", "c"]
+    assert [s.name for s in run.select_models(specs, [], (2, 2))] == ["a-2", "b-2"]
+    assert run.select_models(specs, ["broken"], None, other_names=["broken"]) == []
+    with pytest.raises(cli.UsageError, match=r"--model zzz: no such model in the config \(models: a-1, a-2"):
+        run.select_models(specs, ["zzz"], None)
+
+
+def test_interim_reports_mark_pending_models_cancelled(tmp_path):
+    args = types.SimpleNamespace(json=str(tmp_path / "r.json"), junit=str(tmp_path / "j.xml"), sarif=None)
+    report = RunReport(config_file="gradcheck.yml")
+    report.models.append(ModelResult(name="done", factory="f.py:f", status="pass", seed=0, precision="float64",
+                                     mode="full"))
+    run.ReportFiles(args).interim(report, [spec(name="later")], "gradcheck.yml")
+    written = json.loads((tmp_path / "r.json").read_text())
+    assert written["status"] == "error"
+    assert [(m["name"], m["status"]) for m in written["models"]] == [("done", "pass"), ("later", "cancelled")]
+    assert "the run ended before this model" in written["models"][1]["error"]["message"]
+    assert [m.name for m in report.models] == ["done"]  # the run's own report is untouched
+    assert (tmp_path / "j.xml").read_text().startswith("<?xml")

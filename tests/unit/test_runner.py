@@ -1,0 +1,72 @@
+"""The runner's account of a worker that died (gradcheck_ci/runner.py): timeout, crash, kill, exit and cancel
+described and pointed at the right line, the faulthandler dump read, the memory limit set; no worker is
+started here."""
+from __future__ import annotations
+
+import signal
+
+from gradcheck_ci import runner
+from tests.samples import spec
+
+
+def test_describe_timeout_points_at_the_timeout_line_and_names_where_it_was():
+    outcome = runner.Outcome(-9, True, False, "compiling loss and gradient",
+                             runner.StackSite("models/net.py", 12, "build"))
+    error = outcome.describe(spec(timeout=3.0), "gradcheck.yml")
+    assert (error.file, error.line, error.kind) == ("gradcheck.yml", 5, "timeout")
+    assert error.message.startswith("timed out after 3 s while compiling loss and gradient; "
+                                    "it was in build() at models/net.py:12")
+
+
+def test_describe_a_segfault_points_at_the_users_line():
+    outcome = runner.Outcome(-signal.SIGSEGV, False, False, "importing theano and the model factory",
+                             runner.StackSite("models/net.py", 9, "build"))
+    error = outcome.describe(spec(), "gradcheck.yml")
+    assert (error.file, error.line, error.kind) == ("models/net.py", 9, "crash")
+    assert "segmentation fault (SIGSEGV)" in error.message
+
+
+def test_describe_kill_exit_cancel_and_unknown_signals():
+    s = spec(memory=600)
+    killed = runner.Outcome(-signal.SIGKILL, False, False, "probing W").describe(s, "gradcheck.yml")
+    assert (killed.line, killed.kind) == (6, "memory") and "limit 600 MiB" in killed.message
+    exited = runner.Outcome(3, False, False, "probing W").describe(s, "gradcheck.yml")
+    assert (exited.file, exited.line) == ("gradcheck.yml", 3) and "exited with code 3" in exited.message
+    cancelled = runner.Outcome(-9, False, True, "probing W").describe(s, "gradcheck.yml")
+    assert cancelled.kind == "cancelled" and cancelled.message == "cancelled while probing W"
+    odd = runner.Outcome(-63, False, False, "probing W").describe(s, "gradcheck.yml")
+    assert "signal 63" in odd.message
+
+
+FAULT_DUMP = '''Stack (most recent call first):
+  File "{lib}/theano/compile/function_module.py", line 903 in __call__
+  File "{root}/models/old.py", line 3 in build
+Fatal Python error: Segmentation fault
+
+Current thread 0x00007f3a (most recent call first):
+  File "{lib}/ctypes/__init__.py", line 519 in string_at
+  File "{root}/models/net.py", line 9 in build
+  File "{pkg}/gradcheck_ci/model.py", line 300 in call_factory
+  File "{root}/models/helpers.py", line 2 in outer
+
+Extension modules: numpy.core._multiarray_umath (total: 1)
+'''
+
+
+def test_read_stack_takes_the_last_dump_and_its_innermost_user_frame(tmp_path):
+    (tmp_path / "models").mkdir()
+    path = tmp_path / "result.json.stack"
+    path.write_text(FAULT_DUMP.format(root=tmp_path, lib="/usr/lib/python3.11/site-packages", pkg="/src"))
+    site = runner.read_stack(str(path), str(tmp_path))
+    assert (site.file, site.line, site.function) == ("models/net.py", 9, "build")
+    path.write_text('Stack (most recent call first):\n  File "/usr/lib/python3.11/threading.py", line 1 in run\n')
+    assert runner.read_stack(str(path), str(tmp_path)) is None
+    assert runner.read_stack(str(tmp_path / "missing"), str(tmp_path)) is None
+
+
+def test_the_memory_limit_never_exceeds_an_existing_hard_limit(monkeypatch):
+    calls = []
+    monkeypatch.setattr(runner.resource, "getrlimit", lambda what: (2**40, 2**30))
+    monkeypatch.setattr(runner.resource, "setrlimit", lambda what, limits: calls.append(limits))
+    runner._limit_memory(2**33)
+    assert calls == [(2**30, 2**30)]
