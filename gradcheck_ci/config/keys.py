@@ -2,7 +2,7 @@
 its default and a one-line doc.
 
 Everything else derives from this table: the key lists below, which keys the reader accepts where, how it
-reads them, the did-you-mean hints and how a ModelSpec is assembled. tests/test_config_keys.py checks
+reads them, the did-you-mean hints and how a ModelSpec is assembled. tests/unit/test_config_keys.py checks
 ModelSpec's and DataSpec's defaults and docs/config.md's key tables against it.
 
 Adding a key is one row here plus its consumer (a ModelSpec field, read by the engine). A key inside a

@@ -1,7 +1,7 @@
 """What reading gradcheck.yml produces: `ModelSpec`s inside a `Config`, and the two kinds of failure
 (`ConfigError`, raised; `ConfigProblem`, collected). Also how a 'target:function' reference resolves.
 
-The field defaults of `ModelSpec` and `DataSpec` are the key table's (keys.py); tests/test_config_keys.py
+The field defaults of `ModelSpec` and `DataSpec` are the key table's (keys.py); tests/unit/test_config_keys.py
 keeps them equal. They are written out here so that the engine's view of a model reads plainly.
 """
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 A row is the one place that names the format's `check` option (cli.py builds the options from the
 table), its input of the GitHub Action with that input's default (entrypoint/inputs.py reads them from
-here; tests/test_report_formats.py holds action.yml and docs/action.md to them) and its renderer.
+here; tests/unit/test_report_formats.py holds action.yml and docs/action.md to them) and its renderer.
 Adding a format is its renderer module plus one row.
 """
 from __future__ import annotations

@@ -37,12 +37,13 @@ def _unavailable(reason: str) -> None:
 def docker_client():
     try:
         import docker
+        import docker.errors
     except ImportError:
         _unavailable("the Docker SDK for Python is not installed (pip install docker)")
     try:
         client = docker.from_env()
         client.ping()
-    except Exception as exc:  # no socket, engine down, permission denied
+    except (docker.errors.DockerException, OSError) as exc:  # no socket, engine down, permission denied
         _unavailable(f"no Docker engine reachable ({exc.__class__.__name__}); start one with ci/start-dockerd.sh")
     return client
 

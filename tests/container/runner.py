@@ -13,9 +13,10 @@ import re
 import shutil
 import stat
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
@@ -58,7 +59,7 @@ def make_workspace(tmp: Path, repo: str, subdir: str = "") -> Path:
 
 def open_up(path: Path) -> None:
     """World-writable, for a container user that is not the owner (the --user test)."""
-    for root, dirs, files in os.walk(path):
+    for root, _dirs, files in os.walk(path):
         os.chmod(root, 0o777)
         for name in files:
             p = Path(root) / name

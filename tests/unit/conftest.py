@@ -8,13 +8,13 @@ test and put back after it, so the guard holds whatever ran before.
 """
 from __future__ import annotations
 
+import _posixsubprocess
 import importlib.abc
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
 
-import _posixsubprocess
 import pytest
 
 HEAVY = ("theano", "lasagne")

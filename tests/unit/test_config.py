@@ -625,7 +625,8 @@ def test_entry_not_a_mapping(tmp_path):
 
 
 def test_duplicate_model_names(tmp_path):
-    config = load(tmp_path, HEADER + ENTRY + "  - name: x\n    factory: a.b:c\n" + ENTRY.replace("  - ", "  - seed: 1\n    "))
+    second = ENTRY.replace("  - ", "  - seed: 1\n    ")
+    config = load(tmp_path, HEADER + ENTRY + "  - name: x\n    factory: a.b:c\n" + second)
     p = only_problem(config)
     assert (p.line, p.model) == (7, None)
     assert p.message == "duplicate model name 'm' (first used on line 3)"
@@ -956,7 +957,8 @@ TEXT = st.text(st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")), max
 JSON_VALUES = st.recursive(
     st.one_of(st.none(), st.booleans(), st.integers(-10**9, 10**9), st.floats(allow_nan=False, allow_infinity=False),
               TEXT),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(TEXT.filter(lambda k: k and k != "<<"), inner, max_size=3),
+    lambda inner: (st.lists(inner, max_size=3)
+                   | st.dictionaries(TEXT.filter(lambda k: k and k != "<<"), inner, max_size=3)),
     max_leaves=10)
 VALID_MODEL = st.fixed_dictionaries({
     "name": st.from_regex(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,20}", fullmatch=True),
@@ -987,7 +989,7 @@ def test_valid_models_load_exactly(tmp_path, models):
     config = load_config(str(path))
     assert config.problems == []
     assert len(config.models) == len(models)
-    for spec, given_model in zip(config.models, models):
+    for spec, given_model in zip(config.models, models, strict=True):
         expected = ModelSpec(name=given_model["name"], factory=given_model["factory"],
                              data=DataSpec(**given_model.get("data", {})))
         for key in ("kwargs", "loss", "params", "precision", "seed", "mode", "rtol", "atol", "directions",

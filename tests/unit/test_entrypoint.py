@@ -15,7 +15,6 @@ from entrypoint import main as entry
 from gradcheck_ci.report import github
 from tests.actions_log import effective_commands, parse_output_file
 
-
 # ---- workflow commands and file commands ------------------------------------------------------------
 
 def test_escaping_follows_the_runner():

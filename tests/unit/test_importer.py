@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
-from gradcheck_ci.errors import ModelLoadError
 from gradcheck_ci import importer
+from gradcheck_ci.errors import ModelLoadError
 from gradcheck_ci.importer import FACTORY, LOSS, import_function
 
 

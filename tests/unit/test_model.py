@@ -22,7 +22,8 @@ def test_kwargs_that_do_not_fit_point_at_the_offending_kwarg():
         error = model.kwargs_error(exc, inspect.signature(build), build, spec(kwargs={"units": 3}), "/nowhere",
                                    "gradcheck.yml")
     assert (error.file, error.line, error.kind) == ("gradcheck.yml", 8, "config")
-    assert "unexpected keyword argument 'units' (did you mean 'num_units'?); it accepts: num_units, depth" in error.message
+    assert ("unexpected keyword argument 'units' (did you mean 'num_units'?); it accepts: num_units, depth"
+            in error.message)
 
 
 # ------------------------------------------------------------------------------------ data shapes

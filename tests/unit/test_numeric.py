@@ -15,7 +15,7 @@ def along(f, x0, direction):
 def test_correct_derivative_passes_across_scales(precision):
     # Gradients from 1e-6 to 1e3: a bare relative threshold would fail the small ones in float32.
     for scale in (1e-6, 1e-3, 1.0, 1e3):
-        f = lambda x: np.float64(np.asarray(scale * np.sin(x) + 0.7, dtype=precision))
+        f = lambda x, scale=scale: np.float64(np.asarray(scale * np.sin(x) + 0.7, dtype=precision))
         x0 = 0.3
         exact = scale * math.cos(x0)
         step = numeric.base_step(precision, abs(x0))

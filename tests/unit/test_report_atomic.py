@@ -13,7 +13,7 @@ from gradcheck_ci.report.atomic import write_atomic
 def test_creates_parents_and_writes_utf8(tmp_path):
     path = tmp_path / "a" / "b" / "out.txt"
     write_atomic(str(path), "é\r\n漢\n")
-    assert path.read_bytes() == "é\r\n漢\n".encode("utf-8")  # no newline translation
+    assert path.read_bytes() == "é\r\n漢\n".encode()  # no newline translation
     assert os.listdir(path.parent) == ["out.txt"]
 
 

@@ -15,7 +15,6 @@ from tests import REPO
 from tests.samples import sample_report
 
 
-
 def action_inputs() -> dict[str, dict]:
     return yaml.safe_load((REPO / "action.yml").read_text(encoding="utf-8"))["inputs"]
 

@@ -11,7 +11,7 @@ from gradcheck_ci.report.sarif import render_sarif
 from gradcheck_ci.report.summary import render_step_summary
 from gradcheck_ci.report.text import render_model
 from gradcheck_ci.results import ModelResult, Notice, RunReport
-from tests.test_report_samples import model, param
+from tests.samples import model, param
 
 OVERRIDE = Notice("data.steps is 20 but the InputLayer's fixed shape (100, 55, 2) wins: checked at 55 steps",
                   code="data-override", file="models/eeg.py", line=14)

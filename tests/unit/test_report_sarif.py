@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import jsonschema
 import pytest
@@ -10,7 +12,10 @@ from gradcheck_ci.report.sarif import render_sarif
 from gradcheck_ci.results import Diagnosis, RunReport
 from tests.samples import hostile_report, model, param, sample_report
 
-SCHEMA_PATH = "/work/shared/schemas/sarif-schema-2.1.0.json"
+# The official SARIF 2.1.0 schema, kept beside the repository in the workspace's shared schemas folder
+# (GRADCHECK_SARIF_SCHEMA names another copy).
+SCHEMA_PATH = os.environ.get("GRADCHECK_SARIF_SCHEMA") or str(
+    Path(__file__).resolve().parents[3] / "shared" / "schemas" / "sarif-schema-2.1.0.json")
 
 
 @pytest.fixture(scope="module")
