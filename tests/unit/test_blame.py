@@ -57,7 +57,10 @@ def test_exit_memory_and_encoding_errors_are_explained(tmp_path):
     (ImportError("cannot import name 'batch_norm' from 'lasagne.layers'"), "batch_norm does not exist in Lasagne 0.1"),
     (AttributeError("module 'lasagne.nonlinearities' has no attribute 'sofmax'"), "a typo, or an API added later"),
     (ModuleNotFoundError("No module named 'theano.sandbox.cuda'", name="theano.sandbox.cuda"),
-     "need theano.sandbox.cuda, which Theano 1.0 removed"),
+     "Theano's old CUDA backend (theano.sandbox.cuda), which Theano 1.0 removed"),
+    (ModuleNotFoundError("No module named 'lasagne.layers.dnn'", name="lasagne.layers.dnn"),
+     "Lasagne's GPU layers (lasagne.layers.dnn: Conv2DDNNLayer, MaxPool2DDNNLayer, Pool2DDNNLayer) need "
+     "theano.sandbox.cuda, which Theano 1.0 removed"),
     (AttributeError("'ScaleLayer' object has no attribute 'scale'"), ""),  # the user's own class: no hint
     (ModuleNotFoundError("No module named 'mydnn'", name="mydnn"), ""),
 ])
