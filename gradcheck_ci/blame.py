@@ -347,6 +347,19 @@ def clean_message(text: str, root: str | None = None) -> str:
     return text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE - 1] + "…"
 
 
+def error_summary(exc: BaseException, limit: int = 240) -> str:
+    """'ValueError: shapes (4,3) and (18,4) not aligned: ...': the exception's first line, without the tuple repr
+    Theano's messages often are ("('message', (4, 3), (18, 4))"), cut on a word to about `limit` characters."""
+    lines = str(exc).splitlines()
+    text = " ".join(lines[0].split()) if lines else ""
+    quoted = re.match(r"""^\((['"])(.+?)\1(?:,|\)$)""", text)
+    if quoted:
+        text = quoted.group(2)
+    if len(text) > limit:
+        text = text[:limit].rsplit(" ", 1)[0] + " …"
+    return f"{type(exc).__name__}: {clean_message(text)}" if text else type(exc).__name__
+
+
 def _without_arrays(text: str) -> str:
     """`array([[1., 2.], ...])` -> `array(...)`, parentheses balanced however long the dump."""
     out = []
@@ -407,8 +420,8 @@ def float32_explanation(exc: BaseException, text: str | None = None) -> tuple[st
     if not _float32_sites or "float32" not in text or not isinstance(exc, (TypeError, ValueError)):
         return None
     first = _float32_sites[0]
-    short = " ".join(text.split())
-    short = (short[:short.find(". ")] if ". " in short[:300] else short[:300]).rstrip(".")  # its first sentence
+    short = error_summary(exc)
+    short = (short[:short.find(". ")] if ". " in short else short).rstrip(".")  # its first sentence
     return (f"this model builds float32 variables ({first.file}:{first.line}) and fails in a float64 check: "
             f"{short}; set `precision: float32` for this model in gradcheck.yml (or build the variables with "
             "theano.config.floatX)", (first.file, first.line))

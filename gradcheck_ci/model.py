@@ -194,8 +194,13 @@ def kwargs_error(exc: TypeError, signature: inspect.Signature, factory: Callable
     unexpected = re.search(r"unexpected keyword argument '([^']+)'", str(exc))
     missing = re.search(r"missing a required argument: '([^']+)'", str(exc))
     if missing:
-        message += (f"; give it in `kwargs`, or, if it takes a layer, in `inputs` (gradcheck-ci then makes the "
-                    f"InputLayer: `inputs: {{{missing.group(1)}: {{shape: [null, null, 8]}}}}`, see docs/config.md)")
+        given_names = set(spec.kwargs) | set(spec.inputs)
+        needed = [p.name for p in signature.parameters.values() if p.default is p.empty and p.name not in given_names
+                  and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)] or [missing.group(1)]
+        message = (f"factory {spec.factory!r}{where} needs arguments that gradcheck.yml does not give: "
+                   f"{', '.join(needed)}. An argument that takes a layer goes in `inputs:` and gradcheck-ci makes the "
+                   f"InputLayer, e.g. `inputs: {{{needed[0]}: {{shape: [null, null, 8]}}}}` (null sizes come from "
+                   "`data`; a mask: `{shape: [null, null], mask: true}`); any other value goes in `kwargs:`")
         line = spec.line
     if unexpected:
         name = unexpected.group(1)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..blame import clean_message, raised_by_compiled_function
+from ..blame import error_summary, raised_by_compiled_function
 from ..errors import ModelLoadError
 from ..results import Diagnosis
 from .graph import input_layers, is_scan, structure
@@ -39,8 +39,7 @@ def explain_gradient_crash(exc: BaseException, model: Any, compiled: Any, graph:
         return None
     node = failing_node(compiled.grad_fn, exc)
     scans = truncated_scans(compiled.grad_fn, node)
-    first = " ".join(str(exc).splitlines()[0].split()) if str(exc) else type(exc).__name__
-    what = f"{type(exc).__name__}: {clean_message(first)}" + (f" in {_node_text(node)}" if node is not None else "")
+    what = error_summary(exc) + (f" in {_node_text(node)}" if node is not None else "")
     message = (f"Theano's compiled gradient of {spec.name!r} fails when evaluated ({what}), while its forward "
                "pass runs on the same data: the failure is inside the gradient graph, so training the model "
                "(any theano.grad of its loss) crashes the same way")

@@ -118,8 +118,8 @@ MODEL_CASES = [slow(c) for c in [
     Case("factory-raises", 2, "ValueError: num_units must be positive, got 0 (building model 'net')",
          "models/net.py:7"),
     Case("factory-raises-deep", 2, "Cannot create param with a non-positive shape dimension", "models/net.py:7"),
-    Case("factory-not-layer", 2, "returned a tuple, not a Lasagne Layer (return the output layer, not a list or "
-         "tuple)", "models/net.py:8"),
+    Case("factory-not-layer", 2, "returned a tuple, not a Lasagne Layer (it holds no Lasagne layer: return the "
+         "output layer, or the layers with it)", "models/net.py:8"),
     Case("factory-returns-none", 2, "returned None, not a Lasagne Layer (is a `return` statement missing?)",
          "models/net.py:7"),
     Case("factory-wrong-kwargs", 2, "got an unexpected keyword argument 'units' (did you mean 'num_units'?)",
