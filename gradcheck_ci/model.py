@@ -185,32 +185,41 @@ def call_factory(factory: Callable[..., Any], spec: ModelSpec, root: str, config
 
 def kwargs_error(exc: TypeError, signature: inspect.Signature, factory: Callable[..., Any], spec: ModelSpec,
                  root: str, config_file: str) -> ModelLoadError:
-    """The config error for `kwargs` that do not bind to the factory's signature, at the offending kwarg."""
+    """The config error for `kwargs` (and `inputs`) that do not bind to the factory's signature: at the offending
+    name for one the factory does not take (a misspelling comes first), at the model's entry for missing ones."""
     site = definition_site(factory, root)
     where = f" (defined at {site[0]}:{site[1]})" if site else ""
-    line = spec.key_lines.get("kwargs", spec.key_lines.get("inputs", spec.line))
     given = "kwargs and inputs" if spec.inputs else "kwargs"
-    message = f"{given} do not fit factory {spec.factory!r}{where}: {exc}"
+    takes_any = any(p.kind == p.VAR_KEYWORD for p in signature.parameters.values())
+    stray = [name for name in [*spec.kwargs, *spec.inputs] if name not in signature.parameters and not takes_any]
     unexpected = re.search(r"unexpected keyword argument '([^']+)'", str(exc))
-    missing = re.search(r"missing a required argument: '([^']+)'", str(exc))
-    if missing:
-        given_names = set(spec.kwargs) | set(spec.inputs)
-        needed = [p.name for p in signature.parameters.values() if p.default is p.empty and p.name not in given_names
-                  and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)] or [missing.group(1)]
-        message = (f"factory {spec.factory!r}{where} needs arguments that gradcheck.yml does not give: "
-                   f"{', '.join(needed)}. An argument that takes a layer goes in `inputs:` and gradcheck-ci makes the "
-                   f"InputLayer, e.g. `inputs: {{{needed[0]}: {{shape: [null, null, 8]}}}}` (null sizes come from "
-                   "`data`; a mask: `{shape: [null, null], mask: true}`); any other value goes in `kwargs:`")
-        line = spec.line
-    if unexpected:
-        name = unexpected.group(1)
-        line = spec.key_lines.get(f"kwargs.{name}", spec.key_lines.get(f"inputs.{name}", line))
-        message = with_hint(message, did_you_mean(name, [p for p in signature.parameters if p != "self"]))
+    if stray or unexpected:
+        name = stray[0] if stray else unexpected.group(1) if unexpected else ""
+        line = spec.key_lines.get(f"kwargs.{name}", spec.key_lines.get(f"inputs.{name}", spec.line))
+        message = with_hint(f"{given} do not fit factory {spec.factory!r}{where}: got an unexpected keyword "
+                            f"argument {name!r}", did_you_mean(name, [p for p in signature.parameters if p != "self"]))
         accepted = [p.name for p in signature.parameters.values()
                     if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
         if accepted:
             message += f"; it accepts: {', '.join(accepted)}"
-    return ModelLoadError(message, config_file, line, kind="config")
+        return ModelLoadError(message, config_file, line, kind="config")
+    names = set(spec.kwargs) | set(spec.inputs)
+    needed = [p.name for p in signature.parameters.values() if p.default is p.empty and p.name not in names
+              and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    if not needed:  # something else (positional-only arguments, ...): Python's words
+        return ModelLoadError(f"{given} do not fit factory {spec.factory!r}{where}: {exc}", config_file,
+                              spec.key_lines.get("kwargs", spec.line), kind="config")
+    variables = [name for name in needed if name.endswith("var") or name.endswith("vars")]
+    layers = [name for name in needed if name not in variables]
+    message = f"factory {spec.factory!r}{where} needs arguments that gradcheck.yml does not give: {', '.join(needed)}."
+    if variables:
+        message += (f" A Theano input variable such as {variables[0]!r} can be null (`kwargs: {{{variables[0]}: "
+                    "null}`): an InputLayer given input_var=None makes its own.")
+    if layers:
+        message += (f" An argument that takes a layer goes in `inputs:` and gradcheck-ci makes the InputLayer, e.g. "
+                    f"`inputs: {{{layers[0]}: {{shape: [null, null, 8]}}}}` (null sizes come from `data`; a mask: "
+                    "`{shape: [null, null], mask: true}`); any other value goes in `kwargs:`")
+    return ModelLoadError(message, config_file, spec.line, kind="config")
 
 
 # ---------------------------------------------------------------- describing
@@ -402,7 +411,12 @@ def resolve_integer_ranges(inputs: list[InputInfo], layers: list[Any], spec: Mod
     """Give every integer input its range: `data.inputs`, else the EmbeddingLayer it feeds, else an error that
     says what to write. `data.inputs` names no input: a configuration error."""
     for name in spec.data.inputs:
-        if not any(name in info.names() for info in inputs):
+        named = [info for info in inputs if name in info.names()]
+        if named and not named[0].is_integer:
+            raise ModelLoadError(f"data.inputs.{name}: input {named[0].label} holds {named[0].dtype} values; a range "
+                                 "is for inputs of integers (T.imatrix, T.ivector...)", config_file,
+                                 spec.key_lines.get(f"data.inputs.{name}", spec.line), kind="config")
+        if not named:
             known = [n for info in inputs for n in info.names()]
             raise ModelLoadError(with_hint(f"data.inputs.{name}: model {spec.name!r} has no input called {name!r}",
                                            did_you_mean(name, known)) + f" (its inputs: {', '.join(known)})",

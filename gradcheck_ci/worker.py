@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
                              precision=spec.precision, mode=spec.mode, expect=spec.expect,
                              config_file=job["config_file"], config_line=spec.line,
                              error=ErrorInfo(f"internal error in gradcheck-ci (please report it): "
-                                             f"{type(exc).__name__}: {exc} [at {where}]",
+                                             f"{type(exc).__name__}: {clean_message(str(exc))} [at {where}]",
                                              job["config_file"], spec.line, "crash"))
     from .report.atomic import write_atomic
 
