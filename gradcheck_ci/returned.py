@@ -32,12 +32,12 @@ MAX_LISTED = 8  # candidates named in a message
 class Returned:
     """One Lasagne layer found in the factory's return value."""
 
-    path: str  # how to reach it: "[1]", "['out']", ".l_out", "[2]['out']"
+    path: str  # how to reach it: "[1]", "['out']", ".l_out", "[2]['out']"; "" for the returned value itself
     layer: Any
 
     def describe(self, sites: dict[int, Any]) -> str:
         name = getattr(self.layer, "name", None)
-        text = f"{self.path} {type(self.layer).__name__}" + (f" {name!r}" if name else "")
+        text = (f"{self.path} " if self.path else "") + type(self.layer).__name__ + (f" {name!r}" if name else "")
         site = sites.get(id(self.layer))
         return text + (f" ({site.file}:{site.line})" if site else "")
 
@@ -60,7 +60,7 @@ def output_layer(value: Any, spec: ModelSpec, factory: Callable[..., Any], root:
     listed = "; ".join(r.describe(sites) for r in outputs[:MAX_LISTED]) + (" ..." if len(outputs) > MAX_LISTED else "")
     example = outputs[-1].path
     raise ModelLoadError(
-        f"factory {spec.factory!r} returned a {_kind(value)} holding {len(outputs)} Lasagne layers, none of whose "
+        f"factory {spec.factory!r} returned {_a(value)} holding {len(outputs)} Lasagne layers, none of whose "
         f"graphs holds the others, so gradcheck-ci cannot tell which is the output: {listed}. Choose it with "
         f"`output:` in the model's entry ({_how_to_write(example, outputs[-1].layer)})",
         config_file, spec.key_lines.get("factory", spec.line), kind="config")
@@ -71,7 +71,7 @@ def returned_layers(value: Any, root: str, path: str = "", depth: int = 0) -> li
     from lasagne.layers import Layer
 
     if isinstance(value, Layer):
-        return [Returned(path or "the value", value)]
+        return [Returned(path, value)]
     if depth > MAX_DEPTH:
         return []
     found: list[Returned] = []
@@ -128,7 +128,7 @@ def _chosen(value: Any, spec: ModelSpec, root: str, config_file: str, sites: dic
 
     if isinstance(choice, int):
         if not isinstance(value, (tuple, list)):
-            raise fail(f"is an index, but the factory returned a {_kind(value)}, not a tuple or list")
+            raise fail(f"is an index, but the factory returned {_a(value)}, not a tuple or list")
         if choice >= len(value):
             raise fail(f"is out of range: the factory returned {len(value)} values")
         picked = value[choice]
@@ -145,7 +145,7 @@ def _chosen(value: Any, spec: ModelSpec, root: str, config_file: str, sites: dic
                        did_you_mean(str(choice), [str(n) for n in _names(value, found)]))
         picked = named[0]
     if not isinstance(picked, Layer):
-        raise fail(f"picks {_kind(picked)}, not a Lasagne Layer")
+        raise fail(f"picks {_a(picked)}, not a Lasagne Layer")
     return picked
 
 
@@ -176,10 +176,8 @@ def _names(value: Any, found: list[Returned]) -> list[Any]:
 
 # ---------------------------------------------------------------- messages
 
-def _kind(value: Any) -> str:
-    if value is None:
-        return "None"
-    return type(value).__name__
+def _a(value: Any) -> str:
+    return "None" if value is None else f"a {type(value).__name__}"
 
 
 def _how_to_write(path: str, layer: Any) -> str:
