@@ -57,6 +57,9 @@ ROWS = [
         "factory 'recurrent.py:main' is a script's main(): it builds the network inside and trains it, and returns "
         "no network to check; gradcheck-ci needs a function that returns the network: move the lines that build it "
         "into a function that returns the output layer", "recurrent.py:49", "load"),
+    Row("lasagne-examples", "recurrent-network", "pass",  # the same script after docs/config.md's three new lines
+        notices=("data-override@recurrent_refactored.py:50", "data-override@recurrent_refactored.py:51"),
+        shapes={"InputLayer#0": [6, 10, 2], "InputLayer#1": [6, 10]}),
     # experiment modules returning (l_in, l_out), named as dotted modules; a fixed shape wins over data:
     Row("config-modules", "rnn-small", "pass", notices=("data-override@configs/rnn_small.py:16",),
         shapes={"InputLayer#0": [4, 12, 3]}),
