@@ -145,6 +145,10 @@ def user_code_error(exc: BaseException, root: str, doing: str,
         return ModelLoadError(f"out of memory {doing} (MemoryError: the model's `memory` limit in gradcheck.yml "
                               "is too small for it, or the code allocates far more than it needs)",
                               *location, kind="memory")
+    if isinstance(exc, SystemExit) and any(os.path.basename(f.filename) == "argparse.py" for f in frames):
+        return ModelLoadError(f"the code parses the command line {doing} and exited ({exc.code!r}): gradcheck-ci "
+                              "runs it without your script's arguments; give every argument a default, or parse "
+                              "them under `if __name__ == '__main__':` and pass them to the factory", *location)
     if isinstance(exc, SystemExit):
         return ModelLoadError(f"the code called exit({exc.code!r}) {doing}; a factory must return the output "
                               "layer (raise an exception to report a problem)", *location)
@@ -174,6 +178,12 @@ def user_code_error(exc: BaseException, root: str, doing: str,
         exc, legacy.refusing_class(exc.__traceback__, lambda f: _is_users(f, root)))
     if era:
         return ModelLoadError(f"{era} ({doing})", *location)
+    missing = getattr(exc, "name", None) if isinstance(exc, ModuleNotFoundError) else None
+    if missing and site is not None:  # a package the user's code needs, not one of the repository's modules
+        package = missing.split(".")[0]
+        return ModelLoadError(f"{text} ({doing}): the check runs with gradcheck-ci's packages (numpy, scipy, Theano "
+                              f"1.0.5, Lasagne 0.1); install {package!r} where it runs, or import it only where the "
+                              "network is not built (under `if __name__ == '__main__':`)", *location)
     return ModelLoadError(f"{text} ({doing})", *location)
 
 

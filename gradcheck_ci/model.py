@@ -10,6 +10,7 @@ import fnmatch
 import inspect
 import os
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -76,6 +77,7 @@ class BuiltModel:
     inputs: list[InputInfo]
     params: list[ParamInfo]  # the parameters selected by the spec's `params`
     all_params: list[ParamInfo] = field(default_factory=list)
+    notices: list[Notice] = field(default_factory=list)  # what the user should know about how it was built
 
     def label(self, layer: Any) -> str:
         return self.labels.get(id(layer), type(layer).__name__)
@@ -107,8 +109,10 @@ def build_model(spec: ModelSpec, root: str, config_file: str,
 
     root = os.path.realpath(root)
     progress("importing the model's module")
+    sys.argv = [spec.factory.rpartition(":")[0]]  # a script that parses its arguments sees none, not the worker's
     factory = import_function(FACTORY, spec.factory, root, config_file, spec.key_lines.get("factory", spec.line),
                               import_seconds=import_limit(spec))
+    notices = kept_precision(factory, spec, root)
     refuse_training_script(factory, spec, root, config_file)
     seed_everything(spec.seed)
     progress("calling the factory")
@@ -136,7 +140,29 @@ def build_model(spec: ModelSpec, root: str, config_file: str,
     check_input_shapes(inputs, spec, config_file)
     resolve_integer_ranges(inputs, layers, spec, config_file)
     params = select_params(all_params, spec, config_file)
-    return BuiltModel(output, layers, labels, sites, inputs, params, all_params)
+    return BuiltModel(output, layers, labels, sites, inputs, params, all_params, notices)
+
+
+def kept_precision(factory: Callable[..., Any], spec: ModelSpec, root: str) -> list[Notice]:
+    """A module that sets theano.config.floatX when it is imported would change the precision of the check
+    behind the config's back: the config's precision is restored, and a notice says so."""
+    import theano
+
+    if theano.config.floatX == spec.precision:
+        return []
+    theirs = theano.config.floatX
+    theano.config.floatX = spec.precision
+    site = definition_site(factory, root)
+    file, line = site or (None, None)
+    module = sys.modules.get(getattr(factory, "__module__", ""), None)
+    try:
+        lines = inspect.getsource(module).splitlines() if module is not None else []
+    except (TypeError, OSError):
+        lines = []
+    line = next((n for n, text in enumerate(lines, 1) if re.search(r"floatX\s*=", text)), line)
+    return [Notice(f"the module sets theano.config.floatX to {theirs!r} when it is imported; the check runs at "
+                   f"{spec.precision}, the model's `precision` (set `precision: {theirs}` to check that)",
+                   "precision", file, line)]
 
 
 def import_limit(spec: ModelSpec) -> float:

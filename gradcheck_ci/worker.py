@@ -89,7 +89,7 @@ def _run(spec: ModelSpec, root: str, config_file: str, progress: Events, result:
     with recording_float32_sites(root) if spec.precision == "float64" else nullcontext():
         model = build_model(spec, root, config_file, progress)
         result.data = data_summary(model, spec)
-        result.notices.extend(data_overrides(model, spec, config_file))
+        result.notices.extend(model.notices + data_overrides(model, spec, config_file))
         objective = build_objective(model, spec, root, config_file)
         result.loss = objective.loss_name
         compiled = check.compile_check(model, objective, spec, progress, root, config_file)

@@ -145,6 +145,14 @@ ROWS = [
         "the code tried to reach the network (nlp.stanford.edu) importing the factory module of "
         "'fetch_glove.py:build_classifier': gradcheck-ci runs models without network access", "fetch_glove.py:11",
         "load"),
+    Row("scripts-at-import", "experiment", "pass", notices=("precision@experiment.py:7",)),
+    Row("scripts-at-import", "sweep", "error",
+        "ModuleNotFoundError: No module named 'sacred' (importing the factory module of 'sweep.py:build_model'): "
+        "the check runs with gradcheck-ci's packages (numpy, scipy, Theano 1.0.5, Lasagne 0.1); install 'sacred' "
+        "where it runs", "sweep.py:5", "load"),
+    Row("scripts-at-import", "sweep-cli", "error",
+        "the code parses the command line importing the factory module of 'sweep_cli.py:build_model' and exited "
+        "(2): gradcheck-ci runs it without your script's arguments", "sweep_cli.py:8", "load"),
     # truncation that Theano's own gradient cannot evaluate, and truncation that it can (a mismatch)
     Row("truncated-rnn", "masked-truncated", "error",
         "Theano's compiled gradient of 'masked-truncated' fails when evaluated (ValueError: shapes (4,3) and (18,4) "
