@@ -141,17 +141,40 @@ def user_code_error(exc: BaseException, root: str, doing: str,
     frames = traceback.extract_tb(exc.__traceback__)
     site = user_frame(frames, root)
     location = (site.file, site.line) if site else fallback
+    for explain in (_process_ended, _stopped_by_a_guard, _from_another_era, _needs_what_is_not_there):
+        error = explain(exc, root, doing, site, location)
+        if error is not None:
+            return error
+    return ModelLoadError(f"{_text(exc, root)} ({doing})", *location)
+
+
+Location = tuple[str, int | None]
+
+
+def _text(exc: BaseException, root: str) -> str:
+    return f"{type(exc).__name__}: {clean_message(_without_library_paths(str(exc)), root)}".strip()
+
+
+def _process_ended(exc: BaseException, root: str, doing: str, site: CallSite | None,
+                   location: Location) -> ModelLoadError | None:
+    """Out of memory, exit(), a script's argument parser."""
     if isinstance(exc, MemoryError):
         return ModelLoadError(f"out of memory {doing} (MemoryError: the model's `memory` limit in gradcheck.yml "
                               "is too small for it, or the code allocates far more than it needs)",
                               *location, kind="memory")
-    if isinstance(exc, SystemExit) and any(os.path.basename(f.filename) == "argparse.py" for f in frames):
+    if not isinstance(exc, SystemExit):
+        return None
+    if any(os.path.basename(f.filename) == "argparse.py" for f in traceback.extract_tb(exc.__traceback__)):
         return ModelLoadError(f"the code parses the command line {doing} and exited ({exc.code!r}): gradcheck-ci "
                               "runs it without your script's arguments; give every argument a default, or parse "
                               "them under `if __name__ == '__main__':` and pass them to the factory", *location)
-    if isinstance(exc, SystemExit):
-        return ModelLoadError(f"the code called exit({exc.code!r}) {doing}; a factory must return the output "
-                              "layer (raise an exception to report a problem)", *location)
+    return ModelLoadError(f"the code called exit({exc.code!r}) {doing}; a factory must return the output "
+                          "layer (raise an exception to report a problem)", *location)
+
+
+def _stopped_by_a_guard(exc: BaseException, root: str, doing: str, site: CallSite | None,
+                        location: Location) -> ModelLoadError | None:
+    """The import limit or the network guard (guard.py)."""
     if isinstance(exc, guard.TooSlow):
         where = f", at {site.file}:{site.line} when it was stopped" if site else ""
         return ModelLoadError(f"{doing} {exc}{where}: the module does work when it is imported, such as training a "
@@ -165,26 +188,46 @@ def user_code_error(exc: BaseException, root: str, doing: str,
                               "without network access, and a gradient check needs no data set or trained weights; "
                               "download outside the factory (under `if __name__ == '__main__':`), or make the "
                               "factory build the network without it", *(at or location), kind="load")
+    return None
+
+
+def _from_another_era(exc: BaseException, root: str, doing: str, site: CallSite | None,
+                      location: Location) -> ModelLoadError | None:
+    """Python 2, float32 variables in a float64 check, Lasagne master, Theano's CUDA backend, Python 2 division.
+    The explanation replaces Python's words, which can mislead (a missing 'nose' module for cuDNN layers, an
+    argument refused by MergeLayer for the LSTMLayer the user wrote)."""
     old = legacy.python2_runtime(exc)
     if old and site is not None:
         return ModelLoadError(f"{site.file} {legacy.PYTHON2}: {old} at line {site.line}", site.file, site.line)
-    text = f"{type(exc).__name__}: {clean_message(_without_library_paths(str(exc)), root)}".strip()
-    float32 = float32_explanation(exc, text)
+    float32 = float32_explanation(exc, _text(exc, root))
     if float32:
         return ModelLoadError(float32[0], *(float32[1] or location), kind="build")
-    # Code for another Lasagne or Theano: the explanation replaces Python's words, which can mislead (a missing
-    # 'nose' module for cuDNN layers, an argument refused by MergeLayer for the LSTMLayer the user wrote).
     era = legacy.gpu(exc) or legacy.lasagne_master(
         exc, legacy.refusing_class(exc.__traceback__, lambda f: _is_users(f, root)))
     if era:
         return ModelLoadError(f"{era} ({doing})", *location)
+    division = legacy.python3_division(exc)
+    if division:
+        return ModelLoadError(f"{_text(exc, root)} ({doing}): {division}", *location)
+    return None
+
+
+def _needs_what_is_not_there(exc: BaseException, root: str, doing: str, site: CallSite | None,
+                             location: Location) -> ModelLoadError | None:
+    """A data or weight file that is not committed, a package gradcheck-ci's environment lacks."""
+    if site is None:
+        return None
+    if isinstance(exc, FileNotFoundError):
+        return ModelLoadError(f"{_text(exc, root)} ({doing}): the check runs in the repository as it is checked out, "
+                              "without data or weight files that are not committed; a gradient check needs neither: "
+                              "make loading them optional (gradcheck-ci draws the weights from `seed`)", *location)
     missing = getattr(exc, "name", None) if isinstance(exc, ModuleNotFoundError) else None
-    if missing and site is not None:  # a package the user's code needs, not one of the repository's modules
-        package = missing.split(".")[0]
-        return ModelLoadError(f"{text} ({doing}): the check runs with gradcheck-ci's packages (numpy, scipy, Theano "
-                              f"1.0.5, Lasagne 0.1); install {package!r} where it runs, or import it only where the "
-                              "network is not built (under `if __name__ == '__main__':`)", *location)
-    return ModelLoadError(f"{text} ({doing})", *location)
+    if missing:  # a package the user's code needs, not one of the repository's modules
+        return ModelLoadError(f"{_text(exc, root)} ({doing}): the check runs with gradcheck-ci's packages (numpy, "
+                              f"scipy, Theano 1.0.5, Lasagne 0.1); install {missing.split('.')[0]!r} where it runs, "
+                              "or import it only where the network is not built (under `if __name__ == "
+                              "'__main__':`)", *location)
+    return None
 
 
 def network_notices(root: str) -> list[Notice]:

@@ -110,6 +110,20 @@ def python2_runtime(exc: BaseException) -> str | None:
             return f"`.{match.group(2)}()`, a Python 2 method (Python 3: {_PYTHON2_METHODS[match.group(2)]})"
     if isinstance(exc, TypeError) and "unsupported operand type(s) for >>: 'builtin_function_or_method'" in text:
         return "a `print >>file, ...` statement (Python 3: print(..., file=f))"
+    view = re.search(r"'(dict_keys|dict_values|dict_items|map|filter|zip)' object is not subscriptable", text)
+    if isinstance(exc, TypeError) and view:
+        name = view.group(1).replace("dict_", "dict.") + "()"
+        return f"indexing the result of {name}, a list in Python 2 (Python 3: list({name.rstrip('()')}(...)))"
+    return None
+
+
+def python3_division(exc: BaseException) -> str | None:
+    """A hint for a float where an integer is needed: Python 2 code dividing sizes with `/`."""
+    text = str(exc)
+    if isinstance(exc, TypeError) and ("'float' object cannot be interpreted as an integer" in text
+                                       or "slice indices must be integers" in text):
+        return ("a float where an integer is needed: in Python 3 `/` divides to a float, where Python 2 divided "
+                "integers to an integer; use `//` for sizes and indices")
     return None
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import itertools
 import re
 import textwrap
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from .suggest import did_you_mean, with_hint
 
 MAX_DEPTH = 2  # (train_fn, {"in": l_in, "out": l_out}) is found; deeper nesting is not searched
 MAX_LISTED = 8  # candidates named in a message
+MAX_MEMBERS = 1000  # items of one container searched for layers
 
 
 @dataclass
@@ -83,12 +85,13 @@ def returned_layers(value: Any, root: str, path: str = "", depth: int = 0) -> li
 
 
 def _members(value: Any, root: str) -> list[tuple[str, Any]]:
+    """(path, item) of a container's first MAX_MEMBERS items (a factory may also return its data set)."""
     if isinstance(value, (tuple, list)):
-        return [(f"[{i}]", item) for i, item in enumerate(value)]
+        return [(f"[{i}]", item) for i, item in enumerate(value[:MAX_MEMBERS])]
     if isinstance(value, dict):
-        return [(f"[{key!r}]", item) for key, item in value.items()]
+        return [(f"[{key!r}]", item) for key, item in itertools.islice(value.items(), MAX_MEMBERS)]
     if _users_object(value, root):
-        return [(f".{name}", item) for name, item in vars(value).items() if not name.startswith("_")]
+        return [(f".{name}", item) for name, item in vars(value).items() if not name.startswith("_")][:MAX_MEMBERS]
     return []
 
 

@@ -192,3 +192,19 @@ def test_a_refused_download_names_the_host_and_the_users_line(tmp_path):
         assert [(n.code, n.file, n.line) for n in notices] == [("network", "data.py", 3)]
     finally:
         guard.attempts.clear()
+
+
+def test_what_the_checkout_or_the_environment_lacks_is_said(tmp_path):
+    user_file = tmp_path / "vgg.py"
+    user_file.write_text("")
+    exc = _raise_in("open('vgg16.pkl', 'rb')\n", str(user_file))
+    error = blame.user_code_error(exc, str(tmp_path), "building model 'net'", ("gradcheck.yml", 4))
+    assert error.message.startswith("FileNotFoundError: [Errno 2] No such file or directory: 'vgg16.pkl' (building "
+                                    "model 'net'): the check runs in the repository as it is checked out")
+    assert (error.file, error.line) == ("vgg.py", 1)
+    exc = _raise_in("import nolearn.lasagne\n", str(user_file))
+    error = blame.user_code_error(exc, str(tmp_path), "importing", ("gradcheck.yml", 4))
+    assert "install 'nolearn' where it runs, or import it only where the network is not built" in error.message
+    exc = _raise_in("size = 7 / 2\nlist(range(size))\n", str(user_file))
+    error = blame.user_code_error(exc, str(tmp_path), "building model 'net'", ("gradcheck.yml", 4))
+    assert error.message.endswith("use `//` for sizes and indices") and error.line == 2

@@ -118,3 +118,12 @@ def test_gpu_code(exc, words):
 def test_other_errors_are_not_gpu_code():
     assert legacy.gpu(ModuleNotFoundError("No module named 'mydnn'", name="mydnn")) is None
     assert legacy.gpu(ValueError("cuda")) is None
+
+
+def test_python2_views_and_division():
+    exc = TypeError("'dict_keys' object is not subscriptable")
+    assert legacy.python2_runtime(exc) == ("indexing the result of dict.keys(), a list in Python 2 (Python 3: "
+                                           "list(dict.keys(...)))")
+    assert "use `//` for sizes" in legacy.python3_division(TypeError("'float' object cannot be interpreted as an "
+                                                                     "integer"))
+    assert legacy.python3_division(TypeError("unhashable type: 'list'")) is None
