@@ -52,7 +52,7 @@ ROWS = [
     Row("lasagne-examples", "mnist-main", "error",
         "factory 'mnist.py:main' is a script's main(): it trains the network and returns nothing to check; it "
         "builds the network with build_mlp() or build_cnn(): name that as the factory "
-        "(`factory: mnist.py:build_mlp`)", "mnist.py:136", "load"),
+        "(`factory: mnist.py:build_mlp`)", "mnist.py:135", "load"),
     Row("lasagne-examples", "recurrent-main", "error",
         "factory 'recurrent.py:main' is a script's main(): it builds the network inside and trains it, and returns "
         "no network to check; gradcheck-ci needs a function that returns the network: move the lines that build it "
