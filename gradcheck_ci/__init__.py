@@ -11,7 +11,7 @@ enforces it, so a new module must be placed here first.
       2    config      config/                                       gradcheck.yml -> ModelSpec
       3    report      report/                                       RunReport -> text, JSON, JUnit, SARIF, GitHub
       4    platform    compat numeric                                the legacy stack made to work; finite differences
-      5    model       blame importer model data objective           user code in, a built model and its loss out
+      5    model       guard legacy blame importer returned model data objective  user code in, a model and its loss out
       6    engine      check verdict                                 analytic against numeric, tensor by tensor
       7    diagnosis   diagnose/                                     why they differ, confirmed by ablation
       8    process     worker runner                                 one worker process per model

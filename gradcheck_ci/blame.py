@@ -18,8 +18,10 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
+from . import guard, legacy
 from .config import ModelSpec
 from .errors import ModelLoadError
+from .results import Notice
 
 
 @dataclass
@@ -135,25 +137,147 @@ def user_code_error(exc: BaseException, root: str, doing: str,
                     fallback: tuple[str, int | None]) -> ModelLoadError:
     """Turn an exception from user code into a message naming the user's file and line."""
     if isinstance(exc, SyntaxError) and exc.filename and is_inside(exc.filename, root):
-        file = relative(exc.filename, root)
-        if "codec can't decode" in str(exc.msg) or str(exc.msg).startswith("Non-UTF-8"):
-            return ModelLoadError(f"{file} is not valid UTF-8 ({exc.msg}); save it as UTF-8 (or declare its "
-                                  "encoding with a '# -*- coding: ... -*-' line)", file, exc.lineno)
-        return ModelLoadError(f"syntax error {doing}: {exc.msg}", file, exc.lineno)
+        return _syntax_error(exc, root, doing)
     frames = traceback.extract_tb(exc.__traceback__)
     site = user_frame(frames, root)
     location = (site.file, site.line) if site else fallback
+    for explain in (_process_ended, _stopped_by_a_guard, _from_another_era, _needs_what_is_not_there):
+        error = explain(exc, root, doing, site, location)
+        if error is not None:
+            return error
+    return ModelLoadError(f"{_text(exc, root)} ({doing})", *location)
+
+
+Location = tuple[str, int | None]
+
+
+def _text(exc: BaseException, root: str) -> str:
+    return f"{type(exc).__name__}: {clean_message(_without_library_paths(str(exc)), root)}".strip()
+
+
+def _process_ended(exc: BaseException, root: str, doing: str, site: CallSite | None,
+                   location: Location) -> ModelLoadError | None:
+    """Out of memory, exit(), a script's argument parser."""
     if isinstance(exc, MemoryError):
         return ModelLoadError(f"out of memory {doing} (MemoryError: the model's `memory` limit in gradcheck.yml "
                               "is too small for it, or the code allocates far more than it needs)",
                               *location, kind="memory")
-    if isinstance(exc, SystemExit):
-        return ModelLoadError(f"the code called exit({exc.code!r}) {doing}; a factory must return the output "
-                              "layer (raise an exception to report a problem)", *location)
-    text = f"{type(exc).__name__}: {_without_library_paths(str(exc))}".strip()
-    hint = legacy_hint(exc)
-    message = f"{text} ({doing})" + (f". {hint}" if hint else "")
-    return ModelLoadError(message, *location)
+    if not isinstance(exc, SystemExit):
+        return None
+    if any(os.path.basename(f.filename) == "argparse.py" for f in traceback.extract_tb(exc.__traceback__)):
+        return ModelLoadError(f"the code parses the command line {doing} and exited ({exc.code!r}): gradcheck-ci "
+                              "runs it without your script's arguments; give every argument a default, or parse "
+                              "them under `if __name__ == '__main__':` and pass them to the factory", *location)
+    return ModelLoadError(f"the code called exit({exc.code!r}) {doing}; a factory must return the output "
+                          "layer (raise an exception to report a problem)", *location)
+
+
+def _stopped_by_a_guard(exc: BaseException, root: str, doing: str, site: CallSite | None,
+                        location: Location) -> ModelLoadError | None:
+    """The import limit or the network guard (guard.py)."""
+    if isinstance(exc, guard.TooSlow):
+        where = f", at {site.file}:{site.line} when it was stopped" if site else ""
+        return ModelLoadError(f"{doing} {exc}{where}: the module does work when it is imported, such as training a "
+                              "network or loading data, and a factory's module should only define functions; move "
+                              "that work under `if __name__ == '__main__':` or into a function (the limit is half "
+                              "the model's `timeout`, at most 60 s)", *location, kind="load")
+    network = _network_attempt(exc, root)
+    if network is not None:
+        host, at = network
+        return ModelLoadError(f"the code tried to reach the network ({host}) {doing}: gradcheck-ci runs models "
+                              "without network access, and a gradient check needs no data set or trained weights; "
+                              "download outside the factory (under `if __name__ == '__main__':`), or make the "
+                              "factory build the network without it", *(at or location), kind="load")
+    return None
+
+
+def _from_another_era(exc: BaseException, root: str, doing: str, site: CallSite | None,
+                      location: Location) -> ModelLoadError | None:
+    """Python 2, float32 variables in a float64 check, Lasagne master, Theano's CUDA backend, Python 2 division.
+    The explanation replaces Python's words, which can mislead (a missing 'nose' module for cuDNN layers, an
+    argument refused by MergeLayer for the LSTMLayer the user wrote)."""
+    old = legacy.python2_runtime(exc)
+    if old and site is not None:
+        return ModelLoadError(f"{site.file} {legacy.PYTHON2}: {old} at line {site.line}", site.file, site.line)
+    float32 = float32_explanation(exc, _text(exc, root))
+    if float32:
+        return ModelLoadError(float32[0], *(float32[1] or location), kind="build")
+    era = legacy.gpu(exc) or legacy.lasagne_master(
+        exc, legacy.refusing_class(exc.__traceback__, lambda f: _is_users(f, root)))
+    if era:
+        return ModelLoadError(f"{era} ({doing})", *location)
+    division = legacy.python3_division(exc)
+    if division:
+        return ModelLoadError(f"{_text(exc, root)} ({doing}): {division}", *location)
+    return None
+
+
+def _needs_what_is_not_there(exc: BaseException, root: str, doing: str, site: CallSite | None,
+                             location: Location) -> ModelLoadError | None:
+    """A data or weight file that is not committed, a package gradcheck-ci's environment lacks."""
+    if site is None:
+        return None
+    if isinstance(exc, FileNotFoundError):
+        return ModelLoadError(f"{_text(exc, root)} ({doing}): the check runs in the repository as it is checked out, "
+                              "without data or weight files that are not committed; a gradient check needs neither: "
+                              "make loading them optional (gradcheck-ci draws the weights from `seed`)", *location)
+    missing = getattr(exc, "name", None) if isinstance(exc, ModuleNotFoundError) else None
+    if missing:  # a package the user's code needs, not one of the repository's modules
+        return ModelLoadError(f"{_text(exc, root)} ({doing}): the check runs with gradcheck-ci's packages (numpy, "
+                              f"scipy, Theano 1.0.5, Lasagne 0.1); install {missing.split('.')[0]!r} where it runs, "
+                              "or import it only where the network is not built (under `if __name__ == "
+                              "'__main__':`)", *location)
+    return None
+
+
+def network_notices(root: str) -> list[Notice]:
+    """A notice for each place the model's code tried to reach the network and carried on without it."""
+    notices: list[Notice] = []
+    for attempt in guard.attempts:
+        site = user_frame(attempt.stack, root)
+        message = (f"the model's code tried to reach the network ({attempt.host}); gradcheck-ci runs models without "
+                   "network access, so the connection was refused and the code carried on without it")
+        if not any(n.message == message and n.line == (site.line if site else None) for n in notices):
+            notices.append(Notice(message, "network", site.file if site else None, site.line if site else None))
+    return notices
+
+
+def _is_users(path: str, root: str) -> bool:
+    return is_inside(path, root) and not is_library(path)
+
+
+def _syntax_error(exc: SyntaxError, root: str, doing: str) -> ModelLoadError:
+    file = relative(str(exc.filename), root)
+    if "codec can't decode" in str(exc.msg) or str(exc.msg).startswith("Non-UTF-8"):
+        return ModelLoadError(f"{file} is not valid UTF-8 ({exc.msg}); save it as UTF-8 (or declare its "
+                              "encoding with a '# -*- coding: ... -*-' line)", file, exc.lineno)
+    if isinstance(exc, TabError):
+        return ModelLoadError(f"{file} {legacy.PYTHON2}: tabs mixed with spaces in its indentation at line "
+                              f"{exc.lineno} (Python 3 refuses them; indent with spaces only)", file, exc.lineno)
+    old = legacy.python2_construct(str(exc.filename), exc.lineno)
+    if old is not None:
+        construct, line = old
+        return ModelLoadError(f"{file} {legacy.PYTHON2}: {construct} at line {line}", file, line)
+    return ModelLoadError(f"syntax error {doing}: {exc.msg}", file, exc.lineno)
+
+
+def _network_attempt(exc: BaseException, root: str) -> tuple[str, tuple[str, int] | None] | None:
+    """(host, the user's line) when `exc` comes from a blocked network connection (guard.no_network)."""
+    if not guard.attempts:
+        return None
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen:  # the exception, what it wraps, what it was raised from
+        seen.append(current)
+        reason = getattr(current, "reason", None)
+        current = reason if isinstance(reason, BaseException) else (current.__cause__ or current.__context__)
+    names = {cls.__name__ for e in seen for cls in type(e).__mro__}
+    if not any(isinstance(e, guard.NetworkBlocked) for e in seen) and not (
+            names & {"URLError", "HTTPError", "ConnectionError", "gaierror", "timeout", "SSLError"}):
+        return None
+    attempt = guard.attempts[-1]
+    site = user_frame(attempt.stack, root)
+    return attempt.host, ((site.file, site.line) if site else None)
 
 
 def unexpected_error(exc: BaseException, root: str, spec: ModelSpec, config_file: str) -> ModelLoadError | None:
@@ -164,6 +288,9 @@ def unexpected_error(exc: BaseException, root: str, spec: ModelSpec, config_file
     """
     root = os.path.realpath(root)
     name = type(exc).__name__
+    float32 = float32_explanation(exc)
+    if float32 is not None:
+        return ModelLoadError(float32[0], *(float32[1] or (config_file, spec.line)), kind="build")
     if name in ("NullTypeGradError", "DisconnectedInputError", "GradientError") or (
             isinstance(exc, (TypeError, NotImplementedError)) and "grad" in str(exc).lower()
             and "theano" in type(exc).__module__ + str(exc)):
@@ -175,7 +302,7 @@ def unexpected_error(exc: BaseException, root: str, spec: ModelSpec, config_file
                               "and rounding have no gradient)", *(site or (config_file, spec.line)), kind="build")
     if user_frame(traceback.extract_tb(exc.__traceback__), root) is not None:
         return user_code_error(exc, root, f"checking model {spec.name!r}", fallback=(config_file, spec.line))
-    if _raised_by_theano_function(exc):
+    if raised_by_compiled_function(exc):
         # The compiled graph failed at run time (a shape mismatch, an op's perform()): the model's graph.
         lines = [line for line in str(exc).splitlines() if line.strip()]
         keep = [lines[0]] if lines else [name]
@@ -206,7 +333,8 @@ def _user_class_site(name: str, root: str, method: str) -> tuple[str, int] | Non
     return None
 
 
-def _raised_by_theano_function(exc: BaseException) -> bool:
+def raised_by_compiled_function(exc: BaseException) -> bool:
+    """Whether `exc` was raised while a compiled Theano function ran (by one of its nodes)."""
     if hasattr(exc, "__thunk_trace__") or "Apply node that caused the error" in str(exc):
         return True
     frames = traceback.extract_tb(exc.__traceback__)
@@ -234,46 +362,119 @@ def _without_library_paths(text: str) -> str:
 
 # ---------------------------------------------------------------- code written for another Lasagne or Theano
 
-_LASAGNE_MASTER_NAMES = ("BatchNormLayer", "batch_norm", "only_return_final", "Deconv2DLayer", "TransposedConv2DLayer",
-                         "DilatedConv2DLayer", "ExpressionLayer", "ElemwiseSumLayer", "SpatialPyramidPoolingLayer",
-                         "LocalResponseNormalization2DLayer", "StandardizationLayer", "InstanceNormLayer",
-                         "LayerNormLayer", "TPSTransformerLayer", "ScaleLayer", "BiasLayer", "Upscale2DLayer")
-
-_GPU_MODULES = ("sandbox/cuda", "sandbox\\cuda", "layers/dnn.py", "layers/cuda_convnet.py", "layers/corrmm.py",
-                "gpuarray")
-
-
-def _is_lasagne_layer(name: str) -> bool:
-    layers = sys.modules.get("lasagne.layers")
-    value = getattr(layers, name, None) if layers is not None else None
-    return isinstance(value, type) and (value.__module__ or "").startswith("lasagne.")
-
-
 def legacy_hint(exc: BaseException) -> str:
     """Explain errors caused by code written for newer Lasagne or for the removed CUDA backend ('' if not)."""
-    text = str(exc)
-    module = getattr(exc, "name", None) or ""
-    frames = [f.filename for f in traceback.extract_tb(exc.__traceback__)] if exc.__traceback__ else []
-    via_gpu_module = any(marker in filename for filename in frames for marker in _GPU_MODULES)
-    gpu_names = ("theano.sandbox", "theano.gpuarray", "pygpu", "lasagne.layers.dnn", "lasagne.layers.cuda_convnet",
-                 "lasagne.layers.corrmm", "cuda_ndarray", "pycuda")
-    if isinstance(exc, ImportError) and (via_gpu_module or any(n in text or module.startswith(n) for n in gpu_names)):
-        return ("Lasagne's GPU layers (lasagne.layers.dnn, cuda_convnet, corrmm) need theano.sandbox.cuda, "
-                "which Theano 1.0 removed; the check runs on the CPU: build the model from the CPU layers "
-                "(Conv2DLayer, Pool2DLayer)")
-    about_lasagne = "lasagne" in text + module
-    if isinstance(exc, (AttributeError, ImportError)) and about_lasagne:
-        master = next((n for n in _LASAGNE_MASTER_NAMES if re.search(rf"'{n}'", text)), None)
-        if master:
-            return (f"{master} does not exist in Lasagne 0.1, the release on the package index that gradcheck-ci "
-                    "runs: it was added later on Lasagne's master branch")
-        return ("Lasagne 0.1, the release on the package index that gradcheck-ci runs, does not have it: a typo, "
-                "or an API added later on Lasagne's master branch")
-    unexpected = re.search(r"(\w+)\.__init__\(\) got an unexpected keyword argument '(\w+)'", text)
-    if isinstance(exc, TypeError) and unexpected and _is_lasagne_layer(unexpected.group(1)):
-        layer, argument = unexpected.groups()
-        return (f"Lasagne 0.1's {layer} has no argument {argument!r}, the release on the package index that "
-                "gradcheck-ci runs: it was added later on Lasagne's master branch")
-    if type(exc).__name__ == "SkipTest":
-        return "the model imports theano.sandbox.cuda (GPU backend), which Theano 1.0 removed"
-    return ""
+    return legacy.gpu(exc) or legacy.lasagne_master(exc) or ""
+
+
+# ---------------------------------------------------------------- messages
+
+_ARRAY = re.compile(r"\barray\(")
+_NUMBERS_IN_BRACKETS = re.compile(r"\[[\s\[\]0-9eE.+\-,naif]{40,}\]")
+_ABSOLUTE_PATH = re.compile(r"(?:(?<=[\s'\"(\[=:,])|^)(/[^\s'\",()\[\]:]+)")
+MAX_MESSAGE = 1500
+
+
+def clean_message(text: str, root: str | None = None) -> str:
+    """Error text fit for a report: no array dumps (Theano's messages embed the arrays they were given), no
+    path inside gradcheck-ci's installation or the installed packages, paths in the repository relative to
+    it, and at most MAX_MESSAGE characters."""
+    text = _without_arrays(text)
+    text = _NUMBERS_IN_BRACKETS.sub("[...]", text)
+    real_root = os.path.realpath(root) if root else None
+
+    def path(match: re.Match[str]) -> str:
+        found = match.group(1)
+        if real_root and is_inside(found, real_root) and not is_library(found):
+            return relative(found, real_root)
+        for marker in ("site-packages/", "dist-packages/"):
+            if marker in found:
+                return found.split(marker, 1)[1]
+        if f"{os.sep}gradcheck_ci{os.sep}" in found or found.endswith(f"{os.sep}gradcheck_ci"):
+            return "gradcheck_ci/" + found.rsplit(f"{os.sep}gradcheck_ci{os.sep}", 1)[-1]
+        if "compiledir_" in found:
+            return "<theano compile cache>/" + os.path.basename(found)
+        return found
+
+    text = _ABSOLUTE_PATH.sub(path, text)
+    return text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE - 1] + "…"
+
+
+def error_summary(exc: BaseException, limit: int = 240) -> str:
+    """'ValueError: shapes (4,3) and (18,4) not aligned: ...': the exception's first line, without the tuple repr
+    Theano's messages often are ("('message', (4, 3), (18, 4))"), cut on a word to about `limit` characters."""
+    lines = str(exc).splitlines()
+    text = " ".join(lines[0].split()) if lines else ""
+    quoted = re.match(r"""^\((['"])(.+?)\1(?:,|\)$)""", text)
+    if quoted:
+        text = quoted.group(2)
+    if len(text) > limit:
+        text = text[:limit].rsplit(" ", 1)[0] + " …"
+    return f"{type(exc).__name__}: {clean_message(text)}" if text else type(exc).__name__
+
+
+def _without_arrays(text: str) -> str:
+    """`array([[1., 2.], ...])` -> `array(...)`, parentheses balanced however long the dump."""
+    out = []
+    position = 0
+    for match in _ARRAY.finditer(text):
+        if match.start() < position:
+            continue
+        depth, end = 0, len(text)
+        for i in range(match.end() - 1, len(text)):
+            depth += {"(": 1, ")": -1}.get(text[i], 0)
+            if depth == 0:
+                end = i + 1
+                break
+        out.append(text[position:match.start()] + "array(...)")
+        position = end
+    return "".join(out) + text[position:]
+
+
+# ---------------------------------------------------------------- float32 variables in a float64 check
+
+_float32_sites: list[CallSite] = []
+
+
+@contextmanager
+def recording_float32_sites(root: str) -> Iterator[list[CallSite]]:
+    """While active, remember where the user's code creates float32 Theano variables (T.ftensor3, a float32
+    shared variable, a cast): in a float64 check they are the model's own choice, and the likely cause of a
+    type error between float32 and float64 (see float32_explanation). Only the first few are kept."""
+    from theano.gof import graph
+
+    original = graph.Variable.__init__
+    theano_dir = os.path.dirname(os.path.dirname(os.path.abspath(graph.__file__))) + os.sep
+    _float32_sites.clear()
+
+    def __init__(self: Any, type: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, type, *args, **kwargs)
+        if getattr(type, "dtype", None) != "float32" or len(_float32_sites) >= 5 or isinstance(self, graph.Constant):
+            return
+        frame: FrameType | None = sys._getframe(1)
+        while frame is not None and frame.f_code.co_filename.startswith(theano_dir):
+            frame = frame.f_back
+        if frame is not None and _is_users(frame.f_code.co_filename, root):
+            site = CallSite(relative(frame.f_code.co_filename, root), frame.f_lineno)
+            if site not in _float32_sites:
+                _float32_sites.append(site)
+
+    graph.Variable.__init__ = __init__
+    try:
+        yield _float32_sites
+    finally:
+        graph.Variable.__init__ = original
+
+
+def float32_explanation(exc: BaseException, text: str | None = None) -> tuple[str, tuple[str, int] | None] | None:
+    """(message, where) for a type error between float32 and float64 in a float64 check of a model that builds
+    float32 variables itself; None otherwise."""
+    text = text or f"{type(exc).__name__}: {exc}"
+    if not _float32_sites or "float32" not in text or not isinstance(exc, (TypeError, ValueError)):
+        return None
+    first = _float32_sites[0]
+    short = error_summary(exc)
+    short = (short[:short.find(". ")] if ". " in short else short).rstrip(".")  # its first sentence
+    return (f"this model builds float32 variables ({first.file}:{first.line}) and fails in a float64 check: "
+            f"{short}; set `precision: float32` for this model in gradcheck.yml (or build the variables with "
+            "theano.config.floatX)", (first.file, first.line))

@@ -186,3 +186,9 @@ def _quiet_theano_loggers() -> None:
     logging.getLogger("theano.tensor.blas").setLevel(logging.ERROR)
     # "Waiting for existing lock by process ..." when two checks share the compile cache: not the model's output
     logging.getLogger("theano.gof.compilelock").setLevel(logging.WARNING)
+    # Lasagne 0.1's convolution layers call Theano 1.0's conv2d with the argument it renamed: a warning, with
+    # Lasagne's installed path, for every convolutional model, about the stack rather than the model.
+    import warnings
+
+    warnings.filterwarnings("ignore", message=r"The `image_shape` keyword argument to `tensor\.nnet\.conv2d` is "
+                            "deprecated", category=UserWarning)

@@ -7,20 +7,25 @@ from typing import Any
 import numpy as np
 
 from .config import DataSpec
-from .model import BuiltModel, InputInfo, input_shape
+from .model import BuiltModel, input_shape
 
 
-def make_inputs(model: BuiltModel, data: DataSpec, rng: np.random.RandomState, float_dtype: str) -> list[np.ndarray]:
+def make_inputs(model: BuiltModel, data: DataSpec, rng: np.random.RandomState,
+                float_dtype: str | None = None) -> list[np.ndarray]:
+    """One array per input, in each input variable's own dtype: a float32 input (T.ftensor3) gets float32 data
+    in a float64 check, as it would in training (`float_dtype`, the run's precision, is therefore not used:
+    Theano refuses data of another dtype); integers lie in the input's range (model.resolve_integer_ranges)."""
     arrays = []
     for info in model.inputs:
         shape = input_shape(info, data)
-        dtype = str(info.layer.input_var.dtype)
+        dtype = info.dtype
         if info.kind == "mask":
             arrays.append(make_mask(shape, data.mask, rng).astype(dtype))
-        elif dtype.startswith("int") or dtype.startswith("uint"):
-            arrays.append(rng.randint(0, _integer_range(model, info, data), size=shape).astype(dtype))
+        elif info.is_integer:
+            low, high = info.integers or (0, max(data.classes, 2))
+            arrays.append(rng.randint(low, high, size=shape).astype(dtype))
         else:
-            arrays.append(rng.standard_normal(shape).astype(float_dtype if dtype.startswith("float") else dtype))
+            arrays.append(rng.standard_normal(shape).astype(dtype))
     return arrays
 
 
@@ -32,14 +37,6 @@ def make_mask(shape: tuple[int, ...], kind: str, rng: np.random.RandomState) -> 
     lengths = rng.randint(1, steps + 1, size=sequences)
     lengths[0] = steps
     return (np.arange(steps)[None, :] < lengths[:, None]).astype(float)
-
-
-def _integer_range(model: BuiltModel, info: InputInfo, data: DataSpec) -> int:
-    """Index inputs feed an EmbeddingLayer: stay below its vocabulary size."""
-    for layer in model.layers:
-        if getattr(layer, "input_layer", None) is info.layer and hasattr(layer, "input_size"):
-            return int(layer.input_size)
-    return max(data.classes, 2)
 
 
 def make_targets(kind: str, rows: int, units: int, data: DataSpec, rng: np.random.RandomState,

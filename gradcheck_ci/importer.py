@@ -19,6 +19,7 @@ from typing import Any
 from .blame import is_inside, relative, user_code_error
 from .config import resolve_reference
 from .errors import ModelLoadError
+from .guard import time_limit
 from .suggest import did_you_mean, with_hint
 
 
@@ -50,8 +51,9 @@ LOSS = Wording(what="loss", module_prefix="gradcheck_loss_",
 
 
 def import_function(wording: Wording, ref: str, root: str, config_file: str,
-                    line: int | None) -> Callable[..., Any]:
+                    line: int | None, import_seconds: float | None = None) -> Callable[..., Any]:
     """The function `ref` names (`wording`: FACTORY or LOSS); `line` is ref's line in `config_file`.
+    `import_seconds`: how long importing its module may take (None: no limit; see guard.time_limit).
 
     Raises ModelLoadError, located in gradcheck.yml or in the user's module.
     """
@@ -61,10 +63,11 @@ def import_function(wording: Wording, ref: str, root: str, config_file: str,
     if root not in sys.path:
         sys.path.insert(0, root)
     try:
-        if kind == "file":
-            module = _import_file(target, root, wording, words, config_file, line)
-        else:
-            module = importlib.import_module(target)
+        with time_limit(import_seconds):
+            if kind == "file":
+                module = _import_file(target, root, wording, words, config_file, line)
+            else:
+                module = importlib.import_module(target)
     except ModelLoadError:
         raise
     except BaseException as exc:  # anything the user's module does at import is theirs

@@ -16,13 +16,28 @@ class Console:
         self.quiet = quiet
         self._model_started = 0.0
         self._end_token: str | None = None
+        self._problems_shown = False  # the config's problems were printed before the models ran
 
     def _print(self, text: str = "") -> None:
         self.stream.write(text + "\n")
         self.stream.flush()
 
-    def start(self, count: int, config_file: str) -> None:
-        self._print(f"gradcheck-ci: checking {count} model(s) from {config_file}")
+    def config_problems(self, problems: list[str], config_file: str) -> None:
+        """The config's problems, 'file:line:column: message' as `validate` prints them, before any model runs."""
+        if not problems:
+            return
+        for line in problems:
+            self._print(line)
+        self._print(f"{config_file}: {len(problems)} problem(s): the run ends with exit 2 (the valid models "
+                    "are still checked)")
+        self._problems_shown = True
+
+    def start(self, count: int, config_file: str, not_run: int = 0) -> None:
+        if not_run:  # the total agrees with the final count, which lists the models not run as errors
+            self._print(f"gradcheck-ci: checking {count} of {count + not_run} model(s) from {config_file} "
+                        f"({not_run} not run: problems in their entries)")
+        else:
+            self._print(f"gradcheck-ci: checking {count} model(s) from {config_file}")
 
     def model_start(self, spec) -> None:
         self._model_started = time.perf_counter()
@@ -63,7 +78,7 @@ class Console:
     def finish(self, report: RunReport, written: list[str]) -> None:
         from .report.text import render_config_errors, render_summary
 
-        if report.config_errors:
+        if report.config_errors and not self._problems_shown:
             self._print(render_config_errors(report))
         omitted = 0
         if self.github:

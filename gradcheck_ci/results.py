@@ -27,7 +27,8 @@ class ErrorInfo:
     message: str
     file: str | None = None  # relative to the repository root, '/' separators
     line: int | None = None
-    kind: str = "error"  # config | load | build | data | loss | nan-or-inf | timeout | memory | crash | cancelled
+    # config | load | build | gradient-graph | data | loss | nan-or-inf | timeout | memory | crash | cancelled
+    kind: str = "error"
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -103,6 +104,8 @@ class ModelResult:
     diagnoses: list[Diagnosis] = field(default_factory=list)
     error: ErrorInfo | None = None
     notices: list[Notice] = field(default_factory=list)
+    # What the model was checked on: {"shapes": {input label: [sizes]}, "dtypes": {input label: dtype}}
+    data: dict[str, Any] = field(default_factory=dict)
     loss: str | None = None
     loss_value: float | None = None
     config_file: str | None = None  # gradcheck.yml, relative to the repository root

@@ -19,7 +19,7 @@ from .report.formats import REPORT_FORMATS
 from .results import EXIT_ERROR, ErrorInfo, ModelResult, RunReport
 
 if TYPE_CHECKING:  # annotations only: config and runner are imported once a check starts
-    from .config import Config, ConfigError, ModelSpec
+    from .config import Config, ConfigError, ConfigProblem, ModelSpec
     from .runner import Runner
 
 
@@ -148,7 +148,7 @@ def _unwritable_reason(path: str, exc: OSError) -> str:
 
 def check(args: argparse.Namespace, shard: tuple[int, int] | None, console: Console) -> int:
     """Run `gradcheck-ci check` as parsed by cli.build_parser (shard: --shard, already parsed); the exit code."""
-    from .config import ConfigError, load_config
+    from .config import ConfigError, format_problem, load_config
     from .runner import Runner, cancelled_result
 
     reports = ReportFiles(args)
@@ -160,8 +160,10 @@ def check(args: argparse.Namespace, shard: tuple[int, int] | None, console: Cons
             return _finish(_unreadable_config(exc, args), reports, console, started)
 
         config_file = config.rel_path()
-        report, specs = _plan(config, args.model, shard, args.shard)
-        console.start(len(specs), config_file)
+        report, specs, problems = _plan(config, args.model, shard, args.shard)
+        # Every problem the config has, and the exit code it means, before the first model starts.
+        console.config_problems([format_problem(config_file, p) for p in problems], config_file)
+        console.start(len(specs), config_file, not_run=len(report.models))
         for result in report.models:
             console.model_skipped(result)
 
@@ -203,8 +205,9 @@ def _unreadable_config(exc: ConfigError, args: argparse.Namespace) -> RunReport:
 
 
 def _plan(config: Config, patterns: list[str], shard: tuple[int, int] | None,
-          shard_text: str | None) -> tuple[RunReport, list[ModelSpec]]:
-    """The report as it starts (the config's problems in it) and the models to check.
+          shard_text: str | None) -> tuple[RunReport, list[ModelSpec], list[ConfigProblem]]:
+    """The report as it starts (the config's problems in it), the models to check, and the problems that count
+    for this run (file-level ones, and those of the selected models).
 
     A model whose entry is invalid is not run: it is reported once, as an error holding all its problems.
     """
@@ -212,17 +215,20 @@ def _plan(config: Config, patterns: list[str], shard: tuple[int, int] | None,
     report = RunReport(config_file=config_file, shard=shard_text)
     problem_models = {p.model for p in config.problems if p.model}
     specs = select_models(config.models, patterns, shard, sorted(problem_models))
+    counted = []
     for problem in config.problems:
         error = ErrorInfo(problem.message, config_file, problem.line, "config")
         if problem.model and _selected(problem.model, patterns):
+            counted.append(problem)
             earlier = next((m for m in report.models if m.name == problem.model), None)
             if earlier is not None and earlier.error is not None:  # one result per model, every problem in it
                 earlier.error.message += f"; line {problem.line}: {problem.message}"
             else:
                 report.models.append(_config_error_result(problem.model, error))
         elif not problem.model:
+            counted.append(problem)
             report.config_errors.append(error)
-    return report, [s for s in specs if s.name not in problem_models]
+    return report, [s for s in specs if s.name not in problem_models], counted
 
 
 def _selected(name: str, patterns: list[str]) -> bool:

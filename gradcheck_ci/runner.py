@@ -203,6 +203,9 @@ class Outcome:
         if self.timed_out:
             timeout_line = spec.key_lines.get("timeout", spec.line)
             where = f"; it was{at[1:]}" if at else ""
+            if self.last_step == "calling the factory":
+                where += ("; a factory should build and return the network, not train it or load data (see "
+                          "docs/config.md, 'Scripts that build the network in main()')")
             return ErrorInfo(f"timed out after {spec.timeout:g} s while {self.last_step}{where} (raise `timeout` "
                              f"for this model, line {timeout_line} of {config_file}, or make it smaller with `data`)",
                              config_file, timeout_line, "timeout")

@@ -14,10 +14,12 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-from .blame import unexpected_error
+from . import guard
+from .blame import clean_message, network_notices, recording_float32_sites, unexpected_error
 from .config import ModelSpec
 from .errors import ModelLoadError
 from .results import ErrorInfo, ModelResult
@@ -57,7 +59,8 @@ def check_model(spec: ModelSpec, root: str, config_file: str, progress: Events) 
                          precision=spec.precision, mode=spec.mode, expect=spec.expect,
                          config_file=config_file, config_line=spec.line)
     try:
-        _run(spec, root, config_file, progress, result)
+        with guard.no_network():  # a gradient check needs no network: downloads stop with a clear message
+            _run(spec, root, config_file, progress, result)
     except ModelLoadError as exc:
         result.status = "error"
         result.error = ErrorInfo(exc.message, exc.file, exc.line, exc.kind)
@@ -71,24 +74,36 @@ def check_model(spec: ModelSpec, root: str, config_file: str, progress: Events) 
             raise  # ours: main() reports it as an internal error
         result.status = "error"
         result.error = ErrorInfo(error.message, error.file, error.line, error.kind)
+    if result.error is not None:  # no array dump, no path of gradcheck-ci's installation, whatever raised it
+        result.error.message = clean_message(result.error.message, root)
     result.seconds["total"] = round(time.perf_counter() - started, 3)
     return result
 
 
 def _run(spec: ModelSpec, root: str, config_file: str, progress: Events, result: ModelResult) -> None:
     from . import check, verdict
-    from .model import build_model
+    from .model import build_model, data_overrides, data_summary
     from .objective import build_objective
 
-    progress("importing theano and the model factory")
-    model = build_model(spec, root, config_file)
-    objective = build_objective(model, spec, root, config_file)
-    result.loss = objective.loss_name
-    compiled = check.compile_check(model, objective, spec, progress, root, config_file)
+    progress("importing theano")
+    with recording_float32_sites(root) if spec.precision == "float64" else nullcontext():
+        model = build_model(spec, root, config_file, progress)
+        result.data = data_summary(model, spec)
+        result.notices.extend(model.notices + data_overrides(model, spec, config_file))
+        objective = build_objective(model, spec, root, config_file)
+        result.loss = objective.loss_name
+        compiled = check.compile_check(model, objective, spec, progress, root, config_file)
     result.seconds["compile"] = round(compiled.seconds["compile"], 3)
+    result.notices.extend(network_notices(root))
 
     progress("analytic gradient")
-    grads = check.analytic(compiled)
+    try:
+        grads = check.analytic(compiled)
+    except Exception as exc:  # the compiled gradient itself may fail where the forward pass runs
+        error = _gradient_graph_error(exc, model, objective, compiled, spec, config_file, result)
+        if error is None:
+            raise
+        raise error from None
     result.seconds["analytic"] = round(grads.seconds, 4)
     result.loss_value = grads.loss
     try:
@@ -106,6 +121,21 @@ def _run(spec: ModelSpec, root: str, config_file: str, progress: Events, result:
     result.status = verdict.model_status(result, spec)
     progress(verdict.checked_line(result))
     _diagnose(Context(spec, root, config_file, model, objective, compiled, grads, result, progress))
+
+
+def _gradient_graph_error(exc: Exception, model: Any, objective: Any, compiled: Any, spec: ModelSpec,
+                          config_file: str, result: ModelResult) -> ModelLoadError | None:
+    """A ModelLoadError (kind gradient-graph) with its diagnosis when the failure is inside the gradient graph;
+    otherwise None, and `exc` goes to the usual classification (unexpected_error)."""
+    from .check import gradient_graph
+    from .diagnose.crash import explain_gradient_crash
+
+    explained = explain_gradient_crash(exc, model, compiled, gradient_graph(model, objective), spec, config_file)
+    if explained is None:
+        return None
+    error, diagnoses = explained
+    result.diagnoses = diagnoses
+    return error
 
 
 def _diagnose(context: Context) -> None:
@@ -132,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
                              precision=spec.precision, mode=spec.mode, expect=spec.expect,
                              config_file=job["config_file"], config_line=spec.line,
                              error=ErrorInfo(f"internal error in gradcheck-ci (please report it): "
-                                             f"{type(exc).__name__}: {exc} [at {where}]",
+                                             f"{type(exc).__name__}: {clean_message(str(exc))} [at {where}]",
                                              job["config_file"], spec.line, "crash"))
     from .report.atomic import write_atomic
 

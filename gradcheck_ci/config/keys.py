@@ -9,9 +9,10 @@ Adding a key is one row here plus its consumer (a ModelSpec field, read by the e
 section names the section as its scope: `Key("mask", "data", ...)` is `data: {mask: ...}`, read into
 `DataSpec.mask`. A new section is a SECTION row (its default is the dataclass its keys fill) plus rows
 scoped to it; the reader and the ModelSpec assembly recurse, so sections may nest. A MAPPING row takes
-names the user chooses (as `kwargs` does) with a reader for the whole mapping. Names the user chooses,
-each holding a section of fixed keys (`inputs: {x: {shape: ...}}`), would be one more kind, read like a
-SECTION once per name.
+names the user chooses (as `kwargs` does) with a reader for the whole mapping. A NAMED row takes names the
+user chooses, each holding a section of fixed keys (`inputs: {x: {shape: ...}}`): its reader checks each
+name, its default is the dataclass each name fills (the field is a dict name -> dataclass), its keys are
+the rows scoped to its path, and a `problem(values)` staticmethod of that dataclass may check them together.
 """
 from __future__ import annotations
 
@@ -19,8 +20,24 @@ from dataclasses import dataclass
 from typing import Any
 
 from .kwargs import keyword_arguments
-from .readers import Reader, choice, integer, loss, name, number, optional, params, reference
-from .spec import DataSpec
+from .readers import (
+    Reader,
+    any_integer,
+    argument_name,
+    boolean,
+    choice,
+    input_name,
+    integer,
+    loss,
+    name,
+    number,
+    optional,
+    output,
+    params,
+    reference,
+    shape,
+)
+from .spec import DataSpec, InputRange, InputSpec
 
 # Where a key is written (a key inside a section has the section's dotted path as its scope instead).
 TOP = "top"  # the top level of the file
@@ -31,6 +48,7 @@ SHARED = "defaults/model"  # a model entry, or `defaults` for every model
 VALUE = "value"  # one value, read by the row's reader
 SECTION = "section"  # a mapping of the keys scoped to it, merged with `defaults` key by key
 MAPPING = "mapping"  # a mapping of names the user chooses, read whole; merged with `defaults` name by name
+NAMED = "named"  # names the user chooses, each a section of the keys scoped to it; merged name by name
 
 
 class _Required:
@@ -45,6 +63,7 @@ PRECISIONS = ("float64", "float32")
 MODES = ("auto", "full", "directional")
 EXPECTS = ("pass", "fail")
 MASKS = ("full", "random")
+DTYPES = ("float32", "float64", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
 MIN_MEMORY = 256
 
 
@@ -52,8 +71,9 @@ MIN_MEMORY = 256
 class Key:
     name: str  # as written in its mapping
     scope: str  # TOP, MODEL, SHARED, or the dotted path of its section ("data")
-    read: Reader | None  # None: TOP keys (the reader's own steps) and SECTIONs (read through their rows)
-    default: Any  # REQUIRED; for a SECTION, the dataclass its keys fill
+    read: Reader | None  # None: TOP keys (the reader's own steps) and SECTIONs (read through their rows);
+    # for a NAMED row, the reader of each name
+    default: Any  # REQUIRED; for a SECTION, the dataclass its keys fill; for a NAMED row, the one each name fills
     doc: str
     kind: str = VALUE
 
@@ -71,6 +91,8 @@ KEYS: tuple[Key, ...] = (
     Key("name", MODEL, name, REQUIRED, "Unique name of the model in reports."),
     Key("factory", MODEL, reference, REQUIRED, "The function that builds the model."),
     Key("kwargs", SHARED, keyword_arguments, {}, "Keyword arguments for the factory.", MAPPING),
+    Key("inputs", SHARED, argument_name, InputSpec, "InputLayers made for the factory, by argument name.", NAMED),
+    Key("output", SHARED, output, None, "Which returned value is the output layer; null: the one holding the rest."),
     Key("data", SHARED, None, DataSpec, "The shape of the synthetic inputs and targets.", SECTION),
     Key("loss", SHARED, loss, None, "The loss whose gradient is checked; null: chosen from the output layer."),
     Key("params", SHARED, params, ["*"], "The parameters to check, as ids or globs."),
@@ -89,6 +111,14 @@ KEYS: tuple[Key, ...] = (
     Key("features", "data", integer(minimum=1), 2, "Input features per step."),
     Key("classes", "data", integer(minimum=2), 2, "Target classes (output units)."),
     Key("mask", "data", choice(MASKS), "full", "random gives the sequences random lengths."),
+    Key("inputs", "data", input_name, InputRange, "Value ranges of integer inputs, by input name.", NAMED),
+
+    Key("shape", "inputs", shape, REQUIRED, "The InputLayer's shape; null sizes are filled from data."),
+    Key("dtype", "inputs", optional(choice(DTYPES)), None, "The input variable's dtype; null: the precision."),
+    Key("mask", "inputs", boolean, False, "true: a mask (sequences, steps), filled as data.mask says."),
+
+    Key("high", "data.inputs", any_integer, REQUIRED, "Integers are drawn below high."),
+    Key("low", "data.inputs", any_integer, 0, "Integers are drawn from low up."),
 )
 
 
@@ -105,6 +135,7 @@ TOP_KEYS = names_in(TOP)
 MODEL_KEYS = names_in(MODEL, SHARED)
 DEFAULTS_KEYS = names_in(SHARED)
 DATA_KEYS = names_in("data")
+INPUT_KEYS = names_in("inputs")
 REQUIRED_MODEL_KEYS = tuple(key.name for key in keys_in(MODEL) if key.default is REQUIRED)
 BY_PATH = {key.path: key for key in KEYS}  # the paths are unique across scopes: a test checks
 DEFAULT_TIMEOUT: float = BY_PATH["timeout"].default

@@ -11,9 +11,12 @@ from ..suggest import did_you_mean, with_hint
 from .keys import (
     CONFIG_VERSION,
     DEFAULTS_KEYS,
+    KEYS,
     MAPPING,
     MODEL,
     MODEL_KEYS,
+    NAMED,
+    REQUIRED,
     REQUIRED_MODEL_KEYS,
     SECTION,
     SHARED,
@@ -25,7 +28,7 @@ from .keys import (
 )
 from .nodes import TAG, Bad, Items, Nodes, line, show
 from .source import compose, read_text
-from .spec import Config, ConfigError, ModelSpec
+from .spec import Config, ConfigError, ConfigProblem, ModelSpec
 
 Given = dict[str, tuple[Any, int]]  # dotted key ("seed", "data.steps", "kwargs.lr") -> (value, line of the key)
 
@@ -172,7 +175,8 @@ class _Reader:
                 self.nodes.problem(f"{label} is missing required key {key!r}", node)
         if any(key not in given for key in REQUIRED_MODEL_KEYS):
             return None, name
-        given = {**defaults, **given}
+        given = _merged(defaults, given)
+        self._inputs_not_in_kwargs(given)
         return ModelSpec(line=line(node), key_lines={key: key_line for key, (_, key_line) in given.items()},
                          **_assemble(keys_in(MODEL, SHARED), given)), name
 
@@ -188,8 +192,19 @@ class _Reader:
                 given.update(self._read(by_name[key], key_node, node, prefix + key))
         return given
 
+    def _inputs_not_in_kwargs(self, given: Given) -> None:
+        """An argument is given either as an InputLayer (`inputs`) or as a keyword argument, not both."""
+        for key, (_, key_line) in given.items():
+            parts = key.split(".")
+            if len(parts) == 2 and parts[0] == "inputs" and f"kwargs.{parts[1]}" in given:
+                self.nodes.problems.append(ConfigProblem(
+                    f"{parts[1]!r} is in both inputs and kwargs (line {given['kwargs.' + parts[1]][1]}): the "
+                    "factory's argument gets either the InputLayer or the keyword argument; remove one", key_line))
+
     def _read(self, row: Key, key_node: Node, node: Node, where: str) -> Given:
         """One key's value (a MAPPING: each of its names too), or {} with a problem reported."""
+        if row.kind == NAMED:
+            return self._named(row, key_node, node, where)
         if row.read is None:  # a SECTION, read through the rows scoped to it
             return self._section(row, key_node, node, where)
         try:
@@ -201,8 +216,10 @@ class _Reader:
             return {row.path: (None, line(key_node)), **{f"{row.path}.{name}": entry for name, entry in value.items()}}
         return {row.path: (value, line(key_node))}
 
-    def _section(self, row: Key, key_node: Node, node: Node, where: str) -> Given:
-        given: Given = {row.path: (None, line(key_node))}
+    def _section(self, row: Key, key_node: Node, node: Node, where: str, path: str | None = None) -> Given:
+        """The keys scoped to `row`, given under `path` (default: the row's own; a NAMED row's: one per name)."""
+        path = path or row.path
+        given: Given = {path: (None, line(key_node))}
         if self.nodes.is_null(node, where):
             return given
         names = names_in(row.path)
@@ -215,8 +232,51 @@ class _Reader:
             if key not in children:
                 self.nodes.problem(_unknown(key, names, where), sub_key)
                 continue
-            given.update(self._read(children[key], sub_key, sub_node, f"{where}.{key}"))
+            for sub_path, value in self._read(children[key], sub_key, sub_node, f"{where}.{key}").items():
+                given[path + sub_path[len(row.path):]] = value
         return given
+
+    def _named(self, row: Key, key_node: Node, node: Node, where: str) -> Given:
+        """Names the user chooses, each a section of the keys scoped to `row` (`inputs: {x: {shape: ...}}`)."""
+        given: Given = {row.path: (None, line(key_node))}
+        if self.nodes.is_null(node, where):
+            return given
+        if not isinstance(node, MappingNode):
+            self.nodes.problem(f"{where} must be a mapping of names, each a mapping of "
+                               f"{', '.join(names_in(row.path))}; got {self.nodes.given(node, where)}", node)
+            return {}
+        assert row.read is not None
+        for name, (name_node, value_node) in self.nodes.items(node, where).items():
+            try:
+                row.read(self.nodes, name_node, where)
+            except Bad as bad:
+                self.nodes.problem(bad.message, bad.node)
+                continue
+            before = len(self.nodes.problems)
+            section = self._section(row, name_node, value_node, f"{where}.{name}", f"{row.path}.{name}")
+            if len(self.nodes.problems) > before or not section:
+                continue
+            values = {key[len(row.path) + len(name) + 2:]: value for key, (value, _) in section.items()
+                      if key.count(".") == row.path.count(".") + 2}
+            missing = [child.name for child in keys_in(row.path)
+                       if child.default is REQUIRED and child.name not in values]
+            check = getattr(row.default, "problem", None)
+            problem = (f"{where}.{name} is missing required key {missing[0]!r}" if missing
+                       else check(values) if check else None)
+            if problem:
+                self.nodes.problem(f"{where}.{name}: {problem}" if not missing else problem, value_node)
+                continue
+            given.update(section)
+        return given
+
+
+def _merged(defaults: Given, given: Given) -> Given:
+    """The model's keys over the defaults', key by key; a name of a NAMED row (`inputs.x`) is taken whole."""
+    named = {key for key in given if any(key.startswith(row.path + ".") and key.count(".") == row.path.count(".") + 1
+                                         for row in _NAMED_ROWS)}
+    kept = {key: value for key, value in defaults.items()
+            if not any(key == name or key.startswith(name + ".") for name in named)}
+    return {**kept, **given}
 
 
 def _assemble(rows: tuple[Key, ...], given: Given) -> dict[str, Any]:
@@ -230,6 +290,18 @@ def _assemble(rows: tuple[Key, ...], given: Given) -> dict[str, Any]:
             prefix = row.path + "."
             values[row.name] = {key[len(prefix):]: value for key, (value, _) in given.items()
                                 if key.startswith(prefix)}
+        elif row.kind == NAMED:  # name -> the dataclass its rows fill
+            values[row.name] = {}
+            depth = row.path.count(".") + 1
+            for key in given:
+                if key.startswith(row.path + ".") and key.count(".") == depth:
+                    name = key.split(".")[-1]
+                    own = {row.path + sub[len(key):]: value for sub, value in given.items()
+                           if sub.startswith(key + ".")}
+                    values[row.name][name] = row.default(**_assemble(keys_in(row.path), own))
         else:  # a SECTION: its default is the dataclass its rows fill
             values[row.name] = row.default(**_assemble(keys_in(row.path), given))
     return values
+
+
+_NAMED_ROWS = tuple(row for row in KEYS if row.kind == NAMED)

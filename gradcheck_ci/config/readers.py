@@ -6,6 +6,7 @@ A reader is `read(nodes, node, key) -> value`: `key` is the dotted name used in 
 """
 from __future__ import annotations
 
+import keyword
 import math
 import re
 from collections.abc import Callable
@@ -95,6 +96,71 @@ def choice(options: tuple[str, ...]) -> Reader:
         hint = did_you_mean(value, options) if isinstance(value, str) else None
         raise Bad(with_hint(bad.message, hint), node)
     return read
+
+
+def boolean(nodes: Nodes, node: Node, key: str) -> bool:
+    """true or false."""
+    value = nodes.scalar(node, key)
+    if isinstance(value, bool):
+        return value
+    raise wrong(nodes, node, key, "true or false")
+
+
+def any_integer(nodes: Nodes, node: Node, key: str) -> int:
+    """An integer, negative ones included; a boolean is not an integer here."""
+    value = nodes.scalar(node, key)
+    if type(value) is int:
+        return value
+    raise wrong(nodes, node, key, "an integer")
+
+
+def output(nodes: Nodes, node: Node, key: str) -> int | str | None:
+    """Which of the values a factory returns is the output layer: an index, a dict key or a layer name."""
+    if nodes.is_null(node, key):
+        return None
+    value = nodes.scalar(node, key)
+    if type(value) is int and value >= 0:
+        return value
+    if isinstance(value, str) and value.strip():
+        return value
+    raise wrong(nodes, node, key, "an index >= 0 (of the tuple or list the factory returns), a dict key "
+                "or a layer name")
+
+
+def argument_name(nodes: Nodes, node: Node, key: str) -> str:
+    """A name in `inputs`: the factory's argument that receives the InputLayer."""
+    value = nodes.scalar(node, key)
+    if isinstance(value, str) and value.isidentifier() and not keyword.iskeyword(value):
+        return value
+    raise Bad(f"{key}: {show(node.value)} is not a Python argument name (the factory's argument that "
+              "receives the InputLayer)", node)
+
+
+def input_name(nodes: Nodes, node: Node, key: str) -> str:
+    """A name in `data.inputs`: an input's argument name in `inputs`, its InputLayer's or variable's name,
+    or its label (InputLayer#0)."""
+    value = nodes.scalar(node, key)
+    if isinstance(value, str) and value.strip() and "." not in value:
+        return value
+    raise Bad(f"{key}: {show(node.value)} is not an input name (an InputLayer's name, its input "
+              "variable's name, an `inputs` argument name or a label such as InputLayer#0; no dots)", node)
+
+
+def shape(nodes: Nodes, node: Node, key: str) -> list[int | None]:
+    """An InputLayer shape: a list of sizes >= 1, null where `data` fills the size."""
+    expected = "a list of sizes (integers >= 1, or null to fill from `data`), such as [null, null, 50]"
+    if not isinstance(node, SequenceNode):
+        raise wrong(nodes, node, key, expected)
+    nodes.check_tag(node, key, TAG + "seq")
+    if not node.value:
+        raise Bad(f"{key} is empty; an input has at least one dimension, e.g. [null, 50]", node)
+    sizes: list[int | None] = []
+    for i, item in enumerate(node.value):
+        value = None if nodes.is_null(item, key) else nodes.scalar(item, key)
+        if value is not None and not (type(value) is int and value >= 1):
+            raise wrong(nodes, item, f"{key}[{i}]", "an integer >= 1, or null to fill it from `data`")
+        sizes.append(value)
+    return sizes
 
 
 def name(nodes: Nodes, node: Node, key: str) -> str:

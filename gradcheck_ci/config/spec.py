@@ -13,6 +13,22 @@ from typing import Any
 
 
 @dataclass
+class InputRange:
+    """`data.inputs.<name>`: the integers an integer input holds, low <= value < high."""
+
+    high: int
+    low: int = 0
+
+    @staticmethod
+    def problem(values: dict[str, Any]) -> str | None:
+        """What is wrong with these values together (None: nothing); the reader reports it."""
+        low, high = values.get("low", 0), values.get("high")
+        if isinstance(high, int) and isinstance(low, int) and low >= high:
+            return f"low ({low}) must be below high ({high}): integers are drawn from low <= value < high"
+        return None
+
+
+@dataclass
 class DataSpec:
     """Shape of the synthetic data a model is checked on."""
 
@@ -21,6 +37,23 @@ class DataSpec:
     features: int = 2
     classes: int = 2
     mask: str = "full"  # full | random
+    inputs: dict[str, InputRange] = field(default_factory=dict)  # integer ranges, by input name
+
+
+@dataclass
+class InputSpec:
+    """`inputs.<argument>`: an InputLayer gradcheck-ci makes and passes to the factory as that argument."""
+
+    shape: list[int | None]  # None: filled from `data`
+    dtype: str | None = None  # None: Theano's floatX (the model's precision)
+    mask: bool = False  # a mask (sequences, steps), filled as data.mask says
+
+    @staticmethod
+    def problem(values: dict[str, Any]) -> str | None:
+        shape = values.get("shape")
+        if values.get("mask") and isinstance(shape, list) and len(shape) != 2:
+            return f"a mask has 2 dimensions (sequences, steps); this shape has {len(shape)}"
+        return None
 
 
 @dataclass
@@ -30,6 +63,8 @@ class ModelSpec:
     name: str
     factory: str  # as written: "path/to/file.py:function" or "package.module:function"
     kwargs: dict[str, Any] = field(default_factory=dict)
+    inputs: dict[str, InputSpec] = field(default_factory=dict)  # InputLayers made for the factory's arguments
+    output: int | str | None = None  # which returned value is the output layer; None: found
     data: DataSpec = field(default_factory=DataSpec)
     loss: str | None = None  # None: chosen later from the output nonlinearity
     params: list[str] = field(default_factory=lambda: ["*"])
@@ -54,7 +89,12 @@ class ModelSpec:
     def from_json(cls, d: dict[str, Any]) -> ModelSpec:
         d = copy.deepcopy(dict(d))
         data = d.get("data") or {}
-        d["data"] = data if isinstance(data, DataSpec) else DataSpec(**data)
+        if not isinstance(data, DataSpec):
+            ranges = {k: v if isinstance(v, InputRange) else InputRange(**v)
+                      for k, v in (data.get("inputs") or {}).items()}
+            data = DataSpec(**{**data, "inputs": ranges})
+        d["data"] = data
+        d["inputs"] = {k: v if isinstance(v, InputSpec) else InputSpec(**v) for k, v in (d.get("inputs") or {}).items()}
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in d.items() if k in known})
 

@@ -96,6 +96,21 @@ def _diagnosis_lines(m: ModelResult) -> list[str]:
     return lines
 
 
+def _data_lines(m: ModelResult) -> list[str]:
+    """The shape (and dtype) each input was checked at: a fixed InputLayer shape can differ from `data:`."""
+    shapes = m.data.get("shapes") if isinstance(m.data, dict) else None
+    if not isinstance(shapes, dict) or not shapes:
+        return []
+    dtypes = m.data.get("dtypes") or {}
+    parts = []
+    for label, shape in list(shapes.items())[:10]:
+        dims = shape_text(shape) if isinstance(shape, list) else one_line(shape, 40)
+        dtype = dtypes.get(label) if isinstance(dtypes, dict) else None
+        parts.append(f"{one_line(label, 60)} {dims}" + (f" {one_line(dtype, 10)}" if dtype else ""))
+    more = f", ... {len(shapes) - 10} more" if len(shapes) > 10 else ""
+    return ["  inputs: " + ", ".join(parts) + more]
+
+
 def _notice_lines(m: ModelResult) -> list[str]:
     lines = []
     for n in m.notices:
@@ -114,6 +129,7 @@ def render_model(result: ModelResult, color: bool = False) -> str:
     lines = [header]
     if word == "XPASS":
         lines.append("  expected to fail (expect: fail) but the gradients now agree: remove `expect: fail`")
+    lines.extend(_data_lines(m))
     if m.error is not None:
         if repo_path(m.error.file):
             file, line = repo_path(m.error.file), positive_line(m.error.line)

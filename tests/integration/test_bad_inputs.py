@@ -118,8 +118,8 @@ MODEL_CASES = [slow(c) for c in [
     Case("factory-raises", 2, "ValueError: num_units must be positive, got 0 (building model 'net')",
          "models/net.py:7"),
     Case("factory-raises-deep", 2, "Cannot create param with a non-positive shape dimension", "models/net.py:7"),
-    Case("factory-not-layer", 2, "returned a tuple, not a Lasagne Layer (return the output layer, not a list or "
-         "tuple)", "models/net.py:8"),
+    Case("factory-not-layer", 2, "returned a tuple, not a Lasagne Layer (it holds no Lasagne layer: return the "
+         "output layer, or the layers with it)", "models/net.py:8"),
     Case("factory-returns-none", 2, "returned None, not a Lasagne Layer (is a `return` statement missing?)",
          "models/net.py:7"),
     Case("factory-wrong-kwargs", 2, "got an unexpected keyword argument 'units' (did you mean 'num_units'?)",
@@ -134,6 +134,16 @@ MODEL_CASES = [slow(c) for c in [
     Case("lasagne-master", 2, "BatchNormLayer does not exist in Lasagne 0.1", "models/net.py:7"),
     Case("lasagne-master-import", 2, "batch_norm does not exist in Lasagne 0.1", "models/net.py:2"),
     Case("lasagne-dnn", 2, "need theano.sandbox.cuda, which Theano 1.0 removed", "models/net.py:3"),
+    Case("output-index-on-layer", 2, "output: 1 is an index, but the factory returned a DenseLayer, not a tuple or "
+         "list (the returned layers: DenseLayer (models/net.py:6))", "gradcheck.yml:5"),
+    Case("output-picks-function", 2, "output: 0 picks a function, not a Lasagne Layer (the returned layers: [1] "
+         "DenseLayer (models/net.py:6))", "gradcheck.yml:5"),
+    Case("inputs-unused", 2, "the InputLayer made for `inputs: extra` does not reach the output layer DenseLayer#0: "
+         "the factory did not use its argument 'extra'", "gradcheck.yml:7"),
+    Case("data-inputs-unknown", 2, "data.inputs.word_id: model 'net' has no input called 'word_id' (did you mean "
+         "'word_ids'?) (its inputs: InputLayer#0, word_ids)", "gradcheck.yml:7"),
+    Case("data-inputs-float", 2, "data.inputs.features: input features holds float64 values; a range is for inputs "
+         "of integers (T.imatrix, T.ivector...)", "gradcheck.yml:7"),
     Case("no-trainable-params", 2, "model 'net' has no trainable parameters", "models/net.py:7"),
     Case("unshapeable-input", 2, "cannot fill dimension 2 of a 5-D input from `data`", "models/net.py:15"),
     Case("mask-wrong-dims", 2, "mask input has 3 dimensions, expected (sequences, steps)", "models/net.py:7"),

@@ -57,7 +57,10 @@ def test_exit_memory_and_encoding_errors_are_explained(tmp_path):
     (ImportError("cannot import name 'batch_norm' from 'lasagne.layers'"), "batch_norm does not exist in Lasagne 0.1"),
     (AttributeError("module 'lasagne.nonlinearities' has no attribute 'sofmax'"), "a typo, or an API added later"),
     (ModuleNotFoundError("No module named 'theano.sandbox.cuda'", name="theano.sandbox.cuda"),
-     "need theano.sandbox.cuda, which Theano 1.0 removed"),
+     "Theano's old CUDA backend (theano.sandbox.cuda), which Theano 1.0 removed"),
+    (ModuleNotFoundError("No module named 'lasagne.layers.dnn'", name="lasagne.layers.dnn"),
+     "Lasagne's GPU layers (lasagne.layers.dnn: Conv2DDNNLayer, MaxPool2DDNNLayer, Pool2DDNNLayer) need "
+     "theano.sandbox.cuda, which Theano 1.0 removed"),
     (AttributeError("'ScaleLayer' object has no attribute 'scale'"), ""),  # the user's own class: no hint
     (ModuleNotFoundError("No module named 'mydnn'", name="mydnn"), ""),
 ])
@@ -105,3 +108,103 @@ def test_the_line_of_the_return_that_produced_a_value():
     first = factory.__code__.co_firstlineno
     assert blame.call_noting_return(factory, {"flag": True}) == ("early", first + 2)
     assert blame.call_noting_return(factory, {"flag": False}) == ("late", first + 3)
+
+
+# ------------------------------------------------------------------------ messages fit for a report
+
+def test_messages_lose_array_dumps_and_installed_paths(tmp_path):
+    theano_text = ("Bad input argument with name \"x\" to theano function at index 0 (0-based). Data: array([[ 0.1,  "
+                   "0.2],\n       [ 0.3,  0.4]], dtype=float32) (array(1.), 'not shown') " + "[" + " 0.5" * 40 + "]")
+    cleaned = blame.clean_message(theano_text)
+    assert "0.3" not in cleaned and "0.5" not in cleaned
+    assert "Data: array(...) (array(...), 'not shown') [...]" in cleaned
+    venv = "/opt/venv/lib/python3.11/site-packages/theano/compile/function_module.py"
+    ours = "/usr/src/app/gradcheck_ci/check.py"
+    inside = str(tmp_path / "models" / "net.py")
+    cleaned = blame.clean_message(f"raised at {venv}:903, via {ours}:120 from {inside}:7", str(tmp_path))
+    assert cleaned == ("raised at theano/compile/function_module.py:903, via gradcheck_ci/check.py:120 from "
+                       "models/net.py:7")
+    assert len(blame.clean_message("x" * 5000)) == blame.MAX_MESSAGE
+
+
+def test_error_summaries_unwrap_theanos_tuple_messages():
+    exc = ValueError("('shapes (4,3) and (18,4) not aligned: 3 (dim 1) != 18 (dim 0)', (4, 3), (18, 4))\n"
+                     "Apply node that caused the error: Dot22(Reshape{2}.0, Reshape{2}.0)")
+    assert blame.error_summary(exc) == "ValueError: shapes (4,3) and (18,4) not aligned: 3 (dim 1) != 18 (dim 0)"
+    assert blame.error_summary(KeyError()) == "KeyError"
+
+
+def test_python2_files_get_one_line_with_the_construct(tmp_path):
+    old = tmp_path / "models" / "old.py"
+    old.parent.mkdir()
+    old.write_text("import lasagne\n\n\ndef build():\n    print 'building'\n")
+    try:
+        compile(old.read_text(), str(old), "exec")
+    except SyntaxError as exc:
+        error = blame.user_code_error(exc, str(tmp_path), "importing", ("gradcheck.yml", 4))
+    assert error.message == ("models/old.py is Python 2; gradcheck-ci runs Python 3.11: a `print` statement "
+                             "(Python 3: print(...)) at line 5")
+    assert (error.file, error.line) == ("models/old.py", 5)
+    old.write_text("def build():\n    if True:\n        x = 1\n\ty = 2\n")
+    try:
+        compile(old.read_text(), str(old), "exec")
+    except SyntaxError as exc:  # TabError
+        error = blame.user_code_error(exc, str(tmp_path), "importing", ("gradcheck.yml", 4))
+    assert "models/old.py is Python 2; gradcheck-ci runs Python 3.11: tabs mixed with spaces" in error.message
+    assert (error.file, error.line) == ("models/old.py", 4)
+    user_file = tmp_path / "models" / "deep.py"
+    user_file.write_text("")
+    exc = _raise_in("import urllib2\n", str(user_file))
+    error = blame.user_code_error(exc, str(tmp_path), "importing", ("gradcheck.yml", 4))
+    assert error.message == ("models/deep.py is Python 2; gradcheck-ci runs Python 3.11: `import urllib2`, a Python 2 "
+                             "module (Python 3: urllib.request) at line 1")
+
+
+def test_a_module_stopped_at_its_import_limit_is_said_to_work_at_import(tmp_path):
+    from gradcheck_ci import guard
+
+    user_file = tmp_path / "train.py"
+    user_file.write_text("")
+    exc = _raise_in("import gradcheck_ci.guard as g\nraise g.TooSlow(30)\n", str(user_file))
+    error = blame.user_code_error(exc, str(tmp_path), "importing the factory module of 'train.py:build'",
+                                  ("gradcheck.yml", 4))
+    assert isinstance(exc, guard.TooSlow)
+    assert error.message.startswith("importing the factory module of 'train.py:build' took longer than 30 s, at "
+                                    "train.py:2 when it was stopped: the module does work when it is imported")
+    assert (error.file, error.line) == ("train.py", 2)
+
+
+def test_a_refused_download_names_the_host_and_the_users_line(tmp_path):
+    from gradcheck_ci import guard
+
+    user_file = tmp_path / "data.py"
+    user_file.write_text("")
+    guard.attempts.clear()
+    try:
+        with guard.no_network():
+            exc = _raise_in("import urllib.request\n\nurllib.request.urlopen('http://example.org/weights.pkl')\n",
+                            str(user_file))
+        error = blame.user_code_error(exc, str(tmp_path), "importing the factory module", ("gradcheck.yml", 4))
+        assert error.message.startswith("the code tried to reach the network (example.org) importing the factory "
+                                        "module: gradcheck-ci runs models without network access")
+        assert (error.file, error.line) == ("data.py", 3)
+        notices = blame.network_notices(str(tmp_path))
+        assert [(n.code, n.file, n.line) for n in notices] == [("network", "data.py", 3)]
+    finally:
+        guard.attempts.clear()
+
+
+def test_what_the_checkout_or_the_environment_lacks_is_said(tmp_path):
+    user_file = tmp_path / "vgg.py"
+    user_file.write_text("")
+    exc = _raise_in("open('vgg16.pkl', 'rb')\n", str(user_file))
+    error = blame.user_code_error(exc, str(tmp_path), "building model 'net'", ("gradcheck.yml", 4))
+    assert error.message.startswith("FileNotFoundError: [Errno 2] No such file or directory: 'vgg16.pkl' (building "
+                                    "model 'net'): the check runs in the repository as it is checked out")
+    assert (error.file, error.line) == ("vgg.py", 1)
+    exc = _raise_in("import nolearn.lasagne\n", str(user_file))
+    error = blame.user_code_error(exc, str(tmp_path), "importing", ("gradcheck.yml", 4))
+    assert "install 'nolearn' where it runs, or import it only where the network is not built" in error.message
+    exc = _raise_in("size = 7 / 2\nlist(range(size))\n", str(user_file))
+    error = blame.user_code_error(exc, str(tmp_path), "building model 'net'", ("gradcheck.yml", 4))
+    assert error.message.endswith("use `//` for sizes and indices") and error.line == 2

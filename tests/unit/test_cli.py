@@ -81,6 +81,31 @@ def test_check_prints_each_invalid_entry_and_reports_it_once(tmp_path, capsys, m
     assert "precision must be one of float64, float32" in model["error"]["message"]
 
 
+def test_check_prints_the_configs_problems_first_as_validate_does(tmp_path, capsys, monkeypatch):
+    repo = write_repo(tmp_path, """
+        version: 1
+        defaults:
+          sede: 3
+        models:
+          - name: net
+            factory: models/net.py:build
+            kwarg: {units: 3}
+        """, {"models/net.py": "def build():\n    pass\n"})
+    monkeypatch.chdir(repo)
+    assert cli.main(["validate"]) == 2
+    validated = capsys.readouterr().err.splitlines()
+    assert cli.main(["check"]) == 2
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:2] == validated[:2] == [
+        "gradcheck.yml:3:3: unknown key 'sede' in defaults (did you mean 'seed'?)",
+        "gradcheck.yml:7:5: unknown key 'kwarg' in model 'net' (did you mean 'kwargs'?)"]
+    assert lines[2] == "gradcheck.yml: 2 problem(s): the run ends with exit 2 (the valid models are still checked)"
+    assert lines[3] == ("gradcheck-ci: checking 0 of 1 model(s) from gradcheck.yml (1 not run: problems in their "
+                        "entries)")
+    assert "gradcheck-ci: 1 model(s): 0 pass, 0 fail, 0 expected-fail, 1 error, 0 cancelled" in "\n".join(lines)
+    assert sum("unknown key 'sede'" in line for line in lines) == 1  # not repeated at the end
+
+
 def test_unwritable_report_fails_before_any_model_runs(tmp_path, capsys, monkeypatch):
     repo = write_repo(tmp_path, """
         version: 1

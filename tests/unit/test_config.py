@@ -206,7 +206,7 @@ def test_json_round_trip(tmp_path):
     config = load(tmp_path, HEADER + ENTRY + "    kwargs: {a: [1, {b: 2.5}]}\n    data: {steps: 3}\n")
     m = config.models[0]
     d = json.loads(json.dumps(m.to_json()))
-    assert d["data"] == {"sequences": 10, "steps": 3, "features": 2, "classes": 2, "mask": "full"}
+    assert d["data"] == {"sequences": 10, "steps": 3, "features": 2, "classes": 2, "mask": "full", "inputs": {}}
     assert ModelSpec.from_json(d) == m
     d["kwargs"]["a"].append(9)  # from_json copies: the spec shares nothing with the dict
     assert m.kwargs == {"a": [1, {"b": 2.5}]}
@@ -558,7 +558,7 @@ def test_unknown_and_forbidden_keys_in_defaults(tmp_path):
     ("data: {sequences: true}", "data.sequences must be an integer >= 1, got true (a boolean)"),
     ("data: {features: 0}", "data.features must be an integer >= 1, got 0 (a number)"),
     ("data: {classes: 1}", "data.classes must be an integer >= 2, got 1 (a number)"),
-    ("data: [1, 2]", "data must be a mapping (sequences, steps, features, classes, mask), got a list"),
+    ("data: [1, 2]", "data must be a mapping (sequences, steps, features, classes, mask, inputs), got a list"),
     ("kwargs: [1, 2]", "kwargs must be a mapping of keyword arguments, got a list"),
     ("kwargs: units", "kwargs must be a mapping of keyword arguments, got the string 'units'"),
 ])

@@ -9,12 +9,12 @@ import pytest
 import yaml
 
 from gradcheck_ci.config import KEYS, ModelSpec, load_config
-from gradcheck_ci.config.keys import BY_PATH, MODEL, REQUIRED, SECTION, SHARED, TOP, Key, keys_in
+from gradcheck_ci.config.keys import BY_PATH, MODEL, NAMED, REQUIRED, SECTION, SHARED, TOP, Key, keys_in
 from tests import REPO
 
 DOC = REPO / "docs" / "config.md"
 MODEL_SCOPES = (MODEL, SHARED)
-SECTIONS = [row for row in KEYS if row.kind == SECTION]
+SECTIONS = [row for row in KEYS if row.kind in (SECTION, NAMED)]  # rows with keys scoped to them
 NOT_FIELDS = ("line", "key_lines")  # ModelSpec fields the reader fills, not keys
 
 
@@ -32,7 +32,7 @@ def test_every_row_is_complete(row: Key):
     assert row.doc and "\n" not in row.doc and row.doc.endswith("."), row.doc
     # TOP keys are read by the reader's own steps, a SECTION through its rows; every other key has a reader
     assert (row.read is None) == (row.scope == TOP or row.kind == SECTION)
-    if row.kind == SECTION:
+    if row.kind in (SECTION, NAMED):
         assert dataclasses.is_dataclass(row.default) and keys_in(row.path)
 
 
@@ -52,6 +52,8 @@ def test_dataclass_fields_and_defaults_are_the_tables(cls, scopes):
             assert f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING, row.path
         elif row.kind == SECTION:
             assert f.default_factory is row.default, row.path
+        elif row.kind == NAMED:  # name -> the dataclass each name fills
+            assert f.default_factory is dict, row.path
         else:
             default = f.default if f.default_factory is dataclasses.MISSING else f.default_factory()
             assert default == row.default and type(default) is type(row.default), row.path
@@ -63,7 +65,10 @@ def _table_defaults(scopes: tuple[str, ...]) -> dict:
     for row in keys_in(*scopes):
         if row.default is REQUIRED:
             continue
-        written[row.name] = _table_defaults((row.path,)) if row.kind == SECTION else row.default
+        if row.kind == NAMED:
+            written[row.name] = {}
+        else:
+            written[row.name] = _table_defaults((row.path,)) if row.kind == SECTION else row.default
     return written
 
 
@@ -104,6 +109,8 @@ def documented_default(row: Key) -> str:
         return "**required**"
     if row.kind == SECTION:
         return f"see [{row.name}](#{row.name})"
+    if row.kind == NAMED:
+        return f"none; see [{row.path}](#{row.path.replace('.', '')})"
     if row.default is None:
         return "null"
     value = row.default
@@ -121,7 +128,7 @@ def test_top_level_table_matches_the_table():
 
 
 @pytest.mark.parametrize("heading, scopes", [("## Model entries", MODEL_SCOPES)] + [
-    (f"### {section.name}", (section.path,)) for section in SECTIONS])
+    (f"### {section.path}", (section.path,)) for section in SECTIONS])
 def test_key_tables_match_the_table(heading, scopes):
     documented = doc_table(heading)
     rows = keys_in(*scopes)

@@ -57,3 +57,85 @@ def test_input_shapes_data_fills():
     assert shape((None, None, None), "sequence") == (3, 7, 5)
     assert shape((None, None), "mask") == (3, 7)
     assert shape((None, 4)) == (3, 4)
+
+
+class FakeVariable:
+    def __init__(self, dtype, name=None):
+        self.dtype = dtype
+        self.name = name
+
+
+class FakeInput(FakeLayer):
+    def __init__(self, shape, dtype="float64", name=None, variable=None):
+        super().__init__(shape)
+        self.name = name
+        self.input_var = FakeVariable(dtype, variable)
+
+
+def test_integer_matrices_are_token_ids_filled_with_steps():
+    data = DataSpec(sequences=3, steps=7, features=5)
+    ids = model.InputInfo(FakeInput((None, None), "int32"), "matrix", "InputLayer#0", None)
+    assert model.input_shape(ids, data) == (3, 7)
+    floats = model.InputInfo(FakeInput((None, None), "float32"), "matrix", "InputLayer#0", None)
+    assert model.input_shape(floats, data) == (3, 5)
+    assert ids.is_integer and not floats.is_integer
+    named = model.InputInfo(FakeInput((None,), "int32", name="l_ids", variable="item_ids"), "other", "l_ids", None)
+    assert named.names() == ["l_ids", "l_ids", "item_ids"]
+
+
+def test_a_fixed_shape_that_wins_over_data_written_in_gradcheck_yml_is_a_notice():
+    fixed = model.InputInfo(FakeInput((100, 55, 2)), "sequence", "InputLayer#0", blame.CallSite("protein.py", 16))
+    free = model.InputInfo(FakeInput((None, None, 2)), "sequence", "InputLayer#1", blame.CallSite("protein.py", 17))
+    built = model.BuiltModel(None, [], {}, {}, [fixed, free], [])
+    given = spec(data=DataSpec(sequences=8, steps=20), key_lines={"data": 9, "data.sequences": 9, "data.steps": 9})
+    [notice] = model.data_overrides(built, given, "gradcheck.yml")
+    assert (notice.code, notice.file, notice.line) == ("data-override", "protein.py", 16)
+    assert notice.message == ("input InputLayer#0 has the fixed shape (100, 55, 2), so it is checked at that size, "
+                              "not at data.sequences: 8, data.steps: 20 (gradcheck.yml:9); a None dimension in the "
+                              "InputLayer's shape takes its size from `data`")
+    # sizes gradcheck.yml does not write are no news: the built-in defaults are not the user's request
+    assert model.data_overrides(built, spec(data=DataSpec(sequences=8, steps=20)), "gradcheck.yml") == []
+    assert model.data_summary(built, given) == {"shapes": {"InputLayer#0": [100, 55, 2], "InputLayer#1": [8, 20, 2]},
+                                                "dtypes": {"InputLayer#0": "float64", "InputLayer#1": "float64"}}
+
+
+def test_a_factory_that_needs_layers_or_variables_is_told_what_to_write():
+    import inspect
+
+    def build_tagger(incoming, input_var, num_units, mask=None):
+        pass
+
+    signature = inspect.signature(build_tagger)
+    given = spec(kwargs={"num_units": 3}, key_lines={"kwargs": 7})
+    try:
+        signature.bind(**given.kwargs)
+    except TypeError as exc:
+        error = model.kwargs_error(exc, signature, build_tagger, given, "/nowhere", "gradcheck.yml")
+    assert (error.file, error.line, error.kind) == ("gradcheck.yml", 3, "config")
+    assert error.message == (
+        "factory 'models/net.py:build' needs arguments that gradcheck.yml does not give: incoming, input_var. A Theano "
+        "input variable such as 'input_var' can be null (`kwargs: {input_var: null}`): an InputLayer given "
+        "input_var=None makes its own. An argument that takes a layer goes in `inputs:` and gradcheck-ci makes the "
+        "InputLayer, e.g. `inputs: {incoming: {shape: [null, null, 8]}}` (null sizes come from `data`; a mask: "
+        "`{shape: [null, null], mask: true}`); any other value goes in `kwargs:`")
+
+
+def test_an_input_argument_the_factory_does_not_take_is_blamed_on_its_line():
+    import inspect
+
+    from gradcheck_ci.config.spec import InputSpec
+
+    def build_BiLSTM(incoming, num_units, mask=None):
+        pass
+
+    signature = inspect.signature(build_BiLSTM)
+    given = spec(kwargs={"num_units": 3}, inputs={"incomig": InputSpec([None, None, 4])},
+                 key_lines={"kwargs": 7, "inputs": 8, "inputs.incomig": 9})
+    try:
+        signature.bind(incomig=None, **given.kwargs)
+    except TypeError as exc:
+        error = model.kwargs_error(exc, signature, build_BiLSTM, given, "/nowhere", "gradcheck.yml")
+    assert (error.file, error.line) == ("gradcheck.yml", 9)
+    assert error.message.startswith("kwargs and inputs do not fit factory 'models/net.py:build': ")
+    assert "unexpected keyword argument 'incomig' (did you mean 'incoming'?); it accepts: incoming, num_units, mask" \
+        in error.message

@@ -108,3 +108,12 @@ def test_gradient_through_time_profile_is_one_line():
     lines = [x for x in text.splitlines() if x.startswith("  profile: ")]
     assert lines == ["  profile: RecurrentLayer#0: analytic gradient is zero before the last 1 of 10000 steps "
                      "(numeric is not)"] or (len(lines) == 1 and "last 1 of 10000 steps" in lines[0])
+
+
+def test_the_shapes_and_dtypes_a_model_was_checked_at():
+    result = model("rnn", "pass", params=[param("RecurrentLayer#0.W_in_to_hid")])
+    result.data = {"shapes": {"InputLayer#0": [100, 55, 2], "mask": [100, 55]},
+                   "dtypes": {"InputLayer#0": "float32", "mask": "float64"}}
+    assert "\n  inputs: InputLayer#0 100x55x2 float32, mask 100x55 float64\n" in render_model(result)
+    result.data = {}
+    assert "inputs:" not in render_model(result)
