@@ -12,10 +12,21 @@ from gradcheck_ci.report.sarif import render_sarif
 from gradcheck_ci.results import Diagnosis, RunReport
 from tests.samples import hostile_report, model, param, sample_report
 
-# The official SARIF 2.1.0 schema, kept beside the repository in the workspace's shared schemas folder
-# (GRADCHECK_SARIF_SCHEMA names another copy).
-SCHEMA_PATH = os.environ.get("GRADCHECK_SARIF_SCHEMA") or str(
-    Path(__file__).resolve().parents[3] / "shared" / "schemas" / "sarif-schema-2.1.0.json")
+
+
+def _schema_path() -> str:
+    """The official SARIF 2.1.0 schema: GRADCHECK_SARIF_SCHEMA, else the workspace's shared schemas folder, which
+    sits beside the checkout (or beside a folder holding it: worktrees, CI clones)."""
+    if os.environ.get("GRADCHECK_SARIF_SCHEMA"):
+        return os.environ["GRADCHECK_SARIF_SCHEMA"]
+    for folder in Path(__file__).resolve().parents:
+        candidate = folder / "shared" / "schemas" / "sarif-schema-2.1.0.json"
+        if candidate.is_file():
+            return str(candidate)
+    raise FileNotFoundError("the SARIF 2.1.0 schema: set GRADCHECK_SARIF_SCHEMA to its path")
+
+
+SCHEMA_PATH = _schema_path()
 
 
 @pytest.fixture(scope="module")
