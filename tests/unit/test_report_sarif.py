@@ -13,7 +13,6 @@ from gradcheck_ci.results import Diagnosis, RunReport
 from tests.samples import hostile_report, model, param, sample_report
 
 
-
 def _schema_path() -> str:
     """The official SARIF 2.1.0 schema: GRADCHECK_SARIF_SCHEMA, else the workspace's shared schemas folder, which
     sits beside the checkout (or beside a folder holding it: worktrees, CI clones)."""
