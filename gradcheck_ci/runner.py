@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .blame import is_inside, is_library, relative
+from .blame import is_inside, is_library, quote_source, relative
 from .config import ModelSpec
 from .results import ErrorInfo, ModelResult
 
@@ -75,6 +75,8 @@ class Runner:
                 outcome.stack = read_stack(result_path + ".stack", self.root)
                 result = error_result(spec, self.config_file, outcome.describe(spec, self.config_file))
             result.seconds["total"] = round(elapsed, 3)
+        result.spec = spec.as_checked()
+        result.sources = quoted_sources(result, self.root)
         return self._expectations(result, spec)
 
     def _expectations(self, result: ModelResult, spec: ModelSpec) -> ModelResult:
@@ -222,6 +224,25 @@ class Outcome:
                              "compiled code: a C extension, ctypes, or Theano's generated C code)", file, line, "crash")
         return ErrorInfo(f"the worker exited with code {self.returncode} while {self.last_step}{at}, without a "
                          "result (the model's code ended the process, e.g. with os._exit())", file, line, "crash")
+
+
+def quoted_sources(result: ModelResult, root: str) -> dict[str, dict[str, str]]:
+    """The user's lines the result points at (its error, diagnoses, tensors' layers, notices, profiled layers),
+    quoted now, while the files are at hand: the HTML report shows them, and renders from the JSON alone."""
+    places = [(result.error.file, result.error.line)] if result.error else []
+    places += [(d.file, d.line) for d in result.diagnoses]
+    places += [(p.file, p.line) for p in result.params]
+    places += [(n.file, n.line) for n in result.notices]
+    profiles = result.extra.get("profiles") if isinstance(result.extra, dict) else None
+    places += [(p.get("file"), p.get("line")) for p in profiles or [] if isinstance(p, dict)]
+    sources: dict[str, dict[str, str]] = {}
+    for file, line in places:
+        if not isinstance(file, str) or not isinstance(line, int):
+            continue
+        quoted = quote_source(root, file, line)
+        if quoted:
+            sources.setdefault(file, {}).update(quoted)
+    return {file: dict(sorted(lines.items(), key=lambda item: int(item[0]))) for file, lines in sources.items()}
 
 
 def error_result(spec: ModelSpec, config_file: str, error: ErrorInfo) -> ModelResult:

@@ -20,6 +20,7 @@ from typing import Any
 from .blame import unexpected_error
 from .config import ModelSpec
 from .errors import ModelLoadError
+from .importer import imported_files
 from .results import ErrorInfo, ModelResult
 
 
@@ -134,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
                              error=ErrorInfo(f"internal error in gradcheck-ci (please report it): "
                                              f"{type(exc).__name__}: {exc} [at {where}]",
                                              job["config_file"], spec.line, "crash"))
+    result.files = imported_files(job["root"])  # after the whole check: every repository module it imported
     from .report.atomic import write_atomic
 
     write_atomic(result_path, json.dumps(result.to_json(), allow_nan=True))
