@@ -9,6 +9,12 @@ from typing import TextIO
 from .results import ModelResult, RunReport
 
 
+def run_url() -> str | None:
+    """This workflow run's page under GitHub Actions (its artifacts are listed there), else None."""
+    parts = [os.environ.get(name, "") for name in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")]
+    return f"{parts[0]}/{parts[1]}/actions/runs/{parts[2]}" if all(parts) else None
+
+
 class Console:
     def __init__(self, stream: TextIO, github: bool = False, quiet: bool = False) -> None:
         self.stream = stream
@@ -60,7 +66,7 @@ class Console:
 
         self._print(render_model(result))
 
-    def finish(self, report: RunReport, written: list[str]) -> None:
+    def finish(self, report: RunReport, written: list[str], html_report: str | None = None) -> None:
         from .report.text import render_config_errors, render_summary
 
         if report.config_errors:
@@ -75,8 +81,10 @@ class Console:
                 self._print(line)
             summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
             if summary_path:
+                linked = html_report if html_report in written else None
                 with open(summary_path, "a", encoding="utf-8") as handle:
-                    handle.write(render_step_summary(report, omitted_annotations=omitted))
+                    handle.write(render_step_summary(report, omitted_annotations=omitted, html_report=linked,
+                                                     run_url=run_url()))
         for path in written:
             self._print(f"wrote {path}")
         self._print(render_summary(report))

@@ -113,7 +113,8 @@ class ReportFiles:
         from .runner import error_result
 
         snapshot = RunReport(config_file=report.config_file, models=list(report.models),
-                             config_errors=report.config_errors, shard=report.shard, seconds=report.seconds)
+                             config_errors=report.config_errors, shard=report.shard, seconds=report.seconds,
+                             version=report.version, changed_since=report.changed_since)
         for spec in pending:
             snapshot.models.append(error_result(spec, config_file, ErrorInfo(
                 "not checked: the run ended before this model (it was killed, or is still running)",
@@ -199,7 +200,8 @@ def _unreadable_config(exc: ConfigError, args: argparse.Namespace) -> RunReport:
     if not os.path.isfile(args.config):  # name it as given: relative to the root it would be a bare name
         message += f": {args.config}"
     error = ErrorInfo(message, _display_path(exc.file, args.root), exc.line, "config")
-    return RunReport(config_file=_display_path(args.config, args.root), config_errors=[error], shard=args.shard)
+    return RunReport(config_file=_display_path(args.config, args.root), config_errors=[error], shard=args.shard,
+                     version=__version__)
 
 
 def _plan(config: Config, patterns: list[str], shard: tuple[int, int] | None,
@@ -209,7 +211,7 @@ def _plan(config: Config, patterns: list[str], shard: tuple[int, int] | None,
     A model whose entry is invalid is not run: it is reported once, as an error holding all its problems.
     """
     config_file = config.rel_path()
-    report = RunReport(config_file=config_file, shard=shard_text)
+    report = RunReport(config_file=config_file, shard=shard_text, version=__version__)
     problem_models = {p.model for p in config.problems if p.model}
     specs = select_models(config.models, patterns, shard, sorted(problem_models))
     for problem in config.problems:
@@ -249,5 +251,5 @@ def _finish(report: RunReport, reports: ReportFiles, console: Console, started: 
         console.finish(reports.rebased(report), [])
         print(f"gradcheck-ci: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    console.finish(reports.rebased(report), written)
+    console.finish(reports.rebased(report), written, html_report=reports.paths.get("html"))
     return report.exit_code
