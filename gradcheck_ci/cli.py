@@ -1,4 +1,4 @@
-"""The `gradcheck-ci` command: check, validate, merge, docker.
+"""The `gradcheck-ci` command: check, validate, merge, init, docker.
 
 Exit codes: 0 every checked model passes (or fails as expected), 1 an unexpected gradient mismatch,
 2 a configuration, loading or usage error (2 wins over 1).
@@ -15,6 +15,7 @@ from .output import Console
 from .report.formats import REPORT_FORMATS
 from .results import EXIT_ERROR, EXIT_OK
 from .run import UsageError
+from .trial import DEFAULT_TIMEOUT
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -49,6 +50,16 @@ def build_parser() -> ArgumentParser:
     merge.add_argument("reports", nargs="+", metavar="REPORT.json")
     merge.add_argument("--json", metavar="PATH", required=True, help="write the merged report here")
 
+    init = sub.add_parser("init", help="write a starting gradcheck.yml: one entry per model factory that builds")
+    init.add_argument("--config", default="gradcheck.yml", metavar="PATH",
+                      help="the file to write (default: gradcheck.yml); never overwritten without --force")
+    init.add_argument("--root", metavar="DIR",
+                      help="repository root to search, factory paths relative to it (default: the config's directory)")
+    init.add_argument("--force", action="store_true", help="replace an existing file")
+    init.add_argument("--stdout", action="store_true", help="print the proposed file instead of writing it")
+    init.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                      help=f"time to import and build each candidate factory (default: {DEFAULT_TIMEOUT:g})")
+
     docker = sub.add_parser("docker", help="run the check in the gradcheck-ci container (Docker SDK)")
     docker.add_argument("args", nargs=argparse.REMAINDER, help="image options, then check arguments")
     return parser
@@ -73,6 +84,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_check(args)
         if args.command == "merge":
             return cmd_merge(args)
+        if args.command == "init":
+            from .scaffold import init
+
+            return init(args)
     except UsageError as exc:
         print(f"gradcheck-ci: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
