@@ -36,6 +36,13 @@ RUN python3 -c 'import sys; assert sys.version_info[:2] == (3, 11), "need Python
        esac \
     && printf '[global]\ncompiledir_format = compiledir_gradcheck-ci\n\n[gcc]\ncxxflags = %s\n' "$march" \
          > /opt/gradcheck/theanorc
+# git, for the `changed-since` input: it diffs the checked-out repository against a commit (read-only).
+# hadolint ignore=DL3008
+RUN if ! command -v git >/dev/null; then \
+      apt-get update \
+      && apt-get install -y --no-install-recommends git \
+      && rm -rf /var/lib/apt/lists/*; \
+    fi
 ENV THEANORC=/opt/gradcheck/theanorc \
     GRADCHECK_THEANO_CACHE=/opt/gradcheck/theano-cache \
     PYTHONUNBUFFERED=1 \

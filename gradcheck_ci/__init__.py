@@ -15,7 +15,7 @@ enforces it, so a new module must be placed here first.
       6    engine      check verdict                                 analytic against numeric, tensor by tensor
       7    diagnosis   diagnose/                                     why they differ, confirmed by ablation
       8    process     worker runner trial                           one worker process per model (or per init trial)
-      9    run         run output scaffold                           the lifecycle of one `check` or `init`, the console
+      9    run         run output changes scaffold                   the lifecycle of one `check` or `init`, the console
      10    commands    cli dockerrun                                 the command line
      11    action      entrypoint                                    the GitHub Action's adapter (outside the package)
 """

@@ -37,6 +37,12 @@ def build_parser() -> ArgumentParser:
         check.add_argument(fmt.option, dest=fmt.name, metavar="PATH", help=fmt.help)
     check.add_argument("--shard", metavar="I/N",
                        help="check only shard I of N (models dealt round-robin in file order)")
+    check.add_argument("--changed-since", metavar="REF",
+                       help="check only the models whose files or gradcheck.yml entry changed since the git "
+                            "commit REF (e.g. the pull request's base); the others are reported as skipped")
+    check.add_argument("--previous-report", metavar="PATH",
+                       help="with --changed-since: the JSON report of an earlier run, which records what each "
+                            "model imports (default: the --json file, read before this run rewrites it)")
     check.add_argument("--fail-on-expected", action="store_true",
                        help="a model marked `expect: fail` that now passes fails the run")
     check.add_argument("--format", choices=("auto", "text", "github"), default="auto",
@@ -136,6 +142,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     shard = parse_shard(args.shard)
     if args.root is not None and not os.path.isdir(args.root):
         raise UsageError(f"--root {args.root}: not a directory")
+    if args.previous_report and not args.changed_since:
+        raise UsageError("--previous-report is only read with --changed-since REF")
     github = args.format == "github" or (args.format == "auto" and os.environ.get("GITHUB_ACTIONS") == "true")
     return run.check(args, shard, Console(sys.stdout, github=github, quiet=args.quiet))
 

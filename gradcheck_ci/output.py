@@ -27,6 +27,14 @@ class Console:
         self.stream.write(text + "\n")
         self.stream.flush()
 
+    def note(self, message: str, warning: bool = False) -> None:
+        """A line about the run itself (not one model); under GitHub Actions a warning is also an annotation."""
+        self._print(message)
+        if warning and self.github:
+            from .report import github
+
+            self._print(github.command("warning", message, title="gradcheck-ci"))
+
     def start(self, count: int, config_file: str) -> None:
         self._print(f"gradcheck-ci: checking {count} model(s) from {config_file}")
 

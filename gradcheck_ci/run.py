@@ -162,6 +162,8 @@ def check(args: argparse.Namespace, shard: tuple[int, int] | None, console: Cons
 
         config_file = config.rel_path()
         report, specs = _plan(config, args.model, shard, args.shard)
+        if getattr(args, "changed_since", None):
+            specs = _only_changed(args, config, report, specs, console)
         console.start(len(specs), config_file)
         for result in report.models:
             console.model_skipped(result)
@@ -192,6 +194,25 @@ def check(args: argparse.Namespace, shard: tuple[int, int] | None, console: Cons
             runner.cancel()
         report.models.extend(cancelled_result(s, config_file) for s in pending)
         return _finish(report, reports, console, started)
+
+
+def _only_changed(args: argparse.Namespace, config: Config, report: RunReport, specs: list[ModelSpec],
+                  console: Console) -> list[ModelSpec]:
+    """--changed-since: the models to check; the others join the report as skipped (see changes.py). The
+    record is --previous-report, else the --json file as this run finds it (read before it is rewritten)."""
+    from . import changes
+
+    found = changes.changes_since(args.changed_since, config.root, config.rel_path())
+    previous, problem = (None, None) if found.problem else changes.read_records(args.previous_report or args.json)
+    selection = changes.select(specs, found, previous, problem, config.root, config.rel_path(), __version__)
+    report.changed_since = selection.summary
+    report.models.extend(selection.skipped)
+    console.note(f"--changed-since {args.changed_since}: {selection.message}",
+                 warning=bool(found.problem or problem))
+    if selection.skipped:
+        for name, reason in selection.reasons.items():
+            console.note(f"  checking {name}: {reason}")
+    return selection.to_check
 
 
 def _unreadable_config(exc: ConfigError, args: argparse.Namespace) -> RunReport:

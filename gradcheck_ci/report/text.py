@@ -114,6 +114,8 @@ def render_model(result: ModelResult, color: bool = False) -> str:
     total = (m.seconds or {}).get("total", 0.0) or 0.0
     header = (f"{_paint(word, color)} {one_line(m.name, 200)}  {one_line(m.precision, 20)} {one_line(m.mode, 20)}"
               f"  evaluations={m.evaluations}  {total:.1f}s  seed={m.seed}")
+    if m.status == "skipped":  # not checked in this run: no precision, mode or time to show
+        header = f"{_paint(word, color)} {one_line(m.name, 200)}"
     lines = [header]
     if word == "XPASS":
         lines.append("  expected to fail (expect: fail) but the gradients now agree: remove `expect: fail`")
