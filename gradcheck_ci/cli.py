@@ -1,4 +1,4 @@
-"""The `gradcheck-ci` command: check, validate, merge, init, docker.
+"""The `gradcheck-ci` command: check, validate, merge, init, replay, docker.
 
 Exit codes: 0 every checked model passes (or fails as expected), 1 an unexpected gradient mismatch,
 2 a configuration, loading or usage error (2 wins over 1).
@@ -66,6 +66,20 @@ def build_parser() -> ArgumentParser:
     init.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
                       help=f"time to import and build each candidate factory (default: {DEFAULT_TIMEOUT:g})")
 
+    replay = sub.add_parser("replay", help="re-run one model of a JSON report exactly as it recorded it, compare "
+                                           "every element of its failing tensors and save the arrays to .npz")
+    replay.add_argument("report", metavar="REPORT.json")
+    replay.add_argument("--model", required=True, metavar="NAME", help="the model to replay")
+    replay.add_argument("--config", metavar="PATH",
+                        help="gradcheck.yml, to say what changed since the report (default: the report's config file "
+                             "if it is here, else gradcheck.yml)")
+    replay.add_argument("--root", metavar="DIR", help="repository root (default: the config's directory)")
+    replay.add_argument("--npz", metavar="PATH", help="where to save the arrays (default: gradcheck-replay-NAME.npz)")
+    replay.add_argument("--json", metavar="PATH", help="write the replayed model's JSON report here")
+    replay.add_argument("--timeout", type=float, metavar="SECONDS",
+                        help="for the whole replay (default: 4 x the model's recorded timeout)")
+    replay.add_argument("--quiet", action="store_true", help="no progress lines")
+
     docker = sub.add_parser("docker", help="run the check in the gradcheck-ci container (Docker SDK)")
     docker.add_argument("args", nargs=argparse.REMAINDER, help="image options, then check arguments")
     return parser
@@ -94,6 +108,10 @@ def main(argv: list[str] | None = None) -> int:
             from .scaffold import init
 
             return init(args)
+        if args.command == "replay":
+            from .replay import replay
+
+            return replay(args, Console(sys.stdout, quiet=args.quiet))
     except UsageError as exc:
         print(f"gradcheck-ci: error: {exc}", file=sys.stderr)
         return EXIT_ERROR

@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from .blame import is_inside, is_library, quote_source, relative
 from .config import ModelSpec
@@ -35,6 +36,7 @@ class Runner:
     on_event: OnEvent
     on_output: OnOutput
     fail_on_expected: bool = False
+    job_extra: dict[str, Any] = field(default_factory=dict)  # more for the worker's job (replay's "replay")
     cancelled: bool = False
     _current: subprocess.Popen | None = field(default=None, repr=False)
 
@@ -56,7 +58,8 @@ class Runner:
             job_path = os.path.join(tmp, "job.json")
             result_path = os.path.join(tmp, "result.json")
             with open(job_path, "w", encoding="utf-8") as handle:
-                json.dump({"spec": spec.to_json(), "root": self.root, "config_file": self.config_file}, handle)
+                json.dump({"spec": spec.to_json(), "root": self.root, "config_file": self.config_file,
+                           **self.job_extra}, handle)
             started = time.perf_counter()
             try:
                 outcome = self._spawn(spec, job_path, result_path)

@@ -49,7 +49,9 @@ class Events:
             self.stream.write(json.dumps({"progress": message, **extra}) + "\n")
 
 
-def check_model(spec: ModelSpec, root: str, config_file: str, progress: Events) -> ModelResult:
+def check_model(spec: ModelSpec, root: str, config_file: str, progress: Events,
+                after_check: Callable[[Context], None] | None = None) -> ModelResult:
+    """Check one model; `after_check` (replay's element-wise comparison) sees the check before the diagnosis."""
     from . import compat
 
     started = time.perf_counter()
@@ -58,7 +60,7 @@ def check_model(spec: ModelSpec, root: str, config_file: str, progress: Events) 
                          precision=spec.precision, mode=spec.mode, expect=spec.expect,
                          config_file=config_file, config_line=spec.line)
     try:
-        _run(spec, root, config_file, progress, result)
+        _run(spec, root, config_file, progress, result, after_check)
     except ModelLoadError as exc:
         result.status = "error"
         result.error = ErrorInfo(exc.message, exc.file, exc.line, exc.kind)
@@ -76,7 +78,8 @@ def check_model(spec: ModelSpec, root: str, config_file: str, progress: Events) 
     return result
 
 
-def _run(spec: ModelSpec, root: str, config_file: str, progress: Events, result: ModelResult) -> None:
+def _run(spec: ModelSpec, root: str, config_file: str, progress: Events, result: ModelResult,
+         after_check: Callable[[Context], None] | None = None) -> None:
     from . import check, verdict
     from .model import build_model
     from .objective import build_objective
@@ -106,7 +109,10 @@ def _run(spec: ModelSpec, root: str, config_file: str, progress: Events, result:
     result.evaluations = compiled.evaluations
     result.status = verdict.model_status(result, spec)
     progress(verdict.checked_line(result))
-    _diagnose(Context(spec, root, config_file, model, objective, compiled, grads, result, progress))
+    context = Context(spec, root, config_file, model, objective, compiled, grads, result, progress)
+    if after_check is not None:
+        after_check(context)
+    _diagnose(context)
 
 
 def _diagnose(context: Context) -> None:
@@ -114,6 +120,24 @@ def _diagnose(context: Context) -> None:
     from .diagnose import diagnose  # imported here, like the engine, after compat.prepare has set Theano's flags
 
     context.result.diagnoses = diagnose(context)
+
+
+def replay_hook(options: dict[str, Any] | None) -> Callable[[Context], None] | None:
+    """For `gradcheck-ci replay` (the job's "replay" entry): every element of the tensors the report recorded
+    failing, and of those failing now, compared and saved with the check's arrays (elements.py)."""
+    if not options:
+        return None
+
+    def hook(context: Context) -> None:
+        from .elements import replay_tensors
+
+        failing = [p.id for p in context.result.params if p.status == "fail"]
+        ids = list(dict.fromkeys([*options.get("tensors", []), *failing]))
+        summaries = replay_tensors(context.compiled, context.model, context.analytic, context.spec, ids,
+                                   options["npz"], options.get("meta", {}), context.progress)
+        context.result.extra["replay"] = {"npz": options["npz"], "tensors": summaries}
+
+    return hook
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     spec = ModelSpec.from_json(job["spec"])
     events = Events()
     try:
-        result = check_model(spec, job["root"], job["config_file"], events)
+        result = check_model(spec, job["root"], job["config_file"], events, replay_hook(job.get("replay")))
     except BaseException as exc:  # noqa: BLE001 - a bug of ours: still report it as this model's error
         where = "; ".join(f"{os.path.basename(f.filename)}:{f.lineno} in {f.name}"
                           for f in traceback.extract_tb(exc.__traceback__)[-3:])
