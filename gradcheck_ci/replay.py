@@ -139,6 +139,8 @@ def replay(args: argparse.Namespace, console: Console) -> int:
     from .config import ModelSpec
     from .runner import Runner
 
+    if args.timeout is not None and not args.timeout > 0:
+        raise UsageError(f"--timeout must be a positive number of seconds, not {args.timeout:g}")
     report = load_report(args.report)
     model = find_model(report, args.model, args.report)
     config_path = args.config or (report.config_file if os.path.isfile(report.config_file) else "gradcheck.yml")

@@ -43,6 +43,8 @@ def init(args: argparse.Namespace, log: Callable[[str], None] | None = None) -> 
     root = os.path.abspath(args.root) if args.root else os.path.dirname(os.path.abspath(config))
     if not os.path.isdir(root):
         raise InitError(f"--root {args.root}: not a directory")
+    if not args.timeout > 0:
+        raise InitError(f"--timeout must be a positive number of seconds, not {args.timeout:g}")
     if os.path.exists(config) and not args.force and not args.stdout:
         raise InitError(f"{config} exists; gradcheck-ci init never overwrites it (--force to replace it, "
                         "--stdout to print the proposal instead)")

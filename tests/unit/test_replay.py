@@ -80,3 +80,10 @@ def test_bad_reports_and_names_are_one_line_errors(tmp_path, capsys):
     (tmp_path / "bad.json").write_text("[1, 2]")
     assert main(["replay", str(tmp_path / "bad.json"), "--model", "a"]) == 2
     assert "not a gradcheck-ci report" in capsys.readouterr().err
+
+
+def test_timeouts_must_be_positive(tmp_path, capsys):
+    assert main(["replay", str(tmp_path / "r.json"), "--model", "a", "--timeout", "0"]) == 2
+    assert "--timeout must be a positive number of seconds, not 0" in capsys.readouterr().err
+    assert main(["init", "--root", str(tmp_path), "--timeout", "-1", "--stdout"]) == 2
+    assert "--timeout must be a positive number of seconds, not -1" in capsys.readouterr().err
