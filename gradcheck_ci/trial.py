@@ -25,7 +25,7 @@ from typing import Any
 
 from .discover import Candidate
 
-DEFAULT_TIMEOUT = 60.0  # seconds per candidate, its module's import included
+DEFAULT_TIMEOUT = 30.0  # seconds per candidate, its module's import included
 MEMORY_MIB = 4096
 # Sizes small enough that every check takes seconds, large enough that truncation and masks show.
 SMALL_DATA: dict[str, Any] = {"sequences": 4, "steps": 20, "features": 2, "classes": 2}
