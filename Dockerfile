@@ -36,6 +36,16 @@ RUN python3 -c 'import sys; assert sys.version_info[:2] == (3, 11), "need Python
        esac \
     && printf '[global]\ncompiledir_format = compiledir_gradcheck-ci\n\n[gcc]\ncxxflags = %s\n' "$march" \
          > /opt/gradcheck/theanorc
+# git, for the `changed-since` input: it diffs the checked-out repository against a commit (read-only).
+# apt-get clean and the package caches go in the same layer: a base without Docker's apt hook (a
+# debootstrap image) would otherwise keep ~90 MB of .deb files and package lists in it.
+# hadolint ignore=DL3008
+RUN if ! command -v git >/dev/null; then \
+      apt-get update \
+      && apt-get install -y --no-install-recommends git \
+      && apt-get clean \
+      && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin; \
+    fi
 ENV THEANORC=/opt/gradcheck/theanorc \
     GRADCHECK_THEANO_CACHE=/opt/gradcheck/theano-cache \
     PYTHONUNBUFFERED=1 \

@@ -22,6 +22,7 @@ DEFAULTS = {
     **{fmt.action_input: fmt.action_default for fmt in REPORT_FORMATS},
     "shard": "",
     "fail-on-expected": "false",
+    "changed-since": "",
 }
 
 # What @actions/core's getBooleanInput accepts (YAML 1.2 core schema booleans).
@@ -40,6 +41,7 @@ class Plan:
     json_report: str  # absolute path the CLI writes its JSON report to
     report_output: str  # the `report` output: json_report relative to the workspace ("" if not kept)
     errors: list[str] = field(default_factory=list)
+    changed_since: str = ""  # the `changed-since` input: the previous JSON report is the record it reads
 
 
 def get_input(name: str, environ: Mapping[str, str]) -> str:
@@ -117,6 +119,9 @@ def plan(environ: Mapping[str, str], cwd: str, temp_report: str) -> Plan:
         argv += ["--shard", shard]
     if parse_bool("fail-on-expected", get_input("fail-on-expected", environ), errors):
         argv.append("--fail-on-expected")
+    changed_since = get_input("changed-since", environ)
+    if changed_since:
+        argv += ["--changed-since", changed_since]
 
     return Plan(workspace=workspace, cwd=workdir, argv=argv, json_report=json_report,
-                report_output=report_output, errors=errors)
+                report_output=report_output, errors=errors, changed_since=changed_since)

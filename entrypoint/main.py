@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -113,6 +114,7 @@ def action(environ: Mapping[str, str], out: TextIO | None = None) -> int:
         workflow.append_summary(fallback_summary("error", None, "; ".join(plan.errors)), environ)
         return EXIT_ERROR
 
+    previous = keep_previous_report(plan)
     if os.path.isfile(plan.json_report):
         os.unlink(plan.json_report)  # never mistake last run's report for this one's
     summary_before = workflow.file_size(summary_path)
@@ -144,7 +146,22 @@ def action(environ: Mapping[str, str], out: TextIO | None = None) -> int:
         workflow.append_summary(fallback_summary(status, report, problem), environ)
     if not plan.report_output and os.path.isfile(plan.json_report):
         os.unlink(plan.json_report)
+    if previous and os.path.isfile(previous):
+        os.unlink(previous)
     return exit_code
+
+
+def keep_previous_report(plan: inputs.Plan) -> str | None:
+    """With `changed-since`, last run's JSON report (restored by actions/cache, say) is the record of what each
+    model imports: move it aside and hand it to the CLI as --previous-report, so it is read, never mistaken
+    for this run's report. Its path, or None."""
+    if not plan.changed_since or not os.path.isfile(plan.json_report):
+        return None
+    handle, previous = tempfile.mkstemp(prefix="gradcheck-previous-", suffix=".json")
+    os.close(handle)
+    shutil.move(plan.json_report, previous)
+    plan.argv += ["--previous-report", previous]
+    return previous
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:

@@ -11,11 +11,12 @@ enforces it, so a new module must be placed here first.
       2    config      config/                                       gradcheck.yml -> ModelSpec
       3    report      report/                                       RunReport -> text, JSON, JUnit, SARIF, GitHub
       4    platform    compat numeric                                the legacy stack made to work; finite differences
-      5    model       guard legacy blame importer returned model data objective  user code in, a model and its loss out
-      6    engine      check verdict                                 analytic against numeric, tensor by tensor
+      5    model       guard legacy blame importer returned          user code in, under guards, and blamed
+      5    model       model data objective discover                 a built model and its loss out
+      6    engine      check verdict elements                        analytic against numeric, tensor by tensor
       7    diagnosis   diagnose/                                     why they differ, confirmed by ablation
-      8    process     worker runner                                 one worker process per model
-      9    run         run output                                    the lifecycle of one `check`, the console
+      8    process     worker runner trial                           one worker process per model (or per init trial)
+      9    run         run output changes scaffold replay            one `check`, `init` or `replay`; the console
      10    commands    cli dockerrun                                 the command line
      11    action      entrypoint                                    the GitHub Action's adapter (outside the package)
 """

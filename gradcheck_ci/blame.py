@@ -131,6 +131,37 @@ def _construction_site(layer: Any, root: str) -> CallSite | None:
     return None
 
 
+# ---------------------------------------------------------------- quoting the user's code
+
+MAX_QUOTED_LINES = 8  # a layer's constructor call spread over many lines is quoted up to this many
+_OPENING, _CLOSING = "([{", ")]}"
+
+
+def quote_source(root: str, file: str, line: int) -> dict[str, str]:
+    """The statement at `line` of the repository file `file` ({line number: text}): the line itself and, while
+    its brackets are open, the lines that continue it. Empty when the file is not the repository's or is gone.
+    """
+    root = os.path.realpath(root)
+    path = os.path.join(root, *file.split("/"))
+    if line < 1 or not is_inside(path, root) or not os.path.isfile(path):
+        return {}
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            lines = handle.read().splitlines()
+    except OSError:
+        return {}
+    quoted: dict[str, str] = {}
+    depth = 0
+    for number in range(line, min(line + MAX_QUOTED_LINES, len(lines) + 1)):
+        text = lines[number - 1]
+        quoted[str(number)] = text[:300]
+        code = text.split("#", 1)[0]
+        depth += sum(code.count(c) for c in _OPENING) - sum(code.count(c) for c in _CLOSING)
+        if depth <= 0:
+            break
+    return quoted
+
+
 # ---------------------------------------------------------------- errors raised by the user's code
 
 def user_code_error(exc: BaseException, root: str, doing: str,

@@ -1,4 +1,4 @@
-"""The `gradcheck-ci` command: check, validate, merge, docker.
+"""The `gradcheck-ci` command: check, validate, merge, init, replay, docker.
 
 Exit codes: 0 every checked model passes (or fails as expected), 1 an unexpected gradient mismatch,
 2 a configuration, loading or usage error (2 wins over 1).
@@ -15,6 +15,7 @@ from .output import Console
 from .report.formats import REPORT_FORMATS
 from .results import EXIT_ERROR, EXIT_OK
 from .run import UsageError
+from .trial import DEFAULT_TIMEOUT
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -36,6 +37,12 @@ def build_parser() -> ArgumentParser:
         check.add_argument(fmt.option, dest=fmt.name, metavar="PATH", help=fmt.help)
     check.add_argument("--shard", metavar="I/N",
                        help="check only shard I of N (models dealt round-robin in file order)")
+    check.add_argument("--changed-since", metavar="REF",
+                       help="check only the models whose files or gradcheck.yml entry changed since the git "
+                            "commit REF (e.g. the pull request's base); the others are reported as skipped")
+    check.add_argument("--previous-report", metavar="PATH",
+                       help="with --changed-since: the JSON report of an earlier run, which records what each "
+                            "model imports (default: the --json file, read before this run rewrites it)")
     check.add_argument("--fail-on-expected", action="store_true",
                        help="a model marked `expect: fail` that now passes fails the run")
     check.add_argument("--format", choices=("auto", "text", "github"), default="auto",
@@ -48,6 +55,30 @@ def build_parser() -> ArgumentParser:
     merge = sub.add_parser("merge", help="merge the JSON reports of sharded runs")
     merge.add_argument("reports", nargs="+", metavar="REPORT.json")
     merge.add_argument("--json", metavar="PATH", required=True, help="write the merged report here")
+
+    init = sub.add_parser("init", help="write a starting gradcheck.yml: one entry per model factory that builds")
+    init.add_argument("--config", default="gradcheck.yml", metavar="PATH",
+                      help="the file to write (default: gradcheck.yml); never overwritten without --force")
+    init.add_argument("--root", metavar="DIR",
+                      help="repository root to search, factory paths relative to it (default: the config's directory)")
+    init.add_argument("--force", action="store_true", help="replace an existing file")
+    init.add_argument("--stdout", action="store_true", help="print the proposed file instead of writing it")
+    init.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                      help=f"time to import and build each candidate factory (default: {DEFAULT_TIMEOUT:g})")
+
+    replay = sub.add_parser("replay", help="re-run one model of a JSON report exactly as it recorded it, compare "
+                                           "every element of its failing tensors and save the arrays to .npz")
+    replay.add_argument("report", metavar="REPORT.json")
+    replay.add_argument("--model", required=True, metavar="NAME", help="the model to replay")
+    replay.add_argument("--config", metavar="PATH",
+                        help="gradcheck.yml, to say what changed since the report (default: the report's config file "
+                             "if it is here, else gradcheck.yml)")
+    replay.add_argument("--root", metavar="DIR", help="repository root (default: the config's directory)")
+    replay.add_argument("--npz", metavar="PATH", help="where to save the arrays (default: gradcheck-replay-NAME.npz)")
+    replay.add_argument("--json", metavar="PATH", help="write the replayed model's JSON report here")
+    replay.add_argument("--timeout", type=float, metavar="SECONDS",
+                        help="for the whole replay (default: 4 x the model's recorded timeout)")
+    replay.add_argument("--quiet", action="store_true", help="no progress lines")
 
     docker = sub.add_parser("docker", help="run the check in the gradcheck-ci container (Docker SDK)")
     docker.add_argument("args", nargs=argparse.REMAINDER, help="image options, then check arguments")
@@ -73,6 +104,14 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_check(args)
         if args.command == "merge":
             return cmd_merge(args)
+        if args.command == "init":
+            from .scaffold import init
+
+            return init(args)
+        if args.command == "replay":
+            from .replay import replay
+
+            return replay(args, Console(sys.stdout, quiet=args.quiet))
     except UsageError as exc:
         print(f"gradcheck-ci: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
@@ -121,6 +160,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     shard = parse_shard(args.shard)
     if args.root is not None and not os.path.isdir(args.root):
         raise UsageError(f"--root {args.root}: not a directory")
+    if args.previous_report and not args.changed_since:
+        raise UsageError("--previous-report is only read with --changed-since REF")
     github = args.format == "github" or (args.format == "auto" and os.environ.get("GITHUB_ACTIONS") == "true")
     return run.check(args, shard, Console(sys.stdout, github=github, quiet=args.quiet))
 

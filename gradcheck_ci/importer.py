@@ -7,6 +7,7 @@ code's error and points there.
 """
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
 import os
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from .blame import is_inside, relative, user_code_error
+from .blame import is_inside, is_library, relative, user_code_error
 from .config import resolve_reference
 from .errors import ModelLoadError
 from .guard import time_limit
@@ -121,3 +122,29 @@ def missing_target_module(exc: BaseException, target: str) -> str | None:
     parts = target.split(".")
     prefixes = {".".join(parts[:i]) for i in range(1, len(parts) + 1)}
     return target if exc.name in prefixes else None
+
+
+def imported_files(root: str) -> dict[str, str]:
+    """The repository's files among the modules imported so far (the factory's module, what it imported from
+    the repository, a custom loss's module), relative to `root`, each with the sha256 of its content.
+
+    `check --changed-since` re-checks a model when one of these changes; files the model reads as data
+    (weights, vocabularies) are not modules and are not in the list.
+    """
+    root = os.path.realpath(root)
+    found: dict[str, str] = {}
+    for module in list(sys.modules.values()):
+        path = getattr(module, "__file__", None)
+        if not isinstance(path, str) or not path.endswith(".py"):
+            continue
+        if not is_inside(path, root) or is_library(path):
+            continue
+        name = relative(path, root)
+        if name in found:
+            continue
+        try:
+            with open(path, "rb") as handle:
+                found[name] = hashlib.sha256(handle.read()).hexdigest()
+        except OSError:
+            continue
+    return dict(sorted(found.items()))

@@ -9,6 +9,12 @@ from typing import TextIO
 from .results import ModelResult, RunReport
 
 
+def run_url() -> str | None:
+    """This workflow run's page under GitHub Actions (its artifacts are listed there), else None."""
+    parts = [os.environ.get(name, "") for name in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")]
+    return f"{parts[0]}/{parts[1]}/actions/runs/{parts[2]}" if all(parts) else None
+
+
 class Console:
     def __init__(self, stream: TextIO, github: bool = False, quiet: bool = False) -> None:
         self.stream = stream
@@ -32,12 +38,24 @@ class Console:
                     "are still checked)")
         self._problems_shown = True
 
-    def start(self, count: int, config_file: str, not_run: int = 0) -> None:
-        if not_run:  # the total agrees with the final count, which lists the models not run as errors
-            self._print(f"gradcheck-ci: checking {count} of {count + not_run} model(s) from {config_file} "
-                        f"({not_run} not run: problems in their entries)")
-        else:
+    def start(self, count: int, config_file: str, not_run: int = 0, skipped: int = 0) -> None:
+        """The total agrees with the final count, which lists invalid entries as errors and unchanged models
+        (--changed-since) as skipped."""
+        if not (not_run or skipped):
             self._print(f"gradcheck-ci: checking {count} model(s) from {config_file}")
+            return
+        why = ([f"{not_run} not run: problems in their entries"] if not_run else []) + (
+            [f"{skipped} skipped: unchanged"] if skipped else [])
+        self._print(f"gradcheck-ci: checking {count} of {count + not_run + skipped} model(s) from {config_file} "
+                    f"({'; '.join(why)})")
+
+    def note(self, message: str, warning: bool = False) -> None:
+        """A line about the run itself (not one model); under GitHub Actions a warning is also an annotation."""
+        self._print(message)
+        if warning and self.github:
+            from .report import github
+
+            self._print(github.command("warning", message, title="gradcheck-ci"))
 
     def model_start(self, spec) -> None:
         self._model_started = time.perf_counter()
@@ -75,7 +93,7 @@ class Console:
 
         self._print(render_model(result))
 
-    def finish(self, report: RunReport, written: list[str]) -> None:
+    def finish(self, report: RunReport, written: list[str], html_report: str | None = None) -> None:
         from .report.text import render_config_errors, render_summary
 
         if report.config_errors and not self._problems_shown:
@@ -90,8 +108,10 @@ class Console:
                 self._print(line)
             summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
             if summary_path:
+                linked = html_report if html_report in written else None
                 with open(summary_path, "a", encoding="utf-8") as handle:
-                    handle.write(render_step_summary(report, omitted_annotations=omitted))
+                    handle.write(render_step_summary(report, omitted_annotations=omitted, html_report=linked,
+                                                     run_url=run_url()))
         for path in written:
             self._print(f"wrote {path}")
         self._print(render_summary(report))

@@ -11,8 +11,9 @@ from typing import Any
 REPORT_SCHEMA = "gradcheck-ci/report/v1"
 
 # Model statuses. "error" covers configuration, loading, crashes and timeouts; "cancelled" marks models a
-# run did not reach because it was interrupted (SIGTERM from a cancelled CI job).
-MODEL_STATUSES = ("pass", "fail", "expected-fail", "error", "cancelled")
+# run did not reach because it was interrupted (SIGTERM from a cancelled CI job); "skipped" marks models
+# `check --changed-since` left out because nothing they import changed (it never changes the exit code).
+MODEL_STATUSES = ("pass", "fail", "expected-fail", "error", "cancelled", "skipped")
 PARAM_STATUSES = ("pass", "fail")
 
 EXIT_OK = 0
@@ -89,6 +90,18 @@ class Notice:
 
 
 @dataclass
+class SkipInfo:
+    """Why a model was not checked in this run although it was selected (`check --changed-since`)."""
+
+    reason: str  # "unchanged": none of its recorded files, nor its gradcheck.yml entry, changed
+    message: str
+    previous_status: str | None = None  # the verdict of the run its record comes from
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
 class ModelResult:
     name: str
     factory: str
@@ -111,6 +124,16 @@ class ModelResult:
     config_file: str | None = None  # gradcheck.yml, relative to the repository root
     config_line: int | None = None  # line of this model's entry in gradcheck.yml
     extra: dict[str, Any] = field(default_factory=dict)  # e.g. per-step profiles of recurrent layers
+    # The model's gradcheck.yml entry as checked, defaults applied (ModelSpec.to_json without line numbers):
+    # what `replay` re-runs and what `--changed-since` compares.
+    spec: dict[str, Any] | None = None
+    # The repository files the check imported (the factory's module and what it imported from the
+    # repository, a custom loss's module too), relative to the config's directory, each with the sha256 of
+    # its content: the record `--changed-since` decides by.
+    files: dict[str, str] = field(default_factory=dict)
+    # Lines of the user's files the report points at, quoted when the model was checked: {path: {line: text}}.
+    sources: dict[str, dict[str, str]] = field(default_factory=dict)
+    skipped: SkipInfo | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -118,6 +141,7 @@ class ModelResult:
         data["diagnoses"] = [d.to_json() for d in self.diagnoses]
         data["notices"] = [n.to_json() for n in self.notices]
         data["error"] = self.error.to_json() if self.error else None
+        data["skipped"] = self.skipped.to_json() if self.skipped else None
         return data
 
     @classmethod
@@ -127,6 +151,7 @@ class ModelResult:
         data["diagnoses"] = [Diagnosis(**d) for d in data.get("diagnoses", [])]
         data["notices"] = [Notice(**n) for n in data.get("notices", [])]
         data["error"] = ErrorInfo(**data["error"]) if data.get("error") else None
+        data["skipped"] = SkipInfo(**data["skipped"]) if data.get("skipped") else None
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in data.items() if k in known})
 
@@ -140,6 +165,9 @@ class RunReport:
     config_errors: list[ErrorInfo] = field(default_factory=list)  # errors not tied to one model
     shard: str | None = None  # "i/n" when the run was one shard of a matrix
     seconds: float = 0.0
+    version: str | None = None  # the gradcheck-ci version that wrote the report (None: an older report)
+    # `check --changed-since`: the reference, what it resolved to and what changed (None: every model checked)
+    changed_since: dict[str, Any] | None = None
 
     @property
     def status(self) -> str:
@@ -172,14 +200,17 @@ class RunReport:
                 diagnosis.file = fix(diagnosis.file)
             for notice in model.notices:
                 notice.file = fix(notice.file)
+            model.sources = {fix(path) or path: lines for path, lines in model.sources.items()}
 
     def to_json(self) -> dict[str, Any]:
         return {
             "schema": REPORT_SCHEMA,
             "status": self.status,
+            "version": self.version,
             "config_file": self.config_file,
             "shard": self.shard,
             "seconds": round(self.seconds, 3),
+            "changed_since": self.changed_since,
             "config_errors": [e.to_json() for e in self.config_errors],
             "models": [m.to_json() for m in self.models],
         }
@@ -192,4 +223,6 @@ class RunReport:
             config_errors=[ErrorInfo(**e) for e in data.get("config_errors", [])],
             shard=data.get("shard"),
             seconds=data.get("seconds", 0.0),
+            version=data.get("version"),
+            changed_since=data.get("changed_since"),
         )

@@ -113,7 +113,8 @@ class ReportFiles:
         from .runner import error_result
 
         snapshot = RunReport(config_file=report.config_file, models=list(report.models),
-                             config_errors=report.config_errors, shard=report.shard, seconds=report.seconds)
+                             config_errors=report.config_errors, shard=report.shard, seconds=report.seconds,
+                             version=report.version, changed_since=report.changed_since)
         for spec in pending:
             snapshot.models.append(error_result(spec, config_file, ErrorInfo(
                 "not checked: the run ended before this model (it was killed, or is still running)",
@@ -163,7 +164,10 @@ def check(args: argparse.Namespace, shard: tuple[int, int] | None, console: Cons
         report, specs, problems = _plan(config, args.model, shard, args.shard)
         # Every problem the config has, and the exit code it means, before the first model starts.
         console.config_problems([format_problem(config_file, p) for p in problems], config_file)
-        console.start(len(specs), config_file, not_run=len(report.models))
+        not_run = len(report.models)  # invalid entries, reported as errors
+        if getattr(args, "changed_since", None):
+            specs = _only_changed(args, config, report, specs, console)
+        console.start(len(specs), config_file, not_run=not_run, skipped=len(report.models) - not_run)
         for result in report.models:
             console.model_skipped(result)
 
@@ -195,13 +199,33 @@ def check(args: argparse.Namespace, shard: tuple[int, int] | None, console: Cons
         return _finish(report, reports, console, started)
 
 
+def _only_changed(args: argparse.Namespace, config: Config, report: RunReport, specs: list[ModelSpec],
+                  console: Console) -> list[ModelSpec]:
+    """--changed-since: the models to check; the others join the report as skipped (see changes.py). The
+    record is --previous-report, else the --json file as this run finds it (read before it is rewritten)."""
+    from . import changes
+
+    found = changes.changes_since(args.changed_since, config.root, config.rel_path())
+    previous, problem = (None, None) if found.problem else changes.read_records(args.previous_report or args.json)
+    selection = changes.select(specs, found, previous, problem, config.root, config.rel_path(), __version__)
+    report.changed_since = selection.summary
+    report.models.extend(selection.skipped)
+    console.note(f"--changed-since {args.changed_since}: {selection.message}",
+                 warning=bool(found.problem or problem))
+    if selection.skipped:
+        for name, reason in selection.reasons.items():
+            console.note(f"  checking {name}: {reason}")
+    return selection.to_check
+
+
 def _unreadable_config(exc: ConfigError, args: argparse.Namespace) -> RunReport:
     """The report of a run whose config could not be read at all: one configuration error."""
     message = exc.message
     if not os.path.isfile(args.config):  # name it as given: relative to the root it would be a bare name
         message += f": {args.config}"
     error = ErrorInfo(message, _display_path(exc.file, args.root), exc.line, "config")
-    return RunReport(config_file=_display_path(args.config, args.root), config_errors=[error], shard=args.shard)
+    return RunReport(config_file=_display_path(args.config, args.root), config_errors=[error], shard=args.shard,
+                     version=__version__)
 
 
 def _plan(config: Config, patterns: list[str], shard: tuple[int, int] | None,
@@ -212,7 +236,7 @@ def _plan(config: Config, patterns: list[str], shard: tuple[int, int] | None,
     A model whose entry is invalid is not run: it is reported once, as an error holding all its problems.
     """
     config_file = config.rel_path()
-    report = RunReport(config_file=config_file, shard=shard_text)
+    report = RunReport(config_file=config_file, shard=shard_text, version=__version__)
     problem_models = {p.model for p in config.problems if p.model}
     specs = select_models(config.models, patterns, shard, sorted(problem_models))
     counted = []
@@ -255,5 +279,5 @@ def _finish(report: RunReport, reports: ReportFiles, console: Console, started: 
         console.finish(reports.rebased(report), [])
         print(f"gradcheck-ci: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    console.finish(reports.rebased(report), written)
+    console.finish(reports.rebased(report), written, html_report=reports.paths.get("html"))
     return report.exit_code

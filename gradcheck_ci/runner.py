@@ -19,8 +19,9 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-from .blame import is_inside, is_library, relative
+from .blame import is_inside, is_library, quote_source, relative
 from .config import ModelSpec
 from .results import ErrorInfo, ModelResult
 
@@ -35,6 +36,7 @@ class Runner:
     on_event: OnEvent
     on_output: OnOutput
     fail_on_expected: bool = False
+    job_extra: dict[str, Any] = field(default_factory=dict)  # more for the worker's job (replay's "replay")
     cancelled: bool = False
     _current: subprocess.Popen | None = field(default=None, repr=False)
 
@@ -56,7 +58,8 @@ class Runner:
             job_path = os.path.join(tmp, "job.json")
             result_path = os.path.join(tmp, "result.json")
             with open(job_path, "w", encoding="utf-8") as handle:
-                json.dump({"spec": spec.to_json(), "root": self.root, "config_file": self.config_file}, handle)
+                json.dump({"spec": spec.to_json(), "root": self.root, "config_file": self.config_file,
+                           **self.job_extra}, handle)
             started = time.perf_counter()
             try:
                 outcome = self._spawn(spec, job_path, result_path)
@@ -75,6 +78,8 @@ class Runner:
                 outcome.stack = read_stack(result_path + ".stack", self.root)
                 result = error_result(spec, self.config_file, outcome.describe(spec, self.config_file))
             result.seconds["total"] = round(elapsed, 3)
+        result.spec = spec.as_checked()
+        result.sources = quoted_sources(result, self.root)
         return self._expectations(result, spec)
 
     def _expectations(self, result: ModelResult, spec: ModelSpec) -> ModelResult:
@@ -225,6 +230,25 @@ class Outcome:
                              "compiled code: a C extension, ctypes, or Theano's generated C code)", file, line, "crash")
         return ErrorInfo(f"the worker exited with code {self.returncode} while {self.last_step}{at}, without a "
                          "result (the model's code ended the process, e.g. with os._exit())", file, line, "crash")
+
+
+def quoted_sources(result: ModelResult, root: str) -> dict[str, dict[str, str]]:
+    """The user's lines the result points at (its error, diagnoses, tensors' layers, notices, profiled layers),
+    quoted now, while the files are at hand: the HTML report shows them, and renders from the JSON alone."""
+    places = [(result.error.file, result.error.line)] if result.error else []
+    places += [(d.file, d.line) for d in result.diagnoses]
+    places += [(p.file, p.line) for p in result.params]
+    places += [(n.file, n.line) for n in result.notices]
+    profiles = result.extra.get("profiles") if isinstance(result.extra, dict) else None
+    places += [(p.get("file"), p.get("line")) for p in profiles or [] if isinstance(p, dict)]
+    sources: dict[str, dict[str, str]] = {}
+    for file, line in places:
+        if not isinstance(file, str) or not isinstance(line, int):
+            continue
+        quoted = quote_source(root, file, line)
+        if quoted:
+            sources.setdefault(file, {}).update(quoted)
+    return {file: dict(sorted(lines.items(), key=lambda item: int(item[0]))) for file, lines in sources.items()}
 
 
 def error_result(spec: ModelSpec, config_file: str, error: ErrorInfo) -> ModelResult:

@@ -22,6 +22,7 @@ from . import guard
 from .blame import clean_message, network_notices, recording_float32_sites, unexpected_error
 from .config import ModelSpec
 from .errors import ModelLoadError
+from .importer import imported_files
 from .results import ErrorInfo, ModelResult
 
 
@@ -50,7 +51,9 @@ class Events:
             self.stream.write(json.dumps({"progress": message, **extra}) + "\n")
 
 
-def check_model(spec: ModelSpec, root: str, config_file: str, progress: Events) -> ModelResult:
+def check_model(spec: ModelSpec, root: str, config_file: str, progress: Events,
+                after_check: Callable[[Context], None] | None = None) -> ModelResult:
+    """Check one model; `after_check` (replay's element-wise comparison) sees the check before the diagnosis."""
     from . import compat
 
     started = time.perf_counter()
@@ -60,7 +63,7 @@ def check_model(spec: ModelSpec, root: str, config_file: str, progress: Events) 
                          config_file=config_file, config_line=spec.line)
     try:
         with guard.no_network():  # a gradient check needs no network: downloads stop with a clear message
-            _run(spec, root, config_file, progress, result)
+            _run(spec, root, config_file, progress, result, after_check)
     except ModelLoadError as exc:
         result.status = "error"
         result.error = ErrorInfo(exc.message, exc.file, exc.line, exc.kind)
@@ -80,7 +83,8 @@ def check_model(spec: ModelSpec, root: str, config_file: str, progress: Events) 
     return result
 
 
-def _run(spec: ModelSpec, root: str, config_file: str, progress: Events, result: ModelResult) -> None:
+def _run(spec: ModelSpec, root: str, config_file: str, progress: Events, result: ModelResult,
+         after_check: Callable[[Context], None] | None = None) -> None:
     from . import check, verdict
     from .model import build_model, data_overrides, data_summary
     from .objective import build_objective
@@ -120,7 +124,10 @@ def _run(spec: ModelSpec, root: str, config_file: str, progress: Events, result:
     result.evaluations = compiled.evaluations
     result.status = verdict.model_status(result, spec)
     progress(verdict.checked_line(result))
-    _diagnose(Context(spec, root, config_file, model, objective, compiled, grads, result, progress))
+    context = Context(spec, root, config_file, model, objective, compiled, grads, result, progress)
+    if after_check is not None:
+        after_check(context)
+    _diagnose(context)
 
 
 def _gradient_graph_error(exc: Exception, model: Any, objective: Any, compiled: Any, spec: ModelSpec,
@@ -145,6 +152,24 @@ def _diagnose(context: Context) -> None:
     context.result.diagnoses = diagnose(context)
 
 
+def replay_hook(options: dict[str, Any] | None) -> Callable[[Context], None] | None:
+    """For `gradcheck-ci replay` (the job's "replay" entry): every element of the tensors the report recorded
+    failing, and of those failing now, compared and saved with the check's arrays (elements.py)."""
+    if not options:
+        return None
+
+    def hook(context: Context) -> None:
+        from .elements import replay_tensors
+
+        failing = [p.id for p in context.result.params if p.status == "fail"]
+        ids = list(dict.fromkeys([*options.get("tensors", []), *failing]))
+        summaries = replay_tensors(context.compiled, context.model, context.analytic, context.spec, ids,
+                                   options["npz"], options.get("meta", {}), context.progress)
+        context.result.extra["replay"] = {"npz": options["npz"], "tensors": summaries}
+
+    return hook
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     job_path, result_path = argv
@@ -154,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     spec = ModelSpec.from_json(job["spec"])
     events = Events()
     try:
-        result = check_model(spec, job["root"], job["config_file"], events)
+        result = check_model(spec, job["root"], job["config_file"], events, replay_hook(job.get("replay")))
     except BaseException as exc:  # noqa: BLE001 - a bug of ours: still report it as this model's error
         where = "; ".join(f"{os.path.basename(f.filename)}:{f.lineno} in {f.name}"
                           for f in traceback.extract_tb(exc.__traceback__)[-3:])
@@ -164,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
                              error=ErrorInfo(f"internal error in gradcheck-ci (please report it): "
                                              f"{type(exc).__name__}: {clean_message(str(exc))} [at {where}]",
                                              job["config_file"], spec.line, "crash"))
+    result.files = imported_files(job["root"])  # after the whole check: every repository module it imported
     from .report.atomic import write_atomic
 
     write_atomic(result_path, json.dumps(result.to_json(), allow_nan=True))

@@ -98,6 +98,14 @@ class ModelSpec:
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in d.items() if k in known})
 
+    def as_checked(self) -> dict[str, Any]:
+        """What the check of this entry depends on: every key with defaults applied, without the line numbers
+        (moving an entry in gradcheck.yml changes nothing). Reports record it; `replay` re-runs it."""
+        record = self.to_json()
+        record.pop("line", None)
+        record.pop("key_lines", None)
+        return record
+
 
 @dataclass
 class ConfigProblem:

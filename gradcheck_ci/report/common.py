@@ -126,6 +126,16 @@ def error_location(model: ModelResult, report: RunReport) -> tuple[str | None, i
     return config_location(model, report)
 
 
+def skip_text(model: ModelResult) -> str:
+    """Why a skipped model was not checked, e.g. 'unchanged since main (last checked: pass)'."""
+    if model.skipped is None:
+        return "not checked in this run"
+    text = one_line(model.skipped.message, 300) or one_line(model.skipped.reason, 40)
+    if model.skipped.previous_status:
+        text += f" (last checked: {one_line(model.skipped.previous_status, 20)})"
+    return text
+
+
 def where(file: str | None, line: int | None) -> str:
     """'file:line', 'file' or '' for display."""
     if not file:
@@ -153,7 +163,7 @@ def index_text(index: list[int] | None) -> str:
 
 
 def status_counts(report: RunReport) -> dict[str, int]:
-    counts = {"pass": 0, "fail": 0, "expected-fail": 0, "error": 0, "cancelled": 0}
+    counts = {"pass": 0, "fail": 0, "expected-fail": 0, "error": 0, "cancelled": 0, "skipped": 0}
     for model in report.models:
         counts[model.status] = counts.get(model.status, 0) + 1
     return counts

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from ..results import RunReport
 from .atomic import write_atomic
+from .html import render_html
 from .jsonreport import render_json
 from .junit import render_junit
 from .sarif import render_sarif_text
@@ -43,6 +44,9 @@ REPORT_FORMATS: tuple[ReportFormat, ...] = (
     ReportFormat(name="sarif", option="--sarif", help="write a SARIF 2.1.0 report here",
                  action_input="sarif-report", action_default="",
                  render=render_sarif_text),
+    ReportFormat(name="html", option="--html", help="write a self-contained HTML report (with charts) here",
+                 action_input="html-report", action_default="",
+                 render=render_html),
 )
 
 

@@ -110,8 +110,10 @@ def merge_reports(reports: list[RunReport]) -> RunReport:
             seen.add(key)
             errors.append(error)
     # Shards run side by side; the merged time is the machine time they spent together.
+    versions = {r.version for r in reports}
     return RunReport(config_file=reports[0].config_file, models=models, config_errors=errors, shard=None,
-                     seconds=sum(r.seconds for r in reports))
+                     seconds=sum(r.seconds for r in reports), version=versions.pop() if len(versions) == 1 else None,
+                     changed_since=reports[0].changed_since)
 
 
 def _invalid_entries_once(models: list[ModelResult]) -> list[ModelResult]:

@@ -22,6 +22,7 @@ from .common import (
     positive_line,
     repo_path,
     shape_text,
+    skip_text,
     status_counts,
     where,
     worst_param,
@@ -106,6 +107,8 @@ def _testcase(suite: ET.Element, model: ModelResult, report: RunReport, classnam
     elif model.status == "expected-fail":
         message, text = _mismatch(model)
         ET.SubElement(case, "skipped", message=_attr("expected failure: " + message)).text = xml_text(text)
+    elif model.status == "skipped":
+        ET.SubElement(case, "skipped", message=_attr("skipped: " + skip_text(model)))
     elif model.status in ("error", "cancelled"):
         error = model.error
         kind = error.kind if error else model.status
@@ -139,7 +142,7 @@ def render_junit(report: RunReport) -> str:
     tests = len(report.models) + (1 if report.config_errors else 0)
     time = sum(_seconds(m) for m in report.models)
     totals = {"tests": str(tests), "failures": str(failures), "errors": str(errors),
-              "skipped": str(counts["expected-fail"]), "time": f"{max(time, report.seconds):.3f}"}
+              "skipped": str(counts["expected-fail"] + counts["skipped"]), "time": f"{max(time, report.seconds):.3f}"}
 
     root = ET.Element("testsuites", {"name": "gradcheck-ci", **totals})
     suite = ET.SubElement(root, "testsuite", {"name": _attr(f"gradcheck-ci: {config}"), **totals})

@@ -6,7 +6,9 @@ of models: detail sections go first, then the least important rows, and the text
 from __future__ import annotations
 
 import html
+import math
 import re
+from typing import Any
 
 from ..results import ModelResult, RunReport
 from .common import (
@@ -28,9 +30,9 @@ from .common import (
 )
 
 _BADGE = {"pass": "✅ pass", "fail": "❌ fail", "expected-fail": "☑️ xfail", "error": "💥 error",
-          "cancelled": "⏹️ cancelled", "xpass": "⚠️ xpass"}
+          "cancelled": "⏹️ cancelled", "xpass": "⚠️ xpass", "skipped": "⏭️ skipped"}
 # Which rows survive a cut: errors and failures before the models that behaved.
-_IMPORTANCE = {"error": 0, "fail": 1, "xpass": 2, "cancelled": 3, "expected-fail": 4, "pass": 5}
+_IMPORTANCE = {"error": 0, "fail": 1, "xpass": 2, "cancelled": 3, "expected-fail": 4, "pass": 5, "skipped": 6}
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 _NOTES_RESERVE = 2048  # bytes kept free for the "left out" notes
 _DETAIL_TENSORS = 20
@@ -59,7 +61,9 @@ def _headline(report: RunReport) -> str:
     counts = status_counts(report)
     failing = counts["fail"] - sum(1 for m in report.models if m.status == "fail" and now_passes(m))
     if report.status == "pass":
-        verdict = f"✅ gradcheck-ci: {len(report.models)} model(s) checked, no unexpected gradient mismatch"
+        checked = len(report.models) - counts["skipped"]
+        skipped = f", {counts['skipped']} skipped (unchanged)" if counts["skipped"] else ""
+        verdict = f"✅ gradcheck-ci: {checked} model(s) checked{skipped}, no unexpected gradient mismatch"
     elif report.status == "fail":
         verdict = f"❌ gradcheck-ci: {counts['fail']} model(s) with an unexpected result"
         if failing == counts["fail"]:
@@ -70,7 +74,7 @@ def _headline(report: RunReport) -> str:
                     f"{len(report.config_errors)} configuration error(s)" if report.config_errors else ""]
         verdict = "💥 gradcheck-ci: " + ", ".join(p for p in problems if p)
     parts = [f"**{len(report.models)} models**"]
-    for status in ("pass", "fail", "expected-fail", "error", "cancelled"):
+    for status in ("pass", "fail", "expected-fail", "error", "cancelled", "skipped"):
         if counts[status] or status in ("pass", "fail"):
             parts.append(f"{_BADGE[status].split()[0]} {counts[status]} {_BADGE[status].split()[1]}")
     xpass = sum(1 for m in report.models if now_passes(m))
@@ -103,6 +107,8 @@ def _row(model: ModelResult) -> str:
     err = f"{num(shown.max_rel_err)} ({num(over_tolerance(shown))}×)" if shown is not None else ""
     if model.status == "error":
         cause = md(model.error.kind if model.error else "error", 24)
+    elif model.status == "skipped":
+        cause = md(model.skipped.reason if model.skipped else "skipped", 24)
     elif model.diagnoses:
         cause = md(model.diagnoses[0].code, 32) + (f" +{len(model.diagnoses) - 1}" if len(model.diagnoses) > 1 else "")
     else:
@@ -156,6 +162,7 @@ def _details(model: ModelResult, report: RunReport) -> str:
                    + f": {md(d.message, 400)}" + (f" **Fix:** {md(d.fix, 300)}" if d.fix else "") + "\n")
     if model.diagnoses:
         out.append("\n")
+    out.extend(profile_chart(p) for p in _profiles(model))
     for n in model.notices[:5]:
         loc = where(repo_path(n.file), positive_line(n.line))
         out.append(f"- notice **{md(n.code, 40)}**" + (f" at {md(loc, 80)}" if loc else "")
@@ -166,12 +173,62 @@ def _details(model: ModelResult, report: RunReport) -> str:
     return "".join(out)
 
 
+def _profiles(model: ModelResult) -> list[dict[str, Any]]:
+    profiles = model.extra.get("profiles") if isinstance(model.extra, dict) else None
+    return [p for p in profiles or [] if isinstance(p, dict)][:3]
+
+
+_MERMAID_UNSAFE = re.compile(r"[^A-Za-z0-9#._ -]")
+_ZERO_FLOOR = 2  # exact zeros are drawn this many decades under the smallest non-zero value
+
+
+def profile_chart(profile: dict[str, Any]) -> str:
+    """A recurrent layer's gradient-through-time profile as a Mermaid xychart (GitHub renders it in job
+    summaries): log10 |dL/dh_t| at the sampled steps, analytic then numeric; exact zeros sit on a floor
+    under the smallest value, which is how truncated backpropagation shows. Empty when the data are unusable."""
+    try:
+        steps = [int(s) for s in profile["steps"]]
+        series = [[abs(float(v)) for v in profile[key]] for key in ("analytic", "numeric")]
+    except (KeyError, TypeError, ValueError):
+        return ""
+    values = [v for s in series for v in s]
+    if not steps or any(len(s) != len(steps) for s in series) or not all(math.isfinite(v) for v in values):
+        return ""
+    positive = [v for v in values if v > 0]
+    if not positive:
+        return ""
+    top = math.ceil(math.log10(max(positive)))
+    floor = math.floor(math.log10(min(positive))) - _ZERO_FLOOR
+    lines = [[round(math.log10(v), 2) if v > 0 else floor for v in s] for s in series]
+    layer = _MERMAID_UNSAFE.sub("", str(profile.get("layer", "recurrent layer")))[:60] or "recurrent layer"
+    summary = one_line(profile.get("summary", ""), 300)
+    return ("```mermaid\n"
+            '%%{init: {"themeVariables": {"xyChart": {"plotColorPalette": "#1f6feb, #d4580f"}}}}%%\n'
+            "xychart-beta\n"
+            f'    title "{layer}: log10 |dL/dh_t| by time step"\n'
+            f"    x-axis \"t\" [{', '.join(str(t) for t in steps)}]\n"
+            f'    y-axis "log10 |dL/dh_t|" {floor} --> {top}\n'
+            + "".join(f"    line [{', '.join(str(v) for v in line)}]\n" for line in lines)
+            + "```\n\n"
+            f"_Blue: analytic (Theano), orange: numeric (finite differences); {floor} stands for exactly 0._"
+            + (f" {md(summary, 300)}" if summary else "") + "\n\n")
+
+
 def _cut_utf8(text: str, max_bytes: int) -> str:
     return text.encode("utf-8")[:max(max_bytes, 0)].decode("utf-8", "ignore")
 
 
-def render_step_summary(report: RunReport, max_bytes: int = 200_000, omitted_annotations: int = 0) -> str:
-    head = _headline(report)
+def html_link(html_report: str, run_url: str | None = None) -> str:
+    """The line that points at the HTML report: a file of the job, found under the run's artifacts once a
+    later step uploads it (actions/upload-artifact); the run's page lists them."""
+    where = f" ([this run's artifacts]({run_url}#artifacts), once uploaded)" if run_url else ""
+    return (f"📊 Charts and quoted source lines: the HTML report `{md(html_report, 200)}`{where}; "
+            "upload it with `actions/upload-artifact`.\n\n")
+
+
+def render_step_summary(report: RunReport, max_bytes: int = 200_000, omitted_annotations: int = 0,
+                        html_report: str | None = None, run_url: str | None = None) -> str:
+    head = _headline(report) + (html_link(html_report, run_url) if html_report else "")
     ranked = sorted(enumerate(report.models),
                     key=lambda im: (_IMPORTANCE.get(_state(im[1]), 9), -model_score(im[1]), im[0]))
     budget = max_bytes - _NOTES_RESERVE - _size(head) - (_size(_TABLE_HEAD) + 1 if report.models else 0)

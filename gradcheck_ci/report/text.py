@@ -17,13 +17,16 @@ from .common import (
     positive_line,
     repo_path,
     shape_text,
+    skip_text,
     status_counts,
     where,
     worst_param,
 )
 
-_WORDS = {"pass": "PASS", "fail": "FAIL", "expected-fail": "XFAIL", "error": "ERROR", "cancelled": "CANCELLED"}
-_COLORS = {"PASS": "32", "FAIL": "31", "XFAIL": "33", "XPASS": "33", "ERROR": "1;31", "CANCELLED": "33"}
+_WORDS = {"pass": "PASS", "fail": "FAIL", "expected-fail": "XFAIL", "error": "ERROR", "cancelled": "CANCELLED",
+          "skipped": "SKIPPED"}
+_COLORS = {"PASS": "32", "FAIL": "31", "XFAIL": "33", "XPASS": "33", "ERROR": "1;31", "CANCELLED": "33",
+           "SKIPPED": "36"}
 _CONFIRMATION: dict[object, str] = {True: " (confirmed)", False: " (not confirmed by ablation)"}
 _MAX_ROWS = 50  # tensors listed per model; longer tables keep the failing ones first and hide the rest
 _ZWSP = "\u200b"  # not whitespace to the runner's TrimStart, so it breaks "::" and "##[" invisibly
@@ -126,10 +129,14 @@ def render_model(result: ModelResult, color: bool = False) -> str:
     total = (m.seconds or {}).get("total", 0.0) or 0.0
     header = (f"{_paint(word, color)} {one_line(m.name, 200)}  {one_line(m.precision, 20)} {one_line(m.mode, 20)}"
               f"  evaluations={m.evaluations}  {total:.1f}s  seed={m.seed}")
+    if m.status == "skipped":  # not checked in this run: no precision, mode or time to show
+        header = f"{_paint(word, color)} {one_line(m.name, 200)}"
     lines = [header]
     if word == "XPASS":
         lines.append("  expected to fail (expect: fail) but the gradients now agree: remove `expect: fail`")
     lines.extend(_data_lines(m))
+    if m.status == "skipped":
+        lines.append("  skipped: " + skip_text(m))
     if m.error is not None:
         if repo_path(m.error.file):
             file, line = repo_path(m.error.file), positive_line(m.error.line)
@@ -169,6 +176,8 @@ def render_config_errors(report: RunReport) -> str:
 def render_summary(report: RunReport, color: bool = False) -> str:
     counts = status_counts(report)
     parts = [f"{counts[s]} {s}" for s in ("pass", "fail", "expected-fail", "error", "cancelled")]
+    if counts["skipped"]:  # only runs with --changed-since skip models
+        parts.append(f"{counts['skipped']} skipped (unchanged)")
     lines = [f"gradcheck-ci: {len(report.models)} model(s): " + ", ".join(parts) + f" in {report.seconds:.1f}s"
              + (f" (shard {one_line(report.shard, 20)})" if report.shard else "")]
 

@@ -13,7 +13,7 @@ import re
 import shutil
 import stat
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,10 +67,14 @@ def open_up(path: Path) -> None:
 
 
 def run_action(client: Any, image: str, tmp: Path, repo: str, inputs: Mapping[str, str] | None = None,
-               user: str | None = None, subdir: str = "", timeout: int = 900) -> ActionRun:
+               user: str | None = None, subdir: str = "", timeout: int = 900,
+               prepare: Callable[[Path], None] | None = None) -> ActionRun:
+    """`prepare(workspace)` runs once the fixture is copied, before the container starts (e.g. git history)."""
     import time
 
     workspace = make_workspace(tmp, repo, subdir)
+    if prepare is not None:
+        prepare(workspace)
     commands_dir = tmp / "file_commands"
     home = tmp / "home"
     commands_dir.mkdir()

@@ -22,7 +22,8 @@ def test_render_is_strict_json_with_indent():
     data = strict_loads(text)
     assert data["schema"] == "gradcheck-ci/report/v1" and data["status"] == "error"
     assert text.startswith('{\n  "schema"') and text.endswith("}\n")
-    assert list(data) == ["schema", "status", "config_file", "shard", "seconds", "config_errors", "models"]
+    assert list(data) == ["schema", "status", "version", "config_file", "shard", "seconds", "changed_since",
+                          "config_errors", "models"]
 
 
 def test_non_finite_numbers_become_strings_and_come_back(tmp_path):

@@ -33,3 +33,17 @@ def test_interim_reports_mark_pending_models_cancelled(tmp_path):
     assert "the run ended before this model" in written["models"][1]["error"]["message"]
     assert [m.name for m in report.models] == ["done"]  # the run's own report is untouched
     assert (tmp_path / "j.xml").read_text().startswith("<?xml")
+
+
+def test_the_start_line_counts_invalid_and_unchanged_models_as_the_final_count_does():
+    import io
+
+    from gradcheck_ci.output import Console
+
+    stream = io.StringIO()
+    Console(stream).start(2, "gradcheck.yml", not_run=1, skipped=3)
+    assert stream.getvalue() == ("gradcheck-ci: checking 2 of 6 model(s) from gradcheck.yml (1 not run: problems "
+                                 "in their entries; 3 skipped: unchanged)\n")
+    stream = io.StringIO()
+    Console(stream).start(2, "gradcheck.yml")
+    assert stream.getvalue() == "gradcheck-ci: checking 2 model(s) from gradcheck.yml\n"

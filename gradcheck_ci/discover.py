@@ -1,0 +1,283 @@
+"""Find the functions of a repository that build Lasagne models, by reading its source (no import, no Theano).
+
+`gradcheck-ci init` starts here: a candidate is a module-level function that constructs Lasagne layers and
+returns them, as real code writes it: `build_mlp(input_var=None)` returning the output layer, a
+`build_model()` returning `(l_in, l_out)` or a dict of layers, a builder that returns another builder's
+result. Functions that build layers but return none (a script's `main()` that trains) and files that do not
+parse as Python 3 are reported with the reason, so the user knows why they are missing. Which candidates
+really build is for trial.py to find out, in a worker.
+"""
+from __future__ import annotations
+
+import ast
+import os
+from dataclasses import dataclass, field
+
+# Folders that never hold the repository's own models: tooling, environments, tests, build output.
+SKIP_DIRS = {"__pycache__", "node_modules", "site-packages", "dist-packages", "build", "dist", "venv", "env",
+             "tests", "test", "testing", "docs", "examples_output"}
+SKIP_FILES = {"setup.py", "conftest.py", "noxfile.py", "fabfile.py"}
+# Lasagne's functions that return a layer without the class name saying so (layers that wrap others).
+LAYER_FUNCTIONS = {"batch_norm", "dropout", "dropout_channels", "spatial_dropout", "dropout_locations",
+                   "instance_norm", "layer_norm"}
+# Argument names that, in real builders, hold layers the caller makes (Lasagne's own `incoming`).
+LAYER_ARGUMENTS = {"incoming", "incomings", "l_in", "input_layer", "layer", "net", "network", "l_inp", "l_mask",
+                   "mask_layer", "input_layers"}
+MAX_FILE_BYTES = 2_000_000
+
+
+@dataclass
+class Candidate:
+    """A function that builds and returns Lasagne layers."""
+
+    file: str  # relative to the root, '/' separators
+    function: str
+    line: int  # of its `def`
+    returns: str  # "layer", "tuple" (or list), "dict"
+    signature: str  # as written, for comments: "input_var=None, num_units=32"
+    required: list[str] = field(default_factory=list)  # arguments without a default
+    literal_defaults: dict[str, object] = field(default_factory=dict)  # defaults that YAML can hold
+
+    @property
+    def reference(self) -> str:
+        return f"{self.file}:{self.function}"
+
+    @property
+    def why_not_tried(self) -> str | None:
+        """Why calling it with no arguments cannot work, or None."""
+        if not self.required:
+            return None
+        layers = [a for a in self.required if a in LAYER_ARGUMENTS]
+        names = ", ".join(self.required)
+        if layers:
+            return (f"takes the layers it builds on ({', '.join(layers)}): write a function that makes the "
+                    "InputLayers, calls it and returns the output layer, and name that one in gradcheck.yml")
+        return f"needs arguments without defaults ({names}): give them under `kwargs`"
+
+
+@dataclass
+class Passed:
+    """A file or function that looked like a model but is not a candidate, and why."""
+
+    file: str
+    line: int | None
+    what: str  # "build_model()" or the file itself
+    reason: str
+
+
+@dataclass
+class Found:
+    candidates: list[Candidate] = field(default_factory=list)
+    passed: list[Passed] = field(default_factory=list)
+    files_read: int = 0
+
+
+def python_files(root: str) -> list[str]:
+    """The repository's .py files (relative, '/' separators, sorted), outside tooling, tests and hidden folders."""
+    found = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in SKIP_DIRS
+                         and not os.path.exists(os.path.join(folder, d, "pyvenv.cfg")))
+        for name in sorted(files):
+            if not name.endswith(".py") or name in SKIP_FILES:
+                continue
+            if name.startswith("test_") or name.endswith("_test.py"):
+                continue
+            path = os.path.join(folder, name)
+            if os.path.islink(path) and not os.path.realpath(path).startswith(os.path.realpath(root) + os.sep):
+                continue  # a link out of the repository: gradcheck-ci only imports the repository's code
+            found.append(os.path.relpath(path, root).replace(os.sep, "/"))
+    return found
+
+
+def discover(root: str) -> Found:
+    found = Found()
+    for rel in python_files(root):
+        path = os.path.join(root, *rel.split("/"))
+        try:
+            if os.path.getsize(path) > MAX_FILE_BYTES:
+                continue
+            with open(path, "rb") as handle:
+                raw = handle.read()
+        except OSError:
+            continue
+        if b"lasagne" not in raw and b"Layer" not in raw:
+            continue
+        found.files_read += 1
+        text = raw.decode("utf-8", errors="replace")
+        try:
+            tree = ast.parse(text, filename=rel)
+        except SyntaxError as exc:
+            if "lasagne" in text:
+                found.passed.append(Passed(rel, exc.lineno, rel, not_python3(exc, text)))
+            continue
+        _read_module(tree, rel, found)
+    return found
+
+
+def not_python3(exc: SyntaxError, text: str) -> str:
+    line = (exc.text or "").strip()
+    hint = ""
+    if "print" in (exc.msg or ""):
+        hint = ""  # Python's own message already names the print statement
+    elif line.startswith("print ") or "print " in line and "print(" not in line:
+        hint = " (a Python 2 print statement)"
+    elif "`" in line:
+        hint = " (Python 2 backticks)"
+    elif "\t" in text and exc.msg and "indent" in exc.msg:
+        hint = " (tabs mixed with spaces)"
+    return f"does not parse as Python 3 (line {exc.lineno}: {exc.msg}{hint}); gradcheck-ci runs Python 3.11"
+
+
+def _read_module(tree: ast.Module, rel: str, found: Found) -> None:
+    functions = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
+    returning: dict[str, str] = {}  # function -> what it returns, for builders that call builders
+    changed = True
+    while changed:  # a builder may return what another builder of the module returns
+        changed = False
+        for name, node in functions.items():
+            kind = _returns_layers(node, returning)
+            if kind and returning.get(name) != kind:
+                returning[name] = kind
+                changed = True
+    for name, node in functions.items():
+        if name.startswith("_"):
+            continue
+        if name in returning:
+            found.candidates.append(_candidate(rel, node, returning[name]))
+        elif _builds_layers(node, returning):
+            found.passed.append(Passed(rel, node.lineno, f"{name}()", "builds layers but returns none of them "
+                                       "(does it train them?): write a function that builds the network and "
+                                       "returns its output layer, and name that one in gradcheck.yml"))
+
+
+def _dotted(node: ast.expr) -> str:
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+    return ".".join(reversed(parts))
+
+
+def _is_layer_call(node: ast.AST, returning: dict[str, str]) -> bool:
+    """A call that makes a layer: a class named *Layer (Lasagne's or the user's own), one of Lasagne's layer
+    functions, or a builder of the same module that returns one."""
+    if not isinstance(node, ast.Call):
+        return False
+    name = _dotted(node.func)
+    last = name.rsplit(".", 1)[-1]
+    if last.endswith("Layer") and last[:1].isupper():
+        return True
+    return last in LAYER_FUNCTIONS or returning.get(name) == "layer"
+
+
+def _layer_names(node: ast.FunctionDef, returning: dict[str, str]) -> tuple[set[str], set[str]]:
+    """Names bound to layers, and names of containers (dicts, lists) that layers are stored into."""
+    layers: set[str] = set()
+    containers: set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Assign):
+                value_is_layer = _is_layer_expr(sub.value, layers, returning)
+                for target in sub.targets:
+                    if isinstance(target, ast.Name) and value_is_layer and target.id not in layers:
+                        layers.add(target.id)
+                        changed = True
+                    elif isinstance(target, (ast.Tuple, ast.List)) and isinstance(sub.value, ast.Call) \
+                            and returning.get(_dotted(sub.value.func)) in ("tuple", "dict"):
+                        for element in target.elts:
+                            if isinstance(element, ast.Name) and element.id not in layers:
+                                layers.add(element.id)
+                                changed = True
+                    elif isinstance(target, ast.Subscript) and value_is_layer:
+                        base = target.value
+                        if isinstance(base, ast.Name) and base.id not in containers:
+                            containers.add(base.id)
+                            changed = True
+            elif isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute) \
+                    and sub.func.attr in ("append", "insert") and isinstance(sub.func.value, ast.Name) \
+                    and any(_is_layer_expr(arg, layers, returning) for arg in sub.args) \
+                    and sub.func.value.id not in containers:
+                containers.add(sub.func.value.id)
+                changed = True
+    return layers, containers
+
+
+def _is_layer_expr(node: ast.AST, layers: set[str], returning: dict[str, str]) -> bool:
+    if _is_layer_call(node, returning):
+        return True
+    if isinstance(node, ast.Name):
+        return node.id in layers
+    if isinstance(node, ast.Subscript):  # build()[1], net["out"], layers[-1]
+        value = node.value
+        return (isinstance(value, ast.Call) and returning.get(_dotted(value.func)) in ("tuple", "dict")) \
+            or isinstance(value, ast.Name) and value.id in layers
+    if isinstance(node, ast.IfExp):
+        return _is_layer_expr(node.body, layers, returning) or _is_layer_expr(node.orelse, layers, returning)
+    return False
+
+
+def _own_returns(node: ast.FunctionDef) -> list[ast.Return]:
+    """The function's `return` statements, not those of functions defined inside it."""
+    found: list[ast.Return] = []
+    stack: list[ast.AST] = list(node.body)
+    while stack:
+        current = stack.pop()
+        if isinstance(current, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            continue
+        if isinstance(current, ast.Return):
+            found.append(current)
+        stack.extend(ast.iter_child_nodes(current))
+    return found
+
+
+def _returns_layers(node: ast.FunctionDef, returning: dict[str, str]) -> str | None:
+    layers, containers = _layer_names(node, returning)
+    for ret in _own_returns(node):
+        value = ret.value
+        if value is None:
+            continue
+        if _is_layer_expr(value, layers, returning):
+            return "layer"
+        if isinstance(value, (ast.Tuple, ast.List)) and any(_is_layer_expr(e, layers, returning) for e in value.elts):
+            return "tuple"
+        if isinstance(value, ast.Dict) and any(v is not None and _is_layer_expr(v, layers, returning)
+                                               for v in value.values):
+            return "dict"
+        if isinstance(value, ast.Name) and value.id in containers:
+            return "dict"
+        if isinstance(value, ast.Call) and returning.get(_dotted(value.func)) in ("tuple", "dict"):
+            return returning[_dotted(value.func)]
+    return None
+
+
+def _builds_layers(node: ast.FunctionDef, returning: dict[str, str]) -> bool:
+    return any(_is_layer_call(sub, returning) for sub in ast.walk(node))
+
+
+def _candidate(rel: str, node: ast.FunctionDef, returns: str) -> Candidate:
+    args = node.args
+    positional = args.posonlyargs + args.args
+    defaults: list[ast.expr | None] = [None] * (len(positional) - len(args.defaults)) + list(args.defaults)
+    pairs = list(zip(positional, defaults, strict=True)) + list(zip(args.kwonlyargs, args.kw_defaults, strict=True))
+    required = [a.arg for a, d in pairs if d is None and a.arg not in ("self", "cls")]
+    literal: dict[str, object] = {}
+    for arg, default in pairs:
+        if default is None:
+            continue
+        try:
+            value = ast.literal_eval(default)
+        except ValueError:
+            continue
+        if isinstance(value, (bool, int, float, str)):  # None usually means "not given": no setting to show
+            literal[arg.arg] = value
+    return Candidate(rel, node.name, node.lineno, returns, _signature(node), required, literal)
+
+
+def _signature(node: ast.FunctionDef) -> str:
+    text = ast.unparse(node.args)
+    return text if len(text) <= 120 else text[:119] + "…"

@@ -1,0 +1,110 @@
+"""`gradcheck-ci init` on repositories without a gradcheck.yml: the bundled examples (their own file removed)
+get a file that validates and checks with the verdicts of the hand-written one, and a repository in the
+shapes real code takes gets an entry for what builds and a reason for everything else."""
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import yaml
+
+from gradcheck_ci.discover import discover
+from tests import FIXTURES, REPO
+from tests.harness import assert_no_traceback, run_cli
+
+
+def copy_without_config(source, tmp_path):
+    target = tmp_path / source.name
+    shutil.copytree(source, target)
+    hand_written = target / "gradcheck.yml"
+    kept = tmp_path / f"{source.name}.hand-written.yml"
+    if hand_written.exists():
+        hand_written.rename(kept)
+    return target, kept
+
+
+def verdicts(run) -> dict[str, str]:
+    assert run.report is not None, run.output
+    return {m["name"]: m["status"] for m in run.report["models"]}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("example", ["seed-rnn", "lstm-tagger"])
+def test_init_on_an_example_checks_like_the_hand_written_file(example, tmp_path):
+    repo, hand_written = copy_without_config(REPO / "examples" / example, tmp_path)
+    made = run_cli("init", cwd=repo)
+    assert made.code == 0, made.output
+    assert_no_traceback(made)
+    assert run_cli("validate", cwd=repo).code == 0
+    proposed = yaml.safe_load((repo / "gradcheck.yml").read_text(encoding="utf-8"))["models"]
+    written = yaml.safe_load(hand_written.read_text(encoding="utf-8"))["models"]
+    # Every factory the hand-written file names, init found and built.
+    assert {m["factory"] for m in written} <= {m["factory"] for m in proposed}
+
+    # init calls each factory with its defaults: it corresponds to the hand-written entries whose kwargs are
+    # the defaults (seed-rnn-full-bptt; not seed-rnn-truncated, whose gradient_steps=1 init cannot know).
+    defaults = {c.reference: c.literal_defaults for c in discover(str(repo)).candidates}
+    pairs = [(p["name"], w["name"]) for p in proposed for w in written if w["factory"] == p["factory"]
+             and all(defaults[p["factory"]].get(k, object()) == v for k, v in (w.get("kwargs") or {}).items())]
+    assert pairs, (proposed, written)
+    ours = run_cli("check", cwd=repo, json_path=tmp_path / "init.json")
+    assert_no_traceback(ours)
+    theirs = run_cli("check", "--config", str(hand_written), "--root", str(repo),
+                     *[arg for _, name in pairs for arg in ("--model", name)], json_path=tmp_path / "hand.json")
+    assert {mine: verdicts(ours)[mine] for mine, _ in pairs} == \
+        {mine: verdicts(theirs)[name] for mine, name in pairs}
+    assert set(verdicts(ours).values()) == {"pass"}  # the factories are right at their defaults
+    assert ours.code == 0
+
+
+@pytest.mark.slow
+def test_init_on_a_repository_as_real_code_is_written(tmp_path):
+    repo, _ = copy_without_config(FIXTURES / "init" / "messy", tmp_path)
+    made = run_cli("init", "--timeout", "10", cwd=repo)
+    assert made.code == 0, made.output
+    assert_no_traceback(made)
+    text = (repo / "gradcheck.yml").read_text(encoding="utf-8")
+    models = yaml.safe_load(text)["models"]
+    assert [(m["name"], m["factory"], m["data"]) for m in models] == [
+        ("build_mlp", "models/mnist.py:build_mlp", {"sequences": 4, "classes": 10}),
+        ("build_cnn", "models/mnist.py:build_cnn", {"sequences": 4, "classes": 10})]
+    left_out = text.split("# Left out by `gradcheck-ci init`", 1)[1]
+    for expected in ("models/blocks.py:5 build_bilstm(): takes the layers it builds on (incoming)",
+                     "models/config_model.py:9 build_model(): factory 'models/config_model.py:build_model' "
+                     "returned a tuple",
+                     "models/pretrained.py:10 build_pretrained(): importing models/pretrained.py took longer than "
+                     "10 s",
+                     "scripts/quits.py:7 build_from_data(): the process ended (exit code 3)",
+                     "models/mnist.py:47 main(): builds layers but returns none of them",
+                     "scripts/old_train.py:7: does not parse as Python 3"):
+        assert expected in " ".join(line.lstrip("# ") for line in left_out.splitlines()), expected
+    checked = run_cli("check", cwd=repo, json_path=tmp_path / "report.json")
+    assert checked.code == 0, checked.output
+    assert verdicts(checked) == {"build_mlp": "pass", "build_cnn": "pass"}
+
+
+def test_init_never_overwrites_prints_on_request_and_replaces_with_force(tmp_path):
+    repo, _ = copy_without_config(REPO / "examples" / "seed-rnn", tmp_path)
+    (repo / "gradcheck.yml").write_text("# mine\n", encoding="utf-8")
+    refused = run_cli("init", cwd=repo)
+    assert refused.code == 2 and "gradcheck.yml exists" in refused.stderr and "--force" in refused.stderr
+    assert (repo / "gradcheck.yml").read_text(encoding="utf-8") == "# mine\n"
+    printed = run_cli("init", "--stdout", cwd=repo)
+    assert printed.code == 0 and yaml.safe_load(printed.stdout)["models"][0]["factory"] == "models/rnn.py:build_model"
+    assert (repo / "gradcheck.yml").read_text(encoding="utf-8") == "# mine\n"
+    forced = run_cli("init", "--force", cwd=repo)
+    assert forced.code == 0 and (repo / "gradcheck.yml").read_text(encoding="utf-8") == printed.stdout
+    assert_no_traceback(forced)
+
+
+def test_init_with_nothing_to_propose_says_why(tmp_path):
+    (tmp_path / "train.py").write_text("import lasagne\n\n\ndef main():\n    lasagne.layers.InputLayer((None, 2))\n",
+                                       encoding="utf-8")
+    run = run_cli("init", cwd=tmp_path)
+    assert run.code == 2 and not (tmp_path / "gradcheck.yml").exists()
+    assert "no model factory built" in run.stderr and "train.py: main(): builds layers but returns none" in run.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    run = run_cli("init", cwd=empty)
+    assert run.code == 2 and "no function in the repository builds and returns Lasagne layers" in run.stderr
+    assert_no_traceback(run)

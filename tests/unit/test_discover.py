@@ -1,0 +1,146 @@
+"""`init`'s first step: the factories found by reading the source, as real Lasagne code writes them."""
+from __future__ import annotations
+
+import textwrap
+
+from gradcheck_ci.discover import discover, python_files
+
+
+def write(root, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+
+
+def found(root):
+    result = discover(str(root))
+    return {c.function: c for c in result.candidates}, {p.what: p for p in result.passed}
+
+
+def test_the_shapes_real_factories_take(tmp_path):
+    write(tmp_path, {"models/nets.py": """
+        import lasagne
+        from lasagne.layers import DenseLayer, InputLayer
+        import lasagne.layers as L
+
+
+        def build_mlp(input_var=None, num_units=32, nonlinearity=lasagne.nonlinearities.tanh):
+            network = InputLayer((None, 784), input_var=input_var)
+            for _ in range(2):
+                network = DenseLayer(network, num_units, nonlinearity=nonlinearity)
+            return network
+
+
+        def build_model():
+            l_in = L.InputLayer((None, None, 3))
+            l_out = L.DenseLayer(l_in, 2)
+            return l_in, l_out
+
+
+        def build_dict():
+            net = {}
+            net['input'] = InputLayer((None, 3))
+            net['out'] = DenseLayer(net['input'], 2)
+            return net
+
+
+        def literal_dict():
+            l_in = InputLayer((None, 3))
+            return {'in': l_in, 'out': DenseLayer(l_in, 2)}
+
+
+        def wrapper():
+            return build_model()[1]
+
+
+        def dropped(p=0.5):
+            return lasagne.layers.dropout(build_mlp(), p=p)
+
+
+        def bn():
+            return L.batch_norm(DenseLayer(InputLayer((None, 3)), 4)) if True else None
+        """})
+    candidates, passed = found(tmp_path)
+    assert {name: c.returns for name, c in candidates.items()} == {
+        "build_mlp": "layer", "build_model": "tuple", "build_dict": "dict", "literal_dict": "dict",
+        "wrapper": "layer", "dropped": "layer", "bn": "layer"}
+    mlp = candidates["build_mlp"]
+    assert (mlp.file, mlp.line, mlp.required) == ("models/nets.py", 7, [])
+    assert mlp.literal_defaults == {"num_units": 32}  # input_var=None and a nonlinearity are no settings to show
+    assert mlp.signature == "input_var=None, num_units=32, nonlinearity=lasagne.nonlinearities.tanh"
+    assert mlp.why_not_tried is None and passed == {}
+
+
+def test_builders_that_need_arguments_are_found_but_not_tried(tmp_path):
+    write(tmp_path, {"blocks.py": """
+        from lasagne.layers import ConcatLayer, LSTMLayer, InputLayer, DenseLayer
+
+        def build_bilstm(incoming, num_units, mask=None):
+            f = LSTMLayer(incoming, num_units, mask_input=mask)
+            return ConcatLayer([f, LSTMLayer(incoming, num_units, backwards=True)], axis=2)
+
+        def build_sized(num_units, *, depth):
+            return DenseLayer(InputLayer((None, 2)), num_units)
+        """})
+    candidates, _ = found(tmp_path)
+    assert candidates["build_bilstm"].required == ["incoming", "num_units"]
+    assert "takes the layers it builds on (incoming)" in candidates["build_bilstm"].why_not_tried
+    assert candidates["build_sized"].required == ["num_units", "depth"]
+    assert candidates["build_sized"].why_not_tried == "needs arguments without defaults (num_units, depth): " \
+                                                      "give them under `kwargs`"
+
+
+def test_what_is_not_a_factory(tmp_path):
+    write(tmp_path, {"train.py": """
+        import theano
+        import lasagne
+        from lasagne.layers import DenseLayer, InputLayer
+
+        def _helper():
+            return DenseLayer(InputLayer((None, 2)), 2)
+
+        class Model(object):
+            def build(self):
+                return DenseLayer(InputLayer((None, 2)), 2)
+
+        def compile_fns(network):
+            prediction = lasagne.layers.get_output(network)
+            return theano.function([], prediction)
+
+        def main():
+            network = DenseLayer(InputLayer((None, 2)), 2)
+            params = lasagne.layers.get_all_params(network)
+            print(len(params))
+
+        def nested():
+            def inner():
+                return DenseLayer(InputLayer((None, 2)), 2)
+            return inner
+        """})
+    candidates, passed = found(tmp_path)
+    assert candidates == {}
+    assert set(passed) == {"main()", "nested()"}  # both build layers and return none
+    assert "returns none of them" in passed["main()"].reason and passed["main()"].line == 17
+
+
+def test_python2_files_are_named_with_the_construct(tmp_path):
+    write(tmp_path, {"old.py": "import lasagne\n\ndef build():\n    print 'x'\n",
+                     "ticks.py": "import lasagne\nx = `1`\n",
+                     "unrelated.py": "print 'no models here'\n"})
+    _, passed = found(tmp_path)
+    assert set(passed) == {"old.py", "ticks.py"}
+    assert passed["old.py"].line == 4 and "print" in passed["old.py"].reason
+    assert "gradcheck-ci runs Python 3.11" in passed["old.py"].reason
+    assert "(Python 2 backticks)" in passed["ticks.py"].reason
+
+
+def test_tooling_tests_and_environments_are_not_searched(tmp_path):
+    model = ("from lasagne.layers import DenseLayer, InputLayer\n"
+             "def build():\n    return DenseLayer(InputLayer((None, 2)), 2)\n")
+    write(tmp_path, {"models/a.py": model, "tests/test_a.py": model, "test_b.py": model, "b_test.py": model,
+                     ".hidden/c.py": model, "venv/lib/d.py": model, "myenv/pyvenv.cfg": "", "myenv/e.py": model,
+                     "setup.py": model, "conftest.py": model, "pkg/__pycache__/f.py": model})
+    assert python_files(str(tmp_path)) == ["models/a.py"]
+    candidates, _ = found(tmp_path)
+    assert [c.reference for c in candidates.values()] == ["models/a.py:build"]

@@ -1,0 +1,89 @@
+"""`replay`'s reading of a report: which entry it replays, what it says differs, how it compares numbers.
+The replay itself (a real check, the .npz) is tests/integration/test_replay.py."""
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+
+from gradcheck_ci import __version__
+from gradcheck_ci.cli import main
+from gradcheck_ci.replay import comparison_lines, digits_agreeing, recorded_entry, what_differs
+from gradcheck_ci.results import RunReport
+from gradcheck_ci.run import UsageError
+from tests.samples import model, param, spec
+
+
+def test_digits_agreeing():
+    assert digits_agreeing(0.00230400528943742, 0.00230400528943742) == 17
+    assert digits_agreeing(0.0023040052, 0.0023040053) == 7  # 2304005 agree, then 2 against 3
+    assert digits_agreeing(1.0, 2.0) == 0
+    assert digits_agreeing(None, 1.0) is None
+    assert digits_agreeing(float("nan"), float("nan")) == 17
+
+
+def test_comparison_says_reproduced_or_how_it_differs():
+    recorded = [param("R.W", "fail", abs_err=0.00230400528943742), param("R.b", "fail", abs_err=3.7e-4),
+                param("R.h", "pass", abs_err=1e-10), param("gone", "fail")]
+    replayed = [param("R.W", "fail", abs_err=0.00230400528943742), param("R.b", "fail", abs_err=3.71e-4),
+                param("R.h", "fail", abs_err=1e-3)]
+    lines = comparison_lines(recorded, replayed)
+    assert lines[0] == ("  R.W: fail, max abs err 0.00230400528943742 in the report, 0.00230400528943742 now: "
+                        "reproduced exactly")
+    assert lines[1].endswith("differs after 2 significant digit(s)")
+    assert lines[2].endswith("differs (pass in the report, fail now)")
+    assert lines[3] == "  gone: not in the replay (its parameters changed)"
+
+
+def test_what_differs_names_version_entry_and_files(tmp_path):
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "rnn.py").write_text("edited\n", encoding="utf-8")
+    entry = spec().as_checked()
+    recorded = model("net", "fail")
+    recorded.files = {"models/rnn.py": hashlib.sha256(b"original\n").hexdigest(),
+                      "models/gone.py": hashlib.sha256(b"x").hexdigest()}
+    report = RunReport("gradcheck.yml", models=[recorded], version="0.0.9")
+    lines = what_differs(report, recorded, entry, dict(entry, seed=3), str(tmp_path))
+    assert lines == [f"the report was written by gradcheck-ci 0.0.9; this is {__version__}: the error model or the "
+                     "directions may differ",
+                     "gradcheck.yml now says seed: 3 (the report: 0); replaying the report's",
+                     "models/gone.py is gone since the report: the replay runs today's code",
+                     "models/rnn.py changed since the report: the replay runs today's code"]
+    report.version = __version__
+    (tmp_path / "models" / "rnn.py").write_text("original\n", encoding="utf-8")
+    recorded.files.pop("models/gone.py")
+    assert what_differs(report, recorded, entry, entry, str(tmp_path)) == []
+    assert what_differs(report, recorded, entry, None, str(tmp_path)) == [
+        "gradcheck.yml has no model 'net' now: replaying the report's entry"]
+
+
+def test_an_older_report_takes_the_entry_from_gradcheck_yml():
+    recorded = model("net", "fail", seed=7)
+    notes: list[str] = []
+    entry = recorded_entry(recorded, spec().as_checked(), notes)
+    assert entry["seed"] == 7 and entry["factory"] == "models/net.py:build" and "older gradcheck-ci" in notes[0]
+    with pytest.raises(UsageError, match="does not record the entry"):
+        recorded_entry(recorded, None, [])
+    recorded.spec = dict(spec().as_checked(), seed=11)
+    assert recorded_entry(recorded, spec().as_checked(), []) == recorded.spec
+
+
+def test_bad_reports_and_names_are_one_line_errors(tmp_path, capsys):
+    assert main(["replay", str(tmp_path / "missing.json"), "--model", "x"]) == 2
+    assert "cannot read report" in capsys.readouterr().err
+    (tmp_path / "r.json").write_text(json.dumps({"schema": "gradcheck-ci/report/v1", "models": [
+        {"name": "a", "factory": "m.py:f", "status": "pass", "seed": 0, "precision": "float64", "mode": "full"}]}))
+    assert main(["replay", str(tmp_path / "r.json"), "--model", "b"]) == 2
+    err = capsys.readouterr().err
+    assert "--model b: no such model in" in err and "(models: a)" in err and "Traceback" not in err
+    (tmp_path / "bad.json").write_text("[1, 2]")
+    assert main(["replay", str(tmp_path / "bad.json"), "--model", "a"]) == 2
+    assert "not a gradcheck-ci report" in capsys.readouterr().err
+
+
+def test_timeouts_must_be_positive(tmp_path, capsys):
+    assert main(["replay", str(tmp_path / "r.json"), "--model", "a", "--timeout", "0"]) == 2
+    assert "--timeout must be a positive number of seconds, not 0" in capsys.readouterr().err
+    assert main(["init", "--root", str(tmp_path), "--timeout", "-1", "--stdout"]) == 2
+    assert "--timeout must be a positive number of seconds, not -1" in capsys.readouterr().err
