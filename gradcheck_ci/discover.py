@@ -50,8 +50,10 @@ class Candidate:
         layers = [a for a in self.required if a in LAYER_ARGUMENTS]
         names = ", ".join(self.required)
         if layers:
-            return (f"takes the layers it builds on ({', '.join(layers)}): write a function that makes the "
-                    "InputLayers, calls it and returns the output layer, and name that one in gradcheck.yml")
+            example = ", ".join(f"{name}: {{shape: [null, null, FEATURES]}}" for name in layers)
+            return (f"takes the layers it builds on ({', '.join(layers)}): name it with `inputs:` to have "
+                    f"gradcheck-ci make them, e.g. `inputs: {{{example}}}` (docs/config.md, inputs), and "
+                    "`kwargs` for its other arguments")
         return f"needs arguments without defaults ({names}): give them under `kwargs`"
 
 
