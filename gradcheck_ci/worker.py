@@ -19,7 +19,7 @@ from typing import Any
 
 from .blame import unexpected_error
 from .config import ModelSpec
-from .errors import ModelLoadError
+from .errors import ModelLoadError, print_debug_traceback
 from .results import ErrorInfo, ModelResult
 
 
@@ -59,9 +59,11 @@ def check_model(spec: ModelSpec, root: str, config_file: str, progress: Events) 
     try:
         _run(spec, root, config_file, progress, result)
     except ModelLoadError as exc:
+        print_debug_traceback(exc)  # to stderr, which the runner shows as this model's output
         result.status = "error"
         result.error = ErrorInfo(exc.message, exc.file, exc.line, exc.kind)
-    except MemoryError:
+    except MemoryError as exc:
+        print_debug_traceback(exc)
         result.status = "error"
         result.error = ErrorInfo(f"out of memory (limit {spec.memory} MiB, the model's `memory`)",
                                  config_file, spec.key_lines.get("memory", spec.line), "memory")
@@ -69,6 +71,7 @@ def check_model(spec: ModelSpec, root: str, config_file: str, progress: Events) 
         error = unexpected_error(exc, root, spec, config_file)
         if error is None:
             raise  # ours: main() reports it as an internal error
+        print_debug_traceback(exc)
         result.status = "error"
         result.error = ErrorInfo(error.message, error.file, error.line, error.kind)
     result.seconds["total"] = round(time.perf_counter() - started, 3)
@@ -126,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = check_model(spec, job["root"], job["config_file"], events)
     except BaseException as exc:  # noqa: BLE001 - a bug of ours: still report it as this model's error
+        print_debug_traceback(exc)
         where = "; ".join(f"{os.path.basename(f.filename)}:{f.lineno} in {f.name}"
                           for f in traceback.extract_tb(exc.__traceback__)[-3:])
         result = ModelResult(name=spec.name, factory=spec.factory, status="error", seed=spec.seed,
