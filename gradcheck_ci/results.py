@@ -137,6 +137,9 @@ class RunReport:
     config_errors: list[ErrorInfo] = field(default_factory=list)  # errors not tied to one model
     shard: str | None = None  # "i/n" when the run was one shard of a matrix
     seconds: float = 0.0
+    # The absolute repository root the paths are relative to, when the run knows it (SARIF's %SRCROOT%).
+    # Not part of the JSON report: a report stays the same wherever the repository was checked out.
+    root: str | None = field(default=None, compare=False)
 
     @property
     def status(self) -> str:
