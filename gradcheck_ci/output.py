@@ -21,6 +21,11 @@ class Console:
         self.stream.write(text + "\n")
         self.stream.flush()
 
+    def note(self, text: str) -> None:
+        """A line about the run itself (the cache in use), shown unless --quiet."""
+        if not self.quiet:
+            self._print(text)
+
     def start(self, count: int, config_file: str) -> None:
         self._print(f"gradcheck-ci: checking {count} model(s) from {config_file}")
 
@@ -60,7 +65,9 @@ class Console:
 
         self._print(render_model(result))
 
-    def finish(self, report: RunReport, written: list[str]) -> None:
+    def finish(self, report: RunReport, written: list[str], annotate: bool = True) -> None:
+        """The end of a run: config errors, annotations (not for `merge`: its shards made them), the job
+        summary, the files written and the verdict line."""
         from .report.text import render_config_errors, render_summary
 
         if report.config_errors:
@@ -70,7 +77,7 @@ class Console:
             from .report import github
             from .report.summary import render_step_summary
 
-            lines, omitted = github.annotations(report)
+            lines, omitted = github.annotations(report) if annotate else ([], 0)
             for line in lines:
                 self._print(line)
             summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
@@ -80,3 +87,19 @@ class Console:
         for path in written:
             self._print(f"wrote {path}")
         self._print(render_summary(report))
+
+
+def under_actions() -> bool:
+    return os.environ.get("GITHUB_ACTIONS") == "true"
+
+
+def write_step_outputs(report: RunReport, json_path: str | None) -> bool:
+    """Under GitHub Actions, the step outputs the action has (status, failed-models, report) written to
+    $GITHUB_OUTPUT, so a `run: gradcheck-ci check` step offers them too. False when not under Actions."""
+    path = os.environ.get("GITHUB_OUTPUT")
+    if not (under_actions() and path):
+        return False
+    from .report import github
+
+    github.write_outputs(path, github.step_outputs(report, json_path, os.environ.get("GITHUB_WORKSPACE")))
+    return True
