@@ -186,7 +186,7 @@ class CacheState:
     root: str
     theano_dir: str
     modules: int = 0  # compiled modules in theano_dir, after seeding
-    seeded: int = 0  # copied in from the image's baked cache this run
+    seeded: int = 0  # compiled modules copied in from the image's baked cache this run
     retired: list[str] = field(default_factory=list)  # tags of other stack versions deleted as stale
     others: list[str] = field(default_factory=list)  # tags of other stack versions kept (recently used)
     stale_locks: int = 0  # Theano compile locks left by runs that died (another machine's, in a CI cache)
@@ -308,8 +308,9 @@ def _process_exists(pid: str) -> bool:
 
 
 def _seed(baked: str, target: str) -> int:
-    """Copy the baked cache's compiled modules that `target` lacks. Copies, not links: Theano rewrites an
-    entry's key.pkl in place, which must not reach the image's own cache."""
+    """Copy what the baked cache has and `target` lacks (compiled modules, Theano's own extensions); the
+    number of modules copied. Copies, not links: Theano rewrites an entry's key.pkl in place, which must not
+    reach the image's own cache."""
     copied = 0
     staging_root = os.path.join(target, ".seeding")  # outside every compiledir: Theano never sees half a module
     shutil.rmtree(staging_root, ignore_errors=True)
@@ -323,9 +324,14 @@ def _seed(baked: str, target: str) -> int:
                 continue
             os.makedirs(os.path.dirname(destination), exist_ok=True)
             staging = os.path.join(staging_root, compiledir, entry)
-            shutil.copytree(os.path.join(source, entry), staging, symlinks=True)
+            origin = os.path.join(source, entry)
+            if os.path.isdir(origin):
+                shutil.copytree(origin, staging, symlinks=True)
+            else:  # Theano's __init__.py that makes the compiledir a package
+                os.makedirs(os.path.dirname(staging), exist_ok=True)
+                shutil.copy2(origin, staging)
             os.replace(staging, destination)
-            copied += 1
+            copied += entry.startswith("tmp")
     shutil.rmtree(staging_root, ignore_errors=True)
     return copied
 

@@ -68,6 +68,7 @@ def baked_cache(root: Path, modules=("tmpaaa", "tmpbbb")) -> Path:
         (compiledir / name / "key.pkl").write_bytes(b"key of " + name.encode())
         (compiledir / name / f"{name}.so").write_bytes(b"\x7fELF")
     (compiledir / "lazylinker_ext").mkdir()
+    (compiledir / "__init__.py").write_text("")  # Theano makes the compiledir a package
     (compiledir / "lock_dir").mkdir()
     return root
 
@@ -110,12 +111,14 @@ def test_a_new_cache_dir_is_seeded_from_the_image_and_never_committed(stack, tmp
     assert (root / ".gitignore").read_text().splitlines()[-1] == "*"
     theano_dir = Path(state.theano_dir)
     assert theano_dir == root / "theano" / compat.cache_tag()
-    assert state.seeded == 3 and state.modules == 2  # two modules and lazylinker_ext; never the lock
+    assert state.seeded == 2 and state.modules == 2  # and lazylinker_ext, __init__.py; never the lock
+    assert (theano_dir / "compiledir_gradcheck-ci" / "lazylinker_ext").is_dir()
+    assert (theano_dir / "compiledir_gradcheck-ci" / "__init__.py").is_file()
     assert (theano_dir / "compiledir_gradcheck-ci" / "tmpaaa" / "key.pkl").read_bytes() == b"key of tmpaaa"
     assert not (theano_dir / "compiledir_gradcheck-ci" / "lock_dir").exists()
     assert not (theano_dir / ".seeding").exists()
     assert json.loads((theano_dir / compat.STAMP_FILE).read_text()) == compat.cache_stamp()
-    assert "2 compiled module(s), 3 of them copied" in state.describe()
+    assert "2 compiled module(s), 2 of them copied" in state.describe()
     # a restored cache already has them: nothing is copied again; a module the image lacks stays
     (theano_dir / "compiledir_gradcheck-ci" / "tmpuser").mkdir()
     again = compat.prepare_cache()
