@@ -185,6 +185,7 @@ class CacheState:
 
     root: str
     theano_dir: str
+    functions_dir: str = ""
     modules: int = 0  # compiled modules in theano_dir, after seeding
     seeded: int = 0  # compiled modules copied in from the image's baked cache this run
     retired: list[str] = field(default_factory=list)  # tags of other stack versions deleted as stale
@@ -208,13 +209,17 @@ class CacheDirError(Exception):
     """The cache directory cannot be used (not a directory, not writable): one line for the user."""
 
 
+CACHE_KINDS = ("theano", "functions")  # the stamped folders of the cache directory, each with a <tag> per stack
+
+
 def prepare_cache(environ: Mapping[str, str] | None = None, now: float | None = None) -> CacheState | None:
     """Make the cache directory ready before the first worker starts (the check run's parent calls it once).
 
-    Creates <cache_root>/theano/<tag> with its stamp and, the first time, a `.gitignore` holding `*` in the
-    root; copies in the compiled modules of the image's baked cache that it lacks; deletes the Theano caches
-    of other stack versions unused for a week. None inside the image when no cache directory was chosen
-    (Theano then uses the baked cache as it is). Raises CacheDirError for a directory that cannot be used.
+    Creates <cache_root>/theano/<tag> and <cache_root>/functions/<tag>, each with its stamp, and the first
+    time a `.gitignore` holding `*` in the root; copies in the compiled modules of the image's baked cache
+    that the Theano folder lacks; deletes the caches of other stack versions unused for a week. None inside
+    the image when no cache directory was chosen (Theano then uses the baked cache as it is). Raises
+    CacheDirError for a directory that cannot be used.
     """
     import json
     import time
@@ -224,21 +229,24 @@ def prepare_cache(environ: Mapping[str, str] | None = None, now: float | None = 
     if baked and not env.get(CACHE_DIR_ENV):
         return None
     root = cache_root(env)
-    theano_root = os.path.join(root, "theano")
     tag = cache_tag(env)
-    state = CacheState(root=root, theano_dir=os.path.join(theano_root, tag))
+    state = CacheState(root=root, theano_dir=theano_cache_dir(env), functions_dir=functions_cache_dir(env))
     now = time.time() if now is None else now
+    stamp = json.dumps(cache_stamp(env), indent=2, sort_keys=True)
     try:
         _make_root(root)
-        os.makedirs(state.theano_dir, exist_ok=True)
-        with _locked(os.path.join(theano_root, ".lock")):
-            stamp_path = os.path.join(state.theano_dir, STAMP_FILE)
-            with open(stamp_path, "w", encoding="utf-8") as handle:  # rewritten: its mtime says "last used"
-                json.dump(cache_stamp(env), handle, indent=2, sort_keys=True)
-            state.stale_locks = _clear_stale_locks(state.theano_dir)
-            if baked:
-                state.seeded = _seed(baked, state.theano_dir)
-            _retire_other_tags(theano_root, tag, now, state)
+        for kind in CACHE_KINDS:
+            kind_root = os.path.join(root, kind)
+            os.makedirs(os.path.join(kind_root, tag), exist_ok=True)
+            with _locked(os.path.join(kind_root, ".lock")):
+                # rewritten every run: the stamp's mtime says when this stack last used the folder
+                with open(os.path.join(kind_root, tag, STAMP_FILE), "w", encoding="utf-8") as handle:
+                    handle.write(stamp)
+                if kind == "theano":
+                    state.stale_locks = _clear_stale_locks(state.theano_dir)
+                    if baked:
+                        state.seeded = _seed(baked, state.theano_dir)
+                _retire_other_tags(kind_root, tag, now, state)
     except OSError as exc:
         raise CacheDirError(f"cannot use the cache directory {root}: {exc.strerror or exc}") from exc
     state.modules = _count_modules(state.theano_dir)
@@ -336,15 +344,16 @@ def _seed(baked: str, target: str) -> int:
     return copied
 
 
-def _retire_other_tags(theano_root: str, tag: str, now: float, state: CacheState) -> None:
-    for other in sorted(os.listdir(theano_root)):
-        stamp = os.path.join(theano_root, other, STAMP_FILE)
+def _retire_other_tags(kind_root: str, tag: str, now: float, state: CacheState) -> None:
+    for other in sorted(os.listdir(kind_root)):
+        stamp = os.path.join(kind_root, other, STAMP_FILE)
         if other == tag or not os.path.isfile(stamp):  # only caches we stamped are ours to delete
             continue
         if now - os.path.getmtime(stamp) > STALE_AFTER:
-            shutil.rmtree(os.path.join(theano_root, other), ignore_errors=True)
-            state.retired.append(other)
-        else:
+            shutil.rmtree(os.path.join(kind_root, other), ignore_errors=True)
+            if other not in state.retired:
+                state.retired.append(other)
+        elif other not in state.others:
             state.others.append(other)
 
 

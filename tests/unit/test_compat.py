@@ -118,6 +118,9 @@ def test_a_new_cache_dir_is_seeded_from_the_image_and_never_committed(stack, tmp
     assert not (theano_dir / "compiledir_gradcheck-ci" / "lock_dir").exists()
     assert not (theano_dir / ".seeding").exists()
     assert json.loads((theano_dir / compat.STAMP_FILE).read_text()) == compat.cache_stamp()
+    # the compiled-functions folder: the same stamp, under the same tag
+    assert state.functions_dir == compat.functions_cache_dir() == str(root / "functions" / compat.cache_tag())
+    assert json.loads((Path(state.functions_dir) / compat.STAMP_FILE).read_text()) == compat.cache_stamp()
     assert "2 compiled module(s), 2 of them copied" in state.describe()
     # a restored cache already has them: nothing is copied again; a module the image lacks stays
     (theano_dir / "compiledir_gradcheck-ci" / "tmpuser").mkdir()
@@ -142,7 +145,12 @@ def test_a_cache_of_another_stack_is_ignored_then_retired(stack, tmp_path, monke
         stamp.write_text("{}")
         os.utime(stamp, (time.time() - age_days * 86400,) * 2)
     (theano_root / "not-ours").mkdir()  # no stamp: never touched
+    old_functions = tmp_path / "functions" / "py3.11-np1.24.0-th1.0.5-aaaaaaaaaaaa"
+    old_functions.mkdir(parents=True)
+    (old_functions / compat.STAMP_FILE).write_text("{}")
+    os.utime(old_functions / compat.STAMP_FILE, (time.time() - 30 * 86400,) * 2)
     state = compat.prepare_cache()
+    assert not old_functions.exists()
     assert state.modules == 0  # nothing of another stack is used
     assert state.retired == ["py3.11-np1.24.0-th1.0.5-aaaaaaaaaaaa"]
     assert state.others == ["py3.11-np1.23.5-th1.0.5-bbbbbbbbbbbb"]
