@@ -1,6 +1,6 @@
 """The action's cache directory, seen from the workflow around the step: the `cache-key` output that
-actions/cache/save keys it by, and permissions that let the runner (not root) read what the container
-(root) wrote there. What goes into the directory is gradcheck_ci.compat's business.
+actions/cache/save keys it by, and the ownership and permissions that let the runner's user (not root)
+read and clean what the container (root) wrote there. What goes into it is gradcheck_ci.compat's business.
 """
 from __future__ import annotations
 
@@ -47,12 +47,36 @@ def cache_key(workspace: str, cache_dir: str, stack_tag: str, shard: str | None 
     return f"{prefix}{stack_tag}-{sources_digest(workspace, skip)[:16]}"
 
 
-def make_readable(path: str) -> None:
-    """Let every user read (and enter) what the check wrote under `path`.
+def hand_over(path: str, workspace: str) -> None:
+    """Give what the check wrote under `path` to the workspace's owner, readable by everyone.
 
-    The container runs as root; Theano creates its module folders with mode 0700 (mkdtemp), and the
-    runner user that saves the cache afterwards (actions/cache) could not read them.
+    The container runs as root; Theano creates its module folders with mode 0700 (mkdtemp). The runner's
+    user, who saves the cache afterwards (actions/cache) and cleans the workspace before the next job on a
+    self-hosted runner, could neither read nor delete them.
     """
+    if not os.path.isdir(path):
+        return
+    make_readable(path)
+    try:
+        owner = os.stat(workspace)
+    except OSError:
+        return
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and owner.st_uid != 0:
+        for folder, dirs, files in os.walk(path):
+            for name in [*dirs, *files]:
+                _chown(os.path.join(folder, name), owner.st_uid, owner.st_gid)
+        _chown(path, owner.st_uid, owner.st_gid)
+
+
+def _chown(path: str, uid: int, gid: int) -> None:
+    try:
+        os.lchown(path, uid, gid)
+    except OSError:  # gone meanwhile: nothing to hand over
+        pass
+
+
+def make_readable(path: str) -> None:
+    """Let every user read (and enter) what was written under `path`."""
     if not os.path.isdir(path):
         return
     for folder, dirs, files in os.walk(path):

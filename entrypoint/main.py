@@ -106,7 +106,7 @@ def finish_cache(plan: inputs.Plan) -> str:
     """After the check: the cache directory made readable for the runner's cache step; the `cache-key`."""
     if not plan.cache_dir:
         return ""
-    cache.make_readable(plan.cache_dir)
+    cache.hand_over(plan.cache_dir, plan.workspace)
     from gradcheck_ci import compat
 
     shard = plan.argv[plan.argv.index("--shard") + 1] if "--shard" in plan.argv else None

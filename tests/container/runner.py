@@ -72,11 +72,12 @@ def open_up(path: Path) -> None:
 
 def run_action(client: Any, image: str, tmp: Path, repo: str, inputs: Mapping[str, str] | None = None,
                user: str | None = None, subdir: str = "", timeout: int = 900,
-               preload: Mapping[str, Path] | None = None) -> ActionRun:
+               preload: Mapping[str, Path] | None = None, workspace: Path | None = None) -> ActionRun:
+    """`workspace`: a checkout prepared by the caller (make_workspace), instead of a copy of `repo`."""
     import time
 
     tmp.mkdir(parents=True, exist_ok=True)
-    workspace = make_workspace(tmp, repo, subdir, preload)
+    workspace = workspace or make_workspace(tmp, repo, subdir, preload)
     commands_dir = tmp / "file_commands"
     home = tmp / "home"
     commands_dir.mkdir()

@@ -5,6 +5,7 @@ Needs a Docker engine and the local base image (see conftest.py); `pytest -m doc
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -48,6 +49,17 @@ def test_passing_repo(docker_client, action_image, tmp_path):
     assert (cache / ".gitignore").read_text().splitlines()[-1] == "*"
     unreadable = [p for p in cache.rglob("*") if not p.is_symlink() and p.stat().st_mode & 0o004 == 0]
     assert not unreadable, unreadable[:5]
+
+
+def test_the_cache_directory_belongs_to_the_workspace_owner(docker_client, action_image, tmp_path):
+    """The runner's user (uid 1001 on GitHub's hosted runners) owns the checkout; the container is root.
+    What the check compiled must be the runner's, or it could not clean the workspace (self-hosted)."""
+    workspace = make_workspace(tmp_path / "prepared", "passing")
+    os.chown(workspace, 1001, 1001)
+    run = run_action(docker_client, action_image, tmp_path, "passing", preload={}, workspace=workspace)
+    assert run.exit_code == 0, run.log
+    owners = {(p.stat().st_uid, p.stat().st_gid) for p in (run.workspace / ".gradcheck-ci-cache").rglob("*")}
+    assert owners == {(1001, 1001)}, owners
     report = json.loads((run.workspace / "gradcheck-report.json").read_text())
     assert report["status"] == "pass"
     assert {m["name"]: m["status"] for m in report["models"]} == {"rnn-full-bptt": "pass", "mlp": "pass"}
@@ -244,3 +256,21 @@ def test_a_second_run_with_the_cache_compiles_nothing(docker_client, action_imag
     again = json.loads((second.workspace / "gradcheck-report.json").read_text())
     FACTS.append("passing repo, compile seconds: first run {:.1f}, second run with the cache {:.1f}".format(
         sum(m["seconds"]["compile"] for m in report["models"]), sum(m["seconds"]["compile"] for m in again["models"])))
+
+
+def test_merge_input_merges_the_shards_in_the_image(docker_client, action_image, tmp_path):
+    """The merge job of a matrix, with the action's `merge` input: no checkout of the models, no Python."""
+    from tests import FIXTURES as ALL_FIXTURES
+
+    run = run_action(docker_client, action_image, tmp_path, "passing",
+                     {"merge": "shards/gradcheck-report-*.json", "json-report": "merged.json",
+                      "sarif-report": "merged.sarif", "junit-report": "merged.xml"},
+                     preload={"shards": ALL_FIXTURES / "shards"})
+    assert run.exit_code == 1, run.log  # one shard found the truncated model
+    assert run.outputs == {"status": "fail", "failed-models": "seed-rnn-truncated", "report": "merged.json",
+                           "cache-key": ""}
+    merged = json.loads((run.workspace / "merged.json").read_text())
+    assert [m["name"] for m in merged["models"]] == ["seed-rnn-truncated", "seed-rnn-full-bptt"]
+    assert (run.workspace / "merged.xml").stat().st_size and (run.workspace / "merged.sarif").stat().st_size
+    assert "seed-rnn-full-bptt" in run.summary
+    assert run.annotations("error") == []  # the shards' jobs annotated; the merge does not repeat them
