@@ -9,6 +9,11 @@
 #
 #   docker build -t gradcheck-ci .
 #   docker build --build-arg BASE_IMAGE=gradcheck-ci-base:bookworm -t gradcheck-ci .
+#   docker build --build-arg VERSION=1.2.3 --build-arg REVISION="$(git rev-parse HEAD)" \
+#       --build-arg SOURCE=https://github.com/OWNER/gradcheck-ci -t gradcheck-ci:1.2.3 .   (ci/release.sh)
+#
+# Size (docs/action.md, "The image"): only what a check uses. Compilers stay (Theano compiles C at run
+# time); pip, the stack's own test suites, debug symbols and the C sources of cached modules go.
 ARG BASE_IMAGE=python:3.11-slim
 
 # ---- runtime: what every later stage and the final image share --------------------------------------
@@ -25,7 +30,7 @@ RUN python3 -c 'import sys; assert sys.version_info[:2] == (3, 11), "need Python
     && if ! command -v g++ >/dev/null; then \
          apt-get update \
          && apt-get install -y --no-install-recommends g++ \
-         && rm -rf /var/lib/apt/lists/*; \
+         && rm -rf /var/lib/apt/lists/* /usr/share/doc/* /usr/share/man/* /usr/share/info/*; \
        fi \
     && python3 -c 'import sysconfig, os; assert os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")), "Python.h missing: install python3-dev in the base image"' \
     && mkdir -p /opt/gradcheck \
@@ -56,21 +61,28 @@ ENV THEANORC=/opt/gradcheck/theanorc \
 # ---- build: the venv, dependencies first so code changes reuse that layer --------------------------
 FROM runtime AS build
 RUN python3 -m venv /opt/gradcheck/venv
-COPY pyproject.toml README* /src/
-# A stub package lets pip resolve and install the pinned dependencies from pyproject.toml alone.
-# numpy's and scipy's own test suites (~40 MB) are never imported at run time.
+COPY pyproject.toml /src/
+# A stub package (and README: an edit to the real one must not rebuild this layer) lets pip resolve and
+# install the pinned stack (the `check` extra) from pyproject.toml alone. Never used at run time, so not
+# shipped: the stack's own test suites (numpy, scipy, and Theano's except theano/tests, which `import
+# theano` loads) and the libraries' debug symbols (~15 MB).
 RUN mkdir -p /src/gradcheck_ci \
     && touch /src/gradcheck_ci/__init__.py \
-    && { test -f /src/README.md || echo "gradcheck-ci" > /src/README.md; } \
-    && pip install --no-cache-dir /src \
+    && echo "gradcheck-ci" > /src/README.md \
+    && pip install --no-cache-dir "/src[check]" \
     && pip uninstall -y gradcheck-ci \
     && rm -rf /src/build /src/*.egg-info \
     && site="$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" \
-    && find "$site/numpy" "$site/scipy" -type d -name tests -prune -exec rm -rf {} +
+    && find "$site/numpy" "$site/scipy" -type d -name tests -prune -exec rm -rf {} + \
+    && find "$site/theano" -mindepth 2 -type d -name tests -prune -exec rm -rf {} + \
+    && find "$site" -name '*.so*' -type f -exec strip --strip-unneeded {} +
 COPY gradcheck_ci /src/gradcheck_ci
+# pip leaves with the package installed: the check never installs anything (~16 MB; `python -m ensurepip`
+# brings it back in a derived image).
 RUN pip install --no-cache-dir --no-deps /src \
     && python -c 'import gradcheck_ci.cli' \
-    && rm -rf /src
+    && rm -rf /src \
+    && python -m pip uninstall -y pip
 
 # ---- warm: check the bundled examples once, keep only the compile cache -----------------------------
 FROM build AS warm
@@ -86,15 +98,24 @@ RUN mkdir -p "$GRADCHECK_THEANO_CACHE" \
          rm -f /tmp/warm.json; \
        done \
     && find "$GRADCHECK_THEANO_CACHE" -name lock_dir -prune -exec rm -rf {} + \
+    && find "$GRADCHECK_THEANO_CACHE" -path '*/tmp*/mod.cpp' -delete \
     && chmod -R a+rX "$GRADCHECK_THEANO_CACHE" \
     && du -sh "$GRADCHECK_THEANO_CACHE"
 
 # ---- the image -----------------------------------------------------------------------------------
 FROM runtime
-LABEL org.opencontainers.image.title="gradcheck-ci" \
-      org.opencontainers.image.description="Check Theano/Lasagne gradients against finite differences in CI" \
-      org.opencontainers.image.licenses="MIT"
 COPY --from=build /opt/gradcheck/venv /opt/gradcheck/venv
 COPY --from=warm /opt/gradcheck/theano-cache /opt/gradcheck/theano-cache
 COPY entrypoint /opt/gradcheck/entrypoint
 ENTRYPOINT ["/opt/gradcheck/venv/bin/python", "/opt/gradcheck/entrypoint/main.py"]
+# Last, so that a new version or revision reuses every layer above. Set by a release (ci/release.sh,
+# .github/workflows/release.yml); a local build says "dev".
+ARG VERSION=dev
+ARG REVISION=unknown
+ARG SOURCE=https://github.com/gradcheck-ci/gradcheck-ci
+LABEL org.opencontainers.image.title="gradcheck-ci" \
+      org.opencontainers.image.description="Check Theano/Lasagne gradients against finite differences in CI" \
+      org.opencontainers.image.licenses="MIT" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.source="${SOURCE}"

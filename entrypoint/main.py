@@ -2,9 +2,11 @@
 
 Two modes:
 - Action: under Actions (GITHUB_ACTIONS=true) with no arguments. Reads the INPUT_* variables, runs
-  `gradcheck-ci check` in `working-directory` with `--format github` (the CLI prints the annotations,
-  groups and stop-commands, and writes the job summary), then writes the `status`, `failed-models` and
-  `report` outputs to $GITHUB_OUTPUT and exits with the CLI's code. Bad inputs: `::error::`, exit 2.
+  `gradcheck-ci check` (or `merge`, with the `merge` input) in `working-directory` with `--format github`
+  (the CLI prints the annotations, groups and stop-commands, and writes the job summary), then writes the
+  `status`, `failed-models`, `report` and `cache-key` outputs to $GITHUB_OUTPUT and exits with the CLI's
+  code. The outputs are the adapter's alone: it also tells a crash from a verdict, so the CLI (which
+  writes them itself under Actions) runs without $GITHUB_OUTPUT. Bad inputs: `::error::`, exit 2.
 - Plain CLI: anything else. Arguments go straight to `gradcheck-ci` (no arguments: `check`), so
   `docker run --rm -v "$PWD:/work" -w /work IMAGE check --config gradcheck.yml` works on a laptop.
 
@@ -26,14 +28,17 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
 try:  # imported as the package `entrypoint` (tests)
-    from . import inputs, workflow
+    from . import cache, inputs, workflow
 except ImportError:  # run as a script: /opt/gradcheck/entrypoint/main.py
-    import inputs  # type: ignore[no-redef,import-not-found]  # the same module, imported as a script's sibling
+    import cache  # type: ignore[no-redef,import-not-found]  # the same module, imported as a script's sibling
+    import inputs  # type: ignore[no-redef,import-not-found]  # as above
     import workflow  # type: ignore[no-redef,import-not-found]  # as above
+
+from gradcheck_ci.report.github import FAILED_STATUSES
 
 EXIT_PASS, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
 STATUSES = ("pass", "fail", "error")
-FAILED_MODEL_STATUSES = ("fail", "error")
+FAILED_MODEL_STATUSES = FAILED_STATUSES
 # Runs the console entry point in the child: the same code path as the installed `gradcheck-ci` script.
 BOOT = "import sys; from gradcheck_ci.cli import main; sys.exit(main(sys.argv[1:]))"
 
@@ -42,9 +47,9 @@ def cli_command(argv: Sequence[str]) -> list[str]:
     return [sys.executable, "-c", BOOT, *argv]
 
 
-def run_cli(argv: Sequence[str], cwd: str | None = None) -> int:
+def run_cli(argv: Sequence[str], cwd: str | None = None, env: Mapping[str, str] | None = None) -> int:
     """Run the CLI as a child, forwarding SIGTERM/SIGINT to it; its exit code (negative: killed)."""
-    child = subprocess.Popen(cli_command(argv), cwd=cwd)
+    child = subprocess.Popen(cli_command(argv), cwd=cwd, env=None if env is None else dict(env))
 
     def forward(signum: int, _frame: object) -> None:
         if child.poll() is None:
@@ -98,6 +103,17 @@ def fallback_summary(status: str, report: dict[str, Any] | None, problem: str | 
     return "\n".join(lines) + "\n"
 
 
+def finish_cache(plan: inputs.Plan) -> str:
+    """After the check: the cache directory made readable for the runner's cache step; the `cache-key`."""
+    if not plan.cache_dir:
+        return ""
+    cache.hand_over(plan.cache_dir, plan.workspace)
+    from gradcheck_ci import compat
+
+    shard = plan.argv[plan.argv.index("--shard") + 1] if "--shard" in plan.argv else None
+    return cache.cache_key(plan.workspace, plan.cache_dir, compat.cache_tag(), shard)
+
+
 def action(environ: Mapping[str, str], out: TextIO | None = None) -> int:
     """Action mode; see the module docstring."""
     out = sys.stdout if out is None else out
@@ -110,7 +126,7 @@ def action(environ: Mapping[str, str], out: TextIO | None = None) -> int:
     if plan.errors:
         for message in plan.errors:
             workflow.error(message, out, title="gradcheck-ci: bad input")
-        workflow.write_outputs({"status": "error", "failed-models": "", "report": ""}, environ)
+        workflow.write_outputs({"status": "error", "failed-models": "", "report": "", "cache-key": ""}, environ)
         workflow.append_summary(fallback_summary("error", None, "; ".join(plan.errors)), environ)
         return EXIT_ERROR
 
@@ -118,10 +134,12 @@ def action(environ: Mapping[str, str], out: TextIO | None = None) -> int:
     if os.path.isfile(plan.json_report):
         os.unlink(plan.json_report)  # never mistake last run's report for this one's
     summary_before = workflow.file_size(summary_path)
+    child_env = {key: value for key, value in environ.items() if key != "GITHUB_OUTPUT"}
     started = time.monotonic()
-    rc = run_cli(plan.argv, cwd=plan.cwd)
+    rc = run_cli(plan.argv, cwd=plan.cwd, env=child_env)
     elapsed = time.monotonic() - started
     report = read_report(plan.json_report)
+    key = finish_cache(plan)
 
     problem = None
     if rc < 0 or rc > EXIT_ERROR:
@@ -139,7 +157,8 @@ def action(environ: Mapping[str, str], out: TextIO | None = None) -> int:
 
     kept_report = plan.report_output if report is not None else ""
     workflow.write_outputs(
-        {"status": status, "failed-models": ",".join(failed_models(report)), "report": kept_report},
+        {"status": status, "failed-models": ",".join(failed_models(report)), "report": kept_report,
+         "cache-key": key},
         environ,
     )
     if summary_path and workflow.file_size(summary_path) == summary_before:

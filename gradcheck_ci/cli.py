@@ -11,7 +11,8 @@ import sys
 from typing import NoReturn
 
 from . import __version__, run
-from .output import Console
+from .errors import print_debug_traceback
+from .output import Console, under_actions, write_step_outputs
 from .report.formats import REPORT_FORMATS
 from .results import EXIT_ERROR, EXIT_OK
 from .run import UsageError
@@ -48,13 +49,21 @@ def build_parser() -> ArgumentParser:
     check.add_argument("--format", choices=("auto", "text", "github"), default="auto",
                        help="github: annotations, log groups, job summary (auto: github under GitHub Actions)")
     check.add_argument("--quiet", action="store_true", help="no progress lines")
+    check.add_argument("--cache-dir", metavar="DIR",
+                       help="keep gradcheck-ci's caches (Theano's compiled code) in DIR, for CI to save and "
+                            "restore (default: $GRADCHECK_CI_CACHE_DIR, else ~/.cache/gradcheck-ci; in the "
+                            "image, its baked cache)")
 
     validate = sub.add_parser("validate", help="check gradcheck.yml only (does not import Theano)")
     _config_args(validate)
 
-    merge = sub.add_parser("merge", help="merge the JSON reports of sharded runs")
+    merge = sub.add_parser("merge", help="merge the JSON reports of sharded runs (does not import Theano)")
     merge.add_argument("reports", nargs="+", metavar="REPORT.json")
-    merge.add_argument("--json", metavar="PATH", required=True, help="write the merged report here")
+    for fmt in REPORT_FORMATS:
+        merge.add_argument(fmt.option, dest=fmt.name, metavar="PATH", help=fmt.help.replace("report", "merged report"))
+    merge.add_argument("--format", choices=("auto", "text", "github"), default="auto",
+                       help="github: the job summary of the merged run (auto: github under GitHub Actions); the "
+                            "shards' jobs already made the annotations")
 
     init = sub.add_parser("init", help="write a starting gradcheck.yml: one entry per model factory that builds")
     init.add_argument("--config", default="gradcheck.yml", metavar="PATH",
@@ -113,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
 
             return replay(args, Console(sys.stdout, quiet=args.quiet))
     except UsageError as exc:
+        print_debug_traceback(exc)
         print(f"gradcheck-ci: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
@@ -133,6 +143,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config, root=args.root)
     except ConfigError as exc:
+        print_debug_traceback(exc)
         print(str(exc), file=sys.stderr)
         return EXIT_ERROR
     for problem in config.problems:
@@ -157,18 +168,30 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from . import compat
+
     shard = parse_shard(args.shard)
     if args.root is not None and not os.path.isdir(args.root):
         raise UsageError(f"--root {args.root}: not a directory")
     if args.previous_report and not args.changed_since:
         raise UsageError("--previous-report is only read with --changed-since REF")
-    github = args.format == "github" or (args.format == "auto" and os.environ.get("GITHUB_ACTIONS") == "true")
+    problem = compat.stack_problem()
+    if problem:
+        raise UsageError(problem)
+    if args.cache_dir is not None:
+        if not args.cache_dir.strip():
+            raise UsageError("--cache-dir needs a directory")
+        os.environ[compat.CACHE_DIR_ENV] = os.path.abspath(args.cache_dir)  # the workers inherit it
+    github = args.format == "github" or (args.format == "auto" and under_actions())
     return run.check(args, shard, Console(sys.stdout, github=github, quiet=args.quiet))
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
-    from .report.jsonreport import merge_reports, read_json, write_json
+    from .report.jsonreport import merge_reports, read_json
 
+    if not any(getattr(args, fmt.name) for fmt in REPORT_FORMATS):
+        options = ", ".join(fmt.option for fmt in REPORT_FORMATS)
+        raise UsageError(f"merge: say where to write the merged report ({options})")
     reports = []
     for path in args.reports:
         try:
@@ -179,11 +202,11 @@ def cmd_merge(args: argparse.Namespace) -> int:
         merged = merge_reports(reports)
     except ValueError as exc:  # the reports overlap
         raise UsageError(str(exc)) from None
-    try:
-        write_json(merged, args.json)
-    except OSError as exc:
-        raise UsageError(f"cannot write {args.json}: {exc.strerror or exc}") from None
+    written = run.ReportFiles(args, rebase=False).write(merged)  # UsageError names an unwritable path
+    github = args.format == "github" or (args.format == "auto" and under_actions())
+    Console(sys.stdout, github=github, quiet=True).finish(merged, written, annotate=False)
     print(f"merged {len(reports)} report(s), {len(merged.models)} model(s): {merged.status}")
+    write_step_outputs(merged, args.json)
     return merged.exit_code
 
 

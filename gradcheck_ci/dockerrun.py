@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from . import __version__
+from .errors import print_debug_traceback
 
 DEFAULT_IMAGE = f"gradcheck-ci:{__version__}"
 WORKSPACE = "/github/workspace"
@@ -212,5 +213,6 @@ def main(argv: list[str]) -> int:
         user, environment = container_user()
         return run_container(client, opts.image, opts.args, os.getcwd(), user=user, environment=environment)
     except DockerRunError as exc:
+        print_debug_traceback(exc)
         print(f"gradcheck-ci docker: error: {exc}", file=sys.stderr)
         return EXIT_ERROR

@@ -50,7 +50,10 @@ class Console:
                     f"({'; '.join(why)})")
 
     def note(self, message: str, warning: bool = False) -> None:
-        """A line about the run itself (not one model); under GitHub Actions a warning is also an annotation."""
+        """A line about the run itself (the cache in use, what --changed-since found), shown unless --quiet;
+        a warning is always shown, and under GitHub Actions it is also an annotation."""
+        if self.quiet and not warning:
+            return
         self._print(message)
         if warning and self.github:
             from .report import github
@@ -93,7 +96,10 @@ class Console:
 
         self._print(render_model(result))
 
-    def finish(self, report: RunReport, written: list[str], html_report: str | None = None) -> None:
+    def finish(self, report: RunReport, written: list[str], html_report: str | None = None,
+               annotate: bool = True) -> None:
+        """The end of a run: config errors, annotations (not for `merge`: its shards made them), the job
+        summary (linking the HTML report when one was written), the files written and the verdict line."""
         from .report.text import render_config_errors, render_summary
 
         if report.config_errors and not self._problems_shown:
@@ -103,7 +109,7 @@ class Console:
             from .report import github
             from .report.summary import render_step_summary
 
-            lines, omitted = github.annotations(report)
+            lines, omitted = github.annotations(report) if annotate else ([], 0)
             for line in lines:
                 self._print(line)
             summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
@@ -115,3 +121,19 @@ class Console:
         for path in written:
             self._print(f"wrote {path}")
         self._print(render_summary(report))
+
+
+def under_actions() -> bool:
+    return os.environ.get("GITHUB_ACTIONS") == "true"
+
+
+def write_step_outputs(report: RunReport, json_path: str | None) -> bool:
+    """Under GitHub Actions, the step outputs the action has (status, failed-models, report) written to
+    $GITHUB_OUTPUT, so a `run: gradcheck-ci check` step offers them too. False when not under Actions."""
+    path = os.environ.get("GITHUB_OUTPUT")
+    if not (under_actions() and path):
+        return False
+    from .report import github
+
+    github.write_outputs(path, github.step_outputs(report, json_path, os.environ.get("GITHUB_WORKSPACE")))
+    return True

@@ -168,6 +168,9 @@ class RunReport:
     version: str | None = None  # the gradcheck-ci version that wrote the report (None: an older report)
     # `check --changed-since`: the reference, what it resolved to and what changed (None: every model checked)
     changed_since: dict[str, Any] | None = None
+    # The absolute repository root the paths are relative to, when the run knows it (SARIF's %SRCROOT%).
+    # Not part of the JSON report: a report stays the same wherever the repository was checked out.
+    root: str | None = field(default=None, compare=False)
 
     @property
     def status(self) -> str:

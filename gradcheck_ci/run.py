@@ -14,7 +14,8 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from .output import Console
+from .errors import print_debug_traceback
+from .output import Console, write_step_outputs
 from .report.formats import REPORT_FORMATS
 from .results import EXIT_ERROR, ErrorInfo, ModelResult, RunReport
 
@@ -91,15 +92,24 @@ class ReportFiles:
     atomically after every model, so that even a run killed outright (SIGKILL, a lost machine) leaves
     valid reports: the finished models, the rest marked cancelled."""
 
-    def __init__(self, args: argparse.Namespace) -> None:
+    def __init__(self, args: argparse.Namespace, rebase: bool = True) -> None:
+        """rebase=False: the report's paths are repository-relative already (merge reads the shards' reports)."""
         self.paths = {fmt.name: getattr(args, fmt.name, None) for fmt in REPORT_FORMATS}
         self.wanted = any(self.paths.values())
         config = getattr(args, "config", "gradcheck.yml")
         root = getattr(args, "root", None) or os.path.dirname(os.path.abspath(config))
-        self.prefix = repository_prefix(root)
+        self.prefix = repository_prefix(root) if rebase else ""
+        # The directory the written paths are relative to: the checkout under Actions, else the config's root
+        # (merge: the checkout, when it runs under Actions; unknown otherwise).
+        workspace = os.environ.get("GITHUB_WORKSPACE")
+        if rebase:
+            self.source_root: str | None = os.path.abspath(workspace if self.prefix and workspace else root)
+        else:
+            self.source_root = os.path.abspath(workspace) if workspace else None
 
     def rebased(self, report: RunReport) -> RunReport:
         """The report with paths relative to the repository (GITHUB_WORKSPACE), not to the config's directory."""
+        report.root = self.source_root
         if not self.prefix:
             return report
         copied = copy.deepcopy(report)
@@ -158,6 +168,7 @@ def check(args: argparse.Namespace, shard: tuple[int, int] | None, console: Cons
         try:
             config = load_config(args.config, root=args.root)
         except ConfigError as exc:
+            print_debug_traceback(exc)
             return _finish(_unreadable_config(exc, args), reports, console, started)
 
         config_file = config.rel_path()
@@ -178,6 +189,8 @@ def check(args: argparse.Namespace, shard: tuple[int, int] | None, console: Cons
             runner.cancel()
         pending = list(specs)
         reports.interim(report, pending, config_file)  # fails fast on an unwritable report path
+        if specs:
+            _prepare_cache(console)
 
         def on_result(result: ModelResult) -> None:
             report.models.append(result)
@@ -216,6 +229,21 @@ def _only_changed(args: argparse.Namespace, config: Config, report: RunReport, s
         for name, reason in selection.reasons.items():
             console.note(f"  checking {name}: {reason}")
     return selection.to_check
+
+
+def _prepare_cache(console: Console) -> None:
+    """Ready the cache directory before the first worker; a cache that cannot be used is never fatal."""
+    from . import compat
+
+    try:
+        state = compat.prepare_cache()
+    except compat.CacheDirError as exc:
+        print_debug_traceback(exc)
+        os.environ.pop(compat.CACHE_DIR_ENV, None)  # the workers fall back to the default cache
+        console.note(f"gradcheck-ci: {exc}; checking without it (nothing compiled now is kept)")
+        return
+    if state is not None:
+        console.note(f"gradcheck-ci: {state.describe()}")
 
 
 def _unreadable_config(exc: ConfigError, args: argparse.Namespace) -> RunReport:
@@ -278,6 +306,8 @@ def _finish(report: RunReport, reports: ReportFiles, console: Console, started: 
     except UsageError as exc:
         console.finish(reports.rebased(report), [])
         print(f"gradcheck-ci: error: {exc}", file=sys.stderr)
+        write_step_outputs(report, None)
         return EXIT_ERROR
     console.finish(reports.rebased(report), written, html_report=reports.paths.get("html"))
+    write_step_outputs(report, reports.paths.get("json"))
     return report.exit_code

@@ -23,6 +23,7 @@ from typing import Any
 
 from .blame import is_inside, is_library, quote_source, relative
 from .config import ModelSpec
+from .errors import print_debug_traceback
 from .results import ErrorInfo, ModelResult
 
 OnEvent = Callable[[str, str], None]  # (model name, progress message)
@@ -64,6 +65,7 @@ class Runner:
             try:
                 outcome = self._spawn(spec, job_path, result_path)
             except (OSError, subprocess.SubprocessError) as exc:
+                print_debug_traceback(exc)
                 return error_result(spec, self.config_file, ErrorInfo(
                     f"cannot start the worker process: {exc}", self.config_file, spec.line, "crash"))
             elapsed = time.perf_counter() - started

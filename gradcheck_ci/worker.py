@@ -21,7 +21,7 @@ from typing import Any
 from . import guard
 from .blame import clean_message, network_notices, recording_float32_sites, unexpected_error
 from .config import ModelSpec
-from .errors import ModelLoadError
+from .errors import ModelLoadError, print_debug_traceback
 from .importer import imported_files
 from .results import ErrorInfo, ModelResult
 
@@ -65,9 +65,11 @@ def check_model(spec: ModelSpec, root: str, config_file: str, progress: Events,
         with guard.no_network():  # a gradient check needs no network: downloads stop with a clear message
             _run(spec, root, config_file, progress, result, after_check)
     except ModelLoadError as exc:
+        print_debug_traceback(exc)  # to stderr, which the runner shows as this model's output
         result.status = "error"
         result.error = ErrorInfo(exc.message, exc.file, exc.line, exc.kind)
-    except MemoryError:
+    except MemoryError as exc:
+        print_debug_traceback(exc)
         result.status = "error"
         result.error = ErrorInfo(f"out of memory (limit {spec.memory} MiB, the model's `memory`)",
                                  config_file, spec.key_lines.get("memory", spec.line), "memory")
@@ -75,6 +77,7 @@ def check_model(spec: ModelSpec, root: str, config_file: str, progress: Events,
         error = unexpected_error(exc, root, spec, config_file)
         if error is None:
             raise  # ours: main() reports it as an internal error
+        print_debug_traceback(exc)
         result.status = "error"
         result.error = ErrorInfo(error.message, error.file, error.line, error.kind)
     if result.error is not None:  # no array dump, no path of gradcheck-ci's installation, whatever raised it
@@ -181,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = check_model(spec, job["root"], job["config_file"], events, replay_hook(job.get("replay")))
     except BaseException as exc:  # noqa: BLE001 - a bug of ours: still report it as this model's error
+        print_debug_traceback(exc)
         where = "; ".join(f"{os.path.basename(f.filename)}:{f.lineno} in {f.name}"
                           for f in traceback.extract_tb(exc.__traceback__)[-3:])
         result = ModelResult(name=spec.name, factory=spec.factory, status="error", seed=spec.seed,

@@ -7,12 +7,14 @@ Escaping follows the runner's own rules (actions/toolkit `command.ts`): in data 
 LF; in properties also `:` and `,`.
 """
 # No `from __future__ import annotations` here: that import binds the name `annotations`, which type
-# checkers then see redefined by this module's annotations(). Python 3.11 needs no future import for them.
+# checkers then see redefined by this module's annotations(). Unions are spelt Optional[...], because the
+# light install (validate, merge) also runs on Python 3.9, which evaluates these annotations.
 import os
 import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Optional
 
 from ..results import ModelResult, RunReport
 from .common import (
@@ -62,7 +64,7 @@ def command(kind: str, message: str, **props: object) -> str:
     return f"::{kind}" + (" " + ",".join(pairs) if pairs else "") + "::" + escape_data(text)
 
 
-def stop_commands(token: str | None = None) -> tuple[str, str]:
+def stop_commands(token: Optional[str] = None) -> tuple[str, str]:
     """('::stop-commands::TOKEN', '::TOKEN::'): nothing printed in between is read as a command."""
     token = token if token is not None else secrets.token_hex(16)
     if not _TOKEN.match(token):
@@ -99,14 +101,32 @@ def write_outputs(path: str, outputs: Mapping[str, str]) -> None:
         handle.write(blocks)  # one write: outputs from one call never interleave
 
 
+FAILED_STATUSES = ("fail", "error")  # the models the `failed-models` output names
+
+
+def step_outputs(report: RunReport, json_path: Optional[str], workspace: Optional[str]) -> dict[str, str]:
+    """The action's outputs for a finished run: status, failed-models (comma-separated) and report (the JSON
+    report's path relative to `workspace` with '/' separators; absolute outside it; "" when none was written)."""
+    failed = [m.name for m in report.models if m.status in FAILED_STATUSES]
+    where = ""
+    if json_path:
+        where = os.path.abspath(json_path)
+        if workspace:
+            relative = os.path.relpath(where, os.path.abspath(workspace))
+            if relative != ".." and not relative.startswith(".." + os.sep):
+                where = relative
+        where = where.replace(os.sep, "/")
+    return {"status": report.status, "failed-models": ",".join(failed), "report": where}
+
+
 # --- annotations ----------------------------------------------------------------------------------------
 
 @dataclass
 class _Annotation:
     kind: str
     rank: tuple[float, ...]  # smaller first within its kind
-    file: str | None
-    line: int | None
+    file: Optional[str]
+    line: Optional[int]
     title: str
     message: str
 

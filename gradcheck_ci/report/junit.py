@@ -51,7 +51,7 @@ def _tensor_table(model: ModelResult) -> str:
                      num(p.max_rel_err), num(p.tolerance), index_text(p.worst_index),
                      where(repo_path(p.file), positive_line(p.line))])
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
 
 
 def _diagnoses(model: ModelResult) -> str:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -24,7 +25,10 @@ from .common import (
 )
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
-INFORMATION_URI = "https://github.com/gradcheck-ci/gradcheck-ci"
+# The tool's home page comes from the installed package's metadata (pyproject.toml's [project.urls]); this is
+# only for a run from a source tree that was never installed.
+FALLBACK_INFORMATION_URI = "https://github.com/gradcheck-ci/gradcheck-ci"
+SRCROOT = "%SRCROOT%"
 
 # Fixed rules come first so their indexes never move; diagnosis codes follow, sorted.
 _FIXED_RULES = {
@@ -58,6 +62,32 @@ _HELP = {
 }
 
 
+def information_uri() -> str:
+    """The `Homepage` (else the first) Project-URL of the installed gradcheck-ci distribution."""
+    from importlib import metadata
+
+    try:
+        urls = metadata.metadata("gradcheck-ci").get_all("Project-URL") or []
+    except metadata.PackageNotFoundError:
+        return FALLBACK_INFORMATION_URI
+    pairs = [tuple(part.strip() for part in entry.split(",", 1)) for entry in urls if "," in entry]
+    for label, url in pairs:
+        if label.lower() == "homepage":
+            return str(url)
+    return str(pairs[0][1]) if pairs else FALLBACK_INFORMATION_URI
+
+
+def _source_root(root: str | None) -> dict[str, Any]:
+    """run.originalUriBaseIds[%SRCROOT%]: the repository root every result's uri is relative to; its absolute
+    file URI when the run knows it (a consumer that reads the log elsewhere resolves the uris against its own
+    checkout)."""
+    entry: dict[str, Any] = {"description": {"text": "The root of the repository (the paths in the reports are "
+                                                      "relative to it)."}}
+    if root:
+        entry["uri"] = Path(root).resolve().as_uri().rstrip("/") + "/"
+    return entry
+
+
 def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
@@ -71,7 +101,7 @@ def _fingerprint(rule_id: str, model: str, item: str, file: str | None) -> str:
 def _location(file: str | None, line: int | None) -> list[dict[str, Any]]:
     if not file:
         return []
-    physical: dict[str, Any] = {"artifactLocation": {"uri": quote(file, safe="/"), "uriBaseId": "%SRCROOT%"}}
+    physical: dict[str, Any] = {"artifactLocation": {"uri": quote(file, safe="/"), "uriBaseId": SRCROOT}}
     if line:
         physical["region"] = {"startLine": line}
     return [{"physicalLocation": physical}]
@@ -91,6 +121,11 @@ def _diagnosis_message(model: ModelResult, d: Diagnosis) -> str:
     confirmed = confirmation(d)
     text = f"{one_line(model.name, 120)}: {_text(d.message, d.code)}{confirmed}"
     return text + (f" Fix: {clean_text(d.fix).strip()}" if d.fix else "")
+
+
+def _expected_message(model: ModelResult, d: Diagnosis) -> str:
+    return (f"{one_line(model.name, 120)}: known gradient mismatch (expect: fail), cause "
+            f"{one_line(d.code, 100)}{confirmation(d)}: {_text(d.message, d.code)}")
 
 
 def _covered(d: Diagnosis, p: ParamResult) -> bool:
@@ -139,6 +174,9 @@ def _mismatch_results(b: _Builder, model: ModelResult, report: RunReport) -> Non
     fallback = failure_location(model, report)
     for d in model.diagnoses:
         file, line = (repo_path(d.file), positive_line(d.line)) if repo_path(d.file) else fallback
+        if expected:  # a known mismatch stays under its own rule, whatever its cause: one rule to leave alone
+            b.add("expected-gradient-mismatch", level, _expected_message(model, d), file, line, model.name, d.code)
+            continue
         b.add(one_line(d.code, 100) or "gradient-mismatch", level, _diagnosis_message(model, d), file, line,
               model.name, d.code)
     for p in failing:
@@ -173,7 +211,8 @@ def render_sarif(report: RunReport, tool_version: str) -> dict[str, Any]:
             file, line = error_location(model, report)
             kind = model.error.kind if model.error else "error"
             message = _text(model.error.message if model.error else "", "the model could not be checked")
-            b.add("model-error", "error", f"{one_line(model.name, 120)}: {one_line(kind, 30)} error: {message}",
+            rule = "config-error" if kind == "config" else "model-error"  # the model's entry in the config is wrong
+            b.add(rule, "error", f"{one_line(model.name, 120)}: {one_line(kind, 30)} error: {message}",
                   file, line, model.name, kind)
         # "cancelled" is not a property of the code: code scanning would open and close alerts for it.
         for n in model.notices:
@@ -188,8 +227,9 @@ def render_sarif(report: RunReport, tool_version: str) -> dict[str, Any]:
     for result in b.results:
         result["ruleIndex"] = index[result["ruleId"]]
     run: dict[str, Any] = {
-        "tool": {"driver": {"name": "gradcheck-ci", "informationUri": INFORMATION_URI,
+        "tool": {"driver": {"name": "gradcheck-ci", "informationUri": information_uri(),
                             "version": str(tool_version), "rules": ordered}},
+        "originalUriBaseIds": {SRCROOT: _source_root(report.root)},
         "results": b.results,
         "invocations": [{"executionSuccessful": report.status != "error", "exitCode": report.exit_code}],
     }

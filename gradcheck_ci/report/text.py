@@ -63,7 +63,7 @@ def _table(rows: list[list[str]], right: set[int], indent: str = "  ") -> list[s
     out = []
     for row in rows:
         cells = [cell.rjust(w) if i in right else cell.ljust(w)
-                 for i, (cell, w) in enumerate(zip(row, widths, strict=True))]
+                 for i, (cell, w) in enumerate(zip(row, widths))]
         out.append((indent + "  ".join(cells)).rstrip())
     return out
 

@@ -1,9 +1,15 @@
-"""Fixtures for the container end-to-end tests: a Docker engine, the local base image, the action image.
+"""Fixtures for the container end-to-end tests: a Docker engine, the local base image, the action image,
+and a registry on this machine for the release tests.
 
 An engine comes from ci/start-dockerd.sh and the base image from ci/make-base-image.sh (no registry is
 reachable here, so the image is built FROM a local debootstrap image: GRADCHECK_TEST_BASE_IMAGE,
-default gradcheck-ci-base:bookworm). Without them the docker tests are skipped, with the reason; set
+default gradcheck-ci-base:bookworm); the registry from ci/start-registry.sh (GRADCHECK_TEST_REGISTRY,
+default localhost:5000). Without them the docker tests are skipped, with the reason; set
 GRADCHECK_REQUIRE_DOCKER=1 (as .ci/run does) to make that a failure instead.
+
+GRADCHECK_TEST_IMAGE names the action image (default gradcheck-ci:e2e, built from this checkout); with
+GRADCHECK_TEST_NO_BUILD=1 it is used as it is: how a release tests the exact image it pushes
+(ci/release.sh selftest).
 """
 from __future__ import annotations
 
@@ -17,6 +23,8 @@ from .runner import REPO_ROOT
 
 BASE_IMAGE = os.environ.get("GRADCHECK_TEST_BASE_IMAGE", "gradcheck-ci-base:bookworm")
 TEST_IMAGE = os.environ.get("GRADCHECK_TEST_IMAGE", "gradcheck-ci:e2e")
+PREBUILT = os.environ.get("GRADCHECK_TEST_NO_BUILD") == "1"
+REGISTRY = os.environ.get("GRADCHECK_TEST_REGISTRY", "localhost:5000")
 FACTS: list[str] = []  # measurements shown at the end of the run
 
 
@@ -60,10 +68,21 @@ def base_image(docker_client) -> str:
 
 
 @pytest.fixture(scope="session")
-def action_image(docker_client, base_image, tmp_path_factory) -> str:
-    """The action image, built from this repository's Dockerfile with the SDK (layers reused)."""
+def action_image(docker_client, tmp_path_factory, request) -> str:
+    """The action image, built from this repository's Dockerfile with the SDK (layers reused), or the
+    prebuilt GRADCHECK_TEST_IMAGE as it is (GRADCHECK_TEST_NO_BUILD=1)."""
+    import docker.errors
+
     from gradcheck_ci import dockerrun
 
+    if PREBUILT:
+        try:
+            size = docker_client.images.get(TEST_IMAGE).attrs["Size"]
+        except docker.errors.ImageNotFound:
+            pytest.fail(f"GRADCHECK_TEST_NO_BUILD=1 but there is no image {TEST_IMAGE}", pytrace=False)
+        FACTS.append(f"action image {TEST_IMAGE} as given (not rebuilt), {size / 1e6:.0f} MB")
+        return TEST_IMAGE
+    base_image = request.getfixturevalue("base_image")
     log_path = tmp_path_factory.mktemp("build") / "build.log"
     started = time.monotonic()
     with open(log_path, "w") as log:
@@ -77,3 +96,17 @@ def action_image(docker_client, base_image, tmp_path_factory) -> str:
     FACTS.append(f"action image {TEST_IMAGE} FROM {base_image}: built in {seconds:.0f}s (unchanged "
                  f"layers reused), {size / 1e6:.0f} MB; build log {log_path}")
     return TEST_IMAGE
+
+
+@pytest.fixture(scope="session")
+def registry(docker_client) -> str:
+    """A registry on this machine that the engine pushes to and pulls from (ci/start-registry.sh)."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://{REGISTRY}/v2/", timeout=10) as response:
+            response.read()
+    except (urllib.error.URLError, OSError) as exc:
+        _unavailable(f"no registry answers at {REGISTRY} ({exc}); start one with ci/start-registry.sh")
+    return REGISTRY

@@ -50,10 +50,14 @@ class ActionRun:
         return [c for c in self.commands if c.name == kind]
 
 
-def make_workspace(tmp: Path, repo: str, subdir: str = "") -> Path:
+def make_workspace(tmp: Path, repo: str | Path, subdir: str = "", preload: Mapping[str, Path] | None = None) -> Path:
+    """A repository (a fixture's name, or a path) copied to tmp/workspace (or into its `subdir`); `preload`
+    copies more in, by their path in the workspace (a restored cache directory)."""
     workspace = tmp / "workspace"
     target = workspace / subdir if subdir else workspace
     shutil.copytree(FIXTURES / repo, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for where, source in (preload or {}).items():
+        shutil.copytree(source, workspace / where, symlinks=True)
     return workspace
 
 
@@ -68,11 +72,14 @@ def open_up(path: Path) -> None:
 
 def run_action(client: Any, image: str, tmp: Path, repo: str, inputs: Mapping[str, str] | None = None,
                user: str | None = None, subdir: str = "", timeout: int = 900,
+               preload: Mapping[str, Path] | None = None, workspace: Path | None = None,
                prepare: Callable[[Path], None] | None = None) -> ActionRun:
-    """`prepare(workspace)` runs once the fixture is copied, before the container starts (e.g. git history)."""
+    """`workspace`: a checkout prepared by the caller (make_workspace), instead of a copy of `repo`;
+    `prepare(workspace)` runs once the workspace is ready, before the container starts (e.g. git history)."""
     import time
 
-    workspace = make_workspace(tmp, repo, subdir)
+    tmp.mkdir(parents=True, exist_ok=True)
+    workspace = workspace or make_workspace(tmp, repo, subdir, preload)
     if prepare is not None:
         prepare(workspace)
     commands_dir = tmp / "file_commands"
@@ -136,3 +143,89 @@ def line_of(path: Path, needle: str) -> int:
         if needle in line:
             return number
     raise AssertionError(f"{needle!r} not in {path}")
+
+
+# ---- the runner's own `docker run`, for an action that names a pulled image ------------------------------
+
+RUNNER_MOUNTS = ("_github_home", "_github_workflow", "_runner_file_commands")
+
+
+def runner_environment(commands_dir: str, names: dict[str, str]) -> dict[str, str]:
+    """The variables the runner gives a container action (ContainerActionHandler: its GITHUB_*, RUNNER_*,
+    CI and the file-command paths, translated into the container)."""
+    return {
+        "HOME": HOME,
+        "GITHUB_JOB": "gradcheck", "GITHUB_REF": "refs/heads/main", "GITHUB_REF_NAME": "main",
+        "GITHUB_REF_TYPE": "branch", "GITHUB_SHA": "0" * 40, "GITHUB_REPOSITORY": "octo/models",
+        "GITHUB_REPOSITORY_OWNER": "octo", "GITHUB_RUN_ID": "1", "GITHUB_RUN_NUMBER": "1",
+        "GITHUB_RUN_ATTEMPT": "1", "GITHUB_ACTOR": "octo", "GITHUB_WORKFLOW": "gradients",
+        "GITHUB_EVENT_NAME": "push", "GITHUB_SERVER_URL": "https://github.com",
+        "GITHUB_API_URL": "https://api.github.com", "GITHUB_WORKSPACE": WORKSPACE,
+        "GITHUB_ACTION": "gradcheck", "GITHUB_EVENT_PATH": "/github/workflow/event.json",
+        "GITHUB_PATH": f"{commands_dir}/{names['path']}", "GITHUB_ENV": f"{commands_dir}/{names['env']}",
+        "GITHUB_OUTPUT": f"{commands_dir}/{names['output']}", "GITHUB_STATE": f"{commands_dir}/{names['state']}",
+        "GITHUB_STEP_SUMMARY": f"{commands_dir}/{names['summary']}",
+        "RUNNER_OS": "Linux", "RUNNER_ARCH": "X64", "RUNNER_NAME": "GitHub Actions 1",
+        "RUNNER_ENVIRONMENT": "github-hosted", "RUNNER_TEMP": "/home/runner/work/_temp",
+        "RUNNER_TOOL_CACHE": "/opt/hostedtoolcache", "RUNNER_WORKSPACE": "/home/runner/work/models",
+        "GITHUB_ACTIONS": "true", "CI": "true",
+    }
+
+
+def run_like_the_runner(image: str, tmp: Path, repo: str | Path, action_yml: str,
+                        inputs: Mapping[str, str] | None = None, docker: str = "docker",
+                        docker_env: Mapping[str, str] | None = None, timeout: float = 900,
+                        preload: Mapping[str, Path] | None = None) -> ActionRun:
+    """Run `image` with the docker CLI exactly as the runner runs a `docker://` container action: `docker run
+    --name --label --workdir /github/workspace --rm`, one `-e NAME` per variable (the value taken from the CLI's
+    environment), the runner's five mounts (the engine's socket, home, workflow, file commands, workspace).
+    `action_yml` (the text of the action.yml being run) gives the input defaults, as the runner reads them."""
+    import subprocess
+    import time
+
+    tmp.mkdir(parents=True, exist_ok=True)
+    workspace = make_workspace(tmp, repo, preload=preload)
+    temp = tmp / "_temp"
+    for name in RUNNER_MOUNTS:
+        (temp / name).mkdir(parents=True)
+    (temp / "_github_workflow" / "event.json").write_text("{}")
+    suffix = uuid.uuid4().hex
+    names = {kind: f"{prefix}_{suffix}" for kind, prefix in (
+        ("path", "add_path"), ("env", "set_env"), ("output", "set_output"), ("state", "save_state"),
+        ("summary", "step_summary"))}
+    for file_name in names.values():
+        (temp / "_runner_file_commands" / file_name).write_text("")
+
+    env = runner_environment(FILE_COMMANDS, names)
+    declared = yaml.safe_load(action_yml)["inputs"]
+    values = {name: str(spec.get("default", "")) for name, spec in declared.items()}
+    values.update(inputs or {})
+    env.update({f"INPUT_{name.upper()}": value for name, value in values.items()})
+
+    args = [docker, "run", "--name", f"gradcheck_ci_e2e_{suffix[:12]}", "--label", "gradcheck-ci-e2e",
+            "--workdir", WORKSPACE, "--rm"]
+    for name in env:
+        args += ["-e", name]
+    sock = "/var/run/docker.sock"
+    if os.path.exists(sock):
+        args += ["-v", f"{sock}:{sock}"]
+    args += ["-v", f"{temp / '_github_home'}:{HOME}", "-v", f"{temp / '_github_workflow'}:/github/workflow",
+             "-v", f"{temp / '_runner_file_commands'}:{FILE_COMMANDS}", "-v", f"{workspace}:{WORKSPACE}", image]
+
+    started = time.monotonic()
+    proc = subprocess.Popen(args, env={**os.environ, **(docker_env or {}), **env}, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    first_result = None
+    chunks = []
+    assert proc.stdout is not None
+    for line in iter(proc.stdout.readline, b""):
+        chunks.append(line)
+        if first_result is None and FIRST_RESULT.search(line):
+            first_result = time.monotonic() - started
+    code = proc.wait(timeout=timeout)
+    seconds = time.monotonic() - started
+    log = b"".join(chunks).decode("utf-8", "replace")
+    commands = temp / "_runner_file_commands"
+    return ActionRun(code, log, parse_output_file((commands / names["output"]).read_text()),
+                     (commands / names["summary"]).read_text(), workspace, seconds, effective_commands(log),
+                     first_result)

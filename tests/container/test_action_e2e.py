@@ -5,7 +5,10 @@ Needs a Docker engine and the local base image (see conftest.py); `pytest -m doc
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -38,7 +41,25 @@ def test_passing_repo(docker_client, action_image, tmp_path):
                  f"{run.first_result or float('nan'):.1f}s, done in {run.seconds:.1f}s")
 
     assert run.exit_code == 0, run.log
+    key = run.outputs.pop("cache-key")
     assert run.outputs == {"status": "pass", "failed-models": "", "report": "gradcheck-report.json"}
+    assert key.startswith("gradcheck-ci-py3.11-np1.23.5-th1.0.5-"), key
+    # the cache directory: seeded from the image, never committed, readable by the runner's cache step
+    cache = run.workspace / ".gradcheck-ci-cache"
+    assert (cache / ".gitignore").read_text().splitlines()[-1] == "*"
+    unreadable = [p for p in cache.rglob("*") if not p.is_symlink() and p.stat().st_mode & 0o004 == 0]
+    assert not unreadable, unreadable[:5]
+
+
+def test_the_cache_directory_belongs_to_the_workspace_owner(docker_client, action_image, tmp_path):
+    """The runner's user (uid 1001 on GitHub's hosted runners) owns the checkout; the container is root.
+    What the check compiled must be the runner's, or it could not clean the workspace (self-hosted)."""
+    workspace = make_workspace(tmp_path / "prepared", "passing")
+    os.chown(workspace, 1001, 1001)
+    run = run_action(docker_client, action_image, tmp_path, "passing", preload={}, workspace=workspace)
+    assert run.exit_code == 0, run.log
+    owners = {(p.stat().st_uid, p.stat().st_gid) for p in (run.workspace / ".gradcheck-ci-cache").rglob("*")}
+    assert owners == {(1001, 1001)}, owners
     report = json.loads((run.workspace / "gradcheck-report.json").read_text())
     assert report["status"] == "pass"
     assert {m["name"]: m["status"] for m in report["models"]} == {"rnn-full-bptt": "pass", "mlp": "pass"}
@@ -73,6 +94,8 @@ def test_reported_network_fails_with_annotation_on_the_layer(docker_client, acti
     assert (run.workspace / "reports" / "junit.xml").read_text().lstrip().startswith("<?xml")
     sarif = json.loads((run.workspace / "reports" / "gradcheck.sarif").read_text())
     assert sarif["version"] == "2.1.0"
+    assert sarif["runs"][0]["originalUriBaseIds"]["%SRCROOT%"]["uri"] == "file:///github/workspace/"
+    assert {r["ruleId"] for r in sarif["runs"][0]["results"]} == {"truncated-bptt"}
 
 
 def test_broken_config_is_an_error_on_its_line(docker_client, action_image, tmp_path):
@@ -205,3 +228,49 @@ def test_annotations_in_a_subdirectory_point_at_the_repository_path(docker_clien
     assert run.exit_code == 2, run.log
     files = {c.properties.get("file") for c in run.annotations("error")}
     assert "sub/gradcheck.yml" in files, files
+
+
+def compiled_modules(cache: Path) -> set[str]:
+    return {p.name for p in cache.glob("theano/*/compiledir_*/tmp*")}
+
+
+def test_a_second_run_with_the_cache_compiles_nothing(docker_client, action_image, tmp_path):
+    """The cache directory as actions/cache restores it: the second run of an unchanged repository finds
+    every module the first one compiled (the passing repo's models are not in the image's baked cache)."""
+    first = run_action(docker_client, action_image, tmp_path, "passing")
+    assert first.exit_code == 0, first.log
+    seeded = re.search(r"(\d+) compiled module\(s\), (\d+) of them copied from the image's baked cache", first.log)
+    assert seeded and seeded.group(1) == seeded.group(2), first.log  # a new cache starts as the image's
+    after_first = compiled_modules(first.workspace / ".gradcheck-ci-cache")
+    assert len(after_first) > int(seeded.group(1))  # these models needed modules the image lacks
+    report = json.loads((first.workspace / "gradcheck-report.json").read_text())
+    # restored on another runner: same files, another machine (the workspace is copied into a new one)
+    restored = tmp_path / "restored"
+    restored.mkdir()
+    shutil.copytree(first.workspace / ".gradcheck-ci-cache", restored / "cache")
+    second = run_action(docker_client, action_image, tmp_path / "second", "passing",
+                        preload={".gradcheck-ci-cache": restored / "cache"})
+    assert second.exit_code == 0, second.log
+    assert second.outputs["cache-key"] == first.outputs["cache-key"]  # nothing changed: nothing to save
+    assert compiled_modules(second.workspace / ".gradcheck-ci-cache") == after_first  # nothing compiled again
+    again = json.loads((second.workspace / "gradcheck-report.json").read_text())
+    FACTS.append("passing repo, compile seconds: first run {:.1f}, second run with the cache {:.1f}".format(
+        sum(m["seconds"]["compile"] for m in report["models"]), sum(m["seconds"]["compile"] for m in again["models"])))
+
+
+def test_merge_input_merges_the_shards_in_the_image(docker_client, action_image, tmp_path):
+    """The merge job of a matrix, with the action's `merge` input: no checkout of the models, no Python."""
+    from tests import FIXTURES as ALL_FIXTURES
+
+    run = run_action(docker_client, action_image, tmp_path, "passing",
+                     {"merge": "shards/gradcheck-report-*.json", "json-report": "merged.json",
+                      "sarif-report": "merged.sarif", "junit-report": "merged.xml"},
+                     preload={"shards": ALL_FIXTURES / "shards"})
+    assert run.exit_code == 1, run.log  # one shard found the truncated model
+    assert run.outputs == {"status": "fail", "failed-models": "seed-rnn-truncated", "report": "merged.json",
+                           "cache-key": ""}
+    merged = json.loads((run.workspace / "merged.json").read_text())
+    assert [m["name"] for m in merged["models"]] == ["seed-rnn-truncated", "seed-rnn-full-bptt"]
+    assert (run.workspace / "merged.xml").stat().st_size and (run.workspace / "merged.sarif").stat().st_size
+    assert "seed-rnn-full-bptt" in run.summary
+    assert run.annotations("error") == []  # the shards' jobs annotated; the merge does not repeat them

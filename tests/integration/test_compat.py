@@ -45,3 +45,71 @@ def test_file_based_ops_keep_one_cache_version_across_processes():
         assert out.returncode == 0, out.stderr[-2000:]
         versions.add(out.stdout.strip().splitlines()[-1])
     assert len(versions) == 1, versions
+
+
+# ---- the compile cache across machines and time -------------------------------------------------------------
+
+COMPILE_A_FUNCTION = """
+import os, sys
+from gradcheck_ci import compat
+compat.prepare("float64")
+import theano, theano.tensor as T
+x = T.matrix()
+theano.function([x], T.tanh(x).sum() * 3 + T.exp(x).max())
+compiledir = theano.config.compiledir
+print("MODULES", len([d for d in os.listdir(compiledir) if d.startswith("tmp")]))
+"""
+
+
+def compile_in_fresh_process(cache_dir, env_extra=None) -> int:
+    """Compile one small function in a new interpreter with `cache_dir` as gradcheck-ci's cache directory;
+    the number of module folders Theano's compiledir holds afterwards."""
+    import subprocess
+
+    env = dict(os.environ, GRADCHECK_CI_CACHE_DIR=str(cache_dir), **(env_extra or {}))
+    env.pop("GRADCHECK_THEANO_CACHE", None)
+    env.pop("THEANO_FLAGS", None)
+    out = subprocess.run([sys.executable, "-c", COMPILE_A_FUNCTION], capture_output=True, text=True,
+                         timeout=900, env=env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return int(next(line for line in out.stdout.splitlines() if line.startswith("MODULES")).split()[1])
+
+
+def module_files(cache_dir):
+    from pathlib import Path
+
+    return sorted(p for p in Path(cache_dir).rglob("*.so") if p.parent.name.startswith("tmp"))
+
+
+def test_a_cache_made_long_ago_and_without_c_sources_is_still_used(tmp_path):
+    """The baked cache and a restored CI cache carry their build time as access time, and the image ships
+    no C sources (mod.cpp): neither may make Theano compile again (it would after 24 days unless compat
+    lifts cmodule.age_thresh_use, and the image strips mod.cpp)."""
+    from pathlib import Path
+
+    first = compile_in_fresh_process(tmp_path)
+    assert first > 0
+    month_ago = __import__("time").time() - 40 * 86400
+    for path in Path(tmp_path).rglob("*"):
+        if path.name == "mod.cpp":
+            path.unlink()
+        elif path.is_file():
+            os.utime(path, (month_ago, month_ago))
+    before = module_files(tmp_path)
+    assert compile_in_fresh_process(tmp_path) == first  # nothing new compiled
+    assert module_files(tmp_path) == before  # and nothing deleted as too old
+
+
+def test_a_cache_of_another_stack_is_not_used(tmp_path):
+    """A cache stamped by another numpy (an older image) sits under another tag: compiled afresh, not loaded."""
+    from gradcheck_ci import compat
+
+    compile_in_fresh_process(tmp_path)
+    [used] = [d for d in (tmp_path / "theano").iterdir() if d.is_dir()]
+    assert used.name == compat.cache_tag()
+    foreign = tmp_path / "theano" / used.name.replace("np1.23.5", "np1.24.0")
+    used.rename(foreign)
+    (foreign / compat.STAMP_FILE).write_text('{"numpy": "1.24.0"}')
+    assert compile_in_fresh_process(tmp_path) > 0
+    assert sorted(d.name for d in (tmp_path / "theano").iterdir() if d.is_dir()) == sorted(
+        [foreign.name, compat.cache_tag()])

@@ -148,6 +148,122 @@ def test_merge_of_something_else_is_a_usage_error(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "cannot read report" in err and "No such file or directory" in err and "Traceback" not in err
 
+
+def _shards(tmp_path: Path) -> list[str]:
+    failing = ModelResult(name="rnn", factory="models/rnn.py:build", status="fail", seed=0, precision="float64",
+                          mode="full", config_line=3, config_file="gradcheck.yml")
+    passing = ModelResult(name="mlp", factory="models/mlp.py:build", status="pass", seed=0, precision="float64",
+                          mode="full", config_line=7, config_file="gradcheck.yml")
+    paths = []
+    for index, model in enumerate((failing, passing), start=1):
+        path = tmp_path / f"gradcheck-report-{index}.json"
+        report = RunReport(config_file="gradcheck.yml", models=[model], shard=f"{index}/2")
+        path.write_text(json.dumps(report.to_json()))
+        paths.append(str(path))
+    return paths
+
+
+def test_merge_writes_every_report_format(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    code = cli.main(["merge", *_shards(tmp_path), "--json", str(tmp_path / "m.json"),
+                     "--junit", str(tmp_path / "m.xml"), "--sarif", str(tmp_path / "m.sarif")])
+    assert code == 1  # a failing model in one shard fails the merged run
+    assert json.loads((tmp_path / "m.json").read_text())["status"] == "fail"
+    assert "<testsuite" in (tmp_path / "m.xml").read_text()
+    sarif = json.loads((tmp_path / "m.sarif").read_text())
+    assert [r["ruleId"] for r in sarif["runs"][0]["results"]] == ["gradient-mismatch"]
+    # outside Actions the merged run's root is unknown: %SRCROOT% is declared, without a uri
+    assert "uri" not in sarif["runs"][0]["originalUriBaseIds"]["%SRCROOT%"]
+    assert "merged 2 report(s), 2 model(s): fail" in capsys.readouterr().out
+
+
+def test_merge_needs_somewhere_to_write(tmp_path, capsys):
+    assert cli.main(["merge", *_shards(tmp_path)]) == 2
+    assert "--json, --junit, --sarif" in capsys.readouterr().err
+
+
+def test_merge_under_actions_writes_outputs_and_a_summary_but_no_annotations(tmp_path, capsys, monkeypatch):
+    from tests.actions_log import effective_commands, parse_output_file
+
+    output, summary = tmp_path / "output", tmp_path / "summary"
+    output.write_text("")
+    summary.write_text("")
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_OUTPUT", str(output))
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    monkeypatch.setenv("GITHUB_WORKSPACE", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["merge", *_shards(tmp_path), "--json", "reports/all.json", "--sarif", "all.sarif"]) == 1
+    assert parse_output_file(output.read_text()) == {"status": "fail", "failed-models": "rnn",
+                                                     "report": "reports/all.json"}
+    assert "rnn" in summary.read_text() and "mlp" in summary.read_text()
+    assert not [c for c in effective_commands(capsys.readouterr().out) if c.name == "error"]  # the shards made them
+    sarif = json.loads((tmp_path / "all.sarif").read_text())
+    assert sarif["runs"][0]["originalUriBaseIds"]["%SRCROOT%"]["uri"] == tmp_path.as_uri() + "/"
+
+
+def test_check_under_actions_writes_the_step_outputs(tmp_path, capsys, monkeypatch):
+    from tests.actions_log import parse_output_file
+
+    repo = write_repo(tmp_path, """
+        version: 1
+        models:
+          - name: net
+            factory: models/net.py:build
+            seed: -1
+        """, {"models/net.py": "def build():\n    pass\n"})
+    output = tmp_path / "output"
+    output.write_text("")
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_OUTPUT", str(output))
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    monkeypatch.setenv("GITHUB_WORKSPACE", str(tmp_path))
+    monkeypatch.chdir(repo)
+    assert cli.main(["check", "--json", "out/r.json"]) == 2
+    assert parse_output_file(output.read_text()) == {"status": "error", "failed-models": "net", "report": "out/r.json"}
+
+
+def test_check_without_the_legacy_stack_says_which_extra_to_install(tmp_path, capsys, monkeypatch):
+    from gradcheck_ci import compat
+
+    monkeypatch.setattr(compat, "stack_problem", lambda: "`check` needs Python 3.11 ...: pip install "
+                                                         "'gradcheck-ci[check]'")
+    monkeypatch.chdir(write_repo(tmp_path, "version: 1\nmodels: []\n"))
+    assert cli.main(["check"]) == 2
+    err = capsys.readouterr().err
+    assert "gradcheck-ci: error: `check` needs Python 3.11" in err and "gradcheck-ci[check]" in err
+    assert "Traceback" not in err
+
+
+def test_cache_dir_reaches_the_workers_through_the_environment(tmp_path, monkeypatch):
+    import os
+
+    from gradcheck_ci import compat, run
+
+    seen = {}
+
+    def fake_check(args, shard, console):  # what the workers would inherit
+        seen["dir"] = os.environ.get(compat.CACHE_DIR_ENV)
+        return 0
+
+    monkeypatch.setattr(run, "check", fake_check)
+    monkeypatch.setenv(compat.CACHE_DIR_ENV, "")  # so that monkeypatch restores what the CLI sets
+    monkeypatch.delenv(compat.CACHE_DIR_ENV)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["check", "--cache-dir", "ci/cache"]) == 0
+    assert seen["dir"] == str(tmp_path / "ci" / "cache")
+    assert cli.main(["check", "--cache-dir", " "]) == 2
+
+
+def test_debug_shows_the_traceback_behind_a_usage_error(tmp_path, capsys, monkeypatch):
+    (tmp_path / "x.json").write_text("[1, 2")
+    monkeypatch.setenv("GRADCHECK_CI_DEBUG", "1")
+    assert cli.main(["merge", str(tmp_path / "x.json"), "--json", str(tmp_path / "m.json")]) == 2
+    err = capsys.readouterr().err
+    # the one line, and behind it the JSON error that caused it (hidden by `from None` without the debug flag)
+    assert "cannot read report" in err and "Traceback" in err and "JSONDecodeError" in err
+
+
 # ------------------------------------------------------------------ arbitrary input, end to end
 
 YAML_PIECES = st.sampled_from(["version: 1\n", "models:\n", "  - name: m\n", "    factory: models/net.py:build\n",

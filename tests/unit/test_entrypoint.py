@@ -10,8 +10,9 @@ import os
 
 import pytest
 
-from entrypoint import inputs, workflow
+from entrypoint import cache, inputs, workflow
 from entrypoint import main as entry
+from gradcheck_ci import compat
 from gradcheck_ci.report import github
 from tests.actions_log import effective_commands, parse_output_file
 
@@ -52,20 +53,23 @@ def test_defaults_give_a_plain_check(tmp_path):
     assert plan.errors == []
     assert plan.cwd == str(tmp_path)
     assert plan.argv == ["check", "--config", "gradcheck.yml", "--format", "github",
-                         "--json", "gradcheck-report.json"]
+                         "--json", "gradcheck-report.json", "--cache-dir", str(tmp_path / ".gradcheck-ci-cache")]
     assert plan.report_output == "gradcheck-report.json"
+    assert plan.cache_dir == str(tmp_path / ".gradcheck-ci-cache") and not plan.merging
 
 
 def test_every_input_reaches_the_cli(tmp_path):
     (tmp_path / "sub").mkdir()
     plan = plan_for(tmp_path, config="ci/gc.yml", models="a, b*\n c", working_directory="sub",
                     json_report="out/r.json", junit_report="j.xml", sarif_report="s.sarif", shard=" 2/3 ",
-                    fail_on_expected="true")
+                    fail_on_expected="true", cache_dir="ci-cache/gc")
     assert plan.errors == []
     assert plan.cwd == str(tmp_path / "sub")
+    # cache-dir is relative to the repository (where actions/cache finds it), the others to working-directory
     assert plan.argv == ["check", "--config", "ci/gc.yml", "--format", "github",
                          "--model", "a", "--model", "b*", "--model", "c", "--json", "out/r.json",
-                         "--junit", "j.xml", "--sarif", "s.sarif", "--shard", "2/3", "--fail-on-expected"]
+                         "--junit", "j.xml", "--sarif", "s.sarif", "--shard", "2/3", "--fail-on-expected",
+                         "--cache-dir", str(tmp_path / "ci-cache" / "gc")]
     assert plan.json_report == str(tmp_path / "sub" / "out" / "r.json")
     assert plan.report_output == "sub/out/r.json"
 
@@ -77,9 +81,46 @@ def test_hyphenated_and_underscored_input_names(tmp_path):
 
 
 def test_empty_json_report_keeps_none(tmp_path):
-    plan = plan_for(tmp_path, json_report="")
+    plan = plan_for(tmp_path, json_report="", cache_dir="")
     assert plan.report_output == "" and plan.json_report == str(tmp_path / "tmp-report.json")
     assert plan.argv[-2:] == ["--json", plan.json_report]
+    assert plan.cache_dir == ""  # an empty cache-dir keeps no cache: no --cache-dir
+
+
+def test_merge_input_merges_the_named_reports(tmp_path):
+    for name in ("gradcheck-report-2.json", "gradcheck-report-1.json", "other.json"):
+        (tmp_path / name).write_text("{}")
+    plan = plan_for(tmp_path, merge="gradcheck-report-*.json, other.json gradcheck-report-1.json",
+                    sarif_report="all.sarif")
+    assert plan.errors == [] and plan.merging and plan.cache_dir == ""
+    assert plan.argv == ["merge", "gradcheck-report-1.json", "gradcheck-report-2.json", "other.json",
+                         "--format", "github", "--json", "gradcheck-report.json", "--sarif", "all.sarif"]
+
+
+def test_merge_never_reads_its_own_output(tmp_path):
+    (tmp_path / "a.json").write_text("{}")
+    (tmp_path / "merged.json").write_text("{}")  # last run's merged report
+    plan = plan_for(tmp_path, merge="*.json", json_report="merged.json")
+    assert plan.errors == [] and plan.argv[:3] == ["merge", "a.json", "--format"]
+    plan = plan_for(tmp_path, merge="merged.json", json_report="merged.json")
+    assert len(plan.errors) == 1 and "merge" in plan.errors[0]
+
+
+@pytest.mark.parametrize("given, needle", [
+    ({"merge": "shard-*.json"}, "no file matches 'shard-*.json'"),
+    ({"merge": "*.json", "shard": "1/2"}, "'shard' does not apply"),
+    ({"merge": "*.json", "models": "a"}, "'models' does not apply"),
+])
+def test_bad_merge_inputs(tmp_path, given, needle):
+    (tmp_path / "a.json").write_text("{}")
+    plan = plan_for(tmp_path, **given)
+    assert len(plan.errors) == 1 and needle in plan.errors[0], plan.errors
+
+
+def test_cache_dir_that_is_a_file_is_an_error(tmp_path):
+    (tmp_path / "cache").write_text("not a directory")
+    plan = plan_for(tmp_path, cache_dir="cache")
+    assert len(plan.errors) == 1 and "cache-dir" in plan.errors[0]
 
 
 @pytest.mark.parametrize("given, needle", [
@@ -110,8 +151,8 @@ def actions_env(tmp_path, monkeypatch):
 def stub_cli(monkeypatch, code: int, report: dict | None, summary: str | None = None):
     calls = []
 
-    def fake_run_cli(argv, cwd=None):
-        calls.append((list(argv), cwd))
+    def fake_run_cli(argv, cwd=None, env=None):
+        calls.append((list(argv), cwd, env))
         if report is not None:
             path = argv[argv.index("--json") + 1]
             with open(os.path.join(cwd, path), "w") as handle:
@@ -122,6 +163,7 @@ def stub_cli(monkeypatch, code: int, report: dict | None, summary: str | None = 
         return code
 
     monkeypatch.setattr(entry, "run_cli", fake_run_cli)
+    monkeypatch.setattr(compat, "cache_tag", lambda environ=None: "stack")  # no `g++ --version` in unit tests
     return calls
 
 
@@ -137,8 +179,14 @@ def test_action_writes_outputs_from_the_report(actions_env, monkeypatch):
     calls = stub_cli(monkeypatch, 1, report, summary="## from the CLI\n")
     assert entry.main([], env) == 1
     assert calls[0][1] == str(workspace)
-    assert outputs(files) == {"status": "fail", "failed-models": "a,c", "report": "gradcheck-report.json"}
+    key = cache.cache_key(str(workspace), str(workspace / ".gradcheck-ci-cache"), "stack")
+    assert outputs(files) == {"status": "fail", "failed-models": "a,c", "report": "gradcheck-report.json",
+                              "cache-key": key}
+    assert key.startswith("gradcheck-ci-stack-")
     assert files["GITHUB_STEP_SUMMARY"].read_text() == "## from the CLI\n"  # no fallback added
+    # The outputs are the adapter's: the CLI child runs without GITHUB_OUTPUT, keeping the summary.
+    child_env = calls[0][2]
+    assert "GITHUB_OUTPUT" not in child_env and child_env["GITHUB_STEP_SUMMARY"] == env["GITHUB_STEP_SUMMARY"]
 
 
 def test_a_crash_is_not_a_verdict(actions_env, monkeypatch, capsys):
@@ -155,7 +203,10 @@ def test_a_killed_cli_is_an_error(actions_env, monkeypatch):
     env, _, files = actions_env
     stub_cli(monkeypatch, -9, None)
     assert entry.main([], env) == 2
-    assert outputs(files) == {"status": "error", "failed-models": "", "report": ""}
+    written = outputs(files)
+    # what the killed run compiled may still be saved: the key is there
+    assert written.pop("cache-key").startswith("gradcheck-ci-stack-")
+    assert written == {"status": "error", "failed-models": "", "report": ""}
 
 
 def test_a_stale_report_is_never_read(actions_env, monkeypatch):
@@ -173,13 +224,53 @@ def test_bad_input_gives_an_error_annotation_and_exit_2(actions_env, monkeypatch
     assert calls == []
     [command] = effective_commands(capsys.readouterr().out)
     assert command.name == "error" and "shard" in command.message
-    assert outputs(files)["status"] == "error"
+    assert outputs(files)["status"] == "error" and outputs(files)["cache-key"] == ""
 
 
 def test_outside_actions_arguments_pass_straight_through(monkeypatch):
     seen = []
-    monkeypatch.setattr(entry, "run_cli", lambda argv, cwd=None: seen.append(list(argv)) or 0)
+    monkeypatch.setattr(entry, "run_cli", lambda argv, cwd=None, env=None: seen.append(list(argv)) or 0)
     assert entry.main(["validate", "--config", "x.yml"], {}) == 0
     assert entry.main([], {}) == 0
     assert entry.main(["check"], {"GITHUB_ACTIONS": "true"}) == 0  # explicit args win under Actions too
     assert seen == [["validate", "--config", "x.yml"], ["check"], ["check"]]
+
+
+# ---- the cache directory, seen from the workflow -------------------------------------------------------
+
+def test_cache_key_follows_the_models_and_the_stack_only(tmp_path):
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "rnn.py").write_text("def build(): pass\n")
+    (tmp_path / "gradcheck.yml").write_text("version: 1\n")
+    cache_dir = tmp_path / ".gradcheck-ci-cache"
+    key = cache.cache_key(str(tmp_path), str(cache_dir), "py3.11-stack")
+    assert key.startswith("gradcheck-ci-py3.11-stack-")
+    # what a run leaves behind changes nothing: the cache itself, reports, bytecode, hidden folders
+    (cache_dir / "theano").mkdir(parents=True)
+    (cache_dir / "theano" / "key.yml").write_text("x")
+    (tmp_path / "gradcheck-report.json").write_text("{}")
+    (tmp_path / "models" / "__pycache__").mkdir()
+    (tmp_path / "models" / "__pycache__" / "rnn.py").write_text("x")
+    (tmp_path / ".github").mkdir()
+    (tmp_path / ".github" / "ci.yml").write_text("on: push\n")
+    assert cache.cache_key(str(tmp_path), str(cache_dir), "py3.11-stack") == key
+    assert cache.cache_key(str(tmp_path), str(cache_dir), "py3.12-stack") != key  # another image
+    (tmp_path / "models" / "rnn.py").write_text("def build(): return 1\n")
+    assert cache.cache_key(str(tmp_path), str(cache_dir), "py3.11-stack") != key  # the models changed
+    # each shard restores and saves its own: a prefix per shard
+    assert cache.cache_key(str(tmp_path), str(cache_dir), "py3.11-stack", "2/4").startswith(
+        "gradcheck-ci-shard-2-of-4-py3.11-stack-")
+    edited = cache.cache_key(str(tmp_path), str(cache_dir), "py3.11-stack")
+    (tmp_path / "gradcheck.yml").write_text("version: 1\nmodels: []\n")
+    assert cache.cache_key(str(tmp_path), str(cache_dir), "py3.11-stack") != edited  # the config changed
+
+
+def test_make_readable_opens_what_root_wrote_for_the_runner(tmp_path):
+    module = tmp_path / "cache" / "theano" / "tmpabc123"
+    module.mkdir(parents=True)
+    (module / "key.pkl").write_bytes(b"k")
+    module.chmod(0o700)  # what Theano's mkdtemp leaves
+    (module / "key.pkl").chmod(0o600)
+    cache.make_readable(str(tmp_path / "cache"))
+    assert module.stat().st_mode & 0o055 == 0o055
+    assert (module / "key.pkl").stat().st_mode & 0o044 == 0o044

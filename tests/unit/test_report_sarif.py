@@ -9,8 +9,8 @@ import jsonschema
 import pytest
 
 from gradcheck_ci.report.sarif import render_sarif
-from gradcheck_ci.results import Diagnosis, RunReport
-from tests.samples import hostile_report, model, param, sample_report
+from gradcheck_ci.results import Diagnosis, ErrorInfo, RunReport
+from tests.samples import hostile_report, model, param, sample_report, truncated_diagnosis
 
 
 def _schema_path() -> str:
@@ -87,7 +87,8 @@ def test_results_per_model():
         # no diagnosis: one result per failing tensor, at its layer
         ("gradient-mismatch", "error", ("models/custom.py", 40), "no-cause"),
         ("gradient-mismatch", "error", ("models/custom.py", 41), "no-cause"),
-        ("truncated-bptt", "note", ("models/rnn.py", 21), "known-bad"),
+        # a known mismatch keeps its own rule whatever the cause (the message names the cause)
+        ("expected-gradient-mismatch", "note", ("models/rnn.py", 21), "known-bad"),
         ("expected-failure-passes", "warning", ("gradcheck.yml", 21), "fixed-now is marked `expect"),
         ("model-error", "error", ("models/broken.py", 3), "broken-import"),
         ("model-error", "error", ("gradcheck.yml", 29), "timeout"),
@@ -138,3 +139,51 @@ def test_fingerprints_ignore_lines_but_not_identity():
     renamed = sample_report()
     renamed.models[2].name = "other"
     assert fingerprints(renamed) != prints
+
+
+def test_an_invalid_model_entry_is_a_config_error():
+    m = model("bad", "error", error=ErrorInfo("seed must be an integer >= 0", "gradcheck.yml", 5, "config"))
+    (result,) = results_of(render_sarif(RunReport(config_file="gradcheck.yml", models=[m]), "1"))
+    assert result["ruleId"] == "config-error" and loc(result) == ("gradcheck.yml", 5)
+
+
+def test_expected_failure_with_a_cause_names_it_under_its_own_rule():
+    d = truncated_diagnosis()
+    m = model("known", "expected-fail", expect="fail", diagnoses=[d],
+              params=[param("RecurrentLayer#0.W_in_to_hid", "fail", abs_err=1.0, layer="RecurrentLayer#0")])
+    results = results_of(render_sarif(RunReport(config_file="g.yml", models=[m]), "1"))
+    assert [(r["ruleId"], r["level"]) for r in results] == [("expected-gradient-mismatch", "note")]
+    assert "truncated-bptt" in results[0]["message"]["text"]
+
+
+def test_srcroot_is_declared_with_the_root_when_known(tmp_path):
+    report = sample_report()
+    run = render_sarif(report, "1")["runs"][0]
+    assert run["originalUriBaseIds"]["%SRCROOT%"] == {"description": run["originalUriBaseIds"]["%SRCROOT%"][
+        "description"]}  # unknown root: declared, no uri
+    report.root = str(tmp_path)
+    uri = render_sarif(report, "1")["runs"][0]["originalUriBaseIds"]["%SRCROOT%"]["uri"]
+    assert uri == tmp_path.as_uri() + "/"
+    assert "root" not in json.loads(json.dumps(report.to_json()))  # never in the JSON report
+
+
+def test_information_uri_comes_from_the_package_metadata(monkeypatch):
+    from importlib import metadata
+
+    from gradcheck_ci.report import sarif
+
+    class Meta:
+        def get_all(self, name):
+            assert name == "Project-URL"
+            return ["Changelog, https://example.org/changes", "Homepage, https://example.org/gradcheck-ci"]
+
+    monkeypatch.setattr(metadata, "metadata", lambda name: Meta())
+    assert sarif.information_uri() == "https://example.org/gradcheck-ci"
+    assert render_sarif(sample_report(), "1")["runs"][0]["tool"]["driver"]["informationUri"] == (
+        "https://example.org/gradcheck-ci")
+
+    def missing(name):
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(metadata, "metadata", missing)
+    assert sarif.information_uri() == sarif.FALLBACK_INFORMATION_URI
