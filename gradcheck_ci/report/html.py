@@ -231,10 +231,10 @@ def profile_chart(profile: dict[str, Any], width: int = 720, height: int = 260) 
                f'transform="rotate(-90 12 {(axes.top + axes.plot_bottom) / 2:.0f})">|dL/dh_t|</text>')
     for values, color, dash, marker in ((numeric, NUMERIC_COLOR, "5 3", "circle"),
                                         (analytic, ANALYTIC_COLOR, "", "square")):
-        points = " ".join(f"{axes.x(t):.1f},{axes.y(v):.1f}" for t, v in zip(steps, values, strict=True))
+        points = " ".join(f"{axes.x(t):.1f},{axes.y(v):.1f}" for t, v in zip(steps, values))
         dashes = f' stroke-dasharray="{dash}"' if dash else ""
         out.append(f'<polyline points="{points}" fill="none" stroke="{color}" stroke-width="1.8"{dashes}/>')
-        for t, v in zip(steps, values, strict=True):
+        for t, v in zip(steps, values):
             x, y = axes.x(t), axes.y(v)
             tip = f"<title>t={t}: {'numeric' if marker == 'circle' else 'analytic'} {esc(fmt(v))}</title>"
             if marker == "circle":

@@ -80,7 +80,8 @@ def test_light_install_merges_without_theano(version, wheel, tmp_path):
     work.mkdir()
     reports = shard_reports(work)
     merged = run([str(bin_dir / "gradcheck-ci"), "merge", *reports, "--json", "gradcheck-report.json",
-                  "--junit", "gradcheck-junit.xml", "--sarif", "gradcheck.sarif"], cwd=work)
+                  "--junit", "gradcheck-junit.xml", "--sarif", "gradcheck.sarif", "--html", "gradcheck.html"],
+                 cwd=work)
     assert merged.returncode == 1, merged.stdout + merged.stderr  # a failing model in one shard
     assert "merged 2 report(s), 2 model(s): fail" in merged.stdout
     report = json.loads((work / "gradcheck-report.json").read_text())
@@ -92,6 +93,7 @@ def test_light_install_merges_without_theano(version, wheel, tmp_path):
     assert result["ruleId"] == "truncated-bptt"
     assert result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "models/rnn.py"
     assert sarif["runs"][0]["tool"]["driver"]["informationUri"].startswith("https://")
+    assert "seed-rnn-truncated" in (work / "gradcheck.html").read_text(encoding="utf-8")
 
     valid = run([str(bin_dir / "gradcheck-ci"), "validate", "--config",
                  str(FIXTURES / "repos" / "seed-rnn" / "gradcheck.yml")])
