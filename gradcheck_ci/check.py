@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from . import numeric
+from . import fncache, numeric
 from .blame import user_code_error
 from .config import ModelSpec
 from .data import make_inputs, make_targets, stable_seed
@@ -70,21 +70,34 @@ class CompiledCheck:
 def compile_check(model: BuiltModel, objective: Objective, spec: ModelSpec, progress: Progress,
                   root: str, config_file: str) -> CompiledCheck:
     graph = gradient_graph(model, objective)  # Theano's "cannot differentiate" errors are classified upstream
-    progress("compiling loss and gradient (Theano; cached after the first run)")
+    progress("compiling loss and gradient (Theano)")
+    compiles = len(fncache.EVENTS)
     try:
         grad_fn, loss_fn, compile_seconds = compile_functions(graph)
     except Exception as exc:  # noqa: BLE001 - a custom op's C code or make_node fails here: blamed on the user's line
         raise user_code_error(exc, root, f"compiling {spec.name!r}", fallback=(config_file, spec.line)) from None
+    progress(f"loss and gradient {_served(fncache.EVENTS[compiles:])} in {compile_seconds:.1f}s")
 
     rng = np.random.RandomState(spec.seed)
     data = make_inputs(model, spec.data, rng, spec.precision)
-    rows, units = _prediction_shape(model, objective, data)
+    base = [np.asarray(p.variable.get_value()) for p in model.params]
+    started = time.perf_counter()
+    rows, units = _prediction_shape(model, objective, graph, data, base)
+    compile_seconds += time.perf_counter() - started
     if objective.target_kind == "labels" and spec.data.classes > units:
         raise ModelLoadError(f"data.classes is {spec.data.classes} but the output has {units} units",
                              config_file, spec.key_lines.get("data.classes", spec.line), kind="data")
     data.append(make_targets(objective.target_kind, rows, units, spec.data, rng, spec.precision))
-    base = [np.asarray(p.variable.get_value()) for p in model.params]
     return CompiledCheck(grad_fn, loss_fn, data, base, spec.precision, seconds={"compile": compile_seconds})
+
+
+def _served(events: list[fncache.Event]) -> str:
+    outcomes = {e.outcome for e in events}
+    if outcomes == {"hit"}:
+        return "loaded from the function cache"
+    if "miss" in outcomes and all(e.stored for e in events if e.outcome == "miss"):
+        return "compiled (kept in the function cache for the next run)"
+    return "compiled"
 
 
 @dataclass
@@ -121,6 +134,14 @@ def compile_functions(graph: GradientGraph, freeze: bool = False, loss_fn: Any =
 
 
 def compile_function(inputs: list[Any], outputs: Any, givens: list[Any], freeze: bool = False) -> Any:
+    """theano.function, served by the function cache (fncache) when an unchanged graph was compiled before."""
+    def compile() -> Any:
+        return _compile_function(inputs, outputs, givens, freeze)
+
+    return fncache.function(compile, inputs, outputs, givens, on_unused_input="ignore", no_default_updates=freeze)
+
+
+def _compile_function(inputs: list[Any], outputs: Any, givens: list[Any], freeze: bool) -> Any:
     import theano
 
     kwargs = {"givens": givens, "on_unused_input": "ignore", "no_default_updates": freeze}
@@ -134,19 +155,21 @@ def compile_function(inputs: list[Any], outputs: Any, givens: list[Any], freeze:
     return theano.function(inputs, outputs, mode=mode, **kwargs)
 
 
-def _prediction_shape(model: BuiltModel, objective: Objective, data: list[np.ndarray]) -> tuple[int, int]:
+def _prediction_shape(model: BuiltModel, objective: Objective, graph: GradientGraph, data: list[np.ndarray],
+                      base: list[np.ndarray]) -> tuple[int, int]:
     import lasagne
-    import theano
 
     shape = lasagne.layers.get_output_shape(
         model.output, {info.layer: array.shape for info, array in zip(model.inputs, data, strict=True)})
     if all(isinstance(s, int) for s in shape) and len(shape) >= 1:
         units = shape[-1] if len(shape) > 1 else 1
         return int(np.prod(shape)) // units, units
-    # Some layers cannot infer their shape statically: evaluate it (one more small compile).
-    inputs = [info.layer.input_var for info in model.inputs]
-    shape_fn = theano.function(inputs, objective.prediction.shape, on_unused_input="ignore")
-    rows, units = (int(s) for s in shape_fn(*data))
+    # Some layers cannot infer their shape statically: evaluate it (one more small compile). Parameters are
+    # inputs here too, so the function cache can keep this function without their values.
+    n_data = len(model.inputs)
+    inputs = graph.inputs[:n_data] + graph.inputs[n_data + 1:]  # no target: it is made from this shape
+    shape_fn = compile_function(inputs, objective.prediction.shape, graph.givens)
+    rows, units = (int(s) for s in shape_fn(*data, *base))
     return rows, units
 
 

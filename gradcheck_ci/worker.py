@@ -88,7 +88,7 @@ def check_model(spec: ModelSpec, root: str, config_file: str, progress: Events,
 
 def _run(spec: ModelSpec, root: str, config_file: str, progress: Events, result: ModelResult,
          after_check: Callable[[Context], None] | None = None) -> None:
-    from . import check, verdict
+    from . import check, fncache, verdict
     from .model import build_model, data_overrides, data_summary
     from .objective import build_objective
 
@@ -99,8 +99,10 @@ def _run(spec: ModelSpec, root: str, config_file: str, progress: Events, result:
         result.notices.extend(model.notices + data_overrides(model, spec, config_file))
         objective = build_objective(model, spec, root, config_file)
         result.loss = objective.loss_name
+        compiles = len(fncache.EVENTS)
         compiled = check.compile_check(model, objective, spec, progress, root, config_file)
     result.seconds["compile"] = round(compiled.seconds["compile"], 3)
+    result.extra["compile"] = fncache.summary(fncache.EVENTS[compiles:])  # from the function cache or not
     result.notices.extend(network_notices(root))
 
     progress("analytic gradient")
@@ -150,9 +152,13 @@ def _gradient_graph_error(exc: Exception, model: Any, objective: Any, compiled: 
 
 def _diagnose(context: Context) -> None:
     """Name causes of a mismatch (or of an untrustworthy check) and confirm them by ablation."""
+    from . import fncache
     from .diagnose import diagnose  # imported here, like the engine, after compat.prepare has set Theano's flags
 
+    compiles = len(fncache.EVENTS)
     context.result.diagnoses = diagnose(context)
+    if len(fncache.EVENTS) > compiles:  # the ablations' and the layer-by-layer functions
+        context.result.extra["diagnosis_compile"] = fncache.summary(fncache.EVENTS[compiles:])
 
 
 def replay_hook(options: dict[str, Any] | None) -> Callable[[Context], None] | None:

@@ -114,6 +114,37 @@ def _data_lines(m: ModelResult) -> list[str]:
     return ["  inputs: " + ", ".join(parts) + more]
 
 
+def _compile_lines(m: ModelResult) -> list[str]:
+    """What compiling cost and whether the function cache served it (extra["compile"], fncache.summary)."""
+    compile_info = m.extra.get("compile") if isinstance(m.extra, dict) else None
+    if not isinstance(compile_info, dict):
+        return []
+    seconds = float((m.seconds or {}).get("compile", 0.0) or 0.0)
+    text = f"compile {seconds:.1f}s: " + _cache_text(compile_info)
+    diagnosis = m.extra.get("diagnosis_compile")
+    if isinstance(diagnosis, dict) and diagnosis.get("functions"):
+        text += (f"; the diagnosis compiled {diagnosis.get('functions')} more in "
+                 f"{float(diagnosis.get('seconds') or 0.0):.1f}s ({_cache_text(diagnosis)})")
+    return ["  " + one_line(text, 300)]
+
+
+def _cache_text(info: dict[str, object]) -> str:
+    cache = info.get("cache")
+    if cache == "hit":
+        return "loaded from the function cache"
+    if cache == "partial":
+        return f"{info.get('hits')} of {info.get('functions')} functions loaded from the function cache"
+    if cache == "miss":
+        kept = " (kept for the next run)" if info.get("stored") else ""
+        why = f", {info.get('reason')}" if info.get("reason") else ""
+        return f"compiled, not in the function cache{why}{kept}"
+    if cache == "uncacheable":
+        return f"compiled; the function cache cannot hold it ({info.get('reason')})"
+    if cache == "off":
+        return "compiled (function cache off)"
+    return "nothing to compile"
+
+
 def _notice_lines(m: ModelResult) -> list[str]:
     lines = []
     for n in m.notices:
@@ -135,6 +166,7 @@ def render_model(result: ModelResult, color: bool = False) -> str:
     if word == "XPASS":
         lines.append("  expected to fail (expect: fail) but the gradients now agree: remove `expect: fail`")
     lines.extend(_data_lines(m))
+    lines.extend(_compile_lines(m))
     if m.status == "skipped":
         lines.append("  skipped: " + skip_text(m))
     if m.error is not None:
