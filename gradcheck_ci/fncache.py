@@ -275,15 +275,14 @@ def _with_deep_stack(work: Callable[..., Any], *args: Any) -> Any:
             outcome["error"] = exc
 
     previous_limit = sys.getrecursionlimit()
-    previous_stack = threading.stack_size()
-    try:
-        threading.stack_size(PICKLE_STACK_BYTES)
-        thread = threading.Thread(target=run, name="gradcheck-ci-fncache")
-    finally:
-        threading.stack_size(previous_stack)
+    thread = threading.Thread(target=run, name="gradcheck-ci-fncache")
     sys.setrecursionlimit(max(previous_limit, PICKLE_RECURSION_LIMIT))
     try:
-        thread.start()
+        previous_stack = threading.stack_size(PICKLE_STACK_BYTES)
+        try:
+            thread.start()  # the stack size applies when the thread starts
+        finally:
+            threading.stack_size(previous_stack)
         thread.join()
     finally:
         sys.setrecursionlimit(previous_limit)
@@ -320,6 +319,14 @@ def prune(directory: str, now: float | None = None, keep_seconds: float = KEEP_S
         if now - mtime > keep_seconds or total > keep_bytes:
             deleted += _remove(path)
     return deleted
+
+
+def count(directory: str) -> int:
+    """How many entries the cache holds."""
+    try:
+        return sum(1 for name in os.listdir(directory) if name.endswith(SUFFIX) and not name.startswith("."))
+    except OSError:
+        return 0
 
 
 def _remove(path: str) -> int:

@@ -243,7 +243,13 @@ def _prepare_cache(console: Console) -> None:
         console.note(f"gradcheck-ci: {exc}; checking without it (nothing compiled now is kept)")
         return
     if state is not None:
-        console.note(f"gradcheck-ci: {state.describe()}")
+        from . import fncache
+
+        pruned = fncache.prune(state.functions_dir)
+        functions = fncache.count(state.functions_dir)
+        console.note(f"gradcheck-ci: {state.describe()}; {functions} compiled function(s) in the function cache"
+                     + (f" (deleted {pruned} unused for {fncache.KEEP_SECONDS // 86400} days or beyond "
+                        f"{fncache.KEEP_BYTES >> 20} MB)" if pruned else ""))
 
 
 def _unreadable_config(exc: ConfigError, args: argparse.Namespace) -> RunReport:

@@ -117,3 +117,18 @@ def test_the_shapes_and_dtypes_a_model_was_checked_at():
     assert "\n  inputs: InputLayer#0 100x55x2 float32, mask 100x55 float64\n" in render_model(result)
     result.data = {}
     assert "inputs:" not in render_model(result)
+
+
+def test_the_compile_line_says_what_compiling_cost_and_whether_the_function_cache_served_it():
+    m = model("tagger", "pass", params=[param("lstm.W")])
+    assert "compile" not in render_model(m)  # reports written before the function cache: no line
+    m.extra["compile"] = {"functions": 3, "seconds": 0.5, "cache": "hit", "hits": 3, "misses": 0, "stored": 0,
+                          "uncacheable": 0, "reason": ""}
+    assert "  compile 0.5s: loaded from the function cache" in render_model(m).splitlines()
+    m.extra["compile"].update(cache="miss", hits=0, misses=3, stored=3, reason="truncated entry")
+    m.extra["diagnosis_compile"] = {"functions": 2, "seconds": 4.25, "cache": "partial", "hits": 1}
+    line = next(x for x in render_model(m).splitlines() if x.startswith("  compile"))
+    assert line == ("  compile 0.5s: compiled, not in the function cache, truncated entry (kept for the next run); "
+                    "the diagnosis compiled 2 more in 4.2s (1 of 2 functions loaded from the function cache)")
+    m.extra["compile"].update(cache="uncacheable", reason="an op holds a function defined inside another")
+    assert "the function cache cannot hold it (an op holds a function" in render_model(m)

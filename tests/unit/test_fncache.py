@@ -1,0 +1,101 @@
+"""The function cache's bookkeeping, without Theano: entry files checked before they are trusted, pruning,
+the summary the report shows, when the cache is off. tests/integration/test_fncache.py has the rest, on real
+compiled functions."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+
+import pytest
+
+from gradcheck_ci import compat, fncache
+
+KEY = "ab" * 32
+
+
+def entry(payload: bytes, key: str = KEY, **header: object) -> bytes:
+    fields = {"format": fncache.FORMAT, "key": key, "length": len(payload),
+              "sha256": hashlib.sha256(payload).hexdigest(), **header}
+    return fncache.MAGIC + json.dumps(fields).encode() + b"\n" + payload
+
+
+def test_a_whole_entry_gives_its_payload():
+    assert fncache._payload(entry(b"PICKLE"), KEY) == (b"PICKLE", "")
+
+
+@pytest.mark.parametrize("raw, problem", [
+    (b"", "not a function cache entry"),
+    (b"something else entirely", "not a function cache entry"),
+    (fncache.MAGIC + b"{not json\n" + b"x", "corrupt entry header"),
+    (fncache.MAGIC + b"[1, 2]\n" + b"x", "corrupt entry header"),
+    (entry(b"PICKLE", format=fncache.FORMAT + 1), "entry of another format"),
+    (entry(b"PICKLE", key="cd" * 32), "entry of another key"),
+    (entry(b"PICKLE")[:-2], "truncated entry"),
+    (entry(b"PICKLE")[:-1] + b"X", "corrupt entry"),
+    (entry(b"PICKLE") + b"more", "truncated entry"),
+])
+def test_an_entry_that_is_not_whole_and_ours_is_refused(raw, problem):
+    payload, why = fncache._payload(raw, KEY)
+    assert payload is None
+    assert why.startswith(problem)
+
+
+def test_load_says_why_no_entry_was_used(tmp_path):
+    assert fncache.load(str(tmp_path), KEY) == (None, "")  # none: not a problem
+    (tmp_path / (KEY + fncache.SUFFIX)).write_bytes(entry(b"PICKLE")[:-3])
+    assert fncache.load(str(tmp_path), KEY) == (None, "truncated entry")
+
+
+def test_prune_keeps_recent_entries_within_the_size_and_removes_leftovers(tmp_path):
+    now = 1_000_000_000.0
+    ages = {"old": fncache.KEEP_SECONDS + 10, "recent": 10, "newest": 1, "big": 5}
+    for name, age in ages.items():
+        path = tmp_path / f"{name}{fncache.SUFFIX}"
+        path.write_bytes(b"x" * (300 if name == "big" else 100))
+        os.utime(path, (now - age, now - age))
+    leftover = tmp_path / ".tmp-abc.fn"  # a writer that died
+    leftover.write_bytes(b"half")
+    os.utime(leftover, (now - 7200, now - 7200))
+    fresh = tmp_path / ".tmp-def.fn"  # a writer at work
+    fresh.write_bytes(b"half")
+    os.utime(fresh, (now - 5, now - 5))
+    (tmp_path / compat.STAMP_FILE).write_text("{}")
+
+    deleted = fncache.prune(str(tmp_path), now=now, keep_bytes=450)
+    left = sorted(p.name for p in tmp_path.iterdir())
+    # newest (100) + big (300) fit in 450; recent would exceed it; old is too old anyway
+    assert left == sorted([".tmp-def.fn", "big.fn", "newest.fn", compat.STAMP_FILE])
+    assert deleted == 2
+    assert fncache.count(str(tmp_path)) == 2
+
+
+def test_prune_and_count_of_a_missing_folder():
+    assert fncache.prune("/nonexistent/gradcheck-ci/functions") == 0
+    assert fncache.count("/nonexistent/gradcheck-ci/functions") == 0
+
+
+def test_summary_of_a_groups_compiles():
+    E = fncache.Event
+    assert fncache.summary([E("hit", 1.0), E("hit", 0.5)])["cache"] == "hit"
+    mixed = fncache.summary([E("hit", 1.0), E("miss", 2.0, stored=True)])
+    assert (mixed["cache"], mixed["hits"], mixed["misses"], mixed["stored"]) == ("partial", 1, 1, 1)
+    assert mixed["seconds"] == 3.0
+    odd = fncache.summary([E("miss", 2.0, "truncated entry"), E("uncacheable", 1.0, "a lambda")])
+    assert (odd["cache"], odd["reason"]) == ("miss", "truncated entry")
+    assert fncache.summary([E("off", 1.0)])["cache"] == "off"
+    assert fncache.summary([])["cache"] == "none"
+
+
+def test_the_cache_is_off_when_disabled_or_inside_the_image_without_a_cache_directory(tmp_path, monkeypatch):
+    monkeypatch.setitem(compat._COMPILERS, "g++", "g++ (Debian 12.2.0-14) 12.2.0")  # unit tests start no process
+    baked = tmp_path / "baked"
+    baked.mkdir()
+    home = {"HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "xdg")}
+    assert fncache.cache_dir(home) == compat.functions_cache_dir(home)
+    assert fncache.cache_dir({**home, fncache.DISABLE_ENV: "1"}) is None
+    image = {**home, compat.CACHE_ENV: str(baked)}
+    assert fncache.cache_dir(image) is None  # nothing would outlive the container
+    chosen = {**image, compat.CACHE_DIR_ENV: str(tmp_path / "cache")}
+    assert fncache.cache_dir(chosen) == compat.functions_cache_dir(chosen)
+    assert fncache.cache_dir(chosen).startswith(str(tmp_path / "cache"))
