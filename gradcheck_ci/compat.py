@@ -11,7 +11,10 @@ Call `prepare(precision)` once per process, before the first `import theano`. It
 3. registers `theano.tensor.signal.downsample` (removed in Theano 0.9, imported by Lasagne 0.1's pooling
    layers) as a thin adapter over `theano.tensor.signal.pool.pool_2d`;
 4. mends two bugs in Theano's compile-cache keys that made every process recompile modules with g++
-   (patch_unversioned_cache_keys, patch_cop_cache_version).
+   (patch_unversioned_cache_keys, patch_cop_cache_version); unpickles fused elementwise ops without
+   rebuilding their graphs until they are used (patch_lazy_composites: every process unpickles the keys of
+   every cached module); and keeps the -march flags Theano detects with g++ in every process
+   (remember_march_flags).
 
 Also here, because they concern the platform rather than a check: `stack_problem()` (why `check` cannot
 run in this Python: the light install has no legacy stack) and the cache directory (`cache_root`,
@@ -438,6 +441,8 @@ def prepare(precision: str = "float64") -> None:
 
     patch_unversioned_cache_keys()
     patch_cop_cache_version()
+    patch_lazy_composites()
+    remember_march_flags()
 
 
 # The line of Theano 1.0.5's CLinker.cmodule_key_ that puts an op's __props__ into the cache version. An op
@@ -496,6 +501,129 @@ def patch_cop_cache_version() -> bool:
     c_code_cache_version._gradcheck_patched = True  # type: ignore[attr-defined]  # a marker on a function object
     cop.c_code_cache_version = c_code_cache_version
     return True
+
+
+def patch_lazy_composites() -> bool:
+    """Unpickle Theano's Composite ops (fused elementwise expressions) without rebuilding their inner graph.
+
+    Theano 1.0.5's Composite.__setstate__ clones its scalar graph into a FunctionGraph and runs a merge pass.
+    Every process's first compile unpickles the key of every cached module (ModuleCache.refresh), one
+    Composite per fused expression ever compiled, nearly all of them only compared by their C code, which
+    the pickle keeps; and a compiled function loaded from the function cache carries more than it links.
+    Here the graph is built on first use (`fgraph`, `_impls`), as the constructor would have. Returns whether
+    the patch applied (False: Theano changed).
+    """
+    from theano.scalar import basic
+
+    composite = getattr(basic, "Composite", None)
+    if composite is None or not all(hasattr(composite, name) for name in ("init_fgraph", "init_py_impls")):
+        return False
+    if getattr(composite.__setstate__, "_gradcheck_patched", False):
+        return True
+
+    def __setstate__(self: Any, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.prepare_node_called = set()
+
+    def __getstate__(self: Any) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        for derived in ("_impls", "prepare_node_called", "fgraph"):  # rebuilt on first use
+            state.pop(derived, None)
+        return state
+
+    def __getattr__(self: Any, name: str) -> Any:  # only for attributes not set: the lazy ones
+        if name in ("fgraph", "_impls") and "inputs" in self.__dict__:
+            if "fgraph" not in self.__dict__:
+                self.init_fgraph()
+            if name == "_impls":
+                self.init_py_impls()
+            return self.__dict__[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    __setstate__._gradcheck_patched = True  # type: ignore[attr-defined]  # a marker on a function object
+    composite.__setstate__ = __setstate__
+    composite.__getstate__ = __getstate__
+    composite.__getattr__ = __getattr__
+    return True
+
+
+MARCH_FILE = "gradcheck-ci-march.json"  # in Theano's compiledir: the -march flags it found for this CPU
+
+
+def remember_march_flags() -> str:
+    """Keep the -march flags Theano finds for this CPU in its compile directory, for the next processes.
+
+    Unless gcc.cxxflags names an -march (the image's does), Theano 1.0.5 finds the flags equivalent to
+    -march=native in every process, before its first compile: three g++ runs, ~0.4 s of every worker, and
+    the largest part of loading a cached function outside the image. The flags depend only on the CPU and
+    the compiler, which key the file; another CPU or compiler finds its own. Returns what happened:
+    "given" (gcc.cxxflags has one), "loaded", or "detect" (this process detects and saves them).
+    """
+    import json
+
+    import theano
+    from theano.gof import cmodule
+
+    gcc = cmodule.GCC_compiler
+    if "-march=" in theano.config.gcc.cxxflags:
+        return "given"
+    path = os.path.join(theano.config.compiledir, MARCH_FILE)
+    identity = _march_identity(cmodule)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            stored = json.load(handle)
+        if stored.get("identity") == identity and isinstance(stored.get("flags"), list):
+            gcc.march_flags = [str(flag) for flag in stored["flags"]]
+            return "loaded"
+    except (OSError, ValueError, AttributeError):
+        pass
+    if gcc.march_flags is not None:  # found while Theano compiled its own helpers at import (a new cache)
+        _write_json(path, {"identity": identity, "flags": list(gcc.march_flags)})
+        return "detect"
+    if getattr(gcc.compile_args, "_gradcheck_patched", False):
+        return "detect"
+    detect = gcc.compile_args
+
+    def compile_args(march_flags: bool = True) -> list[str]:
+        known = gcc.march_flags is not None
+        args = detect(march_flags)
+        if not known and gcc.march_flags is not None:  # just detected: save for the next processes
+            _write_json(path, {"identity": identity, "flags": list(gcc.march_flags)})
+        return list(args)
+
+    compile_args._gradcheck_patched = True  # type: ignore[attr-defined]  # a marker on a function object
+    gcc.compile_args = staticmethod(compile_args)
+    return "detect"
+
+
+def _march_identity(cmodule: Any) -> str:
+    """The CPU (model and feature flags, from /proc/cpuinfo) and the compiler, as one digest."""
+    import hashlib
+    import platform
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
+            lines = handle.read().split("\n\n")[0].splitlines()
+        cpu = "\n".join(line for line in lines if line.split(":")[0].strip() in ("model name", "flags", "Features"))
+    except OSError:
+        pass
+    import theano
+
+    compiler = f"{theano.config.cxx} {getattr(cmodule, 'gcc_version_str', '')}"
+    return hashlib.sha256(f"{cpu}\n{compiler}".encode()).hexdigest()
+
+
+def _write_json(path: str, data: dict[str, Any]) -> None:
+    import json
+
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=".tmp-", dir=os.path.dirname(path))
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            json.dump(data, out)
+        os.replace(temporary, path)
+    except OSError:
+        pass
 
 
 def _quiet_theano_loggers() -> None:

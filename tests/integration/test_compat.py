@@ -113,3 +113,77 @@ def test_a_cache_of_another_stack_is_not_used(tmp_path):
     assert compile_in_fresh_process(tmp_path) > 0
     assert sorted(d.name for d in (tmp_path / "theano").iterdir() if d.is_dir()) == sorted(
         [foreign.name, compat.cache_tag()])
+
+
+LAZY_COMPOSITE = """
+import pickle
+from gradcheck_ci import compat
+compat.prepare("float64")
+import numpy as np
+import theano, theano.tensor as T
+from theano.scalar.basic import Composite
+x = T.dvector()
+f = theano.function([x], T.tanh(x) * 3 + T.exp(-x) ** 2)
+[op] = [n.op.scalar_op for n in f.maker.fgraph.toposort() if isinstance(getattr(n.op, "scalar_op", None), Composite)]
+op.init_c_code()  # as a compiled module's key holds it
+loaded = pickle.loads(pickle.dumps(op))
+print("LAZY", "fgraph" not in loaded.__dict__)
+print("EQUAL", loaded == op, hash(loaded) == hash(op))
+print("IMPL", loaded.impl(*[0.3] * op.nin) == op.impl(*[0.3] * op.nin))
+print("VERSION", loaded.c_code_cache_version() == op.c_code_cache_version())
+again = pickle.loads(pickle.dumps(pickle.loads(pickle.dumps(op))))  # a lazy one pickles too
+print("AGAIN", again.impl(*[-1.5] * op.nin) == op.impl(*[-1.5] * op.nin), str(again) == str(op))
+"""
+
+
+def test_fused_ops_unpickle_without_rebuilding_their_graph_and_compute_the_same():
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", LAZY_COMPOSITE], capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.split() == ["LAZY", "True", "EQUAL", "True", "True", "IMPL", "True", "VERSION", "True",
+                                  "AGAIN", "True", "True"]
+
+
+MARCH = """
+import json
+from gradcheck_ci import compat
+compat.prepare("float64")
+import theano, theano.tensor as T
+from theano.gof import cmodule
+before = cmodule.GCC_compiler.march_flags
+x = T.dvector()
+assert theano.function([x], T.tanh(x) * 7)([0.5]) is not None
+print(json.dumps({"before": before, "after": cmodule.GCC_compiler.march_flags}))
+"""
+
+
+def test_the_march_flags_theano_detects_are_kept_for_the_next_process(tmp_path):
+    """Outside the image Theano runs g++ three times per process to find this CPU's -march flags; the
+    second process reads what the first found (march_flags set before any compile) and compiles with the
+    same flags (so it finds the first one's modules); a file made for another CPU is not used."""
+    import json
+    import subprocess
+
+    from gradcheck_ci import compat
+
+    env = dict(os.environ, GRADCHECK_CI_CACHE_DIR=str(tmp_path))
+    env.pop("GRADCHECK_THEANO_CACHE", None)
+    env.pop("THEANO_FLAGS", None)  # no gcc.cxxflags: detection as a pip install has it
+
+    def run() -> dict:
+        out = subprocess.run([sys.executable, "-c", MARCH], capture_output=True, text=True, timeout=900, env=env)
+        assert out.returncode == 0, out.stderr[-3000:]
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    first = run()
+    [saved] = list(tmp_path.rglob(compat.MARCH_FILE))
+    assert first["after"] and first["after"] == json.loads(saved.read_text())["flags"]
+    second = run()
+    assert second["before"] == first["after"]  # read, not detected
+    modules = sorted(p.parent.name for p in tmp_path.rglob("*.so") if p.parent.name.startswith("tmp"))
+    assert len(modules) == len(set(modules)) and modules  # nothing compiled twice
+    saved.write_text(json.dumps({"identity": "another CPU", "flags": ["-march=nonsense"]}))
+    third = run()
+    assert third["before"] != ["-march=nonsense"] and third["after"] == first["after"]
+    assert json.loads(saved.read_text())["flags"] == first["after"]
