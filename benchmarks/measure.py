@@ -66,11 +66,17 @@ def measure(job: dict) -> dict:
     def quiet(message: str) -> None:
         pass
 
+    from gradcheck_ci import fncache
+
     started = time.perf_counter()
     model = build_model(spec, job["root"], job["config_file"])
     objective = build_objective(model, spec, job["root"], job["config_file"])
     compiled = check.compile_check(model, objective, spec, quiet, job["root"], job["config_file"])
     compile_seconds = time.perf_counter() - started
+    cache = fncache.summary(fncache.EVENTS)
+    if job.get("compile_only"):
+        return {"name": spec.name, "compile_seconds": compile_seconds, "function_cache": cache["cache"],
+                "theano_seconds": compiled.seconds["compile"]}
 
     grads = check.analytic(compiled)  # also warms the functions up
     check.choose_probe_function(compiled, grads.seconds)  # as the real check does
@@ -105,6 +111,7 @@ def measure(job: dict) -> dict:
         "evaluations": evaluations,
         "seconds": {"compile": compile_seconds, "analytic": analytic_seconds, "numeric": numeric_seconds,
                     "total": compile_seconds + ours},
+        "function_cache": cache["cache"],
         "one_gradient_seconds": grad_seconds,
         "one_loss_seconds": loss_seconds,
         "ratio_numeric_over_gradient": numeric_seconds / grad_seconds,

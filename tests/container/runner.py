@@ -45,6 +45,7 @@ class ActionRun:
     seconds: float  # container start to exit
     commands: list[Command] = field(default_factory=list)
     first_result: float | None = None  # container start to the first model's verdict line
+    line_seconds: list[float] = field(default_factory=list)  # run_like_the_runner: container start to each line
 
     def annotations(self, kind: str = "error") -> list[Command]:
         return [c for c in self.commands if c.name == kind]
@@ -217,15 +218,17 @@ def run_like_the_runner(image: str, tmp: Path, repo: str | Path, action_yml: str
                             stderr=subprocess.STDOUT)
     first_result = None
     chunks = []
+    line_seconds = []
     assert proc.stdout is not None
     for line in iter(proc.stdout.readline, b""):
         chunks.append(line)
+        line_seconds.append(time.monotonic() - started)
         if first_result is None and FIRST_RESULT.search(line):
-            first_result = time.monotonic() - started
+            first_result = line_seconds[-1]
     code = proc.wait(timeout=timeout)
     seconds = time.monotonic() - started
     log = b"".join(chunks).decode("utf-8", "replace")
     commands = temp / "_runner_file_commands"
     return ActionRun(code, log, parse_output_file((commands / names["output"]).read_text()),
                      (commands / names["summary"]).read_text(), workspace, seconds, effective_commands(log),
-                     first_result)
+                     first_result, line_seconds)

@@ -1,0 +1,148 @@
+"""Warm Theano's compile cache with every stock Lasagne 0.1 layer family the check can meet, in float64 and
+float32, so that a first run on a stock-layer model compiles no C (the Dockerfile's warm stage runs this).
+
+    python ci/warm_cache.py [--precision float64] [--only NAME ...] [--keep DIR]
+
+It checks the bundled examples and the networks of ci/warm/stock.py (one per family and variant, see
+FAMILIES) with `gradcheck-ci check`, exactly as a user's run would, so the same graphs are optimised and the
+same C modules compiled: the check's loss-and-gradient and loss functions, and for the variants that fail
+on purpose (truncated backpropagation) the diagnosis's functions too. Theano's cache is wherever the check
+puts it (GRADCHECK_THEANO_CACHE in the image). Exits non-zero when a network fails to build or is checked
+with an unexpected verdict: a family that no longer builds must not pass silently.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+PRECISIONS = ("float64", "float32")
+SEQUENCES = {"sequences": 3, "steps": 5, "features": 3, "classes": 3}
+
+# (name, stock.build kwargs, data, expect). Sizes are tiny: compiled code depends on ops, dtypes and ranks.
+FAMILIES: list[tuple[str, dict, dict, str]] = [
+    *[(f"mlp-{nl}", {"family": "mlp", "nonlinearity": nl}, {}, "pass")
+      for nl in ("rectify", "tanh", "sigmoid", "leaky_rectify", "very_leaky_rectify", "linear", "softmax")],
+    ("mlp-deep-no-bias", {"family": "mlp", "depth": 2, "bias": False}, {}, "pass"),
+    ("mlp-dropout-noise", {"family": "mlp", "noise": True, "depth": 2}, {}, "pass"),
+    ("mlp-sigmoid-output", {"family": "mlp", "output": "sigmoid"}, {}, "pass"),
+    ("mlp-linear-output", {"family": "mlp", "nonlinearity": "tanh", "output": "linear"}, {}, "pass"),
+    ("image-mlp", {"family": "image-mlp"}, {}, "pass"),
+    ("nin", {"family": "nin"}, {}, "pass"),
+    ("conv1d", {"family": "conv1d"}, {}, "pass"),
+    ("conv1d-same-strided", {"family": "conv1d", "pad": "same", "stride": 2, "pool": False}, {}, "pass"),
+    ("conv1d-full", {"family": "conv1d", "pad": "full", "nonlinearity": "tanh"}, {}, "pass"),
+    ("conv2d", {"family": "conv2d"}, {}, "pass"),
+    ("conv2d-same", {"family": "conv2d", "pad": "same", "pool": False}, {}, "pass"),
+    # tanh: with full padding a rectifier's border units sit on its kink (output = bias = 0): no gradient there
+    ("conv2d-full-strided", {"family": "conv2d", "pad": "full", "stride": 2, "pool": False, "nonlinearity": "tanh"},
+     {}, "pass"),
+    ("conv2d-untied-tanh", {"family": "conv2d", "untie_biases": True, "nonlinearity": "tanh"}, {}, "pass"),
+    ("conv2d-average-pool", {"family": "conv2d", "pool": "average_inc_pad"}, {}, "pass"),
+    ("conv2d-average-exc-pool", {"family": "conv2d", "pool": "average_exc_pad"}, {}, "pass"),
+    ("global-mean-pool", {"family": "global-pool"}, {}, "pass"),
+    ("global-max-pool", {"family": "global-pool", "pool": "max"}, {}, "pass"),
+    ("feature-layers", {"family": "feature-layers"}, {}, "pass"),
+    ("merges", {"family": "merges"}, {}, "pass"),
+    ("embedding", {"family": "embedding"}, SEQUENCES, "pass"),
+    *[(f"{family}{suffix}", {"family": family, **options}, {**SEQUENCES, **data}, expect)
+      for family in ("rnn", "lstm", "gru")
+      for suffix, options, data, expect in (
+          ("", {}, {}, "pass"),
+          ("-masked", {"masked": True}, {"mask": "random"}, "pass"),
+          ("-backwards", {"backwards": True}, {}, "pass"),
+          ("-clipped", {"grad_clipping": 100.0}, {}, "pass"),
+          ("-learned-init", {"learn_init": True}, {}, "pass"),
+          ("-tokens", {"integer": True}, {}, "pass"),
+          # Theano issue 4652: a truncated RecurrentLayer that precomputes its input has a gradient Theano
+          # cannot evaluate (an error of kind gradient-graph, whose diagnosis compiles without the rewrite)
+          ("-truncated", {"gradient_steps": 2}, {}, "gradient-graph" if family == "rnn" else "fail"),
+      )],
+    ("rnn-truncated-unprecomputed", {"family": "rnn", "gradient_steps": 2, "precompute_input": False},
+     SEQUENCES, "fail"),
+    ("rnn-tanh-unprecomputed", {"family": "rnn", "nonlinearity": "tanh", "precompute_input": False},
+     SEQUENCES, "pass"),
+    ("lstm-no-peepholes", {"family": "lstm", "peepholes": False}, SEQUENCES, "pass"),
+    ("lstm-masked-clipped", {"family": "lstm", "masked": True, "grad_clipping": 100.0},
+     {**SEQUENCES, "mask": "random"}, "pass"),
+    ("bilstm", {"family": "bidirectional"}, SEQUENCES, "pass"),
+    ("bilstm-masked", {"family": "bidirectional", "masked": True}, {**SEQUENCES, "mask": "random"}, "pass"),
+    ("bigru", {"family": "bidirectional", "layer": "GRULayer"}, SEQUENCES, "pass"),
+    ("lstm-last-step", {"family": "last-step"}, SEQUENCES, "pass"),
+    ("gru-last-step-masked", {"family": "last-step", "layer": "GRULayer", "masked": True},
+     {**SEQUENCES, "mask": "random"}, "pass"),
+    ("custom-recurrent", {"family": "custom-recurrent"}, SEQUENCES, "pass"),
+]
+
+
+# The models that must end in an error of this kind rather than a verdict.
+ERRORS = {f"{name}-{precision}": expect for name, _, _, expect in FAMILIES if expect not in ("pass", "fail")
+          for precision in PRECISIONS}
+
+
+def config_text(precisions: list[str], only: list[str]) -> str:
+    """gradcheck.yml for the stock networks (JSON is YAML), one model per family and precision."""
+    models = []
+    for precision in precisions:
+        for name, kwargs, data, expect in FAMILIES:
+            if only and name not in only:
+                continue
+            model = {"name": f"{name}-{precision}", "factory": "stock.py:build", "precision": precision,
+                     "kwargs": kwargs, "expect": "pass" if expect == "pass" else "fail"}
+            if data:
+                model["data"] = data
+            models.append(model)
+    return json.dumps({"version": 1, "defaults": {"seed": 0, "timeout": 1800}, "models": models}, indent=1)
+
+
+def check(config: Path, report: Path) -> tuple[int, list[str]]:
+    """Run the check on `config`; (exit code, the problems: unexpected errors and verdicts)."""
+    command = [sys.executable, "-m", "gradcheck_ci.cli", "check", "--config", str(config), "--quiet",
+               "--format", "text", "--json", str(report)]
+    code = subprocess.run(command, stdin=subprocess.DEVNULL).returncode
+    if not report.is_file():
+        return code, [f"{config}: no report (exit {code})"]
+    problems = []
+    for model in json.loads(report.read_text())["models"]:
+        expected = model.get("expect", "pass")
+        verdicts = ("pass",) if expected == "pass" else ("expected-fail", "pass")  # truncation may go unseen
+        if model["status"] == "error":
+            if ERRORS.get(model["name"]) != (model.get("error") or {}).get("kind"):
+                problems.append(f"{model['name']}: {model['error']['message']}")
+        elif model["status"] not in verdicts:
+            problems.append(f"{model['name']}: {model['status']}, expected {expected}")
+    return code, problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--precision", action="append", choices=PRECISIONS, help="default: both")
+    parser.add_argument("--only", action="append", default=[], help="only this family (a FAMILIES name)")
+    parser.add_argument("--no-examples", action="store_true", help="skip examples/*/gradcheck.yml")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    problems: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="gradcheck-ci-warm-") as tmp:
+        folder = Path(tmp)
+        shutil.copy(HERE / "warm" / "stock.py", folder / "stock.py")
+        (folder / "gradcheck.yml").write_text(config_text(args.precision or list(PRECISIONS), args.only))
+        configs = [] if args.no_examples else sorted((REPO / "examples").glob("*/gradcheck.yml"))
+        for number, config in enumerate([*configs, folder / "gradcheck.yml"]):
+            code, found = check(config, folder / f"report-{number}.json")
+            print(f"warm-up: {config.parent.name}/{config.name} exited {code}", flush=True)
+            problems += found
+    print(f"warm-up: {len(problems)} problem(s) in {time.perf_counter() - started:.0f} s")
+    for problem in problems:
+        print(f"  {problem}")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
