@@ -2,9 +2,9 @@
 #
 # The pinned legacy stack (Theano 1.0.5, Lasagne 0.1, numpy 1.23.5, pins in pyproject.toml) in a venv at a
 # fixed path, g++ (Theano compiles C at run time), and Theano's compile cache warmed at build time by
-# checking the bundled examples. Works on any Debian-based Python 3.11 image: the public
-# python:3.11-slim (python3 in /usr/local/bin) or a Debian bookworm with python3 in /usr/bin; the venv
-# hides the difference. Classic-builder syntax only (no BuildKit features), so the Docker SDK and old
+# checking the bundled examples and every stock layer family (ci/warm_cache.py). Works on any Debian-based
+# Python 3.11 image: the public python:3.11-slim (python3 in /usr/local/bin) or a Debian bookworm with
+# python3 in /usr/bin; the venv hides the difference. Classic-builder syntax only (no BuildKit features), so the Docker SDK and old
 # engines build it too.
 #
 #   docker build -t gradcheck-ci .
@@ -84,19 +84,17 @@ RUN pip install --no-cache-dir --no-deps /src \
     && rm -rf /src \
     && python -m pip uninstall -y pip
 
-# ---- warm: check the bundled examples once, keep only the compile cache -----------------------------
+# ---- warm: check the bundled examples and every stock layer family once, keep only the compile cache --
+# ci/warm_cache.py checks a network per stock Lasagne 0.1 layer family and variant in float64 and float32,
+# as a user's run would, so a first run on a stock-layer model compiles no C. It stops the build when a
+# network fails to build or gets an unexpected verdict. No cache directory: the function cache stays off.
 FROM build AS warm
-COPY examples /tmp/examples
-# Exit 1 is a verdict (seed-rnn fails on purpose) only with a report written: a crash (a traceback also
-# exits 1) or exit 2 (a broken example or install) stops the build.
+COPY examples /tmp/warm/examples
+COPY ci/warm_cache.py /tmp/warm/ci/warm_cache.py
+COPY ci/warm /tmp/warm/ci/warm
 RUN mkdir -p "$GRADCHECK_THEANO_CACHE" \
-    && for config in /tmp/examples/*/gradcheck.yml; do \
-         rc=0; \
-         gradcheck-ci check --config "$config" --format text --quiet --json /tmp/warm.json || rc=$?; \
-         echo "warm-up: $config exited $rc"; \
-         if [ "$rc" -gt 1 ] || [ ! -s /tmp/warm.json ]; then exit 1; fi; \
-         rm -f /tmp/warm.json; \
-       done \
+    && python /tmp/warm/ci/warm_cache.py \
+    && rm -rf /tmp/warm \
     && find "$GRADCHECK_THEANO_CACHE" -name lock_dir -prune -exec rm -rf {} + \
     && find "$GRADCHECK_THEANO_CACHE" -path '*/tmp*/mod.cpp' -delete \
     && chmod -R a+rX "$GRADCHECK_THEANO_CACHE" \
