@@ -619,11 +619,19 @@ def _write_json(path: str, data: dict[str, Any]) -> None:
 
     try:
         handle, temporary = tempfile.mkstemp(prefix=".tmp-", dir=os.path.dirname(path))
+        os.fchmod(handle, shared_file_mode())
         with os.fdopen(handle, "w", encoding="utf-8") as out:
             json.dump(data, out)
         os.replace(temporary, path)
     except OSError:
         pass
+
+
+def shared_file_mode() -> int:
+    """The mode open() would give a new file (0666 less the umask): for files made with mkstemp (0600)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 def _quiet_theano_loggers() -> None:

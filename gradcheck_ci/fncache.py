@@ -217,6 +217,7 @@ def store(directory: str, key: str, fn: Any) -> bool:
     try:
         os.makedirs(directory, exist_ok=True)
         handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=SUFFIX, dir=directory)
+        os.fchmod(handle, compat.shared_file_mode())  # mkstemp's 0600 would keep a CI cache step from reading it
         with os.fdopen(handle, "wb") as out:
             out.write(MAGIC + json.dumps(header, sort_keys=True).encode("utf-8") + b"\n")
             out.write(payload)

@@ -110,6 +110,10 @@ def test_a_stored_function_is_loaded_by_the_next_process_and_computes_the_same(t
     assert second["key"] == first["key"]
     assert second["values"] == first["values"]  # loss and every gradient, bit for bit
     assert first["limit_kept"] and second["limit_kept"]
+    umask = os.umask(0)
+    os.umask(umask)
+    entry, = entries(tmp_path)
+    assert entry.stat().st_mode & 0o777 == 0o666 & ~umask  # as open() makes files: a CI cache step reads it
 
 
 @pytest.mark.slow
