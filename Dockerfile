@@ -87,7 +87,8 @@ RUN pip install --no-cache-dir --no-deps /src \
 # ---- warm: check the bundled examples and every stock layer family once, keep only the compile cache --
 # ci/warm_cache.py checks a network per stock Lasagne 0.1 layer family and variant in float64 and float32,
 # as a user's run would, so a first run on a stock-layer model compiles no C. It stops the build when a
-# network fails to build or gets an unexpected verdict. No cache directory: the function cache stays off.
+# network cannot be built or compiled. No cache directory: the function cache stays off. The modules'
+# debug symbols go (strip: 175 kB -> 23 kB a module); Theano loads the .so and key.pkl only.
 FROM build AS warm
 COPY examples /tmp/warm/examples
 COPY ci/warm_cache.py /tmp/warm/ci/warm_cache.py
@@ -97,6 +98,7 @@ RUN mkdir -p "$GRADCHECK_THEANO_CACHE" \
     && rm -rf /tmp/warm \
     && find "$GRADCHECK_THEANO_CACHE" -name lock_dir -prune -exec rm -rf {} + \
     && find "$GRADCHECK_THEANO_CACHE" -path '*/tmp*/mod.cpp' -delete \
+    && find "$GRADCHECK_THEANO_CACHE" -name '*.so' -exec strip --strip-unneeded {} + \
     && chmod -R a+rX "$GRADCHECK_THEANO_CACHE" \
     && du -sh "$GRADCHECK_THEANO_CACHE"
 

@@ -69,6 +69,10 @@ FAMILIES: list[tuple[str, dict, dict, str]] = [
      SEQUENCES, "fail"),
     ("rnn-tanh-unprecomputed", {"family": "rnn", "nonlinearity": "tanh", "precompute_input": False},
      SEQUENCES, "pass"),
+    # Theano keys a module by the constants its node reads: each gradient clipping bound is a module of its
+    # own. Lasagne's examples write GRAD_CLIP = 100 (an integer); 1, 5 and 10 are the other common ones.
+    *[(f"{family}-clipped-{bound}", {"family": family, "grad_clipping": bound}, SEQUENCES, "pass")
+      for family in ("lstm", "gru", "rnn") for bound in (100, 10, 5, 1)],
     ("lstm-no-peepholes", {"family": "lstm", "peepholes": False}, SEQUENCES, "pass"),
     ("lstm-masked-clipped", {"family": "lstm", "masked": True, "grad_clipping": 100.0},
      {**SEQUENCES, "mask": "random"}, "pass"),
