@@ -126,9 +126,10 @@ def function(compile: Callable[[], Any], inputs: list[Any], outputs: Any, givens
         return fn
     try:
         key, shared = _key(inputs, outputs, givens, options)
-    except Uncacheable as exc:
+    except Exception as exc:  # noqa: BLE001 - a graph the key cannot describe is compiled, never guessed at
         fn = compile()
-        EVENTS.append(Event("uncacheable", time.perf_counter() - started, str(exc)))
+        why = str(exc) if isinstance(exc, Uncacheable) else f"its key cannot be computed ({type(exc).__name__})"
+        EVENTS.append(Event("uncacheable", time.perf_counter() - started, why))
         return fn
     fn, rejected = load(directory, key, len(inputs))
     if fn is not None and not rebind(fn, shared):
@@ -564,6 +565,8 @@ class _Canonical:
             path = inspect.getsourcefile(obj) or ""
         except TypeError:  # defined in C
             return "builtin"
+        except OSError as exc:  # defined where no file says what it is (`python -c`, an interactive session)
+            raise Uncacheable(f"the source of {getattr(obj, '__qualname__', obj)!r} is not available") from exc
         if path not in self.sources:
             try:
                 with open(path, "rb") as handle:

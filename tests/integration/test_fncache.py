@@ -52,11 +52,29 @@ PROBE = textwrap.dedent(r'''
             data = rng.rand(3, 6, 2)
         return l_out, l_in.input_var, data.astype(theano.config.floatX)
 
-    def request(kind, scale=2.0, freeze=False, **kw):
+    class Twice(theano.Op):
+        """A user's op with no source file (made in `python -c`) holding a lambda: no key can describe it."""
+        __props__ = ()
+
+        def __init__(self):
+            self.fn = lambda v: 2 * v
+
+        def make_node(self, x):
+            x = T.as_tensor_variable(x)
+            return theano.Apply(self, [x], [x.type()])
+
+        def perform(self, node, inputs, outputs):
+            outputs[0][0] = self.fn(inputs[0])
+
+        def grad(self, inputs, grads):
+            return [2 * grads[0]]
+
+    def request(kind, scale=2.0, freeze=False, lambda_op=False, **kw):
         l_out, x, data = network(kind, **kw)
         params = lasagne.layers.get_all_params(l_out, trainable=True)
         symbolic = [T.TensorType(p.dtype, p.broadcastable)(p.name) for p in params]
-        loss = T.sum(lasagne.layers.get_output(l_out, deterministic=True) ** 2) * scale
+        out = lasagne.layers.get_output(l_out, deterministic=True)
+        loss = T.sum((Twice()(out) if lambda_op else out) ** 2) * scale
         grads = theano.grad(loss, params)
         values = [p.get_value() for p in params]
         return ([x] + symbolic, [loss] + grads, list(zip(params, symbolic)), freeze, [data] + values, params,
@@ -68,8 +86,11 @@ PROBE = textwrap.dedent(r'''
         limit = sys.getrecursionlimit()
         fn = check.compile_function(inputs, outputs, givens, freeze)
         event = fncache.EVENTS[before]
-        key = fncache.function_key(inputs, outputs, givens, {"on_unused_input": "ignore",
-                                                             "no_default_updates": freeze})
+        try:
+            key = fncache.function_key(inputs, outputs, givens, {"on_unused_input": "ignore",
+                                                                 "no_default_updates": freeze})
+        except fncache.Uncacheable:
+            key = None
         values = [np.asarray(v) for v in fn(*args)]
         shared = [s for s in lasagne.layers.get_all_params(l_out) if s not in params]
         bound = [any(c.data is s.get_value(borrow=True) for c in fn.input_storage) for s in shared]
@@ -196,6 +217,14 @@ def test_a_bad_entry_is_ignored_and_replaced(tmp_path, how):
     assert after["stored"]
     again, = probe(tmp_path, DENSE)
     assert again["outcome"] == "hit"  # replaced by a good one
+
+
+def test_a_graph_the_key_cannot_describe_is_compiled_and_not_stored(tmp_path):
+    first, = probe(tmp_path, {"kind": "dense", "lambda_op": True})
+    plain, = probe(tmp_path / "plain", DENSE)
+    assert first["outcome"] == "uncacheable" and first["reason"], first
+    assert not entries(tmp_path)
+    assert first["loss"] == pytest.approx(4 * plain["loss"])  # the op doubles the output: the loss is squared
 
 
 WRITER_AND_READER = textwrap.dedent(r'''
