@@ -23,10 +23,15 @@ function. A stale (another format), corrupt, truncated or foreign (another key) 
 unpickling fails, is ignored, and the compile that follows replaces it. Writes go to a temporary file
 renamed into place, so concurrent workers only ever read whole entries. Parameters never reach an entry:
 the check passes them as inputs (`givens`), and an entry is written before its function is first called,
-so it holds no data either.
+so it holds no data either. Shared variables that are not parameters (Lasagne's hid_init without
+learn_init, a random state) are the function's implicit inputs and travel with it: their values are part
+of the key, and a loaded function is pointed at the live variables' arrays (rebind). What the optimiser
+leaves on the graph (dumps: its shape and merge features) is not written.
 
 Pickling a Theano graph recurses once per node along its longest path: it runs in a thread with a large
 stack under a raised recursion limit (both restored afterwards); a graph deeper than that is not stored.
+Loading (measured on the 2 x LSTM(32) tagger: ~1.3 s of CPU against ~12 s for optimising) is Theano's
+linking: the C-module key of every node, looked up in its module cache, and rebuilding the objects.
 """
 from __future__ import annotations
 
