@@ -12,7 +12,7 @@ enforces it, so a new module must be placed here first.
       3    report      report/                                       RunReport -> text, JSON, JUnit, SARIF, GitHub
       4    platform    compat numeric                                the legacy stack made to work; finite differences
       5    model       blame importer model data objective           user code in, a built model and its loss out
-      6    engine      check verdict                                 analytic against numeric, tensor by tensor
+      6    engine      check directional verdict                     analytic against numeric, tensor by tensor
       7    diagnosis   diagnose/                                     why they differ, confirmed by ablation
       8    process     worker runner                                 one worker process per model
       9    run         run output                                    the lifecycle of one `check`, the console

@@ -11,9 +11,13 @@ from typing import Any
 REPORT_SCHEMA = "gradcheck-ci/report/v1"
 
 # Model statuses. "error" covers configuration, loading, crashes and timeouts; "cancelled" marks models a
-# run did not reach because it was interrupted (SIGTERM from a cancelled CI job).
-MODEL_STATUSES = ("pass", "fail", "expected-fail", "error", "cancelled")
-PARAM_STATUSES = ("pass", "fail")
+# run did not reach because it was interrupted (SIGTERM from a cancelled CI job); "inconclusive": no tensor
+# fails but some could not be judged (the loss has kinks within every probe's reach): a warning, exit 0
+# unless --fail-on-inconclusive.
+MODEL_STATUSES = ("pass", "fail", "expected-fail", "error", "cancelled", "inconclusive")
+# Tensor statuses: "allowed" differs from finite differences by a cause the model's `allow:` accepts, proved
+# by the ablation of that cause; "inconclusive" could not be judged by any smooth comparison.
+PARAM_STATUSES = ("pass", "fail", "inconclusive", "allowed")
 
 EXIT_OK = 0
 EXIT_MISMATCH = 1
@@ -39,18 +43,27 @@ class ParamResult:
 
     id: str  # "<layer>.<param>", e.g. "RecurrentLayer#0.W_in_to_hid"
     shape: list[int]
-    status: str  # pass | fail
-    max_abs_err: float
-    max_rel_err: float
-    tolerance: float
+    status: str  # pass | fail | inconclusive | allowed
+    # The tensor's own comparison: None when it was not measured on its own (method "grouped": it passed
+    # with its band, whose numbers are in `band`; "inconclusive": nothing smooth to measure).
+    max_abs_err: float | None
+    max_rel_err: float | None
+    tolerance: float | None
     worst_index: list[int] | None
-    method: str = "full"  # full | directional | grouped (passed with its screening band, see check.screen)
-    analytic: float | None = None  # at the worst element (full) or along the worst direction
+    method: str = "full"  # full | directional | grouped (passed with its band, see gradcheck_ci/directional.py)
+    analytic: float | None = None  # at the worst element (full) or along the worst direction (grouped: its part)
     numeric: float | None = None
     evaluations: int = 0
     layer: str = ""
     file: str | None = None
     line: int | None = None
+    # The smallest relative gradient error |e|/|g| this check catches in the tensor with probability >= 99%
+    # (docs/numerics.md); None for an all-zero gradient (no relative size) or a tensor not judged.
+    sensitivity: float | None = None
+    grad_norm: float | None = None  # |g| of Theano's gradient of the tensor (what `sensitivity` is relative to)
+    directions: int = 0  # smooth comparisons (lines or elements) that judged the tensor
+    band: dict[str, Any] | None = None  # grouped: {"id", "size", "residual", "tolerance"} of the band's line
+    note: str | None = None  # how it was measured, when that is unusual (a nearby point, a band's share)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -107,6 +120,10 @@ class ModelResult:
     loss_value: float | None = None
     config_file: str | None = None  # gradcheck.yml, relative to the repository root
     config_line: int | None = None  # line of this model's entry in gradcheck.yml
+    # The largest `sensitivity` of its judged tensors: a relative error of this size in any of them is caught
+    # with probability >= 99%, whatever the seed. None when no tensor could be given one.
+    sensitivity: float | None = None
+    allowed: list[dict[str, Any]] = field(default_factory=list)  # causes accepted by `allow:`, with evidence
     extra: dict[str, Any] = field(default_factory=dict)  # e.g. per-step profiles of recurrent layers
 
     def to_json(self) -> dict[str, Any]:
@@ -137,12 +154,15 @@ class RunReport:
     config_errors: list[ErrorInfo] = field(default_factory=list)  # errors not tied to one model
     shard: str | None = None  # "i/n" when the run was one shard of a matrix
     seconds: float = 0.0
+    fail_on_inconclusive: bool = False  # --fail-on-inconclusive: an inconclusive model fails the run
 
     @property
     def status(self) -> str:
         if self.config_errors or any(m.status in ("error", "cancelled") for m in self.models):
             return "error"
         if any(m.status == "fail" for m in self.models):
+            return "fail"
+        if self.fail_on_inconclusive and any(m.status == "inconclusive" for m in self.models):
             return "fail"
         return "pass"
 
@@ -171,7 +191,7 @@ class RunReport:
                 notice.file = fix(notice.file)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "schema": REPORT_SCHEMA,
             "status": self.status,
             "config_file": self.config_file,
@@ -180,6 +200,9 @@ class RunReport:
             "config_errors": [e.to_json() for e in self.config_errors],
             "models": [m.to_json() for m in self.models],
         }
+        if self.fail_on_inconclusive:  # only when asked for, so reports of runs without it keep their shape
+            data["fail_on_inconclusive"] = True
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RunReport:
@@ -189,4 +212,5 @@ class RunReport:
             config_errors=[ErrorInfo(**e) for e in data.get("config_errors", [])],
             shard=data.get("shard"),
             seconds=data.get("seconds", 0.0),
+            fail_on_inconclusive=bool(data.get("fail_on_inconclusive", False)),
         )
