@@ -22,6 +22,7 @@ DEFAULTS = {
     **{fmt.action_input: fmt.action_default for fmt in REPORT_FORMATS},
     "shard": "",
     "fail-on-expected": "false",
+    "fail-on-inconclusive": "false",
 }
 
 # What @actions/core's getBooleanInput accepts (YAML 1.2 core schema booleans).
@@ -117,6 +118,8 @@ def plan(environ: Mapping[str, str], cwd: str, temp_report: str) -> Plan:
         argv += ["--shard", shard]
     if parse_bool("fail-on-expected", get_input("fail-on-expected", environ), errors):
         argv.append("--fail-on-expected")
+    if parse_bool("fail-on-inconclusive", get_input("fail-on-inconclusive", environ), errors):
+        argv.append("--fail-on-inconclusive")
 
     return Plan(workspace=workspace, cwd=workdir, argv=argv, json_report=json_report,
                 report_output=report_output, errors=errors)

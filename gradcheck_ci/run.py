@@ -113,7 +113,8 @@ class ReportFiles:
         from .runner import error_result
 
         snapshot = RunReport(config_file=report.config_file, models=list(report.models),
-                             config_errors=report.config_errors, shard=report.shard, seconds=report.seconds)
+                             config_errors=report.config_errors, shard=report.shard, seconds=report.seconds,
+                             fail_on_inconclusive=report.fail_on_inconclusive)
         for spec in pending:
             snapshot.models.append(error_result(spec, config_file, ErrorInfo(
                 "not checked: the run ended before this model (it was killed, or is still running)",
@@ -161,6 +162,7 @@ def check(args: argparse.Namespace, shard: tuple[int, int] | None, console: Cons
 
         config_file = config.rel_path()
         report, specs = _plan(config, args.model, shard, args.shard)
+        report.fail_on_inconclusive = bool(getattr(args, "fail_on_inconclusive", False))
         console.start(len(specs), config_file)
         for result in report.models:
             console.model_skipped(result)

@@ -111,7 +111,8 @@ def merge_reports(reports: list[RunReport]) -> RunReport:
             errors.append(error)
     # Shards run side by side; the merged time is the machine time they spent together.
     return RunReport(config_file=reports[0].config_file, models=models, config_errors=errors, shard=None,
-                     seconds=sum(r.seconds for r in reports))
+                     seconds=sum(r.seconds for r in reports),
+                     fail_on_inconclusive=any(r.fail_on_inconclusive for r in reports))
 
 
 def _invalid_entries_once(models: list[ModelResult]) -> list[ModelResult]:

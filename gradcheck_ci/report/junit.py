@@ -15,6 +15,7 @@ from .common import (
     config_location,
     confirmation,
     error_location,
+    inconclusive_text,
     index_text,
     now_passes,
     num,
@@ -23,6 +24,7 @@ from .common import (
     repo_path,
     shape_text,
     status_counts,
+    tensors_failing,
     where,
     worst_param,
 )
@@ -72,7 +74,7 @@ def _mismatch(model: ModelResult) -> tuple[str, str]:
     if worst is not None:
         message = (f"{one_line(worst.id, 120)}: max abs err {num(worst.max_abs_err)} > tolerance "
                    f"{num(worst.tolerance)} (max rel err {num(worst.max_rel_err)}); "
-                   f"{failing} of {len(model.params)} tensor(s) fail")
+                   f"{tensors_failing(failing, len(model.params))}")
     else:
         message = "gradient mismatch"
     if model.diagnoses:
@@ -106,6 +108,16 @@ def _testcase(suite: ET.Element, model: ModelResult, report: RunReport, classnam
     elif model.status == "expected-fail":
         message, text = _mismatch(model)
         ET.SubElement(case, "skipped", message=_attr("expected failure: " + message)).text = xml_text(text)
+    elif model.status == "inconclusive":
+        # Not judged either way: "skipped" (CI systems show it apart from passes), or a failure when the run
+        # was asked to fail on it (--fail-on-inconclusive).
+        _, text = _mismatch(model)
+        message = "inconclusive: " + inconclusive_text(model)
+        tag = "failure" if report.fail_on_inconclusive else "skipped"
+        element = ET.SubElement(case, tag, message=_attr(message))
+        if tag == "failure":
+            element.set("type", "inconclusive")
+        element.text = xml_text(text)
     elif model.status in ("error", "cancelled"):
         error = model.error
         kind = error.kind if error else model.status
@@ -134,12 +146,14 @@ def render_junit(report: RunReport) -> str:
     config = repo_path(report.config_file) or "gradcheck.yml"
     stem = posixpath.splitext(posixpath.basename(config))[0] or "gradcheck"
     classname = _attr(f"gradcheck-ci.{stem}")
-    failures = sum(1 for m in report.models if m.status == "fail")
+    failures = sum(1 for m in report.models if m.status == "fail"
+                   or (m.status == "inconclusive" and report.fail_on_inconclusive))
     errors = counts["error"] + counts["cancelled"] + (1 if report.config_errors else 0)
     tests = len(report.models) + (1 if report.config_errors else 0)
     time = sum(_seconds(m) for m in report.models)
     totals = {"tests": str(tests), "failures": str(failures), "errors": str(errors),
-              "skipped": str(counts["expected-fail"]), "time": f"{max(time, report.seconds):.3f}"}
+              "skipped": str(counts["expected-fail"] + (0 if report.fail_on_inconclusive else counts["inconclusive"])),
+              "time": f"{max(time, report.seconds):.3f}"}
 
     root = ET.Element("testsuites", {"name": "gradcheck-ci", **totals})
     suite = ET.SubElement(root, "testsuite", {"name": _attr(f"gradcheck-ci: {config}"), **totals})
