@@ -90,6 +90,9 @@ CAUSES: tuple[Cause, ...] = (
 )
 
 CODES: tuple[str, ...] = tuple(cause.code for cause in CAUSES)
+# The causes a model may accept (`allow:`): those with an ablation, which proves that they explain the
+# difference they are allowed for.
+ALLOWABLE: tuple[str, ...] = tuple(cause.code for cause in CAUSES if cause.confirmed_by)
 BY_CODE: dict[str, Cause] = {cause.code: cause for cause in CAUSES}
 
 

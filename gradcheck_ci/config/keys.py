@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .kwargs import keyword_arguments
-from .readers import Reader, choice, integer, loss, name, number, optional, params, reference
+from .readers import Reader, allowed_causes, choice, integer, loss, name, number, optional, params, reference
 from .spec import DataSpec
 
 # Where a key is written (a key inside a section has the section's dotted path as its scope instead).
@@ -83,6 +83,7 @@ KEYS: tuple[Key, ...] = (
     Key("timeout", SHARED, number(above_zero=True), 600.0, "Wall-clock limit of the model's worker, seconds."),
     Key("memory", SHARED, integer(minimum=MIN_MEMORY), 8192, "Address-space limit of the model's worker, MiB."),
     Key("expect", SHARED, choice(EXPECTS), "pass", "fail records a known gradient bug."),
+    Key("allow", SHARED, allowed_causes, [], "Causes accepted when their ablation explains the difference."),
 
     Key("sequences", "data", integer(minimum=1), 10, "Batch size: the number of sequences."),
     Key("steps", "data", integer(minimum=1), 100, "Time steps per sequence."),
