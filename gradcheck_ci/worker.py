@@ -48,7 +48,8 @@ class Events:
             self.stream.write(json.dumps({"progress": message, **extra}) + "\n")
 
 
-def check_model(spec: ModelSpec, root: str, config_file: str, progress: Events) -> ModelResult:
+def check_model(spec: ModelSpec, root: str, config_file: str, progress: Events,
+                job: dict[str, Any] | None = None) -> ModelResult:
     from . import compat
 
     started = time.perf_counter()
@@ -57,7 +58,7 @@ def check_model(spec: ModelSpec, root: str, config_file: str, progress: Events) 
                          precision=spec.precision, mode=spec.mode, expect=spec.expect,
                          config_file=config_file, config_line=spec.line)
     try:
-        _run(spec, root, config_file, progress, result)
+        _run(spec, root, config_file, progress, result, job or {})
     except ModelLoadError as exc:
         result.status = "error"
         result.error = ErrorInfo(exc.message, exc.file, exc.line, exc.kind)
@@ -75,7 +76,8 @@ def check_model(spec: ModelSpec, root: str, config_file: str, progress: Events) 
     return result
 
 
-def _run(spec: ModelSpec, root: str, config_file: str, progress: Events, result: ModelResult) -> None:
+def _run(spec: ModelSpec, root: str, config_file: str, progress: Events, result: ModelResult,
+         job: dict[str, Any]) -> None:
     from . import check, verdict
     from .model import build_model
     from .objective import build_objective
@@ -86,11 +88,15 @@ def _run(spec: ModelSpec, root: str, config_file: str, progress: Events, result:
     result.loss = objective.loss_name
     compiled = check.compile_check(model, objective, spec, progress, root, config_file)
     result.seconds["compile"] = round(compiled.seconds["compile"], 3)
+    if job.get("point"):  # the float64 check of a float32 model: its parameter values and data, exactly
+        check.move_to_point(compiled, model, job["point"])
 
     progress("analytic gradient")
     grads = check.analytic(compiled)
     result.seconds["analytic"] = round(grads.seconds, 4)
     result.loss_value = grads.loss
+    if job.get("dump"):  # for the float32 worker that asked: the analytic gradients at its point
+        check.dump_gradients(job["dump"], model, grads)
     try:
         verdict.require_finite_loss(grads.loss, spec, config_file, model, objective, root)
     except ModelLoadError:  # still say which tensor and which input made it non-finite, then report the error
@@ -103,9 +109,17 @@ def _run(spec: ModelSpec, root: str, config_file: str, progress: Events, result:
     result.mode, result.params = check.check_all(compiled, model, grads, spec, progress)
     result.seconds["numeric"] = round(time.perf_counter() - started, 3)
     result.evaluations = compiled.evaluations
+    context = Context(spec, root, config_file, model, objective, compiled, grads, result, progress)
+    if spec.precision == "float32":  # what float32 cannot settle is settled in float64, before the verdict
+        from .diagnose.low_precision import settle_in_float64
+
+        settle_in_float64(context)
+    result.sensitivity = verdict.model_sensitivity(result)
     result.status = verdict.model_status(result, spec)
     progress(verdict.checked_line(result))
-    _diagnose(Context(spec, root, config_file, model, objective, compiled, grads, result, progress))
+    _diagnose(context)
+    # The diagnosis may accept differences (the model's `allow:`): the verdict counts what is left.
+    result.status = verdict.model_status(result, spec)
 
 
 def _diagnose(context: Context) -> None:
@@ -124,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     spec = ModelSpec.from_json(job["spec"])
     events = Events()
     try:
-        result = check_model(spec, job["root"], job["config_file"], events)
+        result = check_model(spec, job["root"], job["config_file"], events, job)
     except BaseException as exc:  # noqa: BLE001 - a bug of ours: still report it as this model's error
         where = "; ".join(f"{os.path.basename(f.filename)}:{f.lineno} in {f.name}"
                           for f in traceback.extract_tb(exc.__traceback__)[-3:])

@@ -54,8 +54,11 @@ def find(session: Session) -> list[Diagnosis]:
                    "advance between evaluations, so the check compared gradients for one fixed noise draw, "
                    "not for the deterministic model")
     confirmed = None
-    if session.failing and session.affordable("ablation: random stream frozen", session.rebuild_estimate()):
-        outcome = recheck(session, "random stream frozen", freeze=True)
+    # Noise in the forward pass makes lines fail or, more often now, not smooth at all (inconclusive): both
+    # are re-checked with the stream frozen.
+    tested = sorted(set(session.failing) | set(session.inconclusive))
+    if tested and session.affordable("ablation: random stream frozen", session.rebuild_estimate()):
+        outcome = recheck(session, "random stream frozen", freeze=True, indices=tested)
         again = outcome.compiled.loss(outcome.compiled.base)
         outcome.extra["forward_repeatable_after"] = again == outcome.compiled.loss(outcome.compiled.base)
         evidence.update(outcome.evidence(session))
