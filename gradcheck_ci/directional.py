@@ -1,16 +1,17 @@
-"""Directional mode: every tensor compared along random Gaussian directions, screened in bands, with a
+"""Directional mode: every tensor compared along random Gaussian directions, all in one band, with a
 sensitivity that is stated and holds whatever the seed (docs/numerics.md derives it).
 
-- A band is a set of tensors moved together along one direction w, made of a Gaussian part per tensor
-  (w_k = s_k v_k, v_k ~ N(0, I), s_k = max(rms(p_k), 1)); one line costs 4 loss evaluations (numeric.Line).
-  An error e_j in member j shows as s_j <e_j, v_j> ~ N(0, s_j^2 |e_j|^2), independent of every other
-  member's part, so the other members (their errors included) cannot make it less likely to be seen:
-  the tolerance does not grow with the band, and one band holds every tensor with a gradient.
-- The number of directions per band is the fewest that reach numeric.TARGET for every member (at most
-  numeric.MAX_DIRECTIONS); members that cannot reach it get a band of their own with a longer step.
-- A line that is not smooth, or neither passes nor confirms a disagreement, is probed elsewhere: a fresh
-  direction with a shorter step, then a point near p. A band that still cannot be judged is split into
-  its members, each on its own line; a tensor no smooth line could judge is `inconclusive`, never `fail`.
+- The band's tensors move together along one direction w, made of a Gaussian part per tensor
+  (w_k = s_k b_k v_k, v_k ~ N(0, I), s_k = max(rms(p_k), 1), b_k a boost); one line costs 4 loss evaluations
+  (numeric.Line). An error e_j in member j shows as s_j b_j <e_j, v_j> ~ N(0, (s_j b_j |e_j|)^2), independent
+  of every other member's part, so the other members (their errors included) cannot make it less likely to
+  be seen: the tolerance does not grow with the band.
+- A tensor whose gradient is small against the loss's round-off is boosted (moves further) until one
+  direction reaches numeric.TARGET for it; when boosts are not enough the band takes more directions (at
+  most numeric.MAX_DIRECTIONS, plus TOP_UP where retries left a tensor short).
+- A line that is not smooth, or neither passes nor confirms a disagreement, is probed elsewhere (LADDER):
+  boosts cut, shorter steps, then a point near p. A band no line could judge is split into its members,
+  each on its own line; a tensor no smooth line could judge is `inconclusive`, never `fail`.
 - A band whose disagreement is confirmed is decomposed along the same direction (member j moved alone
   along w_j: the parts add up to the band's slope), and each member's part is judged on its own.
 """
@@ -31,14 +32,15 @@ from .data import stable_seed
 # threshold is round-off over the step, the same for every member, so a longer move is a larger signal;
 # R(1)'s truncation is O(h^4), so it costs nothing where the loss is smooth, and where it is not the retries
 # below shorten every move again. Not in float32 (its step is long already; float64 settles what it cannot).
-BOOST_MAX = {"float64": 256.0, "float32": 1.0}
+BOOST_MAX = {"float64": 4096.0, "float32": 1.0}
 # The attempts at a line, in order, until one judges: (step in h, boost level, at the nearby point). A boost
 # level scales the boosts above 1 (0: no boost). Boosts are cut first (a boosted tensor moves furthest, so its
 # curvature is the likeliest to spoil the line), then the step shortens. Not in float32: what a float32 line
 # cannot judge is settled in float64 (diagnose/low_precision.py).
 LADDER: dict[str, list[tuple[float, float, bool]]] = {
-    "float64": [(1.0, 1.0, False), (1.0, 1.0 / 8.0, False), (1.0 / 8.0, 0.0, False), (1.0 / 64.0, 0.0, False),
-                (1.0, 0.0, True)],
+    "float64": [(1.0, 1.0, False), (1.0, 1.0 / 8.0, False), (1.0, 1.0 / 64.0, False), (1.0, 0.0, False),
+                (1.0 / 8.0, 0.0, False), (1.0 / 64.0, 0.0, False), (1.0, 0.0, True), (1.0 / 8.0, 0.0, True),
+                (1.0 / 64.0, 0.0, True)],
     "float32": [(1.0, 1.0, False)],
 }
 NEARBY = 256.0  # a point near p: p + NEARBY * h * u, u Gaussian per tensor (a kink at p itself moves away)
@@ -91,7 +93,10 @@ class Prober:
         self.start = 0  # the LADDER attempt later lines start at (the last one that judged)
         self.level = 1.0  # the boost level of the attempt in progress
         self.boost: dict[int, float] = {}  # tensor -> how much further than s_k its part of a direction moves
-        self.drawn: dict[int, tuple[np.ndarray, float]] = {}  # id(part) -> (part, the scale it was drawn with)
+        self._rms: dict[tuple[bool, int], float] = {}  # (at the nearby point, tensor) -> max(rms(p_k), 1)
+        # id(part) -> the scale it was drawn with (no reference kept: a direction is as large as the model; an
+        # address reused by a later draw is overwritten by that draw, and only drawn parts are looked up)
+        self.drawn: dict[int, float] = {}
         # A measured round-off bound per point (numeric.noise_floor), taken once a line there is not smooth.
         self.floor: dict[bool, float] = {}
         self.extra_evaluations = 0  # evaluations made at the nearby point (its own view)
@@ -100,7 +105,10 @@ class Prober:
     def scale(self, point: Point, k: int) -> float:
         """The standard deviation of tensor k's part of a direction: max(rms(p_k), 1), times its boost."""
         boost = self.boost.get(k, 1.0)
-        return max(numeric.rms(point.values[k]), 1.0) * (max(1.0, boost * self.level) if boost > 1.0 else 1.0)
+        key = (point.nearby, k)
+        if key not in self._rms:
+            self._rms[key] = max(numeric.rms(point.values[k]), 1.0)
+        return self._rms[key] * (max(1.0, boost * self.level) if boost > 1.0 else 1.0)
 
     def draw(self, members: list[int], name: str, point: Point) -> dict[int, np.ndarray]:
         rng = np.random.default_rng(stable_seed(self.seed, name))
@@ -108,15 +116,13 @@ class Prober:
         for k in members:
             scale = self.scale(point, k)
             parts[k] = scale * rng.standard_normal(point.values[k].shape)
-            self.drawn[id(parts[k])] = (parts[k], scale)
+            self.drawn[id(parts[k])] = scale
         return parts
 
     def normalised(self, threshold: float, point: Point, k: int, part: np.ndarray) -> float:
         """A line's threshold over member k's s_k |g_k| at the line's point, s_k the scale its `part` of the
         line's direction was drawn with (inf for an all-zero gradient)."""
-        drawn = self.drawn.get(id(part))
-        scale = (drawn[1] if drawn is not None and drawn[0] is part else self.scale(point, k)) * float(
-            np.linalg.norm(point.grads[k]))
+        scale = self.drawn.get(id(part), self.scale(point, k)) * float(np.linalg.norm(point.grads[k]))
         return threshold / scale if scale > 0 else math.inf
 
     def terms(self, point: Point, members: list[int]) -> float:
@@ -168,12 +174,14 @@ class Prober:
 
     def judged_line(self, members: list[int], name: str, first: dict[int, np.ndarray] | None = None) -> Attempt:
         """A line through `members` that judges (PASS or FAIL) if any attempt of LADDER does: the direction
-        `first` (or a fresh one), then fresh directions with the boosts cut, then shorter steps (a kink
-        crossed within the step is crossed less often), then one at the point near p (a kink at p itself).
+        `first` (or a fresh one), then fresh directions with the boosts cut (8x, 64x, none), then shorter
+        steps (a kink crossed within the step is crossed less often), then the same steps at the point near p
+        (a kink at p itself).
         Later lines start at the attempt that last judged, so a model with kinks pays for them once.
         Returns the last judgement, its direction and its point."""
-        ladder = [a for a in LADDER[self.precision] if a[1] == 1.0 or any(b > 1.0 for b in self.boost.values())
-                  or a[1] != 1.0 / 8.0]
+        boosted = any(b > 1.0 for b in self.boost.values())
+        # without boosts, the rungs that only cut boosts would repeat the first one
+        ladder = [a for a in LADDER[self.precision] if boosted or a[1] == 1.0 or a[0] != 1.0 or a[2]]
         judgement: numeric.Judgement | None = None
         parts: dict[int, np.ndarray] = {}
         point = self.base

@@ -135,6 +135,7 @@ def _rel(err: float, reference: float) -> float:
 
 SMOOTH_LIMIT = 16.0  # |Q| above 16 delta is not round-off (the stencil's coefficients sum to 16)
 KINK_BIAS = {1.0: 0.125, 2.0: 0.21}  # worst |bias of R(m)| per max|Q| / h, one kink anywhere within +-4h
+CURVATURE_JUMP_RATIO = (1.5, 2.7)  # D(4h)-D(2h) over D(2h)-D(h): 2 where the curvature jumps at p, 4 if smooth
 # The relative allowance rho in every tolerance, times sum |g_i w_i| (which bounds |<g, w>|): the analytic
 # gradient's own round-off, a thousand ulps per term. Not the sensitivity (round-off of the loss sets that,
 # far above this); `rtol` replaces it.
@@ -222,6 +223,22 @@ class Line:
         f = self.f
         return f[2 * m] - 4 * f[m] + 6 * f[0.0] - 4 * f[-m] + f[-2 * m]
 
+    def central(self, m: float) -> float:
+        """D(mh) - its analytic counterpart: the central difference's own error at this step."""
+        return ((self.f[m] - self.f[-m]) - (self.A[m] - self.A[-m])) / (2 * m * self.h)
+
+    def curvature_jump(self) -> bool:
+        """A loss whose curvature jumps at p (smooth on each side, a ReLU unit exactly at 0 seen from its
+        bias): D(s) then grows linearly with s, so its increments double per doubled step, where a smooth
+        loss's grow 4x (s^2) and a constant offset (a gradient error) has none. The fourth differences
+        cannot see it, and R(1), R(2) would read it as an error. Increments above their round-off that
+        double: not smooth."""
+        d1 = self.central(2.0) - self.central(1.0)
+        d2 = self.central(4.0) - self.central(2.0)
+        if abs(d1) <= 1.5 * self.delta / self.h or abs(d2) <= 0.75 * self.delta / self.h:
+            return False
+        return CURVATURE_JUMP_RATIO[0] <= d2 / d1 <= CURVATURE_JUMP_RATIO[1]
+
     def noise(self, m: float) -> float:
         """Round-off bound of numeric(m): its coefficients sum to 1.5/(m h)."""
         return 1.5 * self.delta / (m * self.h)
@@ -253,6 +270,8 @@ class Line:
         err = {m: self.numeric(m) - self.analytic(m) for m in (1.0, 2.0)}
         if q > SMOOTH_LIMIT * self.delta:
             # a kink, or curvature too strong for this step: a shorter step will tell (the caller retries)
+            return self.judgement(NONSMOOTH, math.inf, math.inf, q)
+        if self.curvature_jump():
             return self.judgement(NONSMOOTH, math.inf, math.inf, q)
         tol = {m: self.noise(m) + KINK_BIAS[m] * q / self.h + self.allowance for m in (1.0, 2.0)}
         # An error along this line is missed only if both estimates stay within their tolerances.

@@ -44,8 +44,9 @@ LAYER_RETRY_STEPS = (1.0, 0.25, 1.0 / 16.0)  # a fresh direction at each, until 
 
 
 def output_check(session: Session, k: int, direction: np.ndarray | None = None) -> numeric.Judgement:
-    """dLoss/d(output of instrumented layer k) along a direction, against finite differences."""
-    inst = session.instrumented
+    """dLoss/d(output of instrumented layer k) along a direction, against finite differences (on the
+    localising function: confirmed causes switched off)."""
+    inst = session.localising
     base = inst.at_base
     grad, out = base.grads[k], base.outputs[k]
     judgement: numeric.Judgement | None = None
@@ -70,7 +71,7 @@ def output_check(session: Session, k: int, direction: np.ndarray | None = None) 
 
 def layer_checks(session: Session) -> tuple[list[LayerCheck], LayerCheck | None]:
     """Checks from the output backwards, stopping at the first that fails (returned second)."""
-    inst = session.instrumented
+    inst = session.localising
     done: list[LayerCheck] = []
     for k in reversed(range(len(inst.layers))):
         session.progress(f"localising: gradient with respect to the output of {inst.labels[k]}")

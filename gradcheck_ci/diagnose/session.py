@@ -47,6 +47,7 @@ class Session:
         self.inconclusive = [k for k, p in enumerate(context.result.params) if p.status == "inconclusive"]
         self._structure: Any = None
         self._instrumented: Any = None
+        self._localising: Any = None
 
     # ------------------------------------------------------------ helpers for causes
 
@@ -63,18 +64,34 @@ class Session:
 
     @property
     def instrumented(self) -> Any:
-        """The instrumented function (graph.Instrumented), compiled on first use."""
+        """The instrumented function (graph.Instrumented) of the model as built, compiled on first use."""
         if self._instrumented is None:
-            from .graph import Instrumented
-
-            if not self.affordable("compiling the layer-by-layer gradient function", self.rebuild_estimate()):
-                raise TimeoutError("not enough of the model's timeout left to compile the layer-by-layer function")
-            self.progress("compiling the layer-by-layer gradient function (Theano)")
-            started = time.perf_counter()
-            with attributes(self.ablated):
-                self._instrumented = Instrumented(self.context)
-            self.seconds["instrumented_compile"] = round(time.perf_counter() - started, 3)
+            self._instrumented = self._compile_instrumented([])
         return self._instrumented
+
+    @property
+    def localising(self) -> Any:
+        """The instrumented function the layer-by-layer localisation of what is left runs on: with the graph
+        causes found to explain tensors switched off (the model as built when there are none)."""
+        if not self.ablated:
+            return self.instrumented
+        if self._localising is None:
+            self._localising = self._compile_instrumented(self.ablated)
+        return self._localising
+
+    def _compile_instrumented(self, changes: list[tuple[Any, str, Any]]) -> Any:
+        from .graph import Instrumented
+
+        if not self.affordable("compiling the layer-by-layer gradient function", self.rebuild_estimate()):
+            raise TimeoutError("not enough of the model's timeout left to compile the layer-by-layer function")
+        self.progress("compiling the layer-by-layer gradient function (Theano)"
+                      + (" with the confirmed causes switched off" if changes else ""))
+        started = time.perf_counter()
+        with attributes(changes):
+            inst = Instrumented(self.context)
+        self.seconds["instrumented_compile"] = round(self.seconds.get("instrumented_compile", 0.0)
+                                                     + time.perf_counter() - started, 3)
+        return inst
 
     @property
     def has_instrumented(self) -> bool:

@@ -30,7 +30,7 @@ def find(session: Session) -> list[Diagnosis]:
 
 
 def detect(session: Session, indices: list[int]) -> list[Diagnosis]:
-    inst = session.instrumented
+    inst = session.localising
     checks, failing = layer_checks(session)
     ids = session.tensor_ids(indices)
     evidence: dict[str, Any] = {"tensors": ids, "layer_checks": [c.to_json() for c in checks]}

@@ -47,10 +47,13 @@ def test_a_kink_anywhere_within_reach_is_never_a_failure(offset):
         assert j.verdict != numeric.FAIL, (offset, slope, j)
 
 
-def test_a_curvature_jump_at_the_point_is_not_a_failure():
-    # C1 but not C2 at 0: central differences grow linearly with the step (the fourth differences are 0)
-    f = lambda x: (3.0 if x > 0 else -1.0) * x * x + 0.25
-    j = probe(f, 0.0, 0.0)
+@pytest.mark.parametrize("jump", [1e-4, 1e-3, 1e-2, 0.1, 1.0, 10.0, 1e3])
+@pytest.mark.parametrize("fraction", [1.0, 1 / 8, 1 / 64])
+def test_a_curvature_jump_at_the_point_is_not_a_failure(jump, fraction):
+    # C1 but not C2 at 0 (a rectified unit exactly at 0, seen from its bias): central differences grow
+    # linearly with the step, the fourth differences are 0, and R(1), R(2) differ by a factor 2
+    f = lambda x: (jump if x > 0 else -0.5 * jump) * x * x + 0.3 * x + 0.7
+    j = probe(f, 0.0, 0.3, step=H["float64"] * fraction)
     assert j.verdict != numeric.FAIL, j
 
 
