@@ -1,16 +1,14 @@
 """Finite differences and the error model. Pure numpy: no Theano, no model knowledge.
 
-A derivative is always compared along a direction `v` in one parameter tensor: a single element (full
-mode) or a random Gaussian vector (directional mode). `loss_along(t)` returns the loss at p + t*v.
+A derivative is always compared along a line f(t) = L(p + t*w): `loss_along(t)` returns the loss there.
 
-The error model (see docs/numerics.md):
-- step: h = eps^(1/3) * max(|p|, 1) per element (optimal for central differences up to a constant);
-- round-off of the difference quotient: K * eps * |loss| / h;
-- truncation error is not guessed: when the first quotient D(h) does not agree within tolerance, one more
-  point, L(p + 2h*v), with the loss at p itself (known from the analytic pass) makes four points, and the
-  cubic through them gives the derivative to O(h^3). D(h)'s own error is O(h^2), so the gap between the
-  two (the spread) measures it; a wrong gradient leaves a gap to the analytic value far larger than that;
-- plus the relative part rtol * max(|analytic|, |numeric|, scale).
+- The engine's comparison (`probe`, `Line`, `Judgement`: the second half of this module; docs/numerics.md):
+  Richardson estimates at three step sizes, round-off bounded (or measured: `noise_floor`), kinks and
+  curvature jumps detected; a disagreement is a verdict only once confirmed. `sensitivity` turns the
+  lines' thresholds into the smallest relative error caught with probability >= 99%.
+- `compare`/`refine` (below): one central difference with a relative tolerance (DEFAULT_RTOL), refined by
+  one more point. Not a verdict any more: the diagnosis' gradient-through-time profile uses it to show
+  where sensitivities part along a sequence.
 """
 from __future__ import annotations
 
@@ -23,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 ROUNDOFF_FACTOR = 16.0  # loss evaluations sum many terms; their round-off is a few dozen ulps, not one
-DEFAULT_RTOL = {"float64": 1e-5, "float32": 1e-2}
+DEFAULT_RTOL = {"float64": 1e-5, "float32": 1e-2}  # compare()'s relative tolerance (the profile's, not the check's)
 
 
 def machine_eps(precision: str) -> float:

@@ -60,6 +60,12 @@ class Outcome:
                 "max_abs_err_after": after, "why": "the mismatch did not change when it was switched off"}
 
 
+def after_text(after: float) -> str:
+    """The largest error after an ablation, in words: tensors that passed with their band have none of
+    their own (0 here), so "every comparison within tolerance" says what is known."""
+    return f"{fmt(after)} after" if after > 0 else "every comparison within tolerance after"
+
+
 def verdict_sentence(session: Session, outcome: Outcome | None, change: str) -> str:
     """The end of a diagnosis message: what the ablation did to the mismatch ("." when it did not run). The
     ablation is the outcome's own (a joint one names every layer), else `change`."""
@@ -68,7 +74,7 @@ def verdict_sentence(session: Session, outcome: Outcome | None, change: str) -> 
     change = outcome.change or change
     before, after = outcome.worst(session)
     if outcome.confirmed:
-        return f". Rebuilt with {change}, the gradients agree (max error {fmt(before)} -> {fmt(after)})."
+        return f". Rebuilt with {change}, the gradients agree (max error {fmt(before)} before, {after_text(after)})."
     fixed = session.tensor_ids(outcome.explained)
     left = session.tensor_ids(outcome.still_failing)
     return (f". Rebuilt with {change}: {names(fixed)} {verb(len(fixed), 'agrees', 'agree')} but {names(left)} "

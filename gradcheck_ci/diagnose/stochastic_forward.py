@@ -17,7 +17,7 @@ from typing import Any
 
 from ..causes import BY_CODE
 from ..results import Diagnosis
-from .ablation import recheck
+from .ablation import after_text, recheck
 from .graph import inner_layers, is_noise_layer, is_random, walk
 from .session import Session, fmt
 
@@ -65,8 +65,8 @@ def find(session: Session) -> list[Diagnosis]:
         confirmed = outcome.confirmed
         before, after = outcome.worst(session)
         if confirmed:
-            message += (f". With the random stream frozen, the gradients agree (max error {fmt(before)} -> "
-                        f"{fmt(after)}).")
+            message += (f". With the random stream frozen, the gradients agree (max error {fmt(before)} before, "
+                        f"{after_text(after)}).")
         else:
             message += ". With the random stream frozen, some gradients still differ: see the other diagnoses."
         session.explain(outcome.explained)

@@ -109,3 +109,15 @@ def test_cli_flag_and_action_input(tmp_path):
     plan = inputs.plan(env, str(tmp_path), str(tmp_path / "r.json"))
     assert plan.errors == ["Input 'fail-on-inconclusive' must be true or false, not 'maybe'"]
     assert inputs.DEFAULTS["fail-on-inconclusive"] == "false"
+
+
+def test_a_passing_model_states_its_sensitivity_per_tensor_and_overall():
+    p = param("Dense#0.W", method="grouped")
+    p.sensitivity, p.max_abs_err, p.max_rel_err, p.tolerance = 3.4e-6, None, None, None
+    good = model("good", "pass", params=[p])
+    good.sensitivity = 3.4e-6
+    block = render_model(good)
+    row = block.splitlines()[2].split()
+    assert row[:7] == ["Dense#0.W", "2x10", "pass", "-", "-", "-", "3.4e-06"]
+    assert ("sensitivity: a relative gradient error of 3.4e-06 or more in any tensor is caught with probability "
+            ">= 99%") in block
