@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: example test test-unit test-integration test-container test-fast lint bench clean
+.PHONY: example test test-unit test-integration test-container test-fast lint bench bench-mutation clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
+
+# Injected errors of known size and hard correct models over many seeds (docs/numerics.md, "Measured").
+bench-mutation: $(STAMP)
+	$(BIN)/python -m benchmarks.mutation
 
 clean:
 	rm -rf $(VENV) reports .pytest_cache

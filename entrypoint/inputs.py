@@ -26,6 +26,7 @@ DEFAULTS = {
     "changed-since": "",
     "cache-dir": ".gradcheck-ci-cache",
     "merge": "",
+    "fail-on-inconclusive": "false",
 }
 
 # What @actions/core's getBooleanInput accepts (YAML 1.2 core schema booleans).
@@ -163,6 +164,8 @@ def check_tail(environ: Mapping[str, str], workspace: str, errors: list[str]) ->
     changed_since = get_input("changed-since", environ)
     if changed_since:
         argv += ["--changed-since", changed_since]
+    if parse_bool("fail-on-inconclusive", get_input("fail-on-inconclusive", environ), errors):
+        argv.append("--fail-on-inconclusive")
     return argv, cache_dir
 
 

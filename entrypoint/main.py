@@ -81,7 +81,8 @@ def failed_models(report: dict[str, Any] | None) -> list[str]:
         return []
     names = []
     for model in report.get("models") or []:
-        if isinstance(model, dict) and model.get("status") in FAILED_MODEL_STATUSES:
+        if isinstance(model, dict) and (model.get("status") in FAILED_MODEL_STATUSES or (
+                model.get("status") == "inconclusive" and report.get("fail_on_inconclusive") is True)):
             names.append(str(model.get("name", "?")))
     return names
 

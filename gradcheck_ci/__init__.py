@@ -14,7 +14,7 @@ enforces it, so a new module must be placed here first.
                                                                      compiled functions kept between runs (fncache)
       5    model       guard legacy blame importer returned          user code in, under guards, and blamed
       5    model       model data objective discover                 a built model and its loss out
-      6    engine      check verdict elements                        analytic against numeric, tensor by tensor
+      6    engine      check directional verdict elements            analytic against numeric, tensor by tensor
       7    diagnosis   diagnose/                                     why they differ, confirmed by ablation
       8    process     worker runner trial                           one worker process per model (or per init trial)
       9    run         run output changes scaffold replay            one `check`, `init` or `replay`; the console

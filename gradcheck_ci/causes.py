@@ -73,12 +73,15 @@ CAUSES: tuple[Cause, ...] = (
           "set grad_clipping=False while checking (clip the update instead, e.g. "
           "lasagne.updates.total_norm_constraint), or mark the model `expect: fail` if clipping is intended"),
     Cause("low-precision", "float32", "Round-off in float32",
-          "float32 round-off; the model's gradient is right",
-          "failing float32 check", "the failing tensors pass in a float64 worker",
+          "float32 round-off: the model's gradient is right (float64 agrees with finite differences), but float32 "
+          "computes it more than 1e-2 off",
+          "the float64 check that settles what float32 cannot, at the same point",
+          "the same check in float64 at the same point passes",
           "check this model with `precision: float64` (the gradient is right), or loosen `rtol` for it; if "
           "training must run in float32, look for cancellation (large offsets, E[x^2]-E[x]^2, long sums)"),
     Cause("non-differentiable", "general", "Probe sits on a kink of the loss",
-          "the probe sits on (or within one step of) a kink: rectifier at 0, `T.maximum` ties, max-pool ties",
+          "the probe sits on (or within one step of) a kink: rectifier at 0, `T.maximum` ties, max-pool ties; a "
+          "kink is never a failure on its own, it leaves a tensor inconclusive",
           "step sizes: second differences scale like h, not h^2; the first layer whose output has the kink", "",
           "not a gradient bug: check with another `seed`, or avoid parameter values that put units exactly on "
           "a kink (zero-initialised weights before a rectifier or T.maximum, ties in max/pooling)"),
@@ -90,6 +93,9 @@ CAUSES: tuple[Cause, ...] = (
 )
 
 CODES: tuple[str, ...] = tuple(cause.code for cause in CAUSES)
+# The causes a model may accept (`allow:`): those with an ablation, which proves that they explain the
+# difference they are allowed for.
+ALLOWABLE: tuple[str, ...] = tuple(cause.code for cause in CAUSES if cause.confirmed_by)
 BY_CODE: dict[str, Cause] = {cause.code: cause for cause in CAUSES}
 
 

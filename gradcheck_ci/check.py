@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from . import fncache, numeric
+from . import directional, fncache, numeric
 from .blame import user_code_error
 from .config import ModelSpec
 from .data import make_inputs, make_targets, stable_seed
@@ -23,12 +23,6 @@ from .results import ParamResult
 from .verdict import non_finite_param
 
 Progress = Callable[[str], None]
-
-# Screening (directional mode): tensors whose gradient norms are within this factor of each other are
-# compared along one shared direction first (see screening_bands); only a band that disagrees costs a
-# comparison per tensor.
-SCREEN_BAND_RATIO = 10.0
-
 
 @dataclass
 class CompiledCheck:
@@ -78,17 +72,43 @@ def compile_check(model: BuiltModel, objective: Objective, spec: ModelSpec, prog
         raise user_code_error(exc, root, f"compiling {spec.name!r}", fallback=(config_file, spec.line)) from None
     progress(f"loss and gradient {_served(fncache.EVENTS[compiles:])} in {compile_seconds:.1f}s")
 
+    started = time.perf_counter()  # the data's shape can need one more small compile (_prediction_shape)
+    data = check_data(model, objective, spec, config_file)
+    compile_seconds += time.perf_counter() - started
+    base = [np.asarray(p.variable.get_value()) for p in model.params]
+    return CompiledCheck(grad_fn, loss_fn, data, base, spec.precision, seconds={"compile": compile_seconds})
+
+
+def check_data(model: BuiltModel, objective: Objective, spec: ModelSpec, config_file: str) -> list[np.ndarray]:
+    """The synthetic inputs and targets of a check, drawn from `spec.seed` (inputs first, then targets)."""
     rng = np.random.RandomState(spec.seed)
     data = make_inputs(model, spec.data, rng, spec.precision)
-    base = [np.asarray(p.variable.get_value()) for p in model.params]
-    started = time.perf_counter()
-    rows, units = _prediction_shape(model, objective, graph, data, base)
-    compile_seconds += time.perf_counter() - started
+    rows, units = _prediction_shape(model, objective, data)
     if objective.target_kind == "labels" and spec.data.classes > units:
         raise ModelLoadError(f"data.classes is {spec.data.classes} but the output has {units} units",
                              config_file, spec.key_lines.get("data.classes", spec.line), kind="data")
     data.append(make_targets(objective.target_kind, rows, units, spec.data, rng, spec.precision))
-    return CompiledCheck(grad_fn, loss_fn, data, base, spec.precision, seconds={"compile": compile_seconds})
+    return data
+
+
+def move_to_point(compiled: CompiledCheck, model: BuiltModel, path: str) -> None:
+    """Put the check at the parameter values and data saved in `path` (an .npz of `param:<id>` and `data:<i>`
+    arrays, from a check in another precision): every parameter, selected or not, and every input."""
+    with np.load(path) as point:
+        for info in model.all_params:
+            key = f"param:{info.id}"
+            if key in point.files:
+                info.variable.set_value(np.asarray(point[key]).astype(info.variable.dtype))
+        compiled.base = [np.asarray(point[f"param:{info.id}"]).astype(compiled.base[k].dtype)
+                         for k, info in enumerate(model.params)]
+        compiled.data = [np.asarray(point[f"data:{i}"]).astype(value.dtype) if value.dtype.kind == "f"
+                         else np.asarray(point[f"data:{i}"]) for i, value in enumerate(compiled.data)]
+    compiled.base_loss = None
+
+
+def dump_gradients(path: str, model: BuiltModel, grads: AnalyticResult) -> None:
+    """The analytic gradients of the selected parameters, as an .npz of `grad:<id>` arrays."""
+    np.savez(path, **{f"grad:{info.id}": g for info, g in zip(model.params, grads.grads, strict=True)})
 
 
 def _served(events: list[fncache.Event]) -> str:
@@ -113,13 +133,21 @@ class GradientGraph:
 
 def gradient_graph(model: BuiltModel, objective: Objective) -> GradientGraph:
     import theano
+
+    params = [p.variable for p in model.params]
+    grads = theano.grad(objective.loss, params, disconnected_inputs="ignore")
+    symbolic, givens = _param_inputs(model)
+    inputs = [info.layer.input_var for info in model.inputs] + [objective.target_var] + symbolic
+    return GradientGraph(inputs, objective.loss, grads, givens)
+
+
+def _param_inputs(model: BuiltModel) -> tuple[list[Any], list[Any]]:
+    """A symbolic input per selected parameter and the givens that put them in place of the shared variables."""
     import theano.tensor as T
 
     params = [p.variable for p in model.params]
     symbolic = [T.TensorType(p.dtype, p.broadcastable)(p.name or "param") for p in params]
-    grads = theano.grad(objective.loss, params, disconnected_inputs="ignore")
-    inputs = [info.layer.input_var for info in model.inputs] + [objective.target_var] + symbolic
-    return GradientGraph(inputs, objective.loss, grads, list(zip(params, symbolic, strict=True)))
+    return symbolic, list(zip(params, symbolic, strict=True))
 
 
 def compile_functions(graph: GradientGraph, freeze: bool = False, loss_fn: Any = None) -> tuple[Any, Any, float]:
@@ -155,8 +183,7 @@ def _compile_function(inputs: list[Any], outputs: Any, givens: list[Any], freeze
     return theano.function(inputs, outputs, mode=mode, **kwargs)
 
 
-def _prediction_shape(model: BuiltModel, objective: Objective, graph: GradientGraph, data: list[np.ndarray],
-                      base: list[np.ndarray]) -> tuple[int, int]:
+def _prediction_shape(model: BuiltModel, objective: Objective, data: list[np.ndarray]) -> tuple[int, int]:
     import lasagne
 
     shape = lasagne.layers.get_output_shape(
@@ -166,9 +193,10 @@ def _prediction_shape(model: BuiltModel, objective: Objective, graph: GradientGr
         return int(np.prod(shape)) // units, units
     # Some layers cannot infer their shape statically: evaluate it (one more small compile). Parameters are
     # inputs here too, so the function cache can keep this function without their values.
-    n_data = len(model.inputs)
-    inputs = graph.inputs[:n_data] + graph.inputs[n_data + 1:]  # no target: it is made from this shape
-    shape_fn = compile_function(inputs, objective.prediction.shape, graph.givens)
+    symbolic, givens = _param_inputs(model)
+    inputs = [info.layer.input_var for info in model.inputs] + symbolic
+    shape_fn = compile_function(inputs, objective.prediction.shape, givens)
+    base = [np.asarray(p.variable.get_value()) for p in model.params]
     rows, units = (int(s) for s in shape_fn(*data, *base))
     return rows, units
 
@@ -203,7 +231,7 @@ def choose_probe_function(check: CompiledCheck, gradient_seconds: float) -> floa
 
 
 def resolve_mode(spec: ModelSpec, params: list[ParamInfo]) -> str:
-    """auto is directional at every size: with screening and bisection it costs fewer evaluations than
+    """auto is directional at every size: with bands and bisection it costs fewer evaluations than
     perturbing every element even for the 10-parameter reported network, and still names the worst element."""
     return "directional" if spec.mode == "auto" else spec.mode
 
@@ -220,9 +248,8 @@ def check_all(check: CompiledCheck, model: BuiltModel, grads: AnalyticResult, sp
 def check_selected(check: CompiledCheck, model: BuiltModel, grads: list[np.ndarray], indices: Any,
                    spec: ModelSpec, mode: str, rtol: float, atol: float,
                    progress: Progress = lambda message: None) -> dict[int, ParamResult]:
-    """The tensors `indices` (into model.params). In directional mode they are first screened in bands
-    along shared directions; a band that agrees passes all its tensors, a band that does not is checked
-    tensor by tensor (the verdict that counts)."""
+    """The tensors `indices` (into model.params): directional (bands along shared directions, see
+    directional.py) or full (every element). `rtol` is the relative allowance (numeric.ALLOWANCE)."""
     results: dict[int, ParamResult] = {}
     finite = []
     for k in indices:
@@ -230,15 +257,20 @@ def check_selected(check: CompiledCheck, model: BuiltModel, grads: list[np.ndarr
             finite.append(k)
         else:
             results[k] = non_finite_param(model.params[k], grads[k])
+    if not finite:
+        return results
     if mode == "directional":
-        for band in screening_bands(grads, finite):
-            progress(f"screening {len(band)} tensors along shared directions ({model.params[band[0]].id}, ...)")
-            results.update(screen(check, model, grads, band, spec, rtol, atol))
+        progress(f"comparing {len(finite)} tensor(s) along random directions ({model.params[finite[0]].id}, ...)")
+        results.update(directional.check_tensors(check, model, grads, finite, spec, rtol, atol, at_point))
+        return results
+    full = FullCheck(check, grads, rtol, atol)
     for k in finite:
-        if k not in results:
-            info = model.params[k]
-            progress(f"probing {info.id} ({k + 1}/{len(model.params)}, {mode})")
-            results[k] = check_tensor(check, k, info, grads[k], spec, mode, rtol, atol)
+        info = model.params[k]
+        progress(f"probing {info.id} ({k + 1}/{len(model.params)}, full)")
+        before = check.evaluations
+        results[k] = full.tensor(k, info)
+        results[k].evaluations = check.evaluations - before
+    full.finish()
     return results
 
 
@@ -249,218 +281,110 @@ def direction_generator(seed: int, name: str) -> np.random.Generator:
     return np.random.default_rng(stable_seed(seed, name))
 
 
-def screening_bands(grads: list[np.ndarray], indices: list[int]) -> list[list[int]]:
-    """Groups of at least two tensors to screen together: gradient norms within SCREEN_BAND_RATIO of each
-    other (all-zero gradients form their own band). See `screen` for why any grouping keeps the check's
-    sensitivity; similar norms keep the band's tolerance close to each member's, so a right gradient's
-    round-off rarely trips it (which would cost the per-tensor comparisons after all)."""
-    norms = {k: float(np.linalg.norm(grads[k])) for k in indices}
-    zero = [k for k in indices if norms[k] == 0.0]
-    bands: list[list[int]] = []
-    for k in sorted((k for k in indices if norms[k] > 0.0), key=lambda k: -norms[k]):
-        if bands and norms[bands[-1][0]] <= SCREEN_BAND_RATIO * norms[k]:
-            bands[-1].append(k)
-        else:
-            bands.append([k])
-    return [sorted(band) for band in bands + [zero] if len(band) > 1]
+def at_point(check: CompiledCheck, values: list[np.ndarray]) -> tuple[CompiledCheck, list[np.ndarray], float]:
+    """The check moved to other parameter values (same compiled functions and data): its view, the analytic
+    gradients there (one gradient evaluation) and the loss by the probe function."""
+    view = CompiledCheck(check.grad_fn, check.loss_fn, check.data, values, check.precision,
+                         probe_with_gradient=check.probe_with_gradient)
+    _, *grads = check.grad_fn(*check.data, *values)
+    return view, [np.asarray(g, dtype="float64") for g in grads], view.loss_at_base()
 
 
-def screen(check: CompiledCheck, model: BuiltModel, grads: list[np.ndarray], band: list[int], spec: ModelSpec,
-           rtol: float, atol: float) -> dict[int, ParamResult]:
-    """One central difference per direction for the whole band, each tensor's part of the direction drawn
-    as in its own check. All agree: every tensor passes (method "grouped"). Any disagreement: {} (the
-    caller then checks each tensor on its own, which is the verdict that counts).
+class FullCheck:
+    """mode: full. Every element on its own line (numeric.probe: 4 evaluations, 6 when it does not pass
+    outright); an element whose line cannot judge it is probed again with shorter steps, then at a point near
+    p (shared by all elements); a tensor with an element that none could judge is inconclusive."""
 
-    The band's tolerance is the smallest any member would get on its own: atol + round-off + rtol*|g_min|,
-    with no relative part for the band's larger sum. Round-off is the same for one tensor or many (the loss
-    and the step are), so an error in any member that its own check would catch exceeds this tolerance as
-    well. There is no second step size: a band that misses, even by truncation error, is checked per tensor.
-    """
-    smallest = min(float(np.linalg.norm(grads[k])) for k in band)
-    step = numeric.base_step(check.precision, max(numeric.rms(check.base[k]) for k in band))
-    rng = direction_generator(spec.seed, "screen:" + ",".join(model.params[k].id for k in band))
-    comparisons = []
-    before = check.evaluations
-    for _ in range(spec.directions):
-        direction = {k: rng.standard_normal(check.base[k].shape) for k in band}
-        analytic = float(sum(np.sum(grads[k] * direction[k]) for k in band))
+    def __init__(self, check: CompiledCheck, grads: list[np.ndarray], rtol: float, atol: float) -> None:
+        self.check = check
+        self.grads = grads
+        self.rtol = rtol
+        self.atol = atol
+        self.h = float(numeric.machine_eps(check.precision) ** (1.0 / 3.0))
+        self._nearby: tuple[CompiledCheck, list[np.ndarray], float] | None = None
 
-        def loss_along(t: float, direction: dict[int, np.ndarray] = direction) -> float:
-            values = list(check.base)
-            for k, part in direction.items():
-                values[k] = (check.base[k] + t * part).astype(check.base[k].dtype, copy=False)
-            return check.loss(values)
+    def nearby(self) -> tuple[CompiledCheck, list[np.ndarray], float]:
+        if self._nearby is None:
+            rng = direction_generator(0, "full:nearby")
+            values = [(v + directional.NEARBY * self.h * max(numeric.rms(v), 1.0) * rng.standard_normal(v.shape))
+                      .astype(v.dtype, copy=False) for v in self.check.base]
+            self._nearby = at_point(self.check, values)
+        return self._nearby
 
-        c = numeric.compare(analytic, loss_along, step, check.precision, 0.0, atol + rtol * smallest,
-                            refine_failures=False)
-        if not c.passed:
-            return {}
-        comparisons.append(c)
-    worst = max(comparisons, key=lambda c: c.excess)
-    results = {}
-    for position, k in enumerate(band):
-        info = model.params[k]
-        results[k] = info.result(
-            shape=list(check.base[k].shape), status="pass",
-            max_abs_err=max(c.abs_err for c in comparisons),
-            max_rel_err=max(_meaningful_rel(c) for c in comparisons), tolerance=worst.tolerance,
-            worst_index=None, method="grouped", analytic=worst.analytic, numeric=worst.numeric,
-            evaluations=(check.evaluations - before) if position == 0 else 0)
-    return results
+    def finish(self) -> None:
+        if self._nearby is not None:
+            self.check.evaluations += self._nearby[0].evaluations
 
+    def element(self, view: CompiledCheck, grads: list[np.ndarray], index: int, i: int,
+                factor: float) -> numeric.Judgement:
+        value = view.base[index]
+        flat = value.reshape(-1)
+        scale = max(abs(float(flat[i])), 1.0)
+        g = float(grads[index].reshape(-1)[i])
+        exact = value.dtype == np.float64
+        dots: dict[float, float] = {}
 
-def check_tensor(check: CompiledCheck, index: int, info: ParamInfo, grad: np.ndarray, spec: ModelSpec,
-                 mode: str, rtol: float, atol: float) -> ParamResult:
-    before = check.evaluations
-    value = check.base[index]
-    if mode == "full":
-        result = _full(check, index, info, grad, rtol, atol, range(value.size))
-    else:
-        result = _directional(check, index, info, grad, spec, rtol, atol)
-    result.evaluations = check.evaluations - before
-    return result
-
-
-def _element_comparisons(check: CompiledCheck, index: int, grad: np.ndarray, rtol: float, atol: float,
-                         flat_indices: Any) -> list[tuple[int, numeric.Comparison]]:
-    """One central difference per element; then a refinement (numeric.refine) for the disagreeing ones, worst first,
-    until one disagreement survives it (the tensor fails) or all are explained (it passes)."""
-    value = check.base[index]
-    flat = value.reshape(-1)
-    flat_grad = grad.reshape(-1)
-
-    def loss_along_element(i: int) -> Callable[[float], float]:
         def loss_along(t: float) -> float:
             probe = flat.copy()
-            probe[i] = flat[i] + t
-            return check.loss_with(index, probe.reshape(value.shape))
-        return loss_along
+            probe[i] = flat[i] + t * scale
+            if not exact:
+                dots[t] = g * (float(probe[i]) - float(flat[i]))
+            return view.loss_with(index, probe.reshape(value.shape))
 
-    out = []
-    for i in flat_indices:
-        step = numeric.base_step(check.precision, abs(float(flat[i])))
-        out.append((i, numeric.compare(float(flat_grad[i]), loss_along_element(i), step, check.precision,
-                                       rtol, atol, refine_failures=False)))
-    for position in sorted(range(len(out)), key=lambda k: -out[k][1].excess):
-        i, first = out[position]
-        if not first.needs_refining:
-            break
-        out[position] = (i, numeric.refine(first, loss_along_element(i), rtol, atol, check.loss_at_base()))
-        if not out[position][1].passed:
-            break
-    return out
+        allowance = self.rtol * abs(g) * scale + self.atol  # rho * sum |g_i w_i|: one term here
+        return numeric.probe(g * scale, loss_along, factor * self.h, view.precision, allowance, view.loss_at_base(),
+                             analytic_at=None if exact else dots.__getitem__)
 
+    def tensor(self, index: int, info: ParamInfo) -> ParamResult:
+        value = self.check.base[index]
+        judgements: dict[int, numeric.Judgement] = {}
+        nearby: set[int] = set()
+        for i in range(value.size):
+            judgement = self.element(self.check, self.grads, index, i, 1.0)
+            for step, _, near in directional.LADDER[self.check.precision][1:]:
+                if judgement.counts or near:
+                    break
+                if step < 1.0:  # element lines have no boosts: only the shorter steps apply
+                    judgement = self.element(self.check, self.grads, index, i, step)
+            if not judgement.counts and self.check.precision == "float64":
+                view, grads, _ = self.nearby()
+                judgement = self.element(view, grads, index, i, 1.0)
+                nearby.add(i)
+            judgements[i] = judgement
+        return self.result(index, info, judgements, nearby)
 
-def _full(check: CompiledCheck, index: int, info: ParamInfo, grad: np.ndarray, rtol: float, atol: float,
-          flat_indices: Any) -> ParamResult:
-    comparisons = _element_comparisons(check, index, grad, rtol, atol, flat_indices)
-    worst_i, worst = max(comparisons, key=lambda item: item[1].excess)
-    shape = list(check.base[index].shape)
-    return info.result(
-        shape=shape, status="pass" if all(c.passed for _, c in comparisons) else "fail",
-        max_abs_err=max(c.abs_err for _, c in comparisons),
-        max_rel_err=max(_meaningful_rel(c) for _, c in comparisons),
-        tolerance=worst.tolerance, worst_index=_unravel(worst_i, shape), method="full",
-        analytic=worst.analytic, numeric=worst.numeric)
-
-
-def _meaningful_rel(c: numeric.Comparison) -> float:
-    """Relative error against the larger of the two values, but never below the tolerance (noise level)."""
-    reference = max(abs(c.analytic), abs(c.numeric), c.tolerance)
-    return c.abs_err / reference if reference > 0 else 0.0
-
-
-def _unravel(flat_index: int, shape: list[int]) -> list[int]:
-    return [int(i) for i in np.unravel_index(flat_index, shape)] if shape else []
-
-
-def _directional(check: CompiledCheck, index: int, info: ParamInfo, grad: np.ndarray, spec: ModelSpec,
-                 rtol: float, atol: float) -> ParamResult:
-    value = check.base[index]
-    rng = direction_generator(spec.seed, info.id)
-    step = numeric.base_step(check.precision, numeric.rms(value))
-    grad_norm = float(np.linalg.norm(grad))
-    comparisons = []
-    directions = []
-    for _ in range(spec.directions):
-        direction = rng.standard_normal(value.shape)
-        directions.append(direction)
-        comparisons.append(_along(check, index, grad, direction, step, rtol, atol, grad_norm))
-    k = max(range(len(comparisons)), key=lambda j: comparisons[j].excess)
-    worst = comparisons[k]
-    result = info.result(
-        shape=list(value.shape), status="pass" if all(c.passed for c in comparisons) else "fail",
-        max_abs_err=max(c.abs_err for c in comparisons), max_rel_err=max(_meaningful_rel(c) for c in comparisons),
-        tolerance=worst.tolerance, worst_index=None, method="directional",
-        analytic=worst.analytic, numeric=worst.numeric)
-    if result.status == "fail":
-        flat_index, analytic, numeric_value = localise(check, index, grad, directions[k], worst)
-        result.worst_index = _unravel(flat_index, list(value.shape))
-        result.analytic, result.numeric = analytic, numeric_value
-    return result
-
-
-def _along(check: CompiledCheck, index: int, grad: np.ndarray, direction: np.ndarray, step: float,
-           rtol: float, atol: float, scale: float) -> numeric.Comparison:
-    value = check.base[index]
-
-    def loss_along(t: float) -> float:
-        return check.loss_with(index, (value + t * direction).astype(value.dtype, copy=False))
-
-    return numeric.compare(float(np.sum(grad * direction)), loss_along, step, check.precision, rtol, atol, scale,
-                           base_loss=check.loss_at_base())
-
-
-def localise(check: CompiledCheck, index: int, grad: np.ndarray, direction: np.ndarray,
-             failed: numeric.Comparison) -> tuple[int, float, float]:
-    """The worst element of a tensor whose directional check failed: (flat index, analytic, numeric).
-
-    Bisection: directional derivatives add up over disjoint blocks, so the error of one half is measured
-    and the other's is the remainder of the failed comparison's; the half with the larger error is kept,
-    down to one element: log2(n) probes instead of the 2n of an element-wise pass. The failure is already
-    established (refined: see numeric.refine), so a level only has to rank two halves: in float64 one one-sided
-    difference does (one evaluation); in float32 its round-off is too coarse and a level takes a central one.
-    The element's numeric derivative is its analytic one plus its error over its direction component.
-    """
-    flat_direction = direction.reshape(-1)
-    flat_grad = grad.reshape(-1)
-    candidates = np.arange(flat_direction.size)
-    error = failed.numeric - failed.analytic
-    while candidates.size > 1:
-        first, second = np.array_split(candidates, 2)
-        first_error = _block_error(check, index, flat_grad, flat_direction, first, failed.step)
-        second_error = error - first_error
-        candidates, error = ((first, first_error) if abs(first_error) >= abs(second_error)
-                             else (second, second_error))
-    i = int(candidates[0])
-    analytic = float(flat_grad[i])
-    if abs(flat_direction[i]) < 1e-3:  # the estimate would divide by ~0: measure the element itself
-        step = numeric.base_step(check.precision, abs(float(check.base[index].reshape(-1)[i])))
-        element = _block_error(check, index, flat_grad, np.eye(1, flat_direction.size, i).reshape(-1),
-                               candidates, step, central=True)
-        return i, analytic, analytic + element
-    return i, analytic, analytic + error / float(flat_direction[i])
-
-
-def _block_error(check: CompiledCheck, index: int, flat_grad: np.ndarray, flat_direction: np.ndarray,
-                 block: np.ndarray, step: float, central: bool = False) -> float:
-    """numeric - analytic derivative along `flat_direction` restricted to `block`."""
-    value = check.base[index]
-    masked = np.zeros(flat_direction.size)
-    masked[block] = flat_direction[block]
-    masked = masked.reshape(value.shape)
-    analytic = float(np.dot(flat_grad[block], flat_direction[block]))
-
-    def loss_at(t: float) -> float:
-        return check.loss_with(index, (value + t * masked).astype(value.dtype, copy=False))
-
-    if check.precision == "float64" and not central:
-        # sqrt(eps) balances a one-sided difference's truncation and round-off
-        h = step * numeric.machine_eps(check.precision) ** (1.0 / 6.0)
-        return (loss_at(h) - check.loss_at_base()) / h - analytic
-    return (loss_at(step) - loss_at(-step)) / (2 * step) - analytic
+    def result(self, index: int, info: ParamInfo, judgements: dict[int, numeric.Judgement],
+               nearby: set[int]) -> ParamResult:
+        shape = list(self.check.base[index].shape)
+        judged = {i: j for i, j in judgements.items() if j.counts}
+        failing = {i: j for i, j in judged.items() if j.verdict == numeric.FAIL}
+        flat_value = self.check.base[index].reshape(-1)
+        # the element's own scale: thresholds are along x_i * scale_i
+        thresholds = [j.threshold / max(abs(float(flat_value[i])), 1.0) for i, j in judged.items()]
+        norm = float(np.linalg.norm(self.grads[index]))
+        sensitivity = (numeric.full_sensitivity(thresholds, norm)
+                       if len(judged) == len(judgements) else None)
+        note = ("measured at a point near the checked one for some elements (the loss has a kink at it)"
+                if nearby & set(judged) else None)
+        pool = failing or judged
+        if not pool:
+            return info.result(shape=shape, status="inconclusive", max_abs_err=None, max_rel_err=None,
+                               tolerance=None, worst_index=None, method="full", analytic=None, numeric=None,
+                               sensitivity=None, directions=0, grad_norm=norm,
+                               note="no element could be judged: the loss has kinks within every probe's reach")
+        worst_i, worst = max(pool.items(), key=lambda item: item[1].abs_err / item[1].tolerance)
+        scale = max(abs(float(flat_value[worst_i])), 1.0)
+        status = "fail" if failing else ("pass" if len(judged) == len(judgements) else "inconclusive")
+        if status == "inconclusive":
+            note = f"{len(judgements) - len(judged)} of {len(judgements)} elements could not be judged (kinks)"
+        return info.result(shape=shape, status=status, max_abs_err=worst.abs_err / scale,
+                           max_rel_err=directional.relative(worst), tolerance=worst.tolerance / scale,
+                           worst_index=directional.unravel(worst_i, shape), method="full",
+                           analytic=worst.analytic / scale, numeric=worst.numeric / scale,
+                           sensitivity=sensitivity, directions=len(judged), note=note, grad_norm=norm)
 
 
 def default_rtol(spec: ModelSpec) -> float:
-    return spec.rtol if spec.rtol is not None else numeric.DEFAULT_RTOL[spec.precision]
+    """The relative allowance of every comparison: the model's `rtol`, else numeric.ALLOWANCE."""
+    return spec.rtol if spec.rtol is not None else numeric.ALLOWANCE[spec.precision]
 

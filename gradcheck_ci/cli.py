@@ -46,6 +46,9 @@ def build_parser() -> ArgumentParser:
                             "model imports (default: the --json file, read before this run rewrites it)")
     check.add_argument("--fail-on-expected", action="store_true",
                        help="a model marked `expect: fail` that now passes fails the run")
+    check.add_argument("--fail-on-inconclusive", action="store_true",
+                       help="a model whose check is inconclusive (tensors no smooth comparison could judge) "
+                            "fails the run (exit 1) instead of passing with a warning")
     check.add_argument("--format", choices=("auto", "text", "github"), default="auto",
                        help="github: annotations, log groups, job summary (auto: github under GitHub Actions)")
     check.add_argument("--quiet", action="store_true", help="no progress lines")

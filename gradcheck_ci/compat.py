@@ -196,7 +196,7 @@ class CacheState:
     stale_locks: int = 0  # Theano compile locks left by runs that died (another machine's, in a CI cache)
 
     def describe(self) -> str:
-        text = f"compile cache {self.theano_dir}: {self.modules} compiled module(s)"
+        text = f"compile cache {shown_path(self.theano_dir)}: {self.modules} compiled module(s)"
         if self.seeded:
             text += f", {self.seeded} of them copied from the image's baked cache"
         if self.stale_locks:
@@ -206,6 +206,19 @@ class CacheState:
         if self.retired:
             text += f"; deleted the unused cache of another stack version ({', '.join(self.retired)})"
         return text
+
+
+def shown_path(path: str) -> str:
+    """A path for the log: relative to the working directory (the repository) when inside it, else with the
+    home directory as ~, so that a message names no absolute path of the machine it ran on."""
+    absolute = os.path.abspath(path)
+    here = os.getcwd()
+    if absolute == here or absolute.startswith(here + os.sep):
+        return os.path.relpath(absolute, here)
+    home = os.path.expanduser("~")
+    if home not in ("", "/") and absolute.startswith(home + os.sep):
+        return "~" + absolute[len(home):]
+    return absolute
 
 
 class CacheDirError(Exception):
@@ -251,7 +264,7 @@ def prepare_cache(environ: Mapping[str, str] | None = None, now: float | None = 
                         state.seeded = _seed(baked, state.theano_dir)
                 _retire_other_tags(kind_root, tag, now, state)
     except OSError as exc:
-        raise CacheDirError(f"cannot use the cache directory {root}: {exc.strerror or exc}") from exc
+        raise CacheDirError(f"cannot use the cache directory {shown_path(root)}: {exc.strerror or exc}") from exc
     state.modules = _count_modules(state.theano_dir)
     return state
 

@@ -1,16 +1,14 @@
 """Finite differences and the error model. Pure numpy: no Theano, no model knowledge.
 
-A derivative is always compared along a direction `v` in one parameter tensor: a single element (full
-mode) or a random Gaussian vector (directional mode). `loss_along(t)` returns the loss at p + t*v.
+A derivative is always compared along a line f(t) = L(p + t*w): `loss_along(t)` returns the loss there.
 
-The error model (see docs/numerics.md):
-- step: h = eps^(1/3) * max(|p|, 1) per element (optimal for central differences up to a constant);
-- round-off of the difference quotient: K * eps * |loss| / h;
-- truncation error is not guessed: when the first quotient D(h) does not agree within tolerance, one more
-  point, L(p + 2h*v), with the loss at p itself (known from the analytic pass) makes four points, and the
-  cubic through them gives the derivative to O(h^3). D(h)'s own error is O(h^2), so the gap between the
-  two (the spread) measures it; a wrong gradient leaves a gap to the analytic value far larger than that;
-- plus the relative part rtol * max(|analytic|, |numeric|, scale).
+- The engine's comparison (`probe`, `Line`, `Judgement`: the second half of this module; docs/numerics.md):
+  Richardson estimates at three step sizes, round-off bounded (or measured: `noise_floor`), kinks and
+  curvature jumps detected; a disagreement is a verdict only once confirmed. `sensitivity` turns the
+  lines' thresholds into the smallest relative error caught with probability >= 99%.
+- `compare`/`refine` (below): one central difference with a relative tolerance (DEFAULT_RTOL), refined by
+  one more point. Not a verdict any more: the diagnosis' gradient-through-time profile uses it to show
+  where sensitivities part along a sequence.
 """
 from __future__ import annotations
 
@@ -23,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 ROUNDOFF_FACTOR = 16.0  # loss evaluations sum many terms; their round-off is a few dozen ulps, not one
-DEFAULT_RTOL = {"float64": 1e-5, "float32": 1e-2}
+DEFAULT_RTOL = {"float64": 1e-5, "float32": 1e-2}  # compare()'s relative tolerance (the profile's, not the check's)
 
 
 def machine_eps(precision: str) -> float:
@@ -119,3 +117,271 @@ def refine(first: Comparison, loss_along: Callable[[float], float], rtol: float,
 
 def _rel(err: float, reference: float) -> float:
     return err / reference if reference > 0 else (0.0 if err == 0 else math.inf)
+
+
+# ------------------------------------------------------------------ the engine's comparison along a line
+#
+# f(t) = L(p + t*w) along a direction w; the analytic slope is a = <g, w>. Points are taken at multiples m of
+# the step h (f(0) is known). Two estimates of f'(0) that cancel the h^2 truncation of central differences:
+#   R(1) = (4 D(h) - D(2h)) / 3,  R(2) = (4 D(2h) - D(4h)) / 3,   D(s) = (f(s) - f(-s)) / 2s,
+# whose round-off is at most 1.5 delta/h and 0.75 delta/h for evaluations accurate to delta (their
+# coefficients' sums), and whose truncation is O(h^4) (negligible where the loss is smooth). Smoothness is
+# measured, not assumed: the fourth differences Q(m) = f(2mh) - 4f(mh) + 6f(0) - 4f(-mh) + f(-2mh) are
+# round-off (at most 16 delta) where the loss is smooth and grow with the step across a kink; a kink within
+# +-4h moves R(1) and R(2) by at most KINK_BIAS * max |Q| / h (worked out for a single kink at any place),
+# which the confirmation's tolerance allows for.
+
+SMOOTH_LIMIT = 16.0  # |Q| above 16 delta is not round-off (the stencil's coefficients sum to 16)
+KINK_BIAS = {1.0: 0.125, 2.0: 0.21}  # worst |bias of R(m)| per max|Q| / h, one kink anywhere within +-4h
+CURVATURE_JUMP_RATIO = (1.5, 2.7)  # D(4h)-D(2h) over D(2h)-D(h): 2 where the curvature jumps at p, 4 if smooth
+# The relative allowance rho in every tolerance, times sum |g_i w_i| (which bounds |<g, w>|): the analytic
+# gradient's own round-off, a thousand ulps per term. Not the sensitivity (round-off of the loss sets that,
+# far above this); `rtol` replaces it.
+ALLOWANCE = {"float64": 1e3 * float(np.finfo("float64").eps), "float32": 1e3 * float(np.finfo("float32").eps)}
+# The stated sensitivity: a relative gradient error of this size in any checked tensor is caught with
+# probability at least 1 - MISS_PROBABILITY, whatever the seed (docs/numerics.md derives it).
+TARGET = {"float64": 1e-5, "float32": 1e-2}
+MISS_PROBABILITY = 0.01
+MAX_DIRECTIONS = 4
+GAUSSIAN_DENSITY = math.sqrt(2.0 / math.pi)  # P(|N(0, s^2)| <= T) <= sqrt(2/pi) * T / s
+
+PASS, FAIL, NONSMOOTH, UNRESOLVED = "pass", "fail", "nonsmooth", "unresolved"
+
+
+@dataclass
+class Judgement:
+    """What one line said: PASS, FAIL (a confirmed disagreement), NONSMOOTH or UNRESOLVED (neither)."""
+
+    verdict: str
+    analytic: float  # the analytic side of the estimate compared (a, or its stencil over rounded steps)
+    numeric: float  # R(1), the finite-difference estimate of the slope
+    tolerance: float  # what |numeric - analytic| was held to
+    threshold: float  # an error along this line larger than this would have failed it (see sensitivity)
+    step: float
+    evaluations: int
+    delta: float  # round-off bound of one evaluation
+    fourth: float  # max |Q| measured (in units of delta)
+    points: dict[float, float]
+
+    @property
+    def error(self) -> float:
+        return self.numeric - self.analytic
+
+    @property
+    def abs_err(self) -> float:
+        return abs(self.error)
+
+    @property
+    def counts(self) -> bool:
+        """Whether this line is a smooth comparison that tells something about the gradient."""
+        return self.verdict in (PASS, FAIL)
+
+
+class Line:
+    """The evaluations along one line and the decisions on them (pure: the caller evaluates the loss)."""
+
+    def __init__(self, analytic: float, step: float, precision: str, allowance: float, base: float,
+                 analytic_at: Callable[[float], float] | None = None, floor: float = 0.0) -> None:
+        self.a = analytic
+        self.floor = floor  # a round-off bound measured on this loss (noise_floor), when above the usual one
+        self.h = step
+        self.eps = machine_eps(precision)
+        self.allowance = allowance
+        self.f: dict[float, float] = {0.0: base}
+        # <g, x(t) - p> for the displacement actually taken (parameters rounded to their dtype); None: t*a
+        self.analytic_at = analytic_at
+        self.A: dict[float, float] = {0.0: 0.0}
+        self.evaluations = 0
+
+    def add(self, m: float, value: float) -> None:
+        self.f[m] = value
+        self.A[m] = self.analytic_at(m * self.h) if self.analytic_at is not None else m * self.h * self.a
+        self.evaluations += 1
+
+    def needs(self, multiples: tuple[float, ...]) -> list[float]:
+        return [s * m for m in multiples for s in (1.0, -1.0) if s * m not in self.f]
+
+    # -- estimates
+    @property
+    def delta(self) -> float:
+        return max(ROUNDOFF_FACTOR * self.eps * max(max(abs(v) for v in self.f.values()), 1e-300), self.floor)
+
+    def _richardson(self, values: dict[float, float], m: float) -> float:
+        d1 = (values[m] - values[-m]) / (2 * m * self.h)
+        d2 = (values[2 * m] - values[-2 * m]) / (4 * m * self.h)
+        return (4 * d1 - d2) / 3
+
+    def numeric(self, m: float = 1.0) -> float:
+        return self._richardson(self.f, m)
+
+    def analytic(self, m: float = 1.0) -> float:
+        return self._richardson(self.A, m)
+
+    def fourth(self, m: float) -> float:
+        f = self.f
+        return f[2 * m] - 4 * f[m] + 6 * f[0.0] - 4 * f[-m] + f[-2 * m]
+
+    def central(self, m: float) -> float:
+        """D(mh) - its analytic counterpart: the central difference's own error at this step."""
+        return ((self.f[m] - self.f[-m]) - (self.A[m] - self.A[-m])) / (2 * m * self.h)
+
+    def curvature_jump(self) -> bool:
+        """A loss whose curvature jumps at p (smooth on each side, a ReLU unit exactly at 0 seen from its
+        bias): D(s) then grows linearly with s, so its increments double per doubled step, where a smooth
+        loss's grow 4x (s^2) and a constant offset (a gradient error) has none. The fourth differences
+        cannot see it, and R(1), R(2) would read it as an error. Increments above their round-off that
+        double: not smooth."""
+        d1 = self.central(2.0) - self.central(1.0)
+        d2 = self.central(4.0) - self.central(2.0)
+        if abs(d1) <= 1.5 * self.delta / self.h or abs(d2) <= 0.75 * self.delta / self.h:
+            return False
+        return CURVATURE_JUMP_RATIO[0] <= d2 / d1 <= CURVATURE_JUMP_RATIO[1]
+
+    def noise(self, m: float) -> float:
+        """Round-off bound of numeric(m): its coefficients sum to 1.5/(m h)."""
+        return 1.5 * self.delta / (m * self.h)
+
+    def judgement(self, verdict: str, tolerance: float, threshold: float, fourth: float) -> Judgement:
+        return Judgement(verdict, self.analytic(1.0), self.numeric(1.0), tolerance, threshold, self.h,
+                         self.evaluations, self.delta, fourth / self.delta if self.delta else 0.0, dict(self.f))
+
+    # -- decisions
+    def first_pass(self) -> Judgement | None:
+        """With f(+-h), f(+-2h): PASS when R(1) agrees within its round-off and the allowance, else None (the
+        confirmation points are needed). Five points cannot tell a kink from curvature (Q(1) is h^4 times the
+        fourth derivative on a smooth loss, which leaves R(1) accurate), so agreement passes: a kink would have
+        to bias R(1) by just the amount that cancels an error to hide it. A disagreement is never final here."""
+        tau = self.noise(1.0) + self.allowance
+        if abs(self.numeric(1.0) - self.analytic(1.0)) <= tau:
+            return self.judgement(PASS, tau, 2 * tau, abs(self.fourth(1.0)))
+        return None
+
+    def confirm(self) -> Judgement:
+        """With f(+-4h) as well: smooth enough, both estimates off beyond every allowance (round-off, a
+        kink's bias) on the same side, and by the same amount -> FAIL; both within -> PASS; a kink ->
+        NONSMOOTH; else UNRESOLVED.
+
+        "The same amount": R(1) and R(2) cancel the s^2 term of D(s) = f' + c s^2 + ...; a gradient error is
+        a constant offset they share, while a loss whose curvature jumps at p (D(s) linear in s, which the
+        fourth differences cannot see) makes them differ by far more than their tolerances."""
+        q = max(abs(self.fourth(1.0)), abs(self.fourth(2.0)))
+        err = {m: self.numeric(m) - self.analytic(m) for m in (1.0, 2.0)}
+        if q > SMOOTH_LIMIT * self.delta:
+            # a kink, or curvature too strong for this step: a shorter step will tell (the caller retries)
+            return self.judgement(NONSMOOTH, math.inf, math.inf, q)
+        if self.curvature_jump():
+            return self.judgement(NONSMOOTH, math.inf, math.inf, q)
+        tol = {m: self.noise(m) + KINK_BIAS[m] * q / self.h + self.allowance for m in (1.0, 2.0)}
+        # An error along this line is missed only if both estimates stay within their tolerances.
+        threshold = min(2 * tol[1.0], 2 * tol[2.0])
+        consistent = abs(err[1.0] - err[2.0]) <= tol[1.0] + tol[2.0]
+        if all(abs(err[m]) > tol[m] for m in tol) and err[1.0] * err[2.0] > 0 and consistent:
+            return self.judgement(FAIL, tol[1.0], threshold, q)
+        if all(abs(err[m]) <= tol[m] for m in tol):
+            return self.judgement(PASS, tol[1.0], threshold, q)
+        return self.judgement(UNRESOLVED, tol[1.0], threshold, q)
+
+
+
+FIRST_MULTIPLES = (1.0, 2.0)
+CONFIRM_MULTIPLES = (4.0,)
+
+
+def probe(analytic: float, loss_along: Callable[[float], float], step: float, precision: str, allowance: float,
+          base: float, analytic_at: Callable[[float], float] | None = None, floor: float = 0.0) -> Judgement:
+    """One line, first pass (4 evaluations) and, when it does not pass outright, the confirmation (2 more).
+    `floor`: a measured round-off bound of one evaluation (noise_floor), used where it exceeds 16 eps |L|."""
+    line = Line(analytic, step, precision, allowance, base, analytic_at, floor)
+    for m in line.needs(FIRST_MULTIPLES):
+        line.add(m, loss_along(m * step))
+    first = line.first_pass()
+    if first is not None:
+        return first
+    for m in line.needs(CONFIRM_MULTIPLES):
+        line.add(m, loss_along(m * step))
+    return line.confirm()
+
+
+NOISE_SPACING = 1.0 / 1024.0  # of h: no smooth term and hardly any kink is within reach of such a spacing
+NOISE_BOUND = 8.0  # sigmas: what a measured noise level becomes as a bound on one evaluation
+# Measured noise above a million ulps of the loss is no round-off of this precision (random numbers in the
+# forward pass, jumps, a lower precision inside): it is not used, and the lines stay unjudged.
+NOISE_LIMIT = 1e6
+
+
+def noise_floor(loss_along: Callable[[float], float], base: float, step: float) -> float:
+    """A bound on one evaluation's round-off, measured: the loss at 7 points NOISE_SPACING * step apart (6
+    evaluations), whose fourth differences (three windows) and sixth difference are round-off alone there
+    (std sqrt(70) and sqrt(924) sigma for independent errors). The largest of the four sigma estimates, times
+    NOISE_BOUND: for a loss whose round-off exceeds 16 eps |L| (a cancellation, long sums), so that its lines can
+    be judged against the noise they really have rather than be taken for kinks."""
+    s = NOISE_SPACING * step
+    f = [loss_along(m * s) if m else base for m in range(-3, 4)]
+    fourth = [f[i] - 4 * f[i + 1] + 6 * f[i + 2] - 4 * f[i + 3] + f[i + 4] for i in range(3)]
+    sixth = f[0] - 6 * f[1] + 15 * f[2] - 20 * f[3] + 15 * f[4] - 6 * f[5] + f[6]
+    sigma = max(max(abs(q) for q in fourth) / math.sqrt(70.0), abs(sixth) / math.sqrt(924.0))
+    return NOISE_BOUND * sigma
+
+
+def usable_floor(floor: float, loss: float, precision: str) -> bool:
+    """Whether a measured noise floor is round-off this check may judge against (see NOISE_LIMIT)."""
+    return floor <= NOISE_LIMIT * machine_eps(precision) * max(abs(loss), 1e-300)
+
+
+def miss_probability(relative: float, thresholds: list[float], scale: float) -> float:
+    """Upper bound on the probability that Gaussian directions with these thresholds all miss an error of
+    relative size `relative` in a tensor whose gradient norm times direction scale is `scale`."""
+    if relative <= 0 or scale <= 0:
+        return 1.0
+    p = 1.0
+    for threshold in thresholds:
+        p *= min(1.0, GAUSSIAN_DENSITY * threshold / (relative * scale))
+    return p
+
+
+def sensitivity(thresholds: list[float], scale: float, miss: float = MISS_PROBABILITY) -> float | None:
+    """The smallest relative error caught with probability >= 1 - miss by directions with these thresholds
+    (each: an error component along the direction above it fails the line), for a tensor whose gradient
+    norm times its direction scale is `scale`. None when nothing can be said (no direction, no gradient)."""
+    thresholds = [t for t in thresholds if math.isfinite(t)]  # a direction that says nothing counts as a miss
+    if not thresholds or scale <= 0:
+        return None
+    k = len(thresholds)
+    product = math.prod(GAUSSIAN_DENSITY * t / scale for t in thresholds)
+    candidate = (product / miss) ** (1.0 / k)
+    # min(1, .) per factor: a direction whose threshold exceeds the signal contributes 1, not more
+    if all(GAUSSIAN_DENSITY * t / (candidate * scale) <= 1.0 for t in thresholds):
+        return float(candidate)
+    lo, hi = candidate, candidate
+    while miss_probability(hi, thresholds, scale) > miss:
+        hi *= 2
+    for _ in range(60):
+        mid = math.sqrt(lo * hi)
+        lo, hi = (mid, hi) if miss_probability(mid, thresholds, scale) > miss else (lo, mid)
+    return float(hi)
+
+
+def full_sensitivity(thresholds: list[float], norm: float) -> float | None:
+    """Element-wise comparisons: an error e is missed only if every |e_i| stays below its threshold T_i,
+    so any error with |e| > sqrt(sum T_i^2) is caught, with certainty."""
+    if norm <= 0 or not thresholds or not all(math.isfinite(t) for t in thresholds):
+        return None
+    return float(math.sqrt(sum(t * t for t in thresholds)) / norm)
+
+
+def predicted_threshold(loss: float, step: float, precision: str, allowance: float) -> float:
+    """The threshold a smooth first pass will have, known before probing (from the loss at p)."""
+    delta = ROUNDOFF_FACTOR * machine_eps(precision) * max(abs(loss), 1e-300)
+    return 2 * (1.5 * delta / step + allowance)
+
+
+def directions_needed(scales: list[float], threshold: float, target: float,
+                      maximum: int = MAX_DIRECTIONS) -> int:
+    """The fewest directions (up to `maximum`) whose sensitivity reaches `target` for every tensor of a band
+    (scales: gradient norm times direction scale per tensor)."""
+    smallest = min(scales)
+    for k in range(1, maximum + 1):
+        s = sensitivity([threshold] * k, smallest)
+        if s is not None and s <= target:
+            return k
+    return maximum

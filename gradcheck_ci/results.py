@@ -12,9 +12,13 @@ REPORT_SCHEMA = "gradcheck-ci/report/v1"
 
 # Model statuses. "error" covers configuration, loading, crashes and timeouts; "cancelled" marks models a
 # run did not reach because it was interrupted (SIGTERM from a cancelled CI job); "skipped" marks models
-# `check --changed-since` left out because nothing they import changed (it never changes the exit code).
-MODEL_STATUSES = ("pass", "fail", "expected-fail", "error", "cancelled", "skipped")
-PARAM_STATUSES = ("pass", "fail")
+# `check --changed-since` left out because nothing they import changed (it never changes the exit code);
+# "inconclusive": no tensor fails but some could not be judged (the loss has kinks within every probe's
+# reach): a warning, exit 0 unless --fail-on-inconclusive.
+MODEL_STATUSES = ("pass", "fail", "expected-fail", "error", "cancelled", "skipped", "inconclusive")
+# Tensor statuses: "allowed" differs from finite differences by a cause the model's `allow:` accepts, proved
+# by the ablation of that cause; "inconclusive" could not be judged by any smooth comparison.
+PARAM_STATUSES = ("pass", "fail", "inconclusive", "allowed")
 
 EXIT_OK = 0
 EXIT_MISMATCH = 1
@@ -41,18 +45,27 @@ class ParamResult:
 
     id: str  # "<layer>.<param>", e.g. "RecurrentLayer#0.W_in_to_hid"
     shape: list[int]
-    status: str  # pass | fail
-    max_abs_err: float
-    max_rel_err: float
-    tolerance: float
+    status: str  # pass | fail | inconclusive | allowed
+    # The tensor's own comparison: None when it was not measured on its own (method "grouped": it passed
+    # with its band, whose numbers are in `band`; "inconclusive": nothing smooth to measure).
+    max_abs_err: float | None
+    max_rel_err: float | None
+    tolerance: float | None
     worst_index: list[int] | None
-    method: str = "full"  # full | directional | grouped (passed with its screening band, see check.screen)
-    analytic: float | None = None  # at the worst element (full) or along the worst direction
+    method: str = "full"  # full | directional | grouped (passed with its band, see gradcheck_ci/directional.py)
+    analytic: float | None = None  # at the worst element (full) or along the worst direction (grouped: its part)
     numeric: float | None = None
     evaluations: int = 0
     layer: str = ""
     file: str | None = None
     line: int | None = None
+    # The smallest relative gradient error |e|/|g| this check catches in the tensor with probability >= 99%
+    # (docs/numerics.md); None for an all-zero gradient (no relative size) or a tensor not judged.
+    sensitivity: float | None = None
+    grad_norm: float | None = None  # |g| of Theano's gradient of the tensor (what `sensitivity` is relative to)
+    directions: int = 0  # smooth comparisons (lines or elements) that judged the tensor
+    band: dict[str, Any] | None = None  # grouped: {"id", "size", "residual", "tolerance"} of the band's line
+    note: str | None = None  # how it was measured, when that is unusual (a nearby point, a band's share)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -123,6 +136,10 @@ class ModelResult:
     loss_value: float | None = None
     config_file: str | None = None  # gradcheck.yml, relative to the repository root
     config_line: int | None = None  # line of this model's entry in gradcheck.yml
+    # The largest `sensitivity` of its judged tensors: a relative error of this size in any of them is caught
+    # with probability >= 99%, whatever the seed. None when no tensor could be given one.
+    sensitivity: float | None = None
+    allowed: list[dict[str, Any]] = field(default_factory=list)  # causes accepted by `allow:`, with evidence
     extra: dict[str, Any] = field(default_factory=dict)  # e.g. per-step profiles of recurrent layers
     # The model's gradcheck.yml entry as checked, defaults applied (ModelSpec.to_json without line numbers):
     # what `replay` re-runs and what `--changed-since` compares.
@@ -171,12 +188,15 @@ class RunReport:
     # The absolute repository root the paths are relative to, when the run knows it (SARIF's %SRCROOT%).
     # Not part of the JSON report: a report stays the same wherever the repository was checked out.
     root: str | None = field(default=None, compare=False)
+    fail_on_inconclusive: bool = False  # --fail-on-inconclusive: an inconclusive model fails the run
 
     @property
     def status(self) -> str:
         if self.config_errors or any(m.status in ("error", "cancelled") for m in self.models):
             return "error"
         if any(m.status == "fail" for m in self.models):
+            return "fail"
+        if self.fail_on_inconclusive and any(m.status == "inconclusive" for m in self.models):
             return "fail"
         return "pass"
 
@@ -206,7 +226,7 @@ class RunReport:
             model.sources = {fix(path) or path: lines for path, lines in model.sources.items()}
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "schema": REPORT_SCHEMA,
             "status": self.status,
             "version": self.version,
@@ -217,6 +237,9 @@ class RunReport:
             "config_errors": [e.to_json() for e in self.config_errors],
             "models": [m.to_json() for m in self.models],
         }
+        if self.fail_on_inconclusive:  # only when asked for, so reports of runs without it keep their shape
+            data["fail_on_inconclusive"] = True
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RunReport:
@@ -228,4 +251,5 @@ class RunReport:
             seconds=data.get("seconds", 0.0),
             version=data.get("version"),
             changed_since=data.get("changed_since"),
+            fail_on_inconclusive=bool(data.get("fail_on_inconclusive", False)),
         )

@@ -124,7 +124,8 @@ class ReportFiles:
 
         snapshot = RunReport(config_file=report.config_file, models=list(report.models),
                              config_errors=report.config_errors, shard=report.shard, seconds=report.seconds,
-                             version=report.version, changed_since=report.changed_since)
+                             version=report.version, changed_since=report.changed_since,
+                             fail_on_inconclusive=report.fail_on_inconclusive)
         for spec in pending:
             snapshot.models.append(error_result(spec, config_file, ErrorInfo(
                 "not checked: the run ended before this model (it was killed, or is still running)",
@@ -175,6 +176,7 @@ def check(args: argparse.Namespace, shard: tuple[int, int] | None, console: Cons
         report, specs, problems = _plan(config, args.model, shard, args.shard)
         # Every problem the config has, and the exit code it means, before the first model starts.
         console.config_problems([format_problem(config_file, p) for p in problems], config_file)
+        report.fail_on_inconclusive = bool(getattr(args, "fail_on_inconclusive", False))
         not_run = len(report.models)  # invalid entries, reported as errors
         if getattr(args, "changed_since", None):
             specs = _only_changed(args, config, report, specs, console)

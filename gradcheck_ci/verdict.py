@@ -82,10 +82,20 @@ def non_finite_param(info: ParamInfo, grad: np.ndarray) -> ParamResult:
 
 
 def model_status(result: ModelResult, spec: ModelSpec) -> str:
+    """fail (or expected-fail) when a tensor fails; inconclusive when none fails but one could not be judged
+    (allowed tensors count as passing: their difference is accepted and explained); else pass."""
     mismatch = any(p.status == "fail" for p in result.params)
     if mismatch:
         return "expected-fail" if spec.expect == "fail" else "fail"
+    if any(p.status == "inconclusive" for p in result.params):
+        return "inconclusive"
     return "pass"
+
+
+def model_sensitivity(result: ModelResult) -> float | None:
+    """The guarantee that holds for every judged tensor: the largest of their sensitivities."""
+    values = [p.sensitivity for p in result.params if p.sensitivity is not None]
+    return max(values) if values else None
 
 
 def checked_line(result: ModelResult) -> str:
@@ -95,6 +105,6 @@ def checked_line(result: ModelResult) -> str:
     head = f"checked: {result.status.upper()}, {len(failing)} of {len(result.params)} tensors disagree"
     if not failing:
         return head
-    worst = max(failing, key=lambda p: p.max_rel_err)
+    worst = max(failing, key=lambda p: p.max_rel_err if p.max_rel_err is not None else math.inf)
     where = f" at {worst.file}:{worst.line}" if worst.file and worst.line else ""
     return f"{head} (worst: {worst.id}{where}); diagnosing why"

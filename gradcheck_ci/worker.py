@@ -52,8 +52,10 @@ class Events:
 
 
 def check_model(spec: ModelSpec, root: str, config_file: str, progress: Events,
-                after_check: Callable[[Context], None] | None = None) -> ModelResult:
-    """Check one model; `after_check` (replay's element-wise comparison) sees the check before the diagnosis."""
+                after_check: Callable[[Context], None] | None = None,
+                job: dict[str, Any] | None = None) -> ModelResult:
+    """Check one model; `after_check` (replay's element-wise comparison) sees the check before the diagnosis;
+    `job` carries the float64 check of a float32 model (its point, where to dump its gradients)."""
     from . import compat
 
     started = time.perf_counter()
@@ -63,7 +65,7 @@ def check_model(spec: ModelSpec, root: str, config_file: str, progress: Events,
                          config_file=config_file, config_line=spec.line)
     try:
         with guard.no_network():  # a gradient check needs no network: downloads stop with a clear message
-            _run(spec, root, config_file, progress, result, after_check)
+            _run(spec, root, config_file, progress, result, after_check, job or {})
     except ModelLoadError as exc:
         print_debug_traceback(exc)  # to stderr, which the runner shows as this model's output
         result.status = "error"
@@ -87,7 +89,7 @@ def check_model(spec: ModelSpec, root: str, config_file: str, progress: Events,
 
 
 def _run(spec: ModelSpec, root: str, config_file: str, progress: Events, result: ModelResult,
-         after_check: Callable[[Context], None] | None = None) -> None:
+         after_check: Callable[[Context], None] | None, job: dict[str, Any]) -> None:
     from . import check, fncache, verdict
     from .model import build_model, data_overrides, data_summary
     from .objective import build_objective
@@ -104,6 +106,8 @@ def _run(spec: ModelSpec, root: str, config_file: str, progress: Events, result:
     result.seconds["compile"] = round(compiled.seconds["compile"], 3)
     result.extra["compile"] = fncache.summary(fncache.EVENTS[compiles:])  # from the function cache or not
     result.notices.extend(network_notices(root))
+    if job.get("point"):  # the float64 check of a float32 model: its parameter values and data, exactly
+        check.move_to_point(compiled, model, job["point"])
 
     progress("analytic gradient")
     try:
@@ -115,6 +119,8 @@ def _run(spec: ModelSpec, root: str, config_file: str, progress: Events, result:
         raise error from None
     result.seconds["analytic"] = round(grads.seconds, 4)
     result.loss_value = grads.loss
+    if job.get("dump"):  # for the float32 worker that asked: the analytic gradients at its point
+        check.dump_gradients(job["dump"], model, grads)
     try:
         verdict.require_finite_loss(grads.loss, spec, config_file, model, objective, root)
     except ModelLoadError:  # still say which tensor and which input made it non-finite, then report the error
@@ -127,12 +133,19 @@ def _run(spec: ModelSpec, root: str, config_file: str, progress: Events, result:
     result.mode, result.params = check.check_all(compiled, model, grads, spec, progress)
     result.seconds["numeric"] = round(time.perf_counter() - started, 3)
     result.evaluations = compiled.evaluations
+    context = Context(spec, root, config_file, model, objective, compiled, grads, result, progress)
+    if spec.precision == "float32":  # what float32 cannot settle is settled in float64, before the verdict
+        from .diagnose.low_precision import settle_in_float64
+
+        settle_in_float64(context)
+    result.sensitivity = verdict.model_sensitivity(result)
     result.status = verdict.model_status(result, spec)
     progress(verdict.checked_line(result))
-    context = Context(spec, root, config_file, model, objective, compiled, grads, result, progress)
     if after_check is not None:
         after_check(context)
     _diagnose(context)
+    # The diagnosis may accept differences (the model's `allow:`): the verdict counts what is left.
+    result.status = verdict.model_status(result, spec)
 
 
 def _gradient_graph_error(exc: Exception, model: Any, objective: Any, compiled: Any, spec: ModelSpec,
@@ -188,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     spec = ModelSpec.from_json(job["spec"])
     events = Events()
     try:
-        result = check_model(spec, job["root"], job["config_file"], events, replay_hook(job.get("replay")))
+        result = check_model(spec, job["root"], job["config_file"], events, replay_hook(job.get("replay")), job)
     except BaseException as exc:  # noqa: BLE001 - a bug of ours: still report it as this model's error
         print_debug_traceback(exc)
         where = "; ".join(f"{os.path.basename(f.filename)}:{f.lineno} in {f.name}"

@@ -22,6 +22,7 @@ from typing import Any
 from .kwargs import keyword_arguments
 from .readers import (
     Reader,
+    allowed_causes,
     any_integer,
     argument_name,
     boolean,
@@ -105,6 +106,7 @@ KEYS: tuple[Key, ...] = (
     Key("timeout", SHARED, number(above_zero=True), 600.0, "Wall-clock limit of the model's worker, seconds."),
     Key("memory", SHARED, integer(minimum=MIN_MEMORY), 8192, "Address-space limit of the model's worker, MiB."),
     Key("expect", SHARED, choice(EXPECTS), "pass", "fail records a known gradient bug."),
+    Key("allow", SHARED, allowed_causes, [], "Causes accepted when their ablation explains the difference."),
 
     Key("sequences", "data", integer(minimum=1), 10, "Batch size: the number of sequences."),
     Key("steps", "data", integer(minimum=1), 100, "Time steps per sequence."),

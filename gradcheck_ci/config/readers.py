@@ -14,6 +14,7 @@ from typing import Any
 
 from yaml.nodes import Node, ScalarNode, SequenceNode
 
+from ..causes import ALLOWABLE
 from ..losses import BUILTIN_LOSSES
 from ..suggest import did_you_mean, with_hint
 from .nodes import TAG, Bad, Nodes, show
@@ -195,6 +196,30 @@ def loss(nodes: Nodes, node: Node, key: str) -> str | None:
                                                       + ", or 'path/to/file.py:function'")
         raise Bad(with_hint(f"unknown {key} {show(value)}", hint), node)
     return value
+
+
+def allowed_causes(nodes: Nodes, node: Node, key: str) -> list[str]:
+    """Cause codes a model accepts (`allow:`): a list (or one string) of codes that have an ablation."""
+    expected = "a list of cause codes such as [truncated-bptt, gradient-clipping]"
+    items = [node] if isinstance(node, ScalarNode) and not nodes.is_null(node, key) else None
+    if items is None:
+        if nodes.is_null(node, key):
+            return []
+        if not isinstance(node, SequenceNode):
+            raise wrong(nodes, node, key, expected)
+        nodes.check_tag(node, key, TAG + "seq")
+        items = list(node.value)
+    codes = []
+    for i, item in enumerate(items):
+        where = key if isinstance(node, ScalarNode) else f"{key}[{i}]"
+        code = string(nodes, item, where, "a cause code (a non-empty string)")
+        if code not in ALLOWABLE:
+            hint = did_you_mean(code, ALLOWABLE) or ("causes that can be allowed (they have an ablation): "
+                                                     + ", ".join(ALLOWABLE))
+            raise Bad(with_hint(f"{where}: {show(code)} cannot be allowed", hint), item)
+        if code not in codes:
+            codes.append(code)
+    return codes
 
 
 def params(nodes: Nodes, node: Node, key: str) -> list[str]:

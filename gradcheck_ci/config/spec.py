@@ -77,6 +77,7 @@ class ModelSpec:
     timeout: float = 600.0  # seconds
     memory: int = 8192  # MiB
     expect: str = "pass"
+    allow: list[str] = field(default_factory=list)  # cause codes (causes.ALLOWABLE) accepted by their ablation
     line: int = 0  # 1-based line of the entry in gradcheck.yml (0: not read from a file)
     # Line of every key given for this model, dotted ("data.steps", "kwargs.gradient_steps");
     # keys inherited from `defaults` map to their line there.

@@ -32,7 +32,7 @@ from typing import Any
 from .. import causes
 from ..causes import CODES
 from ..results import Diagnosis
-from . import suspects
+from . import allow, non_differentiable, suspects
 from .low_precision import NO_DIAGNOSIS_ENV
 from .profile import attach_profiles
 from .session import Session
@@ -65,8 +65,11 @@ def _run(session: Session, found: list[Diagnosis]) -> None:
             found.extend(module.for_loss(session))
         return
     for phase in causes.PHASES:
+        if phase == "general" and session.spec.allow:
+            allow.accept(session, found)  # before the general causes: an allowed difference needs no other
         found.extend(PHASES[phase].run(session, _finders(phase)))
         if phase == "always" and not session.unexplained:
+            found.extend(_kinks(session))
             return  # nothing failed, or the always-on causes explained it all: no probes, no profiles
     attach_profiles(session, found)
     if session.skipped:
@@ -74,6 +77,18 @@ def _run(session: Session, found: list[Diagnosis]) -> None:
 
 
 # ---------------------------------------------------------------- the phases (causes.PHASES)
+
+def _kinks(session: Session) -> list[Diagnosis]:
+    """An inconclusive model (nothing fails): where the kink that kept its tensors from being judged is."""
+    if not session.inconclusive:
+        return []
+    session.progress("locating the kink the comparisons could not get past")
+    try:
+        return non_differentiable.detect(session, list(session.inconclusive))
+    except Exception as exc:  # noqa: BLE001 - a courtesy: the verdict stands without it
+        session.result.extra["diagnosis_error"] = f"non-differentiable probe: {type(exc).__name__}: {exc}"
+        return []
+
 
 def _always(session: Session, modules: list[Any]) -> list[Diagnosis]:
     session.progress("looking for disconnected parameters and noise in the graph")

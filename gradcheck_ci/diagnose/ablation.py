@@ -8,14 +8,13 @@ so "before" and "after" differ only by the change.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .. import check
 from ..results import ParamResult
-from .session import Session, fmt, names, param_evidence
+from .session import Session, attributes, fmt, names, param_evidence, verb
 
 
 @dataclass
@@ -48,9 +47,10 @@ class Outcome:
                 "ablation_seconds": round(self.seconds, 3), **self.extra}
 
     def worst(self, session: Session) -> tuple[float, float]:
-        """Largest error before and after (over the tested tensors)."""
-        before = max((session.param(k).max_abs_err for k in self.tested), default=0.0)
-        after = max((self.after[k].max_abs_err for k in self.tested if k in self.after), default=0.0)
+        """Largest error before and after (over the tested tensors; a tensor that passed with its band has no
+        error of its own: 0)."""
+        before = max((session.param(k).max_abs_err or 0.0 for k in self.tested), default=0.0)
+        after = max((self.after[k].max_abs_err or 0.0 for k in self.tested if k in self.after), default=0.0)
         return before, after
 
     def ruled_out(self, session: Session, code: str, label: str | None) -> dict[str, Any]:
@@ -60,30 +60,25 @@ class Outcome:
                 "max_abs_err_after": after, "why": "the mismatch did not change when it was switched off"}
 
 
+def after_text(after: float) -> str:
+    """The largest error after an ablation, in words: tensors that passed with their band have none of
+    their own (0 here), so "every comparison within tolerance" says what is known."""
+    return f"{fmt(after)} after" if after > 0 else "every comparison within tolerance after"
+
+
 def verdict_sentence(session: Session, outcome: Outcome | None, change: str) -> str:
-    """The end of a diagnosis message: what the ablation `change` did to the mismatch ("." when it did not run)."""
+    """The end of a diagnosis message: what the ablation did to the mismatch ("." when it did not run). The
+    ablation is the outcome's own (a joint one names every layer), else `change`."""
     if outcome is None:
         return "."
+    change = outcome.change or change
     before, after = outcome.worst(session)
     if outcome.confirmed:
-        return f". Rebuilt with {change}, the gradients agree (max error {fmt(before)} -> {fmt(after)})."
+        return f". Rebuilt with {change}, the gradients agree (max error {fmt(before)} before, {after_text(after)})."
     fixed = session.tensor_ids(outcome.explained)
     left = session.tensor_ids(outcome.still_failing)
-    return (f". Rebuilt with {change}, {names(fixed)} agree but {names(left)} still differ, "
-            "so something else is wrong too.")
-
-
-@contextmanager
-def attributes(changes: list[tuple[Any, str, Any]]) -> Iterator[None]:
-    """Set attributes on built layers for the duration of a rebuild, then restore them."""
-    saved = [(obj, name, getattr(obj, name)) for obj, name, _ in changes]
-    try:
-        for obj, name, value in changes:
-            setattr(obj, name, value)
-        yield
-    finally:
-        for obj, name, value in reversed(saved):
-            setattr(obj, name, value)
+    return (f". Rebuilt with {change}: {names(fixed)} {verb(len(fixed), 'agrees', 'agree')} but {names(left)} "
+            f"still {verb(len(left), 'differs', 'differ')}, so something else is wrong too.")
 
 
 def recheck(session: Session, change: str, changes: list[tuple[Any, str, Any]] | None = None,

@@ -1,29 +1,45 @@
-"""low-precision: float32 round-off explains the difference.
+"""low-precision: float32 round-off, and how float32 checks are settled in float64.
 
-Ablation: the same model, data, seed and mode are checked again in float64, with only the tensors that
-failed selected. Theano's floatX is fixed per process, so this runs a child worker (`python -m
-gradcheck_ci.worker`, as the runner does) with diagnosis switched off. The cause is confirmed when every
-tensor that failed in float32 passes in float64; when they fail in float64 too, round-off is ruled out and
-the other causes are examined (in float32).
+Finite differences in float32 resolve little: the step is ~5e-3 and each loss evaluation is only good to a
+few float32 ulps, so a float32 comparison often cannot judge a tensor (its line is not smooth at that step,
+or its sensitivity stays above numeric.TARGET["float32"]), and a disagreement it finds may be round-off.
+The worker therefore settles every float32 tensor it could not settle itself (`unsettled_in_float32`)
+before the verdict (`settle_in_float64`): a float64 worker (`python -m gradcheck_ci.worker`, diagnosis off)
+checks those tensors again at the same point (the float32 parameter values and data, exactly), and returns
+its analytic gradients there. Per tensor (`settle`):
+
+- float64 confirms a disagreement: it fails (the gradient is wrong, whatever the precision);
+- float64 passes and the float32 gradient agrees with the float64 one within the float32 target
+  (|g32 - g64| <= TARGET * |g64|): it passes, with a notice saying float32 could not resolve it;
+- float64 passes but the float32 gradient is further off: it fails, and this cause explains it (the
+  model's gradient is right; float32 round-off in the model's own computation makes it wrong, e.g. a
+  cancellation in E[x^2] - E[x]^2);
+- float64 cannot judge it, or the float64 worker cannot run: inconclusive (a float32 failure is never
+  final without float64's word).
 """
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from typing import Any
 
+import numpy as np
+
+from .. import numeric
 from ..causes import BY_CODE
-from ..results import Diagnosis, ModelResult
-from .ablation import Outcome
+from ..results import Diagnosis, ModelResult, Notice, ParamResult
 from .session import Session, fmt, names
 
 CODE = "low-precision"
 FIX = BY_CODE[CODE].fix
 NO_DIAGNOSIS_ENV = "GRADCHECK_CI_NO_DIAGNOSIS"
+NOTICE_CODE = "float32-settled-in-float64"
 
 
 def _escape(pattern: str) -> str:
@@ -31,61 +47,186 @@ def _escape(pattern: str) -> str:
     return "".join(f"[{c}]" if c in "*?[" else c for c in pattern)
 
 
-def find(session: Session) -> list[Diagnosis]:
-    """Check the unexplained tensors again in float64; round-off is the cause when they pass there."""
-    if not session.affordable("the float64 worker (low-precision)", session.rebuild_estimate() + 3.0):
-        return []
-    outcome = float64_outcome(session, list(session.unexplained))
-    if outcome is None:
-        return []
-    if not outcome.explained:
-        session.ruled_out.append(outcome.ruled_out(session, CODE, None))
-        return []
-    diagnosis = describe(session, outcome)
-    session.explain(outcome.explained)
-    return [diagnosis]
+# ---------------------------------------------------------------- the rule
+
+def unsettled_in_float32(params: list[ParamResult], target: float | None = None) -> list[int]:
+    """Indices of the float32 tensors a float32 check did not settle: failing, inconclusive, or passing with
+    a sensitivity worse than the float32 target (or none, while their gradient is not all zero)."""
+    target = numeric.TARGET["float32"] if target is None else target
+    out = []
+    for k, p in enumerate(params):
+        if p.status in ("fail", "inconclusive"):
+            out.append(k)
+        elif p.status == "pass" and p.sensitivity is not None and p.sensitivity > target:
+            out.append(k)
+    return out
 
 
-def float64_outcome(session: Session, indices: list[int]) -> Outcome | None:
-    spec = session.spec.to_json()
-    spec.update(precision="float64", params=[_escape(session.model.params[k].id) for k in indices],
-                mode=session.mode, rtol=None if session.spec.rtol is None else session.spec.rtol)
+def agreement(g32: np.ndarray, g64: np.ndarray) -> float:
+    """|g32 - g64| / |g64| (0 when both are zero)."""
+    diff, norm = float(np.linalg.norm(g32 - g64)), float(np.linalg.norm(g64))
+    if norm == 0:
+        return 0.0 if diff == 0 else math.inf
+    return diff / norm
+
+
+def settle(float32: list[ParamResult], float64: dict[int, ParamResult], g32: dict[int, np.ndarray],
+           g64: dict[int, np.ndarray], allowed: float | None = None) -> tuple[list[ParamResult], dict[str, Any]]:
+    """The float32 results after the float64 check of the tensors in `float64` (by index), with the flat
+    analytic gradients of both precisions at the same point. Returns the new results and a summary
+    (which tensors passed in float64, which float32 gets wrong, which float64 confirms)."""
+    allowed = numeric.TARGET["float32"] if allowed is None else allowed
+    out = list(float32)
+    summary: dict[str, Any] = {"passed": [], "float32_off": [], "confirmed": [], "undecided": [],
+                               "agreement": {}}
+    for k, p64 in float64.items():
+        p32 = float32[k]
+        d = agreement(g32[k], g64[k])
+        summary["agreement"][p32.id] = d
+        settled_by = "checked again in float64 at the same point"
+        if p64.status == "fail":
+            out[k] = replace(p64, note=f"{settled_by}: float64 confirms the disagreement")
+            summary["confirmed"].append(k)
+        elif p64.status != "pass":
+            out[k] = replace(p32, status="inconclusive", note=f"{settled_by}: float64 could not judge it either")
+            summary["undecided"].append(k)
+        elif d <= allowed:
+            sensitivity = max(p64.sensitivity, allowed) if p64.sensitivity is not None else None
+            out[k] = replace(p64, sensitivity=sensitivity,
+                             note=f"{settled_by}: it passes, and the float32 gradient is within {fmt(d)} "
+                                  "(relative) of the float64 one")
+            summary["passed"].append(k)
+        else:
+            diff = g32[k] - g64[k]
+            i = int(np.argmax(np.abs(diff)))
+            shape = p32.shape
+            index = [int(x) for x in np.unravel_index(i, shape)] if shape else []
+            norm = float(np.linalg.norm(g64[k]))
+            out[k] = replace(p64, status="fail", max_abs_err=float(np.linalg.norm(diff)), max_rel_err=d,
+                             tolerance=allowed * norm, worst_index=index, method=p64.method,
+                             analytic=float(g32[k][i]), numeric=float(g64[k][i]),
+                             note=f"{settled_by}: the gradient is right in float64, but float32 computes it "
+                                  f"{fmt(d)} off (relative); `numeric` is the float64 gradient there")
+            summary["float32_off"].append(k)
+    return out, summary
+
+
+def notice_for(params: list[ParamResult], summary: dict[str, Any]) -> Notice | None:
+    passed = [params[k] for k in summary["passed"]]
+    if not passed:
+        return None
+    worst = max(summary["agreement"][p.id] for p in passed)
+    ids = [p.id for p in passed]
+    first = passed[0]
+    subject = "it was" if len(ids) == 1 else f"the {len(ids)} tensors were"
+    return Notice(f"float32 cannot resolve {names(ids)} at this scale (finite differences in float32 are too "
+                  f"coarse for the stated sensitivity), so {subject} checked again in float64 at the same point: "
+                  f"{'they pass' if len(ids) != 1 else 'it passes'}, and the float32 gradient is within "
+                  f"{fmt(worst)} (relative) of the float64 one.", NOTICE_CODE, first.file, first.line)
+
+
+# ---------------------------------------------------------------- in the worker
+
+def settle_in_float64(context: Any) -> None:
+    """Settle the float32 tensors the float32 check left open (see the module docstring): updates
+    context.result.params, adds a notice, and keeps the outcome in result.extra["float64"]."""
+    result: ModelResult = context.result
+    todo = unsettled_in_float32(result.params)
+    if not todo or os.environ.get(NO_DIAGNOSIS_ENV):
+        return
+    context.progress(f"settling {len(todo)} float32 tensor(s) in float64 at the same point")
     started = time.perf_counter()
-    session.progress("ablation precision=float64: checking the failing tensors in a float64 worker")
-    with tempfile.TemporaryDirectory(prefix="gradcheck-ci-diag-") as tmp:
+    left = float(context.spec.timeout) * 0.9 - float(result.seconds.get("compile", 0.0)) - \
+        float(result.seconds.get("numeric", 0.0))
+    child, g64 = float64_worker(context, todo, max(left, 5.0))
+    seconds = round(time.perf_counter() - started, 3)
+    result.seconds["float64"] = seconds
+    if child is None:
+        for k in todo:
+            p = result.params[k]
+            if p.status == "fail":
+                result.params[k] = replace(p, status="inconclusive",
+                                           note="fails in float32, where round-off may explain it; the float64 "
+                                                "check that settles it could not run")
+        result.extra["float64"] = {"error": "the float64 worker did not return a result", "seconds": seconds}
+        return
+    before = {result.params[k].id: result.params[k].to_json() for k in todo}
+    by_id = {p.id: p for p in child.params}
+    float64 = {k: by_id[result.params[k].id] for k in todo if result.params[k].id in by_id}
+    g32 = {k: context.analytic.grads[k].reshape(-1) for k in float64}
+    g64_flat = {k: g64[result.params[k].id].reshape(-1) for k in float64 if result.params[k].id in g64}
+    float64 = {k: v for k, v in float64.items() if k in g64_flat}
+    allowed = max(numeric.TARGET["float32"], context.spec.rtol or 0.0)
+    params, summary = settle(result.params, float64, g32, g64_flat, allowed)
+    result.params = params
+    notice = notice_for(params, summary)
+    if notice is not None:
+        result.notices.append(notice)
+    result.extra["float64"] = {"tensors": [result.params[k].id for k in float64], "seconds": seconds,
+                               "agreement": summary["agreement"],
+                               "float32_off": [params[k].id for k in summary["float32_off"]],
+                               "confirmed": [params[k].id for k in summary["confirmed"]], "float32": before}
+
+
+def float64_worker(context: Any, indices: list[int], timeout: float) -> tuple[ModelResult | None, dict[str, Any]]:
+    """The check of `indices` in a float64 worker at the float32 check's point; (its result, its analytic
+    gradients by parameter id), or (None, {}) when it cannot run."""
+    model = context.model
+    spec = context.spec.to_json()
+    spec.update(precision="float64", params=[_escape(model.params[k].id) for k in indices],
+                mode=context.result.mode)
+    with tempfile.TemporaryDirectory(prefix="gradcheck-ci-f64-") as tmp:
         job, out = os.path.join(tmp, "job.json"), os.path.join(tmp, "result.json")
+        point, dump = os.path.join(tmp, "point.npz"), os.path.join(tmp, "grads.npz")
+        arrays = {f"param:{p.id}": np.asarray(p.variable.get_value()) for p in model.all_params}
+        for k, p in enumerate(model.params):
+            arrays[f"param:{p.id}"] = context.compiled.base[k]
+        arrays.update({f"data:{i}": value for i, value in enumerate(context.compiled.data)})
+        np.savez(point, **arrays)
         with open(job, "w", encoding="utf-8") as handle:
-            json.dump({"spec": spec, "root": session.context.root, "config_file": session.context.config_file}, handle)
+            json.dump({"spec": spec, "root": context.root, "config_file": context.config_file,
+                       "point": point, "dump": dump}, handle)
         env = {k: v for k, v in os.environ.items() if k != "GRADCHECK_EVENT_FD"}
         env[NO_DIAGNOSIS_ENV] = "1"
         package_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_parent, env.get("PYTHONPATH")]))
         try:
-            subprocess.run([sys.executable, "-m", "gradcheck_ci.worker", job, out], cwd=session.context.root,
-                           env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                           timeout=max(session.left(), 1.0), check=False)
+            subprocess.run([sys.executable, "-m", "gradcheck_ci.worker", job, out], cwd=context.root, env=env,
+                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           timeout=timeout, check=False)
         except subprocess.TimeoutExpired:
-            return None
-        if not os.path.exists(out):
-            return None
+            return None, {}
+        if not os.path.exists(out) or not os.path.exists(dump):
+            return None, {}
         with open(out, encoding="utf-8") as handle:
             child = ModelResult.from_json(json.load(handle))
+        with np.load(dump) as grads:
+            g64 = {name[len("grad:"):]: np.asarray(grads[name]) for name in grads.files}
     if child.error is not None or child.status == "error":
-        return None
-    by_id = {p.id: p for p in child.params}
-    after = {k: by_id[session.model.params[k].id] for k in indices if session.model.params[k].id in by_id}
-    outcome = Outcome("precision=float64", list(indices), after, time.perf_counter() - started)
-    outcome.extra["float64_seconds"] = child.seconds
-    return outcome
+        return None, {}
+    return child, g64
 
 
-def describe(session: Session, outcome: Outcome) -> Diagnosis:
-    ids = session.tensor_ids(outcome.tested)
-    before, after = outcome.worst(session)
-    worst = max(outcome.tested, key=lambda k: session.param(k).max_abs_err / max(session.param(k).tolerance, 1e-300))
+# ---------------------------------------------------------------- the cause
+
+def find(session: Session) -> list[Diagnosis]:
+    """The failing float32 tensors whose gradient float64 finds right but float32 computes wrong."""
+    outcome = session.result.extra.get("float64") or {}
+    off = [k for k in session.unexplained if session.model.params[k].id in outcome.get("float32_off", [])]
+    confirmed = [k for k in session.unexplained if session.model.params[k].id in outcome.get("confirmed", [])]
+    if confirmed:
+        session.ruled_out.append({"code": CODE, "layer": None, "ablation": "precision=float64",
+                                  "why": "the same check in float64 fails too"})
+    if not off:
+        return []
+    ids = session.tensor_ids(off)
+    worst = max(off, key=lambda k: outcome["agreement"].get(session.model.params[k].id, 0.0))
     info = session.model.params[worst]
-    message = (f"float32 round-off explains the difference: {names(ids)} fail in float32 but pass when the same "
-               f"check runs in float64 (max error {fmt(before)} -> {fmt(after)}); the model's gradient is right, "
-               "float32 cannot resolve it at this scale")
-    evidence: dict[str, Any] = outcome.evidence(session)
-    return session.diagnosis(CODE, message + ".", FIX, session.layer_fields(info.layer), outcome.confirmed, evidence)
+    d = outcome["agreement"].get(info.id, 0.0)
+    message = (f"float32 round-off makes the gradient of {names(ids)} wrong: checked again in float64 at the same "
+               f"point, the gradient agrees with finite differences, but float32 computes it {fmt(d)} off "
+               "(relative), more than the float32 target allows")
+    evidence = {"ablation": "precision=float64", "agreement": outcome.get("agreement", {}), "explained": ids,
+                "float64_seconds": outcome.get("seconds")}
+    session.explain(off)
+    return [session.diagnosis(CODE, message + ".", FIX, session.layer_fields(info.layer), True, evidence)]

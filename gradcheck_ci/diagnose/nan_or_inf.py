@@ -101,7 +101,7 @@ def for_loss(session: Session) -> list[Diagnosis]:
 
 def find(session: Session) -> list[Diagnosis]:
     """The failing tensors whose gradient is NaN/Inf: where it first appears; they are then explained."""
-    non_finite = [k for k in session.unexplained if not math.isfinite(session.param(k).max_abs_err)]
+    non_finite = [k for k in session.unexplained if not math.isfinite(session.param(k).max_abs_err or 0.0)]
     if not non_finite:
         return []
     found = for_gradients(session, non_finite)

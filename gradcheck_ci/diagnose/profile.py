@@ -94,8 +94,8 @@ def layer_profile(session: Session, node: LayerNode) -> dict[str, Any] | None:
 
         scale = float(np.linalg.norm(grad[:, t]))
         # one step size (2 evaluations): the profile shows where the sensitivities part, it is not a verdict
-        c = numeric.compare(a, loss_along, step_size, session.precision, session.rtol, session.atol, scale,
-                            refine_failures=False)
+        c = numeric.compare(a, loss_along, step_size, session.precision, numeric.DEFAULT_RTOL[session.precision],
+                            session.atol, scale, refine_failures=False)
         analytic.append(a)
         numeric_values.append(c.numeric)
         agree.append(bool(c.passed))

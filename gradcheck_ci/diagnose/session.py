@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -38,8 +40,14 @@ class Session:
         # diagnosis keeps a margin and skips what it cannot afford (see affordable()).
         self.deadline = self.started + float(context.spec.timeout) * 0.9 - process_seconds(context.result)
         self.skipped: list[str] = []
+        self.graph_groups: list[Any] = []  # suspects.Group per graph cause with ablatable suspects
+        # Attribute changes of the graph causes found to explain tensors: the layer-by-layer localisation of
+        # what is left runs with them applied, so a confirmed cause is not blamed on a layer again.
+        self.ablated: list[tuple[Any, str, Any]] = []
+        self.inconclusive = [k for k, p in enumerate(context.result.params) if p.status == "inconclusive"]
         self._structure: Any = None
         self._instrumented: Any = None
+        self._localising: Any = None
 
     # ------------------------------------------------------------ helpers for causes
 
@@ -56,17 +64,34 @@ class Session:
 
     @property
     def instrumented(self) -> Any:
-        """The instrumented function (graph.Instrumented), compiled on first use."""
+        """The instrumented function (graph.Instrumented) of the model as built, compiled on first use."""
         if self._instrumented is None:
-            from .graph import Instrumented
-
-            if not self.affordable("compiling the layer-by-layer gradient function", self.rebuild_estimate()):
-                raise TimeoutError("not enough of the model's timeout left to compile the layer-by-layer function")
-            self.progress("compiling the layer-by-layer gradient function (Theano)")
-            started = time.perf_counter()
-            self._instrumented = Instrumented(self.context)
-            self.seconds["instrumented_compile"] = round(time.perf_counter() - started, 3)
+            self._instrumented = self._compile_instrumented([])
         return self._instrumented
+
+    @property
+    def localising(self) -> Any:
+        """The instrumented function the layer-by-layer localisation of what is left runs on: with the graph
+        causes found to explain tensors switched off (the model as built when there are none)."""
+        if not self.ablated:
+            return self.instrumented
+        if self._localising is None:
+            self._localising = self._compile_instrumented(self.ablated)
+        return self._localising
+
+    def _compile_instrumented(self, changes: list[tuple[Any, str, Any]]) -> Any:
+        from .graph import Instrumented
+
+        if not self.affordable("compiling the layer-by-layer gradient function", self.rebuild_estimate()):
+            raise TimeoutError("not enough of the model's timeout left to compile the layer-by-layer function")
+        self.progress("compiling the layer-by-layer gradient function (Theano)"
+                      + (" with the confirmed causes switched off" if changes else ""))
+        started = time.perf_counter()
+        with attributes(changes):
+            inst = Instrumented(self.context)
+        self.seconds["instrumented_compile"] = round(self.seconds.get("instrumented_compile", 0.0)
+                                                     + time.perf_counter() - started, 3)
+        return inst
 
     @property
     def has_instrumented(self) -> bool:
@@ -165,3 +190,34 @@ def fmt(x: float | None) -> str:
     if not np.isfinite(x):
         return str(x)
     return f"{x:.3g}"
+
+
+def pair(a: float | None, b: float | None) -> str:
+    """'a vs b' with enough significant digits that the two differ, and their relative difference: a 1e-3
+    error must not read '-0.249 vs -0.249'."""
+    if a is None or b is None or not (np.isfinite(a) and np.isfinite(b)):
+        return f"{fmt(a)} vs {fmt(b)}"
+    digits = 3
+    while digits < 17 and f"{a:.{digits}g}" == f"{b:.{digits}g}":
+        digits += 1
+    reference = max(abs(a), abs(b))
+    relative = f", relative difference {abs(a - b) / reference:.2g}" if reference > 0 else ""
+    return f"{a:.{digits}g} vs {b:.{digits}g}{relative}"
+
+
+def verb(count: int, singular: str, plural: str) -> str:
+    """The verb (or pronoun) that agrees with `count` things: verb(1, "fails", "fail")."""
+    return singular if count == 1 else plural
+
+
+@contextmanager
+def attributes(changes: list[tuple[Any, str, Any]]) -> Iterator[None]:
+    """Set attributes on built layers for the duration of a rebuild, then restore them."""
+    saved = [(obj, name, getattr(obj, name)) for obj, name, _ in changes]
+    try:
+        for obj, name, value in changes:
+            setattr(obj, name, value)
+        yield
+    finally:
+        for obj, name, value in reversed(saved):
+            setattr(obj, name, value)

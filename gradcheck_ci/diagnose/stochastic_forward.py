@@ -17,7 +17,7 @@ from typing import Any
 
 from ..causes import BY_CODE
 from ..results import Diagnosis
-from .ablation import recheck
+from .ablation import after_text, recheck
 from .graph import inner_layers, is_noise_layer, is_random, walk
 from .session import Session, fmt
 
@@ -54,16 +54,19 @@ def find(session: Session) -> list[Diagnosis]:
                    "advance between evaluations, so the check compared gradients for one fixed noise draw, "
                    "not for the deterministic model")
     confirmed = None
-    if session.failing and session.affordable("ablation: random stream frozen", session.rebuild_estimate()):
-        outcome = recheck(session, "random stream frozen", freeze=True)
+    # Noise in the forward pass makes lines fail or, more often now, not smooth at all (inconclusive): both
+    # are re-checked with the stream frozen.
+    tested = sorted(set(session.failing) | set(session.inconclusive))
+    if tested and session.affordable("ablation: random stream frozen", session.rebuild_estimate()):
+        outcome = recheck(session, "random stream frozen", freeze=True, indices=tested)
         again = outcome.compiled.loss(outcome.compiled.base)
         outcome.extra["forward_repeatable_after"] = again == outcome.compiled.loss(outcome.compiled.base)
         evidence.update(outcome.evidence(session))
         confirmed = outcome.confirmed
         before, after = outcome.worst(session)
         if confirmed:
-            message += (f". With the random stream frozen, the gradients agree (max error {fmt(before)} -> "
-                        f"{fmt(after)}).")
+            message += (f". With the random stream frozen, the gradients agree (max error {fmt(before)} before, "
+                        f"{after_text(after)}).")
         else:
             message += ". With the random stream frozen, some gradients still differ: see the other diagnoses."
         session.explain(outcome.explained)

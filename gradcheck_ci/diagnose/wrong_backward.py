@@ -15,7 +15,7 @@ from typing import Any
 from ..causes import BY_CODE
 from ..results import Diagnosis
 from .localise import layer_checks
-from .session import Session, fmt, names
+from .session import Session, names, pair, verb
 
 CODE = "wrong-backward"
 FIX = BY_CODE[CODE].fix
@@ -30,7 +30,7 @@ def find(session: Session) -> list[Diagnosis]:
 
 
 def detect(session: Session, indices: list[int]) -> list[Diagnosis]:
-    inst = session.instrumented
+    inst = session.localising
     checks, failing = layer_checks(session)
     ids = session.tensor_ids(indices)
     evidence: dict[str, Any] = {"tensors": ids, "layer_checks": [c.to_json() for c in checks]}
@@ -41,9 +41,11 @@ def detect(session: Session, indices: list[int]) -> list[Diagnosis]:
         layer = inst.layers[failing.index]
         consumers = session.structure.consumers(layer)
         if not consumers:
+            says = pair(c.analytic, c.numeric).replace(" vs ", ", finite differences say ", 1)
             message = (f"The gradient of the loss ({session.result.loss}) with respect to the prediction is wrong: "
-                       f"along a random direction Theano says {fmt(c.analytic)}, finite differences say "
-                       f"{fmt(c.numeric)}; every failing tensor ({names(ids)}) inherits the error")
+                       f"along a random direction Theano says {says}; "
+                       f"{verb(len(ids), 'the failing tensor', 'every failing tensor')} ({names(ids)}) "
+                       "inherits the error")
             fix = "check the loss function's gradient (a hand-written op or a theano.gradient helper in it)"
             where = session.loss_fields(layer)
             return [session.diagnosis(CODE, message + ".", fix, where, None, evidence)]
@@ -51,8 +53,9 @@ def detect(session: Session, indices: list[int]) -> list[Diagnosis]:
         above = "the gradient with respect to its output agrees" if len(checks) > 1 else "the loss's gradient agrees"
         message = (f"The backward pass of {culprit.label} is wrong: Theano's gradient with respect to its input "
                    f"({failing.label}'s output) disagrees with finite differences of the network above it "
-                   f"({fmt(c.analytic)} vs {fmt(c.numeric)} along a random direction), while {above}; "
-                   f"{names(ids)} fail because the wrong gradient flows back into them")
+                   f"({pair(c.analytic, c.numeric)} along a random direction), while {above}; "
+                   f"{names(ids)} {verb(len(ids), 'fails', 'fail')} because the wrong gradient flows back into "
+                   f"{verb(len(ids), 'it', 'them')}")
         fix = (f"check {culprit.label}'s get_output_for: the grad() of any hand-written Theano op in it must return "
                "the derivative of what its perform() computes")
         evidence["culprit_consumers"] = [n.label for n in consumers]
@@ -65,8 +68,8 @@ def detect(session: Session, indices: list[int]) -> list[Diagnosis]:
     same = [i for i in indices if session.model.params[i].layer is info.layer]
     mine = session.tensor_ids(same)
     p = session.param(k)
-    message = (f"Theano's gradient of {names(mine)} disagrees with finite differences ({fmt(p.analytic)} vs "
-               f"{fmt(p.numeric)} at {p.worst_index}) while the gradient with respect to every layer's output "
+    message = (f"Theano's gradient of {names(mine)} disagrees with finite differences ({pair(p.analytic, p.numeric)} "
+               f"at {p.worst_index}) while the gradient with respect to every layer's output "
                f"agrees: the backward pass of {info.layer_label} with respect to its own parameter is wrong")
     param_name = info.id.split(".", 1)[-1]
     fix = (f"check how {info.layer_label}.get_output_for uses {param_name}: the grad() of a hand-written op applied "

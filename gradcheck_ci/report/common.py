@@ -59,7 +59,9 @@ def positive_line(line: object) -> int | None:
 def over_tolerance(param: ParamResult) -> float:
     """How far a tensor is from passing: abs error / tolerance (the tolerance is absolute, see numeric)."""
     err, tol = param.max_abs_err, param.tolerance
-    if err is None or (isinstance(err, float) and math.isnan(err)):
+    if err is None:  # not measured on its own (grouped, inconclusive): nothing over tolerance to rank
+        return math.inf if param.status == "fail" else 0.0
+    if isinstance(err, float) and math.isnan(err):
         return math.inf  # NaN gradients are as bad as it gets
     if not tol or tol <= 0 or math.isnan(tol):
         return math.inf if err > 0 else 0.0
@@ -162,8 +164,44 @@ def index_text(index: list[int] | None) -> str:
     return "-" if index is None else "[" + ", ".join(str(i) for i in index) + "]"
 
 
+def inconclusive_params(model: ModelResult) -> list[ParamResult]:
+    return [p for p in model.params if p.status == "inconclusive"]
+
+
+def inconclusive_location(model: ModelResult, report: RunReport) -> tuple[str | None, int | None]:
+    """Where an inconclusive model points: the layer of its first tensor that could not be judged."""
+    for p in inconclusive_params(model):
+        if repo_path(p.file):
+            return repo_path(p.file), positive_line(p.line)
+    return config_location(model, report)
+
+
+def inconclusive_text(model: ModelResult) -> str:
+    """One sentence: which tensors could not be judged, and why that is not a failure."""
+    params = inconclusive_params(model)
+    ids = ", ".join(one_line(p.id, 80) for p in params[:4]) + (f" and {len(params) - 4} more" if len(params) > 4
+                                                                else "")
+    count = f"{len(params)} of {len(model.params)} tensor{'s' if len(model.params) != 1 else ''}"
+    return (f"{count} could not be judged ({ids}): the loss has kinks (or round-off) within the reach of every "
+            "comparison tried, at the checked point and near it; no tensor disagrees. Check with another `seed`, "
+            "or see the JSON report's notes.")
+
+
+def tensors_failing(failing: int, total: int) -> str:
+    """'1 of 5 tensors fails', '3 of 5 tensors fail', '1 of 1 tensor fails'."""
+    return f"{failing} of {total} tensor{'s' if total != 1 else ''} {'fails' if failing == 1 else 'fail'}"
+
+
+def sensitivity_text(value: float | None) -> str:
+    """The model's stated sensitivity, as a phrase ('' when there is none)."""
+    if value is None:
+        return ""
+    return f"a relative gradient error of {num(value)} or more in any tensor is caught with probability >= 99%"
+
+
 def status_counts(report: RunReport) -> dict[str, int]:
-    counts = {"pass": 0, "fail": 0, "expected-fail": 0, "error": 0, "cancelled": 0, "skipped": 0}
+    counts = {"pass": 0, "fail": 0, "expected-fail": 0, "error": 0, "cancelled": 0, "skipped": 0,
+              "inconclusive": 0}
     for model in report.models:
         counts[model.status] = counts.get(model.status, 0) + 1
     return counts

@@ -23,6 +23,8 @@ from .common import (
     confirmation,
     error_location,
     failure_location,
+    inconclusive_location,
+    inconclusive_text,
     index_text,
     model_score,
     notice_location,
@@ -31,6 +33,7 @@ from .common import (
     one_line,
     positive_line,
     repo_path,
+    tensors_failing,
     worst_param,
 )
 
@@ -146,7 +149,7 @@ def _mismatch_message(model: ModelResult) -> str:
     if worst is not None:
         lines.append(f"{one_line(worst.id, 200)}: max abs err {num(worst.max_abs_err)} > tolerance "
                      f"{num(worst.tolerance)} (max rel err {num(worst.max_rel_err)}, worst index "
-                     f"{index_text(worst.worst_index)}); {len(failing)} of {len(model.params)} tensor(s) fail.")
+                     f"{index_text(worst.worst_index)}); {tensors_failing(len(failing), len(model.params))}.")
     for d in model.diagnoses[:3]:
         confirmed = confirmation(d)
         lines.append(f"Cause {one_line(d.code, 60)}{confirmed}: {clean_text(d.message).strip()}")
@@ -196,6 +199,13 @@ def _verdict_annotations(model: ModelResult, report: RunReport, order: int) -> l
         file, line = config_location(model, report)
         return [_Annotation("warning", (3, order), file, line, _title(model, "not checked"),
                             "The run was cancelled before this model was checked.")]
+    if model.status == "inconclusive":  # an error only when the run was asked to fail on it
+        file, line = inconclusive_location(model, report)
+        kind = "error" if report.fail_on_inconclusive else "warning"
+        return [_Annotation(kind, (1, order) if kind == "error" else (2, order), file, line,
+                            _title(model, "inconclusive"),
+                            inconclusive_text(model) + f"\nReplay: seed={model.seed} "
+                            f"precision={one_line(model.precision, 20)} mode={one_line(model.mode, 20)}")]
     return []
 
 

@@ -113,7 +113,8 @@ def merge_reports(reports: list[RunReport]) -> RunReport:
     versions = {r.version for r in reports}
     return RunReport(config_file=reports[0].config_file, models=models, config_errors=errors, shard=None,
                      seconds=sum(r.seconds for r in reports), version=versions.pop() if len(versions) == 1 else None,
-                     changed_since=reports[0].changed_since)
+                     changed_since=reports[0].changed_since,
+                     fail_on_inconclusive=any(r.fail_on_inconclusive for r in reports))
 
 
 def _invalid_entries_once(models: list[ModelResult]) -> list[ModelResult]:

@@ -15,6 +15,7 @@ from .common import (
     config_location,
     confirmation,
     error_location,
+    inconclusive_text,
     index_text,
     now_passes,
     num,
@@ -24,6 +25,7 @@ from .common import (
     shape_text,
     skip_text,
     status_counts,
+    tensors_failing,
     where,
     worst_param,
 )
@@ -73,7 +75,7 @@ def _mismatch(model: ModelResult) -> tuple[str, str]:
     if worst is not None:
         message = (f"{one_line(worst.id, 120)}: max abs err {num(worst.max_abs_err)} > tolerance "
                    f"{num(worst.tolerance)} (max rel err {num(worst.max_rel_err)}); "
-                   f"{failing} of {len(model.params)} tensor(s) fail")
+                   f"{tensors_failing(failing, len(model.params))}")
     else:
         message = "gradient mismatch"
     if model.diagnoses:
@@ -95,6 +97,18 @@ def _testcase(suite: ET.Element, model: ModelResult, report: RunReport, classnam
     if line:
         case.set("line", str(line))
     case.set("time", f"{_seconds(model):.3f}")
+    _verdict(case, model, report)
+    if model.notices:
+        notes = xml_text("\n".join(_notice_line(n) for n in model.notices))
+        out = case.find("system-out")
+        if out is None:
+            ET.SubElement(case, "system-out").text = notes
+        else:
+            out.text = (out.text or "") + "\n" + notes
+
+
+def _verdict(case: ET.Element, model: ModelResult, report: RunReport) -> None:
+    """The element that says how the model's check ended (none for a pass)."""
     if now_passes(model):
         note = "expected to fail (expect: fail) but the gradients now agree: remove `expect: fail`"
         if model.status == "fail":  # --fail-on-expected
@@ -109,6 +123,8 @@ def _testcase(suite: ET.Element, model: ModelResult, report: RunReport, classnam
         ET.SubElement(case, "skipped", message=_attr("expected failure: " + message)).text = xml_text(text)
     elif model.status == "skipped":
         ET.SubElement(case, "skipped", message=_attr("skipped: " + skip_text(model)))
+    elif model.status == "inconclusive":
+        _inconclusive(case, model, report)
     elif model.status in ("error", "cancelled"):
         error = model.error
         kind = error.kind if error else model.status
@@ -118,13 +134,18 @@ def _testcase(suite: ET.Element, model: ModelResult, report: RunReport, classnam
         element = ET.SubElement(case, "error", message=_attr(message.split("\n", 1)[0] or kind),
                                 type=_attr(kind, 40))
         element.text = xml_text(text + f"\n\nseed={model.seed} precision={one_line(model.precision, 20)}")
-    if model.notices:
-        notes = xml_text("\n".join(_notice_line(n) for n in model.notices))
-        out = case.find("system-out")
-        if out is None:
-            ET.SubElement(case, "system-out").text = notes
-        else:
-            out.text = (out.text or "") + "\n" + notes
+
+
+def _inconclusive(case: ET.Element, model: ModelResult, report: RunReport) -> None:
+    """Not judged either way: "skipped" (CI systems show it apart from passes), or a failure when the run was
+    asked to fail on it (--fail-on-inconclusive)."""
+    _, text = _mismatch(model)
+    message = "inconclusive: " + inconclusive_text(model)
+    tag = "failure" if report.fail_on_inconclusive else "skipped"
+    element = ET.SubElement(case, tag, message=_attr(message))
+    if tag == "failure":
+        element.set("type", "inconclusive")
+    element.text = xml_text(text)
 
 
 def _notice_line(n: Notice) -> str:
@@ -137,12 +158,15 @@ def render_junit(report: RunReport) -> str:
     config = repo_path(report.config_file) or "gradcheck.yml"
     stem = posixpath.splitext(posixpath.basename(config))[0] or "gradcheck"
     classname = _attr(f"gradcheck-ci.{stem}")
-    failures = sum(1 for m in report.models if m.status == "fail")
+    failures = sum(1 for m in report.models if m.status == "fail"
+                   or (m.status == "inconclusive" and report.fail_on_inconclusive))
     errors = counts["error"] + counts["cancelled"] + (1 if report.config_errors else 0)
     tests = len(report.models) + (1 if report.config_errors else 0)
     time = sum(_seconds(m) for m in report.models)
     totals = {"tests": str(tests), "failures": str(failures), "errors": str(errors),
-              "skipped": str(counts["expected-fail"] + counts["skipped"]), "time": f"{max(time, report.seconds):.3f}"}
+              "skipped": str(counts["expected-fail"] + counts["skipped"]
+                             + (0 if report.fail_on_inconclusive else counts["inconclusive"])),
+              "time": f"{max(time, report.seconds):.3f}"}
 
     root = ET.Element("testsuites", {"name": "gradcheck-ci", **totals})
     suite = ET.SubElement(root, "testsuite", {"name": _attr(f"gradcheck-ci: {config}"), **totals})

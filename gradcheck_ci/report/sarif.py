@@ -15,6 +15,8 @@ from .common import (
     confirmation,
     error_location,
     failure_location,
+    inconclusive_location,
+    inconclusive_text,
     notice_location,
     now_passes,
     num,
@@ -50,6 +52,10 @@ _OCCASIONAL_RULES = {
     "model-notice": ("note", "Something to know about a model's check",
                      "The check ran; something about how it ran does not change the verdict but is worth knowing "
                      "(a data size the model's fixed shape overrides, a float32 check settled in float64)."),
+    "inconclusive-check": ("warning", "Gradient check could not judge some tensors",
+                           "No tensor's gradient disagrees, but some could not be judged: the loss has kinks (or "
+                           "round-off) within the reach of every comparison tried, at the checked point and near "
+                           "it."),
 }
 _HELP = {
     "gradient-mismatch": "Look at the layer named in the message: custom gradients, truncated backpropagation "
@@ -59,6 +65,8 @@ _HELP = {
     "model-error": "Run `gradcheck-ci check` locally with the same seed to see the full error.",
     "config-error": "Fix the configuration entry at the reported line.",
     "model-notice": "Read the message: nothing needs fixing for the verdict to hold.",
+    "inconclusive-check": "Check the model with another `seed`; ties at a kink (zero-initialised weights before a "
+                          "rectifier or max-pooling) are the usual reason.",
 }
 
 
@@ -214,6 +222,10 @@ def render_sarif(report: RunReport, tool_version: str) -> dict[str, Any]:
             rule = "config-error" if kind == "config" else "model-error"  # the model's entry in the config is wrong
             b.add(rule, "error", f"{one_line(model.name, 120)}: {one_line(kind, 30)} error: {message}",
                   file, line, model.name, kind)
+        elif model.status == "inconclusive":
+            file, line = inconclusive_location(model, report)
+            b.add("inconclusive-check", "error" if report.fail_on_inconclusive else "warning",
+                  f"{one_line(model.name, 120)}: {inconclusive_text(model)}", file, line, model.name, "inconclusive")
         # "cancelled" is not a property of the code: code scanning would open and close alerts for it.
         for n in model.notices:
             file, line = notice_location(model, n, report)

@@ -15,6 +15,7 @@ from .common import (
     clean_text,
     confirmation,
     error_location,
+    inconclusive_text,
     index_text,
     model_score,
     now_passes,
@@ -30,9 +31,11 @@ from .common import (
 )
 
 _BADGE = {"pass": "✅ pass", "fail": "❌ fail", "expected-fail": "☑️ xfail", "error": "💥 error",
-          "cancelled": "⏹️ cancelled", "xpass": "⚠️ xpass", "skipped": "⏭️ skipped"}
+          "cancelled": "⏹️ cancelled", "xpass": "⚠️ xpass", "skipped": "⏭️ skipped",
+          "inconclusive": "❔ inconclusive"}
 # Which rows survive a cut: errors and failures before the models that behaved.
-_IMPORTANCE = {"error": 0, "fail": 1, "xpass": 2, "cancelled": 3, "expected-fail": 4, "pass": 5, "skipped": 6}
+_IMPORTANCE = {"error": 0, "fail": 1, "xpass": 2, "inconclusive": 3, "cancelled": 3, "expected-fail": 4, "pass": 5,
+               "skipped": 6}
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 _NOTES_RESERVE = 2048  # bytes kept free for the "left out" notes
 _DETAIL_TENSORS = 20
@@ -57,24 +60,34 @@ def _size(text: str) -> int:
     return len(text.encode("utf-8"))
 
 
-def _headline(report: RunReport) -> str:
-    counts = status_counts(report)
+def _verdict(report: RunReport, counts: dict[str, int]) -> str:
     failing = counts["fail"] - sum(1 for m in report.models if m.status == "fail" and now_passes(m))
     if report.status == "pass":
         checked = len(report.models) - counts["skipped"]
         skipped = f", {counts['skipped']} skipped (unchanged)" if counts["skipped"] else ""
         verdict = f"✅ gradcheck-ci: {checked} model(s) checked{skipped}, no unexpected gradient mismatch"
+        if counts["inconclusive"]:
+            verdict += f" ({counts['inconclusive']} inconclusive)"
     elif report.status == "fail":
         verdict = f"❌ gradcheck-ci: {counts['fail']} model(s) with an unexpected result"
         if failing == counts["fail"]:
             verdict = f"❌ gradcheck-ci: gradient mismatch in {failing} model(s)"
+        if counts["inconclusive"] and report.fail_on_inconclusive:
+            verdict = (f"❌ gradcheck-ci: {counts['fail'] + counts['inconclusive']} model(s) failing or inconclusive "
+                       "(--fail-on-inconclusive)")
     else:
         problems = [f"{counts['error']} model(s) could not be checked" if counts["error"] else "",
                     f"{counts['cancelled']} not reached (cancelled)" if counts["cancelled"] else "",
                     f"{len(report.config_errors)} configuration error(s)" if report.config_errors else ""]
         verdict = "💥 gradcheck-ci: " + ", ".join(p for p in problems if p)
+    return verdict
+
+
+def _headline(report: RunReport) -> str:
+    counts = status_counts(report)
+    verdict = _verdict(report, counts)
     parts = [f"**{len(report.models)} models**"]
-    for status in ("pass", "fail", "expected-fail", "error", "cancelled", "skipped"):
+    for status in ("pass", "fail", "inconclusive", "expected-fail", "error", "cancelled", "skipped"):
         if counts[status] or status in ("pass", "fail"):
             parts.append(f"{_BADGE[status].split()[0]} {counts[status]} {_BADGE[status].split()[1]}")
     xpass = sum(1 for m in report.models if now_passes(m))
@@ -126,17 +139,25 @@ def _fence(text: str) -> str:
     return f"{fence}\n{text}\n{fence}\n"
 
 
-def _details(model: ModelResult, report: RunReport) -> str:
-    state = _state(model)
+def _what(model: ModelResult) -> str:
+    """What went wrong, in a few words, for a details heading."""
     worst = worst_param(model)
     if model.status == "error":
-        what = f"{one_line(model.error.kind, 24) if model.error else 'model'} error"
-    else:
-        what = f"{one_line(worst.id, 60)} {num(over_tolerance(worst))}× tolerance" if worst else "mismatch"
+        return f"{one_line(model.error.kind, 24) if model.error else 'model'} error"
+    if model.status == "inconclusive":
+        return "could not be judged"
+    return f"{one_line(worst.id, 60)} {num(over_tolerance(worst))}× tolerance" if worst else "mismatch"
+
+
+def _details(model: ModelResult, report: RunReport) -> str:
+    state = _state(model)
+    what = _what(model)
     out = [f"<details><summary>{_BADGE.get(state, '')} {_plain_html(model.name, 60)}: {_plain_html(what, 90)}"
            "</summary>\n\n"]
     out.append(f"Replay: seed={model.seed} · {md(model.precision, 12)} · {md(model.mode, 12)} · "
                f"{model.evaluations} evaluations\n\n")
+    if model.status == "inconclusive":
+        out.append(md(inconclusive_text(model), 600) + "\n\n")
     if model.error is not None:
         loc = where(*error_location(model, report))
         message = clean_text(model.error.message).strip()
@@ -242,7 +263,7 @@ def render_step_summary(report: RunReport, max_bytes: int = 200_000, omitted_ann
         budget -= _size(row)
     left_rows = [m for _, m in ranked[len(rows):]]
 
-    wanted = [m for _, m in ranked if m.status in ("fail", "error") and not now_passes(m)]
+    wanted = [m for _, m in ranked if m.status in ("fail", "error", "inconclusive") and not now_passes(m)]
     details: list[str] = []
     for model in wanted:
         section = _details(model, report)

@@ -10,12 +10,14 @@ import re
 from ..results import ModelResult, RunReport
 from .common import (
     clean_text,
+    inconclusive_text,
     index_text,
     now_passes,
     num,
     one_line,
     positive_line,
     repo_path,
+    sensitivity_text,
     shape_text,
     skip_text,
     status_counts,
@@ -24,9 +26,10 @@ from .common import (
 )
 
 _WORDS = {"pass": "PASS", "fail": "FAIL", "expected-fail": "XFAIL", "error": "ERROR", "cancelled": "CANCELLED",
-          "skipped": "SKIPPED"}
+          "skipped": "SKIPPED", "inconclusive": "INCONCLUSIVE"}
 _COLORS = {"PASS": "32", "FAIL": "31", "XFAIL": "33", "XPASS": "33", "ERROR": "1;31", "CANCELLED": "33",
-           "SKIPPED": "36"}
+           "SKIPPED": "36", "INCONCLUSIVE": "33"}
+_MAX_NOTES = 10  # tensor notes shown per model
 _CONFIRMATION: dict[object, str] = {True: " (confirmed)", False: " (not confirmed by ablation)"}
 _MAX_ROWS = 50  # tensors listed per model; longer tables keep the failing ones first and hide the rest
 _ZWSP = "\u200b"  # not whitespace to the runner's TrimStart, so it breaks "::" and "##[" invisibly
@@ -77,12 +80,22 @@ def _param_rows(model: ModelResult) -> tuple[list[list[str]], int]:
         keep = {id(p) for p in failing[:_MAX_ROWS] + passing[: max(0, _MAX_ROWS - len(failing))]}
         hidden = len(params) - len(keep)
         params = [p for p in params if id(p) in keep]
-    rows = [["tensor", "shape", "status", "max abs err", "max rel err", "tolerance", "worst index", "location"]]
+    rows = [["tensor", "shape", "status", "max abs err", "max rel err", "tolerance", "sensitivity", "worst index",
+             "location"]]
     for p in params:
-        rows.append([one_line(p.id, 80), shape_text(p.shape), one_line(p.status, 10), num(p.max_abs_err),
-                     num(p.max_rel_err), num(p.tolerance), index_text(p.worst_index) if p.worst_index is not None
-                     else f"({one_line(p.method, 12)})", one_line(where(repo_path(p.file), positive_line(p.line)))])
+        rows.append([one_line(p.id, 80), shape_text(p.shape), one_line(p.status, 12), num(p.max_abs_err),
+                     num(p.max_rel_err), num(p.tolerance), num(p.sensitivity),
+                     index_text(p.worst_index) if p.worst_index is not None else f"({one_line(p.method, 12)})",
+                     one_line(where(repo_path(p.file), positive_line(p.line)))])
     return rows, hidden
+
+
+def _tensor_notes(m: ModelResult) -> list[str]:
+    noted = [p for p in m.params if p.note]
+    lines = [f"  note {one_line(p.id, 80)}: " + one_line(p.note, 400) for p in noted[:_MAX_NOTES]]
+    if len(noted) > _MAX_NOTES:
+        lines.append(f"  ... {len(noted) - _MAX_NOTES} more note(s) in the JSON report")
+    return lines
 
 
 def _diagnosis_lines(m: ModelResult) -> list[str]:
@@ -154,6 +167,33 @@ def _notice_lines(m: ModelResult) -> list[str]:
     return lines
 
 
+def _error_lines(m: ModelResult) -> list[str]:
+    if m.error is None:
+        return []
+    if m.status == "cancelled":
+        return ["  not checked: " + one_line(m.error.message, 200)]
+    if repo_path(m.error.file):
+        file, line = repo_path(m.error.file), positive_line(m.error.line)
+    else:
+        file, line = repo_path(m.config_file), positive_line(m.config_line)
+    return ([f"  {one_line(m.error.kind, 20)} error" + (f" at {where(file, line)}:" if file else ":")]
+            + _block(m.error.message, "    "))
+
+
+def _tensor_lines(m: ModelResult) -> list[str]:
+    """The tensor table, its notes and the sensitivity the check reached."""
+    if not m.params:
+        return []
+    rows, hidden = _param_rows(m)
+    lines = _table(rows, right={3, 4, 5, 6})
+    if hidden:
+        lines.append(f"  ... {hidden} more tensor(s) not shown (see the JSON report)")
+    lines.extend(_tensor_notes(m))
+    if m.sensitivity is not None and m.status in ("pass", "inconclusive"):
+        lines.append("  sensitivity: " + sensitivity_text(m.sensitivity))
+    return lines
+
+
 def render_model(result: ModelResult, color: bool = False) -> str:
     m = result
     word = _status_word(m)
@@ -169,21 +209,10 @@ def render_model(result: ModelResult, color: bool = False) -> str:
     lines.extend(_compile_lines(m))
     if m.status == "skipped":
         lines.append("  skipped: " + skip_text(m))
-    if m.error is not None:
-        if repo_path(m.error.file):
-            file, line = repo_path(m.error.file), positive_line(m.error.line)
-        else:
-            file, line = repo_path(m.config_file), positive_line(m.config_line)
-        if m.status == "cancelled":
-            lines.append("  not checked: " + one_line(m.error.message, 200))
-        else:
-            lines.append(f"  {one_line(m.error.kind, 20)} error" + (f" at {where(file, line)}:" if file else ":"))
-            lines.extend(_block(m.error.message, "    "))
-    if m.params:
-        rows, hidden = _param_rows(m)
-        lines.extend(_table(rows, right={3, 4, 5}))
-        if hidden:
-            lines.append(f"  ... {hidden} more tensor(s) not shown (see the JSON report)")
+    lines.extend(_error_lines(m))
+    lines.extend(_tensor_lines(m))
+    if m.status == "inconclusive":
+        lines.extend(_block(inconclusive_text(m), "  "))
     lines.extend(_diagnosis_lines(m))
     lines.extend(_notice_lines(m))
     for profile in m.extra.get("profiles", []) if isinstance(m.extra, dict) else []:
@@ -208,6 +237,8 @@ def render_config_errors(report: RunReport) -> str:
 def render_summary(report: RunReport, color: bool = False) -> str:
     counts = status_counts(report)
     parts = [f"{counts[s]} {s}" for s in ("pass", "fail", "expected-fail", "error", "cancelled")]
+    if counts["inconclusive"]:
+        parts.insert(2, f"{counts['inconclusive']} inconclusive")
     if counts["skipped"]:  # only runs with --changed-since skip models
         parts.append(f"{counts['skipped']} skipped (unchanged)")
     lines = [f"gradcheck-ci: {len(report.models)} model(s): " + ", ".join(parts) + f" in {report.seconds:.1f}s"
@@ -222,6 +253,9 @@ def render_summary(report: RunReport, color: bool = False) -> str:
         ("could not be checked", [m for m in report.models if m.status == "error"]),
         ("not reached (run cancelled)", [m for m in report.models if m.status == "cancelled"]),
         ("expected to fail but now pass (remove `expect: fail`)", [m for m in report.models if now_passes(m)]),
+        ("could not be judged (inconclusive" + ("; --fail-on-inconclusive fails the run)" if
+                                                report.fail_on_inconclusive else ": not a failure)"),
+         [m for m in report.models if m.status == "inconclusive"]),
     ]
     for label, models in groups:
         if models:

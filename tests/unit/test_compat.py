@@ -196,3 +196,13 @@ def test_stack_problem_says_what_to_install():
     assert "merge" in on_312
     light = compat.stack_problem((3, 11), lambda name: "none" if name in ("Theano", "Lasagne") else "1.0")
     assert "Theano 1.0.5, Lasagne 0.1 are not installed" in light and "gradcheck-ci[check]" in light
+
+
+def test_cache_paths_in_messages_name_no_absolute_path_of_the_machine(tmp_path, monkeypatch):
+    from gradcheck_ci.compat import shown_path
+
+    (tmp_path / "repo").mkdir()
+    monkeypatch.chdir(tmp_path / "repo")
+    assert shown_path(str(tmp_path / "repo" / ".gradcheck-ci-cache" / "theano")) == ".gradcheck-ci-cache/theano"
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert shown_path(str(tmp_path / "home" / ".cache" / "gradcheck-ci")) == "~/.cache/gradcheck-ci"

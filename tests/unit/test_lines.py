@@ -1,0 +1,113 @@
+"""The engine's comparison along a line (numeric.probe) and its sensitivity, on functions known exactly (no
+Theano): correct slopes pass, wrong ones are confirmed, kinks and round-off are never a failure, and an error
+at the stated sensitivity is caught in at least 99% of random directions, cancellation included."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from gradcheck_ci import numeric
+
+H = {p: float(np.finfo(p).eps ** (1 / 3)) for p in ("float64", "float32")}
+
+
+def probe(f, x0: float, slope: float, precision: str = "float64", step: float | None = None):
+    return numeric.probe(slope, lambda t: float(f(x0 + t)), step or H[precision], precision, 0.0, float(f(x0)))
+
+
+@pytest.mark.parametrize("scale", [1e-6, 1e-3, 1.0, 1e3])
+def test_correct_slopes_pass_at_every_scale(scale):
+    f = lambda x: scale * math.sin(3 * x) + 0.7
+    j = probe(f, 0.3, scale * 3 * math.cos(0.9))
+    assert j.verdict == numeric.PASS and j.evaluations == 4, j
+
+
+def test_a_small_wrong_slope_is_confirmed_with_six_evaluations():
+    f = lambda x: math.sin(3 * x) + 0.5
+    j = probe(f, 0.3, 3 * math.cos(0.9) * (1 + 1e-7))
+    assert j.verdict == numeric.FAIL and j.evaluations == 6
+    assert j.error == pytest.approx(-3 * math.cos(0.9) * 1e-7, rel=1e-2)
+
+
+def test_strong_curvature_does_not_make_a_failure():
+    # exp(30x): D(h) alone is off by far more than round-off; R(1) is not
+    f = lambda x: math.exp(30 * x)
+    assert probe(f, 0.1, 30 * math.exp(3.0)).verdict == numeric.PASS
+
+
+@pytest.mark.parametrize("offset", [0.0] + [float(t) for t in np.linspace(-4.2, 4.2, 85)])
+def test_a_kink_anywhere_within_reach_is_never_a_failure(offset):
+    # |x| has no derivative at 0; any slope a one-sided convention would give (1, -1, 0) is "right" there
+    h = H["float64"]
+    x0 = offset * h
+    for slope in (1.0, -1.0, 0.0) if offset == 0.0 else (math.copysign(1.0, x0),):
+        j = probe(lambda x: abs(x) + 0.3 * x * x, x0, slope + 0.6 * x0)
+        assert j.verdict != numeric.FAIL, (offset, slope, j)
+
+
+@pytest.mark.parametrize("jump", [1e-4, 1e-3, 1e-2, 0.1, 1.0, 10.0, 1e3])
+@pytest.mark.parametrize("fraction", [1.0, 1 / 8, 1 / 64])
+def test_a_curvature_jump_at_the_point_is_not_a_failure(jump, fraction):
+    # C1 but not C2 at 0 (a rectified unit exactly at 0, seen from its bias): central differences grow
+    # linearly with the step, the fourth differences are 0, and R(1), R(2) differ by a factor 2
+    f = lambda x: (jump if x > 0 else -0.5 * jump) * x * x + 0.3 * x + 0.7
+    j = probe(f, 0.0, 0.3, step=H["float64"] * fraction)
+    assert j.verdict != numeric.FAIL, j
+
+
+@pytest.mark.parametrize("precision", ["float64", "float32"])
+def test_round_off_up_to_the_bound_is_never_a_failure(precision):
+    eps = float(np.finfo(precision).eps)
+    rng = np.random.default_rng(0)
+    delta = numeric.ROUNDOFF_FACTOR * eps
+    for _ in range(400):
+        noise = rng.uniform(-delta, delta, size=7)
+        values = iter(noise)
+        along = lambda t, values=values: 1.0 + 0.1 * math.sin(0.2 + t) + next(values, 0.0)
+        j = numeric.probe(0.1 * math.cos(0.2), along, H[precision], precision, 0.0, 1.0 + 0.1 * math.sin(0.2))
+        assert j.verdict != numeric.FAIL
+
+
+def test_sensitivity_formula():
+    # one direction: P(miss) <= sqrt(2/pi) T / (r |g|) = 1% at r = 79.8 T / |g|
+    assert numeric.sensitivity([1.0], 1.0) == pytest.approx(100 * math.sqrt(2 / math.pi))
+    two = numeric.sensitivity([1.0, 1.0], 1.0)
+    assert two == pytest.approx(10 * math.sqrt(2 / math.pi))
+    assert numeric.miss_probability(two, [1.0, 1.0], 1.0) == pytest.approx(0.01)
+    # a direction that says nothing (inf) counts as a miss; none at all: no sensitivity
+    assert numeric.sensitivity([1.0, math.inf], 1.0) == pytest.approx(100 * math.sqrt(2 / math.pi))
+    assert numeric.sensitivity([], 1.0) is None and numeric.sensitivity([1.0], 0.0) is None
+    # the min(1, .) per factor: a weak direction beside a strong one is not worth less than nothing
+    assert numeric.miss_probability(numeric.sensitivity([1e-3, 10.0], 1.0), [1e-3, 10.0], 1.0) <= 0.01 + 1e-12
+
+
+def test_an_error_at_the_stated_sensitivity_is_caught_in_99_percent_of_directions():
+    """The guarantee, measured: a quadratic loss of two 'tensors' whose analytic gradient is wrong in both,
+    by errors of opposite sign that cancel in the sum along g (the case that hid a real bug before), each
+    of relative size equal to the sensitivity the lines state. Over many random directions, at most 1% miss."""
+    rng = np.random.default_rng(1)
+    n = 40
+    A = rng.standard_normal((n, n)) / n
+    A = A @ A.T
+    b = rng.standard_normal(n)
+    x0 = rng.standard_normal(n) * 0.1
+    loss = lambda x: 0.5 * x @ A @ x + b @ x + 3.0
+    g = A @ x0 + b
+    first, second = slice(0, 30), slice(30, 40)
+    threshold = numeric.predicted_threshold(loss(x0), H["float64"], "float64", 0.0)
+    r = numeric.sensitivity([threshold], float(np.linalg.norm(g[first])))
+    # the first tensor's gradient scaled by 1 + r, the second's by a factor that takes back exactly as much
+    # along g: the two errors cancel in <e, g>
+    e = np.zeros(n)
+    e[first] = r * g[first]
+    e[second] = -r * g[second] * (g[first] @ g[first]) / (g[second] @ g[second])
+    assert abs(e @ g) < 1e-12 * np.linalg.norm(e) * np.linalg.norm(g)
+    missed, trials = 0, 3000
+    for _ in range(trials):
+        w = rng.standard_normal(n)
+        j = numeric.probe(float((g + e) @ w), lambda t, w=w: loss(x0 + t * w), H["float64"], "float64", 0.0,
+                          loss(x0))
+        missed += j.verdict != numeric.FAIL
+    assert missed / trials <= 0.01, missed
