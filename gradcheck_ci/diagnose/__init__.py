@@ -34,7 +34,7 @@ from ..causes import CODES
 from ..results import Diagnosis
 from . import allow, non_differentiable, suspects
 from .low_precision import NO_DIAGNOSIS_ENV
-from .profile import attach_profiles
+from .profile import abandon, attach_profiles, start_profiles
 from .session import Session
 
 __all__ = ["CODES", "PHASES", "diagnose", "finder"]
@@ -64,14 +64,22 @@ def _run(session: Session, found: list[Diagnosis]) -> None:
         for module in _finders("non-finite"):
             found.extend(module.for_loss(session))
         return
-    for phase in causes.PHASES:
-        if phase == "general" and session.spec.allow:
-            allow.accept(session, found)  # before the general causes: an allowed difference needs no other
-        found.extend(PHASES[phase].run(session, _finders(phase)))
-        if phase == "always" and not session.unexplained:
-            found.extend(_kinks(session))
-            return  # nothing failed, or the always-on causes explained it all: no probes, no profiles
-    attach_profiles(session, found)
+    background = None
+    try:
+        for phase in causes.PHASES:
+            if phase == "general" and session.spec.allow:
+                allow.accept(session, found)  # before the general causes: an allowed difference needs no other
+            found.extend(PHASES[phase].run(session, _finders(phase)))
+            if phase == "always" and not session.unexplained:
+                found.extend(_kinks(session))
+                return  # nothing failed, or the always-on causes explained it all: no probes, no profiles
+            if phase == "always":
+                background = start_profiles(session)  # the profile needs no ablation: a second core runs it
+        attach_profiles(session, found, background)
+        background = None
+    finally:
+        if background is not None:  # a diagnosis error on the way: the child's answer is not wanted
+            abandon(background)
     if session.skipped:
         session.result.extra["diagnosis_skipped"] = session.skipped
 

@@ -9,14 +9,24 @@ the early steps.
 The analytic side is known at every step for free (one backward pass); the numeric side costs two
 loss evaluations per step, so long sequences are sampled: the last 2 steps, the first 2 and 8 log-spaced
 distances from the end in between (a 10,000-step sequence: 12 steps, not 10,000).
+
+The profile needs nothing the ablations learn, so where the machine has a second core it runs in a forked
+child while they run (start_profiles, then attach_profiles collects it): the same computation on the same
+arrays, its layer-by-layer function compiled (or loaded from the function cache) in the child. Without fork,
+on one core, or when the child fails, it runs here as before.
 """
 from __future__ import annotations
 
+import json
+import os
+import select
+import signal
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
-from .. import numeric
+from .. import fncache, numeric
 from ..data import stable_seed
 from ..results import Diagnosis
 from .graph import LayerNode, input_layers
@@ -36,22 +46,117 @@ def sample_steps(length: int) -> list[int]:
     return sorted(s for s in steps if 0 <= s < length)
 
 
-def attach_profiles(session: Session, found: list[Diagnosis]) -> None:
-    """Profiles of the recurrent layers of a failing model (result.extra["profiles"]); each summary is also
-    copied into the evidence of a diagnosis on the same layer."""
-    recurrent = [n for n in session.structure.nodes if n.has_scan]
-    if not recurrent or not session.failing:
-        return
+def _recurrent(session: Session) -> list[LayerNode]:
+    return [n for n in session.structure.nodes if n.has_scan]
+
+
+def _estimate(session: Session, recurrent: list[LayerNode]) -> float:
     evaluation = float(session.result.seconds.get("numeric", 0.0)) / max(session.result.evaluations, 1)
-    estimate = len(recurrent) * 50 * 2 * evaluation + (0 if session.has_instrumented else session.rebuild_estimate())
-    if not session.affordable("the gradient-through-time profile", estimate):
-        return
+    return len(recurrent) * 50 * 2 * evaluation + (0 if session.has_instrumented else session.rebuild_estimate())
+
+
+@dataclass
+class Background:
+    """The profiles being computed in a forked child: its pid and the pipe its JSON answer comes through."""
+
+    pid: int
+    pipe: int
+
+
+def start_profiles(session: Session) -> Background | None:
+    """Fork a child that computes the profiles while the ablations run here; None when they will run here
+    afterwards instead (no fork, a single core, nothing to profile, not affordable: attach_profiles says)."""
+    if not hasattr(os, "fork") or len(os.sched_getaffinity(0)) < 2:
+        return None
+    recurrent = _recurrent(session)
+    if not recurrent or not session.failing or _estimate(session, recurrent) > session.left():
+        return None
+    read_end, write_end = os.pipe()
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(read_end)
+        os.close(write_end)
+        return None
+    if pid == 0:  # the child: compute, answer through the pipe, leave without running the parent's cleanup
+        status = 1
+        try:
+            os.close(read_end)
+            _answer(session, recurrent, write_end)
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    session.progress(f"gradient-through-time profile of {', '.join(n.label for n in recurrent)} "
+                     "(in parallel with the ablations)")
+    return Background(pid, read_end)
+
+
+def _answer(session: Session, recurrent: list[LayerNode], pipe: int) -> None:
+    session.progress = lambda message: None  # type: ignore[method-assign]  # the parent reports progress
+    compiles, skips, seconds = len(fncache.EVENTS), len(session.skipped), dict(session.seconds)
     profiles = []
     for node in recurrent:
         try:
-            profile = layer_profile(session, node)
+            profiles.append(layer_profile(session, node))
         except Exception as exc:  # noqa: BLE001 - the profile is extra information
-            profile = {"layer": node.label, "error": f"{type(exc).__name__}: {exc}"}
+            profiles.append({"layer": node.label, "error": f"{type(exc).__name__}: {exc}"})
+    answer = {"profiles": profiles, "events": [asdict(e) for e in fncache.EVENTS[compiles:]],
+              "seconds": {k: v - seconds.get(k, 0.0) for k, v in session.seconds.items()},
+              "skipped": session.skipped[skips:]}
+    with os.fdopen(pipe, "wb") as out:
+        out.write(json.dumps(answer, default=lambda value: value.item()).encode())  # numpy scalars
+
+
+def _collect(session: Session, background: Background) -> dict[str, Any] | None:
+    """The child's answer, waiting at most until the diagnosis' deadline: {"timed_out": True} if it came
+    first, None if the child failed (the profile then runs here)."""
+    chunks = []
+    if not select.select([background.pipe], [], [], 0)[0]:
+        session.progress("finishing the gradient-through-time profile")
+    try:
+        while True:
+            ready, _, _ = select.select([background.pipe], [], [], max(session.left(), 0.0))
+            if not ready:
+                os.kill(background.pid, signal.SIGKILL)
+                session.skipped.append("the gradient-through-time profile (the model's timeout came first)")
+                return {"timed_out": True}
+            chunk = os.read(background.pipe, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(background.pipe)
+        os.waitpid(background.pid, 0)
+    try:
+        answer = json.loads(b"".join(chunks)) if chunks else None
+    except ValueError:
+        return None
+    return answer if isinstance(answer, dict) else None
+
+
+def abandon(background: Background) -> None:
+    """Stop a child whose answer is no longer wanted."""
+    try:
+        os.kill(background.pid, signal.SIGKILL)
+        os.waitpid(background.pid, 0)
+    except OSError:
+        pass
+    os.close(background.pipe)
+
+
+def attach_profiles(session: Session, found: list[Diagnosis], background: Background | None = None) -> None:
+    """Profiles of the recurrent layers of a failing model (result.extra["profiles"]); each summary is also
+    copied into the evidence of a diagnosis on the same layer. `background`: the child start_profiles forked."""
+    recurrent = _recurrent(session)
+    answer = _collect(session, background) if background is not None else None
+    if not recurrent or not session.failing or (answer is not None and answer.get("timed_out")):
+        return
+    if background is not None and answer is None:
+        session.progress("the gradient-through-time profile's process gave no answer: computing it here")
+    computed = _adopt(session, answer) if answer is not None else _compute(session, recurrent)
+    profiles = []
+    for node, profile in zip(recurrent, computed, strict=False):
         if profile is None:
             continue
         profiles.append(profile)
@@ -60,6 +165,27 @@ def attach_profiles(session: Session, found: list[Diagnosis]) -> None:
                 diagnosis.evidence["profile"] = profile["summary"]
     if profiles:
         session.result.extra["profiles"] = profiles
+
+
+def _adopt(session: Session, answer: dict[str, Any]) -> list[dict[str, Any] | None]:
+    """The child's profiles, with what it compiled, skipped and spent counted as the diagnosis' own."""
+    session.skipped.extend(answer.get("skipped", []))
+    fncache.EVENTS.extend(fncache.Event(**e) for e in answer.get("events", []))
+    for key, seconds in answer.get("seconds", {}).items():
+        session.seconds[key] = round(session.seconds.get(key, 0.0) + seconds, 3)
+    return list(answer.get("profiles", []))
+
+
+def _compute(session: Session, recurrent: list[LayerNode]) -> list[dict[str, Any] | None]:
+    if not session.affordable("the gradient-through-time profile", _estimate(session, recurrent)):
+        return []
+    computed: list[dict[str, Any] | None] = []
+    for node in recurrent:
+        try:
+            computed.append(layer_profile(session, node))
+        except Exception as exc:  # noqa: BLE001 - the profile is extra information
+            computed.append({"layer": node.label, "error": f"{type(exc).__name__}: {exc}"})
+    return computed
 
 
 def layer_profile(session: Session, node: LayerNode) -> dict[str, Any] | None:

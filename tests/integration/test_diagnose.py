@@ -7,13 +7,16 @@ for the construction call, so the fixtures can be edited freely) and `confirmed`
 from __future__ import annotations
 
 import functools
+import json
+import os
+import subprocess
 import tempfile
 from pathlib import Path
 
 import pytest
 
 from tests import FIXTURES
-from tests.harness import CliRun, run_cli
+from tests.harness import CliRun, cli_command, cli_env, run_cli
 
 REPOS = FIXTURES / "diagnose"
 
@@ -163,6 +166,28 @@ def test_truncated_bptt_is_named_located_confirmed_and_profiled():
     assert profile["layer"] == "RecurrentLayer#0" and profile["steps_total"] == 12
     assert profile["summary"].startswith("RecurrentLayer#0: analytic gradient is zero before the last 2 of 12 steps")
     assert profile["analytic"][:10] == [0.0] * 10 and all(n != 0 for n in profile["numeric"])
+
+
+@pytest.mark.slow
+def test_the_profile_computed_beside_the_ablations_is_the_one_computed_after_them(tmp_path):
+    """With two cores the profile runs in a forked child while the ablations run; on one core it runs after
+    them in the worker. Same arrays, same directions: the same profile, and the same diagnosis around it."""
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("one core: the profile never runs beside the ablations here")
+    parallel = checked("truncated-bptt")
+    config = REPOS / "truncated-bptt" / "gradcheck.yml"
+    report = tmp_path / "report.json"
+    proc = subprocess.run(cli_command("check", "--config", str(config), "--json", str(report)), env=cli_env(),
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=1800,
+                          preexec_fn=lambda: os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}))
+    assert "in parallel with the ablations" in parallel.stdout and "gave no answer" not in parallel.stdout
+    assert "in parallel with the ablations" not in proc.stdout and "gradient-through-time profile" in proc.stdout
+    serial = {m["name"]: m for m in json.loads(report.read_text(encoding="utf-8"))["models"]}
+    for name in ("tagger-truncated", "own-scan-truncated"):
+        assert parallel.model(name)["extra"].get("profiles") == serial[name]["extra"].get("profiles")
+        assert ([d["message"] for d in parallel.model(name)["diagnoses"]]
+                == [d["message"] for d in serial[name]["diagnoses"]])
+        assert "diagnosis_error" not in serial[name]["extra"]
 
 
 @pytest.mark.slow
