@@ -19,7 +19,8 @@ runs it: the time to its verdict (the "checked: FAIL" line) and to its complete 
 cause and profile: the model's result block), with Theano's modules cached and the function cache empty,
 then with the function cache filled by that run. With `--image IMAGE` also in the action's container (run as
 the Actions runner runs it: the baked cache alone, then the default cache directory twice, the second run
-restoring the first one's). Target: the complete result <= 10 s in the container.
+restoring the first one's). Targets: the complete result <= 10 s in the container from a warm cache (the
+baked cache; the first run with a cache directory), <= 5 s with its functions in the function cache.
 
 Writes the same numbers as JSON (--json, default reports/benchmark.json) so runs can be compared.
 """
@@ -44,7 +45,8 @@ DETECTION = REPO / "benchmarks" / "suite" / "detection.yml"  # bugs that must st
 
 COMPILE_HIT_TARGET = 3.0  # seconds, function-cache hit on the 2 x LSTM(32) tagger
 COMPILE_HIT_MODEL = "lstm32x2-tagger-50"
-COMPLETE_RESULT_TARGET = 10.0  # seconds, the reported network's complete result in the container
+COMPLETE_RESULT_TARGET = 10.0  # seconds, the reported network's complete result in the container, warm cache
+COMPLETE_RESULT_CACHED_TARGET = 5.0  # seconds, the same with its functions in the function cache
 REPORTED = REPO / "examples" / "seed-rnn"
 REPORTED_MODEL = "seed-rnn-truncated"
 
@@ -256,11 +258,15 @@ def render_reported(reported: dict[str, Any]) -> str:
         for phase, r in phases.items():
             lines.append(f"  {where:10} {phase:24} {_seconds(r.get('verdict')):>8} {_seconds(r.get('complete')):>9} "
                          f"{_seconds(r.get('run')):>10}" + ("" if r.get("exit") == 1 else f"  (exit {r.get('exit')}!)"))
-    container = reported.get("container", {}).get("function cache")
-    if container and container.get("complete") is not None:
-        verdict = "met" if container["complete"] <= COMPLETE_RESULT_TARGET else "MISSED"
-        lines.append(f"complete result in the container, function cache: {container['complete']:.1f}s "
-                     f"(target <= {COMPLETE_RESULT_TARGET:.0f}s: {verdict})")
+    container = reported.get("container", {})
+    targets = (("baked cache", COMPLETE_RESULT_TARGET), ("cache dir, first run", COMPLETE_RESULT_TARGET),
+               ("function cache", COMPLETE_RESULT_CACHED_TARGET))
+    for phase, target in targets:
+        complete = container.get(phase, {}).get("complete")
+        if complete is not None:
+            verdict = "met" if complete <= target else f"MISSED by {complete - target:.1f}s"
+            lines.append(f"complete result in the container, {phase}: {complete:.1f}s "
+                         f"(target <= {target:.0f}s: {verdict})")
     return "\n".join(lines)
 
 
