@@ -44,6 +44,8 @@ FAMILIES: list[tuple[str, dict, dict, str]] = [
     # tanh: with full padding a rectifier's border units sit on its kink (output = bias = 0): no gradient there
     ("conv2d-full-strided", {"family": "conv2d", "pad": "full", "stride": 2, "pool": False, "nonlinearity": "tanh"},
      {}, "pass"),
+    ("conv2d-stacked", {"family": "conv2d", "depth": 2}, {}, "pass"),
+    ("conv2d-stacked-same", {"family": "conv2d", "depth": 2, "pad": "same"}, {}, "pass"),
     ("conv2d-untied-tanh", {"family": "conv2d", "untie_biases": True, "nonlinearity": "tanh"}, {}, "pass"),
     ("conv2d-average-pool", {"family": "conv2d", "pool": "average_inc_pad"}, {}, "pass"),
     ("conv2d-average-exc-pool", {"family": "conv2d", "pool": "average_exc_pad"}, {}, "pass"),

@@ -50,13 +50,17 @@ def conv1d(nl, masked, pad=0, stride=1, pool=True):
     return (L.MaxPool1DLayer(net, 2) if pool else net), [l_in]
 
 
-def conv2d(nl, masked, pad=0, stride=1, pool="max", untie_biases=False):
-    l_in = L.InputLayer((None, 1, 8, 8))
-    net = L.Conv2DLayer(l_in, 3, (3, 3), stride=stride, pad=pad, nonlinearity=nl, untie_biases=untie_biases)
-    if pool == "max":
-        net = L.MaxPool2DLayer(net, (2, 2))
-    elif pool:
-        net = L.Pool2DLayer(net, (2, 2), mode=pool)
+def conv2d(nl, masked, pad=0, stride=1, pool="max", untie_biases=False, depth=1):
+    """`depth` 2: a convolution on a convolution's output (LeNet, VGG), whose gradient needs the gradient
+    with respect to a convolution's input (CorrMM_gradInputs), which a convolution on the data never does."""
+    l_in = L.InputLayer((None, 1, 8, 8) if depth == 1 else (None, 1, 12, 12))
+    net = l_in
+    for _ in range(depth):
+        net = L.Conv2DLayer(net, 3, (3, 3), stride=stride, pad=pad, nonlinearity=nl, untie_biases=untie_biases)
+        if pool == "max":
+            net = L.MaxPool2DLayer(net, (2, 2))
+        elif pool:
+            net = L.Pool2DLayer(net, (2, 2), mode=pool)
     return net, [l_in]
 
 
