@@ -66,7 +66,7 @@ class Background:
 def start_profiles(session: Session) -> Background | None:
     """Fork a child that computes the profiles while the ablations run here; None when they will run here
     afterwards instead (no fork, a single core, nothing to profile, not affordable: attach_profiles says)."""
-    if not hasattr(os, "fork") or len(os.sched_getaffinity(0)) < 2:
+    if not hasattr(os, "fork") or _cpus() < 2:
         return None
     recurrent = _recurrent(session)
     if not recurrent or not session.failing or _estimate(session, recurrent) > session.left():
@@ -90,6 +90,13 @@ def start_profiles(session: Session) -> Background | None:
     session.progress(f"gradient-through-time profile of {', '.join(n.label for n in recurrent)} "
                      "(in parallel with the ablations)")
     return Background(pid, read_end)
+
+
+def _cpus() -> int:
+    """The CPUs this process may run on (Linux: its affinity, which CI runners and taskset narrow)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def _answer(session: Session, recurrent: list[LayerNode], pipe: int) -> None:
