@@ -497,6 +497,37 @@ def recording_float32_sites(root: str) -> Iterator[list[CallSite]]:
         graph.Variable.__init__ = original
 
 
+@contextmanager
+def float32_inputs_as_float64(root: str) -> Iterator[None]:
+    """While active, a symbolic input the user's code declares as float32 (T.ftensor3, T.fmatrix,
+    T.TensorType('float32', ...)) is declared float64 instead: so that a model written in float32 can be built
+    in float64, for the float64 check that settles what its float32 check could not (diagnose/low_precision.py).
+    Only free inputs change (no owner, not shared, not a constant); the data fed to them is the float32 check's,
+    which float64 holds exactly. What else the model fixes in float32 (a cast, a float32 shared variable) stays
+    as written, and where it cannot mix with float64 that check does not run."""
+    from theano.compile.sharedvalue import SharedVariable
+    from theano.gof import graph
+
+    original = graph.Variable.__init__
+    theano_dir = os.path.dirname(os.path.dirname(os.path.abspath(graph.__file__))) + os.sep
+
+    def __init__(self: Any, type: Any, owner: Any = None, *args: Any, **kwargs: Any) -> None:
+        if (getattr(type, "dtype", None) == "float32" and owner is None and hasattr(type, "clone")
+                and not isinstance(self, (graph.Constant, SharedVariable))):
+            frame: FrameType | None = sys._getframe(1)
+            while frame is not None and frame.f_code.co_filename.startswith(theano_dir):
+                frame = frame.f_back
+            if frame is not None and _is_users(frame.f_code.co_filename, root):
+                type = type.clone(dtype="float64")
+        original(self, type, owner, *args, **kwargs)
+
+    graph.Variable.__init__ = __init__
+    try:
+        yield
+    finally:
+        graph.Variable.__init__ = original
+
+
 def float32_explanation(exc: BaseException, text: str | None = None) -> tuple[str, tuple[str, int] | None] | None:
     """(message, where) for a type error between float32 and float64 in a float64 check of a model that builds
     float32 variables itself; None otherwise."""

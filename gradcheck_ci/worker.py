@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import guard
-from .blame import clean_message, network_notices, recording_float32_sites, unexpected_error
+from .blame import clean_message, float32_inputs_as_float64, network_notices, recording_float32_sites, unexpected_error
 from .config import ModelSpec
 from .errors import ModelLoadError, print_debug_traceback
 from .importer import imported_files
@@ -95,7 +95,10 @@ def _run(spec: ModelSpec, root: str, config_file: str, progress: Events, result:
     from .objective import build_objective
 
     progress("importing theano")
-    with recording_float32_sites(root) if spec.precision == "float64" else nullcontext():
+    # The float64 check of a float32 model builds the model's float32 inputs in float64 (the inner context
+    # patches over the outer one, which then sees no float32 input to record).
+    with recording_float32_sites(root) if spec.precision == "float64" else nullcontext(), \
+            float32_inputs_as_float64(root) if job.get("point") else nullcontext():
         model = build_model(spec, root, config_file, progress)
         result.data = data_summary(model, spec)
         result.notices.extend(model.notices + data_overrides(model, spec, config_file))

@@ -77,7 +77,8 @@ ROWS = [
     Row("research-model", "secondary-structure", "pass", dtypes={"InputLayer#0": "float32"}),
     Row("eeg-convnet", "eeg", "error", F32.format(at="eeg_net.py:11") + "TypeError: Cannot convert Type "
         "TensorType(float64, (False, False, True, False))", "eeg_net.py:11", "build"),
-    Row("eeg-convnet", "eeg-float32", "pass", dtypes={"InputLayer#0": "float32"}),
+    Row("eeg-convnet", "eeg-float32", "pass", dtypes={"InputLayer#0": "float32"},
+        notices=("float32-settled-in-float64@eeg_net.py:13",)),
     Row("hardcoded-float32", "lm", "error", F32.format(at="rnn_lm.py:10") + "TypeError: An update must have the "
         "same type as the original shared variable", "rnn_lm.py:10", "build"),
     Row("hardcoded-float32", "lm-float32", "pass"),

@@ -1,0 +1,70 @@
+"""Models written in float32 (T.ftensor3 inputs, convolutions that cannot mix float32 with float64): their
+float32 check cannot judge a rectifier network with max pooling (every float32 line crosses kinks at its long
+step), so it is settled in float64 with the model's float32 inputs declared float64. A correct model passes
+with the stated float32 sensitivity; an error of 5% in the convolution's gradient still fails."""
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tests.harness import assert_no_traceback, run_cli
+
+MODEL = '''
+import theano
+import theano.tensor as T
+import lasagne
+from lasagne.layers import InputLayer, Conv1DLayer, MaxPool1DLayer, DenseLayer
+
+
+def scaled_rectify(x):
+    return lasagne.nonlinearities.rectify(theano.gradient.grad_scale(x, SCALE))
+
+
+def build(input_var=None):
+    if input_var is None:
+        input_var = T.ftensor3("trials")
+    net = InputLayer((None, 4, 40), input_var=input_var)
+    net = Conv1DLayer(net, 4, 5, nonlinearity=scaled_rectify)
+    net = MaxPool1DLayer(net, 2)
+    net = DenseLayer(net, 16, nonlinearity=lasagne.nonlinearities.tanh)
+    return DenseLayer(net, 2, nonlinearity=lasagne.nonlinearities.softmax)
+'''
+
+
+def write_repo(root: Path, scale: float) -> None:
+    (root / "trials_net.py").write_text(f"SCALE = {scale!r}\n" + textwrap.dedent(MODEL), encoding="utf-8")
+    (root / "gradcheck.yml").write_text(textwrap.dedent("""\
+        version: 1
+        models:
+          - name: trials
+            factory: trials_net.py:build
+            precision: float32
+            data: {sequences: 5}
+        """), encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_a_correct_float32_convnet_passes_settled_in_float64(tmp_path: Path) -> None:
+    write_repo(tmp_path, 1.0)
+    run = run_cli("check", cwd=tmp_path, json_path=tmp_path / "report.json")
+    assert_no_traceback(run)
+    model = run.model("trials")
+    assert model["status"] == "pass", run.output
+    assert [n["code"] for n in model["notices"]] == ["float32-settled-in-float64"], run.output
+    assert all(p["sensitivity"] is not None and p["sensitivity"] <= 1e-2 for p in model["params"]), run.output
+    assert run.code == 0
+
+
+@pytest.mark.slow
+def test_an_error_in_a_float32_convnet_fails_confirmed_in_float64(tmp_path: Path) -> None:
+    write_repo(tmp_path, 1.05)
+    run = run_cli("check", cwd=tmp_path, json_path=tmp_path / "report.json")
+    assert_no_traceback(run)
+    model = run.model("trials")
+    assert model["status"] == "fail", run.output
+    failing = {p["id"] for p in model["params"] if p["status"] == "fail"}
+    assert failing & {"Conv1DLayer#0.W", "Conv1DLayer#0.b"}, run.output
+    assert model["extra"]["float64"]["confirmed"], run.output
+    assert run.code == 1
