@@ -151,15 +151,19 @@ class Prober:
         values = point.values
         exact = all(values[k].dtype == np.float64 for k in parts)
         dots: dict[float, float] = {}
+        seen: dict[float, float] = {}  # a line judged again against a measured noise floor re-reads its points
 
         def loss_along(t: float) -> float:
+            if t in seen:
+                return seen[t]
             moved = list(values)
             for k, w in parts.items():
                 moved[k] = (values[k] + t * w).astype(values[k].dtype, copy=False)
             if not exact:  # the displacement actually taken, after rounding to the parameters' dtype
                 dots[t] = float(sum(np.sum(point.grads[k] * (moved[k].astype("float64") - values[k]))
                                     for k in parts))
-            return float(point.view.loss(moved))
+            seen[t] = float(point.view.loss(moved))
+            return seen[t]
 
         analytic = float(sum(point.grads[k].ravel() @ parts[k].ravel() for k in parts))
         allowance = self.rho * self.line_terms(point, parts) + self.atol
