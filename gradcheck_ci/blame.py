@@ -7,6 +7,7 @@ Lasagne or for Theano's removed CUDA backend, and which escaped exceptions are t
 """
 from __future__ import annotations
 
+import functools
 import inspect
 import os
 import re
@@ -467,6 +468,23 @@ def _without_arrays(text: str) -> str:
 _float32_sites: list[CallSite] = []
 
 
+@functools.cache
+def _theano_dir() -> str:
+    from theano.gof import graph
+
+    return os.path.dirname(os.path.dirname(os.path.abspath(graph.__file__))) + os.sep
+
+
+def _user_caller_of_theano(root: str) -> FrameType | None:
+    """The frame of the user's code that called into Theano (for a patched Variable.__init__: the first frame
+    above it outside Theano's package), or None when that caller is not the user's code."""
+    theano_dir = _theano_dir()
+    frame: FrameType | None = sys._getframe(2)
+    while frame is not None and frame.f_code.co_filename.startswith(theano_dir):
+        frame = frame.f_back
+    return frame if frame is not None and _is_users(frame.f_code.co_filename, root) else None
+
+
 @contextmanager
 def recording_float32_sites(root: str) -> Iterator[list[CallSite]]:
     """While active, remember where the user's code creates float32 Theano variables (T.ftensor3, a float32
@@ -475,17 +493,14 @@ def recording_float32_sites(root: str) -> Iterator[list[CallSite]]:
     from theano.gof import graph
 
     original = graph.Variable.__init__
-    theano_dir = os.path.dirname(os.path.dirname(os.path.abspath(graph.__file__))) + os.sep
     _float32_sites.clear()
 
     def __init__(self: Any, type: Any, *args: Any, **kwargs: Any) -> None:
         original(self, type, *args, **kwargs)
         if getattr(type, "dtype", None) != "float32" or len(_float32_sites) >= 5 or isinstance(self, graph.Constant):
             return
-        frame: FrameType | None = sys._getframe(1)
-        while frame is not None and frame.f_code.co_filename.startswith(theano_dir):
-            frame = frame.f_back
-        if frame is not None and _is_users(frame.f_code.co_filename, root):
+        frame = _user_caller_of_theano(root)
+        if frame is not None:
             site = CallSite(relative(frame.f_code.co_filename, root), frame.f_lineno)
             if site not in _float32_sites:
                 _float32_sites.append(site)
@@ -509,16 +524,11 @@ def float32_inputs_as_float64(root: str) -> Iterator[None]:
     from theano.gof import graph
 
     original = graph.Variable.__init__
-    theano_dir = os.path.dirname(os.path.dirname(os.path.abspath(graph.__file__))) + os.sep
 
     def __init__(self: Any, type: Any, owner: Any = None, *args: Any, **kwargs: Any) -> None:
         if (getattr(type, "dtype", None) == "float32" and owner is None and hasattr(type, "clone")
-                and not isinstance(self, (graph.Constant, SharedVariable))):
-            frame: FrameType | None = sys._getframe(1)
-            while frame is not None and frame.f_code.co_filename.startswith(theano_dir):
-                frame = frame.f_back
-            if frame is not None and _is_users(frame.f_code.co_filename, root):
-                type = type.clone(dtype="float64")
+                and not isinstance(self, (graph.Constant, SharedVariable)) and _user_caller_of_theano(root)):
+            type = type.clone(dtype="float64")
         original(self, type, owner, *args, **kwargs)
 
     graph.Variable.__init__ = __init__
