@@ -148,6 +148,10 @@ def settle_in_float64(context: Any) -> None:
                 result.params[k] = replace(p, status="inconclusive",
                                            note="fails in float32, where round-off may explain it; the float64 "
                                                 "check that settles it could not run")
+            elif p.status == "inconclusive":
+                result.params[k] = replace(p, note=f"{p.note}; the float64 check that settles what float32 cannot "
+                                                   "could not run (the model does not build or run in float64: a "
+                                                   "cast to float32 or float32 weights of its own, say)")
         result.extra["float64"] = {"error": "the float64 worker did not return a result", "seconds": seconds}
         return
     before = {result.params[k].id: result.params[k].to_json() for k in todo}

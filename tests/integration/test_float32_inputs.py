@@ -33,8 +33,8 @@ def build(input_var=None):
 '''
 
 
-def write_repo(root: Path, scale: float) -> None:
-    (root / "trials_net.py").write_text(f"SCALE = {scale!r}\n" + textwrap.dedent(MODEL), encoding="utf-8")
+def write_repo(root: Path, scale: float, model: str = MODEL) -> None:
+    (root / "trials_net.py").write_text(f"SCALE = {scale!r}\n" + textwrap.dedent(model), encoding="utf-8")
     (root / "gradcheck.yml").write_text(textwrap.dedent("""\
         version: 1
         models:
@@ -68,3 +68,19 @@ def test_an_error_in_a_float32_convnet_fails_confirmed_in_float64(tmp_path: Path
     assert failing & {"Conv1DLayer#0.W", "Conv1DLayer#0.b"}, run.output
     assert model["extra"]["float64"]["confirmed"], run.output
     assert run.code == 1
+
+
+@pytest.mark.slow
+def test_a_model_that_refuses_float64_is_inconclusive_and_says_why(tmp_path: Path) -> None:
+    """A factory that insists on floatX=float32 (as some training scripts do) cannot be built by the float64
+    check that settles float32: its tensors are inconclusive (never fail), and their notes say why."""
+    write_repo(tmp_path, 1.0, MODEL.replace("    if input_var is None:",
+                                            "    assert theano.config.floatX == 'float32', 'run with floatX=float32'\n"
+                                            "    if input_var is None:"))
+    run = run_cli("check", cwd=tmp_path, json_path=tmp_path / "report.json")
+    assert_no_traceback(run)
+    model = run.model("trials")
+    assert model["status"] == "inconclusive", run.output
+    assert run.code == 0, run.output
+    undecided = [p for p in model["params"] if p["status"] == "inconclusive"]
+    assert undecided and all("the float64 check that settles" in p["note"] for p in undecided), run.output
