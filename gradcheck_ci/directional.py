@@ -415,11 +415,12 @@ def result_of(prober: Prober, info: Any, k: int, state: MemberState) -> Any:
         result.directions = len(state.judged)
         return result
     if not state.thresholds:
+        # float32 tries the checked point only (float64 settles the rest); float64 ends at the nearby point
+        where = ", the last at a point near the checked one" if prober._nearby is not None else " at the checked point"
         return info.result(status="inconclusive", max_abs_err=None, max_rel_err=None, tolerance=None,
                            worst_index=None, method="directional", analytic=None, numeric=None,
-                           note=f"no smooth line could judge it ({state.unresolved} tried, the last at a point near "
-                                "the checked one): the loss is not smooth at any step tried (kinks, or round-off far "
-                                "beyond its precision's)", **common)
+                           note=f"no smooth line could judge it ({state.unresolved} tried{where}): the loss is not "
+                                "smooth at any step tried (kinks, or round-off far beyond its precision's)", **common)
     note = "measured at a point near the checked one (the loss has a kink at it)" if state.nearby else None
     own = [j for j in state.judged if j.verdict == numeric.PASS]
     if own:

@@ -138,7 +138,7 @@ def settle_in_float64(context: Any) -> None:
     started = time.perf_counter()
     left = float(context.spec.timeout) * 0.9 - float(result.seconds.get("compile", 0.0)) - \
         float(result.seconds.get("numeric", 0.0))
-    child, g64 = float64_worker(context, todo, max(left, 5.0))
+    child, g64, why_not = float64_worker(context, todo, max(left, 5.0))
     seconds = round(time.perf_counter() - started, 3)
     result.seconds["float64"] = seconds
     if child is None:
@@ -147,12 +147,11 @@ def settle_in_float64(context: Any) -> None:
             if p.status == "fail":
                 result.params[k] = replace(p, status="inconclusive",
                                            note="fails in float32, where round-off may explain it; the float64 "
-                                                "check that settles it could not run")
+                                                f"check that settles it could not run: {why_not}")
             elif p.status == "inconclusive":
                 result.params[k] = replace(p, note=f"{p.note}; the float64 check that settles what float32 cannot "
-                                                   "could not run (the model does not build or run in float64: a "
-                                                   "cast to float32 or float32 weights of its own, say)")
-        result.extra["float64"] = {"error": "the float64 worker did not return a result", "seconds": seconds}
+                                                   f"could not run: {why_not}")
+        result.extra["float64"] = {"error": why_not, "seconds": seconds}
         return
     before = {result.params[k].id: result.params[k].to_json() for k in todo}
     by_id = {p.id: p for p in child.params}
@@ -172,9 +171,11 @@ def settle_in_float64(context: Any) -> None:
                                "confirmed": [params[k].id for k in summary["confirmed"]], "float32": before}
 
 
-def float64_worker(context: Any, indices: list[int], timeout: float) -> tuple[ModelResult | None, dict[str, Any]]:
+def float64_worker(context: Any, indices: list[int],
+                   timeout: float) -> tuple[ModelResult | None, dict[str, Any], str]:
     """The check of `indices` in a float64 worker at the float32 check's point; (its result, its analytic
-    gradients by parameter id), or (None, {}) when it cannot run."""
+    gradients by parameter id, ""), or (None, {}, why) when it cannot run (the worker's own error when it
+    reports one: a model that does not build in float64)."""
     model = context.model
     spec = context.spec.to_json()
     spec.update(precision="float64", params=[_escape(model.params[k].id) for k in indices],
@@ -199,16 +200,18 @@ def float64_worker(context: Any, indices: list[int], timeout: float) -> tuple[Mo
                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                            timeout=timeout, check=False)
         except subprocess.TimeoutExpired:
-            return None, {}
-        if not os.path.exists(out) or not os.path.exists(dump):
-            return None, {}
+            return None, {}, f"it ran out of time ({timeout:.0f} s)"
+        if not os.path.exists(out):
+            return None, {}, "the float64 worker did not return a result"
         with open(out, encoding="utf-8") as handle:
             child = ModelResult.from_json(json.load(handle))
+        if child.error is not None:
+            return None, {}, child.error.message
+        if child.status == "error" or not os.path.exists(dump):
+            return None, {}, "the float64 worker did not return its gradients"
         with np.load(dump) as grads:
             g64 = {name[len("grad:"):]: np.asarray(grads[name]) for name in grads.files}
-    if child.error is not None or child.status == "error":
-        return None, {}
-    return child, g64
+    return child, g64, ""
 
 
 # ---------------------------------------------------------------- the cause

@@ -84,3 +84,4 @@ def test_a_model_that_refuses_float64_is_inconclusive_and_says_why(tmp_path: Pat
     assert run.code == 0, run.output
     undecided = [p for p in model["params"] if p["status"] == "inconclusive"]
     assert undecided and all("the float64 check that settles" in p["note"] for p in undecided), run.output
+    assert all("run with floatX=float32" in p["note"] for p in undecided), run.output  # the worker's own error
