@@ -214,8 +214,12 @@ class Prober:
         judgement: numeric.Judgement | None = None
         parts: dict[int, np.ndarray] = {}
         point = self.base
+        spoilt: tuple[float, float, float] | None = None  # (step, level, curvature excess) of a boosted line
         for attempt in range(min(self.start, len(ladder) - 1), len(ladder)):
             step, level, near = ladder[attempt]
+            if spoilt is not None and not near and step == spoilt[0] and level > 0.0 and \
+                    (level / spoilt[1]) ** 4 * spoilt[2] > 1.0:
+                continue  # even the r^4 that r times shorter boosts would cut leaves its curvature too strong
             self.level = level
             point = self.nearby() if near else self.base
             parts = first if attempt == self.start and first is not None else self.draw(
@@ -225,6 +229,9 @@ class Prober:
                 if not near:
                     self.start = max(self.start, attempt)
                 break
+            excess = judgement.curvature_excess()
+            if excess is not None and level > 0.0 and boosted and not near:
+                spoilt = (step, level, excess)
         assert judgement is not None
         return judgement, parts, point
 

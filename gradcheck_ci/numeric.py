@@ -133,6 +133,7 @@ def _rel(err: float, reference: float) -> float:
 
 SMOOTH_LIMIT = 16.0  # |Q| above 16 delta is not round-off (the stencil's coefficients sum to 16)
 KINK_BIAS = {1.0: 0.125, 2.0: 0.21}  # worst |bias of R(m)| per max|Q| / h, one kink anywhere within +-4h
+CURVATURE_RATIO = (8.0, 32.0)  # Q(2)/Q(1) of a line spoilt by plain curvature: 16 (h^4); round-off, kinks: far less
 CURVATURE_JUMP_RATIO = (1.5, 2.7)  # D(4h)-D(2h) over D(2h)-D(h): 2 where the curvature jumps at p, 4 if smooth
 # The relative allowance rho in every tolerance, times sum |g_i w_i| (which bounds |<g, w>|): the analytic
 # gradient's own round-off, a thousand ulps per term. Not the sensitivity (round-off of the loss sets that,
@@ -175,6 +176,19 @@ class Judgement:
     def counts(self) -> bool:
         """Whether this line is a smooth comparison that tells something about the gradient."""
         return self.verdict in (PASS, FAIL)
+
+    def curvature_excess(self) -> float | None:
+        """For a line not smooth because of plain curvature (Q(2) ~ 16 Q(1), as the fourth derivative gives;
+        round-off and kinks give ratios near 1 or 2): how far max |Q| is above the smooth limit. A move r times
+        shorter along the same kind of direction has Q about r^4 times this. None for any other kind of line."""
+        f = self.points
+        if self.verdict != NONSMOOTH or not all(m in f for m in (1.0, -1.0, 2.0, -2.0, 4.0, -4.0)):
+            return None
+        q1 = f[2.0] - 4 * f[1.0] + 6 * f[0.0] - 4 * f[-1.0] + f[-2.0]
+        q2 = f[4.0] - 4 * f[2.0] + 6 * f[0.0] - 4 * f[-2.0] + f[-4.0]
+        if q1 == 0.0 or not CURVATURE_RATIO[0] <= q2 / q1 <= CURVATURE_RATIO[1] or self.delta <= 0.0:
+            return None
+        return abs(q2) / (SMOOTH_LIMIT * self.delta)
 
 
 class Line:

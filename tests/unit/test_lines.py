@@ -111,3 +111,24 @@ def test_an_error_at_the_stated_sensitivity_is_caught_in_99_percent_of_direction
                           loss(x0))
         missed += j.verdict != numeric.FAIL
     assert missed / trials <= 0.01, missed
+
+
+def test_a_line_spoilt_by_curvature_says_by_how_much_and_a_kink_or_noise_does_not():
+    h = H["float64"]
+    # x^4 / h^4 scaled up: the fourth differences are 24 m^4 c, far above round-off, and Q(2) = 16 Q(1); the
+    # slope given is wrong, so the first pass does not pass and the confirmation sees the curvature
+    c = 1e-10
+    f = lambda x: c * (x / h) ** 4 + 0.5 * x + 1.0
+    j = probe(f, 0.0, 0.6)
+    assert j.verdict == numeric.NONSMOOTH
+    excess = j.curvature_excess()
+    assert excess == pytest.approx(24 * 16 * c / (numeric.SMOOTH_LIMIT * j.delta), rel=1e-3)
+    # a move r times shorter has Q r^4 times smaller: the rule directional.py skips rungs by. r = 1/8 is
+    # predicted not smooth and is not; r = 1/64 is predicted smooth, and judges (confirming the error)
+    assert (1 / 8) ** 4 * excess > 1 and probe(f, 0.0, 0.6, step=h / 8).verdict == numeric.NONSMOOTH
+    assert (1 / 64) ** 4 * excess < 1 and probe(f, 0.0, 0.6, step=h / 64).verdict == numeric.FAIL
+    # a kink inside the stencil: Q(2) and Q(1) are of the same order, not 16x apart
+    kink = probe(lambda x: 1e-3 * abs(x - 0.5 * h) + 0.5 * x + 1.0, 0.0, 0.5 + 1e-3 * -1.0)
+    assert kink.verdict == numeric.NONSMOOTH and kink.curvature_excess() is None
+    # a line that judged is not spoilt
+    assert probe(lambda x: math.sin(x), 0.2, math.cos(0.2)).curvature_excess() is None
