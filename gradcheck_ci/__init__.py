@@ -10,8 +10,9 @@ enforces it, so a new module must be placed here first.
       1    foundation  results errors suggest losses causes          plain data and the tables of losses and causes
       2    config      config/                                       gradcheck.yml -> ModelSpec
       3    report      report/                                       RunReport -> text, JSON, JUnit, SARIF, GitHub
-      4    platform    compat numeric fncache                        the legacy stack made to work; finite differences;
-                                                                     compiled functions kept between runs (fncache)
+      4    platform    compat numeric fncache forked                 the legacy stack made to work; finite differences;
+                                                                     compiled functions kept between runs (fncache);
+                                                                     evaluations shared with a forked child (forked)
       5    model       guard legacy blame importer returned          user code in, under guards, and blamed
       5    model       model data objective discover                 a built model and its loss out
       6    engine      check directional verdict elements            analytic against numeric, tensor by tensor

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from . import directional, fncache, numeric
+from . import directional, fncache, forked, numeric
 from .blame import user_code_error
 from .config import ModelSpec
 from .data import make_inputs, make_targets, stable_seed
@@ -35,14 +35,30 @@ class CompiledCheck:
     seconds: dict[str, float] = field(default_factory=dict)
     probe_with_gradient: bool = False  # see choose_probe_function
     base_loss: float | None = None  # the probe function's loss at the base point (one-sided differences)
+    evaluation_seconds: float = 0.0  # what the last evaluation took (forked.split: whether sharing one pays)
+    # The round-off of one evaluation at the base point, when the directional check measured it above 16 eps |L|
+    # (numeric.noise_floor): a property of the probe function there, so a check by the same function keeps it.
+    noise_floor: float | None = None
 
     def loss(self, values: list[np.ndarray], data: list[np.ndarray] | None = None) -> float:
         """The loss at parameter `values` (on the check's data unless `data` is given), by the probe function."""
         data = self.data if data is None else data
         self.evaluations += 1
+        started = time.perf_counter()
         if self.probe_with_gradient:
-            return float(self.grad_fn(*data, *values)[0])
-        return float(self.loss_fn(*data, *values))
+            value = float(self.grad_fn(*data, *values)[0])
+        else:
+            value = float(self.loss_fn(*data, *values))
+        self.evaluation_seconds = time.perf_counter() - started
+        return value
+
+    def losses(self, points: list[Any], at: Callable[[Any], float]) -> list[float]:
+        """[at(p) for p in points], `at` evaluating this check's loss once per point: shared with a forked
+        child where a spare CPU makes that pay (forked.split), and counted here either way."""
+        before = self.evaluations
+        values = forked.split(at, points, self.evaluation_seconds)
+        self.evaluations = before + len(points)
+        return values
 
     def loss_with(self, index: int, value: np.ndarray) -> float:
         values = list(self.base)
@@ -324,16 +340,20 @@ class FullCheck:
         exact = value.dtype == np.float64
         dots: dict[float, float] = {}
 
-        def loss_along(t: float) -> float:
+        def moved(t: float) -> np.ndarray:
             probe = flat.copy()
             probe[i] = flat[i] + t * scale
+            return probe.reshape(value.shape)
+
+        def losses_along(ts: list[float]) -> list[float]:
             if not exact:
-                dots[t] = g * (float(probe[i]) - float(flat[i]))
-            return view.loss_with(index, probe.reshape(value.shape))
+                dots.update((t, g * (float(moved(t).reshape(-1)[i]) - float(flat[i]))) for t in ts)
+            return view.losses(ts, lambda t: view.loss_with(index, moved(t)))
 
         allowance = self.rtol * abs(g) * scale + self.atol  # rho * sum |g_i w_i|: one term here
-        return numeric.probe(g * scale, loss_along, factor * self.h, view.precision, allowance, view.loss_at_base(),
-                             analytic_at=None if exact else dots.__getitem__)
+        return numeric.probe(g * scale, lambda t: losses_along([t])[0], factor * self.h, view.precision, allowance,
+                             view.loss_at_base(), analytic_at=None if exact else dots.__getitem__,
+                             batch=losses_along)
 
     def tensor(self, index: int, info: ParamInfo) -> ParamResult:
         value = self.check.base[index]

@@ -99,8 +99,9 @@ class Prober:
         # id(part) -> the scale it was drawn with (no reference kept: a direction is as large as the model; an
         # address reused by a later draw is overwritten by that draw, and only drawn parts are looked up)
         self.drawn: dict[int, float] = {}
-        # A measured round-off bound per point (numeric.noise_floor), taken once a line there is not smooth.
-        self.floor: dict[bool, float] = {}
+        # A measured round-off bound per point (numeric.noise_floor), taken once a line there is not smooth (or
+        # known already: the check's probe function measured at the base point before).
+        self.floor: dict[bool, float] = {False: check.noise_floor} if check.noise_floor else {}
         self.extra_evaluations = 0  # evaluations made at the nearby point (its own view)
 
     # ------------------------------------------------------------ directions
@@ -153,31 +154,37 @@ class Prober:
         dots: dict[float, float] = {}
         seen: dict[float, float] = {}  # a line judged again against a measured noise floor re-reads its points
 
-        def loss_along(t: float) -> float:
-            if t in seen:
-                return seen[t]
-            moved = list(values)
+        def moved(t: float) -> list[np.ndarray]:
+            at = list(values)
             for k, w in parts.items():
-                moved[k] = (values[k] + t * w).astype(values[k].dtype, copy=False)
+                at[k] = (values[k] + t * w).astype(values[k].dtype, copy=False)
+            return at
+
+        def losses_along(ts: list[float]) -> list[float]:
+            new = [t for t in ts if t not in seen]
+            seen.update(zip(new, point.view.losses(new, lambda t: point.view.loss(moved(t))), strict=True))
             if not exact:  # the displacement actually taken, after rounding to the parameters' dtype
-                dots[t] = float(sum(np.sum(point.grads[k] * (moved[k].astype("float64") - values[k]))
-                                    for k in parts))
-            seen[t] = float(point.view.loss(moved))
-            return seen[t]
+                for t in new:
+                    dots[t] = float(sum(np.sum(point.grads[k] * (x.astype("float64") - values[k]))
+                                        for k, x in enumerate(moved(t)) if k in parts))
+            return [seen[t] for t in ts]
+
+        def loss_along(t: float) -> float:
+            return losses_along([t])[0]
 
         analytic = float(sum(point.grads[k].ravel() @ parts[k].ravel() for k in parts))
         allowance = self.rho * self.line_terms(point, parts) + self.atol
         judgement = numeric.probe(analytic, loss_along, step, self.precision, allowance, point.loss,
                                   analytic_at=None if exact else dots.__getitem__,
-                                  floor=self.floor.get(point.nearby, 0.0))
+                                  floor=self.floor.get(point.nearby, 0.0), batch=losses_along)
         if judgement.verdict == numeric.NONSMOOTH and point.nearby not in self.floor and exact:
             # Not smooth: a kink, or round-off beyond 16 eps |L|. Measure the round-off once per point; if it is
             # the reason, the same line judged against it says so.
-            floor = numeric.noise_floor(loss_along, point.loss, step)
+            floor = numeric.noise_floor(loss_along, point.loss, step, batch=losses_along)
             self.floor[point.nearby] = floor if numeric.usable_floor(floor, point.loss, self.precision) else 0.0
             if self.floor[point.nearby] > judgement.delta:
                 judgement = numeric.probe(analytic, loss_along, step, self.precision, allowance, point.loss,
-                                          floor=self.floor[point.nearby])
+                                          floor=self.floor[point.nearby], batch=losses_along)
         return judgement
 
     def line_terms(self, point: Point, parts: dict[int, np.ndarray]) -> float:
@@ -392,6 +399,8 @@ def check_tensors(check: Any, model: Any, grads: list[np.ndarray], indices: list
         spent[band.members[0]] = check.evaluations - before
     if prober._nearby is not None:  # evaluations at the nearby point count for the model as well
         check.evaluations += prober._nearby.view.evaluations
+    if prober.floor.get(False):
+        check.noise_floor = prober.floor[False]
     results = {}
     for k in indices:
         results[k] = result_of(prober, model.params[k], k, states[k])

@@ -301,18 +301,29 @@ FIRST_MULTIPLES = (1.0, 2.0)
 CONFIRM_MULTIPLES = (4.0,)
 
 
+Batch = Callable[[list[float]], list[float]]  # the loss at several points of a line at once (t -> L(p + t w))
+
+
+def one_by_one(loss_along: Callable[[float], float]) -> Batch:
+    return lambda ts: [loss_along(t) for t in ts]
+
+
 def probe(analytic: float, loss_along: Callable[[float], float], step: float, precision: str, allowance: float,
-          base: float, analytic_at: Callable[[float], float] | None = None, floor: float = 0.0) -> Judgement:
+          base: float, analytic_at: Callable[[float], float] | None = None, floor: float = 0.0,
+          batch: Batch | None = None) -> Judgement:
     """One line, first pass (4 evaluations) and, when it does not pass outright, the confirmation (2 more).
-    `floor`: a measured round-off bound of one evaluation (noise_floor), used where it exceeds 16 eps |L|."""
+    `floor`: a measured round-off bound of one evaluation (noise_floor), used where it exceeds 16 eps |L|.
+    `batch`: evaluates each stage's points together (forked.split shares them with a spare CPU)."""
+    evaluate = batch or one_by_one(loss_along)
     line = Line(analytic, step, precision, allowance, base, analytic_at, floor)
-    for m in line.needs(FIRST_MULTIPLES):
-        line.add(m, loss_along(m * step))
-    first = line.first_pass()
-    if first is not None:
-        return first
-    for m in line.needs(CONFIRM_MULTIPLES):
-        line.add(m, loss_along(m * step))
+    for stage in (FIRST_MULTIPLES, CONFIRM_MULTIPLES):
+        needed = line.needs(stage)
+        for m, value in zip(needed, evaluate([m * step for m in needed]), strict=True):
+            line.add(m, value)
+        if stage is FIRST_MULTIPLES:
+            first = line.first_pass()
+            if first is not None:
+                return first
     return line.confirm()
 
 
@@ -323,14 +334,15 @@ NOISE_BOUND = 8.0  # sigmas: what a measured noise level becomes as a bound on o
 NOISE_LIMIT = 1e6
 
 
-def noise_floor(loss_along: Callable[[float], float], base: float, step: float) -> float:
+def noise_floor(loss_along: Callable[[float], float], base: float, step: float, batch: Batch | None = None) -> float:
     """A bound on one evaluation's round-off, measured: the loss at 7 points NOISE_SPACING * step apart (6
     evaluations), whose fourth differences (three windows) and sixth difference are round-off alone there
     (std sqrt(70) and sqrt(924) sigma for independent errors). The largest of the four sigma estimates, times
     NOISE_BOUND: for a loss whose round-off exceeds 16 eps |L| (a cancellation, long sums), so that its lines can
     be judged against the noise they really have rather than be taken for kinks."""
     s = NOISE_SPACING * step
-    f = [loss_along(m * s) if m else base for m in range(-3, 4)]
+    around = (batch or one_by_one(loss_along))([m * s for m in (-3, -2, -1, 1, 2, 3)])
+    f = around[:3] + [base] + around[3:]
     fourth = [f[i] - 4 * f[i + 1] + 6 * f[i + 2] - 4 * f[i + 3] + f[i + 4] for i in range(3)]
     sixth = f[0] - 6 * f[1] + 15 * f[2] - 20 * f[3] + 15 * f[4] - 6 * f[5] + f[6]
     sigma = max(max(abs(q) for q in fourth) / math.sqrt(70.0), abs(sixth) / math.sqrt(924.0))

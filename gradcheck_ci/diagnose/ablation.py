@@ -118,7 +118,8 @@ def compile_like_check(session: Session, objective: Any, freeze: bool,
     compiled = check.CompiledCheck(grad_fn, loss_fn, session.compiled.data, session.compiled.base,
                                    session.precision, seconds={"compile": seconds})
     if backward_only and not session.compiled.probe_with_gradient:
-        compiled.base_loss = session.compiled.base_loss  # the same function at the same point
+        compiled.base_loss = session.compiled.base_loss  # the same function at the same point,
+        compiled.noise_floor = session.compiled.noise_floor  # with the same round-off
     return compiled
 
 

@@ -17,6 +17,7 @@ on one core, or when the child fails, it runs here as before.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import select
@@ -26,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import fncache, numeric
+from .. import fncache, forked, numeric
 from ..data import stable_seed
 from ..results import Diagnosis
 from .graph import LayerNode, input_layers
@@ -35,6 +36,7 @@ from .session import Session
 EDGE = 2  # steps sampled at each end
 LOG_POINTS = 8  # log-spaced distances from the end in between
 ALL_STEPS_UP_TO = 2 * EDGE + LOG_POINTS
+PROFILE_BATCH = 4  # loss evaluations asked for at once (two steps)
 
 
 def sample_steps(length: int) -> list[int]:
@@ -61,27 +63,31 @@ class Background:
 
     pid: int
     pipe: int
+    loan: Any  # forked.hold's: lent back to the child once the parent only waits for it
 
 
 def start_profiles(session: Session) -> Background | None:
     """Fork a child that computes the profiles while the ablations run here; None when they will run here
     afterwards instead (no fork, a single core, nothing to profile, not affordable: attach_profiles says)."""
-    if not hasattr(os, "fork") or _cpus() < 2:
+    if not forked.spare():
         return None
     recurrent = _recurrent(session)
     if not recurrent or not session.failing or _estimate(session, recurrent) > session.left():
         return None
     read_end, write_end = os.pipe()
+    loan = forked.hold()  # until collected or abandoned: the parent's evaluations keep to their own CPU
     try:
         pid = os.fork()
     except OSError:
         os.close(read_end)
         os.close(write_end)
+        forked.release(loan)
         return None
     if pid == 0:  # the child: compute, answer through the pipe, leave without running the parent's cleanup
         status = 1
         try:
             os.close(read_end)
+            forked.mark_child(loan)  # one CPU, and the parent's once it only waits
             _answer(session, recurrent, write_end)
             status = 0
         finally:
@@ -89,14 +95,7 @@ def start_profiles(session: Session) -> Background | None:
     os.close(write_end)
     session.progress(f"gradient-through-time profile of {', '.join(n.label for n in recurrent)} "
                      "(in parallel with the ablations)")
-    return Background(pid, read_end)
-
-
-def _cpus() -> int:
-    """The CPUs this process may run on (Linux: its affinity, which CI runners and taskset narrow)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
+    return Background(pid, read_end, loan)
 
 
 def _answer(session: Session, recurrent: list[LayerNode], pipe: int) -> None:
@@ -119,6 +118,7 @@ def _collect(session: Session, background: Background) -> dict[str, Any] | None:
     """The child's answer, waiting at most until the diagnosis' deadline: {"timed_out": True} if it came
     first, None if the child failed (the profile then runs here)."""
     chunks = []
+    forked.lend(background.loan)  # nothing left here but waiting: the child may take this CPU too
     if not select.select([background.pipe], [], [], 0)[0]:
         session.progress("finishing the gradient-through-time profile")
     try:
@@ -135,6 +135,7 @@ def _collect(session: Session, background: Background) -> dict[str, Any] | None:
     finally:
         os.close(background.pipe)
         os.waitpid(background.pid, 0)
+        forked.release(background.loan)
     try:
         answer = json.loads(b"".join(chunks)) if chunks else None
     except ValueError:
@@ -150,6 +151,7 @@ def abandon(background: Background) -> None:
     except OSError:
         pass
     os.close(background.pipe)
+    forked.release(background.loan)
 
 
 def attach_profiles(session: Session, found: list[Diagnosis], background: Background | None = None) -> None:
@@ -214,21 +216,31 @@ def layer_profile(session: Session, node: LayerNode) -> dict[str, Any] | None:
     analytic, numeric_values, agree = [], [], []
     step_size = numeric.base_step(session.precision, numeric.rms(out))
     session.progress(f"gradient-through-time profile of {node.label} ({len(steps)} of {length} steps)")
-    for t in steps:
+    units = {t: rng.standard_normal(out[:, t].shape) for t in steps}
+
+    def loss_at(point: tuple[int, float]) -> float:
+        """The loss with only step t of the layer's input moved by h along its direction."""
+        t, h = point
         direction = np.zeros(out.shape)
-        direction[:, t] = rng.standard_normal(out[:, t].shape)
-        a = float(np.sum(grad[:, t] * direction[:, t]))
+        direction[:, t] = units[t]
+        if data_position is not None:  # the layer reads the data: move the data, no extra compile
+            data = session.compiled.data[data_position]
+            return session.compiled.loss_with_input(data_position, (data + h * direction).astype(data.dtype))
+        return float(inst.loss(perturb={k: h * direction}))
 
-        def loss_along(h: float, direction: np.ndarray = direction) -> float:
-            if data_position is not None:  # the layer reads the data: move the data, no extra compile
-                data = session.compiled.data[data_position]
-                return session.compiled.loss_with_input(data_position, (data + h * direction).astype(data.dtype))
-            return inst.loss(perturb={k: h * direction})
-
+    # The points are independent: forked.split shares them with a spare CPU, a few at a time so that a CPU
+    # lent back while they run (forked.lend) is used for the rest.
+    points = [(t, h) for t in steps for h in (step_size, -step_size)]
+    losses: dict[tuple[int, float], float] = {}
+    for first in range(0, len(points), PROFILE_BATCH):
+        batch = points[first:first + PROFILE_BATCH]
+        losses.update(zip(batch, forked.split(loss_at, batch, session.compiled.evaluation_seconds), strict=True))
+    for t in steps:
+        a = float(np.sum(grad[:, t] * units[t]))
         scale = float(np.linalg.norm(grad[:, t]))
         # one step size (2 evaluations): the profile shows where the sensitivities part, it is not a verdict
-        c = numeric.compare(a, loss_along, step_size, session.precision, numeric.DEFAULT_RTOL[session.precision],
-                            session.atol, scale, refine_failures=False)
+        c = numeric.compare(a, functools.partial(_known, losses, t), step_size, session.precision,
+                            numeric.DEFAULT_RTOL[session.precision], session.atol, scale, refine_failures=False)
         analytic.append(a)
         numeric_values.append(c.numeric)
         agree.append(bool(c.passed))
@@ -242,6 +254,10 @@ def layer_profile(session: Session, node: LayerNode) -> dict[str, Any] | None:
     }
     profile["summary"] = summarise(profile)
     return profile
+
+
+def _known(losses: dict[tuple[int, float], float], t: int, h: float) -> float:
+    return losses[(t, h)]
 
 
 def summarise(profile: dict[str, Any]) -> str:
