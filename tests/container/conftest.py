@@ -84,8 +84,8 @@ def action_image(docker_client, tmp_path_factory, request) -> str:
         return TEST_IMAGE
     base_image = request.getfixturevalue("base_image")
     log_path = tmp_path_factory.mktemp("build") / "build.log"
-    started = time.monotonic()
     waited_for_lock()
+    started = time.monotonic()
     with open(log_path, "w") as log:
         try:
             dockerrun.build_image(docker_client, REPO_ROOT, TEST_IMAGE, base_image=base_image, out=log)
