@@ -397,18 +397,29 @@ def check_tensors(check: Any, model: Any, grads: list[np.ndarray], indices: list
         before = check.evaluations
         run_band(prober, band, states, band_id, target)
         spent[band.members[0]] = check.evaluations - before
+    failing = [k for k in indices if states[k].failed is not None]
+    located = dict(zip(failing, localise([failure(prober, k, states[k]) for k in failing]), strict=True))
     if prober._nearby is not None:  # evaluations at the nearby point count for the model as well
         check.evaluations += prober._nearby.view.evaluations
     if prober.floor.get(False):
         check.noise_floor = prober.floor[False]
     results = {}
     for k in indices:
-        results[k] = result_of(prober, model.params[k], k, states[k])
+        results[k] = result_of(prober, model.params[k], k, states[k], located.get(k))
         results[k].evaluations = spent.get(k, 0)
     return results
 
 
-def result_of(prober: Prober, info: Any, k: int, state: MemberState) -> Any:
+def failure(prober: Prober, k: int, state: MemberState) -> tuple[Any, int, np.ndarray, np.ndarray, Any]:
+    """What localise needs of a failed tensor: the view and gradient where it failed, its direction and line."""
+    point = state.point or prober.base
+    assert state.direction is not None  # set with `failed`
+    return point.view, k, point.grads[k], state.direction, state.failed
+
+
+def result_of(prober: Prober, info: Any, k: int, state: MemberState,
+              located: tuple[int, float, float] | None = None) -> Any:
+    """Tensor k's ParamResult; `located`: its worst element when it failed (localise)."""
     base = prober.base
     shape = list(base.values[k].shape)
     sensitivity = numeric.sensitivity(state.thresholds, 1.0)
@@ -417,8 +428,8 @@ def result_of(prober: Prober, info: Any, k: int, state: MemberState) -> Any:
     if state.failed is not None:
         j = state.failed
         point = state.point or base
-        assert state.direction is not None  # set with `failed`
-        flat_index, analytic, numeric_value = localise(point.view, k, point.grads[k], state.direction, j)
+        assert located is not None  # localised with every failing tensor
+        flat_index, analytic, numeric_value = located
         note = None
         if state.assigned:
             note = ("its part of the band's direction agrees within tolerance, but the band's disagreement is "
@@ -461,51 +472,100 @@ def unravel(flat_index: int, shape: list[int]) -> list[int]:
     return [int(i) for i in np.unravel_index(flat_index, shape)] if shape else []
 
 
-def localise(view: Any, index: int, grad: np.ndarray, direction: np.ndarray,
-             failed: numeric.Judgement) -> tuple[int, float, float]:
-    """The worst element of a tensor whose line failed: (flat index, analytic, numeric).
+@dataclass
+class Bisection:
+    """One failing tensor's bisection (see localise): the candidates left and the error they carry."""
+
+    view: Any
+    index: int
+    flat_grad: np.ndarray
+    flat_direction: np.ndarray
+    step: float
+    candidates: np.ndarray
+    error: float
+
+
+def localise(failing: list[tuple[Any, int, np.ndarray, np.ndarray, Any]]) -> list[tuple[int, float, float]]:
+    """The worst element of each tensor whose line failed, (view, index, grad, direction, judgement) each:
+    (flat index, analytic, numeric) each.
 
     Bisection: directional derivatives add up over disjoint blocks, so the error of one half is measured
     and the other's is the remainder of the failed line's; the half with the larger error is kept, down to
     one element: log2(n) probes instead of the 2n of an element-wise pass. The failure is already
     confirmed, so a level only has to rank two halves: in float64 one one-sided difference does (one
     evaluation); in float32 its round-off is too coarse and a level takes a central one. The element's
-    numeric derivative is its analytic one plus its error over its direction component.
+    numeric derivative is its analytic one plus its error over its direction component. The tensors'
+    bisections are independent, so they go level by level together: one batch of evaluations per level
+    (forked.split shares a batch with a spare CPU).
     """
-    flat_direction = direction.reshape(-1)
-    flat_grad = grad.reshape(-1)
-    candidates = np.arange(flat_direction.size)
-    error = failed.error
-    while candidates.size > 1:
-        first, second = np.array_split(candidates, 2)
-        first_error = block_error(view, index, flat_grad, flat_direction, first, failed.step)
-        second_error = error - first_error
-        candidates, error = ((first, first_error) if abs(first_error) >= abs(second_error)
-                             else (second, second_error))
-    i = int(candidates[0])
-    analytic = float(flat_grad[i])
-    if abs(flat_direction[i]) < 1e-3:  # the estimate would divide by ~0: measure the element itself
-        step = numeric.base_step(view.precision, abs(float(view.base[index].reshape(-1)[i])))
-        element = block_error(view, index, flat_grad, np.eye(1, flat_direction.size, i).reshape(-1),
-                              candidates, step, central=True)
-        return i, analytic, analytic + element
-    return i, analytic, analytic + error / float(flat_direction[i])
+    runs = [Bisection(view, index, grad.reshape(-1), direction.reshape(-1), failed.step,
+                      np.arange(direction.size), failed.error)
+            for view, index, grad, direction, failed in failing]
+    while True:
+        level = [run for run in runs if run.candidates.size > 1]
+        if not level:
+            break
+        halves = [np.array_split(run.candidates, 2)[0] for run in level]  # the half measured at this level
+        errors = block_errors([(run.view, run.index, run.flat_grad, run.flat_direction, first, run.step, False)
+                               for run, first in zip(level, halves, strict=True)])
+        for run, first, first_error in zip(level, halves, errors, strict=True):
+            second = run.candidates[first.size:]
+            second_error = run.error - first_error
+            run.candidates, run.error = ((first, first_error) if abs(first_error) >= abs(second_error)
+                                         else (second, second_error))
+    located = []
+    for run in runs:
+        i = int(run.candidates[0])
+        analytic = float(run.flat_grad[i])
+        if abs(run.flat_direction[i]) < 1e-3:  # the estimate would divide by ~0: measure the element itself
+            step = numeric.base_step(run.view.precision, abs(float(run.view.base[run.index].reshape(-1)[i])))
+            unit = np.eye(1, run.flat_direction.size, i).reshape(-1)
+            element = block_errors([(run.view, run.index, run.flat_grad, unit, run.candidates, step, True)])[0]
+            located.append((i, analytic, analytic + element))
+        else:
+            located.append((i, analytic, analytic + run.error / float(run.flat_direction[i])))
+    return located
 
 
-def block_error(view: Any, index: int, flat_grad: np.ndarray, flat_direction: np.ndarray, block: np.ndarray,
-                step: float, central: bool = False) -> float:
-    """numeric - analytic derivative along `flat_direction` restricted to `block`."""
-    value = view.base[index]
-    masked = np.zeros(flat_direction.size)
-    masked[block] = flat_direction[block]
-    masked = masked.reshape(value.shape)
-    analytic = float(np.dot(flat_grad[block], flat_direction[block]))
+# (view, tensor, flat gradient, flat direction, block, step, central difference)
+Block = tuple[Any, int, np.ndarray, np.ndarray, np.ndarray, float, bool]
 
-    def loss_at(t: float) -> float:
-        return float(view.loss_with(index, (value + t * masked).astype(value.dtype, copy=False)))
 
-    if view.precision == "float64" and not central:
-        # sqrt(eps) balances a one-sided difference's truncation and round-off
-        h = step * numeric.machine_eps(view.precision) ** (1.0 / 6.0)
-        return (loss_at(h) - view.loss_at_base()) / h - analytic
-    return (loss_at(step) - loss_at(-step)) / (2 * step) - analytic
+def block_errors(blocks: list[Block]) -> list[float]:
+    """numeric - analytic derivative along each direction restricted to its block, the loss evaluations of
+    every block at one point in one batch."""
+    points: list[tuple[int, float]] = []  # (block, t)
+    for b, (view, _, _, _, _, step, central) in enumerate(blocks):
+        if view.precision == "float64" and not central:
+            # sqrt(eps) balances a one-sided difference's truncation and round-off
+            points.append((b, step * numeric.machine_eps(view.precision) ** (1.0 / 6.0)))
+        else:
+            points.extend(((b, step), (b, -step)))
+
+    def masked(b: int) -> np.ndarray:
+        view, index, _, flat_direction, block, _, _ = blocks[b]
+        out = np.zeros(flat_direction.size)
+        out[block] = flat_direction[block]
+        return out.reshape(view.base[index].shape)
+
+    directions = {b: masked(b) for b in range(len(blocks))}
+
+    def loss_at(point: tuple[int, float]) -> float:
+        b, t = point
+        view, index = blocks[b][0], blocks[b][1]
+        value = view.base[index]
+        return float(view.loss_with(index, (value + t * directions[b]).astype(value.dtype, copy=False)))
+
+    values: dict[tuple[int, float], float] = {}
+    for view in {id(block[0]): block[0] for block in blocks}.values():  # one batch per point (its view)
+        mine = [point for point in points if blocks[point[0]][0] is view]
+        values.update(zip(mine, view.losses(mine, loss_at), strict=True))
+    errors = []
+    for b, (view, _, flat_grad, flat_direction, block, _, _) in enumerate(blocks):
+        analytic = float(np.dot(flat_grad[block], flat_direction[block]))
+        ts = [t for c, t in points if c == b]
+        if len(ts) == 1:
+            errors.append((values[(b, ts[0])] - view.loss_at_base()) / ts[0] - analytic)
+        else:
+            errors.append((values[(b, ts[0])] - values[(b, ts[1])]) / (2 * ts[0]) - analytic)
+    return errors
