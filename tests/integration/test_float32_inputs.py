@@ -45,12 +45,17 @@ def write_repo(root: Path, scale: float, model: str = MODEL) -> None:
         """), encoding="utf-8")
 
 
+def check_repo(root: Path, scale: float, model: str = MODEL):
+    """The repository written with `scale` and `model`, checked: the run (no traceback in it) and the model's result."""
+    write_repo(root, scale, model)
+    run = run_cli("check", cwd=root, json_path=root / "report.json")
+    assert_no_traceback(run)
+    return run, run.model("trials")
+
+
 @pytest.mark.slow
 def test_a_correct_float32_convnet_passes_settled_in_float64(tmp_path: Path) -> None:
-    write_repo(tmp_path, 1.0)
-    run = run_cli("check", cwd=tmp_path, json_path=tmp_path / "report.json")
-    assert_no_traceback(run)
-    model = run.model("trials")
+    run, model = check_repo(tmp_path, 1.0)
     assert model["status"] == "pass", run.output
     assert [n["code"] for n in model["notices"]] == ["float32-settled-in-float64"], run.output
     assert all(p["sensitivity"] is not None and p["sensitivity"] <= 1e-2 for p in model["params"]), run.output
@@ -59,10 +64,7 @@ def test_a_correct_float32_convnet_passes_settled_in_float64(tmp_path: Path) -> 
 
 @pytest.mark.slow
 def test_an_error_in_a_float32_convnet_fails_confirmed_in_float64(tmp_path: Path) -> None:
-    write_repo(tmp_path, 1.05)
-    run = run_cli("check", cwd=tmp_path, json_path=tmp_path / "report.json")
-    assert_no_traceback(run)
-    model = run.model("trials")
+    run, model = check_repo(tmp_path, 1.05)
     assert model["status"] == "fail", run.output
     failing = {p["id"] for p in model["params"] if p["status"] == "fail"}
     assert failing & {"Conv1DLayer#0.W", "Conv1DLayer#0.b"}, run.output
@@ -74,12 +76,9 @@ def test_an_error_in_a_float32_convnet_fails_confirmed_in_float64(tmp_path: Path
 def test_a_model_that_refuses_float64_is_inconclusive_and_says_why(tmp_path: Path) -> None:
     """A factory that insists on floatX=float32 (as some training scripts do) cannot be built by the float64
     check that settles float32: its tensors are inconclusive (never fail), and their notes say why."""
-    write_repo(tmp_path, 1.0, MODEL.replace("    if input_var is None:",
-                                            "    assert theano.config.floatX == 'float32', 'run with floatX=float32'\n"
-                                            "    if input_var is None:"))
-    run = run_cli("check", cwd=tmp_path, json_path=tmp_path / "report.json")
-    assert_no_traceback(run)
-    model = run.model("trials")
+    run, model = check_repo(tmp_path, 1.0, MODEL.replace(
+        "    if input_var is None:",
+        "    assert theano.config.floatX == 'float32', 'run with floatX=float32'\n    if input_var is None:"))
     assert model["status"] == "inconclusive", run.output
     assert run.code == 0, run.output
     undecided = [p for p in model["params"] if p["status"] == "inconclusive"]
