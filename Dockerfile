@@ -80,7 +80,7 @@ COPY gradcheck_ci /src/gradcheck_ci
 # pip leaves with the package installed: the check never installs anything (~16 MB; `python -m ensurepip`
 # brings it back in a derived image).
 RUN pip install --no-cache-dir --no-deps /src \
-    && python -c 'import gradcheck_ci.cli' \
+    && python -c 'import gradcheck_ci.commands.cli' \
     && rm -rf /src \
     && python -m pip uninstall -y pip
 

@@ -29,7 +29,7 @@ def median_seconds(fn, repeat: int) -> float:
 def plain_method(compiled, precision: str) -> dict:
     """Perturb every element of every tensor, two loss evaluations each, one fixed relative step."""
 
-    from gradcheck_ci import numeric
+    from gradcheck_ci.engine import numeric
 
     total = sum(v.size for v in compiled.base)
     done = 0
@@ -54,19 +54,19 @@ def plain_method(compiled, precision: str) -> dict:
 
 
 def measure(job: dict) -> dict:
-    from gradcheck_ci import compat
     from gradcheck_ci.config import ModelSpec
+    from gradcheck_ci.platform import compat
 
     spec = ModelSpec.from_json(job["spec"])
     compat.prepare(spec.precision)
-    from gradcheck_ci import check
-    from gradcheck_ci.model import build_model
-    from gradcheck_ci.objective import build_objective
+    from gradcheck_ci.engine import check
+    from gradcheck_ci.model.build import build_model
+    from gradcheck_ci.model.objective import build_objective
 
     def quiet(message: str) -> None:
         pass
 
-    from gradcheck_ci import fncache
+    from gradcheck_ci.platform import fncache
 
     started = time.perf_counter()
     model = build_model(spec, job["root"], job["config_file"])

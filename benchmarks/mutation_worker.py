@@ -27,13 +27,13 @@ CONFIG = "mutation.yml"  # no such file: the name messages would use
 
 
 def build(job: dict[str, Any], precision: str) -> tuple[Any, Any, Any, Any, Any]:
-    from gradcheck_ci import compat
     from gradcheck_ci.config import DataSpec, ModelSpec
+    from gradcheck_ci.platform import compat
 
     compat.prepare(precision)
-    from gradcheck_ci import check
-    from gradcheck_ci.model import build_model
-    from gradcheck_ci.objective import build_objective
+    from gradcheck_ci.engine import check
+    from gradcheck_ci.model.build import build_model
+    from gradcheck_ci.model.objective import build_objective
 
     spec = ModelSpec(name=job["name"], factory=job["factory"], kwargs=dict(job["kwargs"]),
                      data=DataSpec(**job["data"]), precision=precision, seed=0)
@@ -46,8 +46,8 @@ def build(job: dict[str, Any], precision: str) -> tuple[Any, Any, Any, Any, Any]
 
 def at_seed(job: dict[str, Any], spec: Any, model: Any, objective: Any, compiled: Any, seed: int) -> tuple[Any, Any]:
     """The check's inputs at `seed`: parameters as the factory initialises them, data as the check draws them."""
-    from gradcheck_ci import check
-    from gradcheck_ci.model import build_model
+    from gradcheck_ci.engine import check
+    from gradcheck_ci.model.build import build_model
 
     spec = dataclasses.replace(spec, seed=seed)
     fresh = build_model(spec, job["root"], CONFIG)
@@ -60,7 +60,7 @@ def at_seed(job: dict[str, Any], spec: Any, model: Any, objective: Any, compiled
 
 
 def compiled_data_before(check: Any, model: Any, objective: Any, spec: Any) -> list[np.ndarray]:
-    from gradcheck_ci.data import make_inputs, make_targets
+    from gradcheck_ci.model.data import make_inputs, make_targets
 
     rng = np.random.RandomState(spec.seed)
     data = make_inputs(model, spec.data, rng, spec.precision)
@@ -101,7 +101,7 @@ def calibrate(view: Any, error: Any, right: list[np.ndarray], size: float) -> fl
 
 def check_once(view: Any, model: Any, spec: Any) -> tuple[list[Any], float, float]:
     """The engine's check at the view's point: (results, seconds, evaluations)."""
-    from gradcheck_ci import check
+    from gradcheck_ci.engine import check
 
     grads = check.analytic(view)
     view.base_loss = None
@@ -171,11 +171,11 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
 def run_float64(job: dict[str, Any], result: dict[str, Any], points: Any) -> None:
     """The float64 stage of a float32 case: each unsettled point checked again in float64 at the same
     values and data, and settled by the product's rule (low_precision.settle)."""
-    from gradcheck_ci.results import ParamResult
+    from gradcheck_ci.core.results import ParamResult
 
     spec, model, objective, compiled, error = build(job, "float64")
-    from gradcheck_ci import check
     from gradcheck_ci.diagnose.low_precision import settle
+    from gradcheck_ci.engine import check
 
     for outcome in result["outcomes"]:
         stage = outcome.get("float64")

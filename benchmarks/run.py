@@ -67,7 +67,7 @@ def run_model(spec, root: str, config_file: str, plain: bool, env: dict[str, str
 
 def usual_theano_cache() -> str:
     """This machine's usual Theano cache (the default cache directory's), warm from earlier runs."""
-    from gradcheck_ci import compat
+    from gradcheck_ci.platform import compat
 
     return compat.theano_cache_dir({k: v for k, v in os.environ.items() if k != compat.CACHE_DIR_ENV})
 
@@ -214,7 +214,7 @@ def reported_network_cli() -> dict[str, Any]:
         env.pop("GITHUB_ACTIONS", None)
         for phase in ("warm C cache", "function cache"):
             started = time.perf_counter()
-            proc = subprocess.Popen([sys.executable, "-m", "gradcheck_ci.cli", "check", "--config",
+            proc = subprocess.Popen([sys.executable, "-m", "gradcheck_ci", "check", "--config",
                                      str(REPORTED / "gradcheck.yml"), "--model", REPORTED_MODEL],
                                     env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             assert proc.stdout is not None

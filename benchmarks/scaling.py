@@ -69,7 +69,7 @@ def models_series() -> list[dict]:
             config.write_text("version: 1\nmodels:" + entries + "\n")
             try:
                 started = time.perf_counter()
-                proc = subprocess.run([sys.executable, "-m", "gradcheck_ci.cli", "check", "--config", str(config),
+                proc = subprocess.run([sys.executable, "-m", "gradcheck_ci", "check", "--config", str(config),
                                        "--quiet", "--json", str(Path(tmp) / "r.json")],
                                       env=dict(os.environ, PYTHONPATH=str(REPO)), capture_output=True, text=True)
                 seconds = time.perf_counter() - started

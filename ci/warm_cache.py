@@ -112,7 +112,7 @@ def check(config: Path, report: Path) -> tuple[int, list[str], list[str]]:
     """Run the check on `config`; (exit code, the problems: unexpected errors, the surprises: verdicts other
     than expected). A verdict does not stop the build: what is warmed is compiled either way, and a small
     network can fail for reasons that are no bug (float32 round-off, a rectifier unit on its kink)."""
-    command = [sys.executable, "-m", "gradcheck_ci.cli", "check", "--config", str(config), "--quiet",
+    command = [sys.executable, "-m", "gradcheck_ci", "check", "--config", str(config), "--quiet",
                "--format", "text", "--json", str(report)]
     code = subprocess.run(command, stdin=subprocess.DEVNULL).returncode
     if not report.is_file():

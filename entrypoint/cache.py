@@ -1,6 +1,6 @@
 """The action's cache directory, seen from the workflow around the step: the `cache-key` output that
 actions/cache/save keys it by, and the ownership and permissions that let the runner's user (not root)
-read and clean what the container (root) wrote there. What goes into it is gradcheck_ci.compat's business.
+read and clean what the container (root) wrote there. What goes into it is gradcheck_ci.platform.compat's business.
 """
 from __future__ import annotations
 

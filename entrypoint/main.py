@@ -40,7 +40,7 @@ EXIT_PASS, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
 STATUSES = ("pass", "fail", "error")
 FAILED_MODEL_STATUSES = FAILED_STATUSES
 # Runs the console entry point in the child: the same code path as the installed `gradcheck-ci` script.
-BOOT = "import sys; from gradcheck_ci.cli import main; sys.exit(main(sys.argv[1:]))"
+BOOT = "import sys; from gradcheck_ci.commands.cli import main; sys.exit(main(sys.argv[1:]))"
 
 
 def cli_command(argv: Sequence[str]) -> list[str]:
@@ -109,7 +109,7 @@ def finish_cache(plan: inputs.Plan) -> str:
     if not plan.cache_dir:
         return ""
     cache.hand_over(plan.cache_dir, plan.workspace)
-    from gradcheck_ci import compat
+    from gradcheck_ci.platform import compat
 
     shard = plan.argv[plan.argv.index("--shard") + 1] if "--shard" in plan.argv else None
     return cache.cache_key(plan.workspace, plan.cache_dir, compat.cache_tag(), shard)

@@ -6,21 +6,20 @@ the less it may assume (the first three never import Theano, Lasagne or numpy at
 `validate`, `merge` and the reporters run without them). tests/unit/test_layers.py reads this table and
 enforces it, so a new module must be placed here first.
 
-    layer  name        units                                         job
-      1    foundation  results errors suggest losses causes          plain data and the tables of losses and causes
-      2    config      config/                                       gradcheck.yml -> ModelSpec
-      3    report      report/                                       RunReport -> text, JSON, JUnit, SARIF, GitHub
-      4    platform    compat numeric fncache forked                 the legacy stack made to work; finite differences;
-                                                                     compiled functions kept between runs (fncache);
-                                                                     evaluations shared with a forked child (forked)
-      5    model       guard legacy blame importer returned          user code in, under guards, and blamed
-      5    model       model data objective discover                 a built model and its loss out
-      6    engine      check directional verdict elements            analytic against numeric, tensor by tensor
-      7    diagnosis   diagnose/                                     why they differ, confirmed by ablation
-      8    process     worker runner trial                           one worker process per model (or per init trial)
-      9    run         run output changes scaffold replay            one `check`, `init` or `replay`; the console
-     10    commands    cli dockerrun                                 the command line
-     11    action      entrypoint                                    the GitHub Action's adapter (outside the package)
+    layer  name        units        job
+      1    core        core/        plain data (results, errors) and the tables of losses and causes
+      2    config      config/      gradcheck.yml -> ModelSpec
+      3    report      report/      RunReport -> text, JSON, JUnit, SARIF, GitHub, HTML
+      4    platform    platform/    the legacy stack made to work; the cache directory; compiled functions kept
+      5    usercode    usercode/    the user's code in, under guards, and blamed
+      6    model       model/       a built model, its synthetic data and its loss
+      7    engine      engine/      analytic against numeric, tensor by tensor; the verdict
+      8    diagnose    diagnose/    why they differ, confirmed by ablation
+      9    process     process/     one worker process per model, and the runner that keeps them
+     10    init        init/        `init`: factories discovered, tried in workers, written to gradcheck.yml
+     11    commands    commands/    the command line: `check`, `replay`, `docker`; the console
+     11    commands    __main__     `python -m gradcheck_ci`
+     12    action      entrypoint   the GitHub Action's adapter (outside the package)
 """
 
 __version__ = "0.1.0"

@@ -56,7 +56,7 @@ def cli_env(**extra: str) -> dict[str, str]:
 
 
 def cli_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "gradcheck_ci.cli", *args]
+    return [sys.executable, "-m", "gradcheck_ci", *args]
 
 
 def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 1800,

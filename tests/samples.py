@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 
 from gradcheck_ci.config import ModelSpec
-from gradcheck_ci.results import Diagnosis, ErrorInfo, ModelResult, ParamResult, RunReport
+from gradcheck_ci.core.results import Diagnosis, ErrorInfo, ModelResult, ParamResult, RunReport
 
 # Text that would break a naive reporter: workflow commands, their escapes, XML-illegal characters,
 # Markdown/HTML, line breaks of every kind, non-ASCII.

@@ -19,7 +19,7 @@ This package must stay importable without Theano, Lasagne or numpy: `gradcheck-c
 """
 from __future__ import annotations
 
-from ..losses import BUILTIN_LOSSES
+from ..core.losses import BUILTIN_LOSSES
 from .keys import (
     CONFIG_VERSION,
     DATA_KEYS,

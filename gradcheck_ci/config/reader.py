@@ -7,7 +7,7 @@ from typing import Any
 
 from yaml.nodes import MappingNode, Node, SequenceNode
 
-from ..suggest import did_you_mean, with_hint
+from ..core.suggest import did_you_mean, with_hint
 from .keys import (
     CONFIG_VERSION,
     DEFAULTS_KEYS,

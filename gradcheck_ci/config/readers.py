@@ -14,9 +14,9 @@ from typing import Any
 
 from yaml.nodes import Node, ScalarNode, SequenceNode
 
-from ..causes import ALLOWABLE
-from ..losses import BUILTIN_LOSSES
-from ..suggest import did_you_mean, with_hint
+from ..core.causes import ALLOWABLE
+from ..core.losses import BUILTIN_LOSSES
+from ..core.suggest import did_you_mean, with_hint
 from .nodes import TAG, Bad, Nodes, show
 from .references import read_reference
 

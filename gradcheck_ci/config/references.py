@@ -14,7 +14,7 @@ import re
 
 from yaml.nodes import Node
 
-from ..suggest import with_hint
+from ..core.suggest import with_hint
 from .nodes import Bad, show
 from .spec import is_path
 

@@ -4,7 +4,7 @@
 
 Runs in the worker after the check of one model (worker.Context holds the built model, the objective, the
 compiled check and the result). The causes, their codes and their run order are the table in
-gradcheck_ci/causes.py; each cause is the module of this package named after its code, its docstring the
+gradcheck_ci/core/causes.py; each cause is the module of this package named after its code, its docstring the
 documentation (docs/diagnosis.md summarises them). What a cause's module provides depends on its phase:
 
     always, non-finite, float32, general   find(session) -> list[Diagnosis]
@@ -29,9 +29,9 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from .. import causes
-from ..causes import CODES
-from ..results import Diagnosis
+from ..core import causes
+from ..core.causes import CODES
+from ..core.results import Diagnosis
 from . import allow, non_differentiable, suspects
 from .low_precision import NO_DIAGNOSIS_ENV
 from .profile import abandon, attach_profiles, start_profiles

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .. import check
-from ..results import ParamResult
+from ..core.results import ParamResult
+from ..engine import check
 from .session import Session, attributes, fmt, names, param_evidence, verb
 
 
@@ -90,7 +90,7 @@ def recheck(session: Session, change: str, changes: list[tuple[Any, str, Any]] |
     `backward_only`: the change leaves the forward pass as it is (truncation, clipping), so the check's
     forward-only function serves the probes and only the gradient function is compiled again.
     """
-    from ..objective import build_objective
+    from ..model.objective import build_objective
 
     indices = list(session.failing if indices is None else indices)
     freeze = session.frozen if freeze is None else freeze

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from ..results import Diagnosis, Notice
+from ..core.results import Diagnosis, Notice
 from .ablation import Outcome
 from .session import Session, names, verb
 from .suspects import Group, joint_outcome

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..blame import error_summary, raised_by_compiled_function
-from ..errors import ModelLoadError
-from ..results import Diagnosis
+from ..core.errors import ModelLoadError
+from ..core.results import Diagnosis
+from ..usercode.blame import error_summary, raised_by_compiled_function
 from .graph import input_layers, is_scan, structure
 
 KIND = "gradient-graph"

@@ -11,8 +11,8 @@ applies; reported whether or not the check failed, since the check of these tens
 """
 from __future__ import annotations
 
-from ..causes import BY_CODE
-from ..results import Diagnosis
+from ..core.causes import BY_CODE
+from ..core.results import Diagnosis
 from .session import Session, names
 
 CODE = "disconnected"

@@ -12,8 +12,8 @@ Detected from the graph: `GradClip` ops inside the inner graph of a Scan the lay
 """
 from __future__ import annotations
 
-from ..causes import BY_CODE
-from ..results import Diagnosis
+from ..core.causes import BY_CODE
+from ..core.results import Diagnosis
 from .ablation import Outcome, Suspect, verdict_sentence
 from .session import Session
 

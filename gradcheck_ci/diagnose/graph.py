@@ -180,7 +180,7 @@ class Evaluation:
 class Instrumented:
     """Loss, layer outputs and gradients with respect to layer outputs, with additive perturbations.
 
-    Params are function inputs (as in check.py) so any parameter element can be probed; they default to
+    Params are function inputs (as in engine/check.py) so any parameter element can be probed; they default to
     the checked point. Compiled with no_default_updates, so a random stream (if any) is frozen.
     """
 
@@ -188,7 +188,7 @@ class Instrumented:
         import theano
         import theano.tensor as T
 
-        from ..objective import rows_of
+        from ..model.objective import rows_of
 
         model, objective, compiled = context.model, context.objective, context.compiled
         self.context = context
@@ -281,14 +281,14 @@ class Instrumented:
 
 
 def mask_layers(model: Any) -> set[int]:
-    from ..model import recurrent_mask_layers
+    from ..model.build import recurrent_mask_layers
 
     return {id(m) for layer in model.layers for m in recurrent_mask_layers(layer)}
 
 
 def _compile(inputs: list[Any], outputs: Any, givens: list[Any]) -> Any:
     """theano.function as the check compiles, with random streams frozen."""
-    from ..check import compile_function
+    from ..engine.check import compile_function
 
     return compile_function(inputs, outputs, givens, freeze=True)
 

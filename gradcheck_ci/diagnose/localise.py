@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from .. import numeric
-from ..data import stable_seed
+from ..engine import numeric
+from ..model.data import stable_seed
 from .session import Session
 
 

@@ -4,7 +4,7 @@ Finite differences in float32 resolve little: the step is ~5e-3 and each loss ev
 few float32 ulps, so a float32 comparison often cannot judge a tensor (its line is not smooth at that step,
 or its sensitivity stays above numeric.TARGET["float32"]), and a disagreement it finds may be round-off.
 The worker therefore settles every float32 tensor it could not settle itself (`unsettled_in_float32`)
-before the verdict (`settle_in_float64`): a float64 worker (`python -m gradcheck_ci.worker`, diagnosis off)
+before the verdict (`settle_in_float64`): a float64 worker (`python -m gradcheck_ci.process.worker`, diagnosis off)
 checks those tensors again at the same point (the float32 parameter values and data, exactly), and returns
 its analytic gradients there. Per tensor (`settle`):
 
@@ -31,9 +31,10 @@ from typing import Any
 
 import numpy as np
 
-from .. import numeric
-from ..causes import BY_CODE
-from ..results import Diagnosis, ModelResult, Notice, ParamResult
+from ..core.causes import BY_CODE
+from ..core.installation import with_package_on_path
+from ..core.results import Diagnosis, ModelResult, Notice, ParamResult
+from ..engine import numeric
 from .session import Session, fmt, names
 
 CODE = "low-precision"
@@ -193,10 +194,9 @@ def float64_worker(context: Any, indices: list[int],
                        "point": point, "dump": dump}, handle)
         env = {k: v for k, v in os.environ.items() if k != "GRADCHECK_EVENT_FD"}
         env[NO_DIAGNOSIS_ENV] = "1"
-        package_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_parent, env.get("PYTHONPATH")]))
+        with_package_on_path(env)
         try:
-            subprocess.run([sys.executable, "-m", "gradcheck_ci.worker", job, out], cwd=context.root, env=env,
+            subprocess.run([sys.executable, "-m", "gradcheck_ci.process.worker", job, out], cwd=context.root, env=env,
                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                            timeout=timeout, check=False)
         except subprocess.TimeoutExpired:

@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from ..causes import BY_CODE
-from ..results import Diagnosis
+from ..core.causes import BY_CODE
+from ..core.results import Diagnosis
 from .session import Session, fmt, names
 
 CODE = "nan-or-inf"

@@ -27,9 +27,10 @@ from typing import Any
 
 import numpy as np
 
-from .. import fncache, forked, numeric
-from ..data import stable_seed
-from ..results import Diagnosis
+from ..core.results import Diagnosis
+from ..engine import forked, numeric
+from ..model.data import stable_seed
+from ..platform import fncache
 from .graph import LayerNode, input_layers
 from .session import Session
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from .. import check
-from ..results import Diagnosis, ParamResult
+from ..core.results import Diagnosis, ParamResult
+from ..engine import check
 
 
 class Session:
@@ -135,7 +135,7 @@ class Session:
     def loss_fields(self, fallback_layer: Any = None) -> dict[str, Any]:
         """Where the loss is defined: a custom loss function's definition, else the layer (or config line)."""
         if self.spec.loss:
-            from .. import objective
+            from ..model import objective
 
             locate = getattr(objective, "loss_site", None)
             site = None

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..causes import BY_CODE
-from ..results import Diagnosis
+from ..core.causes import BY_CODE
+from ..core.results import Diagnosis
 from .ablation import after_text, recheck
 from .graph import inner_layers, is_noise_layer, is_random, walk
 from .session import Session, fmt

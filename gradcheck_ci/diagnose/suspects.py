@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ..results import Diagnosis
+from ..core.results import Diagnosis
 from .ablation import Outcome, Suspect, recheck
 from .session import Session, names
 

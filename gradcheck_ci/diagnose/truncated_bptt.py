@@ -14,8 +14,8 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from ..causes import BY_CODE
-from ..results import Diagnosis
+from ..core.causes import BY_CODE
+from ..core.results import Diagnosis
 from .ablation import Outcome, Suspect, verdict_sentence
 from .graph import compiled_scans, untruncated
 from .session import Session

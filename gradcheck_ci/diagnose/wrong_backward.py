@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..causes import BY_CODE
-from ..results import Diagnosis
+from ..core.causes import BY_CODE
+from ..core.results import Diagnosis
 from .localise import layer_checks
 from .session import Session, names, pair, verb
 

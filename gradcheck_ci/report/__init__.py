@@ -1,4 +1,4 @@
-"""Reporters: pure functions from a RunReport (gradcheck_ci.results) to text, one module per format.
+"""Reporters: pure functions from a RunReport (gradcheck_ci.core.results) to text, one module per format.
 
 They never import Theano. `formats` is the table of the report files `check` writes (JSON, JUnit,
 SARIF); `text` and `github` render what it prints, `summary` the GitHub job summary; `common` holds

@@ -7,7 +7,7 @@ import os
 import posixpath
 import re
 
-from ..results import Diagnosis, ModelResult, Notice, ParamResult, RunReport
+from ..core.results import Diagnosis, ModelResult, Notice, ParamResult, RunReport
 
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-_]")
 # Characters some consumer (a browser, Python's splitlines, a terminal) treats as a line break.

@@ -1,6 +1,6 @@
 """The report files `gradcheck-ci check` can write: one row per format.
 
-A row is the one place that names the format's `check` option (cli.py builds the options from the
+A row is the one place that names the format's `check` option (commands/cli.py builds the options from the
 table), its input of the GitHub Action with that input's default (entrypoint/inputs.py reads them from
 here; tests/unit/test_report_formats.py holds action.yml and docs/action.md to them) and its renderer.
 Adding a format is its renderer module plus one row.
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..results import RunReport
+from ..core.results import RunReport
 from .atomic import write_atomic
 from .html import render_html
 from .jsonreport import render_json

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Optional
 
-from ..results import ModelResult, RunReport
+from ..core.results import ModelResult, RunReport
 from .common import (
     clean_text,
     config_location,

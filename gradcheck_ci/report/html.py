@@ -16,7 +16,7 @@ import html
 import math
 from typing import Any
 
-from ..results import ModelResult, ParamResult, RunReport
+from ..core.results import ModelResult, ParamResult, RunReport
 from .common import (
     clean_text,
     confirmation,

@@ -6,7 +6,7 @@ import math
 import re
 from typing import Any
 
-from ..results import REPORT_SCHEMA, ErrorInfo, ModelResult, RunReport
+from ..core.results import REPORT_SCHEMA, ErrorInfo, ModelResult, RunReport
 from .atomic import write_atomic
 
 # Strict JSON has no NaN/Infinity. A NaN gradient is a finding, so it is kept as a string rather than

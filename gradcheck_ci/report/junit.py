@@ -9,7 +9,7 @@ import posixpath
 import re
 import xml.etree.ElementTree as ET
 
-from ..results import ModelResult, Notice, RunReport
+from ..core.results import ModelResult, Notice, RunReport
 from .common import (
     clean_text,
     config_location,

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from ..causes import BY_CODE
-from ..results import Diagnosis, ModelResult, ParamResult, RunReport
+from ..core.causes import BY_CODE
+from ..core.results import Diagnosis, ModelResult, ParamResult, RunReport
 from .common import (
     clean_text,
     config_location,

@@ -10,7 +10,7 @@ import math
 import re
 from typing import Any
 
-from ..results import ModelResult, RunReport
+from ..core.results import ModelResult, RunReport
 from .common import (
     clean_text,
     confirmation,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from ..results import ModelResult, RunReport
+from ..core.results import ModelResult, RunReport
 from .common import (
     clean_text,
     inconclusive_text,

@@ -73,7 +73,7 @@ def action_image(docker_client, tmp_path_factory, request) -> str:
     prebuilt GRADCHECK_TEST_IMAGE as it is (GRADCHECK_TEST_NO_BUILD=1)."""
     import docker.errors
 
-    from gradcheck_ci import dockerrun
+    from gradcheck_ci.commands import docker as dockerrun
 
     if PREBUILT:
         try:

@@ -1,4 +1,4 @@
-"""Theano 1.0.5's compile cache, patched by gradcheck_ci/compat.py, seen from fresh interpreters that import
+"""Theano 1.0.5's compile cache, patched by gradcheck_ci/platform/compat.py, seen from fresh interpreters that import
 Theano (the flag and shim tests, which never import it, are in tests/unit/test_compat.py)."""
 import os
 import sys
@@ -102,7 +102,7 @@ def test_a_cache_made_long_ago_and_without_c_sources_is_still_used(tmp_path):
 
 def test_a_cache_of_another_stack_is_not_used(tmp_path):
     """A cache stamped by another numpy (an older image) sits under another tag: compiled afresh, not loaded."""
-    from gradcheck_ci import compat
+    from gradcheck_ci.platform import compat
 
     compile_in_fresh_process(tmp_path)
     [used] = [d for d in (tmp_path / "theano").iterdir() if d.is_dir()]
@@ -165,7 +165,7 @@ def test_the_march_flags_theano_detects_are_kept_for_the_next_process(tmp_path):
     import json
     import subprocess
 
-    from gradcheck_ci import compat
+    from gradcheck_ci.platform import compat
 
     env = dict(os.environ, GRADCHECK_CI_CACHE_DIR=str(tmp_path))
     env.pop("GRADCHECK_THEANO_CACHE", None)

@@ -1,4 +1,4 @@
-"""The function cache (gradcheck_ci/fncache.py) on real Theano graphs, each step in a fresh interpreter as
+"""The function cache (gradcheck_ci/platform/fncache.py) on real Theano graphs, each step in a fresh interpreter as
 the check's workers are: what one process stores, the next loads, and it computes the same numbers; a key
 that changes with everything a compiled function depends on; bad entries ignored and replaced; concurrent
 writers; no parameter values in an entry; graphs deeper than the main thread's stack.
@@ -352,7 +352,7 @@ def test_a_second_run_of_the_reported_network_loads_every_function_and_reports_t
     """The check's functions and the diagnosis's (the ablation's, the layer-by-layer one) come from the
     function cache on the second run, and the report is the same but for the times. Theano's own compile
     cache is the usual one (THEANO_FLAGS), so the first run only misses the function cache."""
-    from gradcheck_ci import compat
+    from gradcheck_ci.platform import compat
 
     environ = {k: v for k, v in os.environ.items() if k != compat.CACHE_DIR_ENV}
     flags = f"base_compiledir={compat.theano_cache_dir(environ)}"

@@ -1,11 +1,11 @@
-"""Evaluations shared with a forked child (gradcheck_ci/forked.py): the same values in the same order, a
+"""Evaluations shared with a forked child (gradcheck_ci/engine/forked.py): the same values in the same order, a
 failed child's half evaluated here, and a whole check (directional and full mode, the diagnosis' ablation and
 profile) that says exactly the same with sharing forced on as with it off."""
 import os
 
 import pytest
 
-from gradcheck_ci import forked
+from gradcheck_ci.engine import forked
 from tests import FIXTURES, REPO
 from tests.harness import run_cli
 

@@ -8,7 +8,7 @@ import shutil
 import pytest
 import yaml
 
-from gradcheck_ci.discover import discover
+from gradcheck_ci.init.discover import discover
 from tests import FIXTURES, REPO
 from tests.harness import assert_no_traceback, run_cli
 

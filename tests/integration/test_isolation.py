@@ -103,7 +103,7 @@ def workers_in(repo: Path) -> list[int]:
             cwd = os.readlink(entry / "cwd")
         except OSError:
             continue
-        if b"gradcheck_ci.worker" in cmdline and cwd == str(repo):
+        if b"gradcheck_ci.process.worker" in cmdline and cwd == str(repo):
             pids.append(int(entry.name))
     return pids
 

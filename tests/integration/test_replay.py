@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
-from gradcheck_ci.replay import REPRODUCED_DIGITS, digits_agreeing
+from gradcheck_ci.commands.replay import REPRODUCED_DIGITS, digits_agreeing
 from tests import FIXTURES
 from tests.harness import assert_no_traceback, run_cli
 from tests.integration.conftest import REPORTED_NETWORK

@@ -1,4 +1,4 @@
-"""Errors in the user's code located and explained (gradcheck_ci/blame.py): the innermost repository frame,
+"""Errors in the user's code located and explained (gradcheck_ci/usercode/blame.py): the innermost repository frame,
 exit/memory/encoding errors, hints for APIs that Lasagne 0.1 or Theano 1.0 lack, the line of a return."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import types
 
 import pytest
 
-from gradcheck_ci import blame
+from gradcheck_ci.usercode import blame
 from tests.samples import spec
 
 
@@ -119,10 +119,10 @@ def test_messages_lose_array_dumps_and_installed_paths(tmp_path):
     assert "0.3" not in cleaned and "0.5" not in cleaned
     assert "Data: array(...) (array(...), 'not shown') [...]" in cleaned
     venv = "/opt/venv/lib/python3.11/site-packages/theano/compile/function_module.py"
-    ours = "/usr/src/app/gradcheck_ci/check.py"
+    ours = "/usr/src/app/gradcheck_ci/engine/check.py"
     inside = str(tmp_path / "models" / "net.py")
     cleaned = blame.clean_message(f"raised at {venv}:903, via {ours}:120 from {inside}:7", str(tmp_path))
-    assert cleaned == ("raised at theano/compile/function_module.py:903, via gradcheck_ci/check.py:120 from "
+    assert cleaned == ("raised at theano/compile/function_module.py:903, via gradcheck_ci/engine/check.py:120 from "
                        "models/net.py:7")
     assert len(blame.clean_message("x" * 5000)) == blame.MAX_MESSAGE
 
@@ -161,11 +161,11 @@ def test_python2_files_get_one_line_with_the_construct(tmp_path):
 
 
 def test_a_module_stopped_at_its_import_limit_is_said_to_work_at_import(tmp_path):
-    from gradcheck_ci import guard
+    from gradcheck_ci.usercode import guard
 
     user_file = tmp_path / "train.py"
     user_file.write_text("")
-    exc = _raise_in("import gradcheck_ci.guard as g\nraise g.TooSlow(30)\n", str(user_file))
+    exc = _raise_in("import gradcheck_ci.usercode.guard as g\nraise g.TooSlow(30)\n", str(user_file))
     error = blame.user_code_error(exc, str(tmp_path), "importing the factory module of 'train.py:build'",
                                   ("gradcheck.yml", 4))
     assert isinstance(exc, guard.TooSlow)
@@ -175,7 +175,7 @@ def test_a_module_stopped_at_its_import_limit_is_said_to_work_at_import(tmp_path
 
 
 def test_a_refused_download_names_the_host_and_the_users_line(tmp_path):
-    from gradcheck_ci import guard
+    from gradcheck_ci.usercode import guard
 
     user_file = tmp_path / "data.py"
     user_file.write_text("")

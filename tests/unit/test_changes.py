@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 
 from entrypoint import inputs
-from gradcheck_ci.changes import Changes, select, why_check
-from gradcheck_ci.results import ModelResult, RunReport, SkipInfo
+from gradcheck_ci.commands.changes import Changes, select, why_check
+from gradcheck_ci.core.results import ModelResult, RunReport, SkipInfo
 from tests.samples import spec
 
 

@@ -10,8 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gradcheck_ci import cli, runner
-from gradcheck_ci.results import ErrorInfo, ModelResult, RunReport
+from gradcheck_ci.commands import cli
+from gradcheck_ci.core.results import ErrorInfo, ModelResult, RunReport
+from gradcheck_ci.process import runner
 
 
 def write_repo(root: Path, config: str, files: dict[str, str] | None = None) -> Path:
@@ -224,7 +225,7 @@ def test_check_under_actions_writes_the_step_outputs(tmp_path, capsys, monkeypat
 
 
 def test_check_without_the_legacy_stack_says_which_extra_to_install(tmp_path, capsys, monkeypatch):
-    from gradcheck_ci import compat
+    from gradcheck_ci.platform import compat
 
     monkeypatch.setattr(compat, "stack_problem", lambda: "`check` needs Python 3.11 ...: pip install "
                                                          "'gradcheck-ci[check]'")
@@ -238,7 +239,8 @@ def test_check_without_the_legacy_stack_says_which_extra_to_install(tmp_path, ca
 def test_cache_dir_reaches_the_workers_through_the_environment(tmp_path, monkeypatch):
     import os
 
-    from gradcheck_ci import compat, run
+    from gradcheck_ci.commands import run
+    from gradcheck_ci.platform import compat
 
     seen = {}
 

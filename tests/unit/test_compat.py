@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gradcheck_ci import compat
+from gradcheck_ci.platform import compat
 
 
 def test_flags_keep_user_choices(tmp_path):
@@ -199,7 +199,7 @@ def test_stack_problem_says_what_to_install():
 
 
 def test_cache_paths_in_messages_name_no_absolute_path_of_the_machine(tmp_path, monkeypatch):
-    from gradcheck_ci.compat import shown_path
+    from gradcheck_ci.platform.compat import shown_path
 
     (tmp_path / "repo").mkdir()
     monkeypatch.chdir(tmp_path / "repo")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from gradcheck_ci.causes import ALLOWABLE, BY_CODE
+from gradcheck_ci.core.causes import ALLOWABLE, BY_CODE
 from tests.unit.test_config import ENTRY, HEADER, load, only_problem
 
 

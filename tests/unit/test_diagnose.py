@@ -5,12 +5,13 @@ import math
 import numpy as np
 import pytest
 
-from gradcheck_ci import causes, diagnose
+from gradcheck_ci import diagnose
+from gradcheck_ci.core import causes
+from gradcheck_ci.core.results import Diagnosis, ModelResult, ParamResult, RunReport
 from gradcheck_ci.diagnose import low_precision, nan_or_inf, profile
 from gradcheck_ci.diagnose.ablation import Outcome, attributes
 from gradcheck_ci.diagnose.localise import kink_at_point, kinked
 from gradcheck_ci.report.sarif import render_sarif
-from gradcheck_ci.results import Diagnosis, ModelResult, ParamResult, RunReport
 from tests import REPO
 
 DOCS = REPO / "docs"
@@ -37,8 +38,8 @@ def test_causes_are_listed_in_run_order_and_each_module_has_its_phases_interface
 def test_the_docs_table_of_causes_is_the_registry():
     table = causes.markdown_table()
     assert table in (DOCS / "diagnosis.md").read_text(encoding="utf-8"), (
-        "docs/diagnosis.md's table of causes differs from gradcheck_ci/causes.py: "
-        "paste the output of `python -m gradcheck_ci.causes`")
+        "docs/diagnosis.md's table of causes differs from gradcheck_ci/core/causes.py: "
+        "paste the output of `python -m gradcheck_ci.core.causes`")
 
 
 def test_sarif_rules_of_known_causes_come_from_the_registry():

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import textwrap
 
-from gradcheck_ci.discover import discover, python_files
+from gradcheck_ci.init.discover import discover, python_files
 
 
 def write(root, files: dict[str, str]) -> None:

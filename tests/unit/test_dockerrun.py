@@ -1,10 +1,10 @@
-"""`gradcheck-ci docker`'s argument handling (gradcheck_ci/dockerrun.py), without Docker; the image itself is
+"""`gradcheck-ci docker`'s argument handling (gradcheck_ci/commands/docker.py), without Docker; the image itself is
 tested in tests/container."""
 from __future__ import annotations
 
 import pytest
 
-from gradcheck_ci import dockerrun
+from gradcheck_ci.commands import docker as dockerrun
 
 
 @pytest.mark.parametrize("argv, image, rebuild, args", [

@@ -12,7 +12,7 @@ import pytest
 
 from entrypoint import cache, inputs, workflow
 from entrypoint import main as entry
-from gradcheck_ci import compat
+from gradcheck_ci.platform import compat
 from gradcheck_ci.report import github
 from tests.actions_log import effective_commands, parse_output_file
 

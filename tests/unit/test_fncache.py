@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from gradcheck_ci import compat, fncache
+from gradcheck_ci.platform import compat, fncache
 
 KEY = "ab" * 32
 

@@ -1,4 +1,4 @@
-"""The guards around user code (gradcheck_ci/guard.py): no connection to another host, remembered with its
+"""The guards around user code (gradcheck_ci/usercode/guard.py): no connection to another host, remembered with its
 stack; a time limit that the user's `except Exception` cannot swallow; everything restored afterwards."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import urllib.request
 
 import pytest
 
-from gradcheck_ci import guard
+from gradcheck_ci.usercode import guard
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-"""The one importer for factories and custom losses (gradcheck_ci/importer.py), without Theano: both kinds
+"""The one importer for factories and custom losses (gradcheck_ci/usercode/importer.py), without Theano: both kinds
 of reference are imported the same way and keep their own wording."""
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from gradcheck_ci import importer
-from gradcheck_ci.errors import ModelLoadError
-from gradcheck_ci.importer import FACTORY, LOSS, import_function
+from gradcheck_ci.core.errors import ModelLoadError
+from gradcheck_ci.usercode import importer
+from gradcheck_ci.usercode.importer import FACTORY, LOSS, import_function
 
 
 @pytest.fixture

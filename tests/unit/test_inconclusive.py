@@ -10,14 +10,14 @@ import pytest
 
 from entrypoint import inputs
 from entrypoint.main import failed_models
-from gradcheck_ci.cli import build_parser
+from gradcheck_ci.commands.cli import build_parser
+from gradcheck_ci.core.results import EXIT_MISMATCH, EXIT_OK, ParamResult, RunReport
 from gradcheck_ci.report.github import annotations
 from gradcheck_ci.report.jsonreport import merge_reports, render_json
 from gradcheck_ci.report.junit import render_junit
 from gradcheck_ci.report.sarif import render_sarif
 from gradcheck_ci.report.summary import render_step_summary
 from gradcheck_ci.report.text import render_model, render_summary
-from gradcheck_ci.results import EXIT_MISMATCH, EXIT_OK, ParamResult, RunReport
 from tests.samples import model, param
 
 

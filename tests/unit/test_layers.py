@@ -161,6 +161,17 @@ def test_the_table_places_every_module():
     assert not unplaced, f"modules missing from the layer table in gradcheck_ci/__init__.py: {unplaced}"
 
 
+def test_the_table_names_folders():
+    """The layers are folders: the table's units are subpackages (beside the command line's `__main__` and the
+    action's adapter), and at most six modules sit at the package's top beside them."""
+    table = layer_table()
+    not_folders = sorted(unit for unit in table
+                         if unit not in ("__main__", "entrypoint") and not (PACKAGE / unit / "__init__.py").is_file())
+    assert not_folders == [], f"layer-table units that are not folders of gradcheck_ci/: {not_folders}"
+    top_level = sorted(path.name for path in PACKAGE.glob("*.py"))
+    assert len(top_level) <= 6, top_level
+
+
 def test_imports_point_down():
     table = dict(layer_table(), gradcheck_ci=0)
     assert upward_imports(table, graph()) == []

@@ -1,4 +1,4 @@
-"""Code from another era (gradcheck_ci/legacy.py): Python 2 constructs found on the line Python 3 refuses,
+"""Code from another era (gradcheck_ci/usercode/legacy.py): Python 2 constructs found on the line Python 3 refuses,
 Python 2 modules and builtins, Lasagne master's names and arguments, and the removed CUDA backend."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import types
 
 import pytest
 
-from gradcheck_ci import legacy
+from gradcheck_ci.usercode import legacy
 
 
 @pytest.mark.parametrize("line, construct", [

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from gradcheck_ci import numeric
+from gradcheck_ci.engine import numeric
 
 H = {p: float(np.finfo(p).eps ** (1 / 3)) for p in ("float64", "float32")}
 

@@ -1,12 +1,13 @@
-"""The model side without Theano (gradcheck_ci/model.py): kwargs that do not fit the factory, and the input
+"""The model side without Theano (gradcheck_ci/model/build.py): kwargs that do not fit the factory, and the input
 shapes the synthetic data can and cannot fill."""
 from __future__ import annotations
 
 import pytest
 
-from gradcheck_ci import blame, model
 from gradcheck_ci.config import DataSpec
-from gradcheck_ci.errors import ModelLoadError
+from gradcheck_ci.core.errors import ModelLoadError
+from gradcheck_ci.model import build as model
+from gradcheck_ci.usercode import blame
 from tests.samples import spec
 
 

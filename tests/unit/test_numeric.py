@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from gradcheck_ci import numeric
+from gradcheck_ci.engine import numeric
 
 
 def along(f, x0, direction):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import io
 
-from gradcheck_ci.output import LOG_EVERY, TTY_AFTER, Console, Ticker
+from gradcheck_ci.commands.console import LOG_EVERY, TTY_AFTER, Console, Ticker
 
 
 class Clock:

@@ -8,10 +8,10 @@ import json
 import pytest
 
 from gradcheck_ci import __version__
-from gradcheck_ci.cli import main
-from gradcheck_ci.replay import comparison_lines, digits_agreeing, recorded_entry, what_differs
-from gradcheck_ci.results import RunReport
-from gradcheck_ci.run import UsageError
+from gradcheck_ci.commands.cli import main
+from gradcheck_ci.commands.replay import comparison_lines, digits_agreeing, recorded_entry, what_differs
+from gradcheck_ci.core.errors import UsageError
+from gradcheck_ci.core.results import RunReport
 from tests.samples import model, param, spec
 
 

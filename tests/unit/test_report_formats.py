@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from entrypoint import inputs
-from gradcheck_ci.cli import build_parser
+from gradcheck_ci.commands.cli import build_parser
 from gradcheck_ci.report import REPORT_FORMATS, write_reports
 from gradcheck_ci.report.formats import report_format
 from tests import REPO

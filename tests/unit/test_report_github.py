@@ -6,10 +6,10 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gradcheck_ci.core.results import ErrorInfo, RunReport
 from gradcheck_ci.report import github, text
 from gradcheck_ci.report.common import clean_text
 from gradcheck_ci.report.github import annotations, command, escape_data, escape_property, stop_commands
-from gradcheck_ci.results import ErrorInfo, RunReport
 from tests.samples import HOSTILE, hostile_report, many_models, model, param, sample_report
 
 REGISTERED = {"error", "warning", "notice", "debug", "group", "endgroup", "stop-commands", "add-mask",

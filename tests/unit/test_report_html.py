@@ -7,8 +7,8 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
+from gradcheck_ci.core.results import Notice, SkipInfo
 from gradcheck_ci.report.html import CSP, profile_chart, render_html, value_bars
-from gradcheck_ci.results import Notice, SkipInfo
 from tests.samples import HOSTILE, hostile_report, model, param, sample_report, truncated_diagnosis
 
 VOID = {"meta", "br", "hr", "img", "input", "link", "area", "base", "col", "embed", "source", "track", "wbr"}

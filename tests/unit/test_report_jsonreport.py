@@ -6,8 +6,8 @@ import math
 
 import pytest
 
+from gradcheck_ci.core.results import ErrorInfo, RunReport
 from gradcheck_ci.report.jsonreport import merge_reports, read_json, render_json, write_json
-from gradcheck_ci.results import ErrorInfo, RunReport
 from tests.samples import hostile_report, model, param, sample_report
 
 

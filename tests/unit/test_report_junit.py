@@ -5,8 +5,8 @@ import xml.etree.ElementTree as ET
 
 from junitparser import Error, Failure, JUnitXml, Skipped
 
+from gradcheck_ci.core.results import RunReport
 from gradcheck_ci.report.junit import render_junit
-from gradcheck_ci.results import RunReport
 from tests.samples import hostile_report, model, param, sample_report
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 
+from gradcheck_ci.core.results import ModelResult, Notice, RunReport
 from gradcheck_ci.report.github import annotations
 from gradcheck_ci.report.jsonreport import render_json
 from gradcheck_ci.report.junit import render_junit
 from gradcheck_ci.report.sarif import render_sarif
 from gradcheck_ci.report.summary import render_step_summary
 from gradcheck_ci.report.text import render_model
-from gradcheck_ci.results import ModelResult, Notice, RunReport
 from tests.samples import model, param
 
 OVERRIDE = Notice("data.steps is 20 but the InputLayer's fixed shape (100, 55, 2) wins: checked at 55 steps",

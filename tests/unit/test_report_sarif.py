@@ -8,8 +8,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from gradcheck_ci.core.results import Diagnosis, ErrorInfo, RunReport
 from gradcheck_ci.report.sarif import render_sarif
-from gradcheck_ci.results import Diagnosis, ErrorInfo, RunReport
 from tests.samples import hostile_report, model, param, sample_report, truncated_diagnosis
 
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 
+from gradcheck_ci.core.results import EXIT_MISMATCH, EXIT_OK, MODEL_STATUSES, RunReport, SkipInfo
 from gradcheck_ci.report import github
 from gradcheck_ci.report.jsonreport import read_json, render_json, write_json
 from gradcheck_ci.report.junit import render_junit
 from gradcheck_ci.report.sarif import render_sarif
 from gradcheck_ci.report.summary import profile_chart, render_step_summary
 from gradcheck_ci.report.text import render_model, render_summary
-from gradcheck_ci.results import EXIT_MISMATCH, EXIT_OK, MODEL_STATUSES, RunReport, SkipInfo
 from tests.samples import model, param
 
 

@@ -5,8 +5,8 @@ import re
 import sys
 from collections.abc import Callable
 
+from gradcheck_ci.core.results import RunReport
 from gradcheck_ci.report.summary import md, render_step_summary
-from gradcheck_ci.results import RunReport
 from tests.samples import hostile_report, many_models, model, sample_report
 
 
@@ -136,7 +136,7 @@ def test_hostile_text_is_escaped():
 
 def test_code_fence_survives_backticks():
     m = model("m", "error")
-    from gradcheck_ci.results import ErrorInfo
+    from gradcheck_ci.core.results import ErrorInfo
     m.error = ErrorInfo("before\n````\n</details>\nafter", kind="crash")
     text = render_step_summary(RunReport(config_file="g.yml", models=[m]))
     assert "`````\nbefore\n````\n</details>\nafter\n`````" in text

@@ -1,8 +1,8 @@
 """Terminal output: per-model block and the final verdict."""
 from __future__ import annotations
 
+from gradcheck_ci.core.results import RunReport
 from gradcheck_ci.report.text import render_config_errors, render_model, render_summary
-from gradcheck_ci.results import RunReport
 from tests.samples import HOSTILE, hostile_report, model, param, sample_report
 
 
@@ -99,8 +99,8 @@ def test_hostile_text_cannot_start_a_command():
 
 
 def test_gradient_through_time_profile_is_one_line():
+    from gradcheck_ci.core.results import ModelResult
     from gradcheck_ci.report.text import render_model
-    from gradcheck_ci.results import ModelResult
 
     m = ModelResult(name="rnn", factory="m.py:f", status="fail", seed=0, precision="float64", mode="full",
                     extra={"profiles": [{"summary": "RecurrentLayer#0: analytic gradient is zero before the "

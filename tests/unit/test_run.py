@@ -1,4 +1,4 @@
-"""The run lifecycle of `check` (gradcheck_ci/run.py): which models a run selects, and the interim reports
+"""The run lifecycle of `check` (gradcheck_ci/commands/run.py): which models a run selects, and the interim reports
 written while it runs."""
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import types
 
 import pytest
 
-from gradcheck_ci import cli, run
-from gradcheck_ci.results import ModelResult, RunReport
+from gradcheck_ci.commands import cli, run
+from gradcheck_ci.core.results import ModelResult, RunReport
 from tests.samples import spec
 
 
@@ -38,7 +38,7 @@ def test_interim_reports_mark_pending_models_cancelled(tmp_path):
 def test_the_start_line_counts_invalid_and_unchanged_models_as_the_final_count_does():
     import io
 
-    from gradcheck_ci.output import Console
+    from gradcheck_ci.commands.console import Console
 
     stream = io.StringIO()
     Console(stream).start(2, "gradcheck.yml", not_run=1, skipped=3)

@@ -1,11 +1,11 @@
-"""The runner's account of a worker that died (gradcheck_ci/runner.py): timeout, crash, kill, exit and cancel
+"""The runner's account of a worker that died (gradcheck_ci/process/runner.py): timeout, crash, kill, exit and cancel
 described and pointed at the right line, the faulthandler dump read, the memory limit set; no worker is
 started here."""
 from __future__ import annotations
 
 import signal
 
-from gradcheck_ci import runner
+from gradcheck_ci.process import runner
 from tests.samples import spec
 
 
@@ -46,7 +46,7 @@ Fatal Python error: Segmentation fault
 Current thread 0x00007f3a (most recent call first):
   File "{lib}/ctypes/__init__.py", line 519 in string_at
   File "{root}/models/net.py", line 9 in build
-  File "{pkg}/gradcheck_ci/model.py", line 300 in call_factory
+  File "{pkg}/gradcheck_ci/model/build.py", line 300 in call_factory
   File "{root}/models/helpers.py", line 2 in outer
 
 Extension modules: numpy.core._multiarray_umath (total: 1)

@@ -6,9 +6,9 @@ import pytest
 import yaml
 
 from gradcheck_ci.config import load_config
-from gradcheck_ci.discover import Candidate, Passed
-from gradcheck_ci.scaffold import compose, model_names, yaml_scalar
-from gradcheck_ci.trial import Trial
+from gradcheck_ci.init.discover import Candidate, Passed
+from gradcheck_ci.init.scaffold import compose, model_names, yaml_scalar
+from gradcheck_ci.init.trial import Trial
 
 
 def candidate(file="models/rnn.py", function="build_model", **kwargs) -> Candidate:

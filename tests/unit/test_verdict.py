@@ -1,10 +1,10 @@
-"""The verdict's checks that need no model (gradcheck_ci/verdict.py)."""
+"""The verdict's checks that need no model (gradcheck_ci/engine/verdict.py)."""
 from __future__ import annotations
 
 import pytest
 
-from gradcheck_ci import verdict
-from gradcheck_ci.errors import ModelLoadError
+from gradcheck_ci.core.errors import ModelLoadError
+from gradcheck_ci.engine import verdict
 from tests.samples import spec
 
 

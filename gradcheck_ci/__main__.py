@@ -1,0 +1,7 @@
+"""`python -m gradcheck_ci ...`: the same as the `gradcheck-ci` command."""
+import sys
+
+from .commands.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,217 @@
+"""The `gradcheck-ci` command: check, validate, merge, init, replay, docker.
+
+Exit codes: 0 every checked model passes (or fails as expected), 1 an unexpected gradient mismatch,
+2 a configuration, loading or usage error (2 wins over 1).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import NoReturn
+
+from .. import __version__
+from ..core.errors import UsageError, print_debug_traceback
+from ..core.results import EXIT_ERROR, EXIT_OK
+from ..init.trial import DEFAULT_TIMEOUT
+from ..report.formats import REPORT_FORMATS
+from . import run
+from .console import Console, under_actions, write_step_outputs
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # exit 2 with one line, like every other usage error here
+        self.print_usage(sys.stderr)
+        raise UsageError(message)
+
+
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(prog="gradcheck-ci", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"gradcheck-ci {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
+
+    check = sub.add_parser("check", help="check the models named in gradcheck.yml")
+    _config_args(check)
+    check.add_argument("--model", action="append", default=[], metavar="NAME",
+                       help="check only this model (a name or a glob; repeatable)")
+    for fmt in REPORT_FORMATS:
+        check.add_argument(fmt.option, dest=fmt.name, metavar="PATH", help=fmt.help)
+    check.add_argument("--shard", metavar="I/N",
+                       help="check only shard I of N (models dealt round-robin in file order)")
+    check.add_argument("--changed-since", metavar="REF",
+                       help="check only the models whose files or gradcheck.yml entry changed since the git "
+                            "commit REF (e.g. the pull request's base); the others are reported as skipped")
+    check.add_argument("--previous-report", metavar="PATH",
+                       help="with --changed-since: the JSON report of an earlier run, which records what each "
+                            "model imports (default: the --json file, read before this run rewrites it)")
+    check.add_argument("--fail-on-expected", action="store_true",
+                       help="a model marked `expect: fail` that now passes fails the run")
+    check.add_argument("--fail-on-inconclusive", action="store_true",
+                       help="a model whose check is inconclusive (tensors no smooth comparison could judge) "
+                            "fails the run (exit 1) instead of passing with a warning")
+    check.add_argument("--format", choices=("auto", "text", "github"), default="auto",
+                       help="github: annotations, log groups, job summary (auto: github under GitHub Actions)")
+    check.add_argument("--quiet", action="store_true", help="no progress lines")
+    check.add_argument("--cache-dir", metavar="DIR",
+                       help="keep gradcheck-ci's caches (Theano's compiled code) in DIR, for CI to save and "
+                            "restore (default: $GRADCHECK_CI_CACHE_DIR, else ~/.cache/gradcheck-ci; in the "
+                            "image, its baked cache)")
+
+    validate = sub.add_parser("validate", help="check gradcheck.yml only (does not import Theano)")
+    _config_args(validate)
+
+    merge = sub.add_parser("merge", help="merge the JSON reports of sharded runs (does not import Theano)")
+    merge.add_argument("reports", nargs="+", metavar="REPORT.json")
+    for fmt in REPORT_FORMATS:
+        merge.add_argument(fmt.option, dest=fmt.name, metavar="PATH", help=fmt.help.replace("report", "merged report"))
+    merge.add_argument("--format", choices=("auto", "text", "github"), default="auto",
+                       help="github: the job summary of the merged run (auto: github under GitHub Actions); the "
+                            "shards' jobs already made the annotations")
+
+    init = sub.add_parser("init", help="write a starting gradcheck.yml: one entry per model factory that builds")
+    init.add_argument("--config", default="gradcheck.yml", metavar="PATH",
+                      help="the file to write (default: gradcheck.yml); never overwritten without --force")
+    init.add_argument("--root", metavar="DIR",
+                      help="repository root to search, factory paths relative to it (default: the config's directory)")
+    init.add_argument("--force", action="store_true", help="replace an existing file")
+    init.add_argument("--stdout", action="store_true", help="print the proposed file instead of writing it")
+    init.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                      help=f"time to import and build each candidate factory (default: {DEFAULT_TIMEOUT:g})")
+
+    replay = sub.add_parser("replay", help="re-run one model of a JSON report exactly as it recorded it, compare "
+                                           "every element of its failing tensors and save the arrays to .npz")
+    replay.add_argument("report", metavar="REPORT.json")
+    replay.add_argument("--model", required=True, metavar="NAME", help="the model to replay")
+    replay.add_argument("--config", metavar="PATH",
+                        help="gradcheck.yml, to say what changed since the report (default: the report's config file "
+                             "if it is here, else gradcheck.yml)")
+    replay.add_argument("--root", metavar="DIR", help="repository root (default: the config's directory)")
+    replay.add_argument("--npz", metavar="PATH", help="where to save the arrays (default: gradcheck-replay-NAME.npz)")
+    replay.add_argument("--json", metavar="PATH", help="write the replayed model's JSON report here")
+    replay.add_argument("--timeout", type=float, metavar="SECONDS",
+                        help="for the whole replay (default: 4 x the model's recorded timeout)")
+    replay.add_argument("--quiet", action="store_true", help="no progress lines")
+
+    docker = sub.add_parser("docker", help="run the check in the gradcheck-ci container (Docker SDK)")
+    docker.add_argument("args", nargs=argparse.REMAINDER, help="image options, then check arguments")
+    return parser
+
+
+def _config_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", default="gradcheck.yml", metavar="PATH", help="default: gradcheck.yml")
+    parser.add_argument("--root", metavar="DIR",
+                        help="repository root that factory paths are relative to (default: the config's directory)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "docker":  # its own options (--image, --rebuild) come before the check's
+        from . import docker as dockerrun
+        return dockerrun.main(argv[1:])
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "validate":
+            return cmd_validate(args)
+        if args.command == "check":
+            return cmd_check(args)
+        if args.command == "merge":
+            return cmd_merge(args)
+        if args.command == "init":
+            from ..init.scaffold import init
+
+            return init(args)
+        if args.command == "replay":
+            from .replay import replay
+
+            return replay(args, Console(sys.stdout, quiet=args.quiet))
+    except UsageError as exc:
+        print_debug_traceback(exc)
+        print(f"gradcheck-ci: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("gradcheck-ci: interrupted", file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as exc:  # a bug of ours: one clear line and exit 2, not a traceback
+        if os.environ.get("GRADCHECK_CI_DEBUG"):
+            raise
+        print(f"gradcheck-ci: internal error (please report it): {type(exc).__name__}: {exc}"
+              " (set GRADCHECK_CI_DEBUG=1 for the details)", file=sys.stderr)
+        return EXIT_ERROR
+    return EXIT_ERROR
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from ..config import ConfigError, format_problem, load_config
+
+    try:
+        config = load_config(args.config, root=args.root)
+    except ConfigError as exc:
+        print_debug_traceback(exc)
+        print(str(exc), file=sys.stderr)
+        return EXIT_ERROR
+    for problem in config.problems:
+        print(format_problem(config.rel_path(), problem), file=sys.stderr)
+    if config.problems:
+        print(f"{config.rel_path()}: {len(config.problems)} problem(s)", file=sys.stderr)
+        return EXIT_ERROR
+    print(f"{config.rel_path()}: valid, {len(config.models)} model(s)")
+    return EXIT_OK
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    if not text:
+        return None
+    try:
+        index, count = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise UsageError(f"--shard must look like 1/4, not {text!r}") from None
+    if not 1 <= index <= count:
+        raise UsageError(f"--shard {text}: the shard number must be between 1 and {max(count, 1)}")
+    return index, count
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from ..platform import compat
+
+    shard = parse_shard(args.shard)
+    if args.root is not None and not os.path.isdir(args.root):
+        raise UsageError(f"--root {args.root}: not a directory")
+    if args.previous_report and not args.changed_since:
+        raise UsageError("--previous-report is only read with --changed-since REF")
+    problem = compat.stack_problem()
+    if problem:
+        raise UsageError(problem)
+    if args.cache_dir is not None:
+        if not args.cache_dir.strip():
+            raise UsageError("--cache-dir needs a directory")
+        os.environ[compat.CACHE_DIR_ENV] = os.path.abspath(args.cache_dir)  # the workers inherit it
+    github = args.format == "github" or (args.format == "auto" and under_actions())
+    return run.check(args, shard, Console(sys.stdout, github=github, quiet=args.quiet))
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    from ..report.jsonreport import merge_reports, read_json
+
+    if not any(getattr(args, fmt.name) for fmt in REPORT_FORMATS):
+        options = ", ".join(fmt.option for fmt in REPORT_FORMATS)
+        raise UsageError(f"merge: say where to write the merged report ({options})")
+    reports = []
+    for path in args.reports:
+        try:
+            reports.append(read_json(path))
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"cannot read report {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        merged = merge_reports(reports)
+    except ValueError as exc:  # the reports overlap
+        raise UsageError(str(exc)) from None
+    written = run.ReportFiles(args, rebase=False).write(merged)  # UsageError names an unwritable path
+    github = args.format == "github" or (args.format == "auto" and under_actions())
+    Console(sys.stdout, github=github, quiet=True).finish(merged, written, annotate=False)
+    print(f"merged {len(reports)} report(s), {len(merged.models)} model(s): {merged.status}")
+    write_step_outputs(merged, args.json)
+    return merged.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,192 @@
+"""`gradcheck-ci replay REPORT --model NAME`: re-run one model exactly as a report recorded it, on this machine.
+
+The report's `spec` (the model's entry as checked: seed, precision, data sizes, mode, directions, kwargs,
+tolerances) is run through the same worker as `check`; then every element of each tensor that failed (in
+the report or now) is compared (full mode, elements.py), and the inputs, parameters, analytic and numeric
+gradients go to an .npz file that plain numpy loads. Before it runs, replay says what differs from the
+report: another gradcheck-ci version, a gradcheck.yml entry edited since, repository files changed since.
+After, it sets the replayed numbers beside the recorded ones. The exit code is the replayed check's
+(0 pass, 1 a gradient mismatch, 2 an error), as `check` would give for this one model.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import re
+from typing import Any
+
+from .. import __version__
+from ..core.errors import UsageError
+from ..core.results import ModelResult, ParamResult, RunReport
+from ..report.common import num
+from ..report.jsonreport import read_json, write_json
+from .changes import file_digest
+from .console import Console
+
+REPRODUCED_DIGITS = 6  # replayed numbers agreeing to this many significant digits count as reproduced
+
+
+def digits_agreeing(recorded: float | None, replayed: float | None) -> int | None:
+    """How many significant digits two numbers share (17: identical); None when either is missing."""
+    if recorded is None or replayed is None:
+        return None
+    if recorded == replayed or (math.isnan(recorded) and math.isnan(replayed)):
+        return 17
+    scale = max(abs(recorded), abs(replayed))
+    if not math.isfinite(scale) or scale == 0:
+        return 0
+    return max(0, min(16, math.floor(-math.log10(abs(recorded - replayed) / scale))))
+
+
+def load_report(path: str) -> RunReport:
+    try:
+        return read_json(path)
+    except OSError as exc:
+        raise UsageError(f"cannot read report {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise UsageError(f"{path}: {exc}") from None
+
+
+def find_model(report: RunReport, name: str, path: str) -> ModelResult:
+    for model in report.models:
+        if model.name == name:
+            return model
+    names = ", ".join(m.name for m in report.models[:20]) or "none"
+    raise UsageError(f"--model {name}: no such model in {path} (models: {names})")
+
+
+def recorded_entry(model: ModelResult, current: dict[str, Any] | None, notes: list[str]) -> dict[str, Any]:
+    """The entry to replay: the report's, else (an older report) the current one with the report's seed and
+    precision, said in `notes`."""
+    if model.spec is not None:
+        return dict(model.spec)
+    if current is None:
+        raise UsageError(f"the report does not record the entry of {model.name!r} (an older gradcheck-ci wrote it) "
+                         "and gradcheck.yml has no model of that name to take it from")
+    notes.append("the report does not record the model's entry (an older gradcheck-ci wrote it): kwargs and data "
+                 "come from gradcheck.yml, seed and precision from the report")
+    return dict(current, seed=model.seed, precision=model.precision)
+
+
+def what_differs(report: RunReport, model: ModelResult, entry: dict[str, Any], current: dict[str, Any] | None,
+                 root: str) -> list[str]:
+    """Everything that can make the replay differ from the report, one line each."""
+    found = []
+    if report.version != __version__:
+        found.append(f"the report was written by gradcheck-ci {report.version or '(an older version)'}; "
+                     f"this is {__version__}: the error model or the directions may differ")
+    if current is None:
+        found.append(f"gradcheck.yml has no model {model.name!r} now: replaying the report's entry")
+    else:
+        for key in sorted(set(entry) | set(current)):
+            if entry.get(key) != current.get(key):
+                found.append(f"gradcheck.yml now says {key}: {current.get(key)!r} (the report: "
+                             f"{entry.get(key)!r}); replaying the report's")
+    for path, digest in sorted(model.files.items()):
+        now = file_digest(root, path)
+        if now != digest:
+            found.append(f"{path} {'is gone' if now is None else 'changed'} since the report: the replay runs "
+                         "today's code")
+    return found
+
+
+def current_entry(config_path: str, root: str, name: str) -> dict[str, Any] | None:
+    from ..config import ConfigError, load_config
+
+    if not os.path.isfile(config_path):
+        return None
+    try:
+        config = load_config(config_path, root=root)
+    except ConfigError:
+        return None
+    return next((spec.as_checked() for spec in config.models if spec.name == name), None)
+
+
+def comparison_lines(recorded: list[ParamResult], replayed: list[ParamResult]) -> list[str]:
+    now = {p.id: p for p in replayed}
+    lines = []
+    for before in recorded:
+        after = now.get(before.id)
+        if after is None:
+            lines.append(f"  {before.id}: not in the replay (its parameters changed)")
+            continue
+        digits = digits_agreeing(before.max_abs_err, after.max_abs_err)
+        same = before.status == after.status and digits is not None and digits >= REPRODUCED_DIGITS
+        verdict = ("reproduced exactly" if same and digits == 17 else
+                   f"reproduced to {digits} significant digits" if same else
+                   f"differs ({before.status} in the report, {after.status} now)" if before.status != after.status
+                   else f"differs after {digits} significant digit(s)")
+        lines.append(f"  {before.id}: {before.status}, max abs err {before.max_abs_err!r} in the report, "
+                     f"{after.max_abs_err!r} now: {verdict}")
+    return lines
+
+
+def element_lines(result: ModelResult) -> list[str]:
+    replay = result.extra.get("replay") if isinstance(result.extra, dict) else None
+    if not isinstance(replay, dict):
+        return []
+    lines = []
+    for t in replay.get("tensors", []):
+        shape = "x".join(str(s) for s in t["shape"]) or "scalar"
+        lines.append(f"  {t['id']} ({shape}): {t['disagree']} of {t['elements']} element(s) disagree; worst "
+                     f"{t['worst_index']}: analytic {num(t['analytic'])}, numeric {num(t['numeric'])} "
+                     f"(abs err {num(abs(t['numeric'] - t['analytic']))}, tolerance {num(t['tolerance'])})")
+    return lines
+
+
+def replay(args: argparse.Namespace, console: Console) -> int:
+    from ..config import ModelSpec
+    from ..process.runner import Runner
+
+    if args.timeout is not None and not args.timeout > 0:
+        raise UsageError(f"--timeout must be a positive number of seconds, not {args.timeout:g}")
+    report = load_report(args.report)
+    model = find_model(report, args.model, args.report)
+    config_path = args.config or (report.config_file if os.path.isfile(report.config_file) else "gradcheck.yml")
+    root = os.path.abspath(args.root) if args.root else os.path.dirname(os.path.abspath(config_path))
+    if not os.path.isdir(root):
+        raise UsageError(f"--root {args.root}: not a directory")
+    current = current_entry(config_path, root, model.name)
+    notes: list[str] = []
+    entry = recorded_entry(model, current, notes)
+    differs = notes + what_differs(report, model, entry, current, root)
+    spec = ModelSpec.from_json(entry)
+    spec.line = model.config_line or 0
+    spec.timeout = args.timeout or spec.timeout * 4  # the element-wise comparison comes on top of the check
+    npz = args.npz or f"gradcheck-replay-{re.sub(r'[^A-Za-z0-9._-]+', '-', model.name)}.npz"
+    data = spec.data
+    console.note(f"gradcheck-ci replay: {model.name} from {args.report} (written by gradcheck-ci "
+                 f"{report.version or 'unknown'}; seed {spec.seed}, {spec.precision}, mode {spec.mode}, "
+                 f"{spec.directions} direction(s), data {data.sequences} x {data.steps} x {data.features})")
+    for line in differs or ["nothing differs from the report: same gradcheck-ci, same entry, same files"]:
+        console.note(f"  {line}")
+    recorded_failing = [p.id for p in model.params if p.status == "fail"]
+    meta = {"model": model.name, "report": os.path.basename(args.report), "spec": entry, "gradcheck_ci": __version__,
+            "report_version": report.version}
+    runner = Runner(root, model.config_file or "gradcheck.yml", on_event=console.progress,
+                    on_output=console.user_output,
+                    job_extra={"replay": {"npz": os.path.abspath(npz), "tensors": recorded_failing, "meta": meta}})
+    console.model_start(spec)
+    result = runner.run_one(spec)
+    result.spec = entry  # as recorded: the longer timeout is the replay's, not the model's
+    console.model_done(result)
+    if model.params:
+        console.note("against the report:")
+        for line in comparison_lines(model.params, result.params):
+            console.note(line)
+    elements = element_lines(result)
+    if elements:
+        console.note("every element of the failing tensors (full mode):")
+        for line in elements:
+            console.note(line)
+    if os.path.isfile(npz) and isinstance(result.extra.get("replay"), dict):
+        console.note(f"wrote {npz}: inputs/, targets, params/, analytic/ for every tensor; numeric/, abs_err/, "
+                     "tolerance/, agree/ for those compared (numpy.load; no pickles)")
+    replayed = RunReport(config_file=model.config_file or "gradcheck.yml", models=[result], version=__version__)
+    if args.json:
+        try:
+            write_json(replayed, args.json)
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.json}: {exc.strerror or exc}") from None
+    return replayed.exit_code

@@ -1,0 +1,317 @@
+"""The run lifecycle of `gradcheck-ci check`: read the config, choose the models (--model, --shard), check
+them one by one in a worker, keep the report files current after every model, stop cleanly on SIGTERM or
+Ctrl-C, and finish with the reports written and the exit code.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import fnmatch
+import os
+import signal
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+from .. import __version__
+from ..core.errors import UsageError, print_debug_traceback
+from ..core.results import EXIT_ERROR, ErrorInfo, ModelResult, RunReport
+from ..report.formats import REPORT_FORMATS
+from .console import Console, write_step_outputs
+
+if TYPE_CHECKING:  # annotations only: config and runner are imported once a check starts
+    from ..config import Config, ConfigError, ConfigProblem, ModelSpec
+    from ..process.runner import Runner
+
+
+def select_models(specs: list[ModelSpec], patterns: list[str], shard: tuple[int, int] | None,
+                  other_names: tuple[str, ...] | list[str] = ()) -> list[ModelSpec]:
+    """The models to run; other_names: models the config names but cannot run (their entry is invalid)."""
+    if patterns:
+        known = [s.name for s in specs] + list(other_names)
+        unknown = [p for p in patterns if not any(fnmatch.fnmatchcase(name, p) for name in known)]
+        if unknown:
+            names = ", ".join(known[:20]) + (" ..." if len(known) > 20 else "")
+            raise UsageError(f"--model {', '.join(unknown)}: no such model in the config (models: {names})")
+        specs = [s for s in specs if any(fnmatch.fnmatchcase(s.name, p) for p in patterns)]
+    if shard:
+        index, count = shard
+        specs = [s for position, s in enumerate(specs) if position % count == index - 1]
+    return specs
+
+
+def repository_prefix(root: str) -> str:
+    """Under GitHub Actions, where the config's directory sits inside the checked-out repository ("sub/")."""
+    workspace = os.environ.get("GITHUB_WORKSPACE")
+    if not workspace:
+        return ""
+    relative = os.path.relpath(os.path.realpath(root), os.path.realpath(workspace))
+    if relative == "." or relative == ".." or relative.startswith(".." + os.sep):
+        return ""
+    return relative.replace(os.sep, "/") + "/"
+
+
+class _Stop:
+    """SIGTERM (a cancelled CI job) and the first Ctrl-C: stop the running worker, report what finished.
+
+    Installed before the config is read, so a signal at any moment ends in complete reports; a second
+    Ctrl-C interrupts for good.
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.runner: Runner | None = None  # cancelled on a signal, once there is one
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _Stop:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            try:
+                self._previous[signum] = signal.signal(signum, self._handle)
+            except ValueError:  # not the main thread (embedded use): keep the defaults
+                pass
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if signum == signal.SIGINT and self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        if self.runner is not None:
+            self.runner.cancel()
+
+
+class ReportFiles:
+    """The report files asked for (args.json, args.junit, ...: one attribute per report format), rewritten
+    atomically after every model, so that even a run killed outright (SIGKILL, a lost machine) leaves
+    valid reports: the finished models, the rest marked cancelled."""
+
+    def __init__(self, args: argparse.Namespace, rebase: bool = True) -> None:
+        """rebase=False: the report's paths are repository-relative already (merge reads the shards' reports)."""
+        self.paths = {fmt.name: getattr(args, fmt.name, None) for fmt in REPORT_FORMATS}
+        self.wanted = any(self.paths.values())
+        config = getattr(args, "config", "gradcheck.yml")
+        root = getattr(args, "root", None) or os.path.dirname(os.path.abspath(config))
+        self.prefix = repository_prefix(root) if rebase else ""
+        # The directory the written paths are relative to: the checkout under Actions, else the config's root
+        # (merge: the checkout, when it runs under Actions; unknown otherwise).
+        workspace = os.environ.get("GITHUB_WORKSPACE")
+        if rebase:
+            self.source_root: str | None = os.path.abspath(workspace if self.prefix and workspace else root)
+        else:
+            self.source_root = os.path.abspath(workspace) if workspace else None
+
+    def rebased(self, report: RunReport) -> RunReport:
+        """The report with paths relative to the repository (GITHUB_WORKSPACE), not to the config's directory."""
+        report.root = self.source_root
+        if not self.prefix:
+            return report
+        copied = copy.deepcopy(report)
+        copied.prefix_paths(self.prefix)
+        return copied
+
+    def interim(self, report: RunReport, pending: list[ModelSpec], config_file: str) -> None:
+        """Write the reports as they stand, the models still `pending` marked cancelled."""
+        if not self.wanted:
+            return
+        from ..process.runner import error_result
+
+        snapshot = RunReport(config_file=report.config_file, models=list(report.models),
+                             config_errors=report.config_errors, shard=report.shard, seconds=report.seconds,
+                             version=report.version, changed_since=report.changed_since,
+                             fail_on_inconclusive=report.fail_on_inconclusive)
+        for spec in pending:
+            snapshot.models.append(error_result(spec, config_file, ErrorInfo(
+                "not checked: the run ended before this model (it was killed, or is still running)",
+                config_file, spec.line, "cancelled")))
+        self.write(snapshot)
+
+    def write(self, report: RunReport) -> list[str]:
+        """Write every report asked for; the paths written. UsageError names the option whose path failed."""
+        report = self.rebased(report)
+        written = []
+        for fmt in REPORT_FORMATS:
+            path = self.paths[fmt.name]
+            if not path:
+                continue
+            try:
+                fmt.write(report, path, __version__)
+            except OSError as exc:
+                reason = _unwritable_reason(path, exc)
+                raise UsageError(f"cannot write the report {fmt.option} {path}: {reason}") from None
+            written.append(path)
+        return written
+
+
+def _unwritable_reason(path: str, exc: OSError) -> str:
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        return "it is a directory"
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        return f"{folder} is not a directory"
+    return exc.strerror or str(exc)
+
+
+def check(args: argparse.Namespace, shard: tuple[int, int] | None, console: Console) -> int:
+    """Run `gradcheck-ci check` as parsed by cli.build_parser (shard: --shard, already parsed); the exit code."""
+    from ..config import ConfigError, format_problem, load_config
+    from ..process.runner import Runner, cancelled_result
+
+    reports = ReportFiles(args)
+    started = time.perf_counter()
+    with _Stop() as stop:
+        try:
+            config = load_config(args.config, root=args.root)
+        except ConfigError as exc:
+            print_debug_traceback(exc)
+            return _finish(_unreadable_config(exc, args), reports, console, started)
+
+        config_file = config.rel_path()
+        report, specs, problems = _plan(config, args.model, shard, args.shard)
+        # Every problem the config has, and the exit code it means, before the first model starts.
+        console.config_problems([format_problem(config_file, p) for p in problems], config_file)
+        report.fail_on_inconclusive = bool(getattr(args, "fail_on_inconclusive", False))
+        not_run = len(report.models)  # invalid entries, reported as errors
+        if getattr(args, "changed_since", None):
+            specs = _only_changed(args, config, report, specs, console)
+        console.start(len(specs), config_file, not_run=not_run, skipped=len(report.models) - not_run)
+        for result in report.models:
+            console.model_skipped(result)
+
+        runner = Runner(config.root, config_file, on_event=console.progress, on_output=console.user_output,
+                        fail_on_expected=args.fail_on_expected)
+        stop.runner = runner
+        if stop.requested:
+            runner.cancel()
+        pending = list(specs)
+        reports.interim(report, pending, config_file)  # fails fast on an unwritable report path
+        if specs:
+            _prepare_cache(console)
+
+        def on_result(result: ModelResult) -> None:
+            report.models.append(result)
+            if pending and pending[0].name == result.name:
+                pending.pop(0)
+            console.model_done(result)
+            report.seconds = time.perf_counter() - started
+            reports.interim(report, pending, config_file)
+
+        try:
+            for spec in specs:
+                if runner.cancelled:
+                    break
+                console.model_start(spec)
+                runner.run([spec], on_result)
+        except KeyboardInterrupt:  # a second Ctrl-C
+            runner.cancel()
+        report.models.extend(cancelled_result(s, config_file) for s in pending)
+        return _finish(report, reports, console, started)
+
+
+def _only_changed(args: argparse.Namespace, config: Config, report: RunReport, specs: list[ModelSpec],
+                  console: Console) -> list[ModelSpec]:
+    """--changed-since: the models to check; the others join the report as skipped (see changes.py). The
+    record is --previous-report, else the --json file as this run finds it (read before it is rewritten)."""
+    from . import changes
+
+    found = changes.changes_since(args.changed_since, config.root, config.rel_path())
+    previous, problem = (None, None) if found.problem else changes.read_records(args.previous_report or args.json)
+    selection = changes.select(specs, found, previous, problem, config.root, config.rel_path(), __version__)
+    report.changed_since = selection.summary
+    report.models.extend(selection.skipped)
+    console.note(f"--changed-since {args.changed_since}: {selection.message}",
+                 warning=bool(found.problem or problem))
+    if selection.skipped:
+        for name, reason in selection.reasons.items():
+            console.note(f"  checking {name}: {reason}")
+    return selection.to_check
+
+
+def _prepare_cache(console: Console) -> None:
+    """Ready the cache directory before the first worker; a cache that cannot be used is never fatal."""
+    from ..platform import compat
+
+    try:
+        state = compat.prepare_cache()
+    except compat.CacheDirError as exc:
+        print_debug_traceback(exc)
+        os.environ.pop(compat.CACHE_DIR_ENV, None)  # the workers fall back to the default cache
+        console.note(f"gradcheck-ci: {exc}; checking without it (nothing compiled now is kept)")
+        return
+    if state is not None:
+        from ..platform import fncache
+
+        pruned = fncache.prune(state.functions_dir)
+        functions = fncache.count(state.functions_dir)
+        console.note(f"gradcheck-ci: {state.describe()}; {functions} compiled function(s) in the function cache"
+                     + (f" (deleted {pruned} unused for {fncache.KEEP_SECONDS // 86400} days or beyond "
+                        f"{fncache.KEEP_BYTES >> 20} MB)" if pruned else ""))
+
+
+def _unreadable_config(exc: ConfigError, args: argparse.Namespace) -> RunReport:
+    """The report of a run whose config could not be read at all: one configuration error."""
+    message = exc.message
+    if not os.path.isfile(args.config):  # name it as given: relative to the root it would be a bare name
+        message += f": {args.config}"
+    error = ErrorInfo(message, _display_path(exc.file, args.root), exc.line, "config")
+    return RunReport(config_file=_display_path(args.config, args.root), config_errors=[error], shard=args.shard,
+                     version=__version__)
+
+
+def _plan(config: Config, patterns: list[str], shard: tuple[int, int] | None,
+          shard_text: str | None) -> tuple[RunReport, list[ModelSpec], list[ConfigProblem]]:
+    """The report as it starts (the config's problems in it), the models to check, and the problems that count
+    for this run (file-level ones, and those of the selected models).
+
+    A model whose entry is invalid is not run: it is reported once, as an error holding all its problems.
+    """
+    config_file = config.rel_path()
+    report = RunReport(config_file=config_file, shard=shard_text, version=__version__)
+    problem_models = {p.model for p in config.problems if p.model}
+    specs = select_models(config.models, patterns, shard, sorted(problem_models))
+    counted = []
+    for problem in config.problems:
+        error = ErrorInfo(problem.message, config_file, problem.line, "config")
+        if problem.model and _selected(problem.model, patterns):
+            counted.append(problem)
+            earlier = next((m for m in report.models if m.name == problem.model), None)
+            if earlier is not None and earlier.error is not None:  # one result per model, every problem in it
+                earlier.error.message += f"; line {problem.line}: {problem.message}"
+            else:
+                report.models.append(_config_error_result(problem.model, error))
+        elif not problem.model:
+            counted.append(problem)
+            report.config_errors.append(error)
+    return report, [s for s in specs if s.name not in problem_models], counted
+
+
+def _selected(name: str, patterns: list[str]) -> bool:
+    return not patterns or any(fnmatch.fnmatchcase(name, p) for p in patterns)
+
+
+def _config_error_result(name: str, error: ErrorInfo) -> ModelResult:
+    return ModelResult(name=name, factory="", status="error", seed=0, precision="float64", mode="auto",
+                       error=error, config_file=error.file, config_line=error.line)
+
+
+def _display_path(path: str | None, root: str | None) -> str:
+    if not path:
+        return "gradcheck.yml"
+    base = root or os.path.dirname(os.path.abspath(path))
+    return os.path.relpath(os.path.abspath(path), base).replace(os.sep, "/")
+
+
+def _finish(report: RunReport, reports: ReportFiles, console: Console, started: float) -> int:
+    report.seconds = time.perf_counter() - started
+    try:
+        written = reports.write(report)
+    except UsageError as exc:
+        console.finish(reports.rebased(report), [])
+        print(f"gradcheck-ci: error: {exc}", file=sys.stderr)
+        write_step_outputs(report, None)
+        return EXIT_ERROR
+    console.finish(reports.rebased(report), written, html_report=reports.paths.get("html"))
+    write_step_outputs(report, reports.paths.get("json"))
+    return report.exit_code

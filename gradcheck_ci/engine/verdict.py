@@ -1,0 +1,110 @@
+"""Turn per-tensor comparisons into a model's status; the non-finite cases."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..config import ModelSpec
+from ..core.errors import ModelLoadError
+from ..core.results import ModelResult, ParamResult
+from ..model.build import BuiltModel, ParamInfo
+from ..model.data import make_inputs
+from ..model.objective import Objective, loss_site
+from ..usercode.blame import CallSite
+
+
+def require_finite_loss(loss: float, spec: ModelSpec, config_file: str, model: BuiltModel | None = None,
+                        objective: Objective | None = None, root: str | None = None) -> None:
+    """A loss that is NaN or Inf at the starting point leaves nothing to compare: a model error.
+
+    The error points at its source: a parameter that is already non-finite, else the first layer (in
+    graph order) whose output is non-finite on the synthetic data, else the loss function itself (a
+    custom loss's definition; needs `objective` and `root`), else the config's `loss` line.
+    """
+    if math.isfinite(loss):
+        return
+    head = f"the loss of {spec.name!r} is {loss} on the synthetic data (seed {spec.seed}); nothing can be compared"
+    try:
+        culprit = locate_non_finite(model, spec) if model is not None else None
+    except Exception:  # noqa: BLE001 - locating is a courtesy; the error itself must still be reported
+        culprit = None
+    if culprit is not None:
+        what, info_site = culprit
+        file, line = (info_site.file, info_site.line) if info_site else (config_file, spec.line)
+        raise ModelLoadError(f"{head}: {what}", file, line, kind="nan-or-inf")
+    loss_line = spec.key_lines.get("loss", spec.line)
+    site = loss_site(objective, root) if objective is not None and root else None
+    why = ("every layer's output is finite, so the loss function makes it "
+           "(log of 0, a division by 0, or an overflow)" if model is not None else "")
+    file, line = site if site else (config_file, loss_line)
+    raise ModelLoadError(f"{head}" + (f": {why}" if why else ""), file, line, kind="nan-or-inf")
+
+
+def locate_non_finite(model: BuiltModel, spec: ModelSpec) -> tuple[str, CallSite | None] | None:
+    """(what is non-finite, its layer's call site) for the first non-finite parameter or layer output."""
+    import lasagne
+    import theano
+
+    for info in model.all_params:
+        value = np.asarray(info.variable.get_value())
+        if not np.all(np.isfinite(value)):
+            return (f"parameter {info.id} holds {_first_bad(value)} before any step (check its initialiser)",
+                    info.site)
+    layers = [layer for layer in model.layers if not isinstance(layer, lasagne.layers.InputLayer)]
+    if not layers:
+        return None
+    # The same arrays the check used: make_inputs draws first from RandomState(seed), as check.compile_check.
+    data = make_inputs(model, spec.data, np.random.RandomState(spec.seed), spec.precision)
+    outputs = lasagne.layers.get_output(layers, deterministic=True)
+    fn = theano.function([info.layer.input_var for info in model.inputs], outputs, on_unused_input="ignore")
+    for layer, value in zip(layers, fn(*data), strict=True):
+        value = np.asarray(value)
+        if value.dtype.kind in "fc" and not np.all(np.isfinite(value)):
+            return (f"the output of {model.label(layer)} is the first to hold {_first_bad(value)} "
+                    "(its inputs are finite)", model.site(layer))
+    return None
+
+
+def _first_bad(value: np.ndarray) -> str:
+    flat = value.reshape(-1)
+    bad = flat[~np.isfinite(flat)]
+    return "NaN" if np.isnan(bad).any() else ("Inf" if (bad > 0).any() else "-Inf")
+
+
+def non_finite_param(info: ParamInfo, grad: np.ndarray) -> ParamResult:
+    """The loss is finite but Theano's gradient is not: that is a gradient bug, not a config error."""
+    bad = np.argwhere(~np.isfinite(grad))
+    worst = [int(i) for i in bad[0]] if bad.size else None
+    return info.result(shape=list(grad.shape), status="fail", max_abs_err=math.inf, max_rel_err=math.inf,
+                       tolerance=0.0, worst_index=worst, method="full",
+                       analytic=float(grad[tuple(worst)]) if worst is not None else None, numeric=None)
+
+
+def model_status(result: ModelResult, spec: ModelSpec) -> str:
+    """fail (or expected-fail) when a tensor fails; inconclusive when none fails but one could not be judged
+    (allowed tensors count as passing: their difference is accepted and explained); else pass."""
+    mismatch = any(p.status == "fail" for p in result.params)
+    if mismatch:
+        return "expected-fail" if spec.expect == "fail" else "fail"
+    if any(p.status == "inconclusive" for p in result.params):
+        return "inconclusive"
+    return "pass"
+
+
+def model_sensitivity(result: ModelResult) -> float | None:
+    """The guarantee that holds for every judged tensor: the largest of their sensitivities."""
+    values = [p.sensitivity for p in result.params if p.sensitivity is not None]
+    return max(values) if values else None
+
+
+def checked_line(result: ModelResult) -> str:
+    """The verdict as soon as the comparison is done (a progress line): the diagnosis that follows can
+    take longer than the check, and CI logs should not make the user wait for it to see pass or fail."""
+    failing = [p for p in result.params if p.status == "fail"]
+    head = f"checked: {result.status.upper()}, {len(failing)} of {len(result.params)} tensors disagree"
+    if not failing:
+        return head
+    worst = max(failing, key=lambda p: p.max_rel_err if p.max_rel_err is not None else math.inf)
+    where = f" at {worst.file}:{worst.line}" if worst.file and worst.line else ""
+    return f"{head} (worst: {worst.id}{where}); diagnosing why"

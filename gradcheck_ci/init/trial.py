@@ -1,0 +1,329 @@
+"""Try candidate factories (discover.py) the way `check` would load them, in a worker with a short timeout each.
+
+    python -m gradcheck_ci.init.trial JOB.json
+
+One worker tries the candidates in turn: it builds each through model.build_model (the loading `check` uses,
+so whatever it learns to load, `init` proposes), reads its inputs, output and parameters, chooses small
+`data:` sizes and builds the loss once to make sure the entry will check. It reports on the file descriptor
+in GRADCHECK_EVENT_FD, one JSON line per event. A candidate that hangs past its timeout or kills the worker
+(a segfault, an import that trains or downloads) gets that as its reason; a new worker goes on with the rest,
+and the other candidates of a module whose import never finished share its reason without being tried again.
+"""
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..core.installation import with_package_on_path
+from .discover import Candidate
+
+DEFAULT_TIMEOUT = 30.0  # seconds per candidate, its module's import included
+MEMORY_MIB = 4096
+# Sizes small enough that every check takes seconds, large enough that truncation and masks show.
+SMALL_DATA: dict[str, Any] = {"sequences": 4, "steps": 20, "features": 2, "classes": 2}
+
+
+@dataclass
+class Trial:
+    """What trying one candidate found: built (with what `data:` it needs and what it is), or why not."""
+
+    candidate: Candidate
+    built: bool = False
+    reason: str = ""  # why it did not build
+    file: str | None = None  # where the reason points
+    line: int | None = None
+    data: dict[str, Any] = field(default_factory=dict)  # the `data:` keys the entry needs
+    inputs: list[dict[str, Any]] = field(default_factory=list)  # label, shape, kind, dtype
+    output: dict[str, Any] = field(default_factory=dict)  # label, class, shape, nonlinearity
+    loss: str = ""
+    tensors: int = 0
+    parameters: int = 0
+    recurrent: list[str] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- the parent: one worker at a time
+
+def try_candidates(root: str, candidates: list[Candidate], timeout: float = DEFAULT_TIMEOUT,
+                   on_progress: Callable[[Trial], None] = lambda trial: None) -> list[Trial]:
+    """Every candidate tried (in order), each with at most `timeout` seconds; their Trials, in order."""
+    trials: dict[int, Trial] = {}
+    pending = list(range(len(candidates)))
+    while pending:
+        finished = _run_worker(root, candidates, pending, timeout)
+        for index, trial in finished.items():
+            trials[index] = trial
+            on_progress(trial)
+        pending = [i for i in pending if i not in trials]
+    return [trials[i] for i in range(len(candidates))]
+
+
+def _run_worker(root: str, candidates: list[Candidate], indices: list[int], timeout: float) -> dict[int, Trial]:
+    """Run one worker over `indices`; the trials it finished, plus the one it was on when it died or hung
+    (and, when that one's module never finished importing, the pending candidates of that module too)."""
+    job = {"root": root, "candidates": [_candidate_json(candidates[i]) | {"index": i} for i in indices]}
+    read_fd, write_fd = os.pipe()
+    env = dict(os.environ, GRADCHECK_EVENT_FD=str(write_fd), PYTHONUNBUFFERED="1")
+    with_package_on_path(env)
+    limit = MEMORY_MIB * 1024 * 1024
+    proc = subprocess.Popen([sys.executable, "-m", "gradcheck_ci.init.trial", json.dumps(job)], cwd=root, env=env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            pass_fds=(write_fd,), start_new_session=True, preexec_fn=lambda: _limit_memory(limit))
+    os.close(write_fd)
+    events = _Events(read_fd)
+    finished: dict[int, Trial] = {}
+    current: dict[str, Any] = {}
+    # The current candidate's deadline; the first one also covers the worker's own start (Theano's import).
+    deadline = [time.monotonic() + timeout + 30]
+    hung = False
+    for event in events.follow(lambda: deadline[0]):
+        if event is None:
+            hung = True
+            break
+        if "start" in event:
+            current = event
+            deadline[0] = time.monotonic() + timeout
+        elif "trial" in event:
+            index = event["trial"]["index"]
+            finished[index] = _trial_from_json(candidates[index], event["trial"])
+            current = {}
+    if proc.poll() is None:
+        _kill_group(proc)
+    proc.wait()
+    if current:
+        _lost(candidates, indices, current, finished, proc.returncode, hung, timeout)
+    elif not finished and indices:  # died before it started a candidate: nothing else would go better
+        for index in indices:
+            finished[index] = Trial(candidates[index], reason=f"the trial worker could not start (exit code "
+                                                            f"{proc.returncode})")
+    return finished
+
+
+class _Events:
+    """The worker's JSON lines, read by a thread; `follow` yields them, or None once a deadline passes."""
+
+    def __init__(self, fd: int) -> None:
+        self.lines: list[dict[str, Any]] = []
+        self.closed = False
+        self.lock = threading.Condition()
+        threading.Thread(target=self._read, args=(fd,), daemon=True).start()
+
+    def _read(self, fd: int) -> None:
+        with os.fdopen(fd, encoding="utf-8", errors="replace") as stream:
+            for line in stream:
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    continue
+                with self.lock:
+                    self.lines.append(event)
+                    self.lock.notify_all()
+        with self.lock:
+            self.closed = True
+            self.lock.notify_all()
+
+    def follow(self, deadline: Callable[[], float]) -> Iterator[dict[str, Any] | None]:
+        seen = 0
+        while True:
+            with self.lock:
+                while seen == len(self.lines) and not self.closed and time.monotonic() < deadline():
+                    self.lock.wait(min(max(deadline() - time.monotonic(), 0.0), 1.0))
+                fresh, seen = self.lines[seen:], len(self.lines)
+                closed = self.closed
+            yield from fresh
+            if closed and not fresh:
+                return
+            if not fresh and time.monotonic() >= deadline():
+                yield None
+                return
+
+
+def _lost(candidates: list[Candidate], indices: list[int], current: dict[str, Any], finished: dict[int, Trial],
+          returncode: int, hung: bool, timeout: float) -> None:
+    index, phase = current["start"], current.get("phase", "building")
+    what = f"importing {candidates[index].file}" if phase == "importing" else f"building {candidates[index].function}()"
+    if hung:
+        reason = (f"{what} took longer than {timeout:g} s (does it train, load data or download at "
+                  "import?); a factory for gradcheck-ci only builds the network")
+    elif returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        reason = f"the worker died ({name}) while {what}"
+        if -returncode == signal.SIGKILL:
+            reason += f" (most likely out of memory: {MEMORY_MIB} MiB)"
+    elif phase == "importing":
+        reason = f"the process ended (exit code {returncode}) while {what}: does the module exit when imported?"
+    else:
+        reason = f"the process ended (exit code {returncode}) while {what}: does it call os._exit()?"
+    finished[index] = Trial(candidates[index], reason=reason)
+    if phase == "importing":  # its module never finished importing: its other candidates would not either
+        for other in indices:
+            if other not in finished and candidates[other].file == candidates[index].file:
+                finished[other] = Trial(candidates[other], reason=reason)
+
+
+def _limit_memory(limit: int) -> None:
+    try:
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        resource.setrlimit(resource.RLIMIT_AS, (limit if hard == resource.RLIM_INFINITY else min(limit, hard),) * 2)
+    except (ValueError, OSError):
+        pass
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _candidate_json(candidate: Candidate) -> dict[str, Any]:
+    return {"file": candidate.file, "function": candidate.function}
+
+
+def _trial_from_json(candidate: Candidate, data: dict[str, Any]) -> Trial:
+    known = set(Trial.__dataclass_fields__) - {"candidate", "index"}
+    return Trial(candidate, **{k: v for k, v in data.items() if k in known})
+
+
+# ---------------------------------------------------------------- the worker
+
+def _emit(stream: Any, **event: Any) -> None:
+    if stream is not None:
+        stream.write(json.dumps(event) + "\n")
+        stream.flush()
+
+
+def worker(job: dict[str, Any]) -> None:
+    from ..platform import compat
+
+    compat.prepare("float64")
+    fd = os.environ.get("GRADCHECK_EVENT_FD")
+    stream = os.fdopen(int(fd), "w", buffering=1) if fd else None
+    root = os.path.realpath(job["root"])
+    imported: set[str] = set()
+    for entry in job["candidates"]:
+        index = entry["index"]
+        if entry["file"] not in imported:
+            _emit(stream, start=index, phase="importing")
+            problem = _import(root, entry)
+            imported.add(entry["file"])
+            if problem is not None:
+                _emit(stream, trial=dict(problem, index=index))
+                continue
+        _emit(stream, start=index, phase="building")
+        _emit(stream, trial=dict(_try(root, entry), index=index))
+
+
+def _reference(entry: dict[str, Any]) -> str:
+    return f"{entry['file']}:{entry['function']}"
+
+
+def _failure(exc: BaseException, root: str, doing: str) -> dict[str, Any]:
+    from ..core.errors import ModelLoadError
+    from ..usercode.blame import user_code_error
+
+    if isinstance(exc, ModelLoadError):
+        error = exc
+    else:
+        error = user_code_error(exc, root, doing, fallback=("gradcheck.yml", None))
+    return {"built": False, "reason": error.message, "file": error.file if error.file != "gradcheck.yml" else None,
+            "line": error.line}
+
+
+def _import(root: str, entry: dict[str, Any]) -> dict[str, Any] | None:
+    from ..usercode.importer import FACTORY, import_function
+
+    try:
+        import_function(FACTORY, _reference(entry), root, "gradcheck.yml", None)
+    except BaseException as exc:  # whatever the module does at import is the candidate's reason
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        return _failure(exc, root, f"importing {entry['file']}")
+    return None
+
+
+def _try(root: str, entry: dict[str, Any]) -> dict[str, Any]:
+    from ..config import DataSpec, ModelSpec
+    from ..model.build import build_model
+    from ..model.objective import build_objective
+
+    spec = ModelSpec(name=entry["function"], factory=_reference(entry), data=DataSpec(**SMALL_DATA))
+    try:
+        model = build_model(spec, root, "gradcheck.yml")
+        described = describe(model, spec)
+        spec.data = DataSpec(**{**SMALL_DATA, **described["data"]})
+        described["loss"] = build_objective(model, spec, root, "gradcheck.yml").loss_name
+    except BaseException as exc:  # the factory's code, or a shape `data` cannot fill: its reason
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        return _failure(exc, root, f"building {entry['function']}()")
+    return dict(described, built=True)
+
+
+def describe(model: Any, spec: Any) -> dict[str, Any]:
+    """Inputs, output, parameters and the `data:` keys this model needs, as plain data."""
+    import lasagne
+
+    from ..model.build import input_shape
+    from ..model.objective import default_loss
+
+    shapes = {info.layer: input_shape(info, spec.data) for info in model.inputs}
+    inputs = [{"label": info.label, "shape": [s if s is None else int(s) for s in info.layer.shape],
+               "kind": info.kind, "dtype": str(info.layer.input_var.dtype)} for info in model.inputs]
+    try:
+        out_shape = [int(s) for s in lasagne.layers.get_output_shape(model.output, shapes)]
+    except Exception:  # noqa: BLE001 - a layer that cannot infer its shape statically: units stay unknown
+        out_shape = []
+    nonlinearity = getattr(getattr(model.output, "nonlinearity", None), "__name__", None)
+    units = out_shape[-1] if len(out_shape) > 1 else (1 if out_shape else None)
+    return {
+        "data": _data_keys(model.inputs, default_loss(model.output), units),
+        "inputs": inputs,
+        "output": {"label": model.label(model.output), "class": type(model.output).__name__, "shape": out_shape,
+                   "nonlinearity": nonlinearity},
+        "tensors": len(model.all_params),
+        "parameters": int(sum(int(p.variable.get_value().size) for p in model.all_params)),
+        "recurrent": [model.label(layer) for layer in model.layers
+                      if type(layer).__module__.startswith("lasagne.layers.recurrent")
+                      or "Recurrent" in type(layer).__name__],
+    }
+
+
+def _data_keys(inputs: list[Any], loss: str, units: int | None) -> dict[str, Any]:
+    """The `data:` keys worth writing: the sizes data fills into this model's inputs, classes for labels,
+    random mask lengths when there is a mask."""
+    keys: dict[str, Any] = {"sequences": SMALL_DATA["sequences"]}
+    for info in inputs:
+        shape = list(info.layer.shape)
+        ndim = len(shape)
+        if info.kind == "mask" or ndim == 3 and shape[1] is None or ndim == 4 and None in shape[2:]:
+            keys["steps"] = SMALL_DATA["steps"]
+        if (ndim == 3 and shape[2] is None) or (ndim == 2 and info.kind != "mask" and shape[1] is None) \
+                or (ndim == 4 and shape[1] is None):
+            keys["features"] = SMALL_DATA["features"]
+        if info.kind == "mask":
+            keys["mask"] = "random"
+    if loss == "categorical_crossentropy" and units is not None and units >= 2:
+        keys["classes"] = int(units)
+    return keys
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    worker(json.loads(argv[0]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

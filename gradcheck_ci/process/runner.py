@@ -1,0 +1,310 @@
+"""Run each model's check in a worker process of its own.
+
+Why a process per model: a model that segfaults in compiled Theano code, hangs, or exhausts memory must
+become that model's error while the others complete; each worker also gets Theano flags (floatX) of its
+own model's precision, which can only be set before Theano is imported. The cost is one Theano import
+per model (about a second).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import resource
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..config import ModelSpec
+from ..core.errors import print_debug_traceback
+from ..core.installation import with_package_on_path
+from ..core.results import ErrorInfo, ModelResult
+from ..usercode.blame import is_inside, is_library, quote_source, relative
+
+OnEvent = Callable[[str, str], None]  # (model name, progress message)
+OnOutput = Callable[[str, str], None]  # (model name, a line the model's code printed)
+
+
+@dataclass
+class Runner:
+    root: str
+    config_file: str  # relative to root
+    on_event: OnEvent
+    on_output: OnOutput
+    fail_on_expected: bool = False
+    job_extra: dict[str, Any] = field(default_factory=dict)  # more for the worker's job (replay's "replay")
+    cancelled: bool = False
+    _current: subprocess.Popen | None = field(default=None, repr=False)
+
+    def cancel(self) -> None:
+        """Called from a signal handler: stop the running worker; the rest are marked cancelled."""
+        self.cancelled = True
+        if self._current is not None and self._current.poll() is None:
+            _kill_group(self._current)
+
+    def run(self, specs: list[ModelSpec], on_result: Callable[[ModelResult], None]) -> None:
+        for spec in specs:
+            if self.cancelled:
+                on_result(cancelled_result(spec, self.config_file))
+                continue
+            on_result(self.run_one(spec))
+
+    def run_one(self, spec: ModelSpec) -> ModelResult:
+        with tempfile.TemporaryDirectory(prefix="gradcheck-ci-") as tmp:
+            job_path = os.path.join(tmp, "job.json")
+            result_path = os.path.join(tmp, "result.json")
+            with open(job_path, "w", encoding="utf-8") as handle:
+                json.dump({"spec": spec.to_json(), "root": self.root, "config_file": self.config_file,
+                           **self.job_extra}, handle)
+            started = time.perf_counter()
+            try:
+                outcome = self._spawn(spec, job_path, result_path)
+            except (OSError, subprocess.SubprocessError) as exc:
+                print_debug_traceback(exc)
+                return error_result(spec, self.config_file, ErrorInfo(
+                    f"cannot start the worker process: {exc}", self.config_file, spec.line, "crash"))
+            elapsed = time.perf_counter() - started
+            result = None
+            if os.path.exists(result_path) and not (outcome.timed_out or outcome.cancelled):
+                try:
+                    with open(result_path, encoding="utf-8") as handle:
+                        result = ModelResult.from_json(json.load(handle))
+                except (OSError, ValueError, TypeError, KeyError) as exc:
+                    outcome.last_step += f" (its result file was unreadable: {exc})"
+            if result is None:
+                outcome.stack = read_stack(result_path + ".stack", self.root)
+                result = error_result(spec, self.config_file, outcome.describe(spec, self.config_file))
+            result.seconds["total"] = round(elapsed, 3)
+        result.spec = spec.as_checked()
+        result.sources = quoted_sources(result, self.root)
+        return self._expectations(result, spec)
+
+    def _expectations(self, result: ModelResult, spec: ModelSpec) -> ModelResult:
+        if spec.expect == "fail" and result.status == "pass":
+            result.extra["unexpected_pass"] = True
+            if self.fail_on_expected:
+                result.status = "fail"
+        return result
+
+    def _spawn(self, spec: ModelSpec, job_path: str, result_path: str) -> Outcome:
+        read_fd, write_fd = os.pipe()
+        env = dict(os.environ, GRADCHECK_EVENT_FD=str(write_fd), PYTHONUNBUFFERED="1")
+        with_package_on_path(env)
+        limit = spec.memory * 1024 * 1024
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gradcheck_ci.process.worker", job_path, result_path],
+            cwd=self.root, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            pass_fds=(write_fd,), start_new_session=True, preexec_fn=lambda: _prepare_worker(limit))
+        os.close(write_fd)
+        self._current = proc
+        if self.cancelled:  # a SIGTERM between the caller's check and Popen: cancel() found no worker to stop
+            _kill_group(proc)
+        last_event = ["starting the worker"]
+
+        def read_events() -> None:
+            with os.fdopen(read_fd, encoding="utf-8", errors="replace") as stream:
+                for line in stream:
+                    try:
+                        message = json.loads(line).get("progress", "")
+                    except ValueError:
+                        continue
+                    last_event[0] = message
+                    self.on_event(spec.name, message)
+
+        def read_output() -> None:
+            assert proc.stdout is not None
+            for raw in proc.stdout:
+                self.on_output(spec.name, raw.decode("utf-8", errors="replace").rstrip("\r\n"))
+
+        threads = [threading.Thread(target=read_events, daemon=True), threading.Thread(target=read_output, daemon=True)]
+        for thread in threads:
+            thread.start()
+        timed_out = False
+        try:
+            proc.wait(timeout=spec.timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            if not self.cancelled:
+                _dump_stack(proc, result_path + ".stack")
+            _kill_group(proc)
+            proc.wait()
+        for thread in threads:
+            thread.join(timeout=5)
+        self._current = None
+        return Outcome(proc.returncode, timed_out, self.cancelled, last_event[0])
+
+
+def _dump_stack(proc: subprocess.Popen, path: str, wait: float = 2.0) -> None:
+    """Ask a worker that overran its timeout where it is (SIGUSR1: the worker's faulthandler dumps its stack)."""
+    if not hasattr(signal, "SIGUSR1") or proc.poll() is not None:
+        return
+    try:
+        before = os.path.getsize(path) if os.path.exists(path) else 0
+        os.kill(proc.pid, signal.SIGUSR1)
+    except OSError:
+        return
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        try:
+            size = os.path.getsize(path)
+        except OSError:
+            continue
+        if size > before:  # faulthandler writes the whole dump in one go; give it a moment to finish
+            time.sleep(0.1)
+            return
+
+
+_FRAME = re.compile(r'^\s*File "(?P<file>.+)", line (?P<line>\d+) in (?P<function>\S+)')
+
+
+@dataclass
+class StackSite:
+    file: str  # relative to the repository root
+    line: int
+    function: str
+
+
+def read_stack(path: str, root: str) -> StackSite | None:
+    """The innermost frame in the repository's code of the last stack the worker's faulthandler dumped."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            text = handle.read()
+    except OSError:
+        return None
+    root = os.path.realpath(root)
+    stacks: list[list[re.Match[str]]] = []  # each dump: its frames, most recent call first
+    previous_was_frame = False
+    for raw in text.splitlines():
+        match = _FRAME.match(raw)
+        if match and not previous_was_frame:
+            stacks.append([])
+        if match:
+            stacks[-1].append(match)
+        previous_was_frame = bool(match)
+    for match in stacks[-1] if stacks else []:
+        file = match.group("file")
+        absolute = file if os.path.isabs(file) else os.path.join(root, file)
+        if is_inside(absolute, root) and not is_library(absolute):
+            return StackSite(relative(absolute, root), int(match.group("line")), match.group("function"))
+    return None
+
+
+@dataclass
+class Outcome:
+    returncode: int
+    timed_out: bool
+    cancelled: bool
+    last_step: str
+    stack: StackSite | None = None  # where the repository's code was when the worker died or was stopped
+
+    def describe(self, spec: ModelSpec, config_file: str) -> ErrorInfo:
+        at = f", in {self.stack.function}() at {self.stack.file}:{self.stack.line}" if self.stack else ""
+        if self.cancelled:
+            return ErrorInfo(f"cancelled while {self.last_step}{at}", config_file, spec.line, "cancelled")
+        if self.timed_out:
+            timeout_line = spec.key_lines.get("timeout", spec.line)
+            where = f"; it was{at[1:]}" if at else ""
+            if self.last_step == "calling the factory":
+                where += ("; a factory should build and return the network, not train it or load data (see "
+                          "docs/config.md, 'Scripts that build the network in main()')")
+            return ErrorInfo(f"timed out after {spec.timeout:g} s while {self.last_step}{where} (raise `timeout` "
+                             f"for this model, line {timeout_line} of {config_file}, or make it smaller with `data`)",
+                             config_file, timeout_line, "timeout")
+        file, line = (self.stack.file, self.stack.line) if self.stack else (config_file, spec.line)
+        if self.returncode < 0:
+            try:
+                name = signal.Signals(-self.returncode).name
+            except ValueError:
+                name = f"signal {-self.returncode}"
+            if -self.returncode == signal.SIGKILL:
+                return ErrorInfo(f"the worker was killed ({name}) while {self.last_step}{at}: most likely out of "
+                                 f"memory (limit {spec.memory} MiB, the model's `memory`; or the machine's)",
+                                 config_file, spec.key_lines.get("memory", spec.line), "memory")
+            what = {"SIGSEGV": "a segmentation fault", "SIGBUS": "a bus error", "SIGFPE": "a floating-point trap",
+                    "SIGABRT": "an abort", "SIGILL": "an illegal instruction"}.get(name, name)
+            return ErrorInfo(f"the worker crashed with {what} ({name}) while {self.last_step}{at} (a crash in "
+                             "compiled code: a C extension, ctypes, or Theano's generated C code)", file, line, "crash")
+        return ErrorInfo(f"the worker exited with code {self.returncode} while {self.last_step}{at}, without a "
+                         "result (the model's code ended the process, e.g. with os._exit())", file, line, "crash")
+
+
+def quoted_sources(result: ModelResult, root: str) -> dict[str, dict[str, str]]:
+    """The user's lines the result points at (its error, diagnoses, tensors' layers, notices, profiled layers),
+    quoted now, while the files are at hand: the HTML report shows them, and renders from the JSON alone."""
+    places = [(result.error.file, result.error.line)] if result.error else []
+    places += [(d.file, d.line) for d in result.diagnoses]
+    places += [(p.file, p.line) for p in result.params]
+    places += [(n.file, n.line) for n in result.notices]
+    profiles = result.extra.get("profiles") if isinstance(result.extra, dict) else None
+    places += [(p.get("file"), p.get("line")) for p in profiles or [] if isinstance(p, dict)]
+    sources: dict[str, dict[str, str]] = {}
+    for file, line in places:
+        if not isinstance(file, str) or not isinstance(line, int):
+            continue
+        quoted = quote_source(root, file, line)
+        if quoted:
+            sources.setdefault(file, {}).update(quoted)
+    return {file: dict(sorted(lines.items(), key=lambda item: int(item[0]))) for file, lines in sources.items()}
+
+
+def error_result(spec: ModelSpec, config_file: str, error: ErrorInfo) -> ModelResult:
+    status = "cancelled" if error.kind == "cancelled" else "error"
+    return ModelResult(name=spec.name, factory=spec.factory, status=status, seed=spec.seed,
+                       precision=spec.precision, mode=spec.mode, expect=spec.expect, error=error,
+                       config_file=config_file, config_line=spec.line)
+
+
+def cancelled_result(spec: ModelSpec, config_file: str) -> ModelResult:
+    return error_result(spec, config_file, ErrorInfo("not run: the check was cancelled", config_file,
+                                                     spec.line, "cancelled"))
+
+
+def _prepare_worker(limit: int) -> None:
+    """In the forked child, before exec: the memory limit, and death with the runner (Linux).
+
+    The worker runs in a session of its own (so a Ctrl-C meant for the CLI does not reach it directly);
+    without the parent-death signal a CLI killed outright (SIGKILL, an OOM kill) would leave it running.
+    """
+    _limit_memory(limit)
+    if _PRCTL is not None:  # looked up in the parent: no imports between fork and exec
+        _PRCTL(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+
+
+def _find_prctl() -> Callable[..., int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+_PRCTL = _find_prctl()
+
+
+def _limit_memory(limit: int) -> None:
+    """RLIMIT_AS for the worker; never above a hard limit the environment already set (that would fail)."""
+    try:
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        if hard != resource.RLIM_INFINITY:
+            limit = min(limit, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    except (ValueError, OSError):
+        pass  # no limit rather than no check
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+

@@ -1,0 +1,250 @@
+"""Check one model, in a process of its own (see runner.py for why).
+
+    python -m gradcheck_ci.process.worker JOB.json RESULT.json
+
+JOB.json holds {"spec": ModelSpec.to_json(), "root": ..., "config_file": ...}. Progress goes as JSON lines
+to the file descriptor in GRADCHECK_EVENT_FD; everything the user's code prints goes to stdout/stderr,
+which the runner captures separately, so user output can never be mistaken for our protocol.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import Any
+
+from ..config import ModelSpec
+from ..core.errors import ModelLoadError, print_debug_traceback
+from ..core.results import ErrorInfo, ModelResult
+from ..usercode import guard
+from ..usercode.blame import (
+    clean_message,
+    float32_inputs_as_float64,
+    network_notices,
+    recording_float32_sites,
+    unexpected_error,
+)
+from ..usercode.importer import imported_files
+
+
+@dataclass
+class Context:
+    """Everything the check of one model produced, for the diagnosis stage."""
+
+    spec: ModelSpec
+    root: str
+    config_file: str
+    model: Any  # model.BuiltModel
+    objective: Any  # objective.Objective
+    compiled: Any  # check.CompiledCheck
+    analytic: Any  # check.AnalyticResult
+    result: ModelResult
+    progress: Callable[..., None]
+
+
+class Events:
+    def __init__(self) -> None:
+        fd = os.environ.get("GRADCHECK_EVENT_FD")
+        self.stream = os.fdopen(int(fd), "w", buffering=1) if fd else None
+
+    def __call__(self, message: str, **extra: Any) -> None:
+        if self.stream:
+            self.stream.write(json.dumps({"progress": message, **extra}) + "\n")
+
+
+def check_model(spec: ModelSpec, root: str, config_file: str, progress: Events,
+                after_check: Callable[[Context], None] | None = None,
+                job: dict[str, Any] | None = None) -> ModelResult:
+    """Check one model; `after_check` (replay's element-wise comparison) sees the check before the diagnosis;
+    `job` carries the float64 check of a float32 model (its point, where to dump its gradients)."""
+    from ..platform import compat
+
+    started = time.perf_counter()
+    compat.prepare(spec.precision)
+    result = ModelResult(name=spec.name, factory=spec.factory, status="error", seed=spec.seed,
+                         precision=spec.precision, mode=spec.mode, expect=spec.expect,
+                         config_file=config_file, config_line=spec.line)
+    try:
+        with guard.no_network():  # a gradient check needs no network: downloads stop with a clear message
+            _run(spec, root, config_file, progress, result, after_check, job or {})
+    except ModelLoadError as exc:
+        print_debug_traceback(exc)  # to stderr, which the runner shows as this model's output
+        result.status = "error"
+        result.error = ErrorInfo(exc.message, exc.file, exc.line, exc.kind)
+    except MemoryError as exc:
+        print_debug_traceback(exc)
+        result.status = "error"
+        result.error = ErrorInfo(f"out of memory (limit {spec.memory} MiB, the model's `memory`)",
+                                 config_file, spec.key_lines.get("memory", spec.line), "memory")
+    except Exception as exc:  # the user's code or Theano on the user's graph, if it says so
+        error = unexpected_error(exc, root, spec, config_file)
+        if error is None:
+            raise  # ours: main() reports it as an internal error
+        print_debug_traceback(exc)
+        result.status = "error"
+        result.error = ErrorInfo(error.message, error.file, error.line, error.kind)
+    if result.error is not None:  # no array dump, no path of gradcheck-ci's installation, whatever raised it
+        result.error.message = clean_message(result.error.message, root)
+    result.seconds["total"] = round(time.perf_counter() - started, 3)
+    return result
+
+
+def _run(spec: ModelSpec, root: str, config_file: str, progress: Events, result: ModelResult,
+         after_check: Callable[[Context], None] | None, job: dict[str, Any]) -> None:
+    from ..engine import check, verdict
+    from ..model.build import build_model, data_overrides, data_summary
+    from ..model.objective import build_objective
+    from ..platform import fncache
+
+    progress("importing theano")
+    # The float64 check of a float32 model builds the model's float32 inputs in float64 (the inner context
+    # patches over the outer one, which then sees no float32 input to record).
+    with recording_float32_sites(root) if spec.precision == "float64" else nullcontext(), \
+            float32_inputs_as_float64(root) if job.get("point") else nullcontext():
+        model = build_model(spec, root, config_file, progress)
+        result.data = data_summary(model, spec)
+        result.notices.extend(model.notices + data_overrides(model, spec, config_file))
+        objective = build_objective(model, spec, root, config_file)
+        result.loss = objective.loss_name
+        compiles = len(fncache.EVENTS)
+        compiled = check.compile_check(model, objective, spec, progress, root, config_file)
+    result.seconds["compile"] = round(compiled.seconds["compile"], 3)
+    result.extra["compile"] = fncache.summary(fncache.EVENTS[compiles:])  # from the function cache or not
+    result.notices.extend(network_notices(root))
+    if job.get("point"):  # the float64 check of a float32 model: its parameter values and data, exactly
+        check.move_to_point(compiled, model, job["point"])
+
+    progress("analytic gradient")
+    try:
+        grads = check.analytic(compiled)
+    except Exception as exc:  # the compiled gradient itself may fail where the forward pass runs
+        error = _gradient_graph_error(exc, model, objective, compiled, spec, config_file, result)
+        if error is None:
+            raise
+        raise error from None
+    result.seconds["analytic"] = round(grads.seconds, 4)
+    result.loss_value = grads.loss
+    if job.get("dump"):  # for the float32 worker that asked: the analytic gradients at its point
+        check.dump_gradients(job["dump"], model, grads)
+    try:
+        verdict.require_finite_loss(grads.loss, spec, config_file, model, objective, root)
+    except ModelLoadError:  # still say which tensor and which input made it non-finite, then report the error
+        _diagnose(Context(spec, root, config_file, model, objective, compiled, grads, result, progress))
+        raise
+    repeat = check.choose_probe_function(compiled, grads.seconds)
+    result.extra["forward_repeatable"] = repeat == grads.loss or abs(repeat - grads.loss) <= 1e-12 * abs(grads.loss)
+
+    started = time.perf_counter()
+    result.mode, result.params = check.check_all(compiled, model, grads, spec, progress)
+    result.seconds["numeric"] = round(time.perf_counter() - started, 3)
+    result.evaluations = compiled.evaluations
+    context = Context(spec, root, config_file, model, objective, compiled, grads, result, progress)
+    if spec.precision == "float32":  # what float32 cannot settle is settled in float64, before the verdict
+        from ..diagnose.low_precision import settle_in_float64
+
+        settle_in_float64(context)
+    result.sensitivity = verdict.model_sensitivity(result)
+    result.status = verdict.model_status(result, spec)
+    progress(verdict.checked_line(result))
+    if after_check is not None:
+        after_check(context)
+    _diagnose(context)
+    # The diagnosis may accept differences (the model's `allow:`): the verdict counts what is left.
+    result.status = verdict.model_status(result, spec)
+
+
+def _gradient_graph_error(exc: Exception, model: Any, objective: Any, compiled: Any, spec: ModelSpec,
+                          config_file: str, result: ModelResult) -> ModelLoadError | None:
+    """A ModelLoadError (kind gradient-graph) with its diagnosis when the failure is inside the gradient graph;
+    otherwise None, and `exc` goes to the usual classification (unexpected_error)."""
+    from ..diagnose.crash import explain_gradient_crash
+    from ..engine.check import gradient_graph
+
+    explained = explain_gradient_crash(exc, model, compiled, gradient_graph(model, objective), spec, config_file)
+    if explained is None:
+        return None
+    error, diagnoses = explained
+    result.diagnoses = diagnoses
+    return error
+
+
+def _diagnose(context: Context) -> None:
+    """Name causes of a mismatch (or of an untrustworthy check) and confirm them by ablation."""
+    from ..diagnose import diagnose
+    from ..platform import fncache
+
+    compiles = len(fncache.EVENTS)
+    context.result.diagnoses = diagnose(context)
+    if len(fncache.EVENTS) > compiles:  # the ablations' and the layer-by-layer functions
+        context.result.extra["diagnosis_compile"] = fncache.summary(fncache.EVENTS[compiles:])
+
+
+def replay_hook(options: dict[str, Any] | None) -> Callable[[Context], None] | None:
+    """For `gradcheck-ci replay` (the job's "replay" entry): every element of the tensors the report recorded
+    failing, and of those failing now, compared and saved with the check's arrays (elements.py)."""
+    if not options:
+        return None
+
+    def hook(context: Context) -> None:
+        from ..engine.elements import replay_tensors
+
+        failing = [p.id for p in context.result.params if p.status == "fail"]
+        ids = list(dict.fromkeys([*options.get("tensors", []), *failing]))
+        summaries = replay_tensors(context.compiled, context.model, context.analytic, context.spec, ids,
+                                   options["npz"], options.get("meta", {}), context.progress)
+        context.result.extra["replay"] = {"npz": options["npz"], "tensors": summaries}
+
+    return hook
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    job_path, result_path = argv
+    _dump_stacks_to(result_path + ".stack")
+    with open(job_path, encoding="utf-8") as handle:
+        job = json.load(handle)
+    spec = ModelSpec.from_json(job["spec"])
+    events = Events()
+    try:
+        result = check_model(spec, job["root"], job["config_file"], events, replay_hook(job.get("replay")), job)
+    except BaseException as exc:  # noqa: BLE001 - a bug of ours: still report it as this model's error
+        print_debug_traceback(exc)
+        where = "; ".join(f"{os.path.basename(f.filename)}:{f.lineno} in {f.name}"
+                          for f in traceback.extract_tb(exc.__traceback__)[-3:])
+        result = ModelResult(name=spec.name, factory=spec.factory, status="error", seed=spec.seed,
+                             precision=spec.precision, mode=spec.mode, expect=spec.expect,
+                             config_file=job["config_file"], config_line=spec.line,
+                             error=ErrorInfo(f"internal error in gradcheck-ci (please report it): "
+                                             f"{type(exc).__name__}: {clean_message(str(exc))} [at {where}]",
+                                             job["config_file"], spec.line, "crash"))
+    result.files = imported_files(job["root"])  # after the whole check: every repository module it imported
+    from ..report.atomic import write_atomic
+
+    write_atomic(result_path, json.dumps(result.to_json(), allow_nan=True))
+    return 0
+
+
+def _dump_stacks_to(path: str) -> None:
+    """Python stacks for the runner: on a fatal signal (segfault in compiled code) and on SIGUSR1 (timeout).
+
+    The runner reads the file when the worker dies without a result, to name the user's line it was on.
+    """
+    import faulthandler
+    import signal
+
+    try:
+        handle = open(path, "w", encoding="utf-8")  # must stay open for the process's life
+    except OSError:
+        return
+    faulthandler.enable(file=handle, all_threads=False)
+    if hasattr(signal, "SIGUSR1"):
+        faulthandler.register(signal.SIGUSR1, file=handle, all_threads=False)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,150 @@
+"""Import the user's functions that gradcheck.yml names: model factories and custom losses, one way for both.
+
+A reference is 'path/to/file.py:function' (a file in the repository) or 'package.module:function' (a
+module importable from the repository root or the installed packages). Problems with the reference itself
+point at its line in gradcheck.yml; whatever the user's module does while it is imported is the user's
+code's error and points there.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+from ..config import resolve_reference
+from ..core.errors import ModelLoadError
+from ..core.suggest import did_you_mean, with_hint
+from .blame import is_inside, is_library, relative, user_code_error
+from .guard import time_limit
+
+
+@dataclass(frozen=True)
+class Wording:
+    """How the messages name one kind of imported function. The templates are str.format'ed with `ref`
+    (the reference as written in gradcheck.yml), `target` (its part before ':'), `function`, `path` (the
+    file, relative to the repository) and `where` (the module's file, else its dotted name)."""
+
+    what: str  # the gradcheck.yml key: "factory" or "loss"
+    module_prefix: str  # the sys.modules name of an imported file is this prefix + the file's stem
+    importing: str  # what was being done when the module's own code failed
+    cannot_import: str
+    cannot_import_kind: str  # the ErrorInfo.kind of cannot_import
+    no_function: str  # also for a name that is not callable, unless not_callable is given
+    not_callable: str | None = None
+
+
+# The messages of both kinds predate this module: they are kept word for word.
+FACTORY = Wording(what="factory", module_prefix="gradcheck_user_",
+                  importing="importing the factory module of {ref!r}",
+                  cannot_import="cannot import {path}", cannot_import_kind="load",
+                  no_function="{where} has no function {function!r} (factory {ref!r})",
+                  not_callable="{ref!r} is not callable")
+LOSS = Wording(what="loss", module_prefix="gradcheck_loss_",
+               importing="importing loss {ref!r}",
+               cannot_import="loss {ref!r}: cannot import {target}", cannot_import_kind="config",
+               no_function="loss {ref!r}: no function {function!r} in {target}")
+
+
+def import_function(wording: Wording, ref: str, root: str, config_file: str,
+                    line: int | None, import_seconds: float | None = None) -> Callable[..., Any]:
+    """The function `ref` names (`wording`: FACTORY or LOSS); `line` is ref's line in `config_file`.
+    `import_seconds`: how long importing its module may take (None: no limit; see guard.time_limit).
+
+    Raises ModelLoadError, located in gradcheck.yml or in the user's module.
+    """
+    root = os.path.realpath(root)
+    kind, target, function = resolve_reference(ref, root)
+    words = {"ref": ref, "target": ref.rpartition(":")[0], "function": function}
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    try:
+        with time_limit(import_seconds):
+            if kind == "file":
+                module = _import_file(target, root, wording, words, config_file, line)
+            else:
+                module = importlib.import_module(target)
+    except ModelLoadError:
+        raise
+    except BaseException as exc:  # anything the user's module does at import is theirs
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        missing = missing_target_module(exc, target) if kind == "module" else None
+        if missing:
+            raise ModelLoadError(f"{wording.what} {ref!r}: no module named {missing!r} (a dotted module is "
+                                 "imported from the repository root or the installed packages; for a file, "
+                                 "write its path: 'path/to/file.py:function')",
+                                 config_file, line, kind="config") from None
+        raise user_code_error(exc, root, wording.importing.format(**words), fallback=(config_file, line)) from None
+    fn = getattr(module, function, None)
+    if fn is not None and not callable(fn) and wording.not_callable:
+        raise ModelLoadError(wording.not_callable.format(**words), config_file, line, kind="config")
+    if not callable(fn):
+        module_file = getattr(module, "__file__", None)
+        where = relative(module_file, root) if module_file else target
+        public = [name for name, value in vars(module).items() if callable(value) and not name.startswith("_")]
+        raise ModelLoadError(with_hint(wording.no_function.format(where=where, **words),
+                                       did_you_mean(function, public)), config_file, line, kind="config")
+    return fn
+
+
+def _import_file(path: str, root: str, wording: Wording, words: dict[str, str], config_file: str,
+                 line: int | None) -> ModuleType:
+    """Execute a repository file as a module, registered in sys.modules (pickle, dataclasses and typing
+    look modules up there) and with its folder on sys.path (for imports of its sibling files)."""
+    if not is_inside(path, root):  # a symlink (file or folder) that leads out of the repository
+        raise ModelLoadError(f"{wording.what} {words['ref']!r} leads outside the repository (through a symlink); "
+                             "gradcheck-ci only imports code from the repository", config_file, line, kind="config")
+    module_name = wording.module_prefix + os.path.splitext(os.path.basename(path))[0]
+    sys.path.insert(0, os.path.dirname(path))
+    module_spec = importlib.util.spec_from_file_location(module_name, path)
+    if module_spec is None or module_spec.loader is None:
+        raise ModelLoadError(wording.cannot_import.format(path=relative(path, root), **words), config_file, line,
+                             kind=wording.cannot_import_kind)
+    module = importlib.util.module_from_spec(module_spec)
+    sys.modules[module_name] = module
+    module_spec.loader.exec_module(module)
+    return module
+
+
+def missing_target_module(exc: BaseException, target: str) -> str | None:
+    """The name of the module when `target` itself (or a parent package) does not exist, else None.
+
+    A ModuleNotFoundError raised by an import inside the user's module is the user's error, not the config's.
+    """
+    if not isinstance(exc, ModuleNotFoundError) or not exc.name:
+        return None
+    parts = target.split(".")
+    prefixes = {".".join(parts[:i]) for i in range(1, len(parts) + 1)}
+    return target if exc.name in prefixes else None
+
+
+def imported_files(root: str) -> dict[str, str]:
+    """The repository's files among the modules imported so far (the factory's module, what it imported from
+    the repository, a custom loss's module), relative to `root`, each with the sha256 of its content.
+
+    `check --changed-since` re-checks a model when one of these changes; files the model reads as data
+    (weights, vocabularies) are not modules and are not in the list.
+    """
+    root = os.path.realpath(root)
+    found: dict[str, str] = {}
+    for module in list(sys.modules.values()):
+        path = getattr(module, "__file__", None)
+        if not isinstance(path, str) or not path.endswith(".py"):
+            continue
+        if not is_inside(path, root) or is_library(path):
+            continue
+        name = relative(path, root)
+        if name in found:
+            continue
+        try:
+            with open(path, "rb") as handle:
+                found[name] = hashlib.sha256(handle.read()).hexdigest()
+        except OSError:
+            continue
+    return dict(sorted(found.items()))
