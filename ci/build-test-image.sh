@@ -15,7 +15,7 @@ import sys
 
 import docker
 
-from gradcheck_ci import dockerrun
+from gradcheck_ci.commands import docker as dockerrun
 
 base = os.environ.get("GRADCHECK_TEST_BASE_IMAGE", "gradcheck-ci-base:bookworm")
 tag = os.environ.get("GRADCHECK_TEST_IMAGE", "gradcheck-ci:e2e")

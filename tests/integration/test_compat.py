@@ -11,7 +11,7 @@ def test_parameterless_ops_get_cacheable_keys():
     import textwrap
 
     code = textwrap.dedent("""
-        from gradcheck_ci import compat
+        from gradcheck_ci.platform import compat
         compat.prepare("float64")
         import theano, theano.tensor as T
         from theano.gof import cc
@@ -33,7 +33,7 @@ def test_file_based_ops_keep_one_cache_version_across_processes():
     import textwrap
 
     code = textwrap.dedent("""
-        from gradcheck_ci import compat
+        from gradcheck_ci.platform import compat
         compat.prepare("float64")
         from theano.tensor.elemwise import DimShuffle
         print(DimShuffle((False,), ("x", 0)).c_code_cache_version())
@@ -51,7 +51,7 @@ def test_file_based_ops_keep_one_cache_version_across_processes():
 
 COMPILE_A_FUNCTION = """
 import os, sys
-from gradcheck_ci import compat
+from gradcheck_ci.platform import compat
 compat.prepare("float64")
 import theano, theano.tensor as T
 x = T.matrix()
@@ -117,7 +117,7 @@ def test_a_cache_of_another_stack_is_not_used(tmp_path):
 
 LAZY_COMPOSITE = """
 import pickle
-from gradcheck_ci import compat
+from gradcheck_ci.platform import compat
 compat.prepare("float64")
 import numpy as np
 import theano, theano.tensor as T
@@ -147,7 +147,7 @@ def test_fused_ops_unpickle_without_rebuilding_their_graph_and_compute_the_same(
 
 MARCH = """
 import json
-from gradcheck_ci import compat
+from gradcheck_ci.platform import compat
 compat.prepare("float64")
 import theano, theano.tensor as T
 from theano.gof import cmodule

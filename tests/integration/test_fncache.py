@@ -23,12 +23,13 @@ from tests.harness import cli_env, run_cli
 
 PROBE = textwrap.dedent(r'''
     import hashlib, json, os, sys
-    from gradcheck_ci import compat
+    from gradcheck_ci.platform import compat
     compat.prepare(os.environ.get("PROBE_FLOATX", "float64"))
     import numpy as np
     import theano, theano.tensor as T
     import lasagne
-    from gradcheck_ci import check, fncache
+    from gradcheck_ci.engine import check
+    from gradcheck_ci.platform import fncache
 
     fncache.cache_dir = lambda environ=None: os.environ["PROBE_CACHE"]
 
@@ -229,10 +230,10 @@ def test_a_graph_the_key_cannot_describe_is_compiled_and_not_stored(tmp_path):
 
 WRITER_AND_READER = textwrap.dedent(r'''
     import os, sys, json
-    from gradcheck_ci import compat
+    from gradcheck_ci.platform import compat
     compat.prepare("float64")
     import theano, theano.tensor as T
-    from gradcheck_ci import fncache
+    from gradcheck_ci.platform import fncache
     x = T.vector("x")
     fn = theano.function([x], (T.tanh(x) * 3).sum())
     role, directory, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -271,10 +272,10 @@ def test_concurrent_writers_and_readers_only_ever_see_whole_entries(tmp_path):
 
 DEEP = textwrap.dedent(r'''
     import sys
-    from gradcheck_ci import compat
+    from gradcheck_ci.platform import compat
     compat.prepare("float64")
     import theano.tensor as T
-    from gradcheck_ci import fncache
+    from gradcheck_ci.platform import fncache
     x = T.dvector("x")
     y = x
     for i in range(12000):
@@ -320,10 +321,10 @@ CUSTOM_OP = textwrap.dedent('''
 USER_KEY = textwrap.dedent(r'''
     import sys
     sys.path.insert(0, sys.argv[1])
-    from gradcheck_ci import compat
+    from gradcheck_ci.platform import compat
     compat.prepare("float64")
     import theano.tensor as T
-    from gradcheck_ci import fncache
+    from gradcheck_ci.platform import fncache
     import userops
     x = T.dvector("x")
     print("KEY", fncache.function_key([x], userops.Scale()(x).sum(), [], {}))
