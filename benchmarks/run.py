@@ -67,9 +67,9 @@ def run_model(spec, root: str, config_file: str, plain: bool, env: dict[str, str
 
 def usual_theano_cache() -> str:
     """This machine's usual Theano cache (the default cache directory's), warm from earlier runs."""
-    from gradcheck_ci.platform import compat
+    from gradcheck_ci.platform import cachedir
 
-    return compat.theano_cache_dir({k: v for k, v in os.environ.items() if k != compat.CACHE_DIR_ENV})
+    return cachedir.theano_cache_dir({k: v for k, v in os.environ.items() if k != cachedir.CACHE_DIR_ENV})
 
 
 def cache_env(cache: str, theano_dir: str | None = None) -> dict[str, str]:

@@ -39,7 +39,7 @@ def sources_digest(root: str, skip: frozenset[str] = frozenset()) -> str:
 
 
 def cache_key(workspace: str, cache_dir: str, stack_tag: str, shard: str | None = None) -> str:
-    """`gradcheck-ci-[shard-I-of-N-]<stack>-<sources>`: a new key when the image's stack (compat.cache_tag)
+    """`gradcheck-ci-[shard-I-of-N-]<stack>-<sources>`: a new key when the image's stack (cachedir.cache_tag)
     or the repository's models change, and the same key when nothing did (so an unchanged run saves
     nothing). A shard compiles its own models: its caches have a prefix of their own to restore from."""
     skip = frozenset({os.path.abspath(cache_dir)}) if cache_dir else frozenset()

@@ -109,10 +109,10 @@ def finish_cache(plan: inputs.Plan) -> str:
     if not plan.cache_dir:
         return ""
     cache.hand_over(plan.cache_dir, plan.workspace)
-    from gradcheck_ci.platform import compat
+    from gradcheck_ci.platform import cachedir
 
     shard = plan.argv[plan.argv.index("--shard") + 1] if "--shard" in plan.argv else None
-    return cache.cache_key(plan.workspace, plan.cache_dir, compat.cache_tag(), shard)
+    return cache.cache_key(plan.workspace, plan.cache_dir, cachedir.cache_tag(), shard)
 
 
 def action(environ: Mapping[str, str], out: TextIO | None = None) -> int:

@@ -171,20 +171,20 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from ..platform import compat
+    from ..platform import cachedir, stack
 
     shard = parse_shard(args.shard)
     if args.root is not None and not os.path.isdir(args.root):
         raise UsageError(f"--root {args.root}: not a directory")
     if args.previous_report and not args.changed_since:
         raise UsageError("--previous-report is only read with --changed-since REF")
-    problem = compat.stack_problem()
+    problem = stack.stack_problem()
     if problem:
         raise UsageError(problem)
     if args.cache_dir is not None:
         if not args.cache_dir.strip():
             raise UsageError("--cache-dir needs a directory")
-        os.environ[compat.CACHE_DIR_ENV] = os.path.abspath(args.cache_dir)  # the workers inherit it
+        os.environ[cachedir.CACHE_DIR_ENV] = os.path.abspath(args.cache_dir)  # the workers inherit it
     github = args.format == "github" or (args.format == "auto" and under_actions())
     return run.check(args, shard, Console(sys.stdout, github=github, quiet=args.quiet))
 

@@ -231,13 +231,13 @@ def _only_changed(args: argparse.Namespace, config: Config, report: RunReport, s
 
 def _prepare_cache(console: Console) -> None:
     """Ready the cache directory before the first worker; a cache that cannot be used is never fatal."""
-    from ..platform import compat
+    from ..platform import cachedir
 
     try:
-        state = compat.prepare_cache()
-    except compat.CacheDirError as exc:
+        state = cachedir.prepare_cache()
+    except cachedir.CacheDirError as exc:
         print_debug_traceback(exc)
-        os.environ.pop(compat.CACHE_DIR_ENV, None)  # the workers fall back to the default cache
+        os.environ.pop(cachedir.CACHE_DIR_ENV, None)  # the workers fall back to the default cache
         console.note(f"gradcheck-ci: {exc}; checking without it (nothing compiled now is kept)")
         return
     if state is not None:

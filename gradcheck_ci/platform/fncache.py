@@ -4,7 +4,7 @@ graph optimisation (about 90% of a compile once the C modules are cached).
     fncache.function(compile, inputs, outputs, givens, **options) -> a compiled theano function
 
 `compile()` runs on a miss and its function is stored; a hit loads the stored function instead (Theano then
-only links it: it finds each node's C module in its own cache). Entries live in compat.functions_cache_dir()
+only links it: it finds each node's C module in its own cache). Entries live in cachedir.functions_cache_dir()
 (<cache dir>/functions/<stack tag>/), next to Theano's compiled modules, so the action persists both.
 
 The key (`function_key`) is a digest of everything a compiled function depends on:
@@ -48,7 +48,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import compat
+from . import cachedir
 
 FORMAT = 1  # bump when the key or the entry layout changes: old entries are then never read
 MAGIC = b"gradcheck-ci function cache\n"
@@ -114,9 +114,9 @@ def cache_dir(environ: dict[str, str] | None = None) -> str | None:
     env = os.environ if environ is None else environ
     if env.get(DISABLE_ENV):
         return None
-    if compat.baked_theano_cache(env) and not env.get(compat.CACHE_DIR_ENV):
+    if cachedir.baked_theano_cache(env) and not env.get(cachedir.CACHE_DIR_ENV):
         return None
-    return compat.functions_cache_dir(env)
+    return cachedir.functions_cache_dir(env)
 
 
 def function(compile: Callable[[], Any], inputs: list[Any], outputs: Any, givens: list[Any],
@@ -223,7 +223,7 @@ def store(directory: str, key: str, fn: Any) -> bool:
     try:
         os.makedirs(directory, exist_ok=True)
         handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=SUFFIX, dir=directory)
-        os.fchmod(handle, compat.shared_file_mode())  # mkstemp's 0600 would keep a CI cache step from reading it
+        os.fchmod(handle, cachedir.shared_file_mode())  # mkstemp's 0600 would keep a CI cache step from reading it
         with os.fdopen(handle, "wb") as out:
             out.write(MAGIC + json.dumps(header, sort_keys=True).encode("utf-8") + b"\n")
             out.write(payload)

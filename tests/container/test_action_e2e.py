@@ -154,7 +154,7 @@ def test_runs_as_a_non_root_user(docker_client, action_image, tmp_path):
     assert run.outputs["status"] == "pass"
     assert (run.workspace / "gradcheck-report.json").stat().st_uid == 1000
 
-    probe = ("from gradcheck_ci.platform.compat import default_cache_dir; import os; d = default_cache_dir(); "
+    probe = ("from gradcheck_ci.platform.cachedir import default_cache_dir; import os; d = default_cache_dir(); "
              "print(d); print(sum(len(f) for _, _, f in os.walk(d)))")
     out = docker_client.containers.run(action_image, ["-c", probe], entrypoint="/opt/gradcheck/venv/bin/python",
                                        user="1000:1000", environment={"HOME": "/tmp"}, remove=True)

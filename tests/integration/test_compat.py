@@ -102,17 +102,17 @@ def test_a_cache_made_long_ago_and_without_c_sources_is_still_used(tmp_path):
 
 def test_a_cache_of_another_stack_is_not_used(tmp_path):
     """A cache stamped by another numpy (an older image) sits under another tag: compiled afresh, not loaded."""
-    from gradcheck_ci.platform import compat
+    from gradcheck_ci.platform import cachedir
 
     compile_in_fresh_process(tmp_path)
     [used] = [d for d in (tmp_path / "theano").iterdir() if d.is_dir()]
-    assert used.name == compat.cache_tag()
+    assert used.name == cachedir.cache_tag()
     foreign = tmp_path / "theano" / used.name.replace("np1.23.5", "np1.24.0")
     used.rename(foreign)
-    (foreign / compat.STAMP_FILE).write_text('{"numpy": "1.24.0"}')
+    (foreign / cachedir.STAMP_FILE).write_text('{"numpy": "1.24.0"}')
     assert compile_in_fresh_process(tmp_path) > 0
     assert sorted(d.name for d in (tmp_path / "theano").iterdir() if d.is_dir()) == sorted(
-        [foreign.name, compat.cache_tag()])
+        [foreign.name, cachedir.cache_tag()])
 
 
 LAZY_COMPOSITE = """

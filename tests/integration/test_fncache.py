@@ -353,10 +353,10 @@ def test_a_second_run_of_the_reported_network_loads_every_function_and_reports_t
     """The check's functions and the diagnosis's (the ablation's, the layer-by-layer one) come from the
     function cache on the second run, and the report is the same but for the times. Theano's own compile
     cache is the usual one (THEANO_FLAGS), so the first run only misses the function cache."""
-    from gradcheck_ci.platform import compat
+    from gradcheck_ci.platform import cachedir
 
-    environ = {k: v for k, v in os.environ.items() if k != compat.CACHE_DIR_ENV}
-    flags = f"base_compiledir={compat.theano_cache_dir(environ)}"
+    environ = {k: v for k, v in os.environ.items() if k != cachedir.CACHE_DIR_ENV}
+    flags = f"base_compiledir={cachedir.theano_cache_dir(environ)}"
     env = {"THEANO_FLAGS": ",".join(filter(None, [os.environ.get("THEANO_FLAGS"), flags]))}
     config = str(REPO / "examples" / "seed-rnn" / "gradcheck.yml")
     runs = [run_cli("check", "--config", config, "--model", "seed-rnn-truncated", "--cache-dir",

@@ -225,9 +225,9 @@ def test_check_under_actions_writes_the_step_outputs(tmp_path, capsys, monkeypat
 
 
 def test_check_without_the_legacy_stack_says_which_extra_to_install(tmp_path, capsys, monkeypatch):
-    from gradcheck_ci.platform import compat
+    from gradcheck_ci.platform import stack
 
-    monkeypatch.setattr(compat, "stack_problem", lambda: "`check` needs Python 3.11 ...: pip install "
+    monkeypatch.setattr(stack, "stack_problem", lambda: "`check` needs Python 3.11 ...: pip install "
                                                          "'gradcheck-ci[check]'")
     monkeypatch.chdir(write_repo(tmp_path, "version: 1\nmodels: []\n"))
     assert cli.main(["check"]) == 2
@@ -240,17 +240,17 @@ def test_cache_dir_reaches_the_workers_through_the_environment(tmp_path, monkeyp
     import os
 
     from gradcheck_ci.commands import run
-    from gradcheck_ci.platform import compat
+    from gradcheck_ci.platform import cachedir
 
     seen = {}
 
     def fake_check(args, shard, console):  # what the workers would inherit
-        seen["dir"] = os.environ.get(compat.CACHE_DIR_ENV)
+        seen["dir"] = os.environ.get(cachedir.CACHE_DIR_ENV)
         return 0
 
     monkeypatch.setattr(run, "check", fake_check)
-    monkeypatch.setenv(compat.CACHE_DIR_ENV, "")  # so that monkeypatch restores what the CLI sets
-    monkeypatch.delenv(compat.CACHE_DIR_ENV)
+    monkeypatch.setenv(cachedir.CACHE_DIR_ENV, "")  # so that monkeypatch restores what the CLI sets
+    monkeypatch.delenv(cachedir.CACHE_DIR_ENV)
     monkeypatch.chdir(tmp_path)
     assert cli.main(["check", "--cache-dir", "ci/cache"]) == 0
     assert seen["dir"] == str(tmp_path / "ci" / "cache")

@@ -9,12 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from gradcheck_ci.platform import compat
+from gradcheck_ci.platform import cachedir, compat
+from gradcheck_ci.platform.flags import parse_flags
+from gradcheck_ci.platform.stack import stack_problem
 
 
 def test_flags_keep_user_choices(tmp_path):
     env = {"THEANO_FLAGS": "optimizer=fast_compile,blas.ldflags=-lopenblas,base_compiledir=/x"}
-    flags = compat.parse_flags(compat.theano_flags("float32", env))
+    flags = parse_flags(compat.theano_flags("float32", env))
     assert flags["floatX"] == "float32"
     assert flags["optimizer"] == "fast_compile"
     assert flags["blas.ldflags"] == "-lopenblas"
@@ -22,9 +24,9 @@ def test_flags_keep_user_choices(tmp_path):
 
 
 def test_flags_defaults(tmp_path, monkeypatch):
-    monkeypatch.setenv(compat.CACHE_ENV, str(tmp_path))
-    monkeypatch.delenv(compat.CACHE_DIR_ENV, raising=False)
-    flags = compat.parse_flags(compat.theano_flags("float64", {}))
+    monkeypatch.setenv(cachedir.CACHE_ENV, str(tmp_path))
+    monkeypatch.delenv(cachedir.CACHE_DIR_ENV, raising=False)
+    flags = parse_flags(compat.theano_flags("float64", {}))
     assert flags["floatX"] == "float64"
     assert flags["blas.ldflags"] == ""
     assert flags["base_compiledir"] == str(tmp_path)
@@ -37,7 +39,7 @@ def test_read_only_cache_falls_back_to_a_writable_copy(tmp_path, monkeypatch):
     monkeypatch.setattr(compat.os, "access", lambda path, mode: str(path) != str(baked))
     monkeypatch.setattr(compat.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
     (tmp_path / "tmp").mkdir()
-    copy = compat.writable_cache(str(baked))
+    copy = cachedir.writable_cache(str(baked))
     assert copy != str(baked)
     assert (tmp_path / "tmp").as_posix() in copy
     assert open(os.path.join(copy, "compiledir_x", "entry")).read() == "cached"
@@ -54,10 +56,10 @@ def test_import_shims_register_modules():
 @pytest.fixture
 def stack(monkeypatch):
     """A fixed stack: the compiler's version without running it (unit tests start no process)."""
-    monkeypatch.setitem(compat._COMPILERS, "g++", "g++ (Debian 12.2.0-14) 12.2.0")
+    monkeypatch.setitem(cachedir._COMPILERS, "g++", "g++ (Debian 12.2.0-14) 12.2.0")
     monkeypatch.delenv("THEANO_FLAGS", raising=False)
-    monkeypatch.delenv(compat.CACHE_ENV, raising=False)
-    monkeypatch.delenv(compat.CACHE_DIR_ENV, raising=False)
+    monkeypatch.delenv(cachedir.CACHE_ENV, raising=False)
+    monkeypatch.delenv(cachedir.CACHE_DIR_ENV, raising=False)
 
 
 def baked_cache(root: Path, modules=("tmpaaa", "tmpbbb")) -> Path:
@@ -75,81 +77,81 @@ def baked_cache(root: Path, modules=("tmpaaa", "tmpbbb")) -> Path:
 
 def test_cache_paths(stack, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    tag = compat.cache_tag()
+    tag = cachedir.cache_tag()
     assert tag.startswith("py3.11-np1.23.5-th1.0.5-")
-    assert compat.cache_root() == str(tmp_path / "xdg" / "gradcheck-ci")
-    assert compat.theano_cache_dir() == str(tmp_path / "xdg" / "gradcheck-ci" / "theano" / tag)
-    monkeypatch.setenv(compat.CACHE_DIR_ENV, "rel/cache")
+    assert cachedir.cache_root() == str(tmp_path / "xdg" / "gradcheck-ci")
+    assert cachedir.theano_cache_dir() == str(tmp_path / "xdg" / "gradcheck-ci" / "theano" / tag)
+    monkeypatch.setenv(cachedir.CACHE_DIR_ENV, "rel/cache")
     monkeypatch.chdir(tmp_path)
-    assert compat.cache_root() == str(tmp_path / "rel" / "cache")
-    assert compat.functions_cache_dir() == str(tmp_path / "rel" / "cache" / "functions" / tag)
+    assert cachedir.cache_root() == str(tmp_path / "rel" / "cache")
+    assert cachedir.functions_cache_dir() == str(tmp_path / "rel" / "cache" / "functions" / tag)
     # in the image: the baked cache, unless a cache directory is chosen
     baked = baked_cache(tmp_path / "baked")
-    monkeypatch.setenv(compat.CACHE_ENV, str(baked))
-    assert compat.theano_cache_dir() == str(tmp_path / "rel" / "cache" / "theano" / tag)
-    monkeypatch.delenv(compat.CACHE_DIR_ENV)
-    assert compat.theano_cache_dir() == str(baked)
-    assert compat.prepare_cache() is None  # nothing to prepare: Theano uses the baked cache as it is
+    monkeypatch.setenv(cachedir.CACHE_ENV, str(baked))
+    assert cachedir.theano_cache_dir() == str(tmp_path / "rel" / "cache" / "theano" / tag)
+    monkeypatch.delenv(cachedir.CACHE_DIR_ENV)
+    assert cachedir.theano_cache_dir() == str(baked)
+    assert cachedir.prepare_cache() is None  # nothing to prepare: Theano uses the baked cache as it is
 
 
 def test_the_stamp_names_everything_compiled_code_depends_on(stack, monkeypatch):
-    stamp = compat.cache_stamp()
+    stamp = cachedir.cache_stamp()
     assert set(stamp) == {"gradcheck-ci", "python", "machine", "numpy", "theano", "compiler"}
-    tag = compat.cache_tag()
-    monkeypatch.setitem(compat._COMPILERS, "g++", "g++ (Debian 13.2.0-1) 13.2.0")
-    assert compat.cache_tag() != tag  # another compiler: another cache
-    monkeypatch.setitem(compat._COMPILERS, "clang++", "clang version 16")
-    assert compat.cache_stamp({"THEANO_FLAGS": "cxx=clang++"})["compiler"] == "clang version 16"
+    tag = cachedir.cache_tag()
+    monkeypatch.setitem(cachedir._COMPILERS, "g++", "g++ (Debian 13.2.0-1) 13.2.0")
+    assert cachedir.cache_tag() != tag  # another compiler: another cache
+    monkeypatch.setitem(cachedir._COMPILERS, "clang++", "clang version 16")
+    assert cachedir.cache_stamp({"THEANO_FLAGS": "cxx=clang++"})["compiler"] == "clang version 16"
 
 
 def test_a_new_cache_dir_is_seeded_from_the_image_and_never_committed(stack, tmp_path, monkeypatch):
     baked = baked_cache(tmp_path / "baked")
-    monkeypatch.setenv(compat.CACHE_ENV, str(baked))
-    monkeypatch.setenv(compat.CACHE_DIR_ENV, str(tmp_path / "ws" / ".gradcheck-ci-cache"))
-    state = compat.prepare_cache()
+    monkeypatch.setenv(cachedir.CACHE_ENV, str(baked))
+    monkeypatch.setenv(cachedir.CACHE_DIR_ENV, str(tmp_path / "ws" / ".gradcheck-ci-cache"))
+    state = cachedir.prepare_cache()
     root = tmp_path / "ws" / ".gradcheck-ci-cache"
     assert (root / ".gitignore").read_text().splitlines()[-1] == "*"
     theano_dir = Path(state.theano_dir)
-    assert theano_dir == root / "theano" / compat.cache_tag()
+    assert theano_dir == root / "theano" / cachedir.cache_tag()
     assert state.seeded == 2 and state.modules == 2  # and lazylinker_ext, __init__.py; never the lock
     assert (theano_dir / "compiledir_gradcheck-ci" / "lazylinker_ext").is_dir()
     assert (theano_dir / "compiledir_gradcheck-ci" / "__init__.py").is_file()
     assert (theano_dir / "compiledir_gradcheck-ci" / "tmpaaa" / "key.pkl").read_bytes() == b"key of tmpaaa"
     assert not (theano_dir / "compiledir_gradcheck-ci" / "lock_dir").exists()
     assert not (theano_dir / ".seeding").exists()
-    assert json.loads((theano_dir / compat.STAMP_FILE).read_text()) == compat.cache_stamp()
+    assert json.loads((theano_dir / cachedir.STAMP_FILE).read_text()) == cachedir.cache_stamp()
     # the compiled-functions folder: the same stamp, under the same tag
-    assert state.functions_dir == compat.functions_cache_dir() == str(root / "functions" / compat.cache_tag())
-    assert json.loads((Path(state.functions_dir) / compat.STAMP_FILE).read_text()) == compat.cache_stamp()
+    assert state.functions_dir == cachedir.functions_cache_dir() == str(root / "functions" / cachedir.cache_tag())
+    assert json.loads((Path(state.functions_dir) / cachedir.STAMP_FILE).read_text()) == cachedir.cache_stamp()
     assert "2 compiled module(s), 2 of them copied" in state.describe()
     # a restored cache already has them: nothing is copied again; a module the image lacks stays
     (theano_dir / "compiledir_gradcheck-ci" / "tmpuser").mkdir()
-    again = compat.prepare_cache()
+    again = cachedir.prepare_cache()
     assert again.seeded == 0 and again.modules == 3
 
 
 def test_a_cache_dir_with_other_content_gets_no_gitignore(stack, tmp_path, monkeypatch):
     (tmp_path / "notes.txt").write_text("mine")
-    monkeypatch.setenv(compat.CACHE_DIR_ENV, str(tmp_path))
-    compat.prepare_cache()
+    monkeypatch.setenv(cachedir.CACHE_DIR_ENV, str(tmp_path))
+    cachedir.prepare_cache()
     assert not (tmp_path / ".gitignore").exists()
     assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
 def test_a_cache_of_another_stack_is_ignored_then_retired(stack, tmp_path, monkeypatch):
-    monkeypatch.setenv(compat.CACHE_DIR_ENV, str(tmp_path))
+    monkeypatch.setenv(cachedir.CACHE_DIR_ENV, str(tmp_path))
     theano_root = tmp_path / "theano"
     for other, age_days in (("py3.11-np1.24.0-th1.0.5-aaaaaaaaaaaa", 30), ("py3.11-np1.23.5-th1.0.5-bbbbbbbbbbbb", 1)):
         (theano_root / other / "compiledir_gradcheck-ci" / "tmpold").mkdir(parents=True)
-        stamp = theano_root / other / compat.STAMP_FILE
+        stamp = theano_root / other / cachedir.STAMP_FILE
         stamp.write_text("{}")
         os.utime(stamp, (time.time() - age_days * 86400,) * 2)
     (theano_root / "not-ours").mkdir()  # no stamp: never touched
     old_functions = tmp_path / "functions" / "py3.11-np1.24.0-th1.0.5-aaaaaaaaaaaa"
     old_functions.mkdir(parents=True)
-    (old_functions / compat.STAMP_FILE).write_text("{}")
-    os.utime(old_functions / compat.STAMP_FILE, (time.time() - 30 * 86400,) * 2)
-    state = compat.prepare_cache()
+    (old_functions / cachedir.STAMP_FILE).write_text("{}")
+    os.utime(old_functions / cachedir.STAMP_FILE, (time.time() - 30 * 86400,) * 2)
+    state = cachedir.prepare_cache()
     assert not old_functions.exists()
     assert state.modules == 0  # nothing of another stack is used
     assert state.retired == ["py3.11-np1.24.0-th1.0.5-aaaaaaaaaaaa"]
@@ -160,8 +162,8 @@ def test_a_cache_of_another_stack_is_ignored_then_retired(stack, tmp_path, monke
 
 
 def test_stale_compile_locks_are_removed(stack, tmp_path, monkeypatch):
-    monkeypatch.setenv(compat.CACHE_DIR_ENV, str(tmp_path))
-    theano_dir = Path(compat.theano_cache_dir())
+    monkeypatch.setenv(cachedir.CACHE_DIR_ENV, str(tmp_path))
+    theano_dir = Path(cachedir.theano_cache_dir())
     locks = {}
     for name, owner in (("a", f"{os.getpid()}_0123456789_{socket.gethostname()}"),  # alive, here: kept
                         ("b", "1_0123456789_runner-vm-elsewhere"),  # another machine (a restored CI cache)
@@ -170,36 +172,36 @@ def test_stale_compile_locks_are_removed(stack, tmp_path, monkeypatch):
         lock_dir.mkdir(parents=True)
         (lock_dir / "lock").write_text(owner + "\n")
         locks[name] = lock_dir
-    state = compat.prepare_cache()
+    state = cachedir.prepare_cache()
     assert state.stale_locks == 2
     assert locks["a"].exists() and not locks["b"].exists() and not locks["c"].exists()
 
 
 def test_an_unusable_cache_dir_is_one_clear_error(stack, tmp_path, monkeypatch):
     (tmp_path / "file").write_text("x")
-    monkeypatch.setenv(compat.CACHE_DIR_ENV, str(tmp_path / "file"))
-    with pytest.raises(compat.CacheDirError, match="cannot use the cache directory .*file"):
-        compat.prepare_cache()
+    monkeypatch.setenv(cachedir.CACHE_DIR_ENV, str(tmp_path / "file"))
+    with pytest.raises(cachedir.CacheDirError, match="cannot use the cache directory .*file"):
+        cachedir.prepare_cache()
 
 
 def test_modules_do_not_expire_after_24_days(stack):
-    flags = compat.parse_flags(compat.theano_flags("float64", {}))
+    flags = parse_flags(compat.theano_flags("float64", {}))
     assert int(flags["cmodule.age_thresh_use"]) >= 10 * 365 * 86400
-    assert compat.parse_flags(compat.theano_flags("float64", {"THEANO_FLAGS": "cmodule.age_thresh_use=5"}))[
+    assert parse_flags(compat.theano_flags("float64", {"THEANO_FLAGS": "cmodule.age_thresh_use=5"}))[
         "cmodule.age_thresh_use"] == "5"
 
 
 def test_stack_problem_says_what_to_install():
-    assert compat.stack_problem((3, 11), lambda name: "1.0") is None
-    on_312 = compat.stack_problem((3, 12), lambda name: "1.0")
+    assert stack_problem((3, 11), lambda name: "1.0") is None
+    on_312 = stack_problem((3, 12), lambda name: "1.0")
     assert "Python 3.11" in on_312 and "3.12" in on_312 and "gradcheck-ci[check]" in on_312
     assert "merge" in on_312
-    light = compat.stack_problem((3, 11), lambda name: "none" if name in ("Theano", "Lasagne") else "1.0")
+    light = stack_problem((3, 11), lambda name: "none" if name in ("Theano", "Lasagne") else "1.0")
     assert "Theano 1.0.5, Lasagne 0.1 are not installed" in light and "gradcheck-ci[check]" in light
 
 
 def test_cache_paths_in_messages_name_no_absolute_path_of_the_machine(tmp_path, monkeypatch):
-    from gradcheck_ci.platform.compat import shown_path
+    from gradcheck_ci.platform.cachedir import shown_path
 
     (tmp_path / "repo").mkdir()
     monkeypatch.chdir(tmp_path / "repo")

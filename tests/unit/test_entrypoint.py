@@ -12,7 +12,7 @@ import pytest
 
 from entrypoint import cache, inputs, workflow
 from entrypoint import main as entry
-from gradcheck_ci.platform import compat
+from gradcheck_ci.platform import cachedir
 from gradcheck_ci.report import github
 from tests.actions_log import effective_commands, parse_output_file
 
@@ -163,7 +163,7 @@ def stub_cli(monkeypatch, code: int, report: dict | None, summary: str | None = 
         return code
 
     monkeypatch.setattr(entry, "run_cli", fake_run_cli)
-    monkeypatch.setattr(compat, "cache_tag", lambda environ=None: "stack")  # no `g++ --version` in unit tests
+    monkeypatch.setattr(cachedir, "cache_tag", lambda environ=None: "stack")  # no `g++ --version` in unit tests
     return calls
 
 

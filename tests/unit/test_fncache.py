@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from gradcheck_ci.platform import compat, fncache
+from gradcheck_ci.platform import cachedir, fncache
 
 KEY = "ab" * 32
 
@@ -60,12 +60,12 @@ def test_prune_keeps_recent_entries_within_the_size_and_removes_leftovers(tmp_pa
     fresh = tmp_path / ".tmp-def.fn"  # a writer at work
     fresh.write_bytes(b"half")
     os.utime(fresh, (now - 5, now - 5))
-    (tmp_path / compat.STAMP_FILE).write_text("{}")
+    (tmp_path / cachedir.STAMP_FILE).write_text("{}")
 
     deleted = fncache.prune(str(tmp_path), now=now, keep_bytes=450)
     left = sorted(p.name for p in tmp_path.iterdir())
     # newest (100) + big (300) fit in 450; recent would exceed it; old is too old anyway
-    assert left == sorted([".tmp-def.fn", "big.fn", "newest.fn", compat.STAMP_FILE])
+    assert left == sorted([".tmp-def.fn", "big.fn", "newest.fn", cachedir.STAMP_FILE])
     assert deleted == 2
     assert fncache.count(str(tmp_path)) == 2
 
@@ -88,14 +88,14 @@ def test_summary_of_a_groups_compiles():
 
 
 def test_the_cache_is_off_when_disabled_or_inside_the_image_without_a_cache_directory(tmp_path, monkeypatch):
-    monkeypatch.setitem(compat._COMPILERS, "g++", "g++ (Debian 12.2.0-14) 12.2.0")  # unit tests start no process
+    monkeypatch.setitem(cachedir._COMPILERS, "g++", "g++ (Debian 12.2.0-14) 12.2.0")  # unit tests start no process
     baked = tmp_path / "baked"
     baked.mkdir()
     home = {"HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "xdg")}
-    assert fncache.cache_dir(home) == compat.functions_cache_dir(home)
+    assert fncache.cache_dir(home) == cachedir.functions_cache_dir(home)
     assert fncache.cache_dir({**home, fncache.DISABLE_ENV: "1"}) is None
-    image = {**home, compat.CACHE_ENV: str(baked)}
+    image = {**home, cachedir.CACHE_ENV: str(baked)}
     assert fncache.cache_dir(image) is None  # nothing would outlive the container
-    chosen = {**image, compat.CACHE_DIR_ENV: str(tmp_path / "cache")}
-    assert fncache.cache_dir(chosen) == compat.functions_cache_dir(chosen)
+    chosen = {**image, cachedir.CACHE_DIR_ENV: str(tmp_path / "cache")}
+    assert fncache.cache_dir(chosen) == cachedir.functions_cache_dir(chosen)
     assert fncache.cache_dir(chosen).startswith(str(tmp_path / "cache"))
