@@ -20,7 +20,8 @@ from typing import Any
 
 from ..core.errors import ModelLoadError
 from ..core.results import Diagnosis
-from ..usercode.blame import error_summary, raised_by_compiled_function
+from ..usercode.blame import raised_by_compiled_function
+from ..usercode.messages import error_summary
 from .graph import input_layers, is_scan, structure
 
 KIND = "gradient-graph"

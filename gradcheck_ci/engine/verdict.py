@@ -11,7 +11,7 @@ from ..core.results import ModelResult, ParamResult
 from ..model.build import BuiltModel, ParamInfo
 from ..model.data import make_inputs
 from ..model.objective import Objective, loss_site
-from ..usercode.blame import CallSite
+from ..usercode.sites import CallSite
 
 
 def require_finite_loss(loss: float, spec: ModelSpec, config_file: str, model: BuiltModel | None = None,

@@ -21,8 +21,9 @@ from ..config import DataSpec, ModelSpec
 from ..core.errors import ModelLoadError
 from ..core.results import Notice, ParamResult
 from ..core.suggest import did_you_mean, with_hint
-from ..usercode.blame import CallSite, call_noting_return, definition_site, recording_call_sites, user_code_error
+from ..usercode.blame import user_code_error
 from ..usercode.importer import FACTORY, import_function
+from ..usercode.sites import CallSite, call_noting_return, definition_site, recording_call_sites
 from .returned import output_layer, refuse_training_script
 
 IMPORT_SECONDS = 60.0  # the longest a factory's module may take to import (at most half the model's timeout)

@@ -15,8 +15,9 @@ from typing import Any
 from ..config import ModelSpec
 from ..core.errors import ModelLoadError
 from ..core.losses import BY_NAME
-from ..usercode.blame import call_noting_return, definition_site, user_code_error
+from ..usercode.blame import user_code_error
 from ..usercode.importer import LOSS, import_function
+from ..usercode.sites import call_noting_return, definition_site
 from .build import BuiltModel, input_shape
 
 

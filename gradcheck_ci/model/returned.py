@@ -23,7 +23,7 @@ from typing import Any
 from ..config import ModelSpec
 from ..core.errors import ModelLoadError
 from ..core.suggest import did_you_mean, with_hint
-from ..usercode.blame import definition_site, is_inside, is_library
+from ..usercode.sites import definition_site, is_inside, is_library
 
 MAX_DEPTH = 2  # (train_fn, {"in": l_in, "out": l_out}) is found; deeper nesting is not searched
 MAX_LISTED = 8  # candidates named in a message

@@ -25,7 +25,7 @@ from ..config import ModelSpec
 from ..core.errors import print_debug_traceback
 from ..core.installation import with_package_on_path
 from ..core.results import ErrorInfo, ModelResult
-from ..usercode.blame import is_inside, is_library, quote_source, relative
+from ..usercode.sites import is_inside, is_library, quote_source, relative
 
 OnEvent = Callable[[str, str], None]  # (model name, progress message)
 OnOutput = Callable[[str, str], None]  # (model name, a line the model's code printed)

@@ -22,14 +22,10 @@ from ..config import ModelSpec
 from ..core.errors import ModelLoadError, print_debug_traceback
 from ..core.results import ErrorInfo, ModelResult
 from ..usercode import guard
-from ..usercode.blame import (
-    clean_message,
-    float32_inputs_as_float64,
-    network_notices,
-    recording_float32_sites,
-    unexpected_error,
-)
+from ..usercode.blame import network_notices, unexpected_error
+from ..usercode.float32_sites import float32_inputs_as_float64, recording_float32_sites
 from ..usercode.importer import imported_files
+from ..usercode.messages import clean_message
 
 
 @dataclass

@@ -20,8 +20,9 @@ from typing import Any
 from ..config import resolve_reference
 from ..core.errors import ModelLoadError
 from ..core.suggest import did_you_mean, with_hint
-from .blame import is_inside, is_library, relative, user_code_error
+from .blame import user_code_error
 from .guard import time_limit
+from .sites import is_inside, is_library, relative
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import types
 
 import pytest
 
-from gradcheck_ci.usercode import blame
+from gradcheck_ci.usercode import blame, messages, sites
 from tests.samples import spec
 
 
@@ -34,7 +34,7 @@ def test_user_code_error_points_at_the_innermost_repository_frame(tmp_path):
 def test_pseudo_files_are_never_the_users_code(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # "<...>" resolved against the cwd would land inside the repository
     frames = [traceback.FrameSummary("<__array_function__ internals>", 180, "prod")]
-    assert blame.user_frame(frames, str(tmp_path)) is None
+    assert sites.user_frame(frames, str(tmp_path)) is None
 
 
 def test_exit_memory_and_encoding_errors_are_explained(tmp_path):
@@ -106,8 +106,8 @@ def test_the_line_of_the_return_that_produced_a_value():
         return "late"
 
     first = factory.__code__.co_firstlineno
-    assert blame.call_noting_return(factory, {"flag": True}) == ("early", first + 2)
-    assert blame.call_noting_return(factory, {"flag": False}) == ("late", first + 3)
+    assert sites.call_noting_return(factory, {"flag": True}) == ("early", first + 2)
+    assert sites.call_noting_return(factory, {"flag": False}) == ("late", first + 3)
 
 
 # ------------------------------------------------------------------------ messages fit for a report
@@ -115,23 +115,23 @@ def test_the_line_of_the_return_that_produced_a_value():
 def test_messages_lose_array_dumps_and_installed_paths(tmp_path):
     theano_text = ("Bad input argument with name \"x\" to theano function at index 0 (0-based). Data: array([[ 0.1,  "
                    "0.2],\n       [ 0.3,  0.4]], dtype=float32) (array(1.), 'not shown') " + "[" + " 0.5" * 40 + "]")
-    cleaned = blame.clean_message(theano_text)
+    cleaned = messages.clean_message(theano_text)
     assert "0.3" not in cleaned and "0.5" not in cleaned
     assert "Data: array(...) (array(...), 'not shown') [...]" in cleaned
     venv = "/opt/venv/lib/python3.11/site-packages/theano/compile/function_module.py"
     ours = "/usr/src/app/gradcheck_ci/engine/check.py"
     inside = str(tmp_path / "models" / "net.py")
-    cleaned = blame.clean_message(f"raised at {venv}:903, via {ours}:120 from {inside}:7", str(tmp_path))
+    cleaned = messages.clean_message(f"raised at {venv}:903, via {ours}:120 from {inside}:7", str(tmp_path))
     assert cleaned == ("raised at theano/compile/function_module.py:903, via gradcheck_ci/engine/check.py:120 from "
                        "models/net.py:7")
-    assert len(blame.clean_message("x" * 5000)) == blame.MAX_MESSAGE
+    assert len(messages.clean_message("x" * 5000)) == messages.MAX_MESSAGE
 
 
 def test_error_summaries_unwrap_theanos_tuple_messages():
     exc = ValueError("('shapes (4,3) and (18,4) not aligned: 3 (dim 1) != 18 (dim 0)', (4, 3), (18, 4))\n"
                      "Apply node that caused the error: Dot22(Reshape{2}.0, Reshape{2}.0)")
-    assert blame.error_summary(exc) == "ValueError: shapes (4,3) and (18,4) not aligned: 3 (dim 1) != 18 (dim 0)"
-    assert blame.error_summary(KeyError()) == "KeyError"
+    assert messages.error_summary(exc) == "ValueError: shapes (4,3) and (18,4) not aligned: 3 (dim 1) != 18 (dim 0)"
+    assert messages.error_summary(KeyError()) == "KeyError"
 
 
 def test_python2_files_get_one_line_with_the_construct(tmp_path):

@@ -7,7 +7,7 @@ import pytest
 from gradcheck_ci.config import DataSpec
 from gradcheck_ci.core.errors import ModelLoadError
 from gradcheck_ci.model import build as model
-from gradcheck_ci.usercode import blame
+from gradcheck_ci.usercode import sites
 from tests.samples import spec
 
 
@@ -40,7 +40,7 @@ class FakeLayer:
     ((None, 0), "matrix", "dimension 1 has size 0"),
 ])
 def test_input_shapes_data_cannot_fill(shape, kind, message):
-    info = model.InputInfo(FakeLayer(shape), kind, "InputLayer#0", blame.CallSite("models/net.py", 6))
+    info = model.InputInfo(FakeLayer(shape), kind, "InputLayer#0", sites.CallSite("models/net.py", 6))
     with pytest.raises(ModelLoadError) as caught:
         model.input_shape(info, DataSpec())
     assert message in caught.value.message
@@ -85,8 +85,8 @@ def test_integer_matrices_are_token_ids_filled_with_steps():
 
 
 def test_a_fixed_shape_that_wins_over_data_written_in_gradcheck_yml_is_a_notice():
-    fixed = model.InputInfo(FakeInput((100, 55, 2)), "sequence", "InputLayer#0", blame.CallSite("protein.py", 16))
-    free = model.InputInfo(FakeInput((None, None, 2)), "sequence", "InputLayer#1", blame.CallSite("protein.py", 17))
+    fixed = model.InputInfo(FakeInput((100, 55, 2)), "sequence", "InputLayer#0", sites.CallSite("protein.py", 16))
+    free = model.InputInfo(FakeInput((None, None, 2)), "sequence", "InputLayer#1", sites.CallSite("protein.py", 17))
     built = model.BuiltModel(None, [], {}, {}, [fixed, free], [])
     given = spec(data=DataSpec(sequences=8, steps=20), key_lines={"data": 9, "data.sequences": 9, "data.steps": 9})
     [notice] = model.data_overrides(built, given, "gradcheck.yml")
