@@ -15,7 +15,7 @@ import numpy as np
 from ..config import ModelSpec
 from ..core.errors import ModelLoadError
 from ..core.results import ParamResult
-from ..model.build import BuiltModel, ParamInfo
+from ..model.built import BuiltModel, ParamInfo
 from ..model.data import make_inputs, make_targets, stable_seed
 from ..model.objective import Objective
 from ..platform import fncache

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..config import ModelSpec
-from ..model.build import BuiltModel
+from ..model.built import BuiltModel
 from . import numeric
 from .check import AnalyticResult, CompiledCheck, default_rtol
 

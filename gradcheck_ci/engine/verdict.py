@@ -8,7 +8,7 @@ import numpy as np
 from ..config import ModelSpec
 from ..core.errors import ModelLoadError
 from ..core.results import ModelResult, ParamResult
-from ..model.build import BuiltModel, ParamInfo
+from ..model.built import BuiltModel, ParamInfo
 from ..model.data import make_inputs
 from ..model.objective import Objective, loss_site
 from ..usercode.sites import CallSite

@@ -275,7 +275,7 @@ def describe(model: Any, spec: Any) -> dict[str, Any]:
     """Inputs, output, parameters and the `data:` keys this model needs, as plain data."""
     import lasagne
 
-    from ..model.build import input_shape
+    from ..model.data import input_shape
     from ..model.objective import default_loss
 
     shapes = {info.layer: input_shape(info, spec.data) for info in model.inputs}

@@ -18,7 +18,8 @@ from ..core.losses import BY_NAME
 from ..usercode.blame import user_code_error
 from ..usercode.importer import LOSS, import_function
 from ..usercode.sites import call_noting_return, definition_site
-from .build import BuiltModel, input_shape
+from .built import BuiltModel
+from .data import input_shape
 
 
 @dataclass

@@ -93,7 +93,8 @@ def check_model(spec: ModelSpec, root: str, config_file: str, progress: Events,
 def _run(spec: ModelSpec, root: str, config_file: str, progress: Events, result: ModelResult,
          after_check: Callable[[Context], None] | None, job: dict[str, Any]) -> None:
     from ..engine import check, verdict
-    from ..model.build import build_model, data_overrides, data_summary
+    from ..model.build import build_model
+    from ..model.data import data_overrides, data_summary
     from ..model.objective import build_objective
     from ..platform import fncache
 

@@ -1,12 +1,14 @@
-"""The model side without Theano (gradcheck_ci/model/build.py): kwargs that do not fit the factory, and the input
-shapes the synthetic data can and cannot fill."""
+"""The model side without Theano (gradcheck_ci/model/build.py and data.py): kwargs that do not fit the
+factory, and the input shapes the synthetic data can and cannot fill."""
 from __future__ import annotations
 
 import pytest
 
 from gradcheck_ci.config import DataSpec
 from gradcheck_ci.core.errors import ModelLoadError
-from gradcheck_ci.model import build as model
+from gradcheck_ci.model.build import kwargs_error
+from gradcheck_ci.model.built import BuiltModel, InputInfo
+from gradcheck_ci.model.data import data_overrides, data_summary, input_shape
 from gradcheck_ci.usercode import sites
 from tests.samples import spec
 
@@ -20,7 +22,7 @@ def test_kwargs_that_do_not_fit_point_at_the_offending_kwarg():
     try:
         inspect.signature(build).bind(units=3)
     except TypeError as exc:
-        error = model.kwargs_error(exc, inspect.signature(build), build, spec(kwargs={"units": 3}), "/nowhere",
+        error = kwargs_error(exc, inspect.signature(build), build, spec(kwargs={"units": 3}), "/nowhere",
                                    "gradcheck.yml")
     assert (error.file, error.line, error.kind) == ("gradcheck.yml", 8, "config")
     assert ("unexpected keyword argument 'units' (did you mean 'num_units'?); it accepts: num_units, depth"
@@ -40,20 +42,20 @@ class FakeLayer:
     ((None, 0), "matrix", "dimension 1 has size 0"),
 ])
 def test_input_shapes_data_cannot_fill(shape, kind, message):
-    info = model.InputInfo(FakeLayer(shape), kind, "InputLayer#0", sites.CallSite("models/net.py", 6))
+    info = InputInfo(FakeLayer(shape), kind, "InputLayer#0", sites.CallSite("models/net.py", 6))
     with pytest.raises(ModelLoadError) as caught:
-        model.input_shape(info, DataSpec())
+        input_shape(info, DataSpec())
     assert message in caught.value.message
     assert (caught.value.file, caught.value.line, caught.value.kind) == ("models/net.py", 6, "data")
-    unlocated = model.InputInfo(FakeLayer(shape), kind, "InputLayer#0", None)
+    unlocated = InputInfo(FakeLayer(shape), kind, "InputLayer#0", None)
     with pytest.raises(ModelLoadError) as caught:
-        model.input_shape(unlocated, DataSpec(), fallback=("gradcheck.yml", 9))
+        input_shape(unlocated, DataSpec(), fallback=("gradcheck.yml", 9))
     assert (caught.value.file, caught.value.line) == ("gradcheck.yml", 9)
 
 
 def test_input_shapes_data_fills():
     def shape(s, kind="matrix"):
-        return model.input_shape(model.InputInfo(FakeLayer(s), kind, "in", None), DataSpec(sequences=3, steps=7,
+        return input_shape(InputInfo(FakeLayer(s), kind, "in", None), DataSpec(sequences=3, steps=7,
                                                                                             features=5))
     assert shape((None, None, None), "sequence") == (3, 7, 5)
     assert shape((None, None), "mask") == (3, 7)
@@ -75,28 +77,28 @@ class FakeInput(FakeLayer):
 
 def test_integer_matrices_are_token_ids_filled_with_steps():
     data = DataSpec(sequences=3, steps=7, features=5)
-    ids = model.InputInfo(FakeInput((None, None), "int32"), "matrix", "InputLayer#0", None)
-    assert model.input_shape(ids, data) == (3, 7)
-    floats = model.InputInfo(FakeInput((None, None), "float32"), "matrix", "InputLayer#0", None)
-    assert model.input_shape(floats, data) == (3, 5)
+    ids = InputInfo(FakeInput((None, None), "int32"), "matrix", "InputLayer#0", None)
+    assert input_shape(ids, data) == (3, 7)
+    floats = InputInfo(FakeInput((None, None), "float32"), "matrix", "InputLayer#0", None)
+    assert input_shape(floats, data) == (3, 5)
     assert ids.is_integer and not floats.is_integer
-    named = model.InputInfo(FakeInput((None,), "int32", name="l_ids", variable="item_ids"), "other", "l_ids", None)
+    named = InputInfo(FakeInput((None,), "int32", name="l_ids", variable="item_ids"), "other", "l_ids", None)
     assert named.names() == ["l_ids", "l_ids", "item_ids"]
 
 
 def test_a_fixed_shape_that_wins_over_data_written_in_gradcheck_yml_is_a_notice():
-    fixed = model.InputInfo(FakeInput((100, 55, 2)), "sequence", "InputLayer#0", sites.CallSite("protein.py", 16))
-    free = model.InputInfo(FakeInput((None, None, 2)), "sequence", "InputLayer#1", sites.CallSite("protein.py", 17))
-    built = model.BuiltModel(None, [], {}, {}, [fixed, free], [])
+    fixed = InputInfo(FakeInput((100, 55, 2)), "sequence", "InputLayer#0", sites.CallSite("protein.py", 16))
+    free = InputInfo(FakeInput((None, None, 2)), "sequence", "InputLayer#1", sites.CallSite("protein.py", 17))
+    built = BuiltModel(None, [], {}, {}, [fixed, free], [])
     given = spec(data=DataSpec(sequences=8, steps=20), key_lines={"data": 9, "data.sequences": 9, "data.steps": 9})
-    [notice] = model.data_overrides(built, given, "gradcheck.yml")
+    [notice] = data_overrides(built, given, "gradcheck.yml")
     assert (notice.code, notice.file, notice.line) == ("data-override", "protein.py", 16)
     assert notice.message == ("input InputLayer#0 has the fixed shape (100, 55, 2), so it is checked at that size, "
                               "not at data.sequences: 8, data.steps: 20 (gradcheck.yml:9); a None dimension in the "
                               "InputLayer's shape takes its size from `data`")
     # sizes gradcheck.yml does not write are no news: the built-in defaults are not the user's request
-    assert model.data_overrides(built, spec(data=DataSpec(sequences=8, steps=20)), "gradcheck.yml") == []
-    assert model.data_summary(built, given) == {"shapes": {"InputLayer#0": [100, 55, 2], "InputLayer#1": [8, 20, 2]},
+    assert data_overrides(built, spec(data=DataSpec(sequences=8, steps=20)), "gradcheck.yml") == []
+    assert data_summary(built, given) == {"shapes": {"InputLayer#0": [100, 55, 2], "InputLayer#1": [8, 20, 2]},
                                                 "dtypes": {"InputLayer#0": "float64", "InputLayer#1": "float64"}}
 
 
@@ -111,7 +113,7 @@ def test_a_factory_that_needs_layers_or_variables_is_told_what_to_write():
     try:
         signature.bind(**given.kwargs)
     except TypeError as exc:
-        error = model.kwargs_error(exc, signature, build_tagger, given, "/nowhere", "gradcheck.yml")
+        error = kwargs_error(exc, signature, build_tagger, given, "/nowhere", "gradcheck.yml")
     assert (error.file, error.line, error.kind) == ("gradcheck.yml", 3, "config")
     assert error.message == (
         "factory 'models/net.py:build' needs arguments that gradcheck.yml does not give: incoming, input_var. A Theano "
@@ -135,7 +137,7 @@ def test_an_input_argument_the_factory_does_not_take_is_blamed_on_its_line():
     try:
         signature.bind(incomig=None, **given.kwargs)
     except TypeError as exc:
-        error = model.kwargs_error(exc, signature, build_BiLSTM, given, "/nowhere", "gradcheck.yml")
+        error = kwargs_error(exc, signature, build_BiLSTM, given, "/nowhere", "gradcheck.yml")
     assert (error.file, error.line) == ("gradcheck.yml", 9)
     assert error.message.startswith("kwargs and inputs do not fit factory 'models/net.py:build': ")
     assert "unexpected keyword argument 'incomig' (did you mean 'incoming'?); it accepts: incoming, num_units, mask" \
