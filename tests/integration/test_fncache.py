@@ -30,6 +30,7 @@ PROBE = textwrap.dedent(r'''
     import lasagne
     from gradcheck_ci.engine import check
     from gradcheck_ci.platform import fncache
+    from gradcheck_ci.platform import graphkey
 
     fncache.cache_dir = lambda environ=None: os.environ["PROBE_CACHE"]
 
@@ -88,9 +89,9 @@ PROBE = textwrap.dedent(r'''
         fn = check.compile_function(inputs, outputs, givens, freeze)
         event = fncache.EVENTS[before]
         try:
-            key = fncache.function_key(inputs, outputs, givens, {"on_unused_input": "ignore",
+            key = graphkey.function_key(inputs, outputs, givens, {"on_unused_input": "ignore",
                                                                  "no_default_updates": freeze})
-        except fncache.Uncacheable:
+        except graphkey.Uncacheable:
             key = None
         values = [np.asarray(v) for v in fn(*args)]
         shared = [s for s in lasagne.layers.get_all_params(l_out) if s not in params]
@@ -234,6 +235,7 @@ WRITER_AND_READER = textwrap.dedent(r'''
     compat.prepare("float64")
     import theano, theano.tensor as T
     from gradcheck_ci.platform import fncache
+    from gradcheck_ci.platform import graphkey
     x = T.vector("x")
     fn = theano.function([x], (T.tanh(x) * 3).sum())
     role, directory, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -276,6 +278,7 @@ DEEP = textwrap.dedent(r'''
     compat.prepare("float64")
     import theano.tensor as T
     from gradcheck_ci.platform import fncache
+    from gradcheck_ci.platform import graphkey
     x = T.dvector("x")
     y = x
     for i in range(12000):
@@ -325,9 +328,10 @@ USER_KEY = textwrap.dedent(r'''
     compat.prepare("float64")
     import theano.tensor as T
     from gradcheck_ci.platform import fncache
+    from gradcheck_ci.platform import graphkey
     import userops
     x = T.dvector("x")
-    print("KEY", fncache.function_key([x], userops.Scale()(x).sum(), [], {}))
+    print("KEY", graphkey.function_key([x], userops.Scale()(x).sum(), [], {}))
 ''')
 
 

@@ -9,13 +9,13 @@ import os
 
 import pytest
 
-from gradcheck_ci.platform import cachedir, fncache
+from gradcheck_ci.platform import cachedir, fncache, graphkey
 
 KEY = "ab" * 32
 
 
 def entry(payload: bytes, key: str = KEY, **header: object) -> bytes:
-    fields = {"format": fncache.FORMAT, "key": key, "length": len(payload),
+    fields = {"format": graphkey.FORMAT, "key": key, "length": len(payload),
               "sha256": hashlib.sha256(payload).hexdigest(), **header}
     return fncache.MAGIC + json.dumps(fields).encode() + b"\n" + payload
 
@@ -29,7 +29,7 @@ def test_a_whole_entry_gives_its_payload():
     (b"something else entirely", "not a function cache entry"),
     (fncache.MAGIC + b"{not json\n" + b"x", "corrupt entry header"),
     (fncache.MAGIC + b"[1, 2]\n" + b"x", "corrupt entry header"),
-    (entry(b"PICKLE", format=fncache.FORMAT + 1), "entry of another format"),
+    (entry(b"PICKLE", format=graphkey.FORMAT + 1), "entry of another format"),
     (entry(b"PICKLE", key="cd" * 32), "entry of another key"),
     (entry(b"PICKLE")[:-2], "truncated entry"),
     (entry(b"PICKLE")[:-1] + b"X", "corrupt entry"),
