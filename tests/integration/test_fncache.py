@@ -235,7 +235,6 @@ WRITER_AND_READER = textwrap.dedent(r'''
     compat.prepare("float64")
     import theano, theano.tensor as T
     from gradcheck_ci.platform import fncache
-    from gradcheck_ci.platform import graphkey
     x = T.vector("x")
     fn = theano.function([x], (T.tanh(x) * 3).sum())
     role, directory, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -278,7 +277,6 @@ DEEP = textwrap.dedent(r'''
     compat.prepare("float64")
     import theano.tensor as T
     from gradcheck_ci.platform import fncache
-    from gradcheck_ci.platform import graphkey
     x = T.dvector("x")
     y = x
     for i in range(12000):
