@@ -20,7 +20,7 @@ from ..model.data import make_inputs, make_targets, stable_seed
 from ..model.objective import Objective
 from ..platform import fncache
 from ..usercode.blame import user_code_error
-from . import directional, forked, numeric
+from . import directional, forked, numeric, probing
 from .verdict import non_finite_param
 
 Progress = Callable[[str], None]
@@ -323,7 +323,7 @@ class FullCheck:
     def nearby(self) -> tuple[CompiledCheck, list[np.ndarray], float]:
         if self._nearby is None:
             rng = direction_generator(0, "full:nearby")
-            values = [(v + directional.NEARBY * self.h * max(numeric.rms(v), 1.0) * rng.standard_normal(v.shape))
+            values = [(v + probing.NEARBY * self.h * max(numeric.rms(v), 1.0) * rng.standard_normal(v.shape))
                       .astype(v.dtype, copy=False) for v in self.check.base]
             self._nearby = at_point(self.check, values)
         return self._nearby
@@ -362,7 +362,7 @@ class FullCheck:
         nearby: set[int] = set()
         for i in range(value.size):
             judgement = self.element(self.check, self.grads, index, i, 1.0)
-            for step, _, near in directional.LADDER[self.check.precision][1:]:
+            for step, _, near in probing.LADDER[self.check.precision][1:]:
                 if judgement.counts or near:
                     break
                 if step < 1.0:  # element lines have no boosts: only the shorter steps apply

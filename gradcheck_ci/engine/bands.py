@@ -1,0 +1,147 @@
+"""Bands: which tensors move together along one direction (plan), running a band's lines until each member
+is judged (run_band), a member on its own line (single), and a confirmed disagreement decomposed into its
+members' parts (decompose)."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import numeric
+from .probing import BOOST_MAX, MemberState, Point, Prober
+
+# ---------------------------------------------------------------- planning
+
+@dataclass
+class Band:
+    members: list[int]
+    directions: int
+    name: str = ""
+
+
+def plan(prober: Prober, indices: list[int], minimum: int, target: float) -> list[Band]:
+    """One band for every tensor, along `minimum` directions (more when boosts cannot reach `target`), each
+    tensor with a gradient boosted (BOOST_MAX) until its sensitivity reaches the target. Tensors whose
+    gradient is all zero have no relative sensitivity (any gradient there is an error); they are in the band
+    all the same."""
+    base = prober.base
+    norms = {k: prober.norm(base, k) for k in indices}
+    nonzero = [k for k in indices if norms[k] > 0.0]
+    directions = minimum
+    if nonzero:
+        allowance = prober.rho * prober.terms(base, nonzero) + prober.atol
+        threshold = numeric.predicted_threshold(base.loss, prober.h, prober.precision, allowance)
+        for k in nonzero:
+            reach = numeric.sensitivity([threshold] * minimum, prober.scale(base, k) * norms[k])
+            need = (reach or math.inf) / target * 1.25  # a margin: the threshold is known only after probing
+            prober.boost[k] = min(BOOST_MAX[prober.precision], max(1.0, need))
+        allowance = prober.rho * prober.terms(base, nonzero) + prober.atol  # the boosted parts' terms
+        threshold = numeric.predicted_threshold(base.loss, prober.h, prober.precision, allowance)
+        if prober.precision == "float64":
+            directions = max(minimum, numeric.directions_needed(
+                [prober.scale(base, k) * norms[k] for k in nonzero], threshold, target))
+    band = Band(list(indices), directions)
+    band.name = "band0:" + ",".join(str(k) for k in band.members)
+    return [band]
+
+
+# ---------------------------------------------------------------- running a band
+
+# Directions a band may add when lines with shorter steps left a member short of the target (float32: none,
+# the float64 check settles what float32 cannot resolve).
+TOP_UP = {"float64": 2, "float32": 0}
+
+
+def short_of_target(prober: Prober, k: int, state: MemberState, target: float) -> bool:
+    reached = numeric.sensitivity(state.thresholds, 1.0)
+    if reached is None:  # nothing relative to say: short only if the tensor has a gradient to be relative to
+        return prober.norm(prober.base, k) > 0.0
+    return reached > target
+
+
+def run_band(prober: Prober, band: Band, states: dict[int, MemberState], band_id: int, target: float) -> None:
+    """Probe `band` along its directions; fill `states` (one per member). When retries at shorter steps
+    left a member short of `target`, up to TOP_UP more directions are taken."""
+    live = list(band.members)
+    for d in range(band.directions + TOP_UP[prober.precision]):
+        live = [k for k in live if states[k].failed is None]
+        if d >= band.directions:
+            live = [k for k in live if short_of_target(prober, k, states[k], target)]
+        if not live:
+            return
+        judgement, parts, point = prober.judged_line(live, f"{band.name}:d{d}")
+        if judgement.verdict == numeric.PASS:
+            for k in live:
+                states[k].thresholds.append(prober.normalised(judgement.threshold, point, k, parts[k]))
+                states[k].band = {"id": band_id, "size": len(live), "directions": d + 1,
+                                  "residual": judgement.abs_err, "tolerance": judgement.tolerance,
+                                  "analytic": float(np.sum(point.grads[k] * parts[k]))}
+                states[k].nearby |= point.nearby
+            continue
+        if judgement.verdict == numeric.FAIL:
+            decompose(prober, live, parts, point, judgement, states, band, d)
+            continue
+        # No line through the whole band could judge: each member on its own line (in float32, left to the
+        # float64 check that settles what float32 cannot).
+        for k in live:
+            if prober.precision == "float32":
+                states[k].unresolved += 1
+            else:
+                single(prober, k, f"{band.name}:d{d}:alone{k}", states)
+
+
+def single(prober: Prober, k: int, name: str, states: dict[int, MemberState],
+           first: dict[int, np.ndarray] | None = None, point: Point | None = None,
+           step: float = 1.0) -> numeric.Judgement:
+    """Tensor k on its own line (`first` at `point` and `step`, else fresh ones, with retries); records the
+    outcome in states[k]."""
+    state = states[k]
+    if first is not None and point is not None:
+        judgement = prober.line(first, step, point)
+        parts = first
+        if not judgement.counts:
+            judgement, parts, point = prober.judged_line([k], name)
+    else:
+        judgement, parts, point = prober.judged_line([k], name)
+    state.own = judgement
+    if judgement.verdict == numeric.PASS:
+        state.thresholds.append(prober.normalised(judgement.threshold, point, k, parts[k]))
+        state.judged.append(judgement)
+        state.nearby |= point.nearby
+    elif judgement.verdict == numeric.FAIL:
+        state.failed, state.direction, state.point = judgement, parts[k], point
+        state.judged.append(judgement)
+        state.nearby |= point.nearby
+    else:
+        state.unresolved += 1
+    return judgement
+
+
+def decompose(prober: Prober, members: list[int], parts: dict[int, np.ndarray], point: Point,
+              band_judgement: numeric.Judgement, states: dict[int, MemberState], band: Band, d: int) -> None:
+    """A confirmed disagreement of the band: each member along its own part of the same direction."""
+    if len(members) == 1:
+        k = members[0]
+        states[k].failed, states[k].direction, states[k].point = band_judgement, parts[k], point
+        states[k].own = band_judgement
+        states[k].judged.append(band_judgement)
+        return
+    own: dict[int, numeric.Judgement] = {}
+    for k in members:
+        own[k] = single(prober, k, f"{band.name}:d{d}:part{k}", states, first={k: parts[k]}, point=point,
+                        step=band_judgement.step)
+    if any(states[k].failed is not None for k in members):
+        return
+    # Confirmed for the band but for no member alone: the members whose parts carry the most of the
+    # band's error fail, until what is left is within the band's tolerance.
+    remaining = band_judgement.error
+    for k in sorted(members, key=lambda m: -abs(own[m].error) if own[m].counts else 0.0):
+        if abs(remaining) <= band_judgement.tolerance or not own[k].counts:
+            break
+        state = states[k]
+        state.failed, state.direction, state.point = own[k], parts[k], point
+        state.assigned = True
+        if state.thresholds and own[k].verdict == numeric.PASS:
+            state.thresholds.pop()
+        remaining -= own[k].error
