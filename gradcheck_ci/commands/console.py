@@ -8,6 +8,7 @@ import threading
 import time
 from typing import Callable, TextIO
 
+from ..config import ModelSpec
 from ..core.results import ModelResult, RunReport
 
 # The sign of life while a step (a Theano compile, mostly) runs with nothing to print: on a terminal, a status
@@ -154,7 +155,7 @@ class Console:
 
             self._print(github.command("warning", message, title="gradcheck-ci"))
 
-    def model_start(self, spec) -> None:
+    def model_start(self, spec: ModelSpec) -> None:
         self._model_started = self.clock()
         if self.github:
             from ..report import github

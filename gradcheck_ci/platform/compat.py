@@ -64,7 +64,8 @@ def _downsample_module() -> types.ModuleType:
     module = types.ModuleType("theano.tensor.signal.downsample")
     module.__doc__ = "gradcheck-ci shim: Theano <0.9's downsample API over theano.tensor.signal.pool."
 
-    def max_pool_2d(input, ds, ignore_border=None, st=None, padding=(0, 0), mode="max"):
+    def max_pool_2d(input: Any, ds: Any, ignore_border: bool | None = None, st: Any = None,
+                    padding: tuple[int, int] = (0, 0), mode: str = "max") -> Any:
         from theano.tensor.signal import pool
 
         return pool.pool_2d(input, ws=ds, ignore_border=ignore_border, stride=st, pad=padding, mode=mode)
