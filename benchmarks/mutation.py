@@ -26,10 +26,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gradcheck_ci.engine.precision import of
+
 REPO = Path(__file__).resolve().parent.parent
 ROOT = REPO / "benchmarks" / "suite"
 SIZES = {"float64": (1e-2, 1e-3, 1e-4, 1e-5, 1e-6), "float32": (1e-1, 1e-2, 1e-3)}
-TARGET = {"float64": 1e-5, "float32": 1e-2}
 
 
 @dataclass(frozen=True)
@@ -145,7 +146,7 @@ def summarise(results: list[dict[str, Any]], sizes: dict[str, tuple[float, ...]]
         summary["detection"][precision] = {f"{s:g}": {"caught": totals[s][0], "seeds": totals[s][1]}
                                            for s in sizes[precision]}
         lines.append(f"{precision}: injected backward-pass errors, relative size |e|/|g| of the most affected "
-                     f"tensor (target: {TARGET[precision]:g} caught in >= 99% of seeds)\n" + table(rows))
+                     f"tensor (target: {of(precision).target:g} caught in >= 99% of seeds)\n" + table(rows))
     rows = [["correct model (and every mutant with its error off)", "seeds", "pass", "inconclusive", "FAIL",
              "evals (median)", "numeric/grad (median)"]]
     false_alarms = inconclusive = total = 0

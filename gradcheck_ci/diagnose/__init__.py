@@ -32,6 +32,7 @@ from typing import Any
 from ..core import causes
 from ..core.causes import CODES
 from ..core.results import Diagnosis
+from ..engine.precision import of
 from . import allow, non_differentiable, suspects
 from .low_precision import NO_DIAGNOSIS_ENV
 from .profile import abandon, attach_profiles, start_profiles
@@ -119,7 +120,7 @@ def _graph(session: Session, modules: list[Any]) -> list[Diagnosis]:
 
 
 def _float32(session: Session, modules: list[Any]) -> list[Diagnosis]:
-    return _each_while_unexplained(session, modules) if session.precision == "float32" else []
+    return [] if of(session.precision).settles_itself else _each_while_unexplained(session, modules)
 
 
 @dataclass(frozen=True)

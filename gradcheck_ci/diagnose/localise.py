@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..engine import numeric
+from ..engine.precision import of
 from ..model.data import stable_seed
 from .session import Session
 
@@ -153,7 +154,7 @@ def probe_element(session: Session, k: int, flat_index: int, with_layers: bool) 
     at_point_or_near = bool(kinked([(np.asarray(p), np.asarray(m)) for p, m in pairs], np.asarray(centre), eps))
     # A kink within the step but not at the point must also let the smallest step agree with Theano.
     noise_small = numeric.ROUNDOFF_FACTOR * eps * max(abs(centre), 1e-30) / steps[-1]
-    rtol = numeric.DEFAULT_RTOL[session.precision]  # a kink's probe, not a verdict: the plain error model
+    rtol = of(session.precision).default_rtol  # a kink's probe, not a verdict: the plain error model
     agrees_small = abs(central[-1] - analytic) <= 4 * noise_small + rtol * max(abs(analytic), abs(central[-1]))
     kink = at_point_or_near and (kink_at_point(pairs, centre, eps) or agrees_small)
     plus, minus = pairs[-1]

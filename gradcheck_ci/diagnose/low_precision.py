@@ -2,7 +2,7 @@
 
 Finite differences in float32 resolve little: the step is ~5e-3 and each loss evaluation is only good to a
 few float32 ulps, so a float32 comparison often cannot judge a tensor (its line is not smooth at that step,
-or its sensitivity stays above numeric.TARGET["float32"]), and a disagreement it finds may be round-off.
+or its sensitivity stays above FLOAT32.target), and a disagreement it finds may be round-off.
 The worker therefore settles every float32 tensor it could not settle itself (`unsettled_in_float32`)
 before the verdict (`settle_in_float64`): a float64 worker (`python -m gradcheck_ci.process.worker`, diagnosis off)
 checks those tensors again at the same point (the float32 parameter values and data, exactly), and returns
@@ -34,7 +34,7 @@ import numpy as np
 from ..core.causes import BY_CODE
 from ..core.installation import with_package_on_path
 from ..core.results import Diagnosis, ModelResult, Notice, ParamResult
-from ..engine import numeric
+from ..engine.precision import FLOAT32
 from .session import Session, fmt, names
 
 CODE = "low-precision"
@@ -53,7 +53,7 @@ def _escape(pattern: str) -> str:
 def unsettled_in_float32(params: list[ParamResult], target: float | None = None) -> list[int]:
     """Indices of the float32 tensors a float32 check did not settle: failing, inconclusive, or passing with
     a sensitivity worse than the float32 target (or none, while their gradient is not all zero)."""
-    target = numeric.TARGET["float32"] if target is None else target
+    target = FLOAT32.target if target is None else target
     out = []
     for k, p in enumerate(params):
         if p.status in ("fail", "inconclusive"):
@@ -76,7 +76,7 @@ def settle(float32: list[ParamResult], float64: dict[int, ParamResult], g32: dic
     """The float32 results after the float64 check of the tensors in `float64` (by index), with the flat
     analytic gradients of both precisions at the same point. Returns the new results and a summary
     (which tensors passed in float64, which float32 gets wrong, which float64 confirms)."""
-    allowed = numeric.TARGET["float32"] if allowed is None else allowed
+    allowed = FLOAT32.target if allowed is None else allowed
     out = list(float32)
     summary: dict[str, Any] = {"passed": [], "float32_off": [], "confirmed": [], "undecided": [],
                                "agreement": {}}
@@ -160,7 +160,7 @@ def settle_in_float64(context: Any) -> None:
     g32 = {k: context.analytic.grads[k].reshape(-1) for k in float64}
     g64_flat = {k: g64[result.params[k].id].reshape(-1) for k in float64 if result.params[k].id in g64}
     float64 = {k: v for k, v in float64.items() if k in g64_flat}
-    allowed = max(numeric.TARGET["float32"], context.spec.rtol or 0.0)
+    allowed = max(FLOAT32.target, context.spec.rtol or 0.0)
     params, summary = settle(result.params, float64, g32, g64_flat, allowed)
     result.params = params
     notice = notice_for(params, summary)

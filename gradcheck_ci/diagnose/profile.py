@@ -29,6 +29,7 @@ import numpy as np
 
 from ..core.results import Diagnosis
 from ..engine import forked, numeric
+from ..engine.precision import of
 from ..model.data import stable_seed
 from ..platform import fncache
 from .graph import LayerNode, input_layers
@@ -241,7 +242,7 @@ def layer_profile(session: Session, node: LayerNode) -> dict[str, Any] | None:
         scale = float(np.linalg.norm(grad[:, t]))
         # one step size (2 evaluations): the profile shows where the sensitivities part, it is not a verdict
         c = numeric.compare(a, functools.partial(_known, losses, t), step_size, session.precision,
-                            numeric.DEFAULT_RTOL[session.precision], session.atol, scale, refine_failures=False)
+                            of(session.precision).default_rtol, session.atol, scale, refine_failures=False)
         analytic.append(a)
         numeric_values.append(c.numeric)
         agree.append(bool(c.passed))

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import numeric
-from .probing import BOOST_MAX, MemberState, Point, Prober
+from .precision import of
+from .probing import MemberState, Point, Prober
 
 # ---------------------------------------------------------------- planning
 
@@ -22,9 +23,9 @@ class Band:
 
 def plan(prober: Prober, indices: list[int], minimum: int, target: float) -> list[Band]:
     """One band for every tensor, along `minimum` directions (more when boosts cannot reach `target`), each
-    tensor with a gradient boosted (BOOST_MAX) until its sensitivity reaches the target. Tensors whose
-    gradient is all zero have no relative sensitivity (any gradient there is an error); they are in the band
-    all the same."""
+    tensor with a gradient boosted (at most the precision's boost_max) until its sensitivity reaches the target.
+    Tensors whose gradient is all zero have no relative sensitivity (any gradient there is an error); they are
+    in the band all the same."""
     base = prober.base
     norms = {k: prober.norm(base, k) for k in indices}
     nonzero = [k for k in indices if norms[k] > 0.0]
@@ -35,10 +36,10 @@ def plan(prober: Prober, indices: list[int], minimum: int, target: float) -> lis
         for k in nonzero:
             reach = numeric.sensitivity([threshold] * minimum, prober.scale(base, k) * norms[k])
             need = (reach or math.inf) / target * 1.25  # a margin: the threshold is known only after probing
-            prober.boost[k] = min(BOOST_MAX[prober.precision], max(1.0, need))
+            prober.boost[k] = min(of(prober.precision).boost_max, max(1.0, need))
         allowance = prober.rho * prober.terms(base, nonzero) + prober.atol  # the boosted parts' terms
         threshold = numeric.predicted_threshold(base.loss, prober.h, prober.precision, allowance)
-        if prober.precision == "float64":
+        if of(prober.precision).settles_itself:
             directions = max(minimum, numeric.directions_needed(
                 [prober.scale(base, k) * norms[k] for k in nonzero], threshold, target))
     band = Band(list(indices), directions)
@@ -47,10 +48,6 @@ def plan(prober: Prober, indices: list[int], minimum: int, target: float) -> lis
 
 
 # ---------------------------------------------------------------- running a band
-
-# Directions a band may add when lines with shorter steps left a member short of the target (float32: none,
-# the float64 check settles what float32 cannot resolve).
-TOP_UP = {"float64": 2, "float32": 0}
 
 
 def short_of_target(prober: Prober, k: int, state: MemberState, target: float) -> bool:
@@ -62,9 +59,9 @@ def short_of_target(prober: Prober, k: int, state: MemberState, target: float) -
 
 def run_band(prober: Prober, band: Band, states: dict[int, MemberState], band_id: int, target: float) -> None:
     """Probe `band` along its directions; fill `states` (one per member). When retries at shorter steps
-    left a member short of `target`, up to TOP_UP more directions are taken."""
+    left a member short of `target`, up to the precision's top_up more directions are taken."""
     live = list(band.members)
-    for d in range(band.directions + TOP_UP[prober.precision]):
+    for d in range(band.directions + of(prober.precision).top_up):
         live = [k for k in live if states[k].failed is None]
         if d >= band.directions:
             live = [k for k in live if short_of_target(prober, k, states[k], target)]
@@ -85,7 +82,7 @@ def run_band(prober: Prober, band: Band, states: dict[int, MemberState], band_id
         # No line through the whole band could judge: each member on its own line (in float32, left to the
         # float64 check that settles what float32 cannot).
         for k in live:
-            if prober.precision == "float32":
+            if not of(prober.precision).settles_itself:
                 states[k].unresolved += 1
             else:
                 single(prober, k, f"{band.name}:d{d}:alone{k}", states)

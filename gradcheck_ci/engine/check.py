@@ -21,6 +21,7 @@ from ..model.objective import Objective
 from ..platform import fncache
 from ..usercode.blame import user_code_error
 from . import directional, forked, numeric, probing
+from .precision import of
 from .verdict import non_finite_param
 
 Progress = Callable[[str], None]
@@ -266,7 +267,7 @@ def check_selected(check: CompiledCheck, model: BuiltModel, grads: list[np.ndarr
                    spec: ModelSpec, mode: str, rtol: float, atol: float,
                    progress: Progress = lambda message: None) -> dict[int, ParamResult]:
     """The tensors `indices` (into model.params): directional (bands along shared directions, see
-    directional.py) or full (every element). `rtol` is the relative allowance (numeric.ALLOWANCE)."""
+    directional.py) or full (every element). `rtol` is the relative allowance (precision.allowance)."""
     results: dict[int, ParamResult] = {}
     finite = []
     for k in indices:
@@ -362,12 +363,12 @@ class FullCheck:
         nearby: set[int] = set()
         for i in range(value.size):
             judgement = self.element(self.check, self.grads, index, i, 1.0)
-            for step, _, near in probing.LADDER[self.check.precision][1:]:
+            for step, _, near in of(self.check.precision).ladder[1:]:
                 if judgement.counts or near:
                     break
                 if step < 1.0:  # element lines have no boosts: only the shorter steps apply
                     judgement = self.element(self.check, self.grads, index, i, step)
-            if not judgement.counts and self.check.precision == "float64":
+            if not judgement.counts and of(self.check.precision).settles_itself:
                 view, grads, _ = self.nearby()
                 judgement = self.element(view, grads, index, i, 1.0)
                 nearby.add(i)
@@ -406,6 +407,6 @@ class FullCheck:
 
 
 def default_rtol(spec: ModelSpec) -> float:
-    """The relative allowance of every comparison: the model's `rtol`, else numeric.ALLOWANCE."""
-    return spec.rtol if spec.rtol is not None else numeric.ALLOWANCE[spec.precision]
+    """The relative allowance of every comparison: the model's `rtol`, else the precision's allowance."""
+    return spec.rtol if spec.rtol is not None else of(spec.precision).allowance
 

@@ -7,11 +7,11 @@ sensitivity that is stated and holds whatever the seed (docs/numerics.md derives
   of every other member's part, so the other members (their errors included) cannot make it less likely to
   be seen: the tolerance does not grow with the band.
 - A tensor whose gradient is small against the loss's round-off is boosted (moves further) until one
-  direction reaches numeric.TARGET for it; when boosts are not enough the band takes more directions (at
-  most numeric.MAX_DIRECTIONS, plus TOP_UP where retries left a tensor short).
-- A line that is not smooth, or neither passes nor confirms a disagreement, is probed elsewhere (LADDER):
-  boosts cut, shorter steps, then a point near p. A band no line could judge is split into its members,
-  each on its own line; a tensor no smooth line could judge is `inconclusive`, never `fail`.
+  direction reaches the precision's target for it; when boosts are not enough the band takes more directions
+  (at most numeric.MAX_DIRECTIONS, plus the precision's top_up where retries left a tensor short).
+- A line that is not smooth, or neither passes nor confirms a disagreement, is probed elsewhere (the
+  precision's ladder): boosts cut, shorter steps, then a point near p. A band no line could judge is split
+  into its members, each on its own line; a tensor no smooth line could judge is `inconclusive`, never `fail`.
 - A band whose disagreement is confirmed is decomposed along the same direction (member j moved alone
   along w_j: the parts add up to the band's slope), and each member's part is judged on its own.
 
@@ -28,6 +28,7 @@ import numpy as np
 from . import numeric
 from .bands import plan, run_band
 from .localise import localise
+from .precision import of
 from .probing import MemberState, Prober
 
 
@@ -37,7 +38,7 @@ def check_tensors(check: Any, model: Any, grads: list[np.ndarray], indices: list
     """The directional check of the tensors `indices` (into model.params): ParamResults by index. `move`
     gives the check at other parameter values (check.at_point)."""
     prober = Prober(check, grads, spec.seed, allowance_rtol, atol, move)
-    target = numeric.TARGET[check.precision]
+    target = of(check.precision).target
     states = {k: MemberState() for k in indices}
     spent: dict[int, int] = {}
     for band_id, band in enumerate(plan(prober, list(indices), spec.directions, target)):

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from . import numeric
+from .precision import of
 
 
 @dataclass
@@ -74,7 +75,7 @@ def block_errors(blocks: list[Block]) -> list[float]:
     every block at one point in one batch."""
     points: list[tuple[int, float]] = []  # (block, t)
     for b, (view, _, _, _, _, step, central) in enumerate(blocks):
-        if view.precision == "float64" and not central:
+        if of(view.precision).settles_itself and not central:
             # sqrt(eps) balances a one-sided difference's truncation and round-off
             points.append((b, step * numeric.machine_eps(view.precision) ** (1.0 / 6.0)))
         else:

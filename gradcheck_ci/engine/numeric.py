@@ -6,7 +6,7 @@ A derivative is always compared along a line f(t) = L(p + t*w): `loss_along(t)` 
   Richardson estimates at three step sizes, round-off bounded (or measured: `noise_floor`), kinks and
   curvature jumps detected; a disagreement is a verdict only once confirmed. `sensitivity` turns the
   lines' thresholds into the smallest relative error caught with probability >= 99%.
-- `compare`/`refine` (below): one central difference with a relative tolerance (DEFAULT_RTOL), refined by
+- `compare`/`refine` (below): one central difference with a relative tolerance (precision.default_rtol), refined by
   one more point. Not a verdict any more: the diagnosis' gradient-through-time profile uses it to show
   where sensitivities part along a sequence.
 """
@@ -21,7 +21,6 @@ import numpy as np
 import numpy.typing as npt
 
 ROUNDOFF_FACTOR = 16.0  # loss evaluations sum many terms; their round-off is a few dozen ulps, not one
-DEFAULT_RTOL = {"float64": 1e-5, "float32": 1e-2}  # compare()'s relative tolerance (the profile's, not the check's)
 
 
 def machine_eps(precision: str) -> float:
@@ -135,13 +134,6 @@ SMOOTH_LIMIT = 16.0  # |Q| above 16 delta is not round-off (the stencil's coeffi
 KINK_BIAS = {1.0: 0.125, 2.0: 0.21}  # worst |bias of R(m)| per max|Q| / h, one kink anywhere within +-4h
 CURVATURE_RATIO = (8.0, 32.0)  # Q(2)/Q(1) of a line spoilt by plain curvature: 16 (h^4); round-off, kinks: far less
 CURVATURE_JUMP_RATIO = (1.5, 2.7)  # D(4h)-D(2h) over D(2h)-D(h): 2 where the curvature jumps at p, 4 if smooth
-# The relative allowance rho in every tolerance, times sum |g_i w_i| (which bounds |<g, w>|): the analytic
-# gradient's own round-off, a thousand ulps per term. Not the sensitivity (round-off of the loss sets that,
-# far above this); `rtol` replaces it.
-ALLOWANCE = {"float64": 1e3 * float(np.finfo("float64").eps), "float32": 1e3 * float(np.finfo("float32").eps)}
-# The stated sensitivity: a relative gradient error of this size in any checked tensor is caught with
-# probability at least 1 - MISS_PROBABILITY, whatever the seed (docs/numerics.md derives it).
-TARGET = {"float64": 1e-5, "float32": 1e-2}
 MISS_PROBABILITY = 0.01
 MAX_DIRECTIONS = 4
 GAUSSIAN_DENSITY = math.sqrt(2.0 / math.pi)  # P(|N(0, s^2)| <= T) <= sqrt(2/pi) * T / s

@@ -1,5 +1,5 @@
 """Probing lines: the point a check starts from, each tensor's state, and the Prober that measures one line
-along a direction (its boosts, the LADDER of retries, the nearby point) and judges it (numeric.Line)."""
+along a direction (its boosts, the ladder of retries, the nearby point) and judges it (numeric.Line)."""
 from __future__ import annotations
 
 import math
@@ -11,23 +11,12 @@ import numpy as np
 
 from ..model.data import stable_seed
 from . import numeric
+from .precision import of
 
 # A tensor whose gradient is small against the loss's round-off moves further along the line: its part of the
-# direction is multiplied by the boost that brings its sensitivity to the target (at most this much). The
-# threshold is round-off over the step, the same for every member, so a longer move is a larger signal;
-# R(1)'s truncation is O(h^4), so it costs nothing where the loss is smooth, and where it is not the retries
-# below shorten every move again. Not in float32 (its step is long already; float64 settles what it cannot).
-BOOST_MAX = {"float64": 4096.0, "float32": 1.0}
-# The attempts at a line, in order, until one judges: (step in h, boost level, at the nearby point). A boost
-# level scales the boosts above 1 (0: no boost). Boosts are cut first (a boosted tensor moves furthest, so its
-# curvature is the likeliest to spoil the line), then the step shortens. Not in float32: what a float32 line
-# cannot judge is settled in float64 (diagnose/low_precision.py).
-LADDER: dict[str, list[tuple[float, float, bool]]] = {
-    "float64": [(1.0, 1.0, False), (1.0, 1.0 / 8.0, False), (1.0, 1.0 / 64.0, False), (1.0, 0.0, False),
-                (1.0 / 8.0, 0.0, False), (1.0 / 64.0, 0.0, False), (1.0, 0.0, True), (1.0 / 8.0, 0.0, True),
-                (1.0 / 64.0, 0.0, True)],
-    "float32": [(1.0, 1.0, False)],
-}
+# direction is multiplied by the boost that brings its sensitivity to the target (at most the precision's
+# boost_max). The threshold is round-off over the step, the same for every member, so a longer move is a larger
+# signal. The attempts at a line are the precision's ladder.
 NEARBY = 256.0  # a point near p: p + NEARBY * h * u, u Gaussian per tensor (a kink at p itself moves away)
 
 
@@ -77,7 +66,7 @@ class Prober:
         self.h = float(numeric.machine_eps(self.precision) ** (1.0 / 3.0))
         self.base = Point(check, check.base, grads, check.loss_at_base())
         self._nearby: Point | None = None
-        self.start = 0  # the LADDER attempt later lines start at (the last one that judged)
+        self.start = 0  # the ladder attempt later lines start at (the last one that judged)
         self.level = 1.0  # the boost level of the attempt in progress
         self.boost: dict[int, float] = {}  # tensor -> how much further than s_k its part of a direction moves
         self._rms: dict[tuple[bool, int], float] = {}  # (at the nearby point, tensor) -> max(rms(p_k), 1)
@@ -196,15 +185,15 @@ class Prober:
         return self._nearby
 
     def judged_line(self, members: list[int], name: str, first: dict[int, np.ndarray] | None = None) -> Attempt:
-        """A line through `members` that judges (PASS or FAIL) if any attempt of LADDER does: the direction
-        `first` (or a fresh one), then fresh directions with the boosts cut (8x, 64x, none), then shorter
+        """A line through `members` that judges (PASS or FAIL) if any attempt of the precision's ladder does: the
+        direction `first` (or a fresh one), then fresh directions with the boosts cut (8x, 64x, none), then shorter
         steps (a kink crossed within the step is crossed less often), then the same steps at the point near p
         (a kink at p itself).
         Later lines start at the attempt that last judged, so a model with kinks pays for them once.
         Returns the last judgement, its direction and its point."""
         boosted = any(b > 1.0 for b in self.boost.values())
         # without boosts, the rungs that only cut boosts would repeat the first one
-        ladder = [a for a in LADDER[self.precision] if boosted or a[1] == 1.0 or a[0] != 1.0 or a[2]]
+        ladder = [a for a in of(self.precision).ladder if boosted or a[1] == 1.0 or a[0] != 1.0 or a[2]]
         judgement: numeric.Judgement | None = None
         parts: dict[int, np.ndarray] = {}
         point = self.base

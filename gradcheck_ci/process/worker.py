@@ -93,6 +93,7 @@ def check_model(spec: ModelSpec, root: str, config_file: str, progress: Events,
 def _run(spec: ModelSpec, root: str, config_file: str, progress: Events, result: ModelResult,
          after_check: Callable[[Context], None] | None, job: dict[str, Any]) -> None:
     from ..engine import check, verdict
+    from ..engine.precision import of
     from ..model.build import build_model
     from ..model.data import data_overrides, data_summary
     from ..model.objective import build_objective
@@ -141,7 +142,7 @@ def _run(spec: ModelSpec, root: str, config_file: str, progress: Events, result:
     result.seconds["numeric"] = round(time.perf_counter() - started, 3)
     result.evaluations = compiled.evaluations
     context = Context(spec, root, config_file, model, objective, compiled, grads, result, progress)
-    if spec.precision == "float32":  # what float32 cannot settle is settled in float64, before the verdict
+    if not of(spec.precision).settles_itself:  # what float32 cannot settle is settled in float64, before the verdict
         from ..diagnose.low_precision import settle_in_float64
 
         settle_in_float64(context)

@@ -11,6 +11,7 @@ import pytest
 
 from gradcheck_ci.engine import directional, numeric
 from gradcheck_ci.engine.check import CompiledCheck, at_point
+from gradcheck_ci.engine.precision import FLOAT64
 from gradcheck_ci.model.built import ParamInfo
 from tests.samples import spec
 
@@ -61,7 +62,7 @@ def run(quadratic: Quadratic, seed: int) -> dict[int, object]:
     grads = quadratic.loss_and_grads(*quadratic.values)[1:]
     model = FakeModel([ParamInfo(f"p{k}", None, None, f"Fake#{k}", None) for k in range(len(SHAPES))])
     indices = list(range(len(SHAPES)))
-    return directional.check_tensors(check, model, grads, indices, spec(seed=seed), numeric.ALLOWANCE["float64"],
+    return directional.check_tensors(check, model, grads, indices, spec(seed=seed), FLOAT64.allowance,
                                      0.0, at_point)
 
 
@@ -70,7 +71,7 @@ def test_correct_gradients_pass_with_the_target_sensitivity_whatever_the_seed():
         results = run(Quadratic(seed), seed)
         assert [r.status for r in results.values()] == ["pass"] * len(SHAPES), seed
         for r in results.values():
-            assert r.sensitivity is not None and r.sensitivity <= numeric.TARGET["float64"], (seed, r.sensitivity)
+            assert r.sensitivity is not None and r.sensitivity <= FLOAT64.target, (seed, r.sensitivity)
 
 
 @pytest.mark.parametrize("k", range(len(SHAPES)))

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from gradcheck_ci.engine import numeric
+from gradcheck_ci.engine.precision import of
 
 
 def along(f, x0, direction):
@@ -19,7 +20,7 @@ def test_correct_derivative_passes_across_scales(precision):
         x0 = 0.3
         exact = scale * math.cos(x0)
         step = numeric.base_step(precision, abs(x0))
-        c = numeric.compare(exact, along(f, x0, 1.0), step, precision, numeric.DEFAULT_RTOL[precision])
+        c = numeric.compare(exact, along(f, x0, 1.0), step, precision, of(precision).default_rtol)
         assert c.passed, (scale, c)
 
 
