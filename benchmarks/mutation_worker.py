@@ -46,7 +46,7 @@ def build(job: dict[str, Any], precision: str) -> tuple[Any, Any, Any, Any, Any]
 
 def at_seed(job: dict[str, Any], spec: Any, model: Any, objective: Any, compiled: Any, seed: int) -> tuple[Any, Any]:
     """The check's inputs at `seed`: parameters as the factory initialises them, data as the check draws them."""
-    from gradcheck_ci.engine import check
+    from gradcheck_ci.engine import check, evaluation
     from gradcheck_ci.model.build import build_model
 
     spec = dataclasses.replace(spec, seed=seed)
@@ -56,7 +56,7 @@ def at_seed(job: dict[str, Any], spec: Any, model: Any, objective: Any, compiled
         data = check.check_data(model, objective, spec, CONFIG)
     else:  # an engine from before check_data (a before/after comparison): draw the data as compile_check did
         data = compiled_data_before(check, model, objective, spec)
-    return spec, check.CompiledCheck(compiled.grad_fn, compiled.loss_fn, data, base, spec.precision)
+    return spec, evaluation.CompiledCheck(compiled.grad_fn, compiled.loss_fn, data, base, spec.precision)
 
 
 def compiled_data_before(check: Any, model: Any, objective: Any, spec: Any) -> list[np.ndarray]:
@@ -175,7 +175,7 @@ def run_float64(job: dict[str, Any], result: dict[str, Any], points: Any) -> Non
 
     spec, model, objective, compiled, error = build(job, "float64")
     from gradcheck_ci.diagnose.low_precision import settle
-    from gradcheck_ci.engine import check
+    from gradcheck_ci.engine import check, evaluation
 
     for outcome in result["outcomes"]:
         stage = outcome.get("float64")
@@ -185,7 +185,7 @@ def run_float64(job: dict[str, Any], result: dict[str, Any], points: Any) -> Non
         base = [np.asarray(points[f"{key}_param{k}"], dtype="float64") for k in range(len(model.params))]
         data = [np.asarray(points[f"{key}_data{i}"]) for i in range(len(compiled.data))]
         data = [d.astype("float64") if d.dtype.kind == "f" else d for d in data]
-        view = check.CompiledCheck(compiled.grad_fn, compiled.loss_fn, data, base, "float64")
+        view = evaluation.CompiledCheck(compiled.grad_fn, compiled.loss_fn, data, base, "float64")
         if error is not None:
             error.set_value(np.asarray(float(points[f"{key}_error"]), dtype=error.dtype))
         grads = check.analytic(view)

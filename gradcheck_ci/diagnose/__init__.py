@@ -2,7 +2,7 @@
 
     diagnose(context) -> list[Diagnosis]
 
-Runs in the worker after the check of one model (worker.Context holds the built model, the objective, the
+Runs in the worker after the check of one model (context.Context holds the built model, the objective, the
 compiled check and the result). The causes, their codes and their run order are the table in
 gradcheck_ci/core/causes.py; each cause is the module of this package named after its code, its docstring the
 documentation (docs/diagnosis.md summarises them). What a cause's module provides depends on its phase:
@@ -34,6 +34,7 @@ from ..core.causes import CODES
 from ..core.results import Diagnosis
 from ..engine.precision import of
 from . import allow, non_differentiable, suspects
+from .context import Context
 from .low_precision import NO_DIAGNOSIS_ENV
 from .profile import abandon, attach_profiles, start_profiles
 from .session import Session
@@ -41,7 +42,7 @@ from .session import Session
 __all__ = ["CODES", "PHASES", "diagnose", "finder"]
 
 
-def diagnose(context: Any) -> list[Diagnosis]:
+def diagnose(context: Context) -> list[Diagnosis]:
     """Every cause found for this model's mismatch (or untrustworthy check); [] for a correct model."""
     if os.environ.get(NO_DIAGNOSIS_ENV):
         return []

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..core.results import ParamResult
-from ..engine import check
+from ..engine import check, evaluation
 from .session import Session, attributes, fmt, names, param_evidence, verb
 
 
@@ -24,7 +24,7 @@ class Outcome:
     after: dict[int, ParamResult]
     seconds: float
     extra: dict[str, Any] = field(default_factory=dict)  # more evidence, JSON-able
-    compiled: Any = None  # the rebuilt check.CompiledCheck, for causes that probe further
+    compiled: Any = None  # the rebuilt evaluation.CompiledCheck, for causes that probe further
 
     @property
     def explained(self) -> list[int]:
@@ -110,12 +110,12 @@ def recheck(session: Session, change: str, changes: list[tuple[Any, str, Any]] |
 
 
 def compile_like_check(session: Session, objective: Any, freeze: bool,
-                       backward_only: bool = False) -> check.CompiledCheck:
+                       backward_only: bool = False) -> evaluation.CompiledCheck:
     """check.compile_check for a rebuilt objective, on the check's own data and parameter values."""
     graph = check.gradient_graph(session.model, objective)
     reused = session.compiled.loss_fn if backward_only else None
     grad_fn, loss_fn, seconds = check.compile_functions(graph, freeze, loss_fn=reused)
-    compiled = check.CompiledCheck(grad_fn, loss_fn, session.compiled.data, session.compiled.base,
+    compiled = evaluation.CompiledCheck(grad_fn, loss_fn, session.compiled.data, session.compiled.base,
                                    session.precision, seconds={"compile": seconds})
     if backward_only and not session.compiled.probe_with_gradient:
         compiled.base_loss = session.compiled.base_loss  # the same function at the same point,

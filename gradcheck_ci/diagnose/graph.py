@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from .context import Context
+
 RANDOM_OPS = ("mrg_uniform", "GPU_mrg_uniform", "GPUA_mrg_uniform", "RandomFunction")
 NOISE_LAYERS = ("DropoutLayer", "GaussianNoiseLayer")
 
@@ -184,7 +186,7 @@ class Instrumented:
     the checked point. Compiled with no_default_updates, so a random stream (if any) is frozen.
     """
 
-    def __init__(self, context: Any) -> None:
+    def __init__(self, context: Context) -> None:
         import theano
         import theano.tensor as T
 

@@ -35,6 +35,7 @@ from ..core.causes import BY_CODE
 from ..core.installation import with_package_on_path
 from ..core.results import Diagnosis, ModelResult, Notice, ParamResult
 from ..engine.precision import FLOAT32
+from .context import Context
 from .session import Session, fmt, names
 
 CODE = "low-precision"
@@ -128,7 +129,7 @@ def notice_for(params: list[ParamResult], summary: dict[str, Any]) -> Notice | N
 
 # ---------------------------------------------------------------- in the worker
 
-def settle_in_float64(context: Any) -> None:
+def settle_in_float64(context: Context) -> None:
     """Settle the float32 tensors the float32 check left open (see the module docstring): updates
     context.result.params, adds a notice, and keeps the outcome in result.extra["float64"]."""
     result: ModelResult = context.result
@@ -172,7 +173,7 @@ def settle_in_float64(context: Any) -> None:
                                "confirmed": [params[k].id for k in summary["confirmed"]], "float32": before}
 
 
-def float64_worker(context: Any, indices: list[int],
+def float64_worker(context: Context, indices: list[int],
                    timeout: float) -> tuple[ModelResult | None, dict[str, Any], str]:
     """The check of `indices` in a float64 worker at the float32 check's point; (its result, its analytic
     gradients by parameter id, ""), or (None, {}, why) when it cannot run (the worker's own error when it

@@ -80,7 +80,7 @@ def for_loss(session: Session) -> list[Diagnosis]:
         _, where = _position(out, f"where its input, {value[0]}'s output, is {fmt(value[1])}" if value else "")
         message = (f"The loss is {loss} on the synthetic data (seed {session.spec.seed}) because the output of "
                    f"{label} is {_kind(out)} at {where}; every layer before it is finite")
-        evidence = {"tensor": f"output of {label}", "index": index, "loss": loss,
+        evidence: dict[str, Any] = {"tensor": f"output of {label}", "index": index, "loss": loss,
                     "non_finite_elements": int((~np.isfinite(out)).sum()), "elements": int(out.size)}
         if value:
             evidence["input"] = {"layer": value[0], "value": value[1]}

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..core.results import Diagnosis, ParamResult
 from ..engine import check
+from .context import Context
 
 
 class Session:
@@ -20,7 +21,7 @@ class Session:
     the later, more general causes (kinks, a wrong backward pass) only look at what is left.
     """
 
-    def __init__(self, context: Any) -> None:
+    def __init__(self, context: Context) -> None:
         self.context = context
         self.model = context.model
         self.spec = context.spec

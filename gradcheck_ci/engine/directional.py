@@ -20,23 +20,25 @@ bands.py plans and runs the bands, localise.py finds a failing tensor's worst el
 """
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from ..config import ModelSpec
+from ..core.results import ParamResult
+from ..model.built import BuiltModel, ParamInfo
 from . import numeric
 from .bands import plan, run_band
-from .localise import localise
+from .evaluation import CompiledCheck, Move
+from .localise import Failed, Located, localise
 from .precision import of
 from .probing import MemberState, Prober
 
 
-def check_tensors(check: Any, model: Any, grads: list[np.ndarray], indices: list[int], spec: Any,
-                  allowance_rtol: float, atol: float,
-                  move: Callable[[Any, list[np.ndarray]], tuple[Any, list[np.ndarray], float]]) -> dict[int, Any]:
+def check_tensors(check: CompiledCheck, model: BuiltModel, grads: list[np.ndarray], indices: list[int],
+                  spec: ModelSpec, allowance_rtol: float, atol: float, move: Move) -> dict[int, ParamResult]:
     """The directional check of the tensors `indices` (into model.params): ParamResults by index. `move`
-    gives the check at other parameter values (check.at_point)."""
+    gives the check at other parameter values (evaluation.at_point)."""
     prober = Prober(check, grads, spec.seed, allowance_rtol, atol, move)
     target = of(check.precision).target
     states = {k: MemberState() for k in indices}
@@ -58,15 +60,15 @@ def check_tensors(check: Any, model: Any, grads: list[np.ndarray], indices: list
     return results
 
 
-def failure(prober: Prober, k: int, state: MemberState) -> tuple[Any, int, np.ndarray, np.ndarray, Any]:
+def failure(prober: Prober, k: int, state: MemberState) -> Failed:
     """What localise needs of a failed tensor: the view and gradient where it failed, its direction and line."""
     point = state.point or prober.base
-    assert state.direction is not None  # set with `failed`
-    return point.view, k, point.grads[k], state.direction, state.failed
+    assert state.direction is not None and state.failed is not None  # set together
+    return Failed(point.view, k, point.grads[k], state.direction, state.failed)
 
 
-def result_of(prober: Prober, info: Any, k: int, state: MemberState,
-              located: tuple[int, float, float] | None = None) -> Any:
+def result_of(prober: Prober, info: ParamInfo, k: int, state: MemberState,
+              located: Located | None = None) -> ParamResult:
     """Tensor k's ParamResult; `located`: its worst element when it failed (localise)."""
     base = prober.base
     shape = list(base.values[k].shape)
@@ -77,7 +79,7 @@ def result_of(prober: Prober, info: Any, k: int, state: MemberState,
         j = state.failed
         point = state.point or base
         assert located is not None  # localised with every failing tensor
-        flat_index, analytic, numeric_value = located
+        flat_index, analytic, numeric_value = located.flat_index, located.analytic, located.numeric
         note = None
         if state.assigned:
             note = ("its part of the band's direction agrees within tolerance, but the band's disagreement is "

@@ -21,7 +21,8 @@ import numpy as np
 from ..config import ModelSpec
 from ..model.built import BuiltModel
 from . import numeric
-from .check import AnalyticResult, CompiledCheck, default_rtol
+from .check import AnalyticResult, default_rtol
+from .evaluation import CompiledCheck
 
 
 @dataclass

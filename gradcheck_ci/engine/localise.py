@@ -3,19 +3,39 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from . import numeric
+from .evaluation import CompiledCheck
 from .precision import of
+
+
+@dataclass
+class Failed:
+    """A tensor whose directional line failed: where (the view and its gradient), along what, by how much."""
+
+    view: CompiledCheck
+    index: int  # the tensor, into the check's parameters
+    grad: np.ndarray
+    direction: np.ndarray
+    judgement: numeric.Judgement
+
+
+@dataclass
+class Located:
+    """A failing tensor's worst element: its flat index and its analytic and numeric derivatives."""
+
+    flat_index: int
+    analytic: float
+    numeric: float
 
 
 @dataclass
 class Bisection:
     """One failing tensor's bisection (see localise): the candidates left and the error they carry."""
 
-    view: Any
+    view: CompiledCheck
     index: int
     flat_grad: np.ndarray
     flat_direction: np.ndarray
@@ -24,9 +44,8 @@ class Bisection:
     error: float
 
 
-def localise(failing: list[tuple[Any, int, np.ndarray, np.ndarray, Any]]) -> list[tuple[int, float, float]]:
-    """The worst element of each tensor whose line failed, (view, index, grad, direction, judgement) each:
-    (flat index, analytic, numeric) each.
+def localise(failing: list[Failed]) -> list[Located]:
+    """The worst element of each tensor whose line failed.
 
     Bisection: directional derivatives add up over disjoint blocks, so the error of one half is measured
     and the other's is the remainder of the failed line's; the half with the larger error is kept, down to
@@ -37,74 +56,83 @@ def localise(failing: list[tuple[Any, int, np.ndarray, np.ndarray, Any]]) -> lis
     bisections are independent, so they go level by level together: one batch of evaluations per level
     (forked.split shares a batch with a spare CPU).
     """
-    runs = [Bisection(view, index, grad.reshape(-1), direction.reshape(-1), failed.step,
-                      np.arange(direction.size), failed.error)
-            for view, index, grad, direction, failed in failing]
+    runs = [Bisection(f.view, f.index, f.grad.reshape(-1), f.direction.reshape(-1), f.judgement.step,
+                      np.arange(f.direction.size), f.judgement.error)
+            for f in failing]
     while True:
         level = [run for run in runs if run.candidates.size > 1]
         if not level:
             break
         halves = [np.array_split(run.candidates, 2)[0] for run in level]  # the half measured at this level
-        errors = block_errors([(run.view, run.index, run.flat_grad, run.flat_direction, first, run.step, False)
+        errors = block_errors([Block(run.view, run.index, run.flat_grad, run.flat_direction, first, run.step)
                                for run, first in zip(level, halves, strict=True)])
         for run, first, first_error in zip(level, halves, errors, strict=True):
             second = run.candidates[first.size:]
             second_error = run.error - first_error
             run.candidates, run.error = ((first, first_error) if abs(first_error) >= abs(second_error)
                                          else (second, second_error))
-    located = []
+    located: list[Located] = []
     for run in runs:
         i = int(run.candidates[0])
         analytic = float(run.flat_grad[i])
         if abs(run.flat_direction[i]) < 1e-3:  # the estimate would divide by ~0: measure the element itself
             step = numeric.base_step(run.view.precision, abs(float(run.view.base[run.index].reshape(-1)[i])))
             unit = np.eye(1, run.flat_direction.size, i).reshape(-1)
-            element = block_errors([(run.view, run.index, run.flat_grad, unit, run.candidates, step, True)])[0]
-            located.append((i, analytic, analytic + element))
+            element = block_errors([Block(run.view, run.index, run.flat_grad, unit, run.candidates, step,
+                                          central=True)])[0]
+            located.append(Located(i, analytic, analytic + element))
         else:
-            located.append((i, analytic, analytic + run.error / float(run.flat_direction[i])))
+            located.append(Located(i, analytic, analytic + run.error / float(run.flat_direction[i])))
     return located
 
 
-# (view, tensor, flat gradient, flat direction, block, step, central difference)
-Block = tuple[Any, int, np.ndarray, np.ndarray, np.ndarray, float, bool]
+@dataclass
+class Block:
+    """A tensor's direction restricted to some of its elements (`elements`), to measure its error there."""
+
+    view: CompiledCheck
+    index: int  # the tensor
+    flat_grad: np.ndarray
+    flat_direction: np.ndarray
+    elements: np.ndarray  # flat indices
+    step: float
+    central: bool = False  # a central difference (else one-sided, where the precision allows it)
 
 
 def block_errors(blocks: list[Block]) -> list[float]:
     """numeric - analytic derivative along each direction restricted to its block, the loss evaluations of
     every block at one point in one batch."""
     points: list[tuple[int, float]] = []  # (block, t)
-    for b, (view, _, _, _, _, step, central) in enumerate(blocks):
-        if of(view.precision).settles_itself and not central:
+    for b, block in enumerate(blocks):
+        if of(block.view.precision).settles_itself and not block.central:
             # sqrt(eps) balances a one-sided difference's truncation and round-off
-            points.append((b, step * numeric.machine_eps(view.precision) ** (1.0 / 6.0)))
+            points.append((b, block.step * numeric.machine_eps(block.view.precision) ** (1.0 / 6.0)))
         else:
-            points.extend(((b, step), (b, -step)))
+            points.extend(((b, block.step), (b, -block.step)))
 
-    def masked(b: int) -> np.ndarray:
-        view, index, _, flat_direction, block, _, _ = blocks[b]
-        out = np.zeros(flat_direction.size)
-        out[block] = flat_direction[block]
-        return out.reshape(view.base[index].shape)
+    def masked(block: Block) -> np.ndarray:
+        out = np.zeros(block.flat_direction.size)
+        out[block.elements] = block.flat_direction[block.elements]
+        return out.reshape(block.view.base[block.index].shape)
 
-    directions = {b: masked(b) for b in range(len(blocks))}
+    directions = [masked(block) for block in blocks]
 
     def loss_at(point: tuple[int, float]) -> float:
         b, t = point
-        view, index = blocks[b][0], blocks[b][1]
+        view, index = blocks[b].view, blocks[b].index
         value = view.base[index]
         return float(view.loss_with(index, (value + t * directions[b]).astype(value.dtype, copy=False)))
 
     values: dict[tuple[int, float], float] = {}
-    for view in {id(block[0]): block[0] for block in blocks}.values():  # one batch per point (its view)
-        mine = [point for point in points if blocks[point[0]][0] is view]
+    for view in {id(block.view): block.view for block in blocks}.values():  # one batch per point (its view)
+        mine = [point for point in points if blocks[point[0]].view is view]
         values.update(zip(mine, view.losses(mine, loss_at), strict=True))
     errors = []
-    for b, (view, _, flat_grad, flat_direction, block, _, _) in enumerate(blocks):
-        analytic = float(np.dot(flat_grad[block], flat_direction[block]))
+    for b, block in enumerate(blocks):
+        analytic = float(np.dot(block.flat_grad[block.elements], block.flat_direction[block.elements]))
         ts = [t for c, t in points if c == b]
         if len(ts) == 1:
-            errors.append((values[(b, ts[0])] - view.loss_at_base()) / ts[0] - analytic)
+            errors.append((values[(b, ts[0])] - block.view.loss_at_base()) / ts[0] - analytic)
         else:
             errors.append((values[(b, ts[0])] - values[(b, ts[1])]) / (2 * ts[0]) - analytic)
     return errors

@@ -3,7 +3,6 @@ along a direction (its boosts, the ladder of retries, the nearby point) and judg
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,6 +10,7 @@ import numpy as np
 
 from ..model.data import stable_seed
 from . import numeric
+from .evaluation import CompiledCheck, Move
 from .precision import of
 
 # A tensor whose gradient is small against the loss's round-off moves further along the line: its part of the
@@ -23,9 +23,9 @@ NEARBY = 256.0  # a point near p: p + NEARBY * h * u, u Gaussian per tensor (a k
 @dataclass
 class Point:
     """Where lines start: the parameter values, the analytic gradients there and the loss (by the probe
-    function). `view` is the check (check.CompiledCheck) whose loss() evaluates at any values."""
+    function). `view` is the check (evaluation.CompiledCheck) whose loss() evaluates at any values."""
 
-    view: Any
+    view: CompiledCheck
     values: list[np.ndarray]
     grads: list[np.ndarray]
     loss: float
@@ -41,24 +41,24 @@ class MemberState:
     # Of the lines that passed with it: each line's threshold over the tensor's s_k |g_k| at the line's point
     # (inf where its gradient is all zero), so that numeric.sensitivity(thresholds, 1.0) is its sensitivity.
     thresholds: list[float] = field(default_factory=list)
-    failed: Any = None  # the confirmed Judgement, with `direction` and `point` attached below
+    failed: numeric.Judgement | None = None  # the confirmed Judgement, with `direction` and `point` attached below
     direction: np.ndarray | None = None
     point: Point | None = None
-    judged: list[Any] = field(default_factory=list)  # every judgement that counted, for the numbers shown
+    judged: list[numeric.Judgement] = field(default_factory=list)  # every judgement that counted, for the numbers shown
     unresolved: int = 0  # lines that could not judge it
     nearby: bool = False  # some line that counted ran at a point near p
     band: dict[str, Any] | None = None
-    own: Any = None  # a judgement of this tensor alone (decomposition or own line), for its own numbers
+    own: numeric.Judgement | None = None  # a judgement of this tensor alone (decomposition or own line)
     assigned: bool = False  # failed as the largest part of a band whose members' parts each agreed
 
 
 class Prober:
     """Lines through the model's parameters for one check: evaluations, directions, retries, the nearby point."""
 
-    def __init__(self, check: Any, grads: list[np.ndarray], seed: int, allowance_rtol: float, atol: float,
-                 move: Callable[[Any, list[np.ndarray]], tuple[Any, list[np.ndarray], float]]) -> None:
+    def __init__(self, check: CompiledCheck, grads: list[np.ndarray], seed: int, allowance_rtol: float, atol: float,
+                 move: Move) -> None:
         self.check = check
-        self.move = move  # check.at_point: (view, gradients, loss) at other parameter values
+        self.move = move  # evaluation.at_point: (view, gradients, loss) at other parameter values
         self.precision = check.precision
         self.seed = seed
         self.rho = allowance_rtol

@@ -15,8 +15,7 @@ import time
 import traceback
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..config import ModelSpec
 from ..core.errors import ModelLoadError, print_debug_traceback
@@ -27,20 +26,8 @@ from ..usercode.float32_sites import float32_inputs_as_float64, recording_float3
 from ..usercode.importer import imported_files
 from ..usercode.messages import clean_message
 
-
-@dataclass
-class Context:
-    """Everything the check of one model produced, for the diagnosis stage."""
-
-    spec: ModelSpec
-    root: str
-    config_file: str
-    model: Any  # model.BuiltModel
-    objective: Any  # objective.Objective
-    compiled: Any  # check.CompiledCheck
-    analytic: Any  # check.AnalyticResult
-    result: ModelResult
-    progress: Callable[..., None]
+if TYPE_CHECKING:  # annotations only: the diagnosis is imported once Theano is prepared
+    from ..diagnose.context import Context
 
 
 class Events:
@@ -92,6 +79,7 @@ def check_model(spec: ModelSpec, root: str, config_file: str, progress: Events,
 
 def _run(spec: ModelSpec, root: str, config_file: str, progress: Events, result: ModelResult,
          after_check: Callable[[Context], None] | None, job: dict[str, Any]) -> None:
+    from ..diagnose.context import Context
     from ..engine import check, verdict
     from ..engine.precision import of
     from ..model.build import build_model

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from gradcheck_ci.engine import directional, numeric
-from gradcheck_ci.engine.check import CompiledCheck, at_point
+from gradcheck_ci.engine.evaluation import CompiledCheck, at_point
 from gradcheck_ci.engine.precision import FLOAT64
 from gradcheck_ci.model.built import ParamInfo
 from tests.samples import spec
