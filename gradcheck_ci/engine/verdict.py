@@ -9,24 +9,25 @@ from ..config import ModelSpec
 from ..core.errors import ModelLoadError
 from ..core.results import ModelResult, ParamResult
 from ..model.built import BuiltModel, ParamInfo
-from ..model.data import make_inputs
 from ..model.objective import Objective, loss_site
 from ..usercode.sites import CallSite
 
 
 def require_finite_loss(loss: float, spec: ModelSpec, config_file: str, model: BuiltModel | None = None,
-                        objective: Objective | None = None, root: str | None = None) -> None:
+                        objective: Objective | None = None, root: str | None = None,
+                        data: list[np.ndarray] | None = None) -> None:
     """A loss that is NaN or Inf at the starting point leaves nothing to compare: a model error.
 
     The error points at its source: a parameter that is already non-finite, else the first layer (in
     graph order) whose output is non-finite on the synthetic data, else the loss function itself (a
-    custom loss's definition; needs `objective` and `root`), else the config's `loss` line.
+    custom loss's definition; needs `objective` and `root`), else the config's `loss` line. `data` is the
+    check's own (inputs first, then targets): the layer outputs are looked at on the arrays that made the loss.
     """
     if math.isfinite(loss):
         return
     head = f"the loss of {spec.name!r} is {loss} on the synthetic data (seed {spec.seed}); nothing can be compared"
     try:
-        culprit = locate_non_finite(model, spec) if model is not None else None
+        culprit = locate_non_finite(model, data) if model is not None and data is not None else None
     except Exception:  # noqa: BLE001 - locating is a courtesy; the error itself must still be reported
         culprit = None
     if culprit is not None:
@@ -41,8 +42,9 @@ def require_finite_loss(loss: float, spec: ModelSpec, config_file: str, model: B
     raise ModelLoadError(f"{head}" + (f": {why}" if why else ""), file, line, kind="nan-or-inf")
 
 
-def locate_non_finite(model: BuiltModel, spec: ModelSpec) -> tuple[str, CallSite | None] | None:
-    """(what is non-finite, its layer's call site) for the first non-finite parameter or layer output."""
+def locate_non_finite(model: BuiltModel, data: list[np.ndarray]) -> tuple[str, CallSite | None] | None:
+    """(what is non-finite, its layer's call site) for the first non-finite parameter or layer output, on the
+    check's `data` (its inputs come first)."""
     import lasagne
     import theano
 
@@ -54,11 +56,9 @@ def locate_non_finite(model: BuiltModel, spec: ModelSpec) -> tuple[str, CallSite
     layers = [layer for layer in model.layers if not isinstance(layer, lasagne.layers.InputLayer)]
     if not layers:
         return None
-    # The same arrays the check used: make_inputs draws first from RandomState(seed), as check.compile_check.
-    data = make_inputs(model, spec.data, np.random.RandomState(spec.seed), spec.precision)
     outputs = lasagne.layers.get_output(layers, deterministic=True)
     fn = theano.function([info.layer.input_var for info in model.inputs], outputs, on_unused_input="ignore")
-    for layer, value in zip(layers, fn(*data), strict=True):
+    for layer, value in zip(layers, fn(*data[:len(model.inputs)]), strict=True):
         value = np.asarray(value)
         if value.dtype.kind in "fc" and not np.all(np.isfinite(value)):
             return (f"the output of {model.label(layer)} is the first to hold {_first_bad(value)} "

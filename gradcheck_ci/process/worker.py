@@ -118,7 +118,7 @@ def _run(spec: ModelSpec, root: str, config_file: str, progress: Events, result:
     if job.get("dump"):  # for the float32 worker that asked: the analytic gradients at its point
         check.dump_gradients(job["dump"], model, grads)
     try:
-        verdict.require_finite_loss(grads.loss, spec, config_file, model, objective, root)
+        verdict.require_finite_loss(grads.loss, spec, config_file, model, objective, root, compiled.data)
     except ModelLoadError:  # still say which tensor and which input made it non-finite, then report the error
         _diagnose(Context(spec, root, config_file, model, objective, compiled, grads, result, progress))
         raise
