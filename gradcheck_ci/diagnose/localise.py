@@ -20,7 +20,6 @@ import numpy as np
 
 from ..engine import numeric
 from ..engine.precision import of
-from ..model.data import stable_seed
 from .session import Session
 
 
@@ -54,7 +53,8 @@ def output_check(session: Session, k: int, direction: np.ndarray | None = None) 
     at_zero = float(inst.loss(perturb={}))
     for attempt, factor in enumerate(LAYER_RETRY_STEPS):
         if direction is None or attempt:
-            rng = np.random.RandomState(stable_seed(session.spec.seed, "localise", inst.labels[k], attempt or ""))
+            seed = numeric.stable_seed(session.spec.seed, "localise", inst.labels[k], attempt or "")
+            rng = np.random.RandomState(seed)
             direction = rng.standard_normal(out.shape)
         analytic = float(np.sum(grad * direction))
         step = numeric.base_step(session.precision, numeric.rms(out)) * factor

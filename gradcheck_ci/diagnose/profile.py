@@ -30,7 +30,6 @@ import numpy as np
 from ..core.results import Diagnosis
 from ..engine import forked, numeric
 from ..engine.precision import of
-from ..model.data import stable_seed
 from ..platform import fncache
 from .graph import LayerNode, input_layers
 from .session import Session
@@ -213,7 +212,7 @@ def layer_profile(session: Session, node: LayerNode) -> dict[str, Any] | None:
     length = out.shape[1]
     inputs = [info.layer for info in session.model.inputs]
     data_position = next((j for j, layer in enumerate(inputs) if layer is ins[0]), None)
-    rng = np.random.RandomState(stable_seed(session.spec.seed, "profile", node.label))
+    rng = np.random.RandomState(numeric.stable_seed(session.spec.seed, "profile", node.label))
     steps = sample_steps(length)
     analytic, numeric_values, agree = [], [], []
     step_size = numeric.base_step(session.precision, numeric.rms(out))

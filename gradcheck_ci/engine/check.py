@@ -16,7 +16,7 @@ from ..config import ModelSpec
 from ..core.errors import ModelLoadError
 from ..core.results import ParamResult
 from ..model.built import BuiltModel, ParamInfo
-from ..model.data import make_inputs, make_targets, stable_seed
+from ..model.data import make_inputs, make_targets
 from ..model.objective import Objective
 from ..platform import fncache
 from ..usercode.blame import user_code_error
@@ -245,7 +245,7 @@ def direction_generator(seed: int, name: str) -> np.random.Generator:
     """Gaussian directions, reproducible from the model's seed and what they probe (so every run and every
     shard draws the same). numpy's Generator: its Gaussians cost a third of RandomState's, which shows on
     100k+-parameter models, where drawing the direction otherwise costs more than the forward pass."""
-    return np.random.default_rng(stable_seed(seed, name))
+    return np.random.default_rng(numeric.stable_seed(seed, name))
 
 
 class FullCheck:

@@ -36,6 +36,14 @@ def base_step(precision: str, magnitude: float) -> float:
     return float(machine_eps(precision) ** (1.0 / 3.0)) * max(magnitude, 1.0)
 
 
+def stable_seed(*parts: Any) -> int:
+    """A seed that depends only on its parts (not on PYTHONHASHSEED), for reproducible directions."""
+    import zlib
+
+    return zlib.crc32("\x00".join(str(p) for p in parts).encode()) & 0x7FFFFFFF
+
+
+
 @dataclass
 class Comparison:
     analytic: float

@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 
-from ..model.data import stable_seed
 from . import numeric
 from .evaluation import CompiledCheck, Move
 from .precision import of
@@ -90,7 +89,7 @@ class Prober:
         return self._rms[key] * (max(1.0, boost * self.level) if boost > 1.0 else 1.0)
 
     def draw(self, members: list[int], name: str, point: Point) -> dict[int, np.ndarray]:
-        rng = np.random.default_rng(stable_seed(self.seed, name))
+        rng = np.random.default_rng(numeric.stable_seed(self.seed, name))
         parts = {}
         for k in members:
             scale = self.scale(point, k)

@@ -207,10 +207,3 @@ def make_targets(kind: str, rows: int, units: int, data: DataSpec, rng: np.rando
     if kind == "binary":
         return rng.randint(0, 2, size=(rows, units)).astype(float_dtype)
     return rng.standard_normal((rows, units)).astype(float_dtype)
-
-
-def stable_seed(*parts: Any) -> int:
-    """A seed that depends only on its parts (not on PYTHONHASHSEED), for reproducible directions."""
-    import zlib
-
-    return zlib.crc32("\x00".join(str(p) for p in parts).encode()) & 0x7FFFFFFF
