@@ -25,8 +25,12 @@ def read_reference(text: str, root: str, key: str, node: Node) -> str:
     if not colon or not target:
         raise Bad(f"{key} must look like 'path/to/file.py:function' or 'package.module:function', "
                   f"got {show(text)}", node)
-    if not function.isidentifier() or keyword.iskeyword(function):
-        raise Bad(f"{key}: {show(function)} after ':' is not a Python function name", node)
+    # A factory may also be a class's method or attribute ('model.py:Model.build') or a module-level layer.
+    parts = function.split(".") if key == "factory" else [function]
+    if len(parts) > 2 or not all(part.isidentifier() and not keyword.iskeyword(part) for part in parts):
+        what = ("a Python name (a function, a layer variable, or Class.attribute)" if key == "factory"
+                else "a Python function name")
+        raise Bad(f"{key}: {show(function)} after ':' is not {what}", node)
     if is_path(target):
         _check_file(target, root, key, node)
     elif not all(part.isidentifier() and not keyword.iskeyword(part) for part in target.split(".")):

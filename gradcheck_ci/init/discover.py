@@ -12,6 +12,10 @@ from __future__ import annotations
 import ast
 import os
 from dataclasses import dataclass, field
+from typing import Any
+
+from ..usercode.python2 import Untranslatable, python2_names, translate
+from .sizes import propose_kwargs
 
 # Folders that never hold the repository's own models: tooling, environments, tests, build output.
 SKIP_DIRS = {"__pycache__", "node_modules", "site-packages", "dist-packages", "build", "dist", "venv", "env",
@@ -37,23 +41,37 @@ class Candidate:
     signature: str  # as written, for comments: "input_var=None, num_units=32"
     required: list[str] = field(default_factory=list)  # arguments without a default
     literal_defaults: dict[str, object] = field(default_factory=dict)  # defaults that YAML can hold
+    kwargs: dict[str, Any] = field(default_factory=dict)  # values proposed for required arguments (sizes.py)
+    reasons: dict[str, str] = field(default_factory=dict)  # why each proposed value, or why none (placeholders)
+    python2: bool = False  # read through the Python 2 translation
+    kind: str = "function"  # function | method | attribute | variable
 
     @property
     def reference(self) -> str:
         return f"{self.file}:{self.function}"
 
     @property
+    def placeholders(self) -> list[str]:
+        """Required arguments no value could be proposed for."""
+        return [a for a in self.required if a not in self.kwargs and a not in LAYER_ARGUMENTS]
+
+    @property
     def why_not_tried(self) -> str | None:
-        """Why calling it with no arguments cannot work, or None."""
-        if not self.required:
+        """Why calling it with no arguments (or the proposed kwargs) cannot work, or None."""
+        missing = [a for a in self.required if a not in self.kwargs]
+        if not missing:
             return None
-        layers = [a for a in self.required if a in LAYER_ARGUMENTS]
+        layers = [a for a in missing if a in LAYER_ARGUMENTS]
         names = ", ".join(self.required)
         if layers:
             example = ", ".join(f"{name}: {{shape: [null, null, FEATURES]}}" for name in layers)
             return (f"takes the layers it builds on ({', '.join(layers)}): name it with `inputs:` to have "
                     f"gradcheck-ci make them, e.g. `inputs: {{{example}}}` (docs/config.md, inputs), and "
                     "`kwargs` for its other arguments")
+        if self.kwargs:
+            names = ", ".join(missing)
+            return (f"needs arguments gradcheck-ci cannot choose ({names}): give them under `kwargs` (the "
+                    "commented entry below proposes the others)")
         return f"needs arguments without defaults ({names}): give them under `kwargs`"
 
 
@@ -94,6 +112,7 @@ def python_files(root: str) -> list[str]:
 
 def discover(root: str) -> Found:
     found = Found()
+    trees: dict[str, ast.Module] = {}
     for rel in python_files(root):
         path = os.path.join(root, *rel.split("/"))
         try:
@@ -107,31 +126,37 @@ def discover(root: str) -> Found:
             continue
         found.files_read += 1
         text = raw.decode("utf-8", errors="replace")
+        python2 = False
         try:
             tree = ast.parse(text, filename=rel)
+            python2 = bool(python2_names(text))
         except SyntaxError as exc:
-            if "lasagne" in text:
-                found.passed.append(Passed(rel, exc.lineno, rel, not_python3(exc, text)))
-            continue
+            try:
+                tree, python2 = translate(text, rel).tree, True
+            except Untranslatable as untranslatable:
+                if "lasagne" in text:
+                    reason = (f"is Python 2 and 2to3 cannot translate it (line {untranslatable.line}: "
+                              f"{untranslatable.why}); gradcheck-ci runs Python 3.11")
+                    found.passed.append(Passed(rel, untranslatable.line or exc.lineno, rel, reason))
+                continue
+        trees[rel] = tree
+        before = len(found.candidates)
         _read_module(tree, rel, found)
+        for candidate in found.candidates[before:]:
+            candidate.python2 = python2
+    propose_kwargs(found.candidates, trees, LAYER_ARGUMENTS)
     return found
 
 
-def not_python3(exc: SyntaxError, text: str) -> str:
-    line = (exc.text or "").strip()
-    hint = ""
-    if "print" in (exc.msg or ""):
-        hint = ""  # Python's own message already names the print statement
-    elif line.startswith("print ") or "print " in line and "print(" not in line:
-        hint = " (a Python 2 print statement)"
-    elif "`" in line:
-        hint = " (Python 2 backticks)"
-    elif "\t" in text and exc.msg and "indent" in exc.msg:
-        hint = " (tabs mixed with spaces)"
-    return f"does not parse as Python 3 (line {exc.lineno}: {exc.msg}{hint}); gradcheck-ci runs Python 3.11"
-
-
 def _read_module(tree: ast.Module, rel: str, found: Found) -> None:
+    _read_functions(tree, rel, found)
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
+            _read_class(node, rel, found)
+    _read_script(tree, rel, found)
+
+
+def _read_functions(tree: ast.Module | ast.ClassDef, rel: str, found: Found) -> None:
     functions = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
     returning: dict[str, str] = {}  # function -> what it returns, for builders that call builders
     changed = True
@@ -147,10 +172,81 @@ def _read_module(tree: ast.Module, rel: str, found: Found) -> None:
             continue
         if name in returning:
             found.candidates.append(_candidate(rel, node, returning[name]))
-        elif _builds_layers(node, returning):
+        elif _builds_layers(node, returning) and isinstance(tree, ast.Module):
             found.passed.append(Passed(rel, node.lineno, f"{name}()", "builds layers but returns none of them "
                                        "(does it train them?): write a function that builds the network and "
                                        "returns its output layer, and name that one in gradcheck.yml"))
+
+
+def _read_class(node: ast.ClassDef, rel: str, found: Found) -> None:
+    """`Class.method` for each public method that returns layers; `Class.attribute` for the last layer that
+    __init__ keeps on self (the network research code reaches as `Model(...).network`)."""
+    methods = {m.name: m for m in node.body if isinstance(m, ast.FunctionDef)}
+    init = methods.get("__init__")
+    init_required = _candidate(rel, init, "layer").required if init else []
+    init_defaults = _candidate(rel, init, "layer").literal_defaults if init else {}
+    inner = Found()
+    _read_functions(node, rel, inner)
+    statics = {m.name for m in methods.values() if any(_dotted(d) in ("staticmethod", "classmethod")
+                                                        for d in m.decorator_list)}
+    for candidate in inner.candidates:
+        own = [a for a in candidate.required if a != "self"]
+        candidate.function = f"{node.name}.{candidate.function}"
+        candidate.kind = "method"
+        if candidate.function.rsplit(".", 1)[1] not in statics:
+            candidate.required = own + [a for a in init_required if a not in own]
+            candidate.literal_defaults = {**init_defaults, **candidate.literal_defaults}
+        found.candidates.append(candidate)
+    if init is None:
+        return
+    kept = _self_layers(init, {f"self.{c.function.rsplit('.', 1)[1]}": c.returns for c in inner.candidates})
+    if kept:
+        attribute, line = kept[-1]
+        found.candidates.append(Candidate(rel, f"{node.name}.{attribute}", line, "layer", _signature(init),
+                                          init_required, init_defaults, kind="attribute"))
+
+
+def _self_layers(init: ast.FunctionDef, returning: dict[str, str]) -> list[tuple[str, int]]:
+    """(attribute, line) of each `self.x = <layer>` in __init__, in order (`self.build()` returning layers too)."""
+    layers, _ = _layer_names(init, returning)
+    kept = []
+    for sub in ast.walk(init):
+        if isinstance(sub, ast.Assign) and _is_layer_expr(sub.value, layers, returning):
+            for target in sub.targets:
+                if isinstance(target, ast.Attribute) and _dotted(target.value) == "self":
+                    kept.append((target.attr, sub.lineno))
+    return sorted(kept, key=lambda item: item[1])
+
+
+def _is_main_guard(node: ast.stmt) -> bool:
+    return isinstance(node, ast.If) and "__name__" in ast.unparse(node.test) and "__main__" in ast.unparse(node.test)
+
+
+def _read_script(tree: ast.Module, rel: str, found: Found) -> None:
+    """A script's last module-level layer variable (`factory: train.py:l_out`); a network built only under
+    `if __name__ == '__main__':` is reported, as importing the module does not build it."""
+    top = ast.Module(body=[s for s in tree.body if not isinstance(s, (ast.FunctionDef, ast.ClassDef))
+                           and not _is_main_guard(s)], type_ignores=[])
+    returning = {c.function: c.returns for c in found.candidates if c.file == rel}
+    layers, _ = _layer_names(top, returning)  # type: ignore[arg-type]
+    last = None
+    for statement in top.body:
+        if isinstance(statement, ast.Assign) and _is_layer_expr(statement.value, layers, returning):
+            names = [t.id for t in statement.targets if isinstance(t, ast.Name)]
+            if names:
+                last = (names[-1], statement.lineno)
+    if last:
+        found.candidates.append(Candidate(rel, last[0], last[1], "layer", "", kind="variable"))
+        return
+    for statement in tree.body:
+        if _is_main_guard(statement) and any(_is_layer_call(sub, returning) for sub in ast.walk(statement)):
+            found.passed.append(Passed(rel, statement.lineno, "if __name__ == '__main__':", MAIN_GUARD))
+            return
+
+
+MAIN_GUARD = ("builds the network under `if __name__ == '__main__':`, which does not run when gradcheck-ci imports "
+              "the file: move the lines that build it into a function that returns the output layer (or above the "
+              "`if`, at module level) and name that in gradcheck.yml")
 
 
 def _dotted(node: ast.expr) -> str:
@@ -186,8 +282,10 @@ def _layer_names(node: ast.FunctionDef, returning: dict[str, str]) -> tuple[set[
             if isinstance(sub, ast.Assign):
                 value_is_layer = _is_layer_expr(sub.value, layers, returning)
                 for target in sub.targets:
-                    if isinstance(target, ast.Name) and value_is_layer and target.id not in layers:
-                        layers.add(target.id)
+                    # l_out = DenseLayer(...), self.l_out = DenseLayer(...)
+                    if isinstance(target, (ast.Name, ast.Attribute)) and value_is_layer \
+                            and _dotted(target) not in layers:
+                        layers.add(_dotted(target))
                         changed = True
                     elif isinstance(target, (ast.Tuple, ast.List)) and isinstance(sub.value, ast.Call) \
                             and returning.get(_dotted(sub.value.func)) in ("tuple", "dict"):
@@ -214,6 +312,8 @@ def _is_layer_expr(node: ast.AST, layers: set[str], returning: dict[str, str]) -
         return True
     if isinstance(node, ast.Name):
         return node.id in layers
+    if isinstance(node, ast.Attribute):
+        return _dotted(node) in layers
     if isinstance(node, ast.Subscript):  # build()[1], net["out"], layers[-1]
         value = node.value
         return (isinstance(value, ast.Call) and returning.get(_dotted(value.func)) in ("tuple", "dict")) \

@@ -163,13 +163,42 @@ def what_it_is(trial: Trial) -> str:
             f"{trial.parameters} parameter(s){recurrent}")
 
 
+def heading(candidate: Candidate) -> str:
+    """Where the candidate is and what it is: 'model.py:12 build(n_in, n_hidden=8)', 'train.py:30 l_out'."""
+    called = "" if candidate.kind == "variable" else f"({candidate.signature})"
+    what = " (a script's network, built at module level)" if candidate.kind == "variable" else \
+        " (set by __init__)" if candidate.kind == "attribute" else ""
+    python2 = " [Python 2: imported through a translation]" if candidate.python2 else ""
+    return _comment(f"{candidate.file}:{candidate.line} {candidate.function}{called}{what}{python2}")
+
+
+def proposed_kwargs(candidate: Candidate, indent: str, commented: bool) -> list[str]:
+    """The `kwargs:` line for the required arguments, each value's reason in a comment above it; a placeholder
+    in capitals for an argument with no value (only in a commented entry: it is not a value that checks)."""
+    if not candidate.kwargs and not candidate.placeholders:
+        return []
+    values: dict[str, object] = dict(candidate.kwargs)
+    lines = []
+    for argument in candidate.required:
+        if argument in candidate.reasons:
+            lines += textwrap.wrap(_comment(f"{argument}: {candidate.reasons[argument]}"), COMMENT_WIDTH,
+                                   initial_indent=f"{indent}# ", subsequent_indent=f"{indent}#   ",
+                                   break_on_hyphens=False)
+    text = flow_mapping(values)
+    for argument in candidate.placeholders:
+        text = text[:-1] + (", " if len(text) > 2 else "") + f"{argument}: {argument.upper()}" + "}"
+    prefix = "# " if commented else ""
+    return lines + [f"{indent}{prefix}kwargs: {text}"]
+
+
 def _entry(trial: Trial, name: str) -> list[str]:
     candidate = trial.candidate
-    lines = [f"  # {_comment(f'{candidate.file}:{candidate.line} {candidate.function}({candidate.signature})')}"]
+    lines = [f"  # {heading(candidate)}"]
     lines += textwrap.wrap(_comment(what_it_is(trial)), COMMENT_WIDTH, initial_indent="  #   ",
                            subsequent_indent="  #     ", break_on_hyphens=False)
     lines += [f"  - name: {yaml_scalar(name)}", f"    factory: {yaml_scalar(candidate.reference)}"]
-    if candidate.literal_defaults:
+    lines += proposed_kwargs(candidate, "    ", commented=False)
+    if candidate.literal_defaults and not candidate.kwargs:
         lines.append("    # its defaults; uncomment and change one to check another setting:")
         lines.append(f"    # kwargs: {_comment(flow_mapping(candidate.literal_defaults))}")
     lines.append(f"    data: {flow_mapping(trial.data)}")
@@ -194,9 +223,15 @@ def compose(built: list[Trial], left_out: list[Trial], passed: list[Passed], ver
     if left_out or passed:
         lines += ["", "# Left out by `gradcheck-ci init` (found, but not checkable as they are):"]
         for trial in left_out:
-            where = f"{trial.candidate.file}:{trial.candidate.line} {trial.candidate.function}()"
+            candidate = trial.candidate
+            called = "" if candidate.kind == "variable" else "()"
+            where = f"{candidate.file}:{candidate.line} {candidate.function}{called}"
             lines += textwrap.wrap(f"- {_comment(where)}: {_comment(trial.reason)}", COMMENT_WIDTH,
                                    initial_indent="# ", subsequent_indent="#   ", break_on_hyphens=False)
+            if candidate.placeholders:  # an entry to complete: the values init could not choose
+                lines += [f"#  - name: {yaml_scalar(candidate.function)}",
+                          f"#    factory: {yaml_scalar(candidate.reference)}"]
+                lines += proposed_kwargs(candidate, "#    ", commented=False)
         for item in passed:
             where = f"{item.file}:{item.line}" if item.line else item.file
             what = "" if item.what == item.file else f" {item.what}"

@@ -168,8 +168,12 @@ def _lost(candidates: list[Candidate], indices: list[int], current: dict[str, An
     finished[index] = Trial(candidates[index], reason=reason)
     if phase == "importing":  # its module never finished importing: its other candidates would not either
         for other in indices:
-            if other not in finished and candidates[other].file == candidates[index].file:
+            if other not in finished and _imports(candidates[other]) == _imports(candidates[index]):
                 finished[other] = Trial(candidates[other], reason=reason)
+
+
+def _imports(candidate: Candidate) -> str:
+    return import_key(candidate.file, candidate.function, candidate.kind)
 
 
 def _limit_memory(limit: int) -> None:
@@ -188,7 +192,14 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
 
 
 def _candidate_json(candidate: Candidate) -> dict[str, Any]:
-    return {"file": candidate.file, "function": candidate.function}
+    return {"file": candidate.file, "function": candidate.function, "kwargs": candidate.kwargs,
+            "imports": import_key(candidate.file, candidate.function, candidate.kind)}
+
+
+def import_key(file: str, function: str, kind: str) -> str:
+    """Candidates that share one import of their module: a script's layer variable is imported apart, as the
+    script runs only up to it (python2.cut), where its functions' import runs all of it."""
+    return f"{file}:{function}" if kind == "variable" else file
 
 
 def _trial_from_json(candidate: Candidate, data: dict[str, Any]) -> Trial:
@@ -214,10 +225,10 @@ def worker(job: dict[str, Any]) -> None:
     imported: set[str] = set()
     for entry in job["candidates"]:
         index = entry["index"]
-        if entry["file"] not in imported:
+        if entry["imports"] not in imported:
             _emit(stream, start=index, phase="importing")
             problem = _import(root, entry)
-            imported.add(entry["file"])
+            imported.add(entry["imports"])
             if problem is not None:
                 _emit(stream, trial=dict(problem, index=index))
                 continue
@@ -258,7 +269,8 @@ def _try(root: str, entry: dict[str, Any]) -> dict[str, Any]:
     from ..model.build import build_model
     from ..model.objective import build_objective
 
-    spec = ModelSpec(name=entry["function"], factory=_reference(entry), data=DataSpec(**SMALL_DATA))
+    spec = ModelSpec(name=entry["function"], factory=_reference(entry), data=DataSpec(**SMALL_DATA),
+                     kwargs=dict(entry.get("kwargs") or {}))
     try:
         model = build_model(spec, root, "gradcheck.yml")
         described = describe(model, spec)

@@ -20,11 +20,13 @@ from ..config import ModelSpec
 from ..core.errors import ModelLoadError
 from ..core.results import Notice
 from ..core.suggest import did_you_mean, with_hint
+from ..usercode import loader, python2
 from ..usercode.blame import user_code_error
-from ..usercode.importer import FACTORY, import_function
+from ..usercode.importer import FACTORY, Member, import_function, is_layer
 from ..usercode.sites import CallSite, call_noting_return, definition_site, recording_call_sites
 from .built import BuiltModel, InputInfo, ParamInfo
 from .data import check_input_shapes, resolve_integer_ranges
+from .member import member_factory
 from .returned import output_layer, refuse_training_script
 
 IMPORT_SECONDS = 60.0  # the longest a factory's module may take to import (at most half the model's timeout)
@@ -53,10 +55,15 @@ def build_model(spec: ModelSpec, root: str, config_file: str,
 
     root = os.path.realpath(root)
     progress("importing the model's module")
+    seed_everything(spec.seed)  # a script's network is built while its module is imported
     sys.argv = [spec.factory.rpartition(":")[0]]  # a script that parses its arguments sees none, not the worker's
     factory = import_function(FACTORY, spec.factory, root, config_file, spec.key_lines.get("factory", spec.line),
                               import_seconds=import_limit(spec))
-    notices = kept_precision(factory, spec, root)
+    if is_layer(factory):  # a script's network, built when its module was imported
+        factory = module_network(factory, spec, config_file)
+    elif isinstance(factory, Member):
+        factory = member_factory(factory)
+    notices = python2.notices(root) + loader.notices(root) + kept_precision(factory, spec, root)
     refuse_training_script(factory, spec, root, config_file)
     seed_everything(spec.seed)
     progress("calling the factory")
@@ -84,7 +91,22 @@ def build_model(spec: ModelSpec, root: str, config_file: str,
     check_input_shapes(inputs, spec, config_file)
     resolve_integer_ranges(inputs, layers, spec, config_file)
     params = select_params(all_params, spec, config_file)
+    notices += [n for n in python2.notices(root) if n not in notices]  # `/` kept as Python 2's, met while building
     return BuiltModel(output, layers, labels, sites, inputs, params, all_params, notices)
+
+
+def module_network(layer: Any, spec: ModelSpec, config_file: str) -> Callable[[], Any]:
+    """A layer variable of a script, as a factory of no arguments (`kwargs` and `inputs` cannot reach it)."""
+    given = "kwargs" if spec.kwargs else "inputs" if spec.inputs else None
+    if given:
+        raise ModelLoadError(f"factory {spec.factory!r} is a layer the module builds when it is imported, not a "
+                             f"function: it takes no `{given}` (name a function or a class's method to pass "
+                             "arguments)", config_file, spec.key_lines.get(given, spec.line), kind="config")
+
+    def network() -> Any:
+        return layer
+    network.__name__ = spec.factory.rpartition(":")[2]
+    return network
 
 
 def kept_precision(factory: Callable[..., Any], spec: ModelSpec, root: str) -> list[Notice]:

@@ -12,7 +12,6 @@ import importlib
 import importlib.util
 import os
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -22,6 +21,8 @@ from ..core.errors import ModelLoadError
 from ..core.suggest import did_you_mean, with_hint
 from .blame import user_code_error
 from .guard import time_limit
+from .loader import RepositoryLoader, install
+from .python2 import Untranslatable, untranslatable_error
 from .sites import is_inside, is_library, relative
 
 
@@ -38,6 +39,7 @@ class Wording:
     cannot_import_kind: str  # the ErrorInfo.kind of cannot_import
     no_function: str  # also for a name that is not callable, unless not_callable is given
     not_callable: str | None = None
+    members: bool = False  # 'Class.attribute' and module-level values (a script's layer variable) are allowed
 
 
 # The messages of both kinds predate this module: they are kept word for word.
@@ -45,7 +47,7 @@ FACTORY = Wording(what="factory", module_prefix="gradcheck_user_",
                   importing="importing the factory module of {ref!r}",
                   cannot_import="cannot import {path}", cannot_import_kind="load",
                   no_function="{where} has no function {function!r} (factory {ref!r})",
-                  not_callable="{ref!r} is not callable")
+                  not_callable="{ref!r} is not callable", members=True)
 LOSS = Wording(what="loss", module_prefix="gradcheck_loss_",
                importing="importing loss {ref!r}",
                cannot_import="loss {ref!r}: cannot import {target}", cannot_import_kind="config",
@@ -53,8 +55,9 @@ LOSS = Wording(what="loss", module_prefix="gradcheck_loss_",
 
 
 def import_function(wording: Wording, ref: str, root: str, config_file: str,
-                    line: int | None, import_seconds: float | None = None) -> Callable[..., Any]:
-    """The function `ref` names (`wording`: FACTORY or LOSS); `line` is ref's line in `config_file`.
+                    line: int | None, import_seconds: float | None = None) -> Any:
+    """The function `ref` names (`wording`: FACTORY or LOSS); `line` is ref's line in `config_file`. A factory
+    may also be a Member (a class's method or attribute) or a module-level Lasagne layer.
     `import_seconds`: how long importing its module may take (None: no limit; see guard.time_limit).
 
     Raises ModelLoadError, located in gradcheck.yml or in the user's module.
@@ -64,14 +67,19 @@ def import_function(wording: Wording, ref: str, root: str, config_file: str,
     words = {"ref": ref, "target": ref.rpartition(":")[0], "function": function}
     if root not in sys.path:
         sys.path.insert(0, root)
+    install(root)  # the repository's Python 2 modules are translated when imported
+    owner, _, attribute = function.rpartition(".")
     try:
         with time_limit(import_seconds):
             if kind == "file":
-                module = _import_file(target, root, wording, words, config_file, line)
+                module = _import_file(target, root, wording, words, config_file, line,
+                                      until=None if owner or not wording.members else function)
             else:
                 module = importlib.import_module(target)
     except ModelLoadError:
         raise
+    except Untranslatable as exc:
+        raise untranslatable_error(exc, root) from None
     except BaseException as exc:  # anything the user's module does at import is theirs
         if isinstance(exc, KeyboardInterrupt):
             raise
@@ -82,7 +90,11 @@ def import_function(wording: Wording, ref: str, root: str, config_file: str,
                                  "write its path: 'path/to/file.py:function')",
                                  config_file, line, kind="config") from None
         raise user_code_error(exc, root, wording.importing.format(**words), fallback=(config_file, line)) from None
+    if owner and wording.members:
+        return member(module, owner, attribute, words, wording, config_file, line)
     fn = getattr(module, function, None)
+    if fn is not None and wording.members and is_layer(fn):
+        return fn  # a script's network, built at module level
     if fn is not None and not callable(fn) and wording.not_callable:
         raise ModelLoadError(wording.not_callable.format(**words), config_file, line, kind="config")
     if not callable(fn):
@@ -94,16 +106,58 @@ def import_function(wording: Wording, ref: str, root: str, config_file: str,
     return fn
 
 
+def member(module: ModuleType, owner: str, attribute: str, words: dict[str, str], wording: Wording,
+           config_file: str, line: int | None) -> Member:
+    """'Class.attribute': the class of the module and the attribute's name (checked to exist on the class or
+    to be assigned to self in its code; an attribute set in __init__ exists only on instances)."""
+    cls = getattr(module, owner, None)
+    if not isinstance(cls, type):
+        public = [name for name, value in vars(module).items() if isinstance(value, type) and not name.startswith("_")]
+        raise ModelLoadError(with_hint(f"{wording.what} {words['ref']!r}: the module has no class {owner!r}",
+                                       did_you_mean(owner, public)), config_file, line, kind="config")
+    if not hasattr(cls, attribute) and not _assigns_to_self(cls, attribute):
+        known = [n for n in dir(cls) if not n.startswith("_")]
+        raise ModelLoadError(with_hint(f"{wording.what} {words['ref']!r}: class {owner} has no method or attribute "
+                                       f"{attribute!r}", did_you_mean(attribute, known)), config_file, line,
+                             kind="config")
+    return Member(cls, attribute)
+
+
+@dataclass(frozen=True)
+class Member:
+    """A method or attribute of a repository class named as the factory (`model.py:Model.build`)."""
+
+    cls: type
+    name: str
+
+
+def _assigns_to_self(cls: type, attribute: str) -> bool:
+    import inspect
+
+    try:
+        source = inspect.getsource(cls)
+    except (TypeError, OSError):
+        return False
+    return f"self.{attribute}" in source
+
+
+def is_layer(value: Any) -> bool:
+    """A Lasagne layer (by its classes' names: this layer does not import Lasagne)."""
+    return any(c.__name__ == "Layer" and c.__module__.startswith("lasagne.") for c in type(value).__mro__)
+
+
 def _import_file(path: str, root: str, wording: Wording, words: dict[str, str], config_file: str,
-                 line: int | None) -> ModuleType:
+                 line: int | None, until: str | None = None) -> ModuleType:
     """Execute a repository file as a module, registered in sys.modules (pickle, dataclasses and typing
-    look modules up there) and with its folder on sys.path (for imports of its sibling files)."""
+    look modules up there) and with its folder on sys.path (for imports of its sibling files). A Python 2
+    file is translated on the way; `until`: see python2.RepositoryLoader."""
     if not is_inside(path, root):  # a symlink (file or folder) that leads out of the repository
         raise ModelLoadError(f"{wording.what} {words['ref']!r} leads outside the repository (through a symlink); "
                              "gradcheck-ci only imports code from the repository", config_file, line, kind="config")
     module_name = wording.module_prefix + os.path.splitext(os.path.basename(path))[0]
     sys.path.insert(0, os.path.dirname(path))
-    module_spec = importlib.util.spec_from_file_location(module_name, path)
+    module_spec = importlib.util.spec_from_file_location(module_name, path,
+                                                         loader=RepositoryLoader(module_name, path, until))
     if module_spec is None or module_spec.loader is None:
         raise ModelLoadError(wording.cannot_import.format(path=relative(path, root), **words), config_file, line,
                              kind=wording.cannot_import_kind)

@@ -666,13 +666,18 @@ def test_problems_in_one_model_leave_others_valid(tmp_path):
 # ----------------------------------------------------------------------------------------- factory
 
 
+NAME = "is not a Python name (a function, a layer variable, or Class.attribute)"
+
+
 @pytest.mark.parametrize("value, message", [
     ("models/rnn.py", "factory must look like 'path/to/file.py:function' or 'package.module:function', "
                       "got 'models/rnn.py'"),
     (":build", "factory must look like 'path/to/file.py:function' or 'package.module:function', got ':build'"),
-    ("models/rnn.py:", "factory: '' after ':' is not a Python function name"),
-    ("models/rnn.py:build-model", "factory: 'build-model' after ':' is not a Python function name"),
-    ("models/rnn.py:class", "factory: 'class' after ':' is not a Python function name"),
+    ("models/rnn.py:", "factory: '' after ':' " + NAME),
+    ("models/rnn.py:build-model", "factory: 'build-model' after ':' " + NAME),
+    ("models/rnn.py:class", "factory: 'class' after ':' " + NAME),
+    ("models/rnn.py:Model.build.more", "factory: 'Model.build.more' after ':' " + NAME),
+    ("models/rnn.py:Model.build", None),
     ("/abs/models/rnn.py:f", "factory path '/abs/models/rnn.py' is absolute; write it relative to the "
                              "repository root"),
     ("../other/rnn.py:f", "factory path escapes the repository root: '../other/rnn.py'"),

@@ -87,8 +87,11 @@ def test_builders_that_need_arguments_are_found_but_not_tried(tmp_path):
     assert candidates["build_bilstm"].required == ["incoming", "num_units"]
     assert "takes the layers it builds on (incoming)" in candidates["build_bilstm"].why_not_tried
     assert candidates["build_sized"].required == ["num_units", "depth"]
-    assert candidates["build_sized"].why_not_tried == "needs arguments without defaults (num_units, depth): " \
-                                                      "give them under `kwargs`"
+    assert candidates["build_sized"].kwargs == {"num_units": 5}  # a layer size: sizes.py proposes a small one
+    assert candidates["build_sized"].placeholders == ["depth"]
+    assert candidates["build_sized"].why_not_tried == (
+        "needs arguments gradcheck-ci cannot choose (depth): give them under `kwargs` (the commented entry below "
+        "proposes the others)")
 
 
 def test_what_is_not_a_factory(tmp_path):
@@ -119,20 +122,28 @@ def test_what_is_not_a_factory(tmp_path):
             return inner
         """})
     candidates, passed = found(tmp_path)
-    assert candidates == {}
+    assert set(candidates) == {"Model.build"}  # a class's method is a factory (`factory: train.py:Model.build`)
     assert set(passed) == {"main()", "nested()"}  # both build layers and return none
     assert "returns none of them" in passed["main()"].reason and passed["main()"].line == 17
 
 
-def test_python2_files_are_named_with_the_construct(tmp_path):
-    write(tmp_path, {"old.py": "import lasagne\n\ndef build():\n    print 'x'\n",
-                     "ticks.py": "import lasagne\nx = `1`\n",
+def test_python2_files_are_read_through_their_translation(tmp_path):
+    write(tmp_path, {"old.py": "import lasagne\n\ndef build():\n    print 'x'\n"
+                               "    return lasagne.layers.DenseLayer(lasagne.layers.InputLayer((None, 2)), 2)\n",
+                     "loader.py": "import lasagne\nfor i in xrange(2):\n    print i\n",
                      "unrelated.py": "print 'no models here'\n"})
+    candidates, passed = found(tmp_path)
+    assert set(candidates) == {"build"} and candidates["build"].python2 is True
+    assert passed == {}
+
+
+def test_python2_files_2to3_cannot_translate_are_named_with_the_line(tmp_path):
+    write(tmp_path, {"old.py": "import lasagne\n\ndef load(path, async=False):\n    print 'x'\n"})
     _, passed = found(tmp_path)
-    assert set(passed) == {"old.py", "ticks.py"}
-    assert passed["old.py"].line == 4 and "print" in passed["old.py"].reason
-    assert "gradcheck-ci runs Python 3.11" in passed["old.py"].reason
-    assert "(Python 2 backticks)" in passed["ticks.py"].reason
+    assert passed["old.py"].line == 3
+    assert passed["old.py"].reason == ("is Python 2 and 2to3 cannot translate it (line 3: its translation does not "
+                                       "compile: `async` is a keyword in Python 3: rename it); gradcheck-ci runs "
+                                       "Python 3.11")
 
 
 def test_tooling_tests_and_environments_are_not_searched(tmp_path):

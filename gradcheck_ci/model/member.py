@@ -1,0 +1,57 @@
+"""A class's method or attribute named as the factory (`factory: model.py:Model.build`), made a function.
+
+Research code builds its network in a class: `Model(n_hidden=...).build()`, or `Model(...).network` set in
+__init__. The function this module makes takes the constructor's arguments and the method's, as one
+signature (so `kwargs` is checked against both, and a misspelt name gets a did-you-mean), makes the object
+with the constructor's share, and calls the method with its own share or reads the attribute. A staticmethod
+or classmethod is called without making an object.
+"""
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from ..usercode.importer import Member
+
+
+def _parameters(function: Any, skip_first: bool) -> list[inspect.Parameter]:
+    try:
+        parameters = list(inspect.signature(function).parameters.values())
+    except (TypeError, ValueError):
+        return []
+    if skip_first and parameters:
+        parameters = parameters[1:]
+    return [p for p in parameters if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+
+
+def member_factory(member: Member) -> Callable[..., Any]:
+    """A function of keyword arguments that returns what `member` gives (see the module's docstring)."""
+    cls, name = member.cls, member.name
+    raw = inspect.getattr_static(cls, name, None)
+    static = isinstance(raw, (staticmethod, classmethod))
+    method = inspect.isfunction(raw)
+    constructor = cls.__dict__.get("__init__") or getattr(cls, "__init__")  # noqa: B009 - the class's own
+    init = _parameters(constructor, skip_first=True) if constructor is not object.__init__ else []
+    own = _parameters(getattr(cls, name), skip_first=False) if (method or static) else []
+    if static:
+        init = []
+    names = {p.name for p in own}
+    merged = own + [p for p in init if p.name not in names]
+    merged.sort(key=lambda p: p.default is not p.empty)  # required first: a valid signature
+
+    def factory(**arguments: Any) -> Any:
+        mine = {k: v for k, v in arguments.items() if k in names}
+        theirs = {k: v for k, v in arguments.items() if k not in names}
+        if static:
+            return getattr(cls, name)(**mine)
+        instance = cls(**theirs)
+        value = getattr(instance, name)
+        return value(**mine) if method else value
+
+    factory.__signature__ = inspect.Signature([p.replace(kind=p.KEYWORD_ONLY) for p in merged])  # type: ignore
+    factory.__name__ = f"{cls.__name__}.{name}"
+    factory.__qualname__ = factory.__name__
+    factory.__module__ = cls.__module__
+    factory.__doc__ = getattr(raw, "__doc__", None)
+    return factory

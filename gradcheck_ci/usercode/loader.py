@@ -1,0 +1,149 @@
+"""How gradcheck-ci loads the repository's modules: Python 2 files through their translation (python2.py),
+and a script named by its layer variable (`factory: train.py:l_out`) only up to where it assigns it.
+
+Scripts build the network at module level and then load data, train and save. Named by the variable that
+holds the network, the script runs up to its last top-level statement that assigns that variable, and not
+the training after it; a notice says which lines did not run. What runs before it (loading a data set to
+read a size) still runs, under the import guards (guard.py), which stop a download or a long computation
+and say where.
+
+`RepositoryFinder` (installed by `install(root)`) gives every module of the repository this loader, so the
+imports of a Python 2 factory module's Python 2 siblings are translated too. Nothing is written: neither a
+translation nor the bytecode of a translated or cut module.
+"""
+from __future__ import annotations
+
+import ast
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import os
+import sys
+from dataclasses import dataclass
+from types import CodeType, ModuleType
+from typing import Any
+
+from ..core.results import Notice
+from .sites import is_inside, is_library, relative
+from .legacy import construct_on
+from .python2 import DIVIDE, Untranslatable, divider, needs_translation, python2_names, translate, translations
+
+
+class RepositoryLoader(importlib.machinery.SourceFileLoader):
+    """A repository file's loader: Python 3 files as usual, Python 2 files through `translate` (no bytecode
+    cache is read or written for them). `until`: a module-level name (a script's layer variable named as the
+    factory): the module runs up to the last top-level statement that assigns it, not the training after it."""
+
+    def __init__(self, fullname: str, path: str, until: str | None = None):
+        super().__init__(fullname, path)
+        self.until = until
+
+    def get_code(self, fullname: str) -> CodeType | None:
+        path = self.get_filename(fullname)
+        source = self.get_data(path)
+        text = importlib.util.decode_source(source)
+        if not needs_translation(text, path):
+            if self.until is None:
+                return super().get_code(fullname)
+            tree = ast.parse(text, path)
+            return compile(cut(tree, self.until, path), path, "exec", dont_inherit=True)
+        try:
+            compile(text, path, "exec", dont_inherit=True)
+            python3_error: SyntaxError | None = None
+        except SyntaxError as exc:
+            python3_error = exc
+        try:
+            translation = translate(text, path)
+        except Untranslatable:
+            if python3_error is not None and not python2_names(text) and not _looks_python2(text):
+                raise python3_error from None  # a Python 3 file with a syntax error: Python's own words
+            raise
+        translations[os.path.abspath(path)] = translation
+        tree = cut(translation.tree, self.until, path) if self.until else translation.tree
+        return compile(tree, path, "exec", dont_inherit=True)
+
+    def exec_module(self, module: ModuleType) -> None:
+        module.__dict__[DIVIDE] = divider(os.path.abspath(self.path))
+        super().exec_module(module)
+
+
+@dataclass
+class Cut:
+    """A script run only up to where it assigns the layer variable named as the factory."""
+
+    name: str
+    assigned: int  # the line of its last top-level assignment
+    skipped: tuple[int, int]  # the first and last line not run
+
+
+cuts: dict[str, Cut] = {}  # by absolute path
+
+
+def cut(tree: ast.Module, name: str, path: str) -> ast.Module:
+    """The module up to its last top-level statement that binds `name` (the whole module when a def or class
+    binds it, or nothing at the top level does, or nothing follows)."""
+    last = None
+    for index, statement in enumerate(tree.body):
+        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and statement.name == name:
+            return tree
+        if name in _bound(statement):
+            last = index
+    if last is None or last == len(tree.body) - 1:
+        return tree
+    rest = tree.body[last + 1:]
+    end = max(getattr(s, "end_lineno", None) or s.lineno for s in rest)
+    cuts[os.path.abspath(path)] = Cut(name, tree.body[last].lineno, (rest[0].lineno, end))
+    return ast.Module(body=tree.body[:last + 1], type_ignores=tree.type_ignores)
+
+
+def _bound(statement: ast.stmt) -> set[str]:
+    """Names a top-level assignment statement binds (not those bound inside its blocks)."""
+    targets: list[ast.expr] = []
+    if isinstance(statement, ast.Assign):
+        targets = list(statement.targets)
+    elif isinstance(statement, (ast.AnnAssign, ast.AugAssign)):
+        targets = [statement.target]
+    names: set[str] = set()
+    for target in targets:
+        names.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
+    return names
+
+
+def _looks_python2(text: str) -> bool:
+    return any(construct_on(line, everything=False) for line in text.splitlines())
+
+
+class RepositoryFinder(importlib.abc.MetaPathFinder):
+    """Finds modules as Python's path finder does, and loads those of the repository with RepositoryLoader."""
+
+    def __init__(self, root: str):
+        self.root = root
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        origin = getattr(spec, "origin", None)
+        if spec is None or not origin or not origin.endswith(".py"):
+            return spec
+        if not is_inside(origin, self.root) or is_library(origin):
+            return spec
+        spec.loader = RepositoryLoader(fullname, origin)
+        return spec
+
+
+def install(root: str) -> None:
+    """Load the modules of the repository at `root` through RepositoryLoader (once per process and root)."""
+    if not any(isinstance(f, RepositoryFinder) and f.root == root for f in sys.meta_path):
+        sys.meta_path.insert(0, RepositoryFinder(root))
+
+
+def notices(root: str) -> list[Notice]:
+    """A notice for each script that ran only up to its network."""
+    found: list[Notice] = []
+    for path, where in cuts.items():
+        if is_inside(path, root):
+            file = relative(path, root)
+            first, last = where.skipped
+            found.append(Notice(f"{file} is a script: it ran up to line {where.assigned}, where it assigns "
+                                f"{where.name}, and not lines {first}-{last} after it (training, saving, plotting: a "
+                                "gradient check needs none of them)", "script-cut", file, where.assigned))
+    return found

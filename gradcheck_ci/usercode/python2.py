@@ -1,0 +1,239 @@
+"""Python 2 files of the repository imported through a translation to Python 3, in memory, on load.
+
+Much public Lasagne code is Python 2 and fails on Python 3.11 only on `print x`, `xrange`, `cPickle`, tabs or
+`except E, e`. A repository file that does not compile as Python 3, or that uses names only Python 2 has, is
+translated with the standard library's 2to3 fixers (lib2to3) and compiled under its own path, so tracebacks
+and blame still point at the user's lines (the fixers keep line numbers). Nothing is written anywhere: no
+translated file and no bytecode cache.
+
+Python 2's `/` floors when both operands are integers; Python 3's does not, and a size computed as
+`num_units / 2` would become a float (or a different size). Every `/` of a translated file goes through
+`python2_divide`, which floors integers as Python 2 did and records the line, so the report says where the
+translation kept Python 2's meaning (`notices()`). A file that `from __future__ import division` keeps `/`.
+
+loader.py decides, when it loads one of the repository's modules, whether to translate it.
+"""
+from __future__ import annotations
+
+import ast
+import io
+import numbers
+import re
+import tokenize
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..core.errors import ModelLoadError
+from ..core.results import Notice
+from .sites import is_inside, relative
+
+DIVIDE = "__gradcheck_ci_python2_divide__"  # the name `/` becomes in a translated module's globals
+# Names that only Python 2 code uses: a file using one is translated even when it compiles as Python 3.
+_PYTHON2_NAMES = {"xrange", "cPickle", "urllib2", "urlparse", "cStringIO", "StringIO", "iteritems", "itervalues",
+                  "iterkeys", "izip", "imap", "ifilter", "has_key", "raw_input", "basestring", "execfile", "unichr",
+                  "ConfigParser", "Queue", "HTMLParser", "httplib", "cookielib", "xreadlines", "im_func", "func_name"}
+# 2to3 fixers that rewrite valid Python 3 to a different meaning or only restyle it: never applied.
+_SKIPPED_FIXERS = {"idioms", "ws_comma", "set_literal", "buffer", "paren"}
+
+
+@dataclass
+class Translation:
+    path: str  # absolute
+    tree: ast.Module  # the Python 3 code, with Python 2's `/`
+    fixers: list[str]  # the 2to3 fixers that changed something, by their short names
+    first_line: int  # the first line they changed
+    doubts: list[tuple[int, str]] = field(default_factory=list)  # lines 2to3 translated without certainty
+    tabs: bool = False  # tabs in the indentation were expanded as Python 2 read them
+
+
+class Untranslatable(Exception):
+    """A Python 2 file whose translation does not compile: where, and why."""
+
+    def __init__(self, path: str, line: int | None, why: str):
+        super().__init__(why)
+        self.path, self.line, self.why = path, line, why
+
+
+translations: dict[str, Translation] = {}  # this process's translated files, by absolute path
+floored: dict[tuple[str, int], tuple[Any, Any, Any]] = {}  # (path, line) -> (a, b, a // b), the first seen
+
+
+# ---------------------------------------------------------------- deciding and translating
+
+def python2_names(source: str) -> list[str]:
+    """Python 2-only names the code (not its comments or strings) uses, in order of first use."""
+    found: list[str] = []
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+            if token.type == tokenize.NAME and token.string in _PYTHON2_NAMES and token.string not in found:
+                found.append(token.string)
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        pass
+    return found
+
+
+def needs_translation(source: str, path: str) -> bool:
+    """A file that Python 3 refuses, or that uses names only Python 2 has."""
+    try:
+        compile(source, path, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError):
+        return True
+    return bool(python2_names(source))
+
+
+def _expand_tabs(source: str) -> str:
+    """Indentation tabs expanded to the next multiple of 8 columns, as Python 2 read them."""
+    return "".join(re.sub(r"^[ \t]+", lambda m: m.group(0).expandtabs(8), line)
+                   for line in source.splitlines(keepends=True))
+
+
+def _refactoring_tool() -> Any:
+    with warnings.catch_warnings():  # lib2to3 is deprecated, and still the standard library's 2to3
+        warnings.simplefilter("ignore")
+        from lib2to3 import refactor
+    names = [n for n in refactor.get_fixers_from_package("lib2to3.fixes")
+             if n.rsplit(".fix_", 1)[-1] not in _SKIPPED_FIXERS]
+
+    class Recording(refactor.RefactoringTool):
+        """Remembers which fixers changed a node, and the lines fixers flag as uncertain."""
+
+        def __init__(self) -> None:
+            super().__init__(names)
+            self.applied: dict[str, int] = {}  # fixer -> first line it changed
+            self.doubts: list[tuple[int, str]] = []
+
+        def get_fixers(self) -> Any:
+            pre, post = super().get_fixers()
+            for fixer in pre + post:
+                setattr(fixer, "transform", self._recorded(fixer, fixer.transform))  # noqa: B010 - a method
+            return pre, post
+
+        def _recorded(self, fixer: Any, transform: Any) -> Any:
+            name = type(fixer).__module__.rsplit(".fix_", 1)[-1]
+
+            def recorded(node: Any, results: Any) -> Any:
+                line, before = node.get_lineno(), str(node)
+                new = transform(node, results)
+                if str(new if new is not None else node) != before:
+                    self.applied.setdefault(name, line or 0)
+                return new
+            return recorded
+
+        def log_message(self, message: str, *args: Any) -> None:  # type: ignore[override]
+            text = message % args if args else message
+            match = re.match(r"Line (\d+): (.*)", text)
+            if match:
+                self.doubts.append((int(match.group(1)), match.group(2)))
+
+    return Recording()
+
+
+def translate(source: str, path: str) -> Translation:
+    """The Python 3 code of a Python 2 file (Untranslatable when 2to3 cannot read it or its result)."""
+    tool = _refactoring_tool()
+    expanded = _expand_tabs(source)
+    text = expanded if expanded.endswith("\n") else expanded + "\n"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tree = tool.refactor_string(text, path)
+    except Exception as exc:  # noqa: BLE001 - lib2to3's ParseError and tokenizer errors: the file's line
+        context = getattr(exc, "context", None)
+        line = context[1][0] if context and len(context) > 1 and context[1] else getattr(exc, "lineno", None)
+        raise Untranslatable(path, line, f"2to3 cannot read it ({type(exc).__name__}: {str(exc).splitlines()[0]})") \
+            from None
+    translated = str(tree)
+    applied = sorted(tool.applied, key=lambda name: (tool.applied[name], name))
+    try:
+        module = ast.parse(translated, path)
+    except SyntaxError as exc:
+        code = translated.splitlines()[exc.lineno - 1].strip() if exc.lineno else ""
+        keyword = re.search(r"\b(async|await|nonlocal)\b", code)
+        why = f"`{keyword.group(1)}` is a keyword in Python 3: rename it" if keyword else exc.msg
+        raise Untranslatable(path, exc.lineno, f"its translation does not compile: {why}") from None
+    if not _divides_truly(module):
+        module = ast.fix_missing_locations(_Divisions().visit(module))
+    first = min(tool.applied.values(), default=0) or 1
+    return Translation(path, module, applied, first, sorted(set(tool.doubts)), expanded != source)
+
+
+def _divides_truly(module: ast.Module) -> bool:
+    """`from __future__ import division`: the file's `/` already means Python 3's."""
+    return any(isinstance(node, ast.ImportFrom) and node.module == "__future__"
+               and any(alias.name == "division" for alias in node.names) for node in module.body)
+
+
+class _Divisions(ast.NodeTransformer):
+    """`a / b` -> DIVIDE(a, b, line); `x /= b` -> x = DIVIDE(x, b, line)."""
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
+        self.generic_visit(node)
+        if not isinstance(node.op, ast.Div):
+            return node
+        return ast.copy_location(_call(node.left, node.right, node.lineno), node)
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> ast.AST:
+        self.generic_visit(node)
+        if not isinstance(node.op, ast.Div):
+            return node
+        load = _as_load(node.target)
+        return ast.copy_location(ast.Assign(targets=[node.target], value=_call(load, node.value, node.lineno)), node)
+
+
+def _call(left: ast.expr, right: ast.expr, line: int) -> ast.Call:
+    return ast.Call(func=ast.Name(DIVIDE, ast.Load()), args=[left, right, ast.Constant(line)], keywords=[])
+
+
+def _as_load(target: ast.expr) -> ast.expr:
+    copy = ast.parse(ast.unparse(target), mode="eval").body
+    return ast.copy_location(copy, target)
+
+
+def divider(path: str) -> Any:
+    """The DIVIDE function of one translated file: Python 2's `/`, recording where it floored integers."""
+    def python2_divide(a: Any, b: Any, line: int) -> Any:
+        if isinstance(a, numbers.Integral) and isinstance(b, numbers.Integral):
+            result = a // b
+            floored.setdefault((path, line), (a, b, result))
+            return result
+        return a / b
+    return python2_divide
+
+
+def untranslatable_error(exc: Untranslatable, root: str) -> ModelLoadError:
+    file = relative(exc.path, root)
+    return ModelLoadError(f"{file} is Python 2 and cannot be translated to Python 3 at line {exc.line}: {exc.why}; "
+                          "gradcheck-ci runs Python 3.11: translate the file (2to3 -w) and fix that line",
+                          file, exc.line, kind="load")
+
+
+# ---------------------------------------------------------------- what the report says
+
+def notices(root: str) -> list[Notice]:
+    """A notice for each translated file (the fixers applied), each line 2to3 was unsure of, and each line
+    where `/` floored two integers as Python 2 did."""
+    found: list[Notice] = []
+    for path, translation in translations.items():
+        if not is_inside(path, root):
+            continue
+        file = relative(path, root)
+        fixers = ", ".join(translation.fixers) or "none"
+        tabs = "; indentation tabs read as Python 2 did (8 columns)" if translation.tabs else ""
+        found.append(Notice(f"{file} is Python 2: it was imported through a translation to Python 3 (2to3 fixers: "
+                            f"{fixers}{tabs}); the file itself is unchanged", "python2-translated", file,
+                            translation.first_line))
+        for line, why in translation.doubts:
+            found.append(Notice(f"{file}:{line}: 2to3 translated this line without certainty: {why}",
+                                "python2-doubt", file, line))
+    for (path, line), (a, b, result) in sorted(floored.items(), key=lambda item: item[0]):
+        if not is_inside(path, root):
+            continue
+        file = relative(path, root)
+        python3 = a / b
+        changed = (f"Python 3's `/` would give {python3:g}" if python3 != result
+                   else f"Python 3's `/` would give the float {python3!r}")
+        found.append(Notice(f"{file}:{line} divides the integers {a} / {b}: the translation keeps Python 2's meaning, "
+                            f"{result} ({changed}); write `//` there to say so in Python 3", "python2-division",
+                            file, line))
+    return found
