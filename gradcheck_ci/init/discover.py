@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..usercode.python2 import Untranslatable, python2_names, translate
-from .sizes import propose_kwargs
+from .sizes import class_methods, propose_kwargs
 
 # Folders that never hold the repository's own models: tooling, environments, tests, build output.
 SKIP_DIRS = {"__pycache__", "node_modules", "site-packages", "dist-packages", "build", "dist", "venv", "env",
@@ -152,7 +152,7 @@ def _read_module(tree: ast.Module, rel: str, found: Found) -> None:
     _read_functions(tree, rel, found)
     for node in tree.body:
         if isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
-            _read_class(node, rel, found)
+            _read_class(node, class_methods(tree, node.name), rel, found)
     _read_script(tree, rel, found)
 
 
@@ -178,15 +178,15 @@ def _read_functions(tree: ast.Module | ast.ClassDef, rel: str, found: Found) -> 
                                        "returns its output layer, and name that one in gradcheck.yml"))
 
 
-def _read_class(node: ast.ClassDef, rel: str, found: Found) -> None:
-    """`Class.method` for each public method that returns layers; `Class.attribute` for the last layer that
-    __init__ keeps on self (the network research code reaches as `Model(...).network`)."""
-    methods = {m.name: m for m in node.body if isinstance(m, ast.FunctionDef)}
+def _read_class(node: ast.ClassDef, methods: dict[str, ast.FunctionDef], rel: str, found: Found) -> None:
+    """`Class.method` for each public method (its own or inherited in the module) that returns layers;
+    `Class.attribute` for the last layer that __init__ keeps on self (research code's `Model(...).network`)."""
     init = methods.get("__init__")
     init_required = _candidate(rel, init, "layer").required if init else []
     init_defaults = _candidate(rel, init, "layer").literal_defaults if init else {}
     inner = Found()
-    _read_functions(node, rel, inner)
+    _read_functions(ast.ClassDef(name=node.name, bases=[], keywords=[], body=list(methods.values()),
+                                 decorator_list=[]), rel, inner)
     statics = {m.name for m in methods.values() if any(_dotted(d) in ("staticmethod", "classmethod")
                                                         for d in m.decorator_list)}
     for candidate in inner.candidates:
@@ -240,11 +240,11 @@ def _read_script(tree: ast.Module, rel: str, found: Found) -> None:
         return
     for statement in tree.body:
         if _is_main_guard(statement) and any(_is_layer_call(sub, returning) for sub in ast.walk(statement)):
-            found.passed.append(Passed(rel, statement.lineno, "if __name__ == '__main__':", MAIN_GUARD))
+            found.passed.append(Passed(rel, statement.lineno, rel, MAIN_GUARD))
             return
 
 
-MAIN_GUARD = ("builds the network under `if __name__ == '__main__':`, which does not run when gradcheck-ci imports "
+MAIN_GUARD = ("builds its network under `if __name__ == '__main__':`, which does not run when gradcheck-ci imports "
               "the file: move the lines that build it into a function that returns the output layer (or above the "
               "`if`, at module level) and name that in gradcheck.yml")
 

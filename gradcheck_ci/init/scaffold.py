@@ -61,9 +61,10 @@ def init(args: argparse.Namespace, log: Callable[[str], None] | None = None) -> 
     left_out = untried + [t for t in trials if not t.built]
     if not built:
         reasons = "; ".join(f"{t.candidate.reference}: {t.reason}" for t in left_out[:5])
-        more = "" if not found.passed else "; " + "; ".join(f"{p.file}: {p.what}: {p.reason}" for p in found.passed[:3])
+        more = "; ".join(f"{p.file}: {'' if p.what == p.file else p.what + ': '}{p.reason}" for p in found.passed[:3])
+        reasons = "; ".join(part for part in (reasons, more) if part)
         raise InitError("no model factory built, so there is nothing to write"
-                        + (f" ({reasons}{more})" if reasons or more else
+                        + (f" ({reasons})" if reasons else
                            ": no function in the repository builds and returns Lasagne layers (docs/config.md, "
                            "\"Factories\", shows what gradcheck-ci needs)"))
     relative_root = os.path.relpath(root, os.path.dirname(os.path.abspath(config)))

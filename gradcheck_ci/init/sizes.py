@@ -16,7 +16,7 @@ from typing import Any
 # Where a size ends up -> the small value proposed for it (a check must take seconds, and still be a network).
 _FILTERS = {"filter_size", "pool_size", "stride", "ds", "pool_stride"}
 _VOCABULARY = ("vocab", "n_words", "num_words", "input_size", "n_symbols", "n_tokens", "n_chars", "alphabet")
-_CLASSES = ("class", "label", "n_out", "num_out", "output_dim", "out_dim", "n_targets", "output_size")
+_CLASSES = ("class", "label", "tag", "n_out", "num_out", "output_dim", "out_dim", "n_targets", "output_size")
 
 
 def _dotted(node: ast.expr) -> str:
@@ -34,22 +34,42 @@ def _is_layer(call: ast.Call) -> bool:
     return last.endswith("Layer") and last[:1].isupper() or last in ("batch_norm", "dropout")
 
 
+_ARITHMETIC_CALLS = {"int", "max", "min", "round", "abs"}
+
+
 def _names_in(node: ast.AST) -> set[str]:
-    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+    """The names (and `self.x` attributes) whose value an expression computes with: through arithmetic, tuples
+    and int()/max()/min(), not through a subscript or another call (`config['n']` is not `config` itself)."""
+    if isinstance(node, (ast.Name, ast.Attribute)):
+        return {_dotted(node)} - {""}
+    children: list[ast.AST] = []
+    if isinstance(node, ast.BinOp):
+        children = [node.left, node.right]
+    elif isinstance(node, ast.UnaryOp):
+        children = [node.operand]
+    elif isinstance(node, (ast.Tuple, ast.List)):
+        children = list(node.elts)
+    elif isinstance(node, ast.IfExp):
+        children = [node.body, node.orelse]
+    elif isinstance(node, ast.Call) and _dotted(node.func) in _ARITHMETIC_CALLS:
+        children = list(node.args)
+    return set().union(*(_names_in(child) for child in children)) if children else set()
 
 
 def _aliases(bodies: list[ast.AST], argument: str) -> set[str]:
-    """The argument and the names computed from it (`n_hidden = 2 * hidden`), to a fixed point."""
+    """The argument and what is computed from it (`n_hidden = 2 * hidden`, `self.n_in = n_in`), to a fixed
+    point."""
     names = {argument}
     changed = True
     while changed:
         changed = False
         for body in bodies:
             for sub in ast.walk(body):
-                if isinstance(sub, ast.Assign) and _names_in(sub.value) & names and not isinstance(sub.value, ast.Call):
+                if isinstance(sub, ast.Assign) and _names_in(sub.value) & names:
                     for target in sub.targets:
-                        if isinstance(target, ast.Name) and target.id not in names:
-                            names.add(target.id)
+                        name = _dotted(target) if isinstance(target, (ast.Name, ast.Attribute)) else ""
+                        if name and name not in names:
+                            names.add(name)
                             changed = True
     return names
 
@@ -131,11 +151,21 @@ def _definition(tree: ast.Module, name: str) -> tuple[ast.FunctionDef | None, as
     owner, _, member = name.rpartition(".")
     if not owner:
         return next((n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name), None), None
-    cls = next((n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == owner), None)
-    if cls is None:
-        return None, None
-    methods = {n.name: n for n in cls.body if isinstance(n, ast.FunctionDef)}
+    methods = class_methods(tree, owner)
     return methods.get(member), methods.get("__init__")
+
+
+def class_methods(tree: ast.Module, name: str, seen: frozenset[str] = frozenset()) -> dict[str, ast.FunctionDef]:
+    """A class's methods, with those it inherits from classes of the same module (its own win)."""
+    cls = next((n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == name), None)
+    if cls is None or name in seen:
+        return {}
+    methods: dict[str, ast.FunctionDef] = {}
+    for base in reversed(cls.bases):
+        if isinstance(base, ast.Name):
+            methods.update(class_methods(tree, base.id, seen | {name}))
+    methods.update({n.name: n for n in cls.body if isinstance(n, ast.FunctionDef)})
+    return methods
 
 
 def _positional(function: ast.FunctionDef | None) -> list[str]:
@@ -193,7 +223,8 @@ def _unusable(bodies: list[ast.AST], argument: str) -> str:
     for body in bodies:
         for sub in ast.walk(body):
             if isinstance(sub, ast.stmt) and not isinstance(sub, (ast.FunctionDef, ast.ClassDef)) \
-                    and argument in _names_in(sub) and not isinstance(sub, (ast.If, ast.For, ast.While, ast.With)):
+                    and any(isinstance(n, ast.Name) and n.id == argument for n in ast.walk(sub)) \
+                    and not isinstance(sub, (ast.If, ast.For, ast.While, ast.With)):
                 code = ast.unparse(sub).splitlines()[0][:60]
                 return f"not a layer size gradcheck-ci can choose (line {sub.lineno}: {code})"
     return "not used as a layer size in the builder's own code"

@@ -217,11 +217,17 @@ def _emit(stream: Any, **event: Any) -> None:
 
 def worker(job: dict[str, Any]) -> None:
     from ..platform import compat
+    from ..usercode import guard
 
     compat.prepare("float64")
     fd = os.environ.get("GRADCHECK_EVENT_FD")
     stream = os.fdopen(int(fd), "w", buffering=1) if fd else None
     root = os.path.realpath(job["root"])
+    with guard.no_network():  # as `check` runs a model: a download stops at once, with the line that tried
+        _try_each(root, job, stream)
+
+
+def _try_each(root: str, job: dict[str, Any], stream: Any) -> None:
     imported: set[str] = set()
     for entry in job["candidates"]:
         index = entry["index"]

@@ -25,6 +25,13 @@ def _parameters(function: Any, skip_first: bool) -> list[inspect.Parameter]:
     return [p for p in parameters if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
 
 
+def _takes_any(function: Any) -> bool:
+    try:
+        return any(p.kind == p.VAR_KEYWORD for p in inspect.signature(function).parameters.values())
+    except (TypeError, ValueError):
+        return False
+
+
 def member_factory(member: Member) -> Callable[..., Any]:
     """A function of keyword arguments that returns what `member` gives (see the module's docstring)."""
     cls, name = member.cls, member.name
@@ -33,23 +40,29 @@ def member_factory(member: Member) -> Callable[..., Any]:
     method = inspect.isfunction(raw)
     constructor = cls.__dict__.get("__init__") or getattr(cls, "__init__")  # noqa: B009 - the class's own
     init = _parameters(constructor, skip_first=True) if constructor is not object.__init__ else []
-    own = _parameters(getattr(cls, name), skip_first=False) if (method or static) else []
+    own = _parameters(getattr(cls, name), skip_first=method) if (method or static) else []
     if static:
         init = []
     names = {p.name for p in own}
     merged = own + [p for p in init if p.name not in names]
     merged.sort(key=lambda p: p.default is not p.empty)  # required first: a valid signature
+    parameters = [p.replace(kind=p.KEYWORD_ONLY) for p in merged]
+    # A method taking **kwargs (`build(self, **kwargs)`) takes every argument its class's __init__ does not.
+    rest = method and _takes_any(getattr(cls, name))
+    if rest or static and _takes_any(getattr(cls, name)):
+        parameters.append(inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD))
+    constructor_names = {p.name for p in init}
 
     def factory(**arguments: Any) -> Any:
-        mine = {k: v for k, v in arguments.items() if k in names}
-        theirs = {k: v for k, v in arguments.items() if k not in names}
+        mine = {k: v for k, v in arguments.items() if k in names or (rest and k not in constructor_names)}
+        theirs = {k: v for k, v in arguments.items() if k not in mine}
         if static:
             return getattr(cls, name)(**mine)
         instance = cls(**theirs)
         value = getattr(instance, name)
         return value(**mine) if method else value
 
-    factory.__signature__ = inspect.Signature([p.replace(kind=p.KEYWORD_ONLY) for p in merged])  # type: ignore
+    factory.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
     factory.__name__ = f"{cls.__name__}.{name}"
     factory.__qualname__ = factory.__name__
     factory.__module__ = cls.__module__

@@ -21,7 +21,7 @@ from ..core.errors import ModelLoadError
 from ..core.suggest import did_you_mean, with_hint
 from .blame import user_code_error
 from .guard import time_limit
-from .loader import RepositoryLoader, install
+from .loader import RepositoryLoader, assigned_under_main_guard, install
 from .python2 import Untranslatable, untranslatable_error
 from .sites import is_inside, is_library, relative
 
@@ -98,12 +98,24 @@ def import_function(wording: Wording, ref: str, root: str, config_file: str,
     if fn is not None and not callable(fn) and wording.not_callable:
         raise ModelLoadError(wording.not_callable.format(**words), config_file, line, kind="config")
     if not callable(fn):
-        module_file = getattr(module, "__file__", None)
-        where = relative(module_file, root) if module_file else target
-        public = [name for name, value in vars(module).items() if callable(value) and not name.startswith("_")]
-        raise ModelLoadError(with_hint(wording.no_function.format(where=where, **words),
-                                       did_you_mean(function, public)), config_file, line, kind="config")
+        raise _not_found(module, function, target, root, wording, words, config_file, line)
     return fn
+
+
+def _not_found(module: ModuleType, function: str, target: str, root: str, wording: Wording, words: dict[str, str],
+               config_file: str, line: int | None) -> ModelLoadError:
+    """The error for a name the module does not define (or defines only where an import does not run)."""
+    module_file = getattr(module, "__file__", None)
+    where = relative(module_file, root) if module_file else target
+    guard_line = assigned_under_main_guard(module_file, function) if module_file and wording.members else None
+    if guard_line:
+        return ModelLoadError(f"{where} assigns {function} only under `if __name__ == '__main__':` (line "
+                             f"{guard_line}), which does not run when gradcheck-ci imports it: build the network "
+                             "above that `if` (at module level), or in a function that returns it, and name "
+                             "that as the factory", where, guard_line, kind="load")
+    public = [name for name, value in vars(module).items() if callable(value) and not name.startswith("_")]
+    return ModelLoadError(with_hint(wording.no_function.format(where=where, **words),
+                                   did_you_mean(function, public)), config_file, line, kind="config")
 
 
 def member(module: ModuleType, owner: str, attribute: str, words: dict[str, str], wording: Wording,

@@ -136,6 +136,24 @@ def install(root: str) -> None:
         sys.meta_path.insert(0, RepositoryFinder(root))
 
 
+def assigned_under_main_guard(path: str, name: str) -> int | None:
+    """The line of the `if __name__ == '__main__':` under which the module assigns `name`, when only there."""
+    translation = translations.get(os.path.abspath(path))
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            tree = translation.tree if translation else ast.parse(handle.read(), path)
+    except (OSError, SyntaxError, ValueError):
+        return None
+    if any(name in _bound(statement) for statement in tree.body):
+        return None
+    for statement in tree.body:
+        test = ast.unparse(statement.test) if isinstance(statement, ast.If) else ""
+        if "__name__" in test and "__main__" in test and any(
+                isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Store) for n in ast.walk(statement)):
+            return statement.lineno
+    return None
+
+
 def notices(root: str) -> list[Notice]:
     """A notice for each script that ran only up to its network."""
     found: list[Notice] = []

@@ -33,8 +33,11 @@ DIVIDE = "__gradcheck_ci_python2_divide__"  # the name `/` becomes in a translat
 _PYTHON2_NAMES = {"xrange", "cPickle", "urllib2", "urlparse", "cStringIO", "StringIO", "iteritems", "itervalues",
                   "iterkeys", "izip", "imap", "ifilter", "has_key", "raw_input", "basestring", "execfile", "unichr",
                   "ConfigParser", "Queue", "HTMLParser", "httplib", "cookielib", "xreadlines", "im_func", "func_name"}
-# 2to3 fixers that rewrite valid Python 3 to a different meaning or only restyle it: never applied.
-_SKIPPED_FIXERS = {"idioms", "ws_comma", "set_literal", "buffer", "paren"}
+# Python 2 builtins that a Python 3 file may define for itself: Python 2 only when called and not defined.
+_PYTHON2_CALLS = {"long", "unicode"}
+# 2to3 fixers never applied: those that only restyle, and `import`, which makes `from layers import X` relative;
+# the file's folder is on sys.path, so Python 2's implicit relative import already works as an absolute one.
+_SKIPPED_FIXERS = {"idioms", "ws_comma", "set_literal", "buffer", "paren", "import"}
 
 
 @dataclass
@@ -64,13 +67,24 @@ floored: dict[tuple[str, int], tuple[Any, Any, Any]] = {}  # (path, line) -> (a,
 def python2_names(source: str) -> list[str]:
     """Python 2-only names the code (not its comments or strings) uses, in order of first use."""
     found: list[str] = []
+    previous = None
     try:
         for token in tokenize.generate_tokens(io.StringIO(source).readline):
             if token.type == tokenize.NAME and token.string in _PYTHON2_NAMES and token.string not in found:
                 found.append(token.string)
+            if previous is not None and previous.string in _PYTHON2_CALLS and token.string == "(" \
+                    and previous.string not in found and not _binds(source, previous.string):
+                found.append(previous.string)
+            if token.type not in (tokenize.NL, tokenize.COMMENT):
+                previous = token if token.type == tokenize.NAME else None
     except (tokenize.TokenError, IndentationError, SyntaxError):
         pass
     return found
+
+
+def _binds(source: str, name: str) -> bool:
+    """The file defines, assigns or imports `name` itself (then `long(x)` is its own function, not Python 2's)."""
+    return bool(re.search(rf"\b(def|class)\s+{name}\b|^\s*{name}\s*=|\bimport\b.*\b{name}\b", source, re.M))
 
 
 def needs_translation(source: str, path: str) -> bool:
@@ -195,7 +209,9 @@ def divider(path: str) -> Any:
     def python2_divide(a: Any, b: Any, line: int) -> Any:
         if isinstance(a, numbers.Integral) and isinstance(b, numbers.Integral):
             result = a // b
-            floored.setdefault((path, line), (a, b, result))
+            seen = floored.get((path, line))
+            if seen is None or (seen[0] % seen[1] == 0 and a % b):  # the example shows a difference when one does
+                floored[(path, line)] = (a, b, result)
             return result
         return a / b
     return python2_divide

@@ -27,6 +27,8 @@ def is_inside(path: str, root: str) -> bool:
     """Whether `path` (symlinks resolved) lies in the folder `root` (already resolved)."""
     if not path or path.startswith("<"):  # "<string>", "<__array_function__ internals>", "<frozen ...>"
         return False
+    if not os.path.isabs(path):  # a compiled extension's frame ('_common.pyx'): no file of the repository
+        return False
     path = os.path.realpath(path)
     return path == root or path.startswith(root + os.sep)
 
