@@ -166,16 +166,16 @@ def translate(source: str, path: str) -> Translation:
         keyword = re.search(r"\b(async|await|nonlocal)\b", code)
         why = f"`{keyword.group(1)}` is a keyword in Python 3: rename it" if keyword else exc.msg
         raise Untranslatable(path, exc.lineno, f"its translation does not compile: {why}") from None
-    if not _divides_truly(module):
+    if not _divides_truly(source):
         module = ast.fix_missing_locations(_Divisions().visit(module))
     first = min(tool.applied.values(), default=0) or 1
     return Translation(path, module, applied, first, sorted(set(tool.doubts)), expanded != source)
 
 
-def _divides_truly(module: ast.Module) -> bool:
-    """`from __future__ import division`: the file's `/` already means Python 3's."""
-    return any(isinstance(node, ast.ImportFrom) and node.module == "__future__"
-               and any(alias.name == "division" for alias in node.names) for node in module.body)
+def _divides_truly(source: str) -> bool:
+    """`from __future__ import division`: the file's `/` already means Python 3's (2to3's `future` fixer removes
+    the import, so the source is read, not the translation)."""
+    return bool(re.search(r"^from\s+__future__\s+import\s+[^#\n]*\bdivision\b", source, re.M))
 
 
 class _Divisions(ast.NodeTransformer):
