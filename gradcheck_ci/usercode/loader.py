@@ -41,7 +41,10 @@ class RepositoryLoader(importlib.machinery.SourceFileLoader):
     def get_code(self, fullname: str) -> CodeType | None:
         path = self.get_filename(fullname)
         source = self.get_data(path)
-        text = importlib.util.decode_source(source)
+        try:
+            text = importlib.util.decode_source(source)
+        except (UnicodeDecodeError, SyntaxError):  # not valid in its encoding: Python's own words (blame says so)
+            return super().get_code(fullname)
         if not needs_translation(text, path):
             if self.until is None:
                 return super().get_code(fullname)

@@ -110,12 +110,11 @@ def _refactoring_tool() -> Any:
              if n.rsplit(".fix_", 1)[-1] not in _SKIPPED_FIXERS]
 
     class Recording(refactor.RefactoringTool):
-        """Remembers which fixers changed a node, and the lines fixers flag as uncertain."""
+        """Remembers which fixers changed a node (the lines fixers flag as uncertain are in its fixer_log)."""
 
         def __init__(self) -> None:
             super().__init__(names)
             self.applied: dict[str, int] = {}  # fixer -> first line it changed
-            self.doubts: list[tuple[int, str]] = []
 
         def get_fixers(self) -> Any:
             pre, post = super().get_fixers()
@@ -134,11 +133,14 @@ def _refactoring_tool() -> Any:
                 return new
             return recorded
 
-        def log_message(self, message: str, *args: Any) -> None:  # type: ignore[override]
-            text = message % args if args else message
-            match = re.match(r"Line (\d+): (.*)", text)
-            if match:
-                self.doubts.append((int(match.group(1)), match.group(2)))
+        def doubted(self) -> list[tuple[int, str]]:
+            """The fixers' warnings ('Line 3: could not convert: ...'), as (line, text)."""
+            found = []
+            for entry in self.fixer_log:
+                match = re.match(r"Line (\d+): (.*)", entry)
+                if match:
+                    found.append((int(match.group(1)), match.group(2)))
+            return found
 
     return Recording()
 
@@ -169,7 +171,7 @@ def translate(source: str, path: str) -> Translation:
     if not _divides_truly(source):
         module = ast.fix_missing_locations(_Divisions().visit(module))
     first = min(tool.applied.values(), default=0) or 1
-    return Translation(path, module, applied, first, sorted(set(tool.doubts)), expanded != source)
+    return Translation(path, module, applied, first, sorted(set(tool.doubted())), expanded != source)
 
 
 def _divides_truly(source: str) -> bool:
@@ -240,7 +242,8 @@ def notices(root: str) -> list[Notice]:
                             f"{fixers}{tabs}); the file itself is unchanged", "python2-translated", file,
                             translation.first_line))
         for line, why in translation.doubts:
-            found.append(Notice(f"{file}:{line}: 2to3 translated this line without certainty: {why}",
+            found.append(Notice(f"{file}:{line}: 2to3 flags this line, which may not mean in Python 3 what it meant "
+                                f"in Python 2: {why}",
                                 "python2-doubt", file, line))
     for (path, line), (a, b, result) in sorted(floored.items(), key=lambda item: item[0]):
         if not is_inside(path, root):

@@ -130,3 +130,13 @@ def test_a_network_built_only_under_the_main_guard_is_found_with_its_line(tmp_pa
     path = write(tmp_path, "main.py", "import os\n\nif __name__ == '__main__':\n    l_out = 1\n")
     assert assigned_under_main_guard(str(path), "l_out") == 3
     assert assigned_under_main_guard(str(path), "os") is None
+
+
+def test_a_line_2to3_is_unsure_of_gets_a_notice_at_its_line(tmp_path):
+    path = write(tmp_path, "zipped.py", "print 'x'\npairs = map(None, [1, 2], [3])\n")
+    assert load(path, "gradcheck_test_zipped").pairs is not None
+    [_, doubt] = python2.notices(str(tmp_path))
+    assert (doubt.code, doubt.file, doubt.line) == ("python2-doubt", "zipped.py", 2)
+    assert doubt.message == ("zipped.py:2: 2to3 flags this line, which may not mean in Python 3 what it meant in "
+                             "Python 2: cannot convert map(None, ...) with multiple arguments because map() now "
+                             "truncates to the shortest sequence")
