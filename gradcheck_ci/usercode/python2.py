@@ -29,10 +29,15 @@ from ..core.results import Notice
 from .sites import is_inside, relative
 
 DIVIDE = "__gradcheck_ci_python2_divide__"  # the name `/` becomes in a translated module's globals
-# Names that only Python 2 code uses: a file using one is translated even when it compiles as Python 3.
-_PYTHON2_NAMES = {"xrange", "cPickle", "urllib2", "urlparse", "cStringIO", "StringIO", "iteritems", "itervalues",
-                  "iterkeys", "izip", "imap", "ifilter", "has_key", "raw_input", "basestring", "execfile", "unichr",
-                  "ConfigParser", "Queue", "HTMLParser", "httplib", "cookielib", "xreadlines", "im_func", "func_name"}
+# Modules only Python 2 has: importing one marks a file as Python 2 even when it compiles as Python 3
+# (`from io import StringIO` is Python 3: only `import StringIO` or `from StringIO import ...` count).
+_PYTHON2_MODULES = ("cPickle", "urllib2", "urlparse", "cStringIO", "StringIO", "ConfigParser", "Queue", "HTMLParser",
+                    "httplib", "cookielib", "__builtin__")
+_PYTHON2_IMPORT = re.compile(rf"^\s*(?:import\s+(?:[\w.]+\s*,\s*)*|from\s+)({'|'.join(_PYTHON2_MODULES)})\b"
+                             r"|^\s*from\s+itertools\s+import\s+.*\b(izip|imap|ifilter)\b", re.M)
+# Names only Python 2 code uses, unless the file defines them itself (`xrange = range` in 2-and-3 code).
+_PYTHON2_NAMES = {"xrange", "iteritems", "itervalues", "iterkeys", "has_key", "raw_input", "basestring", "execfile",
+                  "unichr", "xreadlines"}
 # Python 2 builtins that a Python 3 file may define for itself: Python 2 only when called and not defined.
 _PYTHON2_CALLS = {"long", "unicode"}
 # 2to3 fixers never applied: those that only restyle, and `import`, which makes `from layers import X` relative;
@@ -66,11 +71,12 @@ floored: dict[tuple[str, int], tuple[Any, Any, Any]] = {}  # (path, line) -> (a,
 
 def python2_names(source: str) -> list[str]:
     """Python 2-only names the code (not its comments or strings) uses, in order of first use."""
-    found: list[str] = []
+    found: list[str] = [next(name for name in match.groups() if name) for match in _PYTHON2_IMPORT.finditer(source)]
     previous = None
     try:
         for token in tokenize.generate_tokens(io.StringIO(source).readline):
-            if token.type == tokenize.NAME and token.string in _PYTHON2_NAMES and token.string not in found:
+            if token.type == tokenize.NAME and token.string in _PYTHON2_NAMES and token.string not in found \
+                    and not _binds(source, token.string):
                 found.append(token.string)
             if previous is not None and previous.string in _PYTHON2_CALLS and token.string == "(" \
                     and previous.string not in found and not _binds(source, previous.string):

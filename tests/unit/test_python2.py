@@ -49,6 +49,11 @@ def test_python3_files_are_left_as_they_are():
     assert needs_translation("for i in xrange(3):\n    pass\n", "f.py")
     assert needs_translation("print 'x'\n", "f.py")
     assert needs_translation("def f(x):\n    return long(x)\n", "f.py")
+    # Python 3 names that share a Python 2 module's name, and 2-and-3 code that defines its own xrange
+    assert not needs_translation("from io import StringIO\nfrom queue import Queue\nq = Queue()\n", "f.py")
+    assert not needs_translation("try:\n    xrange\nexcept NameError:\n    xrange = range\n", "f.py")
+    assert needs_translation("import os, cPickle\n", "f.py")
+    assert needs_translation("from itertools import izip\n", "f.py")
 
 
 def test_the_fixers_applied_are_named_and_tabs_read_as_python_2_did():
