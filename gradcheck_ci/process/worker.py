@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from ..config import ModelSpec
 from ..core.errors import ModelLoadError, print_debug_traceback
 from ..core.results import ErrorInfo, ModelResult
-from ..usercode import guard
+from ..usercode import guard, python2
 from ..usercode.blame import network_notices, unexpected_error
 from ..usercode.float32_sites import float32_inputs_as_float64, recording_float32_sites
 from ..usercode.importer import imported_files
@@ -73,6 +73,8 @@ def check_model(spec: ModelSpec, root: str, config_file: str, progress: Events,
         result.error = ErrorInfo(error.message, error.file, error.line, error.kind)
     if result.error is not None:  # no array dump, no path of gradcheck-ci's installation, whatever raised it
         result.error.message = clean_message(result.error.message, root)
+        # The model never got built: say still which files ran translated, the error may lie in one.
+        result.notices += [n for n in python2.notices(os.path.realpath(root)) if n not in result.notices]
     result.seconds["total"] = round(time.perf_counter() - started, 3)
     return result
 

@@ -108,7 +108,7 @@ ROWS = [
     Row("python2-code", "except-comma", "pass", notices=("python2-translated@models/conv.py:4",)),
     Row("python2-code", "mixed-tabs", "error",  # translated, then the model's own bug: DenseLayer on (None, None, 4)
         "TypeError: unsupported operand type(s) for *: 'NoneType' and 'int' (building model 'mixed-tabs')",
-        "models/rnn.py:9", "load"),
+        "models/rnn.py:9", "load", notices=("python2-translated@models/rnn.py:1",)),
     Row("python2-code", "cpickle", "pass", notices=("python2-translated@models/pretrained.py:2",)),
     Row("python2-code", "xrange", "pass", notices=("python2-translated@models/deep.py:7",)),
     Row("python2-code", "backticks", "pass", notices=("python2-translated@models/names.py:9",)),
