@@ -24,9 +24,9 @@ from types import CodeType, ModuleType
 from typing import Any
 
 from ..core.results import Notice
-from .sites import is_inside, is_library, relative
 from .legacy import construct_on
 from .python2 import DIVIDE, Untranslatable, divider, needs_translation, python2_names, translate, translations
+from .sites import is_inside, is_library, relative
 
 
 class RepositoryLoader(importlib.machinery.SourceFileLoader):
