@@ -22,6 +22,7 @@ from ..core.results import Notice
 from ..core.suggest import did_you_mean, with_hint
 from ..usercode import loader, python2
 from ..usercode.blame import user_code_error
+from ..usercode.deferred import deferred_notice, deferring_theano_functions
 from ..usercode.importer import FACTORY, Member, import_function, is_layer
 from ..usercode.sites import CallSite, call_noting_return, definition_site, recording_call_sites
 from .built import BuiltModel, InputInfo, ParamInfo
@@ -57,20 +58,23 @@ def build_model(spec: ModelSpec, root: str, config_file: str,
     progress("importing the model's module")
     seed_everything(spec.seed)  # a script's network is built while its module is imported
     sys.argv = [spec.factory.rpartition(":")[0]]  # a script that parses its arguments sees none, not the worker's
-    factory = import_function(FACTORY, spec.factory, root, config_file, spec.key_lines.get("factory", spec.line),
-                              import_seconds=import_limit(spec))
-    if is_layer(factory):  # a script's network, built when its module was imported
-        factory = module_network(factory, spec, config_file)
-    elif isinstance(factory, Member):
-        factory = member_factory(factory)
-    notices = python2.notices(root) + loader.notices(root) + kept_precision(factory, spec, root)
-    refuse_training_script(factory, spec, root, config_file)
-    seed_everything(spec.seed)
-    progress("calling the factory")
-    with recording_call_sites(root) as sites:
-        made = make_factory_inputs(spec, config_file, sites)
-        value, return_line = call_factory(factory, spec, root, config_file, made)
+    # The factory's own theano.function calls (training functions) compile only if something calls them.
+    with deferring_theano_functions(root) as deferred:
+        factory = import_function(FACTORY, spec.factory, root, config_file,
+                                  spec.key_lines.get("factory", spec.line), import_seconds=import_limit(spec))
+        if is_layer(factory):  # a script's network, built when its module was imported
+            factory = module_network(factory, spec, config_file)
+        elif isinstance(factory, Member):
+            factory = member_factory(factory)
+        notices = python2.notices(root) + loader.notices(root) + kept_precision(factory, spec, root)
+        refuse_training_script(factory, spec, root, config_file)
+        seed_everything(spec.seed)
+        progress("calling the factory")
+        with recording_call_sites(root) as sites:
+            made = make_factory_inputs(spec, config_file, sites)
+            value, return_line = call_factory(factory, spec, root, config_file, made)
     output = output_layer(value, spec, factory, root, config_file, return_line, sites)
+    notices.extend(filter(None, [deferred_notice(deferred)]))
     layers = lasagne.layers.get_all_layers(output)
     labels = layer_labels(layers)
     masks = {id(made[name]) for name, given in spec.inputs.items() if given.mask}

@@ -73,14 +73,21 @@ ROWS = [
         "gradcheck.yml does not give: incoming. An argument that takes a layer goes in `inputs:`",
         "gradcheck.yml:12", "config"),
     # research code: Model(...) compiles train_fn/val_fn itself, float32 inputs in a float64 check
-    Row("research-model", "secondary-structure", "pass", dtypes={"InputLayer#0": "float32"}),
+    # (its train_fn and val_fn are never called by the check, so they are not compiled)
+    Row("research-model", "secondary-structure", "pass", dtypes={"InputLayer#0": "float32"},
+        notices=("deferred-compile@model.py:35",)),
+    # an argument-mining BiLSTM whose factory compiles three training functions, and one that calls a
+    # function of its own in the factory (compiled: it is used; the other three are not)
+    Row("argument-mining", "bio-tagger", "pass", notices=("deferred-compile@argmin/network.py:50",),
+        shapes={"InputLayer#0": [3, 6], "InputLayer#1": [3, 6]}),
+    Row("argument-mining", "bio-tagger-checked-shapes", "pass", notices=("deferred-compile@argmin/network.py:50",)),
     Row("eeg-convnet", "eeg", "error", F32.format(at="eeg_net.py:11") + "TypeError: Cannot convert Type "
         "TensorType(float64, (False, False, True, False))", "eeg_net.py:11", "build"),
     Row("eeg-convnet", "eeg-float32", "pass", dtypes={"InputLayer#0": "float32"},
         notices=("float32-settled-in-float64@eeg_net.py:13",)),
-    Row("hardcoded-float32", "lm", "error", F32.format(at="rnn_lm.py:10") + "TypeError: An update must have the "
-        "same type as the original shared variable", "rnn_lm.py:10", "build"),
-    Row("hardcoded-float32", "lm-float32", "pass"),
+    # its float32-only training function would not compile in float64, but the check never compiles it
+    Row("hardcoded-float32", "lm", "pass", notices=("deferred-compile@rnn_lm.py:23",)),
+    Row("hardcoded-float32", "lm-float32", "pass", notices=("deferred-compile@rnn_lm.py:23",)),
     # integer inputs: into an EmbeddingLayer, or into a layer of the repository's own (a range is needed)
     Row("embedding-tagger", "pos", "pass", shapes={"InputLayer#0": [3, 7]}, dtypes={"InputLayer#0": "int32"}),
     Row("lookup-indices", "ranker-no-range", "error",
