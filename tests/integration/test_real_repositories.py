@@ -265,3 +265,17 @@ def test_config_problems_come_before_the_first_model(tmp_path_factory: pytest.Te
     validate = run_cli("validate", cwd=run.cwd)  # the same lines, the same form
     assert validate.code == 2 and validate.stderr.splitlines()[:2] == problems
     assert [e["line"] for e in report["config_errors"]] == [3]
+
+
+@pytest.mark.slow
+def test_the_factorys_own_functions_are_compiled_only_when_it_calls_them(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    # bio-tagger calls none of its three functions; the other entry calls a fourth in the factory (its toy-batch
+    # check passes only if that one really compiled and ran), so the same three are left uncompiled
+    run, report = run_repository("argument-mining", tmp_path_factory)
+    uncompiled = ("the factory compiles 3 Theano functions of its own (argmin/network.py:50, argmin/network.py:51, "
+                  "argmin/network.py:52) that the check does not use: they were not compiled")
+    for name in ("bio-tagger", "bio-tagger-checked-shapes"):
+        [notice] = model_of(report, name)["notices"]
+        assert notice["message"].startswith(uncompiled), notice
+    assert " ".join(uncompiled.split()[:6]) in run.output  # shown in the text output too
