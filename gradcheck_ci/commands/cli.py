@@ -108,6 +108,25 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] == "docker":  # its own options (--image, --rebuild) come before the check's
         from . import docker as dockerrun
         return dockerrun.main(argv[1:])
+    if not (under_actions() or _github_format(argv)):
+        return _main(argv)
+    # The runner reads stdout and stderr for workflow commands: no line of ours, whatever user text it quotes,
+    # may start one (report/logsafe.py); the console's own commands pass through CommandSafeStream.command.
+    from ..report.logsafe import CommandSafeStream
+
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = CommandSafeStream(sys.stdout), CommandSafeStream(sys.stderr)
+    try:
+        return _main(argv)
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
+def _github_format(argv: list[str]) -> bool:
+    return "--format=github" in argv or any(a == "--format" and b == "github" for a, b in zip(argv, argv[1:]))
+
+
+def _main(argv: list[str]) -> int:
     try:
         args = build_parser().parse_args(argv)
         if args.command == "validate":

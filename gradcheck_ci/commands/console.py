@@ -91,6 +91,21 @@ class Console:
             self.stream.flush()
             self.ticker.printed(self.clock())
 
+    def _command(self, line: str) -> None:
+        """A workflow command line built by report/github.py: the one kind of line a CommandSafeStream lets through."""
+        from ..report.logsafe import CommandSafeStream
+
+        if not isinstance(self.stream, CommandSafeStream):
+            self._print(line)
+            return
+        with self._lock:
+            if self._status:
+                self.stream.write("\r\033[K")
+                self._status = False
+            self.stream.command(line)
+            self.stream.flush()
+            self.ticker.printed(self.clock())
+
     def tick(self) -> None:
         """Show the sign of life due now, if any (the ticking thread calls this every second)."""
         with self._lock:
@@ -153,17 +168,17 @@ class Console:
         if warning and self.github:
             from ..report import github
 
-            self._print(github.command("warning", message, title="gradcheck-ci"))
+            self._command(github.command("warning", message, title="gradcheck-ci"))
 
     def model_start(self, spec: ModelSpec) -> None:
         self._model_started = self.clock()
         if self.github:
             from ..report import github
 
-            self._print(github.group(f"gradcheck-ci: {spec.name} (log)"))
+            self._command(github.group(f"gradcheck-ci: {spec.name} (log)"))
             # Whatever the model's code prints below can never be read as a workflow command.
             start, self._end_token = github.stop_commands()
-            self._print(start)
+            self._command(start)
         self._print(f"[{spec.name}] seed={spec.seed} precision={spec.precision} factory={spec.factory}")
         self._start_ticking(spec.name)
 
@@ -184,9 +199,9 @@ class Console:
             from ..report import github
 
             if self._end_token:
-                self._print(self._end_token)
+                self._command(self._end_token)
                 self._end_token = None
-            self._print(github.endgroup())
+            self._command(github.endgroup())
         self._print(render_model(result))
 
     def model_skipped(self, result: ModelResult) -> None:
@@ -212,7 +227,7 @@ class Console:
 
             lines, omitted = github.annotations(report) if annotate else ([], 0)
             for line in lines:
-                self._print(line)
+                self._command(line)
             summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
             if summary_path:
                 linked = html_report if html_report in written else None

@@ -5,8 +5,6 @@ Under GitHub Actions this text goes to the log the runner parses for workflow co
 """
 from __future__ import annotations
 
-import re
-
 from ..core.results import ModelResult, RunReport
 from .common import (
     clean_text,
@@ -24,6 +22,7 @@ from .common import (
     where,
     worst_param,
 )
+from .logsafe import neutralise_line
 
 _WORDS = {"pass": "PASS", "fail": "FAIL", "expected-fail": "XFAIL", "error": "ERROR", "cancelled": "CANCELLED",
           "skipped": "SKIPPED", "inconclusive": "INCONCLUSIVE"}
@@ -32,19 +31,12 @@ _COLORS = {"PASS": "32", "FAIL": "31", "XFAIL": "33", "XPASS": "33", "ERROR": "1
 _MAX_NOTES = 10  # tensor notes shown per model
 _CONFIRMATION: dict[object, str] = {True: " (confirmed)", False: " (not confirmed by ablation)"}
 _MAX_ROWS = 50  # tensors listed per model; longer tables keep the failing ones first and hide the rest
-_ZWSP = "\u200b"  # not whitespace to the runner's TrimStart, so it breaks "::" and "##[" invisibly
-_LEADING_COMMAND = re.compile(r"^(\s*):")
 
 
 def _neutralise(text: str) -> str:
     """No line may start with '::' (after leading whitespace) nor contain '##[' (the runner's old syntax)."""
-    lines = []
-    for line in text.splitlines():  # every kind of line break, CR included, becomes '\n'
-        line = line.replace("##[", "##" + _ZWSP + "[")
-        if line.lstrip().startswith("::"):
-            line = _LEADING_COMMAND.sub(lambda m: m.group(1) + ":" + _ZWSP, line, count=1)
-        lines.append(line)
-    return "\n".join(lines)
+    # every kind of line break, CR included, becomes '\n'
+    return "\n".join(neutralise_line(line) for line in text.splitlines())
 
 
 def _paint(word: str, color: bool) -> str:

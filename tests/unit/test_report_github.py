@@ -10,45 +10,8 @@ from gradcheck_ci.core.results import ErrorInfo, RunReport
 from gradcheck_ci.report import github, text
 from gradcheck_ci.report.common import clean_text
 from gradcheck_ci.report.github import annotations, command, escape_data, escape_property, stop_commands
+from tests.actions_log import REGISTERED, parse_v2, parsed_as_command, runner_lines
 from tests.samples import HOSTILE, hostile_report, many_models, model, param, sample_report
-
-REGISTERED = {"error", "warning", "notice", "debug", "group", "endgroup", "stop-commands", "add-mask",
-              "set-output", "save-state", "set-env", "add-path", "echo", "add-matcher", "remove-matcher"}
-
-
-def runner_lines(output: str) -> list[str]:
-    # The runner reads the log with .NET's ReadLine: CR, LF and CRLF end a line.
-    return re.split(r"\r\n|\r|\n", output)
-
-
-def parse_v2(line: str):
-    """The runner's ActionCommand.TryParseV2, ported: (command, properties, data) or None."""
-    line = line.lstrip()
-    if not line.startswith("::"):
-        return None
-    end = line.find("::", 2)
-    if end < 0:
-        return None
-    info = line[2:end]
-    name, _, props_text = info.partition(" ")
-    props = {}
-    for pair in filter(None, props_text.strip().split(",")):
-        key, sep, value = pair.partition("=")
-        if sep and key and value:
-            for token, repl in (("\r", "%0D"), ("\n", "%0A"), (":", "%3A"), (",", "%2C"), ("%", "%25")):
-                value = value.replace(repl, token)
-            props[key] = value
-    data = line[end + 2:]
-    for token, repl in (("\r", "%0D"), ("\n", "%0A"), ("%", "%25")):
-        data = data.replace(repl, token)
-    return name, props, data
-
-
-def parsed_as_command(line: str, registered=REGISTERED) -> bool:
-    v2 = parse_v2(line)
-    if v2 and v2[0].lower() in registered:
-        return True
-    return "##[" in line  # the legacy parser looks for "##[" anywhere in a line
 
 
 def test_escapes_follow_the_runner():
