@@ -210,20 +210,25 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_merge(args: argparse.Namespace) -> int:
     from ..report.jsonreport import merge_reports, read_json
+    from ..report.shards import check_whole
 
     if not any(getattr(args, fmt.name) for fmt in REPORT_FORMATS):
         options = ", ".join(fmt.option for fmt in REPORT_FORMATS)
         raise UsageError(f"merge: say where to write the merged report ({options})")
-    reports = []
+    named = []
     for path in args.reports:
         try:
-            reports.append(read_json(path))
-        except (OSError, ValueError) as exc:
-            raise UsageError(f"cannot read report {path}: {getattr(exc, 'strerror', None) or exc}") from None
+            named.append((path, read_json(path)))
+        except OSError as exc:
+            raise UsageError(f"cannot read report {path}: {exc.strerror or exc}") from None
+        except ValueError as exc:  # not a report, or one with a field of the wrong type
+            raise UsageError(f"cannot read report {path}: {exc}") from None
+    reports = [report for _, report in named]
     try:
+        check_whole(named)  # a partial or mixed set of shards must not merge green
         merged = merge_reports(reports)
-    except ValueError as exc:  # the reports overlap
-        raise UsageError(str(exc)) from None
+    except ValueError as exc:  # the reports overlap, or are not one run
+        raise UsageError(f"merge: {exc}") from None
     written = run.ReportFiles(args, rebase=False).write(merged)  # UsageError names an unwritable path
     github = args.format == "github" or (args.format == "auto" and under_actions())
     Console(sys.stdout, github=github, quiet=True).finish(merged, written, annotate=False)

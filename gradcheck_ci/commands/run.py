@@ -121,7 +121,7 @@ class ReportFiles:
         snapshot = RunReport(config_file=report.config_file, models=list(report.models),
                              config_errors=report.config_errors, shard=report.shard, seconds=report.seconds,
                              version=report.version, changed_since=report.changed_since,
-                             fail_on_inconclusive=report.fail_on_inconclusive)
+                             fail_on_inconclusive=report.fail_on_inconclusive, plan=report.plan)
         for spec in pending:
             snapshot.models.append(error_result(spec, config_file, ErrorInfo(
                 "not checked: the run ended before this model (it was killed, or is still running)",
@@ -268,8 +268,11 @@ def _plan(config: Config, patterns: list[str], shard: tuple[int, int] | None,
     A model whose entry is invalid is not run: it is reported once, as an error holding all its problems.
     """
     config_file = config.rel_path()
-    report = RunReport(config_file=config_file, shard=shard_text, version=__version__)
     problem_models = {p.model for p in config.problems if p.model}
+    whole = select_models(config.models, patterns, None, sorted(problem_models))  # every shard's models
+    planned = list(dict.fromkeys([s.name for s in whole] + sorted(n for n in problem_models if _selected(n, patterns))))
+    report = RunReport(config_file=config_file, shard=shard_text, version=__version__,
+                       plan={"config_sha256": config.sha256, "models": planned})
     specs = select_models(config.models, patterns, shard, sorted(problem_models))
     counted = []
     for problem in config.problems:

@@ -2,6 +2,7 @@
 key table (keys.py) saying which keys are allowed where and how each is read."""
 from __future__ import annotations
 
+import hashlib
 import os
 from typing import Any
 
@@ -38,7 +39,9 @@ def load_config(path: str, root: str | None = None) -> Config:
     text = read_text(path)
     node = compose(text, path)
     root_dir = os.path.abspath(root) if root is not None else os.path.dirname(os.path.abspath(path))
-    return _Reader(path, root_dir).read(node)
+    config = _Reader(path, root_dir).read(node)
+    config.sha256 = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    return config
 
 
 def _unknown(key: str, options: tuple[str, ...], where: str) -> str:

@@ -123,6 +123,7 @@ class Config:
     version: int
     models: list[ModelSpec]
     problems: list[ConfigProblem]
+    sha256: str = ""  # of the file's text: the shards of one run must have read the same config (merge)
 
     def rel_path(self) -> str:
         """The config path relative to the repository root, '/' separators."""

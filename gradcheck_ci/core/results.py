@@ -189,6 +189,9 @@ class RunReport:
     # Not part of the JSON report: a report stays the same wherever the repository was checked out.
     root: str | None = field(default=None, compare=False)
     fail_on_inconclusive: bool = False  # --fail-on-inconclusive: an inconclusive model fails the run
+    # What the whole run covers, so `merge` can tell a complete set of shards from a partial or mixed one:
+    # {"config_sha256": of gradcheck.yml's text, "models": every model name the run's shards share out}.
+    plan: dict[str, Any] | None = None
 
     @property
     def status(self) -> str:
@@ -234,6 +237,7 @@ class RunReport:
             "shard": self.shard,
             "seconds": round(self.seconds, 3),
             "changed_since": self.changed_since,
+            "plan": self.plan,
             "config_errors": [e.to_json() for e in self.config_errors],
             "models": [m.to_json() for m in self.models],
         }
@@ -252,4 +256,5 @@ class RunReport:
             version=data.get("version"),
             changed_since=data.get("changed_since"),
             fail_on_inconclusive=bool(data.get("fail_on_inconclusive", False)),
+            plan=data.get("plan"),
         )

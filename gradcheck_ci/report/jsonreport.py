@@ -4,10 +4,12 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections import Counter
 from typing import Any
 
 from ..core.results import REPORT_SCHEMA, ErrorInfo, ModelResult, RunReport
 from .atomic import write_atomic
+from .validity import check_report
 
 # Strict JSON has no NaN/Infinity. A NaN gradient is a finding, so it is kept as a string rather than
 # lost as null; read_json turns these strings back into floats in the fields that are floats.
@@ -56,30 +58,37 @@ def _restore(value: Any) -> Any:
 
 
 def _restore_floats(data: dict[str, Any]) -> None:
+    """Back to floats where floats belong; anything of the wrong shape is left for check_report to name."""
     if "seconds" in data and not isinstance(data["seconds"], dict):
         data["seconds"] = _restore(data["seconds"])
-    for model in data.get("models") or []:
+    models = data.get("models")
+    for model in models if isinstance(models, list) else []:
+        if not isinstance(model, dict):
+            continue
         model["loss_value"] = _restore(model.get("loss_value"))
         if isinstance(model.get("seconds"), dict):
             model["seconds"] = {k: _restore(v) for k, v in model["seconds"].items()}
-        for param in model.get("params") or []:
+        params = model.get("params")
+        for param in params if isinstance(params, list) else []:
             for key in _PARAM_FLOATS:
-                if key in param:
+                if isinstance(param, dict) and key in param:
                     param[key] = _restore(param[key])
 
 
 def read_json(path: str) -> RunReport:
-    """Load a report written by render_json. Raises ValueError for anything that is not one."""
+    """Load a report written by render_json. Raises ValueError, one sentence, for anything that is not one."""
     with open(path, encoding="utf-8") as handle:
-        data = json.load(handle)  # JSONDecodeError is a ValueError
+        try:
+            data = json.load(handle)  # JSONDecodeError is a ValueError
+        except RecursionError:
+            raise ValueError("not a gradcheck-ci report (nested too deeply)") from None
     if not isinstance(data, dict):
         raise ValueError("not a gradcheck-ci report (top level is not an object)")
     schema = data.get("schema")
     if schema is not None and schema != REPORT_SCHEMA:
         raise ValueError(f"unsupported report schema {schema!r} (expected {REPORT_SCHEMA!r})")
-    if not isinstance(data.get("models", []), list):
-        raise ValueError("not a gradcheck-ci report ('models' is not a list)")
     _restore_floats(data)
+    check_report(data)
     try:
         return RunReport.from_json(data)
     except (TypeError, KeyError, AttributeError) as exc:
@@ -91,14 +100,15 @@ def merge_reports(reports: list[RunReport]) -> RunReport:
     """One report from the shards of a matrix run: models by config line then name, config errors once.
 
     Raises ValueError when there is nothing to merge or when the reports overlap (a model checked twice).
+    Whether the shards make one whole run is shards.check_whole's job, before this. Linear in the models.
     """
     if not reports:
         raise ValueError("nothing to merge")
     models = [m for r in reports for m in r.models]
     models.sort(key=lambda m: (m.config_line is None, m.config_line or 0, m.name))
     models = _invalid_entries_once(models)
-    names = [m.name for m in models]
-    twice = sorted({n for n in names if names.count(n) > 1})
+    counts = Counter(m.name for m in models)
+    twice = sorted(name for name, count in counts.items() if count > 1)
     if twice:
         raise ValueError(f"the reports overlap: {', '.join(twice[:10])} checked more than once "
                          "(merge the reports of one run's shards, each once)")
@@ -114,7 +124,7 @@ def merge_reports(reports: list[RunReport]) -> RunReport:
     return RunReport(config_file=reports[0].config_file, models=models, config_errors=errors, shard=None,
                      seconds=sum(r.seconds for r in reports), version=versions.pop() if len(versions) == 1 else None,
                      changed_since=reports[0].changed_since,
-                     fail_on_inconclusive=any(r.fail_on_inconclusive for r in reports))
+                     fail_on_inconclusive=any(r.fail_on_inconclusive for r in reports), plan=reports[0].plan)
 
 
 def _invalid_entries_once(models: list[ModelResult]) -> list[ModelResult]:

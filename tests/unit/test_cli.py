@@ -124,8 +124,13 @@ def test_unwritable_report_fails_before_any_model_runs(tmp_path, capsys, monkeyp
 
 # ------------------------------------------------------------------------------------------- merge
 
-def _report(models: list[ModelResult]) -> dict:
-    return RunReport(config_file="gradcheck.yml", models=models).to_json()
+PLAN = {"config_sha256": "ab12", "models": ["a", "b", "bad", "rnn", "mlp"]}
+
+
+def _report(models: list[ModelResult], shard: str | None = None, plan: dict | None = None,
+            version: str = "0.1.0") -> dict:
+    plan = plan or dict(PLAN, models=sorted({m.name for m in models} | {"a", "b", "bad"}))
+    return RunReport(config_file="gradcheck.yml", models=models, shard=shard, version=version, plan=plan).to_json()
 
 
 def test_merge_keeps_an_invalid_entry_reported_by_every_shard_once(tmp_path, capsys):
@@ -134,8 +139,8 @@ def test_merge_keeps_an_invalid_entry_reported_by_every_shard_once(tmp_path, cap
                           config_file="gradcheck.yml", config_line=5)
     ok = [ModelResult(name=n, factory="f.py:f", status="pass", seed=0, precision="float64", mode="full",
                       config_line=line) for n, line in (("a", 3), ("b", 7))]
-    (tmp_path / "1.json").write_text(json.dumps(_report([invalid, ok[0]])))
-    (tmp_path / "2.json").write_text(json.dumps(_report([invalid, ok[1]])))
+    (tmp_path / "1.json").write_text(json.dumps(_report([invalid, ok[0]], "1/2")))
+    (tmp_path / "2.json").write_text(json.dumps(_report([invalid, ok[1]], "2/2")))
     code = cli.main(["merge", str(tmp_path / "1.json"), str(tmp_path / "2.json"), "--json", str(tmp_path / "m.json")])
     assert code == 2
     merged = json.loads((tmp_path / "m.json").read_text())
@@ -158,8 +163,7 @@ def _shards(tmp_path: Path) -> list[str]:
     paths = []
     for index, model in enumerate((failing, passing), start=1):
         path = tmp_path / f"gradcheck-report-{index}.json"
-        report = RunReport(config_file="gradcheck.yml", models=[model], shard=f"{index}/2")
-        path.write_text(json.dumps(report.to_json()))
+        path.write_text(json.dumps(_report([model], f"{index}/2", dict(PLAN, models=["mlp", "rnn"]))))
         paths.append(str(path))
     return paths
 

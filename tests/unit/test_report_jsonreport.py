@@ -22,7 +22,7 @@ def test_render_is_strict_json_with_indent():
     data = strict_loads(text)
     assert data["schema"] == "gradcheck-ci/report/v1" and data["status"] == "error"
     assert text.startswith('{\n  "schema"') and text.endswith("}\n")
-    assert list(data) == ["schema", "status", "version", "config_file", "shard", "seconds", "changed_since",
+    assert list(data) == ["schema", "status", "version", "config_file", "shard", "seconds", "changed_since", "plan",
                           "config_errors", "models"]
 
 
