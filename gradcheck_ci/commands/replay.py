@@ -151,7 +151,10 @@ def replay(args: argparse.Namespace, console: Console) -> int:
     notes: list[str] = []
     entry = recorded_entry(model, current, notes)
     differs = notes + what_differs(report, model, entry, current, root)
-    spec = ModelSpec.from_json(entry)
+    try:
+        spec = ModelSpec.from_json(entry)
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:  # a report edited or written by something else
+        raise UsageError(f"{args.report}: the entry recorded for model {model.name!r} is malformed ({exc})") from None
     spec.line = model.config_line or 0
     spec.timeout = args.timeout or spec.timeout * 4  # the element-wise comparison comes on top of the check
     npz = args.npz or f"gradcheck-replay-{re.sub(r'[^A-Za-z0-9._-]+', '-', model.name)}.npz"

@@ -66,6 +66,8 @@ EXPECTS = ("pass", "fail")
 MASKS = ("full", "random")
 DTYPES = ("float32", "float64", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
 MIN_MEMORY = 256
+MAX_SEED = 2**32 - 1  # numpy's RandomState takes no larger seed: `check` would fail where `validate` passed
+MAX_DIRECTIONS = 10_000  # each is a few loss evaluations per band; beyond this a run never ends
 
 
 @dataclass(frozen=True)
@@ -98,11 +100,13 @@ KEYS: tuple[Key, ...] = (
     Key("loss", SHARED, loss, None, "The loss whose gradient is checked; null: chosen from the output layer."),
     Key("params", SHARED, params, ["*"], "The parameters to check, as ids or globs."),
     Key("precision", SHARED, choice(PRECISIONS), "float64", "Theano's floatX for the check."),
-    Key("seed", SHARED, integer(minimum=0), 0, "Seeds the data, the parameters and the random directions."),
+    Key("seed", SHARED, integer(minimum=0, maximum=MAX_SEED), 0,
+        "Seeds the data, the parameters and the random directions."),
     Key("mode", SHARED, choice(MODES), "auto", "Compare every element (full) or screen along directions."),
     Key("rtol", SHARED, optional(number(above_zero=True)), None, "Relative tolerance; null: the error model."),
     Key("atol", SHARED, optional(number(above_zero=False)), None, "Absolute tolerance; null: the default."),
-    Key("directions", SHARED, integer(minimum=1), 1, "Random directions per band and per tensor."),
+    Key("directions", SHARED, integer(minimum=1, maximum=MAX_DIRECTIONS), 1,
+        "Random directions per band and per tensor."),
     Key("timeout", SHARED, number(above_zero=True), 600.0, "Wall-clock limit of the model's worker, seconds."),
     Key("memory", SHARED, integer(minimum=MIN_MEMORY), 8192, "Address-space limit of the model's worker, MiB."),
     Key("expect", SHARED, choice(EXPECTS), "pass", "fail records a known gradient bug."),

@@ -52,13 +52,14 @@ def string(nodes: Nodes, node: Node, key: str, expected: str = "a non-empty stri
     raise wrong(nodes, node, key, expected)
 
 
-def integer(minimum: int) -> Reader:
-    """An integer >= minimum; a boolean is not an integer here."""
+def integer(minimum: int, maximum: int | None = None) -> Reader:
+    """An integer >= minimum (and <= maximum, where what uses it has a limit); a boolean is not an integer here."""
     def read(nodes: Nodes, node: Node, key: str) -> int:
         value = nodes.scalar(node, key)
-        if type(value) is int and value >= minimum:  # type(): booleans are not ints here
+        if type(value) is int and value >= minimum and (maximum is None or value <= maximum):  # booleans: no
             return value
-        raise wrong(nodes, node, key, f"an integer >= {minimum}")
+        wanted = f"an integer >= {minimum}" if maximum is None else f"an integer from {minimum} to {maximum:,}"
+        raise wrong(nodes, node, key, wanted)
     return read
 
 

@@ -18,6 +18,8 @@ from ..core.suggest import with_hint
 from .nodes import Bad, show
 from .spec import is_path
 
+_UNNAMEABLE = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
+
 
 def read_reference(text: str, root: str, key: str, node: Node) -> str:
     """`text` itself when it is a well-formed reference; Bad (about `node`) when not."""
@@ -39,6 +41,9 @@ def read_reference(text: str, root: str, key: str, node: Node) -> str:
 
 
 def _check_file(target: str, root: str, key: str, node: Node) -> None:
+    if _UNNAMEABLE.search(target):  # the file system could not even be asked about it
+        raise Bad(f"{key} path {show(target)} holds a NUL, a control character or a lone surrogate, which no "
+                  "file name can hold", node)
     if "\\" in target:
         raise Bad(f"{key} path {show(target)} uses '\\'; write paths with '/'", node)
     if target.startswith("/") or re.match(r"[A-Za-z]:", target):

@@ -6,7 +6,9 @@ The tree is composed, not constructed, so every value keeps its line and column.
 from __future__ import annotations
 
 import codecs
+import os
 import re
+import stat
 
 import yaml
 from yaml.nodes import Node
@@ -17,8 +19,7 @@ from .spec import ConfigError
 def read_text(path: str) -> str:
     """The file's text, UTF-8 (a BOM is dropped); ConfigError when it cannot be read or decoded."""
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        data = _read_regular_file(path)
     except FileNotFoundError:
         raise ConfigError("file not found", path) from None
     except IsADirectoryError:
@@ -36,6 +37,21 @@ def read_text(path: str) -> str:
         raise ConfigError(f"file is not valid UTF-8 (byte 0x{data[e.start]:02x}); save it as UTF-8",
                           path, line, column) from None
     return text.removeprefix("\ufeff")
+
+
+def _read_regular_file(path: str) -> bytes:
+    """The bytes of a regular file. A FIFO or a device (/dev/zero) would block or never end: ConfigError.
+
+    Opened without blocking and checked on the open file, so a path swapped after a check cannot slip through.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as f:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(path)
+        if not stat.S_ISREG(mode):
+            raise ConfigError("is not a regular file (a pipe, a device or a socket); give the path of a file", path)
+        return f.read()
 
 
 def _yaml12_floats(loader: type[yaml.resolver.BaseResolver]) -> None:

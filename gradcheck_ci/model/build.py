@@ -172,9 +172,9 @@ def call_factory(factory: Callable[..., Any], spec: ModelSpec, root: str, config
             raise kwargs_error(exc, signature, factory, spec, root, config_file) from None
     try:
         return call_noting_return(factory, arguments)
-    except BaseException as exc:  # whatever the factory raises (even SystemExit) is the model's error
-        if isinstance(exc, KeyboardInterrupt):
-            raise
+    except BaseException as exc:  # noqa: BLE001 - whatever the factory raises (even SystemExit) is the model's error
+        # KeyboardInterrupt too: a worker runs in a session of its own, which no Ctrl-C reaches (the CLI stops
+        # it with SIGTERM), so one here was raised by the factory itself.
         raise user_code_error(exc, root, f"building model {spec.name!r}",
                               fallback=(config_file, spec.key_lines.get("factory", spec.line))) from None
 

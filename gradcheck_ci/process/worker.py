@@ -64,7 +64,8 @@ def check_model(spec: ModelSpec, root: str, config_file: str, progress: Events,
         result.status = "error"
         result.error = ErrorInfo(f"out of memory (limit {spec.memory} MiB, the model's `memory`)",
                                  config_file, spec.key_lines.get("memory", spec.line), "memory")
-    except Exception as exc:  # the user's code or Theano on the user's graph, if it says so
+    except (Exception, KeyboardInterrupt) as exc:  # the user's code or Theano on the user's graph, if it says so
+        # (KeyboardInterrupt: no Ctrl-C reaches a worker, which runs in a session of its own; code raised it)
         error = unexpected_error(exc, root, spec, config_file)
         if error is None:
             raise  # ours: main() reports it as an internal error

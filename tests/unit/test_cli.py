@@ -76,7 +76,7 @@ def test_check_prints_each_invalid_entry_and_reports_it_once(tmp_path, capsys, m
     assert cli.main(["check", "--json", "r.json"]) == 2
     out = capsys.readouterr().out
     assert "ERROR net" in out and "config error at gradcheck.yml:5" in out
-    assert "seed must be an integer >= 0" in out and "line 6: precision must be one of" in out
+    assert "seed must be an integer from 0 to 4,294,967,295" in out and "line 6: precision must be one of" in out
     [model] = json.loads((repo / "r.json").read_text())["models"]
     assert model["status"] == "error" and model["error"]["line"] == 5
     assert "precision must be one of float64, float32" in model["error"]["message"]

@@ -527,13 +527,13 @@ def test_unknown_and_forbidden_keys_in_defaults(tmp_path):
 
 
 @pytest.mark.parametrize("line, message", [
-    ("seed: true", "seed must be an integer >= 0, got true (a boolean)"),
-    ("seed: -1", "seed must be an integer >= 0, got -1 (a number)"),
-    ("seed: 1.5", "seed must be an integer >= 0, got 1.5 (a number)"),
-    ("seed: '3'", "seed must be an integer >= 0, got the string '3' (write it without quotes)"),
-    ("seed: [1]", "seed must be an integer >= 0, got a list"),
-    ("seed:", "seed must be an integer >= 0, got an empty value"),
-    ("directions: 0", "directions must be an integer >= 1, got 0 (a number)"),
+    ("seed: true", "seed must be an integer from 0 to 4,294,967,295, got true (a boolean)"),
+    ("seed: -1", "seed must be an integer from 0 to 4,294,967,295, got -1 (a number)"),
+    ("seed: 1.5", "seed must be an integer from 0 to 4,294,967,295, got 1.5 (a number)"),
+    ("seed: '3'", "seed must be an integer from 0 to 4,294,967,295, got the string '3' (write it without quotes)"),
+    ("seed: [1]", "seed must be an integer from 0 to 4,294,967,295, got a list"),
+    ("seed:", "seed must be an integer from 0 to 4,294,967,295, got an empty value"),
+    ("directions: 0", "directions must be an integer from 1 to 10,000, got 0 (a number)"),
     ("memory: 255", "memory must be an integer >= 256, got 255 (a number)"),
     ("memory: 1024.0", "memory must be an integer >= 256, got 1024.0 (a number)"),
     ("timeout: 0", "timeout must be a number > 0, got 0 (a number)"),
@@ -588,7 +588,7 @@ def test_problem_in_defaults_uses_builtin_default(tmp_path):
             factory: models/rnn.py:build_model
         """)
     assert problems(config) == [
-        (3, "defaults.seed must be an integer >= 0, got true (a boolean)"),
+        (3, "defaults.seed must be an integer from 0 to 4,294,967,295, got true (a boolean)"),
         (5, "defaults.data.steps must be an integer >= 1, got 0 (a number)"),
         (6, "defaults.kwargs must be a mapping of keyword arguments, got 5 (a number)")]
     assert all(p.model is None for p in config.problems)
@@ -975,7 +975,7 @@ VALID_MODEL = st.fixed_dictionaries({
         "classes": st.integers(2, 99), "mask": st.sampled_from(["full", "random"])}),
     "loss": st.sampled_from(list(BUILTIN_LOSSES) + ["pkg.losses:l", None]),
     "params": st.lists(TEXT.filter(bool), min_size=1, max_size=3),
-    "precision": st.sampled_from(["float64", "float32"]), "seed": st.integers(0, 2**40),
+    "precision": st.sampled_from(["float64", "float32"]), "seed": st.integers(0, 2**32 - 1),
     "mode": st.sampled_from(["auto", "full", "directional"]),
     "rtol": st.floats(min_value=1e-300, max_value=1e300), "atol": st.floats(min_value=0, max_value=1e300),
     "directions": st.integers(1, 50), "timeout": st.one_of(st.integers(1, 10**6), st.floats(1e-3, 1e6)),
