@@ -23,7 +23,6 @@ import importlib
 import math
 import os
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
@@ -38,6 +37,7 @@ from .context import Context
 from .low_precision import NO_DIAGNOSIS_ENV
 from .profile import abandon, attach_profiles, start_profiles
 from .session import Session
+from .stopped import diagnosis_error
 
 __all__ = ["CODES", "PHASES", "diagnose", "finder"]
 
@@ -51,8 +51,7 @@ def diagnose(context: Context) -> list[Diagnosis]:
     try:
         _run(session, found)
     except Exception as exc:  # noqa: BLE001 - a diagnosis bug must never cost the user the check's result
-        context.result.extra["diagnosis_error"] = (f"{type(exc).__name__}: {exc}\n"
-                                                   + traceback.format_exc(limit=-4))
+        context.result.extra["diagnosis_error"] = diagnosis_error(exc, getattr(context, "root", None))
     seconds = round(time.perf_counter() - session.started, 3)
     if session.failing or found:
         context.result.seconds["diagnosis"] = seconds
@@ -96,7 +95,8 @@ def _kinks(session: Session) -> list[Diagnosis]:
     try:
         return non_differentiable.detect(session, list(session.inconclusive))
     except Exception as exc:  # noqa: BLE001 - a courtesy: the verdict stands without it
-        session.result.extra["diagnosis_error"] = f"non-differentiable probe: {type(exc).__name__}: {exc}"
+        session.result.extra["diagnosis_error"] = diagnosis_error(exc, getattr(session.context, "root", None),
+                                                                  "the non-differentiable probe")
         return []
 
 

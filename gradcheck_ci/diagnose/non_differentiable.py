@@ -16,6 +16,7 @@ from ..core.causes import BY_CODE
 from ..core.results import Diagnosis
 from .localise import KinkProbe, flat_worst, probe_element
 from .session import Session, fmt, names
+from .stopped import diagnosis_error
 
 CODE = "non-differentiable"
 FIX = BY_CODE[CODE].fix
@@ -26,7 +27,8 @@ def find(session: Session) -> list[Diagnosis]:
     try:
         return detect(session, list(session.unexplained))
     except Exception as exc:  # noqa: BLE001 - go on to the last resort
-        session.result.extra["diagnosis_error"] = f"non-differentiable probe: {type(exc).__name__}: {exc}"
+        session.result.extra["diagnosis_error"] = diagnosis_error(exc, getattr(session.context, "root", None),
+                                                                  "the non-differentiable probe")
         return []
 
 
