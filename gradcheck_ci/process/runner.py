@@ -190,8 +190,10 @@ def read_stack(path: str, root: str) -> StackSite | None:
         previous_was_frame = bool(match)
     for match in stacks[-1] if stacks else []:
         file = match.group("file")
+        if file.startswith("<"):  # "<frozen runpy>", "<string>": no file of the user's, wherever it would join
+            continue
         absolute = file if os.path.isabs(file) else os.path.join(root, file)
-        if is_inside(absolute, root) and not is_library(absolute):
+        if is_inside(absolute, root) and not is_library(absolute) and os.path.isfile(absolute):
             return StackSite(relative(absolute, root), int(match.group("line")), match.group("function"))
     return None
 

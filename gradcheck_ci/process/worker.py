@@ -24,6 +24,7 @@ from ..usercode import guard, python2
 from ..usercode.blame import network_notices, unexpected_error
 from ..usercode.float32_sites import float32_inputs_as_float64, recording_float32_sites
 from ..usercode.importer import imported_files
+from ..usercode.legacy import exception_text
 from ..usercode.messages import clean_message
 
 if TYPE_CHECKING:  # annotations only: the diagnosis is imported once Theano is prepared
@@ -209,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
                              precision=spec.precision, mode=spec.mode, expect=spec.expect,
                              config_file=job["config_file"], config_line=spec.line,
                              error=ErrorInfo(f"internal error in gradcheck-ci (please report it): "
-                                             f"{type(exc).__name__}: {clean_message(str(exc))} [at {where}]",
+                                             f"{type(exc).__name__}: {clean_message(exception_text(exc))} [at {where}]",
                                              job["config_file"], spec.line, "crash"))
     result.files = imported_files(job["root"])  # after the whole check: every repository module it imported
     from ..report.atomic import write_atomic

@@ -43,7 +43,7 @@ Location = tuple[str, int | None]
 
 
 def _text(exc: BaseException, root: str) -> str:
-    return f"{type(exc).__name__}: {clean_message(without_library_paths(str(exc)), root)}".strip()
+    return f"{type(exc).__name__}: {clean_message(without_library_paths(legacy.exception_text(exc)), root)}".strip()
 
 
 def _process_ended(exc: BaseException, root: str, doing: str, site: CallSite | None,
@@ -178,10 +178,11 @@ def unexpected_error(exc: BaseException, root: str, spec: ModelSpec, config_file
     float32 = float32_explanation(exc)
     if float32 is not None:
         return ModelLoadError(float32[0], *(float32[1] or (config_file, spec.line)), kind="build")
+    text = legacy.exception_text(exc)
     if name in ("NullTypeGradError", "DisconnectedInputError", "GradientError") or (
-            isinstance(exc, (TypeError, NotImplementedError)) and "grad" in str(exc).lower()
-            and "theano" in type(exc).__module__ + str(exc)):
-        first = " ".join(str(exc).split()) or name
+            isinstance(exc, (TypeError, NotImplementedError)) and "grad" in text.lower()
+            and "theano" in type(exc).__module__ + text):
+        first = " ".join(text.split()) or name
         op = re.search(r"of the (\w+) op\b", first)
         site = _user_class_site(op.group(1), root, method="grad") if op else None
         return ModelLoadError(f"Theano cannot differentiate the loss of {spec.name!r}: {name}: {first} (every "
@@ -191,7 +192,7 @@ def unexpected_error(exc: BaseException, root: str, spec: ModelSpec, config_file
         return user_code_error(exc, root, f"checking model {spec.name!r}", fallback=(config_file, spec.line))
     if raised_by_compiled_function(exc):
         # The compiled graph failed at run time (a shape mismatch, an op's perform()): the model's graph.
-        lines = [line for line in str(exc).splitlines() if line.strip()]
+        lines = [line for line in text.splitlines() if line.strip()]
         keep = [lines[0]] if lines else [name]
         keep += [line for line in lines[1:] if line.startswith("Apply node that caused the error")]
         site = _node_creation_site(exc, root)
@@ -222,7 +223,7 @@ def _user_class_site(name: str, root: str, method: str) -> tuple[str, int] | Non
 
 def raised_by_compiled_function(exc: BaseException) -> bool:
     """Whether `exc` was raised while a compiled Theano function ran (by one of its nodes)."""
-    if hasattr(exc, "__thunk_trace__") or "Apply node that caused the error" in str(exc):
+    if hasattr(exc, "__thunk_trace__") or "Apply node that caused the error" in legacy.exception_text(exc):
         return True
     frames = traceback.extract_tb(exc.__traceback__)
     return any(f.name == "__call__" and f.filename.endswith(os.path.join("compile", "function_module.py"))

@@ -18,6 +18,19 @@ from collections.abc import Callable
 from types import TracebackType
 
 PYTHON2 = "is Python 2; gradcheck-ci runs Python 3.11"
+# How much of an exception's text any pattern here or in blame reads. The text is the user's and may be
+# megabytes; the sentences these patterns look for (Python's, Theano's, Lasagne's) come first.
+SCAN_LIMIT = 2000
+
+
+def exception_text(exc: BaseException) -> str:
+    """The start of str(exc), at most SCAN_LIMIT characters; never raises (a user's __str__ may)."""
+    try:
+        text = str(exc)
+    except Exception:  # noqa: BLE001 - a broken __str__ of the user's exception class
+        text = f"(a {type(exc).__name__} whose message cannot be shown)"
+    return text[:SCAN_LIMIT]
+
 
 # One pattern per construct, tried on one line of code (comments and strings are stripped first).
 _PYTHON2_SYNTAX: tuple[tuple[str, re.Pattern[str], str], ...] = (
@@ -95,7 +108,7 @@ def python2_construct(path: str, error_line: int | None) -> tuple[str, int] | No
 
 def python2_runtime(exc: BaseException) -> str | None:
     """The Python 2 module or builtin an ImportError, NameError, AttributeError or TypeError is about."""
-    text = str(exc)
+    text = exception_text(exc)
     if isinstance(exc, ImportError):
         name = getattr(exc, "name", None) or ""
         if name.split(".")[0] in _PYTHON2_MODULES:
@@ -119,7 +132,7 @@ def python2_runtime(exc: BaseException) -> str | None:
 
 def python3_division(exc: BaseException) -> str | None:
     """A hint for a float where an integer is needed: Python 2 code dividing sizes with `/`."""
-    text = str(exc)
+    text = exception_text(exc)
     if isinstance(exc, TypeError) and ("'float' object cannot be interpreted as an integer" in text
                                        or "slice indices must be integers" in text):
         return ("a float where an integer is needed: in Python 3 `/` divides to a float, where Python 2 divided "
@@ -183,7 +196,7 @@ def _is_lasagne_layer(name: str) -> bool:
 def gpu(exc: BaseException) -> str | None:
     """The explanation of an error caused by Theano's removed CUDA backend, or None: Lasagne's GPU layer modules
     (lasagne.layers.dnn, ...) or the backend itself (theano.sandbox.cuda, pycuda, ...)."""
-    text = str(exc)
+    text = exception_text(exc)
     module = getattr(exc, "name", None) or ""
     frames = [f.filename.replace("\\", "/") for f in traceback.extract_tb(exc.__traceback__)]
     for name, layers in _LASAGNE_GPU.items():
@@ -203,7 +216,7 @@ def gpu(exc: BaseException) -> str | None:
 def lasagne_master(exc: BaseException, user_class: str | None = None) -> str | None:
     """The explanation of a name or argument that Lasagne 0.1 lacks, or None. `user_class`: the class whose
     constructor refused an argument, as the user's code named it (LSTMLayer, not the MergeLayer it calls)."""
-    text = str(exc)
+    text = exception_text(exc)
     module = getattr(exc, "name", None) or ""
     if isinstance(exc, (AttributeError, ImportError)) and "lasagne" in text + module:
         master = next((n for n in MASTER_NAMES if re.search(rf"'{n}'", text)), None)
@@ -213,7 +226,7 @@ def lasagne_master(exc: BaseException, user_class: str | None = None) -> str | N
             return (f"{qualified} does not exist in {_RELEASE} (it was added later, on Lasagne's master branch); "
                     f"{MASTER_NAMES[master]}")
         return f"{_RELEASE} does not have it: a typo, or an API added later on Lasagne's master branch"
-    unexpected = re.search(r"(\w+)\.__init__\(\) got an unexpected keyword argument '(\w+)'", text)
+    unexpected = re.search(r"\b(\w+)\.__init__\(\) got an unexpected keyword argument '(\w+)'", text)
     if isinstance(exc, TypeError) and unexpected and _is_lasagne_layer(unexpected.group(1)):
         refused, argument = unexpected.groups()
         layer = user_class or refused

@@ -55,6 +55,8 @@ Extension modules: numpy.core._multiarray_umath (total: 1)
 
 def test_read_stack_takes_the_last_dump_and_its_innermost_user_frame(tmp_path):
     (tmp_path / "models").mkdir()
+    for name in ("net.py", "helpers.py"):
+        (tmp_path / "models" / name).write_text("def build():\n    pass\n")
     path = tmp_path / "result.json.stack"
     path.write_text(FAULT_DUMP.format(root=tmp_path, lib="/usr/lib/python3.11/site-packages", pkg="/src"))
     site = runner.read_stack(str(path), str(tmp_path))
@@ -70,3 +72,13 @@ def test_the_memory_limit_never_exceeds_an_existing_hard_limit(monkeypatch):
     monkeypatch.setattr(runner.resource, "setrlimit", lambda what, limits: calls.append(limits))
     runner._limit_memory(2**33)
     assert calls == [(2**30, 2**30)]
+
+
+def test_read_stack_never_names_a_frame_that_is_no_file_of_the_users(tmp_path):
+    """A worker stopped while Python's own frozen code ran: "<frozen runpy>" joined to the root looked inside it."""
+    path = tmp_path / "result.json.stack"
+    path.write_text('Stack (most recent call first):\n'
+                    '  File "<frozen runpy>", line 88 in _run_code\n'
+                    '  File "models/gone.py", line 3 in build\n'
+                    '  File "<string>", line 1 in <module>\n')
+    assert runner.read_stack(str(path), str(tmp_path)) is None
