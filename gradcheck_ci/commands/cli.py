@@ -160,7 +160,7 @@ def _main(argv: list[str]) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from ..config import ConfigError, format_problem, load_config
+    from ..config import ConfigError, format_problems, load_config
 
     try:
         config = load_config(args.config, root=args.root)
@@ -168,10 +168,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print_debug_traceback(exc)
         print(str(exc), file=sys.stderr)
         return EXIT_ERROR
-    for problem in config.problems:
-        print(format_problem(config.rel_path(), problem), file=sys.stderr)
-    if config.problems:
-        print(f"{config.rel_path()}: {len(config.problems)} problem(s)", file=sys.stderr)
+    lines = format_problems(config.rel_path(), config.problems)  # a problem repeated by merges: one line
+    for line in lines:
+        print(line, file=sys.stderr)
+    if lines:
+        print(f"{config.rel_path()}: {len(lines)} problem(s)", file=sys.stderr)
         return EXIT_ERROR
     print(f"{config.rel_path()}: valid, {len(config.models)} model(s)")
     return EXIT_OK

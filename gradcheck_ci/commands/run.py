@@ -156,7 +156,7 @@ def _unwritable_reason(path: str, exc: OSError) -> str:
 
 def check(args: argparse.Namespace, shard: tuple[int, int] | None, console: Console) -> int:
     """Run `gradcheck-ci check` as parsed by cli.build_parser (shard: --shard, already parsed); the exit code."""
-    from ..config import ConfigError, format_problem, load_config
+    from ..config import ConfigError, format_problems, load_config
     from ..process.runner import Runner, cancelled_result
 
     reports = ReportFiles(args)
@@ -171,7 +171,7 @@ def check(args: argparse.Namespace, shard: tuple[int, int] | None, console: Cons
         config_file = config.rel_path()
         report, specs, problems = _plan(config, args.model, shard, args.shard)
         # Every problem the config has, and the exit code it means, before the first model starts.
-        console.config_problems([format_problem(config_file, p) for p in problems], config_file)
+        console.config_problems(format_problems(config_file, problems), config_file)
         report.fail_on_inconclusive = bool(getattr(args, "fail_on_inconclusive", False))
         not_run = len(report.models)  # invalid entries, reported as errors
         if getattr(args, "changed_since", None):
@@ -275,18 +275,22 @@ def _plan(config: Config, patterns: list[str], shard: tuple[int, int] | None,
                        plan={"config_sha256": config.sha256, "models": planned})
     specs = select_models(config.models, patterns, shard, sorted(problem_models))
     counted = []
+    messages: dict[str, list[str]] = {}  # model -> its problems after the first (one result per model, all in it)
     for problem in config.problems:
         error = ErrorInfo(problem.message, config_file, problem.line, "config")
         if problem.model and _selected(problem.model, patterns):
             counted.append(problem)
-            earlier = next((m for m in report.models if m.name == problem.model), None)
-            if earlier is not None and earlier.error is not None:  # one result per model, every problem in it
-                earlier.error.message += f"; line {problem.line}: {problem.message}"
+            if problem.model in messages:
+                messages[problem.model].append(f"line {problem.line}: {problem.message}")
             else:
+                messages[problem.model] = []
                 report.models.append(_config_error_result(problem.model, error))
         elif not problem.model:
             counted.append(problem)
             report.config_errors.append(error)
+    for model in report.models:  # joined once: adding to a message per problem was quadratic in its problems
+        if messages.get(model.name) and model.error is not None:
+            model.error.message = "; ".join([model.error.message, *messages[model.name]])
     return report, [s for s in specs if s.name not in problem_models], counted
 
 

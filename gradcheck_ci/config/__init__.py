@@ -45,6 +45,7 @@ from .spec import (
     DataSpec,
     ModelSpec,
     format_problem,
+    format_problems,
     resolve_factory,
     resolve_reference,
 )
@@ -52,6 +53,7 @@ from .spec import (
 __all__ = [
     "BUILTIN_LOSSES", "CONFIG_VERSION", "DATA_KEYS", "DEFAULT_MEMORY", "DEFAULT_TIMEOUT", "DEFAULTS_KEYS",
     "EXPECTS", "KEYS", "MASKS", "MAX_NAME_LENGTH", "MIN_MEMORY", "MODEL_KEYS", "MODES", "PRECISIONS", "TOP_KEYS",
-    "Config", "ConfigError", "ConfigProblem", "DataSpec", "Key", "ModelSpec", "format_problem", "load_config",
+    "Config", "ConfigError", "ConfigProblem", "DataSpec", "Key", "ModelSpec", "format_problem", "format_problems",
+    "load_config",
     "resolve_factory", "resolve_reference",
 ]

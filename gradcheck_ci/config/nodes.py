@@ -49,6 +49,7 @@ class Nodes:
     def __init__(self, root: str):
         self.root = root
         self.problems: list[ConfigProblem] = []
+        self._present: dict[int, tuple[list[ConfigProblem], set[tuple[object, ...]], list[int]]] = {}
         self._constructor = yaml.constructor.SafeConstructor()
         self._items_cache: dict[int, tuple[Items, list[ConfigProblem]]] = {}
 
@@ -66,12 +67,28 @@ class Nodes:
         """
         if id(node) in self._items_cache:
             items, problems = self._items_cache[id(node)]
-            self.problems.extend(copy.copy(p) for p in problems if p not in self.problems)
+            self._replay(problems)
             return items
         start = len(self.problems)
         items = self.walk_items(node, where, seen)
         self._items_cache[id(node)] = (items, [copy.copy(p) for p in self.problems[start:]])
         return items
+
+    def _replay(self, problems: list[ConfigProblem]) -> None:
+        """Add `problems` to the current list, each once. The keys already in each list are kept beside it, so a
+        mapping merged into many entries costs its own problems per use, not a scan of the list (quadratic)."""
+        target = self.problems
+        entry = self._present.get(id(target))
+        if entry is None or entry[0] is not target:  # a new list (the reader swaps one in per model entry)
+            entry = self._present[id(target)] = (target, set(), [0])
+        _, keys, counted = entry
+        keys.update(_problem_key(p) for p in target[counted[0]:])  # what was reported since the last replay
+        for problem in problems:
+            key = _problem_key(problem)
+            if key not in keys:
+                keys.add(key)
+                target.append(ConfigProblem(problem.message, problem.line, problem.column, problem.model))
+        counted[0] = len(target)
 
     def walk_items(self, node: MappingNode, where: str, seen: set[int] | None) -> Items:
         """One walk of a mapping, not memoised: call `items`, which walks each mapping only once."""
@@ -150,3 +167,7 @@ class Nodes:
         if isinstance(value, (int, float)):
             return f"{text} (a number)"
         return f"the string {show(value)}"
+
+
+def _problem_key(problem: ConfigProblem) -> tuple[object, ...]:
+    return problem.message, problem.line, problem.column, problem.model

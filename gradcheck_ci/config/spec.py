@@ -154,6 +154,16 @@ def format_problem(path: str, p: ConfigProblem) -> str:
     return located(path, p.line, p.column, p.message)
 
 
+def format_problems(path: str, problems: list[ConfigProblem]) -> list[str]:
+    """format_problem for each distinct problem, in file order of first report: a problem of a mapping merged
+    into many model entries (an anchor with a duplicate key) is one line saying how many entries it spoils."""
+    counts: dict[str, int] = {}
+    for problem in problems:
+        text = format_problem(path, problem)
+        counts[text] = counts.get(text, 0) + 1
+    return [text if n == 1 else f"{text} (in {n} model entries)" for text, n in counts.items()]
+
+
 def located(file: str, line: int | None, column: int | None, message: str) -> str:
     """'file:line:column: message', leaving out the parts that are None."""
     where = file
