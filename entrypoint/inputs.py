@@ -27,12 +27,14 @@ DEFAULTS = {
     "cache-dir": ".gradcheck-ci-cache",
     "merge": "",
     "fail-on-inconclusive": "false",
+    "pass-env": "",
 }
 
 # What @actions/core's getBooleanInput accepts (YAML 1.2 core schema booleans).
 TRUE_WORDS = {"true", "True", "TRUE"}
 FALSE_WORDS = {"false", "False", "FALSE"}
 SHARD = re.compile(r"^(\d+)\s*/\s*(\d+)$")
+ENV_NAME = re.compile(r"[A-Za-z0-9_*?\[\]]+")
 
 
 @dataclass
@@ -166,6 +168,10 @@ def check_tail(environ: Mapping[str, str], workspace: str, errors: list[str]) ->
         argv += ["--changed-since", changed_since]
     if parse_bool("fail-on-inconclusive", get_input("fail-on-inconclusive", environ), errors):
         argv.append("--fail-on-inconclusive")
+    for name in split_models(get_input("pass-env", environ)):  # the model's code gets only these (and the base)
+        if not ENV_NAME.fullmatch(name):
+            errors.append(f"Input 'pass-env': {name!r} is not an environment variable's name (or a glob of names)")
+        argv += ["--pass-env", name]
     return argv, cache_dir
 
 
@@ -179,7 +185,7 @@ def merge_head(environ: Mapping[str, str], workdir: str, errors: list[str]) -> l
         files = [path for path in files if path != output]
     if not files and not errors:
         errors.append(f"Input 'merge': {merge_input!r} names no report other than the merged one (json-report)")
-    for name in ("models", "shard", "changed-since"):
+    for name in ("models", "shard", "changed-since", "pass-env"):
         if get_input(name, environ):
             errors.append(f"Input '{name}' does not apply when 'merge' is given (merge combines finished shards)")
     return ["merge", *files, "--format", "github"]

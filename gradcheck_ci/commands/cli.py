@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from typing import NoReturn
 
@@ -52,6 +53,10 @@ def build_parser() -> ArgumentParser:
     check.add_argument("--format", choices=("auto", "text", "github"), default="auto",
                        help="github: annotations, log groups, job summary (auto: github under GitHub Actions)")
     check.add_argument("--quiet", action="store_true", help="no progress lines")
+    check.add_argument("--pass-env", action="append", default=None, metavar="NAME",
+                       help="give the model's code only this environment variable (a name or a glob; repeatable) "
+                            "besides what Python and Theano need; default: all but secret-like ones "
+                            "(tokens, passwords, ACTIONS_*); see docs/security.md")
     check.add_argument("--cache-dir", metavar="DIR",
                        help="keep gradcheck-ci's caches (Theano's compiled code) in DIR, for CI to save and "
                             "restore (default: $GRADCHECK_CI_CACHE_DIR, else ~/.cache/gradcheck-ci; in the "
@@ -205,6 +210,13 @@ def cmd_check(args: argparse.Namespace) -> int:
         if not args.cache_dir.strip():
             raise UsageError("--cache-dir needs a directory")
         os.environ[cachedir.CACHE_DIR_ENV] = os.path.abspath(args.cache_dir)  # the workers inherit it
+    if args.pass_env is not None:
+        from ..process.environment import PASS_ENV
+
+        bad = [name for name in args.pass_env if not re.fullmatch(r"[A-Za-z0-9_*?\[\]]+", name)]
+        if bad:
+            raise UsageError(f"--pass-env {bad[0]!r}: give an environment variable's name (or a glob of names)")
+        os.environ[PASS_ENV] = ",".join(args.pass_env)  # the workers' allow-list (process/environment.py)
     github = args.format == "github" or (args.format == "auto" and under_actions())
     return run.check(args, shard, Console(sys.stdout, github=github, quiet=args.quiet))
 

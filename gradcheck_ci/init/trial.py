@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.installation import with_package_on_path
+from ..process.environment import worker_environment
 from .discover import Candidate
 
 DEFAULT_TIMEOUT = 30.0  # seconds per candidate, its module's import included
@@ -71,7 +72,7 @@ def _run_worker(root: str, candidates: list[Candidate], indices: list[int], time
     (and, when that one's module never finished importing, the pending candidates of that module too)."""
     job = {"root": root, "candidates": [_candidate_json(candidates[i]) | {"index": i} for i in indices]}
     read_fd, write_fd = os.pipe()
-    env = dict(os.environ, GRADCHECK_EVENT_FD=str(write_fd), PYTHONUNBUFFERED="1")
+    env = dict(worker_environment(os.environ), GRADCHECK_EVENT_FD=str(write_fd), PYTHONUNBUFFERED="1")
     with_package_on_path(env)
     limit = MEMORY_MIB * 1024 * 1024
     proc = subprocess.Popen([sys.executable, "-m", "gradcheck_ci.init.trial", json.dumps(job)], cwd=root, env=env,

@@ -26,6 +26,7 @@ from ..core.errors import print_debug_traceback
 from ..core.installation import with_package_on_path
 from ..core.results import ErrorInfo, ModelResult
 from ..usercode.sites import is_inside, is_library, quote_source, relative
+from .environment import worker_environment
 
 OnEvent = Callable[[str, str], None]  # (model name, progress message)
 OnOutput = Callable[[str, str], None]  # (model name, a line the model's code printed)
@@ -94,7 +95,7 @@ class Runner:
 
     def _spawn(self, spec: ModelSpec, job_path: str, result_path: str) -> Outcome:
         read_fd, write_fd = os.pipe()
-        env = dict(os.environ, GRADCHECK_EVENT_FD=str(write_fd), PYTHONUNBUFFERED="1")
+        env = dict(worker_environment(os.environ), GRADCHECK_EVENT_FD=str(write_fd), PYTHONUNBUFFERED="1")
         with_package_on_path(env)
         limit = spec.memory * 1024 * 1024
         proc = subprocess.Popen(

@@ -74,6 +74,13 @@ def test_every_input_reaches_the_cli(tmp_path):
     assert plan.report_output == "sub/out/r.json"
 
 
+def test_pass_env_names_what_the_models_code_may_see(tmp_path):
+    plan = plan_for(tmp_path, pass_env="WANDB_*, MY_DATA_DIR", cache_dir="")
+    assert plan.errors == [] and plan.argv[-4:] == ["--pass-env", "WANDB_*", "--pass-env", "MY_DATA_DIR"]
+    assert "--pass-env" not in plan_for(tmp_path).argv  # default: the environment without secrets
+    assert "'pass-env': 'A=B'" in plan_for(tmp_path, pass_env="A=B").errors[0]
+
+
 def test_hyphenated_and_underscored_input_names(tmp_path):
     env = {"GITHUB_WORKSPACE": str(tmp_path), "INPUT_FAIL-ON-EXPECTED": "TRUE", "INPUT_JSON_REPORT": "x.json"}
     plan = inputs.plan(env, str(tmp_path), "/tmp/unused.json")
