@@ -99,13 +99,16 @@ def test_same_seed_same_numbers_across_runs_and_shards(repo: Path) -> None:
 
 
 def test_merge_refuses_overlapping_reports(repo: Path, tmp_path: Path) -> None:
-    report = {"schema": "gradcheck-ci/report/v1", "status": "pass", "config_file": "gradcheck.yml",
-              "models": [{"name": "mlp", "factory": "models/nets.py:mlp", "status": "pass", "seed": 11,
-                          "precision": "float64", "mode": "full", "config_line": 6}]}
+    """Two shards of one run that both report a model (a report edited, or copied under another shard's name)."""
     import json
 
-    (tmp_path / "a.json").write_text(json.dumps(report))
-    run = run_cli("merge", str(tmp_path / "a.json"), str(tmp_path / "a.json"), "--json",
+    for index in (1, 2):
+        report = {"schema": "gradcheck-ci/report/v1", "status": "pass", "config_file": "gradcheck.yml",
+                  "version": "0.1.0", "shard": f"{index}/2", "plan": {"config_sha256": "ab" * 32, "models": ["mlp"]},
+                  "models": [{"name": "mlp", "factory": "models/nets.py:mlp", "status": "pass", "seed": 11,
+                              "precision": "float64", "mode": "full", "config_line": 6}]}
+        (tmp_path / f"{index}.json").write_text(json.dumps(report))
+    run = run_cli("merge", str(tmp_path / "1.json"), str(tmp_path / "2.json"), "--json",
                   str(tmp_path / "m.json"), cwd=tmp_path)
     assert run.code == 2
     assert "the reports overlap: mlp checked more than once" in run.stderr
