@@ -36,3 +36,18 @@ def test_docker_without_an_engine_is_exit_2(monkeypatch, capsys):
     monkeypatch.setattr(dockerrun, "connect", no_engine)
     assert dockerrun.main(["--config", "x.yml"]) == 2
     assert "cannot reach a Docker engine" in capsys.readouterr().err
+
+
+def test_container_output_under_actions_starts_no_command(monkeypatch):
+    """The check in the container does not know it runs under Actions: what its model printed is neutralised."""
+    import io
+
+    from tests.actions_log import parsed_as_command, runner_lines
+
+    chunks = [(b"[net] | step 1\r::error file=net.py::fo", None), (b"rged\n", b"##[add-mask]x\n"), (b"\xc3", None),
+              (b"\xa9t\xc3\xa9\n", None)]
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    out, err = io.StringIO(), io.StringIO()
+    dockerrun.stream_output(chunks, out, err)
+    assert not [line for line in runner_lines(out.getvalue() + err.getvalue()) if parsed_as_command(line)]
+    assert "forged" in out.getvalue() and out.getvalue().endswith("été\n")  # a character split over two chunks

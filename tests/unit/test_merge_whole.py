@@ -105,10 +105,13 @@ def _malformed(data: dict, what: str) -> dict:
         data["shard"] = 2
     elif what == "plan":
         data["plan"] = {"config_sha256": "x", "models": [1, 2]}
+    elif what == "models":
+        data["models"] = [1, 2]
     return data
 
 
-@pytest.mark.parametrize("what", ["status", "seconds", "run seconds", "name", "error", "files", "shard", "plan"])
+@pytest.mark.parametrize("what", ["status", "seconds", "run seconds", "name", "error", "files", "shard", "plan",
+                                  "models"])
 def test_a_malformed_report_is_an_error_naming_it(tmp_path, capsys, what):
     path = Path(shard_report(tmp_path, None, ["mlp", "rnn", "cnn"]))
     path.write_text(json.dumps(_malformed(json.loads(path.read_text()), what)))
