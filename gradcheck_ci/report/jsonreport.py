@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
+import stat
 from collections import Counter
 from typing import Any
 
@@ -77,6 +79,8 @@ def _restore_floats(data: dict[str, Any]) -> None:
 
 def read_json(path: str) -> RunReport:
     """Load a report written by render_json. Raises ValueError, one sentence, for anything that is not one."""
+    if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO or a device would be read for ever (OSError: missing)
+        raise ValueError("not a regular file (a pipe, a device or a socket)")
     with open(path, encoding="utf-8") as handle:
         try:
             data = json.load(handle)  # JSONDecodeError is a ValueError

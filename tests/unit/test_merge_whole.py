@@ -3,6 +3,7 @@ model selections, and malformed reports are errors (exit 2, one sentence naming 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -124,6 +125,13 @@ def test_json_nested_beyond_any_parser_is_an_error(tmp_path, capsys):
     (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
     assert merge(tmp_path, str(tmp_path / "deep.json")) == 2
     assert "deep.json: not a gradcheck-ci report (nested too deeply)" in one_error_line(capsys)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_a_fifo_given_as_a_report_is_refused_not_waited_on(tmp_path, capsys):
+    os.mkfifo(tmp_path / "shard.json")
+    assert merge(tmp_path, str(tmp_path / "shard.json")) == 2
+    assert "shard.json: not a regular file" in one_error_line(capsys)
 
 
 class CountedName(str):
