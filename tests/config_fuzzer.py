@@ -7,7 +7,9 @@ A case is clean when:
 - every message is one line naming gradcheck.yml, with a line number wherever the file has lines ("unlocated");
 - what it accepts, `check` can run: a seed numpy takes, a bounded directions count, finite limits ("accepts-bad").
 
-A fast sample runs in tests/unit/test_config_fuzz.py; the full campaign is `python -m benchmarks.config_fuzz`.
+A fast sample runs in tests/unit/test_config_fuzz.py; the full campaign is `python -m benchmarks.config_fuzz`,
+whose `--check N` also runs the real `check` on N variants `validate` accepted: none may end in a configuration
+error or an internal error there ("check-refuses", "check-internal-error").
 Both report the counts: cases tried, clean, and failures by kind (all of them must be zero).
 """
 from __future__ import annotations
@@ -46,8 +48,18 @@ models:
     memory: 2048
     params: ["*.W"]
 """
-FILES = {"models/tagger.py": "def build(num_units=8, gradient_steps=-1):\n    pass\n\n\n"
-                             "def build_classifier():\n    pass\n"}
+FILES = {"models/tagger.py": """import lasagne
+from lasagne.layers import DenseLayer, InputLayer
+
+
+def build(num_units=8, gradient_steps=-1):
+    hidden = DenseLayer(InputLayer((None, 3)), num_units)
+    return DenseLayer(hidden, 2, nonlinearity=lasagne.nonlinearities.softmax)
+
+
+def build_classifier():
+    return DenseLayer(InputLayer((None, 3)), 2, nonlinearity=lasagne.nonlinearities.softmax)
+"""}
 
 # Values a user (or an attacker) can put anywhere a scalar goes.
 HOSTILE_VALUES = [
@@ -62,6 +74,7 @@ SCALAR_LINE = re.compile(r"^(\s*(?:- )?[\w-]+: )(.+)$")
 
 @dataclass
 class Tally:
+    command: str = "validate"
     tried: int = 0
     clean: int = 0
     valid: int = 0  # of the clean ones: validate said valid
@@ -70,8 +83,10 @@ class Tally:
 
     def report(self) -> str:
         kinds = ", ".join(f"{kind} {count}" for kind, count in sorted(self.failures.items())) or "none"
-        return (f"config fuzzer: {self.tried} cases tried, {self.clean} clean ({self.valid} valid, "
-                f"{self.clean - self.valid} refused with located messages); failures by kind: {kinds}")
+        outcome = (f" ({self.valid} valid, {self.clean - self.valid} refused with located messages)"
+                   if self.command == "validate" else "")
+        return (f"config fuzzer ({self.command}): {self.tried} cases tried, {self.clean} clean{outcome}; "
+                f"failures by kind: {kinds}")
 
 
 def mutate(text: str, rng: random.Random) -> bytes:
@@ -149,6 +164,13 @@ def _accepts_bad(path: str, root: str) -> list[str]:
     return []
 
 
+def _write_files(root: str) -> None:
+    for name, text in FILES.items():
+        os.makedirs(os.path.dirname(os.path.join(root, name)), exist_ok=True)
+        with open(os.path.join(root, name), "w", encoding="utf-8") as handle:
+            handle.write(text)
+
+
 @contextlib.contextmanager
 def _actions():
     saved = os.environ.get("GITHUB_ACTIONS")
@@ -167,10 +189,7 @@ def campaign(cases: int, seed: int = 0) -> Tally:
     rng = random.Random(seed)
     tally = Tally()
     with tempfile.TemporaryDirectory(prefix="gradcheck-fuzz-") as root:
-        for name, text in FILES.items():
-            os.makedirs(os.path.dirname(os.path.join(root, name)), exist_ok=True)
-            with open(os.path.join(root, name), "w", encoding="utf-8") as handle:
-                handle.write(text)
+        _write_files(root)
         for case in range(cases):
             data = mutate(BASE, rng)
             kinds, valid = judge(data, root)
@@ -183,3 +202,39 @@ def campaign(cases: int, seed: int = 0) -> Tally:
                 tally.examples.setdefault(kind, f"case {case} (seed {seed}): {data[:300]!r}")
     return tally
 
+
+def check_sample(count: int, seed: int = 0, cases: int = 100_000) -> Tally:
+    """Run the real `check` (workers, Theano) on the first `count` distinct variants that validate accepts."""
+    import json
+    import subprocess
+    import sys
+
+    rng = random.Random(seed)
+    tally, done = Tally(command="check"), set()
+    with tempfile.TemporaryDirectory(prefix="gradcheck-fuzz-check-") as root:
+        _write_files(root)
+        for case in range(cases):
+            if tally.tried >= count:
+                break
+            data = mutate(BASE, rng)
+            kinds, valid = judge(data, root)
+            if kinds or not valid or data in done:
+                continue
+            done.add(data)
+            report = os.path.join(root, "report.json")
+            run = subprocess.run([sys.executable, "-m", "gradcheck_ci", "check", "--quiet", "--config",
+                                  os.path.join(root, "gradcheck.yml"), "--json", report],
+                                 capture_output=True, text=True, timeout=1800, check=False)
+            models = json.loads(open(report, encoding="utf-8").read())["models"] if os.path.exists(report) else []
+            errors = [m["error"] for m in models if m.get("error")]
+            found = []
+            if run.returncode not in (0, 1, 2) or "internal error" in run.stdout + run.stderr:
+                found.append("check-internal-error")
+            if any(e["kind"] == "config" for e in errors):
+                found.append("check-refuses")
+            tally.tried += 1
+            tally.clean += not found
+            for kind in found:
+                tally.failures[kind] += 1
+                tally.examples.setdefault(kind, f"case {case} (seed {seed}): {data[:300]!r}")
+    return tally

@@ -44,9 +44,11 @@ def relative(path: str, root: str) -> str:
 
 
 def user_frame(tb_frames: list[traceback.FrameSummary], root: str) -> CallSite | None:
-    """The innermost frame of a traceback that lies in the user's repository."""
+    """The innermost frame of a traceback that lies in the user's repository: a file there. A compiled module's
+    frame names a bare source file ("_mt19937.pyx") that would resolve against the worker's directory, the root."""
     for frame in reversed(tb_frames):
-        if frame.filename and is_inside(frame.filename, root) and not is_library(frame.filename):
+        if (frame.filename and is_inside(frame.filename, root) and not is_library(frame.filename)
+                and os.path.isfile(frame.filename)):
             return CallSite(relative(frame.filename, root), frame.lineno or 1)
     return None
 

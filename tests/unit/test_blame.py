@@ -208,3 +208,15 @@ def test_what_the_checkout_or_the_environment_lacks_is_said(tmp_path):
     exc = _raise_in("size = 7 / 2\nlist(range(size))\n", str(user_file))
     error = blame.user_code_error(exc, str(tmp_path), "building model 'net'", ("gradcheck.yml", 4))
     assert error.message.endswith("use `//` for sizes and indices") and error.line == 2
+
+
+def test_a_compiled_modules_frame_is_never_the_users_line(tmp_path, monkeypatch):
+    """numpy's seed check raises from "_mt19937.pyx": relative, it resolved against the worker's directory (the
+    repository) and was reported as the user's file. Only a file that is there is the user's."""
+    from gradcheck_ci.usercode.sites import CallSite, user_frame
+
+    (tmp_path / "net.py").write_text("def build():\n    pass\n")
+    monkeypatch.chdir(tmp_path)
+    frames = [traceback.FrameSummary(str(tmp_path / "net.py"), 2, "build"),
+              traceback.FrameSummary("_mt19937.pyx", 180, "numpy.random._mt19937._legacy_seeding")]
+    assert user_frame(frames, str(tmp_path)) == CallSite("net.py", 2)
