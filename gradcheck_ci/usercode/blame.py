@@ -93,10 +93,15 @@ def _from_another_era(exc: BaseException, root: str, doing: str, site: CallSite 
     float32 = float32_explanation(exc, _text(exc, root))
     if float32:
         return ModelLoadError(float32[0], *(float32[1] or location), kind="build")
-    era = legacy.gpu(exc) or legacy.lasagne_master(
-        exc, legacy.refusing_class(exc.__traceback__, lambda f: is_users(f, root)))
-    if era:
-        return ModelLoadError(f"{era} ({doing})", *location)
+    gpu = legacy.gpu(exc)
+    if gpu:
+        return ModelLoadError(f"{gpu} ({doing})", *location)
+    user_class = legacy.refusing_class(exc.__traceback__, lambda f: is_users(f, root))
+    master = legacy.lasagne_master(exc, user_class)
+    if master:
+        error = ModelLoadError(f"{master} ({doing})", *location)
+        error.master_api = legacy.master_api(exc, user_class)  # `lasagne: auto` checks it on master instead
+        return error
     division = legacy.python3_division(exc)
     if division:
         return ModelLoadError(f"{_text(exc, root)} ({doing}): {division}", *location)
