@@ -68,6 +68,11 @@ def worker_env(stack: str, env: dict[str, str]) -> dict[str, str]:
     return env
 
 
+def current(environ: Mapping[str, str] | None = None) -> str:
+    """The stack this worker runs (the runner chose it through worker_env)."""
+    return MASTER if (os.environ if environ is None else environ).get(PATH_ENV) else RELEASE
+
+
 def label(stack: str | None) -> str:
     """'Lasagne 0.1', 'Lasagne master'."""
     return LABELS.get(stack or RELEASE, f"Lasagne {stack}")
