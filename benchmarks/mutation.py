@@ -123,6 +123,9 @@ def run_case(case: Case, seeds: list[int], sizes: tuple[float, ...], tmp: str, l
                     "error": (proc.stderr.strip().splitlines() or ["no output"])[-1]}
         result = json.loads(Path(out_path).read_text())
     result["lasagne"] = lasagne
+    expected = stacks.MASTER_VERSION if lasagne == stacks.MASTER else "0.1"
+    if result.get("lasagne_version", expected) != expected:  # the worker imported the other stack
+        return {"name": case.name, "lasagne": lasagne, "error": f"ran on Lasagne {result['lasagne_version']}"}
     return result
 
 

@@ -22,7 +22,7 @@ if [ -f "$wheel" ]; then
     source="$wheel"
 fi
 rm -rf "$target.tmp"
-if "$python" -m pip install --quiet --no-deps --no-compile --retries 1 --timeout 20 --target "$target.tmp" "$source"; then
+if "$python" -m pip install --quiet --no-deps --retries 1 --timeout 20 --target "$target.tmp" "$source"; then
     rm -rf "$target"
     mv "$target.tmp" "$target"
     echo "Lasagne master installed in $target (from $(basename "$source"))"
