@@ -77,7 +77,7 @@ class Runner:
         problem = stacks.master_problem()
         if problem:  # the 0.1 error stands; say what would check it
             return with_master_hint(result, problem)
-        self.on_event(spec.name, f"the code uses {needs}, which only Lasagne master has: checking it there")
+        self.on_event(spec.name, f"the code uses {needs}, which Lasagne 0.1 does not have: checking it on master")
         moved = self._run_on(spec, stacks.MASTER)
         moved.extra.pop("master_api", None)
         moved.notices.insert(0, moved_notice(needs, result.error))
@@ -291,7 +291,7 @@ def quoted_sources(result: ModelResult, root: str) -> dict[str, dict[str, str]]:
 def moved_notice(api: str, first: ErrorInfo | None) -> Notice:
     """`lasagne: auto` moved the model to Lasagne master: which stack checked it, and why (where 0.1 failed)."""
     return Notice(f"checked on Lasagne master ({stacks.MASTER_VERSION} at commit {stacks.MASTER_COMMIT[:12]}), "
-                  f"not Lasagne 0.1: the code uses {api}, which only master has (`lasagne: auto`; write "
+                  f"not Lasagne 0.1: the code uses {api}, which Lasagne 0.1 does not have (`lasagne: auto`; write "
                   "`lasagne: master` to go there directly)", "lasagne-stack",
                   first.file if first else None, first.line if first else None)
 

@@ -51,7 +51,7 @@ def test_auto_moves_master_code_to_master_and_says_where_it_needed_it(mixed_run:
     assert notices(generator)[0] == ("lasagne-stack", "models/dcgan.py", 4)
     assert generator["notices"][0]["message"].startswith(
         "checked on Lasagne master (0.2.dev1 at commit 5d3c63cb315c), not Lasagne 0.1: the code uses "
-        "lasagne.layers.TransposedConv2DLayer, which only master has")
+        "lasagne.layers.TransposedConv2DLayer, which Lasagne 0.1 does not have")
     assert {p["id"].split(".")[0] for p in generator["params"]} >= {"BatchNormLayer#0", "TransposedConv2DLayer#0"}
     lstm = mixed_run.model("lstm-truncated")
     assert notices(lstm) == [("lasagne-stack", "models/rnn.py", 9)]
@@ -137,3 +137,23 @@ def test_init_builds_master_factories_on_master_and_says_so(tmp_path: Path):
                        "models/rnn.py:build_rnn": None}
     text = (repo / "gradcheck.yml").read_text(encoding="utf-8")
     assert "lasagne: master  # its code uses lasagne.layers.TransposedConv2DLayer" in text
+
+
+def test_a_name_neither_stack_has_is_reported_from_master_without_blaming_0_1(tmp_path: Path):
+    """A misspelt layer fails on 0.1 like a master API would; on master it is what it is, a missing name, and
+    the notice says why the model went there."""
+    require_master()
+    (tmp_path / "net.py").write_text(
+        "import lasagne\n"
+        "from lasagne.layers import DenseLayer, InputLayer\n\n\n"
+        "def build_model():\n"
+        "    l_in = InputLayer((None, 3))\n"
+        "    l_hid = lasagne.layers.BatchNormLayr(DenseLayer(l_in, 4))\n"
+        "    return DenseLayer(l_hid, 2, nonlinearity=lasagne.nonlinearities.softmax)\n")
+    (tmp_path / "gradcheck.yml").write_text("version: 1\nmodels:\n  - name: typo\n    factory: net.py:build_model\n")
+    run = run_cli("check", cwd=tmp_path, json_path=tmp_path / "r.json")
+    assert run.code == 2, run.output
+    model = run.model("typo")
+    assert (model["lasagne"], model["error"]["file"], model["error"]["line"]) == ("master", "net.py", 7)
+    assert "BatchNormLayr" in model["error"]["message"] and "Lasagne 0.1" not in model["error"]["message"]
+    assert notices(model) == [("lasagne-stack", "net.py", 7)]

@@ -123,7 +123,7 @@ def test_the_notice_says_which_stack_checked_the_model_and_points_where_0_1_fail
     notice = moved_notice("lasagne.layers.batch_norm", ErrorInfo("...", "models/gan.py", 3, "load"))
     assert (notice.code, notice.file, notice.line) == ("lasagne-stack", "models/gan.py", 3)
     assert notice.message.startswith("checked on Lasagne master (0.2.dev1 at commit 5d3c63cb315c), not Lasagne "
-                                     "0.1: the code uses lasagne.layers.batch_norm, which only master has")
+                                     "0.1: the code uses lasagne.layers.batch_norm, which Lasagne 0.1 does not have")
 
 
 # ------------------------------------------------------------------------ reports
