@@ -77,7 +77,7 @@ RUN mkdir -p /src/gradcheck_ci \
     && find "$site/theano" -mindepth 2 -type d -name tests -prune -exec rm -rf {} + \
     && find "$site" -name '*.so*' -type f -exec strip --strip-unneeded {} +
 # Lasagne master beside Lasagne 0.1, in the venv's share/gradcheck-ci/lasagne-master, where gradcheck-ci looks
-# for it (gradcheck_ci/platform/stacks.py): a model on master gets that directory first on its worker's
+# for it (gradcheck_ci/platform/lasagne_stacks.py): a model on master gets that directory first on its worker's
 # PYTHONPATH. From a wheel of the pinned commit in ci/wheels/ when there is one (machines without GitHub),
 # else from GitHub's archive of the commit.
 COPY ci/install-lasagne-master.sh /tmp/master/ci/install-lasagne-master.sh

@@ -96,7 +96,7 @@ def run_case(case: Case, seeds: list[int], sizes: tuple[float, ...], tmp: str, l
     """The case's seeds on one Lasagne stack ("0.1" or "master": its worker has master first on its path, as a
     model with `lasagne: master` has in a check)."""
     from gradcheck_ci.core.installation import with_package_on_path
-    from gradcheck_ci.platform import stacks
+    from gradcheck_ci.platform import lasagne_stacks
 
     tag = f"{case.name}-{lasagne}"
     job_path, out_path = os.path.join(tmp, f"{tag}.json"), os.path.join(tmp, f"{tag}.out.json")
@@ -105,9 +105,9 @@ def run_case(case: Case, seeds: list[int], sizes: tuple[float, ...], tmp: str, l
            "precision": case.precision, "seeds": seeds, "sizes": list(sizes), "root": str(ROOT)}
     Path(job_path).write_text(json.dumps(job))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
-    with_package_on_path(stacks.worker_env(lasagne, env))
-    if lasagne == stacks.MASTER and stacks.master_problem():
-        return {"name": case.name, "lasagne": lasagne, "error": stacks.master_problem()}
+    with_package_on_path(lasagne_stacks.worker_env(lasagne, env))
+    if lasagne == lasagne_stacks.MASTER and lasagne_stacks.master_problem():
+        return {"name": case.name, "lasagne": lasagne, "error": lasagne_stacks.master_problem()}
     steps = [["benchmarks.mutation_worker", job_path, out_path]]
     for step in steps:
         proc = subprocess.run([sys.executable, "-m", *step], env=env, capture_output=True, text=True, cwd=str(REPO))
@@ -123,7 +123,7 @@ def run_case(case: Case, seeds: list[int], sizes: tuple[float, ...], tmp: str, l
                     "error": (proc.stderr.strip().splitlines() or ["no output"])[-1]}
         result = json.loads(Path(out_path).read_text())
     result["lasagne"] = lasagne
-    expected = stacks.MASTER_VERSION if lasagne == stacks.MASTER else "0.1"
+    expected = lasagne_stacks.MASTER_VERSION if lasagne == lasagne_stacks.MASTER else "0.1"
     if result.get("lasagne_version", expected) != expected:  # the worker imported the other stack
         return {"name": case.name, "lasagne": lasagne, "error": f"ran on Lasagne {result['lasagne_version']}"}
     return result

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install Lasagne master (0.2.dev1 at the pinned commit, gradcheck_ci/platform/stacks.py) beside Lasagne 0.1,
+# Install Lasagne master (0.2.dev1 at the pinned commit, gradcheck_ci/platform/lasagne_stacks.py) beside Lasagne 0.1,
 # into a directory of its own, never over the release: a worker that checks a model on master puts that
 # directory first on its PYTHONPATH.
 #

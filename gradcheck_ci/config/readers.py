@@ -99,7 +99,7 @@ def choice(options: tuple[str, ...]) -> Reader:
     return read
 
 
-LASAGNE_STACKS = ("0.1", "master", "auto")  # platform/stacks.py's CHOICES (this layer cannot import it)
+LASAGNE_STACKS = ("0.1", "master", "auto")  # platform/lasagne_stacks.py's CHOICES (this layer cannot import it)
 
 
 def lasagne_stack(nodes: Nodes, node: Node, key: str) -> str:

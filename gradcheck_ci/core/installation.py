@@ -10,7 +10,7 @@ def package_parent() -> str:
     return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-# A worker's Lasagne stack directory (platform/stacks.py sets it): first on PYTHONPATH, before the package's
+# A worker's Lasagne stack directory (platform/lasagne_stacks.py sets it): first on PYTHONPATH, before the package's
 # parent, which in a plain install is site-packages, where Lasagne 0.1 would win.
 STACK_PATH_ENV = "GRADCHECK_STACK_PATH"
 

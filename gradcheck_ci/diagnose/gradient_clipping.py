@@ -7,7 +7,7 @@ verdict: a loose clip (c = 100) usually changes nothing, so the cause is reporte
 (rebuild with `grad_clipping=False`) removes at least part of the mismatch, or when the bounds are [0, 0]:
 Lasagne 0.1 tests `grad_clipping is not False`, so `grad_clipping=0` clips to [0, 0] and zeroes every
 gradient through the layer; Lasagne master tests `if grad_clipping`, so 0 is off there and builds no clip.
-Both are judged from the graph the model's stack built (platform/stacks.py), and the message names it.
+Both are judged from the graph the model's stack built (platform/lasagne_stacks.py), and the message names it.
 
 Detected from the graph: `GradClip` ops inside the inner graph of a Scan the layer introduced.
 """
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from ..core.causes import BY_CODE
 from ..core.results import Diagnosis
-from ..platform import stacks
+from ..platform import lasagne_stacks
 from .ablation import Outcome, Suspect, verdict_sentence
 from .session import Session
 
@@ -53,8 +53,8 @@ def describe(session: Session, suspect: Suspect, outcome: Outcome | None) -> Dia
     else:
         hi = max(abs(b) for pair in bounds for b in pair)
         message = (f"{suspect.label} clips the gradient flowing back through each step to [-{hi:g}, {hi:g}] "
-                   f"({setting}, on {stacks.label(stacks.current())}), so where a backward message is larger "
-                   "Theano's gradient is not the derivative of the loss")
+                   f"({setting}, on {lasagne_stacks.label(lasagne_stacks.current())}), so where a backward message is "
+                   "larger Theano's gradient is not the derivative of the loss")
         fix = FIX
     message += verdict_sentence(session, outcome, "grad_clipping=False")
     if session.spec.expect == "fail" and not zero:

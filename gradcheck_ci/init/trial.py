@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.installation import with_package_on_path
-from ..platform import stacks
+from ..platform import lasagne_stacks
 from .discover import Candidate
 
 DEFAULT_TIMEOUT = 30.0  # seconds per candidate, its module's import included
@@ -49,7 +49,7 @@ class Trial:
     tensors: int = 0
     parameters: int = 0
     recurrent: list[str] = field(default_factory=list)
-    lasagne: str = "0.1"  # the stack it was tried on: master when its code needs master (platform/stacks.py)
+    lasagne: str = "0.1"  # the stack it was tried on: master when its code needs master (platform/lasagne_stacks.py)
     master_api: str | None = None  # what it used that only Lasagne master has, when that is why it did not build
 
 
@@ -59,11 +59,11 @@ def try_candidates(root: str, candidates: list[Candidate], timeout: float = DEFA
                    on_progress: Callable[[Trial], None] = lambda trial: None) -> list[Trial]:
     """Every candidate tried (in order), each with at most `timeout` seconds; their Trials, in order. Those whose
     code needs Lasagne master are tried again on master when it is installed, as `lasagne: auto` would."""
-    trials = _try_on(root, candidates, list(range(len(candidates))), timeout, stacks.RELEASE,
+    trials = _try_on(root, candidates, list(range(len(candidates))), timeout, lasagne_stacks.RELEASE,
                      lambda trial: None if trial.master_api else on_progress(trial))
     again = [i for i, trial in trials.items() if trial.master_api]
-    if again and stacks.master_problem() is None:
-        on_master = _try_on(root, candidates, again, timeout, stacks.MASTER, on_progress)
+    if again and lasagne_stacks.master_problem() is None:
+        on_master = _try_on(root, candidates, again, timeout, lasagne_stacks.MASTER, on_progress)
         for index, trial in on_master.items():
             trial.master_api = trials[index].master_api  # what made it go there (the scaffold's comment)
         trials.update(on_master)
@@ -88,13 +88,13 @@ def _try_on(root: str, candidates: list[Candidate], indices: list[int], timeout:
 
 
 def _run_worker(root: str, candidates: list[Candidate], indices: list[int], timeout: float,
-                stack: str = stacks.RELEASE) -> dict[int, Trial]:
+                stack: str = lasagne_stacks.RELEASE) -> dict[int, Trial]:
     """Run one worker over `indices`; the trials it finished, plus the one it was on when it died or hung
     (and, when that one's module never finished importing, the pending candidates of that module too)."""
     job = {"root": root, "candidates": [_candidate_json(candidates[i]) | {"index": i} for i in indices]}
     read_fd, write_fd = os.pipe()
     env = dict(os.environ, GRADCHECK_EVENT_FD=str(write_fd), PYTHONUNBUFFERED="1")
-    with_package_on_path(stacks.worker_env(stack, env))
+    with_package_on_path(lasagne_stacks.worker_env(stack, env))
     limit = MEMORY_MIB * 1024 * 1024
     proc = subprocess.Popen([sys.executable, "-m", "gradcheck_ci.init.trial", json.dumps(job)], cwd=root, env=env,
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

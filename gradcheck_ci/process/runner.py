@@ -25,7 +25,7 @@ from ..config import ModelSpec
 from ..core.errors import print_debug_traceback
 from ..core.installation import with_package_on_path
 from ..core.results import ErrorInfo, ModelResult, Notice
-from ..platform import stacks
+from ..platform import lasagne_stacks
 from ..usercode.sites import is_inside, is_library, quote_source, relative
 
 OnEvent = Callable[[str, str], None]  # (model name, progress message)
@@ -57,28 +57,28 @@ class Runner:
             on_result(self.run_one(spec))
 
     def run_one(self, spec: ModelSpec) -> ModelResult:
-        """The model's check on the Lasagne stack its `lasagne:` key chooses (platform/stacks.py)."""
-        if spec.lasagne == stacks.MASTER:
-            problem = stacks.master_problem()
+        """The model's check on the Lasagne stack its `lasagne:` key chooses (platform/lasagne_stacks.py)."""
+        if spec.lasagne == lasagne_stacks.MASTER:
+            problem = lasagne_stacks.master_problem()
             if problem:
                 line = spec.key_lines.get("lasagne", spec.line)
                 result = error_result(spec, self.config_file, ErrorInfo(
                     f"model {spec.name!r} asks for `lasagne: master`, but {problem}", self.config_file, line, "config"))
-                result.lasagne = stacks.MASTER
+                result.lasagne = lasagne_stacks.MASTER
                 result.spec = spec.as_checked()
                 return result
-            return self._run_on(spec, stacks.MASTER)
-        result = self._run_on(spec, stacks.RELEASE)
+            return self._run_on(spec, lasagne_stacks.MASTER)
+        result = self._run_on(spec, lasagne_stacks.RELEASE)
         needs = result.extra.pop("master_api", None)
         if not needs or self.cancelled:
             return result
-        if spec.lasagne == stacks.RELEASE:
+        if spec.lasagne == lasagne_stacks.RELEASE:
             return with_pinned_hint(result, spec, self.config_file)
-        problem = stacks.master_problem()
+        problem = lasagne_stacks.master_problem()
         if problem:  # the 0.1 error stands; say what would check it
             return with_master_hint(result, problem)
         self.on_event(spec.name, f"the code uses {needs}, which Lasagne 0.1 does not have: checking it on master")
-        moved = self._run_on(spec, stacks.MASTER)
+        moved = self._run_on(spec, lasagne_stacks.MASTER)
         moved.extra.pop("master_api", None)
         moved.notices.insert(0, moved_notice(needs, result.error))
         moved.sources = quoted_sources(moved, self.root)  # the notice's line too
@@ -129,7 +129,7 @@ class Runner:
     def _spawn(self, spec: ModelSpec, job_path: str, result_path: str, stack: str) -> Outcome:
         read_fd, write_fd = os.pipe()
         env = dict(os.environ, GRADCHECK_EVENT_FD=str(write_fd), PYTHONUNBUFFERED="1")
-        with_package_on_path(stacks.worker_env(stack, env))
+        with_package_on_path(lasagne_stacks.worker_env(stack, env))
         limit = spec.memory * 1024 * 1024
         proc = subprocess.Popen(
             [sys.executable, "-m", "gradcheck_ci.process.worker", job_path, result_path],
@@ -290,7 +290,8 @@ def quoted_sources(result: ModelResult, root: str) -> dict[str, dict[str, str]]:
 
 def moved_notice(api: str, first: ErrorInfo | None) -> Notice:
     """`lasagne: auto` moved the model to Lasagne master: which stack checked it, and why (where 0.1 failed)."""
-    return Notice(f"checked on Lasagne master ({stacks.MASTER_VERSION} at commit {stacks.MASTER_COMMIT[:12]}), "
+    commit = lasagne_stacks.MASTER_COMMIT[:12]
+    return Notice(f"checked on Lasagne master ({lasagne_stacks.MASTER_VERSION} at commit {commit}), "
                   f"not Lasagne 0.1: the code uses {api}, which Lasagne 0.1 does not have (`lasagne: auto`; write "
                   "`lasagne: master` to go there directly)", "lasagne-stack",
                   first.file if first else None, first.line if first else None)

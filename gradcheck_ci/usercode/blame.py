@@ -17,7 +17,7 @@ import traceback
 from ..config import ModelSpec
 from ..core.errors import ModelLoadError
 from ..core.results import Notice
-from ..platform import stacks
+from ..platform import lasagne_stacks
 from . import guard, legacy
 from .float32_sites import float32_explanation
 from .messages import clean_message, without_library_paths
@@ -99,7 +99,7 @@ def _from_another_era(exc: BaseException, root: str, doing: str, site: CallSite 
         return ModelLoadError(f"{gpu} ({doing})", *location)
     user_class = legacy.refusing_class(exc.__traceback__, lambda f: is_users(f, root))
     # on Lasagne master, a missing Lasagne name is a typo (or newer still), not a reason to go to master
-    master = legacy.lasagne_master(exc, user_class) if stacks.current() == stacks.RELEASE else None
+    master = legacy.lasagne_master(exc, user_class) if lasagne_stacks.current() == lasagne_stacks.RELEASE else None
     if master:
         error = ModelLoadError(f"{master} ({doing})", *location)
         error.master_api = legacy.master_api(exc, user_class)  # `lasagne: auto` checks it on master instead

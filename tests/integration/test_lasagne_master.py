@@ -14,10 +14,10 @@ import pytest
 import yaml
 
 from gradcheck_ci.core.installation import with_package_on_path
-from gradcheck_ci.platform import stacks
+from gradcheck_ci.platform import lasagne_stacks
 from tests import FIXTURES
 from tests.harness import REPORT_ARGS, CliRun, assert_no_traceback, assert_reports_valid, cli_env, run_cli
-from tests.stacks import require_master
+from tests.master_stack import require_master
 
 pytestmark = pytest.mark.slow
 
@@ -98,11 +98,11 @@ def test_the_function_cache_serves_master_models_and_keys_them_apart_from_0_1(mi
     again = run_cli("check", "--model", "rnn-clip0-master", cwd=mixed_run.cwd, json_path=mixed_run.cwd / "again.json")
     assert again.code == 0, again.output
     assert again.model("rnn-clip0-master")["extra"]["compile"]["cache"] == "hit"
-    # a function cache entry is keyed on the Lasagne the worker imports: master's version in a master worker
-    probe = "from gradcheck_ci.platform import fncache; print(fncache.versions()['Lasagne'])"
+    # a function cache entry is keyed on the Lasagne the worker imports (graphkey.versions): master's in a master worker
+    probe = "from gradcheck_ci.platform import graphkey; print(graphkey.versions()['Lasagne'])"
     versions = []
-    for stack in (stacks.RELEASE, stacks.MASTER):
-        env = with_package_on_path(stacks.worker_env(stack, cli_env()))
+    for stack in (lasagne_stacks.RELEASE, lasagne_stacks.MASTER):
+        env = with_package_on_path(lasagne_stacks.worker_env(stack, cli_env()))
         versions.append(subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True,
                                        check=True).stdout.strip())
     assert versions == ["0.1", "0.2.dev1"]
@@ -111,7 +111,7 @@ def test_the_function_cache_serves_master_models_and_keys_them_apart_from_0_1(mi
 def test_a_model_asking_for_master_where_there_is_none_is_a_config_error(tmp_path: Path):
     shutil.copytree(FIXTURES / "master", tmp_path / "repo", ignore=shutil.ignore_patterns("__pycache__"))
     run = run_cli("check", "--model", "rnn-clip0-master", cwd=tmp_path / "repo", json_path=tmp_path / "r.json",
-                  env={stacks.MASTER_ENV: str(tmp_path / "no-master")})
+                  env={lasagne_stacks.MASTER_ENV: str(tmp_path / "no-master")})
     assert run.code == 2, run.output
     error = run.model("rnn-clip0-master")["error"]
     assert (error["file"], error["line"], error["kind"]) == ("gradcheck.yml", 20, "config")

@@ -1,4 +1,4 @@
-"""The two Lasagne stacks (gradcheck_ci/platform/stacks.py): where master is found, what a worker's
+"""The two Lasagne stacks (gradcheck_ci/platform/lasagne_stacks.py): where master is found, what a worker's
 environment gets, the `lasagne:` key, what `auto` moves on, and how the reports name the stack."""
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from gradcheck_ci.config import load_config
 from gradcheck_ci.core.installation import package_parent, with_package_on_path
 from gradcheck_ci.core.results import ErrorInfo, RunReport
-from gradcheck_ci.platform import stacks
+from gradcheck_ci.platform import lasagne_stacks
 from gradcheck_ci.process.runner import moved_notice
 from gradcheck_ci.report.html import render_html
 from gradcheck_ci.report.jsonreport import render_json
@@ -22,7 +22,7 @@ from tests import REPO
 from tests.samples import model
 
 
-def master_tree(root, version: str | None = stacks.MASTER_VERSION):
+def master_tree(root, version: str | None = lasagne_stacks.MASTER_VERSION):
     (root / "lasagne").mkdir(parents=True)
     (root / "lasagne" / "__init__.py").write_text("")
     if version:
@@ -34,40 +34,41 @@ def master_tree(root, version: str | None = stacks.MASTER_VERSION):
 
 
 def test_master_is_found_where_the_environment_says(tmp_path):
-    env = {stacks.MASTER_ENV: str(master_tree(tmp_path / "master"))}
-    assert stacks.master_dir(env) == str(tmp_path / "master")
-    assert stacks.master_problem(env) is None
+    env = {lasagne_stacks.MASTER_ENV: str(master_tree(tmp_path / "master"))}
+    assert lasagne_stacks.master_dir(env) == str(tmp_path / "master")
+    assert lasagne_stacks.master_problem(env) is None
 
 
 def test_without_master_the_problem_says_how_to_install_it(tmp_path):
-    problem = stacks.master_problem({stacks.MASTER_ENV: str(tmp_path / "nothing")})
+    problem = lasagne_stacks.master_problem({lasagne_stacks.MASTER_ENV: str(tmp_path / "nothing")})
     assert problem is not None and problem.startswith("Lasagne master is not installed")
-    assert stacks.MASTER_ARCHIVE in problem and "make lasagne-master" in problem
+    assert lasagne_stacks.MASTER_ARCHIVE in problem and "make lasagne-master" in problem
     assert str(tmp_path) not in problem  # no path of this machine in a message
 
 
 def test_another_lasagne_in_masters_place_is_refused(tmp_path):
-    env = {stacks.MASTER_ENV: str(master_tree(tmp_path / "master", version="0.1"))}
-    assert "is version 0.1, not 0.2.dev1" in stacks.master_problem(env)
+    env = {lasagne_stacks.MASTER_ENV: str(master_tree(tmp_path / "master", version="0.1"))}
+    assert "is version 0.1, not 0.2.dev1" in lasagne_stacks.master_problem(env)
 
 
 def test_the_default_place_is_inside_the_interpreters_environment():
-    assert stacks.master_dir({}).endswith(os.path.join("share", "gradcheck-ci", "lasagne-master"))
+    assert lasagne_stacks.master_dir({}).endswith(os.path.join("share", "gradcheck-ci", "lasagne-master"))
 
 
 # ------------------------------------------------------------------------ a worker's environment
 
 
 def test_a_master_worker_has_master_first_on_its_path_before_the_package(tmp_path):
-    env = {stacks.MASTER_ENV: str(tmp_path / "m"), "PYTHONPATH": os.pathsep.join(["/elsewhere", package_parent()])}
-    path = with_package_on_path(stacks.worker_env(stacks.MASTER, env))["PYTHONPATH"].split(os.pathsep)
+    env = {lasagne_stacks.MASTER_ENV: str(tmp_path / "m"),
+           "PYTHONPATH": os.pathsep.join(["/elsewhere", package_parent()])}
+    path = with_package_on_path(lasagne_stacks.worker_env(lasagne_stacks.MASTER, env))["PYTHONPATH"].split(os.pathsep)
     assert path == [str(tmp_path / "m"), package_parent(), "/elsewhere"]
 
 
 def test_a_release_worker_loses_a_master_path_it_inherited(tmp_path):
-    env = {stacks.PATH_ENV: str(tmp_path / "m")}
-    path = with_package_on_path(stacks.worker_env(stacks.RELEASE, env))["PYTHONPATH"].split(os.pathsep)
-    assert path == [package_parent()] and stacks.PATH_ENV not in env
+    env = {lasagne_stacks.PATH_ENV: str(tmp_path / "m")}
+    path = with_package_on_path(lasagne_stacks.worker_env(lasagne_stacks.RELEASE, env))["PYTHONPATH"].split(os.pathsep)
+    assert path == [package_parent()] and lasagne_stacks.PATH_ENV not in env
 
 
 # ------------------------------------------------------------------------ the key
@@ -143,5 +144,5 @@ def test_every_report_names_the_stack_a_model_ran_on():
 
 def test_the_install_script_and_the_dockerfile_pin_the_same_commit():
     for path in ("ci/install-lasagne-master.sh", "ci/wheels/README.md"):
-        assert stacks.MASTER_COMMIT in (REPO / path).read_text(), path
+        assert lasagne_stacks.MASTER_COMMIT in (REPO / path).read_text(), path
     assert "ci/install-lasagne-master.sh" in (REPO / "Dockerfile").read_text()
