@@ -14,9 +14,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[check,test,lint]'
 	touch $(STAMP)
 
-# Lasagne master beside Lasagne 0.1, where gradcheck-ci looks for it (gradcheck_ci/platform/stacks.py): from the
-# wheel in ../shared/wheels when present, else from the archive of the pinned commit. The test targets try it
-# and go on without it (the tests that need it skip and say why; .ci/run makes them fail instead).
+# Lasagne master beside Lasagne 0.1, where gradcheck-ci looks for it (gradcheck_ci/platform/lasagne_stacks.py):
+# from the wheel in ../shared/wheels when present, else from the archive of the pinned commit. The test targets
+# try it and go on without it (the tests that need it skip and say why; .ci/run makes them fail instead).
 MASTER_DIR := $(VENV)/share/gradcheck-ci/lasagne-master
 
 lasagne-master: $(STAMP)
