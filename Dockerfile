@@ -1,7 +1,7 @@
 # gradcheck-ci: the GitHub Action's container (also `docker run` on a laptop, and `gradcheck-ci docker`).
 #
 # The pinned legacy stack (Theano 1.0.5, Lasagne 0.1, numpy 1.23.5, pins in pyproject.toml) in a venv at a
-# fixed path, g++ (Theano compiles C at run time), and Theano's compile cache warmed at build time by
+# fixed path, Lasagne master (0.2.dev1 at a pinned commit) beside it, g++ (Theano compiles C at run time), and Theano's compile cache warmed at build time by
 # checking the bundled examples and every stock layer family (ci/warm_cache.py). Works on any Debian-based
 # Python 3.11 image: the public python:3.11-slim (python3 in /usr/local/bin) or a Debian bookworm with
 # python3 in /usr/bin; the venv hides the difference. Classic-builder syntax only (no BuildKit features), so the Docker SDK and old
@@ -76,6 +76,16 @@ RUN mkdir -p /src/gradcheck_ci \
     && find "$site/numpy" "$site/scipy" -type d -name tests -prune -exec rm -rf {} + \
     && find "$site/theano" -mindepth 2 -type d -name tests -prune -exec rm -rf {} + \
     && find "$site" -name '*.so*' -type f -exec strip --strip-unneeded {} +
+# Lasagne master beside Lasagne 0.1, in the venv's share/gradcheck-ci/lasagne-master, where gradcheck-ci looks
+# for it (gradcheck_ci/platform/lasagne_stacks.py): a model on master gets that directory first on its worker's
+# PYTHONPATH. From a wheel of the pinned commit in ci/wheels/ when there is one (machines without GitHub),
+# else from GitHub's archive of the commit.
+COPY ci/install-lasagne-master.sh /tmp/master/ci/install-lasagne-master.sh
+COPY ci/wheels /tmp/master/ci/wheels
+RUN wheel="$(find /tmp/master/ci/wheels -name 'lasagne-0.2.dev1-*.whl' | head -n 1)" \
+    && LASAGNE_MASTER_WHEEL="${wheel:-none}" bash /tmp/master/ci/install-lasagne-master.sh python \
+         /opt/gradcheck/venv/share/gradcheck-ci/lasagne-master \
+    && rm -rf /tmp/master
 COPY gradcheck_ci /src/gradcheck_ci
 # pip leaves with the package installed: the check never installs anything (~16 MB; `python -m ensurepip`
 # brings it back in a derived image).
@@ -85,7 +95,8 @@ RUN pip install --no-cache-dir --no-deps /src \
     && python -m pip uninstall -y pip
 
 # ---- warm: check the bundled examples and every stock layer family once, keep only the compile cache --
-# ci/warm_cache.py checks a network per stock Lasagne 0.1 layer family and variant in float64 and float32,
+# ci/warm_cache.py checks a network per stock Lasagne layer family and variant in float64 and float32, on
+# Lasagne 0.1 and on Lasagne master (whose layers build other graphs, and which has families of its own),
 # as a user's run would, so a first run on a stock-layer model compiles no C. It stops the build when a
 # network cannot be built or compiled. No cache directory: the function cache stays off. The modules'
 # debug symbols go (strip: 175 kB -> 23 kB a module); Theano loads the .so and key.pkl only.

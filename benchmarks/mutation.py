@@ -11,6 +11,8 @@ injected error makes to it (measured with the same compiled function, the error 
 benchmarks/mutation_worker.py). Float32 cases include the float64 stage the check runs for what float32
 cannot settle. Targets (issue 12): no false alarm; float64 errors of 1e-5 caught in >= 99% of seeds,
 float32 errors of 1e-2 too; numeric cost <= 4x one gradient on the benchmark suite (benchmarks.run).
+`--lasagne master` (or `both`) runs the cases on Lasagne master, the second stack (issue 20): the no-false-alarm
+guarantee must hold there too.
 """
 from __future__ import annotations
 
@@ -90,26 +92,46 @@ CASES: tuple[Case, ...] = (
 BY_NAME = {case.name: case for case in CASES}
 
 
-def run_case(case: Case, seeds: list[int], sizes: tuple[float, ...], tmp: str) -> dict[str, Any]:
-    job_path, out_path = os.path.join(tmp, f"{case.name}.json"), os.path.join(tmp, f"{case.name}.out.json")
+def run_case(case: Case, seeds: list[int], sizes: tuple[float, ...], tmp: str, lasagne: str = "0.1") -> dict[str, Any]:
+    """The case's seeds on one Lasagne stack ("0.1" or "master": its worker has master first on its path, as a
+    model with `lasagne: master` has in a check)."""
+    from gradcheck_ci.core.installation import with_package_on_path
+    from gradcheck_ci.platform import lasagne_stacks
+
+    tag = f"{case.name}-{lasagne}"
+    job_path, out_path = os.path.join(tmp, f"{tag}.json"), os.path.join(tmp, f"{tag}.out.json")
     job = {"name": case.name, "factory": f"models/mutation.py:{case.factory}",
            "kwargs": {**case.kwargs, **({"inject": case.inject} if case.inject else {})}, "data": case.data,
            "precision": case.precision, "seeds": seeds, "sizes": list(sizes), "root": str(ROOT)}
     Path(job_path).write_text(json.dumps(job))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+    with_package_on_path(lasagne_stacks.worker_env(lasagne, env))
+    if lasagne == lasagne_stacks.MASTER and lasagne_stacks.master_problem():
+        return {"name": case.name, "lasagne": lasagne, "error": lasagne_stacks.master_problem()}
     steps = [["benchmarks.mutation_worker", job_path, out_path]]
     for step in steps:
         proc = subprocess.run([sys.executable, "-m", *step], env=env, capture_output=True, text=True, cwd=str(REPO))
         if proc.returncode != 0:
-            return {"name": case.name, "error": (proc.stderr.strip().splitlines() or ["no output"])[-1]}
+            return {"name": case.name, "lasagne": lasagne,
+                    "error": (proc.stderr.strip().splitlines() or ["no output"])[-1]}
     result = json.loads(Path(out_path).read_text())
     if any(o.get("float64") for o in result["outcomes"]):
         proc = subprocess.run([sys.executable, "-m", "benchmarks.mutation_worker", "--float64", job_path, out_path],
                               env=env, capture_output=True, text=True, cwd=str(REPO))
         if proc.returncode != 0:
-            return {"name": case.name, "error": (proc.stderr.strip().splitlines() or ["no output"])[-1]}
+            return {"name": case.name, "lasagne": lasagne,
+                    "error": (proc.stderr.strip().splitlines() or ["no output"])[-1]}
         result = json.loads(Path(out_path).read_text())
+    result["lasagne"] = lasagne
+    expected = lasagne_stacks.MASTER_VERSION if lasagne == lasagne_stacks.MASTER else "0.1"
+    if result.get("lasagne_version", expected) != expected:  # the worker imported the other stack
+        return {"name": case.name, "lasagne": lasagne, "error": f"ran on Lasagne {result['lasagne_version']}"}
     return result
+
+
+def label(result: dict[str, Any]) -> str:
+    """The case's name, and its stack when it ran on Lasagne master."""
+    return result["name"] + (" @master" if result.get("lasagne") == "master" else "")
 
 
 def percent(caught: int, total: int) -> str:
@@ -134,7 +156,7 @@ def summarise(results: list[dict[str, Any]], sizes: dict[str, tuple[float, ...]]
         rows = [head]
         totals = {s: [0, 0] for s in sizes[precision]}
         for r in mutants:
-            row = [f"{r['name']}: {BY_NAME[r['name']].what}"]
+            row = [f"{label(r)}: {BY_NAME[r['name']].what}"]
             for s in sizes[precision]:
                 outs = [o for o in r["outcomes"] if o["size"] == s]
                 caught = sum(o["status"] == "fail" for o in outs)
@@ -163,10 +185,11 @@ def summarise(results: list[dict[str, Any]], sizes: dict[str, tuple[float, ...]]
         false_alarms += fails
         inconclusive += incon
         total += len(outs)
-        rows.append([f"{r['name']} ({r['precision']})", str(len(outs)), str(len(passing)), str(incon), str(fails),
+        rows.append([f"{label(r)} ({r['precision']})", str(len(outs)), str(len(passing)), str(incon), str(fails),
                      f"{evals:g}", f"{ratio:.1f}x" if ratio is not None else "-"])
-        summary["correct"][r["name"]] = {"seeds": len(outs), "pass": len(passing), "inconclusive": incon,
-                                         "fail": fails, "numeric_over_gradient": ratio}
+        summary["correct"][label(r).replace(" @", "@")] = {
+            "seeds": len(outs), "pass": len(passing), "inconclusive": incon, "fail": fails,
+            "numeric_over_gradient": ratio}
     rows.append(["all correct models", str(total), str(total - false_alarms - inconclusive), str(inconclusive),
                  str(false_alarms), "", ""])
     summary["false_alarms"] = false_alarms
@@ -175,7 +198,7 @@ def summarise(results: list[dict[str, Any]], sizes: dict[str, tuple[float, ...]]
                  "gradient evaluation on the passing seeds\n" + table(rows))
     errors = [r for r in results if "error" in r]
     if errors:
-        lines.append("cases that could not run:\n" + "\n".join(f"  {r['name']}: {r['error']}" for r in errors))
+        lines.append("cases that could not run:\n" + "\n".join(f"  {label(r)}: {r['error']}" for r in errors))
     return "\n\n".join(lines), summary
 
 
@@ -186,6 +209,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--case", action="append", default=[], help="only these cases (repeatable)")
     parser.add_argument("--sizes", default="", help="comma-separated float64 error sizes (default 1e-2..1e-6)")
     parser.add_argument("--json", default=str(REPO / "reports" / "mutation.json"))
+    parser.add_argument("--lasagne", choices=("0.1", "master", "both"), default="0.1",
+                        help="the Lasagne stack the cases run on (master: installed beside 0.1, `make lasagne-master`)")
     args = parser.parse_args(argv)
     unknown = [c for c in args.case if c not in BY_NAME]
     if unknown:
@@ -198,14 +223,17 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="gradcheck-mutation-") as tmp:
-        for case in cases:
-            print(f"{case.name} ({case.precision}, {len(seeds)} seeds) ...", file=sys.stderr, flush=True)
-            results.append(run_case(case, seeds, sizes[case.precision], tmp))
+        for lasagne in ("0.1", "master") if args.lasagne == "both" else (args.lasagne,):
+            for case in cases:
+                print(f"{case.name} ({case.precision}, Lasagne {lasagne}, {len(seeds)} seeds) ...", file=sys.stderr,
+                      flush=True)
+                results.append(run_case(case, seeds, sizes[case.precision], tmp, lasagne))
     text, summary = summarise(results, sizes)
     print(text)
     print(f"\n{len(cases)} cases x {len(seeds)} seeds in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     document = {"schema": "gradcheck-ci/mutation/v1", "date": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                "seeds": seeds, "cases": [asdict(c) for c in cases], "summary": summary, "results": results}
+                "lasagne": args.lasagne, "seeds": seeds, "cases": [asdict(c) for c in cases], "summary": summary,
+                "results": results}
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(document, indent=1))
     print(f"wrote {args.json}", file=sys.stderr)

@@ -163,9 +163,11 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
             outcomes.append(outcome)
         if error is not None:
             error.set_value(np.asarray(0.0, dtype=error.dtype))
+    import lasagne
+
     return {"name": job["name"], "precision": job["precision"], "outcomes": outcomes,
             "one_gradient_seconds": statistics.median(grad_seconds) if grad_seconds else None,
-            "points": points}
+            "points": points, "lasagne_version": lasagne.__version__}  # the stack it really ran on
 
 
 def run_float64(job: dict[str, Any], result: dict[str, Any], points: Any) -> None:

@@ -9,6 +9,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 log="${1:-/dev/stderr}"
+# The Lasagne master wheel, for a machine that cannot reach GitHub (the Dockerfile installs it from ci/wheels/)
+wheel="${LASAGNE_MASTER_WHEEL:-../shared/wheels/lasagne-0.2.dev1-py3-none-any.whl}"
+if [ -f "$wheel" ]; then cp "$wheel" ci/wheels/; fi
 .venv/bin/python - "$log" <<'PY'
 import os
 import sys

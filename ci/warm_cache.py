@@ -1,7 +1,11 @@
-"""Warm Theano's compile cache with every stock Lasagne 0.1 layer family the check can meet, in float64 and
-float32, so that a first run on a stock-layer model compiles no C (the Dockerfile's warm stage runs this).
+"""Warm Theano's compile cache with every stock Lasagne layer family the check can meet, in float64 and
+float32, on both Lasagne stacks, so that a first run on a stock-layer model compiles no C (the Dockerfile's
+warm stage runs this).
 
-    python ci/warm_cache.py [--precision float64] [--only NAME ...] [--no-examples]
+    python ci/warm_cache.py [--precision float64] [--lasagne 0.1|master] [--only NAME ...] [--no-examples]
+
+On Lasagne master (`lasagne: master`) it checks the same stock networks, whose master layers build other
+graphs, and those of ci/warm/stock_master.py, the families only master has (MASTER_FAMILIES).
 
 It checks the bundled examples and the networks of ci/warm/stock.py (one per family and variant, see
 FAMILIES) with `gradcheck-ci check`, exactly as a user's run would, so the same graphs are optimised and the
@@ -88,20 +92,46 @@ FAMILIES: list[tuple[str, dict, dict, str]] = [
 ]
 
 
+# The families only Lasagne master has (ci/warm/stock_master.py), warmed on the master stack only.
+MASTER_FAMILIES: list[tuple[str, dict, dict, str]] = [
+    *[(f"dense-bn-{nl}", {"family": "dense-bn", "nonlinearity": nl}, {}, "pass") for nl in ("rectify", "tanh")],
+    ("dense-bn-deep", {"family": "dense-bn", "depth": 2}, {}, "pass"),
+    ("conv-bn", {"family": "conv-bn"}, {}, "pass"),
+    ("conv-bn-deep", {"family": "conv-bn", "depth": 2}, {}, "pass"),
+    ("transposed", {"family": "transposed", "nonlinearity": "tanh"}, {}, "pass"),
+    ("transposed-cropped", {"family": "transposed", "nonlinearity": "tanh", "crop": 1}, {}, "pass"),
+    ("dilated", {"family": "dilated", "nonlinearity": "tanh"}, {}, "pass"),
+    ("upscale", {"family": "upscale", "nonlinearity": "tanh"}, {}, "pass"),
+    ("expression-bias-scale", {"family": "expression", "nonlinearity": "tanh"}, {}, "pass"),
+    ("prelu", {"family": "prelu"}, {}, "pass"),
+    *[(f"dense-bn-{nl}", {"family": "dense-bn", "nonlinearity": nl}, {}, "pass") for nl in ("elu", "softplus")],
+    *[(f"{layer.lower()}-final{suffix}", {"family": "last-step", "layer": layer, **options}, {**SEQUENCES, **data},
+       "pass")
+      for layer in ("LSTMLayer", "GRULayer", "RecurrentLayer")
+      for suffix, options, data in (("", {}, {}), ("-masked", {"masked": True}, {"mask": "random"}),
+                                    ("-clipped", {"grad_clipping": 100}, {}))],
+]
+STACKS = ("0.1", "master")
+
 # The models that must end in an error of this kind rather than a verdict.
-ERRORS = {f"{name}-{precision}": expect for name, _, _, expect in FAMILIES if expect not in ("pass", "fail")
-          for precision in PRECISIONS}
+ERRORS = {f"{name}-{precision}{suffix}": expect for name, _, _, expect in FAMILIES if expect not in ("pass", "fail")
+          for precision in PRECISIONS for suffix in ("", "-master")}
 
 
-def config_text(precisions: list[str], only: list[str]) -> str:
-    """gradcheck.yml for the stock networks (JSON is YAML), one model per family and precision."""
+def config_text(precisions: list[str], only: list[str], lasagne: str = "0.1") -> str:
+    """gradcheck.yml for the stock networks (JSON is YAML), one model per family and precision, on one stack;
+    on master, the names end in -master."""
     models = []
+    families = [(f, "stock.py") for f in FAMILIES]
+    if lasagne == "master":
+        families += [(f, "stock_master.py") for f in MASTER_FAMILIES]
+    suffix = "-master" if lasagne == "master" else ""
     for precision in precisions:
-        for name, kwargs, data, expect in FAMILIES:
+        for (name, kwargs, data, expect), module in families:
             if only and name not in only:
                 continue
-            model = {"name": f"{name}-{precision}", "factory": "stock.py:build", "precision": precision,
-                     "kwargs": kwargs, "expect": "pass" if expect == "pass" else "fail"}
+            model = {"name": f"{name}-{precision}{suffix}", "factory": f"{module}:build", "precision": precision,
+                     "lasagne": lasagne, "kwargs": kwargs, "expect": "pass" if expect == "pass" else "fail"}
             if data:
                 model["data"] = data
             models.append(model)
@@ -134,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--precision", action="append", choices=PRECISIONS, help="default: both")
     parser.add_argument("--only", action="append", default=[], help="only this family (a FAMILIES name)")
+    parser.add_argument("--lasagne", action="append", choices=STACKS, help="default: both")
     parser.add_argument("--no-examples", action="store_true", help="skip examples/*/gradcheck.yml")
     args = parser.parse_args(argv)
     started = time.perf_counter()
@@ -142,9 +173,13 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="gradcheck-ci-warm-") as tmp:
         folder = Path(tmp)
         shutil.copy(HERE / "warm" / "stock.py", folder / "stock.py")
-        (folder / "gradcheck.yml").write_text(config_text(args.precision or list(PRECISIONS), args.only))
+        shutil.copy(HERE / "warm" / "stock_master.py", folder / "stock_master.py")
+        stock = []
+        for lasagne in args.lasagne or list(STACKS):
+            stock.append(folder / f"gradcheck-{lasagne}.yml")
+            stock[-1].write_text(config_text(args.precision or list(PRECISIONS), args.only, lasagne))
         configs = [] if args.no_examples else sorted((REPO / "examples").glob("*/gradcheck.yml"))
-        for number, config in enumerate([*configs, folder / "gradcheck.yml"]):
+        for number, config in enumerate([*configs, *stock]):
             code, found, unexpected = check(config, folder / f"report-{number}.json")
             print(f"warm-up: {config.parent.name}/{config.name} exited {code}", flush=True)
             problems += found

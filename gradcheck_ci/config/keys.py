@@ -29,6 +29,7 @@ from .readers import (
     choice,
     input_name,
     integer,
+    lasagne_stack,
     loss,
     name,
     number,
@@ -111,6 +112,7 @@ KEYS: tuple[Key, ...] = (
     Key("memory", SHARED, integer(minimum=MIN_MEMORY), 8192, "Address-space limit of the model's worker, MiB."),
     Key("expect", SHARED, choice(EXPECTS), "pass", "fail records a known gradient bug."),
     Key("allow", SHARED, allowed_causes, [], "Causes accepted when their ablation explains the difference."),
+    Key("lasagne", SHARED, lasagne_stack, "auto", "The Lasagne the model runs on: 0.1, master, or auto."),
 
     Key("sequences", "data", integer(minimum=1), 10, "Batch size: the number of sequences."),
     Key("steps", "data", integer(minimum=1), 100, "Time steps per sequence."),

@@ -100,6 +100,18 @@ def choice(options: tuple[str, ...]) -> Reader:
     return read
 
 
+LASAGNE_STACKS = ("0.1", "master", "auto")  # platform/lasagne_stacks.py's CHOICES (this layer cannot import it)
+
+
+def lasagne_stack(nodes: Nodes, node: Node, key: str) -> str:
+    """"0.1", master or auto; an unquoted 0.1 (a YAML number) is the release too."""
+    value = nodes.scalar(node, key)
+    if value == 0.1 and type(value) is float:
+        return "0.1"
+    chosen: str = choice(LASAGNE_STACKS)(nodes, node, key)
+    return chosen
+
+
 def boolean(nodes: Nodes, node: Node, key: str) -> bool:
     """true or false."""
     value = nodes.scalar(node, key)

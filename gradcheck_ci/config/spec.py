@@ -78,6 +78,7 @@ class ModelSpec:
     memory: int = 8192  # MiB
     expect: str = "pass"
     allow: list[str] = field(default_factory=list)  # cause codes (causes.ALLOWABLE) accepted by their ablation
+    lasagne: str = "auto"  # 0.1 | master | auto: 0.1, or master when its code needs it (platform/lasagne_stacks.py)
     line: int = 0  # 1-based line of the entry in gradcheck.yml (0: not read from a file)
     # Line of every key given for this model, dotted ("data.steps", "kwargs.gradient_steps");
     # keys inherited from `defaults` map to their line there.

@@ -68,7 +68,7 @@ CAUSES: tuple[Cause, ...] = (
           "set gradient_steps=-1, or mark the model `expect: fail` if truncation is intended"),
     Cause("gradient-clipping", "graph", "Recurrent layer clips its backward message",
           "a recurrent layer clips the backward message (`grad_clipping`); `grad_clipping=0` clips to [0, 0] "
-          "in Lasagne 0.1",
+          "in Lasagne 0.1 and is off in Lasagne master",
           "`GradClip` ops inside the layer's scan", "rebuild with `grad_clipping=False`",
           "set grad_clipping=False while checking (clip the update instead, e.g. "
           "lasagne.updates.total_norm_constraint), or mark the model `expect: fail` if clipping is intended"),

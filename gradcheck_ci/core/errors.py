@@ -22,6 +22,8 @@ class ModelLoadError(Exception):
         self.file = file
         self.line = line
         self.kind = kind
+        # What the code used that only Lasagne master has, when that is why (usercode/legacy.master_api)
+        self.master_api: str | None = None
 
 
 DEBUG_ENV = "GRADCHECK_CI_DEBUG"

@@ -134,6 +134,9 @@ class ModelResult:
     data: dict[str, Any] = field(default_factory=dict)
     loss: str | None = None
     loss_value: float | None = None
+    # The Lasagne stack the model was checked on: "0.1" or "master" (None: no worker ran, e.g. skipped).
+    # Semantics that differ between the two (grad_clipping=0) are judged on this one.
+    lasagne: str | None = None
     config_file: str | None = None  # gradcheck.yml, relative to the repository root
     config_line: int | None = None  # line of this model's entry in gradcheck.yml
     # The largest `sensitivity` of its judged tensors: a relative error of this size in any of them is caught

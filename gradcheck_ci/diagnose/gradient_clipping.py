@@ -6,7 +6,8 @@ gradient is no longer the derivative of the loss wherever a message exceeds c. P
 verdict: a loose clip (c = 100) usually changes nothing, so the cause is reported only when its ablation
 (rebuild with `grad_clipping=False`) removes at least part of the mismatch, or when the bounds are [0, 0]:
 Lasagne 0.1 tests `grad_clipping is not False`, so `grad_clipping=0` clips to [0, 0] and zeroes every
-gradient through the layer (later Lasagne treats 0 as off).
+gradient through the layer; Lasagne master tests `if grad_clipping`, so 0 is off there and builds no clip.
+Both are judged from the graph the model's stack built (platform/lasagne_stacks.py), and the message names it.
 
 Detected from the graph: `GradClip` ops inside the inner graph of a Scan the layer introduced.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 from ..core.causes import BY_CODE
 from ..core.results import Diagnosis
+from ..platform import lasagne_stacks
 from .ablation import Outcome, Suspect, verdict_sentence
 from .session import Session
 
@@ -43,15 +45,16 @@ def describe(session: Session, suspect: Suspect, outcome: Outcome | None) -> Dia
     value = suspect.facts.get("grad_clipping")
     zero = any(lo == 0 and hi == 0 for lo, hi in bounds)
     setting = f"grad_clipping={value:g}" if isinstance(value, (int, float)) else "a grad_clip in its scan"
-    if zero:
+    if zero:  # only Lasagne 0.1 builds these bounds: master's layers test `if self.grad_clipping`
         message = (f"{suspect.label} has {setting}, which Lasagne 0.1 treats as a clip to [0, 0], not as off: "
                    "every gradient flowing back through the layer's steps is zeroed")
-        fix = "use grad_clipping=False to switch clipping off (later Lasagne versions treat 0 as off)"
+        fix = ("use grad_clipping=False to switch clipping off; code written for Lasagne master, where 0 is off, "
+               "is checked on master with `lasagne: master`")
     else:
         hi = max(abs(b) for pair in bounds for b in pair)
         message = (f"{suspect.label} clips the gradient flowing back through each step to [-{hi:g}, {hi:g}] "
-                   f"({setting}), so where a backward message is larger Theano's gradient is not the "
-                   "derivative of the loss")
+                   f"({setting}, on {lasagne_stacks.label(lasagne_stacks.current())}), so where a backward message is "
+                   "larger Theano's gradient is not the derivative of the loss")
         fix = FIX
     message += verdict_sentence(session, outcome, "grad_clipping=False")
     if session.spec.expect == "fail" and not zero:

@@ -198,6 +198,9 @@ def _entry(trial: Trial, name: str) -> list[str]:
     lines += textwrap.wrap(_comment(what_it_is(trial)), COMMENT_WIDTH, initial_indent="  #   ",
                            subsequent_indent="  #     ", break_on_hyphens=False)
     lines += [f"  - name: {yaml_scalar(name)}", f"    factory: {yaml_scalar(candidate.reference)}"]
+    if trial.lasagne == "master":  # straight there: `auto` would try Lasagne 0.1 first
+        needs = trial.master_api or "what only master has"
+        lines.append(f"    lasagne: master  # {_comment(f'its code uses {needs}')}")
     lines += proposed_kwargs(candidate, "    ", commented=False)
     if candidate.literal_defaults and not candidate.kwargs:
         lines.append("    # its defaults; uncomment and change one to check another setting:")

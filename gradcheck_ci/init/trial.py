@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.installation import with_package_on_path
+from ..platform import lasagne_stacks
 from ..process.environment import worker_environment
 from .discover import Candidate
 
@@ -49,31 +50,52 @@ class Trial:
     tensors: int = 0
     parameters: int = 0
     recurrent: list[str] = field(default_factory=list)
+    lasagne: str = "0.1"  # the stack it was tried on: master when its code needs master (platform/lasagne_stacks.py)
+    master_api: str | None = None  # what it used that only Lasagne master has, when that is why it did not build
 
 
 # ---------------------------------------------------------------- the parent: one worker at a time
 
 def try_candidates(root: str, candidates: list[Candidate], timeout: float = DEFAULT_TIMEOUT,
                    on_progress: Callable[[Trial], None] = lambda trial: None) -> list[Trial]:
-    """Every candidate tried (in order), each with at most `timeout` seconds; their Trials, in order."""
-    trials: dict[int, Trial] = {}
-    pending = list(range(len(candidates)))
-    while pending:
-        finished = _run_worker(root, candidates, pending, timeout)
-        for index, trial in finished.items():
-            trials[index] = trial
-            on_progress(trial)
-        pending = [i for i in pending if i not in trials]
+    """Every candidate tried (in order), each with at most `timeout` seconds; their Trials, in order. Those whose
+    code needs Lasagne master are tried again on master when it is installed, as `lasagne: auto` would."""
+    trials = _try_on(root, candidates, list(range(len(candidates))), timeout, lasagne_stacks.RELEASE,
+                     lambda trial: None if trial.master_api else on_progress(trial))
+    again = [i for i, trial in trials.items() if trial.master_api]
+    if again and lasagne_stacks.master_problem() is None:
+        on_master = _try_on(root, candidates, again, timeout, lasagne_stacks.MASTER, on_progress)
+        for index, trial in on_master.items():
+            trial.master_api = trials[index].master_api  # what made it go there (the scaffold's comment)
+        trials.update(on_master)
+    else:
+        for index in again:
+            on_progress(trials[index])
     return [trials[i] for i in range(len(candidates))]
 
 
-def _run_worker(root: str, candidates: list[Candidate], indices: list[int], timeout: float) -> dict[int, Trial]:
+def _try_on(root: str, candidates: list[Candidate], indices: list[int], timeout: float, stack: str,
+            on_progress: Callable[[Trial], None]) -> dict[int, Trial]:
+    trials: dict[int, Trial] = {}
+    pending = list(indices)
+    while pending:
+        finished = _run_worker(root, candidates, pending, timeout, stack)
+        for index, trial in finished.items():
+            trial.lasagne = stack
+            trials[index] = trial
+            on_progress(trial)
+        pending = [i for i in pending if i not in trials]
+    return trials
+
+
+def _run_worker(root: str, candidates: list[Candidate], indices: list[int], timeout: float,
+                stack: str = lasagne_stacks.RELEASE) -> dict[int, Trial]:
     """Run one worker over `indices`; the trials it finished, plus the one it was on when it died or hung
     (and, when that one's module never finished importing, the pending candidates of that module too)."""
     job = {"root": root, "candidates": [_candidate_json(candidates[i]) | {"index": i} for i in indices]}
     read_fd, write_fd = os.pipe()
     env = dict(worker_environment(os.environ), GRADCHECK_EVENT_FD=str(write_fd), PYTHONUNBUFFERED="1")
-    with_package_on_path(env)
+    with_package_on_path(lasagne_stacks.worker_env(stack, env))
     limit = MEMORY_MIB * 1024 * 1024
     proc = subprocess.Popen([sys.executable, "-m", "gradcheck_ci.init.trial", json.dumps(job)], cwd=root, env=env,
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -256,7 +278,7 @@ def _failure(exc: BaseException, root: str, doing: str) -> dict[str, Any]:
     else:
         error = user_code_error(exc, root, doing, fallback=("gradcheck.yml", None))
     return {"built": False, "reason": error.message, "file": error.file if error.file != "gradcheck.yml" else None,
-            "line": error.line}
+            "line": error.line, "master_api": error.master_api}
 
 
 def _import(root: str, entry: dict[str, Any]) -> dict[str, Any] | None:

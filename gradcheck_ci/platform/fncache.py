@@ -218,6 +218,11 @@ def store(directory: str, key: str, fn: Any) -> bool:
         return False
 
 
+def _dropped() -> None:
+    """What a pickled entry holds instead of an object that the function's linking makes again."""
+    return None
+
+
 def dumps(fn: Any) -> bytes:
     """The pickled function, without the state its graph optimisation left behind.
 
@@ -234,6 +239,8 @@ def dumps(fn: Any) -> bytes:
         def reducer_override(self, obj: Any) -> Any:
             if isinstance(obj, (ShapeFeature, opt.MergeFeature)):
                 return toolbox.Feature, ()
+            if type(obj).__name__ == "fortran":  # scipy's BLAS routine a ScipyGer node keeps in node.tag.local_ger
+                return _dropped, ()  # (Lasagne master's recurrent graphs have them): prepare_node sets it again
             return NotImplemented
 
     buffer = io.BytesIO()

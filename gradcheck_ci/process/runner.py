@@ -24,7 +24,8 @@ from typing import Any
 from ..config import ModelSpec
 from ..core.errors import print_debug_traceback
 from ..core.installation import with_package_on_path
-from ..core.results import ErrorInfo, ModelResult
+from ..core.results import ErrorInfo, ModelResult, Notice
+from ..platform import lasagne_stacks
 from ..usercode.sites import is_inside, is_library, quote_source, relative
 from .environment import worker_environment
 
@@ -57,6 +58,39 @@ class Runner:
             on_result(self.run_one(spec))
 
     def run_one(self, spec: ModelSpec) -> ModelResult:
+        """The model's check on the Lasagne stack its `lasagne:` key chooses (platform/lasagne_stacks.py)."""
+        if spec.lasagne == lasagne_stacks.MASTER:
+            problem = lasagne_stacks.master_problem()
+            if problem:
+                line = spec.key_lines.get("lasagne", spec.line)
+                result = error_result(spec, self.config_file, ErrorInfo(
+                    f"model {spec.name!r} asks for `lasagne: master`, but {problem}", self.config_file, line, "config"))
+                result.lasagne = lasagne_stacks.MASTER
+                result.spec = spec.as_checked()
+                return result
+            return self._run_on(spec, lasagne_stacks.MASTER)
+        result = self._run_on(spec, lasagne_stacks.RELEASE)
+        needs = result.extra.pop("master_api", None)
+        if not needs or self.cancelled:
+            return result
+        if spec.lasagne == lasagne_stacks.RELEASE:
+            return with_pinned_hint(result, spec, self.config_file)
+        problem = lasagne_stacks.master_problem()
+        if problem:  # the 0.1 error stands; say what would check it
+            return with_master_hint(result, problem)
+        self.on_event(spec.name, f"the code uses {needs}, which Lasagne 0.1 does not have: checking it on master")
+        moved = self._run_on(spec, lasagne_stacks.MASTER)
+        moved.extra.pop("master_api", None)
+        moved.notices.insert(0, moved_notice(needs, result.error))
+        moved.sources = quoted_sources(moved, self.root)  # the notice's line too
+        return moved
+
+    def _run_on(self, spec: ModelSpec, stack: str) -> ModelResult:
+        result = self._run_worker(spec, stack)
+        result.lasagne = stack
+        return result
+
+    def _run_worker(self, spec: ModelSpec, stack: str) -> ModelResult:
         with tempfile.TemporaryDirectory(prefix="gradcheck-ci-") as tmp:
             job_path = os.path.join(tmp, "job.json")
             result_path = os.path.join(tmp, "result.json")
@@ -65,7 +99,7 @@ class Runner:
                            **self.job_extra}, handle)
             started = time.perf_counter()
             try:
-                outcome = self._spawn(spec, job_path, result_path)
+                outcome = self._spawn(spec, job_path, result_path, stack)
             except (OSError, subprocess.SubprocessError) as exc:
                 print_debug_traceback(exc)
                 return error_result(spec, self.config_file, ErrorInfo(
@@ -93,10 +127,10 @@ class Runner:
                 result.status = "fail"
         return result
 
-    def _spawn(self, spec: ModelSpec, job_path: str, result_path: str) -> Outcome:
+    def _spawn(self, spec: ModelSpec, job_path: str, result_path: str, stack: str) -> Outcome:
         read_fd, write_fd = os.pipe()
         env = dict(worker_environment(os.environ), GRADCHECK_EVENT_FD=str(write_fd), PYTHONUNBUFFERED="1")
-        with_package_on_path(env)
+        with_package_on_path(lasagne_stacks.worker_env(stack, env))
         limit = spec.memory * 1024 * 1024
         proc = subprocess.Popen(
             [sys.executable, "-m", "gradcheck_ci.process.worker", job_path, result_path],
@@ -255,6 +289,31 @@ def quoted_sources(result: ModelResult, root: str) -> dict[str, dict[str, str]]:
         if quoted:
             sources.setdefault(file, {}).update(quoted)
     return {file: dict(sorted(lines.items(), key=lambda item: int(item[0]))) for file, lines in sources.items()}
+
+
+def moved_notice(api: str, first: ErrorInfo | None) -> Notice:
+    """`lasagne: auto` moved the model to Lasagne master: which stack checked it, and why (where 0.1 failed)."""
+    commit = lasagne_stacks.MASTER_COMMIT[:12]
+    return Notice(f"checked on Lasagne master ({lasagne_stacks.MASTER_VERSION} at commit {commit}), "
+                  f"not Lasagne 0.1: the code uses {api}, which Lasagne 0.1 does not have (`lasagne: auto`; write "
+                  "`lasagne: master` to go there directly)", "lasagne-stack",
+                  first.file if first else None, first.line if first else None)
+
+
+def with_master_hint(result: ModelResult, problem: str) -> ModelResult:
+    """An error of 0.1 that Lasagne master would not have, on a machine without master: say so."""
+    if result.error is not None:
+        result.error.message += f"; `lasagne: auto` would check the model on Lasagne master, but {problem}"
+    return result
+
+
+def with_pinned_hint(result: ModelResult, spec: ModelSpec, config_file: str) -> ModelResult:
+    """An error of 0.1 in a model pinned to it (`lasagne: "0.1"`): the key that keeps it there."""
+    if result.error is not None:
+        line = spec.key_lines.get("lasagne", spec.line)
+        result.error.message += (f"; the model's `lasagne: \"0.1\"` (line {line} of {config_file}) keeps it on "
+                                 "Lasagne 0.1: `lasagne: master` checks it on master")
+    return result
 
 
 def error_result(spec: ModelSpec, config_file: str, error: ErrorInfo) -> ModelResult:

@@ -60,6 +60,8 @@ def check_model(spec: ModelSpec, root: str, config_file: str, progress: Events,
         print_debug_traceback(exc)  # to stderr, which the runner shows as this model's output
         result.status = "error"
         result.error = ErrorInfo(exc.message, exc.file, exc.line, exc.kind)
+        if exc.master_api:  # for the runner: `lasagne: auto` moves the model to Lasagne master
+            result.extra["master_api"] = exc.master_api
     except MemoryError as exc:
         print_debug_traceback(exc)
         result.status = "error"
@@ -73,6 +75,8 @@ def check_model(spec: ModelSpec, root: str, config_file: str, progress: Events,
         print_debug_traceback(exc)
         result.status = "error"
         result.error = ErrorInfo(error.message, error.file, error.line, error.kind)
+        if error.master_api:
+            result.extra["master_api"] = error.master_api
     if result.error is not None:  # no array dump, no path of gradcheck-ci's installation, whatever raised it
         result.error.message = clean_message(result.error.message, root)
         # The model never got built: say still which files ran translated, the error may lie in one.

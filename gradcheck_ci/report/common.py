@@ -128,6 +128,14 @@ def error_location(model: ModelResult, report: RunReport) -> tuple[str | None, i
     return config_location(model, report)
 
 
+def stack_text(model: ModelResult) -> str:
+    """The Lasagne the model was checked on ("Lasagne 0.1", "Lasagne master"); "" when the report does not say
+    (an older report, a model no worker ran). Semantics that differ between them are judged on this one."""
+    if not model.lasagne:
+        return ""
+    return "Lasagne 0.1" if model.lasagne == "0.1" else f"Lasagne {one_line(model.lasagne, 20)}"
+
+
 def skip_text(model: ModelResult) -> str:
     """Why a skipped model was not checked, e.g. 'unchanged since main (last checked: pass)'."""
     if model.skipped is None:

@@ -31,6 +31,7 @@ from .common import (
     repo_path,
     shape_text,
     skip_text,
+    stack_text,
     status_counts,
     where,
     worst_param,
@@ -359,6 +360,7 @@ def model_section(index: int, model: ModelResult, report: RunReport) -> str:
         headline = f" — <code>{esc_line(worst.id, 100)}</code> {esc(num(over_tolerance(worst)))}× tolerance"
     meta = [f"factory <code>{esc_line(model.factory, 120)}</code>" if model.factory else "",
             f"seed {model.seed}", esc_line(model.precision, 20), esc_line(model.mode, 20),
+            esc_line(stack_text(model), 30),
             f"{model.evaluations} evaluations" if model.evaluations else "",
             f"loss {esc_line(model.loss, 60)}" if model.loss else "", f"{seconds:.1f} s"]
     body = [f'<p class="meta">{" · ".join(m for m in meta if m)}</p>']

@@ -80,8 +80,9 @@ def _mismatch(model: ModelResult) -> tuple[str, str]:
         message = "gradient mismatch"
     if model.diagnoses:
         message += "; cause: " + ", ".join(one_line(d.code, 60) for d in model.diagnoses)
+    stack = f"lasagne={one_line(model.lasagne, 20)} " if model.lasagne else ""
     parts = [f"seed={model.seed} precision={one_line(model.precision, 20)} mode={one_line(model.mode, 20)} "
-             f"evaluations={model.evaluations}"]
+             f"{stack}evaluations={model.evaluations}"]
     if model.params:
         parts.append(_tensor_table(model))
     if model.diagnoses:

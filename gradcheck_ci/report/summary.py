@@ -25,6 +25,7 @@ from .common import (
     positive_line,
     repo_path,
     shape_text,
+    stack_text,
     status_counts,
     where,
     worst_param,
@@ -154,7 +155,8 @@ def _details(model: ModelResult, report: RunReport) -> str:
     what = _what(model)
     out = [f"<details><summary>{_BADGE.get(state, '')} {_plain_html(model.name, 60)}: {_plain_html(what, 90)}"
            "</summary>\n\n"]
-    out.append(f"Replay: seed={model.seed} · {md(model.precision, 12)} · {md(model.mode, 12)} · "
+    stack = f"{md(stack_text(model), 20)} · " if stack_text(model) else ""
+    out.append(f"Replay: seed={model.seed} · {md(model.precision, 12)} · {md(model.mode, 12)} · {stack}"
                f"{model.evaluations} evaluations\n\n")
     if model.status == "inconclusive":
         out.append(md(inconclusive_text(model), 600) + "\n\n")

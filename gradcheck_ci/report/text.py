@@ -18,6 +18,7 @@ from .common import (
     sensitivity_text,
     shape_text,
     skip_text,
+    stack_text,
     status_counts,
     where,
     worst_param,
@@ -190,8 +191,9 @@ def render_model(result: ModelResult, color: bool = False) -> str:
     m = result
     word = _status_word(m)
     total = (m.seconds or {}).get("total", 0.0) or 0.0
+    stack = f"  {stack_text(m)}" if stack_text(m) else ""
     header = (f"{_paint(word, color)} {one_line(m.name, 200)}  {one_line(m.precision, 20)} {one_line(m.mode, 20)}"
-              f"  evaluations={m.evaluations}  {total:.1f}s  seed={m.seed}")
+              f"{stack}  evaluations={m.evaluations}  {total:.1f}s  seed={m.seed}")
     if m.status == "skipped":  # not checked in this run: no precision, mode or time to show
         header = f"{_paint(word, color)} {one_line(m.name, 200)}"
     lines = [header]

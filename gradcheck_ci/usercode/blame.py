@@ -17,6 +17,7 @@ import traceback
 from ..config import ModelSpec
 from ..core.errors import ModelLoadError
 from ..core.results import Notice
+from ..platform import lasagne_stacks
 from . import guard, legacy
 from .float32_sites import float32_explanation
 from .messages import clean_message, without_library_paths
@@ -93,10 +94,16 @@ def _from_another_era(exc: BaseException, root: str, doing: str, site: CallSite 
     float32 = float32_explanation(exc, _text(exc, root))
     if float32:
         return ModelLoadError(float32[0], *(float32[1] or location), kind="build")
-    era = legacy.gpu(exc) or legacy.lasagne_master(
-        exc, legacy.refusing_class(exc.__traceback__, lambda f: is_users(f, root)))
-    if era:
-        return ModelLoadError(f"{era} ({doing})", *location)
+    gpu = legacy.gpu(exc)
+    if gpu:
+        return ModelLoadError(f"{gpu} ({doing})", *location)
+    user_class = legacy.refusing_class(exc.__traceback__, lambda f: is_users(f, root))
+    # on Lasagne master, a missing Lasagne name is a typo (or newer still), not a reason to go to master
+    master = legacy.lasagne_master(exc, user_class) if lasagne_stacks.current() == lasagne_stacks.RELEASE else None
+    if master:
+        error = ModelLoadError(f"{master} ({doing})", *location)
+        error.master_api = legacy.master_api(exc, user_class)  # `lasagne: auto` checks it on master instead
+        return error
     division = legacy.python3_division(exc)
     if division:
         return ModelLoadError(f"{_text(exc, root)} ({doing}): {division}", *location)

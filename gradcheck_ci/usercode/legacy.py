@@ -213,6 +213,25 @@ def gpu(exc: BaseException) -> str | None:
     return None
 
 
+def master_api(exc: BaseException, user_class: str | None = None) -> str | None:
+    """What the code used that Lasagne 0.1 lacks, in a few words ("lasagne.layers.batch_norm",
+    "LSTMLayer(..., only_return_final=...)"), or None: the same errors lasagne_master explains. `lasagne: auto`
+    checks such a model on Lasagne master instead."""
+    text = str(exc)
+    module = getattr(exc, "name", None) or ""
+    if isinstance(exc, (AttributeError, ImportError)) and "lasagne" in text + module:
+        master = next((n for n in MASTER_NAMES if re.search(rf"'{n}'", text)), None)
+        owner = re.search(r"(?:module|from) '(lasagne[\w.]*)'", text)
+        if master:
+            return f"{owner.group(1)}.{master}" if owner else master
+        name = re.search(r"(?:attribute|name) '(\w+)'", text)
+        return f"{owner.group(1)}.{name.group(1)}" if owner and name else text.split("\n")[0][:120]
+    unexpected = re.search(r"(\w+)\.__init__\(\) got an unexpected keyword argument '(\w+)'", text)
+    if isinstance(exc, TypeError) and unexpected and _is_lasagne_layer(unexpected.group(1)):
+        return f"{user_class or unexpected.group(1)}(..., {unexpected.group(2)}=...)"
+    return None
+
+
 def lasagne_master(exc: BaseException, user_class: str | None = None) -> str | None:
     """The explanation of a name or argument that Lasagne 0.1 lacks, or None. `user_class`: the class whose
     constructor refused an argument, as the user's code named it (LSTMLayer, not the MergeLayer it calls)."""

@@ -72,3 +72,18 @@ def test_uncommenting_the_defaults_line_gives_a_valid_kwargs_entry():
     rnn = candidate(literal_defaults={"gradient_steps": -1, "masked": False, "mode": "sum"})
     text = compose([built(rnn)], [], [], "0.1.0").replace("    # kwargs:", "    kwargs:")
     assert yaml.safe_load(text)["models"][0]["kwargs"] == {"gradient_steps": -1, "masked": False, "mode": "sum"}
+
+
+def test_a_factory_built_on_lasagne_master_goes_straight_there(tmp_path):
+    """A trial that built only on master (its code uses a master API) gets `lasagne: master`, with what it used
+    in a comment; the rest stay on the default (auto)."""
+    gan = built(candidate("models/dcgan.py", "build_generator", signature="noise_var=None"))
+    gan.lasagne, gan.master_api = "master", "lasagne.layers.TransposedConv2DLayer"
+    text = compose([gan, built(candidate())], [], [], "0.1.0")
+    assert "    lasagne: master  # its code uses lasagne.layers.TransposedConv2DLayer\n" in text
+    (tmp_path / "models").mkdir()
+    for name in ("dcgan.py", "rnn.py"):
+        (tmp_path / "models" / name).write_text("")
+    (tmp_path / "gradcheck.yml").write_text(text)
+    config = load_config(str(tmp_path / "gradcheck.yml"))
+    assert not config.problems and [m.lasagne for m in config.models] == ["master", "auto"]
