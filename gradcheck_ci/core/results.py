@@ -189,10 +189,13 @@ class RunReport:
     # Not part of the JSON report: a report stays the same wherever the repository was checked out.
     root: str | None = field(default=None, compare=False)
     fail_on_inconclusive: bool = False  # --fail-on-inconclusive: an inconclusive model fails the run
+    # Report files this run could not write (one sentence each: option, path, reason), e.g. on a full disk.
+    # Not part of the JSON report (which may be one of them); an error for the exit code and the verdict line.
+    unwritten: list[str] = field(default_factory=list, compare=False)
 
     @property
     def status(self) -> str:
-        if self.config_errors or any(m.status in ("error", "cancelled") for m in self.models):
+        if self.unwritten or self.config_errors or any(m.status in ("error", "cancelled") for m in self.models):
             return "error"
         if any(m.status == "fail" for m in self.models):
             return "fail"
