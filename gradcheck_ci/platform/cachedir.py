@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .damaged import DAMAGED_DIR, move_aside_damaged
 from .flags import parse_flags
 from .stack import distribution_version
 
@@ -124,6 +125,7 @@ class CacheState:
     retired: list[str] = field(default_factory=list)  # tags of other stack versions deleted as stale
     others: list[str] = field(default_factory=list)  # tags of other stack versions kept (recently used)
     stale_locks: int = 0  # Theano compile locks left by runs that died (another machine's, in a CI cache)
+    damaged: list[str] = field(default_factory=list)  # compiled modules found damaged and moved aside
 
     def describe(self) -> str:
         text = f"compile cache {shown_path(self.theano_dir)}: {self.modules} compiled module(s)"
@@ -131,6 +133,11 @@ class CacheState:
             text += f", {self.seeded} of them copied from the image's baked cache"
         if self.stale_locks:
             text += f"; removed {self.stale_locks} compile lock(s) left by a run that died"
+        if self.damaged:
+            more = f" and {len(self.damaged) - 5} more" if len(self.damaged) > 5 else ""
+            names = ", ".join(self.damaged[:5]) + more
+            text += (f"; moved aside {len(self.damaged)} damaged compiled module(s) ({names}) to {DAMAGED_DIR}/, "
+                     "to be compiled again")
         if self.others:
             text += f"; ignored the cache of another stack version ({', '.join(self.others)})"
         if self.retired:
@@ -190,6 +197,7 @@ def prepare_cache(environ: Mapping[str, str] | None = None, now: float | None = 
                     handle.write(stamp)
                 if kind == "theano":
                     state.stale_locks = _clear_stale_locks(state.theano_dir)
+                    state.damaged = move_aside_damaged(state.theano_dir)  # before any worker imports Theano
                     if baked:
                         state.seeded = _seed(baked, state.theano_dir)
                 _retire_other_tags(kind_root, tag, now, state)
@@ -307,7 +315,7 @@ def _count_modules(theano_dir: str) -> int:
     count = 0
     for compiledir in os.listdir(theano_dir):
         path = os.path.join(theano_dir, compiledir)
-        if os.path.isdir(path):
+        if os.path.isdir(path) and not compiledir.startswith("."):  # not .seeding, not .damaged
             count += sum(1 for entry in os.listdir(path) if entry.startswith("tmp"))
     return count
 

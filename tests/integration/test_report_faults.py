@@ -32,8 +32,8 @@ def build():
 def make_repo(root: Path, names: list[str]) -> Path:
     (root / "models").mkdir(parents=True)
     (root / "models" / "good.py").write_text(textwrap.dedent(GOOD))
-    (root / "gradcheck.yml").write_text("version: 1\ndefaults:\n  data: {sequences: 4, features: 3}\nmodels:\n" + "".join(
-        f"  - name: {name}\n    factory: models/good.py:build\n" for name in names))
+    entries = "".join(f"  - name: {name}\n    factory: models/good.py:build\n" for name in names)
+    (root / "gradcheck.yml").write_text("version: 1\ndefaults:\n  data: {sequences: 4, features: 3}\nmodels:\n" + entries)
     return root
 
 
