@@ -33,7 +33,8 @@ def make_repo(root: Path, names: list[str]) -> Path:
     (root / "models").mkdir(parents=True)
     (root / "models" / "good.py").write_text(textwrap.dedent(GOOD))
     entries = "".join(f"  - name: {name}\n    factory: models/good.py:build\n" for name in names)
-    (root / "gradcheck.yml").write_text("version: 1\ndefaults:\n  data: {sequences: 4, features: 3}\nmodels:\n" + entries)
+    header = "version: 1\ndefaults:\n  data: {sequences: 4, features: 3}\nmodels:\n"
+    (root / "gradcheck.yml").write_text(header + entries)
     return root
 
 
