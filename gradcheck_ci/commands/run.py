@@ -9,8 +9,10 @@ import copy
 import errno
 import fnmatch
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -222,8 +224,7 @@ def check(args: argparse.Namespace, shard: tuple[int, int] | None, console: Cons
             runner.cancel()
         pending = list(specs)
         reports.interim(report, pending, config_file, console, first=True)  # fails fast on a path that cannot be
-        if specs:
-            _prepare_cache(console)
+        temporary_cache = _prepare_cache(console) if specs else None
 
         def on_result(result: ModelResult) -> None:
             report.models.append(result)
@@ -241,6 +242,9 @@ def check(args: argparse.Namespace, shard: tuple[int, int] | None, console: Cons
                 runner.run([spec], on_result)
         except KeyboardInterrupt:  # a second Ctrl-C
             runner.cancel()
+        finally:
+            if temporary_cache:
+                shutil.rmtree(temporary_cache, ignore_errors=True)
         report.models.extend(cancelled_result(s, config_file) for s in pending)
         return _finish(report, reports, console, started)
 
@@ -264,17 +268,29 @@ def _only_changed(args: argparse.Namespace, config: Config, report: RunReport, s
     return selection.to_check
 
 
-def _prepare_cache(console: Console) -> None:
-    """Ready the cache directory before the first worker; a cache that cannot be used is never fatal."""
+def _prepare_cache(console: Console) -> str | None:
+    """Ready the cache directory before the first worker; a cache that cannot be used is never fatal: the
+    workers then get a temporary one, deleted at the end of the run (returned, for the caller to delete), so
+    that what the run says ("nothing compiled now is kept") is what it does."""
     from ..platform import cachedir
 
+    temporary = None
     try:
         state = cachedir.prepare_cache()
     except cachedir.CacheDirError as exc:
         print_debug_traceback(exc)
-        os.environ.pop(cachedir.CACHE_DIR_ENV, None)  # the workers fall back to the default cache
-        console.note(f"gradcheck-ci: {exc}; checking without it (nothing compiled now is kept)")
-        return
+        if cachedir.baked_theano_cache():  # in the image: its own cache, which the container takes with it
+            os.environ.pop(cachedir.CACHE_DIR_ENV, None)
+            console.note(f"gradcheck-ci: {exc}; checking with the image's cache (nothing compiled now is kept)")
+            return None
+        temporary = tempfile.mkdtemp(prefix="gradcheck-ci-cache-")
+        os.environ[cachedir.CACHE_DIR_ENV] = temporary  # the workers inherit it
+        console.note(f"gradcheck-ci: {exc}; checking with a temporary cache directory, deleted at the end "
+                     "(nothing compiled now is kept)")
+        try:
+            state = cachedir.prepare_cache()
+        except cachedir.CacheDirError:  # no usable temporary directory either: Theano's own errors will say
+            return temporary
     if state is not None:
         from ..platform import fncache
 
@@ -283,6 +299,7 @@ def _prepare_cache(console: Console) -> None:
         console.note(f"gradcheck-ci: {state.describe()}; {functions} compiled function(s) in the function cache"
                      + (f" (deleted {pruned} unused for {fncache.KEEP_SECONDS // 86400} days or beyond "
                         f"{fncache.KEEP_BYTES >> 20} MB)" if pruned else ""))
+    return temporary
 
 
 def _unreadable_config(exc: ConfigError, args: argparse.Namespace) -> RunReport:

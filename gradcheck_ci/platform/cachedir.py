@@ -190,7 +190,11 @@ def prepare_cache(environ: Mapping[str, str] | None = None, now: float | None = 
         _make_root(root)
         for kind in CACHE_KINDS:
             kind_root = os.path.join(root, kind)
+            for path in (kind_root, os.path.join(kind_root, tag), os.path.join(kind_root, ".lock"),
+                         os.path.join(kind_root, tag, STAMP_FILE)):
+                _drop_dangling(path)
             os.makedirs(os.path.join(kind_root, tag), exist_ok=True)
+            _drop_dangling_below(os.path.join(kind_root, tag), depth=2)
             with _locked(os.path.join(kind_root, ".lock")):
                 # rewritten every run: the stamp's mtime says when this stack last used the folder
                 with open(os.path.join(kind_root, tag, STAMP_FILE), "w", encoding="utf-8") as handle:
@@ -205,6 +209,22 @@ def prepare_cache(environ: Mapping[str, str] | None = None, now: float | None = 
         raise CacheDirError(f"cannot use the cache directory {shown_path(root)}: {exc.strerror or exc}") from exc
     state.modules = _count_modules(state.theano_dir)
     return state
+
+
+def _drop_dangling(path: str) -> None:
+    """A link to nowhere where the cache keeps something of its own is a bad entry, not a reason to give up the
+    cache: removed (it holds nothing), the folder or file is made anew. A link to a real place is kept."""
+    if os.path.islink(path) and not os.path.exists(path):
+        os.unlink(path)
+
+
+def _drop_dangling_below(folder: str, depth: int) -> None:
+    """_drop_dangling for every entry `depth` levels down (Theano's compile directories and their modules)."""
+    for entry in os.listdir(folder):
+        path = os.path.join(folder, entry)
+        _drop_dangling(path)
+        if depth > 1 and os.path.isdir(path) and not os.path.islink(path):
+            _drop_dangling_below(path, depth - 1)
 
 
 def _make_root(root: str) -> None:

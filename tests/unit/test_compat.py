@@ -2,6 +2,7 @@
 stack check (no Theano import here)."""
 import json
 import os
+import shutil
 import socket
 import struct
 import sys
@@ -254,3 +255,32 @@ def test_a_compile_directory_being_compiled_in_is_left_alone(stack, tmp_path, mo
     (compiledir / "lock_dir" / "lock").write_text(f"{os.getpid()}_0123456789_{socket.gethostname()}\n")
     assert cachedir.prepare_cache().damaged == []
     assert (compiledir / "tmphalf" / "tmphalf.so").exists()
+
+
+def test_dangling_links_where_the_cache_keeps_its_own_are_bad_entries_not_an_unusable_cache(stack, tmp_path,
+                                                                                               monkeypatch):
+    monkeypatch.setenv(cachedir.CACHE_DIR_ENV, str(tmp_path))
+    tag = cachedir.cache_tag()
+    places = ["theano", f"functions/{tag}", "theano/.lock", f"theano/{tag}/{cachedir.STAMP_FILE}"]
+    for number, place in enumerate(places):
+        cachedir.prepare_cache()
+        link = tmp_path / place
+        if link.is_dir():
+            shutil.rmtree(link)
+        elif link.exists():
+            link.unlink()
+        link.symlink_to(tmp_path / "gone" / str(number))  # e.g. a volume that is not mounted now
+        state = cachedir.prepare_cache()
+        assert not link.is_symlink() and link.exists(), place
+        assert Path(state.theano_dir).is_dir() and Path(state.functions_dir).is_dir()
+    module = Path(cachedir.theano_cache_dir()) / "compiledir_x" / "tmpgone"
+    module.parent.mkdir()
+    module.symlink_to(tmp_path / "gone" / "module")
+    cachedir.prepare_cache()
+    assert not os.path.lexists(module)  # Theano would trip over it
+    real = tmp_path / "elsewhere"
+    real.mkdir()
+    shutil.rmtree(tmp_path / "functions")
+    (tmp_path / "functions").symlink_to(real)  # a link to a real place is the user's choice: kept
+    cachedir.prepare_cache()
+    assert (tmp_path / "functions").is_symlink() and (real / tag).is_dir()

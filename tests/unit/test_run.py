@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import types
 
 import pytest
@@ -84,3 +85,25 @@ def test_a_path_that_cannot_be_a_report_still_stops_the_run_before_the_first_mod
     args = types.SimpleNamespace(json=str(tmp_path), junit=None, sarif=None)
     with pytest.raises(cli.UsageError, match="it is a directory"):
         run.ReportFiles(args).interim(_passing_report(), [], "gradcheck.yml", first=True)
+
+
+def test_an_unusable_cache_directory_is_replaced_by_a_temporary_one_as_the_run_says(tmp_path, monkeypatch):
+    from gradcheck_ci.commands.console import Console
+    from gradcheck_ci.platform import cachedir
+
+    monkeypatch.setitem(cachedir._COMPILERS, "g++", "g++ (Debian 12.2.0-14) 12.2.0")
+    monkeypatch.delenv(cachedir.CACHE_ENV, raising=False)
+    (tmp_path / "file").write_text("not a directory")
+    monkeypatch.setenv(cachedir.CACHE_DIR_ENV, str(tmp_path / "file"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))  # where the default cache would be
+    stream = io.StringIO()
+    temporary = run._prepare_cache(Console(stream, ticking=False))
+    try:
+        assert temporary and os.environ[cachedir.CACHE_DIR_ENV] == temporary  # what the workers inherit
+        assert cachedir.theano_cache_dir().startswith(temporary) and os.path.isdir(cachedir.theano_cache_dir())
+        assert not (tmp_path / "xdg").exists()
+        assert "checking with a temporary cache directory, deleted at the end (nothing compiled now is kept)" \
+               in stream.getvalue()
+    finally:
+        if temporary:
+            shutil.rmtree(temporary)
