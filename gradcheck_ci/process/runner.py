@@ -157,9 +157,14 @@ def _wait_unreaped(proc: subprocess.Popen, timeout: float | None) -> bool:
             return True
         except subprocess.TimeoutExpired:
             return False
+    deadline = None if timeout is None else time.monotonic() + timeout
     try:
-        ready, _, _ = select.select([fd], [], [], timeout)
-        return bool(ready)
+        while True:  # in slices of a day: select() refuses a timeout beyond what its C type holds
+            left = 86400.0 if deadline is None else min(deadline - time.monotonic(), 86400.0)
+            if left <= 0:
+                return False
+            if select.select([fd], [], [], left)[0]:
+                return True
     finally:
         os.close(fd)
 
