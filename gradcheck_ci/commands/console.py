@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import threading
 import time
 from typing import Callable, TextIO
@@ -231,9 +232,12 @@ class Console:
             summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
             if summary_path:
                 linked = html_report if html_report in written else None
-                with open(summary_path, "a", encoding="utf-8") as handle:
-                    handle.write(render_step_summary(report, omitted_annotations=omitted, html_report=linked,
-                                                     run_url=run_url()))
+                try:
+                    with open(summary_path, "a", encoding="utf-8") as handle:
+                        handle.write(render_step_summary(report, omitted_annotations=omitted, html_report=linked,
+                                                         run_url=run_url()))
+                except OSError as exc:  # a full disk loses the summary, not the verdict below
+                    self._print(f"gradcheck-ci: cannot write the job summary: {exc.strerror or exc}")
         for path in written:
             self._print(f"wrote {path}")
         self._print(render_summary(report))
@@ -258,5 +262,9 @@ def write_step_outputs(report: RunReport, json_path: str | None) -> bool:
         return False
     from ..report import github
 
-    github.write_outputs(path, github.step_outputs(report, json_path, os.environ.get("GITHUB_WORKSPACE")))
+    try:
+        github.write_outputs(path, github.step_outputs(report, json_path, os.environ.get("GITHUB_WORKSPACE")))
+    except OSError as exc:  # a full disk: the exit code still says what the outputs would have
+        print(f"gradcheck-ci: error: cannot write the step outputs: {exc.strerror or exc}", file=sys.stderr)
+        return False
     return True

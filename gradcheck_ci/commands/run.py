@@ -6,16 +6,21 @@ from __future__ import annotations
 
 import argparse
 import copy
+import errno
 import fnmatch
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__
 from ..core.errors import UsageError, print_debug_traceback
-from ..core.results import EXIT_ERROR, ErrorInfo, ModelResult, RunReport
+from ..core.results import ErrorInfo, ModelResult, RunReport
+from ..report.atomic import is_stream
 from ..report.formats import REPORT_FORMATS
 from .console import Console, write_step_outputs
 
@@ -92,6 +97,7 @@ class ReportFiles:
         """rebase=False: the report's paths are repository-relative already (merge reads the shards' reports)."""
         self.paths = {fmt.name: getattr(args, fmt.name, None) for fmt in REPORT_FORMATS}
         self.wanted = any(self.paths.values())
+        self._said: set[str] = set()  # write failures the console has reported already
         config = getattr(args, "config", "gradcheck.yml")
         root = getattr(args, "root", None) or os.path.dirname(os.path.abspath(config))
         self.prefix = repository_prefix(root) if rebase else ""
@@ -112,8 +118,12 @@ class ReportFiles:
         copied.prefix_paths(self.prefix)
         return copied
 
-    def interim(self, report: RunReport, pending: list[ModelSpec], config_file: str) -> None:
-        """Write the reports as they stand, the models still `pending` marked cancelled."""
+    def interim(self, report: RunReport, pending: list[ModelSpec], config_file: str, console: Console | None = None,
+                first: bool = False) -> None:
+        """Write the reports as they stand, the models still `pending` marked cancelled. A stream (`-`,
+        /dev/stdout) is written once, at the end. A path that cannot be a report (a directory, no permission)
+        stops the run on the `first` write, before any model; a full disk never does: the check goes on, the
+        console says so once, and every later write tries again."""
         if not self.wanted:
             return
         from ..process.runner import error_result
@@ -126,23 +136,50 @@ class ReportFiles:
             snapshot.models.append(error_result(spec, config_file, ErrorInfo(
                 "not checked: the run ended before this model (it was killed, or is still running)",
                 config_file, spec.line, "cancelled")))
-        self.write(snapshot)
+        _, failures = self.write_each(snapshot, streams=False)
+        for failure in failures:
+            if first and not failure.transient:
+                raise UsageError(failure.message)
+            if console is not None and failure.message not in self._said:
+                self._said.add(failure.message)
+                console.note(f"gradcheck-ci: {failure.message}; the check goes on, and the report is written "
+                             "again after every model", warning=True)
 
     def write(self, report: RunReport) -> list[str]:
         """Write every report asked for; the paths written. UsageError names the option whose path failed."""
+        written, failures = self.write_each(report)
+        if failures:
+            raise UsageError(failures[0].message)
+        return written
+
+    def write_each(self, report: RunReport, streams: bool = True) -> tuple[list[str], list[WriteFailure]]:
+        """Write every report asked for (streams too, unless `streams` is False), each whatever happened to
+        the others: the paths written, and what failed."""
         report = self.rebased(report)
-        written = []
+        written: list[str] = []
+        failures: list[WriteFailure] = []
         for fmt in REPORT_FORMATS:
             path = self.paths[fmt.name]
-            if not path:
+            if not path or (not streams and is_stream(path)):
                 continue
             try:
                 fmt.write(report, path, __version__)
             except OSError as exc:
-                reason = _unwritable_reason(path, exc)
-                raise UsageError(f"cannot write the report {fmt.option} {path}: {reason}") from None
+                failures.append(WriteFailure(f"cannot write the report {fmt.option} {path}: "
+                                             f"{_unwritable_reason(path, exc)}", exc.errno in _TRANSIENT))
+                continue
             written.append(path)
-        return written
+        return written, failures
+
+
+@dataclass(frozen=True)
+class WriteFailure:
+    message: str  # one sentence: the option, the path and why
+    transient: bool  # the disk (full, over quota, failing), not the path: worth trying again later
+
+
+# A full disk, a quota, an I/O error, a file-size limit: the path is fine, the space or the device is not.
+_TRANSIENT = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG})
 
 
 def _unwritable_reason(path: str, exc: OSError) -> str:
@@ -186,9 +223,8 @@ def check(args: argparse.Namespace, shard: tuple[int, int] | None, console: Cons
         if stop.requested:
             runner.cancel()
         pending = list(specs)
-        reports.interim(report, pending, config_file)  # fails fast on an unwritable report path
-        if specs:
-            _prepare_cache(console)
+        reports.interim(report, pending, config_file, console, first=True)  # fails fast on a path that cannot be
+        temporary_cache = _prepare_cache(console) if specs else None
 
         def on_result(result: ModelResult) -> None:
             report.models.append(result)
@@ -196,7 +232,7 @@ def check(args: argparse.Namespace, shard: tuple[int, int] | None, console: Cons
                 pending.pop(0)
             console.model_done(result)
             report.seconds = time.perf_counter() - started
-            reports.interim(report, pending, config_file)
+            reports.interim(report, pending, config_file, console)
 
         try:
             for spec in specs:
@@ -206,6 +242,9 @@ def check(args: argparse.Namespace, shard: tuple[int, int] | None, console: Cons
                 runner.run([spec], on_result)
         except KeyboardInterrupt:  # a second Ctrl-C
             runner.cancel()
+        finally:
+            if temporary_cache:
+                shutil.rmtree(temporary_cache, ignore_errors=True)
         report.models.extend(cancelled_result(s, config_file) for s in pending)
         return _finish(report, reports, console, started)
 
@@ -229,17 +268,29 @@ def _only_changed(args: argparse.Namespace, config: Config, report: RunReport, s
     return selection.to_check
 
 
-def _prepare_cache(console: Console) -> None:
-    """Ready the cache directory before the first worker; a cache that cannot be used is never fatal."""
+def _prepare_cache(console: Console) -> str | None:
+    """Ready the cache directory before the first worker; a cache that cannot be used is never fatal: the
+    workers then get a temporary one, deleted at the end of the run (returned, for the caller to delete), so
+    that what the run says ("nothing compiled now is kept") is what it does."""
     from ..platform import cachedir
 
+    temporary = None
     try:
         state = cachedir.prepare_cache()
     except cachedir.CacheDirError as exc:
         print_debug_traceback(exc)
-        os.environ.pop(cachedir.CACHE_DIR_ENV, None)  # the workers fall back to the default cache
-        console.note(f"gradcheck-ci: {exc}; checking without it (nothing compiled now is kept)")
-        return
+        if cachedir.baked_theano_cache():  # in the image: its own cache, which the container takes with it
+            os.environ.pop(cachedir.CACHE_DIR_ENV, None)
+            console.note(f"gradcheck-ci: {exc}; checking with the image's cache (nothing compiled now is kept)")
+            return None
+        temporary = tempfile.mkdtemp(prefix="gradcheck-ci-cache-")
+        os.environ[cachedir.CACHE_DIR_ENV] = temporary  # the workers inherit it
+        console.note(f"gradcheck-ci: {exc}; checking with a temporary cache directory, deleted at the end "
+                     "(nothing compiled now is kept)")
+        try:
+            state = cachedir.prepare_cache()
+        except cachedir.CacheDirError:  # no usable temporary directory either: Theano's own errors will say
+            return temporary
     if state is not None:
         from ..platform import fncache
 
@@ -248,6 +299,7 @@ def _prepare_cache(console: Console) -> None:
         console.note(f"gradcheck-ci: {state.describe()}; {functions} compiled function(s) in the function cache"
                      + (f" (deleted {pruned} unused for {fncache.KEEP_SECONDS // 86400} days or beyond "
                         f"{fncache.KEEP_BYTES >> 20} MB)" if pruned else ""))
+    return temporary
 
 
 def _unreadable_config(exc: ConfigError, args: argparse.Namespace) -> RunReport:
@@ -312,13 +364,10 @@ def _display_path(path: str | None, root: str | None) -> str:
 
 def _finish(report: RunReport, reports: ReportFiles, console: Console, started: float) -> int:
     report.seconds = time.perf_counter() - started
-    try:
-        written = reports.write(report)
-    except UsageError as exc:
-        console.finish(reports.rebased(report), [])
-        print(f"gradcheck-ci: error: {exc}", file=sys.stderr)
-        write_step_outputs(report, None)
-        return EXIT_ERROR
+    written, failures = reports.write_each(report)
+    report.unwritten = [failure.message.removeprefix("cannot write the report ") for failure in failures]
     console.finish(reports.rebased(report), written, html_report=reports.paths.get("html"))
-    write_step_outputs(report, reports.paths.get("json"))
+    for failure in failures:
+        print(f"gradcheck-ci: error: {failure.message}", file=sys.stderr)
+    write_step_outputs(report, reports.paths.get("json") if reports.paths.get("json") in written else None)
     return report.exit_code

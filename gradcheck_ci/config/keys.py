@@ -66,7 +66,11 @@ MODES = ("auto", "full", "directional")
 EXPECTS = ("pass", "fail")
 MASKS = ("full", "random")
 DTYPES = ("float32", "float64", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
-MIN_MEMORY = 256
+# The smallest `memory` (MiB of address space) a worker starts and checks the smallest model with, measured
+# (docs/config.md, "memory"): a one-layer network's worker maps ~550 MiB unconstrained on 2 CPUs (numpy, scipy,
+# Theano, OpenBLAS), fails at 256-288, hangs in OpenBLAS at 320 and 448 (its buffers half allocated), checks at
+# 384 and 512; every CPU beyond two adds a BLAS thread of ~80 MiB. 1024 leaves room for that.
+MIN_MEMORY = 1024
 MAX_SEED = 2**32 - 1  # numpy's RandomState takes no larger seed: `check` would fail where `validate` passed
 MAX_DIRECTIONS = 10_000  # each is a few loss evaluations per band; beyond this a run never ends
 

@@ -195,10 +195,13 @@ class RunReport:
     # What the whole run covers, so `merge` can tell a complete set of shards from a partial or mixed one:
     # {"config_sha256": of gradcheck.yml's text, "models": every model name the run's shards share out}.
     plan: dict[str, Any] | None = None
+    # Report files this run could not write (one sentence each: option, path, reason), e.g. on a full disk.
+    # Not part of the JSON report (which may be one of them); an error for the exit code and the verdict line.
+    unwritten: list[str] = field(default_factory=list, compare=False)
 
     @property
     def status(self) -> str:
-        if self.config_errors or any(m.status in ("error", "cancelled") for m in self.models):
+        if self.unwritten or self.config_errors or any(m.status in ("error", "cancelled") for m in self.models):
             return "error"
         if any(m.status == "fail" for m in self.models):
             return "fail"

@@ -25,6 +25,7 @@ from typing import Any
 
 from ..core.installation import with_package_on_path
 from ..platform import lasagne_stacks
+from ..process import reaper
 from ..process.environment import worker_environment
 from .discover import Candidate
 
@@ -97,6 +98,8 @@ def _run_worker(root: str, candidates: list[Candidate], indices: list[int], time
     env = dict(worker_environment(os.environ), GRADCHECK_EVENT_FD=str(write_fd), PYTHONUNBUFFERED="1")
     with_package_on_path(lasagne_stacks.worker_env(stack, env))
     limit = MEMORY_MIB * 1024 * 1024
+    reaper.become_subreaper()  # what a factory starts and leaves behind ends with its trial worker (reaper.py)
+    before = reaper.children()
     proc = subprocess.Popen([sys.executable, "-m", "gradcheck_ci.init.trial", json.dumps(job)], cwd=root, env=env,
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             pass_fds=(write_fd,), start_new_session=True, preexec_fn=lambda: _limit_memory(limit))
@@ -121,6 +124,7 @@ def _run_worker(root: str, candidates: list[Candidate], indices: list[int], time
     if proc.poll() is None:
         _kill_group(proc)
     proc.wait()
+    reaper.end_leftovers(before)
     if current:
         _lost(candidates, indices, current, finished, proc.returncode, hung, timeout)
     elif not finished and indices:  # died before it started a candidate: nothing else would go better
@@ -183,7 +187,8 @@ def _lost(candidates: list[Candidate], indices: list[int], current: dict[str, An
             name = f"signal {-returncode}"
         reason = f"the worker died ({name}) while {what}"
         if -returncode == signal.SIGKILL:
-            reason += f" (most likely out of memory: {MEMORY_MIB} MiB)"
+            # its own limit raises MemoryError and kills nothing: a SIGKILL came from outside (process/memory.py)
+            reason += " (killed from outside: by the machine's out-of-memory killer, a CI runner or a person)"
     elif phase == "importing":
         reason = f"the process ended (exit code {returncode}) while {what}: does the module exit when imported?"
     else:

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .damaged import DAMAGED_DIR, move_aside_damaged
 from .flags import parse_flags
 from .stack import distribution_version
 
@@ -124,6 +125,7 @@ class CacheState:
     retired: list[str] = field(default_factory=list)  # tags of other stack versions deleted as stale
     others: list[str] = field(default_factory=list)  # tags of other stack versions kept (recently used)
     stale_locks: int = 0  # Theano compile locks left by runs that died (another machine's, in a CI cache)
+    damaged: list[str] = field(default_factory=list)  # compiled modules found damaged and moved aside
 
     def describe(self) -> str:
         text = f"compile cache {shown_path(self.theano_dir)}: {self.modules} compiled module(s)"
@@ -131,6 +133,11 @@ class CacheState:
             text += f", {self.seeded} of them copied from the image's baked cache"
         if self.stale_locks:
             text += f"; removed {self.stale_locks} compile lock(s) left by a run that died"
+        if self.damaged:
+            more = f" and {len(self.damaged) - 5} more" if len(self.damaged) > 5 else ""
+            names = ", ".join(self.damaged[:5]) + more
+            text += (f"; moved aside {len(self.damaged)} damaged compiled module(s) ({names}) to {DAMAGED_DIR}/, "
+                     "to be compiled again")
         if self.others:
             text += f"; ignored the cache of another stack version ({', '.join(self.others)})"
         if self.retired:
@@ -183,13 +190,18 @@ def prepare_cache(environ: Mapping[str, str] | None = None, now: float | None = 
         _make_root(root)
         for kind in CACHE_KINDS:
             kind_root = os.path.join(root, kind)
+            for path in (kind_root, os.path.join(kind_root, tag), os.path.join(kind_root, ".lock"),
+                         os.path.join(kind_root, tag, STAMP_FILE)):
+                _drop_dangling(path)
             os.makedirs(os.path.join(kind_root, tag), exist_ok=True)
+            _drop_dangling_below(os.path.join(kind_root, tag), depth=2)
             with _locked(os.path.join(kind_root, ".lock")):
                 # rewritten every run: the stamp's mtime says when this stack last used the folder
                 with open(os.path.join(kind_root, tag, STAMP_FILE), "w", encoding="utf-8") as handle:
                     handle.write(stamp)
                 if kind == "theano":
                     state.stale_locks = _clear_stale_locks(state.theano_dir)
+                    state.damaged = move_aside_damaged(state.theano_dir)  # before any worker imports Theano
                     if baked:
                         state.seeded = _seed(baked, state.theano_dir)
                 _retire_other_tags(kind_root, tag, now, state)
@@ -197,6 +209,22 @@ def prepare_cache(environ: Mapping[str, str] | None = None, now: float | None = 
         raise CacheDirError(f"cannot use the cache directory {shown_path(root)}: {exc.strerror or exc}") from exc
     state.modules = _count_modules(state.theano_dir)
     return state
+
+
+def _drop_dangling(path: str) -> None:
+    """A link to nowhere where the cache keeps something of its own is a bad entry, not a reason to give up the
+    cache: removed (it holds nothing), the folder or file is made anew. A link to a real place is kept."""
+    if os.path.islink(path) and not os.path.exists(path):
+        os.unlink(path)
+
+
+def _drop_dangling_below(folder: str, depth: int) -> None:
+    """_drop_dangling for every entry `depth` levels down (Theano's compile directories and their modules)."""
+    for entry in os.listdir(folder):
+        path = os.path.join(folder, entry)
+        _drop_dangling(path)
+        if depth > 1 and os.path.isdir(path) and not os.path.islink(path):
+            _drop_dangling_below(path, depth - 1)
 
 
 def _make_root(root: str) -> None:
@@ -307,7 +335,7 @@ def _count_modules(theano_dir: str) -> int:
     count = 0
     for compiledir in os.listdir(theano_dir):
         path = os.path.join(theano_dir, compiledir)
-        if os.path.isdir(path):
+        if os.path.isdir(path) and not compiledir.startswith("."):  # not .seeding, not .damaged
             count += sum(1 for entry in os.listdir(path) if entry.startswith("tmp"))
     return count
 

@@ -11,6 +11,7 @@ import json
 import os
 import re
 import resource
+import select
 import signal
 import subprocess
 import sys
@@ -27,7 +28,9 @@ from ..core.installation import with_package_on_path
 from ..core.results import ErrorInfo, ModelResult, Notice
 from ..platform import lasagne_stacks
 from ..usercode.sites import is_inside, is_library, quote_source, relative
+from . import reaper
 from .environment import worker_environment
+from .memory import MemorySample, MemoryWatch
 
 OnEvent = Callable[[str, str], None]  # (model name, progress message)
 OnOutput = Callable[[str, str], None]  # (model name, a line the model's code printed)
@@ -132,6 +135,8 @@ class Runner:
         env = dict(worker_environment(os.environ), GRADCHECK_EVENT_FD=str(write_fd), PYTHONUNBUFFERED="1")
         with_package_on_path(lasagne_stacks.worker_env(stack, env))
         limit = spec.memory * 1024 * 1024
+        reaper.become_subreaper()  # what the worker starts and leaves behind is re-parented here, and ended
+        before = reaper.children()
         proc = subprocess.Popen(
             [sys.executable, "-m", "gradcheck_ci.process.worker", job_path, result_path],
             cwd=self.root, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -140,6 +145,7 @@ class Runner:
         self._current = proc
         if self.cancelled:  # a SIGTERM between the caller's check and Popen: cancel() found no worker to stop
             _kill_group(proc)
+        memory = MemoryWatch(proc.pid)
         last_event = ["starting the worker"]
 
         def read_events() -> None:
@@ -160,19 +166,42 @@ class Runner:
         threads = [threading.Thread(target=read_events, daemon=True), threading.Thread(target=read_output, daemon=True)]
         for thread in threads:
             thread.start()
-        timed_out = False
-        try:
-            proc.wait(timeout=spec.timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            if not self.cancelled:
-                _dump_stack(proc, result_path + ".stack")
-            _kill_group(proc)
-            proc.wait()
-        for thread in threads:
+        timed_out = not _wait_unreaped(proc, spec.timeout)
+        if timed_out and not self.cancelled:
+            _dump_stack(proc, result_path + ".stack")
+        # Ended or not, the worker is not reaped yet, so its PID still names its group: no other can take it.
+        _kill_group(proc)
+        proc.wait()
+        reaper.end_leftovers(before)  # what left the group (setsid, a double fork) and was re-parented here
+        sample = memory.stop()
+        for thread in threads:  # the pipes close once every process holding them has ended
             thread.join(timeout=5)
         self._current = None
-        return Outcome(proc.returncode, timed_out, self.cancelled, last_event[0])
+        return Outcome(proc.returncode, timed_out, self.cancelled, last_event[0], memory=sample)
+
+
+def _wait_unreaped(proc: subprocess.Popen, timeout: float | None) -> bool:
+    """Wait for the worker to end, at most `timeout` seconds, without reaping it; whether it ended.
+
+    A pidfd becomes readable when its process ends (Linux 5.3+); elsewhere Popen.wait, which reaps."""
+    try:
+        fd = os.pidfd_open(proc.pid)  # Linux only
+    except (AttributeError, OSError):
+        try:
+            proc.wait(timeout=timeout)
+            return True
+        except subprocess.TimeoutExpired:
+            return False
+    deadline = None if timeout is None else time.monotonic() + timeout
+    try:
+        while True:  # in slices of a day: select() refuses a timeout beyond what its C type holds
+            left = 86400.0 if deadline is None else min(deadline - time.monotonic(), 86400.0)
+            if left <= 0:
+                return False
+            if select.select([fd], [], [], left)[0]:
+                return True
+    finally:
+        os.close(fd)
 
 
 def _dump_stack(proc: subprocess.Popen, path: str, wait: float = 2.0) -> None:
@@ -240,6 +269,7 @@ class Outcome:
     cancelled: bool
     last_step: str
     stack: StackSite | None = None  # where the repository's code was when the worker died or was stopped
+    memory: MemorySample | None = None  # the worker's memory at the last look before it ended
 
     def describe(self, spec: ModelSpec, config_file: str) -> ErrorInfo:
         at = f", in {self.stack.function}() at {self.stack.file}:{self.stack.line}" if self.stack else ""
@@ -260,16 +290,27 @@ class Outcome:
                 name = signal.Signals(-self.returncode).name
             except ValueError:
                 name = f"signal {-self.returncode}"
-            if -self.returncode == signal.SIGKILL:
-                return ErrorInfo(f"the worker was killed ({name}) while {self.last_step}{at}: most likely out of "
-                                 f"memory (limit {spec.memory} MiB, the model's `memory`; or the machine's)",
-                                 config_file, spec.key_lines.get("memory", spec.line), "memory")
+            if -self.returncode == signal.SIGKILL:  # not ours (a timeout or a cancel is said above)
+                return ErrorInfo(f"the worker was killed by {name} from outside gradcheck-ci while {self.last_step}"
+                                 f"{at}{killed_memory(self.memory, spec.memory)}", config_file, spec.line, "killed")
             what = {"SIGSEGV": "a segmentation fault", "SIGBUS": "a bus error", "SIGFPE": "a floating-point trap",
                     "SIGABRT": "an abort", "SIGILL": "an illegal instruction"}.get(name, name)
             return ErrorInfo(f"the worker crashed with {what} ({name}) while {self.last_step}{at} (a crash in "
                              "compiled code: a C extension, ctypes, or Theano's generated C code)", file, line, "crash")
         return ErrorInfo(f"the worker exited with code {self.returncode} while {self.last_step}{at}, without a "
                          "result (the model's code ended the process, e.g. with os._exit())", file, line, "crash")
+
+
+def killed_memory(sample: MemorySample | None, limit: int) -> str:
+    """What is known about memory when a worker was killed from outside: its own limit raises MemoryError and
+    kills nothing, so only the machine (its out-of-memory killer), a CI runner or a person sends SIGKILL."""
+    if sample is None:
+        return f" (its memory is unknown; its own limit, {limit} MiB, would have raised MemoryError, not SIGKILL)"
+    machine = "" if sample.available is None else f"; the machine had {sample.available} MiB available"
+    who = ("most likely the machine's out-of-memory killer" if sample.machine_was_short else
+           "the machine's out-of-memory killer, a CI runner or a person")
+    return (f", {sample.seconds:g} s after it started: it used {sample.resident} MiB ({sample.address_space} MiB "
+            f"of address space, below its limit of {limit} MiB, the model's `memory`){machine}: {who}")
 
 
 def quoted_sources(result: ModelResult, root: str) -> dict[str, dict[str, str]]:
@@ -365,8 +406,5 @@ def _limit_memory(limit: int) -> None:
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+    reaper.kill_group(proc.pid)
 

@@ -240,5 +240,21 @@ def _dump_stacks_to(path: str) -> None:
         faulthandler.register(signal.SIGUSR1, file=handle, all_threads=False)
 
 
+def _exit(code: int) -> None:
+    """Exit; at once when the model's code left a thread running that is not a daemon (a data loader, a logger):
+    the interpreter would wait for it, and the check, its result written, would time out."""
+    import threading
+
+    if any(thread.is_alive() and not thread.daemon for thread in threading.enumerate()
+           if thread is not threading.main_thread()):
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    _exit(main())

@@ -256,6 +256,8 @@ def render_summary(report: RunReport, color: bool = False) -> str:
             lines.append(f"  {label}: {names(models)}")
     if report.config_errors:
         lines.append(f"  configuration errors: {len(report.config_errors)}")
+    for problem in report.unwritten:
+        lines.append(f"  report not written: {problem}")
     verdict = {"pass": "PASS", "fail": "FAIL", "error": "ERROR"}[report.status]
     lines.append(f"result: {_paint(verdict, color)} (exit {report.exit_code})")
     return _neutralise("\n".join(lines))

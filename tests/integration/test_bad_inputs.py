@@ -100,7 +100,7 @@ CONFIG_CASES = [
     Case("precision-typo", 2, "precision must be one of float64, float32, got the string 'float46' "
          "(did you mean 'float64'?)", "gradcheck.yml:5"),
     Case("timeout-zero", 2, "timeout must be a number > 0, got 0", "gradcheck.yml:5"),
-    Case("memory-too-small", 2, "memory must be an integer >= 256, got 64", "gradcheck.yml:5"),
+    Case("memory-too-small", 2, "memory must be an integer >= 1024, got 64", "gradcheck.yml:5"),
     Case("kwargs-list", 2, "kwargs must be a mapping of keyword arguments, got a list", "gradcheck.yml:5"),
     Case("unknown-loss", 2, "unknown loss 'categorical_cross_entropy' (did you mean 'categorical_crossentropy'?)",
          "gradcheck.yml:5"),

@@ -3,6 +3,8 @@ Theano (the flag and shim tests, which never import it, are in tests/unit/test_c
 import os
 import sys
 
+import pytest
+
 
 def test_parameterless_ops_get_cacheable_keys():
     """Theano 1.0.5 marks modules holding ops with empty __props__ (Alloc, ...) as unversioned: recompiled
@@ -187,3 +189,55 @@ def test_the_march_flags_theano_detects_are_kept_for_the_next_process(tmp_path):
     third = run()
     assert third["before"] != ["-march=nonsense"] and third["after"] == first["after"]
     assert json.loads(saved.read_text())["flags"] == first["after"]
+
+
+@pytest.mark.slow  # Theano's own extensions and a module compiled again (a minute or two, cold)
+def test_a_damaged_compile_cache_is_moved_aside_recompiled_and_said_once(tmp_path):
+    """A garbage `lazylinker_ext/__init__.py`, a `cutils_ext.so` with a bad ELF header and a module's `.so` cut
+    short broke every model with Theano's traceback. Now the check moves them aside, Theano compiles them
+    again, and the run says so once: no traceback, no path of the installation."""
+    import shutil
+    import textwrap
+    from pathlib import Path
+
+    from gradcheck_ci.platform import cachedir
+    from tests.harness import assert_no_traceback, run_cli
+
+    default = Path(cachedir.theano_cache_dir({k: v for k, v in os.environ.items() if k != cachedir.CACHE_DIR_ENV}))
+    cache = tmp_path / "cache"
+    theano_dir = cache / "theano" / cachedir.cache_tag()
+    if default.is_dir():  # warm: the shared cache's modules, in a private copy this test may damage
+        shutil.copytree(default, theano_dir, symlinks=True, ignore=shutil.ignore_patterns("lock_dir"))
+    repo = tmp_path / "repo"
+    (repo / "models").mkdir(parents=True)
+    (repo / "models" / "net.py").write_text(textwrap.dedent('''
+        import lasagne
+        from lasagne.layers import DenseLayer, InputLayer
+
+
+        def build():
+            return DenseLayer(InputLayer((None, 3)), 2, nonlinearity=lasagne.nonlinearities.softmax)
+    '''))
+    (repo / "gradcheck.yml").write_text("version: 1\nmodels:\n  - name: net\n    factory: models/net.py:build\n"
+                                        "    data: {sequences: 4, features: 3}\n")
+    check = ("check", "--cache-dir", str(cache))
+    env = {"GRADCHECK_CI_NO_FUNCTION_CACHE": "1"}  # Theano's modules are what is damaged, and must be loaded
+    if not default.is_dir():
+        assert run_cli(*check, cwd=repo, env=env).code == 0  # cold: made here, then damaged
+    [compiledir] = [d for d in theano_dir.iterdir() if d.name.startswith("compiledir_")]
+    if not (compiledir / "cutils_ext").is_dir():
+        pytest.skip("this stack's Theano keeps no cutils_ext")
+    (compiledir / "lazylinker_ext" / "__init__.py").write_bytes(b"_version = 0.2\x00\xff garbage ((")
+    (compiledir / "cutils_ext" / "cutils_ext.so").write_bytes(b"not an ELF file at all")
+    modules = sorted(compiledir.glob("tmp*/*.so"))
+    modules[0].write_bytes(modules[0].read_bytes()[:100])
+
+    run = run_cli(*check, cwd=repo, env=env)
+    assert run.code == 0 and "PASS net" in run.output, run.output
+    assert_no_traceback(run)
+    assert run.output.count("damaged compiled module") == 1, run.output
+    assert f"moved aside 3 damaged compiled module(s) (cutils_ext, lazylinker_ext, {modules[0].parent.name})" \
+           in run.output
+    assert "site-packages" not in run.output and "theano/gof" not in run.output
+    again = run_cli(*check, cwd=repo, env=env)
+    assert again.code == 0 and "damaged compiled" not in again.output, again.output  # recompiled whole: nothing to move

@@ -2,7 +2,9 @@
 stack check (no Theano import here)."""
 import json
 import os
+import shutil
 import socket
+import struct
 import sys
 import time
 from pathlib import Path
@@ -62,13 +64,20 @@ def stack(monkeypatch):
     monkeypatch.delenv(cachedir.CACHE_DIR_ENV, raising=False)
 
 
+def tiny_elf() -> bytes:
+    """A complete little-endian ELF64 file: its header, one program header, no section headers."""
+    header = b"\x7fELF" + bytes([2, 1, 1]) + bytes(9) + struct.pack("<HHIQQQIHHHHHH", 3, 62, 1, 0, 64, 0, 0, 64, 56,
+                                                                      1, 64, 0, 0)
+    return header + bytes(56)
+
+
 def baked_cache(root: Path, modules=("tmpaaa", "tmpbbb")) -> Path:
     """A base_compiledir as the image bakes it: one compiledir of module folders, a lock left behind."""
     compiledir = root / "compiledir_gradcheck-ci"
     for name in modules:
         (compiledir / name).mkdir(parents=True)
         (compiledir / name / "key.pkl").write_bytes(b"key of " + name.encode())
-        (compiledir / name / f"{name}.so").write_bytes(b"\x7fELF")
+        (compiledir / name / f"{name}.so").write_bytes(tiny_elf())
     (compiledir / "lazylinker_ext").mkdir()
     (compiledir / "__init__.py").write_text("")  # Theano makes the compiledir a package
     (compiledir / "lock_dir").mkdir()
@@ -208,3 +217,70 @@ def test_cache_paths_in_messages_name_no_absolute_path_of_the_machine(tmp_path, 
     assert shown_path(str(tmp_path / "repo" / ".gradcheck-ci-cache" / "theano")) == ".gradcheck-ci-cache/theano"
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert shown_path(str(tmp_path / "home" / ".cache" / "gradcheck-ci")) == "~/.cache/gradcheck-ci"
+
+
+def test_damaged_compiled_modules_are_moved_aside_once_and_said(stack, tmp_path, monkeypatch):
+    monkeypatch.setenv(cachedir.CACHE_DIR_ENV, str(tmp_path))
+    compiledir = Path(cachedir.theano_cache_dir()) / "compiledir_x"
+    modules = {  # folder: (its __init__.py, its .so)
+        "lazylinker_ext": (b"_version = 0.2\x00\xff garbage ((", tiny_elf()),  # garbage written over it
+        "cutils_ext": (b"", b"not an ELF file at all"),  # a bad ELF header
+        "tmpcut": (b"", tiny_elf()[:80]),  # cut short: its program header is gone
+        "tmpname": (b"_vers", tiny_elf()),  # a truncated `_version = 0.211`: a NameError on import
+        "tmpgood": (b"", tiny_elf()),
+        "tmpversion": (b"_version = 0.211\n", tiny_elf()),
+    }
+    for name, (init, library) in modules.items():
+        (compiledir / name).mkdir(parents=True)
+        (compiledir / name / "__init__.py").write_bytes(init)
+        (compiledir / name / f"{name}.so").write_bytes(library)
+    (compiledir / "__init__.py").write_text("")
+    state = cachedir.prepare_cache()
+    assert state.damaged == ["cutils_ext", "lazylinker_ext", "tmpcut", "tmpname"]
+    assert sorted(p.name for p in compiledir.iterdir()) == ["__init__.py", "tmpgood", "tmpversion"]
+    aside = Path(state.theano_dir) / ".damaged" / "compiledir_x"
+    assert (aside / "lazylinker_ext" / "__init__.py").read_bytes().startswith(b"_version = 0.2\x00")
+    assert state.modules == 2  # what is moved aside is not counted
+    assert state.describe().endswith("; moved aside 4 damaged compiled module(s) (cutils_ext, lazylinker_ext, "
+                                     "tmpcut, tmpname) to .damaged/, to be compiled again")
+    assert cachedir.prepare_cache().damaged == []  # said once: the next run finds nothing
+
+
+def test_a_compile_directory_being_compiled_in_is_left_alone(stack, tmp_path, monkeypatch):
+    monkeypatch.setenv(cachedir.CACHE_DIR_ENV, str(tmp_path))
+    compiledir = Path(cachedir.theano_cache_dir()) / "compiledir_x"
+    (compiledir / "tmphalf").mkdir(parents=True)
+    (compiledir / "tmphalf" / "tmphalf.so").write_bytes(tiny_elf()[:40])  # g++ is still writing it
+    (compiledir / "lock_dir").mkdir()
+    (compiledir / "lock_dir" / "lock").write_text(f"{os.getpid()}_0123456789_{socket.gethostname()}\n")
+    assert cachedir.prepare_cache().damaged == []
+    assert (compiledir / "tmphalf" / "tmphalf.so").exists()
+
+
+def test_dangling_links_where_the_cache_keeps_its_own_are_bad_entries_not_an_unusable_cache(stack, tmp_path,
+                                                                                               monkeypatch):
+    monkeypatch.setenv(cachedir.CACHE_DIR_ENV, str(tmp_path))
+    tag = cachedir.cache_tag()
+    places = ["theano", f"functions/{tag}", "theano/.lock", f"theano/{tag}/{cachedir.STAMP_FILE}"]
+    for number, place in enumerate(places):
+        cachedir.prepare_cache()
+        link = tmp_path / place
+        if link.is_dir():
+            shutil.rmtree(link)
+        elif link.exists():
+            link.unlink()
+        link.symlink_to(tmp_path / "gone" / str(number))  # e.g. a volume that is not mounted now
+        state = cachedir.prepare_cache()
+        assert not link.is_symlink() and link.exists(), place
+        assert Path(state.theano_dir).is_dir() and Path(state.functions_dir).is_dir()
+    module = Path(cachedir.theano_cache_dir()) / "compiledir_x" / "tmpgone"
+    module.parent.mkdir()
+    module.symlink_to(tmp_path / "gone" / "module")
+    cachedir.prepare_cache()
+    assert not os.path.lexists(module)  # Theano would trip over it
+    real = tmp_path / "elsewhere"
+    real.mkdir()
+    shutil.rmtree(tmp_path / "functions")
+    (tmp_path / "functions").symlink_to(real)  # a link to a real place is the user's choice: kept
+    cachedir.prepare_cache()
+    assert (tmp_path / "functions").is_symlink() and (real / tag).is_dir()

@@ -534,8 +534,8 @@ def test_unknown_and_forbidden_keys_in_defaults(tmp_path):
     ("seed: [1]", "seed must be an integer from 0 to 4,294,967,295, got a list"),
     ("seed:", "seed must be an integer from 0 to 4,294,967,295, got an empty value"),
     ("directions: 0", "directions must be an integer from 1 to 10,000, got 0 (a number)"),
-    ("memory: 255", "memory must be an integer >= 256, got 255 (a number)"),
-    ("memory: 1024.0", "memory must be an integer >= 256, got 1024.0 (a number)"),
+    ("memory: 1023", "memory must be an integer >= 1024, got 1023 (a number)"),
+    ("memory: 1024.0", "memory must be an integer >= 1024, got 1024.0 (a number)"),
     ("timeout: 0", "timeout must be a number > 0, got 0 (a number)"),
     ("timeout: true", "timeout must be a number > 0, got true (a boolean)"),
     ("timeout: .inf", "timeout must be a finite number > 0, got .inf (a number)"),
@@ -979,7 +979,7 @@ VALID_MODEL = st.fixed_dictionaries({
     "mode": st.sampled_from(["auto", "full", "directional"]),
     "rtol": st.floats(min_value=1e-300, max_value=1e300), "atol": st.floats(min_value=0, max_value=1e300),
     "directions": st.integers(1, 50), "timeout": st.one_of(st.integers(1, 10**6), st.floats(1e-3, 1e6)),
-    "memory": st.integers(256, 10**6), "expect": st.sampled_from(["pass", "fail"]),
+    "memory": st.integers(1024, 10**6), "expect": st.sampled_from(["pass", "fail"]),
 })
 
 

@@ -2,7 +2,10 @@
 written while it runs."""
 from __future__ import annotations
 
+import io
 import json
+import os
+import shutil
 import types
 
 import pytest
@@ -47,3 +50,60 @@ def test_the_start_line_counts_invalid_and_unchanged_models_as_the_final_count_d
     stream = io.StringIO()
     Console(stream).start(2, "gradcheck.yml")
     assert stream.getvalue() == "gradcheck-ci: checking 2 model(s) from gradcheck.yml\n"
+
+
+def _passing_report() -> RunReport:
+    report = RunReport(config_file="gradcheck.yml")
+    report.models.append(ModelResult(name="done", factory="f.py:f", status="pass", seed=0, precision="float64",
+                                     mode="full"))
+    return report
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full here")
+def test_a_report_on_a_full_device_ends_in_the_verdict_line_and_exit_2(tmp_path, capsys):
+    from gradcheck_ci.commands.console import Console
+
+    args = types.SimpleNamespace(json=str(tmp_path / "r.json"), junit="/dev/full", sarif=None)
+    stream = io.StringIO()
+    code = run._finish(_passing_report(), run.ReportFiles(args), Console(stream, ticking=False), 0.0)
+    assert code == 2
+    assert json.loads((tmp_path / "r.json").read_text())["models"][0]["status"] == "pass"  # the others are written
+    lines = stream.getvalue().splitlines()
+    assert "  report not written: --junit /dev/full: No space left on device" in lines
+    assert lines[-1] == "result: ERROR (exit 2)"
+    assert capsys.readouterr().err == "gradcheck-ci: error: cannot write the report --junit /dev/full: No space left " \
+                                      "on device\n"
+
+
+def test_interim_reports_leave_streams_for_the_end(tmp_path, capfd):
+    args = types.SimpleNamespace(json="-", junit=str(tmp_path / "j.xml"), sarif=None)
+    run.ReportFiles(args).interim(_passing_report(), [], "gradcheck.yml")
+    assert capfd.readouterr().out == "" and (tmp_path / "j.xml").exists()
+
+
+def test_a_path_that_cannot_be_a_report_still_stops_the_run_before_the_first_model(tmp_path):
+    args = types.SimpleNamespace(json=str(tmp_path), junit=None, sarif=None)
+    with pytest.raises(cli.UsageError, match="it is a directory"):
+        run.ReportFiles(args).interim(_passing_report(), [], "gradcheck.yml", first=True)
+
+
+def test_an_unusable_cache_directory_is_replaced_by_a_temporary_one_as_the_run_says(tmp_path, monkeypatch):
+    from gradcheck_ci.commands.console import Console
+    from gradcheck_ci.platform import cachedir
+
+    monkeypatch.setitem(cachedir._COMPILERS, "g++", "g++ (Debian 12.2.0-14) 12.2.0")
+    monkeypatch.delenv(cachedir.CACHE_ENV, raising=False)
+    (tmp_path / "file").write_text("not a directory")
+    monkeypatch.setenv(cachedir.CACHE_DIR_ENV, str(tmp_path / "file"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))  # where the default cache would be
+    stream = io.StringIO()
+    temporary = run._prepare_cache(Console(stream, ticking=False))
+    try:
+        assert temporary and os.environ[cachedir.CACHE_DIR_ENV] == temporary  # what the workers inherit
+        assert cachedir.theano_cache_dir().startswith(temporary) and os.path.isdir(cachedir.theano_cache_dir())
+        assert not (tmp_path / "xdg").exists()
+        assert "checking with a temporary cache directory, deleted at the end (nothing compiled now is kept)" \
+               in stream.getvalue()
+    finally:
+        if temporary:
+            shutil.rmtree(temporary)

@@ -29,7 +29,9 @@ def test_describe_a_segfault_points_at_the_users_line():
 def test_describe_kill_exit_cancel_and_unknown_signals():
     s = spec(memory=600)
     killed = runner.Outcome(-signal.SIGKILL, False, False, "probing W").describe(s, "gradcheck.yml")
-    assert (killed.line, killed.kind) == (6, "memory") and "limit 600 MiB" in killed.message
+    assert (killed.line, killed.kind) == (3, "killed")  # the model's entry, not its `memory` line
+    assert killed.message == ("the worker was killed by SIGKILL from outside gradcheck-ci while probing W (its memory "
+                              "is unknown; its own limit, 600 MiB, would have raised MemoryError, not SIGKILL)")
     exited = runner.Outcome(3, False, False, "probing W").describe(s, "gradcheck.yml")
     assert (exited.file, exited.line) == ("gradcheck.yml", 3) and "exited with code 3" in exited.message
     cancelled = runner.Outcome(-9, False, True, "probing W").describe(s, "gradcheck.yml")
@@ -82,3 +84,18 @@ def test_read_stack_never_names_a_frame_that_is_no_file_of_the_users(tmp_path):
                     '  File "models/gone.py", line 3 in build\n'
                     '  File "<string>", line 1 in <module>\n')
     assert runner.read_stack(str(path), str(tmp_path)) is None
+
+
+def test_a_kill_from_outside_says_the_memory_at_the_time_and_the_limit():
+    from gradcheck_ci.process.memory import MemorySample
+
+    s = spec(memory=600)
+    roomy = runner.Outcome(-signal.SIGKILL, False, False, "probing W", memory=MemorySample(0.3, 120, 410, 5000, 8000))
+    error = roomy.describe(s, "gradcheck.yml")
+    assert (error.file, error.line, error.kind) == ("gradcheck.yml", 3, "killed")
+    assert error.message == ("the worker was killed by SIGKILL from outside gradcheck-ci while probing W, 0.3 s after "
+                             "it started: it used 120 MiB (410 MiB of address space, below its limit of 600 MiB, the "
+                             "model's `memory`); the machine had 5000 MiB available: the machine's out-of-memory "
+                             "killer, a CI runner or a person")
+    short = runner.Outcome(-signal.SIGKILL, False, False, "probing W", memory=MemorySample(9.5, 500, 590, 100, 8000))
+    assert short.describe(s, "gradcheck.yml").message.endswith("most likely the machine's out-of-memory killer")
