@@ -1,8 +1,8 @@
 """SARIF 2.1.0, validated against the official schema."""
 from __future__ import annotations
 
+import hashlib
 import json
-import os
 from pathlib import Path
 
 import jsonschema
@@ -12,20 +12,10 @@ from gradcheck_ci.core.results import Diagnosis, ErrorInfo, RunReport
 from gradcheck_ci.report.sarif import render_sarif
 from tests.samples import hostile_report, model, param, sample_report, truncated_diagnosis
 
-
-def _schema_path() -> str:
-    """The official SARIF 2.1.0 schema: GRADCHECK_SARIF_SCHEMA, else the workspace's shared schemas folder, which
-    sits beside the checkout (or beside a folder holding it: worktrees, CI clones)."""
-    if os.environ.get("GRADCHECK_SARIF_SCHEMA"):
-        return os.environ["GRADCHECK_SARIF_SCHEMA"]
-    for folder in Path(__file__).resolve().parents:
-        candidate = folder / "shared" / "schemas" / "sarif-schema-2.1.0.json"
-        if candidate.is_file():
-            return str(candidate)
-    raise FileNotFoundError("the SARIF 2.1.0 schema: set GRADCHECK_SARIF_SCHEMA to its path")
-
-
-SCHEMA_PATH = _schema_path()
+# The official SARIF 2.1.0 schema, kept in the repository (its source: the README beside it), so that this slice
+# passes from a clone with nothing beside it.
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "fixtures" / "schemas" / "sarif-schema-2.1.0.json"
+SCHEMA_SHA256 = "c3b4bb2d6093897483348925aaa73af03b3e3f4bd4ca38cef26dcb4212a2682e"
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +25,15 @@ def validator():
     cls = jsonschema.validators.validator_for(schema)
     cls.check_schema(schema)
     return cls(schema, format_checker=cls.FORMAT_CHECKER)
+
+
+def test_schema_is_the_published_one():
+    """The vendored file is OASIS's, unedited: its digest is the one tests/fixtures/schemas/README.md records."""
+    assert hashlib.sha256(SCHEMA_PATH.read_bytes()).hexdigest() == SCHEMA_SHA256
+    readme = (SCHEMA_PATH.parent / "README.md").read_text(encoding="utf-8")
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    assert SCHEMA_SHA256 in readme and schema["id"] in readme
+    assert schema["id"].startswith("https://docs.oasis-open.org/sarif/sarif/v2.1.0/")
 
 
 def results_of(sarif):
