@@ -20,7 +20,7 @@ from ..model.data import make_inputs, make_targets
 from ..model.objective import Objective
 from ..platform import fncache
 from ..usercode.blame import user_code_error
-from . import directional, numeric, probing
+from . import differentiable, directional, numeric, probing
 from .evaluation import CompiledCheck, at_point
 from .precision import of
 from .verdict import non_finite_param
@@ -30,7 +30,14 @@ Progress = Callable[[str], None]
 
 def compile_check(model: BuiltModel, objective: Objective, spec: ModelSpec, progress: Progress,
                   root: str, config_file: str) -> CompiledCheck:
-    graph = gradient_graph(model, objective)  # Theano's "cannot differentiate" errors are classified upstream
+    try:
+        graph = gradient_graph(model, objective)  # Theano's other "cannot differentiate" errors: blame.py
+    except Exception as exc:
+        error = differentiable.cannot_differentiate(exc, objective.loss, [p.variable for p in model.params],
+                                                    spec.name, root, (config_file, spec.line))
+        if error is None:
+            raise
+        raise error from exc
     progress("compiling loss and gradient (Theano)")
     compiles = len(fncache.EVENTS)
     try:

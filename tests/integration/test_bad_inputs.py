@@ -167,6 +167,8 @@ MODEL_CASES = [slow(c) for c in [
          "gradcheck.yml:3"),
     Case("not-differentiable", 2, "Theano cannot differentiate the loss of 'net': NullTypeGradError",
          "models/net.py:18"),  # the custom op's grad()
+    Case("op-without-gradient", 2, "Theano cannot differentiate SVD (theano.tensor.nlinalg.SVD): the op has no "
+         "gradient in Theano 1.0.5", "models/spectral.py:24"),  # the user's line that called T.nlinalg.svd
     Case("nan-loss", 2, "the loss of 'net' is nan on the synthetic data (seed 0); nothing can be compared: the "
          "output of DenseLayer#0 is the first to hold NaN", "models/net.py:8"),
     Case("inf-loss", 2, "the loss of 'net' is inf", "models/net.py:9"),
