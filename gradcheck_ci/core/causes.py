@@ -42,9 +42,11 @@ class Cause:
 
 
 CAUSES: tuple[Cause, ...] = (
-    Cause("disconnected", "always", "Parameter has no path to the loss",
-          "a selected parameter has no path to the loss, so its check means nothing",
-          '`theano.grad(..., return_disconnected="None")`', "",
+    Cause("disconnected", "always", "Parameter gets no gradient from the loss",
+          "a selected parameter gets no gradient from the loss and its finite differences are zero too, so its "
+          "check means nothing: not in the graph of the loss, reaching it only through a piecewise constant op "
+          "(argmax), or through a gradient stop the loss barely depends on",
+          '`theano.grad(..., return_disconnected="None")`, then a walk from the parameter to the loss', "",
           "use the parameter in get_output_for (or create it with trainable=False), or leave it out of "
           "`params` if it is not meant to be trained"),
     Cause("stochastic-forward", "always", "Checked forward pass draws random numbers",
@@ -66,12 +68,24 @@ CAUSES: tuple[Cause, ...] = (
           "rebuild with `gradient_steps=-1`; a user's own `theano.scan`: the graph rebuilt with its scan set to "
           "`truncate_gradient=-1`",
           "set gradient_steps=-1, or mark the model `expect: fail` if truncation is intended"),
-    Cause("gradient-clipping", "graph", "Recurrent layer clips its backward message",
-          "a recurrent layer clips the backward message (`grad_clipping`); `grad_clipping=0` clips to [0, 0] "
-          "in Lasagne 0.1 and is off in Lasagne master",
-          "`GradClip` ops inside the layer's scan", "rebuild with `grad_clipping=False`",
-          "set grad_clipping=False while checking (clip the update instead, e.g. "
-          "lasagne.updates.total_norm_constraint), or mark the model `expect: fail` if clipping is intended"),
+    Cause("gradient-clipping", "graph", "Layer clips its backward message",
+          "a layer clips the gradient flowing back through it (`theano.gradient.grad_clip`: Lasagne's "
+          "`grad_clipping` at every step of a recurrent layer, or the user's own call); `grad_clipping=0` clips "
+          "to [0, 0] in Lasagne 0.1 and is off in Lasagne master",
+          "`GradClip` ops among the nodes the layer built, its scans included, with the line that called "
+          "grad_clip",
+          "rebuild with `grad_clipping=False` (Lasagne's recurrent layers), else with the layer's grad_clip "
+          "calls removed",
+          "switch the clip off while checking (grad_clipping=False, or no grad_clip; clip the update instead, "
+          "e.g. lasagne.updates.total_norm_constraint), or accept it with `allow: [gradient-clipping]` if "
+          "clipping is intended"),
+    Cause("gradient-stopped", "graph", "Layer stops the gradient",
+          "a layer stops the gradient (`theano.gradient.disconnected_grad`, `zero_grad`, `consider_constant`) on "
+          "a path the loss depends on, so the parameters before it get less gradient than the loss's derivative",
+          "those ops among the nodes the layer built, fed by a checked parameter, with the line that called them",
+          "rebuild with the layer's stops removed",
+          "if the stop is intended (a baseline or target network trained by a loss of its own), accept it with "
+          "`allow: [gradient-stopped]` or leave the parameters it cuts out of `params`; otherwise remove it"),
     Cause("low-precision", "float32", "Round-off in float32",
           "float32 round-off: the model's gradient is right (float64 agrees with finite differences), but float32 "
           "computes it more than 1e-2 off",

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from .bypass import kind_of
 from .context import Context
 
 RANDOM_OPS = ("mrg_uniform", "GPU_mrg_uniform", "GPUA_mrg_uniform", "RandomFunction")
@@ -61,6 +62,18 @@ def walk(applies: list[Any]) -> list[Any]:
     return out
 
 
+def walk_nodes(applies: list[Any]) -> list[tuple[Any, bool]]:
+    """(node, inside a scan) for these applies and, recursively, the nodes of every scan's inner graph."""
+    out: list[tuple[Any, bool]] = []
+    stack = [(node, False) for node in applies]
+    while stack:
+        node, inner = stack.pop()
+        out.append((node, inner))
+        if is_scan(node.op):
+            stack.extend((n, True) for n in inner_applies(node.op))
+    return out
+
+
 def compiled_scans(fn: Any) -> list[Any]:
     """Scan ops of a compiled Theano function (outer graph and nested)."""
     try:
@@ -84,6 +97,8 @@ class LayerNode:
     clips: list[tuple[float, float]] = field(default_factory=list)  # GradClip bounds inside its scans
     has_scan: bool = False
     random: bool = False  # introduces a random-number op (directly or inside a scan)
+    # theano.gradient's gradient-only ops it introduced (grad_clip, disconnected_grad, ...): (node, inside a scan)
+    gradient_ops: list[tuple[Any, bool]] = field(default_factory=list)
 
 
 @dataclass
@@ -137,6 +152,7 @@ def structure(model: Any) -> Structure:
         out = outputs[id(layer)]
         applies = list(graph.ops([outputs[id(i)] for i in ins], [out])) if ins else []
         node = LayerNode(layer, model.label(layer), out, ins, applies)
+        node.gradient_ops = [(n, inner) for n, inner in walk_nodes(applies) if kind_of(n.op)]
         for op in walk(applies):
             if is_scan(op):
                 node.has_scan = True

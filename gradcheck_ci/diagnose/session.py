@@ -213,12 +213,16 @@ def verb(count: int, singular: str, plural: str) -> str:
 
 @contextmanager
 def attributes(changes: list[tuple[Any, str, Any]]) -> Iterator[None]:
-    """Set attributes on built layers for the duration of a rebuild, then restore them."""
-    saved = [(obj, name, getattr(obj, name)) for obj, name, _ in changes]
+    """Set attributes on built layers for the duration of a rebuild, then restore them (a method replaced on
+    the instance, such as bypass.without's get_output_for, is removed again so the class's serves)."""
+    saved = [(obj, name, getattr(obj, name), name in vars(obj)) for obj, name, _ in changes]
     try:
         for obj, name, value in changes:
             setattr(obj, name, value)
         yield
     finally:
-        for obj, name, value in reversed(saved):
-            setattr(obj, name, value)
+        for obj, name, value, own in reversed(saved):
+            if own:
+                setattr(obj, name, value)
+            else:
+                delattr(obj, name)

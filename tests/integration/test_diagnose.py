@@ -149,6 +149,40 @@ def test_unused_parameter_is_disconnected_even_though_the_check_passes():
     assert d["code"] == "disconnected" and d["evidence"]["tensors"] == ["ScaledTanh#0.scale"]
     assert_at(d, "disconnected", "models/net.py", "l_act = ScaledTanh(")
     assert d["confirmed"] is None
+    assert "not in the graph of the loss" in d["message"] and d["evidence"]["cut"] == "absent"
+
+
+# Three different facts used to read "nothing the loss computes depends on it": a parameter not in the graph,
+# one whose gradient a disconnected_grad/zero_grad cuts (the loss does depend on it), one behind an argmax.
+
+@pytest.mark.parametrize("name, call", [("stop-gradient", "disconnected_grad"), ("zero-gradient", "zero_grad")])
+def test_a_stopped_gradient_is_named_at_the_line_that_stops_it_and_confirmed_by_removing_the_stop(name, call):
+    model = checked("gradient-stopped").model(name)
+    assert model["status"] == "fail"
+    d = only_diagnosis(model)
+    assert d["code"] == "gradient-stopped" and d["layer"] == "BaselineCorrection#0" and d["confirmed"] is True, d
+    assert_at(d, "gradient-stopped", "models/nets.py", "l_base = BaselineCorrection(")
+    site = f"models/nets.py:{line_of('gradient-stopped', 'models/nets.py', f'baseline = theano.gradient.{call}(')}"
+    assert f"stops the gradient (theano.gradient.{call} at {site})" in d["message"], d["message"]
+    assert "nothing the loss computes" not in d["message"]
+    assert f"Rebuilt with no {call}, the gradients agree" in d["message"]
+    assert set(d["evidence"]["after"]) == {"DenseLayer#0.W", "DenseLayer#0.b", "BaselineCorrection#0.V"}
+
+
+def test_a_parameter_behind_argmax_is_piecewise_constant_not_absent():
+    model = checked("gradient-stopped").model("hard-attention")
+    d = only_diagnosis(model)
+    assert d["code"] == "disconnected" and d["evidence"] == {
+        "tensors": ["HardAttention#0.w"], "cut": "piecewise", "ops": ["argmax"],
+        "sites": [f"models/nets.py:{line_of('gradient-stopped', 'models/nets.py', 'best = T.argmax(')}"]}
+    assert "reaches the loss only through argmax at models/nets.py:" in d["message"]
+    assert "piecewise constant" in d["message"] and "nothing the loss computes" not in d["message"]
+
+
+def test_a_parameter_the_loss_never_uses_is_not_in_the_graph():
+    d = only_diagnosis(checked("gradient-stopped").model("unused-param"))
+    assert d["code"] == "disconnected" and d["evidence"] == {"tensors": ["BaselineCorrection#0.V"], "cut": "absent"}
+    assert "nothing the loss computes uses it (not in the graph of the loss)" in d["message"]
 
 
 # ---------------------------------------------------------------- recurrent models
@@ -203,6 +237,29 @@ def test_grad_clipping_zero_is_explained_as_lasagne_0_1s_trap():
     d = only_diagnosis(checked("gradient-clipping").model("tagger-clip-zero"))
     assert d["code"] == "gradient-clipping" and d["confirmed"] is True
     assert "[0, 0]" in d["message"] and "grad_clipping=False" in d["fix"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, layer, file, built, called, through", [
+    ("head-clip-layer", "ClipGradient#0", "models/heads.py", "l_clip = ClipGradient(", "return grad_clip(input",
+     "through it"),
+    ("head-clip-inline", "GatedDenseLayer#0", "models/heads.py", "l_gate = GatedDenseLayer(",
+     "gate = T.nnet.sigmoid(theano.gradient.grad_clip(", "through it"),
+    ("elman-clip-in-scan", "ElmanLayer#0", "models/elman.py", "l_rnn = ElmanLayer(",
+     "pre = theano.gradient.grad_clip(", "through each step"),
+])
+def test_a_users_own_grad_clip_is_named_where_it_is_called_and_confirmed_by_removing_it(
+        name, layer, file, built, called, through):
+    # Used to say "through each step ... (a grad_clip in its scan) ... set grad_clipping=False", unconfirmed,
+    # for a clip outside any scan: these layers have no grad_clipping to set.
+    d = only_diagnosis(checked("gradient-clipping").model(name))
+    assert d["code"] == "gradient-clipping" and d["layer"] == layer and d["confirmed"] is True, d
+    assert_at(d, "gradient-clipping", file, built)
+    site = f"{file}:{line_of('gradient-clipping', file, called)}"
+    assert f"(theano.gradient.grad_clip at {site})" in d["message"] and f"flowing back {through} to" in d["message"]
+    assert "Rebuilt with no grad_clip, the gradients agree" in d["message"]
+    assert "grad_clipping" not in d["message"] and "grad_clipping" not in d["fix"]
+    assert d["evidence"]["clip_sites"] == [site] and d["evidence"]["ablation"] == "no grad_clip"
 
 
 @pytest.mark.slow

@@ -8,7 +8,8 @@ from tests.unit.test_config import ENTRY, HEADER, load, only_problem
 
 
 def test_allowable_causes_are_those_with_an_ablation():
-    assert set(ALLOWABLE) == {"stochastic-forward", "truncated-bptt", "gradient-clipping", "low-precision"}
+    assert set(ALLOWABLE) == {"stochastic-forward", "truncated-bptt", "gradient-clipping", "gradient-stopped",
+                              "low-precision"}
     assert all(BY_CODE[code].confirmed_by for code in ALLOWABLE)
 
 
@@ -36,7 +37,8 @@ def test_a_list_a_single_code_and_defaults(tmp_path):
 @pytest.mark.parametrize("value, message", [
     ("[truncated-bpt]", "allow[0]: 'truncated-bpt' cannot be allowed (did you mean 'truncated-bptt'?)"),
     ("wrong-backward", "allow: 'wrong-backward' cannot be allowed (causes that can be allowed (they have an "
-                       "ablation): stochastic-forward, truncated-bptt, gradient-clipping, low-precision)"),
+                       "ablation): stochastic-forward, truncated-bptt, gradient-clipping, gradient-stopped, "
+                       "low-precision)"),
     ("{truncated-bptt: true}", "allow must be a list of cause codes such as [truncated-bptt, gradient-clipping], "
                                "got a mapping"),
     ("[1]", "allow[0] must be a cause code (a non-empty string), got 1 (a number) (quote it to make it a string)"),

@@ -20,8 +20,9 @@ DOCS = REPO / "docs"
 def test_codes_are_the_issue_codes_one_module_each():
     modules = [diagnose.finder(cause.code) for cause in causes.CAUSES]
     assert tuple(m.CODE for m in modules) == diagnose.CODES == causes.CODES
-    assert set(diagnose.CODES) == {"truncated-bptt", "gradient-clipping", "stochastic-forward", "non-differentiable",
-                                   "low-precision", "nan-or-inf", "disconnected", "wrong-backward"}
+    assert set(diagnose.CODES) == {"truncated-bptt", "gradient-clipping", "gradient-stopped", "stochastic-forward",
+                                   "non-differentiable", "low-precision", "nan-or-inf", "disconnected",
+                                   "wrong-backward"}
     assert [m.__name__ for m in modules] == [f"gradcheck_ci.diagnose.{c.module}" for c in causes.CAUSES]
     assert all(m.__doc__ and len(m.__doc__) > 200 for m in modules)  # the docstring is the documentation
 
