@@ -36,7 +36,7 @@ from . import allow, non_differentiable, suspects
 from .context import Context
 from .low_precision import NO_DIAGNOSIS_ENV
 from .profile import abandon, attach_profiles, start_profiles
-from .session import Session
+from .session import Session, skipped_notice
 from .stopped import diagnosis_error
 
 __all__ = ["CODES", "PHASES", "diagnose", "finder"]
@@ -83,6 +83,9 @@ def _run(session: Session, found: list[Diagnosis]) -> None:
             abandon(background)
     if session.skipped:
         session.result.extra["diagnosis_skipped"] = session.skipped
+        spec = session.spec
+        session.result.notices.append(skipped_notice(session.skipped, spec.timeout, session.context.config_file,
+                                                     spec.key_lines.get("timeout", spec.line)))
 
 
 # ---------------------------------------------------------------- the phases (causes.PHASES)

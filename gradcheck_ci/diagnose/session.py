@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.results import Diagnosis, ParamResult
+from ..core.results import Diagnosis, Notice, ParamResult
 from ..engine import check
 from .context import Context
 
@@ -158,6 +158,17 @@ class Session:
 
     def tensor_ids(self, indices: list[int]) -> list[str]:
         return [self.model.params[k].id for k in indices]
+
+
+def skipped_notice(skipped: list[str], timeout: float, config_file: str | None, line: int | None) -> Notice:
+    """What the diagnosis left out for want of time, and what gives it the time (a notice in every format)."""
+    return Notice(f"the diagnosis skipped {'; '.join(skipped)}: the model's timeout ({timeout:g} s) ran short, "
+                  "so what depends on it is not confirmed or not shown. A cold Theano compile can use most of it: "
+                  "keep the compile cache between runs (--cache-dir; docs/action.md, the cache steps) or raise "
+                  "`timeout` for this model", NOTICE_SKIPPED, config_file, line)
+
+
+NOTICE_SKIPPED = "diagnosis-skipped"
 
 
 def process_seconds(result: Any) -> float:

@@ -119,6 +119,7 @@ def _confirm_group(session: Session, group: Group) -> list[Diagnosis]:
         for suspect in suspects:
             diagnosis = cause.describe(session, suspect, None)
             diagnosis.evidence["ablation_not_run"] = f"{type(exc).__name__}: {exc}"
+            diagnosis.message = diagnosis.message.rstrip(".") + ". " + not_run_sentence(change, exc)
             found.append(diagnosis)
             session.explain(upstream(session, suspect.layer))
         return found
@@ -135,6 +136,14 @@ def _confirm_group(session: Session, group: Group) -> list[Diagnosis]:
             _joint_evidence(session, group, suspect, diagnosis)
         found.append(diagnosis)
     return found
+
+
+def not_run_sentence(change: str, exc: BaseException) -> str:
+    """Why a diagnosis is not confirmed when its ablation did not run (the timeout, or a failed rebuild)."""
+    if isinstance(exc, TimeoutError):
+        return (f"Not confirmed: the ablation ({change}) was skipped because {exc} (compiling used the time; "
+                "see the diagnosis-skipped notice).")
+    return f"Not confirmed: the ablation ({change}) could not run ({type(exc).__name__}: {exc})."
 
 
 def _attribute(session: Session, group: Group) -> list[Suspect]:

@@ -181,3 +181,28 @@ def test_non_finite_values_are_named():
     assert nan_or_inf._kind(np.array([1.0, math.inf])) == "infinite"
     index, where = nan_or_inf._position(np.array([[[0.0, 1.0], [math.nan, 2.0]]]))
     assert index == [0, 1, 0] and "sequence 0, step 1" in where
+
+
+# ---------------------------------------------------------------- what a diagnosis says when time ran out
+
+def test_a_skipped_ablation_says_so_and_why_in_the_diagnosis():
+    from gradcheck_ci.diagnose.suspects import not_run_sentence
+
+    skipped = not_run_sentence("grad_clipping=False", TimeoutError("not enough of the model's timeout left"))
+    assert skipped == ("Not confirmed: the ablation (grad_clipping=False) was skipped because not enough of the "
+                       "model's timeout left (compiling used the time; see the diagnosis-skipped notice).")
+    failed = not_run_sentence("no grad_clip", ValueError("the layer cannot be rebuilt"))
+    assert failed == ("Not confirmed: the ablation (no grad_clip) could not run (ValueError: the layer cannot be "
+                      "rebuilt).")
+
+
+def test_what_the_diagnosis_skipped_is_a_notice_at_the_timeout_line():
+    from gradcheck_ci.diagnose.session import NOTICE_SKIPPED, skipped_notice
+
+    notice = skipped_notice(["ablation grad_clipping=False (needs ~40 s, 3 s of the model's timeout left)",
+                             "the gradient-through-time profile (the model's timeout came first)"],
+                            120.0, "gradcheck.yml", 9)
+    assert (notice.code, notice.file, notice.line) == (NOTICE_SKIPPED, "gradcheck.yml", 9)
+    assert notice.message.startswith("the diagnosis skipped ablation grad_clipping=False (needs ~40 s, 3 s of the "
+                                     "model's timeout left); the gradient-through-time profile")
+    assert "timeout (120 s) ran short" in notice.message and "--cache-dir" in notice.message
