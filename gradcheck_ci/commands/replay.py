@@ -19,7 +19,7 @@ from typing import Any
 from .. import __version__
 from ..core.errors import UsageError
 from ..core.results import ModelResult, ParamResult, RunReport
-from ..report.common import num
+from ..report.common import measured, num
 from ..report.jsonreport import read_json, write_json
 from .changes import file_digest
 from .console import Console
@@ -117,8 +117,8 @@ def comparison_lines(recorded: list[ParamResult], replayed: list[ParamResult]) -
                    f"reproduced to {digits} significant digits" if same else
                    f"differs ({before.status} in the report, {after.status} now)" if before.status != after.status
                    else f"differs after {digits} significant digit(s)")
-        lines.append(f"  {before.id}: {before.status}, max abs err {before.max_abs_err!r} in the report, "
-                     f"{after.max_abs_err!r} now: {verdict}")
+        lines.append(f"  {before.id}: {before.status}, abs err ({measured(before)}) {before.max_abs_err!r} in the "
+                     f"report, {after.max_abs_err!r} now: {verdict}")
     return lines
 
 
@@ -130,7 +130,7 @@ def element_lines(result: ModelResult) -> list[str]:
     for t in replay.get("tensors", []):
         shape = "x".join(str(s) for s in t["shape"]) or "scalar"
         lines.append(f"  {t['id']} ({shape}): {t['disagree']} of {t['elements']} element(s) disagree; worst "
-                     f"{t['worst_index']}: analytic {num(t['analytic'])}, numeric {num(t['numeric'])} "
+                     f"element {t['worst_index']}: analytic {num(t['analytic'])}, numeric {num(t['numeric'])} "
                      f"(abs err {num(abs(t['numeric'] - t['analytic']))}, tolerance {num(t['tolerance'])})")
     return lines
 

@@ -7,10 +7,12 @@ import numpy as np
 
 from ..config import ModelSpec
 from ..core.errors import ModelLoadError
-from ..core.results import ModelResult, ParamResult
+from ..core.results import ModelResult, Notice, ParamResult
 from ..model.built import BuiltModel, ParamInfo
 from ..model.objective import Objective, loss_site
+from ..report.common import worst_param
 from ..usercode.sites import CallSite
+from .precision import BY_NAME, FLOAT64
 
 
 def require_finite_loss(loss: float, spec: ModelSpec, config_file: str, model: BuiltModel | None = None,
@@ -98,13 +100,38 @@ def model_sensitivity(result: ModelResult) -> float | None:
     return max(values) if values else None
 
 
+SHORT_BY = 10.0  # a tensor whose sensitivity is this many times the aim (precision.py's target) or more gets a notice
+NOTICE_SHORT = "sensitivity-short"
+
+
+def sensitivity_notice(result: ModelResult) -> Notice | None:
+    """A notice naming the judged tensors whose sensitivity misses the aim by an order of magnitude or more: a
+    wrong gradient below that size could pass unseen in them (docs/numerics.md, "Where it falls short")."""
+    target = BY_NAME.get(result.precision, FLOAT64).target
+    short = sorted((p for p in result.params if p.status != "fail" and p.sensitivity is not None
+                    and p.sensitivity >= SHORT_BY * target), key=lambda p: -(p.sensitivity or 0.0))
+    if not short:
+        return None
+    shown = ", ".join(f"{p.id} {p.sensitivity:.3g}" for p in short[:4])
+    more = f" and {len(short) - 4} more" if len(short) > 4 else ""
+    one = len(short) == 1
+    message = (f"sensitivity far short of the aim ({target:g} in {result.precision}): {shown}{more}; a relative "
+               f"gradient error smaller than that may pass unseen in {'this tensor' if one else 'these tensors'}. "
+               f"{'Its' if one else 'Their'} gradient is tiny against the loss's round-off at this point (units "
+               "saturated or rarely reached, or a large loss): larger `data:` sizes (more sequences or steps "
+               "reaching them), another `seed` (a nearby point where they matter more) or initial values that do "
+               "not saturate the units usually bring it down")
+    worst = short[0]
+    return Notice(message, NOTICE_SHORT, worst.file, worst.line)
+
+
 def checked_line(result: ModelResult) -> str:
     """The verdict as soon as the comparison is done (a progress line): the diagnosis that follows can
     take longer than the check, and CI logs should not make the user wait for it to see pass or fail."""
     failing = [p for p in result.params if p.status == "fail"]
     head = f"checked: {result.status.upper()}, {len(failing)} of {len(result.params)} tensors disagree"
-    if not failing:
+    worst = worst_param(result)  # the same choice as the table, the annotations, JUnit and HTML
+    if worst is None:
         return head
-    worst = max(failing, key=lambda p: p.max_rel_err if p.max_rel_err is not None else math.inf)
     where = f" at {worst.file}:{worst.line}" if worst.file and worst.line else ""
     return f"{head} (worst: {worst.id}{where}); diagnosing why"

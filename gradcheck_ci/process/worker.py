@@ -143,6 +143,9 @@ def _run(spec: ModelSpec, root: str, config_file: str, progress: Events, result:
 
         settle_in_float64(context)
     result.sensitivity = verdict.model_sensitivity(result)
+    short = verdict.sensitivity_notice(result)
+    if short is not None:
+        result.notices.append(short)
     result.status = verdict.model_status(result, spec)
     progress(verdict.checked_line(result))
     if after_check is not None:

@@ -172,6 +172,30 @@ def index_text(index: list[int] | None) -> str:
     return "-" if index is None else "[" + ", ".join(str(i) for i in index) + "]"
 
 
+# What a tensor's error figures are errors of (ParamResult.method): one element's derivative (mode full), the
+# derivative along a random direction in the tensor's parameters (directional: its worst element, found by
+# bisection, is the worst index), or nothing of its own (grouped: it passed with its band).
+MEASURED = {"full": "element", "directional": "direction", "grouped": "band"}
+
+
+def measured(p: ParamResult) -> str:
+    """The column that says what the error figures of a tensor were measured on."""
+    if p.max_abs_err is None and p.method != "grouped":
+        return "-"
+    return MEASURED.get(p.method, p.method)
+
+
+def error_phrase(p: ParamResult) -> str:
+    """A failing tensor's error in words that say what it is the error of (messages, annotations)."""
+    figures = f"> tolerance {num(p.tolerance)} (rel err {num(p.max_rel_err)}"
+    if p.method == "full" and p.worst_index is not None:
+        return f"abs err {num(p.max_abs_err)} at element {index_text(p.worst_index)} {figures})"
+    if p.method == "directional":
+        largest = f"; largest at element {index_text(p.worst_index)}" if p.worst_index is not None else ""
+        return f"abs err {num(p.max_abs_err)} along a random direction {figures}{largest})"
+    return f"abs err {num(p.max_abs_err)} {figures})"
+
+
 def inconclusive_params(model: ModelResult) -> list[ParamResult]:
     return [p for p in model.params if p.status == "inconclusive"]
 

@@ -22,14 +22,13 @@ from .common import (
     config_location,
     confirmation,
     error_location,
+    error_phrase,
     failure_location,
     inconclusive_location,
     inconclusive_text,
-    index_text,
     model_score,
     notice_location,
     now_passes,
-    num,
     one_line,
     positive_line,
     repo_path,
@@ -147,9 +146,8 @@ def _mismatch_message(model: ModelResult) -> str:
     worst = worst_param(model)
     lines = []
     if worst is not None:
-        lines.append(f"{one_line(worst.id, 200)}: max abs err {num(worst.max_abs_err)} > tolerance "
-                     f"{num(worst.tolerance)} (max rel err {num(worst.max_rel_err)}, worst index "
-                     f"{index_text(worst.worst_index)}); {tensors_failing(len(failing), len(model.params))}.")
+        lines.append(f"{one_line(worst.id, 200)}: {error_phrase(worst)}; "
+                     f"{tensors_failing(len(failing), len(model.params))}.")
     for d in model.diagnoses[:3]:
         confirmed = confirmation(d)
         lines.append(f"Cause {one_line(d.code, 60)}{confirmed}: {clean_text(d.message).strip()}")

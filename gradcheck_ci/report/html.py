@@ -22,6 +22,7 @@ from .common import (
     confirmation,
     error_location,
     index_text,
+    measured,
     model_score,
     now_passes,
     num,
@@ -273,8 +274,9 @@ def _location(file: str | None, line: int | None) -> str:
 def _tensor_rows(model: ModelResult) -> str:
     params = sorted(model.params, key=lambda p: (p.status != "fail", -over_tolerance(p)))
     shown = params[:MAX_TENSOR_ROWS]
-    out = ['<table><thead><tr><th>tensor</th><th>shape</th><th>status</th><th>max abs err</th>'
-           '<th>tolerance</th><th>max rel err</th><th>worst index</th>'
+    out = ['<table><thead><tr><th>tensor</th><th>shape</th><th>status</th>'
+           '<th title="what the errors are errors of: an element, a random direction, or the tensor\'s band">measured'
+           '</th><th>abs err</th><th>tolerance</th><th>rel err</th><th>worst index</th>'
            '<th title="the analytic (blue) and numeric (orange) derivative of the worst probe">analytic vs numeric'
            '</th><th>where</th></tr></thead><tbody>']
     for p in shown:
@@ -287,10 +289,11 @@ def _tensor_rows(model: ModelResult) -> str:
 
 def _tensor_row(p: ParamResult) -> str:
     bad = ' class="bad"' if p.status == "fail" else ""
-    index = index_text(p.worst_index) if p.worst_index is not None else f"({one_line(p.method, 12)})"
+    index = index_text(p.worst_index)
     probe = f"{fmt(p.analytic)} vs {fmt(p.numeric)}" if p.analytic is not None and p.numeric is not None else ""
     return (f"<tr{bad}><td><code>{esc_line(p.id, 120)}</code></td><td class=\"mono\">{esc(shape_text(p.shape))}</td>"
-            f"<td>{esc_line(p.status, 12)}</td><td class=\"n\">{esc(num(p.max_abs_err))}</td>"
+            f"<td>{esc_line(p.status, 12)}</td><td>{esc(measured(p))}</td>"
+            f"<td class=\"n\">{esc(num(p.max_abs_err))}</td>"
             f"<td class=\"n\">{esc(num(p.tolerance))}</td><td class=\"n\">{esc(num(p.max_rel_err))}</td>"
             f"<td class=\"mono\">{esc(index)}</td>"
             f"<td title=\"{esc(probe)}\">{value_bars(p.analytic, p.numeric)}</td>"

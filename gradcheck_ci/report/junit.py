@@ -15,8 +15,10 @@ from .common import (
     config_location,
     confirmation,
     error_location,
+    error_phrase,
     inconclusive_text,
     index_text,
+    measured,
     now_passes,
     num,
     one_line,
@@ -47,9 +49,9 @@ def _seconds(model: ModelResult) -> float:
 
 
 def _tensor_table(model: ModelResult) -> str:
-    rows = [["tensor", "shape", "status", "max abs err", "max rel err", "tolerance", "worst index", "location"]]
+    rows = [["tensor", "shape", "status", "measured", "abs err", "rel err", "tolerance", "worst index", "location"]]
     for p in model.params:
-        rows.append([one_line(p.id, 120), shape_text(p.shape), one_line(p.status, 10), num(p.max_abs_err),
+        rows.append([one_line(p.id, 120), shape_text(p.shape), one_line(p.status, 10), measured(p), num(p.max_abs_err),
                      num(p.max_rel_err), num(p.tolerance), index_text(p.worst_index),
                      where(repo_path(p.file), positive_line(p.line))])
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
@@ -73,9 +75,7 @@ def _mismatch(model: ModelResult) -> tuple[str, str]:
     worst = worst_param(model)
     failing = sum(1 for p in model.params if p.status == "fail")
     if worst is not None:
-        message = (f"{one_line(worst.id, 120)}: max abs err {num(worst.max_abs_err)} > tolerance "
-                   f"{num(worst.tolerance)} (max rel err {num(worst.max_rel_err)}); "
-                   f"{tensors_failing(failing, len(model.params))}")
+        message = f"{one_line(worst.id, 120)}: {error_phrase(worst)}; {tensors_failing(failing, len(model.params))}"
     else:
         message = "gradient mismatch"
     if model.diagnoses:

@@ -14,12 +14,12 @@ from .common import (
     config_location,
     confirmation,
     error_location,
+    error_phrase,
     failure_location,
     inconclusive_location,
     inconclusive_text,
     notice_location,
     now_passes,
-    num,
     one_line,
     over_tolerance,
     positive_line,
@@ -121,7 +121,7 @@ def _text(value: object, fallback: str) -> str:
 
 def _tensor_message(model: ModelResult, p: ParamResult) -> str:
     return (f"{one_line(model.name, 120)}: gradient of {one_line(p.id, 120)} disagrees with finite differences: "
-            f"max abs err {num(p.max_abs_err)} > tolerance {num(p.tolerance)} (max rel err {num(p.max_rel_err)}); "
+            f"{error_phrase(p)}; "
             f"seed={model.seed} precision={one_line(model.precision, 20)}.")
 
 

@@ -17,6 +17,7 @@ from .common import (
     error_location,
     inconclusive_text,
     index_text,
+    measured,
     model_score,
     now_passes,
     num,
@@ -168,10 +169,10 @@ def _details(model: ModelResult, report: RunReport) -> str:
         out.append((f"At {md(loc, 120)}:\n\n" if loc else "") + _fence(message or "(no message)") + "\n")
     params = sorted(model.params, key=lambda p: (p.status != "fail", -over_tolerance(p)))
     if params:
-        out.append("| Tensor | Shape | Status | Rel err | Abs err / tol | Worst index | Where |\n"
-                   "|---|---|---|--:|--:|---|---|\n")
+        out.append("| Tensor | Shape | Status | Measured | Rel err | Abs err / tol | Worst index | Where |\n"
+                   "|---|---|---|---|--:|--:|---|---|\n")
         for p in params[:_DETAIL_TENSORS]:
-            out.append(f"| {md(p.id, 60)} | {md(shape_text(p.shape), 20)} | {md(p.status, 8)} | "
+            out.append(f"| {md(p.id, 60)} | {md(shape_text(p.shape), 20)} | {md(p.status, 8)} | {measured(p)} | "
                        f"{num(p.max_rel_err)} | {num(p.max_abs_err)} / {num(p.tolerance)} | "
                        f"{md(index_text(p.worst_index), 24)} | "
                        f"{md(where(repo_path(p.file), positive_line(p.line)), 60)} |\n")

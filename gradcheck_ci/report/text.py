@@ -10,6 +10,7 @@ from .common import (
     clean_text,
     inconclusive_text,
     index_text,
+    measured,
     now_passes,
     num,
     one_line,
@@ -73,12 +74,11 @@ def _param_rows(model: ModelResult) -> tuple[list[list[str]], int]:
         keep = {id(p) for p in failing[:_MAX_ROWS] + passing[: max(0, _MAX_ROWS - len(failing))]}
         hidden = len(params) - len(keep)
         params = [p for p in params if id(p) in keep]
-    rows = [["tensor", "shape", "status", "max abs err", "max rel err", "tolerance", "sensitivity", "worst index",
+    rows = [["tensor", "shape", "status", "measured", "abs err", "rel err", "tolerance", "sensitivity", "worst index",
              "location"]]
     for p in params:
-        rows.append([one_line(p.id, 80), shape_text(p.shape), one_line(p.status, 12), num(p.max_abs_err),
-                     num(p.max_rel_err), num(p.tolerance), num(p.sensitivity),
-                     index_text(p.worst_index) if p.worst_index is not None else f"({one_line(p.method, 12)})",
+        rows.append([one_line(p.id, 80), shape_text(p.shape), one_line(p.status, 12), measured(p), num(p.max_abs_err),
+                     num(p.max_rel_err), num(p.tolerance), num(p.sensitivity), index_text(p.worst_index),
                      one_line(where(repo_path(p.file), positive_line(p.line)))])
     return rows, hidden
 
@@ -178,7 +178,7 @@ def _tensor_lines(m: ModelResult) -> list[str]:
     if not m.params:
         return []
     rows, hidden = _param_rows(m)
-    lines = _table(rows, right={3, 4, 5, 6})
+    lines = _table(rows, right={4, 5, 6, 7})
     if hidden:
         lines.append(f"  ... {hidden} more tensor(s) not shown (see the JSON report)")
     lines.extend(_tensor_notes(m))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests import FIXTURES
-from tests.harness import CliRun, cli_command, cli_env, run_cli
+from tests.harness import REPORT_ARGS, CliRun, cli_command, cli_env, run_cli
 
 REPOS = FIXTURES / "diagnose"
 
@@ -183,6 +184,28 @@ def test_a_parameter_the_loss_never_uses_is_not_in_the_graph():
     d = only_diagnosis(checked("gradient-stopped").model("unused-param"))
     assert d["code"] == "disconnected" and d["evidence"] == {"tensors": ["BaselineCorrection#0.V"], "cut": "absent"}
     assert "nothing the loss computes uses it (not in the graph of the loss)" in d["message"]
+
+
+def test_a_sensitivity_far_short_of_the_aim_is_said_in_every_format(tmp_path):
+    # A correct model whose hidden layer starts saturated: its check reached 1e-3 where it aims at 1e-5, and
+    # the report used to say nothing about it.
+    repo = shutil.copytree(REPOS / "correct", tmp_path / "repo")
+    run = run_cli("check", "--model", "dense-saturated", *REPORT_ARGS, "--html", "report.html", cwd=repo)
+    assert run.code == 0, run.output
+    [model] = json.loads((repo / "report.json").read_text(encoding="utf-8"))["models"]
+    assert model["status"] == "pass" and model["diagnoses"] == []
+    short = {p["id"]: p["sensitivity"] for p in model["params"] if p["sensitivity"] >= 1e-4}
+    assert set(short) == {"DenseLayer#0.W", "DenseLayer#0.b"}, short
+    [notice] = model["notices"]
+    assert notice["code"] == "sensitivity-short" and notice["file"] == "models/nets.py"
+    assert notice["line"] == line_of("correct", "models/nets.py", "l_hid = DenseLayer(l_in, num_units, b=")
+    assert "far short of the aim (1e-05 in float64): DenseLayer#0.W" in notice["message"]
+    assert "`data:` sizes" in notice["message"]
+    assert "notice sensitivity-short at models/nets.py:" in run.stdout
+    assert "sensitivity far short of the aim" in (repo / "junit.xml").read_text(encoding="utf-8")
+    sarif = json.loads((repo / "report.sarif").read_text(encoding="utf-8"))
+    assert any("sensitivity far short of the aim" in r["message"]["text"] for r in sarif["runs"][0]["results"])
+    assert "sensitivity far short of the aim" in (repo / "report.html").read_text(encoding="utf-8")
 
 
 # ---------------------------------------------------------------- recurrent models

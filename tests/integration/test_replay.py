@@ -38,7 +38,8 @@ def test_replay_reproduces_the_reported_networks_failure(reported_network, tmp_p
         for key in ("max_abs_err", "max_rel_err", "analytic", "numeric"):
             assert digits_agreeing(before[key], after[key]) >= REPRODUCED_DIGITS, (before["id"], key)
         assert after["worst_index"] == before["worst_index"]
-        assert f"{before['id']}: fail, max abs err {before['max_abs_err']!r} in the report" in run.stdout
+        measured = {"full": "element", "directional": "direction"}[before["method"]]
+        assert f"{before['id']}: fail, abs err ({measured}) {before['max_abs_err']!r} in the report" in run.stdout
 
     data = np.load(npz, allow_pickle=False)
     meta = json.loads(str(data["meta"]))

@@ -118,6 +118,6 @@ def test_a_passing_model_states_its_sensitivity_per_tensor_and_overall():
     good.sensitivity = 3.4e-6
     block = render_model(good)
     row = block.splitlines()[2].split()
-    assert row[:7] == ["Dense#0.W", "2x10", "pass", "-", "-", "-", "3.4e-06"]
+    assert row[:8] == ["Dense#0.W", "2x10", "pass", "band", "-", "-", "-", "3.4e-06"]
     assert ("sensitivity: a relative gradient error of 3.4e-06 or more in any tensor is caught with probability "
             ">= 99%") in block

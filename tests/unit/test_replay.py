@@ -29,8 +29,8 @@ def test_comparison_says_reproduced_or_how_it_differs():
     replayed = [param("R.W", "fail", abs_err=0.00230400528943742), param("R.b", "fail", abs_err=3.71e-4),
                 param("R.h", "fail", abs_err=1e-3)]
     lines = comparison_lines(recorded, replayed)
-    assert lines[0] == ("  R.W: fail, max abs err 0.00230400528943742 in the report, 0.00230400528943742 now: "
-                        "reproduced exactly")
+    assert lines[0] == ("  R.W: fail, abs err (element) 0.00230400528943742 in the report, 0.00230400528943742 "
+                        "now: reproduced exactly")
     assert lines[1].endswith("differs after 2 significant digit(s)")
     assert lines[2].endswith("differs (pass in the report, fail now)")
     assert lines[3] == "  gone: not in the replay (its parameters changed)"

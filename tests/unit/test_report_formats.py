@@ -88,3 +88,28 @@ def test_write_reports_takes_a_path_per_format(tmp_path):
         assert (tmp_path / f"r.{fmt.name}").read_text(encoding="utf-8") == fmt.render(sample_report(), "0.1.0")
     with pytest.raises(TypeError, match="pdf_path"):
         write_reports(sample_report(), pdf_path=str(tmp_path / "r.pdf"))
+
+
+def test_every_format_says_what_a_directional_error_is_the_error_of():
+    # The table's "max abs err" was an error along a random direction, and replay printed element errors under
+    # the same name: each figure is now named for what it measures.
+    from xml.etree import ElementTree
+
+    from gradcheck_ci.core.results import RunReport
+    from gradcheck_ci.report.github import annotations
+    from gradcheck_ci.report.junit import render_junit
+    from gradcheck_ci.report.sarif import render_sarif_text
+    from gradcheck_ci.report.text import render_model
+    from tests.samples import model, param
+
+    directional = param("Dense#0.W", "fail", abs_err=0.25, rel=0.5, tol=1e-9, index=[2, 4], method="directional")
+    grouped = param("Dense#0.b", "pass", method="grouped")
+    result = model("net", "fail", params=[directional, grouped])
+    text = render_model(result)
+    assert [row.split()[3] for row in text.splitlines()[2:4]] == ["direction", "band"]
+    phrase = "abs err 0.25 along a random direction > tolerance 1e-09 (rel err 0.5; largest at element [2, 4])"
+    report = RunReport(models=[result], config_file="gradcheck.yml")
+    failure = ElementTree.fromstring(render_junit(report)).find(".//failure")
+    assert failure is not None and phrase in failure.get("message", "")
+    assert phrase in render_sarif_text(report, "0.1.0")
+    assert phrase in "\n".join(annotations(report)[0])

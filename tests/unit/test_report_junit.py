@@ -39,7 +39,8 @@ def test_failure_text_has_tensor_table_and_diagnosis():
     _, _, cases = parse(sample_report())
     (failure,) = cases["seed-rnn-truncated"].result
     assert isinstance(failure, Failure) and failure.type == "gradient-mismatch"
-    assert failure.message.startswith("RecurrentLayer#0.W_in_to_hid: max abs err 0.16 > tolerance 1e-06")
+    assert failure.message.startswith("RecurrentLayer#0.W_in_to_hid: abs err 0.16 at element [0, 3] > tolerance "
+                                      "1e-06 (rel err 0.99)")
     assert "seed=7" in failure.text
     assert "RecurrentLayer#0.W_in_to_hid  2x10   fail" in failure.text
     assert "cause truncated-bptt (confirmed) at models/rnn.py:21" in failure.text

@@ -19,8 +19,9 @@ def test_failing_model_block():
     assert header[:3] == ["tensor", "shape", "status"]
     row = lines[2].split()
     # the sensitivity column shows "-": this hand-built tensor has none
-    assert row == ["RecurrentLayer#0.W_in_to_hid", "2x10", "fail", "0.16", "0.99", "1e-06", "-", "[0,", "3]",
-                   "models/rnn.py:21"]
+    assert header[3:6] == ["measured", "abs", "err"]  # the errors are an element's (mode full)
+    assert row == ["RecurrentLayer#0.W_in_to_hid", "2x10", "fail", "element", "0.16", "0.99", "1e-06", "-", "[0,",
+                   "3]", "models/rnn.py:21"]
     assert "diagnosis truncated-bptt (confirmed) at models/rnn.py:21" in out
     assert "fix: use gradient_steps=-1" in out
 
@@ -30,7 +31,8 @@ def test_table_columns_are_aligned():
     # text columns share their left edge, number columns their right edge
     assert head.index("status") == fail.index("fail") == ok.index("pass")
     assert head.index("location") == fail.index("models/rnn.py:21") == ok.index("models/rnn.py:12")
-    end = head.index("max abs err") + len("max abs err")
+    assert head.index("measured") == fail.index("element") == ok.index("element")
+    end = head.index("abs err") + len("abs err")
     assert fail[:end].endswith(" 0.16") and ok[:end].endswith(" 1e-09")
 
 
