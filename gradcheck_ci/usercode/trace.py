@@ -6,7 +6,7 @@ import os
 import traceback
 from typing import Any
 
-from .blame import user_frame
+from .sites import user_frame
 
 
 def creation_site(variable: Any, root: str) -> tuple[str, int] | None:
