@@ -32,7 +32,7 @@ from ..core import causes
 from ..core.causes import CODES
 from ..core.results import Diagnosis
 from ..engine.precision import of
-from . import allow, non_differentiable, suspects
+from . import allow, low_precision, non_differentiable, suspects
 from .context import Context
 from .low_precision import NO_DIAGNOSIS_ENV
 from .profile import abandon, attach_profiles, start_profiles
@@ -65,6 +65,8 @@ def _run(session: Session, found: list[Diagnosis]) -> None:
         for module in _finders("non-finite"):
             found.extend(module.for_loss(session))
         return
+    if not of(session.precision).settles_itself:  # what float64 confirmed, it localised (float32 cannot see it)
+        found.extend(low_precision.localised_in_float64(session))
     background = None
     try:
         for phase in causes.PHASES:

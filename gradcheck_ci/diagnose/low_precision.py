@@ -6,7 +6,10 @@ or its sensitivity stays above FLOAT32.target), and a disagreement it finds may 
 The worker therefore settles every float32 tensor it could not settle itself (`unsettled_in_float32`)
 before the verdict (`settle_in_float64`): a float64 worker (`python -m gradcheck_ci.process.worker`, diagnosis off)
 checks those tensors again at the same point (the float32 parameter values and data, exactly), and returns
-its analytic gradients there. Per tensor (`settle`):
+its analytic gradients there, and the diagnosis of what it confirms failing (`localised_in_float64`: an error
+too small for float32 finite differences is localised where it was seen, not blamed on the layer before).
+A graph that casts to float32 inside (written for the GPU) is built with those casts made float64
+(usercode/blame.py: float32_inputs_as_float64). Per tensor (`settle`):
 
 - float64 confirms a disagreement: it fails (the gradient is wrong, whatever the precision);
 - float64 passes and the float32 gradient agrees with the float64 one within the float32 target
@@ -31,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.causes import BY_CODE
+from ..core.causes import BY_CODE, in_phase
 from ..core.installation import with_package_on_path
 from ..core.results import Diagnosis, ModelResult, Notice, ParamResult
 from ..engine.precision import FLOAT32
@@ -171,6 +174,9 @@ def settle_in_float64(context: Context) -> None:
                                "agreement": summary["agreement"],
                                "float32_off": [params[k].id for k in summary["float32_off"]],
                                "confirmed": [params[k].id for k in summary["confirmed"]], "float32": before}
+    if summary["confirmed"]:  # what float64 confirms, it has diagnosed: taken over by localised_in_float64
+        own = {cause.code for cause in in_phase("always")}  # the float32 worker looks for those itself
+        result.extra["float64"]["diagnoses"] = [d.to_json() for d in child.diagnoses if d.code not in own]
 
 
 def float64_worker(context: Context, indices: list[int],
@@ -181,7 +187,7 @@ def float64_worker(context: Context, indices: list[int],
     model = context.model
     spec = context.spec.to_json()
     spec.update(precision="float64", params=[_escape(model.params[k].id) for k in indices],
-                mode=context.result.mode)
+                mode=context.result.mode, timeout=timeout)  # its diagnosis keeps within what is left
     with tempfile.TemporaryDirectory(prefix="gradcheck-ci-f64-") as tmp:
         job, out = os.path.join(tmp, "job.json"), os.path.join(tmp, "result.json")
         point, dump = os.path.join(tmp, "point.npz"), os.path.join(tmp, "grads.npz")
@@ -194,7 +200,6 @@ def float64_worker(context: Context, indices: list[int],
             json.dump({"spec": spec, "root": context.root, "config_file": context.config_file,
                        "point": point, "dump": dump}, handle)
         env = {k: v for k, v in os.environ.items() if k != "GRADCHECK_EVENT_FD"}
-        env[NO_DIAGNOSIS_ENV] = "1"
         with_package_on_path(env)
         try:
             subprocess.run([sys.executable, "-m", "gradcheck_ci.process.worker", job, out], cwd=context.root, env=env,
@@ -213,6 +218,23 @@ def float64_worker(context: Context, indices: list[int],
         with np.load(dump) as grads:
             g64 = {name[len("grad:"):]: np.asarray(grads[name]) for name in grads.files}
     return child, g64, ""
+
+
+# ---------------------------------------------------------------- the diagnosis of what float64 confirms
+
+def localised_in_float64(session: Session) -> list[Diagnosis]:
+    """The float64 check's diagnosis of the tensors it confirmed failing, which it explains: float32 finite
+    differences may not see the error at all, so a layer-by-layer localisation in float32 would blame the
+    layer below the wrong one. [] when float64 confirmed nothing or could not say why."""
+    outcome = session.result.extra.get("float64") or {}
+    found = [Diagnosis(**d) for d in outcome.pop("diagnoses", [])]
+    confirmed = [k for k in session.unexplained if session.model.params[k].id in outcome.get("confirmed", [])]
+    if not found or not confirmed:
+        return []
+    session.explain(confirmed)
+    where = "Localised by the float64 check that settled the verdict: float32 finite differences cannot see it."
+    return [replace(d, message=f"{d.message.rstrip('.')}. {where}", evidence={**d.evidence, "precision": "float64"})
+            for d in found]
 
 
 # ---------------------------------------------------------------- the cause

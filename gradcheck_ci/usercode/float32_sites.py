@@ -68,12 +68,17 @@ def float32_inputs_as_float64(root: str) -> Iterator[None]:
     T.TensorType('float32', ...)) is declared float64 instead: so that a model written in float32 can be built
     in float64, for the float64 check that settles what its float32 check could not (diagnose/low_precision.py).
     Only free inputs change (no owner, not shared, not a constant); the data fed to them is the float32 check's,
-    which float64 holds exactly. What else the model fixes in float32 (a cast, a float32 shared variable) stays
-    as written, and where it cannot mix with float64 that check does not run."""
+    which float64 holds exactly. A cast of the user's code to float32 (T.cast(x, 'float32'), x.astype('float32'):
+    a graph written for the GPU) casts to float64 instead, or the float32 it makes could not meet float64
+    parameters (a convolution takes one dtype). What else the model fixes in float32 (a float32 shared variable)
+    stays as written, and where it cannot mix with float64 that check does not run."""
     from theano.compile.sharedvalue import SharedVariable
     from theano.gof import graph
+    from theano.tensor import basic as tensor_basic
 
     original = graph.Variable.__init__
+    casts = tensor_basic._cast_mapping
+    to_float32 = casts["float32"]
 
     def __init__(self: Any, type: Any, owner: Any = None, *args: Any, **kwargs: Any) -> None:
         if (getattr(type, "dtype", None) == "float32" and owner is None and hasattr(type, "clone")
@@ -81,11 +86,16 @@ def float32_inputs_as_float64(root: str) -> Iterator[None]:
             type = type.clone(dtype="float64")
         original(self, type, owner, *args, **kwargs)
 
+    def users_float32_as_float64(x: Any) -> Any:  # called by tensor.cast, which x.astype calls too
+        return casts["float64"](x) if _user_caller_of_theano(root) else to_float32(x)
+
     graph.Variable.__init__ = __init__
+    casts["float32"] = users_float32_as_float64
     try:
         yield
     finally:
         graph.Variable.__init__ = original
+        casts["float32"] = to_float32
 
 
 def float32_explanation(exc: BaseException, text: str | None = None) -> tuple[str, tuple[str, int] | None] | None:

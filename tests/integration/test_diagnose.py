@@ -125,6 +125,21 @@ def test_float32_round_off_beyond_the_target_is_confirmed_by_a_float64_worker():
     assert all(d["evidence"]["agreement"][k] > 1e-2 for k in failing)
 
 
+def test_a_float32_custom_op_bug_is_localised_where_float64_settled_it():
+    """A 0.1% error in a float32 custom op's grad(): float32 finite differences cannot see it, the float64 check
+    confirms it, and its layer-by-layer localisation names the op's layer, not the Conv2DLayer one line above
+    (which float32's localisation blamed: every layer output it could judge agreed)."""
+    model = checked("float32-custom-op").model("smooth-relu-float32")
+    assert model["status"] == "fail" and model["precision"] == "float32"
+    failing = {p["id"] for p in model["params"] if p["status"] == "fail"}
+    assert failing == {"Conv2DLayer#0.W", "Conv2DLayer#0.b"} == set(model["extra"]["float64"]["confirmed"])
+    d = only_diagnosis(model)
+    assert d["code"] == "wrong-backward" and d["layer"] == "NonlinearityLayer#0", d
+    assert_at(d, "float32-custom-op", "models/net.py", "net = NonlinearityLayer(net, smooth_relu)")
+    assert d["evidence"]["precision"] == "float64" and "Localised by the float64 check" in d["message"]
+    assert "diagnoses" not in model["extra"]["float64"]  # taken over, not kept twice
+
+
 def test_nan_gradient_names_the_layer_whose_backward_pass_makes_it():
     model = checked("nan-or-inf").model("sqrt-relu")
     d = only_diagnosis(model)

@@ -4,10 +4,11 @@ named in gradcheck.yml without a wrapper.
 Each repository imitates a pattern public Lasagne projects use: Lasagne's v0.1 example scripts
 (`build_mlp(input_var=None)`, a `main()` that trains), experiment modules returning `(l_in, l_out)`, tagger
 builders that take the incoming layer and the mask, research `Model(...)` factories that compile their
-training functions and return them with the output layer, float32 `T.ftensor3` inputs, word ids into an
-EmbeddingLayer, fixed-shape InputLayers, Python 2 files, Lasagne-master calls, scripts that train or download
-when imported, truncated recurrent layers whose gradient Theano cannot evaluate. Each row asserts the exact
-status of one model and, for errors, the message, the file and line it points at and the error's kind.
+training functions and return them with the output layer, float32 `T.ftensor3` inputs and casts to float32
+inside the graph, word ids into an EmbeddingLayer, fixed-shape InputLayers, Python 2 files, Lasagne-master
+calls, scripts that train or download when imported, truncated recurrent layers whose gradient Theano cannot
+evaluate. Each row asserts the exact status of one model and, for errors, the message, the file and line it
+points at and the error's kind.
 
 Every repository runs once (one CLI process, every report format); for each: the exit code follows the rows,
 no traceback, valid reports, and no message with an array dump or a path of this machine or of gradcheck-ci's
@@ -90,6 +91,9 @@ ROWS = [
     # (and the float64 check that settles its float32 check can now build it: the training update was in the way)
     Row("hardcoded-float32", "lm-float32", "pass",
         notices=("deferred-compile@rnn_lm.py:23", "float32-settled-in-float64@rnn_lm.py:13")),
+    # a GPU-minded CNN that casts to float32 inside: its float64 settle builds it with the casts made float64
+    Row("masked-cnn-float32", "localisation-cnn", "pass", notices=("float32-settled-in-float64@cnn.py:41",),
+        dtypes={"InputLayer#0": "float32", "InputLayer#1": "float32"}),
     # integer inputs: into an EmbeddingLayer, or into a layer of the repository's own (a range is needed)
     Row("embedding-tagger", "pos", "pass", shapes={"InputLayer#0": [3, 7]}, dtypes={"InputLayer#0": "int32"}),
     Row("lookup-indices", "ranker-no-range", "error",
