@@ -12,7 +12,9 @@ otherwise:
 
 When the answer cannot be known (REF is not in the clone, which a shallow checkout causes; no git; no
 readable previous report) every model is checked and the run says why. Skipped models carry their record
-forward, so the next run can skip them again.
+forward, so the next run can skip them again; a skipped model whose record failed keeps status `fail` and
+its findings (a known failure stays one until it is checked again or marked `expect: fail`). The changed
+files the run counts and lists leave out untracked files no model imported (scratch files).
 """
 from __future__ import annotations
 
@@ -42,6 +44,7 @@ class Changes:
     files: set[str] | None = None
     problem: str | None = None  # why nothing can be skipped
     old_specs: dict[str, dict[str, Any]] | None = None  # the entries at REF, when gradcheck.yml changed
+    untracked: set[str] = field(default_factory=set)  # of `files`: new files git does not track (scratch, mostly)
 
 
 @dataclass
@@ -84,8 +87,11 @@ def changes_since(ref: str, root: str, config_file: str) -> Changes:
         error = (diff.stderr or untracked.stderr).decode(errors="replace").strip().splitlines()
         changes.problem = f"git diff {ref} failed ({error[-1] if error else 'no message'})"
         return changes
-    names = (diff.stdout + untracked.stdout).decode("utf-8", errors="surrogateescape").split("\0")
-    changes.files = {name for name in names if name}
+    def names(out: bytes) -> set[str]:
+        return {name for name in out.decode("utf-8", errors="surrogateescape").split("\0") if name}
+
+    changes.untracked = names(untracked.stdout)
+    changes.files = names(diff.stdout) | changes.untracked
     if config_file in changes.files:
         changes.old_specs = _specs_at(root, changes.commit, config_file)
     return changes
@@ -152,8 +158,8 @@ def why_check(spec: ModelSpec, record: ModelResult | None, changes: Changes, roo
 def select(specs: list[ModelSpec], changes: Changes, previous: RunReport | None, record_problem: str | None,
            root: str, config_file: str, version: str) -> Selection:
     """Which of `specs` to check, and the `skipped` results of the others."""
-    summary: dict[str, Any] = {"ref": changes.ref, "commit": changes.commit,
-                               "files": sorted(changes.files or [])[:MAX_LISTED]}
+    counted = counted_changes(changes, previous)
+    summary: dict[str, Any] = {"ref": changes.ref, "commit": changes.commit, "files": sorted(counted)[:MAX_LISTED]}
     problem = changes.problem or record_problem
     if problem is None and previous is not None and previous.version != version:
         problem = f"the previous report was written by gradcheck-ci {previous.version or '(unknown)'}, not {version}"
@@ -170,8 +176,7 @@ def select(specs: list[ModelSpec], changes: Changes, previous: RunReport | None,
         else:
             selection.to_check.append(spec)
             selection.reasons[spec.name] = reason
-    count = len(changes.files or [])
-    summary["message"] = (f"{count} file(s) changed since {changes.ref}"
+    summary["message"] = (f"{len(counted)} file(s) changed since {changes.ref}"
                           + (f" ({changes.commit[:12]})" if changes.commit else "")
                           + f": checking {len(selection.to_check)} of {len(specs)} model(s), "
                           f"{len(selection.skipped)} unchanged")
@@ -179,12 +184,27 @@ def select(specs: list[ModelSpec], changes: Changes, previous: RunReport | None,
     return selection
 
 
+def counted_changes(changes: Changes, previous: RunReport | None) -> set[str]:
+    """The changed files the run reports: tracked ones, and untracked ones only when a model imported them
+    (an untracked scratch file changes no model)."""
+    imported = {path for model in (previous.models if previous else []) for path in model.files}
+    return {path for path in changes.files or set() if path not in changes.untracked or path in imported}
+
+
 def skipped_result(spec: ModelSpec, record: ModelResult, changes: Changes, config_file: str) -> ModelResult:
-    previous = record.skipped.previous_status if record.status == "skipped" and record.skipped else record.status
+    """The result of a model not checked again. A known failure keeps its status and its findings: skipping
+    it must not turn the run green (it stays a failure until it is checked again or marked `expect: fail`)."""
+    previous = record.skipped.previous_status if record.skipped else record.status
     count = len(record.files)
-    return ModelResult(
+    result = ModelResult(
         name=spec.name, factory=spec.factory, status="skipped", seed=spec.seed, precision=spec.precision,
         mode=record.mode, expect=spec.expect, config_file=config_file, config_line=spec.line,
         spec=spec.as_checked(), files=dict(record.files),
         skipped=SkipInfo("unchanged", f"none of the {count} file(s) it imports nor its gradcheck.yml entry "
                                       f"changed since {changes.ref}", previous))
+    if previous == "fail":
+        result.status = "fail"
+        for kept in ("params", "diagnoses", "notices", "data", "loss", "loss_value", "sensitivity", "sources",
+                     "evaluations"):
+            setattr(result, kept, getattr(record, kept))
+    return result

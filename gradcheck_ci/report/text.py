@@ -203,6 +203,9 @@ def render_model(result: ModelResult, color: bool = False) -> str:
     lines.extend(_compile_lines(m))
     if m.status == "skipped":
         lines.append("  skipped: " + skip_text(m))
+    elif m.skipped is not None:  # a known failure, not checked again: its last findings stand
+        lines.append(f"  {m.status} as last checked: {skip_text(m)}, so it was not checked again; the failure "
+                     "stands until it is (or the entry says `expect: fail`)")
     lines.extend(_error_lines(m))
     lines.extend(_tensor_lines(m))
     if m.status == "inconclusive":

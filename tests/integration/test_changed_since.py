@@ -75,9 +75,12 @@ def test_a_change_rechecks_exactly_the_models_that_import_it(repo, tmp_path):
     text = (repo / "gradcheck.yml").read_text(encoding="utf-8")
     (repo / "gradcheck.yml").write_text(text.replace("factory: models/b.py:build\n",
                                                      "factory: models/b.py:build\n    seed: 5\n"), encoding="utf-8")
+    (repo / "scratch.py").write_text("print('trying something')\n", encoding="utf-8")  # untracked, imported by none
     fourth = run_cli("check", "--changed-since", base, "--json", "report.json", cwd=repo)  # uncommitted counts
     fourth.report = fourth.json()
     assert statuses(fourth) == {"model-a": "skipped", "model-b": "pass", "model-c": "skipped"}
+    assert f"1 file(s) changed since {base}" in fourth.stdout  # gradcheck.yml; not the scratch file
+    assert fourth.report["changed_since"]["files"] == ["gradcheck.yml"]
     assert "checking model-b: its gradcheck.yml entry changed since" in fourth.stdout
 
 

@@ -6,7 +6,8 @@ import hashlib
 
 from entrypoint import inputs
 from gradcheck_ci.commands.changes import Changes, select, why_check
-from gradcheck_ci.core.results import ModelResult, RunReport, SkipInfo
+from gradcheck_ci.core.results import ModelResult, ParamResult, RunReport, SkipInfo
+from gradcheck_ci.report.text import render_model
 from tests.samples import spec
 
 
@@ -100,6 +101,31 @@ def test_a_skipped_record_carries_forward_with_its_last_verdict(tmp_path):
                                                     models=previous.models[:2] + first.skipped), root)
     assert [s.name for s in second.to_check] == ["a"]
     assert second.skipped[-1].name == "c" and second.skipped[-1].skipped.previous_status == "fail"
+
+
+def test_a_known_failure_that_is_skipped_keeps_the_run_red(tmp_path):
+    """Skipping an unchanged failing model must not turn the run green: it keeps `fail` and its findings."""
+    root, specs, previous = three_models(tmp_path)
+    previous.models[2].status = "fail"
+    previous.models[2].params = [ParamResult("DenseLayer#0.W", [3, 2], "fail", 0.1, 0.1, 1e-6, [0, 0])]
+    selection = run(specs, {"models/common.py"}, previous, root)
+    [kept] = selection.skipped
+    assert (kept.name, kept.status, kept.skipped.previous_status) == ("c", "fail", "fail")
+    assert kept.params == previous.models[2].params
+    report = RunReport("gradcheck.yml", models=[kept], version="0.1.0")
+    assert (report.status, report.exit_code) == ("fail", 1)
+    assert "fail as last checked: none of the 2 file(s)" in render_model(kept)
+    again = run(specs, {"models/a.py"}, RunReport("gradcheck.yml", version="0.1.0",
+                                                   models=previous.models[:2] + [kept]), root)
+    assert [(m.name, m.status) for m in again.skipped] == [("b", "skipped"), ("c", "fail")]  # and next time too
+
+
+def test_untracked_scratch_files_are_not_counted_as_changes(tmp_path):
+    root, specs, previous = three_models(tmp_path)
+    changed = {"models/common.py", "notes.txt", "scratch/try.py", "models/c.py"}
+    selection = run(specs, changed, previous, root, untracked={"notes.txt", "scratch/try.py", "models/c.py"})
+    assert selection.summary["message"].startswith("2 file(s) changed since main")  # c.py is imported: it counts
+    assert selection.summary["files"] == ["models/c.py", "models/common.py"]
 
 
 def test_when_it_cannot_be_known_everything_is_checked(tmp_path):
