@@ -103,6 +103,57 @@ def current_entry(config_path: str, root: str, name: str) -> dict[str, Any] | No
     return next((spec.as_checked() for spec in config.models if spec.name == name), None)
 
 
+_SKIPPED_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".tox", "site-packages"}
+SEARCH_DEPTH = 4  # directories below the current one searched for the report's config
+
+
+def locate_config(report: RunReport, model: ModelResult, report_path: str) -> str:
+    """The report's gradcheck.yml here. The report records it relative to the repository root it was checked
+    from, which need not be the current directory (`--config examples/seed-rnn/gradcheck.yml`): tried as
+    written, beside the report, then below the current directory among the configs that define the model,
+    the one whose directory holds the files the report recorded unchanged (most of them) wins."""
+    name = report.config_file or "gradcheck.yml"
+    for candidate in (name, os.path.join(os.path.dirname(os.path.abspath(report_path)), name)):
+        if os.path.isfile(candidate):
+            return candidate
+    found = []
+    for directory, subdirs, files in os.walk("."):
+        depth = 0 if directory == "." else directory.count(os.sep)
+        subdirs[:] = [] if depth >= SEARCH_DEPTH else sorted(
+            d for d in subdirs if d not in _SKIPPED_DIRS and not d.startswith("."))
+        if os.path.basename(name) in files:
+            path = os.path.normpath(os.path.join(directory, os.path.basename(name)))
+            root = os.path.dirname(os.path.abspath(path))
+            if current_entry(path, root, model.name) is not None:
+                same = sum(file_digest(root, f) == digest for f, digest in model.files.items())
+                found.append((-same, path))
+    return min(found)[1] if found else name
+
+
+def data_text(model: ModelResult, spec_data: Any) -> str:
+    """The inputs as the report recorded them ('sequences 4x20x3, mask 4x20'); the entry's sizes for a report
+    without them."""
+    shapes = model.data.get("shapes") if isinstance(model.data, dict) else None
+    if isinstance(shapes, dict) and shapes:
+        return ", ".join(f"{label} {'x'.join(str(s) for s in shape) or 'scalar'}" for label, shape in shapes.items())
+    return f"{spec_data.sequences} x {spec_data.steps} x {spec_data.features} (the entry's sizes)"
+
+
+def directions_text(model: ModelResult, configured: int) -> str:
+    """How many comparisons judged each tensor in the report, beside the entry's `directions`."""
+    counts = sorted({p.directions for p in model.params if p.directions})
+    if not counts:
+        return f"directions: {configured}"
+    judged = str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+    return f"directions: {configured}, {judged} comparison(s) judged each tensor"
+
+
+def _err(p: ParamResult) -> str:
+    if p.max_abs_err is not None:
+        return repr(p.max_abs_err)
+    return "none of its own (passed with its band)" if p.method == "grouped" else "none (not measured)"
+
+
 def comparison_lines(recorded: list[ParamResult], replayed: list[ParamResult]) -> list[str]:
     now = {p.id: p for p in replayed}
     lines = []
@@ -111,14 +162,19 @@ def comparison_lines(recorded: list[ParamResult], replayed: list[ParamResult]) -
         if after is None:
             lines.append(f"  {before.id}: not in the replay (its parameters changed)")
             continue
+        if before.max_abs_err is None and after.max_abs_err is None:
+            verdict = ("reproduced" if before.status == after.status
+                       else f"differs ({before.status} in the report, {after.status} now)")
+            lines.append(f"  {before.id}: {before.status}, abs err {_err(before)} in the report and now: {verdict}")
+            continue
         digits = digits_agreeing(before.max_abs_err, after.max_abs_err)
         same = before.status == after.status and digits is not None and digits >= REPRODUCED_DIGITS
         verdict = ("reproduced exactly" if same and digits == 17 else
                    f"reproduced to {digits} significant digits" if same else
                    f"differs ({before.status} in the report, {after.status} now)" if before.status != after.status
                    else f"differs after {digits} significant digit(s)")
-        lines.append(f"  {before.id}: {before.status}, abs err ({measured(before)}) {before.max_abs_err!r} in the "
-                     f"report, {after.max_abs_err!r} now: {verdict}")
+        lines.append(f"  {before.id}: {before.status}, abs err ({measured(before)}) {_err(before)} in the "
+                     f"report, {_err(after)} now: {verdict}")
     return lines
 
 
@@ -143,7 +199,7 @@ def replay(args: argparse.Namespace, console: Console) -> int:
         raise UsageError(f"--timeout must be a positive number of seconds, not {args.timeout:g}")
     report = load_report(args.report)
     model = find_model(report, args.model, args.report)
-    config_path = args.config or (report.config_file if os.path.isfile(report.config_file) else "gradcheck.yml")
+    config_path = args.config or locate_config(report, model, args.report)
     root = os.path.abspath(args.root) if args.root else os.path.dirname(os.path.abspath(config_path))
     if not os.path.isdir(root):
         raise UsageError(f"--root {args.root}: not a directory")
@@ -158,10 +214,10 @@ def replay(args: argparse.Namespace, console: Console) -> int:
     spec.line = model.config_line or 0
     spec.timeout = args.timeout or spec.timeout * 4  # the element-wise comparison comes on top of the check
     npz = args.npz or f"gradcheck-replay-{re.sub(r'[^A-Za-z0-9._-]+', '-', model.name)}.npz"
-    data = spec.data
     console.note(f"gradcheck-ci replay: {model.name} from {args.report} (written by gradcheck-ci "
                  f"{report.version or 'unknown'}; seed {spec.seed}, {spec.precision}, mode {spec.mode}, "
-                 f"{spec.directions} direction(s), data {data.sequences} x {data.steps} x {data.features})")
+                 f"{directions_text(model, spec.directions)}; data {data_text(model, spec.data)}; "
+                 f"config {os.path.relpath(config_path)})")
     for line in differs or ["nothing differs from the report: same gradcheck-ci, same entry, same files"]:
         console.note(f"  {line}")
     recorded_failing = [p.id for p in model.params if p.status == "fail"]

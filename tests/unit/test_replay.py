@@ -9,7 +9,15 @@ import pytest
 
 from gradcheck_ci import __version__
 from gradcheck_ci.commands.cli import main
-from gradcheck_ci.commands.replay import comparison_lines, digits_agreeing, recorded_entry, what_differs
+from gradcheck_ci.commands.replay import (
+    comparison_lines,
+    data_text,
+    digits_agreeing,
+    directions_text,
+    locate_config,
+    recorded_entry,
+    what_differs,
+)
 from gradcheck_ci.core.errors import UsageError
 from gradcheck_ci.core.results import RunReport
 from tests.samples import model, param, spec
@@ -87,3 +95,39 @@ def test_timeouts_must_be_positive(tmp_path, capsys):
     assert "--timeout must be a positive number of seconds, not 0" in capsys.readouterr().err
     assert main(["init", "--root", str(tmp_path), "--timeout", "-1", "--stdout"]) == 2
     assert "--timeout must be a positive number of seconds, not -1" in capsys.readouterr().err
+
+
+def test_grouped_passing_tensors_are_not_printed_as_none():
+    grouped = param("D.b", "pass", method="grouped")
+    grouped.max_abs_err = None
+    [line] = comparison_lines([grouped], [grouped])
+    assert "None" not in line
+    assert line == "  D.b: pass, abs err none of its own (passed with its band) in the report and now: reproduced"
+
+
+def test_the_header_gives_the_recorded_shapes_and_comparisons():
+    recorded = model("tagger", "fail", params=[param("R.W"), param("R.b")])
+    recorded.params[0].directions, recorded.params[1].directions = 4, 6
+    recorded.data = {"shapes": {"sequences": [4, 20, 3], "mask": [4, 20]}, "dtypes": {}}
+    assert data_text(recorded, spec().data) == "sequences 4x20x3, mask 4x20"
+    assert directions_text(recorded, 1) == "directions: 1, 4-6 comparison(s) judged each tensor"
+
+
+def test_the_config_is_found_where_the_report_was_checked_from(tmp_path, monkeypatch):
+    """`make example` writes reports/seed-rnn.json from examples/seed-rnn/gradcheck.yml: the report says
+    'gradcheck.yml' (relative to the root it checked), and replay from the repository root must find it."""
+    example = tmp_path / "examples" / "seed-rnn"
+    decoy = tmp_path / "examples" / "other"
+    for where in (example, decoy):
+        (where / "models").mkdir(parents=True)
+        (where / "models" / "rnn.py").write_text(f"# {where.name}\n", encoding="utf-8")
+        (where / "gradcheck.yml").write_text("version: 1\nmodels:\n  - name: seed-rnn\n"
+                                             "    factory: models/rnn.py:build\n", encoding="utf-8")
+    (tmp_path / "reports").mkdir()
+    recorded = model("seed-rnn", "fail")
+    recorded.files = {"models/rnn.py": hashlib.sha256(b"# seed-rnn\n").hexdigest()}
+    report = RunReport("gradcheck.yml", models=[recorded])
+    monkeypatch.chdir(tmp_path)
+    assert locate_config(report, recorded, "reports/seed-rnn.json") == "examples/seed-rnn/gradcheck.yml"
+    (tmp_path / "reports" / "gradcheck.yml").write_text("version: 1\nmodels: []\n", encoding="utf-8")
+    assert locate_config(report, recorded, "reports/seed-rnn.json").endswith("reports/gradcheck.yml")  # beside it
