@@ -18,6 +18,7 @@ from ..init.trial import DEFAULT_TIMEOUT
 from ..report.formats import REPORT_FORMATS
 from . import run
 from .console import Console, under_actions, write_step_outputs
+from .helptext import exit_codes, subcommand
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -27,11 +28,12 @@ class ArgumentParser(argparse.ArgumentParser):
 
 
 def build_parser() -> ArgumentParser:
-    parser = ArgumentParser(prog="gradcheck-ci", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="gradcheck-ci", description=__doc__.splitlines()[0], epilog=exit_codes("check"),
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"gradcheck-ci {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
 
-    check = sub.add_parser("check", help="check the models named in gradcheck.yml")
+    check = subcommand(sub, "check", "check the models named in gradcheck.yml")
     _config_args(check)
     check.add_argument("--model", action="append", default=[], metavar="NAME",
                        help="check only this model (a name or a glob; repeatable)")
@@ -62,18 +64,19 @@ def build_parser() -> ArgumentParser:
                             "restore (default: $GRADCHECK_CI_CACHE_DIR, else ~/.cache/gradcheck-ci; in the "
                             "image, its baked cache)")
 
-    validate = sub.add_parser("validate", help="check gradcheck.yml only (does not import Theano)")
+    validate = subcommand(sub, "validate", "check gradcheck.yml only (does not import Theano)")
     _config_args(validate)
 
-    merge = sub.add_parser("merge", help="merge the JSON reports of sharded runs (does not import Theano)")
-    merge.add_argument("reports", nargs="+", metavar="REPORT.json")
+    merge = subcommand(sub, "merge", "merge the JSON reports of sharded runs (does not import Theano)")
+    merge.add_argument("reports", nargs="+", metavar="REPORT.json",
+                       help="the JSON reports of the shards (check --shard I/N --json PATH), each once")
     for fmt in REPORT_FORMATS:
         merge.add_argument(fmt.option, dest=fmt.name, metavar="PATH", help=fmt.help.replace("report", "merged report"))
     merge.add_argument("--format", choices=("auto", "text", "github"), default="auto",
                        help="github: the job summary of the merged run (auto: github under GitHub Actions); the "
                             "shards' jobs already made the annotations")
 
-    init = sub.add_parser("init", help="write a starting gradcheck.yml: one entry per model factory that builds")
+    init = subcommand(sub, "init", "write a starting gradcheck.yml: one entry per model factory that builds")
     init.add_argument("--config", default="gradcheck.yml", metavar="PATH",
                       help="the file to write (default: gradcheck.yml); never overwritten without --force")
     init.add_argument("--root", metavar="DIR",
@@ -83,13 +86,13 @@ def build_parser() -> ArgumentParser:
     init.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
                       help=f"time to import and build each candidate factory (default: {DEFAULT_TIMEOUT:g})")
 
-    replay = sub.add_parser("replay", help="re-run one model of a JSON report exactly as it recorded it, compare "
-                                           "every element of its failing tensors and save the arrays to .npz")
-    replay.add_argument("report", metavar="REPORT.json")
+    replay = subcommand(sub, "replay", "re-run one model of a JSON report exactly as it recorded it, compare "
+                                       "every element of its failing tensors and save the arrays to .npz")
+    replay.add_argument("report", metavar="REPORT.json", help="the JSON report of a check (check --json PATH)")
     replay.add_argument("--model", required=True, metavar="NAME", help="the model to replay")
     replay.add_argument("--config", metavar="PATH",
-                        help="gradcheck.yml, to say what changed since the report (default: the report's config file "
-                             "if it is here, else gradcheck.yml)")
+                        help="gradcheck.yml, to say what changed since the report (default: the report's config "
+                             "file, found as written, beside the report, or below the current directory)")
     replay.add_argument("--root", metavar="DIR", help="repository root (default: the config's directory)")
     replay.add_argument("--npz", metavar="PATH", help="where to save the arrays (default: gradcheck-replay-NAME.npz)")
     replay.add_argument("--json", metavar="PATH", help="write the replayed model's JSON report here")
@@ -97,7 +100,7 @@ def build_parser() -> ArgumentParser:
                         help="for the whole replay (default: 4 x the model's recorded timeout)")
     replay.add_argument("--quiet", action="store_true", help="no progress lines")
 
-    docker = sub.add_parser("docker", help="run the check in the gradcheck-ci container (Docker SDK)")
+    docker = subcommand(sub, "docker", "run the check in the gradcheck-ci container (Docker SDK)")
     docker.add_argument("args", nargs=argparse.REMAINDER, help="image options, then check arguments")
     return parser
 

@@ -24,12 +24,12 @@ from typing import Any, BinaryIO
 from .. import __version__
 from ..core.errors import print_debug_traceback
 from ..core.installation import package_parent
+from .helptext import docker_parser
 
 DEFAULT_IMAGE = f"gradcheck-ci:{__version__}"
 WORKSPACE = "/github/workspace"
 SUBCOMMANDS = ("check", "validate", "merge")
 EXIT_ERROR = 2
-USAGE = "usage: gradcheck-ci docker [--image NAME] [--rebuild] [--context DIR] [check args...]"
 
 
 class DockerRunError(Exception):
@@ -219,8 +219,7 @@ def main(argv: list[str]) -> int:
     try:
         opts = parse_args(argv)
         if opts.help:
-            print(USAGE)
-            print(__doc__.split("\n\n", 2)[2].strip())
+            print(docker_parser().format_help().rstrip())
             return 0
         client = connect()
         if opts.rebuild or not image_exists(client, opts.image):

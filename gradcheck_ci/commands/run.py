@@ -307,6 +307,9 @@ def _unreadable_config(exc: ConfigError, args: argparse.Namespace) -> RunReport:
     message = exc.message
     if not os.path.isfile(args.config):  # name it as given: relative to the root it would be a bare name
         message += f": {args.config}"
+    if exc.message == "file not found":  # most likely a repository that has none yet
+        option = "" if args.config == "gradcheck.yml" else f" --config {args.config}"
+        message += f"; `gradcheck-ci init{option}` writes a starting one from the functions that build your networks"
     error = ErrorInfo(message, _display_path(exc.file, args.root), exc.line, "config")
     return RunReport(config_file=_display_path(args.config, args.root), config_errors=[error], shard=args.shard,
                      version=__version__)

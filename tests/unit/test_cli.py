@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gradcheck_ci.commands import cli
+from gradcheck_ci.commands import cli, helptext
 from gradcheck_ci.core.results import ErrorInfo, ModelResult, RunReport
 from gradcheck_ci.process import runner
 
@@ -293,3 +293,45 @@ def test_validate_never_prints_a_traceback(tmp_path, capsys, text, raw):
         assert all(line.startswith((str(path), "gradcheck.yml")) for line in err.splitlines()), err
     else:
         assert "valid, " in out
+
+
+# ------------------------------------------------------------------------------------------- help pages
+
+@pytest.mark.parametrize("command", ["check", "validate", "merge", "init", "replay", "docker"])
+def test_every_help_page_says_what_the_command_does_and_its_exit_codes(command, capsys):
+    try:
+        code = cli.main([command, "--help"])  # docker parses its own arguments and returns
+    except SystemExit as done:  # argparse's help exits
+        code = done.code
+    assert code in (0, None)
+    page = capsys.readouterr().out
+    usage, _, rest = page.partition("\n\n")
+    assert usage.startswith(f"usage: gradcheck-ci {command}")
+    assert rest.split("\n\n")[0].replace("\n", " ") == helptext.description(command).replace("\n", " ")
+    assert "exit codes:\n" in page and "\n  0" in page and "\n  2  " in page
+
+
+def test_docker_help_is_built_like_the_others(capsys):
+    assert cli.main(["docker", "--help"]) == 0  # docker.py's own parsing: --help before any check argument
+    page = capsys.readouterr().out
+    assert page.startswith("usage: gradcheck-ci docker [-h] [--image NAME] [--rebuild] [--context DIR]")
+    assert "options:\n" in page and "  --rebuild " in page and page.rstrip().endswith("or a usage error")
+
+
+def test_report_arguments_have_help_text(capsys):
+    for command in ("merge", "replay"):
+        with pytest.raises(SystemExit):
+            cli.main([command, "--help"])
+        page = capsys.readouterr().out
+        positional = page.split("positional arguments:\n")[1].split("\n\n")[0]
+        assert positional.strip().startswith("REPORT.json") and len(positional.split()) > 3, page
+
+
+def test_check_without_a_config_suggests_init(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["check"]) == 2
+    out = capsys.readouterr()
+    assert "file not found: gradcheck.yml; `gradcheck-ci init` writes a starting one" in out.out + out.err
+    assert cli.main(["check", "--config", "ci/gradcheck.yml"]) == 2
+    out = capsys.readouterr()
+    assert "`gradcheck-ci init --config ci/gradcheck.yml`" in out.out + out.err
