@@ -1,10 +1,10 @@
 """`gradcheck-ci init`: write a starting gradcheck.yml for a repository that has none.
 
 discover.py finds the functions that build and return Lasagne layers, trial.py builds each in a worker the
-way `check` loads a model, and this module writes one entry per factory that built, with `data:` sizes
-small enough to check in seconds, a comment saying what was found (inputs, output, parameters) and a
-comment for every candidate it left out and why. The text is validated by the config reader before it is
-written; an existing file is never overwritten without --force.
+way `check` loads a model, and this module writes one entry per factory that built, with small `data:` sizes
+(the first check still compiles each model: minutes on a cold cache), a comment saying what was found
+(inputs, output, parameters) and a comment for every candidate it left out and why. The text is validated by
+the config reader before it is written; an existing file is never overwritten without --force.
 """
 from __future__ import annotations
 
@@ -27,6 +27,8 @@ from .trial import DEFAULT_TIMEOUT, Trial, try_candidates
 _NAME_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
 _PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_./:-]*(?<!:)$")  # plain YAML: no ': ', ' #', nor a trailing ':'
 COMMENT_WIDTH = 110
+# What the first check of the proposed file costs (the small data sizes do not make compiling cheap).
+FIRST_RUN = "minutes per model on a cold compile cache, recurrent models the longest"
 
 
 class InitError(UsageError):
@@ -76,7 +78,8 @@ def init(args: argparse.Namespace, log: Callable[[str], None] | None = None) -> 
     write_atomic(config, text)
     hint = f" --root {relative_root}" if relative_root != "." else ""
     log(f"wrote {config}: {len(built)} model(s), {len(left_out) + len(found.passed)} left out (see its comments); "
-        f"next: gradcheck-ci validate --config {config}{hint} && gradcheck-ci check --config {config}{hint}")
+        f"next: gradcheck-ci validate --config {config}{hint} && gradcheck-ci check --config {config}{hint} "
+        f"(the first check compiles each model with Theano: {FIRST_RUN})")
     return EXIT_OK
 
 
@@ -205,6 +208,8 @@ def _entry(trial: Trial, name: str) -> list[str]:
     if candidate.literal_defaults and not candidate.kwargs:
         lines.append("    # its defaults; uncomment and change one to check another setting:")
         lines.append(f"    # kwargs: {_comment(flow_mapping(candidate.literal_defaults))}")
+    if trial.explicit_loss:  # check's default reads the output layer, which here only reshapes the classifier
+        lines.append(f"    loss: {trial.explicit_loss}  # the softmax under {trial.output.get('label')}")
     lines.append(f"    data: {flow_mapping(trial.data)}")
     return lines
 
@@ -214,8 +219,10 @@ def compose(built: list[Trial], left_out: list[Trial], passed: list[Passed], ver
     lines = [
         "# gradcheck.yml: the models gradcheck-ci checks (reference: docs/config.md of gradcheck-ci).",
         f"# Written by `gradcheck-ci init` (gradcheck-ci {version}): one entry per function of this repository that",
-        "# built a Lasagne model when called without arguments, with small `data` sizes so that each check takes",
-        "# seconds. Edit freely: `kwargs` checks other settings of a factory, larger `data` longer sequences.",
+        "# built a Lasagne model when called without arguments, with small `data` sizes. The first check compiles",
+        f"# each model with Theano: {FIRST_RUN};",
+        "# later checks load the compiled functions and take seconds.",
+        "# Edit freely: `kwargs` checks other settings of a factory, larger `data` longer sequences.",
         "version: 1",
         "defaults:",
         "  seed: 0",

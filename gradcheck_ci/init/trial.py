@@ -48,6 +48,7 @@ class Trial:
     inputs: list[dict[str, Any]] = field(default_factory=list)  # label, shape, kind, dtype
     output: dict[str, Any] = field(default_factory=dict)  # label, class, shape, nonlinearity
     loss: str = ""
+    explicit_loss: str = ""  # a loss the entry must name: check's default would not see the classifier
     tensors: int = 0
     parameters: int = 0
     recurrent: list[str] = field(default_factory=list)
@@ -309,6 +310,7 @@ def _try(root: str, entry: dict[str, Any]) -> dict[str, Any]:
         model = build_model(spec, root, "gradcheck.yml")
         described = describe(model, spec)
         spec.data = DataSpec(**{**SMALL_DATA, **described["data"]})
+        spec.loss = described["explicit_loss"] or None
         described["loss"] = build_objective(model, spec, root, "gradcheck.yml").loss_name
     except BaseException as exc:  # the factory's code, or a shape `data` cannot fill: its reason
         if isinstance(exc, KeyboardInterrupt):
@@ -333,8 +335,15 @@ def describe(model: Any, spec: Any) -> dict[str, Any]:
         out_shape = []
     nonlinearity = getattr(getattr(model.output, "nonlinearity", None), "__name__", None)
     units = out_shape[-1] if len(out_shape) > 1 else (1 if out_shape else None)
+    loss = default_loss(model.output)
+    explicit = ""
+    under = classifier_under_reshape(model.output, shapes)
+    # A tagger: a softmax over rows, reshaped back to (sequences, steps, classes) (its shape may be symbolic).
+    if loss == "squared_error" and under is not None and units in (None, under):
+        loss, explicit, units = "categorical_crossentropy", "categorical_crossentropy", under
     return {
-        "data": _data_keys(model.inputs, default_loss(model.output), units),
+        "data": _data_keys(model.inputs, loss, units),
+        "explicit_loss": explicit,
         "inputs": inputs,
         "output": {"label": model.label(model.output), "class": type(model.output).__name__, "shape": out_shape,
                    "nonlinearity": nonlinearity},
@@ -346,6 +355,26 @@ def describe(model: Any, spec: Any) -> dict[str, Any]:
     }
 
 
+SHAPE_ONLY = ("ReshapeLayer", "FlattenLayer")  # layers that move a classifier's rows, not its class axis
+
+
+def classifier_under_reshape(output: Any, shapes: dict[Any, Any]) -> int | None:
+    """The units of a softmax layer under the output's reshapes (a tagger's DenseLayer over (sequences x steps,
+    hidden), reshaped back to (sequences, steps, classes)); None when there is none."""
+    import lasagne
+
+    layer = output
+    while type(layer).__name__ in SHAPE_ONLY and hasattr(layer, "input_layer"):
+        layer = layer.input_layer
+    if layer is output or getattr(layer, "nonlinearity", None) is not lasagne.nonlinearities.softmax:
+        return None
+    try:
+        shape = lasagne.layers.get_output_shape(layer, shapes)
+    except Exception:  # noqa: BLE001 - its units stay unknown
+        return None
+    return int(shape[-1]) if len(shape) > 1 and shape[-1] is not None else None
+
+
 def _data_keys(inputs: list[Any], loss: str, units: int | None) -> dict[str, Any]:
     """The `data:` keys worth writing: the sizes data fills into this model's inputs, classes for labels,
     random mask lengths when there is a mask."""
@@ -355,7 +384,10 @@ def _data_keys(inputs: list[Any], loss: str, units: int | None) -> dict[str, Any
         ndim = len(shape)
         if info.kind == "mask" or ndim == 3 and shape[1] is None or ndim == 4 and None in shape[2:]:
             keys["steps"] = SMALL_DATA["steps"]
-        if (ndim == 3 and shape[2] is None) or (ndim == 2 and info.kind != "mask" and shape[1] is None) \
+        tokens = ndim == 2 and info.is_integer  # word ids (sequences, steps): no features axis
+        if tokens and shape[1] is None:
+            keys["steps"] = SMALL_DATA["steps"]
+        if (ndim == 3 and shape[2] is None) or (ndim == 2 and info.kind != "mask" and not tokens and shape[1] is None) \
                 or (ndim == 4 and shape[1] is None):
             keys["features"] = SMALL_DATA["features"]
         if info.kind == "mask":

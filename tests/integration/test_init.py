@@ -85,6 +85,20 @@ def test_init_on_a_repository_as_real_code_is_written(tmp_path):
     assert verdicts(checked) == {"build_model": "pass", "build_mlp": "pass", "build_cnn": "pass", "build_net": "pass"}
 
 
+def test_init_on_a_tagger_proposes_its_classes_under_the_reshape(tmp_path):
+    """A tagger's softmax sits under a ReshapeLayer back to (sentences, words, tags), its input is word ids:
+    the entry names the classifier's loss and classes (check's default, read from the ReshapeLayer, would be
+    squared_error), no `features` for the ids, and the file says what the first check costs."""
+    repo, _ = copy_without_config(FIXTURES / "init" / "tagger", tmp_path)
+    made = run_cli("init", "--stdout", cwd=repo)
+    assert made.code == 0, made.output
+    assert_no_traceback(made)
+    [entry] = yaml.safe_load(made.stdout)["models"]
+    assert entry["loss"] == "categorical_crossentropy"
+    assert entry["data"] == {"sequences": 4, "steps": 20, "classes": 12}
+    assert "in seconds" not in made.output and "minutes per model on a cold compile cache" in made.stdout
+
+
 def test_init_never_overwrites_prints_on_request_and_replaces_with_force(tmp_path):
     repo, _ = copy_without_config(REPO / "examples" / "seed-rnn", tmp_path)
     (repo / "gradcheck.yml").write_text("# mine\n", encoding="utf-8")
