@@ -54,7 +54,8 @@ def build_parser() -> ArgumentParser:
                             "fails the run (exit 1) instead of passing with a warning")
     check.add_argument("--format", choices=("auto", "text", "github"), default="auto",
                        help="github: annotations, log groups, job summary (auto: github under GitHub Actions)")
-    check.add_argument("--quiet", action="store_true", help="no progress lines")
+    check.add_argument("--quiet", action="store_true",
+                       help="no headers and no progress lines: each model's result, warnings and the summary")
     check.add_argument("--pass-env", action="append", default=None, metavar="NAME",
                        help="give the model's code only this environment variable (a name or a glob; repeatable) "
                             "besides what Python and Theano need; default: all but secret-like ones "

@@ -151,7 +151,9 @@ class Console:
 
     def start(self, count: int, config_file: str, not_run: int = 0, skipped: int = 0) -> None:
         """The total agrees with the final count, which lists invalid entries as errors and unchanged models
-        (--changed-since) as skipped."""
+        (--changed-since) as skipped. Not with --quiet (the summary gives the same counts)."""
+        if self.quiet:
+            return
         if not (not_run or skipped):
             self._print(f"gradcheck-ci: checking {count} model(s) from {config_file}")
             return
@@ -180,7 +182,8 @@ class Console:
             # Whatever the model's code prints below can never be read as a workflow command.
             start, self._end_token = github.stop_commands()
             self._command(start)
-        self._print(f"[{spec.name}] seed={spec.seed} precision={spec.precision} factory={spec.factory}")
+        if not self.quiet:  # the result's own first line names the model, its seed and precision
+            self._print(f"[{spec.name}] seed={spec.seed} precision={spec.precision} factory={spec.factory}")
         self._start_ticking(spec.name)
 
     def progress(self, model: str, message: str) -> None:

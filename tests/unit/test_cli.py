@@ -335,3 +335,25 @@ def test_check_without_a_config_suggests_init(tmp_path, monkeypatch, capsys):
     assert cli.main(["check", "--config", "ci/gradcheck.yml"]) == 2
     out = capsys.readouterr()
     assert "`gradcheck-ci init --config ci/gradcheck.yml`" in out.out + out.err
+
+
+CHECK_ERROR_CASES = {  # the cases of docs/config.md's "Errors" example, by their comment there
+    "models: [ left open": "version: 1\nmodels: [\n",
+    "an entry with seed: true": "version: 1\nmodels:\n  - name: a\n    factory: m.py:f\n    seed: true\n",
+}
+
+
+def test_the_check_error_format_in_docs_config_is_what_check_prints(tmp_path, monkeypatch, capsys):
+    docs = (Path(__file__).parents[2] / "docs" / "config.md").read_text(encoding="utf-8")
+    example = docs.split("## Errors", 1)[1].split("```text\n", 1)[1].split("```", 1)[0]
+    cases = [part.split("\n", 1) for part in example.split("$ gradcheck-ci check      # ")[1:]]
+    assert [name for name, _ in cases] == list(CHECK_ERROR_CASES)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m.py").write_text("def f():\n    pass\n", encoding="utf-8")
+    for name, expected in cases:
+        (tmp_path / "gradcheck.yml").write_text(CHECK_ERROR_CASES[name], encoding="utf-8")
+        assert cli.main(["check"]) == 2
+        out = capsys.readouterr()
+        printed = (out.out + out.err).splitlines()
+        for line in expected.strip("\n").splitlines():
+            assert line in printed, (name, line, printed)

@@ -92,3 +92,15 @@ def test_a_status_line_fits_the_terminal():
     ticker.progress("diagnosis: compiling the layer-by-layer gradient function (Theano)", 0.0)
     line = ticker.tick(10.0)
     assert line is not None and len(line) == 39
+
+
+def test_quiet_prints_no_headers_only_results():
+    stream = io.StringIO()
+    out = Console(stream, quiet=True, ticking=False)
+    out.start(3, "gradcheck.yml")
+    out.note("gradcheck-ci: compile cache ~/.cache/gradcheck-ci/theano: 12 compiled module(s)")
+    out.model_start(Spec())
+    out.progress("tagger", "compiling loss and gradient (Theano)")
+    assert stream.getvalue() == ""
+    out.note("the cache directory is not writable", warning=True)
+    assert stream.getvalue() == "the cache directory is not writable\n"
