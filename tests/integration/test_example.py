@@ -20,6 +20,12 @@ def test_seed_rnn_example(tmp_path):
     assert (w_in["file"], w_in["line"]) == ("models/rnn.py", 14)
     assert "RecurrentLayer#0.W_in_to_hid" in run.stdout
     assert run.model("seed-rnn-full-bptt")["status"] == "pass"
+    # what README.md says `make example` shows
+    assert [p["status"] for p in truncated["params"]] == ["fail"] * 3
+    assert all(p["max_rel_err"] > 0.9 for p in truncated["params"])
+    assert "diagnosis truncated-bptt (confirmed) at models/rnn.py:14" in run.stdout
+    assert "profile: RecurrentLayer#0:" in run.stdout
+    assert 1e-6 < abs(w_in["analytic"]) < 1e-4 and 1e-3 < abs(w_in["numeric"]) < 1e-2
 
 
 def test_seed_rnn_full_bptt_alone_exits_0(tmp_path):
