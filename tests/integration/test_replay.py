@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from gradcheck_ci.commands.replay import REPRODUCED_DIGITS, digits_agreeing
-from tests import FIXTURES
+from tests import FIXTURES, REPO
 from tests.harness import assert_no_traceback, run_cli
 from tests.integration.conftest import REPORTED_NETWORK
 
@@ -76,3 +76,16 @@ def test_replay_says_what_differs_from_the_report(tmp_path):
     assert "models/rnn.py changed since the report: the replay runs today's code" in run.stdout
     assert "seed=0 precision=float64" in run.stdout  # the report's seed, not gradcheck.yml's
     assert "reproduced" in run.stdout
+
+
+def test_replay_from_the_repository_root_finds_the_config_the_report_was_checked_with(reported_network, tmp_path):
+    """The report says 'gradcheck.yml' (relative to examples/seed-rnn, the root it checked); replayed from the
+    repository root, as README's `make example` report is, it finds that config and nothing differs."""
+    _, out = reported_network
+    run = run_cli("replay", str(out / "report.json"), "--model", "seed-rnn-truncated", "--npz",
+                  str(tmp_path / "r.npz"), cwd=REPO)
+    assert run.code == 1, run.output
+    assert_no_traceback(run)
+    assert "config examples/seed-rnn/gradcheck.yml)" in run.stdout
+    assert "data InputLayer#0 10x10000x2" in run.stdout and "None" not in run.stdout
+    assert "nothing differs from the report" in run.stdout
