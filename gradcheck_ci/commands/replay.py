@@ -200,6 +200,10 @@ def replay(args: argparse.Namespace, console: Console) -> int:
     report = load_report(args.report)
     model = find_model(report, args.model, args.report)
     config_path = args.config or locate_config(report, model, args.report)
+    if not args.config and not os.path.isfile(config_path):  # its files would all look "gone": say what is missing
+        raise UsageError(f"cannot find the report's {config_path} with model {model.name!r} (looked in the current "
+                         f"directory, beside the report and up to {SEARCH_DEPTH} levels below here): run replay "
+                         "from the repository the report was checked in, or name it with --config PATH")
     root = os.path.abspath(args.root) if args.root else os.path.dirname(os.path.abspath(config_path))
     if not os.path.isdir(root):
         raise UsageError(f"--root {args.root}: not a directory")

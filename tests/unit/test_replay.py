@@ -131,3 +131,14 @@ def test_the_config_is_found_where_the_report_was_checked_from(tmp_path, monkeyp
     assert locate_config(report, recorded, "reports/seed-rnn.json") == "examples/seed-rnn/gradcheck.yml"
     (tmp_path / "reports" / "gradcheck.yml").write_text("version: 1\nmodels: []\n", encoding="utf-8")
     assert locate_config(report, recorded, "reports/seed-rnn.json").endswith("reports/gradcheck.yml")  # beside it
+
+
+def test_a_report_whose_config_is_nowhere_here_is_a_one_line_error(tmp_path, monkeypatch, capsys):
+    (tmp_path / "r.json").write_text(json.dumps({"schema": "gradcheck-ci/report/v1", "config_file": "gradcheck.yml",
+                                                 "models": [{"name": "a", "factory": "m.py:f", "status": "fail",
+                                                             "seed": 0, "precision": "float64", "mode": "full"}]}))
+    monkeypatch.chdir(tmp_path)
+    assert main(["replay", "r.json", "--model", "a"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot find the report's gradcheck.yml with model 'a'" in err and "--config PATH" in err
+    assert "changed since the report" not in err and "Traceback" not in err
