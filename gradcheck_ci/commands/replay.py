@@ -191,14 +191,9 @@ def element_lines(result: ModelResult) -> list[str]:
     return lines
 
 
-def replay(args: argparse.Namespace, console: Console) -> int:
-    from ..config import ModelSpec
-    from ..process.runner import Runner
-
-    if args.timeout is not None and not args.timeout > 0:
-        raise UsageError(f"--timeout must be a positive number of seconds, not {args.timeout:g}")
-    report = load_report(args.report)
-    model = find_model(report, args.model, args.report)
+def config_and_root(args: argparse.Namespace, report: RunReport, model: ModelResult) -> tuple[str, str]:
+    """The gradcheck.yml to replay against and the repository root (--config, --root, else where the report was
+    checked from)."""
     config_path = args.config or locate_config(report, model, args.report)
     if not args.config and not os.path.isfile(config_path):  # its files would all look "gone": say what is missing
         raise UsageError(f"cannot find the report's {config_path} with model {model.name!r} (looked in the current "
@@ -207,6 +202,18 @@ def replay(args: argparse.Namespace, console: Console) -> int:
     root = os.path.abspath(args.root) if args.root else os.path.dirname(os.path.abspath(config_path))
     if not os.path.isdir(root):
         raise UsageError(f"--root {args.root}: not a directory")
+    return config_path, root
+
+
+def replay(args: argparse.Namespace, console: Console) -> int:
+    from ..config import ModelSpec
+    from ..process.runner import Runner
+
+    if args.timeout is not None and not args.timeout > 0:
+        raise UsageError(f"--timeout must be a positive number of seconds, not {args.timeout:g}")
+    report = load_report(args.report)
+    model = find_model(report, args.model, args.report)
+    config_path, root = config_and_root(args, report, model)
     current = current_entry(config_path, root, model.name)
     notes: list[str] = []
     entry = recorded_entry(model, current, notes)
