@@ -82,7 +82,7 @@ RUN mkdir -p /src/gradcheck_ci \
 # else from GitHub's archive of the commit.
 COPY ci/install-lasagne-master.sh /tmp/master/ci/install-lasagne-master.sh
 COPY ci/wheels /tmp/master/ci/wheels
-RUN wheel="$(find /tmp/master/ci/wheels -name 'lasagne-0.2.dev1-*.whl' | head -n 1)" \
+RUN wheel="$(find /tmp/master/ci/wheels -name 'lasagne-0.2.dev1-*.whl' -print -quit)" \
     && LASAGNE_MASTER_WHEEL="${wheel:-none}" bash /tmp/master/ci/install-lasagne-master.sh python \
          /opt/gradcheck/venv/share/gradcheck-ci/lasagne-master \
     && rm -rf /tmp/master

@@ -240,6 +240,12 @@ WRITER_AND_READER = textwrap.dedent(r'''
     role, directory, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
     key = "a" * 64
     seen = {}
+    if role == "reader":  # start reading once the first entry exists: the writers keep rewriting it meanwhile
+        import time
+        for _ in range(60000):  # at most ~5 minutes: writers that never store fail the test, not hang it
+            if os.path.exists(fncache.entry_path(directory, key)):
+                break
+            time.sleep(0.005)
     for _ in range(rounds):
         if role == "writer":
             outcome = str(fncache.store(directory, key, fn))
