@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..usercode.python2 import Untranslatable, python2_names, translate
-from .sizes import class_methods, propose_kwargs
+from .sizes import class_methods, dotted_name, propose_kwargs
 
 # Folders that never hold the repository's own models: tooling, environments, tests, build output.
 SKIP_DIRS = {"__pycache__", "node_modules", "site-packages", "dist-packages", "build", "dist", "venv", "env",
@@ -187,7 +187,7 @@ def _read_class(node: ast.ClassDef, methods: dict[str, ast.FunctionDef], rel: st
     inner = Found()
     _read_functions(ast.ClassDef(name=node.name, bases=[], keywords=[], body=list(methods.values()),
                                  decorator_list=[]), rel, inner)
-    statics = {m.name for m in methods.values() if any(_dotted(d) in ("staticmethod", "classmethod")
+    statics = {m.name for m in methods.values() if any(dotted_name(d) in ("staticmethod", "classmethod")
                                                         for d in m.decorator_list)}
     for candidate in inner.candidates:
         own = [a for a in candidate.required if a != "self"]
@@ -213,7 +213,7 @@ def _self_layers(init: ast.FunctionDef, returning: dict[str, str]) -> list[tuple
     for sub in ast.walk(init):
         if isinstance(sub, ast.Assign) and _is_layer_expr(sub.value, layers, returning):
             for target in sub.targets:
-                if isinstance(target, ast.Attribute) and _dotted(target.value) == "self":
+                if isinstance(target, ast.Attribute) and dotted_name(target.value) == "self":
                     kept.append((target.attr, sub.lineno))
     return sorted(kept, key=lambda item: item[1])
 
@@ -249,22 +249,12 @@ MAIN_GUARD = ("builds its network under `if __name__ == '__main__':`, which does
               "`if`, at module level) and name that in gradcheck.yml")
 
 
-def _dotted(node: ast.expr) -> str:
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
-    return ".".join(reversed(parts))
-
-
 def _is_layer_call(node: ast.AST, returning: dict[str, str]) -> bool:
     """A call that makes a layer: a class named *Layer (Lasagne's or the user's own), one of Lasagne's layer
     functions, or a builder of the same module that returns one."""
     if not isinstance(node, ast.Call):
         return False
-    name = _dotted(node.func)
+    name = dotted_name(node.func)
     last = name.rsplit(".", 1)[-1]
     if last.endswith("Layer") and last[:1].isupper():
         return True
@@ -284,11 +274,11 @@ def _layer_names(node: ast.FunctionDef, returning: dict[str, str]) -> tuple[set[
                 for target in sub.targets:
                     # l_out = DenseLayer(...), self.l_out = DenseLayer(...)
                     if isinstance(target, (ast.Name, ast.Attribute)) and value_is_layer \
-                            and _dotted(target) not in layers:
-                        layers.add(_dotted(target))
+                            and dotted_name(target) not in layers:
+                        layers.add(dotted_name(target))
                         changed = True
                     elif isinstance(target, (ast.Tuple, ast.List)) and isinstance(sub.value, ast.Call) \
-                            and returning.get(_dotted(sub.value.func)) in ("tuple", "dict"):
+                            and returning.get(dotted_name(sub.value.func)) in ("tuple", "dict"):
                         for element in target.elts:
                             if isinstance(element, ast.Name) and element.id not in layers:
                                 layers.add(element.id)
@@ -313,10 +303,10 @@ def _is_layer_expr(node: ast.AST, layers: set[str], returning: dict[str, str]) -
     if isinstance(node, ast.Name):
         return node.id in layers
     if isinstance(node, ast.Attribute):
-        return _dotted(node) in layers
+        return dotted_name(node) in layers
     if isinstance(node, ast.Subscript):  # build()[1], net["out"], layers[-1]
         value = node.value
-        return (isinstance(value, ast.Call) and returning.get(_dotted(value.func)) in ("tuple", "dict")) \
+        return (isinstance(value, ast.Call) and returning.get(dotted_name(value.func)) in ("tuple", "dict")) \
             or isinstance(value, ast.Name) and value.id in layers
     if isinstance(node, ast.IfExp):
         return _is_layer_expr(node.body, layers, returning) or _is_layer_expr(node.orelse, layers, returning)
@@ -352,8 +342,8 @@ def _returns_layers(node: ast.FunctionDef, returning: dict[str, str]) -> str | N
             return "dict"
         if isinstance(value, ast.Name) and value.id in containers:
             return "dict"
-        if isinstance(value, ast.Call) and returning.get(_dotted(value.func)) in ("tuple", "dict"):
-            return returning[_dotted(value.func)]
+        if isinstance(value, ast.Call) and returning.get(dotted_name(value.func)) in ("tuple", "dict"):
+            return returning[dotted_name(value.func)]
     return None
 
 

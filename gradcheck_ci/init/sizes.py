@@ -19,7 +19,8 @@ _VOCABULARY = ("vocab", "n_words", "num_words", "input_size", "n_symbols", "n_to
 _CLASSES = ("class", "label", "tag", "n_out", "num_out", "output_dim", "out_dim", "n_targets", "output_size")
 
 
-def _dotted(node: ast.expr) -> str:
+def dotted_name(node: ast.expr) -> str:
+    """`lasagne.layers.DenseLayer` for that attribute chain ('' where it is not names and attributes)."""
     parts = []
     while isinstance(node, ast.Attribute):
         parts.append(node.attr)
@@ -30,7 +31,7 @@ def _dotted(node: ast.expr) -> str:
 
 
 def _is_layer(call: ast.Call) -> bool:
-    last = _dotted(call.func).rsplit(".", 1)[-1]
+    last = dotted_name(call.func).rsplit(".", 1)[-1]
     return last.endswith("Layer") and last[:1].isupper() or last in ("batch_norm", "dropout")
 
 
@@ -41,7 +42,7 @@ def _names_in(node: ast.AST) -> set[str]:
     """The names (and `self.x` attributes) whose value an expression computes with: through arithmetic, tuples
     and int()/max()/min(), not through a subscript or another call (`config['n']` is not `config` itself)."""
     if isinstance(node, (ast.Name, ast.Attribute)):
-        return {_dotted(node)} - {""}
+        return {dotted_name(node)} - {""}
     children: list[ast.AST] = []
     if isinstance(node, ast.BinOp):
         children = [node.left, node.right]
@@ -51,7 +52,7 @@ def _names_in(node: ast.AST) -> set[str]:
         children = list(node.elts)
     elif isinstance(node, ast.IfExp):
         children = [node.body, node.orelse]
-    elif isinstance(node, ast.Call) and _dotted(node.func) in _ARITHMETIC_CALLS:
+    elif isinstance(node, ast.Call) and dotted_name(node.func) in _ARITHMETIC_CALLS:
         children = list(node.args)
     return set().union(*(_names_in(child) for child in children)) if children else set()
 
@@ -67,7 +68,7 @@ def _aliases(bodies: list[ast.AST], argument: str) -> set[str]:
             for sub in ast.walk(body):
                 if isinstance(sub, ast.Assign) and _names_in(sub.value) & names:
                     for target in sub.targets:
-                        name = _dotted(target) if isinstance(target, (ast.Name, ast.Attribute)) else ""
+                        name = dotted_name(target) if isinstance(target, (ast.Name, ast.Attribute)) else ""
                         if name and name not in names:
                             names.add(name)
                             changed = True
@@ -80,12 +81,12 @@ def use_as_size(bodies: list[ast.AST], argument: str) -> tuple[int, str] | None:
     lowered = argument.lower()
     for body in bodies:
         for sub in ast.walk(body):
-            if isinstance(sub, ast.Call) and _dotted(sub.func) == "range" and any(_names_in(a) & names
+            if isinstance(sub, ast.Call) and dotted_name(sub.func) == "range" and any(_names_in(a) & names
                                                                                   for a in sub.args):
                 return 2, f"a repeat count (range(), line {sub.lineno})"
             if not isinstance(sub, ast.Call) or not _is_layer(sub):
                 continue
-            layer = _dotted(sub.func).rsplit(".", 1)[-1]
+            layer = dotted_name(sub.func).rsplit(".", 1)[-1]
             for keyword in sub.keywords:
                 if keyword.arg and _names_in(keyword.value) & names:
                     if keyword.arg in _FILTERS:
@@ -121,7 +122,7 @@ def call_literals(trees: dict[str, ast.Module]) -> dict[str, list[tuple[dict[Any
         for sub in ast.walk(tree):
             if not isinstance(sub, ast.Call):
                 continue
-            name = _dotted(sub.func).rsplit(".", 1)[-1]
+            name = dotted_name(sub.func).rsplit(".", 1)[-1]
             if not name:
                 continue
             values: dict[Any, Any] = {}

@@ -14,6 +14,7 @@ import signal
 import sys
 from collections.abc import Callable
 
+_PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
 
 
@@ -28,7 +29,13 @@ def _find_prctl() -> Callable[..., int] | None:
         return None
 
 
-_PRCTL = _find_prctl()
+_PRCTL = _find_prctl()  # looked up in the parent: a forked child calls it with no imports before exec
+
+
+def die_with_parent() -> None:
+    """In a forked child before exec: SIGKILL when the parent dies (Linux; nothing elsewhere)."""
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 _subreaper = False
 
 

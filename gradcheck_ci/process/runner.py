@@ -376,22 +376,7 @@ def _prepare_worker(limit: int) -> None:
     without the parent-death signal a CLI killed outright (SIGKILL, an OOM kill) would leave it running.
     """
     _limit_memory(limit)
-    if _PRCTL is not None:  # looked up in the parent: no imports between fork and exec
-        _PRCTL(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
-
-
-def _find_prctl() -> Callable[..., int] | None:
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        import ctypes
-
-        return ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-
-
-_PRCTL = _find_prctl()
+    reaper.die_with_parent()
 
 
 def _limit_memory(limit: int) -> None:
