@@ -4,9 +4,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+FORMATTED := gradcheck_ci tests benchmarks ci entrypoint examples
 PYTEST_ARGS ?=
 
-.PHONY: example test test-unit test-integration test-container test-fast lint bench bench-mutation clean lasagne-master
+.PHONY: example test test-unit test-integration test-container test-fast format lint bench bench-mutation clean lasagne-master
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -55,8 +56,16 @@ test-fast: $(STAMP) $(MASTER_DIR)/lasagne/__init__.py
 
 # The lint and type gate (seconds): ruff (pyflakes, pycodestyle, bugbear, blind-except, import order, pyupgrade,
 # complexity) and mypy (strict on results, report, numeric, config, entrypoint), then the import-layer rule.
+# ruff's layout at 100 columns, then comments, docstrings and strings wrapped to fit (ci/wrap_lines.py)
+format: $(STAMP)
+	$(BIN)/python ci/wrap_lines.py $(FORMATTED) >/dev/null
+	$(BIN)/ruff format -q .
+	$(BIN)/python ci/wrap_lines.py $(FORMATTED)
+	$(BIN)/ruff format -q .
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/pytest -q -p no:cacheprovider tests/unit/test_layers.py tests/integration/test_light_imports.py
 

@@ -1,19 +1,21 @@
 """The first run on code nobody compiled before: `python -m benchmarks.first_run`.
 
-For each target model, the CLI as a user runs it, twice in one cache directory of the benchmark's (a fresh
-temporary one: Theano's modules and the function cache both empty, so the first run pays every g++ compile,
-Theano's own helper modules included): cold, then warm. Printed per target: seconds to the model's verdict
-(the "checked: PASS|FAIL" progress line) and to the end of the run, and the ratios cold / warm, measured in
-this one run of the script.
+For each target model, the CLI as a user runs it, twice in one cache directory of the benchmark's (a
+fresh temporary one: Theano's modules and the function cache both empty, so the first run pays every
+g++ compile, Theano's own helper modules included): cold, then warm. Printed per target: seconds to
+the model's verdict (the "checked: PASS|FAIL" progress line) and to the end of the run, and the
+ratios cold / warm, measured in this one run of the script.
 
-Targets (issue 23): examples/seed-rnn's failing model (10 x 10,000 steps) and research-style factories that
-compile their own training functions (tests/fixtures/real/research-model: a recurrent layer, train and
-validation functions; tests/fixtures/real/argument-mining: a masked BiLSTM tagger, three functions): cold
-total <= 3x warm total.
-`--code DIR` runs another checkout's gradcheck_ci (for a before / after comparison on the same machine);
-`--flags THEANO_FLAGS` runs both with these Theano flags (e.g. `cxx=` for Theano's Python implementations, no
-g++ at all; `optimizer=fast_compile`), to compare the ways of reaching a first verdict.
+Targets (issue 23): examples/seed-rnn's failing model (10 x 10,000 steps) and research-style
+factories that compile their own training functions (tests/fixtures/real/research-model: a recurrent
+layer, train and validation functions; tests/fixtures/real/argument-mining: a masked BiLSTM tagger,
+three functions): cold total <= 3x warm total.
+`--code DIR` runs another checkout's gradcheck_ci (for a before / after comparison on the same
+machine); `--flags THEANO_FLAGS` runs both with these Theano flags (e.g. `cxx=` for Theano's Python
+implementations, no g++ at all; `optimizer=fast_compile`), to compare the ways of reaching a first
+verdict.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,28 +33,45 @@ from benchmarks.run import timed_lines
 REPO = Path(__file__).resolve().parent.parent
 TARGETS = {
     "seed-rnn": (REPO / "examples" / "seed-rnn" / "gradcheck.yml", "seed-rnn-truncated"),
-    "research-factory": (REPO / "tests" / "fixtures" / "real" / "research-model" / "gradcheck.yml",
-                         "secondary-structure"),
-    "research-bilstm": (REPO / "tests" / "fixtures" / "real" / "argument-mining" / "gradcheck.yml", "bio-tagger"),
+    "research-factory": (
+        REPO / "tests" / "fixtures" / "real" / "research-model" / "gradcheck.yml",
+        "secondary-structure",
+    ),
+    "research-bilstm": (
+        REPO / "tests" / "fixtures" / "real" / "argument-mining" / "gradcheck.yml",
+        "bio-tagger",
+    ),
 }
 RATIO_TARGET = 3.0
 
 
 def run_check(config: Path, model: str, env: dict[str, str]) -> dict[str, Any]:
     started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "gradcheck_ci", "check", "--config", str(config), "--model", model],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gradcheck_ci", "check", "--config", str(config), "--model", model],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     assert proc.stdout is not None
     times = timed_lines(proc.stdout, started)
     proc.wait()
-    return {"verdict": times["verdict"], "total": time.perf_counter() - started, "exit": proc.returncode}
+    return {
+        "verdict": times["verdict"],
+        "total": time.perf_counter() - started,
+        "exit": proc.returncode,
+    }
 
 
 def measure(name: str, code: Path, flags: str = "") -> dict[str, Any]:
     config, model = TARGETS[name]
     with tempfile.TemporaryDirectory(prefix="gradcheck-ci-bench-first-") as cache:
         env = dict(os.environ, PYTHONPATH=str(code), GRADCHECK_CI_CACHE_DIR=cache)
-        for variable in ("GITHUB_ACTIONS", "THEANO_FLAGS"):  # the check's own flags and cache, nothing else's
+        for variable in (
+            "GITHUB_ACTIONS",
+            "THEANO_FLAGS",
+        ):  # the check's own flags and cache, nothing else's
             env.pop(variable, None)
         if flags:
             env["THEANO_FLAGS"] = flags
@@ -64,32 +83,48 @@ def ratio(cold: float | None, warm: float | None) -> float | None:
 
 
 def render(results: dict[str, dict[str, Any]]) -> str:
-    lines = [f"{'target':18} {'cold verdict':>12} {'cold total':>10} {'warm verdict':>12} {'warm total':>10} "
-             f"{'verdict c/w':>11} {'total c/w':>9}"]
+    lines = [
+        f"{'target':18} {'cold verdict':>12} {'cold total':>10} {'warm verdict':>12} "
+        f"{'warm total':>10} {'verdict c/w':>11} {'total c/w':>9}"
+    ]
     for name, r in results.items():
         cold, warm = r["cold"], r["warm"]
         v, t = ratio(cold["verdict"], warm["verdict"]), ratio(cold["total"], warm["total"])
         cells = [cold["verdict"], cold["total"], warm["verdict"], warm["total"]]
         shown = [f"{c:.1f}s" if c is not None else "-" for c in cells]
-        lines.append(f"{name:18} {shown[0]:>12} {shown[1]:>10} {shown[2]:>12} {shown[3]:>10} "
-                     f"{f'{v:.1f}x' if v else '-':>11} {f'{t:.1f}x' if t else '-':>9}"
-                     + ("" if cold["exit"] == warm["exit"] else f"  (exit {cold['exit']} vs {warm['exit']}!)"))
+        lines.append(
+            f"{name:18} {shown[0]:>12} {shown[1]:>10} {shown[2]:>12} {shown[3]:>10} "
+            f"{f'{v:.1f}x' if v else '-':>11} {f'{t:.1f}x' if t else '-':>9}"
+            + (
+                ""
+                if cold["exit"] == warm["exit"]
+                else f"  (exit {cold['exit']} vs {warm['exit']}!)"
+            )
+        )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.first_run", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.first_run", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--target", action="append", choices=sorted(TARGETS), default=[])
-    parser.add_argument("--code", default=str(REPO), help="the gradcheck-ci checkout whose CLI runs (default: this)")
-    parser.add_argument("--flags", default="", help="THEANO_FLAGS for both runs (default: none, the check's own)")
+    parser.add_argument(
+        "--code", default=str(REPO), help="the gradcheck-ci checkout whose CLI runs (default: this)"
+    )
+    parser.add_argument(
+        "--flags", default="", help="THEANO_FLAGS for both runs (default: none, the check's own)"
+    )
     parser.add_argument("--json", default=str(REPO / "reports" / "first_run.json"))
     args = parser.parse_args(argv)
     results = {}
     for name in args.target or list(TARGETS):
         print(f"measuring {name} (cold, then warm) ...", file=sys.stderr, flush=True)
         results[name] = measure(name, Path(args.code), args.flags)
-    print(f"code {args.code}, THEANO_FLAGS {args.flags or '(none)'}; cpus {os.cpu_count()}, load average "
-          f"{os.getloadavg()[0]:.1f} at the end; target: total c/w <= {RATIO_TARGET:.0f}x")
+    print(
+        f"code {args.code}, THEANO_FLAGS {args.flags or '(none)'}; cpus {os.cpu_count()}, load "
+        f"average {os.getloadavg()[0]:.1f} at the end; target: total c/w <= {RATIO_TARGET:.0f}x"
+    )
     print(render(results))
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(results, indent=2))

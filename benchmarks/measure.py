@@ -1,11 +1,13 @@
-"""Measure one model in this process (run by benchmarks.run, one process per model like the real check).
+"""Measure one model in this process (run by benchmarks.run, one process per model like the real
+check).
 
     python -m benchmarks.measure JOB.json OUT.json
 
-Everything is measured in one run on the same compiled functions and the same data, so the ratios are
-comparable even on a noisy machine: one analytic gradient evaluation (median of several), one loss
-evaluation, our numeric check, and the plain per-element central-difference method.
+Everything is measured in one run on the same compiled functions and the same data, so the ratios
+are comparable even on a noisy machine: one analytic gradient evaluation (median of several), one
+loss evaluation, our numeric check, and the plain per-element central-difference method.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,7 +16,9 @@ import statistics
 import sys
 import time
 
-PLAIN_BUDGET_SECONDS = 30.0  # the plain method runs this long at most, then is extrapolated (and says so)
+PLAIN_BUDGET_SECONDS = (
+    30.0  # the plain method runs this long at most, then is extrapolated (and says so)
+)
 
 
 def median_seconds(fn, repeat: int) -> float:
@@ -49,8 +53,14 @@ def plain_method(compiled, precision: str) -> dict:
             done += 1
     seconds = time.perf_counter() - started
     extrapolated = done < total
-    return {"elements": total, "elements_run": done, "evaluations": 2 * total,
-            "seconds": seconds * total / max(done, 1), "measured_seconds": seconds, "extrapolated": extrapolated}
+    return {
+        "elements": total,
+        "elements_run": done,
+        "evaluations": 2 * total,
+        "seconds": seconds * total / max(done, 1),
+        "measured_seconds": seconds,
+        "extrapolated": extrapolated,
+    }
 
 
 def measure(job: dict) -> dict:
@@ -75,21 +85,27 @@ def measure(job: dict) -> dict:
     compile_seconds = time.perf_counter() - started
     cache = fncache.summary(fncache.EVENTS)
     if job.get("compile_only"):
-        return {"name": spec.name, "compile_seconds": compile_seconds, "function_cache": cache["cache"],
-                "theano_seconds": compiled.seconds["compile"]}
+        return {
+            "name": spec.name,
+            "compile_seconds": compile_seconds,
+            "function_cache": cache["cache"],
+            "theano_seconds": compiled.seconds["compile"],
+        }
 
     grads = check.analytic(compiled)  # also warms the functions up
     check.choose_probe_function(compiled, grads.seconds)  # as the real check does
     repeat = job.get("repeat", 5)
     grad_seconds = median_seconds(lambda: compiled.grad_fn(*compiled.data, *compiled.base), repeat)
-    loss_seconds = median_seconds(lambda: compiled.loss(compiled.base), repeat)  # the probe function
+    loss_seconds = median_seconds(
+        lambda: compiled.loss(compiled.base), repeat
+    )  # the probe function
 
     compiled.evaluations = 0
     started = time.perf_counter()
     grads = check.analytic(compiled)
     analytic_seconds = time.perf_counter() - started
-    # The check is deterministic (same probes every time): its median over a few runs, like the gradient's,
-    # keeps one noisy moment on a shared machine from deciding the ratio.
+    # The check is deterministic (same probes every time): its median over a few runs, like the
+    # gradient's, keeps one noisy moment on a shared machine from deciding the ratio.
     numeric_runs = []
     for _ in range(job.get("numeric_repeat", 3)):
         compiled.evaluations = 0
@@ -109,8 +125,12 @@ def measure(job: dict) -> dict:
         "mode": mode,
         "probe_function": "loss+gradient" if compiled.probe_with_gradient else "loss",
         "evaluations": evaluations,
-        "seconds": {"compile": compile_seconds, "analytic": analytic_seconds, "numeric": numeric_seconds,
-                    "total": compile_seconds + ours},
+        "seconds": {
+            "compile": compile_seconds,
+            "analytic": analytic_seconds,
+            "numeric": numeric_seconds,
+            "total": compile_seconds + ours,
+        },
         "function_cache": cache["cache"],
         "one_gradient_seconds": grad_seconds,
         "one_loss_seconds": loss_seconds,

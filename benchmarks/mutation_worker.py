@@ -2,15 +2,18 @@
 
     python -m benchmarks.mutation_worker JOB.json OUT.json
 
-The model is compiled once; each seed then draws new parameters (the factory again, seeded) and new data,
-and passes them to the same compiled functions, as the check would at that seed. The injected error's size
-is the shared variable `ERROR` of benchmarks/suite/models/mutation.py, so no size costs a compile either.
+The model is compiled once; each seed then draws new parameters (the factory again, seeded) and new
+data, and passes them to the same compiled functions, as the check would at that seed. The injected
+error's size is the shared variable `ERROR` of benchmarks/suite/models/mutation.py, so no size costs
+a compile either.
 
-For each seed: the correct model (ERROR = 0) is checked, and for each error size the error is calibrated
-(`calibrate`) and the model checked again. A float32 check that leaves tensors unsettled (failing, not
-judged, or below the float32 target sensitivity) hands them to the float64 stage, as the product does
-(gradcheck_ci/diagnose/low_precision.py): the points are written to OUT.npz and `--float64` runs them.
+For each seed: the correct model (ERROR = 0) is checked, and for each error size the error is
+calibrated (`calibrate`) and the model checked again. A float32 check that leaves tensors unsettled
+(failing, not judged, or below the float32 target sensitivity) hands them to the float64 stage, as
+the product does (gradcheck_ci/diagnose/low_precision.py): the points are written to OUT.npz and
+`--float64` runs them.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -35,17 +38,28 @@ def build(job: dict[str, Any], precision: str) -> tuple[Any, Any, Any, Any, Any]
     from gradcheck_ci.model.build import build_model
     from gradcheck_ci.model.objective import build_objective
 
-    spec = ModelSpec(name=job["name"], factory=job["factory"], kwargs=dict(job["kwargs"]),
-                     data=DataSpec(**job["data"]), precision=precision, seed=0)
+    spec = ModelSpec(
+        name=job["name"],
+        factory=job["factory"],
+        kwargs=dict(job["kwargs"]),
+        data=DataSpec(**job["data"]),
+        precision=precision,
+        seed=0,
+    )
     model = build_model(spec, job["root"], CONFIG)
     objective = build_objective(model, spec, job["root"], CONFIG)
-    compiled = check.compile_check(model, objective, spec, lambda message: None, job["root"], CONFIG)
+    compiled = check.compile_check(
+        model, objective, spec, lambda message: None, job["root"], CONFIG
+    )
     error = next((v for v in compiled.grad_fn.get_shared() if v.name == "injected_error"), None)
     return spec, model, objective, compiled, error
 
 
-def at_seed(job: dict[str, Any], spec: Any, model: Any, objective: Any, compiled: Any, seed: int) -> tuple[Any, Any]:
-    """The check's inputs at `seed`: parameters as the factory initialises them, data as the check draws them."""
+def at_seed(
+    job: dict[str, Any], spec: Any, model: Any, objective: Any, compiled: Any, seed: int
+) -> tuple[Any, Any]:
+    """The check's inputs at `seed`: parameters as the factory initialises them, data as the check
+    draws them."""
     from gradcheck_ci.engine import check, evaluation
     from gradcheck_ci.model.build import build_model
 
@@ -54,9 +68,13 @@ def at_seed(job: dict[str, Any], spec: Any, model: Any, objective: Any, compiled
     base = [np.asarray(p.variable.get_value()) for p in fresh.params]
     if hasattr(check, "check_data"):
         data = check.check_data(model, objective, spec, CONFIG)
-    else:  # an engine from before check_data (a before/after comparison): draw the data as compile_check did
+    # an engine from before check_data (a before/after comparison): draw the data as compile_check
+    # did
+    else:
         data = compiled_data_before(check, model, objective, spec)
-    return spec, evaluation.CompiledCheck(compiled.grad_fn, compiled.loss_fn, data, base, spec.precision)
+    return spec, evaluation.CompiledCheck(
+        compiled.grad_fn, compiled.loss_fn, data, base, spec.precision
+    )
 
 
 def compiled_data_before(check: Any, model: Any, objective: Any, spec: Any) -> list[np.ndarray]:
@@ -84,9 +102,9 @@ def relative_sizes(wrong: list[np.ndarray], right: list[np.ndarray]) -> list[flo
 
 
 def calibrate(view: Any, error: Any, right: list[np.ndarray], size: float) -> float:
-    """Set ERROR so that the most affected tensor's relative error |e|/|g| is `size` (within 2%); returns
-    the size reached. The effect is linear in ERROR except inside a recurrence (compounding): a few secant
-    steps."""
+    """Set ERROR so that the most affected tensor's relative error |e|/|g| is `size` (within 2%);
+    returns the size reached. The effect is linear in ERROR except inside a recurrence
+    (compounding): a few secant steps."""
     d = 1e-3
     for _ in range(6):
         error.set_value(np.asarray(d, dtype=error.dtype))
@@ -114,7 +132,9 @@ def check_once(view: Any, model: Any, spec: Any) -> tuple[list[Any], float, floa
 
 def model_status(params: list[Any]) -> str:
     statuses = {p.status for p in params}
-    return "fail" if "fail" in statuses else ("inconclusive" if "inconclusive" in statuses else "pass")
+    return (
+        "fail" if "fail" in statuses else ("inconclusive" if "inconclusive" in statuses else "pass")
+    )
 
 
 def unsettled(params: list[Any]) -> list[int]:
@@ -144,35 +164,56 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
             if size is not None:
                 reached = calibrate(view, error, right, size)
             params, seconds, evaluations = check_once(view, model, seed_spec)
-            outcome = {"seed": seed, "size": size, "reached": reached, "status": model_status(params),
-                       "seconds": seconds, "evaluations": evaluations,
-                       "sensitivity": max((p.sensitivity for p in params
-                                           if getattr(p, "sensitivity", None) is not None), default=None),
-                       "failing": [p.id for p in params if p.status == "fail"]}
+            outcome = {
+                "seed": seed,
+                "size": size,
+                "reached": reached,
+                "status": model_status(params),
+                "seconds": seconds,
+                "evaluations": evaluations,
+                "sensitivity": max(
+                    (p.sensitivity for p in params if getattr(p, "sensitivity", None) is not None),
+                    default=None,
+                ),
+                "failing": [p.id for p in params if p.status == "fail"],
+            }
             if job["precision"] == "float32":
                 todo = unsettled(params)
                 if todo:
                     key = f"p{len(outcomes)}"
-                    outcome["float64"] = {"key": key, "tensors": todo, "float32": [p.to_json() for p in params]}
+                    outcome["float64"] = {
+                        "key": key,
+                        "tensors": todo,
+                        "float32": [p.to_json() for p in params],
+                    }
                     for k, value in enumerate(view.base):
                         points[f"{key}_param{k}"] = value
                     for i, value in enumerate(view.data):
                         points[f"{key}_data{i}"] = value
-                    points[f"{key}_grad32"] = np.concatenate([g.reshape(-1) for g in gradients(view)])
-                    points[f"{key}_error"] = np.asarray(float(error.get_value()) if error is not None else 0.0)
+                    points[f"{key}_grad32"] = np.concatenate(
+                        [g.reshape(-1) for g in gradients(view)]
+                    )
+                    points[f"{key}_error"] = np.asarray(
+                        float(error.get_value()) if error is not None else 0.0
+                    )
             outcomes.append(outcome)
         if error is not None:
             error.set_value(np.asarray(0.0, dtype=error.dtype))
     import lasagne
 
-    return {"name": job["name"], "precision": job["precision"], "outcomes": outcomes,
-            "one_gradient_seconds": statistics.median(grad_seconds) if grad_seconds else None,
-            "points": points, "lasagne_version": lasagne.__version__}  # the stack it really ran on
+    return {
+        "name": job["name"],
+        "precision": job["precision"],
+        "outcomes": outcomes,
+        "one_gradient_seconds": statistics.median(grad_seconds) if grad_seconds else None,
+        "points": points,
+        "lasagne_version": lasagne.__version__,
+    }  # the stack it really ran on
 
 
 def run_float64(job: dict[str, Any], result: dict[str, Any], points: Any) -> None:
-    """The float64 stage of a float32 case: each unsettled point checked again in float64 at the same
-    values and data, and settled by the product's rule (low_precision.settle)."""
+    """The float64 stage of a float32 case: each unsettled point checked again in float64 at the
+    same values and data, and settled by the product's rule (low_precision.settle)."""
     from gradcheck_ci.core.results import ParamResult
 
     spec, model, objective, compiled, error = build(job, "float64")
@@ -184,7 +225,9 @@ def run_float64(job: dict[str, Any], result: dict[str, Any], points: Any) -> Non
         if not stage:
             continue
         key = stage["key"]
-        base = [np.asarray(points[f"{key}_param{k}"], dtype="float64") for k in range(len(model.params))]
+        base = [
+            np.asarray(points[f"{key}_param{k}"], dtype="float64") for k in range(len(model.params))
+        ]
         data = [np.asarray(points[f"{key}_data{i}"]) for i in range(len(compiled.data))]
         data = [d.astype("float64") if d.dtype.kind == "f" else d for d in data]
         view = evaluation.CompiledCheck(compiled.grad_fn, compiled.loss_fn, data, base, "float64")
@@ -194,12 +237,20 @@ def run_float64(job: dict[str, Any], result: dict[str, Any], points: Any) -> Non
         view.loss_at_base()
         seed_spec = dataclasses.replace(spec, seed=outcome["seed"])
         tensors = stage["tensors"]
-        after = check.check_selected(view, model, grads.grads, tensors, seed_spec, check.resolve_mode(seed_spec, []),
-                                     check.default_rtol(seed_spec), 0.0)
+        after = check.check_selected(
+            view,
+            model,
+            grads.grads,
+            tensors,
+            seed_spec,
+            check.resolve_mode(seed_spec, []),
+            check.default_rtol(seed_spec),
+            0.0,
+        )
         shapes = [g.size for g in grads.grads]
         flat32 = np.asarray(points[f"{key}_grad32"])
         offsets = np.cumsum([0] + shapes)
-        g32 = {k: flat32[offsets[k]:offsets[k + 1]] for k in tensors}
+        g32 = {k: flat32[offsets[k] : offsets[k + 1]] for k in tensors}
         g64 = {k: grads.grads[k].reshape(-1) for k in tensors}
         float32 = [ParamResult(**p) for p in stage["float32"]]
         settled, _ = settle(float32, {k: after[k] for k in tensors}, g32, g64)

@@ -1,11 +1,12 @@
-"""The action's inputs (INPUT_* variables) turned into one `gradcheck-ci check` (or, with `merge`, one
-`gradcheck-ci merge`) invocation, or errors.
+"""The action's inputs (INPUT_* variables) turned into one `gradcheck-ci check` (or, with `merge`,
+one `gradcheck-ci merge`) invocation, or errors.
 
 The runner passes every input as `INPUT_<ID upper-cased>` with hyphens kept (INPUT_JSON-REPORT); an
 underscore spelling is accepted too, for runners that translate them (act, some wrappers). Defaults
-here mirror action.yml, so the image behaves the same when an input is missing altogether; the report
-inputs (and their CLI options) come from the table of report formats.
+here mirror action.yml, so the image behaves the same when an input is missing altogether; the
+report inputs (and their CLI options) come from the table of report formats.
 """
+
 from __future__ import annotations
 
 import os
@@ -45,11 +46,17 @@ class Plan:
     cwd: str
     argv: list[str]
     json_report: str  # absolute path the CLI writes its JSON report to
-    report_output: str  # the `report` output: json_report relative to the workspace ("" if not kept)
+    report_output: (
+        str  # the `report` output: json_report relative to the workspace ("" if not kept)
+    )
     errors: list[str] = field(default_factory=list)
-    cache_dir: str = ""  # absolute path of the cache directory ("" when none: `cache-dir: ''`, or merge)
+    cache_dir: str = (
+        ""  # absolute path of the cache directory ("" when none: `cache-dir: ''`, or merge)
+    )
     merging: bool = False  # `merge` was given: the run merges shard reports instead of checking
-    changed_since: str = ""  # the `changed-since` input: the previous JSON report is the record it reads
+    changed_since: str = (
+        ""  # the `changed-since` input: the previous JSON report is the record it reads
+    )
 
 
 def get_input(name: str, environ: Mapping[str, str]) -> str:
@@ -89,7 +96,8 @@ def parse_shard(text: str, errors: list[str]) -> str | None:
 
 
 def merge_files(text: str, workdir: str, errors: list[str]) -> list[str]:
-    """The reports the `merge` input names (paths or globs relative to working-directory), in a stable order."""
+    """The reports the `merge` input names (paths or globs relative to working-directory), in a
+    stable order."""
     import glob
 
     found: list[str] = []
@@ -116,14 +124,18 @@ def plan(environ: Mapping[str, str], cwd: str, temp_report: str) -> Plan:
     workdir_input = get_input("working-directory", environ) or "."
     workdir = posixpath.normpath(posixpath.join(workspace, workdir_input))
     if not os.path.isdir(workdir):
-        errors.append(f"Input 'working-directory': {workdir_input!r} is not a directory in the workspace")
+        errors.append(
+            f"Input 'working-directory': {workdir_input!r} is not a directory in the workspace"
+        )
 
     merging = bool(get_input("merge", environ))
     argv = merge_head(environ, workdir, errors) if merging else check_head(environ)
     json_report, report_output = temp_report, ""
     for fmt in REPORT_FORMATS:
         path = get_input(fmt.action_input, environ)
-        if fmt.name == "json":  # the adapter reads the JSON report back, so the CLI always writes one
+        if (
+            fmt.name == "json"
+        ):  # the adapter reads the JSON report back, so the CLI always writes one
             if path:
                 json_report = posixpath.normpath(posixpath.join(workdir, path))
                 report_output = relative_to(json_report, workspace)
@@ -135,9 +147,17 @@ def plan(environ: Mapping[str, str], cwd: str, temp_report: str) -> Plan:
     if not merging:
         tail, cache_dir = check_tail(environ, workspace, errors)
         argv += tail
-    return Plan(workspace=workspace, cwd=workdir, argv=argv, json_report=json_report,
-                report_output=report_output, errors=errors, cache_dir=cache_dir, merging=merging,
-                changed_since="" if merging else get_input("changed-since", environ))
+    return Plan(
+        workspace=workspace,
+        cwd=workdir,
+        argv=argv,
+        json_report=json_report,
+        report_output=report_output,
+        errors=errors,
+        cache_dir=cache_dir,
+        merging=merging,
+        changed_since="" if merging else get_input("changed-since", environ),
+    )
 
 
 def check_head(environ: Mapping[str, str]) -> list[str]:
@@ -148,7 +168,9 @@ def check_head(environ: Mapping[str, str]) -> list[str]:
     return argv
 
 
-def check_tail(environ: Mapping[str, str], workspace: str, errors: list[str]) -> tuple[list[str], str]:
+def check_tail(
+    environ: Mapping[str, str], workspace: str, errors: list[str]
+) -> tuple[list[str], str]:
     """The check's options after the reports, and the cache directory (absolute; "" for none)."""
     argv: list[str] = []
     shard = parse_shard(get_input("shard", environ), errors)
@@ -168,9 +190,14 @@ def check_tail(environ: Mapping[str, str], workspace: str, errors: list[str]) ->
         argv += ["--changed-since", changed_since]
     if parse_bool("fail-on-inconclusive", get_input("fail-on-inconclusive", environ), errors):
         argv.append("--fail-on-inconclusive")
-    for name in split_models(get_input("pass-env", environ)):  # the model's code gets only these (and the base)
+    for name in split_models(
+        get_input("pass-env", environ)
+    ):  # the model's code gets only these (and the base)
         if not ENV_NAME.fullmatch(name):
-            errors.append(f"Input 'pass-env': {name!r} is not an environment variable's name (or a glob of names)")
+            errors.append(
+                f"Input 'pass-env': {name!r} is not an environment variable's name (or a glob of "
+                f"names)"
+            )
         argv += ["--pass-env", name]
     return argv, cache_dir
 
@@ -184,8 +211,14 @@ def merge_head(environ: Mapping[str, str], workdir: str, errors: list[str]) -> l
         output = posixpath.relpath(posixpath.normpath(posixpath.join(workdir, given_json)), workdir)
         files = [path for path in files if path != output]
     if not files and not errors:
-        errors.append(f"Input 'merge': {merge_input!r} names no report other than the merged one (json-report)")
+        errors.append(
+            f"Input 'merge': {merge_input!r} names no report other than the merged one "
+            f"(json-report)"
+        )
     for name in ("models", "shard", "changed-since", "pass-env"):
         if get_input(name, environ):
-            errors.append(f"Input '{name}' does not apply when 'merge' is given (merge combines finished shards)")
+            errors.append(
+                f"Input '{name}' does not apply when 'merge' is given (merge combines finished "
+                f"shards)"
+            )
     return ["merge", *files, "--format", "github"]

@@ -2,18 +2,20 @@
 
 Two modes:
 - Action: under Actions (GITHUB_ACTIONS=true) with no arguments. Reads the INPUT_* variables, runs
-  `gradcheck-ci check` (or `merge`, with the `merge` input) in `working-directory` with `--format github`
-  (the CLI prints the annotations, groups and stop-commands, and writes the job summary), then writes the
-  `status`, `failed-models`, `report` and `cache-key` outputs to $GITHUB_OUTPUT and exits with the CLI's
-  code. The outputs are the adapter's alone: it also tells a crash from a verdict, so the CLI (which
-  writes them itself under Actions) runs without $GITHUB_OUTPUT. Bad inputs: `::error::`, exit 2.
+  `gradcheck-ci check` (or `merge`, with the `merge` input) in `working-directory` with `--format
+  github` (the CLI prints the annotations, groups and stop-commands, and writes the job summary),
+  then writes the `status`, `failed-models`, `report` and `cache-key` outputs to $GITHUB_OUTPUT and
+  exits with the CLI's code. The outputs are the adapter's alone: it also tells a crash from a
+  verdict, so the CLI (which writes them itself under Actions) runs without $GITHUB_OUTPUT. Bad
+  inputs: `::error::`, exit 2.
 - Plain CLI: anything else. Arguments go straight to `gradcheck-ci` (no arguments: `check`), so
   `docker run --rm -v "$PWD:/work" -w /work IMAGE check --config gradcheck.yml` works on a laptop.
 
-The CLI always runs in a child process with the same interpreter: a crash there (a traceback exits 1,
-which would read as "gradient mismatch"; a signal) is told apart from a verdict by the JSON report,
-and SIGTERM/SIGINT reach it even though this process is PID 1 in the container.
+The CLI always runs in a child process with the same interpreter: a crash there (a traceback exits
+1, which would read as "gradient mismatch"; a signal) is told apart from a verdict by the JSON
+report, and SIGTERM/SIGINT reach it even though this process is PID 1 in the container.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,7 +41,8 @@ from gradcheck_ci.report.github import FAILED_STATUSES
 EXIT_PASS, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
 STATUSES = ("pass", "fail", "error")
 FAILED_MODEL_STATUSES = FAILED_STATUSES
-# Runs the console entry point in the child: the same code path as the installed `gradcheck-ci` script.
+# Runs the console entry point in the child: the same code path as the installed `gradcheck-ci`
+# script.
 BOOT = "import sys; from gradcheck_ci.commands.cli import main; sys.exit(main(sys.argv[1:]))"
 
 
@@ -47,7 +50,9 @@ def cli_command(argv: Sequence[str]) -> list[str]:
     return [sys.executable, "-c", BOOT, *argv]
 
 
-def run_cli(argv: Sequence[str], cwd: str | None = None, env: Mapping[str, str] | None = None) -> int:
+def run_cli(
+    argv: Sequence[str], cwd: str | None = None, env: Mapping[str, str] | None = None
+) -> int:
     """Run the CLI as a child, forwarding SIGTERM/SIGINT to it; its exit code (negative: killed)."""
     child = subprocess.Popen(cli_command(argv), cwd=cwd, env=None if env is None else dict(env))
 
@@ -81,14 +86,19 @@ def failed_models(report: dict[str, Any] | None) -> list[str]:
         return []
     names = []
     for model in report.get("models") or []:
-        if isinstance(model, dict) and (model.get("status") in FAILED_MODEL_STATUSES or (
-                model.get("status") == "inconclusive" and report.get("fail_on_inconclusive") is True)):
+        if isinstance(model, dict) and (
+            model.get("status") in FAILED_MODEL_STATUSES
+            or (
+                model.get("status") == "inconclusive" and report.get("fail_on_inconclusive") is True
+            )
+        ):
             names.append(str(model.get("name", "?")))
     return names
 
 
 def fallback_summary(status: str, report: dict[str, Any] | None, problem: str | None) -> str:
-    """A minimal job summary, written only when the CLI wrote none (it crashed, or inputs were bad)."""
+    """A minimal job summary, written only when the CLI wrote none (it crashed, or inputs were
+    bad)."""
     lines = ["## gradcheck-ci", "", f"**Status: {status}**", ""]
     if problem:
         lines += [f"> {problem}", ""]
@@ -105,7 +115,8 @@ def fallback_summary(status: str, report: dict[str, Any] | None, problem: str | 
 
 
 def finish_cache(plan: inputs.Plan) -> str:
-    """After the check: the cache directory made readable for the runner's cache step; the `cache-key`."""
+    """After the check: the cache directory made readable for the runner's cache step; the
+    `cache-key`."""
     if not plan.cache_dir:
         return ""
     cache.hand_over(plan.cache_dir, plan.workspace)
@@ -127,7 +138,9 @@ def action(environ: Mapping[str, str], out: TextIO | None = None) -> int:
     if plan.errors:
         for message in plan.errors:
             workflow.error(message, out, title="gradcheck-ci: bad input")
-        workflow.write_outputs({"status": "error", "failed-models": "", "report": "", "cache-key": ""}, environ)
+        workflow.write_outputs(
+            {"status": "error", "failed-models": "", "report": "", "cache-key": ""}, environ
+        )
         workflow.append_summary(fallback_summary("error", None, "; ".join(plan.errors)), environ)
         return EXIT_ERROR
 
@@ -158,8 +171,12 @@ def action(environ: Mapping[str, str], out: TextIO | None = None) -> int:
 
     kept_report = plan.report_output if report is not None else ""
     workflow.write_outputs(
-        {"status": status, "failed-models": ",".join(failed_models(report)), "report": kept_report,
-         "cache-key": key},
+        {
+            "status": status,
+            "failed-models": ",".join(failed_models(report)),
+            "report": kept_report,
+            "cache-key": key,
+        },
         environ,
     )
     if summary_path and workflow.file_size(summary_path) == summary_before:
@@ -172,9 +189,9 @@ def action(environ: Mapping[str, str], out: TextIO | None = None) -> int:
 
 
 def keep_previous_report(plan: inputs.Plan) -> str | None:
-    """With `changed-since`, last run's JSON report (restored by actions/cache, say) is the record of what each
-    model imports: move it aside and hand it to the CLI as --previous-report, so it is read, never mistaken
-    for this run's report. Its path, or None."""
+    """With `changed-since`, last run's JSON report (restored by actions/cache, say) is the record
+    of what each model imports: move it aside and hand it to the CLI as --previous-report, so it is
+    read, never mistaken for this run's report. Its path, or None."""
     if not plan.changed_since or not os.path.isfile(plan.json_report):
         return None
     handle, previous = tempfile.mkstemp(prefix="gradcheck-previous-", suffix=".json")

@@ -1,7 +1,8 @@
-"""The GitHub Actions runner's files, as the adapter finds them in its environment: step outputs and the
-job summary. The workflow commands themselves (and their escaping) come from gradcheck_ci.report.github,
-the one place that writes them.
+"""The GitHub Actions runner's files, as the adapter finds them in its environment: step outputs and
+the job summary. The workflow commands themselves (and their escaping) come from
+gradcheck_ci.report.github, the one place that writes them.
 """
+
 from __future__ import annotations
 
 import os
@@ -16,7 +17,8 @@ def error(message: str, out: TextIO, **properties: object) -> None:
 
 
 def write_outputs(outputs: Mapping[str, str], environ: Mapping[str, str] | None = None) -> bool:
-    """Append the outputs to $GITHUB_OUTPUT; False (and nothing written) when the runner gave no file."""
+    """Append the outputs to $GITHUB_OUTPUT; False (and nothing written) when the runner gave no
+    file."""
     environ = os.environ if environ is None else environ
     path = environ.get("GITHUB_OUTPUT")
     if not path:

@@ -1,4 +1,5 @@
 """`python -m gradcheck_ci ...`: the same as the `gradcheck-ci` command."""
+
 import sys
 
 from .commands.cli import main

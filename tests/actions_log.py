@@ -1,15 +1,32 @@
 """How the GitHub Actions runner reads a step: the workflow commands in its log (none between
 ::stop-commands::TOKEN and ::TOKEN::) and the name=value / name<<DELIMITER blocks of $GITHUB_OUTPUT.
 
-Shared by the entrypoint's unit tests and the container tests, so both judge output the way the runner does.
+Shared by the entrypoint's unit tests and the container tests, so both judge output the way the
+runner does.
 """
+
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
-REGISTERED = {"error", "warning", "notice", "debug", "group", "endgroup", "stop-commands", "add-mask",
-              "set-output", "save-state", "set-env", "add-path", "echo", "add-matcher", "remove-matcher"}
+REGISTERED = {
+    "error",
+    "warning",
+    "notice",
+    "debug",
+    "group",
+    "endgroup",
+    "stop-commands",
+    "add-mask",
+    "set-output",
+    "save-state",
+    "set-env",
+    "add-path",
+    "echo",
+    "add-matcher",
+    "remove-matcher",
+}
 
 
 def runner_lines(output: str) -> list[str]:
@@ -31,10 +48,16 @@ def parse_v2(line: str):
     for pair in filter(None, props_text.strip().split(",")):
         key, sep, value = pair.partition("=")
         if sep and key and value:
-            for token, repl in (("\r", "%0D"), ("\n", "%0A"), (":", "%3A"), (",", "%2C"), ("%", "%25")):
+            for token, repl in (
+                ("\r", "%0D"),
+                ("\n", "%0A"),
+                (":", "%3A"),
+                (",", "%2C"),
+                ("%", "%25"),
+            ):
                 value = value.replace(repl, token)
             props[key] = value
-    data = line[end + 2:]
+    data = line[end + 2 :]
     for token, repl in (("\r", "%0D"), ("\n", "%0A"), ("%", "%25")):
         data = data.replace(repl, token)
     return name, props, data
@@ -51,8 +74,13 @@ COMMAND = re.compile(r"^::([A-Za-z-]+)(?: ([^:]*))?::(.*)$")
 
 
 def unescape(text: str) -> str:
-    return (text.replace("%0D", "\r").replace("%0A", "\n").replace("%3A", ":").replace("%2C", ",")
-            .replace("%25", "%"))
+    return (
+        text.replace("%0D", "\r")
+        .replace("%0A", "\n")
+        .replace("%3A", ":")
+        .replace("%2C", ",")
+        .replace("%25", "%")
+    )
 
 
 @dataclass
@@ -88,7 +116,8 @@ def effective_commands(log: str) -> list[Command]:
 
 
 def parse_output_file(text: str) -> dict[str, str]:
-    """$GITHUB_OUTPUT as the runner reads it: `name=value` lines and `name<<DELIM` ... `DELIM` blocks."""
+    """$GITHUB_OUTPUT as the runner reads it: `name=value` lines and `name<<DELIM` ... `DELIM`
+    blocks."""
     outputs: dict[str, str] = {}
     lines = text.split("\n")
     i = 0

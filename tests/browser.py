@@ -1,13 +1,16 @@
-"""A real headless browser for the HTML report's tests: Debian's chromium, driven over the DevTools protocol.
+"""A real headless browser for the HTML report's tests: Debian's chromium, driven over the DevTools
+protocol.
 
-The protocol runs over a pipe (`--remote-debugging-pipe`: commands in on fd 3, events out on fd 4, each a JSON
-message ended by a NUL byte), so no port is opened and no client library is needed. `load(path)` opens a
-file and returns what a person would want to know about it: every request the page made, every console
-message and uncaught exception, the browser's own log (a blocked load shows there), and a full-page screenshot.
+The protocol runs over a pipe (`--remote-debugging-pipe`: commands in on fd 3, events out on fd 4,
+each a JSON message ended by a NUL byte), so no port is opened and no client library is needed.
+`load(path)` opens a file and returns what a person would want to know about it: every request the
+page made, every console message and uncaught exception, the browser's own log (a blocked load shows
+there), and a full-page screenshot.
 
 .ci/run installs chromium; elsewhere the tests that need it are skipped with the reason, unless
 GRADCHECK_REQUIRE_BROWSER=1 makes its absence a failure.
 """
+
 from __future__ import annotations
 
 import base64
@@ -26,16 +29,27 @@ from typing import Any
 
 import pytest
 
-# The flags the design notes give for this machine kind: no sandbox (root), no GPU, nothing in the background
-# that talks to the network, a fresh profile.
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-default-apps",
-         "--disable-extensions", "--hide-scrollbars", "--remote-debugging-pipe"]
+# The flags the design notes give for this machine kind: no sandbox (root), no GPU, nothing in the
+# background that talks to the network, a fresh profile.
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-default-apps",
+    "--disable-extensions",
+    "--hide-scrollbars",
+    "--remote-debugging-pipe",
+]
 TIMEOUT = 60.0
 
 
 def chromium() -> str:
-    """The browser's path, or skip (fail under GRADCHECK_REQUIRE_BROWSER=1) when it is not installed."""
+    """The browser's path, or skip (fail under GRADCHECK_REQUIRE_BROWSER=1) when it is not
+    installed."""
     found = shutil.which("chromium") or shutil.which("chromium-browser")
     if found:
         return found
@@ -48,7 +62,8 @@ def chromium() -> str:
 @dataclass
 class PageLoad:
     url: str
-    requests: list[str] = field(default_factory=list)  # every URL the page asked for, the document first
+    # every URL the page asked for, the document first
+    requests: list[str] = field(default_factory=list)
     console: list[tuple[str, str]] = field(default_factory=list)  # (type, text) of console calls
     exceptions: list[str] = field(default_factory=list)
     log: list[tuple[str, str]] = field(default_factory=list)  # (level, text) of the browser's log
@@ -57,10 +72,17 @@ class PageLoad:
 
     @property
     def errors(self) -> list[str]:
-        """Console errors and warnings, uncaught exceptions and browser log errors: a clean page has none."""
-        return ([f"console.{kind}: {text}" for kind, text in self.console if kind in ("error", "warning", "assert")]
-                + [f"exception: {text}" for text in self.exceptions]
-                + [f"log {level}: {text}" for level, text in self.log if level in ("error", "warning")])
+        """Console errors and warnings, uncaught exceptions and browser log errors: a clean page has
+        none."""
+        return (
+            [
+                f"console.{kind}: {text}"
+                for kind, text in self.console
+                if kind in ("error", "warning", "assert")
+            ]
+            + [f"exception: {text}" for text in self.exceptions]
+            + [f"log {level}: {text}" for level, text in self.log if level in ("error", "warning")]
+        )
 
     @property
     def other_requests(self) -> list[str]:
@@ -68,22 +90,31 @@ class PageLoad:
 
 
 class _Pipe:
-    """The DevTools protocol over chromium's pipe: send a command, wait for its answer, collect events."""
+    """The DevTools protocol over chromium's pipe: send a command, wait for its answer, collect
+    events."""
 
     def __init__(self, binary: str, profile: str) -> None:
         to_browser_read, self._to_browser = os.pipe()
         self._from_browser, from_browser_write = os.pipe()
 
-        def wire() -> None:  # in the child: the protocol's fixed descriptors, inheritable (os.dup2's default)
-            high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 10) for fd in (to_browser_read, from_browser_write)]
+        # in the child: the protocol's fixed descriptors, inheritable (os.dup2's default)
+        def wire() -> None:
+            high = [
+                fcntl.fcntl(fd, fcntl.F_DUPFD, 10) for fd in (to_browser_read, from_browser_write)
+            ]
             os.dup2(high[0], 3)
             os.dup2(high[1], 4)
 
-        # close_fds=False: subprocess would close fds 3 and 4 after wire() runs; every other descriptor of ours
-        # is non-inheritable (Python's default) and closes on exec anyway.
-        self.proc = subprocess.Popen([binary, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                     close_fds=False, preexec_fn=wire)
+        # close_fds=False: subprocess would close fds 3 and 4 after wire() runs; every other
+        # descriptor of ours is non-inheritable (Python's default) and closes on exec anyway.
+        self.proc = subprocess.Popen(
+            [binary, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            close_fds=False,
+            preexec_fn=wire,
+        )
         os.close(to_browser_read)
         os.close(from_browser_write)
         self._next_id = 0
@@ -110,7 +141,9 @@ class _Pipe:
                     else:
                         self.events.put(message)
 
-    def send(self, method: str, params: dict[str, Any] | None = None, session: str | None = None) -> dict[str, Any]:
+    def send(
+        self, method: str, params: dict[str, Any] | None = None, session: str | None = None
+    ) -> dict[str, Any]:
         self._next_id += 1
         ident = self._next_id
         message: dict[str, Any] = {"id": ident, "method": method, "params": params or {}}
@@ -143,7 +176,8 @@ class _Pipe:
 
 
 def load(path: Path, width: int = 1200) -> PageLoad:
-    """Open `path` in headless chromium, wait for the load event and a quiet moment, and report (PageLoad)."""
+    """Open `path` in headless chromium, wait for the load event and a quiet moment, and report
+    (PageLoad)."""
     binary = chromium()
     url = path.resolve().as_uri()
     with tempfile.TemporaryDirectory(prefix="gradcheck-chromium-") as profile:
@@ -159,8 +193,11 @@ def _load(pipe: _Pipe, url: str, width: int) -> PageLoad:
     session = pipe.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
     for domain in ("Page", "Network", "Runtime", "Log"):
         pipe.send(f"{domain}.enable", session=session)
-    pipe.send("Emulation.setDeviceMetricsOverride",
-              {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": False}, session=session)
+    pipe.send(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": False},
+        session=session,
+    )
     result = PageLoad(url)
     pipe.send("Page.navigate", {"url": url}, session=session)
     loaded, quiet_until = False, None
@@ -181,14 +218,28 @@ def _load(pipe: _Pipe, url: str, width: int) -> PageLoad:
             quiet_until = time.monotonic() + 1.0  # late requests and errors still count
     if not loaded:
         raise TimeoutError(f"{url} did not load within {TIMEOUT:.0f} s")
-    result.text = pipe.send("Runtime.evaluate", {"expression": "document.body.innerText", "returnByValue": True},
-                            session=session)["result"].get("value", "")
+    result.text = pipe.send(
+        "Runtime.evaluate",
+        {"expression": "document.body.innerText", "returnByValue": True},
+        session=session,
+    )["result"].get("value", "")
     metrics = pipe.send("Page.getLayoutMetrics", session=session)
     size = metrics.get("cssContentSize") or metrics["contentSize"]
-    shot = pipe.send("Page.captureScreenshot",
-                     {"format": "png", "captureBeyondViewport": True,
-                      "clip": {"x": 0, "y": 0, "width": width, "height": min(size["height"], 8000), "scale": 1}},
-                     session=session)
+    shot = pipe.send(
+        "Page.captureScreenshot",
+        {
+            "format": "png",
+            "captureBeyondViewport": True,
+            "clip": {
+                "x": 0,
+                "y": 0,
+                "width": width,
+                "height": min(size["height"], 8000),
+                "scale": 1,
+            },
+        },
+        session=session,
+    )
     result.screenshot = base64.b64decode(shot["data"])
     return result
 
@@ -198,11 +249,15 @@ def _record(event: dict[str, Any], result: PageLoad) -> None:
     if method == "Network.requestWillBeSent":
         result.requests.append(params["request"]["url"])
     elif method == "Runtime.consoleAPICalled":
-        text = " ".join(str(arg.get("value", arg.get("description", ""))) for arg in params.get("args", []))
+        text = " ".join(
+            str(arg.get("value", arg.get("description", ""))) for arg in params.get("args", [])
+        )
         result.console.append((params.get("type", ""), text))
     elif method == "Runtime.exceptionThrown":
         details = params.get("exceptionDetails", {})
-        result.exceptions.append(details.get("exception", {}).get("description") or details.get("text", ""))
+        result.exceptions.append(
+            details.get("exception", {}).get("description") or details.get("text", "")
+        )
     elif method == "Log.entryAdded":
         entry = params.get("entry", {})
         result.log.append((entry.get("level", ""), entry.get("text", "")))

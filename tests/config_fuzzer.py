@@ -1,18 +1,23 @@
-"""The config fuzzer: gradcheck.yml variants made from a valid file by seeded mutations, each read by `validate`
-as a user runs it under GitHub Actions, and judged by what every bad input must get.
+"""The config fuzzer: gradcheck.yml variants made from a valid file by seeded mutations, each read
+by `validate` as a user runs it under GitHub Actions, and judged by what every bad input must get.
 
 A case is clean when:
 - `validate` exits 0 or 2 and nothing escapes as an exception ("crash", "internal-error");
-- no line it prints can start a workflow command ("injection") and none quotes a traceback ("traceback");
-- every message is one line naming gradcheck.yml, with a line number wherever the file has lines ("unlocated");
-- what it accepts, `check` can run: a seed numpy takes, a bounded directions count, finite limits ("accepts-bad").
+- no line it prints can start a workflow command ("injection") and none quotes a traceback
+  ("traceback");
+- every message is one line naming gradcheck.yml, with a line number wherever the file has lines
+  ("unlocated");
+- what it accepts, `check` can run: a seed numpy takes, a bounded directions count, finite limits
+  ("accepts-bad").
 
-A fast sample runs in tests/unit/test_config_fuzz.py; the full campaign is `python -m benchmarks.config_fuzz`,
-whose `--check N` also runs the real `check` on N variants `validate` accepted: none may end in a configuration
-error about a key `validate` judges alone ("check-refuses"), an internal error ("check-internal-error") or an
-error pointing anywhere but gradcheck.yml or the user's files ("check-unlocated").
-Both report the counts: cases tried, clean, and failures by kind (all of them must be zero).
+A fast sample runs in tests/unit/test_config_fuzz.py; the full campaign is `python -m
+benchmarks.config_fuzz`, whose `--check N` also runs the real `check` on N variants `validate`
+accepted: none may end in a configuration error about a key `validate` judges alone
+("check-refuses"), an internal error ("check-internal-error") or an error pointing anywhere but
+gradcheck.yml or the user's files ("check-unlocated"). Both report the counts: cases tried, clean,
+and failures by kind (all of them must be zero).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -49,7 +54,8 @@ models:
     memory: 2048
     params: ["*.W"]
 """
-FILES = {"models/tagger.py": """import lasagne
+FILES = {
+    "models/tagger.py": """import lasagne
 from lasagne.layers import DenseLayer, InputLayer
 
 
@@ -60,17 +66,53 @@ def build(num_units=8, gradient_steps=-1):
 
 def build_classifier():
     return DenseLayer(InputLayer((None, 3)), 2, nonlinearity=lasagne.nonlinearities.softmax)
-"""}
+"""
+}
 
 # Values a user (or an attacker) can put anywhere a scalar goes.
 HOSTILE_VALUES = [
-    "4294967296", "-1", "0", "123456789012345678901234567890", "1e400", "-.inf", ".nan", "1.5", "true", "null",
-    "''", "'\\0'", '"a\\0b"', '"\\ud800"', '"x\\r::error::forged"', '"##[add-mask]x"', '"\\u202e"', "[1, 2]",
-    "{a: 1}", "[[[[[[[[[[1]]]]]]]]]]", "'" + "a" * 5000 + "'", "*shared", "!!python/object:os.system x",
-    "'../../etc/passwd:f'", "'/etc/x.py:f'", "'models/tagger.py:build\\0'", "0777", "~", "'1'", "2147483648",
+    "4294967296",
+    "-1",
+    "0",
+    "123456789012345678901234567890",
+    "1e400",
+    "-.inf",
+    ".nan",
+    "1.5",
+    "true",
+    "null",
+    "''",
+    "'\\0'",
+    '"a\\0b"',
+    '"\\ud800"',
+    '"x\\r::error::forged"',
+    '"##[add-mask]x"',
+    '"\\u202e"',
+    "[1, 2]",
+    "{a: 1}",
+    "[[[[[[[[[[1]]]]]]]]]]",
+    "'" + "a" * 5000 + "'",
+    "*shared",
+    "!!python/object:os.system x",
+    "'../../etc/passwd:f'",
+    "'/etc/x.py:f'",
+    "'models/tagger.py:build\\0'",
+    "0777",
+    "~",
+    "'1'",
+    "2147483648",
 ]
-HOSTILE_KEYS = ['"k\\n::error::X\\n##[add-mask]x"', '"\\0"', "<<", "? [a]", '"' + "k" * 300 + '"', "seed", "models"]
-# Config errors only `check` can find: they need the factory's module, its signature or the layers it returns.
+HOSTILE_KEYS = [
+    '"k\\n::error::X\\n##[add-mask]x"',
+    '"\\0"',
+    "<<",
+    "? [a]",
+    '"' + "k" * 300 + '"',
+    "seed",
+    "models",
+]
+# Config errors only `check` can find: they need the factory's module, its signature or the layers
+# it returns.
 NEEDS_THE_MODEL = ("kwargs", "inputs", "output", "params", "data.inputs", "loss")
 IMPORTING = (" has no function ", "cannot import", "no module named")
 SCALAR_LINE = re.compile(r"^(\s*(?:- )?[\w-]+: )(.+)$")
@@ -86,11 +128,18 @@ class Tally:
     examples: dict[str, str] = field(default_factory=dict)  # kind -> the first case that showed it
 
     def report(self) -> str:
-        kinds = ", ".join(f"{kind} {count}" for kind, count in sorted(self.failures.items())) or "none"
-        outcome = (f" ({self.valid} valid, {self.clean - self.valid} refused with located messages)"
-                   if self.command == "validate" else "")
-        return (f"config fuzzer ({self.command}): {self.tried} cases tried, {self.clean} clean{outcome}; "
-                f"failures by kind: {kinds}")
+        kinds = (
+            ", ".join(f"{kind} {count}" for kind, count in sorted(self.failures.items())) or "none"
+        )
+        outcome = (
+            f" ({self.valid} valid, {self.clean - self.valid} refused with located messages)"
+            if self.command == "validate"
+            else ""
+        )
+        return (
+            f"config fuzzer ({self.command}): {self.tried} cases tried, {self.clean} "
+            f"clean{outcome}; failures by kind: {kinds}"
+        )
 
 
 def mutate(text: str, rng: random.Random) -> bytes:
@@ -105,21 +154,26 @@ def mutate(text: str, rng: random.Random) -> bytes:
                 lines[at] = match.group(1) + rng.choice(HOSTILE_VALUES)
         elif kind == 3:  # a hostile key
             indent = " " * (len(lines[at]) - len(lines[at].lstrip(" -")))
-            lines.insert(at + 1, f"{indent}{rng.choice(HOSTILE_KEYS)}: {rng.choice(HOSTILE_VALUES)}")
+            lines.insert(
+                at + 1, f"{indent}{rng.choice(HOSTILE_KEYS)}: {rng.choice(HOSTILE_VALUES)}"
+            )
         elif kind == 4:  # a line duplicated (duplicate keys, duplicate names)
             lines.insert(at, lines[at])
         elif kind == 5:  # a line removed
             del lines[at]
         elif kind == 6:  # an anchor merged many times with duplicate keys
             lines[1:1] = ["x-dup: &dup"] + [f"  seed: {i}" for i in range(rng.randint(2, 40))]
-            lines.extend(f"  - {{<<: *dup, name: m{i}, factory: models/tagger.py:build}}"
-                         for i in range(rng.randint(1, 60)))
+            lines.extend(
+                f"  - {{<<: *dup, name: m{i}, factory: models/tagger.py:build}}"
+                for i in range(rng.randint(1, 60))
+            )
         elif kind == 7:  # a model entry replaced by something that is not one
             lines.append(f"  - {rng.choice(['1', 'null', '[a, b]', '*shared', 'name: only'])}")
         else:  # an alias bomb
             lines[1:1] = ["x-a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1]"] + [
                 f"x-{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]"
-                for p, c in zip("abcdefg", "bcdefgh", strict=True)]
+                for p, c in zip("abcdefg", "bcdefgh", strict=True)
+            ]
             lines.append("    kwargs: {x: *h}")
     data = "\n".join(lines).encode("utf-8", "surrogatepass") + b"\n"
     roll = rng.random()
@@ -127,7 +181,11 @@ def mutate(text: str, rng: random.Random) -> bytes:
         data = data[: rng.randrange(len(data))]  # cut anywhere, in a character too
     elif roll < 0.08:
         spot = rng.randrange(len(data))
-        data = data[:spot] + rng.choice([b"\xff", b"\t", b"\x00", b"\xef\xbb\xbf", b"\r"]) + data[spot:]
+        data = (
+            data[:spot]
+            + rng.choice([b"\xff", b"\t", b"\x00", b"\xef\xbb\xbf", b"\r"])
+            + data[spot:]
+        )
     return data
 
 
@@ -162,14 +220,21 @@ def judge(data: bytes, root: str) -> tuple[list[str], bool]:
 def _accepts_bad(path: str, root: str) -> list[str]:
     config = load_config(path, root=root)
     for spec in config.models:
-        if not (0 <= spec.seed <= MAX_SEED and 1 <= spec.directions <= MAX_DIRECTIONS and spec.memory >= MIN_MEMORY
-                and 0 < spec.timeout < float("inf") and 0 < len(spec.name) <= MAX_NAME_LENGTH):
+        if not (
+            0 <= spec.seed <= MAX_SEED
+            and 1 <= spec.directions <= MAX_DIRECTIONS
+            and spec.memory >= MIN_MEMORY
+            and 0 < spec.timeout < float("inf")
+            and 0 < len(spec.name) <= MAX_NAME_LENGTH
+        ):
             return ["accepts-bad"]
     return []
 
 
 def _needs_the_model(message: str) -> bool:
-    return message.startswith(NEEDS_THE_MODEL) or any(words in message.lower() for words in IMPORTING)
+    return message.startswith(NEEDS_THE_MODEL) or any(
+        words in message.lower() for words in IMPORTING
+    )
 
 
 def _write_files(root: str) -> None:
@@ -212,7 +277,8 @@ def campaign(cases: int, seed: int = 0) -> Tally:
 
 
 def check_sample(count: int, seed: int = 0, cases: int = 100_000) -> Tally:
-    """Run the real `check` (workers, Theano) on the first `count` distinct variants that validate accepts."""
+    """Run the real `check` (workers, Theano) on the first `count` distinct variants that validate
+    accepts."""
     import json
     import subprocess
     import sys
@@ -230,10 +296,28 @@ def check_sample(count: int, seed: int = 0, cases: int = 100_000) -> Tally:
                 continue
             done.add(data)
             report = os.path.join(root, "report.json")
-            run = subprocess.run([sys.executable, "-m", "gradcheck_ci", "check", "--quiet", "--config",
-                                  os.path.join(root, "gradcheck.yml"), "--json", report],
-                                 capture_output=True, text=True, timeout=1800, check=False)
-            models = json.loads(open(report, encoding="utf-8").read())["models"] if os.path.exists(report) else []
+            run = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "gradcheck_ci",
+                    "check",
+                    "--quiet",
+                    "--config",
+                    os.path.join(root, "gradcheck.yml"),
+                    "--json",
+                    report,
+                ],
+                capture_output=True,
+                text=True,
+                timeout=1800,
+                check=False,
+            )
+            models = (
+                json.loads(open(report, encoding="utf-8").read())["models"]
+                if os.path.exists(report)
+                else []
+            )
             errors = [m["error"] for m in models if m.get("error")]
             found = []
             if run.returncode not in (0, 1, 2) or "internal error" in run.stdout + run.stderr:
@@ -241,7 +325,8 @@ def check_sample(count: int, seed: int = 0, cases: int = 100_000) -> Tally:
             if any(e["kind"] == "config" and not _needs_the_model(e["message"]) for e in errors):
                 found.append("check-refuses")
             if any(e["file"] and not os.path.isfile(os.path.join(root, e["file"])) for e in errors):
-                found.append("check-unlocated")  # an error must point into gradcheck.yml or the user's code
+                # an error must point into gradcheck.yml or the user's code
+                found.append("check-unlocated")
             tally.tried += 1
             tally.clean += not found
             for kind in found:

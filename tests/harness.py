@@ -1,10 +1,12 @@
-"""The one way tests run the real CLI: in a subprocess, as users and CI do (tests/integration, tests/container).
+"""The one way tests run the real CLI: in a subprocess, as users and CI do (tests/integration,
+tests/container).
 
-`run_cli` waits for the CLI and returns a `CliRun`; `start_cli` hands back the running process, for tests
-that signal it. Both use `cli_env`: this checkout first on PYTHONPATH, plain text output whatever CI runs the
-tests (no GITHUB_ACTIONS, no step summary of the CI job itself) and no bytecode written into fixtures.
-The assert_* helpers hold what every run must satisfy.
+`run_cli` waits for the CLI and returns a `CliRun`; `start_cli` hands back the running process, for
+tests that signal it. Both use `cli_env`: this checkout first on PYTHONPATH, plain text output
+whatever CI runs the tests (no GITHUB_ACTIONS, no step summary of the CI job itself) and no bytecode
+written into fixtures. The assert_* helpers hold what every run must satisfy.
 """
+
 from __future__ import annotations
 
 import json
@@ -42,7 +44,9 @@ class CliRun:
         for model in self.report["models"]:
             if model["name"] == name:
                 return model
-        raise AssertionError(f"no model {name!r} in report: {[m['name'] for m in self.report['models']]}")
+        raise AssertionError(
+            f"no model {name!r} in report: {[m['name'] for m in self.report['models']]}"
+        )
 
 
 def cli_env(**extra: str) -> dict[str, str]:
@@ -59,16 +63,28 @@ def cli_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "gradcheck_ci", *args]
 
 
-def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 1800,
-            json_path: Path | None = None) -> CliRun:
-    """`gradcheck-ci ARGS` in `cwd` (default: this checkout); `env` adds to cli_env(); `json_path` adds
-    `--json json_path` and reads that report into CliRun.report."""
+def run_cli(
+    *args: str,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 1800,
+    json_path: Path | None = None,
+) -> CliRun:
+    """`gradcheck-ci ARGS` in `cwd` (default: this checkout); `env` adds to cli_env(); `json_path`
+    adds `--json json_path` and reads that report into CliRun.report."""
     command = cli_command(*args)
     if json_path is not None:
         command += ["--json", str(json_path)]
     cwd = cwd or REPO
-    proc = subprocess.run(command, cwd=cwd, env=cli_env(**(env or {})), capture_output=True, text=True,
-                          timeout=timeout, stdin=subprocess.DEVNULL)
+    proc = subprocess.run(
+        command,
+        cwd=cwd,
+        env=cli_env(**(env or {})),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
     report = None
     if json_path is not None and json_path.exists():
         report = json.loads(json_path.read_text(encoding="utf-8"))
@@ -76,9 +92,17 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
 
 
 def start_cli(*args: str, cwd: Path) -> subprocess.Popen:
-    """`gradcheck-ci ARGS` started in `cwd`, its stdout and stderr piped as text; the caller ends it."""
-    return subprocess.Popen(cli_command(*args), cwd=cwd, env=cli_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+    """`gradcheck-ci ARGS` started in `cwd`, its stdout and stderr piped as text; the caller ends
+    it."""
+    return subprocess.Popen(
+        cli_command(*args),
+        cwd=cwd,
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def assert_no_traceback(run: CliRun) -> None:

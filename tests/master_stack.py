@@ -1,7 +1,8 @@
-"""Tests that need Lasagne master (the second stack, gradcheck_ci/platform/lasagne_stacks.py) find it where
-`make` put it (`make lasagne-master`, which the test targets run: from ../shared/wheels when the wheel is there,
-else from the commit's archive). Without it they skip and say why; GRADCHECK_REQUIRE_MASTER=1 (.ci/run) makes
-that a failure."""
+"""Tests that need Lasagne master (the second stack, gradcheck_ci/platform/lasagne_stacks.py) find
+it where `make` put it (`make lasagne-master`, which the test targets run: from ../shared/wheels
+when the wheel is there, else from the commit's archive). Without it they skip and say why;
+GRADCHECK_REQUIRE_MASTER=1 (.ci/run) makes that a failure."""
+
 from __future__ import annotations
 
 import os

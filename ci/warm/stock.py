@@ -1,6 +1,7 @@
-"""Stock Lasagne 0.1 networks, one per layer family and variant, for warming Theano's compile cache in the
-image (ci/warm_cache.py lists them): each is small, since what is cached is code per kind of op, dtype and
-dimensionality, not per size."""
+"""Stock Lasagne 0.1 networks, one per layer family and variant, for warming Theano's compile cache
+in the image (ci/warm_cache.py lists them): each is small, since what is cached is code per kind of
+op, dtype and dimensionality, not per size."""
+
 import lasagne
 import theano.tensor as T
 from lasagne import layers as L
@@ -10,7 +11,8 @@ OUTPUTS = {"softmax": N.softmax, "sigmoid": N.sigmoid, "linear": N.linear}
 
 
 def build(family, nonlinearity="rectify", output="softmax", classes=3, masked=False, **options):
-    """The network of `family` (a builder below) ending in a DenseLayer with the `output` nonlinearity."""
+    """The network of `family` (a builder below) ending in a DenseLayer with the `output`
+    nonlinearity."""
     body, _ = BUILDERS[family](getattr(N, nonlinearity), masked, **options)
     if family in SEQUENCE_OUTPUTS:  # a tagger: one prediction per step
         body = L.ReshapeLayer(body, (-1, body.output_shape[-1]))
@@ -18,8 +20,10 @@ def build(family, nonlinearity="rectify", output="softmax", classes=3, masked=Fa
 
 
 def _sequence(masked, features=3, integer=False):
-    l_in = L.InputLayer((None, None) if integer else (None, None, features),
-                        input_var=T.imatrix("tokens") if integer else None)
+    l_in = L.InputLayer(
+        (None, None) if integer else (None, None, features),
+        input_var=T.imatrix("tokens") if integer else None,
+    )
     l_mask = L.InputLayer((None, None), name="mask") if masked else None
     return l_in, l_mask
 
@@ -51,12 +55,15 @@ def conv1d(nl, masked, pad=0, stride=1, pool=True):
 
 
 def conv2d(nl, masked, pad=0, stride=1, pool="max", untie_biases=False, depth=1):
-    """`depth` 2: a convolution on a convolution's output (LeNet, VGG), whose gradient needs the gradient
-    with respect to a convolution's input (CorrMM_gradInputs), which a convolution on the data never does."""
+    """`depth` 2: a convolution on a convolution's output (LeNet, VGG), whose gradient needs the
+    gradient with respect to a convolution's input (CorrMM_gradInputs), which a convolution on the
+    data never does."""
     l_in = L.InputLayer((None, 1, 8, 8) if depth == 1 else (None, 1, 12, 12))
     net = l_in
     for _ in range(depth):
-        net = L.Conv2DLayer(net, 3, (3, 3), stride=stride, pad=pad, nonlinearity=nl, untie_biases=untie_biases)
+        net = L.Conv2DLayer(
+            net, 3, (3, 3), stride=stride, pad=pad, nonlinearity=nl, untie_biases=untie_biases
+        )
         if pool == "max":
             net = L.MaxPool2DLayer(net, (2, 2))
         elif pool:
@@ -71,7 +78,8 @@ def global_pool(nl, masked, pool="mean"):
 
 
 def feature_layers(nl, masked):
-    """Local response normalisation, maxout (FeaturePoolLayer), winner-take-all, padding and slicing."""
+    """Local response normalisation, maxout (FeaturePoolLayer), winner-take-all, padding and
+    slicing."""
     l_in = L.InputLayer((None, 4, 6, 6))
     net = L.Conv2DLayer(l_in, 6, (3, 3), nonlinearity=nl)
     net = L.LocalResponseNormalization2DLayer(net, n=3)
@@ -137,8 +145,21 @@ def custom_recurrent(nl, masked):
     return net, [l_in] + ([l_mask] if l_mask else [])
 
 
-BUILDERS = {"mlp": mlp, "image-mlp": image_mlp, "nin": nin, "conv1d": conv1d, "conv2d": conv2d,
-            "global-pool": global_pool, "feature-layers": feature_layers, "merges": merges,
-            "embedding": embedding, "rnn": rnn, "lstm": lstm, "gru": gru, "bidirectional": bidirectional,
-            "last-step": last_step, "custom-recurrent": custom_recurrent}
+BUILDERS = {
+    "mlp": mlp,
+    "image-mlp": image_mlp,
+    "nin": nin,
+    "conv1d": conv1d,
+    "conv2d": conv2d,
+    "global-pool": global_pool,
+    "feature-layers": feature_layers,
+    "merges": merges,
+    "embedding": embedding,
+    "rnn": rnn,
+    "lstm": lstm,
+    "gru": gru,
+    "bidirectional": bidirectional,
+    "last-step": last_step,
+    "custom-recurrent": custom_recurrent,
+}
 SEQUENCE_OUTPUTS = ("rnn", "lstm", "gru", "bidirectional", "custom-recurrent")

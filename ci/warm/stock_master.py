@@ -1,7 +1,9 @@
-"""Stock networks of the layer families only Lasagne master has (batch normalisation, transposed and dilated
-convolutions, upscaling, expression and bias/scale layers, its new nonlinearities, recurrent layers returning
-their last step), for warming Theano's compile cache in the image on the master stack (ci/warm_cache.py
-lists them). Each is small: what is cached is code per kind of op, dtype and dimensionality."""
+"""Stock networks of the layer families only Lasagne master has (batch normalisation, transposed and
+dilated convolutions, upscaling, expression and bias/scale layers, its new nonlinearities, recurrent
+layers returning their last step), for warming Theano's compile cache in the image on the master
+stack (ci/warm_cache.py lists them). Each is small: what is cached is code per kind of op, dtype and
+dimensionality."""
+
 import theano.tensor as T
 from lasagne import layers as L
 from lasagne import nonlinearities as N
@@ -10,7 +12,8 @@ OUTPUTS = {"softmax": N.softmax, "sigmoid": N.sigmoid}
 
 
 def build(family, nonlinearity="rectify", output="softmax", classes=3, **options):
-    """The network of `family` (a builder below) ending in a DenseLayer with the `output` nonlinearity."""
+    """The network of `family` (a builder below) ending in a DenseLayer with the `output`
+    nonlinearity."""
     body = BUILDERS[family](getattr(N, nonlinearity), **options)
     return L.DenseLayer(body, classes, nonlinearity=OUTPUTS[output])
 
@@ -36,7 +39,9 @@ def transposed(nl, stride=2, crop=0):
 
 
 def dilated(nl):
-    return L.DilatedConv2DLayer(L.InputLayer((None, 2, 8, 8)), 3, 3, dilation=(2, 2), nonlinearity=nl)
+    return L.DilatedConv2DLayer(
+        L.InputLayer((None, 2, 8, 8)), 3, 3, dilation=(2, 2), nonlinearity=nl
+    )
 
 
 def upscale(nl):
@@ -60,5 +65,13 @@ def last_step(nl, layer="LSTMLayer", masked=False, **options):
     return getattr(L, layer)(l_in, 5, mask_input=l_mask, only_return_final=True, **options)
 
 
-BUILDERS = {"dense-bn": dense_bn, "conv-bn": conv_bn, "transposed": transposed, "dilated": dilated,
-            "upscale": upscale, "expression": expression, "prelu": prelu, "last-step": last_step}
+BUILDERS = {
+    "dense-bn": dense_bn,
+    "conv-bn": conv_bn,
+    "transposed": transposed,
+    "dilated": dilated,
+    "upscale": upscale,
+    "expression": expression,
+    "prelu": prelu,
+    "last-step": last_step,
+}

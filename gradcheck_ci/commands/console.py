@@ -1,5 +1,6 @@
-"""What `gradcheck-ci check` prints while it runs: progress, user output, results, and under GitHub Actions
-the log groups, annotations and job summary."""
+"""What `gradcheck-ci check` prints while it runs: progress, user output, results, and under GitHub
+Actions the log groups, annotations and job summary."""
+
 from __future__ import annotations
 
 import os
@@ -12,16 +13,20 @@ from typing import Callable, TextIO
 from ..config import ModelSpec
 from ..core.results import ModelResult, RunReport
 
-# The sign of life while a step (a Theano compile, mostly) runs with nothing to print: on a terminal, a status
-# line rewritten every second once the step has been silent TTY_AFTER seconds; in a log (CI), one line per
-# LOG_EVERY seconds of silence, so a log gets at most one such line every 15 s.
+# The sign of life while a step (a Theano compile, mostly) runs with nothing to print: on a
+# terminal, a status line rewritten every second once the step has been silent TTY_AFTER seconds; in
+# a log (CI), one line per LOG_EVERY seconds of silence, so a log gets at most one such line every
+# 15 s.
 TTY_AFTER = 2.0
 LOG_EVERY = 15.0
 
 
 def run_url() -> str | None:
     """This workflow run's page under GitHub Actions (its artifacts are listed there), else None."""
-    parts = [os.environ.get(name, "") for name in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")]
+    parts = [
+        os.environ.get(name, "")
+        for name in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")
+    ]
     return f"{parts[0]}/{parts[1]}/actions/runs/{parts[2]}" if all(parts) else None
 
 
@@ -60,16 +65,26 @@ class Ticker:
             if quiet_for < TTY_AFTER:
                 return None
             text = f"[{self.model}] {now - self.model_started:6.1f}s  {self.step} ({running:.0f}s)"
-            return text[:max(self.width - 1, 20)]
+            return text[: max(self.width - 1, 20)]
         if quiet_for < LOG_EVERY:
             return None
-        return f"[{self.model}] {now - self.model_started:6.1f}s  still {self.step}: {running:.0f}s so far"
+        return (
+            f"[{self.model}] {now - self.model_started:6.1f}s  still {self.step}: "
+            f"{running:.0f}s so far"
+        )
 
 
 class Console:
-    def __init__(self, stream: TextIO, github: bool = False, quiet: bool = False,
-                 clock: Callable[[], float] = time.perf_counter, ticking: bool = True) -> None:
-        """`ticking`: the sign of life (Ticker) from a thread; off with --quiet, and in tests that drive tick()."""
+    def __init__(
+        self,
+        stream: TextIO,
+        github: bool = False,
+        quiet: bool = False,
+        clock: Callable[[], float] = time.perf_counter,
+        ticking: bool = True,
+    ) -> None:
+        """`ticking`: the sign of life (Ticker) from a thread; off with --quiet, and in tests that
+        drive tick()."""
         self.stream = stream
         self.github = github
         self.quiet = quiet
@@ -93,7 +108,8 @@ class Console:
             self.ticker.printed(self.clock())
 
     def _command(self, line: str) -> None:
-        """A workflow command line built by report/github.py: the one kind of line a CommandSafeStream lets through."""
+        """A workflow command line built by report/github.py: the one kind of line a
+        CommandSafeStream lets through."""
         from ..report.logsafe import CommandSafeStream
 
         if not isinstance(self.stream, CommandSafeStream):
@@ -140,31 +156,39 @@ class Console:
             self._stop_ticking = None
 
     def config_problems(self, problems: list[str], config_file: str) -> None:
-        """The config's problems, 'file:line:column: message' as `validate` prints them, before any model runs."""
+        """The config's problems, 'file:line:column: message' as `validate` prints them, before any
+        model runs."""
         if not problems:
             return
         for line in problems:
             self._print(line)
-        self._print(f"{config_file}: {len(problems)} problem(s): the run ends with exit 2 (the valid models "
-                    "are still checked)")
+        self._print(
+            f"{config_file}: {len(problems)} problem(s): the run ends with exit 2 (the "
+            f"valid models "
+            "are still checked)"
+        )
         self._problems_shown = True
 
     def start(self, count: int, config_file: str, not_run: int = 0, skipped: int = 0) -> None:
-        """The total agrees with the final count, which lists invalid entries as errors and unchanged models
-        (--changed-since) as skipped. Not with --quiet (the summary gives the same counts)."""
+        """The total agrees with the final count, which lists invalid entries as errors and
+        unchanged models (--changed-since) as skipped. Not with --quiet (the summary gives the same
+        counts)."""
         if self.quiet:
             return
         if not (not_run or skipped):
             self._print(f"gradcheck-ci: checking {count} model(s) from {config_file}")
             return
         why = ([f"{not_run} not run: problems in their entries"] if not_run else []) + (
-            [f"{skipped} skipped: unchanged"] if skipped else [])
-        self._print(f"gradcheck-ci: checking {count} of {count + not_run + skipped} model(s) from {config_file} "
-                    f"({'; '.join(why)})")
+            [f"{skipped} skipped: unchanged"] if skipped else []
+        )
+        self._print(
+            f"gradcheck-ci: checking {count} of {count + not_run + skipped} model(s) from "
+            f"{config_file} ({'; '.join(why)})"
+        )
 
     def note(self, message: str, warning: bool = False) -> None:
-        """A line about the run itself (the cache in use, what --changed-since found), shown unless --quiet;
-        a warning is always shown, and under GitHub Actions it is also an annotation."""
+        """A line about the run itself (the cache in use, what --changed-since found), shown unless
+        --quiet; a warning is always shown, and under GitHub Actions it is also an annotation."""
         if self.quiet and not warning:
             return
         self._print(message)
@@ -183,7 +207,9 @@ class Console:
             start, self._end_token = github.stop_commands()
             self._command(start)
         if not self.quiet:  # the result's own first line names the model, its seed and precision
-            self._print(f"[{spec.name}] seed={spec.seed} precision={spec.precision} factory={spec.factory}")
+            self._print(
+                f"[{spec.name}] seed={spec.seed} precision={spec.precision} factory={spec.factory}"
+            )
         self._start_ticking(spec.name)
 
     def progress(self, model: str, message: str) -> None:
@@ -214,10 +240,16 @@ class Console:
 
         self._print(render_model(result))
 
-    def finish(self, report: RunReport, written: list[str], html_report: str | None = None,
-               annotate: bool = True) -> None:
-        """The end of a run: config errors, annotations (not for `merge`: its shards made them), the job
-        summary (linking the HTML report when one was written), the files written and the verdict line."""
+    def finish(
+        self,
+        report: RunReport,
+        written: list[str],
+        html_report: str | None = None,
+        annotate: bool = True,
+    ) -> None:
+        """The end of a run: config errors, annotations (not for `merge`: its shards made them), the
+        job summary (linking the HTML report when one was written), the files written and the
+        verdict line."""
         from ..report.text import render_config_errors, render_summary
 
         self._stop()
@@ -237,10 +269,18 @@ class Console:
                 linked = html_report if html_report in written else None
                 try:
                     with open(summary_path, "a", encoding="utf-8") as handle:
-                        handle.write(render_step_summary(report, omitted_annotations=omitted, html_report=linked,
-                                                         run_url=run_url()))
+                        handle.write(
+                            render_step_summary(
+                                report,
+                                omitted_annotations=omitted,
+                                html_report=linked,
+                                run_url=run_url(),
+                            )
+                        )
                 except OSError as exc:  # a full disk loses the summary, not the verdict below
-                    self._print(f"gradcheck-ci: cannot write the job summary: {exc.strerror or exc}")
+                    self._print(
+                        f"gradcheck-ci: cannot write the job summary: {exc.strerror or exc}"
+                    )
         for path in written:
             self._print(f"wrote {path}")
         self._print(render_summary(report))
@@ -258,16 +298,22 @@ def under_actions() -> bool:
 
 
 def write_step_outputs(report: RunReport, json_path: str | None) -> bool:
-    """Under GitHub Actions, the step outputs the action has (status, failed-models, report) written to
-    $GITHUB_OUTPUT, so a `run: gradcheck-ci check` step offers them too. False when not under Actions."""
+    """Under GitHub Actions, the step outputs the action has (status, failed-models, report) written
+    to $GITHUB_OUTPUT, so a `run: gradcheck-ci check` step offers them too. False when not under
+    Actions."""
     path = os.environ.get("GITHUB_OUTPUT")
     if not (under_actions() and path):
         return False
     from ..report import github
 
     try:
-        github.write_outputs(path, github.step_outputs(report, json_path, os.environ.get("GITHUB_WORKSPACE")))
+        github.write_outputs(
+            path, github.step_outputs(report, json_path, os.environ.get("GITHUB_WORKSPACE"))
+        )
     except OSError as exc:  # a full disk: the exit code still says what the outputs would have
-        print(f"gradcheck-ci: error: cannot write the step outputs: {exc.strerror or exc}", file=sys.stderr)
+        print(
+            f"gradcheck-ci: error: cannot write the step outputs: {exc.strerror or exc}",
+            file=sys.stderr,
+        )
         return False
     return True

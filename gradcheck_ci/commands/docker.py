@@ -1,17 +1,19 @@
-"""`gradcheck-ci docker`: run the check in the gradcheck-ci container, so a laptop gets CI's verdict.
+"""`gradcheck-ci docker`: run the check in the gradcheck-ci container, so a laptop gets CI's
+verdict.
 
     gradcheck-ci docker [--image NAME] [--rebuild] [--context DIR] [check args...]
 
-Builds the image from gradcheck-ci's Dockerfile when the tag is missing (or with --rebuild; the build
-argument BASE_IMAGE comes from $GRADCHECK_BASE_IMAGE when set), then runs it with the current directory
-mounted at /github/workspace as the working directory, passes the check arguments through, streams the
-container's output and returns its exit code (0 pass, 1 gradient mismatch, 2 error). Uses the Docker SDK
-for Python (`pip install 'gradcheck-ci[docker]'`).
+Builds the image from gradcheck-ci's Dockerfile when the tag is missing (or with --rebuild; the
+build argument BASE_IMAGE comes from $GRADCHECK_BASE_IMAGE when set), then runs it with the current
+directory mounted at /github/workspace as the working directory, passes the check arguments through,
+streams the container's output and returns its exit code (0 pass, 1 gradient mismatch, 2 error).
+Uses the Docker SDK for Python (`pip install 'gradcheck-ci[docker]'`).
 
 The build context is gradcheck-ci's own source tree: --context, else $GRADCHECK_CI_SOURCE, else the
 checkout this package was installed from (an editable install or a clone). With a prebuilt image
 (--image, pulled or built before), no source tree is needed.
 """
+
 from __future__ import annotations
 
 import os
@@ -80,7 +82,9 @@ def parse_args(argv: list[str], environ: Mapping[str, str] | None = None) -> Opt
     return opts
 
 
-def find_context(explicit: str | None = None, environ: Mapping[str, str] | None = None) -> Path | None:
+def find_context(
+    explicit: str | None = None, environ: Mapping[str, str] | None = None
+) -> Path | None:
     """gradcheck-ci's source tree (a directory with the Dockerfile and the package), or None."""
     environ = os.environ if environ is None else environ
     candidates = [explicit, environ.get("GRADCHECK_CI_SOURCE"), package_parent()]
@@ -100,11 +104,14 @@ def connect() -> Any:
         import docker
         import docker.errors
     except ImportError:
-        raise DockerRunError("the Docker SDK is missing: pip install 'gradcheck-ci[docker]'") from None
+        raise DockerRunError(
+            "the Docker SDK is missing: pip install 'gradcheck-ci[docker]'"
+        ) from None
     try:
         client = docker.from_env()
         client.ping()
-    except (docker.errors.DockerException, OSError) as exc:  # requests' connection errors are OSErrors
+    # requests' connection errors are OSErrors
+    except (docker.errors.DockerException, OSError) as exc:
         raise DockerRunError(f"cannot reach a Docker engine ({exc}); is it running?") from None
     return client
 
@@ -119,15 +126,21 @@ def image_exists(client: Any, image: str) -> bool:
     return True
 
 
-def build_image(client: Any, context: str | Path, tag: str, base_image: str | None = None,
-                out: Any = None) -> None:
+def build_image(
+    client: Any, context: str | Path, tag: str, base_image: str | None = None, out: Any = None
+) -> None:
     """Build `tag` from the Dockerfile in `context`, streaming the build log to `out` (stderr)."""
     out = sys.stderr if out is None else out
     buildargs = {"BASE_IMAGE": base_image} if base_image else None
-    print(f"gradcheck-ci docker: building {tag} from {context}"
-          + (f" (BASE_IMAGE={base_image})" if base_image else ""), file=out, flush=True)
-    stream = client.api.build(path=str(context), tag=tag, buildargs=buildargs, rm=True, forcerm=True,
-                              decode=True)
+    print(
+        f"gradcheck-ci docker: building {tag} from {context}"
+        + (f" (BASE_IMAGE={base_image})" if base_image else ""),
+        file=out,
+        flush=True,
+    )
+    stream = client.api.build(
+        path=str(context), tag=tag, buildargs=buildargs, rm=True, forcerm=True, decode=True
+    )
     for chunk in stream:
         if "stream" in chunk:
             out.write(chunk["stream"])
@@ -144,8 +157,9 @@ def _binary(stream: Any) -> BinaryIO:
 
 
 def stream_output(chunks: Iterable[tuple[bytes | None, bytes | None]], out: Any, err: Any) -> None:
-    """The container's output as it comes. Under GitHub Actions the check inside does not know it runs there, so
-    nothing it prints is a command of ours: every line is neutralised (report/logsafe.py), as the CLI's own are."""
+    """The container's output as it comes. Under GitHub Actions the check inside does not know it
+    runs there, so nothing it prints is a command of ours: every line is neutralised
+    (report/logsafe.py), as the CLI's own are."""
     if os.environ.get("GITHUB_ACTIONS") == "true":
         _stream_neutralised(chunks, out, err)
         return
@@ -159,13 +173,17 @@ def stream_output(chunks: Iterable[tuple[bytes | None, bytes | None]], out: Any,
             err_b.flush()
 
 
-def _stream_neutralised(chunks: Iterable[tuple[bytes | None, bytes | None]], out: Any, err: Any) -> None:
+def _stream_neutralised(
+    chunks: Iterable[tuple[bytes | None, bytes | None]], out: Any, err: Any
+) -> None:
     import codecs
 
     from ..report.logsafe import CommandSafeStream
 
-    streams = [(CommandSafeStream(out), codecs.getincrementaldecoder("utf-8")("replace")),
-               (CommandSafeStream(err), codecs.getincrementaldecoder("utf-8")("replace"))]
+    streams = [
+        (CommandSafeStream(out), codecs.getincrementaldecoder("utf-8")("replace")),
+        (CommandSafeStream(err), codecs.getincrementaldecoder("utf-8")("replace")),
+    ]
     for parts in chunks:
         for data, (stream, decoder) in zip(parts, streams, strict=True):
             if data:
@@ -173,32 +191,50 @@ def _stream_neutralised(chunks: Iterable[tuple[bytes | None, bytes | None]], out
                 stream.flush()
 
 
-def run_container(client: Any, image: str, args: list[str], workdir: str | Path,
-                  user: str | None = None, environment: Mapping[str, str] | None = None,
-                  out: Any = None, err: Any = None) -> int:
+def run_container(
+    client: Any,
+    image: str,
+    args: list[str],
+    workdir: str | Path,
+    user: str | None = None,
+    environment: Mapping[str, str] | None = None,
+    out: Any = None,
+    err: Any = None,
+) -> int:
     """Run `image` with `workdir` mounted at /github/workspace; stream its output; its exit code."""
     import docker.errors
 
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
     container = client.containers.create(
-        image, command=list(args), working_dir=WORKSPACE, user=user,
+        image,
+        command=list(args),
+        working_dir=WORKSPACE,
+        user=user,
         environment=dict(environment or {}),
         volumes={str(Path(workdir).resolve()): {"bind": WORKSPACE, "mode": "rw"}},
-        tty=False, stdin_open=False, detach=True,
+        tty=False,
+        stdin_open=False,
+        detach=True,
     )
     try:
         container.start()
         try:
-            chunks = client.api.attach(container.id, stdout=True, stderr=True, stream=True, logs=True,
-                                       demux=True)
+            chunks = client.api.attach(
+                container.id, stdout=True, stderr=True, stream=True, logs=True, demux=True
+            )
             stream_output(chunks, out, err)
             return int(container.wait()["StatusCode"])
         except KeyboardInterrupt:
             print("gradcheck-ci docker: interrupted, stopping the container", file=err, flush=True)
             container.stop(timeout=20)  # the entrypoint forwards SIGTERM: the check cancels cleanly
-            stream_output(client.api.attach(container.id, stdout=True, stderr=True, stream=True,
-                                            logs=False, demux=True), out, err)
+            stream_output(
+                client.api.attach(
+                    container.id, stdout=True, stderr=True, stream=True, logs=False, demux=True
+                ),
+                out,
+                err,
+            )
             container.wait()
             return EXIT_ERROR
     finally:
@@ -209,7 +245,8 @@ def run_container(client: Any, image: str, args: list[str], workdir: str | Path,
 
 
 def container_user() -> tuple[str | None, dict[str, str]]:
-    """Run as the caller (reports in the mounted repo stay theirs); root stays root, as on Actions."""
+    """Run as the caller (reports in the mounted repo stay theirs); root stays root, as on
+    Actions."""
     if not hasattr(os, "getuid") or os.getuid() == 0:
         return None, {}
     return f"{os.getuid()}:{os.getgid()}", {"HOME": "/tmp"}
@@ -226,11 +263,15 @@ def main(argv: list[str]) -> int:
             context = find_context(opts.context)
             if context is None:
                 raise DockerRunError(
-                    f"image {opts.image} not found and no gradcheck-ci source tree to build it from: "
-                    "pass --context DIR (a clone of gradcheck-ci) or --image NAME of a built image")
+                    f"image {opts.image} not found and no gradcheck-ci source tree to build it "
+                    f"from: "
+                    "pass --context DIR (a clone of gradcheck-ci) or --image NAME of a built image"
+                )
             build_image(client, context, opts.image, os.environ.get("GRADCHECK_BASE_IMAGE") or None)
         user, environment = container_user()
-        return run_container(client, opts.image, opts.args, os.getcwd(), user=user, environment=environment)
+        return run_container(
+            client, opts.image, opts.args, os.getcwd(), user=user, environment=environment
+        )
     except DockerRunError as exc:
         print_debug_traceback(exc)
         print(f"gradcheck-ci docker: error: {exc}", file=sys.stderr)

@@ -1,13 +1,16 @@
-"""`gradcheck-ci replay REPORT --model NAME`: re-run one model exactly as a report recorded it, on this machine.
+"""`gradcheck-ci replay REPORT --model NAME`: re-run one model exactly as a report recorded it, on
+this machine.
 
-The report's `spec` (the model's entry as checked: seed, precision, data sizes, mode, directions, kwargs,
-tolerances) is run through the same worker as `check`; then every element of each tensor that failed (in
-the report or now) is compared (full mode, elements.py), and the inputs, parameters, analytic and numeric
-gradients go to an .npz file that plain numpy loads. Before it runs, replay says what differs from the
-report: another gradcheck-ci version, a gradcheck.yml entry edited since, repository files changed since.
-After, it sets the replayed numbers beside the recorded ones. The exit code is the replayed check's
-(0 pass, 1 a gradient mismatch, 2 an error), as `check` would give for this one model.
+The report's `spec` (the model's entry as checked: seed, precision, data sizes, mode, directions,
+kwargs, tolerances) is run through the same worker as `check`; then every element of each tensor
+that failed (in the report or now) is compared (full mode, elements.py), and the inputs, parameters,
+analytic and numeric gradients go to an .npz file that plain numpy loads. Before it runs, replay
+says what differs from the report: another gradcheck-ci version, a gradcheck.yml entry edited since,
+repository files changed since. After, it sets the replayed numbers beside the recorded ones. The
+exit code is the replayed check's (0 pass, 1 a gradient mismatch, 2 an error), as `check` would give
+for this one model.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,11 +27,13 @@ from ..report.jsonreport import read_json, write_json
 from .changes import file_digest
 from .console import Console
 
-REPRODUCED_DIGITS = 6  # replayed numbers agreeing to this many significant digits count as reproduced
+# replayed numbers agreeing to this many significant digits count as reproduced
+REPRODUCED_DIGITS = 6
 
 
 def digits_agreeing(recorded: float | None, replayed: float | None) -> int | None:
-    """How many significant digits two numbers share (17: identical); None when either is missing."""
+    """How many significant digits two numbers share (17: identical); None when either is
+    missing."""
     if recorded is None or replayed is None:
         return None
     if recorded == replayed or (math.isnan(recorded) and math.isnan(replayed)):
@@ -56,38 +61,58 @@ def find_model(report: RunReport, name: str, path: str) -> ModelResult:
     raise UsageError(f"--model {name}: no such model in {path} (models: {names})")
 
 
-def recorded_entry(model: ModelResult, current: dict[str, Any] | None, notes: list[str]) -> dict[str, Any]:
-    """The entry to replay: the report's, else (an older report) the current one with the report's seed and
-    precision, said in `notes`."""
+def recorded_entry(
+    model: ModelResult, current: dict[str, Any] | None, notes: list[str]
+) -> dict[str, Any]:
+    """The entry to replay: the report's, else (an older report) the current one with the report's
+    seed and precision, said in `notes`."""
     if model.spec is not None:
         return dict(model.spec)
     if current is None:
-        raise UsageError(f"the report does not record the entry of {model.name!r} (an older gradcheck-ci wrote it) "
-                         "and gradcheck.yml has no model of that name to take it from")
-    notes.append("the report does not record the model's entry (an older gradcheck-ci wrote it): kwargs and data "
-                 "come from gradcheck.yml, seed and precision from the report")
+        raise UsageError(
+            f"the report does not record the entry of {model.name!r} (an older "
+            f"gradcheck-ci wrote it) "
+            "and gradcheck.yml has no model of that name to take it from"
+        )
+    notes.append(
+        "the report does not record the model's entry (an older gradcheck-ci wrote it): "
+        "kwargs and data come from gradcheck.yml, seed and precision from the report"
+    )
     return dict(current, seed=model.seed, precision=model.precision)
 
 
-def what_differs(report: RunReport, model: ModelResult, entry: dict[str, Any], current: dict[str, Any] | None,
-                 root: str) -> list[str]:
+def what_differs(
+    report: RunReport,
+    model: ModelResult,
+    entry: dict[str, Any],
+    current: dict[str, Any] | None,
+    root: str,
+) -> list[str]:
     """Everything that can make the replay differ from the report, one line each."""
     found = []
     if report.version != __version__:
-        found.append(f"the report was written by gradcheck-ci {report.version or '(an older version)'}; "
-                     f"this is {__version__}: the error model or the directions may differ")
+        found.append(
+            f"the report was written by gradcheck-ci "
+            f"{report.version or '(an older version)'}; this is {__version__}: the error "
+            f"model or the directions may differ"
+        )
     if current is None:
         found.append(f"gradcheck.yml has no model {model.name!r} now: replaying the report's entry")
     else:
         for key in sorted(set(entry) | set(current)):
             if entry.get(key) != current.get(key):
-                found.append(f"gradcheck.yml now says {key}: {current.get(key)!r} (the report: "
-                             f"{entry.get(key)!r}); replaying the report's")
+                found.append(
+                    f"gradcheck.yml now says {key}: {current.get(key)!r} (the report: "
+                    f"{entry.get(key)!r}); replaying the report's"
+                )
     for path, digest in sorted(model.files.items()):
         now = file_digest(root, path)
         if now != digest:
-            found.append(f"{path} {'is gone' if now is None else 'changed'} since the report: the replay runs "
-                         "today's code")
+            found.append(
+                f"{path} {'is gone' if now is None else 'changed'} since the report: the "
+                f"replay runs "
+                "today's code"
+            )
     return found
 
 
@@ -108,10 +133,11 @@ SEARCH_DEPTH = 4  # directories below the current one searched for the report's 
 
 
 def locate_config(report: RunReport, model: ModelResult, report_path: str) -> str:
-    """The report's gradcheck.yml here. The report records it relative to the repository root it was checked
-    from, which need not be the current directory (`--config examples/seed-rnn/gradcheck.yml`): tried as
-    written, beside the report, then below the current directory among the configs that define the model,
-    the one whose directory holds the files the report recorded unchanged (most of them) wins."""
+    """The report's gradcheck.yml here. The report records it relative to the repository root it was
+    checked from, which need not be the current directory (`--config
+    examples/seed-rnn/gradcheck.yml`): tried as written, beside the report, then below the current
+    directory among the configs that define the model, the one whose directory holds the files the
+    report recorded unchanged (most of them) wins."""
     name = report.config_file or "gradcheck.yml"
     for candidate in (name, os.path.join(os.path.dirname(os.path.abspath(report_path)), name)):
         if os.path.isfile(candidate):
@@ -119,8 +145,11 @@ def locate_config(report: RunReport, model: ModelResult, report_path: str) -> st
     found = []
     for directory, subdirs, files in os.walk("."):
         depth = 0 if directory == "." else directory.count(os.sep)
-        subdirs[:] = [] if depth >= SEARCH_DEPTH else sorted(
-            d for d in subdirs if d not in _SKIPPED_DIRS and not d.startswith("."))
+        subdirs[:] = (
+            []
+            if depth >= SEARCH_DEPTH
+            else sorted(d for d in subdirs if d not in _SKIPPED_DIRS and not d.startswith("."))
+        )
         if os.path.basename(name) in files:
             path = os.path.normpath(os.path.join(directory, os.path.basename(name)))
             root = os.path.dirname(os.path.abspath(path))
@@ -131,11 +160,14 @@ def locate_config(report: RunReport, model: ModelResult, report_path: str) -> st
 
 
 def data_text(model: ModelResult, spec_data: Any) -> str:
-    """The inputs as the report recorded them ('sequences 4x20x3, mask 4x20'); the entry's sizes for a report
-    without them."""
+    """The inputs as the report recorded them ('sequences 4x20x3, mask 4x20'); the entry's sizes for
+    a report without them."""
     shapes = model.data.get("shapes") if isinstance(model.data, dict) else None
     if isinstance(shapes, dict) and shapes:
-        return ", ".join(f"{label} {'x'.join(str(s) for s in shape) or 'scalar'}" for label, shape in shapes.items())
+        return ", ".join(
+            f"{label} {'x'.join(str(s) for s in shape) or 'scalar'}"
+            for label, shape in shapes.items()
+        )
     return f"{spec_data.sequences} x {spec_data.steps} x {spec_data.features} (the entry's sizes)"
 
 
@@ -151,7 +183,11 @@ def directions_text(model: ModelResult, configured: int) -> str:
 def _err(p: ParamResult) -> str:
     if p.max_abs_err is not None:
         return repr(p.max_abs_err)
-    return "none of its own (passed with its band)" if p.method == "grouped" else "none (not measured)"
+    return (
+        "none of its own (passed with its band)"
+        if p.method == "grouped"
+        else ("none (not measured)")
+    )
 
 
 def comparison_lines(recorded: list[ParamResult], replayed: list[ParamResult]) -> list[str]:
@@ -163,18 +199,31 @@ def comparison_lines(recorded: list[ParamResult], replayed: list[ParamResult]) -
             lines.append(f"  {before.id}: not in the replay (its parameters changed)")
             continue
         if before.max_abs_err is None and after.max_abs_err is None:
-            verdict = ("reproduced" if before.status == after.status
-                       else f"differs ({before.status} in the report, {after.status} now)")
-            lines.append(f"  {before.id}: {before.status}, abs err {_err(before)} in the report and now: {verdict}")
+            verdict = (
+                "reproduced"
+                if before.status == after.status
+                else f"differs ({before.status} in the report, {after.status} now)"
+            )
+            lines.append(
+                f"  {before.id}: {before.status}, abs err {_err(before)} in the report "
+                f"and now: {verdict}"
+            )
             continue
         digits = digits_agreeing(before.max_abs_err, after.max_abs_err)
         same = before.status == after.status and digits is not None and digits >= REPRODUCED_DIGITS
-        verdict = ("reproduced exactly" if same and digits == 17 else
-                   f"reproduced to {digits} significant digits" if same else
-                   f"differs ({before.status} in the report, {after.status} now)" if before.status != after.status
-                   else f"differs after {digits} significant digit(s)")
-        lines.append(f"  {before.id}: {before.status}, abs err ({measured(before)}) {_err(before)} in the "
-                     f"report, {_err(after)} now: {verdict}")
+        verdict = (
+            "reproduced exactly"
+            if same and digits == 17
+            else f"reproduced to {digits} significant digits"
+            if same
+            else f"differs ({before.status} in the report, {after.status} now)"
+            if before.status != after.status
+            else f"differs after {digits} significant digit(s)"
+        )
+        lines.append(
+            f"  {before.id}: {before.status}, abs err ({measured(before)}) {_err(before)} "
+            f"in the report, {_err(after)} now: {verdict}"
+        )
     return lines
 
 
@@ -185,21 +234,33 @@ def element_lines(result: ModelResult) -> list[str]:
     lines = []
     for t in replay.get("tensors", []):
         shape = "x".join(str(s) for s in t["shape"]) or "scalar"
-        lines.append(f"  {t['id']} ({shape}): {t['disagree']} of {t['elements']} element(s) disagree; worst "
-                     f"element {t['worst_index']}: analytic {num(t['analytic'])}, numeric {num(t['numeric'])} "
-                     f"(abs err {num(abs(t['numeric'] - t['analytic']))}, tolerance {num(t['tolerance'])})")
+        lines.append(
+            f"  {t['id']} ({shape}): {t['disagree']} of {t['elements']} element(s) "
+            f"disagree; worst element {t['worst_index']}: analytic {num(t['analytic'])}, "
+            f"numeric {num(t['numeric'])} (abs err "
+            f"{num(abs(t['numeric'] - t['analytic']))}, tolerance {num(t['tolerance'])})"
+        )
     return lines
 
 
-def config_and_root(args: argparse.Namespace, report: RunReport, model: ModelResult) -> tuple[str, str]:
-    """The gradcheck.yml to replay against and the repository root (--config, --root, else where the report was
-    checked from)."""
+def config_and_root(
+    args: argparse.Namespace, report: RunReport, model: ModelResult
+) -> tuple[str, str]:
+    """The gradcheck.yml to replay against and the repository root (--config, --root, else where the
+    report was checked from)."""
     config_path = args.config or locate_config(report, model, args.report)
-    if not args.config and not os.path.isfile(config_path):  # its files would all look "gone": say what is missing
-        raise UsageError(f"cannot find the report's {config_path} with model {model.name!r} (looked in the current "
-                         f"directory, beside the report and up to {SEARCH_DEPTH} levels below here): run replay "
-                         "from the repository the report was checked in, or name it with --config PATH")
-    root = os.path.abspath(args.root) if args.root else os.path.dirname(os.path.abspath(config_path))
+    # its files would all look "gone": say what is missing
+    if not args.config and not os.path.isfile(config_path):
+        raise UsageError(
+            f"cannot find the report's {config_path} with model {model.name!r} "
+            f"(looked in the current directory, beside the report and up to "
+            f"{SEARCH_DEPTH} levels below here): run replay "
+            "from the repository the report was checked in, or name it with --config "
+            "PATH"
+        )
+    root = (
+        os.path.abspath(args.root) if args.root else os.path.dirname(os.path.abspath(config_path))
+    )
     if not os.path.isdir(root):
         raise UsageError(f"--root {args.root}: not a directory")
     return config_path, root
@@ -220,23 +281,42 @@ def replay(args: argparse.Namespace, console: Console) -> int:
     differs = notes + what_differs(report, model, entry, current, root)
     try:
         spec = ModelSpec.from_json(entry)
-    except (TypeError, ValueError, KeyError, AttributeError) as exc:  # a report edited or written by something else
-        raise UsageError(f"{args.report}: the entry recorded for model {model.name!r} is malformed ({exc})") from None
+    # a report edited or written by something else
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        raise UsageError(
+            f"{args.report}: the entry recorded for model {model.name!r} is malformed ({exc})"
+        ) from None
     spec.line = model.config_line or 0
-    spec.timeout = args.timeout or spec.timeout * 4  # the element-wise comparison comes on top of the check
+    # the element-wise comparison comes on top of the check
+    spec.timeout = args.timeout or spec.timeout * 4
     npz = args.npz or f"gradcheck-replay-{re.sub(r'[^A-Za-z0-9._-]+', '-', model.name)}.npz"
-    console.note(f"gradcheck-ci replay: {model.name} from {args.report} (written by gradcheck-ci "
-                 f"{report.version or 'unknown'}; seed {spec.seed}, {spec.precision}, mode {spec.mode}, "
-                 f"{directions_text(model, spec.directions)}; data {data_text(model, spec.data)}; "
-                 f"config {os.path.relpath(config_path)})")
-    for line in differs or ["nothing differs from the report: same gradcheck-ci, same entry, same files"]:
+    console.note(
+        f"gradcheck-ci replay: {model.name} from {args.report} (written by gradcheck-ci "
+        f"{report.version or 'unknown'}; seed {spec.seed}, {spec.precision}, mode "
+        f"{spec.mode}, {directions_text(model, spec.directions)}; data "
+        f"{data_text(model, spec.data)}; config {os.path.relpath(config_path)})"
+    )
+    for line in differs or [
+        "nothing differs from the report: same gradcheck-ci, same entry, same files"
+    ]:
         console.note(f"  {line}")
     recorded_failing = [p.id for p in model.params if p.status == "fail"]
-    meta = {"model": model.name, "report": os.path.basename(args.report), "spec": entry, "gradcheck_ci": __version__,
-            "report_version": report.version}
-    runner = Runner(root, model.config_file or "gradcheck.yml", on_event=console.progress,
-                    on_output=console.user_output,
-                    job_extra={"replay": {"npz": os.path.abspath(npz), "tensors": recorded_failing, "meta": meta}})
+    meta = {
+        "model": model.name,
+        "report": os.path.basename(args.report),
+        "spec": entry,
+        "gradcheck_ci": __version__,
+        "report_version": report.version,
+    }
+    runner = Runner(
+        root,
+        model.config_file or "gradcheck.yml",
+        on_event=console.progress,
+        on_output=console.user_output,
+        job_extra={
+            "replay": {"npz": os.path.abspath(npz), "tensors": recorded_failing, "meta": meta}
+        },
+    )
     console.model_start(spec)
     result = runner.run_one(spec)
     result.spec = entry  # as recorded: the longer timeout is the replay's, not the model's
@@ -251,9 +331,14 @@ def replay(args: argparse.Namespace, console: Console) -> int:
         for line in elements:
             console.note(line)
     if os.path.isfile(npz) and isinstance(result.extra.get("replay"), dict):
-        console.note(f"wrote {npz}: inputs/, targets, params/, analytic/ for every tensor; numeric/, abs_err/, "
-                     "tolerance/, agree/ for those compared (numpy.load; no pickles)")
-    replayed = RunReport(config_file=model.config_file or "gradcheck.yml", models=[result], version=__version__)
+        console.note(
+            f"wrote {npz}: inputs/, targets, params/, analytic/ for every tensor; "
+            f"numeric/, abs_err/, "
+            "tolerance/, agree/ for those compared (numpy.load; no pickles)"
+        )
+    replayed = RunReport(
+        config_file=model.config_file or "gradcheck.yml", models=[result], version=__version__
+    )
     if args.json:
         try:
             write_json(replayed, args.json)

@@ -1,7 +1,8 @@
-"""The run lifecycle of `gradcheck-ci check`: read the config, choose the models (--model, --shard), check
-them one by one in a worker, keep the report files current after every model, stop cleanly on SIGTERM or
-Ctrl-C, and finish with the reports written and the exit code.
+"""The run lifecycle of `gradcheck-ci check`: read the config, choose the models (--model, --shard),
+check them one by one in a worker, keep the report files current after every model, stop cleanly on
+SIGTERM or Ctrl-C, and finish with the reports written and the exit code.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,15 +30,22 @@ if TYPE_CHECKING:  # annotations only: config and runner are imported once a che
     from ..process.runner import Runner
 
 
-def select_models(specs: list[ModelSpec], patterns: list[str], shard: tuple[int, int] | None,
-                  other_names: tuple[str, ...] | list[str] = ()) -> list[ModelSpec]:
-    """The models to run; other_names: models the config names but cannot run (their entry is invalid)."""
+def select_models(
+    specs: list[ModelSpec],
+    patterns: list[str],
+    shard: tuple[int, int] | None,
+    other_names: tuple[str, ...] | list[str] = (),
+) -> list[ModelSpec]:
+    """The models to run; other_names: models the config names but cannot run (their entry is
+    invalid)."""
     if patterns:
         known = [s.name for s in specs] + list(other_names)
         unknown = [p for p in patterns if not any(fnmatch.fnmatchcase(name, p) for name in known)]
         if unknown:
             names = ", ".join(known[:20]) + (" ..." if len(known) > 20 else "")
-            raise UsageError(f"--model {', '.join(unknown)}: no such model in the config (models: {names})")
+            raise UsageError(
+                f"--model {', '.join(unknown)}: no such model in the config (models: {names})"
+            )
         specs = [s for s in specs if any(fnmatch.fnmatchcase(s.name, p) for p in patterns)]
     if shard:
         index, count = shard
@@ -46,7 +54,8 @@ def select_models(specs: list[ModelSpec], patterns: list[str], shard: tuple[int,
 
 
 def repository_prefix(root: str) -> str:
-    """Under GitHub Actions, where the config's directory sits inside the checked-out repository ("sub/")."""
+    """Under GitHub Actions, where the config's directory sits inside the checked-out repository
+    ("sub/")."""
     workspace = os.environ.get("GITHUB_WORKSPACE")
     if not workspace:
         return ""
@@ -57,10 +66,11 @@ def repository_prefix(root: str) -> str:
 
 
 class _Stop:
-    """SIGTERM (a cancelled CI job) and the first Ctrl-C: stop the running worker, report what finished.
+    """SIGTERM (a cancelled CI job) and the first Ctrl-C: stop the running worker, report what
+    finished.
 
-    Installed before the config is read, so a signal at any moment ends in complete reports; a second
-    Ctrl-C interrupts for good.
+    Installed before the config is read, so a signal at any moment ends in complete reports; a
+    second Ctrl-C interrupts for good.
     """
 
     def __init__(self) -> None:
@@ -89,28 +99,32 @@ class _Stop:
 
 
 class ReportFiles:
-    """The report files asked for (args.json, args.junit, ...: one attribute per report format), rewritten
-    atomically after every model, so that even a run killed outright (SIGKILL, a lost machine) leaves
-    valid reports: the finished models, the rest marked cancelled."""
+    """The report files asked for (args.json, args.junit, ...: one attribute per report format),
+    rewritten atomically after every model, so that even a run killed outright (SIGKILL, a lost
+    machine) leaves valid reports: the finished models, the rest marked cancelled."""
 
     def __init__(self, args: argparse.Namespace, rebase: bool = True) -> None:
-        """rebase=False: the report's paths are repository-relative already (merge reads the shards' reports)."""
+        """rebase=False: the report's paths are repository-relative already (merge reads the shards'
+        reports)."""
         self.paths = {fmt.name: getattr(args, fmt.name, None) for fmt in REPORT_FORMATS}
         self.wanted = any(self.paths.values())
         self._said: set[str] = set()  # write failures the console has reported already
         config = getattr(args, "config", "gradcheck.yml")
         root = getattr(args, "root", None) or os.path.dirname(os.path.abspath(config))
         self.prefix = repository_prefix(root) if rebase else ""
-        # The directory the written paths are relative to: the checkout under Actions, else the config's root
-        # (merge: the checkout, when it runs under Actions; unknown otherwise).
+        # The directory the written paths are relative to: the checkout under Actions, else the
+        # config's root (merge: the checkout, when it runs under Actions; unknown otherwise).
         workspace = os.environ.get("GITHUB_WORKSPACE")
         if rebase:
-            self.source_root: str | None = os.path.abspath(workspace if self.prefix and workspace else root)
+            self.source_root: str | None = os.path.abspath(
+                workspace if self.prefix and workspace else root
+            )
         else:
             self.source_root = os.path.abspath(workspace) if workspace else None
 
     def rebased(self, report: RunReport) -> RunReport:
-        """The report with paths relative to the repository (GITHUB_WORKSPACE), not to the config's directory."""
+        """The report with paths relative to the repository (GITHUB_WORKSPACE), not to the config's
+        directory."""
         report.root = self.source_root
         if not self.prefix:
             return report
@@ -118,43 +132,73 @@ class ReportFiles:
         copied.prefix_paths(self.prefix)
         return copied
 
-    def interim(self, report: RunReport, pending: list[ModelSpec], config_file: str, console: Console | None = None,
-                first: bool = False) -> None:
-        """Write the reports as they stand, the models still `pending` marked cancelled. A stream (`-`,
-        /dev/stdout) is written once, at the end. A path that cannot be a report (a directory, no permission)
-        stops the run on the `first` write, before any model; a full disk never does: the check goes on, the
-        console says so once, and every later write tries again."""
+    def interim(
+        self,
+        report: RunReport,
+        pending: list[ModelSpec],
+        config_file: str,
+        console: Console | None = None,
+        first: bool = False,
+    ) -> None:
+        """Write the reports as they stand, the models still `pending` marked cancelled. A stream
+        (`-`, /dev/stdout) is written once, at the end. A path that cannot be a report (a directory,
+        no permission) stops the run on the `first` write, before any model; a full disk never does:
+        the check goes on, the console says so once, and every later write tries again."""
         if not self.wanted:
             return
         from ..process.runner import error_result
 
-        snapshot = RunReport(config_file=report.config_file, models=list(report.models),
-                             config_errors=report.config_errors, shard=report.shard, seconds=report.seconds,
-                             version=report.version, changed_since=report.changed_since,
-                             fail_on_inconclusive=report.fail_on_inconclusive, plan=report.plan)
+        snapshot = RunReport(
+            config_file=report.config_file,
+            models=list(report.models),
+            config_errors=report.config_errors,
+            shard=report.shard,
+            seconds=report.seconds,
+            version=report.version,
+            changed_since=report.changed_since,
+            fail_on_inconclusive=report.fail_on_inconclusive,
+            plan=report.plan,
+        )
         for spec in pending:
-            snapshot.models.append(error_result(spec, config_file, ErrorInfo(
-                "not checked: the run ended before this model (it was killed, or is still running)",
-                config_file, spec.line, "cancelled")))
+            snapshot.models.append(
+                error_result(
+                    spec,
+                    config_file,
+                    ErrorInfo(
+                        "not checked: the run ended before this model (it was killed, or is still "
+                        "running)",
+                        config_file,
+                        spec.line,
+                        "cancelled",
+                    ),
+                )
+            )
         _, failures = self.write_each(snapshot, streams=False)
         for failure in failures:
             if first and not failure.transient:
                 raise UsageError(failure.message)
             if console is not None and failure.message not in self._said:
                 self._said.add(failure.message)
-                console.note(f"gradcheck-ci: {failure.message}; the check goes on, and the report is written "
-                             "again after every model", warning=True)
+                console.note(
+                    f"gradcheck-ci: {failure.message}; the check goes on, and the report "
+                    f"is written "
+                    "again after every model",
+                    warning=True,
+                )
 
     def write(self, report: RunReport) -> list[str]:
-        """Write every report asked for; the paths written. UsageError names the option whose path failed."""
+        """Write every report asked for; the paths written. UsageError names the option whose path
+        failed."""
         written, failures = self.write_each(report)
         if failures:
             raise UsageError(failures[0].message)
         return written
 
-    def write_each(self, report: RunReport, streams: bool = True) -> tuple[list[str], list[WriteFailure]]:
-        """Write every report asked for (streams too, unless `streams` is False), each whatever happened to
-        the others: the paths written, and what failed."""
+    def write_each(
+        self, report: RunReport, streams: bool = True
+    ) -> tuple[list[str], list[WriteFailure]]:
+        """Write every report asked for (streams too, unless `streams` is False), each whatever
+        happened to the others: the paths written, and what failed."""
         report = self.rebased(report)
         written: list[str] = []
         failures: list[WriteFailure] = []
@@ -165,8 +209,13 @@ class ReportFiles:
             try:
                 fmt.write(report, path, __version__)
             except OSError as exc:
-                failures.append(WriteFailure(f"cannot write the report {fmt.option} {path}: "
-                                             f"{_unwritable_reason(path, exc)}", exc.errno in _TRANSIENT))
+                failures.append(
+                    WriteFailure(
+                        f"cannot write the report {fmt.option} {path}: "
+                        f"{_unwritable_reason(path, exc)}",
+                        exc.errno in _TRANSIENT,
+                    )
+                )
                 continue
             written.append(path)
         return written, failures
@@ -178,7 +227,8 @@ class WriteFailure:
     transient: bool  # the disk (full, over quota, failing), not the path: worth trying again later
 
 
-# A full disk, a quota, an I/O error, a file-size limit: the path is fine, the space or the device is not.
+# A full disk, a quota, an I/O error, a file-size limit: the path is fine, the space or the device
+# is not.
 _TRANSIENT = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG})
 
 
@@ -192,7 +242,8 @@ def _unwritable_reason(path: str, exc: OSError) -> str:
 
 
 def check(args: argparse.Namespace, shard: tuple[int, int] | None, console: Console) -> int:
-    """Run `gradcheck-ci check` as parsed by cli.build_parser (shard: --shard, already parsed); the exit code."""
+    """Run `gradcheck-ci check` as parsed by cli.build_parser (shard: --shard, already parsed); the
+    exit code."""
     from ..config import ConfigError, format_problems, load_config
     from ..process.runner import Runner, cancelled_result
 
@@ -213,17 +264,25 @@ def check(args: argparse.Namespace, shard: tuple[int, int] | None, console: Cons
         not_run = len(report.models)  # invalid entries, reported as errors
         if getattr(args, "changed_since", None):
             specs = _only_changed(args, config, report, specs, console)
-        console.start(len(specs), config_file, not_run=not_run, skipped=len(report.models) - not_run)
+        console.start(
+            len(specs), config_file, not_run=not_run, skipped=len(report.models) - not_run
+        )
         for result in report.models:
             console.model_skipped(result)
 
-        runner = Runner(config.root, config_file, on_event=console.progress, on_output=console.user_output,
-                        fail_on_expected=args.fail_on_expected)
+        runner = Runner(
+            config.root,
+            config_file,
+            on_event=console.progress,
+            on_output=console.user_output,
+            fail_on_expected=args.fail_on_expected,
+        )
         stop.runner = runner
         if stop.requested:
             runner.cancel()
         pending = list(specs)
-        reports.interim(report, pending, config_file, console, first=True)  # fails fast on a path that cannot be
+        # fails fast on a path that cannot be
+        reports.interim(report, pending, config_file, console, first=True)
         temporary_cache = _prepare_cache(console) if specs else None
 
         def on_result(result: ModelResult) -> None:
@@ -249,19 +308,31 @@ def check(args: argparse.Namespace, shard: tuple[int, int] | None, console: Cons
         return _finish(report, reports, console, started)
 
 
-def _only_changed(args: argparse.Namespace, config: Config, report: RunReport, specs: list[ModelSpec],
-                  console: Console) -> list[ModelSpec]:
-    """--changed-since: the models to check; the others join the report as skipped (see changes.py). The
-    record is --previous-report, else the --json file as this run finds it (read before it is rewritten)."""
+def _only_changed(
+    args: argparse.Namespace,
+    config: Config,
+    report: RunReport,
+    specs: list[ModelSpec],
+    console: Console,
+) -> list[ModelSpec]:
+    """--changed-since: the models to check; the others join the report as skipped (see changes.py).
+    The record is --previous-report, else the --json file as this run finds it (read before it is
+    rewritten)."""
     from . import changes
 
     found = changes.changes_since(args.changed_since, config.root, config.rel_path())
-    previous, problem = (None, None) if found.problem else changes.read_records(args.previous_report or args.json)
-    selection = changes.select(specs, found, previous, problem, config.root, config.rel_path(), __version__)
+    previous, problem = (
+        (None, None) if found.problem else changes.read_records(args.previous_report or args.json)
+    )
+    selection = changes.select(
+        specs, found, previous, problem, config.root, config.rel_path(), __version__
+    )
     report.changed_since = selection.summary
     report.models.extend(selection.skipped)
-    console.note(f"--changed-since {args.changed_since}: {selection.message}",
-                 warning=bool(found.problem or problem))
+    console.note(
+        f"--changed-since {args.changed_since}: {selection.message}",
+        warning=bool(found.problem or problem),
+    )
     if selection.skipped:
         for name, reason in selection.reasons.items():
             console.note(f"  checking {name}: {reason}")
@@ -269,9 +340,10 @@ def _only_changed(args: argparse.Namespace, config: Config, report: RunReport, s
 
 
 def _prepare_cache(console: Console) -> str | None:
-    """Ready the cache directory before the first worker; a cache that cannot be used is never fatal: the
-    workers then get a temporary one, deleted at the end of the run (returned, for the caller to delete), so
-    that what the run says ("nothing compiled now is kept") is what it does."""
+    """Ready the cache directory before the first worker; a cache that cannot be used is never
+    fatal: the workers then get a temporary one, deleted at the end of the run (returned, for the
+    caller to delete), so that what the run says ("nothing compiled now is kept") is what it
+    does."""
     from ..platform import cachedir
 
     temporary = None
@@ -279,58 +351,93 @@ def _prepare_cache(console: Console) -> str | None:
         state = cachedir.prepare_cache()
     except cachedir.CacheDirError as exc:
         print_debug_traceback(exc)
-        if cachedir.baked_theano_cache():  # in the image: its own cache, which the container takes with it
+        # in the image: its own cache, which the container takes with it
+        if cachedir.baked_theano_cache():
             os.environ.pop(cachedir.CACHE_DIR_ENV, None)
-            console.note(f"gradcheck-ci: {exc}; checking with the image's cache (nothing compiled now is kept)")
+            console.note(
+                f"gradcheck-ci: {exc}; checking with the image's cache (nothing compiled "
+                f"now is kept)"
+            )
             return None
         temporary = tempfile.mkdtemp(prefix="gradcheck-ci-cache-")
         os.environ[cachedir.CACHE_DIR_ENV] = temporary  # the workers inherit it
-        console.note(f"gradcheck-ci: {exc}; checking with a temporary cache directory, deleted at the end "
-                     "(nothing compiled now is kept)")
+        console.note(
+            f"gradcheck-ci: {exc}; checking with a temporary cache directory, deleted at "
+            f"the end "
+            "(nothing compiled now is kept)"
+        )
         try:
             state = cachedir.prepare_cache()
-        except cachedir.CacheDirError:  # no usable temporary directory either: Theano's own errors will say
+        # no usable temporary directory either: Theano's own errors will say
+        except cachedir.CacheDirError:
             return temporary
     if state is not None:
         from ..platform import fncache
 
         pruned = fncache.prune(state.functions_dir)
         functions = fncache.count(state.functions_dir)
-        console.note(f"gradcheck-ci: {state.describe()}; {functions} compiled function(s) in the function cache"
-                     + (f" (deleted {pruned} unused for {fncache.KEEP_SECONDS // 86400} days or beyond "
-                        f"{fncache.KEEP_BYTES >> 20} MB)" if pruned else ""))
+        console.note(
+            f"gradcheck-ci: {state.describe()}; {functions} compiled function(s) in the "
+            f"function cache"
+            + (
+                f" (deleted {pruned} unused for {fncache.KEEP_SECONDS // 86400} days or "
+                f"beyond {fncache.KEEP_BYTES >> 20} MB)"
+                if pruned
+                else ""
+            )
+        )
     return temporary
 
 
 def _unreadable_config(exc: ConfigError, args: argparse.Namespace) -> RunReport:
     """The report of a run whose config could not be read at all: one configuration error."""
     message = exc.message
-    if not os.path.isfile(args.config):  # name it as given: relative to the root it would be a bare name
+    # name it as given: relative to the root it would be a bare name
+    if not os.path.isfile(args.config):
         message += f": {args.config}"
     if exc.message == "file not found":  # most likely a repository that has none yet
         option = "" if args.config == "gradcheck.yml" else f" --config {args.config}"
-        message += f"; `gradcheck-ci init{option}` writes a starting one from the functions that build your networks"
+        message += (
+            f"; `gradcheck-ci init{option}` writes a starting one from the functions that "
+            f"build your networks"
+        )
     error = ErrorInfo(message, _display_path(exc.file, args.root), exc.line, "config")
-    return RunReport(config_file=_display_path(args.config, args.root), config_errors=[error], shard=args.shard,
-                     version=__version__)
+    return RunReport(
+        config_file=_display_path(args.config, args.root),
+        config_errors=[error],
+        shard=args.shard,
+        version=__version__,
+    )
 
 
-def _plan(config: Config, patterns: list[str], shard: tuple[int, int] | None,
-          shard_text: str | None) -> tuple[RunReport, list[ModelSpec], list[ConfigProblem]]:
-    """The report as it starts (the config's problems in it), the models to check, and the problems that count
-    for this run (file-level ones, and those of the selected models).
+def _plan(
+    config: Config, patterns: list[str], shard: tuple[int, int] | None, shard_text: str | None
+) -> tuple[RunReport, list[ModelSpec], list[ConfigProblem]]:
+    """The report as it starts (the config's problems in it), the models to check, and the problems
+    that count for this run (file-level ones, and those of the selected models).
 
-    A model whose entry is invalid is not run: it is reported once, as an error holding all its problems.
+    A model whose entry is invalid is not run: it is reported once, as an error holding all its
+    problems.
     """
     config_file = config.rel_path()
     problem_models = {p.model for p in config.problems if p.model}
-    whole = select_models(config.models, patterns, None, sorted(problem_models))  # every shard's models
-    planned = list(dict.fromkeys([s.name for s in whole] + sorted(n for n in problem_models if _selected(n, patterns))))
-    report = RunReport(config_file=config_file, shard=shard_text, version=__version__,
-                       plan={"config_sha256": config.sha256, "models": planned})
+    # every shard's models
+    whole = select_models(config.models, patterns, None, sorted(problem_models))
+    planned = list(
+        dict.fromkeys(
+            [s.name for s in whole] + sorted(n for n in problem_models if _selected(n, patterns))
+        )
+    )
+    report = RunReport(
+        config_file=config_file,
+        shard=shard_text,
+        version=__version__,
+        plan={"config_sha256": config.sha256, "models": planned},
+    )
     specs = select_models(config.models, patterns, shard, sorted(problem_models))
     counted = []
-    messages: dict[str, list[str]] = {}  # model -> its problems after the first (one result per model, all in it)
+    # model -> its problems after the first (one result per model, all in it)
+    messages: dict[str, list[str]] = {}
     for problem in config.problems:
         error = ErrorInfo(problem.message, config_file, problem.line, "config")
         if problem.model and _selected(problem.model, patterns):
@@ -343,7 +450,8 @@ def _plan(config: Config, patterns: list[str], shard: tuple[int, int] | None,
         elif not problem.model:
             counted.append(problem)
             report.config_errors.append(error)
-    for model in report.models:  # joined once: adding to a message per problem was quadratic in its problems
+    # joined once: adding to a message per problem was quadratic in its problems
+    for model in report.models:
         if messages.get(model.name) and model.error is not None:
             model.error.message = "; ".join([model.error.message, *messages[model.name]])
     return report, [s for s in specs if s.name not in problem_models], counted
@@ -354,8 +462,17 @@ def _selected(name: str, patterns: list[str]) -> bool:
 
 
 def _config_error_result(name: str, error: ErrorInfo) -> ModelResult:
-    return ModelResult(name=name, factory="", status="error", seed=0, precision="float64", mode="auto",
-                       error=error, config_file=error.file, config_line=error.line)
+    return ModelResult(
+        name=name,
+        factory="",
+        status="error",
+        seed=0,
+        precision="float64",
+        mode="auto",
+        error=error,
+        config_file=error.file,
+        config_line=error.line,
+    )
 
 
 def _display_path(path: str | None, root: str | None) -> str:
@@ -368,9 +485,13 @@ def _display_path(path: str | None, root: str | None) -> str:
 def _finish(report: RunReport, reports: ReportFiles, console: Console, started: float) -> int:
     report.seconds = time.perf_counter() - started
     written, failures = reports.write_each(report)
-    report.unwritten = [failure.message.removeprefix("cannot write the report ") for failure in failures]
+    report.unwritten = [
+        failure.message.removeprefix("cannot write the report ") for failure in failures
+    ]
     console.finish(reports.rebased(report), written, html_report=reports.paths.get("html"))
     for failure in failures:
         print(f"gradcheck-ci: error: {failure.message}", file=sys.stderr)
-    write_step_outputs(report, reports.paths.get("json") if reports.paths.get("json") in written else None)
+    write_step_outputs(
+        report, reports.paths.get("json") if reports.paths.get("json") in written else None
+    )
     return report.exit_code

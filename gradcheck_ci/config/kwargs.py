@@ -1,9 +1,11 @@
 """Reading `kwargs:`, the factory's keyword arguments, as plain JSON-like data.
 
-Values must survive ModelSpec.to_json, so no sets, dates or bytes. Aliases can multiply values without
-end ("billion laughs"), so one mapping may expand to at most MAX_KWARGS_VALUES values and nest at most
-MAX_DEPTH levels; past that the keyword argument is blamed, not a spot deep inside the expansion.
+Values must survive ModelSpec.to_json, so no sets, dates or bytes. Aliases can multiply values
+without end ("billion laughs"), so one mapping may expand to at most MAX_KWARGS_VALUES values and
+nest at most MAX_DEPTH levels; past that the keyword argument is blamed, not a spot deep inside the
+expansion.
 """
+
 from __future__ import annotations
 
 from typing import Any, cast
@@ -31,7 +33,9 @@ def keyword_arguments(nodes: Nodes, node: Node, where: str) -> dict[str, tuple[A
     if nodes.is_null(node, where):
         return {}
     if not isinstance(node, MappingNode):
-        raise Bad(f"{where} must be a mapping of keyword arguments, got {nodes.given(node, where)}", node)
+        raise Bad(
+            f"{where} must be a mapping of keyword arguments, got {nodes.given(node, where)}", node
+        )
     entries = {}
     budget = Budget(MAX_KWARGS_VALUES, where, node)
     for name, (name_node, value_node) in nodes.items(node, where).items():
@@ -48,8 +52,11 @@ def plain(nodes: Nodes, node: Node, where: str, stack: list[int], budget: Budget
     """
     budget.left -= 1
     if budget.left < 0:  # point at the keyword argument, not deep inside the expansion
-        raise Bad(f"{budget.where} is too large (over {MAX_KWARGS_VALUES} values after expanding aliases)",
-                  budget.node)
+        raise Bad(
+            f"{budget.where} is too large (over {MAX_KWARGS_VALUES} values after expanding "
+            f"aliases)",
+            budget.node,
+        )
     if id(node) in stack:
         raise Bad(f"{where} refers to itself through an alias", node)
     if len(stack) >= MAX_DEPTH:
@@ -59,9 +66,12 @@ def plain(nodes: Nodes, node: Node, where: str, stack: list[int], budget: Budget
     inner = stack + [id(node)]
     if isinstance(node, SequenceNode):
         nodes.check_tag(node, where, TAG + "seq")
-        return [plain(nodes, item, f"{where}[{i}]", inner, budget) for i, item in enumerate(node.value)]
+        return [
+            plain(nodes, item, f"{where}[{i}]", inner, budget) for i, item in enumerate(node.value)
+        ]
     result = {}
-    for name, (name_node, value_node) in nodes.items(cast(MappingNode, node), where).items():  # the third kind
+    # the third kind
+    for name, (name_node, value_node) in nodes.items(cast(MappingNode, node), where).items():
         _string_key(nodes, name_node, where)
         result[name] = plain(nodes, value_node, f"{where}.{name}", inner, budget)
     return result
@@ -69,5 +79,8 @@ def plain(nodes: Nodes, node: Node, where: str, stack: list[int], budget: Budget
 
 def _string_key(nodes: Nodes, node: Node, where: str) -> None:
     if node.tag != TAG + "str":
-        raise Bad(f"keys in {where} must be strings, got {nodes.given(node, where)} "
-                  "(quote it to make it a string)", node)
+        raise Bad(
+            f"keys in {where} must be strings, got {nodes.given(node, where)} "
+            "(quote it to make it a string)",
+            node,
+        )

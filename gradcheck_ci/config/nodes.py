@@ -1,10 +1,11 @@
-"""Walking the YAML node tree: the items of a mapping (duplicate keys, '<<' merges), tags, scalar values,
-and the words for what the user wrote ("a list", "true (a boolean)").
+"""Walking the YAML node tree: the items of a mapping (duplicate keys, '<<' merges), tags, scalar
+values, and the words for what the user wrote ("a list", "true (a boolean)").
 
-A mapping is walked once however many aliases or merges reach it, which bounds the work of an alias bomb
-("billion laughs") made of merges; kwargs values, which aliases can multiply, have their own budget
-(kwargs.py).
+A mapping is walked once however many aliases or merges reach it, which bounds the work of an alias
+bomb ("billion laughs") made of merges; kwargs values, which aliases can multiply, have their own
+budget (kwargs.py).
 """
+
 from __future__ import annotations
 
 import copy
@@ -39,17 +40,20 @@ def line(node: Node) -> int:
 def show(value: Any, limit: int = 60) -> str:
     """repr() for messages, cut to `limit` characters."""
     text = repr(value)
-    return text if len(text) <= limit else text[:limit - 4] + "...'"
+    return text if len(text) <= limit else text[: limit - 4] + "...'"
 
 
 class Nodes:
-    """The node tree being read. `problems` is the list the current scope reports into (the reader swaps
-    it per model entry); `root` is the repository root that file references are checked against."""
+    """The node tree being read. `problems` is the list the current scope reports into (the reader
+    swaps it per model entry); `root` is the repository root that file references are checked
+    against."""
 
     def __init__(self, root: str):
         self.root = root
         self.problems: list[ConfigProblem] = []
-        self._present: dict[int, tuple[list[ConfigProblem], set[tuple[object, ...]], list[int]]] = {}
+        self._present: dict[
+            int, tuple[list[ConfigProblem], set[tuple[object, ...]], list[int]]
+        ] = {}
         self._constructor = yaml.constructor.SafeConstructor()
         self._items_cache: dict[int, tuple[Items, list[ConfigProblem]]] = {}
 
@@ -63,7 +67,8 @@ class Nodes:
         """key -> (key node, value node) in file order; duplicates reported, '<<' merges applied.
 
         Memoised per node, its problems replayed on reuse: a mapping reached through many aliases or
-        merges (even an alias bomb) is walked once, and every model that uses it still sees its problems.
+        merges (even an alias bomb) is walked once, and every model that uses it still sees its
+        problems.
         """
         if id(node) in self._items_cache:
             items, problems = self._items_cache[id(node)]
@@ -75,19 +80,24 @@ class Nodes:
         return items
 
     def _replay(self, problems: list[ConfigProblem]) -> None:
-        """Add `problems` to the current list, each once. The keys already in each list are kept beside it, so a
-        mapping merged into many entries costs its own problems per use, not a scan of the list (quadratic)."""
+        """Add `problems` to the current list, each once. The keys already in each list are kept
+        beside it, so a mapping merged into many entries costs its own problems per use, not a scan
+        of the list (quadratic)."""
         target = self.problems
         entry = self._present.get(id(target))
-        if entry is None or entry[0] is not target:  # a new list (the reader swaps one in per model entry)
+        # a new list (the reader swaps one in per model entry)
+        if entry is None or entry[0] is not target:
             entry = self._present[id(target)] = (target, set(), [0])
         _, keys, counted = entry
-        keys.update(_problem_key(p) for p in target[counted[0]:])  # what was reported since the last replay
+        # what was reported since the last replay
+        keys.update(_problem_key(p) for p in target[counted[0] :])
         for problem in problems:
             key = _problem_key(problem)
             if key not in keys:
                 keys.add(key)
-                target.append(ConfigProblem(problem.message, problem.line, problem.column, problem.model))
+                target.append(
+                    ConfigProblem(problem.message, problem.line, problem.column, problem.model)
+                )
         counted[0] = len(target)
 
     def walk_items(self, node: MappingNode, where: str, seen: set[int] | None) -> Items:
@@ -103,11 +113,17 @@ class Nodes:
                         merged.setdefault(key, pair)  # earlier merge sources win
                 continue
             if not isinstance(key_node, ScalarNode):
-                self.problem(f"keys in {where} must be plain names, got {self.given(key_node, where)}", key_node)
+                self.problem(
+                    f"keys in {where} must be plain names, got {self.given(key_node, where)}",
+                    key_node,
+                )
                 continue
             key = key_node.value
             if key in own:
-                self.problem(f"duplicate key {show(key)} in {where} (first on line {line(own[key][0])})", key_node)
+                self.problem(
+                    f"duplicate key {show(key)} in {where} (first on line {line(own[key][0])})",
+                    key_node,
+                )
                 continue
             own[key] = (key_node, value_node)
         return {**merged, **own}  # explicit keys override merged ones, as in YAML
@@ -116,8 +132,11 @@ class Nodes:
         sources = node.value if isinstance(node, SequenceNode) else [node]
         good = [s for s in sources if isinstance(s, MappingNode) and id(s) not in seen]
         if len(good) != len(sources):
-            self.problem(f"'<<' in {where} must be followed by an alias of another mapping (or a list of them)",
-                         node)
+            self.problem(
+                f"'<<' in {where} must be followed by an alias of another mapping (or a "
+                f"list of them)",
+                node,
+            )
         return good
 
     def check_tag(self, node: Node, where: str, expected: str) -> None:
@@ -137,7 +156,10 @@ class Nodes:
         try:
             if node.tag not in SCALAR_TAGS:
                 if node.tag == TAG + "timestamp":
-                    raise Bad(f"{key}: {show(node.value)} reads as a date; quote it to make it a string", node)
+                    raise Bad(
+                        f"{key}: {show(node.value)} reads as a date; quote it to make it a string",
+                        node,
+                    )
                 raise Bad(f"{key}: unsupported YAML tag {show(node.tag)}", node)
             try:
                 return self._constructor.construct_object(node, deep=True)

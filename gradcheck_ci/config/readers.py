@@ -4,6 +4,7 @@ A reader is `read(nodes, node, key) -> value`: `key` is the dotted name used in 
 ("defaults.data.steps"), and a bad value raises `Bad` with the message the user sees. The key table
 (keys.py) gives each key its reader; the functions taking options (`integer(minimum=1)`) make one.
 """
+
 from __future__ import annotations
 
 import keyword
@@ -27,10 +28,15 @@ _NAME_RE = re.compile(r"[A-Za-z0-9._-]+\Z")
 
 
 def wrong(nodes: Nodes, node: Node, key: str, expected: str) -> Bad:
-    """'key must be <expected>, got <what was written>', with a hint about quotes when they are the trouble."""
+    """'key must be <expected>, got <what was written>', with a hint about quotes when they are the
+    trouble."""
     value = nodes.scalar(node, key, quiet=True)
     hint = ""
-    if isinstance(value, str) and getattr(node, "style", None) in ("'", '"') and _looks_numeric(value):
+    if (
+        isinstance(value, str)
+        and getattr(node, "style", None) in ("'", '"')
+        and _looks_numeric(value)
+    ):
         hint = " (write it without quotes)"
     elif "string" in expected and isinstance(value, (bool, int, float)):
         hint = " (quote it to make it a string)"
@@ -53,18 +59,27 @@ def string(nodes: Nodes, node: Node, key: str, expected: str = "a non-empty stri
 
 
 def integer(minimum: int, maximum: int | None = None) -> Reader:
-    """An integer >= minimum (and <= maximum, where what uses it has a limit); a boolean is not an integer here."""
+    """An integer >= minimum (and <= maximum, where what uses it has a limit); a boolean is not an
+    integer here."""
+
     def read(nodes: Nodes, node: Node, key: str) -> int:
         value = nodes.scalar(node, key)
-        if type(value) is int and value >= minimum and (maximum is None or value <= maximum):  # booleans: no
+        # booleans: no
+        if type(value) is int and value >= minimum and (maximum is None or value <= maximum):
             return value
-        wanted = f"an integer >= {minimum}" if maximum is None else f"an integer from {minimum} to {maximum:,}"
+        wanted = (
+            f"an integer >= {minimum}"
+            if maximum is None
+            else (f"an integer from {minimum} to {maximum:,}")
+        )
         raise wrong(nodes, node, key, wanted)
+
     return read
 
 
 def number(above_zero: bool) -> Reader:
     """A finite number (> 0, or >= 0), as a float; integers are accepted, booleans are not."""
+
     def read(nodes: Nodes, node: Node, key: str) -> float:
         value = nodes.scalar(node, key)
         expected = "a number > 0" if above_zero else "a number >= 0"
@@ -78,18 +93,22 @@ def number(above_zero: bool) -> Reader:
             elif result > 0 or (result == 0 and not above_zero):
                 return result
         raise wrong(nodes, node, key, expected)
+
     return read
 
 
 def optional(reader: Reader) -> Reader:
     """An empty value reads as None (the engine's default); anything else goes to `reader`."""
+
     def read(nodes: Nodes, node: Node, key: str) -> Any:
         return None if nodes.is_null(node, key) else reader(nodes, node, key)
+
     return read
 
 
 def choice(options: tuple[str, ...]) -> Reader:
     """One of `options`, with a did-you-mean for a near miss."""
+
     def read(nodes: Nodes, node: Node, key: str) -> str:
         value = nodes.scalar(node, key)
         if isinstance(value, str) and value in options:
@@ -97,14 +116,16 @@ def choice(options: tuple[str, ...]) -> Reader:
         bad = wrong(nodes, node, key, "one of " + ", ".join(options))
         hint = did_you_mean(value, options) if isinstance(value, str) else None
         raise Bad(with_hint(bad.message, hint), node)
+
     return read
 
 
-LASAGNE_STACKS = ("0.1", "master", "auto")  # platform/lasagne_stacks.py's CHOICES (this layer cannot import it)
+# platform/lasagne_stacks.py's CHOICES (this layer cannot import it)
+LASAGNE_STACKS = ("0.1", "master", "auto")
 
 
 def lasagne_stack(nodes: Nodes, node: Node, key: str) -> str:
-    """"0.1", master or auto; an unquoted 0.1 (a YAML number) is the release too."""
+    """ "0.1", master or auto; an unquoted 0.1 (a YAML number) is the release too."""
     value = nodes.scalar(node, key)
     if value == 0.1 and type(value) is float:
         return "0.1"
@@ -129,7 +150,8 @@ def any_integer(nodes: Nodes, node: Node, key: str) -> int:
 
 
 def output(nodes: Nodes, node: Node, key: str) -> int | str | None:
-    """Which of the values a factory returns is the output layer: an index, a dict key or a layer name."""
+    """Which of the values a factory returns is the output layer: an index, a dict key or a layer
+    name."""
     if nodes.is_null(node, key):
         return None
     value = nodes.scalar(node, key)
@@ -137,8 +159,12 @@ def output(nodes: Nodes, node: Node, key: str) -> int | str | None:
         return value
     if isinstance(value, str) and value.strip():
         return value
-    raise wrong(nodes, node, key, "an index >= 0 (of the tuple or list the factory returns), a dict key "
-                "or a layer name")
+    raise wrong(
+        nodes,
+        node,
+        key,
+        "an index >= 0 (of the tuple or list the factory returns), a dict key or a layer name",
+    )
 
 
 def argument_name(nodes: Nodes, node: Node, key: str) -> str:
@@ -146,23 +172,32 @@ def argument_name(nodes: Nodes, node: Node, key: str) -> str:
     value = nodes.scalar(node, key)
     if isinstance(value, str) and value.isidentifier() and not keyword.iskeyword(value):
         return value
-    raise Bad(f"{key}: {show(node.value)} is not a Python argument name (the factory's argument that "
-              "receives the InputLayer)", node)
+    raise Bad(
+        f"{key}: {show(node.value)} is not a Python argument name (the factory's argument "
+        f"that "
+        "receives the InputLayer)",
+        node,
+    )
 
 
 def input_name(nodes: Nodes, node: Node, key: str) -> str:
-    """A name in `data.inputs`: an input's argument name in `inputs`, its InputLayer's or variable's name,
-    or its label (InputLayer#0)."""
+    """A name in `data.inputs`: an input's argument name in `inputs`, its InputLayer's or variable's
+    name, or its label (InputLayer#0)."""
     value = nodes.scalar(node, key)
     if isinstance(value, str) and value.strip() and "." not in value:
         return value
-    raise Bad(f"{key}: {show(node.value)} is not an input name (an InputLayer's name, its input "
-              "variable's name, an `inputs` argument name or a label such as InputLayer#0; no dots)", node)
+    raise Bad(
+        f"{key}: {show(node.value)} is not an input name (an InputLayer's name, its input "
+        "variable's name, an `inputs` argument name or a label such as InputLayer#0; no dots)",
+        node,
+    )
 
 
 def shape(nodes: Nodes, node: Node, key: str) -> list[int | None]:
     """An InputLayer shape: a list of sizes >= 1, null where `data` fills the size."""
-    expected = "a list of sizes (integers >= 1, or null to fill from `data`), such as [null, null, 50]"
+    expected = (
+        "a list of sizes (integers >= 1, or null to fill from `data`), such as [null, null, 50]"
+    )
     if not isinstance(node, SequenceNode):
         raise wrong(nodes, node, key, expected)
     nodes.check_tag(node, key, TAG + "seq")
@@ -172,7 +207,9 @@ def shape(nodes: Nodes, node: Node, key: str) -> list[int | None]:
     for i, item in enumerate(node.value):
         value = None if nodes.is_null(item, key) else nodes.scalar(item, key)
         if value is not None and not (type(value) is int and value >= 1):
-            raise wrong(nodes, item, f"{key}[{i}]", "an integer >= 1, or null to fill it from `data`")
+            raise wrong(
+                nodes, item, f"{key}[{i}]", "an integer >= 1, or null to fill it from `data`"
+            )
         sizes.append(value)
     return sizes
 
@@ -192,12 +229,15 @@ def name(nodes: Nodes, node: Node, key: str) -> str:
 
 def reference(nodes: Nodes, node: Node, key: str) -> str:
     """'path/to/file.py:function' or 'package.module:function' (a factory)."""
-    text = string(nodes, node, key, "a string 'path/to/file.py:function' or 'package.module:function'")
+    text = string(
+        nodes, node, key, "a string 'path/to/file.py:function' or 'package.module:function'"
+    )
     return read_reference(text, nodes.root, key, node)
 
 
 def loss(nodes: Nodes, node: Node, key: str) -> str | None:
-    """A built-in loss name, a 'target:function' reference, or empty (None: chosen from the output layer)."""
+    """A built-in loss name, a 'target:function' reference, or empty (None: chosen from the output
+    layer)."""
     if nodes.is_null(node, key):
         return None
     expected = "a loss name (" + ", ".join(BUILTIN_LOSSES) + ") or 'module:function'"
@@ -205,14 +245,16 @@ def loss(nodes: Nodes, node: Node, key: str) -> str | None:
     if ":" in value:
         return read_reference(value, nodes.root, key, node)
     if value not in BUILTIN_LOSSES:
-        hint = did_you_mean(value, BUILTIN_LOSSES) or ("use one of " + ", ".join(BUILTIN_LOSSES)
-                                                      + ", or 'path/to/file.py:function'")
+        hint = did_you_mean(value, BUILTIN_LOSSES) or (
+            "use one of " + ", ".join(BUILTIN_LOSSES) + ", or 'path/to/file.py:function'"
+        )
         raise Bad(with_hint(f"unknown {key} {show(value)}", hint), node)
     return value
 
 
 def allowed_causes(nodes: Nodes, node: Node, key: str) -> list[str]:
-    """Cause codes a model accepts (`allow:`): a list (or one string) of codes that have an ablation."""
+    """Cause codes a model accepts (`allow:`): a list (or one string) of codes that have an
+    ablation."""
     expected = "a list of cause codes such as [truncated-bptt, gradient-clipping]"
     items = [node] if isinstance(node, ScalarNode) and not nodes.is_null(node, key) else None
     if items is None:
@@ -227,8 +269,9 @@ def allowed_causes(nodes: Nodes, node: Node, key: str) -> list[str]:
         where = key if isinstance(node, ScalarNode) else f"{key}[{i}]"
         code = string(nodes, item, where, "a cause code (a non-empty string)")
         if code not in ALLOWABLE:
-            hint = did_you_mean(code, ALLOWABLE) or ("causes that can be allowed (they have an ablation): "
-                                                     + ", ".join(ALLOWABLE))
+            hint = did_you_mean(code, ALLOWABLE) or (
+                "causes that can be allowed (they have an ablation): " + ", ".join(ALLOWABLE)
+            )
             raise Bad(with_hint(f"{where}: {show(code)} cannot be allowed", hint), item)
         if code not in codes:
             codes.append(code)
@@ -245,5 +288,7 @@ def params(nodes: Nodes, node: Node, key: str) -> list[str]:
     nodes.check_tag(node, key, TAG + "seq")
     if not node.value:
         raise Bad(f"{key} is empty; use ['*'] to check every parameter", node)
-    return [string(nodes, item, f"{key}[{i}]", "a non-empty string (a parameter id or glob)")
-            for i, item in enumerate(node.value)]
+    return [
+        string(nodes, item, f"{key}[{i}]", "a non-empty string (a parameter id or glob)")
+        for i, item in enumerate(node.value)
+    ]

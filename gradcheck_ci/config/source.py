@@ -3,6 +3,7 @@
 Everything that goes wrong here is fatal (`ConfigError`): there is no tree to read problems from.
 The tree is composed, not constructed, so every value keeps its line and column.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -33,16 +34,22 @@ def read_text(path: str) -> str:
     except UnicodeDecodeError as e:
         line_start = data.rfind(b"\n", 0, e.start) + 1
         line = data.count(b"\n", 0, e.start) + 1
-        column = len(data[line_start:e.start].decode("utf-8", "replace")) + 1
-        raise ConfigError(f"file is not valid UTF-8 (byte 0x{data[e.start]:02x}); save it as UTF-8",
-                          path, line, column) from None
+        column = len(data[line_start : e.start].decode("utf-8", "replace")) + 1
+        raise ConfigError(
+            f"file is not valid UTF-8 (byte 0x{data[e.start]:02x}); save it as UTF-8",
+            path,
+            line,
+            column,
+        ) from None
     return text.removeprefix("\ufeff")
 
 
 def _read_regular_file(path: str) -> bytes:
-    """The bytes of a regular file. A FIFO or a device (/dev/zero) would block or never end: ConfigError.
+    """The bytes of a regular file. A FIFO or a device (/dev/zero) would block or never end:
+    ConfigError.
 
-    Opened without blocking and checked on the open file, so a path swapped after a check cannot slip through.
+    Opened without blocking and checked on the open file, so a path swapped after a check cannot
+    slip through.
     """
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     with os.fdopen(fd, "rb") as f:
@@ -50,17 +57,21 @@ def _read_regular_file(path: str) -> bytes:
         if stat.S_ISDIR(mode):
             raise IsADirectoryError(path)
         if not stat.S_ISREG(mode):
-            raise ConfigError("is not a regular file (a pipe, a device or a socket); give the path of a file", path)
+            raise ConfigError(
+                "is not a regular file (a pipe, a device or a socket); give the path of a file",
+                path,
+            )
         return f.read()
 
 
 def _yaml12_floats(loader: type[yaml.resolver.BaseResolver]) -> None:
-    # PyYAML follows YAML 1.1, where `1e-4` (no dot) is a string: a trap for rtol and for kwargs such
-    # as learning rates. Read it as a float, as YAML 1.2 does. Quoted "1e-4" stays a string.
+    # PyYAML follows YAML 1.1, where `1e-4` (no dot) is a string: a trap for rtol and for kwargs
+    # such as learning rates. Read it as a float, as YAML 1.2 does. Quoted "1e-4" stays a string.
     loader.add_implicit_resolver(
         "tag:yaml.org,2002:float",
         re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)[eE][-+]?[0-9]+$"),
-        list("-+0123456789."))
+        list("-+0123456789."),
+    )
 
 
 class _PyLoader(yaml.SafeLoader):
@@ -70,6 +81,7 @@ class _PyLoader(yaml.SafeLoader):
 _yaml12_floats(_PyLoader)
 _LOADERS: tuple[type[yaml.SafeLoader] | type[yaml.CSafeLoader], ...] = (_PyLoader,)
 if getattr(yaml, "CSafeLoader", None) is not None:
+
     class _CLoader(yaml.CSafeLoader):  # libyaml: ~10x faster, which matters for big files
         pass
 
@@ -108,8 +120,12 @@ def _syntax_error(error: BaseException, path: str, text: str) -> ConfigError:
         line = text.count("\n", 0, position) + 1
         column = position - (text.rfind("\n", 0, position) + 1) + 1
         character = error.character if isinstance(error.character, int) else ord(error.character)
-        return ConfigError(f"YAML syntax error: unacceptable character #x{character:04x}: {error.reason}",
-                           path, line, column)
+        return ConfigError(
+            f"YAML syntax error: unacceptable character #x{character:04x}: {error.reason}",
+            path,
+            line,
+            column,
+        )
     mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
     problem = getattr(error, "problem", None) or getattr(error, "context", None) or str(error)
     message = f"YAML syntax error: {problem}"

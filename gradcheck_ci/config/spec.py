@@ -1,9 +1,12 @@
 """What reading gradcheck.yml produces: `ModelSpec`s inside a `Config`, and the two kinds of failure
-(`ConfigError`, raised; `ConfigProblem`, collected). Also how a 'target:function' reference resolves.
+(`ConfigError`, raised; `ConfigProblem`, collected). Also how a 'target:function' reference
+resolves.
 
-The field defaults of `ModelSpec` and `DataSpec` are the key table's (keys.py); tests/unit/test_config_keys.py
-keeps them equal. They are written out here so that the engine's view of a model reads plainly.
+The field defaults of `ModelSpec` and `DataSpec` are the key table's (keys.py);
+tests/unit/test_config_keys.py keeps them equal. They are written out here so that the engine's view
+of a model reads plainly.
 """
+
 from __future__ import annotations
 
 import copy
@@ -24,7 +27,10 @@ class InputRange:
         """What is wrong with these values together (None: nothing); the reader reports it."""
         low, high = values.get("low", 0), values.get("high")
         if isinstance(high, int) and isinstance(low, int) and low >= high:
-            return f"low ({low}) must be below high ({high}): integers are drawn from low <= value < high"
+            return (
+                f"low ({low}) must be below high ({high}): integers are drawn from low <= "
+                f"value < high"
+            )
         return None
 
 
@@ -42,7 +48,8 @@ class DataSpec:
 
 @dataclass
 class InputSpec:
-    """`inputs.<argument>`: an InputLayer gradcheck-ci makes and passes to the factory as that argument."""
+    """`inputs.<argument>`: an InputLayer gradcheck-ci makes and passes to the factory as that
+    argument."""
 
     shape: list[int | None]  # None: filled from `data`
     dtype: str | None = None  # None: Theano's floatX (the model's precision)
@@ -63,7 +70,8 @@ class ModelSpec:
     name: str
     factory: str  # as written: "path/to/file.py:function" or "package.module:function"
     kwargs: dict[str, Any] = field(default_factory=dict)
-    inputs: dict[str, InputSpec] = field(default_factory=dict)  # InputLayers made for the factory's arguments
+    # InputLayers made for the factory's arguments
+    inputs: dict[str, InputSpec] = field(default_factory=dict)
     output: int | str | None = None  # which returned value is the output layer; None: found
     data: DataSpec = field(default_factory=DataSpec)
     loss: str | None = None  # None: chosen later from the output nonlinearity
@@ -77,8 +85,10 @@ class ModelSpec:
     timeout: float = 600.0  # seconds
     memory: int = 8192  # MiB
     expect: str = "pass"
-    allow: list[str] = field(default_factory=list)  # cause codes (causes.ALLOWABLE) accepted by their ablation
-    lasagne: str = "auto"  # 0.1 | master | auto: 0.1, or master when its code needs it (platform/lasagne_stacks.py)
+    # cause codes (causes.ALLOWABLE) accepted by their ablation
+    allow: list[str] = field(default_factory=list)
+    # 0.1 | master | auto: 0.1, or master when its code needs it (platform/lasagne_stacks.py)
+    lasagne: str = "auto"
     line: int = 0  # 1-based line of the entry in gradcheck.yml (0: not read from a file)
     # Line of every key given for this model, dotted ("data.steps", "kwargs.gradient_steps");
     # keys inherited from `defaults` map to their line there.
@@ -92,17 +102,23 @@ class ModelSpec:
         d = copy.deepcopy(dict(d))
         data = d.get("data") or {}
         if not isinstance(data, DataSpec):
-            ranges = {k: v if isinstance(v, InputRange) else InputRange(**v)
-                      for k, v in (data.get("inputs") or {}).items()}
+            ranges = {
+                k: v if isinstance(v, InputRange) else InputRange(**v)
+                for k, v in (data.get("inputs") or {}).items()
+            }
             data = DataSpec(**{**data, "inputs": ranges})
         d["data"] = data
-        d["inputs"] = {k: v if isinstance(v, InputSpec) else InputSpec(**v) for k, v in (d.get("inputs") or {}).items()}
+        d["inputs"] = {
+            k: v if isinstance(v, InputSpec) else InputSpec(**v)
+            for k, v in (d.get("inputs") or {}).items()
+        }
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in d.items() if k in known})
 
     def as_checked(self) -> dict[str, Any]:
-        """What the check of this entry depends on: every key with defaults applied, without the line numbers
-        (moving an entry in gradcheck.yml changes nothing). Reports record it; `replay` re-runs it."""
+        """What the check of this entry depends on: every key with defaults applied, without the
+        line numbers (moving an entry in gradcheck.yml changes nothing). Reports record it; `replay`
+        re-runs it."""
         record = self.to_json()
         record.pop("line", None)
         record.pop("key_lines", None)
@@ -124,7 +140,8 @@ class Config:
     version: int
     models: list[ModelSpec]
     problems: list[ConfigProblem]
-    sha256: str = ""  # of the file's text: the shards of one run must have read the same config (merge)
+    # of the file's text: the shards of one run must have read the same config (merge)
+    sha256: str = ""
 
     def rel_path(self) -> str:
         """The config path relative to the repository root, '/' separators."""
@@ -156,8 +173,9 @@ def format_problem(path: str, p: ConfigProblem) -> str:
 
 
 def format_problems(path: str, problems: list[ConfigProblem]) -> list[str]:
-    """format_problem for each distinct problem, in file order of first report: a problem of a mapping merged
-    into many model entries (an anchor with a duplicate key) is one line saying how many entries it spoils."""
+    """format_problem for each distinct problem, in file order of first report: a problem of a
+    mapping merged into many model entries (an anchor with a duplicate key) is one line saying how
+    many entries it spoils."""
     counts: dict[str, int] = {}
     for problem in problems:
         text = format_problem(path, problem)

@@ -1,8 +1,10 @@
-"""The error a model's check stops with when the model cannot be checked, located where its cause is, and
-GRADCHECK_CI_DEBUG: the traceback behind any one-line error, for whoever has to find out more.
+"""The error a model's check stops with when the model cannot be checked, located where its cause
+is, and GRADCHECK_CI_DEBUG: the traceback behind any one-line error, for whoever has to find out
+more.
 
 Foundation layer: imports nothing from the package, so every layer above can raise it.
 """
+
 from __future__ import annotations
 
 from typing import TextIO
@@ -13,16 +15,20 @@ class UsageError(Exception):
 
 
 class ModelLoadError(Exception):
-    """A model that cannot be checked: the message, and the file and line to blame (the user's code for
-    things their code did, gradcheck.yml for things the config did). `kind` is ErrorInfo.kind."""
+    """A model that cannot be checked: the message, and the file and line to blame (the user's code
+    for things their code did, gradcheck.yml for things the config did). `kind` is
+    ErrorInfo.kind."""
 
-    def __init__(self, message: str, file: str | None = None, line: int | None = None, kind: str = "load"):
+    def __init__(
+        self, message: str, file: str | None = None, line: int | None = None, kind: str = "load"
+    ):
         super().__init__(message)
         self.message = message
         self.file = file
         self.line = line
         self.kind = kind
-        # What the code used that only Lasagne master has, when that is why (usercode/legacy.master_api)
+        # What the code used that only Lasagne master has, when that is why
+        # (usercode/legacy.master_api)
         self.master_api: str | None = None
 
 
@@ -30,15 +36,17 @@ DEBUG_ENV = "GRADCHECK_CI_DEBUG"
 
 
 def debug_enabled() -> bool:
-    """GRADCHECK_CI_DEBUG set (to anything but "", "0" or "false"): show the traceback behind each one-line error."""
+    """GRADCHECK_CI_DEBUG set (to anything but "", "0" or "false"): show the traceback behind each
+    one-line error."""
     import os
 
     return os.environ.get(DEBUG_ENV, "").strip().lower() not in ("", "0", "false", "no")
 
 
 def debug_traceback(exc: BaseException) -> str:
-    """Every traceback behind `exc`, oldest first: also the ones `raise ... from None` hides from Python's own
-    printout, because the hidden one is usually the user's (the import error behind "cannot import ...")."""
+    """Every traceback behind `exc`, oldest first: also the ones `raise ... from None` hides from
+    Python's own printout, because the hidden one is usually the user's (the import error behind
+    "cannot import ...")."""
     import traceback
 
     chain: list[BaseException] = []
@@ -46,14 +54,22 @@ def debug_traceback(exc: BaseException) -> str:
     while current is not None and all(current is not seen for seen in chain):
         chain.append(current)
         current = current.__cause__ or current.__context__
-    parts = ["".join(traceback.format_exception(type(e), e, e.__traceback__, chain=False)) for e in reversed(chain)]
+    parts = [
+        "".join(traceback.format_exception(type(e), e, e.__traceback__, chain=False))
+        for e in reversed(chain)
+    ]
     return "\nwhich led to:\n\n".join(parts)
 
 
 def print_debug_traceback(exc: BaseException, stream: TextIO | None = None) -> None:
-    """Print debug_traceback(exc) to `stream` (stderr) when GRADCHECK_CI_DEBUG is set; nothing otherwise."""
+    """Print debug_traceback(exc) to `stream` (stderr) when GRADCHECK_CI_DEBUG is set; nothing
+    otherwise."""
     import sys
 
     if debug_enabled():
         out = stream if stream is not None else sys.stderr
-        print(f"[{DEBUG_ENV}] the traceback behind the error:\n" + debug_traceback(exc).rstrip(), file=out, flush=True)
+        print(
+            f"[{DEBUG_ENV}] the traceback behind the error:\n" + debug_traceback(exc).rstrip(),
+            file=out,
+            flush=True,
+        )

@@ -1,16 +1,18 @@
-"""The built-in losses: one table, read by the config (which names are valid), the objective (the targets
-a loss needs and its per-row expression) and the docs. Adding a loss is one row here.
+"""The built-in losses: one table, read by the config (which names are valid), the objective (the
+targets a loss needs and its per-row expression) and the docs. Adding a loss is one row here.
 
 Importing this module costs nothing: Theano and Lasagne are imported only when a loss is built, so
 `gradcheck-ci validate` can read the names without them.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-# What the synthetic targets of a loss are: integer labels below the output's units, 0/1 per unit, or reals.
+# What the synthetic targets of a loss are: integer labels below the output's units, 0/1 per unit,
+# or reals.
 TARGET_KINDS = ("labels", "binary", "real")
 
 
@@ -19,15 +21,16 @@ class Loss:
     name: str
     target_kind: str  # one of TARGET_KINDS
     doc: str  # one line, for docs/config.md
-    per_row: Callable[[Any, Any], Any]  # (prediction (rows, units), target) -> per-row symbolic loss
+    # (prediction (rows, units), target) -> per-row symbolic loss
+    per_row: Callable[[Any, Any], Any]
 
 
 def _categorical_crossentropy(prediction: Any, target: Any) -> Any:
-    """Picks each row's label column by indexing: the same value as lasagne.objectives.categorical_crossentropy,
-    but Theano's op for that one loops over the rows in Python whenever the softmax sits inside a scan
-    (100,000 rows in the reported network: about 0.14 s per loss evaluation and as much again per gradient),
-    where the index is one numpy call. Outside a scan Theano still fuses -log(softmax(x)[rows, labels]) into
-    its C crossentropy op."""
+    """Picks each row's label column by indexing: the same value as
+    lasagne.objectives.categorical_crossentropy, but Theano's op for that one loops over the rows in
+    Python whenever the softmax sits inside a scan (100,000 rows in the reported network: about 0.14
+    s per loss evaluation and as much again per gradient), where the index is one numpy call.
+    Outside a scan Theano still fuses -log(softmax(x)[rows, labels]) into its C crossentropy op."""
     import theano.tensor as T
 
     return -T.log(prediction[T.arange(prediction.shape[0]), target])
@@ -44,9 +47,18 @@ def _lasagne(name: str) -> Callable[[Any, Any], Any]:
 
 
 LOSSES: tuple[Loss, ...] = (
-    Loss("categorical_crossentropy", "labels", "softmax outputs against integer labels",
-         _categorical_crossentropy),
-    Loss("binary_crossentropy", "binary", "sigmoid outputs against 0/1 targets", _lasagne("binary_crossentropy")),
+    Loss(
+        "categorical_crossentropy",
+        "labels",
+        "softmax outputs against integer labels",
+        _categorical_crossentropy,
+    ),
+    Loss(
+        "binary_crossentropy",
+        "binary",
+        "sigmoid outputs against 0/1 targets",
+        _lasagne("binary_crossentropy"),
+    ),
     Loss("squared_error", "real", "any output against Gaussian targets", _lasagne("squared_error")),
 )
 BY_NAME: dict[str, Loss] = {loss.name: loss for loss in LOSSES}

@@ -1,4 +1,6 @@
-"""Did-you-mean hints for names the user mistyped (config keys, choices, factory functions, loss functions)."""
+"""Did-you-mean hints for names the user mistyped (config keys, choices, factory functions, loss
+functions)."""
+
 from __future__ import annotations
 
 import difflib

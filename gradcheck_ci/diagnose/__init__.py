@@ -2,21 +2,23 @@
 
     diagnose(context) -> list[Diagnosis]
 
-Runs in the worker after the check of one model (context.Context holds the built model, the objective, the
-compiled check and the result). The causes, their codes and their run order are the table in
-gradcheck_ci/core/causes.py; each cause is the module of this package named after its code, its docstring the
-documentation (docs/diagnosis.md summarises them). What a cause's module provides depends on its phase:
+Runs in the worker after the check of one model (context.Context holds the built model, the
+objective, the compiled check and the result). The causes, their codes and their run order are the
+table in gradcheck_ci/core/causes.py; each cause is the module of this package named after its code,
+its docstring the documentation (docs/diagnosis.md summarises them). What a cause's module provides
+depends on its phase:
 
     always, non-finite, float32, general   find(session) -> list[Diagnosis]
-    non-finite also                        for_loss(session) -> list[Diagnosis]   (the loss is not finite)
-    graph                                  suspects(session), describe(session, suspect, outcome)  (suspects.py)
+    non-finite also (the loss not finite)  for_loss(session) -> list[Diagnosis]
+    graph (suspects.py)                    suspects(session), describe(session, suspect, outcome)
 
-Order matters: causes that can be switched off are tried first, each ablation changing only its own cause;
-the tensors an ablation fixes are "explained", and the general causes (a kink, a wrong backward pass) only
-look at what is left. Correct models get no diagnosis; the ablations and probes run only when a tensor
-fails, so a passing model costs one symbolic theano.grad and a walk over its graph. Last, failing models
-with recurrent layers get a gradient-through-time profile (profile.py).
+Order matters: causes that can be switched off are tried first, each ablation changing only its own
+cause; the tensors an ablation fixes are "explained", and the general causes (a kink, a wrong
+backward pass) only look at what is left. Correct models get no diagnosis; the ablations and probes
+run only when a tensor fails, so a passing model costs one symbolic theano.grad and a walk over its
+graph. Last, failing models with recurrent layers get a gradient-through-time profile (profile.py).
 """
+
 from __future__ import annotations
 
 import importlib
@@ -43,7 +45,8 @@ __all__ = ["CODES", "PHASES", "diagnose", "finder"]
 
 
 def diagnose(context: Context) -> list[Diagnosis]:
-    """Every cause found for this model's mismatch (or untrustworthy check); [] for a correct model."""
+    """Every cause found for this model's mismatch (or untrustworthy check); [] for a correct
+    model."""
     if os.environ.get(NO_DIAGNOSIS_ENV):
         return []
     session = Session(context)
@@ -51,7 +54,9 @@ def diagnose(context: Context) -> list[Diagnosis]:
     try:
         _run(session, found)
     except Exception as exc:  # noqa: BLE001 - a diagnosis bug must never cost the user the check's result
-        context.result.extra["diagnosis_error"] = diagnosis_error(exc, getattr(context, "root", None))
+        context.result.extra["diagnosis_error"] = diagnosis_error(
+            exc, getattr(context, "root", None)
+        )
     seconds = round(time.perf_counter() - session.started, 3)
     if session.failing or found:
         context.result.seconds["diagnosis"] = seconds
@@ -60,24 +65,29 @@ def diagnose(context: Context) -> list[Diagnosis]:
 
 def _run(session: Session, found: list[Diagnosis]) -> None:
     loss = session.result.loss_value
-    if loss is not None and not math.isfinite(loss):  # nothing can be compared: only where the NaN/Inf starts
+    # nothing can be compared: only where the NaN/Inf starts
+    if loss is not None and not math.isfinite(loss):
         session.progress("the loss is not finite: locating the first NaN/Inf")
         for module in _finders("non-finite"):
             found.extend(module.for_loss(session))
         return
-    if not of(session.precision).settles_itself:  # what float64 confirmed, it localised (float32 cannot see it)
+    # what float64 confirmed, it localised (float32 cannot see it)
+    if not of(session.precision).settles_itself:
         found.extend(low_precision.localised_in_float64(session))
     background = None
     try:
         for phase in causes.PHASES:
             if phase == "general" and session.spec.allow:
-                allow.accept(session, found)  # before the general causes: an allowed difference needs no other
+                # before the general causes: an allowed difference needs no other
+                allow.accept(session, found)
             found.extend(PHASES[phase].run(session, _finders(phase)))
             if phase == "always" and not session.unexplained:
                 found.extend(_kinks(session))
-                return  # nothing failed, or the always-on causes explained it all: no probes, no profiles
+                # nothing failed, or the always-on causes explained it all: no probes, no profiles
+                return
             if phase == "always":
-                background = start_profiles(session)  # the profile needs no ablation: a second core runs it
+                # the profile needs no ablation: a second core runs it
+                background = start_profiles(session)
         attach_profiles(session, found, background)
         background = None
     finally:
@@ -86,22 +96,31 @@ def _run(session: Session, found: list[Diagnosis]) -> None:
     if session.skipped:
         session.result.extra["diagnosis_skipped"] = session.skipped
         spec = session.spec
-        session.result.notices.append(skipped_notice(session.skipped, spec.timeout, session.context.config_file,
-                                                     spec.key_lines.get("timeout", spec.line)))
+        session.result.notices.append(
+            skipped_notice(
+                session.skipped,
+                spec.timeout,
+                session.context.config_file,
+                spec.key_lines.get("timeout", spec.line),
+            )
+        )
 
 
 # ---------------------------------------------------------------- the phases (causes.PHASES)
 
+
 def _kinks(session: Session) -> list[Diagnosis]:
-    """An inconclusive model (nothing fails): where the kink that kept its tensors from being judged is."""
+    """An inconclusive model (nothing fails): where the kink that kept its tensors from being judged
+    is."""
     if not session.inconclusive:
         return []
     session.progress("locating the kink the comparisons could not get past")
     try:
         return non_differentiable.detect(session, list(session.inconclusive))
     except Exception as exc:  # noqa: BLE001 - a courtesy: the verdict stands without it
-        session.result.extra["diagnosis_error"] = diagnosis_error(exc, getattr(session.context, "root", None),
-                                                                  "the non-differentiable probe")
+        session.result.extra["diagnosis_error"] = diagnosis_error(
+            exc, getattr(session.context, "root", None), "the non-differentiable probe"
+        )
         return []
 
 
@@ -131,7 +150,8 @@ def _float32(session: Session, modules: list[Any]) -> list[Diagnosis]:
 
 @dataclass(frozen=True)
 class Phase:
-    run: Callable[[Session, list[Any]], list[Diagnosis]]  # runs the phase's cause modules, in table order
+    # runs the phase's cause modules, in table order
+    run: Callable[[Session, list[Any]], list[Diagnosis]]
     interface: tuple[str, ...]  # the functions each of its cause modules defines
 
 
@@ -146,12 +166,17 @@ PHASES: dict[str, Phase] = {
 
 # ---------------------------------------------------------------- the cause modules
 
+
 def _load(cause: causes.Cause) -> ModuleType:
     module = importlib.import_module(f"{__name__}.{cause.module}")
-    missing = [name for name in ("CODE", *PHASES[cause.phase].interface) if not hasattr(module, name)]
+    missing = [
+        name for name in ("CODE", *PHASES[cause.phase].interface) if not hasattr(module, name)
+    ]
     if missing or module.CODE != cause.code:
-        raise ImportError(f"{module.__name__} does not implement the {cause.phase!r} cause {cause.code!r}: "
-                          f"{', '.join(missing) or 'CODE differs'}")
+        raise ImportError(
+            f"{module.__name__} does not implement the {cause.phase!r} cause "
+            f"{cause.code!r}: {', '.join(missing) or 'CODE differs'}"
+        )
     return module
 
 

@@ -1,10 +1,11 @@
 """Confirmation by ablation: rebuild with exactly one change, re-check the failing tensors, compare.
 
-A cause is `confirmed` only when its ablation ran and every tensor that failed passes afterwards; when the
-ablation ran and some still fail, it is `confirmed: false`. The re-check uses the engine's own comparison
-(check.check_tensor) on the same synthetic data, the same parameter values and the same probe directions,
-so "before" and "after" differ only by the change.
+A cause is `confirmed` only when its ablation ran and every tensor that failed passes afterwards;
+when the ablation ran and some still fail, it is `confirmed: false`. The re-check uses the engine's
+own comparison (check.check_tensor) on the same synthetic data, the same parameter values and the
+same probe directions, so "before" and "after" differ only by the change.
 """
+
 from __future__ import annotations
 
 import time
@@ -28,7 +29,11 @@ class Outcome:
 
     @property
     def explained(self) -> list[int]:
-        return [k for k in self.tested if self.after.get(k) is not None and self.after[k].status == "pass"]
+        return [
+            k
+            for k in self.tested
+            if self.after.get(k) is not None and self.after[k].status == "pass"
+        ]
 
     @property
     def still_failing(self) -> list[int]:
@@ -42,53 +47,81 @@ class Outcome:
         ids = {k: session.model.params[k].id for k in self.tested}
         before = {ids[k]: param_evidence(session.param(k)) for k in self.tested}
         after = {ids[k]: param_evidence(self.after[k]) for k in self.tested if k in self.after}
-        return {"ablation": self.change, "before": before, "after": after,
-                "explained": [ids[k] for k in self.explained], "still_failing": [ids[k] for k in self.still_failing],
-                "ablation_seconds": round(self.seconds, 3), **self.extra}
+        return {
+            "ablation": self.change,
+            "before": before,
+            "after": after,
+            "explained": [ids[k] for k in self.explained],
+            "still_failing": [ids[k] for k in self.still_failing],
+            "ablation_seconds": round(self.seconds, 3),
+            **self.extra,
+        }
 
     def worst(self, session: Session) -> tuple[float, float]:
-        """Largest error before and after (over the tested tensors; a tensor that passed with its band has no
-        error of its own: 0)."""
+        """Largest error before and after (over the tested tensors; a tensor that passed with its
+        band has no error of its own: 0)."""
         before = max((session.param(k).max_abs_err or 0.0 for k in self.tested), default=0.0)
-        after = max((self.after[k].max_abs_err or 0.0 for k in self.tested if k in self.after), default=0.0)
+        after = max(
+            (self.after[k].max_abs_err or 0.0 for k in self.tested if k in self.after), default=0.0
+        )
         return before, after
 
     def ruled_out(self, session: Session, code: str, label: str | None) -> dict[str, Any]:
         """The entry for session.ruled_out when this ablation ran and the mismatch stayed."""
         before, after = self.worst(session)
-        return {"code": code, "layer": label, "ablation": self.change, "max_abs_err_before": before,
-                "max_abs_err_after": after, "why": "the mismatch did not change when it was switched off"}
+        return {
+            "code": code,
+            "layer": label,
+            "ablation": self.change,
+            "max_abs_err_before": before,
+            "max_abs_err_after": after,
+            "why": "the mismatch did not change when it was switched off",
+        }
 
 
 def after_text(after: float) -> str:
-    """The largest error after an ablation, in words: tensors that passed with their band have none of
-    their own (0 here), so "every comparison within tolerance" says what is known."""
+    """The largest error after an ablation, in words: tensors that passed with their band have none
+    of their own (0 here), so "every comparison within tolerance" says what is known."""
     return f"{fmt(after)} after" if after > 0 else "every comparison within tolerance after"
 
 
 def verdict_sentence(session: Session, outcome: Outcome | None, change: str) -> str:
-    """The end of a diagnosis message: what the ablation did to the mismatch ("." when it did not run). The
-    ablation is the outcome's own (a joint one names every layer), else `change`."""
+    """The end of a diagnosis message: what the ablation did to the mismatch ("." when it did not
+    run). The ablation is the outcome's own (a joint one names every layer), else `change`."""
     if outcome is None:
         return "."
     change = outcome.change or change
     before, after = outcome.worst(session)
     if outcome.confirmed:
-        return f". Rebuilt with {change}, the gradients agree (max error {fmt(before)} before, {after_text(after)})."
+        return (
+            f". Rebuilt with {change}, the gradients agree (max error {fmt(before)} before, "
+            f"{after_text(after)})."
+        )
     fixed = session.tensor_ids(outcome.explained)
     left = session.tensor_ids(outcome.still_failing)
-    return (f". Rebuilt with {change}: {names(fixed)} {verb(len(fixed), 'agrees', 'agree')} but {names(left)} "
-            f"still {verb(len(left), 'differs', 'differ')}, so something else is wrong too.")
+    return (
+        f". Rebuilt with {change}: {names(fixed)} {verb(len(fixed), 'agrees', 'agree')} but "
+        f"{names(left)} still {verb(len(left), 'differs', 'differ')}, so something else is "
+        f"wrong too."
+    )
 
 
-def recheck(session: Session, change: str, changes: list[tuple[Any, str, Any]] | None = None,
-            freeze: bool | None = None, indices: list[int] | None = None,
-            rewrite: Callable[[Any], Any] | None = None, backward_only: bool = False) -> Outcome:
-    """Rebuild the objective with `changes` applied, recompile, and re-check `indices` (default: failing).
+def recheck(
+    session: Session,
+    change: str,
+    changes: list[tuple[Any, str, Any]] | None = None,
+    freeze: bool | None = None,
+    indices: list[int] | None = None,
+    rewrite: Callable[[Any], Any] | None = None,
+    backward_only: bool = False,
+) -> Outcome:
+    """Rebuild the objective with `changes` applied, recompile, and re-check `indices` (default:
+    failing).
 
-    `rewrite` (loss -> loss) changes the rebuilt graph itself, for causes no layer attribute controls.
-    `backward_only`: the change leaves the forward pass as it is (truncation, clipping), so the check's
-    forward-only function serves the probes and only the gradient function is compiled again.
+    `rewrite` (loss -> loss) changes the rebuilt graph itself, for causes no layer attribute
+    controls. `backward_only`: the change leaves the forward pass as it is (truncation, clipping),
+    so the check's forward-only function serves the probes and only the gradient function is
+    compiled again.
     """
     from ..model.objective import build_objective
 
@@ -101,22 +134,39 @@ def recheck(session: Session, change: str, changes: list[tuple[Any, str, Any]] |
         if rewrite is not None:
             objective = replace(objective, loss=rewrite(objective.loss))
         session.progress(f"ablation {change}: compiling")
-        compiled = compile_like_check(session, objective, freeze, backward_only and freeze == session.frozen)
+        compiled = compile_like_check(
+            session, objective, freeze, backward_only and freeze == session.frozen
+        )
     session.progress(f"ablation {change}: re-checking {len(indices)} tensor(s)")
     grads = check.analytic(compiled)
-    after = check.check_selected(compiled, session.model, grads.grads, indices, session.spec, session.mode,
-                                 session.rtol, session.atol)
+    after = check.check_selected(
+        compiled,
+        session.model,
+        grads.grads,
+        indices,
+        session.spec,
+        session.mode,
+        session.rtol,
+        session.atol,
+    )
     return Outcome(change, indices, after, time.perf_counter() - started, compiled=compiled)
 
 
-def compile_like_check(session: Session, objective: Any, freeze: bool,
-                       backward_only: bool = False) -> evaluation.CompiledCheck:
+def compile_like_check(
+    session: Session, objective: Any, freeze: bool, backward_only: bool = False
+) -> evaluation.CompiledCheck:
     """check.compile_check for a rebuilt objective, on the check's own data and parameter values."""
     graph = check.gradient_graph(session.model, objective)
     reused = session.compiled.loss_fn if backward_only else None
     grad_fn, loss_fn, seconds = check.compile_functions(graph, freeze, loss_fn=reused)
-    compiled = evaluation.CompiledCheck(grad_fn, loss_fn, session.compiled.data, session.compiled.base,
-                                   session.precision, seconds={"compile": seconds})
+    compiled = evaluation.CompiledCheck(
+        grad_fn,
+        loss_fn,
+        session.compiled.data,
+        session.compiled.base,
+        session.precision,
+        seconds={"compile": seconds},
+    )
     if backward_only and not session.compiled.probe_with_gradient:
         compiled.base_loss = session.compiled.base_loss  # the same function at the same point,
         compiled.noise_floor = session.compiled.noise_floor  # with the same round-off
@@ -131,8 +181,13 @@ class Suspect:
     layer: Any
     label: str
     change: str  # the ablation in the user's terms, e.g. "gradient_steps=-1"
-    changes: list[tuple[Any, str, Any]] | None  # attribute changes on built layers; None: see rewrite
-    rewrite: Callable[[Any], Any] | None = None  # or a graph rewrite of the loss; neither: cannot ablate
-    facts: dict[str, Any] = field(default_factory=dict)  # what the graph showed (JSON-able), for the evidence
-    decisive: bool = False  # the evidence alone shows it acts (grad_clipping=0): report even without ablation
-    no_effect: str = ""  # set when it provably cannot change this check (truncation longer than the sequence)
+    # attribute changes on built layers; None: see rewrite
+    changes: list[tuple[Any, str, Any]] | None
+    # or a graph rewrite of the loss; neither: cannot ablate
+    rewrite: Callable[[Any], Any] | None = None
+    # what the graph showed (JSON-able), for the evidence
+    facts: dict[str, Any] = field(default_factory=dict)
+    # the evidence alone shows it acts (grad_clipping=0): report even without ablation
+    decisive: bool = False
+    # set when it provably cannot change this check (truncation longer than the sequence)
+    no_effect: str = ""

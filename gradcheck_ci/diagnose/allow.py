@@ -1,17 +1,20 @@
-"""`allow:`: causes a model accepts (truncated BPTT and gradient clipping are legitimate training choices).
+"""`allow:`: causes a model accepts (truncated BPTT and gradient clipping are legitimate training
+choices).
 
 After the causes are looked for, the failing tensors are checked once more with every allowed cause
-switched off at once, in every layer that has it (the graph causes' joint ablation, suspects.joint_outcome),
-with the same check and so the same sensitivity. The tensors that then agree with finite differences are
-`allowed`: their difference is explained by the allowed causes and nothing else. Tensors that still
-disagree keep failing, so any other bug in the model is still caught. An allowed cause that is not found
-changes nothing. Causes that are not graph causes are accepted on their own confirmation: low-precision
-(the gradient is right in float64) and stochastic-forward (the gradients agree with the random stream
-frozen).
+switched off at once, in every layer that has it (the graph causes' joint ablation,
+suspects.joint_outcome), with the same check and so the same sensitivity. The tensors that then
+agree with finite differences are `allowed`: their difference is explained by the allowed causes and
+nothing else. Tensors that still disagree keep failing, so any other bug in the model is still
+caught. An allowed cause that is not found changes nothing. Causes that are not graph causes are
+accepted on their own confirmation: low-precision (the gradient is right in float64) and
+stochastic-forward (the gradients agree with the random stream frozen).
 
-The model's `allowed` list holds each accepted cause with its evidence (the ablation, the errors before
-and after); a notice says so in every report format; the cause's diagnosis stays, marked allowed.
+The model's `allowed` list holds each accepted cause with its evidence (the ablation, the errors
+before and after); a notice says so in every report format; the cause's diagnosis stays, marked
+allowed.
 """
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -26,7 +29,8 @@ NOTICE_CODE = "allowed-cause"
 
 
 def accept(session: Session, found: list[Diagnosis]) -> None:
-    """Turn the failing tensors the allowed causes explain into `allowed` ones (see the module docstring)."""
+    """Turn the failing tensors the allowed causes explain into `allowed` ones (see the module
+    docstring)."""
     allowed = list(session.spec.allow)
     if not allowed or not session.failing:
         return
@@ -39,21 +43,41 @@ def accept(session: Session, found: list[Diagnosis]) -> None:
             entries.append(_entry(session, graph, outcome))
             accepted.update({k: outcome.change for k in outcome.explained})
     for diagnosis in found:
-        if diagnosis.code in allowed and diagnosis.code not in {g.cause.CODE for g in graph} and diagnosis.confirmed:
+        if (
+            diagnosis.code in allowed
+            and diagnosis.code not in {g.cause.CODE for g in graph}
+            and diagnosis.confirmed
+        ):
             ids = set(diagnosis.evidence.get("explained", []))
-            tensors = [k for k in session.failing if session.model.params[k].id in ids and k not in accepted]
+            tensors = [
+                k
+                for k in session.failing
+                if session.model.params[k].id in ids and k not in accepted
+            ]
             if tensors:
-                entries.append({"codes": [diagnosis.code], "layers": [diagnosis.layer] if diagnosis.layer else [],
-                                "tensors": session.tensor_ids(tensors),
-                                "ablation": diagnosis.evidence.get("ablation"), "evidence": diagnosis.evidence})
+                entries.append(
+                    {
+                        "codes": [diagnosis.code],
+                        "layers": [diagnosis.layer] if diagnosis.layer else [],
+                        "tensors": session.tensor_ids(tensors),
+                        "ablation": diagnosis.evidence.get("ablation"),
+                        "evidence": diagnosis.evidence,
+                    }
+                )
                 accepted.update({k: str(diagnosis.evidence.get("ablation")) for k in tensors})
     if not accepted:
         return
     result = session.result
     for k, change in accepted.items():
         p = result.params[k]
-        result.params[k] = replace(p, status="allowed", note=(
-            f"differs from finite differences by an allowed cause: rebuilt with {change}, it agrees"))
+        result.params[k] = replace(
+            p,
+            status="allowed",
+            note=(
+                f"differs from finite differences by an allowed cause: rebuilt with {change}, it "
+                f"agrees"
+            ),
+        )
     result.allowed.extend(entries)
     codes = {code for entry in entries for code in entry["codes"]}
     for diagnosis in found:
@@ -65,23 +89,33 @@ def accept(session: Session, found: list[Diagnosis]) -> None:
 
 
 def _graph_outcome(session: Session, groups: list[Group]) -> Outcome | None:
-    """Every allowed graph cause off at once, re-checking every failing tensor (reusing the cause's own joint
-    ablation when it is exactly that)."""
-    if len(groups) == 1 and groups[0].outcome is not None and groups[0].outcome.tested == session.failing:
+    """Every allowed graph cause off at once, re-checking every failing tensor (reusing the cause's
+    own joint ablation when it is exactly that)."""
+    if (
+        len(groups) == 1
+        and groups[0].outcome is not None
+        and groups[0].outcome.tested == session.failing
+    ):
         return groups[0].outcome
     if not session.affordable("ablation of the allowed causes", session.rebuild_estimate()):
         return None
     try:
-        return joint_outcome(session, [s for g in groups for s in g.suspects], indices=list(session.failing))
+        return joint_outcome(
+            session, [s for g in groups for s in g.suspects], indices=list(session.failing)
+        )
     except Exception as exc:  # noqa: BLE001 - nothing can be accepted without the proof: the tensors keep failing
         session.result.extra["allow_error"] = f"{type(exc).__name__}: {exc}"
         return None
 
 
 def _entry(session: Session, groups: list[Group], outcome: Outcome) -> dict[str, Any]:
-    return {"codes": [g.cause.CODE for g in groups], "layers": [s.label for g in groups for s in g.suspects],
-            "tensors": session.tensor_ids(outcome.explained), "ablation": outcome.change,
-            "evidence": outcome.evidence(session)}
+    return {
+        "codes": [g.cause.CODE for g in groups],
+        "layers": [s.label for g in groups for s in g.suspects],
+        "tensors": session.tensor_ids(outcome.explained),
+        "ablation": outcome.change,
+        "evidence": outcome.evidence(session),
+    }
 
 
 def _notice(session: Session, entries: list[dict[str, Any]], tensors: list[int]) -> Notice:
@@ -89,11 +123,19 @@ def _notice(session: Session, entries: list[dict[str, Any]], tensors: list[int])
     ids = session.tensor_ids(tensors)
     left = [k for k in session.failing if k not in tensors]
     ablations = "; ".join(str(entry["ablation"]) for entry in entries)
-    message = (f"allowed ({', '.join(codes)}): {names(ids)} {verb(len(ids), 'differs', 'differ')} from finite "
-               f"differences only because of {verb(len(codes), 'this cause', 'these causes')}: rebuilt with "
-               f"{ablations}, {verb(len(ids), 'it agrees', 'they agree')}")
+    message = (
+        f"allowed ({', '.join(codes)}): {names(ids)} {verb(len(ids), 'differs', 'differ')} "
+        f"from finite differences only because of "
+        f"{verb(len(codes), 'this cause', 'these causes')}: rebuilt with {ablations}, "
+        f"{verb(len(ids), 'it agrees', 'they agree')}"
+    )
     if left:
-        message += f"; {names(session.tensor_ids(left))} still {verb(len(left), 'fails', 'fail')} for another reason"
+        message += (
+            f"; {names(session.tensor_ids(left))} still {verb(len(left), 'fails', 'fail')} "
+            f"for another reason"
+        )
     first = session.model.params[tensors[0]]
     site = first.site
-    return Notice(message + ".", NOTICE_CODE, site.file if site else None, site.line if site else None)
+    return Notice(
+        message + ".", NOTICE_CODE, site.file if site else None, site.line if site else None
+    )

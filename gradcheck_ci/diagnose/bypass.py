@@ -1,11 +1,13 @@
 """The ablation of Theano's gradient-only ops: a layer rebuilt as if its code had not called them.
 
-`theano.gradient.grad_clip`, `disconnected_grad`, `zero_grad` and `consider_constant` return their input
-unchanged in the forward pass and only change what flows back. While the layer's `get_output_for` runs
-again for the rebuild, calling one of those ops returns its input, so the rebuilt layer has none of them,
-wherever its code called them: inline, in a helper, or in the step function of its own `theano.scan`. The
-forward pass is the same, so the check's forward function still serves the probes.
+`theano.gradient.grad_clip`, `disconnected_grad`, `zero_grad` and `consider_constant` return their
+input unchanged in the forward pass and only change what flows back. While the layer's
+`get_output_for` runs again for the rebuild, calling one of those ops returns its input, so the
+rebuilt layer has none of them, wherever its code called them: inline, in a helper, or in the step
+function of its own `theano.scan`. The forward pass is the same, so the check's forward function
+still serves the probes.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -19,7 +21,8 @@ GRADIENT_ONLY: dict[str, str] = {
     "ZeroGrad": "theano.gradient.zero_grad",
     "ConsiderConstant": "theano.gradient.consider_constant",
 }
-STOPS = ("DisconnectedGrad", "ZeroGrad", "ConsiderConstant")  # the ones that cut the gradient outright
+# the ones that cut the gradient outright
+STOPS = ("DisconnectedGrad", "ZeroGrad", "ConsiderConstant")
 
 
 def kind_of(op: Any) -> str | None:
@@ -53,7 +56,8 @@ def identities(kinds: tuple[str, ...]) -> Iterator[None]:
 
 
 def without(layer: Any, kinds: tuple[str, ...]) -> tuple[Any, str, Any]:
-    """The attribute change (for session.attributes) that rebuilds `layer` without ops of these classes."""
+    """The attribute change (for session.attributes) that rebuilds `layer` without ops of these
+    classes."""
     original = layer.get_output_for
 
     def get_output_for(*args: Any, **kwargs: Any) -> Any:

@@ -1,4 +1,6 @@
-"""What the check of one model hands to the diagnosis (and to the float64 settling of a float32 check)."""
+"""What the check of one model hands to the diagnosis (and to the float64 settling of a float32
+check)."""
+
 from __future__ import annotations
 
 from collections.abc import Callable

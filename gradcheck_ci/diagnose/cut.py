@@ -1,16 +1,19 @@
-"""Why Theano finds no gradient for a parameter that is in the model: where its paths to the loss are cut.
+"""Why Theano finds no gradient for a parameter that is in the model: where its paths to the loss
+are cut.
 
 Three different facts hide behind `theano.grad(..., return_disconnected="None")` returning None:
 
 - `absent`: no path at all: nothing the loss computes uses the parameter;
-- `stopped`: every path crosses a gradient stop the code put there (`disconnected_grad`, `zero_grad`,
-  `consider_constant`): the loss depends on the parameter, Theano's gradient ignores that;
-- `piecewise`: every path crosses an integer-valued op (argmax, a comparison, a cast to int): the loss is
-  piecewise constant in the parameter, so its derivative is zero wherever it exists;
+- `stopped`: every path crosses a gradient stop the code put there (`disconnected_grad`,
+  `zero_grad`, `consider_constant`): the loss depends on the parameter, Theano's gradient ignores
+that;
+- `piecewise`: every path crosses an integer-valued op (argmax, a comparison, a cast to int): the
+  loss is piecewise constant in the parameter, so its derivative is zero wherever it exists;
 - `shape`: the loss uses only the parameter's shape.
 
 Walked forward from the parameter over the loss graph (outer graph; scans are taken as opaque).
 """
+
 from __future__ import annotations
 
 import re
@@ -25,7 +28,8 @@ SHAPE_OPS = ("Shape", "Shape_i")
 @dataclass
 class Cut:
     kind: str  # "stopped" | "piecewise" | "shape" | "absent"
-    nodes: list[Any] = field(default_factory=list)  # the Apply nodes that cut the paths (none for "absent")
+    # the Apply nodes that cut the paths (none for "absent")
+    nodes: list[Any] = field(default_factory=list)
 
     def op_names(self) -> list[str]:
         return list(dict.fromkeys(op_name(node.op) for node in self.nodes))

@@ -1,20 +1,23 @@
 """disconnected: a selected parameter gets no gradient from the loss, so its check means nothing.
 
-The check differentiates with `disconnected_inputs="ignore"`, so such a parameter gets an all-zero gradient.
-Detected symbolically: `theano.grad(loss, params, return_disconnected="None")` returns None for it. Why
-(cut.py) decides what is said:
+The check differentiates with `disconnected_inputs="ignore"`, so such a parameter gets an all-zero
+gradient. Detected symbolically: `theano.grad(loss, params, return_disconnected="None")` returns
+None for it. Why (cut.py) decides what is said:
 
-- nothing the loss computes uses it (a custom layer that creates a parameter with add_param and never uses
-  it in get_output_for, a branch that does not reach the output): the finite differences are zero too;
+- nothing the loss computes uses it (a custom layer that creates a parameter with add_param and
+  never uses it in get_output_for, a branch that does not reach the output): the finite differences
+are zero too;
 - it reaches the loss only through an integer-valued op such as argmax (hard attention): the loss is
   piecewise constant in it, so the finite differences are zero too, except across a jump;
 - only its shape is used;
-- its gradient is stopped (`disconnected_grad`, `zero_grad`) at a line of the user's: the loss does depend
-  on it. When its tensor fails, the `gradient-stopped` cause confirms that by ablation; when it passes (the
+- its gradient is stopped (`disconnected_grad`, `zero_grad`) at a line of the user's: the loss does
+  depend on it. When its tensor fails, the `gradient-stopped` cause confirms that by ablation; when
+it passes (the
   stopped path changes the loss too little to see), it is reported here.
 
 No ablation applies; reported whether or not the check failed.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -29,11 +32,12 @@ CODE = "disconnected"
 FIX = BY_CODE[CODE].fix
 FIXES = {
     "absent": FIX,
-    "piecewise": "make the path differentiable (a softmax over the scores instead of argmax: soft attention), or "
-                 "leave the parameter out of `params` if it is not meant to be trained by this loss",
+    "piecewise": "make the path differentiable (a softmax over the scores instead of argmax: soft "
+    "attention), or leave the parameter out of `params` if it is not meant to be "
+    "trained by this loss",
     "shape": FIX,
-    "stopped": "if the stop is intended (a baseline or target trained by its own loss), leave the parameter out of "
-               "`params`; otherwise remove the stop",
+    "stopped": "if the stop is intended (a baseline or target trained by its own loss), leave the "
+    "parameter out of `params`; otherwise remove the stop",
 }
 
 
@@ -65,8 +69,11 @@ def find(session: Session) -> list[Diagnosis]:
         evidence: dict[str, Any] = {"tensors": ids, "cut": cut.kind}
         if cut.nodes:
             evidence.update(ops=cut.op_names(), sites=sites)
-        diagnoses.append(session.diagnosis(CODE, message, FIXES[cut.kind], session.layer_fields(info.layer), None,
-                                           evidence))
+        diagnoses.append(
+            session.diagnosis(
+                CODE, message, FIXES[cut.kind], session.layer_fields(info.layer), None, evidence
+            )
+        )
         reported += indices
     session.explain(reported)
     return diagnoses
@@ -83,17 +90,27 @@ def _message(ids: list[str], cut: Cut, sites: list[str]) -> str:
     at = f" at {', '.join(sites)}" if sites else ""
     ops = ", ".join(cut.op_names())
     if cut.kind == "piecewise":
-        return (f"{names(ids)} reach{'es' if one else ''} the loss only through {ops}{at}, which is piecewise "
-                f"constant: the loss's derivative with respect to {these} is zero wherever it exists, so Theano's "
-                f"gradient and the finite differences are both zero and the check of {these} means nothing.")
+        return (
+            f"{names(ids)} reach{'es' if one else ''} the loss only through {ops}{at}, which "
+            f"is piecewise constant: the loss's derivative with respect to {these} is zero "
+            f"wherever it exists, so Theano's gradient and the finite differences are both "
+            f"zero and the check of {these} means nothing."
+        )
     if cut.kind == "stopped":
-        return (f"{names(ids)} {gets} no gradient from the loss: the gradient is stopped at {ops}{at}, and the "
-                f"loss changes too little with {these} for the finite differences to show it, so the check of "
-                f"{these} means nothing.")
+        return (
+            f"{names(ids)} {gets} no gradient from the loss: the gradient is stopped at "
+            f"{ops}{at}, and the loss changes too little with {these} for the finite "
+            f"differences to show it, so the check of {these} means nothing."
+        )
     if cut.kind == "shape":
-        return (f"{names(ids)} {gets} no gradient from the loss: the loss uses only the shape of {these}"
-                f"{at}, so Theano's gradient and the finite differences are both zero and the check of {these} "
-                "means nothing.")
-    return (f"{names(ids)} {gets} no gradient from the loss: nothing the loss computes uses {these} (not in the "
-            f"graph of the loss), so Theano's gradient and the finite differences are both zero and the check of "
-            f"{these} means nothing.")
+        return (
+            f"{names(ids)} {gets} no gradient from the loss: the loss uses only the shape of "
+            f"{these}{at}, so Theano's gradient and the finite differences are both zero and "
+            f"the check of {these} "
+            "means nothing."
+        )
+    return (
+        f"{names(ids)} {gets} no gradient from the loss: nothing the loss computes uses "
+        f"{these} (not in the graph of the loss), so Theano's gradient and the finite "
+        f"differences are both zero and the check of {these} means nothing."
+    )

@@ -1,15 +1,16 @@
 """gradient-stopped: a layer stops the gradient (`theano.gradient.disconnected_grad`, `zero_grad`,
 `consider_constant`) on a path the loss depends on.
 
-Those ops are the identity in the forward pass and cut the backward one: Theano's gradient treats the value
-as a constant, while the finite differences see the loss change with every parameter before it. Often
-intended (a baseline or a target network trained by a loss of its own), sometimes not; either way the
-parameters before the stop get less gradient than the loss's derivative.
+Those ops are the identity in the forward pass and cut the backward one: Theano's gradient treats
+the value as a constant, while the finite differences see the loss change with every parameter
+before it. Often intended (a baseline or a target network trained by a loss of its own), sometimes
+not; either way the parameters before the stop get less gradient than the loss's derivative.
 
-Detected from the graph: those ops among the nodes a layer introduced (its scans included), each with the
-user's line that called it, when a checked parameter feeds them. Ablation: the layer rebuilt with the stops
-removed (bypass.py); the forward pass does not change.
+Detected from the graph: those ops among the nodes a layer introduced (its scans included), each
+with the user's line that called it, when a checked parameter feeds them. Ablation: the layer
+rebuilt with the stops removed (bypass.py); the forward pass does not change.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -39,13 +40,27 @@ def suspects(session: Session) -> list[Suspect]:
         located = (creation_site(n.outputs[0], session.context.root) for n, _ in stops)
         sites = sorted({f"{s[0]}:{s[1]}" for s in located if s})
         outer = [n for n, inner in stops if not inner]
-        # inside a scan the stop's inputs are the scan's own variables: assume a checked parameter feeds them
-        fed = params if len(outer) < len(stops) else params & set(graph.ancestors([i for n in outer for i in n.inputs]))
+        # inside a scan the stop's inputs are the scan's own variables: assume a checked parameter
+        # feeds them
+        fed = (
+            params
+            if len(outer) < len(stops)
+            else params & set(graph.ancestors([i for n in outer for i in n.inputs]))
+        )
         change = "no " + " or ".join(call.rsplit(".", 1)[1] for call in calls)
         facts: dict[str, Any] = {"calls": calls, "sites": sites, "in_scan": len(outer) < len(stops)}
         unused = "" if fed else "it stops only the gradient of values no checked parameter feeds"
-        found.append(Suspect(CODE, node.layer, node.label, change, changes=[without(node.layer, STOPS)],
-                             facts=facts, no_effect=unused))
+        found.append(
+            Suspect(
+                CODE,
+                node.layer,
+                node.label,
+                change,
+                changes=[without(node.layer, STOPS)],
+                facts=facts,
+                no_effect=unused,
+            )
+        )
     return found
 
 
@@ -53,12 +68,22 @@ def describe(session: Session, suspect: Suspect, outcome: Outcome | None) -> Dia
     calls = " and ".join(suspect.facts["calls"])
     sites = suspect.facts.get("sites") or []
     at = f" at {', '.join(sites)}" if sites else ""
-    tensors = outcome.explained if outcome is not None and outcome.explained else upstream(session, suspect.layer)
+    tensors = (
+        outcome.explained
+        if outcome is not None and outcome.explained
+        else upstream(session, suspect.layer)
+    )
     ids = session.tensor_ids(tensors)
-    message = (f"{suspect.label} stops the gradient ({calls}{at}): Theano treats the value there as a constant "
-               f"while the loss depends on it, so "
-               + (f"{names(ids)} {verb(len(ids), 'gets', 'get')} less gradient than the finite differences measure"
-                  if ids else "the parameters before it get less gradient than the finite differences measure"))
+    message = (
+        f"{suspect.label} stops the gradient ({calls}{at}): Theano treats the value there "
+        f"as a constant while the loss depends on it, so "
+        + (
+            f"{names(ids)} {verb(len(ids), 'gets', 'get')} less gradient than the finite "
+            f"differences measure"
+            if ids
+            else "the parameters before it get less gradient than the finite differences measure"
+        )
+    )
     message += verdict_sentence(session, outcome, suspect.change)
     fix = FIX
     if session.spec.expect == "fail":
@@ -66,5 +91,11 @@ def describe(session: Session, suspect: Suspect, outcome: Outcome | None) -> Dia
     evidence = dict(suspect.facts)
     if outcome is not None:
         evidence.update(outcome.evidence(session))
-    return session.diagnosis(CODE, message, fix, session.layer_fields(suspect.layer, suspect.label),
-                             outcome.confirmed if outcome is not None else None, evidence)
+    return session.diagnosis(
+        CODE,
+        message,
+        fix,
+        session.layer_fields(suspect.layer, suspect.label),
+        outcome.confirmed if outcome is not None else None,
+        evidence,
+    )

@@ -2,18 +2,21 @@
 
 Two views of the same network:
 
-- `structure()` (no compile): every layer's symbolic output, built exactly as `lasagne.layers.get_output`
-  builds it (deterministic=True), and the Apply nodes each layer introduced: those between its inputs'
-  outputs and its own output. A Scan with `truncate_gradient`, a `GradClip` inside a scan's inner graph or a
-  random-number op is thereby mapped back to the layer whose `get_output_for` made it. This covers Lasagne's
-  recurrent layers, `CustomRecurrentLayer` (whose inner layers `get_all_layers` never reaches) and users'
-  own scans alike.
-- `Instrumented` (one compile): every floating-point layer output gets an additive input `P_L` (zero at the
-  checked point). One call returns the loss, every layer's output and dLoss/d(output) of every layer, so
-  the gradient with respect to any layer's output can be compared with finite differences of the network
-  above it (localisation, the gradient-through-time profile), and any parameter element can be probed
-  while watching every layer's output (locating a kink, a NaN).
+- `structure()` (no compile): every layer's symbolic output, built exactly as
+  `lasagne.layers.get_output` builds it (deterministic=True), and the Apply nodes each layer
+introduced: those between its inputs'
+  outputs and its own output. A Scan with `truncate_gradient`, a `GradClip` inside a scan's inner
+  graph or a random-number op is thereby mapped back to the layer whose `get_output_for` made it.
+  This covers Lasagne's recurrent layers, `CustomRecurrentLayer` (whose inner layers
+  `get_all_layers` never reaches) and users' own scans alike.
+- `Instrumented` (one compile): every floating-point layer output gets an additive input `P_L` (zero
+  at the checked point). One call returns the loss, every layer's output and dLoss/d(output) of
+every layer, so
+  the gradient with respect to any layer's output can be compared with finite differences of the
+  network above it (localisation, the gradient-through-time profile), and any parameter element can
+  be probed while watching every layer's output (locating a kink, a NaN).
 """
+
 from __future__ import annotations
 
 import time
@@ -31,12 +34,15 @@ NOISE_LAYERS = ("DropoutLayer", "GaussianNoiseLayer")
 
 # ---------------------------------------------------------------- inspecting ops
 
+
 def is_scan(op: Any) -> bool:
     return type(op).__name__ == "Scan"
 
 
 def is_random(op: Any) -> bool:
-    return type(op).__name__ in RANDOM_OPS or any(c.__name__ in RANDOM_OPS for c in type(op).__mro__)
+    return type(op).__name__ in RANDOM_OPS or any(
+        c.__name__ in RANDOM_OPS for c in type(op).__mro__
+    )
 
 
 def is_grad_clip(op: Any) -> bool:
@@ -63,7 +69,8 @@ def walk(applies: list[Any]) -> list[Any]:
 
 
 def walk_nodes(applies: list[Any]) -> list[tuple[Any, bool]]:
-    """(node, inside a scan) for these applies and, recursively, the nodes of every scan's inner graph."""
+    """(node, inside a scan) for these applies and, recursively, the nodes of every scan's inner
+    graph."""
     out: list[tuple[Any, bool]] = []
     stack = [(node, False) for node in applies]
     while stack:
@@ -85,6 +92,7 @@ def compiled_scans(fn: Any) -> list[Any]:
 
 # ---------------------------------------------------------------- structure
 
+
 @dataclass
 class LayerNode:
     layer: Any
@@ -92,12 +100,15 @@ class LayerNode:
     output: Any  # symbolic output (deterministic=True), unperturbed
     inputs: list[Any]  # the input layers
     applies: list[Any]  # Apply nodes introduced by this layer
-    truncations: list[int] = field(default_factory=list)  # truncate_gradient of scans it introduced (!= -1)
+    # truncate_gradient of scans it introduced (!= -1)
+    truncations: list[int] = field(default_factory=list)
     truncated_ops: list[Any] = field(default_factory=list)  # those Scan ops
-    clips: list[tuple[float, float]] = field(default_factory=list)  # GradClip bounds inside its scans
+    # GradClip bounds inside its scans
+    clips: list[tuple[float, float]] = field(default_factory=list)
     has_scan: bool = False
     random: bool = False  # introduces a random-number op (directly or inside a scan)
-    # theano.gradient's gradient-only ops it introduced (grad_clip, disconnected_grad, ...): (node, inside a scan)
+    # theano.gradient's gradient-only ops it introduced (grad_clip, disconnected_grad, ...): (node,
+    # inside a scan)
     gradient_ops: list[tuple[Any, bool]] = field(default_factory=list)
 
 
@@ -123,8 +134,8 @@ def input_layers(layer: Any) -> list[Any]:
 def layer_outputs(model: Any, replace: dict[int, Any] | None = None) -> dict[int, Any]:
     """Symbolic outputs of every layer, computed the way lasagne.layers.get_output computes them.
 
-    `replace` maps id(layer) -> a function of the layer's output returning the expression its consumers see
-    (used to add the perturbation inputs).
+    `replace` maps id(layer) -> a function of the layer's output returning the expression its
+    consumers see (used to add the perturbation inputs).
     """
     from lasagne.layers import InputLayer, MergeLayer
 
@@ -133,7 +144,9 @@ def layer_outputs(model: Any, replace: dict[int, Any] | None = None) -> dict[int
         if isinstance(layer, InputLayer):
             out = layer.input_var
         elif isinstance(layer, MergeLayer):
-            out = layer.get_output_for([outputs[id(i)] for i in layer.input_layers], deterministic=True)
+            out = layer.get_output_for(
+                [outputs[id(i)] for i in layer.input_layers], deterministic=True
+            )
         else:
             out = layer.get_output_for(outputs[id(layer.input_layer)], deterministic=True)
         if replace and id(layer) in replace:
@@ -168,7 +181,8 @@ def structure(model: Any) -> Structure:
 
 
 def inner_layers(layer: Any) -> list[tuple[str, Any]]:
-    """Layers held by a layer's attributes (CustomRecurrentLayer's input_to_hidden, hidden_to_hidden, ...)."""
+    """Layers held by a layer's attributes (CustomRecurrentLayer's input_to_hidden,
+    hidden_to_hidden, ...)."""
     import lasagne
 
     found: list[tuple[str, Any]] = []
@@ -188,6 +202,7 @@ def is_noise_layer(layer: Any) -> bool:
 
 # ---------------------------------------------------------------- the instrumented function
 
+
 @dataclass
 class Evaluation:
     loss: float
@@ -198,8 +213,9 @@ class Evaluation:
 class Instrumented:
     """Loss, layer outputs and gradients with respect to layer outputs, with additive perturbations.
 
-    Params are function inputs (as in engine/check.py) so any parameter element can be probed; they default to
-    the checked point. Compiled with no_default_updates, so a random stream (if any) is frozen.
+    Params are function inputs (as in engine/check.py) so any parameter element can be probed; they
+    default to the checked point. Compiled with no_default_updates, so a random stream (if any) is
+    frozen.
     """
 
     def __init__(self, context: Context) -> None:
@@ -223,6 +239,7 @@ class Instrumented:
                 p = out.type(f"P_{model.label(layer)}")
                 perturbations[id(layer)] = p
                 return out + p
+
             return add
 
         outputs = layer_outputs(model, {id(layer): adder(layer) for layer in model.layers})
@@ -231,7 +248,9 @@ class Instrumented:
         self.index = {id(layer): k for k, layer in enumerate(self.layers)}
         self.inputs_p = [perturbations[id(layer)] for layer in self.layers]
         outs = [outputs[id(layer)] for layer in self.layers]
-        loss = theano.clone(objective.loss, replace={objective.prediction: rows_of(outputs[id(model.output)])})
+        loss = theano.clone(
+            objective.loss, replace={objective.prediction: rows_of(outputs[id(model.output)])}
+        )
         grads = theano.grad(loss, self.inputs_p, disconnected_inputs="ignore")
         params = [p.variable for p in model.params]
         symbolic = [T.TensorType(p.dtype, p.broadcastable)(p.name or "param") for p in params]
@@ -240,12 +259,15 @@ class Instrumented:
         started = time.perf_counter()
         self.fn = _compile(inputs, [loss] + outs + grads, list(zip(params, symbolic, strict=True)))
         self._forward = (inputs, loss, list(zip(params, symbolic, strict=True)))
-        self.forward_fn: Any = None  # loss only, compiled when probes need it (a backward pass costs 2x)
+        # loss only, compiled when probes need it (a backward pass costs 2x)
+        self.forward_fn: Any = None
         self.seconds = time.perf_counter() - started
         self.data = compiled.data
         self.base = compiled.base
         self.shapes = self._shapes(model, data_vars)
-        self.zeros = [np.zeros(s, dtype=p.dtype) for s, p in zip(self.shapes, self.inputs_p, strict=True)]
+        self.zeros = [
+            np.zeros(s, dtype=p.dtype) for s, p in zip(self.shapes, self.inputs_p, strict=True)
+        ]
         self.evaluations = 0
         self._base_eval: Evaluation | None = None
 
@@ -257,18 +279,26 @@ class Instrumented:
 
         try:
             # self.data ends with the target, which no InputLayer takes
-            given = {info.layer: array.shape for info, array in zip(model.inputs, self.data, strict=False)}
+            given = {
+                info.layer: array.shape
+                for info, array in zip(model.inputs, self.data, strict=False)
+            }
             shapes = lasagne.layers.get_output_shape(self.layers, given)
             if all(all(isinstance(s, numbers.Integral) for s in shape) for shape in shapes):
                 return [tuple(int(s) for s in shape) for shape in shapes]
         except Exception:  # noqa: BLE001 - some layers cannot infer shapes statically: evaluate them
             pass
         plain = layer_outputs(model)  # unperturbed, so the shapes need no perturbation inputs
-        fn = theano.function(data_vars, [plain[id(layer)].shape for layer in self.layers], on_unused_input="ignore")
+        fn = theano.function(
+            data_vars, [plain[id(layer)].shape for layer in self.layers], on_unused_input="ignore"
+        )
         return [tuple(int(s) for s in shape) for shape in fn(*self.data)]
 
-    def run(self, params: list[np.ndarray] | None = None, perturb: dict[int, np.ndarray] | None = None) -> Evaluation:
-        """Evaluate at `params` (default: the checked point) with perturbations {instrumented index: array}."""
+    def run(
+        self, params: list[np.ndarray] | None = None, perturb: dict[int, np.ndarray] | None = None
+    ) -> Evaluation:
+        """Evaluate at `params` (default: the checked point) with perturbations {instrumented index:
+        array}."""
         ps = list(self.zeros)
         for k, value in (perturb or {}).items():
             ps[k] = np.asarray(value, dtype=self.zeros[k].dtype)
@@ -276,11 +306,17 @@ class Instrumented:
         self.evaluations += 1
         n = len(self.layers)
         out = self.fn(*self.data, *values, *ps)
-        return Evaluation(float(out[0]), [np.asarray(o) for o in out[1:1 + n]],
-                          [np.asarray(g, dtype="float64") for g in out[1 + n:]])
+        return Evaluation(
+            float(out[0]),
+            [np.asarray(o) for o in out[1 : 1 + n]],
+            [np.asarray(g, dtype="float64") for g in out[1 + n :]],
+        )
 
-    def loss(self, params: list[np.ndarray] | None = None, perturb: dict[int, np.ndarray] | None = None) -> float:
-        """The loss alone (finite-difference probes), from a forward-only function compiled on first use."""
+    def loss(
+        self, params: list[np.ndarray] | None = None, perturb: dict[int, np.ndarray] | None = None
+    ) -> float:
+        """The loss alone (finite-difference probes), from a forward-only function compiled on first
+        use."""
         if self.forward_fn is None:
             started = time.perf_counter()
             self.forward_fn = _compile(*self._forward)
@@ -312,11 +348,12 @@ def _compile(inputs: list[Any], outputs: Any, givens: list[Any]) -> Any:
 
 
 def untruncated(loss: Any, ops: list[Any]) -> Any:
-    """`loss` with every Scan equal to one of `ops` replaced by a copy that backpropagates through all steps.
+    """`loss` with every Scan equal to one of `ops` replaced by a copy that backpropagates through
+    all steps.
 
     The graph-level ablation of truncation, for scans that no layer attribute controls (a user's own
-    theano.scan). Scan ops compare by their inner graph and settings, so the scans of a freshly built graph
-    are matched with those the structure found in the layer.
+    theano.scan). Scan ops compare by their inner graph and settings, so the scans of a freshly
+    built graph are matched with those the structure found in the layer.
     """
     import copy
 

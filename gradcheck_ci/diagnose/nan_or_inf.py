@@ -1,15 +1,18 @@
 """nan-or-inf: the loss or a gradient is not finite on the check's data.
 
 Nothing can be compared then, so the useful answer is where the first NaN/Inf appears:
-- a non-finite loss: the first layer (in forward order) whose output is not finite, with the index (sequence
-  and step of the synthetic batch) and the value of the layer's input there; if every layer's output is
+- a non-finite loss: the first layer (in forward order) whose output is not finite, with the index
+  (sequence and step of the synthetic batch) and the value of the layer's input there; if every
+layer's output is
   finite, the loss function itself;
-- a non-finite gradient with a finite loss: walking back from the output, the first layer whose gradient
-  with respect to its input is not finite while the gradient with respect to its output is, i.e. the layer
-  whose backward pass produced it (typically sqrt or log at 0), or the parameter's own layer if every
-  gradient between layers is finite.
+- a non-finite gradient with a finite loss: walking back from the output, the first layer whose
+  gradient with respect to its input is not finite while the gradient with respect to its output is,
+i.e. the layer
+  whose backward pass produced it (typically sqrt or log at 0), or the parameter's own layer if
+  every gradient between layers is finite.
 No ablation applies (confirmed stays null).
 """
+
 from __future__ import annotations
 
 import math
@@ -77,31 +80,58 @@ def for_loss(session: Session) -> list[Diagnosis]:
         label = inst.labels[k]
         index, _ = _position(out)
         value = _input_value(session, layer, index)
-        _, where = _position(out, f"where its input, {value[0]}'s output, is {fmt(value[1])}" if value else "")
-        message = (f"The loss is {loss} on the synthetic data (seed {session.spec.seed}) because the output of "
-                   f"{label} is {_kind(out)} at {where}; every layer before it is finite")
-        evidence: dict[str, Any] = {"tensor": f"output of {label}", "index": index, "loss": loss,
-                    "non_finite_elements": int((~np.isfinite(out)).sum()), "elements": int(out.size)}
+        _, where = _position(
+            out, f"where its input, {value[0]}'s output, is {fmt(value[1])}" if value else ""
+        )
+        message = (
+            f"The loss is {loss} on the synthetic data (seed {session.spec.seed}) because "
+            f"the output of {label} is {_kind(out)} at {where}; every layer before it is "
+            f"finite"
+        )
+        evidence: dict[str, Any] = {
+            "tensor": f"output of {label}",
+            "index": index,
+            "loss": loss,
+            "non_finite_elements": int((~np.isfinite(out)).sum()),
+            "elements": int(out.size),
+        }
         if value:
             evidence["input"] = {"layer": value[0], "value": value[1]}
-        return [session.diagnosis(CODE, message + ".", FIX, session.layer_fields(layer, label), None, evidence)]
-    prediction = ev.outputs[inst.index[id(session.model.output)]] if id(session.model.output) in inst.index else None
+        return [
+            session.diagnosis(
+                CODE, message + ".", FIX, session.layer_fields(layer, label), None, evidence
+            )
+        ]
+    prediction = (
+        ev.outputs[inst.index[id(session.model.output)]]
+        if id(session.model.output) in inst.index
+        else None
+    )
     detail = ""
     if prediction is not None:
         crossentropy = session.context.objective.target_kind != "real"
-        extreme = np.argwhere((prediction <= 0) | (prediction >= 1)) if crossentropy else np.empty((0,))
+        extreme = (
+            np.argwhere((prediction <= 0) | (prediction >= 1)) if crossentropy else np.empty((0,))
+        )
         if extreme.size:
             index = [int(i) for i in extreme[0]]
             detail = f" (the prediction reaches 0 or 1 at index {index}: log(0) in a cross-entropy)"
-    message = (f"The loss ({session.result.loss or 'loss'}) is {loss} on the synthetic data although every layer's "
-               f"output is finite{detail}")
+    message = (
+        f"The loss ({session.result.loss or 'loss'}) is {loss} on the synthetic data "
+        f"although every layer's output is finite{detail}"
+    )
     fields = session.loss_fields(session.model.output)
-    return [session.diagnosis(CODE, message + ".", FIX, fields, None, {"tensor": "loss", "loss": loss})]
+    return [
+        session.diagnosis(CODE, message + ".", FIX, fields, None, {"tensor": "loss", "loss": loss})
+    ]
 
 
 def find(session: Session) -> list[Diagnosis]:
-    """The failing tensors whose gradient is NaN/Inf: where it first appears; they are then explained."""
-    non_finite = [k for k in session.unexplained if not math.isfinite(session.param(k).max_abs_err or 0.0)]
+    """The failing tensors whose gradient is NaN/Inf: where it first appears; they are then
+    explained."""
+    non_finite = [
+        k for k in session.unexplained if not math.isfinite(session.param(k).max_abs_err or 0.0)
+    ]
     if not non_finite:
         return []
     found = for_gradients(session, non_finite)
@@ -114,8 +144,14 @@ def for_gradients(session: Session, indices: list[int]) -> list[Diagnosis]:
     inst = session.instrumented
     ev = inst.at_base
     structure = session.structure
-    kinds = {_kind(np.asarray([session.param(k).analytic if session.param(k).analytic is not None else math.nan]))
-             for k in indices}
+    kinds = {
+        _kind(
+            np.asarray(
+                [session.param(k).analytic if session.param(k).analytic is not None else math.nan]
+            )
+        )
+        for k in indices
+    }
     kind = "NaN" if "NaN" in kinds else "infinite"
     evidence: dict[str, Any] = {"tensors": ids, "loss": session.result.loss_value}
     for k in reversed(range(len(inst.layers))):
@@ -127,8 +163,11 @@ def for_gradients(session: Session, indices: list[int]) -> list[Diagnosis]:
         evidence.update({"tensor": f"dLoss/d(output of {label})", "index": index})
         consumers = structure.consumers(layer)
         if not consumers:  # the output layer: the loss's own backward pass
-            message = (f"Theano's gradient of {names(ids)} is {kind} although the loss is finite: the backward pass "
-                       f"of the loss ({session.result.loss}) is already {_kind(grad)} at {where} of {label}'s output")
+            message = (
+                f"Theano's gradient of {names(ids)} is {kind} although the loss is finite: "
+                f"the backward pass of the loss ({session.result.loss}) is already "
+                f"{_kind(grad)} at {where} of {label}'s output"
+            )
             where_fields = session.loss_fields(layer)
             return [session.diagnosis(CODE, message + ".", FIX, where_fields, None, evidence)]
         culprit = consumers[0]
@@ -138,15 +177,35 @@ def for_gradients(session: Session, indices: list[int]) -> list[Diagnosis]:
                 value = float(ev.outputs[k][tuple(index)])
             except (IndexError, TypeError):
                 value = None
-        _, where = _position(grad, f"where {label}'s output is {fmt(value)}" if value is not None else "")
-        message = (f"Theano's gradient of {names(ids)} is {kind} although the loss is finite: the backward pass of "
-                   f"{culprit.label} makes it {_kind(grad)}. dLoss/d(its input) is {_kind(grad)} at {where}, "
-                   "while the gradient with respect to its output is finite")
+        _, where = _position(
+            grad, f"where {label}'s output is {fmt(value)}" if value is not None else ""
+        )
+        message = (
+            f"Theano's gradient of {names(ids)} is {kind} although the loss is finite: the "
+            f"backward pass of {culprit.label} makes it {_kind(grad)}. dLoss/d(its input) "
+            f"is {_kind(grad)} at {where}, "
+            "while the gradient with respect to its output is finite"
+        )
         if value is not None:
             evidence["input"] = {"layer": label, "value": value}
-        return [session.diagnosis(CODE, message + ".", FIX, session.layer_fields(culprit.layer, culprit.label),
-                                  None, evidence)]
+        return [
+            session.diagnosis(
+                CODE,
+                message + ".",
+                FIX,
+                session.layer_fields(culprit.layer, culprit.label),
+                None,
+                evidence,
+            )
+        ]
     info = session.model.params[indices[0]]
-    message = (f"Theano's gradient of {names(ids)} is {kind} although the loss and every gradient between layers "
-               f"are finite: the backward pass of {info.layer_label} with respect to its own parameter produces it")
-    return [session.diagnosis(CODE, message + ".", FIX, session.layer_fields(info.layer), None, evidence)]
+    message = (
+        f"Theano's gradient of {names(ids)} is {kind} although the loss and every gradient "
+        f"between layers are finite: the backward pass of {info.layer_label} with respect "
+        f"to its own parameter produces it"
+    )
+    return [
+        session.diagnosis(
+            CODE, message + ".", FIX, session.layer_fields(info.layer), None, evidence
+        )
+    ]

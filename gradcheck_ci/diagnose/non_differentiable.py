@@ -1,13 +1,14 @@
 """non-differentiable: the probe sits on (or within one step of) a kink of the loss.
 
-Rectify at exactly 0, `T.maximum`/max-pooling ties, `abs` at 0: the loss has different slopes on the two
-sides, so no central difference converges to Theano's value there (which is one convention among several:
-rectify gives 0.5, a maximum tie gives 1 to its first argument). Detected by step sizes, not by guessing:
-the failing tensor's worst element is probed again at h, h/2 and h/4; along a smooth loss the second
-differences L(h) - 2L(0) + L(-h) scale like h^2 (a factor 4 per halving), across a kink they scale like h.
-The same test on every layer's output along that probe names the first layer whose output has the kink.
-No ablation applies (confirmed stays null).
+Rectify at exactly 0, `T.maximum`/max-pooling ties, `abs` at 0: the loss has different slopes on the
+two sides, so no central difference converges to Theano's value there (which is one convention among
+several: rectify gives 0.5, a maximum tie gives 1 to its first argument). Detected by step sizes,
+not by guessing: the failing tensor's worst element is probed again at h, h/2 and h/4; along a
+smooth loss the second differences L(h) - 2L(0) + L(-h) scale like h^2 (a factor 4 per halving),
+across a kink they scale like h. The same test on every layer's output along that probe names the
+first layer whose output has the kink. No ablation applies (confirmed stays null).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -23,12 +24,14 @@ FIX = BY_CODE[CODE].fix
 
 
 def find(session: Session) -> list[Diagnosis]:
-    """Probe each unexplained tensor; a probe that cannot run is recorded and leaves them to wrong-backward."""
+    """Probe each unexplained tensor; a probe that cannot run is recorded and leaves them to
+    wrong-backward."""
     try:
         return detect(session, list(session.unexplained))
     except Exception as exc:  # noqa: BLE001 - go on to the last resort
-        session.result.extra["diagnosis_error"] = diagnosis_error(exc, getattr(session.context, "root", None),
-                                                                  "the non-differentiable probe")
+        session.result.extra["diagnosis_error"] = diagnosis_error(
+            exc, getattr(session.context, "root", None), "the non-differentiable probe"
+        )
         return []
 
 
@@ -51,17 +54,25 @@ def detect(session: Session, indices: list[int]) -> list[Diagnosis]:
         ids = session.tensor_ids([m for m, _ in members])
         left, right = probe.one_sided["left"], probe.one_sided["right"]
         steps = ", ".join(fmt(h) for h in probe.steps)
-        message = (f"The loss has a kink where the check probed {probe.tensor}{probe.index}: the slope is "
-                   f"{fmt(left)} from the left and {fmt(right)} from the right and the gap does not shrink with the "
-                   f"step ({steps}), so no finite difference can match Theano's {fmt(probe.analytic)}")
+        message = (
+            f"The loss has a kink where the check probed {probe.tensor}{probe.index}: the "
+            f"slope is {fmt(left)} from the left and {fmt(right)} from the right and the "
+            f"gap does not shrink with the step ({steps}), so no finite difference can "
+            f"match Theano's {fmt(probe.analytic)}"
+        )
         if layer_index is not None:
             label = inst.labels[layer_index]
             layer = inst.layers[layer_index]
-            message += (f"; the kink is in the output of {label} ({probe.elements_at_kink} of {probe.elements} "
-                        "elements sit on it)")
+            message += (
+                f"; the kink is in the output of {label} ({probe.elements_at_kink} of "
+                f"{probe.elements} "
+                "elements sit on it)"
+            )
             where = session.layer_fields(layer, label)
         else:
-            message += "; every layer's output is smooth along the probe, so the kink is in the loss"
+            message += (
+                "; every layer's output is smooth along the probe, so the kink is in the loss"
+            )
             where = session.loss_fields(session.model.output)
         if len(ids) > 1:
             message += f" (also {names(ids[1:])})"

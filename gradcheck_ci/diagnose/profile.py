@@ -1,20 +1,21 @@
 """Gradient-through-time profile of a recurrent layer.
 
 For time step t: the analytic sensitivity of the loss to the layer's input at step t, along a random
-Gaussian direction (dLoss/d(input)[:, t] . u_t, from one backward pass), against the central difference of
-the loss when only step t of the input moves along u_t. Truncated BPTT shows as analytic zeros before the
-last `gradient_steps` steps while the numeric sensitivity is not zero; clipping as a gap that grows towards
-the early steps.
+Gaussian direction (dLoss/d(input)[:, t] . u_t, from one backward pass), against the central
+difference of the loss when only step t of the input moves along u_t. Truncated BPTT shows as
+analytic zeros before the last `gradient_steps` steps while the numeric sensitivity is not zero;
+clipping as a gap that grows towards the early steps.
 
 The analytic side is known at every step for free (one backward pass); the numeric side costs two
-loss evaluations per step, so long sequences are sampled: the last 2 steps, the first 2 and 8 log-spaced
-distances from the end in between (a 10,000-step sequence: 12 steps, not 10,000).
+loss evaluations per step, so long sequences are sampled: the last 2 steps, the first 2 and 8
+log-spaced distances from the end in between (a 10,000-step sequence: 12 steps, not 10,000).
 
-The profile needs nothing the ablations learn, so where the machine has a second core it runs in a forked
-child while they run (start_profiles, then attach_profiles collects it): the same computation on the same
-arrays, its layer-by-layer function compiled (or loaded from the function cache) in the child. Without fork,
-on one core, or when the child fails, it runs here as before.
+The profile needs nothing the ablations learn, so where the machine has a second core it runs in a
+forked child while they run (start_profiles, then attach_profiles collects it): the same computation
+on the same arrays, its layer-by-layer function compiled (or loaded from the function cache) in the
+child. Without fork, on one core, or when the child fails, it runs here as before.
 """
+
 from __future__ import annotations
 
 import functools
@@ -54,13 +55,18 @@ def _recurrent(session: Session) -> list[LayerNode]:
 
 
 def _estimate(session: Session, recurrent: list[LayerNode]) -> float:
-    evaluation = float(session.result.seconds.get("numeric", 0.0)) / max(session.result.evaluations, 1)
-    return len(recurrent) * 50 * 2 * evaluation + (0 if session.has_instrumented else session.rebuild_estimate())
+    evaluation = float(session.result.seconds.get("numeric", 0.0)) / max(
+        session.result.evaluations, 1
+    )
+    return len(recurrent) * 50 * 2 * evaluation + (
+        0 if session.has_instrumented else session.rebuild_estimate()
+    )
 
 
 @dataclass
 class Background:
-    """The profiles being computed in a forked child: its pid and the pipe its JSON answer comes through."""
+    """The profiles being computed in a forked child: its pid and the pipe its JSON answer comes
+    through."""
 
     pid: int
     pipe: int
@@ -68,15 +74,17 @@ class Background:
 
 
 def start_profiles(session: Session) -> Background | None:
-    """Fork a child that computes the profiles while the ablations run here; None when they will run here
-    afterwards instead (no fork, a single core, nothing to profile, not affordable: attach_profiles says)."""
+    """Fork a child that computes the profiles while the ablations run here; None when they will run
+    here afterwards instead (no fork, a single core, nothing to profile, not affordable:
+    attach_profiles says)."""
     if not forked.spare():
         return None
     recurrent = _recurrent(session)
     if not recurrent or not session.failing or _estimate(session, recurrent) > session.left():
         return None
     read_end, write_end = os.pipe()
-    loan = forked.hold()  # until collected or abandoned: the parent's evaluations keep to their own CPU
+    # until collected or abandoned: the parent's evaluations keep to their own CPU
+    loan = forked.hold()
     try:
         pid = os.fork()
     except OSError:
@@ -84,7 +92,8 @@ def start_profiles(session: Session) -> Background | None:
         os.close(write_end)
         forked.release(loan)
         return None
-    if pid == 0:  # the child: compute, answer through the pipe, leave without running the parent's cleanup
+    # the child: compute, answer through the pipe, leave without running the parent's cleanup
+    if pid == 0:
         status = 1
         try:
             os.close(read_end)
@@ -94,8 +103,10 @@ def start_profiles(session: Session) -> Background | None:
         finally:
             os._exit(status)
     os.close(write_end)
-    session.progress(f"gradient-through-time profile of {', '.join(n.label for n in recurrent)} "
-                     "(in parallel with the ablations)")
+    session.progress(
+        f"gradient-through-time profile of {', '.join(n.label for n in recurrent)} "
+        "(in parallel with the ablations)"
+    )
     return Background(pid, read_end, loan)
 
 
@@ -108,16 +119,19 @@ def _answer(session: Session, recurrent: list[LayerNode], pipe: int) -> None:
             profiles.append(layer_profile(session, node))
         except Exception as exc:  # noqa: BLE001 - the profile is extra information
             profiles.append({"layer": node.label, "error": f"{type(exc).__name__}: {exc}"})
-    answer = {"profiles": profiles, "events": [asdict(e) for e in fncache.EVENTS[compiles:]],
-              "seconds": {k: v - seconds.get(k, 0.0) for k, v in session.seconds.items()},
-              "skipped": session.skipped[skips:]}
+    answer = {
+        "profiles": profiles,
+        "events": [asdict(e) for e in fncache.EVENTS[compiles:]],
+        "seconds": {k: v - seconds.get(k, 0.0) for k, v in session.seconds.items()},
+        "skipped": session.skipped[skips:],
+    }
     with os.fdopen(pipe, "wb") as out:
         out.write(json.dumps(answer, default=lambda value: value.item()).encode())  # numpy scalars
 
 
 def _collect(session: Session, background: Background) -> dict[str, Any] | None:
-    """The child's answer, waiting at most until the diagnosis' deadline: {"timed_out": True} if it came
-    first, None if the child failed (the profile then runs here)."""
+    """The child's answer, waiting at most until the diagnosis' deadline: {"timed_out": True} if it
+    came first, None if the child failed (the profile then runs here)."""
     chunks = []
     forked.lend(background.loan)  # nothing left here but waiting: the child may take this CPU too
     if not select.select([background.pipe], [], [], 0)[0]:
@@ -127,7 +141,9 @@ def _collect(session: Session, background: Background) -> dict[str, Any] | None:
             ready, _, _ = select.select([background.pipe], [], [], max(session.left(), 0.0))
             if not ready:
                 os.kill(background.pid, signal.SIGKILL)
-                session.skipped.append("the gradient-through-time profile (the model's timeout came first)")
+                session.skipped.append(
+                    "the gradient-through-time profile (the model's timeout came first)"
+                )
                 return {"timed_out": True}
             chunk = os.read(background.pipe, 1 << 20)
             if not chunk:
@@ -155,15 +171,20 @@ def abandon(background: Background) -> None:
     forked.release(background.loan)
 
 
-def attach_profiles(session: Session, found: list[Diagnosis], background: Background | None = None) -> None:
-    """Profiles of the recurrent layers of a failing model (result.extra["profiles"]); each summary is also
-    copied into the evidence of a diagnosis on the same layer. `background`: the child start_profiles forked."""
+def attach_profiles(
+    session: Session, found: list[Diagnosis], background: Background | None = None
+) -> None:
+    """Profiles of the recurrent layers of a failing model (result.extra["profiles"]); each summary
+    is also copied into the evidence of a diagnosis on the same layer. `background`: the child
+    start_profiles forked."""
     recurrent = _recurrent(session)
     answer = _collect(session, background) if background is not None else None
     if not recurrent or not session.failing or (answer is not None and answer.get("timed_out")):
         return
     if background is not None and answer is None:
-        session.progress("the gradient-through-time profile's process gave no answer: computing it here")
+        session.progress(
+            "the gradient-through-time profile's process gave no answer: computing it here"
+        )
     computed = _adopt(session, answer) if answer is not None else _compute(session, recurrent)
     profiles = []
     for node, profile in zip(recurrent, computed, strict=False):
@@ -178,7 +199,8 @@ def attach_profiles(session: Session, found: list[Diagnosis], background: Backgr
 
 
 def _adopt(session: Session, answer: dict[str, Any]) -> list[dict[str, Any] | None]:
-    """The child's profiles, with what it compiled, skipped and spent counted as the diagnosis' own."""
+    """The child's profiles, with what it compiled, skipped and spent counted as the diagnosis'
+    own."""
     session.skipped.extend(answer.get("skipped", []))
     fncache.EVENTS.extend(fncache.Event(**e) for e in answer.get("events", []))
     for key, seconds in answer.get("seconds", {}).items():
@@ -199,7 +221,8 @@ def _compute(session: Session, recurrent: list[LayerNode]) -> list[dict[str, Any
 
 
 def layer_profile(session: Session, node: LayerNode) -> dict[str, Any] | None:
-    """The profile of one recurrent layer (a structure node), or None when its input cannot be perturbed."""
+    """The profile of one recurrent layer (a structure node), or None when its input cannot be
+    perturbed."""
     inst = session.instrumented
     ins = input_layers(node.layer)
     if not ins or id(ins[0]) not in inst.index:
@@ -216,7 +239,9 @@ def layer_profile(session: Session, node: LayerNode) -> dict[str, Any] | None:
     steps = sample_steps(length)
     analytic, numeric_values, agree = [], [], []
     step_size = numeric.base_step(session.precision, numeric.rms(out))
-    session.progress(f"gradient-through-time profile of {node.label} ({len(steps)} of {length} steps)")
+    session.progress(
+        f"gradient-through-time profile of {node.label} ({len(steps)} of {length} steps)"
+    )
     units = {t: rng.standard_normal(out[:, t].shape) for t in steps}
 
     def loss_at(point: tuple[int, float]) -> float:
@@ -226,31 +251,54 @@ def layer_profile(session: Session, node: LayerNode) -> dict[str, Any] | None:
         direction[:, t] = units[t]
         if data_position is not None:  # the layer reads the data: move the data, no extra compile
             data = session.compiled.data[data_position]
-            return session.compiled.loss_with_input(data_position, (data + h * direction).astype(data.dtype))
+            return session.compiled.loss_with_input(
+                data_position, (data + h * direction).astype(data.dtype)
+            )
         return float(inst.loss(perturb={k: h * direction}))
 
-    # The points are independent: forked.split shares them with a spare CPU, a few at a time so that a CPU
-    # lent back while they run (forked.lend) is used for the rest.
+    # The points are independent: forked.split shares them with a spare CPU, a few at a time so that
+    # a CPU lent back while they run (forked.lend) is used for the rest.
     points = [(t, h) for t in steps for h in (step_size, -step_size)]
     losses: dict[tuple[int, float], float] = {}
     for first in range(0, len(points), PROFILE_BATCH):
-        batch = points[first:first + PROFILE_BATCH]
-        losses.update(zip(batch, forked.split(loss_at, batch, session.compiled.evaluation_seconds), strict=True))
+        batch = points[first : first + PROFILE_BATCH]
+        losses.update(
+            zip(
+                batch,
+                forked.split(loss_at, batch, session.compiled.evaluation_seconds),
+                strict=True,
+            )
+        )
     for t in steps:
         a = float(np.sum(grad[:, t] * units[t]))
         scale = float(np.linalg.norm(grad[:, t]))
-        # one step size (2 evaluations): the profile shows where the sensitivities part, it is not a verdict
-        c = numeric.compare(a, functools.partial(_known, losses, t), step_size, session.precision,
-                            of(session.precision).default_rtol, session.atol, scale, refine_failures=False)
+        # one step size (2 evaluations): the profile shows where the sensitivities part, it is not a
+        # verdict
+        c = numeric.compare(
+            a,
+            functools.partial(_known, losses, t),
+            step_size,
+            session.precision,
+            of(session.precision).default_rtol,
+            session.atol,
+            scale,
+            refine_failures=False,
+        )
         analytic.append(a)
         numeric_values.append(c.numeric)
         agree.append(bool(c.passed))
     nonzero = np.flatnonzero(np.any(grad.reshape(grad.shape[0], length, -1) != 0, axis=(0, 2)))
     site = session.model.site(node.layer)
     profile = {
-        "layer": node.label, "file": site.file if site else None, "line": site.line if site else None,
-        "input": inst.labels[k], "steps_total": int(length), "steps": steps, "analytic": analytic,
-        "numeric": numeric_values, "agree": agree,
+        "layer": node.label,
+        "file": site.file if site else None,
+        "line": site.line if site else None,
+        "input": inst.labels[k],
+        "steps_total": int(length),
+        "steps": steps,
+        "analytic": analytic,
+        "numeric": numeric_values,
+        "agree": agree,
         "analytic_nonzero_steps": [int(nonzero[0]), int(nonzero[-1])] if nonzero.size else None,
     }
     profile["summary"] = summarise(profile)
@@ -264,28 +312,43 @@ def _known(losses: dict[tuple[int, float], float], t: int, h: float) -> float:
 def summarise(profile: dict[str, Any]) -> str:
     """One line for the text report."""
     label, length = profile["layer"], profile["steps_total"]
-    steps, analytic, numeric_values, agree = (profile[k] for k in ("steps", "analytic", "numeric", "agree"))
+    steps, analytic, numeric_values, agree = (
+        profile[k] for k in ("steps", "analytic", "numeric", "agree")
+    )
     span = profile["analytic_nonzero_steps"]
     sampled = f"{len(steps)} sampled step{'s' if len(steps) != 1 else ''}" + (
-        f" of {length}" if len(steps) < length else "")
-    numeric_outside = [abs(n) for t, n, ok in zip(steps, numeric_values, agree, strict=True)
-                       if not ok and span is not None and not (span[0] <= t <= span[1])]
+        f" of {length}" if len(steps) < length else ""
+    )
+    numeric_outside = [
+        abs(n)
+        for t, n, ok in zip(steps, numeric_values, agree, strict=True)
+        if not ok and span is not None and not (span[0] <= t <= span[1])
+    ]
     if span is None and not all(agree):
         return f"{label}: analytic gradient is zero at every step, numeric is not ({sampled})"
     if span is not None and numeric_outside:
         first, last = span
         if last == length - 1 and first > 0:
             kept = length - first
-            return (f"{label}: analytic gradient is zero before the last {kept} of {length} steps "
-                    f"(numeric is not: up to {max(numeric_outside):.3g})")
+            return (
+                f"{label}: analytic gradient is zero before the last {kept} of {length} steps "
+                f"(numeric is not: up to {max(numeric_outside):.3g})"
+            )
         if first == 0 and last < length - 1:
-            return (f"{label}: analytic gradient is zero after the first {last + 1} of {length} steps "
-                    f"(numeric is not: up to {max(numeric_outside):.3g})")
-        return f"{label}: analytic gradient is zero outside steps {first}-{last} of {length} (numeric is not)"
+            return (
+                f"{label}: analytic gradient is zero after the first {last + 1} of {length} "
+                f"steps (numeric is not: up to {max(numeric_outside):.3g})"
+            )
+        return (
+            f"{label}: analytic gradient is zero outside steps {first}-{last} of {length} "
+            f"(numeric is not)"
+        )
     if all(agree):
         return f"{label}: analytic and numeric sensitivities agree at all {sampled}"
     bad = [t for t, ok in zip(steps, agree, strict=True) if not ok]
     t = bad[0]
     j = steps.index(t)
-    return (f"{label}: analytic and numeric sensitivities disagree at {len(bad)} of {sampled}, "
-            f"first at step {t} (analytic {analytic[j]:.3g}, numeric {numeric_values[j]:.3g})")
+    return (
+        f"{label}: analytic and numeric sensitivities disagree at {len(bad)} of {sampled}, "
+        f"first at step {t} (analytic {analytic[j]:.3g}, numeric {numeric_values[j]:.3g})"
+    )

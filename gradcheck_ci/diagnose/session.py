@@ -1,4 +1,5 @@
 """State shared by the cause modules while one model is diagnosed."""
+
 from __future__ import annotations
 
 import time
@@ -16,9 +17,10 @@ from .context import Context
 class Session:
     """The check's context plus what the diagnosis has learned so far.
 
-    `unexplained` holds the indices (into model.params / result.params, which are aligned) of failing tensors
-    no cause has accounted for yet; each cause that is confirmed removes the tensors its ablation fixed, and
-    the later, more general causes (kinks, a wrong backward pass) only look at what is left.
+    `unexplained` holds the indices (into model.params / result.params, which are aligned) of
+    failing tensors no cause has accounted for yet; each cause that is confirmed removes the tensors
+    its ablation fixed, and the later, more general causes (kinks, a wrong backward pass) only look
+    at what is left.
     """
 
     def __init__(self, context: Context) -> None:
@@ -30,22 +32,31 @@ class Session:
         self.precision = context.compiled.precision
         self.rtol = check.default_rtol(context.spec)
         self.atol = context.spec.atol or 0.0
-        self.mode = context.result.mode if context.result.mode in ("full", "directional") else "full"
+        self.mode = (
+            context.result.mode if context.result.mode in ("full", "directional") else "full"
+        )
         self.failing = [k for k, p in enumerate(context.result.params) if p.status == "fail"]
         self.unexplained: list[int] = list(self.failing)
-        self.ruled_out: list[dict[str, Any]] = []  # ablations that ran and did not remove the mismatch
-        self.frozen = False  # the random stream is frozen for every later ablation (stochastic-forward)
+        # ablations that ran and did not remove the mismatch
+        self.ruled_out: list[dict[str, Any]] = []
+        # the random stream is frozen for every later ablation (stochastic-forward)
+        self.frozen = False
         self.started = time.perf_counter()
         self.seconds: dict[str, float] = {}
         # The runner kills a worker at the model's timeout, which would lose the check's result: the
         # diagnosis keeps a margin and skips what it cannot afford (see affordable()).
-        self.deadline = self.started + float(context.spec.timeout) * 0.9 - process_seconds(context.result)
+        self.deadline = (
+            self.started + float(context.spec.timeout) * 0.9 - process_seconds(context.result)
+        )
         self.skipped: list[str] = []
         self.graph_groups: list[Any] = []  # suspects.Group per graph cause with ablatable suspects
-        # Attribute changes of the graph causes found to explain tensors: the layer-by-layer localisation of
-        # what is left runs with them applied, so a confirmed cause is not blamed on a layer again.
+        # Attribute changes of the graph causes found to explain tensors: the layer-by-layer
+        # localisation of what is left runs with them applied, so a confirmed cause is not blamed on
+        # a layer again.
         self.ablated: list[tuple[Any, str, Any]] = []
-        self.inconclusive = [k for k, p in enumerate(context.result.params) if p.status == "inconclusive"]
+        self.inconclusive = [
+            k for k, p in enumerate(context.result.params) if p.status == "inconclusive"
+        ]
         self._structure: Any = None
         self._instrumented: Any = None
         self._localising: Any = None
@@ -65,15 +76,17 @@ class Session:
 
     @property
     def instrumented(self) -> Any:
-        """The instrumented function (graph.Instrumented) of the model as built, compiled on first use."""
+        """The instrumented function (graph.Instrumented) of the model as built, compiled on first
+        use."""
         if self._instrumented is None:
             self._instrumented = self._compile_instrumented([])
         return self._instrumented
 
     @property
     def localising(self) -> Any:
-        """The instrumented function the layer-by-layer localisation of what is left runs on: with the graph
-        causes found to explain tensors switched off (the model as built when there are none)."""
+        """The instrumented function the layer-by-layer localisation of what is left runs on: with
+        the graph causes found to explain tensors switched off (the model as built when there are
+        none)."""
         if not self.ablated:
             return self.instrumented
         if self._localising is None:
@@ -83,38 +96,55 @@ class Session:
     def _compile_instrumented(self, changes: list[tuple[Any, str, Any]]) -> Any:
         from .graph import Instrumented
 
-        if not self.affordable("compiling the layer-by-layer gradient function", self.rebuild_estimate()):
-            raise TimeoutError("not enough of the model's timeout left to compile the layer-by-layer function")
-        self.progress("compiling the layer-by-layer gradient function (Theano)"
-                      + (" with the confirmed causes switched off" if changes else ""))
+        if not self.affordable(
+            "compiling the layer-by-layer gradient function", self.rebuild_estimate()
+        ):
+            raise TimeoutError(
+                "not enough of the model's timeout left to compile the layer-by-layer function"
+            )
+        self.progress(
+            "compiling the layer-by-layer gradient function (Theano)"
+            + (" with the confirmed causes switched off" if changes else "")
+        )
         started = time.perf_counter()
         with attributes(changes):
             inst = Instrumented(self.context)
-        self.seconds["instrumented_compile"] = round(self.seconds.get("instrumented_compile", 0.0)
-                                                     + time.perf_counter() - started, 3)
+        self.seconds["instrumented_compile"] = round(
+            self.seconds.get("instrumented_compile", 0.0) + time.perf_counter() - started, 3
+        )
         return inst
 
     @property
     def has_instrumented(self) -> bool:
-        """Whether the instrumented function is compiled already (using it costs no compile then)."""
+        """Whether the instrumented function is compiled already (using it costs no compile
+        then)."""
         return self._instrumented is not None
 
     def left(self) -> float:
         return self.deadline - time.perf_counter()
 
     def affordable(self, what: str, estimate: float) -> bool:
-        """Whether `what` (estimated to take `estimate` seconds) fits in the time left; records a skip."""
+        """Whether `what` (estimated to take `estimate` seconds) fits in the time left; records a
+        skip."""
         if estimate <= self.left():
             return True
-        self.skipped.append(f"{what} (needs ~{estimate:.0f} s, {max(self.left(), 0):.0f} s of the model's "
-                            "timeout left)")
+        self.skipped.append(
+            f"{what} (needs ~{estimate:.0f} s, {max(self.left(), 0):.0f} s of the "
+            f"model's "
+            "timeout left)"
+        )
         return False
 
     def rebuild_estimate(self) -> float:
-        """A recompile plus a re-check of the failing tensors, judged by what the check itself took."""
+        """A recompile plus a re-check of the failing tensors, judged by what the check itself
+        took."""
         seconds = self.result.seconds
         share = len(self.unexplained) / max(len(self.result.params), 1)
-        return 1.5 * float(seconds.get("compile", 0.0)) + float(seconds.get("numeric", 0.0)) * share + 1.0
+        return (
+            1.5 * float(seconds.get("compile", 0.0))
+            + float(seconds.get("numeric", 0.0)) * share
+            + 1.0
+        )
 
     def param(self, k: int) -> ParamResult:
         return self.result.params[k]
@@ -125,8 +155,11 @@ class Session:
     def layer_fields(self, layer: Any, label: str | None = None) -> dict[str, Any]:
         """layer/file/line of a Diagnosis for this layer: the user's construction site."""
         site = self.model.site(layer) if layer is not None else None
-        return {"layer": label or (self.model.label(layer) if layer is not None else None),
-                "file": site.file if site else None, "line": site.line if site else None}
+        return {
+            "layer": label or (self.model.label(layer) if layer is not None else None),
+            "file": site.file if site else None,
+            "line": site.line if site else None,
+        }
 
     def config_fields(self, key: str | None = None) -> dict[str, Any]:
         """file/line pointing at this model's entry (or one of its keys) in gradcheck.yml."""
@@ -134,7 +167,8 @@ class Session:
         return {"layer": None, "file": self.context.config_file, "line": line or None}
 
     def loss_fields(self, fallback_layer: Any = None) -> dict[str, Any]:
-        """Where the loss is defined: a custom loss function's definition, else the layer (or config line)."""
+        """Where the loss is defined: a custom loss function's definition, else the layer (or config
+        line)."""
         if self.spec.loss:
             from ..model import objective
 
@@ -152,27 +186,46 @@ class Session:
             return self.layer_fields(fallback_layer)
         return self.config_fields()
 
-    def diagnosis(self, code: str, message: str, fix: str, where: dict[str, Any], confirmed: bool | None,
-                  evidence: dict[str, Any]) -> Diagnosis:
-        return Diagnosis(code=code, message=message, fix=fix, confirmed=confirmed, evidence=evidence, **where)
+    def diagnosis(
+        self,
+        code: str,
+        message: str,
+        fix: str,
+        where: dict[str, Any],
+        confirmed: bool | None,
+        evidence: dict[str, Any],
+    ) -> Diagnosis:
+        return Diagnosis(
+            code=code, message=message, fix=fix, confirmed=confirmed, evidence=evidence, **where
+        )
 
     def tensor_ids(self, indices: list[int]) -> list[str]:
         return [self.model.params[k].id for k in indices]
 
 
-def skipped_notice(skipped: list[str], timeout: float, config_file: str | None, line: int | None) -> Notice:
-    """What the diagnosis left out for want of time, and what gives it the time (a notice in every format)."""
-    return Notice(f"the diagnosis skipped {'; '.join(skipped)}: the model's timeout ({timeout:g} s) ran short, "
-                  "so what depends on it is not confirmed or not shown. A cold Theano compile can use most of it: "
-                  "keep the compile cache between runs (--cache-dir; docs/action.md, the cache steps) or raise "
-                  "`timeout` for this model", NOTICE_SKIPPED, config_file, line)
+def skipped_notice(
+    skipped: list[str], timeout: float, config_file: str | None, line: int | None
+) -> Notice:
+    """What the diagnosis left out for want of time, and what gives it the time (a notice in every
+    format)."""
+    return Notice(
+        f"the diagnosis skipped {'; '.join(skipped)}: the model's timeout ({timeout:g} "
+        f"s) ran short, "
+        "so what depends on it is not confirmed or not shown. A cold Theano compile can "
+        "use most of it: keep the compile cache between runs (--cache-dir; "
+        "docs/action.md, the cache steps) or raise `timeout` for this model",
+        NOTICE_SKIPPED,
+        config_file,
+        line,
+    )
 
 
 NOTICE_SKIPPED = "diagnosis-skipped"
 
 
 def process_seconds(result: Any) -> float:
-    """Seconds this worker process has run (Linux: from /proc; elsewhere: what the check recorded)."""
+    """Seconds this worker process has run (Linux: from /proc; elsewhere: what the check
+    recorded)."""
     try:
         import os
 
@@ -187,8 +240,14 @@ def process_seconds(result: Any) -> float:
 
 
 def param_evidence(p: ParamResult) -> dict[str, Any]:
-    return {"status": p.status, "max_abs_err": p.max_abs_err, "tolerance": p.tolerance,
-            "analytic": p.analytic, "numeric": p.numeric, "worst_index": p.worst_index}
+    return {
+        "status": p.status,
+        "max_abs_err": p.max_abs_err,
+        "tolerance": p.tolerance,
+        "analytic": p.analytic,
+        "numeric": p.numeric,
+        "worst_index": p.worst_index,
+    }
 
 
 def names(ids: list[str], limit: int = 4) -> str:
@@ -205,8 +264,8 @@ def fmt(x: float | None) -> str:
 
 
 def pair(a: float | None, b: float | None) -> str:
-    """'a vs b' with enough significant digits that the two differ, and their relative difference: a 1e-3
-    error must not read '-0.249 vs -0.249'."""
+    """'a vs b' with enough significant digits that the two differ, and their relative difference: a
+    1e-3 error must not read '-0.249 vs -0.249'."""
     if a is None or b is None or not (np.isfinite(a) and np.isfinite(b)):
         return f"{fmt(a)} vs {fmt(b)}"
     digits = 3
@@ -224,8 +283,9 @@ def verb(count: int, singular: str, plural: str) -> str:
 
 @contextmanager
 def attributes(changes: list[tuple[Any, str, Any]]) -> Iterator[None]:
-    """Set attributes on built layers for the duration of a rebuild, then restore them (a method replaced on
-    the instance, such as bypass.without's get_output_for, is removed again so the class's serves)."""
+    """Set attributes on built layers for the duration of a rebuild, then restore them (a method
+    replaced on the instance, such as bypass.without's get_output_for, is removed again so the
+    class's serves)."""
     saved = [(obj, name, getattr(obj, name), name in vars(obj)) for obj, name, _ in changes]
     try:
         for obj, name, value in changes:

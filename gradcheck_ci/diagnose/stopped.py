@@ -1,8 +1,10 @@
-"""What a report says when a diagnosis (or one probe of it) stops on an error of its own: one sentence.
+"""What a report says when a diagnosis (or one probe of it) stops on an error of its own: one
+sentence.
 
-A traceback holds installation paths and belongs in the log, and there only with GRADCHECK_CI_DEBUG (to
-stderr, which the runner shows as the model's output); the check's verdict stands either way.
+A traceback holds installation paths and belongs in the log, and there only with GRADCHECK_CI_DEBUG
+(to stderr, which the runner shows as the model's output); the check's verdict stands either way.
 """
+
 from __future__ import annotations
 
 from ..core.errors import print_debug_traceback

@@ -1,25 +1,28 @@
 """The "graph" phase: causes seen in the graph, each confirmed (or ruled out) by its own ablation.
 
-A graph cause's module names its suspects (`suspects(session)`: the layers where the graph shows it, and
-the change that switches it off) and words a diagnosis for one (`describe(session, suspect, outcome)`);
-this module decides which suspects to ablate and what their outcomes explain:
+A graph cause's module names its suspects (`suspects(session)`: the layers where the graph shows it,
+and the change that switches it off) and words a diagnosis for one (`describe(session, suspect,
+outcome)`); this module decides which suspects to ablate and what their outcomes explain:
 
 - a suspect that provably cannot change this check is ruled out without an ablation;
 - one that cannot be ablated, or whose ablation cannot run, is reported unconfirmed and explains the
   failing tensors upstream of its layer;
 - the other suspects of one cause are switched off together, in every layer that has the cause (a
-  bidirectional RNN clipped in both directions, truncation in several layers: ablated one layer at a time,
-  each re-check would still see the other layers' error). The cause is reported when that joint ablation
-  explains a tensor (or the evidence alone is decisive), else ruled out. With several layers, the cause is
-  then put back one layer at a time, when affordable, to report which layers matter: a layer whose
-  cause, put back alone, makes an explained tensor fail again matters; one that changes nothing is ruled
-  out. When that is skipped, every layer is reported and the evidence says so;
-- when two or more causes were ablated and none explained anything, they may hide each other (truncation
-  and a zero clip in one layer): all are switched off together, and reported if that explains something.
+  bidirectional RNN clipped in both directions, truncation in several layers: ablated one layer at a
+  time, each re-check would still see the other layers' error). The cause is reported when that
+  joint ablation explains a tensor (or the evidence alone is decisive), else ruled out. With several
+  layers, the cause is then put back one layer at a time, when affordable, to report which layers
+  matter: a layer whose cause, put back alone, makes an explained tensor fail again matters; one
+  that changes nothing is ruled out. When that is skipped, every layer is reported and the evidence
+  says so;
+- when two or more causes were ablated and none explained anything, they may hide each other
+  (truncation and a zero clip in one layer): all are switched off together, and reported if that
+explains something.
 
-`joint_outcome` also serves `allow:` (diagnose/allow.py): the ablation of every suspect of the allowed
-causes at once.
+`joint_outcome` also serves `allow:` (diagnose/allow.py): the ablation of every suspect of the
+allowed causes at once.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -38,7 +41,9 @@ class GraphCause(Protocol):
 
     def suspects(self, session: Session) -> list[Suspect]: ...
 
-    def describe(self, session: Session, suspect: Suspect, outcome: Outcome | None) -> Diagnosis: ...
+    def describe(
+        self, session: Session, suspect: Suspect, outcome: Outcome | None
+    ) -> Diagnosis: ...
 
 
 @dataclass
@@ -48,21 +53,29 @@ class Group:
     cause: GraphCause
     suspects: list[Suspect]
     outcome: Outcome | None = None
-    matters: dict[int, list[int]] = field(default_factory=dict)  # id(suspect) -> tensors its layer re-breaks
+    # id(suspect) -> tensors its layer re-breaks
+    matters: dict[int, list[int]] = field(default_factory=dict)
     attribution: str = ""  # "" (done, or one layer), or why the per-layer attribution was skipped
 
 
 def change_of(suspects: list[Suspect]) -> str:
-    """The joint ablation in the user's terms: "gradient_steps=-1" or "grad_clipping=False in A and B"."""
+    """The joint ablation in the user's terms: "gradient_steps=-1" or "grad_clipping=False in A and
+    B"."""
     changes = sorted({s.change for s in suspects})
     if len(suspects) == 1:
         return suspects[0].change
     labels = [s.label for s in suspects]
-    layers = " and ".join([", ".join(labels[:-1]), labels[-1]]) if len(labels) <= 6 else names(labels, limit=6)
+    layers = (
+        " and ".join([", ".join(labels[:-1]), labels[-1]])
+        if len(labels) <= 6
+        else names(labels, limit=6)
+    )
     return f"{' and '.join(changes)} in {layers}"
 
 
-def joint_outcome(session: Session, suspects: list[Suspect], indices: list[int] | None = None) -> Outcome:
+def joint_outcome(
+    session: Session, suspects: list[Suspect], indices: list[int] | None = None
+) -> Outcome:
     """Every suspect switched off at once (their attribute changes and graph rewrites together)."""
     changes = [c for s in suspects for c in s.changes or []]
     rewrites: list[Callable[[Any], Any]] = [s.rewrite for s in suspects if s.rewrite is not None]
@@ -72,9 +85,14 @@ def joint_outcome(session: Session, suspects: list[Suspect], indices: list[int] 
             loss = rewrite(loss)
         return loss
 
-    return recheck(session, change_of(suspects), changes, indices=list(session.unexplained if indices is None
-                                                                      else indices),
-                   rewrite=rewrite_all if rewrites else None, backward_only=True)
+    return recheck(
+        session,
+        change_of(suspects),
+        changes,
+        indices=list(session.unexplained if indices is None else indices),
+        rewrite=rewrite_all if rewrites else None,
+        backward_only=True,
+    )
 
 
 def confirm(session: Session, causes: list[GraphCause]) -> list[Diagnosis]:
@@ -85,8 +103,11 @@ def confirm(session: Session, causes: list[GraphCause]) -> list[Diagnosis]:
         ablatable = []
         for suspect in cause.suspects(session):
             if suspect.no_effect:
-                session.ruled_out.append({"code": suspect.code, "layer": suspect.label, "why": suspect.no_effect})
-            elif suspect.changes is None and suspect.rewrite is None:  # cannot ablate: report it unconfirmed
+                session.ruled_out.append(
+                    {"code": suspect.code, "layer": suspect.label, "why": suspect.no_effect}
+                )
+            # cannot ablate: report it unconfirmed
+            elif suspect.changes is None and suspect.rewrite is None:
                 diagnoses.append(cause.describe(session, suspect, None))
                 session.explain(upstream(session, suspect.layer))
             else:
@@ -102,7 +123,11 @@ def confirm(session: Session, causes: list[GraphCause]) -> list[Diagnosis]:
             if group.outcome.explained:
                 session.ablated.extend(c for s in group.suspects for c in s.changes or [])
     tested = [g for g in groups if g.outcome is not None]
-    if len(tested) > 1 and not any(g.outcome.explained for g in tested if g.outcome) and session.unexplained:
+    if (
+        len(tested) > 1
+        and not any(g.outcome.explained for g in tested if g.outcome)
+        and session.unexplained
+    ):
         diagnoses.extend(_all_together(session, tested))
     return diagnoses
 
@@ -128,7 +153,9 @@ def _confirm_group(session: Session, group: Group) -> list[Diagnosis]:
         for suspect in suspects:
             session.ruled_out.append(outcome.ruled_out(session, suspect.code, suspect.label))
         return []
-    reported = _attribute(session, group) if len(suspects) > 1 and outcome.explained else list(suspects)
+    reported = (
+        _attribute(session, group) if len(suspects) > 1 and outcome.explained else list(suspects)
+    )
     found = []
     for suspect in reported:
         diagnosis = cause.describe(session, suspect, outcome)
@@ -139,16 +166,21 @@ def _confirm_group(session: Session, group: Group) -> list[Diagnosis]:
 
 
 def not_run_sentence(change: str, exc: BaseException) -> str:
-    """Why a diagnosis is not confirmed when its ablation did not run (the timeout, or a failed rebuild)."""
+    """Why a diagnosis is not confirmed when its ablation did not run (the timeout, or a failed
+    rebuild)."""
     if isinstance(exc, TimeoutError):
-        return (f"Not confirmed: the ablation ({change}) was skipped because {exc} (compiling used the time; "
-                "see the diagnosis-skipped notice).")
+        return (
+            f"Not confirmed: the ablation ({change}) was skipped because {exc} (compiling used "
+            f"the time; "
+            "see the diagnosis-skipped notice)."
+        )
     return f"Not confirmed: the ablation ({change}) could not run ({type(exc).__name__}: {exc})."
 
 
 def _attribute(session: Session, group: Group) -> list[Suspect]:
-    """Put the cause back one layer at a time (the others stay off): the layers that make an explained tensor
-    fail again matter. Skipped (every layer reported) when the model's timeout cannot afford it."""
+    """Put the cause back one layer at a time (the others stay off): the layers that make an
+    explained tensor fail again matter. Skipped (every layer reported) when the model's timeout
+    cannot afford it."""
     assert group.outcome is not None
     explained = group.outcome.explained
     reported = []
@@ -156,7 +188,9 @@ def _attribute(session: Session, group: Group) -> list[Suspect]:
         others = [s for s in group.suspects if s is not suspect]
         what = f"putting {suspect.change} back in {suspect.label} alone"
         if not session.affordable(what, session.rebuild_estimate()):
-            group.attribution = "skipped: not enough of the model's timeout left to put the cause back per layer"
+            group.attribution = (
+                "skipped: not enough of the model's timeout left to put the cause back per layer"
+            )
             return list(group.suspects)
         try:
             back = joint_outcome(session, others, indices=explained)
@@ -168,8 +202,14 @@ def _attribute(session: Session, group: Group) -> list[Suspect]:
         if again or suspect.decisive:
             reported.append(suspect)
         else:
-            session.ruled_out.append({"code": suspect.code, "layer": suspect.label, "ablation": group.outcome.change,
-                                      "why": "put back in this layer alone (the others off), nothing fails again"})
+            session.ruled_out.append(
+                {
+                    "code": suspect.code,
+                    "layer": suspect.label,
+                    "ablation": group.outcome.change,
+                    "why": "put back in this layer alone (the others off), nothing fails again",
+                }
+            )
     return reported or list(group.suspects)
 
 
@@ -178,7 +218,10 @@ def _joint_evidence(session: Session, group: Group, suspect: Suspect, diagnosis:
     for s in group.suspects:
         if id(s) in group.matters:
             again = session.tensor_ids(group.matters[id(s)])
-            layers[s.label] = {"matters": bool(again) or s.decisive, "fail_again_when_put_back": again}
+            layers[s.label] = {
+                "matters": bool(again) or s.decisive,
+                "fail_again_when_put_back": again,
+            }
         else:
             layers[s.label] = {"matters": None}
     diagnosis.evidence["layers"] = layers
@@ -188,11 +231,14 @@ def _joint_evidence(session: Session, group: Group, suspect: Suspect, diagnosis:
     if mine:
         ids = session.tensor_ids(mine)
         diagnosis.message = diagnosis.message.rstrip(".") + (
-            f"; put back in {suspect.label} alone, {names(ids)} {'fails' if len(ids) == 1 else 'fail'} again.")
+            f"; put back in {suspect.label} alone, {names(ids)} "
+            f"{'fails' if len(ids) == 1 else 'fail'} again."
+        )
 
 
 def _all_together(session: Session, groups: list[Group]) -> list[Diagnosis]:
-    """Switch every tested suspect of every cause off at once; if that explains something, each is reported."""
+    """Switch every tested suspect of every cause off at once; if that explains something, each is
+    reported."""
     suspects = [s for g in groups for s in g.suspects]
     by_suspect = {id(s): g.cause for g in groups for s in g.suspects}
     joint = joint_outcome(session, suspects)
@@ -204,10 +250,13 @@ def _all_together(session: Session, groups: list[Group]) -> list[Diagnosis]:
         diagnosis.evidence["joint_ablation"] = joint.evidence(session)
         diagnosis.message = diagnosis.message.rstrip(".") + (
             f"; switched off together with the other suspects ({joint.change}), the mismatch "
-            f"{'disappears' if joint.confirmed else 'shrinks'}.")
+            f"{'disappears' if joint.confirmed else 'shrinks'}."
+        )
         diagnoses.append(diagnosis)
     tested_codes = {(s.code, s.label) for s in suspects}
-    session.ruled_out = [r for r in session.ruled_out if (r.get("code"), r.get("layer")) not in tested_codes]
+    session.ruled_out = [
+        r for r in session.ruled_out if (r.get("code"), r.get("layer")) not in tested_codes
+    ]
     session.explain(joint.explained)
     session.ablated.extend(c for s in suspects for c in s.changes or [])
     return diagnoses

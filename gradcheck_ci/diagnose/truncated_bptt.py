@@ -1,14 +1,16 @@
 """truncated-bptt: a recurrent layer backpropagates through only its last k steps.
 
-Lasagne's `gradient_steps=k` becomes `theano.scan(..., truncate_gradient=k)`: the backward scan covers only
-the last k iterations, every earlier step (and the initial hidden state) gets exactly zero gradient, and
-the analytic gradient of everything feeding the layer misses all contributions from earlier steps.
+Lasagne's `gradient_steps=k` becomes `theano.scan(..., truncate_gradient=k)`: the backward scan
+covers only the last k iterations, every earlier step (and the initial hidden state) gets exactly
+zero gradient, and the analytic gradient of everything feeding the layer misses all contributions
+from earlier steps.
 
-Detected from the graph: each Scan introduced by a layer carries `truncate_gradient`; the compiled gradient
-function is cross-checked for the same value. Confirmed by ablation: the layer is rebuilt with
-`gradient_steps=-1` and the failing tensors re-checked. A truncation at least as long as the checked
-sequences cannot change anything and is not reported.
+Detected from the graph: each Scan introduced by a layer carries `truncate_gradient`; the compiled
+gradient function is cross-checked for the same value. Confirmed by ablation: the layer is rebuilt
+with `gradient_steps=-1` and the failing tensors re-checked. A truncation at least as long as the
+checked sequences cannot change anything and is not reported.
 """
+
 from __future__ import annotations
 
 import functools
@@ -25,8 +27,13 @@ FIX = BY_CODE[CODE].fix
 
 
 def suspects(session: Session) -> list[Suspect]:
-    compiled = sorted({int(op.truncate_gradient) for op in compiled_scans(session.compiled.grad_fn)
-                       if getattr(op, "truncate_gradient", -1) != -1})
+    compiled = sorted(
+        {
+            int(op.truncate_gradient)
+            for op in compiled_scans(session.compiled.grad_fn)
+            if getattr(op, "truncate_gradient", -1) != -1
+        }
+    )
     found = []
     for node in session.structure.nodes:
         if not node.truncations:
@@ -35,23 +42,43 @@ def suspects(session: Session) -> list[Suspect]:
         length = sequence_length(session, node.layer)
         attr = getattr(node.layer, "gradient_steps", None)
         ablate = isinstance(attr, int) and not isinstance(attr, bool) and attr != -1
-        facts = {"gradient_steps": attr if ablate else None, "truncate_gradient": steps, "sequence_steps": length,
-                 "compiled_graph": {"scan_truncate_gradient": compiled}}
+        facts = {
+            "gradient_steps": attr if ablate else None,
+            "truncate_gradient": steps,
+            "sequence_steps": length,
+            "compiled_graph": {"scan_truncate_gradient": compiled},
+        }
         if ablate:
-            suspect = Suspect(CODE, node.layer, node.label, "gradient_steps=-1",
-                              changes=[(node.layer, "gradient_steps", -1)], facts=facts)
+            suspect = Suspect(
+                CODE,
+                node.layer,
+                node.label,
+                "gradient_steps=-1",
+                changes=[(node.layer, "gradient_steps", -1)],
+                facts=facts,
+            )
         else:  # a scan no attribute controls (the user's own): ablate in the graph
             ops = list(node.truncated_ops)
-            suspect = Suspect(CODE, node.layer, node.label, "truncate_gradient=-1", changes=None,
-                              rewrite=functools.partial(untruncated, ops=ops), facts=facts)
+            suspect = Suspect(
+                CODE,
+                node.layer,
+                node.label,
+                "truncate_gradient=-1",
+                changes=None,
+                rewrite=functools.partial(untruncated, ops=ops),
+                facts=facts,
+            )
         if length is not None and steps >= length:
-            suspect.no_effect = f"truncation to {steps} steps is no shorter than the {length}-step sequences"
+            suspect.no_effect = (
+                f"truncation to {steps} steps is no shorter than the {length}-step sequences"
+            )
         found.append(suspect)
     return found
 
 
 def sequence_length(session: Session, layer: Any) -> int | None:
-    """Steps of the layer's input sequences on the check's data (axis 1 of the input, as in Lasagne)."""
+    """Steps of the layer's input sequences on the check's data (axis 1 of the input, as in
+    Lasagne)."""
     import lasagne
 
     from .graph import input_layers
@@ -61,7 +88,9 @@ def sequence_length(session: Session, layer: Any) -> int | None:
         return None
     try:
         data = session.compiled.data  # ends with the target, which no InputLayer takes
-        given = {info.layer: array.shape for info, array in zip(session.model.inputs, data, strict=False)}
+        given = {
+            info.layer: array.shape for info, array in zip(session.model.inputs, data, strict=False)
+        }
         shape = lasagne.layers.get_output_shape(ins[0], given)
     except Exception:  # noqa: BLE001 - a layer that cannot infer shapes: the length is then unknown
         return None
@@ -78,16 +107,27 @@ def describe(session: Session, suspect: Suspect, outcome: Outcome | None) -> Dia
         fix = FIX
     else:
         what = f"(its theano.scan has truncate_gradient={k})"
-        fix = "pass truncate_gradient=-1 to theano.scan, or mark the model `expect: fail` if truncation is intended"
-    message = (f"{suspect.label} truncates backpropagation through time to {k} {'step' if k == 1 else 'steps'} "
-               f"{what}, so Theano differentiates only {only}{seq}: earlier steps get exactly zero gradient "
-               "although the loss depends on them")
+        fix = (
+            "pass truncate_gradient=-1 to theano.scan, or mark the model `expect: fail` if "
+            "truncation is intended"
+        )
+    message = (
+        f"{suspect.label} truncates backpropagation through time to {k} "
+        f"{'step' if k == 1 else 'steps'} {what}, so Theano differentiates only "
+        f"{only}{seq}: earlier steps get exactly zero gradient "
+        "although the loss depends on them"
+    )
     message += verdict_sentence(session, outcome, suspect.change)
     if session.spec.expect == "fail":
         fix = f"expected (`expect: fail`); to check the full gradient instead, set {suspect.change}"
     evidence = dict(suspect.facts)
     if outcome is not None:
         evidence.update(outcome.evidence(session))
-    return session.diagnosis(CODE, message, fix, session.layer_fields(suspect.layer, suspect.label),
-                             outcome.confirmed if outcome is not None else None, evidence)
-
+    return session.diagnosis(
+        CODE,
+        message,
+        fix,
+        session.layer_fields(suspect.layer, suspect.label),
+        outcome.confirmed if outcome is not None else None,
+        evidence,
+    )

@@ -1,13 +1,14 @@
 """wrong-backward: none of the known causes; the backward pass of one layer is wrong.
 
 Localisation (see localise.layer_checks): walking from the output, the gradient with respect to each
-layer's output is compared with finite differences of the network above it. The first layer whose output
-gradient disagrees has a consumer whose backward pass is wrong: that consumer is named, with the line that
-constructed it. This points a wrong `grad()` of a hand-written op inside a custom layer at that layer, not
-at the dense layer before it whose weights happen to show the error. When every layer-output gradient
-agrees, the wrong part is the gradient of a layer with respect to its own parameter: the failing
-parameter's layer is named. No ablation applies (confirmed stays null).
+layer's output is compared with finite differences of the network above it. The first layer whose
+output gradient disagrees has a consumer whose backward pass is wrong: that consumer is named, with
+the line that constructed it. This points a wrong `grad()` of a hand-written op inside a custom
+layer at that layer, not at the dense layer before it whose weights happen to show the error. When
+every layer-output gradient agrees, the wrong part is the gradient of a layer with respect to its
+own parameter: the failing parameter's layer is named. No ablation applies (confirmed stays null).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -22,7 +23,8 @@ FIX = BY_CODE[CODE].fix
 
 
 def find(session: Session) -> list[Diagnosis]:
-    """The last resort: localise the wrong backward pass, or name the likeliest layer when that cannot run."""
+    """The last resort: localise the wrong backward pass, or name the likeliest layer when that
+    cannot run."""
     try:
         return detect(session, list(session.unexplained))
     except Exception as exc:  # noqa: BLE001 - localisation could not run: say so, name the likeliest layer
@@ -42,51 +44,92 @@ def detect(session: Session, indices: list[int]) -> list[Diagnosis]:
         consumers = session.structure.consumers(layer)
         if not consumers:
             says = pair(c.analytic, c.numeric).replace(" vs ", ", finite differences say ", 1)
-            message = (f"The gradient of the loss ({session.result.loss}) with respect to the prediction is wrong: "
-                       f"along a random direction Theano says {says}; "
-                       f"{verb(len(ids), 'the failing tensor', 'every failing tensor')} ({names(ids)}) "
-                       "inherits the error")
-            fix = "check the loss function's gradient (a hand-written op or a theano.gradient helper in it)"
+            message = (
+                f"The gradient of the loss ({session.result.loss}) with respect to the "
+                f"prediction is wrong: along a random direction Theano says {says}; "
+                f"{verb(len(ids), 'the failing tensor', 'every failing tensor')} "
+                f"({names(ids)}) "
+                "inherits the error"
+            )
+            fix = (
+                "check the loss function's gradient (a hand-written op or a theano.gradient "
+                "helper in it)"
+            )
             where = session.loss_fields(layer)
             return [session.diagnosis(CODE, message + ".", fix, where, None, evidence)]
         culprit = consumers[0]
-        above = "the gradient with respect to its output agrees" if len(checks) > 1 else "the loss's gradient agrees"
-        message = (f"The backward pass of {culprit.label} is wrong: Theano's gradient with respect to its input "
-                   f"({failing.label}'s output) disagrees with finite differences of the network above it "
-                   f"({pair(c.analytic, c.numeric)} along a random direction), while {above}; "
-                   f"{names(ids)} {verb(len(ids), 'fails', 'fail')} because the wrong gradient flows back into "
-                   f"{verb(len(ids), 'it', 'them')}")
-        fix = (f"check {culprit.label}'s get_output_for: the grad() of any hand-written Theano op in it must return "
-               "the derivative of what its perform() computes")
+        above = (
+            "the gradient with respect to its output agrees"
+            if len(checks) > 1
+            else ("the loss's gradient agrees")
+        )
+        message = (
+            f"The backward pass of {culprit.label} is wrong: Theano's gradient with respect "
+            f"to its input ({failing.label}'s output) disagrees with finite differences of "
+            f"the network above it ({pair(c.analytic, c.numeric)} along a random "
+            f"direction), while {above}; {names(ids)} {verb(len(ids), 'fails', 'fail')} "
+            f"because the wrong gradient flows back into {verb(len(ids), 'it', 'them')}"
+        )
+        fix = (
+            f"check {culprit.label}'s get_output_for: the grad() of any hand-written Theano op "
+            f"in it must return "
+            "the derivative of what its perform() computes"
+        )
         evidence["culprit_consumers"] = [n.label for n in consumers]
-        return [session.diagnosis(CODE, message + ".", fix, session.layer_fields(culprit.layer, culprit.label),
-                                  None, evidence)]
-    # Every gradient between layers agrees: a layer's gradient with respect to its own parameter is wrong.
+        return [
+            session.diagnosis(
+                CODE,
+                message + ".",
+                fix,
+                session.layer_fields(culprit.layer, culprit.label),
+                None,
+                evidence,
+            )
+        ]
+    # Every gradient between layers agrees: a layer's gradient with respect to its own parameter is
+    # wrong.
     order = {id(layer): j for j, layer in enumerate(session.model.layers)}
     k = max(indices, key=lambda i: order.get(id(session.model.params[i].layer), -1))
     info = session.model.params[k]
     same = [i for i in indices if session.model.params[i].layer is info.layer]
     mine = session.tensor_ids(same)
     p = session.param(k)
-    message = (f"Theano's gradient of {names(mine)} disagrees with finite differences ({pair(p.analytic, p.numeric)} "
-               f"at {p.worst_index}) while the gradient with respect to every layer's output "
-               f"agrees: the backward pass of {info.layer_label} with respect to its own parameter is wrong")
+    message = (
+        f"Theano's gradient of {names(mine)} disagrees with finite differences "
+        f"({pair(p.analytic, p.numeric)} at {p.worst_index}) while the gradient with "
+        f"respect to every layer's output agrees: the backward pass of {info.layer_label} "
+        f"with respect to its own parameter is wrong"
+    )
     param_name = info.id.split(".", 1)[-1]
-    fix = (f"check how {info.layer_label}.get_output_for uses {param_name}: the grad() of a hand-written op applied "
-           "to it, or a theano.gradient helper (disconnected_grad, grad_clip, a custom gradient)")
-    return [session.diagnosis(CODE, message + ".", fix, session.layer_fields(info.layer), None, evidence)]
+    fix = (
+        f"check how {info.layer_label}.get_output_for uses {param_name}: the grad() of a "
+        f"hand-written op applied "
+        "to it, or a theano.gradient helper (disconnected_grad, grad_clip, a custom gradient)"
+    )
+    return [
+        session.diagnosis(
+            CODE, message + ".", fix, session.layer_fields(info.layer), None, evidence
+        )
+    ]
 
 
 def unlocalised(session: Session, indices: list[int], error: BaseException) -> Diagnosis:
-    """The last resort when localisation cannot run: the failing tensor nearest the output, hedged."""
+    """The last resort when localisation cannot run: the failing tensor nearest the output,
+    hedged."""
     order = {id(layer): j for j, layer in enumerate(session.model.layers)}
     k = max(indices, key=lambda i: order.get(id(session.model.params[i].layer), -1))
     info = session.model.params[k]
     ids = session.tensor_ids(indices)
-    message = (f"No known cause explains the mismatch of {names(ids)}, and the layer-by-layer localisation could "
-               f"not run ({type(error).__name__}: {error}); the failing tensor nearest the output belongs to "
-               f"{info.layer_label}, so its backward pass (or that of a layer after it) is the first suspect.")
-    evidence: dict[str, Any] = {"tensors": ids, "localisation_error": f"{type(error).__name__}: {error}"}
+    message = (
+        f"No known cause explains the mismatch of {names(ids)}, and the layer-by-layer "
+        f"localisation could not run ({type(error).__name__}: {error}); the failing tensor "
+        f"nearest the output belongs to {info.layer_label}, so its backward pass (or that "
+        f"of a layer after it) is the first suspect."
+    )
+    evidence: dict[str, Any] = {
+        "tensors": ids,
+        "localisation_error": f"{type(error).__name__}: {error}",
+    }
     if session.ruled_out:
         evidence["ruled_out"] = session.ruled_out
     return session.diagnosis(CODE, message, FIX, session.layer_fields(info.layer), None, evidence)

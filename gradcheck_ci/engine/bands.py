@@ -1,6 +1,7 @@
-"""Bands: which tensors move together along one direction (plan), running a band's lines until each member
-is judged (run_band), a member on its own line (single), and a confirmed disagreement decomposed into its
-members' parts (decompose)."""
+"""Bands: which tensors move together along one direction (plan), running a band's lines until each
+member is judged (run_band), a member on its own line (single), and a confirmed disagreement
+decomposed into its members' parts (decompose)."""
+
 from __future__ import annotations
 
 import math
@@ -14,6 +15,7 @@ from .probing import MemberState, Point, Prober
 
 # ---------------------------------------------------------------- planning
 
+
 @dataclass
 class Band:
     members: list[int]
@@ -22,10 +24,10 @@ class Band:
 
 
 def plan(prober: Prober, indices: list[int], minimum: int, target: float) -> list[Band]:
-    """One band for every tensor, along `minimum` directions (more when boosts cannot reach `target`), each
-    tensor with a gradient boosted (at most the precision's boost_max) until its sensitivity reaches the target.
-    Tensors whose gradient is all zero have no relative sensitivity (any gradient there is an error); they are
-    in the band all the same."""
+    """One band for every tensor, along `minimum` directions (more when boosts cannot reach
+    `target`), each tensor with a gradient boosted (at most the precision's boost_max) until its
+    sensitivity reaches the target. Tensors whose gradient is all zero have no relative sensitivity
+    (any gradient there is an error); they are in the band all the same."""
     base = prober.base
     norms = {k: prober.norm(base, k) for k in indices}
     nonzero = [k for k in indices if norms[k] > 0.0]
@@ -35,13 +37,19 @@ def plan(prober: Prober, indices: list[int], minimum: int, target: float) -> lis
         threshold = numeric.predicted_threshold(base.loss, prober.h, prober.precision, allowance)
         for k in nonzero:
             reach = numeric.sensitivity([threshold] * minimum, prober.scale(base, k) * norms[k])
-            need = (reach or math.inf) / target * 1.25  # a margin: the threshold is known only after probing
+            # a margin: the threshold is known only after probing
+            need = (reach or math.inf) / target * 1.25
             prober.boost[k] = min(of(prober.precision).boost_max, max(1.0, need))
-        allowance = prober.rho * prober.terms(base, nonzero) + prober.atol  # the boosted parts' terms
+        # the boosted parts' terms
+        allowance = prober.rho * prober.terms(base, nonzero) + prober.atol
         threshold = numeric.predicted_threshold(base.loss, prober.h, prober.precision, allowance)
         if of(prober.precision).settles_itself:
-            directions = max(minimum, numeric.directions_needed(
-                [prober.scale(base, k) * norms[k] for k in nonzero], threshold, target))
+            directions = max(
+                minimum,
+                numeric.directions_needed(
+                    [prober.scale(base, k) * norms[k] for k in nonzero], threshold, target
+                ),
+            )
     band = Band(list(indices), directions)
     band.name = "band0:" + ",".join(str(k) for k in band.members)
     return [band]
@@ -52,14 +60,18 @@ def plan(prober: Prober, indices: list[int], minimum: int, target: float) -> lis
 
 def short_of_target(prober: Prober, k: int, state: MemberState, target: float) -> bool:
     reached = numeric.sensitivity(state.thresholds, 1.0)
-    if reached is None:  # nothing relative to say: short only if the tensor has a gradient to be relative to
+    # nothing relative to say: short only if the tensor has a gradient to be relative to
+    if reached is None:
         return prober.norm(prober.base, k) > 0.0
     return reached > target
 
 
-def run_band(prober: Prober, band: Band, states: dict[int, MemberState], band_id: int, target: float) -> None:
-    """Probe `band` along its directions; fill `states` (one per member). When retries at shorter steps
-    left a member short of `target`, up to the precision's top_up more directions are taken."""
+def run_band(
+    prober: Prober, band: Band, states: dict[int, MemberState], band_id: int, target: float
+) -> None:
+    """Probe `band` along its directions; fill `states` (one per member). When retries at shorter
+    steps left a member short of `target`, up to the precision's top_up more directions are
+    taken."""
     live = list(band.members)
     for d in range(band.directions + of(prober.precision).top_up):
         live = [k for k in live if states[k].failed is None]
@@ -70,17 +82,24 @@ def run_band(prober: Prober, band: Band, states: dict[int, MemberState], band_id
         judgement, parts, point = prober.judged_line(live, f"{band.name}:d{d}")
         if judgement.verdict == numeric.PASS:
             for k in live:
-                states[k].thresholds.append(prober.normalised(judgement.threshold, point, k, parts[k]))
-                states[k].band = {"id": band_id, "size": len(live), "directions": d + 1,
-                                  "residual": judgement.abs_err, "tolerance": judgement.tolerance,
-                                  "analytic": float(np.sum(point.grads[k] * parts[k]))}
+                states[k].thresholds.append(
+                    prober.normalised(judgement.threshold, point, k, parts[k])
+                )
+                states[k].band = {
+                    "id": band_id,
+                    "size": len(live),
+                    "directions": d + 1,
+                    "residual": judgement.abs_err,
+                    "tolerance": judgement.tolerance,
+                    "analytic": float(np.sum(point.grads[k] * parts[k])),
+                }
                 states[k].nearby |= point.nearby
             continue
         if judgement.verdict == numeric.FAIL:
             decompose(prober, live, parts, point, judgement, states, band, d)
             continue
-        # No line through the whole band could judge: each member on its own line (in float32, left to the
-        # float64 check that settles what float32 cannot).
+        # No line through the whole band could judge: each member on its own line (in float32, left
+        # to the float64 check that settles what float32 cannot).
         for k in live:
             if not of(prober.precision).settles_itself:
                 states[k].unresolved += 1
@@ -88,11 +107,17 @@ def run_band(prober: Prober, band: Band, states: dict[int, MemberState], band_id
                 single(prober, k, f"{band.name}:d{d}:alone{k}", states)
 
 
-def single(prober: Prober, k: int, name: str, states: dict[int, MemberState],
-           first: dict[int, np.ndarray] | None = None, point: Point | None = None,
-           step: float = 1.0) -> numeric.Judgement:
-    """Tensor k on its own line (`first` at `point` and `step`, else fresh ones, with retries); records the
-    outcome in states[k]."""
+def single(
+    prober: Prober,
+    k: int,
+    name: str,
+    states: dict[int, MemberState],
+    first: dict[int, np.ndarray] | None = None,
+    point: Point | None = None,
+    step: float = 1.0,
+) -> numeric.Judgement:
+    """Tensor k on its own line (`first` at `point` and `step`, else fresh ones, with retries);
+    records the outcome in states[k]."""
     state = states[k]
     if first is not None and point is not None:
         judgement = prober.line(first, step, point)
@@ -115,9 +140,18 @@ def single(prober: Prober, k: int, name: str, states: dict[int, MemberState],
     return judgement
 
 
-def decompose(prober: Prober, members: list[int], parts: dict[int, np.ndarray], point: Point,
-              band_judgement: numeric.Judgement, states: dict[int, MemberState], band: Band, d: int) -> None:
-    """A confirmed disagreement of the band: each member along its own part of the same direction."""
+def decompose(
+    prober: Prober,
+    members: list[int],
+    parts: dict[int, np.ndarray],
+    point: Point,
+    band_judgement: numeric.Judgement,
+    states: dict[int, MemberState],
+    band: Band,
+    d: int,
+) -> None:
+    """A confirmed disagreement of the band: each member along its own part of the same
+    direction."""
     if len(members) == 1:
         k = members[0]
         states[k].failed, states[k].direction, states[k].point = band_judgement, parts[k], point
@@ -126,8 +160,15 @@ def decompose(prober: Prober, members: list[int], parts: dict[int, np.ndarray], 
         return
     own: dict[int, numeric.Judgement] = {}
     for k in members:
-        own[k] = single(prober, k, f"{band.name}:d{d}:part{k}", states, first={k: parts[k]}, point=point,
-                        step=band_judgement.step)
+        own[k] = single(
+            prober,
+            k,
+            f"{band.name}:d{d}:part{k}",
+            states,
+            first={k: parts[k]},
+            point=point,
+            step=band_judgement.step,
+        )
     if any(states[k].failed is not None for k in members):
         return
     # Confirmed for the band but for no member alone: the members whose parts carry the most of the

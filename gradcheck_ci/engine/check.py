@@ -1,8 +1,9 @@
 """The engine: Theano's symbolic gradient against central finite differences, tensor by tensor.
 
-One compiled function returns the loss and every gradient; a second, forward-only one serves the probes.
-Parameters are function inputs (`givens`), so a probe never calls set_value.
+One compiled function returns the loss and every gradient; a second, forward-only one serves the
+probes. Parameters are function inputs (`givens`), so a probe never calls set_value.
 """
+
 from __future__ import annotations
 
 import time
@@ -28,13 +29,26 @@ from .verdict import non_finite_param
 Progress = Callable[[str], None]
 
 
-def compile_check(model: BuiltModel, objective: Objective, spec: ModelSpec, progress: Progress,
-                  root: str, config_file: str) -> CompiledCheck:
+def compile_check(
+    model: BuiltModel,
+    objective: Objective,
+    spec: ModelSpec,
+    progress: Progress,
+    root: str,
+    config_file: str,
+) -> CompiledCheck:
     try:
-        graph = gradient_graph(model, objective)  # Theano's other "cannot differentiate" errors: blame.py
+        # Theano's other "cannot differentiate" errors: blame.py
+        graph = gradient_graph(model, objective)
     except Exception as exc:
-        error = differentiable.cannot_differentiate(exc, objective.loss, [p.variable for p in model.params],
-                                                    spec.name, root, (config_file, spec.line))
+        error = differentiable.cannot_differentiate(
+            exc,
+            objective.loss,
+            [p.variable for p in model.params],
+            spec.name,
+            root,
+            (config_file, spec.line),
+        )
         if error is None:
             raise
         raise error from exc
@@ -43,46 +57,67 @@ def compile_check(model: BuiltModel, objective: Objective, spec: ModelSpec, prog
     try:
         grad_fn, loss_fn, compile_seconds = compile_functions(graph)
     except Exception as exc:  # noqa: BLE001 - a custom op's C code or make_node fails here: blamed on the user's line
-        raise user_code_error(exc, root, f"compiling {spec.name!r}", fallback=(config_file, spec.line)) from None
+        raise user_code_error(
+            exc, root, f"compiling {spec.name!r}", fallback=(config_file, spec.line)
+        ) from None
     progress(f"loss and gradient {_served(fncache.EVENTS[compiles:])} in {compile_seconds:.1f}s")
 
-    started = time.perf_counter()  # the data's shape can need one more small compile (_prediction_shape)
+    # the data's shape can need one more small compile (_prediction_shape)
+    started = time.perf_counter()
     data = check_data(model, objective, spec, config_file)
     compile_seconds += time.perf_counter() - started
     base = [np.asarray(p.variable.get_value()) for p in model.params]
-    return CompiledCheck(grad_fn, loss_fn, data, base, spec.precision, seconds={"compile": compile_seconds})
+    return CompiledCheck(
+        grad_fn, loss_fn, data, base, spec.precision, seconds={"compile": compile_seconds}
+    )
 
 
-def check_data(model: BuiltModel, objective: Objective, spec: ModelSpec, config_file: str) -> list[np.ndarray]:
-    """The synthetic inputs and targets of a check, drawn from `spec.seed` (inputs first, then targets)."""
+def check_data(
+    model: BuiltModel, objective: Objective, spec: ModelSpec, config_file: str
+) -> list[np.ndarray]:
+    """The synthetic inputs and targets of a check, drawn from `spec.seed` (inputs first, then
+    targets)."""
     rng = np.random.RandomState(spec.seed)
     data = make_inputs(model, spec.data, rng, spec.precision)
     rows, units = _prediction_shape(model, objective, data)
     if objective.target_kind == "labels" and spec.data.classes > units:
-        raise ModelLoadError(f"data.classes is {spec.data.classes} but the output has {units} units",
-                             config_file, spec.key_lines.get("data.classes", spec.line), kind="data")
+        raise ModelLoadError(
+            f"data.classes is {spec.data.classes} but the output has {units} units",
+            config_file,
+            spec.key_lines.get("data.classes", spec.line),
+            kind="data",
+        )
     data.append(make_targets(objective.target_kind, rows, units, spec.data, rng, spec.precision))
     return data
 
 
 def move_to_point(compiled: CompiledCheck, model: BuiltModel, path: str) -> None:
-    """Put the check at the parameter values and data saved in `path` (an .npz of `param:<id>` and `data:<i>`
-    arrays, from a check in another precision): every parameter, selected or not, and every input."""
+    """Put the check at the parameter values and data saved in `path` (an .npz of `param:<id>` and
+    `data:<i>` arrays, from a check in another precision): every parameter, selected or not, and
+    every input."""
     with np.load(path) as point:
         for info in model.all_params:
             key = f"param:{info.id}"
             if key in point.files:
                 info.variable.set_value(np.asarray(point[key]).astype(info.variable.dtype))
-        compiled.base = [np.asarray(point[f"param:{info.id}"]).astype(compiled.base[k].dtype)
-                         for k, info in enumerate(model.params)]
-        compiled.data = [np.asarray(point[f"data:{i}"]).astype(value.dtype) if value.dtype.kind == "f"
-                         else np.asarray(point[f"data:{i}"]) for i, value in enumerate(compiled.data)]
+        compiled.base = [
+            np.asarray(point[f"param:{info.id}"]).astype(compiled.base[k].dtype)
+            for k, info in enumerate(model.params)
+        ]
+        compiled.data = [
+            np.asarray(point[f"data:{i}"]).astype(value.dtype)
+            if value.dtype.kind == "f"
+            else np.asarray(point[f"data:{i}"])
+            for i, value in enumerate(compiled.data)
+        ]
     compiled.base_loss = None
 
 
 def dump_gradients(path: str, model: BuiltModel, grads: AnalyticResult) -> None:
     """The analytic gradients of the selected parameters, as an .npz of `grad:<id>` arrays."""
-    np.savez(path, **{f"grad:{info.id}": g for info, g in zip(model.params, grads.grads, strict=True)})
+    np.savez(
+        path, **{f"grad:{info.id}": g for info, g in zip(model.params, grads.grads, strict=True)}
+    )
 
 
 def _served(events: list[fncache.Event]) -> str:
@@ -96,8 +131,8 @@ def _served(events: list[fncache.Event]) -> str:
 
 @dataclass
 class GradientGraph:
-    """The symbolic side of a check: inputs (*data inputs, target, *params), the loss and its gradients;
-    the parameters' shared variables are replaced by the inputs (`givens`)."""
+    """The symbolic side of a check: inputs (*data inputs, target, *params), the loss and its
+    gradients; the parameters' shared variables are replaced by the inputs (`givens`)."""
 
     inputs: list[Any]
     loss: Any
@@ -116,7 +151,8 @@ def gradient_graph(model: BuiltModel, objective: Objective) -> GradientGraph:
 
 
 def _param_inputs(model: BuiltModel) -> tuple[list[Any], list[Any]]:
-    """A symbolic input per selected parameter and the givens that put them in place of the shared variables."""
+    """A symbolic input per selected parameter and the givens that put them in place of the shared
+    variables."""
     import theano.tensor as T
 
     params = [p.variable for p in model.params]
@@ -124,10 +160,13 @@ def _param_inputs(model: BuiltModel) -> tuple[list[Any], list[Any]]:
     return symbolic, list(zip(params, symbolic, strict=True))
 
 
-def compile_functions(graph: GradientGraph, freeze: bool = False, loss_fn: Any = None) -> tuple[Any, Any, float]:
-    """(grad_fn, loss_fn, seconds): the loss with every gradient, and the loss alone. Also used by the
-    diagnosis for rebuilt (ablated) objectives; `freeze` keeps random streams from advancing between calls.
-    A `loss_fn` given (the forward pass did not change) is kept instead of compiled again."""
+def compile_functions(
+    graph: GradientGraph, freeze: bool = False, loss_fn: Any = None
+) -> tuple[Any, Any, float]:
+    """(grad_fn, loss_fn, seconds): the loss with every gradient, and the loss alone. Also used by
+    the diagnosis for rebuilt (ablated) objectives; `freeze` keeps random streams from advancing
+    between calls. A `loss_fn` given (the forward pass did not change) is kept instead of compiled
+    again."""
     started = time.perf_counter()
     grad_fn = compile_function(graph.inputs, [graph.loss] + graph.grads, graph.givens, freeze)
     if loss_fn is None:
@@ -135,12 +174,18 @@ def compile_functions(graph: GradientGraph, freeze: bool = False, loss_fn: Any =
     return grad_fn, loss_fn, time.perf_counter() - started
 
 
-def compile_function(inputs: list[Any], outputs: Any, givens: list[Any], freeze: bool = False) -> Any:
-    """theano.function, served by the function cache (fncache) when an unchanged graph was compiled before."""
+def compile_function(
+    inputs: list[Any], outputs: Any, givens: list[Any], freeze: bool = False
+) -> Any:
+    """theano.function, served by the function cache (fncache) when an unchanged graph was compiled
+    before."""
+
     def compile() -> Any:
         return _compile_function(inputs, outputs, givens, freeze)
 
-    return fncache.function(compile, inputs, outputs, givens, on_unused_input="ignore", no_default_updates=freeze)
+    return fncache.function(
+        compile, inputs, outputs, givens, on_unused_input="ignore", no_default_updates=freeze
+    )
 
 
 def _compile_function(inputs: list[Any], outputs: Any, givens: list[Any], freeze: bool) -> Any:
@@ -152,21 +197,27 @@ def _compile_function(inputs: list[Any], outputs: Any, givens: list[Any], freeze
     except ValueError as exc:
         if "not aligned" not in str(exc):
             raise
-    # Theano issue 4652: truncated scan with a dot pushed out of the loop; compile without that rewrite.
+    # Theano issue 4652: truncated scan with a dot pushed out of the loop; compile without that
+    # rewrite.
     mode = theano.compile.get_default_mode().excluding("scanOp_pushout_output")
     return theano.function(inputs, outputs, mode=mode, **kwargs)
 
 
-def _prediction_shape(model: BuiltModel, objective: Objective, data: list[np.ndarray]) -> tuple[int, int]:
+def _prediction_shape(
+    model: BuiltModel, objective: Objective, data: list[np.ndarray]
+) -> tuple[int, int]:
     import lasagne
 
     shape = lasagne.layers.get_output_shape(
-        model.output, {info.layer: array.shape for info, array in zip(model.inputs, data, strict=True)})
+        model.output,
+        {info.layer: array.shape for info, array in zip(model.inputs, data, strict=True)},
+    )
     if all(isinstance(s, int) for s in shape) and len(shape) >= 1:
         units = shape[-1] if len(shape) > 1 else 1
         return int(np.prod(shape)) // units, units
-    # Some layers cannot infer their shape statically: evaluate it (one more small compile). Parameters are
-    # inputs here too, so the function cache can keep this function without their values.
+    # Some layers cannot infer their shape statically: evaluate it (one more small compile).
+    # Parameters are inputs here too, so the function cache can keep this function without their
+    # values.
     symbolic, givens = _param_inputs(model)
     inputs = [info.layer.input_var for info in model.inputs] + symbolic
     shape_fn = compile_function(inputs, objective.prediction.shape, givens)
@@ -190,40 +241,66 @@ def analytic(check: CompiledCheck) -> AnalyticResult:
 
 
 def choose_probe_function(check: CompiledCheck, gradient_seconds: float) -> float:
-    """Evaluate the loss with the forward-only function and keep, for the probes, whichever function is
-    faster. Theano's forward-only graph of a scan can be the slower one, since its scan rewrites differ.
-    The loss is timed twice (the faster time counts): a single timing on a shared machine can be off by 2x
-    and pick the slower function for every probe that follows. Returns the loss."""
+    """Evaluate the loss with the forward-only function and keep, for the probes, whichever function
+    is faster. Theano's forward-only graph of a scan can be the slower one, since its scan rewrites
+    differ. The loss is timed twice (the faster time counts): a single timing on a shared machine
+    can be off by 2x and pick the slower function for every probe that follows. Returns the loss."""
     loss_seconds = []
     for _ in range(2):
         started = time.perf_counter()
         loss = check.loss(check.base)
         loss_seconds.append(time.perf_counter() - started)
     check.probe_with_gradient = gradient_seconds < 0.8 * min(loss_seconds)
-    check.base_loss = float(check.grad_fn(*check.data, *check.base)[0]) if check.probe_with_gradient else loss
+    check.base_loss = (
+        float(check.grad_fn(*check.data, *check.base)[0]) if check.probe_with_gradient else loss
+    )
     return loss
 
 
 def resolve_mode(spec: ModelSpec, params: list[ParamInfo]) -> str:
     """auto is directional at every size: with bands and bisection it costs fewer evaluations than
-    perturbing every element even for the 10-parameter reported network, and still names the worst element."""
+    perturbing every element even for the 10-parameter reported network, and still names the worst
+    element."""
     return "directional" if spec.mode == "auto" else spec.mode
 
 
-def check_all(check: CompiledCheck, model: BuiltModel, grads: AnalyticResult, spec: ModelSpec,
-              progress: Progress) -> tuple[str, list[ParamResult]]:
+def check_all(
+    check: CompiledCheck,
+    model: BuiltModel,
+    grads: AnalyticResult,
+    spec: ModelSpec,
+    progress: Progress,
+) -> tuple[str, list[ParamResult]]:
     """Every selected tensor, in graph order. Returns the mode used and the per-tensor results."""
     mode = resolve_mode(spec, model.params)
-    results = check_selected(check, model, grads.grads, range(len(model.params)), spec, mode,
-                             default_rtol(spec), spec.atol or 0.0, progress)
+    results = check_selected(
+        check,
+        model,
+        grads.grads,
+        range(len(model.params)),
+        spec,
+        mode,
+        default_rtol(spec),
+        spec.atol or 0.0,
+        progress,
+    )
     return mode, [results[k] for k in range(len(model.params))]
 
 
-def check_selected(check: CompiledCheck, model: BuiltModel, grads: list[np.ndarray], indices: Any,
-                   spec: ModelSpec, mode: str, rtol: float, atol: float,
-                   progress: Progress = lambda message: None) -> dict[int, ParamResult]:
+def check_selected(
+    check: CompiledCheck,
+    model: BuiltModel,
+    grads: list[np.ndarray],
+    indices: Any,
+    spec: ModelSpec,
+    mode: str,
+    rtol: float,
+    atol: float,
+    progress: Progress = lambda message: None,
+) -> dict[int, ParamResult]:
     """The tensors `indices` (into model.params): directional (bands along shared directions, see
-    directional.py) or full (every element). `rtol` is the relative allowance (precision.allowance)."""
+    directional.py) or full (every element). `rtol` is the relative allowance
+    (precision.allowance)."""
     results: dict[int, ParamResult] = {}
     finite = []
     for k in indices:
@@ -234,8 +311,13 @@ def check_selected(check: CompiledCheck, model: BuiltModel, grads: list[np.ndarr
     if not finite:
         return results
     if mode == "directional":
-        progress(f"comparing {len(finite)} tensor(s) along random directions ({model.params[finite[0]].id}, ...)")
-        results.update(directional.check_tensors(check, model, grads, finite, spec, rtol, atol, at_point))
+        progress(
+            f"comparing {len(finite)} tensor(s) along random directions "
+            f"({model.params[finite[0]].id}, ...)"
+        )
+        results.update(
+            directional.check_tensors(check, model, grads, finite, spec, rtol, atol, at_point)
+        )
         return results
     full = FullCheck(check, grads, rtol, atol)
     for k in finite:
@@ -249,18 +331,22 @@ def check_selected(check: CompiledCheck, model: BuiltModel, grads: list[np.ndarr
 
 
 def direction_generator(seed: int, name: str) -> np.random.Generator:
-    """Gaussian directions, reproducible from the model's seed and what they probe (so every run and every
-    shard draws the same). numpy's Generator: its Gaussians cost a third of RandomState's, which shows on
-    100k+-parameter models, where drawing the direction otherwise costs more than the forward pass."""
+    """Gaussian directions, reproducible from the model's seed and what they probe (so every run and
+    every shard draws the same). numpy's Generator: its Gaussians cost a third of RandomState's,
+    which shows on 100k+-parameter models, where drawing the direction otherwise costs more than the
+    forward pass."""
     return np.random.default_rng(numeric.stable_seed(seed, name))
 
 
 class FullCheck:
-    """mode: full. Every element on its own line (numeric.probe: 4 evaluations, 6 when it does not pass
-    outright); an element whose line cannot judge it is probed again with shorter steps, then at a point near
-    p (shared by all elements); a tensor with an element that none could judge is inconclusive."""
+    """mode: full. Every element on its own line (numeric.probe: 4 evaluations, 6 when it does not
+    pass outright); an element whose line cannot judge it is probed again with shorter steps, then
+    at a point near p (shared by all elements); a tensor with an element that none could judge is
+    inconclusive."""
 
-    def __init__(self, check: CompiledCheck, grads: list[np.ndarray], rtol: float, atol: float) -> None:
+    def __init__(
+        self, check: CompiledCheck, grads: list[np.ndarray], rtol: float, atol: float
+    ) -> None:
         self.check = check
         self.grads = grads
         self.rtol = rtol
@@ -271,8 +357,16 @@ class FullCheck:
     def nearby(self) -> tuple[CompiledCheck, list[np.ndarray], float]:
         if self._nearby is None:
             rng = direction_generator(0, "full:nearby")
-            values = [(v + probing.NEARBY * self.h * max(numeric.rms(v), 1.0) * rng.standard_normal(v.shape))
-                      .astype(v.dtype, copy=False) for v in self.check.base]
+            values = [
+                (
+                    v
+                    + probing.NEARBY
+                    * self.h
+                    * max(numeric.rms(v), 1.0)
+                    * rng.standard_normal(v.shape)
+                ).astype(v.dtype, copy=False)
+                for v in self.check.base
+            ]
             self._nearby = at_point(self.check, values)
         return self._nearby
 
@@ -280,8 +374,9 @@ class FullCheck:
         if self._nearby is not None:
             self.check.evaluations += self._nearby[0].evaluations
 
-    def element(self, view: CompiledCheck, grads: list[np.ndarray], index: int, i: int,
-                factor: float) -> numeric.Judgement:
+    def element(
+        self, view: CompiledCheck, grads: list[np.ndarray], index: int, i: int, factor: float
+    ) -> numeric.Judgement:
         value = view.base[index]
         flat = value.reshape(-1)
         scale = max(abs(float(flat[i])), 1.0)
@@ -300,9 +395,16 @@ class FullCheck:
             return view.losses(ts, lambda t: view.loss_with(index, moved(t)))
 
         allowance = self.rtol * abs(g) * scale + self.atol  # rho * sum |g_i w_i|: one term here
-        return numeric.probe(g * scale, lambda t: losses_along([t])[0], factor * self.h, view.precision, allowance,
-                             view.loss_at_base(), analytic_at=None if exact else dots.__getitem__,
-                             batch=losses_along)
+        return numeric.probe(
+            g * scale,
+            lambda t: losses_along([t])[0],
+            factor * self.h,
+            view.precision,
+            allowance,
+            view.loss_at_base(),
+            analytic_at=None if exact else dots.__getitem__,
+            batch=losses_along,
+        )
 
     def tensor(self, index: int, info: ParamInfo) -> ParamResult:
         value = self.check.base[index]
@@ -322,8 +424,13 @@ class FullCheck:
             judgements[i] = judgement
         return self.result(index, info, judgements, nearby)
 
-    def result(self, index: int, info: ParamInfo, judgements: dict[int, numeric.Judgement],
-               nearby: set[int]) -> ParamResult:
+    def result(
+        self,
+        index: int,
+        info: ParamInfo,
+        judgements: dict[int, numeric.Judgement],
+        nearby: set[int],
+    ) -> ParamResult:
         shape = list(self.check.base[index].shape)
         judged = {i: j for i, j in judgements.items() if j.counts}
         failing = {i: j for i, j in judged.items() if j.verdict == numeric.FAIL}
@@ -331,29 +438,59 @@ class FullCheck:
         # the element's own scale: thresholds are along x_i * scale_i
         thresholds = [j.threshold / max(abs(float(flat_value[i])), 1.0) for i, j in judged.items()]
         norm = float(np.linalg.norm(self.grads[index]))
-        sensitivity = (numeric.full_sensitivity(thresholds, norm)
-                       if len(judged) == len(judgements) else None)
-        note = ("measured at a point near the checked one for some elements (the loss has a kink at it)"
-                if nearby & set(judged) else None)
+        sensitivity = (
+            numeric.full_sensitivity(thresholds, norm) if len(judged) == len(judgements) else None
+        )
+        note = (
+            "measured at a point near the checked one for some elements (the loss has a kink at it)"
+            if nearby & set(judged)
+            else None
+        )
         pool = failing or judged
         if not pool:
-            return info.result(shape=shape, status="inconclusive", max_abs_err=None, max_rel_err=None,
-                               tolerance=None, worst_index=None, method="full", analytic=None, numeric=None,
-                               sensitivity=None, directions=0, grad_norm=norm,
-                               note="no element could be judged: the loss has kinks within every probe's reach")
+            return info.result(
+                shape=shape,
+                status="inconclusive",
+                max_abs_err=None,
+                max_rel_err=None,
+                tolerance=None,
+                worst_index=None,
+                method="full",
+                analytic=None,
+                numeric=None,
+                sensitivity=None,
+                directions=0,
+                grad_norm=norm,
+                note="no element could be judged: the loss has kinks within every probe's reach",
+            )
         worst_i, worst = max(pool.items(), key=lambda item: item[1].abs_err / item[1].tolerance)
         scale = max(abs(float(flat_value[worst_i])), 1.0)
-        status = "fail" if failing else ("pass" if len(judged) == len(judgements) else "inconclusive")
+        status = (
+            "fail" if failing else ("pass" if len(judged) == len(judgements) else "inconclusive")
+        )
         if status == "inconclusive":
-            note = f"{len(judgements) - len(judged)} of {len(judgements)} elements could not be judged (kinks)"
-        return info.result(shape=shape, status=status, max_abs_err=worst.abs_err / scale,
-                           max_rel_err=directional.relative(worst), tolerance=worst.tolerance / scale,
-                           worst_index=directional.unravel(worst_i, shape), method="full",
-                           analytic=worst.analytic / scale, numeric=worst.numeric / scale,
-                           sensitivity=sensitivity, directions=len(judged), note=note, grad_norm=norm)
+            note = (
+                f"{len(judgements) - len(judged)} of {len(judgements)} elements could not be "
+                f"judged (kinks)"
+            )
+        return info.result(
+            shape=shape,
+            status=status,
+            max_abs_err=worst.abs_err / scale,
+            max_rel_err=directional.relative(worst),
+            tolerance=worst.tolerance / scale,
+            worst_index=directional.unravel(worst_i, shape),
+            method="full",
+            analytic=worst.analytic / scale,
+            numeric=worst.numeric / scale,
+            sensitivity=sensitivity,
+            directions=len(judged),
+            note=note,
+            grad_norm=norm,
+        )
 
 
 def default_rtol(spec: ModelSpec) -> float:
-    """The relative allowance of every comparison: the model's `rtol`, else the precision's allowance."""
+    """The relative allowance of every comparison: the model's `rtol`, else the precision's
+    allowance."""
     return spec.rtol if spec.rtol is not None else of(spec.precision).allowance
-

@@ -1,9 +1,10 @@
 """Ops Theano has no gradient for, found in a loss graph: what `theano.grad` meets before it fails.
 
-An op class that defines neither `grad` nor `L_op` (Theano 1.0.5's `SVD`, `Eig`, `QRFull`, ...) makes
-theano.grad raise an AttributeError from deep inside theano/gradient.py, which names no line of the user's.
-The op's node still carries the trace of the user's line that built it.
+An op class that defines neither `grad` nor `L_op` (Theano 1.0.5's `SVD`, `Eig`, `QRFull`, ...)
+makes theano.grad raise an AttributeError from deep inside theano/gradient.py, which names no line
+of the user's. The op's node still carries the trace of the user's line that built it.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -25,7 +26,8 @@ def has_gradient(op: Any) -> bool:
 
 
 def without_gradient(loss: Any, wrt: list[Any]) -> list[Any]:
-    """Apply nodes between `wrt` and `loss` (and inside their scans) whose op has no gradient, in graph order."""
+    """Apply nodes between `wrt` and `loss` (and inside their scans) whose op has no gradient, in
+    graph order."""
     from theano.gof import graph
 
     found = []
@@ -45,15 +47,26 @@ def op_name(op: Any) -> str:
     return f"{cls.__module__}.{cls.__name__}"
 
 
-def cannot_differentiate(exc: BaseException, loss: Any, wrt: list[Any], model_name: str, root: str,
-                         fallback: tuple[str, int]) -> ModelLoadError | None:
-    """The error to report when theano.grad failed on an op without a gradient (None: some other failure)."""
+def cannot_differentiate(
+    exc: BaseException,
+    loss: Any,
+    wrt: list[Any],
+    model_name: str,
+    root: str,
+    fallback: tuple[str, int],
+) -> ModelLoadError | None:
+    """The error to report when theano.grad failed on an op without a gradient (None: some other
+    failure)."""
     nodes = without_gradient(loss, wrt)
     if not nodes or not isinstance(exc, (AttributeError, NotImplementedError, TypeError)):
         return None
     node = nodes[0]
     site = creation_site(node.outputs[0], root)
-    message = (f"Theano cannot differentiate {type(node.op).__name__} ({op_name(node.op)}): the op has no "
-               f"gradient in Theano 1.0.5, so the loss of {model_name!r} has none with respect to the parameters "
-               "before it; compute that value with ops Theano can differentiate, or give the op a grad()")
+    message = (
+        f"Theano cannot differentiate {type(node.op).__name__} ({op_name(node.op)}): the op "
+        f"has no gradient in Theano 1.0.5, so the loss of {model_name!r} has none with "
+        f"respect to the parameters "
+        "before it; compute that value with ops Theano can differentiate, or give the op a "
+        "grad()"
+    )
     return ModelLoadError(message, *(site or fallback), kind="build")

@@ -2,22 +2,26 @@
 sensitivity that is stated and holds whatever the seed (docs/numerics.md derives it).
 
 - The band's tensors move together along one direction w, made of a Gaussian part per tensor
-  (w_k = s_k b_k v_k, v_k ~ N(0, I), s_k = max(rms(p_k), 1), b_k a boost); one line costs 4 loss evaluations
-  (numeric.Line). An error e_j in member j shows as s_j b_j <e_j, v_j> ~ N(0, (s_j b_j |e_j|)^2), independent
-  of every other member's part, so the other members (their errors included) cannot make it less likely to
-  be seen: the tolerance does not grow with the band.
+  (w_k = s_k b_k v_k, v_k ~ N(0, I), s_k = max(rms(p_k), 1), b_k a boost); one line costs 4 loss
+  evaluations (numeric.Line). An error e_j in member j shows as s_j b_j <e_j, v_j> ~ N(0, (s_j b_j
+  |e_j|)^2), independent of every other member's part, so the other members (their errors included)
+  cannot make it less likely to be seen: the tolerance does not grow with the band.
 - A tensor whose gradient is small against the loss's round-off is boosted (moves further) until one
-  direction reaches the precision's target for it; when boosts are not enough the band takes more directions
-  (at most numeric.MAX_DIRECTIONS, plus the precision's top_up where retries left a tensor short).
+  direction reaches the precision's target for it; when boosts are not enough the band takes more
+  directions (at most numeric.MAX_DIRECTIONS, plus the precision's top_up where retries left a
+  tensor short).
 - A line that is not smooth, or neither passes nor confirms a disagreement, is probed elsewhere (the
-  precision's ladder): boosts cut, shorter steps, then a point near p. A band no line could judge is split
-  into its members, each on its own line; a tensor no smooth line could judge is `inconclusive`, never `fail`.
-- A band whose disagreement is confirmed is decomposed along the same direction (member j moved alone
-  along w_j: the parts add up to the band's slope), and each member's part is judged on its own.
+  precision's ladder): boosts cut, shorter steps, then a point near p. A band no line could judge is
+  split into its members, each on its own line; a tensor no smooth line could judge is
+  `inconclusive`, never `fail`.
+- A band whose disagreement is confirmed is decomposed along the same direction (member j moved
+  alone along w_j: the parts add up to the band's slope), and each member's part is judged on its
+own.
 
-This module runs it and turns each tensor's state into its result; probing.py measures and judges one line,
-bands.py plans and runs the bands, localise.py finds a failing tensor's worst element.
+This module runs it and turns each tensor's state into its result; probing.py measures and judges
+one line, bands.py plans and runs the bands, localise.py finds a failing tensor's worst element.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -35,10 +39,18 @@ from .precision import of
 from .probing import MemberState, Prober
 
 
-def check_tensors(check: CompiledCheck, model: BuiltModel, grads: list[np.ndarray], indices: list[int],
-                  spec: ModelSpec, allowance_rtol: float, atol: float, move: Move) -> dict[int, ParamResult]:
-    """The directional check of the tensors `indices` (into model.params): ParamResults by index. `move`
-    gives the check at other parameter values (evaluation.at_point)."""
+def check_tensors(
+    check: CompiledCheck,
+    model: BuiltModel,
+    grads: list[np.ndarray],
+    indices: list[int],
+    spec: ModelSpec,
+    allowance_rtol: float,
+    atol: float,
+    move: Move,
+) -> dict[int, ParamResult]:
+    """The directional check of the tensors `indices` (into model.params): ParamResults by index.
+    `move` gives the check at other parameter values (evaluation.at_point)."""
     prober = Prober(check, grads, spec.seed, allowance_rtol, atol, move)
     target = of(check.precision).target
     states = {k: MemberState() for k in indices}
@@ -48,7 +60,9 @@ def check_tensors(check: CompiledCheck, model: BuiltModel, grads: list[np.ndarra
         run_band(prober, band, states, band_id, target)
         spent[band.members[0]] = check.evaluations - before
     failing = [k for k in indices if states[k].failed is not None]
-    located = dict(zip(failing, localise([failure(prober, k, states[k]) for k in failing]), strict=True))
+    located = dict(
+        zip(failing, localise([failure(prober, k, states[k]) for k in failing]), strict=True)
+    )
     if prober._nearby is not None:  # evaluations at the nearby point count for the model as well
         check.evaluations += prober._nearby.view.evaluations
     if prober.floor.get(False):
@@ -61,20 +75,27 @@ def check_tensors(check: CompiledCheck, model: BuiltModel, grads: list[np.ndarra
 
 
 def failure(prober: Prober, k: int, state: MemberState) -> Failed:
-    """What localise needs of a failed tensor: the view and gradient where it failed, its direction and line."""
+    """What localise needs of a failed tensor: the view and gradient where it failed, its direction
+    and line."""
     point = state.point or prober.base
     assert state.direction is not None and state.failed is not None  # set together
     return Failed(point.view, k, point.grads[k], state.direction, state.failed)
 
 
-def result_of(prober: Prober, info: ParamInfo, k: int, state: MemberState,
-              located: Located | None = None) -> ParamResult:
+def result_of(
+    prober: Prober, info: ParamInfo, k: int, state: MemberState, located: Located | None = None
+) -> ParamResult:
     """Tensor k's ParamResult; `located`: its worst element when it failed (localise)."""
     base = prober.base
     shape = list(base.values[k].shape)
     sensitivity = numeric.sensitivity(state.thresholds, 1.0)
-    common: dict[str, Any] = {"shape": shape, "sensitivity": sensitivity, "directions": len(state.thresholds),
-                              "band": None, "grad_norm": prober.norm(base, k)}
+    common: dict[str, Any] = {
+        "shape": shape,
+        "sensitivity": sensitivity,
+        "directions": len(state.thresholds),
+        "band": None,
+        "grad_norm": prober.norm(base, k),
+    }
     if state.failed is not None:
         j = state.failed
         point = state.point or base
@@ -82,38 +103,92 @@ def result_of(prober: Prober, info: ParamInfo, k: int, state: MemberState,
         flat_index, analytic, numeric_value = located.flat_index, located.analytic, located.numeric
         note = None
         if state.assigned:
-            note = ("its part of the band's direction agrees within tolerance, but the band's disagreement is "
-                    "confirmed and this tensor carries the largest part of it")
+            note = (
+                "its part of the band's direction agrees within tolerance, but the band's "
+                "disagreement is confirmed and this tensor carries the largest part of it"
+            )
         if point.nearby:
-            note = (note + "; " if note else "") + "measured at a point near the checked one (a kink at it)"
-        result = info.result(status="fail", max_abs_err=j.abs_err, max_rel_err=relative(j), tolerance=j.tolerance,
-                             worst_index=unravel(flat_index, shape), method="directional", analytic=analytic,
-                             numeric=numeric_value, note=note, **common)
+            note = (note + "; " if note else "") + (
+                "measured at a point near the checked one (a kink at it)"
+            )
+        result = info.result(
+            status="fail",
+            max_abs_err=j.abs_err,
+            max_rel_err=relative(j),
+            tolerance=j.tolerance,
+            worst_index=unravel(flat_index, shape),
+            method="directional",
+            analytic=analytic,
+            numeric=numeric_value,
+            note=note,
+            **common,
+        )
         result.directions = len(state.judged)
         return result
     if not state.thresholds:
-        # float32 tries the checked point only (float64 settles the rest); float64 ends at the nearby point
-        where = ", the last at a point near the checked one" if prober._nearby is not None else " at the checked point"
-        return info.result(status="inconclusive", max_abs_err=None, max_rel_err=None, tolerance=None,
-                           worst_index=None, method="directional", analytic=None, numeric=None,
-                           note=f"no smooth line could judge it ({state.unresolved} tried{where}): the loss is not "
-                                "smooth at any step tried (kinks, or round-off far beyond its precision's)", **common)
-    note = "measured at a point near the checked one (the loss has a kink at it)" if state.nearby else None
+        # float32 tries the checked point only (float64 settles the rest); float64 ends at the
+        # nearby point
+        where = (
+            ", the last at a point near the checked one"
+            if prober._nearby is not None
+            else " at the checked point"
+        )
+        return info.result(
+            status="inconclusive",
+            max_abs_err=None,
+            max_rel_err=None,
+            tolerance=None,
+            worst_index=None,
+            method="directional",
+            analytic=None,
+            numeric=None,
+            note=f"no smooth line could judge it ({state.unresolved} tried{where}): "
+            f"the loss is not "
+            "smooth at any step tried (kinks, or round-off far beyond its "
+            "precision's)",
+            **common,
+        )
+    note = (
+        "measured at a point near the checked one (the loss has a kink at it)"
+        if state.nearby
+        else None
+    )
     own = [j for j in state.judged if j.verdict == numeric.PASS]
     if own:
         worst = max(own, key=lambda j: j.abs_err / j.tolerance if j.tolerance else 0.0)
-        return info.result(status="pass", max_abs_err=worst.abs_err, max_rel_err=relative(worst),
-                           tolerance=worst.tolerance, worst_index=None, method="directional",
-                           analytic=worst.analytic, numeric=worst.numeric, note=note, **common)
+        return info.result(
+            status="pass",
+            max_abs_err=worst.abs_err,
+            max_rel_err=relative(worst),
+            tolerance=worst.tolerance,
+            worst_index=None,
+            method="directional",
+            analytic=worst.analytic,
+            numeric=worst.numeric,
+            note=note,
+            **common,
+        )
     band = state.band or {}
-    common["band"] = {key: band[key] for key in ("id", "size", "residual", "tolerance") if key in band}
-    return info.result(status="pass", max_abs_err=None, max_rel_err=None, tolerance=None, worst_index=None,
-                       method="grouped" if band.get("size", 1) > 1 else "directional",
-                       analytic=band.get("analytic"), numeric=None, note=note, **common)
+    common["band"] = {
+        key: band[key] for key in ("id", "size", "residual", "tolerance") if key in band
+    }
+    return info.result(
+        status="pass",
+        max_abs_err=None,
+        max_rel_err=None,
+        tolerance=None,
+        worst_index=None,
+        method="grouped" if band.get("size", 1) > 1 else "directional",
+        analytic=band.get("analytic"),
+        numeric=None,
+        note=note,
+        **common,
+    )
 
 
 def relative(j: numeric.Judgement) -> float:
-    """|numeric - analytic| against the larger of the two values, never below the tolerance (noise level)."""
+    """|numeric - analytic| against the larger of the two values, never below the tolerance (noise
+    level)."""
     reference = max(abs(j.analytic), abs(j.numeric), j.tolerance)
     return j.abs_err / reference if reference > 0 else 0.0
 

@@ -1,6 +1,8 @@
-"""The compiled check as the comparison sees it: the loss at any parameter values, one evaluation at a time or
-a batch of them (shared with a forked child where that pays), on the check's data; and the same check moved
-to other parameter values (at_point). No Theano here: it calls the functions engine/check.py compiled."""
+"""The compiled check as the comparison sees it: the loss at any parameter values, one evaluation at
+a time or a batch of them (shared with a forked child where that pays), on the check's data; and the
+same check moved to other parameter values (at_point). No Theano here: it calls the functions
+engine/check.py compiled."""
+
 from __future__ import annotations
 
 import time
@@ -23,14 +25,18 @@ class CompiledCheck:
     evaluations: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
     probe_with_gradient: bool = False  # see choose_probe_function
-    base_loss: float | None = None  # the probe function's loss at the base point (one-sided differences)
-    evaluation_seconds: float = 0.0  # what the last evaluation took (forked.split: whether sharing one pays)
-    # The round-off of one evaluation at the base point, when the directional check measured it above 16 eps |L|
-    # (numeric.noise_floor): a property of the probe function there, so a check by the same function keeps it.
+    # the probe function's loss at the base point (one-sided differences)
+    base_loss: float | None = None
+    # what the last evaluation took (forked.split: whether sharing one pays)
+    evaluation_seconds: float = 0.0
+    # The round-off of one evaluation at the base point, when the directional check measured it
+    # above 16 eps |L| (numeric.noise_floor): a property of the probe function there, so a check by
+    # the same function keeps it.
     noise_floor: float | None = None
 
     def loss(self, values: list[np.ndarray], data: list[np.ndarray] | None = None) -> float:
-        """The loss at parameter `values` (on the check's data unless `data` is given), by the probe function."""
+        """The loss at parameter `values` (on the check's data unless `data` is given), by the probe
+        function."""
         data = self.data if data is None else data
         self.evaluations += 1
         started = time.perf_counter()
@@ -42,8 +48,9 @@ class CompiledCheck:
         return value
 
     def losses(self, points: list[Any], at: Callable[[Any], float]) -> list[float]:
-        """[at(p) for p in points], `at` evaluating this check's loss once per point: shared with a forked
-        child where a spare CPU makes that pay (forked.split), and counted here either way."""
+        """[at(p) for p in points], `at` evaluating this check's loss once per point: shared with a
+        forked child where a spare CPU makes that pay (forked.split), and counted here either
+        way."""
         before = self.evaluations
         values = forked.split(at, points, self.evaluation_seconds)
         self.evaluations = before + len(points)
@@ -55,7 +62,8 @@ class CompiledCheck:
         return self.loss(values)
 
     def loss_with_input(self, position: int, value: np.ndarray) -> float:
-        """The loss with data input `position` (in model.inputs order) replaced, at the base parameters."""
+        """The loss with data input `position` (in model.inputs order) replaced, at the base
+        parameters."""
         data = list(self.data)
         data[position] = value
         return self.loss(self.base, data)
@@ -66,14 +74,25 @@ class CompiledCheck:
         return self.base_loss
 
 
-# What moves a check to other parameter values (at_point): its view there, the gradients and the loss.
-Move = Callable[["CompiledCheck", list[np.ndarray]], tuple["CompiledCheck", list[np.ndarray], float]]
+# What moves a check to other parameter values (at_point): its view there, the gradients and the
+# loss.
+Move = Callable[
+    ["CompiledCheck", list[np.ndarray]], tuple["CompiledCheck", list[np.ndarray], float]
+]
 
 
-def at_point(check: CompiledCheck, values: list[np.ndarray]) -> tuple[CompiledCheck, list[np.ndarray], float]:
-    """The check moved to other parameter values (same compiled functions and data): its view, the analytic
-    gradients there (one gradient evaluation) and the loss by the probe function."""
-    view = CompiledCheck(check.grad_fn, check.loss_fn, check.data, values, check.precision,
-                         probe_with_gradient=check.probe_with_gradient)
+def at_point(
+    check: CompiledCheck, values: list[np.ndarray]
+) -> tuple[CompiledCheck, list[np.ndarray], float]:
+    """The check moved to other parameter values (same compiled functions and data): its view, the
+    analytic gradients there (one gradient evaluation) and the loss by the probe function."""
+    view = CompiledCheck(
+        check.grad_fn,
+        check.loss_fn,
+        check.data,
+        values,
+        check.precision,
+        probe_with_gradient=check.probe_with_gradient,
+    )
     _, *grads = check.grad_fn(*check.data, *values)
     return view, [np.asarray(g, dtype="float64") for g in grads], view.loss_at_base()

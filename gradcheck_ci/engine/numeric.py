@@ -1,15 +1,19 @@
 """Finite differences and the error model. Pure numpy: no Theano, no model knowledge.
 
-A derivative is always compared along a line f(t) = L(p + t*w): `loss_along(t)` returns the loss there.
+A derivative is always compared along a line f(t) = L(p + t*w): `loss_along(t)` returns the loss
+there.
 
-- The engine's comparison (`probe`, `Line`, `Judgement`: the second half of this module; docs/numerics.md):
-  Richardson estimates at three step sizes, round-off bounded (or measured: `noise_floor`), kinks and
+- The engine's comparison (`probe`, `Line`, `Judgement`: the second half of this module;
+  docs/numerics.md): Richardson estimates at three step sizes, round-off bounded (or measured:
+`noise_floor`), kinks and
   curvature jumps detected; a disagreement is a verdict only once confirmed. `sensitivity` turns the
   lines' thresholds into the smallest relative error caught with probability >= 99%.
-- `compare`/`refine` (below): one central difference with a relative tolerance (precision.default_rtol), refined by
-  one more point. Not a verdict any more: the diagnosis' gradient-through-time profile uses it to show
+- `compare`/`refine` (below): one central difference with a relative tolerance
+  (precision.default_rtol), refined by one more point. Not a verdict any more: the diagnosis'
+gradient-through-time profile uses it to show
   where sensitivities part along a sequence.
 """
+
 from __future__ import annotations
 
 import math
@@ -20,7 +24,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-ROUNDOFF_FACTOR = 16.0  # loss evaluations sum many terms; their round-off is a few dozen ulps, not one
+# loss evaluations sum many terms; their round-off is a few dozen ulps, not one
+ROUNDOFF_FACTOR = 16.0
 
 
 def machine_eps(precision: str) -> float:
@@ -28,7 +33,8 @@ def machine_eps(precision: str) -> float:
 
 
 def rms(value: npt.NDArray[Any]) -> float:
-    """Root mean square of an array (0 for an empty one): the magnitude a directional step scales with."""
+    """Root mean square of an array (0 for an empty one): the magnitude a directional step scales
+    with."""
     return float(np.sqrt(np.mean(np.square(value, dtype="float64")))) if value.size else 0.0
 
 
@@ -37,11 +43,11 @@ def base_step(precision: str, magnitude: float) -> float:
 
 
 def stable_seed(*parts: Any) -> int:
-    """A seed that depends only on its parts (not on PYTHONHASHSEED), for reproducible directions."""
+    """A seed that depends only on its parts (not on PYTHONHASHSEED), for reproducible
+    directions."""
     import zlib
 
     return zlib.crc32("\x00".join(str(p) for p in parts).encode()) & 0x7FFFFFFF
-
 
 
 @dataclass
@@ -71,14 +77,22 @@ class Comparison:
         return not self.passed and not self.refined and math.isfinite(self.numeric)
 
 
-def compare(analytic: float, loss_along: Callable[[float], float], step: float, precision: str,
-            rtol: float, atol: float = 0.0, scale: float = 0.0, refine_failures: bool = True,
-            base_loss: float | None = None) -> Comparison:
+def compare(
+    analytic: float,
+    loss_along: Callable[[float], float],
+    step: float,
+    precision: str,
+    rtol: float,
+    atol: float = 0.0,
+    scale: float = 0.0,
+    refine_failures: bool = True,
+    base_loss: float | None = None,
+) -> Comparison:
     """Central difference along one direction against the analytic directional derivative.
 
-    With refine_failures=False a disagreement is left unrefined (2 evaluations): the caller refines only
-    the comparisons it needs to (see `refine`), e.g. the worst elements of a tensor. `base_loss` is
-    loss_along(0), when the caller knows it.
+    With refine_failures=False a disagreement is left unrefined (2 evaluations): the caller refines
+    only the comparisons it needs to (see `refine`), e.g. the worst elements of a tensor.
+    `base_loss` is loss_along(0), when the caller knows it.
     """
     eps = machine_eps(precision)
     plus, minus = loss_along(step), loss_along(-step)
@@ -87,21 +101,40 @@ def compare(analytic: float, loss_along: Callable[[float], float], step: float, 
     reference = max(abs(analytic), abs(d1), scale)
     tolerance = atol + noise + rtol * reference
     err = abs(d1 - analytic)
-    first = Comparison(analytic, d1, err, _rel(err, reference), tolerance, err <= tolerance, 2, step, 0.0, True,
-                       noise=noise, scale=scale, plus=plus, minus=minus)
+    first = Comparison(
+        analytic,
+        d1,
+        err,
+        _rel(err, reference),
+        tolerance,
+        err <= tolerance,
+        2,
+        step,
+        0.0,
+        True,
+        noise=noise,
+        scale=scale,
+        plus=plus,
+        minus=minus,
+    )
     if first.needs_refining and refine_failures:
         return refine(first, loss_along, rtol, atol, base_loss)
     return first
 
 
-def refine(first: Comparison, loss_along: Callable[[float], float], rtol: float, atol: float = 0.0,
-           base_loss: float | None = None) -> Comparison:
+def refine(
+    first: Comparison,
+    loss_along: Callable[[float], float],
+    rtol: float,
+    atol: float = 0.0,
+    base_loss: float | None = None,
+) -> Comparison:
     """Separate truncation error (measured) from a wrong gradient (what remains).
 
-    The points -h, 0, h, 2h determine a cubic; its slope at 0, (-2L(-h) - 3L(0) + 6L(h) - L(2h)) / 6h, is
-    the derivative to O(h^3) where the central quotient D(h) is only O(h^2), so |D(h) - D3| is D(h)'s
-    truncation error. One evaluation when `base_loss` (L(0)) is known, two otherwise. Its round-off is at
-    most twice D(h)'s (the coefficients sum to 12/6 against 2/2).
+    The points -h, 0, h, 2h determine a cubic; its slope at 0, (-2L(-h) - 3L(0) + 6L(h) - L(2h)) /
+    6h, is the derivative to O(h^3) where the central quotient D(h) is only O(h^2), so |D(h) - D3|
+    is D(h)'s truncation error. One evaluation when `base_loss` (L(0)) is known, two otherwise. Its
+    round-off is at most twice D(h)'s (the coefficients sum to 12/6 against 2/2).
     """
     analytic, d1, step = first.analytic, first.numeric, first.step
     at_zero = loss_along(0.0) if base_loss is None else base_loss
@@ -109,39 +142,58 @@ def refine(first: Comparison, loss_along: Callable[[float], float], rtol: float,
     d3 = (-2 * first.minus - 3 * at_zero + 6 * first.plus - at_2h) / (6 * step)
     noise2 = 2 * first.noise
     spread = abs(d1 - d3)
-    # A kink shows as two estimates that disagree by more than round-off allows, relative to the values
-    # themselves; the curvature of a smooth loss makes them agree to O(h^2), far below 1%.
+    # A kink shows as two estimates that disagree by more than round-off allows, relative to the
+    # values themselves; the curvature of a smooth loss makes them agree to O(h^2), far below 1%.
     smooth = spread <= 4 * noise2 + 0.01 * max(abs(d1), abs(d3))
-    # The spread is D(h)'s truncation error only where the loss is smooth; across a kink it measures the
-    # kink, and allowing it would pass any gradient there.
+    # The spread is D(h)'s truncation error only where the loss is smooth; across a kink it measures
+    # the kink, and allowing it would pass any gradient there.
     reference = max(abs(analytic), abs(d3), first.scale)
     tolerance = atol + noise2 + (spread if smooth else 0.0) + rtol * reference
     err = abs(d3 - analytic)
-    return Comparison(analytic, d3, err, _rel(err, reference), tolerance, err <= tolerance,
-                      first.evaluations + (1 if base_loss is not None else 2), step, spread, smooth, refined=True,
-                      noise=first.noise, scale=first.scale, plus=first.plus, minus=first.minus)
+    return Comparison(
+        analytic,
+        d3,
+        err,
+        _rel(err, reference),
+        tolerance,
+        err <= tolerance,
+        first.evaluations + (1 if base_loss is not None else 2),
+        step,
+        spread,
+        smooth,
+        refined=True,
+        noise=first.noise,
+        scale=first.scale,
+        plus=first.plus,
+        minus=first.minus,
+    )
 
 
 def _rel(err: float, reference: float) -> float:
     return err / reference if reference > 0 else (0.0 if err == 0 else math.inf)
 
 
-# ------------------------------------------------------------------ the engine's comparison along a line
+# ------------------------------------------------------------------ the engine's comparison along a
+# line
 #
-# f(t) = L(p + t*w) along a direction w; the analytic slope is a = <g, w>. Points are taken at multiples m of
-# the step h (f(0) is known). Two estimates of f'(0) that cancel the h^2 truncation of central differences:
+# f(t) = L(p + t*w) along a direction w; the analytic slope is a = <g, w>. Points are taken at
+# multiples m of the step h (f(0) is known). Two estimates of f'(0) that cancel the h^2 truncation
+# of central differences:
 #   R(1) = (4 D(h) - D(2h)) / 3,  R(2) = (4 D(2h) - D(4h)) / 3,   D(s) = (f(s) - f(-s)) / 2s,
 # whose round-off is at most 1.5 delta/h and 0.75 delta/h for evaluations accurate to delta (their
-# coefficients' sums), and whose truncation is O(h^4) (negligible where the loss is smooth). Smoothness is
-# measured, not assumed: the fourth differences Q(m) = f(2mh) - 4f(mh) + 6f(0) - 4f(-mh) + f(-2mh) are
-# round-off (at most 16 delta) where the loss is smooth and grow with the step across a kink; a kink within
-# +-4h moves R(1) and R(2) by at most KINK_BIAS * max |Q| / h (worked out for a single kink at any place),
-# which the confirmation's tolerance allows for.
+# coefficients' sums), and whose truncation is O(h^4) (negligible where the loss is smooth).
+# Smoothness is measured, not assumed: the fourth differences Q(m) = f(2mh) - 4f(mh) + 6f(0) -
+# 4f(-mh) + f(-2mh) are round-off (at most 16 delta) where the loss is smooth and grow with the step
+# across a kink; a kink within +-4h moves R(1) and R(2) by at most KINK_BIAS * max |Q| / h (worked
+# out for a single kink at any place), which the confirmation's tolerance allows for.
 
 SMOOTH_LIMIT = 16.0  # |Q| above 16 delta is not round-off (the stencil's coefficients sum to 16)
-KINK_BIAS = {1.0: 0.125, 2.0: 0.21}  # worst |bias of R(m)| per max|Q| / h, one kink anywhere within +-4h
-CURVATURE_RATIO = (8.0, 32.0)  # Q(2)/Q(1) of a line spoilt by plain curvature: 16 (h^4); round-off, kinks: far less
-CURVATURE_JUMP_RATIO = (1.5, 2.7)  # D(4h)-D(2h) over D(2h)-D(h): 2 where the curvature jumps at p, 4 if smooth
+# worst |bias of R(m)| per max|Q| / h, one kink anywhere within +-4h
+KINK_BIAS = {1.0: 0.125, 2.0: 0.21}
+# Q(2)/Q(1) of a line spoilt by plain curvature: 16 (h^4); round-off, kinks: far less
+CURVATURE_RATIO = (8.0, 32.0)
+# D(4h)-D(2h) over D(2h)-D(h): 2 where the curvature jumps at p, 4 if smooth
+CURVATURE_JUMP_RATIO = (1.5, 2.7)
 MISS_PROBABILITY = 0.01
 MAX_DIRECTIONS = 4
 GAUSSIAN_DENSITY = math.sqrt(2.0 / math.pi)  # P(|N(0, s^2)| <= T) <= sqrt(2/pi) * T / s
@@ -151,13 +203,16 @@ PASS, FAIL, NONSMOOTH, UNRESOLVED = "pass", "fail", "nonsmooth", "unresolved"
 
 @dataclass
 class Judgement:
-    """What one line said: PASS, FAIL (a confirmed disagreement), NONSMOOTH or UNRESOLVED (neither)."""
+    """What one line said: PASS, FAIL (a confirmed disagreement), NONSMOOTH or UNRESOLVED
+    (neither)."""
 
     verdict: str
-    analytic: float  # the analytic side of the estimate compared (a, or its stencil over rounded steps)
+    # the analytic side of the estimate compared (a, or its stencil over rounded steps)
+    analytic: float
     numeric: float  # R(1), the finite-difference estimate of the slope
     tolerance: float  # what |numeric - analytic| was held to
-    threshold: float  # an error along this line larger than this would have failed it (see sensitivity)
+    # an error along this line larger than this would have failed it (see sensitivity)
+    threshold: float
     step: float
     evaluations: int
     delta: float  # round-off bound of one evaluation
@@ -178,38 +233,56 @@ class Judgement:
         return self.verdict in (PASS, FAIL)
 
     def curvature_excess(self) -> float | None:
-        """For a line not smooth because of plain curvature (Q(2) ~ 16 Q(1), as the fourth derivative gives;
-        round-off and kinks give ratios near 1 or 2): how far max |Q| is above the smooth limit. A move r times
-        shorter along the same kind of direction has Q about r^4 times this. None for any other kind of line."""
+        """For a line not smooth because of plain curvature (Q(2) ~ 16 Q(1), as the fourth
+        derivative gives; round-off and kinks give ratios near 1 or 2): how far max |Q| is above the
+        smooth limit. A move r times shorter along the same kind of direction has Q about r^4 times
+        this. None for any other kind of line."""
         f = self.points
         if self.verdict != NONSMOOTH or not all(m in f for m in (1.0, -1.0, 2.0, -2.0, 4.0, -4.0)):
             return None
         q1 = f[2.0] - 4 * f[1.0] + 6 * f[0.0] - 4 * f[-1.0] + f[-2.0]
         q2 = f[4.0] - 4 * f[2.0] + 6 * f[0.0] - 4 * f[-2.0] + f[-4.0]
-        if q1 == 0.0 or not CURVATURE_RATIO[0] <= q2 / q1 <= CURVATURE_RATIO[1] or self.delta <= 0.0:
+        if (
+            q1 == 0.0
+            or not CURVATURE_RATIO[0] <= q2 / q1 <= CURVATURE_RATIO[1]
+            or self.delta <= 0.0
+        ):
             return None
         return abs(q2) / (SMOOTH_LIMIT * self.delta)
 
 
 class Line:
-    """The evaluations along one line and the decisions on them (pure: the caller evaluates the loss)."""
+    """The evaluations along one line and the decisions on them (pure: the caller evaluates the
+    loss)."""
 
-    def __init__(self, analytic: float, step: float, precision: str, allowance: float, base: float,
-                 analytic_at: Callable[[float], float] | None = None, floor: float = 0.0) -> None:
+    def __init__(
+        self,
+        analytic: float,
+        step: float,
+        precision: str,
+        allowance: float,
+        base: float,
+        analytic_at: Callable[[float], float] | None = None,
+        floor: float = 0.0,
+    ) -> None:
         self.a = analytic
-        self.floor = floor  # a round-off bound measured on this loss (noise_floor), when above the usual one
+        # a round-off bound measured on this loss (noise_floor), when above the usual one
+        self.floor = floor
         self.h = step
         self.eps = machine_eps(precision)
         self.allowance = allowance
         self.f: dict[float, float] = {0.0: base}
-        # <g, x(t) - p> for the displacement actually taken (parameters rounded to their dtype); None: t*a
+        # <g, x(t) - p> for the displacement actually taken (parameters rounded to their dtype);
+        # None: t*a
         self.analytic_at = analytic_at
         self.A: dict[float, float] = {0.0: 0.0}
         self.evaluations = 0
 
     def add(self, m: float, value: float) -> None:
         self.f[m] = value
-        self.A[m] = self.analytic_at(m * self.h) if self.analytic_at is not None else m * self.h * self.a
+        self.A[m] = (
+            self.analytic_at(m * self.h) if self.analytic_at is not None else m * self.h * self.a
+        )
         self.evaluations += 1
 
     def needs(self, multiples: tuple[float, ...]) -> list[float]:
@@ -218,7 +291,10 @@ class Line:
     # -- estimates
     @property
     def delta(self) -> float:
-        return max(ROUNDOFF_FACTOR * self.eps * max(max(abs(v) for v in self.f.values()), 1e-300), self.floor)
+        return max(
+            ROUNDOFF_FACTOR * self.eps * max(max(abs(v) for v in self.f.values()), 1e-300),
+            self.floor,
+        )
 
     def _richardson(self, values: dict[float, float], m: float) -> float:
         d1 = (values[m] - values[-m]) / (2 * m * self.h)
@@ -240,11 +316,11 @@ class Line:
         return ((self.f[m] - self.f[-m]) - (self.A[m] - self.A[-m])) / (2 * m * self.h)
 
     def curvature_jump(self) -> bool:
-        """A loss whose curvature jumps at p (smooth on each side, a ReLU unit exactly at 0 seen from its
-        bias): D(s) then grows linearly with s, so its increments double per doubled step, where a smooth
-        loss's grow 4x (s^2) and a constant offset (a gradient error) has none. The fourth differences
-        cannot see it, and R(1), R(2) would read it as an error. Increments above their round-off that
-        double: not smooth."""
+        """A loss whose curvature jumps at p (smooth on each side, a ReLU unit exactly at 0 seen
+        from its bias): D(s) then grows linearly with s, so its increments double per doubled step,
+        where a smooth loss's grow 4x (s^2) and a constant offset (a gradient error) has none. The
+        fourth differences cannot see it, and R(1), R(2) would read it as an error. Increments above
+        their round-off that double: not smooth."""
         d1 = self.central(2.0) - self.central(1.0)
         d2 = self.central(4.0) - self.central(2.0)
         if abs(d1) <= 1.5 * self.delta / self.h or abs(d2) <= 0.75 * self.delta / self.h:
@@ -255,33 +331,48 @@ class Line:
         """Round-off bound of numeric(m): its coefficients sum to 1.5/(m h)."""
         return 1.5 * self.delta / (m * self.h)
 
-    def judgement(self, verdict: str, tolerance: float, threshold: float, fourth: float) -> Judgement:
-        return Judgement(verdict, self.analytic(1.0), self.numeric(1.0), tolerance, threshold, self.h,
-                         self.evaluations, self.delta, fourth / self.delta if self.delta else 0.0, dict(self.f))
+    def judgement(
+        self, verdict: str, tolerance: float, threshold: float, fourth: float
+    ) -> Judgement:
+        return Judgement(
+            verdict,
+            self.analytic(1.0),
+            self.numeric(1.0),
+            tolerance,
+            threshold,
+            self.h,
+            self.evaluations,
+            self.delta,
+            fourth / self.delta if self.delta else 0.0,
+            dict(self.f),
+        )
 
     # -- decisions
     def first_pass(self) -> Judgement | None:
-        """With f(+-h), f(+-2h): PASS when R(1) agrees within its round-off and the allowance, else None (the
-        confirmation points are needed). Five points cannot tell a kink from curvature (Q(1) is h^4 times the
-        fourth derivative on a smooth loss, which leaves R(1) accurate), so agreement passes: a kink would have
-        to bias R(1) by just the amount that cancels an error to hide it. A disagreement is never final here."""
+        """With f(+-h), f(+-2h): PASS when R(1) agrees within its round-off and the allowance, else
+        None (the confirmation points are needed). Five points cannot tell a kink from curvature
+        (Q(1) is h^4 times the fourth derivative on a smooth loss, which leaves R(1) accurate), so
+        agreement passes: a kink would have to bias R(1) by just the amount that cancels an error to
+        hide it. A disagreement is never final here."""
         tau = self.noise(1.0) + self.allowance
         if abs(self.numeric(1.0) - self.analytic(1.0)) <= tau:
             return self.judgement(PASS, tau, 2 * tau, abs(self.fourth(1.0)))
         return None
 
     def confirm(self) -> Judgement:
-        """With f(+-4h) as well: smooth enough, both estimates off beyond every allowance (round-off, a
-        kink's bias) on the same side, and by the same amount -> FAIL; both within -> PASS; a kink ->
-        NONSMOOTH; else UNRESOLVED.
+        """With f(+-4h) as well: smooth enough, both estimates off beyond every allowance
+        (round-off, a kink's bias) on the same side, and by the same amount -> FAIL; both within ->
+        PASS; a kink -> NONSMOOTH; else UNRESOLVED.
 
-        "The same amount": R(1) and R(2) cancel the s^2 term of D(s) = f' + c s^2 + ...; a gradient error is
-        a constant offset they share, while a loss whose curvature jumps at p (D(s) linear in s, which the
-        fourth differences cannot see) makes them differ by far more than their tolerances."""
+        "The same amount": R(1) and R(2) cancel the s^2 term of D(s) = f' + c s^2 + ...; a gradient
+        error is a constant offset they share, while a loss whose curvature jumps at p (D(s) linear
+        in s, which the fourth differences cannot see) makes them differ by far more than their
+        tolerances."""
         q = max(abs(self.fourth(1.0)), abs(self.fourth(2.0)))
         err = {m: self.numeric(m) - self.analytic(m) for m in (1.0, 2.0)}
         if q > SMOOTH_LIMIT * self.delta:
-            # a kink, or curvature too strong for this step: a shorter step will tell (the caller retries)
+            # a kink, or curvature too strong for this step: a shorter step will tell (the caller
+            # retries)
             return self.judgement(NONSMOOTH, math.inf, math.inf, q)
         if self.curvature_jump():
             return self.judgement(NONSMOOTH, math.inf, math.inf, q)
@@ -296,24 +387,33 @@ class Line:
         return self.judgement(UNRESOLVED, tol[1.0], threshold, q)
 
 
-
 FIRST_MULTIPLES = (1.0, 2.0)
 CONFIRM_MULTIPLES = (4.0,)
 
 
-Batch = Callable[[list[float]], list[float]]  # the loss at several points of a line at once (t -> L(p + t w))
+# the loss at several points of a line at once (t -> L(p + t w))
+Batch = Callable[[list[float]], list[float]]
 
 
 def one_by_one(loss_along: Callable[[float], float]) -> Batch:
     return lambda ts: [loss_along(t) for t in ts]
 
 
-def probe(analytic: float, loss_along: Callable[[float], float], step: float, precision: str, allowance: float,
-          base: float, analytic_at: Callable[[float], float] | None = None, floor: float = 0.0,
-          batch: Batch | None = None) -> Judgement:
-    """One line, first pass (4 evaluations) and, when it does not pass outright, the confirmation (2 more).
-    `floor`: a measured round-off bound of one evaluation (noise_floor), used where it exceeds 16 eps |L|.
-    `batch`: evaluates each stage's points together (forked.split shares them with a spare CPU)."""
+def probe(
+    analytic: float,
+    loss_along: Callable[[float], float],
+    step: float,
+    precision: str,
+    allowance: float,
+    base: float,
+    analytic_at: Callable[[float], float] | None = None,
+    floor: float = 0.0,
+    batch: Batch | None = None,
+) -> Judgement:
+    """One line, first pass (4 evaluations) and, when it does not pass outright, the confirmation (2
+    more). `floor`: a measured round-off bound of one evaluation (noise_floor), used where it
+    exceeds 16 eps |L|. `batch`: evaluates each stage's points together (forked.split shares them
+    with a spare CPU)."""
     evaluate = batch or one_by_one(loss_along)
     line = Line(analytic, step, precision, allowance, base, analytic_at, floor)
     for stage in (FIRST_MULTIPLES, CONFIRM_MULTIPLES):
@@ -327,19 +427,24 @@ def probe(analytic: float, loss_along: Callable[[float], float], step: float, pr
     return line.confirm()
 
 
-NOISE_SPACING = 1.0 / 1024.0  # of h: no smooth term and hardly any kink is within reach of such a spacing
+# of h: no smooth term and hardly any kink is within reach of such a spacing
+NOISE_SPACING = 1.0 / 1024.0
 NOISE_BOUND = 8.0  # sigmas: what a measured noise level becomes as a bound on one evaluation
-# Measured noise above a million ulps of the loss is no round-off of this precision (random numbers in the
-# forward pass, jumps, a lower precision inside): it is not used, and the lines stay unjudged.
+# Measured noise above a million ulps of the loss is no round-off of this precision (random numbers
+# in the forward pass, jumps, a lower precision inside): it is not used, and the lines stay
+# unjudged.
 NOISE_LIMIT = 1e6
 
 
-def noise_floor(loss_along: Callable[[float], float], base: float, step: float, batch: Batch | None = None) -> float:
-    """A bound on one evaluation's round-off, measured: the loss at 7 points NOISE_SPACING * step apart (6
-    evaluations), whose fourth differences (three windows) and sixth difference are round-off alone there
-    (std sqrt(70) and sqrt(924) sigma for independent errors). The largest of the four sigma estimates, times
-    NOISE_BOUND: for a loss whose round-off exceeds 16 eps |L| (a cancellation, long sums), so that its lines can
-    be judged against the noise they really have rather than be taken for kinks."""
+def noise_floor(
+    loss_along: Callable[[float], float], base: float, step: float, batch: Batch | None = None
+) -> float:
+    """A bound on one evaluation's round-off, measured: the loss at 7 points NOISE_SPACING * step
+    apart (6 evaluations), whose fourth differences (three windows) and sixth difference are
+    round-off alone there (std sqrt(70) and sqrt(924) sigma for independent errors). The largest of
+    the four sigma estimates, times NOISE_BOUND: for a loss whose round-off exceeds 16 eps |L| (a
+    cancellation, long sums), so that its lines can be judged against the noise they really have
+    rather than be taken for kinks."""
     s = NOISE_SPACING * step
     around = (batch or one_by_one(loss_along))([m * s for m in (-3, -2, -1, 1, 2, 3)])
     f = around[:3] + [base] + around[3:]
@@ -350,13 +455,15 @@ def noise_floor(loss_along: Callable[[float], float], base: float, step: float, 
 
 
 def usable_floor(floor: float, loss: float, precision: str) -> bool:
-    """Whether a measured noise floor is round-off this check may judge against (see NOISE_LIMIT)."""
+    """Whether a measured noise floor is round-off this check may judge against (see
+    NOISE_LIMIT)."""
     return floor <= NOISE_LIMIT * machine_eps(precision) * max(abs(loss), 1e-300)
 
 
 def miss_probability(relative: float, thresholds: list[float], scale: float) -> float:
-    """Upper bound on the probability that Gaussian directions with these thresholds all miss an error of
-    relative size `relative` in a tensor whose gradient norm times direction scale is `scale`."""
+    """Upper bound on the probability that Gaussian directions with these thresholds all miss an
+    error of relative size `relative` in a tensor whose gradient norm times direction scale is
+    `scale`."""
     if relative <= 0 or scale <= 0:
         return 1.0
     p = 1.0
@@ -365,11 +472,15 @@ def miss_probability(relative: float, thresholds: list[float], scale: float) -> 
     return p
 
 
-def sensitivity(thresholds: list[float], scale: float, miss: float = MISS_PROBABILITY) -> float | None:
-    """The smallest relative error caught with probability >= 1 - miss by directions with these thresholds
-    (each: an error component along the direction above it fails the line), for a tensor whose gradient
-    norm times its direction scale is `scale`. None when nothing can be said (no direction, no gradient)."""
-    thresholds = [t for t in thresholds if math.isfinite(t)]  # a direction that says nothing counts as a miss
+def sensitivity(
+    thresholds: list[float], scale: float, miss: float = MISS_PROBABILITY
+) -> float | None:
+    """The smallest relative error caught with probability >= 1 - miss by directions with these
+    thresholds (each: an error component along the direction above it fails the line), for a tensor
+    whose gradient norm times its direction scale is `scale`. None when nothing can be said (no
+    direction, no gradient)."""
+    # a direction that says nothing counts as a miss
+    thresholds = [t for t in thresholds if math.isfinite(t)]
     if not thresholds or scale <= 0:
         return None
     k = len(thresholds)
@@ -388,8 +499,8 @@ def sensitivity(thresholds: list[float], scale: float, miss: float = MISS_PROBAB
 
 
 def full_sensitivity(thresholds: list[float], norm: float) -> float | None:
-    """Element-wise comparisons: an error e is missed only if every |e_i| stays below its threshold T_i,
-    so any error with |e| > sqrt(sum T_i^2) is caught, with certainty."""
+    """Element-wise comparisons: an error e is missed only if every |e_i| stays below its threshold
+    T_i, so any error with |e| > sqrt(sum T_i^2) is caught, with certainty."""
     if norm <= 0 or not thresholds or not all(math.isfinite(t) for t in thresholds):
         return None
     return float(math.sqrt(sum(t * t for t in thresholds)) / norm)
@@ -401,10 +512,11 @@ def predicted_threshold(loss: float, step: float, precision: str, allowance: flo
     return 2 * (1.5 * delta / step + allowance)
 
 
-def directions_needed(scales: list[float], threshold: float, target: float,
-                      maximum: int = MAX_DIRECTIONS) -> int:
-    """The fewest directions (up to `maximum`) whose sensitivity reaches `target` for every tensor of a band
-    (scales: gradient norm times direction scale per tensor)."""
+def directions_needed(
+    scales: list[float], threshold: float, target: float, maximum: int = MAX_DIRECTIONS
+) -> int:
+    """The fewest directions (up to `maximum`) whose sensitivity reaches `target` for every tensor
+    of a band (scales: gradient norm times direction scale per tensor)."""
     smallest = min(scales)
     for k in range(1, maximum + 1):
         s = sensitivity([threshold] * k, smallest)

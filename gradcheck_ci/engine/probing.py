@@ -1,5 +1,7 @@
-"""Probing lines: the point a check starts from, each tensor's state, and the Prober that measures one line
-along a direction (its boosts, the ladder of retries, the nearby point) and judges it (numeric.Line)."""
+"""Probing lines: the point a check starts from, each tensor's state, and the Prober that measures
+one line along a direction (its boosts, the ladder of retries, the nearby point) and judges it
+(numeric.Line)."""
+
 from __future__ import annotations
 
 import math
@@ -12,17 +14,19 @@ from . import numeric
 from .evaluation import CompiledCheck, Move
 from .precision import of
 
-# A tensor whose gradient is small against the loss's round-off moves further along the line: its part of the
-# direction is multiplied by the boost that brings its sensitivity to the target (at most the precision's
-# boost_max). The threshold is round-off over the step, the same for every member, so a longer move is a larger
-# signal. The attempts at a line are the precision's ladder.
-NEARBY = 256.0  # a point near p: p + NEARBY * h * u, u Gaussian per tensor (a kink at p itself moves away)
+# A tensor whose gradient is small against the loss's round-off moves further along the line: its
+# part of the direction is multiplied by the boost that brings its sensitivity to the target (at
+# most the precision's boost_max). The threshold is round-off over the step, the same for every
+# member, so a longer move is a larger signal. The attempts at a line are the precision's ladder.
+# a point near p: p + NEARBY * h * u, u Gaussian per tensor (a kink at p itself moves away)
+NEARBY = 256.0
 
 
 @dataclass
 class Point:
-    """Where lines start: the parameter values, the analytic gradients there and the loss (by the probe
-    function). `view` is the check (evaluation.CompiledCheck) whose loss() evaluates at any values."""
+    """Where lines start: the parameter values, the analytic gradients there and the loss (by the
+    probe function). `view` is the check (evaluation.CompiledCheck) whose loss() evaluates at any
+    values."""
 
     view: CompiledCheck
     values: list[np.ndarray]
@@ -31,31 +35,45 @@ class Point:
     nearby: bool = False
 
 
-Attempt = tuple[numeric.Judgement, dict[int, np.ndarray], Point]  # what a line said, its direction, its point
+# what a line said, its direction, its point
+Attempt = tuple[numeric.Judgement, dict[int, np.ndarray], Point]
+
 
 @dataclass
 class MemberState:
     """What the lines said about one tensor."""
 
-    # Of the lines that passed with it: each line's threshold over the tensor's s_k |g_k| at the line's point
-    # (inf where its gradient is all zero), so that numeric.sensitivity(thresholds, 1.0) is its sensitivity.
+    # Of the lines that passed with it: each line's threshold over the tensor's s_k |g_k| at the
+    # line's point (inf where its gradient is all zero), so that numeric.sensitivity(thresholds,
+    # 1.0) is its sensitivity.
     thresholds: list[float] = field(default_factory=list)
-    failed: numeric.Judgement | None = None  # the confirmed Judgement, with `direction` and `point` attached below
+    # the confirmed Judgement, with `direction` and `point` attached below
+    failed: numeric.Judgement | None = None
     direction: np.ndarray | None = None
     point: Point | None = None
-    judged: list[numeric.Judgement] = field(default_factory=list)  # every judgement that counted, for the numbers shown
+    # every judgement that counted, for the numbers shown
+    judged: list[numeric.Judgement] = field(default_factory=list)
     unresolved: int = 0  # lines that could not judge it
     nearby: bool = False  # some line that counted ran at a point near p
     band: dict[str, Any] | None = None
-    own: numeric.Judgement | None = None  # a judgement of this tensor alone (decomposition or own line)
+    # a judgement of this tensor alone (decomposition or own line)
+    own: numeric.Judgement | None = None
     assigned: bool = False  # failed as the largest part of a band whose members' parts each agreed
 
 
 class Prober:
-    """Lines through the model's parameters for one check: evaluations, directions, retries, the nearby point."""
+    """Lines through the model's parameters for one check: evaluations, directions, retries, the
+    nearby point."""
 
-    def __init__(self, check: CompiledCheck, grads: list[np.ndarray], seed: int, allowance_rtol: float, atol: float,
-                 move: Move) -> None:
+    def __init__(
+        self,
+        check: CompiledCheck,
+        grads: list[np.ndarray],
+        seed: int,
+        allowance_rtol: float,
+        atol: float,
+        move: Move,
+    ) -> None:
         self.check = check
         self.move = move  # evaluation.at_point: (view, gradients, loss) at other parameter values
         self.precision = check.precision
@@ -67,21 +85,25 @@ class Prober:
         self._nearby: Point | None = None
         self.start = 0  # the ladder attempt later lines start at (the last one that judged)
         self.level = 1.0  # the boost level of the attempt in progress
-        self.boost: dict[int, float] = {}  # tensor -> how much further than s_k its part of a direction moves
-        self._rms: dict[tuple[bool, int], float] = {}  # (at the nearby point, tensor) -> max(rms(p_k), 1)
+        # tensor -> how much further than s_k its part of a direction moves
+        self.boost: dict[int, float] = {}
+        # (at the nearby point, tensor) -> max(rms(p_k), 1)
+        self._rms: dict[tuple[bool, int], float] = {}
         self._abs: dict[tuple[bool, int], float] = {}  # (at the nearby point, tensor) -> sum |g_k|
         self._norm: dict[tuple[bool, int], float] = {}  # (at the nearby point, tensor) -> |g_k|
-        # id(part) -> the scale it was drawn with (no reference kept: a direction is as large as the model; an
-        # address reused by a later draw is overwritten by that draw, and only drawn parts are looked up)
+        # id(part) -> the scale it was drawn with (no reference kept: a direction is as large as the
+        # model; an address reused by a later draw is overwritten by that draw, and only drawn parts
+        # are looked up)
         self.drawn: dict[int, float] = {}
-        # A measured round-off bound per point (numeric.noise_floor), taken once a line there is not smooth (or
-        # known already: the check's probe function measured at the base point before).
+        # A measured round-off bound per point (numeric.noise_floor), taken once a line there is not
+        # smooth (or known already: the check's probe function measured at the base point before).
         self.floor: dict[bool, float] = {False: check.noise_floor} if check.noise_floor else {}
         self.extra_evaluations = 0  # evaluations made at the nearby point (its own view)
 
     # ------------------------------------------------------------ directions
     def scale(self, point: Point, k: int) -> float:
-        """The standard deviation of tensor k's part of a direction: max(rms(p_k), 1), times its boost."""
+        """The standard deviation of tensor k's part of a direction: max(rms(p_k), 1), times its
+        boost."""
         boost = self.boost.get(k, 1.0)
         key = (point.nearby, k)
         if key not in self._rms:
@@ -98,8 +120,8 @@ class Prober:
         return parts
 
     def normalised(self, threshold: float, point: Point, k: int, part: np.ndarray) -> float:
-        """A line's threshold over member k's s_k |g_k| at the line's point, s_k the scale its `part` of the
-        line's direction was drawn with (inf for an all-zero gradient)."""
+        """A line's threshold over member k's s_k |g_k| at the line's point, s_k the scale its
+        `part` of the line's direction was drawn with (inf for an all-zero gradient)."""
         scale = self.drawn.get(id(part), self.scale(point, k)) * self.norm(point, k)
         return threshold / scale if scale > 0 else math.inf
 
@@ -111,9 +133,10 @@ class Prober:
         return self._norm[key]
 
     def terms(self, point: Point, members: list[int]) -> float:
-        """The expected sum |g_i w_i| over the members' elements (w_i = s_k N(0, 1)): what the allowance
-        multiplies (an honest bound of the analytic side's round-off on average over directions, known before
-        a direction is drawn, and one pass over the gradients cheaper per line than the drawn sum)."""
+        """The expected sum |g_i w_i| over the members' elements (w_i = s_k N(0, 1)): what the
+        allowance multiplies (an honest bound of the analytic side's round-off on average over
+        directions, known before a direction is drawn, and one pass over the gradients cheaper per
+        line than the drawn sum)."""
         total = 0.0
         for k in members:
             key = (point.nearby, k)
@@ -127,7 +150,8 @@ class Prober:
         values = point.values
         exact = all(values[k].dtype == np.float64 for k in parts)
         dots: dict[float, float] = {}
-        seen: dict[float, float] = {}  # a line judged again against a measured noise floor re-reads its points
+        # a line judged again against a measured noise floor re-reads its points
+        seen: dict[float, float] = {}
 
         def moved(t: float) -> list[np.ndarray]:
             at = list(values)
@@ -137,11 +161,19 @@ class Prober:
 
         def losses_along(ts: list[float]) -> list[float]:
             new = [t for t in ts if t not in seen]
-            seen.update(zip(new, point.view.losses(new, lambda t: point.view.loss(moved(t))), strict=True))
-            if not exact:  # the displacement actually taken, after rounding to the parameters' dtype
+            seen.update(
+                zip(new, point.view.losses(new, lambda t: point.view.loss(moved(t))), strict=True)
+            )
+            # the displacement actually taken, after rounding to the parameters' dtype
+            if not exact:
                 for t in new:
-                    dots[t] = float(sum(np.sum(point.grads[k] * (x.astype("float64") - values[k]))
-                                        for k, x in enumerate(moved(t)) if k in parts))
+                    dots[t] = float(
+                        sum(
+                            np.sum(point.grads[k] * (x.astype("float64") - values[k]))
+                            for k, x in enumerate(moved(t))
+                            if k in parts
+                        )
+                    )
             return [seen[t] for t in ts]
 
         def loss_along(t: float) -> float:
@@ -149,17 +181,35 @@ class Prober:
 
         analytic = float(sum(point.grads[k].ravel() @ parts[k].ravel() for k in parts))
         allowance = self.rho * self.line_terms(point, parts) + self.atol
-        judgement = numeric.probe(analytic, loss_along, step, self.precision, allowance, point.loss,
-                                  analytic_at=None if exact else dots.__getitem__,
-                                  floor=self.floor.get(point.nearby, 0.0), batch=losses_along)
+        judgement = numeric.probe(
+            analytic,
+            loss_along,
+            step,
+            self.precision,
+            allowance,
+            point.loss,
+            analytic_at=None if exact else dots.__getitem__,
+            floor=self.floor.get(point.nearby, 0.0),
+            batch=losses_along,
+        )
         if judgement.verdict == numeric.NONSMOOTH and point.nearby not in self.floor and exact:
-            # Not smooth: a kink, or round-off beyond 16 eps |L|. Measure the round-off once per point; if it is
-            # the reason, the same line judged against it says so.
+            # Not smooth: a kink, or round-off beyond 16 eps |L|. Measure the round-off once per
+            # point; if it is the reason, the same line judged against it says so.
             floor = numeric.noise_floor(loss_along, point.loss, step, batch=losses_along)
-            self.floor[point.nearby] = floor if numeric.usable_floor(floor, point.loss, self.precision) else 0.0
+            self.floor[point.nearby] = (
+                floor if numeric.usable_floor(floor, point.loss, self.precision) else 0.0
+            )
             if self.floor[point.nearby] > judgement.delta:
-                judgement = numeric.probe(analytic, loss_along, step, self.precision, allowance, point.loss,
-                                          floor=self.floor[point.nearby], batch=losses_along)
+                judgement = numeric.probe(
+                    analytic,
+                    loss_along,
+                    step,
+                    self.precision,
+                    allowance,
+                    point.loss,
+                    floor=self.floor[point.nearby],
+                    batch=losses_along,
+                )
         return judgement
 
     def line_terms(self, point: Point, parts: dict[int, np.ndarray]) -> float:
@@ -177,35 +227,51 @@ class Prober:
         if self._nearby is None:
             members = list(range(len(self.base.values)))
             move = self.draw(members, "nearby", self.base)
-            values = [(v + NEARBY * self.h * move[k]).astype(v.dtype, copy=False)
-                      for k, v in enumerate(self.base.values)]
+            values = [
+                (v + NEARBY * self.h * move[k]).astype(v.dtype, copy=False)
+                for k, v in enumerate(self.base.values)
+            ]
             view, grads, loss = self.move(self.check, values)
             self._nearby = Point(view, values, grads, loss, nearby=True)
         return self._nearby
 
-    def judged_line(self, members: list[int], name: str, first: dict[int, np.ndarray] | None = None) -> Attempt:
-        """A line through `members` that judges (PASS or FAIL) if any attempt of the precision's ladder does: the
-        direction `first` (or a fresh one), then fresh directions with the boosts cut (8x, 64x, none), then shorter
-        steps (a kink crossed within the step is crossed less often), then the same steps at the point near p
-        (a kink at p itself).
+    def judged_line(
+        self, members: list[int], name: str, first: dict[int, np.ndarray] | None = None
+    ) -> Attempt:
+        """A line through `members` that judges (PASS or FAIL) if any attempt of the precision's
+        ladder does: the direction `first` (or a fresh one), then fresh directions with the boosts
+        cut (8x, 64x, none), then shorter steps (a kink crossed within the step is crossed less
+        often), then the same steps at the point near p (a kink at p itself).
         Later lines start at the attempt that last judged, so a model with kinks pays for them once.
         Returns the last judgement, its direction and its point."""
         boosted = any(b > 1.0 for b in self.boost.values())
         # without boosts, the rungs that only cut boosts would repeat the first one
-        ladder = [a for a in of(self.precision).ladder if boosted or a[1] == 1.0 or a[0] != 1.0 or a[2]]
+        ladder = [
+            a for a in of(self.precision).ladder if boosted or a[1] == 1.0 or a[0] != 1.0 or a[2]
+        ]
         judgement: numeric.Judgement | None = None
         parts: dict[int, np.ndarray] = {}
         point = self.base
-        spoilt: tuple[float, float, float] | None = None  # (step, level, curvature excess) of a boosted line
+        # (step, level, curvature excess) of a boosted line
+        spoilt: tuple[float, float, float] | None = None
         for attempt in range(min(self.start, len(ladder) - 1), len(ladder)):
             step, level, near = ladder[attempt]
-            if spoilt is not None and not near and step == spoilt[0] and level > 0.0 and \
-                    (level / spoilt[1]) ** 4 * spoilt[2] > 1.0:
-                continue  # even the r^4 that r times shorter boosts would cut leaves its curvature too strong
+            if (
+                spoilt is not None
+                and not near
+                and step == spoilt[0]
+                and level > 0.0
+                and (level / spoilt[1]) ** 4 * spoilt[2] > 1.0
+            ):
+                # even the r^4 that r times shorter boosts would cut leaves its curvature too strong
+                continue
             self.level = level
             point = self.nearby() if near else self.base
-            parts = first if attempt == self.start and first is not None else self.draw(
-                members, f"{name}:retry{attempt}" if attempt else name, point)
+            parts = (
+                first
+                if attempt == self.start and first is not None
+                else self.draw(members, f"{name}:retry{attempt}" if attempt else name, point)
+            )
             judgement = self.line(parts, step * self.h, point)
             if judgement.counts:
                 if not near:

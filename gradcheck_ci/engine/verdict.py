@@ -1,4 +1,5 @@
 """Turn per-tensor comparisons into a model's status; the non-finite cases."""
+
 from __future__ import annotations
 
 import math
@@ -15,19 +16,29 @@ from ..usercode.sites import CallSite
 from .precision import BY_NAME, FLOAT64
 
 
-def require_finite_loss(loss: float, spec: ModelSpec, config_file: str, model: BuiltModel | None = None,
-                        objective: Objective | None = None, root: str | None = None,
-                        data: list[np.ndarray] | None = None) -> None:
+def require_finite_loss(
+    loss: float,
+    spec: ModelSpec,
+    config_file: str,
+    model: BuiltModel | None = None,
+    objective: Objective | None = None,
+    root: str | None = None,
+    data: list[np.ndarray] | None = None,
+) -> None:
     """A loss that is NaN or Inf at the starting point leaves nothing to compare: a model error.
 
     The error points at its source: a parameter that is already non-finite, else the first layer (in
     graph order) whose output is non-finite on the synthetic data, else the loss function itself (a
-    custom loss's definition; needs `objective` and `root`), else the config's `loss` line. `data` is the
-    check's own (inputs first, then targets): the layer outputs are looked at on the arrays that made the loss.
+    custom loss's definition; needs `objective` and `root`), else the config's `loss` line. `data`
+    is the check's own (inputs first, then targets): the layer outputs are looked at on the arrays
+    that made the loss.
     """
     if math.isfinite(loss):
         return
-    head = f"the loss of {spec.name!r} is {loss} on the synthetic data (seed {spec.seed}); nothing can be compared"
+    head = (
+        f"the loss of {spec.name!r} is {loss} on the synthetic data (seed {spec.seed}); "
+        f"nothing can be compared"
+    )
     try:
         culprit = locate_non_finite(model, data) if model is not None and data is not None else None
     except Exception:  # noqa: BLE001 - locating is a courtesy; the error itself must still be reported
@@ -38,33 +49,47 @@ def require_finite_loss(loss: float, spec: ModelSpec, config_file: str, model: B
         raise ModelLoadError(f"{head}: {what}", file, line, kind="nan-or-inf")
     loss_line = spec.key_lines.get("loss", spec.line)
     site = loss_site(objective, root) if objective is not None and root else None
-    why = ("every layer's output is finite, so the loss function makes it "
-           "(log of 0, a division by 0, or an overflow)" if model is not None else "")
+    why = (
+        "every layer's output is finite, so the loss function makes it "
+        "(log of 0, a division by 0, or an overflow)"
+        if model is not None
+        else ""
+    )
     file, line = site if site else (config_file, loss_line)
     raise ModelLoadError(f"{head}" + (f": {why}" if why else ""), file, line, kind="nan-or-inf")
 
 
-def locate_non_finite(model: BuiltModel, data: list[np.ndarray]) -> tuple[str, CallSite | None] | None:
-    """(what is non-finite, its layer's call site) for the first non-finite parameter or layer output, on the
-    check's `data` (its inputs come first)."""
+def locate_non_finite(
+    model: BuiltModel, data: list[np.ndarray]
+) -> tuple[str, CallSite | None] | None:
+    """(what is non-finite, its layer's call site) for the first non-finite parameter or layer
+    output, on the check's `data` (its inputs come first)."""
     import lasagne
     import theano
 
     for info in model.all_params:
         value = np.asarray(info.variable.get_value())
         if not np.all(np.isfinite(value)):
-            return (f"parameter {info.id} holds {_first_bad(value)} before any step (check its initialiser)",
-                    info.site)
+            return (
+                f"parameter {info.id} holds {_first_bad(value)} before any step (check its "
+                f"initialiser)",
+                info.site,
+            )
     layers = [layer for layer in model.layers if not isinstance(layer, lasagne.layers.InputLayer)]
     if not layers:
         return None
     outputs = lasagne.layers.get_output(layers, deterministic=True)
-    fn = theano.function([info.layer.input_var for info in model.inputs], outputs, on_unused_input="ignore")
-    for layer, value in zip(layers, fn(*data[:len(model.inputs)]), strict=True):
+    fn = theano.function(
+        [info.layer.input_var for info in model.inputs], outputs, on_unused_input="ignore"
+    )
+    for layer, value in zip(layers, fn(*data[: len(model.inputs)]), strict=True):
         value = np.asarray(value)
         if value.dtype.kind in "fc" and not np.all(np.isfinite(value)):
-            return (f"the output of {model.label(layer)} is the first to hold {_first_bad(value)} "
-                    "(its inputs are finite)", model.site(layer))
+            return (
+                f"the output of {model.label(layer)} is the first to hold {_first_bad(value)} "
+                "(its inputs are finite)",
+                model.site(layer),
+            )
     return None
 
 
@@ -75,17 +100,27 @@ def _first_bad(value: np.ndarray) -> str:
 
 
 def non_finite_param(info: ParamInfo, grad: np.ndarray) -> ParamResult:
-    """The loss is finite but Theano's gradient is not: that is a gradient bug, not a config error."""
+    """The loss is finite but Theano's gradient is not: that is a gradient bug, not a config
+    error."""
     bad = np.argwhere(~np.isfinite(grad))
     worst = [int(i) for i in bad[0]] if bad.size else None
-    return info.result(shape=list(grad.shape), status="fail", max_abs_err=math.inf, max_rel_err=math.inf,
-                       tolerance=0.0, worst_index=worst, method="full",
-                       analytic=float(grad[tuple(worst)]) if worst is not None else None, numeric=None)
+    return info.result(
+        shape=list(grad.shape),
+        status="fail",
+        max_abs_err=math.inf,
+        max_rel_err=math.inf,
+        tolerance=0.0,
+        worst_index=worst,
+        method="full",
+        analytic=float(grad[tuple(worst)]) if worst is not None else None,
+        numeric=None,
+    )
 
 
 def model_status(result: ModelResult, spec: ModelSpec) -> str:
-    """fail (or expected-fail) when a tensor fails; inconclusive when none fails but one could not be judged
-    (allowed tensors count as passing: their difference is accepted and explained); else pass."""
+    """fail (or expected-fail) when a tensor fails; inconclusive when none fails but one could not
+    be judged (allowed tensors count as passing: their difference is accepted and explained); else
+    pass."""
     mismatch = any(p.status == "fail" for p in result.params)
     if mismatch:
         return "expected-fail" if spec.expect == "fail" else "fail"
@@ -100,36 +135,53 @@ def model_sensitivity(result: ModelResult) -> float | None:
     return max(values) if values else None
 
 
-SHORT_BY = 10.0  # a tensor whose sensitivity is this many times the aim (precision.py's target) or more gets a notice
+# a tensor whose sensitivity is this many times the aim (precision.py's target) or more gets a
+# notice
+SHORT_BY = 10.0
 NOTICE_SHORT = "sensitivity-short"
 
 
 def sensitivity_notice(result: ModelResult) -> Notice | None:
-    """A notice naming the judged tensors whose sensitivity misses the aim by an order of magnitude or more: a
-    wrong gradient below that size could pass unseen in them (docs/numerics.md, "Where it falls short")."""
+    """A notice naming the judged tensors whose sensitivity misses the aim by an order of magnitude
+    or more: a wrong gradient below that size could pass unseen in them (docs/numerics.md, "Where it
+    falls short")."""
     target = BY_NAME.get(result.precision, FLOAT64).target
-    short = sorted((p for p in result.params if p.status != "fail" and p.sensitivity is not None
-                    and p.sensitivity >= SHORT_BY * target), key=lambda p: -(p.sensitivity or 0.0))
+    short = sorted(
+        (
+            p
+            for p in result.params
+            if p.status != "fail"
+            and p.sensitivity is not None
+            and p.sensitivity >= SHORT_BY * target
+        ),
+        key=lambda p: -(p.sensitivity or 0.0),
+    )
     if not short:
         return None
     shown = ", ".join(f"{p.id} {p.sensitivity:.3g}" for p in short[:4])
     more = f" and {len(short) - 4} more" if len(short) > 4 else ""
     one = len(short) == 1
-    message = (f"sensitivity far short of the aim ({target:g} in {result.precision}): {shown}{more}; a relative "
-               f"gradient error smaller than that may pass unseen in {'this tensor' if one else 'these tensors'}. "
-               f"{'Its' if one else 'Their'} gradient is tiny against the loss's round-off at this point (units "
-               "saturated or rarely reached, or a large loss): larger `data:` sizes (more sequences or steps "
-               "reaching them), another `seed` (a nearby point where they matter more) or initial values that do "
-               "not saturate the units usually bring it down")
+    message = (
+        f"sensitivity far short of the aim ({target:g} in {result.precision}): "
+        f"{shown}{more}; a relative gradient error smaller than that may pass unseen in "
+        f"{'this tensor' if one else 'these tensors'}. {'Its' if one else 'Their'} gradient "
+        f"is tiny against the loss's round-off at this point (units "
+        "saturated or rarely reached, or a large loss): larger `data:` sizes (more "
+        "sequences or steps reaching them), another `seed` (a nearby point where they "
+        "matter more) or initial values that do not saturate the units usually bring it down"
+    )
     worst = short[0]
     return Notice(message, NOTICE_SHORT, worst.file, worst.line)
 
 
 def checked_line(result: ModelResult) -> str:
-    """The verdict as soon as the comparison is done (a progress line): the diagnosis that follows can
-    take longer than the check, and CI logs should not make the user wait for it to see pass or fail."""
+    """The verdict as soon as the comparison is done (a progress line): the diagnosis that follows
+    can take longer than the check, and CI logs should not make the user wait for it to see pass or
+    fail."""
     failing = [p for p in result.params if p.status == "fail"]
-    head = f"checked: {result.status.upper()}, {len(failing)} of {len(result.params)} tensors disagree"
+    head = (
+        f"checked: {result.status.upper()}, {len(failing)} of {len(result.params)} tensors disagree"
+    )
     worst = worst_param(result)  # the same choice as the table, the annotations, JUnit and HTML
     if worst is None:
         return head

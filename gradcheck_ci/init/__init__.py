@@ -1,1 +1,2 @@
-"""`gradcheck-ci init`: discover factories in a repository, try each in a worker, write gradcheck.yml."""
+"""`gradcheck-ci init`: discover factories in a repository, try each in a worker, write
+gradcheck.yml."""

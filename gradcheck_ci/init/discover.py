@@ -1,12 +1,14 @@
-"""Find the functions of a repository that build Lasagne models, by reading its source (no import, no Theano).
+"""Find the functions of a repository that build Lasagne models, by reading its source (no import,
+no Theano).
 
-`gradcheck-ci init` starts here: a candidate is a module-level function that constructs Lasagne layers and
-returns them, as real code writes it: `build_mlp(input_var=None)` returning the output layer, a
-`build_model()` returning `(l_in, l_out)` or a dict of layers, a builder that returns another builder's
-result. Functions that build layers but return none (a script's `main()` that trains) and files that do not
-parse as Python 3 are reported with the reason, so the user knows why they are missing. Which candidates
-really build is for trial.py to find out, in a worker.
+`gradcheck-ci init` starts here: a candidate is a module-level function that constructs Lasagne
+layers and returns them, as real code writes it: `build_mlp(input_var=None)` returning the output
+layer, a `build_model()` returning `(l_in, l_out)` or a dict of layers, a builder that returns
+another builder's result. Functions that build layers but return none (a script's `main()` that
+trains) and files that do not parse as Python 3 are reported with the reason, so the user knows why
+they are missing. Which candidates really build is for trial.py to find out, in a worker.
 """
+
 from __future__ import annotations
 
 import ast
@@ -18,15 +20,47 @@ from ..usercode.python2 import Untranslatable, python2_names, translate
 from .sizes import class_methods, dotted_name, propose_kwargs
 
 # Folders that never hold the repository's own models: tooling, environments, tests, build output.
-SKIP_DIRS = {"__pycache__", "node_modules", "site-packages", "dist-packages", "build", "dist", "venv", "env",
-             "tests", "test", "testing", "docs", "examples_output"}
+SKIP_DIRS = {
+    "__pycache__",
+    "node_modules",
+    "site-packages",
+    "dist-packages",
+    "build",
+    "dist",
+    "venv",
+    "env",
+    "tests",
+    "test",
+    "testing",
+    "docs",
+    "examples_output",
+}
 SKIP_FILES = {"setup.py", "conftest.py", "noxfile.py", "fabfile.py"}
-# Lasagne's functions that return a layer without the class name saying so (layers that wrap others).
-LAYER_FUNCTIONS = {"batch_norm", "dropout", "dropout_channels", "spatial_dropout", "dropout_locations",
-                   "instance_norm", "layer_norm"}
+# Lasagne's functions that return a layer without the class name saying so (layers that wrap
+# others).
+LAYER_FUNCTIONS = {
+    "batch_norm",
+    "dropout",
+    "dropout_channels",
+    "spatial_dropout",
+    "dropout_locations",
+    "instance_norm",
+    "layer_norm",
+}
 # Argument names that, in real builders, hold layers the caller makes (Lasagne's own `incoming`).
-LAYER_ARGUMENTS = {"incoming", "incomings", "l_in", "input_layer", "layer", "net", "network", "l_inp", "l_mask",
-                   "mask_layer", "input_layers"}
+LAYER_ARGUMENTS = {
+    "incoming",
+    "incomings",
+    "l_in",
+    "input_layer",
+    "layer",
+    "net",
+    "network",
+    "l_inp",
+    "l_mask",
+    "mask_layer",
+    "input_layers",
+}
 MAX_FILE_BYTES = 2_000_000
 
 
@@ -41,8 +75,10 @@ class Candidate:
     signature: str  # as written, for comments: "input_var=None, num_units=32"
     required: list[str] = field(default_factory=list)  # arguments without a default
     literal_defaults: dict[str, object] = field(default_factory=dict)  # defaults that YAML can hold
-    kwargs: dict[str, Any] = field(default_factory=dict)  # values proposed for required arguments (sizes.py)
-    reasons: dict[str, str] = field(default_factory=dict)  # why each proposed value, or why none (placeholders)
+    # values proposed for required arguments (sizes.py)
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    # why each proposed value, or why none (placeholders)
+    reasons: dict[str, str] = field(default_factory=dict)
     python2: bool = False  # read through the Python 2 translation
     kind: str = "function"  # function | method | attribute | variable
 
@@ -65,13 +101,19 @@ class Candidate:
         names = ", ".join(self.required)
         if layers:
             example = ", ".join(f"{name}: {{shape: [null, null, FEATURES]}}" for name in layers)
-            return (f"takes the layers it builds on ({', '.join(layers)}): name it with `inputs:` to have "
-                    f"gradcheck-ci make them, e.g. `inputs: {{{example}}}` (docs/config.md, inputs), and "
-                    "`kwargs` for its other arguments")
+            return (
+                f"takes the layers it builds on ({', '.join(layers)}): name it with `inputs:` "
+                f"to have gradcheck-ci make them, e.g. `inputs: {{{example}}}` "
+                f"(docs/config.md, inputs), and "
+                "`kwargs` for its other arguments"
+            )
         if self.kwargs:
             names = ", ".join(missing)
-            return (f"needs arguments gradcheck-ci cannot choose ({names}): give them under `kwargs` (the "
-                    "commented entry below proposes the others)")
+            return (
+                f"needs arguments gradcheck-ci cannot choose ({names}): give them under "
+                f"`kwargs` (the "
+                "commented entry below proposes the others)"
+            )
         return f"needs arguments without defaults ({names}): give them under `kwargs`"
 
 
@@ -93,19 +135,28 @@ class Found:
 
 
 def python_files(root: str) -> list[str]:
-    """The repository's .py files (relative, '/' separators, sorted), outside tooling, tests and hidden folders."""
+    """The repository's .py files (relative, '/' separators, sorted), outside tooling, tests and
+    hidden folders."""
     found = []
     for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in SKIP_DIRS
-                         and not os.path.exists(os.path.join(folder, d, "pyvenv.cfg")))
+        dirs[:] = sorted(
+            d
+            for d in dirs
+            if not d.startswith(".")
+            and d not in SKIP_DIRS
+            and not os.path.exists(os.path.join(folder, d, "pyvenv.cfg"))
+        )
         for name in sorted(files):
             if not name.endswith(".py") or name in SKIP_FILES:
                 continue
             if name.startswith("test_") or name.endswith("_test.py"):
                 continue
             path = os.path.join(folder, name)
-            if os.path.islink(path) and not os.path.realpath(path).startswith(os.path.realpath(root) + os.sep):
-                continue  # a link out of the repository: gradcheck-ci only imports the repository's code
+            if os.path.islink(path) and not os.path.realpath(path).startswith(
+                os.path.realpath(root) + os.sep
+            ):
+                # a link out of the repository: gradcheck-ci only imports the repository's code
+                continue
             found.append(os.path.relpath(path, root).replace(os.sep, "/"))
     return found
 
@@ -135,8 +186,11 @@ def discover(root: str) -> Found:
                 tree, python2 = translate(text, rel).tree, True
             except Untranslatable as untranslatable:
                 if "lasagne" in text:
-                    reason = (f"is Python 2 and 2to3 cannot translate it (line {untranslatable.line}: "
-                              f"{untranslatable.why}); gradcheck-ci runs Python 3.11")
+                    reason = (
+                        f"is Python 2 and 2to3 cannot translate it (line "
+                        f"{untranslatable.line}: {untranslatable.why}); gradcheck-ci runs "
+                        f"Python 3.11"
+                    )
                     found.passed.append(Passed(rel, untranslatable.line or exc.lineno, rel, reason))
                 continue
         trees[rel] = tree
@@ -173,22 +227,41 @@ def _read_functions(tree: ast.Module | ast.ClassDef, rel: str, found: Found) -> 
         if name in returning:
             found.candidates.append(_candidate(rel, node, returning[name]))
         elif _builds_layers(node, returning) and isinstance(tree, ast.Module):
-            found.passed.append(Passed(rel, node.lineno, f"{name}()", "builds layers but returns none of them "
-                                       "(does it train them?): write a function that builds the network and "
-                                       "returns its output layer, and name that one in gradcheck.yml"))
+            found.passed.append(
+                Passed(
+                    rel,
+                    node.lineno,
+                    f"{name}()",
+                    "builds layers but returns "
+                    "none of them (does it train them?): write a function that "
+                    "builds the network and returns its output layer, and name "
+                    "that one in gradcheck.yml",
+                )
+            )
 
 
-def _read_class(node: ast.ClassDef, methods: dict[str, ast.FunctionDef], rel: str, found: Found) -> None:
-    """`Class.method` for each public method (its own or inherited in the module) that returns layers;
-    `Class.attribute` for the last layer that __init__ keeps on self (research code's `Model(...).network`)."""
+def _read_class(
+    node: ast.ClassDef, methods: dict[str, ast.FunctionDef], rel: str, found: Found
+) -> None:
+    """`Class.method` for each public method (its own or inherited in the module) that returns
+    layers; `Class.attribute` for the last layer that __init__ keeps on self (research code's
+    `Model(...).network`)."""
     init = methods.get("__init__")
     init_required = _candidate(rel, init, "layer").required if init else []
     init_defaults = _candidate(rel, init, "layer").literal_defaults if init else {}
     inner = Found()
-    _read_functions(ast.ClassDef(name=node.name, bases=[], keywords=[], body=list(methods.values()),
-                                 decorator_list=[]), rel, inner)
-    statics = {m.name for m in methods.values() if any(dotted_name(d) in ("staticmethod", "classmethod")
-                                                        for d in m.decorator_list)}
+    _read_functions(
+        ast.ClassDef(
+            name=node.name, bases=[], keywords=[], body=list(methods.values()), decorator_list=[]
+        ),
+        rel,
+        inner,
+    )
+    statics = {
+        m.name
+        for m in methods.values()
+        if any(dotted_name(d) in ("staticmethod", "classmethod") for d in m.decorator_list)
+    }
     for candidate in inner.candidates:
         own = [a for a in candidate.required if a != "self"]
         candidate.function = f"{node.name}.{candidate.function}"
@@ -199,15 +272,28 @@ def _read_class(node: ast.ClassDef, methods: dict[str, ast.FunctionDef], rel: st
         found.candidates.append(candidate)
     if init is None:
         return
-    kept = _self_layers(init, {f"self.{c.function.rsplit('.', 1)[1]}": c.returns for c in inner.candidates})
+    kept = _self_layers(
+        init, {f"self.{c.function.rsplit('.', 1)[1]}": c.returns for c in inner.candidates}
+    )
     if kept:
         attribute, line = kept[-1]
-        found.candidates.append(Candidate(rel, f"{node.name}.{attribute}", line, "layer", _signature(init),
-                                          init_required, init_defaults, kind="attribute"))
+        found.candidates.append(
+            Candidate(
+                rel,
+                f"{node.name}.{attribute}",
+                line,
+                "layer",
+                _signature(init),
+                init_required,
+                init_defaults,
+                kind="attribute",
+            )
+        )
 
 
 def _self_layers(init: ast.FunctionDef, returning: dict[str, str]) -> list[tuple[str, int]]:
-    """(attribute, line) of each `self.x = <layer>` in __init__, in order (`self.build()` returning layers too)."""
+    """(attribute, line) of each `self.x = <layer>` in __init__, in order (`self.build()` returning
+    layers too)."""
     layers, _ = _layer_names(init, returning)
     kept = []
     for sub in ast.walk(init):
@@ -219,14 +305,24 @@ def _self_layers(init: ast.FunctionDef, returning: dict[str, str]) -> list[tuple
 
 
 def _is_main_guard(node: ast.stmt) -> bool:
-    return isinstance(node, ast.If) and "__name__" in ast.unparse(node.test) and "__main__" in ast.unparse(node.test)
+    return (
+        isinstance(node, ast.If)
+        and "__name__" in ast.unparse(node.test)
+        and "__main__" in ast.unparse(node.test)
+    )
 
 
 def _read_script(tree: ast.Module, rel: str, found: Found) -> None:
-    """A script's last module-level layer variable (`factory: train.py:l_out`); a network built only under
-    `if __name__ == '__main__':` is reported, as importing the module does not build it."""
-    top = ast.Module(body=[s for s in tree.body if not isinstance(s, (ast.FunctionDef, ast.ClassDef))
-                           and not _is_main_guard(s)], type_ignores=[])
+    """A script's last module-level layer variable (`factory: train.py:l_out`); a network built only
+    under `if __name__ == '__main__':` is reported, as importing the module does not build it."""
+    top = ast.Module(
+        body=[
+            s
+            for s in tree.body
+            if not isinstance(s, (ast.FunctionDef, ast.ClassDef)) and not _is_main_guard(s)
+        ],
+        type_ignores=[],
+    )
     returning = {c.function: c.returns for c in found.candidates if c.file == rel}
     layers, _ = _layer_names(top, returning)  # type: ignore[arg-type]
     last = None
@@ -239,19 +335,24 @@ def _read_script(tree: ast.Module, rel: str, found: Found) -> None:
         found.candidates.append(Candidate(rel, last[0], last[1], "layer", "", kind="variable"))
         return
     for statement in tree.body:
-        if _is_main_guard(statement) and any(_is_layer_call(sub, returning) for sub in ast.walk(statement)):
+        if _is_main_guard(statement) and any(
+            _is_layer_call(sub, returning) for sub in ast.walk(statement)
+        ):
             found.passed.append(Passed(rel, statement.lineno, rel, MAIN_GUARD))
             return
 
 
-MAIN_GUARD = ("builds its network under `if __name__ == '__main__':`, which does not run when gradcheck-ci imports "
-              "the file: move the lines that build it into a function that returns the output layer (or above the "
-              "`if`, at module level) and name that in gradcheck.yml")
+MAIN_GUARD = (
+    "builds its network under `if __name__ == '__main__':`, which does not run when "
+    "gradcheck-ci imports the file: move the lines that build it into a function that "
+    "returns the output layer (or above the `if`, at module level) and name that in "
+    "gradcheck.yml"
+)
 
 
 def _is_layer_call(node: ast.AST, returning: dict[str, str]) -> bool:
-    """A call that makes a layer: a class named *Layer (Lasagne's or the user's own), one of Lasagne's layer
-    functions, or a builder of the same module that returns one."""
+    """A call that makes a layer: a class named *Layer (Lasagne's or the user's own), one of
+    Lasagne's layer functions, or a builder of the same module that returns one."""
     if not isinstance(node, ast.Call):
         return False
     name = dotted_name(node.func)
@@ -273,12 +374,18 @@ def _layer_names(node: ast.FunctionDef, returning: dict[str, str]) -> tuple[set[
                 value_is_layer = _is_layer_expr(sub.value, layers, returning)
                 for target in sub.targets:
                     # l_out = DenseLayer(...), self.l_out = DenseLayer(...)
-                    if isinstance(target, (ast.Name, ast.Attribute)) and value_is_layer \
-                            and dotted_name(target) not in layers:
+                    if (
+                        isinstance(target, (ast.Name, ast.Attribute))
+                        and value_is_layer
+                        and dotted_name(target) not in layers
+                    ):
                         layers.add(dotted_name(target))
                         changed = True
-                    elif isinstance(target, (ast.Tuple, ast.List)) and isinstance(sub.value, ast.Call) \
-                            and returning.get(dotted_name(sub.value.func)) in ("tuple", "dict"):
+                    elif (
+                        isinstance(target, (ast.Tuple, ast.List))
+                        and isinstance(sub.value, ast.Call)
+                        and returning.get(dotted_name(sub.value.func)) in ("tuple", "dict")
+                    ):
                         for element in target.elts:
                             if isinstance(element, ast.Name) and element.id not in layers:
                                 layers.add(element.id)
@@ -288,10 +395,14 @@ def _layer_names(node: ast.FunctionDef, returning: dict[str, str]) -> tuple[set[
                         if isinstance(base, ast.Name) and base.id not in containers:
                             containers.add(base.id)
                             changed = True
-            elif isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute) \
-                    and sub.func.attr in ("append", "insert") and isinstance(sub.func.value, ast.Name) \
-                    and any(_is_layer_expr(arg, layers, returning) for arg in sub.args) \
-                    and sub.func.value.id not in containers:
+            elif (
+                isinstance(sub, ast.Call)
+                and isinstance(sub.func, ast.Attribute)
+                and sub.func.attr in ("append", "insert")
+                and isinstance(sub.func.value, ast.Name)
+                and any(_is_layer_expr(arg, layers, returning) for arg in sub.args)
+                and sub.func.value.id not in containers
+            ):
                 containers.add(sub.func.value.id)
                 changed = True
     return layers, containers
@@ -306,10 +417,18 @@ def _is_layer_expr(node: ast.AST, layers: set[str], returning: dict[str, str]) -
         return dotted_name(node) in layers
     if isinstance(node, ast.Subscript):  # build()[1], net["out"], layers[-1]
         value = node.value
-        return (isinstance(value, ast.Call) and returning.get(dotted_name(value.func)) in ("tuple", "dict")) \
-            or isinstance(value, ast.Name) and value.id in layers
+        return (
+            (
+                isinstance(value, ast.Call)
+                and returning.get(dotted_name(value.func)) in ("tuple", "dict")
+            )
+            or isinstance(value, ast.Name)
+            and value.id in layers
+        )
     if isinstance(node, ast.IfExp):
-        return _is_layer_expr(node.body, layers, returning) or _is_layer_expr(node.orelse, layers, returning)
+        return _is_layer_expr(node.body, layers, returning) or _is_layer_expr(
+            node.orelse, layers, returning
+        )
     return False
 
 
@@ -335,14 +454,20 @@ def _returns_layers(node: ast.FunctionDef, returning: dict[str, str]) -> str | N
             continue
         if _is_layer_expr(value, layers, returning):
             return "layer"
-        if isinstance(value, (ast.Tuple, ast.List)) and any(_is_layer_expr(e, layers, returning) for e in value.elts):
+        if isinstance(value, (ast.Tuple, ast.List)) and any(
+            _is_layer_expr(e, layers, returning) for e in value.elts
+        ):
             return "tuple"
-        if isinstance(value, ast.Dict) and any(v is not None and _is_layer_expr(v, layers, returning)
-                                               for v in value.values):
+        if isinstance(value, ast.Dict) and any(
+            v is not None and _is_layer_expr(v, layers, returning) for v in value.values
+        ):
             return "dict"
         if isinstance(value, ast.Name) and value.id in containers:
             return "dict"
-        if isinstance(value, ast.Call) and returning.get(dotted_name(value.func)) in ("tuple", "dict"):
+        if isinstance(value, ast.Call) and returning.get(dotted_name(value.func)) in (
+            "tuple",
+            "dict",
+        ):
             return returning[dotted_name(value.func)]
     return None
 
@@ -354,8 +479,12 @@ def _builds_layers(node: ast.FunctionDef, returning: dict[str, str]) -> bool:
 def _candidate(rel: str, node: ast.FunctionDef, returns: str) -> Candidate:
     args = node.args
     positional = args.posonlyargs + args.args
-    defaults: list[ast.expr | None] = [None] * (len(positional) - len(args.defaults)) + list(args.defaults)
-    pairs = list(zip(positional, defaults, strict=True)) + list(zip(args.kwonlyargs, args.kw_defaults, strict=True))
+    defaults: list[ast.expr | None] = [None] * (len(positional) - len(args.defaults)) + list(
+        args.defaults
+    )
+    pairs = list(zip(positional, defaults, strict=True)) + list(
+        zip(args.kwonlyargs, args.kw_defaults, strict=True)
+    )
     required = [a.arg for a, d in pairs if d is None and a.arg not in ("self", "cls")]
     literal: dict[str, object] = {}
     for arg, default in pairs:
@@ -365,7 +494,8 @@ def _candidate(rel: str, node: ast.FunctionDef, returns: str) -> Candidate:
             value = ast.literal_eval(default)
         except ValueError:
             continue
-        if isinstance(value, (bool, int, float, str)):  # None usually means "not given": no setting to show
+        # None usually means "not given": no setting to show
+        if isinstance(value, (bool, int, float, str)):
             literal[arg.arg] = value
     return Candidate(rel, node.name, node.lineno, returns, _signature(node), required, literal)
 

@@ -1,11 +1,13 @@
 """`gradcheck-ci init`: write a starting gradcheck.yml for a repository that has none.
 
-discover.py finds the functions that build and return Lasagne layers, trial.py builds each in a worker the
-way `check` loads a model, and this module writes one entry per factory that built, with small `data:` sizes
-(the first check still compiles each model: minutes on a cold cache), a comment saying what was found
-(inputs, output, parameters) and a comment for every candidate it left out and why. The text is validated by
-the config reader before it is written; an existing file is never overwritten without --force.
+discover.py finds the functions that build and return Lasagne layers, trial.py builds each in a
+worker the way `check` loads a model, and this module writes one entry per factory that built, with
+small `data:` sizes (the first check still compiles each model: minutes on a cold cache), a comment
+saying what was found (inputs, output, parameters) and a comment for every candidate it left out and
+why. The text is validated by the config reader before it is written; an existing file is never
+overwritten without --force.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,9 +27,11 @@ from .discover import Candidate, Found, Passed, discover
 from .trial import DEFAULT_TIMEOUT, Trial, try_candidates
 
 _NAME_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
-_PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_./:-]*(?<!:)$")  # plain YAML: no ': ', ' #', nor a trailing ':'
+# plain YAML: no ': ', ' #', nor a trailing ':'
+_PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_./:-]*(?<!:)$")
 COMMENT_WIDTH = 110
-# What the first check of the proposed file costs (the small data sizes do not make compiling cheap).
+# What the first check of the proposed file costs (the small data sizes do not make compiling
+# cheap).
 FIRST_RUN = "minutes per model on a cold compile cache, recurrent models the longest"
 
 
@@ -37,6 +41,7 @@ class InitError(UsageError):
 
 def init(args: argparse.Namespace, log: Callable[[str], None] | None = None) -> int:
     """Run `gradcheck-ci init` as commands/cli.py parsed it; the exit code."""
+
     def say(text: str) -> None:
         print(text, file=sys.stderr, flush=True)
 
@@ -48,27 +53,46 @@ def init(args: argparse.Namespace, log: Callable[[str], None] | None = None) -> 
     if not args.timeout > 0:
         raise InitError(f"--timeout must be a positive number of seconds, not {args.timeout:g}")
     if os.path.exists(config) and not args.force and not args.stdout:
-        raise InitError(f"{config} exists; gradcheck-ci init never overwrites it (--force to replace it, "
-                        "--stdout to print the proposal instead)")
+        raise InitError(
+            f"{config} exists; gradcheck-ci init never overwrites it (--force to "
+            f"replace it, "
+            "--stdout to print the proposal instead)"
+        )
     found = discover(root)
     tryable = [c for c in found.candidates if c.why_not_tried is None]
-    log(f"gradcheck-ci init: {len(found.candidates)} candidate factor{'y' if len(found.candidates) == 1 else 'ies'} "
-        f"in {found.files_read} Python file(s) under {root}; trying {len(tryable)} in a worker "
-        f"({args.timeout:g} s each)")
-    trials = try_candidates(root, tryable, args.timeout, on_progress=lambda trial: log(progress_line(trial)))
+    log(
+        f"gradcheck-ci init: {len(found.candidates)} candidate "
+        f"factor{'y' if len(found.candidates) == 1 else 'ies'} in {found.files_read} Python "
+        f"file(s) under {root}; trying {len(tryable)} in a worker ({args.timeout:g} s each)"
+    )
+    trials = try_candidates(
+        root, tryable, args.timeout, on_progress=lambda trial: log(progress_line(trial))
+    )
     built = [t for t in trials if t.built]
-    untried = [Trial(c, reason=c.why_not_tried or "") for c in found.candidates if c.why_not_tried is not None]
+    untried = [
+        Trial(c, reason=c.why_not_tried or "")
+        for c in found.candidates
+        if c.why_not_tried is not None
+    ]
     for trial in untried:
         log(progress_line(trial))
     left_out = untried + [t for t in trials if not t.built]
     if not built:
         reasons = "; ".join(f"{t.candidate.reference}: {t.reason}" for t in left_out[:5])
-        more = "; ".join(f"{p.file}: {'' if p.what == p.file else p.what + ': '}{p.reason}" for p in found.passed[:3])
+        more = "; ".join(
+            f"{p.file}: {'' if p.what == p.file else p.what + ': '}{p.reason}"
+            for p in found.passed[:3]
+        )
         reasons = "; ".join(part for part in (reasons, more) if part)
-        raise InitError("no model factory built, so there is nothing to write"
-                        + (f" ({reasons})" if reasons else
-                           ": no function in the repository builds and returns Lasagne layers (docs/config.md, "
-                           "\"Factories\", shows what gradcheck-ci needs)"))
+        raise InitError(
+            "no model factory built, so there is nothing to write"
+            + (
+                f" ({reasons})"
+                if reasons
+                else ": no function in the repository builds and returns Lasagne layers "
+                '(docs/config.md, "Factories", shows what gradcheck-ci needs)'
+            )
+        )
     relative_root = os.path.relpath(root, os.path.dirname(os.path.abspath(config)))
     text = compose(built, left_out, found.passed, __version__)
     validate(text, root)
@@ -77,9 +101,11 @@ def init(args: argparse.Namespace, log: Callable[[str], None] | None = None) -> 
         return EXIT_OK
     write_atomic(config, text)
     hint = f" --root {relative_root}" if relative_root != "." else ""
-    log(f"wrote {config}: {len(built)} model(s), {len(left_out) + len(found.passed)} left out (see its comments); "
-        f"next: gradcheck-ci validate --config {config}{hint} && gradcheck-ci check --config {config}{hint} "
-        f"(the first check compiles each model with Theano: {FIRST_RUN})")
+    log(
+        f"wrote {config}: {len(built)} model(s), {len(left_out) + len(found.passed)} left out (see "
+        f"its comments); next: gradcheck-ci validate --config {config}{hint} && gradcheck-ci check "
+        f"--config {config}{hint} (the first check compiles each model with Theano: {FIRST_RUN})"
+    )
     return EXIT_OK
 
 
@@ -98,16 +124,22 @@ def validate(text: str, root: str) -> None:
         try:
             config = load_config(path, root=root)
         except ConfigError as exc:
-            raise InitError(f"internal error (please report it): the proposed gradcheck.yml does not load: {exc}") \
-                from None
+            raise InitError(
+                f"internal error (please report it): the proposed gradcheck.yml does "
+                f"not load: {exc}"
+            ) from None
         if config.problems:
             problems = "; ".join(format_problem("gradcheck.yml", p) for p in config.problems[:3])
-            raise InitError(f"internal error (please report it): the proposed gradcheck.yml is invalid: {problems}")
+            raise InitError(
+                f"internal error (please report it): the proposed gradcheck.yml is "
+                f"invalid: {problems}"
+            )
     finally:
         os.unlink(path)
 
 
 # ---------------------------------------------------------------- the text
+
 
 def model_names(candidates: list[Candidate]) -> list[str]:
     """Report names: the function's name, or file and function where two files share one."""
@@ -139,7 +171,18 @@ def yaml_scalar(value: object) -> str:
     if isinstance(value, (int, float)):
         return repr(value)
     text = str(value)
-    if _PLAIN.match(text) and text.lower() not in ("null", "true", "false", "yes", "no", "on", "off", "y", "n", "~"):
+    if _PLAIN.match(text) and text.lower() not in (
+        "null",
+        "true",
+        "false",
+        "yes",
+        "no",
+        "on",
+        "off",
+        "y",
+        "n",
+        "~",
+    ):
         return text
     return "'" + text.replace("'", "''") + "'"
 
@@ -154,40 +197,62 @@ def _comment(text: str) -> str:
 
 
 def shape_text(shape: list[int | None]) -> str:
-    return "(" + ", ".join("None" if s is None else str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+    return (
+        "("
+        + ", ".join("None" if s is None else str(s) for s in shape)
+        + ("," if len(shape) == 1 else "")
+        + ")"
+    )
 
 
 def what_it_is(trial: Trial) -> str:
-    inputs = ", ".join(f"{i['label']} {shape_text(i['shape'])}" + (" mask" if i["kind"] == "mask" else "")
-                       for i in trial.inputs)
+    inputs = ", ".join(
+        f"{i['label']} {shape_text(i['shape'])}" + (" mask" if i["kind"] == "mask" else "")
+        for i in trial.inputs
+    )
     output = trial.output
     units = f", {output.get('nonlinearity')}" if output.get("nonlinearity") else ""
     recurrent = f"; recurrent: {', '.join(trial.recurrent)}" if trial.recurrent else ""
-    return (f"inputs {inputs}; output {output.get('label')}{units}; {trial.tensors} tensor(s), "
-            f"{trial.parameters} parameter(s){recurrent}")
+    return (
+        f"inputs {inputs}; output {output.get('label')}{units}; {trial.tensors} tensor(s), "
+        f"{trial.parameters} parameter(s){recurrent}"
+    )
 
 
 def heading(candidate: Candidate) -> str:
-    """Where the candidate is and what it is: 'model.py:12 build(n_in, n_hidden=8)', 'train.py:30 l_out'."""
+    """Where the candidate is and what it is: 'model.py:12 build(n_in, n_hidden=8)', 'train.py:30
+    l_out'."""
     called = "" if candidate.kind == "variable" else f"({candidate.signature})"
-    what = " (a script's network, built at module level)" if candidate.kind == "variable" else \
-        " (set by __init__)" if candidate.kind == "attribute" else ""
+    what = (
+        " (a script's network, built at module level)"
+        if candidate.kind == "variable"
+        else " (set by __init__)"
+        if candidate.kind == "attribute"
+        else ""
+    )
     python2 = " [Python 2: imported through a translation]" if candidate.python2 else ""
-    return _comment(f"{candidate.file}:{candidate.line} {candidate.function}{called}{what}{python2}")
+    return _comment(
+        f"{candidate.file}:{candidate.line} {candidate.function}{called}{what}{python2}"
+    )
 
 
 def proposed_kwargs(candidate: Candidate, indent: str, commented: bool) -> list[str]:
-    """The `kwargs:` line for the required arguments, each value's reason in a comment above it; a placeholder
-    in capitals for an argument with no value (only in a commented entry: it is not a value that checks)."""
+    """The `kwargs:` line for the required arguments, each value's reason in a comment above it; a
+    placeholder in capitals for an argument with no value (only in a commented entry: it is not a
+    value that checks)."""
     if not candidate.kwargs and not candidate.placeholders:
         return []
     values: dict[str, object] = dict(candidate.kwargs)
     lines = []
     for argument in candidate.required:
         if argument in candidate.reasons:
-            lines += textwrap.wrap(_comment(f"{argument}: {candidate.reasons[argument]}"), COMMENT_WIDTH,
-                                   initial_indent=f"{indent}# ", subsequent_indent=f"{indent}#   ",
-                                   break_on_hyphens=False)
+            lines += textwrap.wrap(
+                _comment(f"{argument}: {candidate.reasons[argument]}"),
+                COMMENT_WIDTH,
+                initial_indent=f"{indent}# ",
+                subsequent_indent=f"{indent}#   ",
+                break_on_hyphens=False,
+            )
     text = flow_mapping(values)
     for argument in candidate.placeholders:
         text = text[:-1] + (", " if len(text) > 2 else "") + f"{argument}: {argument.upper()}" + "}"
@@ -198,8 +263,13 @@ def proposed_kwargs(candidate: Candidate, indent: str, commented: bool) -> list[
 def _entry(trial: Trial, name: str) -> list[str]:
     candidate = trial.candidate
     lines = [f"  # {heading(candidate)}"]
-    lines += textwrap.wrap(_comment(what_it_is(trial)), COMMENT_WIDTH, initial_indent="  #   ",
-                           subsequent_indent="  #     ", break_on_hyphens=False)
+    lines += textwrap.wrap(
+        _comment(what_it_is(trial)),
+        COMMENT_WIDTH,
+        initial_indent="  #   ",
+        subsequent_indent="  #     ",
+        break_on_hyphens=False,
+    )
     lines += [f"  - name: {yaml_scalar(name)}", f"    factory: {yaml_scalar(candidate.reference)}"]
     if trial.lasagne == "master":  # straight there: `auto` would try Lasagne 0.1 first
         needs = trial.master_api or "what only master has"
@@ -208,8 +278,11 @@ def _entry(trial: Trial, name: str) -> list[str]:
     if candidate.literal_defaults and not candidate.kwargs:
         lines.append("    # its defaults; uncomment and change one to check another setting:")
         lines.append(f"    # kwargs: {_comment(flow_mapping(candidate.literal_defaults))}")
-    if trial.explicit_loss:  # check's default reads the output layer, which here only reshapes the classifier
-        lines.append(f"    loss: {trial.explicit_loss}  # the softmax under {trial.output.get('label')}")
+    # check's default reads the output layer, which here only reshapes the classifier
+    if trial.explicit_loss:
+        lines.append(
+            f"    loss: {trial.explicit_loss}  # the softmax under {trial.output.get('label')}"
+        )
     lines.append(f"    data: {flow_mapping(trial.data)}")
     return lines
 
@@ -217,12 +290,16 @@ def _entry(trial: Trial, name: str) -> list[str]:
 def compose(built: list[Trial], left_out: list[Trial], passed: list[Passed], version: str) -> str:
     names = model_names([t.candidate for t in built])
     lines = [
-        "# gradcheck.yml: the models gradcheck-ci checks (reference: docs/config.md of gradcheck-ci).",
-        f"# Written by `gradcheck-ci init` (gradcheck-ci {version}): one entry per function of this repository that",
-        "# built a Lasagne model when called without arguments, with small `data` sizes. The first check compiles",
+        "# gradcheck.yml: the models gradcheck-ci checks (reference: docs/config.md of "
+        "gradcheck-ci).",
+        f"# Written by `gradcheck-ci init` (gradcheck-ci {version}): one entry per function of "
+        f"this repository that",
+        "# built a Lasagne model when called without arguments, with small `data` sizes. The first "
+        "check compiles",
         f"# each model with Theano: {FIRST_RUN};",
         "# later checks load the compiled functions and take seconds.",
-        "# Edit freely: `kwargs` checks other settings of a factory, larger `data` longer sequences.",
+        "# Edit freely: `kwargs` checks other settings of a factory, larger `data` longer "
+        "sequences.",
         "version: 1",
         "defaults:",
         "  seed: 0",
@@ -237,17 +314,29 @@ def compose(built: list[Trial], left_out: list[Trial], passed: list[Passed], ver
             candidate = trial.candidate
             called = "" if candidate.kind == "variable" else "()"
             where = f"{candidate.file}:{candidate.line} {candidate.function}{called}"
-            lines += textwrap.wrap(f"- {_comment(where)}: {_comment(trial.reason)}", COMMENT_WIDTH,
-                                   initial_indent="# ", subsequent_indent="#   ", break_on_hyphens=False)
+            lines += textwrap.wrap(
+                f"- {_comment(where)}: {_comment(trial.reason)}",
+                COMMENT_WIDTH,
+                initial_indent="# ",
+                subsequent_indent="#   ",
+                break_on_hyphens=False,
+            )
             if candidate.placeholders:  # an entry to complete: the values init could not choose
-                lines += [f"#  - name: {yaml_scalar(candidate.function)}",
-                          f"#    factory: {yaml_scalar(candidate.reference)}"]
+                lines += [
+                    f"#  - name: {yaml_scalar(candidate.function)}",
+                    f"#    factory: {yaml_scalar(candidate.reference)}",
+                ]
                 lines += proposed_kwargs(candidate, "#    ", commented=False)
         for item in passed:
             where = f"{item.file}:{item.line}" if item.line else item.file
             what = "" if item.what == item.file else f" {item.what}"
-            lines += textwrap.wrap(f"- {_comment(where + what)}: {_comment(item.reason)}", COMMENT_WIDTH,
-                                   initial_indent="# ", subsequent_indent="#   ", break_on_hyphens=False)
+            lines += textwrap.wrap(
+                f"- {_comment(where + what)}: {_comment(item.reason)}",
+                COMMENT_WIDTH,
+                initial_indent="# ",
+                subsequent_indent="#   ",
+                break_on_hyphens=False,
+            )
     return "\n".join(lines) + "\n"
 
 

@@ -1,26 +1,50 @@
-"""Values for a builder's required arguments, from how its code uses them (for `init`; no import, no Theano).
+"""Values for a builder's required arguments, from how its code uses them (for `init`; no import, no
+Theano).
 
 Builders often take sizes the training script computes from its data: `build_model(X_train.shape[1],
-n_classes)`, a vocabulary size. A gradient check needs none of the data, only sizes that make a small
-network, so an argument the builder uses as a layer size (an InputLayer's shape, num_units, num_filters,
-an EmbeddingLayer's input_size, a repeat count) gets a small one; an argument that the repository calls the
-builder with as a literal gets that literal; a Theano input variable gets null. Any other argument (a
-loaded array, a config object, a file name) gets no value: `init` writes a placeholder and why.
+n_classes)`, a vocabulary size. A gradient check needs none of the data, only sizes that make a
+small network, so an argument the builder uses as a layer size (an InputLayer's shape, num_units,
+num_filters, an EmbeddingLayer's input_size, a repeat count) gets a small one; an argument that the
+repository calls the builder with as a literal gets that literal; a Theano input variable gets null.
+Any other argument (a loaded array, a config object, a file name) gets no value: `init` writes a
+placeholder and why.
 """
+
 from __future__ import annotations
 
 import ast
 from collections.abc import Iterable
 from typing import Any
 
-# Where a size ends up -> the small value proposed for it (a check must take seconds, and still be a network).
+# Where a size ends up -> the small value proposed for it (a check must take seconds, and still be a
+# network).
 _FILTERS = {"filter_size", "pool_size", "stride", "ds", "pool_stride"}
-_VOCABULARY = ("vocab", "n_words", "num_words", "input_size", "n_symbols", "n_tokens", "n_chars", "alphabet")
-_CLASSES = ("class", "label", "tag", "n_out", "num_out", "output_dim", "out_dim", "n_targets", "output_size")
+_VOCABULARY = (
+    "vocab",
+    "n_words",
+    "num_words",
+    "input_size",
+    "n_symbols",
+    "n_tokens",
+    "n_chars",
+    "alphabet",
+)
+_CLASSES = (
+    "class",
+    "label",
+    "tag",
+    "n_out",
+    "num_out",
+    "output_dim",
+    "out_dim",
+    "n_targets",
+    "output_size",
+)
 
 
 def dotted_name(node: ast.expr) -> str:
-    """`lasagne.layers.DenseLayer` for that attribute chain ('' where it is not names and attributes)."""
+    """`lasagne.layers.DenseLayer` for that attribute chain ('' where it is not names and
+    attributes)."""
     parts = []
     while isinstance(node, ast.Attribute):
         parts.append(node.attr)
@@ -39,8 +63,9 @@ _ARITHMETIC_CALLS = {"int", "max", "min", "round", "abs"}
 
 
 def _names_in(node: ast.AST) -> set[str]:
-    """The names (and `self.x` attributes) whose value an expression computes with: through arithmetic, tuples
-    and int()/max()/min(), not through a subscript or another call (`config['n']` is not `config` itself)."""
+    """The names (and `self.x` attributes) whose value an expression computes with: through
+    arithmetic, tuples and int()/max()/min(), not through a subscript or another call (`config['n']`
+    is not `config` itself)."""
     if isinstance(node, (ast.Name, ast.Attribute)):
         return {dotted_name(node)} - {""}
     children: list[ast.AST] = []
@@ -58,8 +83,8 @@ def _names_in(node: ast.AST) -> set[str]:
 
 
 def _aliases(bodies: list[ast.AST], argument: str) -> set[str]:
-    """The argument and what is computed from it (`n_hidden = 2 * hidden`, `self.n_in = n_in`), to a fixed
-    point."""
+    """The argument and what is computed from it (`n_hidden = 2 * hidden`, `self.n_in = n_in`), to a
+    fixed point."""
     names = {argument}
     changed = True
     while changed:
@@ -68,7 +93,11 @@ def _aliases(bodies: list[ast.AST], argument: str) -> set[str]:
             for sub in ast.walk(body):
                 if isinstance(sub, ast.Assign) and _names_in(sub.value) & names:
                     for target in sub.targets:
-                        name = dotted_name(target) if isinstance(target, (ast.Name, ast.Attribute)) else ""
+                        name = (
+                            dotted_name(target)
+                            if isinstance(target, (ast.Name, ast.Attribute))
+                            else ""
+                        )
                         if name and name not in names:
                             names.add(name)
                             changed = True
@@ -76,13 +105,17 @@ def _aliases(bodies: list[ast.AST], argument: str) -> set[str]:
 
 
 def use_as_size(bodies: list[ast.AST], argument: str) -> tuple[int, str] | None:
-    """(value, reason) when the code uses `argument` as a layer size or a repeat count, else None."""
+    """(value, reason) when the code uses `argument` as a layer size or a repeat count, else
+    None."""
     names = _aliases(bodies, argument)
     lowered = argument.lower()
     for body in bodies:
         for sub in ast.walk(body):
-            if isinstance(sub, ast.Call) and dotted_name(sub.func) == "range" and any(_names_in(a) & names
-                                                                                  for a in sub.args):
+            if (
+                isinstance(sub, ast.Call)
+                and dotted_name(sub.func) == "range"
+                and any(_names_in(a) & names for a in sub.args)
+            ):
                 return 2, f"a repeat count (range(), line {sub.lineno})"
             if not isinstance(sub, ast.Call) or not _is_layer(sub):
                 continue
@@ -91,11 +124,14 @@ def use_as_size(bodies: list[ast.AST], argument: str) -> tuple[int, str] | None:
                 if keyword.arg and _names_in(keyword.value) & names:
                     if keyword.arg in _FILTERS:
                         return 2, f"{layer}'s {keyword.arg} (line {sub.lineno})"
-                    return _size(lowered, keyword.arg == "shape", None), f"{layer}'s {keyword.arg} (line {sub.lineno})"
+                    return _size(lowered, keyword.arg == "shape", None), (
+                        f"{layer}'s {keyword.arg} (line {sub.lineno})"
+                    )
             for position, value in enumerate(sub.args):
                 if not _names_in(value) & names:
                     continue
-                if isinstance(value, ast.Tuple):  # an InputLayer's shape: image sides need room for filters
+                # an InputLayer's shape: image sides need room for filters
+                if isinstance(value, ast.Tuple):
                     axis = next(i for i, e in enumerate(value.elts) if _names_in(e) & names)
                     side = len(value.elts) == 4 and axis >= 2
                     return _size(lowered, True, side), f"{layer}'s shape (line {sub.lineno})"
@@ -115,8 +151,8 @@ def _size(name: str, shape: bool, side: bool | None) -> int:
 
 
 def call_literals(trees: dict[str, ast.Module]) -> dict[str, list[tuple[dict[Any, Any], str, int]]]:
-    """Every call of a name in the repository, by the called name's last part: ({index or keyword: literal},
-    file, line), for the arguments written as int, float, str or bool literals."""
+    """Every call of a name in the repository, by the called name's last part: ({index or keyword:
+    literal}, file, line), for the arguments written as int, float, str or bool literals."""
     found: dict[str, list[tuple[dict[Any, Any], str, int]]] = {}
     for rel, tree in trees.items():
         for sub in ast.walk(tree):
@@ -147,16 +183,22 @@ def _literal(node: ast.expr) -> Any:
     return value if isinstance(value, (bool, int, float, str)) else None
 
 
-def _definition(tree: ast.Module, name: str) -> tuple[ast.FunctionDef | None, ast.FunctionDef | None]:
+def _definition(
+    tree: ast.Module, name: str
+) -> tuple[ast.FunctionDef | None, ast.FunctionDef | None]:
     """(the function or method, the class's __init__) that a candidate's name refers to."""
     owner, _, member = name.rpartition(".")
     if not owner:
-        return next((n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name), None), None
+        return next(
+            (n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name), None
+        ), None
     methods = class_methods(tree, owner)
     return methods.get(member), methods.get("__init__")
 
 
-def class_methods(tree: ast.Module, name: str, seen: frozenset[str] = frozenset()) -> dict[str, ast.FunctionDef]:
+def class_methods(
+    tree: ast.Module, name: str, seen: frozenset[str] = frozenset()
+) -> dict[str, ast.FunctionDef]:
     """A class's methods, with those it inherits from classes of the same module (its own win)."""
     cls = next((n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == name), None)
     if cls is None or name in seen:
@@ -176,23 +218,31 @@ def _positional(function: ast.FunctionDef | None) -> list[str]:
     return names[1:] if names[:1] in (["self"], ["cls"]) else names
 
 
-def propose_kwargs(candidates: Iterable[Any], trees: dict[str, ast.Module], layer_arguments: set[str]) -> None:
-    """Fill each candidate's `kwargs` and `reasons` for its required arguments (layers excepted: `inputs:`)."""
+def propose_kwargs(
+    candidates: Iterable[Any], trees: dict[str, ast.Module], layer_arguments: set[str]
+) -> None:
+    """Fill each candidate's `kwargs` and `reasons` for its required arguments (layers excepted:
+    `inputs:`)."""
     calls = call_literals(trees)
     for candidate in candidates:
         if not candidate.required or candidate.file not in trees:
             continue
         function, init = _definition(trees[candidate.file], candidate.function)
         bodies: list[ast.AST] = [b for b in (function, init) if b is not None]
-        callee = candidate.function.rsplit(".", 1)[-1] if candidate.kind != "attribute" else \
-            candidate.function.split(".")[0]
+        callee = (
+            candidate.function.rsplit(".", 1)[-1]
+            if candidate.kind != "attribute"
+            else candidate.function.split(".")[0]
+        )
         order = _positional(init if candidate.kind == "attribute" else function)
         for argument in candidate.required:
             if argument in layer_arguments:
                 continue
             if argument.endswith("var") or argument.endswith("vars"):
                 candidate.kwargs[argument] = None
-                candidate.reasons[argument] = "a Theano input variable: null, and the InputLayer makes its own"
+                candidate.reasons[argument] = (
+                    "a Theano input variable: null, and the InputLayer makes its own"
+                )
                 continue
             literal = _called_with(calls.get(callee, []), argument, order)
             if literal is not None:
@@ -208,8 +258,9 @@ def propose_kwargs(candidates: Iterable[Any], trees: dict[str, ast.Module], laye
             candidate.reasons[argument] = _unusable(bodies, argument)
 
 
-def _called_with(calls: list[tuple[dict[Any, Any], str, int]], argument: str,
-                 order: list[str]) -> tuple[Any, str] | None:
+def _called_with(
+    calls: list[tuple[dict[Any, Any], str, int]], argument: str, order: list[str]
+) -> tuple[Any, str] | None:
     index = order.index(argument) if argument in order else None
     for values, rel, line in calls:
         if argument in values:
@@ -223,9 +274,12 @@ def _unusable(bodies: list[ast.AST], argument: str) -> str:
     """Why no value can be proposed: the first line that uses the argument, or that nothing does."""
     for body in bodies:
         for sub in ast.walk(body):
-            if isinstance(sub, ast.stmt) and not isinstance(sub, (ast.FunctionDef, ast.ClassDef)) \
-                    and any(isinstance(n, ast.Name) and n.id == argument for n in ast.walk(sub)) \
-                    and not isinstance(sub, (ast.If, ast.For, ast.While, ast.With)):
+            if (
+                isinstance(sub, ast.stmt)
+                and not isinstance(sub, (ast.FunctionDef, ast.ClassDef))
+                and any(isinstance(n, ast.Name) and n.id == argument for n in ast.walk(sub))
+                and not isinstance(sub, (ast.If, ast.For, ast.While, ast.With))
+            ):
                 code = ast.unparse(sub).splitlines()[0][:60]
                 return f"not a layer size gradcheck-ci can choose (line {sub.lineno}: {code})"
     return "not used as a layer size in the builder's own code"

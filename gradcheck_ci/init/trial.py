@@ -1,14 +1,17 @@
-"""Try candidate factories (discover.py) the way `check` would load them, in a worker with a short timeout each.
+"""Try candidate factories (discover.py) the way `check` would load them, in a worker with a short
+timeout each.
 
     python -m gradcheck_ci.init.trial JOB.json
 
-One worker tries the candidates in turn: it builds each through model.build_model (the loading `check` uses,
-so whatever it learns to load, `init` proposes), reads its inputs, output and parameters, chooses small
-`data:` sizes and builds the loss once to make sure the entry will check. It reports on the file descriptor
-in GRADCHECK_EVENT_FD, one JSON line per event. A candidate that hangs past its timeout or kills the worker
-(a segfault, an import that trains or downloads) gets that as its reason; a new worker goes on with the rest,
-and the other candidates of a module whose import never finished share its reason without being tried again.
+One worker tries the candidates in turn: it builds each through model.build_model (the loading
+`check` uses, so whatever it learns to load, `init` proposes), reads its inputs, output and
+parameters, chooses small `data:` sizes and builds the loss once to make sure the entry will check.
+It reports on the file descriptor in GRADCHECK_EVENT_FD, one JSON line per event. A candidate that
+hangs past its timeout or kills the worker (a segfault, an import that trains or downloads) gets
+that as its reason; a new worker goes on with the rest, and the other candidates of a module whose
+import never finished share its reason without being tried again.
 """
+
 from __future__ import annotations
 
 import json
@@ -37,7 +40,8 @@ SMALL_DATA: dict[str, Any] = {"sequences": 4, "steps": 20, "features": 2, "class
 
 @dataclass
 class Trial:
-    """What trying one candidate found: built (with what `data:` it needs and what it is), or why not."""
+    """What trying one candidate found: built (with what `data:` it needs and what it is), or why
+    not."""
 
     candidate: Candidate
     built: bool = False
@@ -48,27 +52,43 @@ class Trial:
     inputs: list[dict[str, Any]] = field(default_factory=list)  # label, shape, kind, dtype
     output: dict[str, Any] = field(default_factory=dict)  # label, class, shape, nonlinearity
     loss: str = ""
-    explicit_loss: str = ""  # a loss the entry must name: check's default would not see the classifier
+    # a loss the entry must name: check's default would not see the classifier
+    explicit_loss: str = ""
     tensors: int = 0
     parameters: int = 0
     recurrent: list[str] = field(default_factory=list)
-    lasagne: str = "0.1"  # the stack it was tried on: master when its code needs master (platform/lasagne_stacks.py)
-    master_api: str | None = None  # what it used that only Lasagne master has, when that is why it did not build
+    # the stack it was tried on: master when its code needs master (platform/lasagne_stacks.py)
+    lasagne: str = "0.1"
+    # what it used that only Lasagne master has, when that is why it did not build
+    master_api: str | None = None
 
 
 # ---------------------------------------------------------------- the parent: one worker at a time
 
-def try_candidates(root: str, candidates: list[Candidate], timeout: float = DEFAULT_TIMEOUT,
-                   on_progress: Callable[[Trial], None] = lambda trial: None) -> list[Trial]:
-    """Every candidate tried (in order), each with at most `timeout` seconds; their Trials, in order. Those whose
-    code needs Lasagne master are tried again on master when it is installed, as `lasagne: auto` would."""
-    trials = _try_on(root, candidates, list(range(len(candidates))), timeout, lasagne_stacks.RELEASE,
-                     lambda trial: None if trial.master_api else on_progress(trial))
+
+def try_candidates(
+    root: str,
+    candidates: list[Candidate],
+    timeout: float = DEFAULT_TIMEOUT,
+    on_progress: Callable[[Trial], None] = lambda trial: None,
+) -> list[Trial]:
+    """Every candidate tried (in order), each with at most `timeout` seconds; their Trials, in
+    order. Those whose code needs Lasagne master are tried again on master when it is installed, as
+    `lasagne: auto` would."""
+    trials = _try_on(
+        root,
+        candidates,
+        list(range(len(candidates))),
+        timeout,
+        lasagne_stacks.RELEASE,
+        lambda trial: None if trial.master_api else on_progress(trial),
+    )
     again = [i for i, trial in trials.items() if trial.master_api]
     if again and lasagne_stacks.master_problem() is None:
         on_master = _try_on(root, candidates, again, timeout, lasagne_stacks.MASTER, on_progress)
         for index, trial in on_master.items():
-            trial.master_api = trials[index].master_api  # what made it go there (the scaffold's comment)
+            # what made it go there (the scaffold's comment)
+            trial.master_api = trials[index].master_api
         trials.update(on_master)
     else:
         for index in again:
@@ -76,8 +96,14 @@ def try_candidates(root: str, candidates: list[Candidate], timeout: float = DEFA
     return [trials[i] for i in range(len(candidates))]
 
 
-def _try_on(root: str, candidates: list[Candidate], indices: list[int], timeout: float, stack: str,
-            on_progress: Callable[[Trial], None]) -> dict[int, Trial]:
+def _try_on(
+    root: str,
+    candidates: list[Candidate],
+    indices: list[int],
+    timeout: float,
+    stack: str,
+    on_progress: Callable[[Trial], None],
+) -> dict[int, Trial]:
     trials: dict[int, Trial] = {}
     pending = list(indices)
     while pending:
@@ -90,25 +116,46 @@ def _try_on(root: str, candidates: list[Candidate], indices: list[int], timeout:
     return trials
 
 
-def _run_worker(root: str, candidates: list[Candidate], indices: list[int], timeout: float,
-                stack: str = lasagne_stacks.RELEASE) -> dict[int, Trial]:
-    """Run one worker over `indices`; the trials it finished, plus the one it was on when it died or hung
-    (and, when that one's module never finished importing, the pending candidates of that module too)."""
-    job = {"root": root, "candidates": [_candidate_json(candidates[i]) | {"index": i} for i in indices]}
+def _run_worker(
+    root: str,
+    candidates: list[Candidate],
+    indices: list[int],
+    timeout: float,
+    stack: str = lasagne_stacks.RELEASE,
+) -> dict[int, Trial]:
+    """Run one worker over `indices`; the trials it finished, plus the one it was on when it died or
+    hung (and, when that one's module never finished importing, the pending candidates of that
+    module too)."""
+    job = {
+        "root": root,
+        "candidates": [_candidate_json(candidates[i]) | {"index": i} for i in indices],
+    }
     read_fd, write_fd = os.pipe()
-    env = dict(worker_environment(os.environ), GRADCHECK_EVENT_FD=str(write_fd), PYTHONUNBUFFERED="1")
+    env = dict(
+        worker_environment(os.environ), GRADCHECK_EVENT_FD=str(write_fd), PYTHONUNBUFFERED="1"
+    )
     with_package_on_path(lasagne_stacks.worker_env(stack, env))
     limit = MEMORY_MIB * 1024 * 1024
-    reaper.become_subreaper()  # what a factory starts and leaves behind ends with its trial worker (reaper.py)
+    # what a factory starts and leaves behind ends with its trial worker (reaper.py)
+    reaper.become_subreaper()
     before = reaper.children()
-    proc = subprocess.Popen([sys.executable, "-m", "gradcheck_ci.init.trial", json.dumps(job)], cwd=root, env=env,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            pass_fds=(write_fd,), start_new_session=True, preexec_fn=lambda: _limit_memory(limit))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gradcheck_ci.init.trial", json.dumps(job)],
+        cwd=root,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        pass_fds=(write_fd,),
+        start_new_session=True,
+        preexec_fn=lambda: _limit_memory(limit),
+    )
     os.close(write_fd)
     events = _Events(read_fd)
     finished: dict[int, Trial] = {}
     current: dict[str, Any] = {}
-    # The current candidate's deadline; the first one also covers the worker's own start (Theano's import).
+    # The current candidate's deadline; the first one also covers the worker's own start (Theano's
+    # import).
     deadline = [time.monotonic() + timeout + 30]
     hung = False
     for event in events.follow(lambda: deadline[0]):
@@ -128,15 +175,19 @@ def _run_worker(root: str, candidates: list[Candidate], indices: list[int], time
     reaper.end_leftovers(before)
     if current:
         _lost(candidates, indices, current, finished, proc.returncode, hung, timeout)
-    elif not finished and indices:  # died before it started a candidate: nothing else would go better
+    # died before it started a candidate: nothing else would go better
+    elif not finished and indices:
         for index in indices:
-            finished[index] = Trial(candidates[index], reason=f"the trial worker could not start (exit code "
-                                                            f"{proc.returncode})")
+            finished[index] = Trial(
+                candidates[index],
+                reason=f"the trial worker could not start (exit code {proc.returncode})",
+            )
     return finished
 
 
 class _Events:
-    """The worker's JSON lines, read by a thread; `follow` yields them, or None once a deadline passes."""
+    """The worker's JSON lines, read by a thread; `follow` yields them, or None once a deadline
+    passes."""
 
     def __init__(self, fd: int) -> None:
         self.lines: list[dict[str, Any]] = []
@@ -174,13 +225,26 @@ class _Events:
                 return
 
 
-def _lost(candidates: list[Candidate], indices: list[int], current: dict[str, Any], finished: dict[int, Trial],
-          returncode: int, hung: bool, timeout: float) -> None:
+def _lost(
+    candidates: list[Candidate],
+    indices: list[int],
+    current: dict[str, Any],
+    finished: dict[int, Trial],
+    returncode: int,
+    hung: bool,
+    timeout: float,
+) -> None:
     index, phase = current["start"], current.get("phase", "building")
-    what = f"importing {candidates[index].file}" if phase == "importing" else f"building {candidates[index].function}()"
+    what = (
+        f"importing {candidates[index].file}"
+        if phase == "importing"
+        else (f"building {candidates[index].function}()")
+    )
     if hung:
-        reason = (f"{what} took longer than {timeout:g} s (does it train, load data or download at "
-                  "import?); a factory for gradcheck-ci only builds the network")
+        reason = (
+            f"{what} took longer than {timeout:g} s (does it train, load data or download at "
+            "import?); a factory for gradcheck-ci only builds the network"
+        )
     elif returncode < 0:
         try:
             name = signal.Signals(-returncode).name
@@ -188,14 +252,24 @@ def _lost(candidates: list[Candidate], indices: list[int], current: dict[str, An
             name = f"signal {-returncode}"
         reason = f"the worker died ({name}) while {what}"
         if -returncode == signal.SIGKILL:
-            # its own limit raises MemoryError and kills nothing: a SIGKILL came from outside (process/memory.py)
-            reason += " (killed from outside: by the machine's out-of-memory killer, a CI runner or a person)"
+            # its own limit raises MemoryError and kills nothing: a SIGKILL came from outside
+            # (process/memory.py)
+            reason += (
+                " (killed from outside: by the machine's out-of-memory killer, a CI runner "
+                "or a person)"
+            )
     elif phase == "importing":
-        reason = f"the process ended (exit code {returncode}) while {what}: does the module exit when imported?"
+        reason = (
+            f"the process ended (exit code {returncode}) while {what}: does the module exit "
+            f"when imported?"
+        )
     else:
-        reason = f"the process ended (exit code {returncode}) while {what}: does it call os._exit()?"
+        reason = (
+            f"the process ended (exit code {returncode}) while {what}: does it call os._exit()?"
+        )
     finished[index] = Trial(candidates[index], reason=reason)
-    if phase == "importing":  # its module never finished importing: its other candidates would not either
+    # its module never finished importing: its other candidates would not either
+    if phase == "importing":
         for other in indices:
             if other not in finished and _imports(candidates[other]) == _imports(candidates[index]):
                 finished[other] = Trial(candidates[other], reason=reason)
@@ -208,7 +282,9 @@ def _imports(candidate: Candidate) -> str:
 def _limit_memory(limit: int) -> None:
     try:
         _, hard = resource.getrlimit(resource.RLIMIT_AS)
-        resource.setrlimit(resource.RLIMIT_AS, (limit if hard == resource.RLIM_INFINITY else min(limit, hard),) * 2)
+        resource.setrlimit(
+            resource.RLIMIT_AS, (limit if hard == resource.RLIM_INFINITY else min(limit, hard),) * 2
+        )
     except (ValueError, OSError):
         pass
 
@@ -221,13 +297,18 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
 
 
 def _candidate_json(candidate: Candidate) -> dict[str, Any]:
-    return {"file": candidate.file, "function": candidate.function, "kwargs": candidate.kwargs,
-            "imports": import_key(candidate.file, candidate.function, candidate.kind)}
+    return {
+        "file": candidate.file,
+        "function": candidate.function,
+        "kwargs": candidate.kwargs,
+        "imports": import_key(candidate.file, candidate.function, candidate.kind),
+    }
 
 
 def import_key(file: str, function: str, kind: str) -> str:
-    """Candidates that share one import of their module: a script's layer variable is imported apart, as the
-    script runs only up to it (python2.cut), where its functions' import runs all of it."""
+    """Candidates that share one import of their module: a script's layer variable is imported
+    apart, as the script runs only up to it (python2.cut), where its functions' import runs all of
+    it."""
     return f"{file}:{function}" if kind == "variable" else file
 
 
@@ -237,6 +318,7 @@ def _trial_from_json(candidate: Candidate, data: dict[str, Any]) -> Trial:
 
 
 # ---------------------------------------------------------------- the worker
+
 
 def _emit(stream: Any, **event: Any) -> None:
     if stream is not None:
@@ -252,7 +334,8 @@ def worker(job: dict[str, Any]) -> None:
     fd = os.environ.get("GRADCHECK_EVENT_FD")
     stream = os.fdopen(int(fd), "w", buffering=1) if fd else None
     root = os.path.realpath(job["root"])
-    with guard.no_network():  # as `check` runs a model: a download stops at once, with the line that tried
+    # as `check` runs a model: a download stops at once, with the line that tried
+    with guard.no_network():
         _try_each(root, job, stream)
 
 
@@ -283,8 +366,13 @@ def _failure(exc: BaseException, root: str, doing: str) -> dict[str, Any]:
         error = exc
     else:
         error = user_code_error(exc, root, doing, fallback=("gradcheck.yml", None))
-    return {"built": False, "reason": error.message, "file": error.file if error.file != "gradcheck.yml" else None,
-            "line": error.line, "master_api": error.master_api}
+    return {
+        "built": False,
+        "reason": error.message,
+        "file": error.file if error.file != "gradcheck.yml" else None,
+        "line": error.line,
+        "master_api": error.master_api,
+    }
 
 
 def _import(root: str, entry: dict[str, Any]) -> dict[str, Any] | None:
@@ -304,8 +392,12 @@ def _try(root: str, entry: dict[str, Any]) -> dict[str, Any]:
     from ..model.build import build_model
     from ..model.objective import build_objective
 
-    spec = ModelSpec(name=entry["function"], factory=_reference(entry), data=DataSpec(**SMALL_DATA),
-                     kwargs=dict(entry.get("kwargs") or {}))
+    spec = ModelSpec(
+        name=entry["function"],
+        factory=_reference(entry),
+        data=DataSpec(**SMALL_DATA),
+        kwargs=dict(entry.get("kwargs") or {}),
+    )
     try:
         model = build_model(spec, root, "gradcheck.yml")
         described = describe(model, spec)
@@ -327,8 +419,15 @@ def describe(model: Any, spec: Any) -> dict[str, Any]:
     from ..model.objective import default_loss
 
     shapes = {info.layer: input_shape(info, spec.data) for info in model.inputs}
-    inputs = [{"label": info.label, "shape": [s if s is None else int(s) for s in info.layer.shape],
-               "kind": info.kind, "dtype": str(info.layer.input_var.dtype)} for info in model.inputs]
+    inputs = [
+        {
+            "label": info.label,
+            "shape": [s if s is None else int(s) for s in info.layer.shape],
+            "kind": info.kind,
+            "dtype": str(info.layer.input_var.dtype),
+        }
+        for info in model.inputs
+    ]
     try:
         out_shape = [int(s) for s in lasagne.layers.get_output_shape(model.output, shapes)]
     except Exception:  # noqa: BLE001 - a layer that cannot infer its shape statically: units stay unknown
@@ -338,35 +437,48 @@ def describe(model: Any, spec: Any) -> dict[str, Any]:
     loss = default_loss(model.output)
     explicit = ""
     under = classifier_under_reshape(model.output, shapes)
-    # A tagger: a softmax over rows, reshaped back to (sequences, steps, classes) (its shape may be symbolic).
+    # A tagger: a softmax over rows, reshaped back to (sequences, steps, classes) (its shape may be
+    # symbolic).
     if loss == "squared_error" and under is not None and units in (None, under):
         loss, explicit, units = "categorical_crossentropy", "categorical_crossentropy", under
     return {
         "data": _data_keys(model.inputs, loss, units),
         "explicit_loss": explicit,
         "inputs": inputs,
-        "output": {"label": model.label(model.output), "class": type(model.output).__name__, "shape": out_shape,
-                   "nonlinearity": nonlinearity},
+        "output": {
+            "label": model.label(model.output),
+            "class": type(model.output).__name__,
+            "shape": out_shape,
+            "nonlinearity": nonlinearity,
+        },
         "tensors": len(model.all_params),
         "parameters": int(sum(int(p.variable.get_value().size) for p in model.all_params)),
-        "recurrent": [model.label(layer) for layer in model.layers
-                      if type(layer).__module__.startswith("lasagne.layers.recurrent")
-                      or "Recurrent" in type(layer).__name__],
+        "recurrent": [
+            model.label(layer)
+            for layer in model.layers
+            if type(layer).__module__.startswith("lasagne.layers.recurrent")
+            or "Recurrent" in type(layer).__name__
+        ],
     }
 
 
-SHAPE_ONLY = ("ReshapeLayer", "FlattenLayer")  # layers that move a classifier's rows, not its class axis
+# layers that move a classifier's rows, not its class axis
+SHAPE_ONLY = ("ReshapeLayer", "FlattenLayer")
 
 
 def classifier_under_reshape(output: Any, shapes: dict[Any, Any]) -> int | None:
-    """The units of a softmax layer under the output's reshapes (a tagger's DenseLayer over (sequences x steps,
-    hidden), reshaped back to (sequences, steps, classes)); None when there is none."""
+    """The units of a softmax layer under the output's reshapes (a tagger's DenseLayer over
+    (sequences x steps, hidden), reshaped back to (sequences, steps, classes)); None when there is
+    none."""
     import lasagne
 
     layer = output
     while type(layer).__name__ in SHAPE_ONLY and hasattr(layer, "input_layer"):
         layer = layer.input_layer
-    if layer is output or getattr(layer, "nonlinearity", None) is not lasagne.nonlinearities.softmax:
+    if (
+        layer is output
+        or getattr(layer, "nonlinearity", None) is not lasagne.nonlinearities.softmax
+    ):
         return None
     try:
         shape = lasagne.layers.get_output_shape(layer, shapes)
@@ -376,8 +488,8 @@ def classifier_under_reshape(output: Any, shapes: dict[Any, Any]) -> int | None:
 
 
 def _data_keys(inputs: list[Any], loss: str, units: int | None) -> dict[str, Any]:
-    """The `data:` keys worth writing: the sizes data fills into this model's inputs, classes for labels,
-    random mask lengths when there is a mask."""
+    """The `data:` keys worth writing: the sizes data fills into this model's inputs, classes for
+    labels, random mask lengths when there is a mask."""
     keys: dict[str, Any] = {"sequences": SMALL_DATA["sequences"]}
     for info in inputs:
         shape = list(info.layer.shape)
@@ -387,8 +499,11 @@ def _data_keys(inputs: list[Any], loss: str, units: int | None) -> dict[str, Any
         tokens = ndim == 2 and info.is_integer  # word ids (sequences, steps): no features axis
         if tokens and shape[1] is None:
             keys["steps"] = SMALL_DATA["steps"]
-        if (ndim == 3 and shape[2] is None) or (ndim == 2 and info.kind != "mask" and not tokens and shape[1] is None) \
-                or (ndim == 4 and shape[1] is None):
+        if (
+            (ndim == 3 and shape[2] is None)
+            or (ndim == 2 and info.kind != "mask" and not tokens and shape[1] is None)
+            or (ndim == 4 and shape[1] is None)
+        ):
             keys["features"] = SMALL_DATA["features"]
         if info.kind == "mask":
             keys["mask"] = "random"

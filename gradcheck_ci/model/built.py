@@ -1,5 +1,6 @@
-"""What building a model gives the check: the Lasagne graph with its inputs and parameters, each labelled and
-located in the user's code (records only; build.py makes them)."""
+"""What building a model gives the check: the Lasagne graph with its inputs and parameters, each
+labelled and located in the user's code (records only; build.py makes them)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -18,9 +19,15 @@ class ParamInfo:
     site: CallSite | None
 
     def result(self, **measured: Any) -> ParamResult:
-        """This parameter's ParamResult: its id, layer and call site, and the `measured` ParamResult fields."""
-        return ParamResult(id=self.id, layer=self.layer_label, file=self.site.file if self.site else None,
-                           line=self.site.line if self.site else None, **measured)
+        """This parameter's ParamResult: its id, layer and call site, and the `measured` ParamResult
+        fields."""
+        return ParamResult(
+            id=self.id,
+            layer=self.layer_label,
+            file=self.site.file if self.site else None,
+            line=self.site.line if self.site else None,
+            **measured,
+        )
 
 
 @dataclass
@@ -41,9 +48,18 @@ class InputInfo:
         return self.dtype.startswith(("int", "uint"))
 
     def names(self) -> list[str]:
-        """What `data.inputs` may call it: its label, its InputLayer's name, its input variable's name."""
+        """What `data.inputs` may call it: its label, its InputLayer's name, its input variable's
+        name."""
         variable = getattr(self.layer, "input_var", None)
-        return [n for n in (self.label, getattr(self.layer, "name", None), getattr(variable, "name", None)) if n]
+        return [
+            n
+            for n in (
+                self.label,
+                getattr(self.layer, "name", None),
+                getattr(variable, "name", None),
+            )
+            if n
+        ]
 
 
 @dataclass
@@ -55,7 +71,8 @@ class BuiltModel:
     inputs: list[InputInfo]
     params: list[ParamInfo]  # the parameters selected by the spec's `params`
     all_params: list[ParamInfo] = field(default_factory=list)
-    notices: list[Notice] = field(default_factory=list)  # what the user should know about how it was built
+    # what the user should know about how it was built
+    notices: list[Notice] = field(default_factory=list)
 
     def label(self, layer: Any) -> str:
         return self.labels.get(id(layer), type(layer).__name__)

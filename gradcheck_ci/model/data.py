@@ -1,6 +1,7 @@
-"""The data a model is checked on: the shape of each InputLayer's array under `data:` (input_shape; sizes
-the model fixes win over `data:`, with a notice), the integer ranges its embeddings allow, and the synthetic
-random-sequence arrays and targets themselves."""
+"""The data a model is checked on: the shape of each InputLayer's array under `data:` (input_shape;
+sizes the model fixes win over `data:`, with a notice), the integer ranges its embeddings allow, and
+the synthetic random-sequence arrays and targets themselves."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -13,113 +14,183 @@ from ..core.results import Notice
 from ..core.suggest import did_you_mean, with_hint
 from .built import BuiltModel, InputInfo
 
-# Layers that only rearrange their input: an integer input reaching an EmbeddingLayer through them still
-# holds its indices.
-_REARRANGING = ("ReshapeLayer", "DimshuffleLayer", "FlattenLayer", "SliceLayer", "PadLayer", "ConcatLayer")
+# Layers that only rearrange their input: an integer input reaching an EmbeddingLayer through them
+# still holds its indices.
+_REARRANGING = (
+    "ReshapeLayer",
+    "DimshuffleLayer",
+    "FlattenLayer",
+    "SliceLayer",
+    "PadLayer",
+    "ConcatLayer",
+)
 
 
 # ---------------------------------------------------------------- input shapes under `data`
 
+
 def check_input_shapes(inputs: list[InputInfo], spec: ModelSpec, config_file: str) -> None:
     """Fail before compiling when `data` cannot shape an input."""
     if not inputs:
-        raise ModelLoadError(f"model {spec.name!r} has no InputLayer: nothing to feed the synthetic data to",
-                             config_file, spec.line, kind="data")
+        raise ModelLoadError(
+            f"model {spec.name!r} has no InputLayer: nothing to feed the synthetic data to",
+            config_file,
+            spec.line,
+            kind="data",
+        )
     for info in inputs:
         input_shape(info, spec.data, fallback=(config_file, spec.key_lines.get("data", spec.line)))
 
 
 def fill_keys(info: InputInfo) -> list[str | None]:
-    """The `data` key that fills each dimension of an input when its size is None (None: no key can)."""
+    """The `data` key that fills each dimension of an input when its size is None (None: no key
+    can)."""
     ndim = len(info.layer.shape)
-    if info.kind == "mask" or (ndim == 2 and info.is_integer):  # a mask, or token ids (sequences, steps)
+    # a mask, or token ids (sequences, steps)
+    if info.kind == "mask" or (ndim == 2 and info.is_integer):
         return ["sequences", "steps"] if ndim == 2 else [None] * ndim
-    known: dict[int, list[str | None]] = {1: ["sequences"], 2: ["sequences", "features"],
-                                          3: ["sequences", "steps", "features"],
-                                          4: ["sequences", "features", "steps", "steps"]}
+    known: dict[int, list[str | None]] = {
+        1: ["sequences"],
+        2: ["sequences", "features"],
+        3: ["sequences", "steps", "features"],
+        4: ["sequences", "features", "steps", "steps"],
+    }
     return known.get(ndim, ["sequences"] + [None] * (ndim - 1) if ndim else [])
 
 
-def input_shape(info: InputInfo, data: DataSpec,
-                fallback: tuple[str, int | None] | None = None) -> tuple[int, ...]:
+def input_shape(
+    info: InputInfo, data: DataSpec, fallback: tuple[str, int | None] | None = None
+) -> tuple[int, ...]:
     """Fill the None dimensions of an InputLayer's shape from `data`.
 
-    A shape `data` cannot fill is an error located at the InputLayer in the user's code (or at `fallback`,
-    the config's `data` line, when the layer was not built by the repository's code).
+    A shape `data` cannot fill is an error located at the InputLayer in the user's code (or at
+    `fallback`, the config's `data` line, when the layer was not built by the repository's code).
     """
     shape = list(info.layer.shape)
     ndim = len(shape)
     if info.kind == "mask" and ndim != 2:
-        raise _shape_error(info, f"mask input has {ndim} dimensions, expected (sequences, steps)", fallback)
+        raise _shape_error(
+            info, f"mask input has {ndim} dimensions, expected (sequences, steps)", fallback
+        )
     keys = fill_keys(info)
     for axis, size in enumerate(shape):
         if size is None:
             if keys[axis] is None:
-                raise _shape_error(info, f"cannot fill dimension {axis} of a {ndim}-D input from `data` "
-                                   "(it fills 1-D (sequences), 2-D (sequences, features), 3-D (sequences, "
-                                   "steps, features) and 4-D (sequences, features, steps, steps) inputs; "
-                                   "give the other sizes in the InputLayer's shape)", fallback)
+                raise _shape_error(
+                    info,
+                    f"cannot fill dimension {axis} of a {ndim}-D input from "
+                    f"`data` "
+                    "(it fills 1-D (sequences), 2-D (sequences, features), 3-D "
+                    "(sequences, steps, features) and 4-D (sequences, features, "
+                    "steps, steps) inputs; give the other sizes in the InputLayer's "
+                    "shape)",
+                    fallback,
+                )
             shape[axis] = getattr(data, str(keys[axis]))
         elif not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size < 1:
-            raise _shape_error(info, f"dimension {axis} has size {size!r}; sizes must be positive integers "
-                               "(or None, filled from `data`)", fallback)
+            raise _shape_error(
+                info,
+                f"dimension {axis} has size {size!r}; sizes must be positive "
+                f"integers "
+                "(or None, filled from `data`)",
+                fallback,
+            )
     return tuple(int(s) for s in shape)
 
 
-def _shape_error(info: InputInfo, why: str, fallback: tuple[str, int | None] | None = None) -> ModelLoadError:
+def _shape_error(
+    info: InputInfo, why: str, fallback: tuple[str, int | None] | None = None
+) -> ModelLoadError:
     site = info.site
     file, line = (site.file, site.line) if site else (fallback or (None, None))
-    return ModelLoadError(f"input {info.label} with shape {tuple(info.layer.shape)}: {why}", file, line, kind="data")
+    return ModelLoadError(
+        f"input {info.label} with shape {tuple(info.layer.shape)}: {why}", file, line, kind="data"
+    )
 
 
 def data_summary(model: BuiltModel, spec: ModelSpec) -> dict[str, Any]:
     """The ModelResult's `data`: the shape and dtype each input is checked at, by input label."""
-    return {"shapes": {info.label: list(input_shape(info, spec.data)) for info in model.inputs},
-            "dtypes": {info.label: info.dtype for info in model.inputs}}
+    return {
+        "shapes": {info.label: list(input_shape(info, spec.data)) for info in model.inputs},
+        "dtypes": {info.label: info.dtype for info in model.inputs},
+    }
 
 
 def data_overrides(model: BuiltModel, spec: ModelSpec, config_file: str) -> list[Notice]:
-    """A notice for every input whose fixed shape wins over a `data:` size the user wrote in gradcheck.yml."""
+    """A notice for every input whose fixed shape wins over a `data:` size the user wrote in
+    gradcheck.yml."""
     notices = []
     for info in model.inputs:
         overridden = []
         for key, size in zip(fill_keys(info), info.layer.shape, strict=True):
             wanted = getattr(spec.data, key) if key else None
             written = key is not None and f"data.{key}" in spec.key_lines
-            if written and size is not None and size != wanted and f"data.{key}: {wanted}" not in overridden:
+            if (
+                written
+                and size is not None
+                and size != wanted
+                and f"data.{key}: {wanted}" not in overridden
+            ):
                 overridden.append(f"data.{key}: {wanted}")
         if not overridden:
             continue
         line = spec.key_lines[f"data.{overridden[0].split(':')[0][5:]}"]
         site = info.site
-        notices.append(Notice(
-            f"input {info.label} has the fixed shape {_shape_text(info.layer.shape)}, so it is checked at that size, "
-            f"not at {', '.join(overridden)} ({config_file}:{line}); a None dimension in the InputLayer's shape "
-            "takes its size from `data`", "data-override", site.file if site else config_file,
-            site.line if site else line))
+        notices.append(
+            Notice(
+                f"input {info.label} has the fixed shape {_shape_text(info.layer.shape)}, so it is "
+                f"checked at that size, not at {', '.join(overridden)} ({config_file}:{line}); a "
+                f"None dimension in the InputLayer's shape "
+                "takes its size from `data`",
+                "data-override",
+                site.file if site else config_file,
+                site.line if site else line,
+            )
+        )
     return notices
 
 
 def _shape_text(shape: Any) -> str:
-    return "(" + ", ".join("None" if s is None else str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+    return (
+        "("
+        + ", ".join("None" if s is None else str(s) for s in shape)
+        + ("," if len(shape) == 1 else "")
+        + ")"
+    )
 
 
 # ---------------------------------------------------------------- integer inputs
 
-def resolve_integer_ranges(inputs: list[InputInfo], layers: list[Any], spec: ModelSpec, config_file: str) -> None:
-    """Give every integer input its range: `data.inputs`, else the EmbeddingLayer it feeds, else an error that
-    says what to write. `data.inputs` names no input: a configuration error."""
+
+def resolve_integer_ranges(
+    inputs: list[InputInfo], layers: list[Any], spec: ModelSpec, config_file: str
+) -> None:
+    """Give every integer input its range: `data.inputs`, else the EmbeddingLayer it feeds, else an
+    error that says what to write. `data.inputs` names no input: a configuration error."""
     for name in spec.data.inputs:
         named = [info for info in inputs if name in info.names()]
         if named and not named[0].is_integer:
-            raise ModelLoadError(f"data.inputs.{name}: input {named[0].label} holds {named[0].dtype} values; a range "
-                                 "is for inputs of integers (T.imatrix, T.ivector...)", config_file,
-                                 spec.key_lines.get(f"data.inputs.{name}", spec.line), kind="config")
+            raise ModelLoadError(
+                f"data.inputs.{name}: input {named[0].label} holds "
+                f"{named[0].dtype} values; a range "
+                "is for inputs of integers (T.imatrix, T.ivector...)",
+                config_file,
+                spec.key_lines.get(f"data.inputs.{name}", spec.line),
+                kind="config",
+            )
         if not named:
             known = [n for info in inputs for n in info.names()]
-            raise ModelLoadError(with_hint(f"data.inputs.{name}: model {spec.name!r} has no input called {name!r}",
-                                           did_you_mean(name, known)) + f" (its inputs: {', '.join(known)})",
-                                 config_file, spec.key_lines.get(f"data.inputs.{name}", spec.line), kind="config")
+            raise ModelLoadError(
+                with_hint(
+                    f"data.inputs.{name}: model {spec.name!r} has no input called {name!r}",
+                    did_you_mean(name, known),
+                )
+                + f" (its inputs: "
+                f"{', '.join(known)})",
+                config_file,
+                spec.key_lines.get(f"data.inputs.{name}", spec.line),
+                kind="config",
+            )
     for info in inputs:
         if not info.is_integer or info.kind == "mask":
             continue
@@ -134,14 +205,19 @@ def resolve_integer_ranges(inputs: list[InputInfo], layers: list[Any], spec: Mod
         where = f" ({info.site.file}:{info.site.line})" if info.site else ""
         name = getattr(info.layer.input_var, "name", None) or info.label
         raise ModelLoadError(
-            f"input {info.label}{where} holds integers ({info.dtype}) and feeds no EmbeddingLayer, so gradcheck-ci "
-            f"cannot tell which values are valid: give their range in the model's entry, e.g. "
-            f"`data: {{inputs: {{{name}: {{low: 0, high: 10}}}}}}` (values are drawn from low <= value < high)",
-            config_file, spec.line, kind="data")
+            f"input {info.label}{where} holds integers ({info.dtype}) and feeds no EmbeddingLayer, "
+            f"so gradcheck-ci cannot tell which values are valid: give their range in the model's "
+            f"entry, e.g. `data: {{inputs: {{{name}: {{low: 0, high: 10}}}}}}` (values are drawn "
+            f"from low <= value < high)",
+            config_file,
+            spec.line,
+            kind="data",
+        )
 
 
 def embedding_sizes(input_layer: Any, layers: list[Any]) -> list[int]:
-    """input_size of every EmbeddingLayer the input reaches directly or through layers that only rearrange it."""
+    """input_size of every EmbeddingLayer the input reaches directly or through layers that only
+    rearrange it."""
     from lasagne.layers import EmbeddingLayer
 
     sizes = []
@@ -153,8 +229,9 @@ def embedding_sizes(input_layer: Any, layers: list[Any]) -> list[int]:
             if id(consumer) in seen:
                 continue
             seen.add(id(consumer))
-            if isinstance(consumer, EmbeddingLayer) or (hasattr(consumer, "input_size")
-                                                        and hasattr(consumer, "output_size")):
+            if isinstance(consumer, EmbeddingLayer) or (
+                hasattr(consumer, "input_size") and hasattr(consumer, "output_size")
+            ):
                 sizes.append(int(consumer.input_size))
             elif type(consumer).__name__ in _REARRANGING:
                 frontier.append(consumer)
@@ -170,11 +247,14 @@ def _incoming(layer: Any) -> list[Any]:
 
 # ---------------------------------------------------------------- synthetic arrays
 
-def make_inputs(model: BuiltModel, data: DataSpec, rng: np.random.RandomState,
-                float_dtype: str | None = None) -> list[np.ndarray]:
-    """One array per input, in each input variable's own dtype: a float32 input (T.ftensor3) gets float32 data
-    in a float64 check, as it would in training (`float_dtype`, the run's precision, is therefore not used:
-    Theano refuses data of another dtype); integers lie in the input's range (resolve_integer_ranges)."""
+
+def make_inputs(
+    model: BuiltModel, data: DataSpec, rng: np.random.RandomState, float_dtype: str | None = None
+) -> list[np.ndarray]:
+    """One array per input, in each input variable's own dtype: a float32 input (T.ftensor3) gets
+    float32 data in a float64 check, as it would in training (`float_dtype`, the run's precision, is
+    therefore not used: Theano refuses data of another dtype); integers lie in the input's range
+    (resolve_integer_ranges)."""
     arrays = []
     for info in model.inputs:
         shape = input_shape(info, data)
@@ -199,8 +279,9 @@ def make_mask(shape: tuple[int, ...], kind: str, rng: np.random.RandomState) -> 
     return (np.arange(steps)[None, :] < lengths[:, None]).astype(float)
 
 
-def make_targets(kind: str, rows: int, units: int, data: DataSpec, rng: np.random.RandomState,
-                 float_dtype: str) -> np.ndarray:
+def make_targets(
+    kind: str, rows: int, units: int, data: DataSpec, rng: np.random.RandomState, float_dtype: str
+) -> np.ndarray:
     """Targets for the flattened (rows, units) prediction."""
     if kind == "labels":
         return rng.randint(0, min(data.classes, units), size=rows).astype("int32")

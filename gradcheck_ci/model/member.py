@@ -1,11 +1,13 @@
-"""A class's method or attribute named as the factory (`factory: model.py:Model.build`), made a function.
+"""A class's method or attribute named as the factory (`factory: model.py:Model.build`), made a
+function.
 
-Research code builds its network in a class: `Model(n_hidden=...).build()`, or `Model(...).network` set in
-__init__. The function this module makes takes the constructor's arguments and the method's, as one
-signature (so `kwargs` is checked against both, and a misspelt name gets a did-you-mean), makes the object
-with the constructor's share, and calls the method with its own share or reads the attribute. A staticmethod
-or classmethod is called without making an object.
+Research code builds its network in a class: `Model(n_hidden=...).build()`, or `Model(...).network`
+set in __init__. The function this module makes takes the constructor's arguments and the method's,
+as one signature (so `kwargs` is checked against both, and a misspelt name gets a did-you-mean),
+makes the object with the constructor's share, and calls the method with its own share or reads the
+attribute. A staticmethod or classmethod is called without making an object.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -33,7 +35,8 @@ def _takes_any(function: Any) -> bool:
 
 
 def member_factory(member: Member) -> Callable[..., Any]:
-    """A function of keyword arguments that returns what `member` gives (see the module's docstring)."""
+    """A function of keyword arguments that returns what `member` gives (see the module's
+    docstring)."""
     cls, name = member.cls, member.name
     raw = inspect.getattr_static(cls, name, None)
     static = isinstance(raw, (staticmethod, classmethod))
@@ -47,14 +50,19 @@ def member_factory(member: Member) -> Callable[..., Any]:
     merged = own + [p for p in init if p.name not in names]
     merged.sort(key=lambda p: p.default is not p.empty)  # required first: a valid signature
     parameters = [p.replace(kind=p.KEYWORD_ONLY) for p in merged]
-    # A method taking **kwargs (`build(self, **kwargs)`) takes every argument its class's __init__ does not.
+    # A method taking **kwargs (`build(self, **kwargs)`) takes every argument its class's __init__
+    # does not.
     rest = method and _takes_any(getattr(cls, name))
     if rest or static and _takes_any(getattr(cls, name)):
         parameters.append(inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD))
     constructor_names = {p.name for p in init}
 
     def factory(**arguments: Any) -> Any:
-        mine = {k: v for k, v in arguments.items() if k in names or (rest and k not in constructor_names)}
+        mine = {
+            k: v
+            for k, v in arguments.items()
+            if k in names or (rest and k not in constructor_names)
+        }
         theirs = {k: v for k, v in arguments.items() if k not in mine}
         if static:
             return getattr(cls, name)(**mine)

@@ -1,10 +1,11 @@
 """The scalar loss the check differentiates: prediction rows, targets and a loss function.
 
 A 3-D output (sequences, steps, units) becomes per-step rows (sequences * steps, units), as in the
-reported network. The default loss follows the output nonlinearity. Built-in losses come from the table
-in core/losses.py; a custom loss ('path/to/file.py:function' or 'package.module:function') is imported like a
-factory and called as loss(prediction, target).
+reported network. The default loss follows the output nonlinearity. Built-in losses come from the
+table in core/losses.py; a custom loss ('path/to/file.py:function' or 'package.module:function') is
+imported like a factory and called as loss(prediction, target).
 """
+
 from __future__ import annotations
 
 import os
@@ -29,7 +30,8 @@ class Objective:
     target_var: Any
     target_kind: str  # labels | binary | real
     loss_name: str
-    custom_loss: Callable[..., Any] | None = None  # the user's loss function; None for a built-in loss
+    # the user's loss function; None for a built-in loss
+    custom_loss: Callable[..., Any] | None = None
 
 
 def default_loss(output_layer: Any) -> str:
@@ -58,8 +60,12 @@ def build_objective(model: BuiltModel, spec: ModelSpec, root: str, config_file: 
     try:
         output = lasagne.layers.get_output(model.output, deterministic=True)
     except Exception as exc:  # noqa: BLE001 - a layer's get_output_for is user code
-        raise user_code_error(exc, root, f"building the forward pass of {spec.name!r}",
-                              fallback=(config_file, spec.line)) from None
+        raise user_code_error(
+            exc,
+            root,
+            f"building the forward pass of {spec.name!r}",
+            fallback=(config_file, spec.line),
+        ) from None
     prediction = rows_of(output)
     name = spec.loss or default_loss(model.output)
     builtin = BY_NAME.get(name)
@@ -74,23 +80,38 @@ def build_objective(model: BuiltModel, spec: ModelSpec, root: str, config_file: 
     try:
         loss, return_line = call_noting_return(fn, {}, (prediction, target))
     except Exception as exc:  # noqa: BLE001 - the custom loss is user code: report it at its line
-        raise user_code_error(exc, root, f"calling loss {name!r}", fallback=(config_file, line)) from None
+        raise user_code_error(
+            exc, root, f"calling loss {name!r}", fallback=(config_file, line)
+        ) from None
     # A wrong return value is the loss function's fault: point at its `return` (else its `def`).
     site = definition_site(fn, root)
     file, at = (site[0], return_line or site[1]) if site else (config_file, line)
     if not hasattr(loss, "ndim"):
         got = type(loss).__name__ if loss is None else f"a {type(loss).__name__}"
-        raise ModelLoadError(f"loss {name!r} returned {got}, not a Theano expression (it is called as "
-                             "loss(prediction, target) with symbolic variables and must return a scalar "
-                             "expression)", file, at, kind="loss")
+        raise ModelLoadError(
+            f"loss {name!r} returned {got}, not a Theano expression (it is called "
+            f"as "
+            "loss(prediction, target) with symbolic variables and must return a "
+            "scalar expression)",
+            file,
+            at,
+            kind="loss",
+        )
     if loss.ndim != 0:
-        raise ModelLoadError(f"loss {name!r} returned a {loss.ndim}-D tensor; it must return a scalar "
-                             "(e.g. take .mean() of the per-row losses)", file, at, kind="loss")
+        raise ModelLoadError(
+            f"loss {name!r} returned a {loss.ndim}-D tensor; it must return a "
+            f"scalar "
+            "(e.g. take .mean() of the per-row losses)",
+            file,
+            at,
+            kind="loss",
+        )
     return Objective(loss, prediction, target, kind, name, custom_loss=fn)
 
 
 def _target_var(kind: str, model: BuiltModel, spec: ModelSpec, config_file: str) -> Any:
-    """The symbolic targets: integer labels (checked against the output's units first) or a matrix."""
+    """The symbolic targets: integer labels (checked against the output's units first) or a
+    matrix."""
     import theano.tensor as T
 
     if kind == "labels":
@@ -103,11 +124,13 @@ def loss_site(objective: Objective, root: str) -> tuple[str, int] | None:
     """Where the model's custom loss function is defined (None for built-in losses)."""
     if objective.custom_loss is None:
         return None
-    return definition_site(objective.custom_loss, os.path.realpath(root))  # as build_model resolves it
+    # as build_model resolves it
+    return definition_site(objective.custom_loss, os.path.realpath(root))
 
 
 def check_classes(model: BuiltModel, spec: ModelSpec, config_file: str) -> None:
-    """Labels must index the output's units: fail before compiling when `data.classes` is too large."""
+    """Labels must index the output's units: fail before compiling when `data.classes` is too
+    large."""
     import lasagne
 
     try:
@@ -117,6 +140,11 @@ def check_classes(model: BuiltModel, spec: ModelSpec, config_file: str) -> None:
         return
     units = shape[-1] if len(shape) > 1 else 1
     if isinstance(units, int) and spec.data.classes > units:
-        raise ModelLoadError(f"data.classes is {spec.data.classes} but the output has {units} units: labels "
-                             f"must be below {units} (set data.classes to at most {units})", config_file,
-                             spec.key_lines.get("data.classes", spec.line), kind="data")
+        raise ModelLoadError(
+            f"data.classes is {spec.data.classes} but the output has {units} "
+            f"units: labels must be below {units} (set data.classes to at most "
+            f"{units})",
+            config_file,
+            spec.key_lines.get("data.classes", spec.line),
+            kind="data",
+        )

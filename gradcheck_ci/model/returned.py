@@ -1,14 +1,16 @@
 """The output layer among what a factory returned.
 
 Real factories rarely return just the output layer: they return `(l_in, l_out)`, `(train_fn, val_fn,
-l_out)`, a dict of layers, or an object holding them (a `Model` class named as the factory). The returned
-Lasagne layers are collected (from tuples, lists, dicts and the attributes of objects of the repository's
-own classes, two levels deep); the output is the one whose graph holds all the others. gradcheck.yml's
-`output:` picks it explicitly: an index, a dict key or attribute, or a layer's `name`.
+l_out)`, a dict of layers, or an object holding them (a `Model` class named as the factory). The
+returned Lasagne layers are collected (from tuples, lists, dicts and the attributes of objects of
+the repository's own classes, two levels deep); the output is the one whose graph holds all the
+others. gradcheck.yml's `output:` picks it explicitly: an index, a dict key or attribute, or a
+layer's `name`.
 
-Problems with the choice are configuration errors at the `output:` line (or the model's `factory:` line
-when there is none), listing the candidates and how to choose.
+Problems with the choice are configuration errors at the `output:` line (or the model's `factory:`
+line when there is none), listing the candidates and how to choose.
 """
+
 from __future__ import annotations
 
 import ast
@@ -34,19 +36,32 @@ MAX_MEMBERS = 1000  # items of one container searched for layers
 class Returned:
     """One Lasagne layer found in the factory's return value."""
 
-    path: str  # how to reach it: "[1]", "['out']", ".l_out", "[2]['out']"; "" for the returned value itself
+    # how to reach it: "[1]", "['out']", ".l_out", "[2]['out']"; "" for the returned value itself
+    path: str
     layer: Any
 
     def describe(self, sites: dict[int, Any]) -> str:
         name = getattr(self.layer, "name", None)
-        text = (f"{self.path} " if self.path else "") + type(self.layer).__name__ + (f" {name!r}" if name else "")
+        text = (
+            (f"{self.path} " if self.path else "")
+            + type(self.layer).__name__
+            + (f" {name!r}" if name else "")
+        )
         site = sites.get(id(self.layer))
         return text + (f" ({site.file}:{site.line})" if site else "")
 
 
-def output_layer(value: Any, spec: ModelSpec, factory: Callable[..., Any], root: str, config_file: str,
-                 return_line: int | None, sites: dict[int, Any]) -> Any:
-    """The output layer among what the factory returned (ModelLoadError when there is none, or no one)."""
+def output_layer(
+    value: Any,
+    spec: ModelSpec,
+    factory: Callable[..., Any],
+    root: str,
+    config_file: str,
+    return_line: int | None,
+    sites: dict[int, Any],
+) -> Any:
+    """The output layer among what the factory returned (ModelLoadError when there is none, or no
+    one)."""
     from lasagne.layers import Layer
 
     if spec.output is not None:
@@ -59,17 +74,24 @@ def output_layer(value: Any, spec: ModelSpec, factory: Callable[..., Any], root:
     outputs = outermost(found)
     if len(outputs) == 1:
         return outputs[0].layer
-    listed = "; ".join(r.describe(sites) for r in outputs[:MAX_LISTED]) + (" ..." if len(outputs) > MAX_LISTED else "")
+    listed = "; ".join(r.describe(sites) for r in outputs[:MAX_LISTED]) + (
+        " ..." if len(outputs) > MAX_LISTED else ""
+    )
     example = outputs[-1].path
     raise ModelLoadError(
-        f"factory {spec.factory!r} returned {_a(value)} holding {len(outputs)} Lasagne layers, none of whose "
-        f"graphs holds the others, so gradcheck-ci cannot tell which is the output: {listed}. Choose it with "
-        f"`output:` in the model's entry ({_how_to_write(example, outputs[-1].layer)})",
-        config_file, spec.key_lines.get("factory", spec.line), kind="config")
+        f"factory {spec.factory!r} returned {_a(value)} holding {len(outputs)} Lasagne layers, "
+        f"none of whose graphs holds the others, so gradcheck-ci cannot tell which is the output: "
+        f"{listed}. Choose it with `output:` in the model's entry "
+        f"({_how_to_write(example, outputs[-1].layer)})",
+        config_file,
+        spec.key_lines.get("factory", spec.line),
+        kind="config",
+    )
 
 
 def returned_layers(value: Any, root: str, path: str = "", depth: int = 0) -> list[Returned]:
-    """Every Lasagne layer in `value` (each once, by its first path), searching containers and objects."""
+    """Every Lasagne layer in `value` (each once, by its first path), searching containers and
+    objects."""
     from lasagne.layers import Layer
 
     if isinstance(value, Layer):
@@ -85,19 +107,28 @@ def returned_layers(value: Any, root: str, path: str = "", depth: int = 0) -> li
 
 
 def _members(value: Any, root: str) -> list[tuple[str, Any]]:
-    """(path, item) of a container's first MAX_MEMBERS items (a factory may also return its data set)."""
+    """(path, item) of a container's first MAX_MEMBERS items (a factory may also return its data
+    set)."""
     if isinstance(value, (tuple, list)):
         return [(f"[{i}]", item) for i, item in enumerate(value[:MAX_MEMBERS])]
     if isinstance(value, dict):
         return [(f"[{key!r}]", item) for key, item in itertools.islice(value.items(), MAX_MEMBERS)]
     if _users_object(value, root):
-        return [(f".{name}", item) for name, item in vars(value).items() if not name.startswith("_")][:MAX_MEMBERS]
+        return [
+            (f".{name}", item) for name, item in vars(value).items() if not name.startswith("_")
+        ][:MAX_MEMBERS]
     return []
 
 
 def _users_object(value: Any, root: str) -> bool:
-    """An instance of a class the repository defines (not a function, a module or a library's object)."""
-    if inspect.isroutine(value) or inspect.ismodule(value) or inspect.isclass(value) or not hasattr(value, "__dict__"):
+    """An instance of a class the repository defines (not a function, a module or a library's
+    object)."""
+    if (
+        inspect.isroutine(value)
+        or inspect.ismodule(value)
+        or inspect.isclass(value)
+        or not hasattr(value, "__dict__")
+    ):
         return False
     try:
         path = inspect.getsourcefile(type(value))
@@ -107,7 +138,8 @@ def _users_object(value: Any, root: str) -> bool:
 
 
 def outermost(found: list[Returned]) -> list[Returned]:
-    """The returned layers that no other returned layer's graph contains (the output, when there is one)."""
+    """The returned layers that no other returned layer's graph contains (the output, when there is
+    one)."""
     from lasagne.layers import get_all_layers
 
     inside: set[int] = set()
@@ -118,6 +150,7 @@ def outermost(found: list[Returned]) -> list[Returned]:
 
 # ---------------------------------------------------------------- `output:` given
 
+
 def _chosen(value: Any, spec: ModelSpec, root: str, config_file: str, sites: dict[int, Any]) -> Any:
     from lasagne.layers import Layer
 
@@ -126,8 +159,12 @@ def _chosen(value: Any, spec: ModelSpec, root: str, config_file: str, sites: dic
 
     def fail(why: str, hint: str | None = None) -> ModelLoadError:
         listed = "; ".join(r.describe(sites) for r in found[:MAX_LISTED]) or "none"
-        return ModelLoadError(with_hint(f"output: {choice!r} {why}", hint) + f" (the returned layers: {listed})",
-                              config_file, spec.key_lines.get("output", spec.line), kind="config")
+        return ModelLoadError(
+            with_hint(f"output: {choice!r} {why}", hint) + f" (the returned layers: {listed})",
+            config_file,
+            spec.key_lines.get("output", spec.line),
+            kind="config",
+        )
 
     if isinstance(choice, int):
         if not isinstance(value, (tuple, list)):
@@ -137,15 +174,21 @@ def _chosen(value: Any, spec: ModelSpec, root: str, config_file: str, sites: dic
         picked = value[choice]
     elif isinstance(value, dict) and choice in value:
         picked = value[choice]
-    elif not isinstance(value, (dict, tuple, list, Layer)) and isinstance(getattr(value, str(choice), None), Layer):
+    elif not isinstance(value, (dict, tuple, list, Layer)) and isinstance(
+        getattr(value, str(choice), None), Layer
+    ):
         picked = getattr(value, str(choice))
     else:  # a layer name, anywhere in the returned layers' graphs
         named = _named(found, str(choice))
         if len(named) > 1:
-            raise fail(f"names {len(named)} different layers; give them distinct names or choose by index")
+            raise fail(
+                f"names {len(named)} different layers; give them distinct names or choose by index"
+            )
         if not named:
-            raise fail("is neither a key of what the factory returned nor the name of one of its layers",
-                       did_you_mean(str(choice), [str(n) for n in _names(value, found)]))
+            raise fail(
+                "is neither a key of what the factory returned nor the name of one of its layers",
+                did_you_mean(str(choice), [str(n) for n in _names(value, found)]),
+            )
         picked = named[0]
     if not isinstance(picked, Layer):
         raise fail(f"picks {_a(picked)}, not a Lasagne Layer")
@@ -173,11 +216,14 @@ def _names(value: Any, found: list[Returned]) -> list[Any]:
 
     names: list[Any] = list(value) if isinstance(value, dict) else []
     for r in found:
-        names.extend(layer.name for layer in get_all_layers(r.layer) if getattr(layer, "name", None))
+        names.extend(
+            layer.name for layer in get_all_layers(r.layer) if getattr(layer, "name", None)
+        )
     return names
 
 
 # ---------------------------------------------------------------- messages
+
 
 def _a(value: Any) -> str:
     return "None" if value is None else f"a {type(value).__name__}"
@@ -196,9 +242,18 @@ def _how_to_write(path: str, layer: Any) -> str:
     return "an index, a dict key, or a layer's `name` (give the output layer name='...')"
 
 
-def _not_a_layer(value: Any, spec: ModelSpec, factory: Callable[..., Any], root: str, config_file: str,
-                 return_line: int | None) -> ModelLoadError:
-    file, line = definition_site(factory, root) or (config_file, spec.key_lines.get("factory", spec.line))
+def _not_a_layer(
+    value: Any,
+    spec: ModelSpec,
+    factory: Callable[..., Any],
+    root: str,
+    config_file: str,
+    return_line: int | None,
+) -> ModelLoadError:
+    file, line = definition_site(factory, root) or (
+        config_file,
+        spec.key_lines.get("factory", spec.line),
+    )
     if return_line and file != config_file:
         line = return_line
     got = "None" if value is None else f"a {type(value).__name__}"
@@ -208,16 +263,21 @@ def _not_a_layer(value: Any, spec: ModelSpec, factory: Callable[..., Any], root:
         hint = main_style_hint(factory) or " (is a `return` statement missing?)"
     else:
         hint = ""
-    return ModelLoadError(f"factory {spec.factory!r} returned {got}, not a Lasagne Layer{hint}", file, line)
+    return ModelLoadError(
+        f"factory {spec.factory!r} returned {got}, not a Lasagne Layer{hint}", file, line
+    )
 
 
-MAIN_STYLE = ("gradcheck-ci needs a function that returns the network: move the lines that build it into a "
-              "function that returns the output layer, and call that from main() (docs/config.md, 'Scripts that "
-              "build the network in main()')")
+MAIN_STYLE = (
+    "gradcheck-ci needs a function that returns the network: move the lines that build "
+    "it into a function that returns the output layer, and call that from main() "
+    "(docs/config.md, 'Scripts that build the network in main()')"
+)
 
 
 def builders_called(function: Callable[..., Any]) -> list[str]:
-    """Functions of the same module that `function` calls and whose names say they build a network."""
+    """Functions of the same module that `function` calls and whose names say they build a
+    network."""
     try:
         tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
     except (TypeError, OSError, SyntaxError):
@@ -225,23 +285,34 @@ def builders_called(function: Callable[..., Any]) -> list[str]:
     module = inspect.getmodule(function)
     names = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id not in names:
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id not in names
+        ):
             called = getattr(module, node.func.id, None)
-            if (inspect.isfunction(called) and called.__module__ == function.__module__
-                    and re.search(r"build|model|net|create|make", node.func.id, re.I)):
+            if (
+                inspect.isfunction(called)
+                and called.__module__ == function.__module__
+                and re.search(r"build|model|net|create|make", node.func.id, re.I)
+            ):
                 names.append(node.func.id)
     return names
 
 
 def main_style_hint(factory: Callable[..., Any]) -> str:
-    """For a script's main() named as the factory: what to write instead ('' for other functions)."""
+    """For a script's main() named as the factory: what to write instead ('' for other
+    functions)."""
     if not is_training_script(factory):
         return ""
-    return f": it looks like a script's main(), which builds the network and trains it; {MAIN_STYLE}"
+    return (
+        f": it looks like a script's main(), which builds the network and trains it; {MAIN_STYLE}"
+    )
 
 
 def is_training_script(factory: Callable[..., Any]) -> bool:
-    """A function called main (or train) whose code compiles a training function or loops over epochs."""
+    """A function called main (or train) whose code compiles a training function or loops over
+    epochs."""
     if getattr(factory, "__name__", "") not in ("main", "train", "run"):
         return False
     try:
@@ -251,17 +322,33 @@ def is_training_script(factory: Callable[..., Any]) -> bool:
     return "theano.function" in source or "epoch" in source or "train_fn" in source
 
 
-def refuse_training_script(factory: Callable[..., Any], spec: ModelSpec, root: str, config_file: str) -> None:
-    """A script's main() would train (or download) before it returns anything: say so before calling it."""
+def refuse_training_script(
+    factory: Callable[..., Any], spec: ModelSpec, root: str, config_file: str
+) -> None:
+    """A script's main() would train (or download) before it returns anything: say so before calling
+    it."""
     if not is_training_script(factory):
         return
-    file, line = definition_site(factory, root) or (config_file, spec.key_lines.get("factory", spec.line))
+    file, line = definition_site(factory, root) or (
+        config_file,
+        spec.key_lines.get("factory", spec.line),
+    )
     builders = builders_called(factory)
     target = spec.factory.rpartition(":")[0]
     if builders:
         named = " or ".join(f"{name}()" for name in builders)
-        raise ModelLoadError(f"factory {spec.factory!r} is a script's {factory.__name__}(): it trains the network "
-                             f"and returns nothing to check; it builds the network with {named}: name that as the "
-                             f"factory (`factory: {target}:{builders[0]}`)", file, line)
-    raise ModelLoadError(f"factory {spec.factory!r} is a script's {factory.__name__}(): it builds the network "
-                         f"inside and trains it, and returns no network to check; {MAIN_STYLE}", file, line)
+        raise ModelLoadError(
+            f"factory {spec.factory!r} is a script's {factory.__name__}(): it "
+            f"trains the network and returns nothing to check; it builds the "
+            f"network with {named}: name that as the factory (`factory: "
+            f"{target}:{builders[0]}`)",
+            file,
+            line,
+        )
+    raise ModelLoadError(
+        f"factory {spec.factory!r} is a script's {factory.__name__}(): it builds "
+        f"the network inside and trains it, and returns no network to check; "
+        f"{MAIN_STYLE}",
+        file,
+        line,
+    )

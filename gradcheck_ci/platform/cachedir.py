@@ -1,16 +1,18 @@
 """The cache directory: where compiled Theano modules and compiled functions are kept between runs.
 
     <cache_root>/                   --cache-dir / GRADCHECK_CI_CACHE_DIR, else ~/.cache/gradcheck-ci
-        .gitignore                  "*", when gradcheck-ci made the directory: a cache is never committed
+        .gitignore                  "*" if gradcheck-ci made the directory: never committed
         theano/<tag>/               Theano's base_compiledir for this stack (theano_cache_dir)
             gradcheck-ci-cache.json the stamp: what the compiled code depends on
         functions/<tag>/            compiled functions (functions_cache_dir)
 
-<tag> names the stamp (Python, numpy, Theano, compiler, machine, gradcheck-ci): a cache made by an older or
-newer image, or another venv, sits under another tag and is never read, so it can do no harm; unused for a
-week, it is deleted. Inside the image, with no cache directory chosen, Theano uses the baked cache itself.
-Nothing here imports numpy or Theano: the run's parent prepares the directory before any worker starts.
+<tag> names the stamp (Python, numpy, Theano, compiler, machine, gradcheck-ci): a cache made by an
+older or newer image, or another venv, sits under another tag and is never read, so it can do no
+harm; unused for a week, it is deleted. Inside the image, with no cache directory chosen, Theano
+uses the baked cache itself. Nothing here imports numpy or Theano: the run's parent prepares the
+directory before any worker starts.
 """
+
 from __future__ import annotations
 
 import os
@@ -25,10 +27,13 @@ from .damaged import DAMAGED_DIR, move_aside_damaged
 from .flags import parse_flags
 from .stack import distribution_version
 
-CACHE_DIR_ENV = "GRADCHECK_CI_CACHE_DIR"  # the one cache directory: `check --cache-dir`, the action's `cache-dir`
-CACHE_ENV = "GRADCHECK_THEANO_CACHE"  # the image's baked Theano cache (Dockerfile), a seed for the cache directory
+# the one cache directory: `check --cache-dir`, the action's `cache-dir`
+CACHE_DIR_ENV = "GRADCHECK_CI_CACHE_DIR"
+# the image's baked Theano cache (Dockerfile), a seed for the cache directory
+CACHE_ENV = "GRADCHECK_THEANO_CACHE"
 STAMP_FILE = "gradcheck-ci-cache.json"
-STALE_AFTER = 7 * 24 * 3600  # a stamped cache of another stack version, unused this long, is deleted
+# a stamped cache of another stack version, unused this long, is deleted
+STALE_AFTER = 7 * 24 * 3600
 
 
 def cache_root(environ: Mapping[str, str] | None = None) -> str:
@@ -48,8 +53,8 @@ def baked_theano_cache(environ: Mapping[str, str] | None = None) -> str | None:
 
 
 def theano_cache_dir(environ: Mapping[str, str] | None = None) -> str:
-    """Theano's base_compiledir: <cache_root>/theano/<tag>; in the image with no cache directory chosen, the
-    baked cache (or a private copy of it, for a user who may not write there)."""
+    """Theano's base_compiledir: <cache_root>/theano/<tag>; in the image with no cache directory
+    chosen, the baked cache (or a private copy of it, for a user who may not write there)."""
     env = os.environ if environ is None else environ
     baked = baked_theano_cache(env)
     if baked and not env.get(CACHE_DIR_ENV):
@@ -58,7 +63,8 @@ def theano_cache_dir(environ: Mapping[str, str] | None = None) -> str:
 
 
 def functions_cache_dir(environ: Mapping[str, str] | None = None) -> str:
-    """Where compiled functions are kept: <cache_root>/functions/<tag> (the same stamp as Theano's modules)."""
+    """Where compiled functions are kept: <cache_root>/functions/<tag> (the same stamp as Theano's
+    modules)."""
     env = os.environ if environ is None else environ
     return os.path.join(cache_root(env), "functions", cache_tag(env))
 
@@ -101,12 +107,15 @@ _COMPILERS: dict[str, str] = {}
 
 
 def _compiler_version(command: str) -> str:
-    """The first line of `<command> --version` ("none" without a compiler): code compiled by another is not reused."""
+    """The first line of `<command> --version` ("none" without a compiler): code compiled by another
+    is not reused."""
     if command not in _COMPILERS:
         import subprocess
 
         try:
-            out = subprocess.run([command, "--version"], capture_output=True, text=True, timeout=30).stdout
+            out = subprocess.run(
+                [command, "--version"], capture_output=True, text=True, timeout=30
+            ).stdout
             _COMPILERS[command] = (out.strip().splitlines() or ["unknown"])[0]
         except (OSError, subprocess.SubprocessError):
             _COMPILERS[command] = "none"
@@ -122,10 +131,14 @@ class CacheState:
     functions_dir: str = ""
     modules: int = 0  # compiled modules in theano_dir, after seeding
     seeded: int = 0  # compiled modules copied in from the image's baked cache this run
-    retired: list[str] = field(default_factory=list)  # tags of other stack versions deleted as stale
-    others: list[str] = field(default_factory=list)  # tags of other stack versions kept (recently used)
-    stale_locks: int = 0  # Theano compile locks left by runs that died (another machine's, in a CI cache)
-    damaged: list[str] = field(default_factory=list)  # compiled modules found damaged and moved aside
+    # tags of other stack versions deleted as stale
+    retired: list[str] = field(default_factory=list)
+    # tags of other stack versions kept (recently used)
+    others: list[str] = field(default_factory=list)
+    # Theano compile locks left by runs that died (another machine's, in a CI cache)
+    stale_locks: int = 0
+    # compiled modules found damaged and moved aside
+    damaged: list[str] = field(default_factory=list)
 
     def describe(self) -> str:
         text = f"compile cache {shown_path(self.theano_dir)}: {self.modules} compiled module(s)"
@@ -136,25 +149,31 @@ class CacheState:
         if self.damaged:
             more = f" and {len(self.damaged) - 5} more" if len(self.damaged) > 5 else ""
             names = ", ".join(self.damaged[:5]) + more
-            text += (f"; moved aside {len(self.damaged)} damaged compiled module(s) ({names}) to {DAMAGED_DIR}/, "
-                     "to be compiled again")
+            text += (
+                f"; moved aside {len(self.damaged)} damaged compiled module(s) ({names}) to "
+                f"{DAMAGED_DIR}/, "
+                "to be compiled again"
+            )
         if self.others:
             text += f"; ignored the cache of another stack version ({', '.join(self.others)})"
         if self.retired:
-            text += f"; deleted the unused cache of another stack version ({', '.join(self.retired)})"
+            text += (
+                f"; deleted the unused cache of another stack version ({', '.join(self.retired)})"
+            )
         return text
 
 
 def shown_path(path: str) -> str:
-    """A path for the log: relative to the working directory (the repository) when inside it, else with the
-    home directory as ~, so that a message names no absolute path of the machine it ran on."""
+    """A path for the log: relative to the working directory (the repository) when inside it, else
+    with the home directory as ~, so that a message names no absolute path of the machine it ran
+    on."""
     absolute = os.path.abspath(path)
     here = os.getcwd()
     if absolute == here or absolute.startswith(here + os.sep):
         return os.path.relpath(absolute, here)
     home = os.path.expanduser("~")
     if home not in ("", "/") and absolute.startswith(home + os.sep):
-        return "~" + absolute[len(home):]
+        return "~" + absolute[len(home) :]
     return absolute
 
 
@@ -162,17 +181,21 @@ class CacheDirError(Exception):
     """The cache directory cannot be used (not a directory, not writable): one line for the user."""
 
 
-CACHE_KINDS = ("theano", "functions")  # the stamped folders of the cache directory, each with a <tag> per stack
+# the stamped folders of the cache directory, each with a <tag> per stack
+CACHE_KINDS = ("theano", "functions")
 
 
-def prepare_cache(environ: Mapping[str, str] | None = None, now: float | None = None) -> CacheState | None:
-    """Make the cache directory ready before the first worker starts (the check run's parent calls it once).
+def prepare_cache(
+    environ: Mapping[str, str] | None = None, now: float | None = None
+) -> CacheState | None:
+    """Make the cache directory ready before the first worker starts (the check run's parent calls
+    it once).
 
-    Creates <cache_root>/theano/<tag> and <cache_root>/functions/<tag>, each with its stamp, and the first
-    time a `.gitignore` holding `*` in the root; copies in the compiled modules of the image's baked cache
-    that the Theano folder lacks; deletes the caches of other stack versions unused for a week. None inside
-    the image when no cache directory was chosen (Theano then uses the baked cache as it is). Raises
-    CacheDirError for a directory that cannot be used.
+    Creates <cache_root>/theano/<tag> and <cache_root>/functions/<tag>, each with its stamp, and the
+    first time a `.gitignore` holding `*` in the root; copies in the compiled modules of the image's
+    baked cache that the Theano folder lacks; deletes the caches of other stack versions unused for
+    a week. None inside the image when no cache directory was chosen (Theano then uses the baked
+    cache as it is). Raises CacheDirError for a directory that cannot be used.
     """
     import json
     import time
@@ -183,43 +206,56 @@ def prepare_cache(environ: Mapping[str, str] | None = None, now: float | None = 
         return None
     root = cache_root(env)
     tag = cache_tag(env)
-    state = CacheState(root=root, theano_dir=theano_cache_dir(env), functions_dir=functions_cache_dir(env))
+    state = CacheState(
+        root=root, theano_dir=theano_cache_dir(env), functions_dir=functions_cache_dir(env)
+    )
     now = time.time() if now is None else now
     stamp = json.dumps(cache_stamp(env), indent=2, sort_keys=True)
     try:
         _make_root(root)
         for kind in CACHE_KINDS:
             kind_root = os.path.join(root, kind)
-            for path in (kind_root, os.path.join(kind_root, tag), os.path.join(kind_root, ".lock"),
-                         os.path.join(kind_root, tag, STAMP_FILE)):
+            for path in (
+                kind_root,
+                os.path.join(kind_root, tag),
+                os.path.join(kind_root, ".lock"),
+                os.path.join(kind_root, tag, STAMP_FILE),
+            ):
                 _drop_dangling(path)
             os.makedirs(os.path.join(kind_root, tag), exist_ok=True)
             _drop_dangling_below(os.path.join(kind_root, tag), depth=2)
             with _locked(os.path.join(kind_root, ".lock")):
                 # rewritten every run: the stamp's mtime says when this stack last used the folder
-                with open(os.path.join(kind_root, tag, STAMP_FILE), "w", encoding="utf-8") as handle:
+                with open(
+                    os.path.join(kind_root, tag, STAMP_FILE), "w", encoding="utf-8"
+                ) as handle:
                     handle.write(stamp)
                 if kind == "theano":
                     state.stale_locks = _clear_stale_locks(state.theano_dir)
-                    state.damaged = move_aside_damaged(state.theano_dir)  # before any worker imports Theano
+                    # before any worker imports Theano
+                    state.damaged = move_aside_damaged(state.theano_dir)
                     if baked:
                         state.seeded = _seed(baked, state.theano_dir)
                 _retire_other_tags(kind_root, tag, now, state)
     except OSError as exc:
-        raise CacheDirError(f"cannot use the cache directory {shown_path(root)}: {exc.strerror or exc}") from exc
+        raise CacheDirError(
+            f"cannot use the cache directory {shown_path(root)}: {exc.strerror or exc}"
+        ) from exc
     state.modules = _count_modules(state.theano_dir)
     return state
 
 
 def _drop_dangling(path: str) -> None:
-    """A link to nowhere where the cache keeps something of its own is a bad entry, not a reason to give up the
-    cache: removed (it holds nothing), the folder or file is made anew. A link to a real place is kept."""
+    """A link to nowhere where the cache keeps something of its own is a bad entry, not a reason to
+    give up the cache: removed (it holds nothing), the folder or file is made anew. A link to a real
+    place is kept."""
     if os.path.islink(path) and not os.path.exists(path):
         os.unlink(path)
 
 
 def _drop_dangling_below(folder: str, depth: int) -> None:
-    """_drop_dangling for every entry `depth` levels down (Theano's compile directories and their modules)."""
+    """_drop_dangling for every entry `depth` levels down (Theano's compile directories and their
+    modules)."""
     for entry in os.listdir(folder):
         path = os.path.join(folder, entry)
         _drop_dangling(path)
@@ -228,7 +264,8 @@ def _drop_dangling_below(folder: str, depth: int) -> None:
 
 
 def _make_root(root: str) -> None:
-    """Create the cache root; a `.gitignore` of `*` in it when it is ours (new, or holding only our folders)."""
+    """Create the cache root; a `.gitignore` of `*` in it when it is ours (new, or holding only our
+    folders)."""
     os.makedirs(root, exist_ok=True)
     if not os.path.isdir(root):
         raise NotADirectoryError(20, "not a directory", root)
@@ -239,7 +276,8 @@ def _make_root(root: str) -> None:
 
 
 class _locked:
-    """An exclusive lock on `path` (a file) while seeding and pruning: two runs may share a cache directory."""
+    """An exclusive lock on `path` (a file) while seeding and pruning: two runs may share a cache
+    directory."""
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -257,9 +295,9 @@ class _locked:
 
 
 def _clear_stale_locks(theano_dir: str) -> int:
-    """Remove Theano compile locks whose owner is gone: a process of this machine that no longer runs, or
-    any process of another machine (a CI cache is restored on a new one). Theano would wait for such a lock
-    for `compile.timeout` (two minutes) before taking it over, in every run."""
+    """Remove Theano compile locks whose owner is gone: a process of this machine that no longer
+    runs, or any process of another machine (a CI cache is restored on a new one). Theano would wait
+    for such a lock for `compile.timeout` (two minutes) before taking it over, in every run."""
     import socket
 
     removed = 0
@@ -269,10 +307,15 @@ def _clear_stale_locks(theano_dir: str) -> int:
             continue
         try:
             with open(os.path.join(lock_dir, "lock"), encoding="utf-8", errors="replace") as handle:
-                owner = handle.readline().strip().split("_")  # Theano writes "<pid>_<random>_<hostname>"
+                # Theano writes "<pid>_<random>_<hostname>"
+                owner = handle.readline().strip().split("_")
         except OSError:
             owner = []
-        alive = len(owner) > 2 and "_".join(owner[2:]) == socket.gethostname() and _process_exists(owner[0])
+        alive = (
+            len(owner) > 2
+            and "_".join(owner[2:]) == socket.gethostname()
+            and _process_exists(owner[0])
+        )
         if not alive:
             shutil.rmtree(lock_dir, ignore_errors=True)
             removed += 1
@@ -290,11 +333,12 @@ def _process_exists(pid: str) -> bool:
 
 
 def _seed(baked: str, target: str) -> int:
-    """Copy what the baked cache has and `target` lacks (compiled modules, Theano's own extensions); the
-    number of modules copied. Copies, not links: Theano rewrites an entry's key.pkl in place, which must not
-    reach the image's own cache."""
+    """Copy what the baked cache has and `target` lacks (compiled modules, Theano's own extensions);
+    the number of modules copied. Copies, not links: Theano rewrites an entry's key.pkl in place,
+    which must not reach the image's own cache."""
     copied = 0
-    staging_root = os.path.join(target, ".seeding")  # outside every compiledir: Theano never sees half a module
+    # outside every compiledir: Theano never sees half a module
+    staging_root = os.path.join(target, ".seeding")
     shutil.rmtree(staging_root, ignore_errors=True)
     for compiledir in sorted(os.listdir(baked)):
         source = os.path.join(baked, compiledir)
@@ -341,7 +385,8 @@ def _count_modules(theano_dir: str) -> int:
 
 
 def writable_cache(path: str) -> str:
-    """Use `path` if we may write there; otherwise a private copy of it (Theano locks and writes in it).
+    """Use `path` if we may write there; otherwise a private copy of it (Theano locks and writes in
+    it).
 
     A container run as a non-root user cannot write the cache baked as root, and Theano refuses a
     read-only compile directory; copying keeps the warm entries instead of recompiling everything.
@@ -352,8 +397,13 @@ def writable_cache(path: str) -> str:
     if not os.path.isdir(copy):
         staging = tempfile.mkdtemp(prefix="gradcheck-ci-theano-")
         if os.path.isdir(path):
-            shutil.copytree(path, staging, dirs_exist_ok=True, symlinks=True,
-                            ignore=shutil.ignore_patterns("lock_dir"))
+            shutil.copytree(
+                path,
+                staging,
+                dirs_exist_ok=True,
+                symlinks=True,
+                ignore=shutil.ignore_patterns("lock_dir"),
+            )
         try:
             os.replace(staging, copy)
         except OSError:  # another worker made it first
@@ -362,7 +412,8 @@ def writable_cache(path: str) -> str:
 
 
 def shared_file_mode() -> int:
-    """The mode open() would give a new file (0666 less the umask): for files made with mkstemp (0600)."""
+    """The mode open() would give a new file (0666 less the umask): for files made with mkstemp
+    (0600)."""
     mask = os.umask(0)
     os.umask(mask)
     return 0o666 & ~mask

@@ -1,23 +1,25 @@
 """Make Theano 1.0.5 and Lasagne 0.1 importable on Python 3.11, before any user code runs.
 
 Call `prepare(precision)` once per process, before the first `import theano`. It
-1. sets the Theano flags the check needs, merged into THEANO_FLAGS without clobbering the user's own:
-   floatX (the check's precision always wins: it is what the config asked for), an empty `blas.ldflags`
-   (Theano's BLAS probe crashes on numpy 1.23's distutils config), a compile directory (theano_cache_dir:
-   the cache directory's, or the image's baked cache) unless the user chose one, and compiled modules that
-   do not expire after 24 days (the baked cache would);
-2. makes Theano's Cython scan extension fail as an ImportError, so Theano uses its Python scan (the C
-   extension cannot compile on 3.11: longintrepr.h moved);
-3. registers `theano.tensor.signal.downsample` (removed in Theano 0.9, imported by Lasagne 0.1's pooling
-   layers) as a thin adapter over `theano.tensor.signal.pool.pool_2d`;
+1. sets the Theano flags the check needs, merged into THEANO_FLAGS without clobbering the user's
+   own: floatX (the check's precision always wins: it is what the config asked for), an empty
+`blas.ldflags`
+   (Theano's BLAS probe crashes on numpy 1.23's distutils config), a compile directory
+   (theano_cache_dir: the cache directory's, or the image's baked cache) unless the user chose one,
+   and compiled modules that do not expire after 24 days (the baked cache would);
+2. makes Theano's Cython scan extension fail as an ImportError, so Theano uses its Python scan (the
+   C extension cannot compile on 3.11: longintrepr.h moved);
+3. registers `theano.tensor.signal.downsample` (removed in Theano 0.9, imported by Lasagne 0.1's
+   pooling layers) as a thin adapter over `theano.tensor.signal.pool.pool_2d`;
 4. mends two bugs in Theano's compile-cache keys that made every process recompile modules with g++
    (patch_unversioned_cache_keys, patch_cop_cache_version); unpickles fused elementwise ops without
-   rebuilding their graphs until they are used (patch_lazy_composites: every process unpickles the keys of
-   every cached module); and keeps the -march flags Theano detects with g++ in every process
+   rebuilding their graphs until they are used (patch_lazy_composites: every process unpickles the
+   keys of every cached module); and keeps the -march flags Theano detects with g++ in every process
    (remember_march_flags).
 
 The stack itself (`stack_problem`) is in stack.py, the cache directory in cachedir.py.
 """
+
 from __future__ import annotations
 
 import os
@@ -31,9 +33,10 @@ from .cachedir import shared_file_mode, theano_cache_dir
 from .flags import format_flags, parse_flags
 
 PRECISIONS = ("float64", "float32")
-# Theano stops using a compiled module whose file was last read 24 days ago (cmodule.age_thresh_use). Files
-# keep their build time through `docker pull` and an actions/cache restore, so the baked cache and a CI cache
-# would silently expire 24 days after they were made; the stamp (below) is what retires a cache here.
+# Theano stops using a compiled module whose file was last read 24 days ago
+# (cmodule.age_thresh_use). Files keep their build time through `docker pull` and an actions/cache
+# restore, so the baked cache and a CI cache would silently expire 24 days after they were made; the
+# stamp (below) is what retires a cache here.
 KEEP_MODULES = str(10 * 365 * 24 * 3600)
 
 
@@ -54,7 +57,8 @@ def theano_flags(precision: str, environ: Mapping[str, str] | None = None) -> st
 
 def install_import_shims() -> None:
     """Steps 2 and 3 of the module docstring. Safe to call more than once."""
-    # A None entry makes `from . import scan_perform_ext` raise ImportError, Theano's documented fallback.
+    # A None entry makes `from . import scan_perform_ext` raise ImportError, Theano's documented
+    # fallback.
     sys.modules.setdefault("theano.scan_module.scan_perform_ext", None)  # type: ignore[arg-type]  # None is the point
     if "theano.tensor.signal.downsample" not in sys.modules:
         sys.modules["theano.tensor.signal.downsample"] = _downsample_module()
@@ -62,13 +66,23 @@ def install_import_shims() -> None:
 
 def _downsample_module() -> types.ModuleType:
     module = types.ModuleType("theano.tensor.signal.downsample")
-    module.__doc__ = "gradcheck-ci shim: Theano <0.9's downsample API over theano.tensor.signal.pool."
+    module.__doc__ = (
+        "gradcheck-ci shim: Theano <0.9's downsample API over theano.tensor.signal.pool."
+    )
 
-    def max_pool_2d(input: Any, ds: Any, ignore_border: bool | None = None, st: Any = None,
-                    padding: tuple[int, int] = (0, 0), mode: str = "max") -> Any:
+    def max_pool_2d(
+        input: Any,
+        ds: Any,
+        ignore_border: bool | None = None,
+        st: Any = None,
+        padding: tuple[int, int] = (0, 0),
+        mode: str = "max",
+    ) -> Any:
         from theano.tensor.signal import pool
 
-        return pool.pool_2d(input, ws=ds, ignore_border=ignore_border, stride=st, pad=padding, mode=mode)
+        return pool.pool_2d(
+            input, ws=ds, ignore_border=ignore_border, stride=st, pad=padding, mode=mode
+        )
 
     module.max_pool_2d = max_pool_2d  # type: ignore[attr-defined]  # a module made at run time
     return module
@@ -79,10 +93,15 @@ def prepare(precision: str = "float64") -> None:
     if "theano" in sys.modules:
         current = sys.modules["theano"].config.floatX
         if current != precision:
-            raise RuntimeError(f"Theano was imported with floatX={current} before gradcheck-ci could set {precision}")
+            raise RuntimeError(
+                f"Theano was imported with floatX={current} before gradcheck-ci "
+                f"could set {precision}"
+            )
     else:
         os.environ["THEANO_FLAGS"] = theano_flags(precision)
-        os.makedirs(parse_flags(os.environ["THEANO_FLAGS"]).get("base_compiledir", "."), exist_ok=True)
+        os.makedirs(
+            parse_flags(os.environ["THEANO_FLAGS"]).get("base_compiledir", "."), exist_ok=True
+        )
     install_import_shims()
     _quiet_theano_loggers()
     import theano  # noqa: F401 - now, with the flags above; user code imports it next
@@ -93,16 +112,18 @@ def prepare(precision: str = "float64") -> None:
     remember_march_flags()
 
 
-# The line of Theano 1.0.5's CLinker.cmodule_key_ that puts an op's __props__ into the cache version. An op
-# with no parameters has __props__ == (), an empty (falsy) entry, which marks the whole module
-# "unversioned": it is then recompiled by every process and never cached (Alloc, ScalarFromTensor, the
-# softmax-crossentropy ops...): about ten seconds of g++ per model, on every run.
+# The line of Theano 1.0.5's CLinker.cmodule_key_ that puts an op's __props__ into the cache
+# version. An op with no parameters has __props__ == (), an empty (falsy) entry, which marks the
+# whole module "unversioned": it is then recompiled by every process and never cached (Alloc,
+# ScalarFromTensor, the softmax-crossentropy ops...): about ten seconds of g++ per model, on every
+# run.
 _PROPS_LINE = "version.append(node.op.__props__)"
 _PROPS_FIX = "version.append(('__props__',) + tuple(node.op.__props__))"
 
 
 def patch_unversioned_cache_keys() -> bool:
-    """Make parameterless ops cacheable. Returns whether the patch applied (False: Theano changed)."""
+    """Make parameterless ops cacheable. Returns whether the patch applied (False: Theano
+    changed)."""
     import inspect
     import textwrap
 
@@ -114,7 +135,11 @@ def patch_unversioned_cache_keys() -> bool:
     if source.count(_PROPS_LINE) != 1:
         return False
     namespace: dict = {}
-    exec(compile(source.replace(_PROPS_LINE, _PROPS_FIX), cc.__file__, "exec"), cc.__dict__, namespace)
+    exec(
+        compile(source.replace(_PROPS_LINE, _PROPS_FIX), cc.__file__, "exec"),
+        cc.__dict__,
+        namespace,
+    )
     patched = namespace["cmodule_key_"]
     patched._gradcheck_patched = True
     cc.CLinker.cmodule_key_ = patched
@@ -122,12 +147,14 @@ def patch_unversioned_cache_keys() -> bool:
 
 
 def patch_cop_cache_version() -> bool:
-    """Give COp (ops whose C code lives in files: DimShuffle...) a cache version that survives the process.
+    """Give COp (ops whose C code lives in files: DimShuffle...) a cache version that survives the
+    process.
 
-    Theano 1.0.5 versions them with hash(tuple(code strings)), and Python 3 salts str hashes per process:
-    every process gets a new version, so each graph with a DimShuffle recompiles one module with g++
-    (~1.5 s per model, even from the container's baked cache) and the cache grows on every run. A digest
-    of the same strings is the version Theano meant. Returns whether the patch applied.
+    Theano 1.0.5 versions them with hash(tuple(code strings)), and Python 3 salts str hashes per
+    process: every process gets a new version, so each graph with a DimShuffle recompiles one module
+    with g++ (~1.5 s per model, even from the container's baked cache) and the cache grows on every
+    run. A digest of the same strings is the version Theano meant. Returns whether the patch
+    applied.
     """
     import hashlib
 
@@ -152,19 +179,23 @@ def patch_cop_cache_version() -> bool:
 
 
 def patch_lazy_composites() -> bool:
-    """Unpickle Theano's Composite ops (fused elementwise expressions) without rebuilding their inner graph.
+    """Unpickle Theano's Composite ops (fused elementwise expressions) without rebuilding their
+    inner graph.
 
-    Theano 1.0.5's Composite.__setstate__ clones its scalar graph into a FunctionGraph and runs a merge pass.
-    Every process's first compile unpickles the key of every cached module (ModuleCache.refresh), one
-    Composite per fused expression ever compiled, nearly all of them only compared by their C code, which
-    the pickle keeps; and a compiled function loaded from the function cache carries more than it links.
-    Here the graph is built on first use (`fgraph`, `_impls`), as the constructor would have. Returns whether
-    the patch applied (False: Theano changed).
+    Theano 1.0.5's Composite.__setstate__ clones its scalar graph into a FunctionGraph and runs a
+    merge pass. Every process's first compile unpickles the key of every cached module
+    (ModuleCache.refresh), one Composite per fused expression ever compiled, nearly all of them only
+    compared by their C code, which the pickle keeps; and a compiled function loaded from the
+    function cache carries more than it links. Here the graph is built on first use (`fgraph`,
+    `_impls`), as the constructor would have. Returns whether the patch applied (False: Theano
+    changed).
     """
     from theano.scalar import basic
 
     composite = getattr(basic, "Composite", None)
-    if composite is None or not all(hasattr(composite, name) for name in ("init_fgraph", "init_py_impls")):
+    if composite is None or not all(
+        hasattr(composite, name) for name in ("init_fgraph", "init_py_impls")
+    ):
         return False
     if getattr(composite.__setstate__, "_gradcheck_patched", False):
         return True
@@ -195,17 +226,20 @@ def patch_lazy_composites() -> bool:
     return True
 
 
-MARCH_FILE = "gradcheck-ci-march.json"  # in Theano's compiledir: the -march flags it found for this CPU
+# in Theano's compiledir: the -march flags it found for this CPU
+MARCH_FILE = "gradcheck-ci-march.json"
 
 
 def remember_march_flags() -> str:
-    """Keep the -march flags Theano finds for this CPU in its compile directory, for the next processes.
+    """Keep the -march flags Theano finds for this CPU in its compile directory, for the next
+    processes.
 
-    Unless gcc.cxxflags names an -march (the image's does), Theano 1.0.5 finds the flags equivalent to
-    -march=native in every process, before its first compile: three g++ runs, ~0.4 s of every worker, and
-    the largest part of loading a cached function outside the image. The flags depend only on the CPU and
-    the compiler, which key the file; another CPU or compiler finds its own. Returns what happened:
-    "given" (gcc.cxxflags has one), "loaded", or "detect" (this process detects and saves them).
+    Unless gcc.cxxflags names an -march (the image's does), Theano 1.0.5 finds the flags equivalent
+    to -march=native in every process, before its first compile: three g++ runs, ~0.4 s of every
+    worker, and the largest part of loading a cached function outside the image. The flags depend
+    only on the CPU and the compiler, which key the file; another CPU or compiler finds its own.
+    Returns what happened: "given" (gcc.cxxflags has one), "loaded", or "detect" (this process
+    detects and saves them).
     """
     import json
 
@@ -225,7 +259,8 @@ def remember_march_flags() -> str:
             return "loaded"
     except (OSError, ValueError, AttributeError):
         pass
-    if gcc.march_flags is not None:  # found while Theano compiled its own helpers at import (a new cache)
+    # found while Theano compiled its own helpers at import (a new cache)
+    if gcc.march_flags is not None:
         _write_json(path, {"identity": identity, "flags": list(gcc.march_flags)})
         return "detect"
     if getattr(gcc.compile_args, "_gradcheck_patched", False):
@@ -253,7 +288,11 @@ def _march_identity(cmodule: Any) -> str:
     try:
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
             lines = handle.read().split("\n\n")[0].splitlines()
-        cpu = "\n".join(line for line in lines if line.split(":")[0].strip() in ("model name", "flags", "Features"))
+        cpu = "\n".join(
+            line
+            for line in lines
+            if line.split(":")[0].strip() in ("model name", "flags", "Features")
+        )
     except OSError:
         pass
     import theano
@@ -278,13 +317,21 @@ def _write_json(path: str, data: dict[str, Any]) -> None:
 def _quiet_theano_loggers() -> None:
     import logging
 
-    # "Using NumPy C-API based implementation for BLAS functions" is expected here; keep real errors.
+    # "Using NumPy C-API based implementation for BLAS functions" is expected here; keep real
+    # errors.
     logging.getLogger("theano.tensor.blas").setLevel(logging.ERROR)
-    # "Waiting for existing lock by process ..." when two checks share the compile cache: not the model's output
+    # "Waiting for existing lock by process ..." when two checks share the compile cache: not the
+    # model's output
     logging.getLogger("theano.gof.compilelock").setLevel(logging.WARNING)
-    # Lasagne 0.1's convolution layers call Theano 1.0's conv2d with the argument it renamed: a warning, with
-    # Lasagne's installed path, for every convolutional model, about the stack rather than the model.
+    # Lasagne 0.1's convolution layers call Theano 1.0's conv2d with the argument it renamed: a
+    # warning, with Lasagne's installed path, for every convolutional model, about the stack rather
+    # than the model.
     import warnings
 
-    warnings.filterwarnings("ignore", message=r"The `image_shape` keyword argument to `tensor\.nnet\.conv2d` is "
-                            "deprecated", category=UserWarning)
+    warnings.filterwarnings(
+        "ignore",
+        message=r"The `image_shape` keyword argument to "
+        r"`tensor\.nnet\.conv2d` is "
+        "deprecated",
+        category=UserWarning,
+    )

@@ -1,11 +1,14 @@
-"""Damaged compiled modules in Theano's compile cache, found before Theano meets them, and moved aside.
+"""Damaged compiled modules in Theano's compile cache, found before Theano meets them, and moved
+aside.
 
-Theano imports the modules it compiled (its own `lazylinker_ext` and `cutils_ext`, and one `tmp*` folder per
-compiled op) from the cache without a second look: a cut-short or garbage `__init__.py` or `.so` (a full disk,
-a cache restored half, a crash while writing) then fails every model of every run, with Theano's traceback.
-A module moved out of the compile directory is one Theano no longer has: it compiles it again. The damaged
-copy is kept in `.damaged/` beside the compile directories (the last one of each name), to look at.
+Theano imports the modules it compiled (its own `lazylinker_ext` and `cutils_ext`, and one `tmp*`
+folder per compiled op) from the cache without a second look: a cut-short or garbage `__init__.py`
+or `.so` (a full disk, a cache restored half, a crash while writing) then fails every model of every
+run, with Theano's traceback. A module moved out of the compile directory is one Theano no longer
+has: it compiles it again. The damaged copy is kept in `.damaged/` beside the compile directories
+(the last one of each name), to look at.
 """
+
 from __future__ import annotations
 
 import ast
@@ -18,15 +21,21 @@ DAMAGED_DIR = ".damaged"
 
 
 def move_aside_damaged(theano_dir: str) -> list[str]:
-    """Check every compiled module under `theano_dir` (Theano's base_compiledir); move the damaged ones to
-    `<theano_dir>/.damaged/<compiledir>/<entry>`. The names of those moved. A compile directory whose lock a
-    live process holds is left alone: a module may be half-written there because it is being compiled."""
+    """Check every compiled module under `theano_dir` (Theano's base_compiledir); move the damaged
+    ones to `<theano_dir>/.damaged/<compiledir>/<entry>`. The names of those moved. A compile
+    directory whose lock a live process holds is left alone: a module may be half-written there
+    because it is being compiled."""
     moved: list[str] = []
     for compiledir in sorted(os.listdir(theano_dir)):
         path = os.path.join(theano_dir, compiledir)
-        if compiledir.startswith(".") or not os.path.isdir(path) or os.path.isdir(os.path.join(path, "lock_dir")):
+        if (
+            compiledir.startswith(".")
+            or not os.path.isdir(path)
+            or os.path.isdir(os.path.join(path, "lock_dir"))
+        ):
             continue
-        if not _plain_init(os.path.join(path, "__init__.py")):  # the compile directory is a package too
+        # the compile directory is a package too
+        if not _plain_init(os.path.join(path, "__init__.py")):
             _move(path, "__init__.py", os.path.join(theano_dir, DAMAGED_DIR, compiledir))
             moved.append("__init__.py")
         for entry in sorted(os.listdir(path)):
@@ -38,18 +47,22 @@ def move_aside_damaged(theano_dir: str) -> list[str]:
 
 
 def damaged(module: str) -> bool:
-    """Whether a compiled module's folder holds an `__init__.py` Theano did not write or a `.so` cut short."""
+    """Whether a compiled module's folder holds an `__init__.py` Theano did not write or a `.so` cut
+    short."""
     try:
         names = os.listdir(module)
     except OSError:
         return False
     if not _plain_init(os.path.join(module, "__init__.py")):
         return True
-    return any(name.endswith(".so") and not complete_elf(os.path.join(module, name)) for name in names)
+    return any(
+        name.endswith(".so") and not complete_elf(os.path.join(module, name)) for name in names
+    )
 
 
 def _plain_init(path: str) -> bool:
-    """Theano writes an empty `__init__.py` or `_version = 0.211`: constants assigned to names, nothing else."""
+    """Theano writes an empty `__init__.py` or `_version = 0.211`: constants assigned to names,
+    nothing else."""
     try:
         with open(path, "rb") as handle:
             source = handle.read(64 * 1024 + 1)
@@ -62,13 +75,17 @@ def _plain_init(path: str) -> bool:
     except (UnicodeDecodeError, SyntaxError, ValueError):  # ValueError: NUL bytes
         return False
     return len(source) <= 64 * 1024 and all(
-        isinstance(node, ast.Assign) and all(isinstance(target, ast.Name) for target in node.targets)
-        and isinstance(node.value, ast.Constant) for node in tree.body)
+        isinstance(node, ast.Assign)
+        and all(isinstance(target, ast.Name) for target in node.targets)
+        and isinstance(node.value, ast.Constant)
+        for node in tree.body
+    )
 
 
 def complete_elf(path: str) -> bool:
-    """Whether `path` starts with an ELF header whose program and section header tables lie inside the file
-    (a file cut short loses its section headers, which come last). Other systems' libraries are not checked."""
+    """Whether `path` starts with an ELF header whose program and section header tables lie inside
+    the file (a file cut short loses its section headers, which come last). Other systems' libraries
+    are not checked."""
     if not sys.platform.startswith("linux"):
         return True
     try:

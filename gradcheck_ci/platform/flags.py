@@ -1,4 +1,5 @@
 """THEANO_FLAGS as text and as a mapping: the worker merges the check's flags into the user's."""
+
 from __future__ import annotations
 
 

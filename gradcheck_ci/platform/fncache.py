@@ -1,30 +1,34 @@
-"""The function cache: compiled Theano functions kept between runs, so an unchanged model skips Theano's
-graph optimisation (about 90% of a compile once the C modules are cached).
+"""The function cache: compiled Theano functions kept between runs, so an unchanged model skips
+Theano's graph optimisation (about 90% of a compile once the C modules are cached).
 
     fncache.function(compile, inputs, outputs, givens, **options) -> a compiled theano function
 
-`compile()` runs on a miss and its function is stored; a hit loads the stored function instead (Theano then
-only links it: it finds each node's C module in its own cache). Entries live in cachedir.functions_cache_dir()
-(<cache dir>/functions/<stack tag>/), next to Theano's compiled modules, so the action persists both.
+`compile()` runs on a miss and its function is stored; a hit loads the stored function instead
+(Theano then only links it: it finds each node's C module in its own cache). Entries live in
+cachedir.functions_cache_dir() (<cache dir>/functions/<stack tag>/), next to Theano's compiled
+modules, so the action persists both.
 
 The key (graphkey.function_key) is a digest of everything a compiled function depends on: the graph
 written out canonically, the call's options, the Theano flags and the stack's versions.
 
-An entry is one file, `<key>.fn`: a header line (format, key, payload length and sha256) and the pickled
-function. A stale (another format), corrupt, truncated or foreign (another key) entry, or one whose
-unpickling fails, is ignored, and the compile that follows replaces it. Writes go to a temporary file
-renamed into place, so concurrent workers only ever read whole entries. Parameters never reach an entry:
-the check passes them as inputs (`givens`), and an entry is written before its function is first called,
-so it holds no data either. Shared variables that are not parameters (Lasagne's hid_init without
-learn_init, a random state) are the function's implicit inputs and travel with it: their values are part
-of the key, and a loaded function is pointed at the live variables' arrays (rebind). What the optimiser
-leaves on the graph (dumps: its shape and merge features) is not written.
+An entry is one file, `<key>.fn`: a header line (format, key, payload length and sha256) and the
+pickled function. A stale (another format), corrupt, truncated or foreign (another key) entry, or
+one whose unpickling fails, is ignored, and the compile that follows replaces it. Writes go to a
+temporary file renamed into place, so concurrent workers only ever read whole entries. Parameters
+never reach an entry: the check passes them as inputs (`givens`), and an entry is written before its
+function is first called, so it holds no data either. Shared variables that are not parameters
+(Lasagne's hid_init without learn_init, a random state) are the function's implicit inputs and
+travel with it: their values are part of the key, and a loaded function is pointed at the live
+variables' arrays (rebind). What the optimiser leaves on the graph (dumps: its shape and merge
+features) is not written.
 
-Pickling a Theano graph recurses once per node along its longest path: it runs in a thread with a large
-stack under a raised recursion limit (both restored afterwards); a graph deeper than that is not stored.
-Loading (measured on the 2 x LSTM(32) tagger: ~1.3 s of CPU against ~12 s for optimising) is Theano's
-linking: the C-module key of every node, looked up in its module cache, and rebuilding the objects.
+Pickling a Theano graph recurses once per node along its longest path: it runs in a thread with a
+large stack under a raised recursion limit (both restored afterwards); a graph deeper than that is
+not stored. Loading (measured on the 2 x LSTM(32) tagger: ~1.3 s of CPU against ~12 s for
+optimising) is Theano's linking: the C-module key of every node, looked up in its module cache, and
+rebuilding the objects.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -44,15 +48,20 @@ from .graphkey import FORMAT, Uncacheable, key_and_shared
 
 MAGIC = b"gradcheck-ci function cache\n"
 SUFFIX = ".fn"
-DISABLE_ENV = "GRADCHECK_CI_NO_FUNCTION_CACHE"  # set (non-empty): neither read nor write compiled functions
-MAX_ENTRY_BYTES = 256 * 1024 * 1024  # a larger function (huge constants) is compiled every time instead
+# set (non-empty): neither read nor write compiled functions
+DISABLE_ENV = "GRADCHECK_CI_NO_FUNCTION_CACHE"
+# a larger function (huge constants) is compiled every time instead
+MAX_ENTRY_BYTES = 256 * 1024 * 1024
 KEEP_SECONDS = 30 * 24 * 3600  # prune(): an entry unused this long is deleted
 KEEP_BYTES = 1024 * 1024 * 1024  # prune(): beyond this, the least recently used entries go first
 PICKLE_STACK_BYTES = 128 * 1024 * 1024  # ~100-200 bytes of C stack per pickle level, measured
-PICKLE_RECURSION_LIMIT = 200_000  # ~6 levels per node: graphs ~30k nodes deep; deeper ones are not stored
+# ~6 levels per node: graphs ~30k nodes deep; deeper ones are not stored
+PICKLE_RECURSION_LIMIT = 200_000
 
 
-# --------------------------------------------------------------------------------------------- the outcome
+# --------------------------------------------------------------------------------------------- the
+# outcome
+
 
 @dataclass
 class Event:
@@ -68,11 +77,15 @@ EVENTS: list[Event] = []  # this process's calls, in order (a worker checks one 
 
 
 def summary(events: list[Event]) -> dict[str, Any]:
-    """What the report says about a group of compiles: {"functions", "seconds", "cache", counts, "reason"}.
+    """What the report says about a group of compiles: {"functions", "seconds", "cache", counts,
+    "reason"}.
 
-    "cache" is hit (every function loaded), miss (compiled; stored for the next run), partial (some of each),
-    uncacheable, or off (no function cache in this run)."""
-    counts = {name: sum(1 for e in events if e.outcome == name) for name in ("hit", "miss", "uncacheable", "off")}
+    "cache" is hit (every function loaded), miss (compiled; stored for the next run), partial (some
+    of each), uncacheable, or off (no function cache in this run)."""
+    counts = {
+        name: sum(1 for e in events if e.outcome == name)
+        for name in ("hit", "miss", "uncacheable", "off")
+    }
     present = [name for name, count in counts.items() if count]
     if not present:
         cache = "none"
@@ -81,16 +94,26 @@ def summary(events: list[Event]) -> dict[str, Any]:
     else:
         cache = "partial" if counts["hit"] else "miss"
     reasons = [e.reason for e in events if e.reason]
-    return {"functions": len(events), "seconds": round(sum(e.seconds for e in events), 3), "cache": cache,
-            "hits": counts["hit"], "misses": counts["miss"], "stored": sum(1 for e in events if e.stored),
-            "uncacheable": counts["uncacheable"], "reason": reasons[0] if reasons else ""}
+    return {
+        "functions": len(events),
+        "seconds": round(sum(e.seconds for e in events), 3),
+        "cache": cache,
+        "hits": counts["hit"],
+        "misses": counts["miss"],
+        "stored": sum(1 for e in events if e.stored),
+        "uncacheable": counts["uncacheable"],
+        "reason": reasons[0] if reasons else "",
+    }
 
 
-# --------------------------------------------------------------------------------------------- the cache
+# --------------------------------------------------------------------------------------------- the
+# cache
+
 
 def cache_dir(environ: dict[str, str] | None = None) -> str | None:
-    """Where entries live, or None when the function cache is off: DISABLE_ENV set, or inside the image
-    with no cache directory chosen (nothing would outlive the container: storing would only cost time)."""
+    """Where entries live, or None when the function cache is off: DISABLE_ENV set, or inside the
+    image with no cache directory chosen (nothing would outlive the container: storing would only
+    cost time)."""
     env = os.environ if environ is None else environ
     if env.get(DISABLE_ENV):
         return None
@@ -99,10 +122,12 @@ def cache_dir(environ: dict[str, str] | None = None) -> str | None:
     return cachedir.functions_cache_dir(env)
 
 
-def function(compile: Callable[[], Any], inputs: list[Any], outputs: Any, givens: list[Any],
-             **options: Any) -> Any:
-    """The compiled function for theano.function(inputs, outputs, givens=givens, **options): loaded from the
-    cache when an entry matches, else `compile()` (stored for next time). Never raises because of the cache."""
+def function(
+    compile: Callable[[], Any], inputs: list[Any], outputs: Any, givens: list[Any], **options: Any
+) -> Any:
+    """The compiled function for theano.function(inputs, outputs, givens=givens, **options): loaded
+    from the cache when an entry matches, else `compile()` (stored for next time). Never raises
+    because of the cache."""
     started = time.perf_counter()
     directory = cache_dir()
     if directory is None:
@@ -113,7 +138,11 @@ def function(compile: Callable[[], Any], inputs: list[Any], outputs: Any, givens
         key, shared = key_and_shared(inputs, outputs, givens, options)
     except Exception as exc:  # noqa: BLE001 - a graph the key cannot describe is compiled, never guessed at
         fn = compile()
-        why = str(exc) if isinstance(exc, Uncacheable) else f"its key cannot be computed ({type(exc).__name__})"
+        why = (
+            str(exc)
+            if isinstance(exc, Uncacheable)
+            else (f"its key cannot be computed ({type(exc).__name__})")
+        )
         EVENTS.append(Event("uncacheable", time.perf_counter() - started, why))
         return fn
     fn, rejected = load(directory, key, len(inputs))
@@ -156,12 +185,13 @@ def load(directory: str, key: str, n_inputs: int | None = None) -> tuple[Any, st
 
 
 def _payload(raw: bytes, key: str) -> tuple[bytes | None, str]:
-    """The pickled function of an entry file, checked; (None, the problem) for anything not trusted."""
+    """The pickled function of an entry file, checked; (None, the problem) for anything not
+    trusted."""
     if not raw.startswith(MAGIC):
         return None, "not a function cache entry"
     end = raw.find(b"\n", len(MAGIC))
     try:
-        header = json.loads(raw[len(MAGIC):end].decode("utf-8")) if end > 0 else None
+        header = json.loads(raw[len(MAGIC) : end].decode("utf-8")) if end > 0 else None
     except ValueError:
         header = None
     if not isinstance(header, dict):
@@ -170,7 +200,7 @@ def _payload(raw: bytes, key: str) -> tuple[bytes | None, str]:
         return None, f"entry of another format ({header.get('format')!r})"
     if header.get("key") != key:
         return None, "entry of another key"
-    payload = raw[end + 1:]
+    payload = raw[end + 1 :]
     if len(payload) != header.get("length"):
         return None, "truncated entry"
     if hashlib.sha256(payload).hexdigest() != header.get("sha256"):
@@ -190,24 +220,32 @@ def _is_function(fn: Any) -> bool:
 
 
 def store(directory: str, key: str, fn: Any) -> bool:
-    """Write `fn` as the entry for `key` (atomically); False when it cannot be pickled or written."""
+    """Write `fn` as the entry for `key` (atomically); False when it cannot be pickled or
+    written."""
     try:
         payload = _with_deep_stack(dumps, fn)
     except Exception:  # noqa: BLE001 - an unpicklable op (a class defined in a function), a graph too deep
         return False
     if len(payload) > MAX_ENTRY_BYTES:
         return False
-    header = {"format": FORMAT, "key": key, "length": len(payload), "sha256": hashlib.sha256(payload).hexdigest(),
-              "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    header = {
+        "format": FORMAT,
+        "key": key,
+        "length": len(payload),
+        "sha256": hashlib.sha256(payload).hexdigest(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
     temporary = None
     try:
         os.makedirs(directory, exist_ok=True)
         handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=SUFFIX, dir=directory)
-        os.fchmod(handle, cachedir.shared_file_mode())  # mkstemp's 0600 would keep a CI cache step from reading it
+        # mkstemp's 0600 would keep a CI cache step from reading it
+        os.fchmod(handle, cachedir.shared_file_mode())
         with os.fdopen(handle, "wb") as out:
             out.write(MAGIC + json.dumps(header, sort_keys=True).encode("utf-8") + b"\n")
             out.write(payload)
-        os.replace(temporary, entry_path(directory, key))  # readers see the old entry or the new one, whole
+        # readers see the old entry or the new one, whole
+        os.replace(temporary, entry_path(directory, key))
         return True
     except OSError:
         if temporary:
@@ -226,10 +264,11 @@ def _dropped() -> None:
 def dumps(fn: Any) -> bytes:
     """The pickled function, without the state its graph optimisation left behind.
 
-    A compiled function's graph carries the optimiser's ShapeFeature (symbolic shapes of every variable the
-    rewrites ever made, most of them gone from the graph: two thirds of a 2 x LSTM tagger's pickle) and
-    MergeFeature (what the merge pass has seen). Neither is read once the graph is optimised, so they are
-    written as inert features: the entry is 30% smaller and loads 20% faster. Call in _with_deep_stack."""
+    A compiled function's graph carries the optimiser's ShapeFeature (symbolic shapes of every
+    variable the rewrites ever made, most of them gone from the graph: two thirds of a 2 x LSTM
+    tagger's pickle) and MergeFeature (what the merge pass has seen). Neither is read once the graph
+    is optimised, so they are written as inert features: the entry is 30% smaller and loads 20%
+    faster. Call in _with_deep_stack."""
     import io
 
     from theano.gof import opt, toolbox
@@ -239,8 +278,10 @@ def dumps(fn: Any) -> bytes:
         def reducer_override(self, obj: Any) -> Any:
             if isinstance(obj, (ShapeFeature, opt.MergeFeature)):
                 return toolbox.Feature, ()
-            if type(obj).__name__ == "fortran":  # scipy's BLAS routine a ScipyGer node keeps in node.tag.local_ger
-                return _dropped, ()  # (Lasagne master's recurrent graphs have them): prepare_node sets it again
+            # scipy's BLAS routine a ScipyGer node keeps in node.tag.local_ger
+            if type(obj).__name__ == "fortran":
+                # (Lasagne master's recurrent graphs have them): prepare_node sets it again
+                return _dropped, ()
             return NotImplemented
 
     buffer = io.BytesIO()
@@ -257,9 +298,10 @@ def _touch(path: str) -> None:
 
 
 def _with_deep_stack(work: Callable[..., Any], *args: Any) -> Any:
-    """work(*args) in a thread with a PICKLE_STACK_BYTES stack under PICKLE_RECURSION_LIMIT: pickle recurses
-    in C once per level of the object graph, and the main thread's 8 MB stack overflows (a segmentation fault,
-    not an exception) on graphs a few thousand nodes deep. Both settings are restored afterwards."""
+    """work(*args) in a thread with a PICKLE_STACK_BYTES stack under PICKLE_RECURSION_LIMIT: pickle
+    recurses in C once per level of the object graph, and the main thread's 8 MB stack overflows (a
+    segmentation fault, not an exception) on graphs a few thousand nodes deep. Both settings are
+    restored afterwards."""
     outcome: dict[str, Any] = {}
 
     def run() -> None:
@@ -285,10 +327,15 @@ def _with_deep_stack(work: Callable[..., Any], *args: Any) -> Any:
     return outcome["value"]
 
 
-def prune(directory: str, now: float | None = None, keep_seconds: float = KEEP_SECONDS,
-          keep_bytes: int = KEEP_BYTES) -> int:
-    """Delete entries unused for `keep_seconds`, then the least recently used beyond `keep_bytes`, and
-    temporary files a killed writer left; the number of entries deleted. The run's parent calls it once."""
+def prune(
+    directory: str,
+    now: float | None = None,
+    keep_seconds: float = KEEP_SECONDS,
+    keep_bytes: int = KEEP_BYTES,
+) -> int:
+    """Delete entries unused for `keep_seconds`, then the least recently used beyond `keep_bytes`,
+    and temporary files a killed writer left; the number of entries deleted. The run's parent calls
+    it once."""
     now = time.time() if now is None else now
     try:
         names = os.listdir(directory)
@@ -318,7 +365,11 @@ def prune(directory: str, now: float | None = None, keep_seconds: float = KEEP_S
 def count(directory: str) -> int:
     """How many entries the cache holds."""
     try:
-        return sum(1 for name in os.listdir(directory) if name.endswith(SUFFIX) and not name.startswith("."))
+        return sum(
+            1
+            for name in os.listdir(directory)
+            if name.endswith(SUFFIX) and not name.startswith(".")
+        )
     except OSError:
         return 0
 
@@ -332,9 +383,10 @@ def _remove(path: str) -> int:
 
 
 def rebind(fn: Any, shared: list[Any]) -> bool:
-    """Point a loaded function's shared variables (implicit inputs: Lasagne's hid_init without learn_init, a
-    random state) at the live variables' own values instead of the copies its entry holds. The key made
-    them equal; False when one cannot be matched (then the entry is not used)."""
+    """Point a loaded function's shared variables (implicit inputs: Lasagne's hid_init without
+    learn_init, a random state) at the live variables' own values instead of the copies its entry
+    holds. The key made them equal; False when one cannot be matched (then the entry is not
+    used)."""
     import numpy as np
 
     live = list(shared)
@@ -344,10 +396,17 @@ def rebind(fn: Any, shared: list[Any]) -> bool:
         stored = container.data
         for var in live:
             value = var.get_value(borrow=True)
-            same_array = (isinstance(value, np.ndarray) and isinstance(stored, np.ndarray)
-                          and value.dtype == stored.dtype and np.array_equal(value, stored, equal_nan=True))
-            if var.name == spec.variable.name and var.type == spec.variable.type and (
-                    same_array or not isinstance(value, np.ndarray)):
+            same_array = (
+                isinstance(value, np.ndarray)
+                and isinstance(stored, np.ndarray)
+                and value.dtype == stored.dtype
+                and np.array_equal(value, stored, equal_nan=True)
+            )
+            if (
+                var.name == spec.variable.name
+                and var.type == spec.variable.type
+                and (same_array or not isinstance(value, np.ndarray))
+            ):
                 container.data = value
                 live.remove(var)
                 break

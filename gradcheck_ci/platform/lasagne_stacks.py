@@ -1,14 +1,16 @@
-"""The two Lasagne stacks a model can be checked on: Lasagne 0.1 (the release on the package index, installed
-with the `check` extra) and Lasagne master (0.2.dev1 at one pinned commit, which most Lasagne code written
-after 2015 needs: batch_norm, TransposedConv2DLayer, only_return_final...).
+"""The two Lasagne stacks a model can be checked on: Lasagne 0.1 (the release on the package index,
+installed with the `check` extra) and Lasagne master (0.2.dev1 at one pinned commit, which most
+Lasagne code written after 2015 needs: batch_norm, TransposedConv2DLayer, only_return_final...).
 
-Master is installed beside 0.1, in a directory of its own (`pip install --target`), never over it: a worker
-that checks a model on master has that directory first on its PYTHONPATH, so one run mixes models of both,
-each in its worker's own interpreter. Where it lives: GRADCHECK_LASAGNE_MASTER, else
-<prefix>/share/gradcheck-ci/lasagne-master of the interpreter running gradcheck-ci (the venv, the image's venv).
+Master is installed beside 0.1, in a directory of its own (`pip install --target`), never over it: a
+worker that checks a model on master has that directory first on its PYTHONPATH, so one run mixes
+models of both, each in its worker's own interpreter. Where it lives: GRADCHECK_LASAGNE_MASTER, else
+<prefix>/share/gradcheck-ci/lasagne-master of the interpreter running gradcheck-ci (the venv, the
+image's venv).
 
 No Theano, Lasagne or numpy here: the runner decides a worker's stack before anything is imported.
 """
+
 from __future__ import annotations
 
 import glob
@@ -28,11 +30,16 @@ MASTER_COMMIT = "5d3c63cb315c50b1cbd27a6bc8664b406f34dd99"
 MASTER_VERSION = "0.2.dev1"
 MASTER_ARCHIVE = f"https://github.com/Lasagne/Lasagne/archive/{MASTER_COMMIT}.zip"
 MASTER_ENV = "GRADCHECK_LASAGNE_MASTER"  # where master is installed, when not in the default place
-# Set in a worker's environment to the stack directory that must come first on PYTHONPATH, before the
-# directory holding gradcheck_ci (which in a plain install is site-packages, where Lasagne 0.1 is).
+# Set in a worker's environment to the stack directory that must come first on PYTHONPATH, before
+# the directory holding gradcheck_ci (which in a plain install is site-packages, where Lasagne 0.1
+# is).
 PATH_ENV = STACK_PATH_ENV
-INSTALL_HINT = ("install it with `pip install --no-deps --target <dir> " + MASTER_ARCHIVE + "` and point "
-                f"{MASTER_ENV} at <dir>, or run `make lasagne-master` in a clone (docs/config.md, 'Lasagne master')")
+INSTALL_HINT = (
+    "install it with `pip install --no-deps --target <dir> " + MASTER_ARCHIVE + "` and "
+    "point "
+    f"{MASTER_ENV} at <dir>, or run `make lasagne-master` in a clone (docs/config.md, "
+    f"'Lasagne master')"
+)
 
 
 def default_master_dir() -> str:
@@ -49,19 +56,25 @@ def master_problem(environ: Mapping[str, str] | None = None) -> str | None:
     """Why no model can be checked on Lasagne master here, in one sentence; None when it can."""
     where = master_dir(environ)
     if not os.path.isfile(os.path.join(where, "lasagne", "__init__.py")):
-        return (f"Lasagne master is not installed (no lasagne package in {MASTER_ENV} or in the environment's "
-                f"share/gradcheck-ci/lasagne-master): {INSTALL_HINT}")
-    found = [os.path.basename(p)[len("lasagne-"):-len(".dist-info")]
-             for p in glob.glob(os.path.join(where, "[Ll]asagne-*.dist-info"))]
+        return (
+            f"Lasagne master is not installed (no lasagne package in {MASTER_ENV} or in the "
+            f"environment's share/gradcheck-ci/lasagne-master): {INSTALL_HINT}"
+        )
+    found = [
+        os.path.basename(p)[len("lasagne-") : -len(".dist-info")]
+        for p in glob.glob(os.path.join(where, "[Ll]asagne-*.dist-info"))
+    ]
     if found and MASTER_VERSION not in found:
-        return (f"the Lasagne in the master stack's directory is version {found[0]}, not {MASTER_VERSION} "
-                f"(commit {MASTER_COMMIT[:12]}): {INSTALL_HINT}")
+        return (
+            f"the Lasagne in the master stack's directory is version {found[0]}, not "
+            f"{MASTER_VERSION} (commit {MASTER_COMMIT[:12]}): {INSTALL_HINT}"
+        )
     return None
 
 
 def worker_env(stack: str, env: dict[str, str]) -> dict[str, str]:
-    """`env` (changed in place, and returned) for a worker that runs `stack`: master's directory in PATH_ENV
-    (core.installation.with_package_on_path puts it first on PYTHONPATH), none for 0.1."""
+    """`env` (changed in place, and returned) for a worker that runs `stack`: master's directory in
+    PATH_ENV (core.installation.with_package_on_path puts it first on PYTHONPATH), none for 0.1."""
     env.pop(PATH_ENV, None)
     if stack == MASTER:
         env[PATH_ENV] = master_dir(env)

@@ -1,2 +1,2 @@
-"""One worker process per model: the runner that starts, limits and collects them, and the worker that checks one
-model."""
+"""One worker process per model: the runner that starts, limits and collects them, and the worker
+that checks one model."""

@@ -1,9 +1,11 @@
-"""What a worker's memory was when it died: sampled from /proc while it runs (Linux; nothing elsewhere).
+"""What a worker's memory was when it died: sampled from /proc while it runs (Linux; nothing
+elsewhere).
 
-A worker that reaches its own limit (`memory`, an address-space limit) gets a MemoryError, never SIGKILL;
-a SIGKILL comes from outside: the machine's out-of-memory killer, a CI runner, a person. The samples say
-which is likely, instead of guessing.
+A worker that reaches its own limit (`memory`, an address-space limit) gets a MemoryError, never
+SIGKILL; a SIGKILL comes from outside: the machine's out-of-memory killer, a CI runner, a person.
+The samples say which is likely, instead of guessing.
 """
+
 from __future__ import annotations
 
 import threading
@@ -11,7 +13,8 @@ import time
 from dataclasses import dataclass
 
 INTERVAL = 0.25  # seconds between samples: a worker's memory grows over seconds, not microseconds
-LOW_AVAILABLE = 0.05  # the machine had less than this share of its memory available: its OOM killer's doing
+# the machine had less than this share of its memory available: its OOM killer's doing
+LOW_AVAILABLE = 0.05
 
 
 @dataclass
@@ -24,11 +27,16 @@ class MemorySample:
 
     @property
     def machine_was_short(self) -> bool:
-        return self.available is not None and bool(self.total) and self.available < LOW_AVAILABLE * (self.total or 0)
+        return (
+            self.available is not None
+            and bool(self.total)
+            and self.available < LOW_AVAILABLE * (self.total or 0)
+        )
 
 
 class MemoryWatch:
-    """Samples one process's memory every INTERVAL seconds in a thread, until stop(); `last` is the newest."""
+    """Samples one process's memory every INTERVAL seconds in a thread, until stop(); `last` is the
+    newest."""
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
@@ -57,9 +65,13 @@ class MemoryWatch:
         if "VmRSS" not in status:  # a zombie has no memory left to show: keep the sample before
             return None
         machine = _read_kib("/proc/meminfo", ("MemAvailable", "MemTotal"))
-        return MemorySample(round(time.monotonic() - self._started, 1), status["VmRSS"] >> 10,
-                            status.get("VmSize", 0) >> 10, _mib(machine.get("MemAvailable")),
-                            _mib(machine.get("MemTotal")))
+        return MemorySample(
+            round(time.monotonic() - self._started, 1),
+            status["VmRSS"] >> 10,
+            status.get("VmSize", 0) >> 10,
+            _mib(machine.get("MemAvailable")),
+            _mib(machine.get("MemTotal")),
+        )
 
 
 def _mib(kib: int | None) -> int | None:

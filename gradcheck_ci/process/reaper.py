@@ -1,12 +1,13 @@
-"""Everything a worker starts ends with it: processes in its group, in a session of their own (`setsid`), or
-double-forked away from it.
+"""Everything a worker starts ends with it: processes in its group, in a session of their own
+(`setsid`), or double-forked away from it.
 
-The worker leads a process group of its own, which reaches what stays in the group. What leaves the group
-escapes a group kill, and a double fork leaves no parent that waits for it; so the process that runs the
-workers becomes a child subreaper (Linux's PR_SET_CHILD_SUBREAPER): an orphan anywhere below it is
-re-parented to it instead of to init, and after each worker it ends whatever has become its child since the
-worker started. Elsewhere only the group kill applies.
+The worker leads a process group of its own, which reaches what stays in the group. What leaves the
+group escapes a group kill, and a double fork leaves no parent that waits for it; so the process
+that runs the workers becomes a child subreaper (Linux's PR_SET_CHILD_SUBREAPER): an orphan anywhere
+below it is re-parented to it instead of to init, and after each worker it ends whatever has become
+its child since the worker started. Elsewhere only the group kill applies.
 """
+
 from __future__ import annotations
 
 import os
@@ -29,13 +30,16 @@ def _find_prctl() -> Callable[..., int] | None:
         return None
 
 
-_PRCTL = _find_prctl()  # looked up in the parent: a forked child calls it with no imports before exec
+# looked up in the parent: a forked child calls it with no imports before exec
+_PRCTL = _find_prctl()
 
 
 def die_with_parent() -> None:
     """In a forked child before exec: SIGKILL when the parent dies (Linux; nothing elsewhere)."""
     if _PRCTL is not None:
         _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
 _subreaper = False
 
 
@@ -63,17 +67,18 @@ def children() -> set[int]:
                 stat = handle.read()
         except OSError:  # gone meanwhile
             continue
-        # "pid (comm) state ppid ...": comm may hold spaces and parentheses, so split after the last ')'
-        fields = stat[stat.rfind(b")") + 2:].split()
+        # "pid (comm) state ppid ...": comm may hold spaces and parentheses, so split after the last
+        # ')'
+        fields = stat[stat.rfind(b")") + 2 :].split()
         if len(fields) > 1 and int(fields[1]) == me:
             found.add(int(entry))
     return found
 
 
 def end_leftovers(before: set[int]) -> int:
-    """Kill and reap the children of this process that were not `before` the worker started: the worker's
-    descendants, re-parented here when their own parents ended. Repeats until none is left (killing one
-    re-parents its children here too). The number ended."""
+    """Kill and reap the children of this process that were not `before` the worker started: the
+    worker's descendants, re-parented here when their own parents ended. Repeats until none is left
+    (killing one re-parents its children here too). The number ended."""
     if not _subreaper:
         return 0
     ended: set[int] = set()

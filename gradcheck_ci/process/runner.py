@@ -1,10 +1,11 @@
 """Run each model's check in a worker process of its own.
 
-Why a process per model: a model that segfaults in compiled Theano code, hangs, or exhausts memory must
-become that model's error while the others complete; each worker also gets Theano flags (floatX) of its
-own model's precision, which can only be set before Theano is imported. The cost is one Theano import
-per model (about a second).
+Why a process per model: a model that segfaults in compiled Theano code, hangs, or exhausts memory
+must become that model's error while the others complete; each worker also gets Theano flags
+(floatX) of its own model's precision, which can only be set before Theano is imported. The cost is
+one Theano import per model (about a second).
 """
+
 from __future__ import annotations
 
 import json
@@ -43,7 +44,8 @@ class Runner:
     on_event: OnEvent
     on_output: OnOutput
     fail_on_expected: bool = False
-    job_extra: dict[str, Any] = field(default_factory=dict)  # more for the worker's job (replay's "replay")
+    # more for the worker's job (replay's "replay")
+    job_extra: dict[str, Any] = field(default_factory=dict)
     cancelled: bool = False
     _current: subprocess.Popen | None = field(default=None, repr=False)
 
@@ -61,13 +63,22 @@ class Runner:
             on_result(self.run_one(spec))
 
     def run_one(self, spec: ModelSpec) -> ModelResult:
-        """The model's check on the Lasagne stack its `lasagne:` key chooses (platform/lasagne_stacks.py)."""
+        """The model's check on the Lasagne stack its `lasagne:` key chooses
+        (platform/lasagne_stacks.py)."""
         if spec.lasagne == lasagne_stacks.MASTER:
             problem = lasagne_stacks.master_problem()
             if problem:
                 line = spec.key_lines.get("lasagne", spec.line)
-                result = error_result(spec, self.config_file, ErrorInfo(
-                    f"model {spec.name!r} asks for `lasagne: master`, but {problem}", self.config_file, line, "config"))
+                result = error_result(
+                    spec,
+                    self.config_file,
+                    ErrorInfo(
+                        f"model {spec.name!r} asks for `lasagne: master`, but {problem}",
+                        self.config_file,
+                        line,
+                        "config",
+                    ),
+                )
                 result.lasagne = lasagne_stacks.MASTER
                 result.spec = spec.as_checked()
                 return result
@@ -81,7 +92,10 @@ class Runner:
         problem = lasagne_stacks.master_problem()
         if problem:  # the 0.1 error stands; say what would check it
             return with_master_hint(result, problem)
-        self.on_event(spec.name, f"the code uses {needs}, which Lasagne 0.1 does not have: checking it on master")
+        self.on_event(
+            spec.name,
+            f"the code uses {needs}, which Lasagne 0.1 does not have: checking it on master",
+        )
         moved = self._run_on(spec, lasagne_stacks.MASTER)
         moved.extra.pop("master_api", None)
         moved.notices.insert(0, moved_notice(needs, result.error))
@@ -98,15 +112,30 @@ class Runner:
             job_path = os.path.join(tmp, "job.json")
             result_path = os.path.join(tmp, "result.json")
             with open(job_path, "w", encoding="utf-8") as handle:
-                json.dump({"spec": spec.to_json(), "root": self.root, "config_file": self.config_file,
-                           **self.job_extra}, handle)
+                json.dump(
+                    {
+                        "spec": spec.to_json(),
+                        "root": self.root,
+                        "config_file": self.config_file,
+                        **self.job_extra,
+                    },
+                    handle,
+                )
             started = time.perf_counter()
             try:
                 outcome = self._spawn(spec, job_path, result_path, stack)
             except (OSError, subprocess.SubprocessError) as exc:
                 print_debug_traceback(exc)
-                return error_result(spec, self.config_file, ErrorInfo(
-                    f"cannot start the worker process: {exc}", self.config_file, spec.line, "crash"))
+                return error_result(
+                    spec,
+                    self.config_file,
+                    ErrorInfo(
+                        f"cannot start the worker process: {exc}",
+                        self.config_file,
+                        spec.line,
+                        "crash",
+                    ),
+                )
             elapsed = time.perf_counter() - started
             result = None
             if os.path.exists(result_path) and not (outcome.timed_out or outcome.cancelled):
@@ -117,7 +146,9 @@ class Runner:
                     outcome.last_step += f" (its result file was unreadable: {exc})"
             if result is None:
                 outcome.stack = read_stack(result_path + ".stack", self.root)
-                result = error_result(spec, self.config_file, outcome.describe(spec, self.config_file))
+                result = error_result(
+                    spec, self.config_file, outcome.describe(spec, self.config_file)
+                )
             result.seconds["total"] = round(elapsed, 3)
         result.spec = spec.as_checked()
         result.sources = quoted_sources(result, self.root)
@@ -132,18 +163,29 @@ class Runner:
 
     def _spawn(self, spec: ModelSpec, job_path: str, result_path: str, stack: str) -> Outcome:
         read_fd, write_fd = os.pipe()
-        env = dict(worker_environment(os.environ), GRADCHECK_EVENT_FD=str(write_fd), PYTHONUNBUFFERED="1")
+        env = dict(
+            worker_environment(os.environ), GRADCHECK_EVENT_FD=str(write_fd), PYTHONUNBUFFERED="1"
+        )
         with_package_on_path(lasagne_stacks.worker_env(stack, env))
         limit = spec.memory * 1024 * 1024
-        reaper.become_subreaper()  # what the worker starts and leaves behind is re-parented here, and ended
+        # what the worker starts and leaves behind is re-parented here, and ended
+        reaper.become_subreaper()
         before = reaper.children()
         proc = subprocess.Popen(
             [sys.executable, "-m", "gradcheck_ci.process.worker", job_path, result_path],
-            cwd=self.root, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            pass_fds=(write_fd,), start_new_session=True, preexec_fn=lambda: _prepare_worker(limit))
+            cwd=self.root,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            pass_fds=(write_fd,),
+            start_new_session=True,
+            preexec_fn=lambda: _prepare_worker(limit),
+        )
         os.close(write_fd)
         self._current = proc
-        if self.cancelled:  # a SIGTERM between the caller's check and Popen: cancel() found no worker to stop
+        # a SIGTERM between the caller's check and Popen: cancel() found no worker to stop
+        if self.cancelled:
             _kill_group(proc)
         memory = MemoryWatch(proc.pid)
         last_event = ["starting the worker"]
@@ -163,16 +205,21 @@ class Runner:
             for raw in proc.stdout:
                 self.on_output(spec.name, raw.decode("utf-8", errors="replace").rstrip("\r\n"))
 
-        threads = [threading.Thread(target=read_events, daemon=True), threading.Thread(target=read_output, daemon=True)]
+        threads = [
+            threading.Thread(target=read_events, daemon=True),
+            threading.Thread(target=read_output, daemon=True),
+        ]
         for thread in threads:
             thread.start()
         timed_out = not _wait_unreaped(proc, spec.timeout)
         if timed_out and not self.cancelled:
             _dump_stack(proc, result_path + ".stack")
-        # Ended or not, the worker is not reaped yet, so its PID still names its group: no other can take it.
+        # Ended or not, the worker is not reaped yet, so its PID still names its group: no other can
+        # take it.
         _kill_group(proc)
         proc.wait()
-        reaper.end_leftovers(before)  # what left the group (setsid, a double fork) and was re-parented here
+        # what left the group (setsid, a double fork) and was re-parented here
+        reaper.end_leftovers(before)
         sample = memory.stop()
         for thread in threads:  # the pipes close once every process holding them has ended
             thread.join(timeout=5)
@@ -183,7 +230,8 @@ class Runner:
 def _wait_unreaped(proc: subprocess.Popen, timeout: float | None) -> bool:
     """Wait for the worker to end, at most `timeout` seconds, without reaping it; whether it ended.
 
-    A pidfd becomes readable when its process ends (Linux 5.3+); elsewhere Popen.wait, which reaps."""
+    A pidfd becomes readable when its process ends (Linux 5.3+); elsewhere Popen.wait, which
+    reaps."""
     try:
         fd = os.pidfd_open(proc.pid)  # Linux only
     except (AttributeError, OSError):
@@ -205,7 +253,8 @@ def _wait_unreaped(proc: subprocess.Popen, timeout: float | None) -> bool:
 
 
 def _dump_stack(proc: subprocess.Popen, path: str, wait: float = 2.0) -> None:
-    """Ask a worker that overran its timeout where it is (SIGUSR1: the worker's faulthandler dumps its stack)."""
+    """Ask a worker that overran its timeout where it is (SIGUSR1: the worker's faulthandler dumps
+    its stack)."""
     if not hasattr(signal, "SIGUSR1") or proc.poll() is not None:
         return
     try:
@@ -220,7 +269,8 @@ def _dump_stack(proc: subprocess.Popen, path: str, wait: float = 2.0) -> None:
             size = os.path.getsize(path)
         except OSError:
             continue
-        if size > before:  # faulthandler writes the whole dump in one go; give it a moment to finish
+        # faulthandler writes the whole dump in one go; give it a moment to finish
+        if size > before:
             time.sleep(0.1)
             return
 
@@ -236,7 +286,8 @@ class StackSite:
 
 
 def read_stack(path: str, root: str) -> StackSite | None:
-    """The innermost frame in the repository's code of the last stack the worker's faulthandler dumped."""
+    """The innermost frame in the repository's code of the last stack the worker's faulthandler
+    dumped."""
     try:
         with open(path, encoding="utf-8", errors="replace") as handle:
             text = handle.read()
@@ -254,11 +305,14 @@ def read_stack(path: str, root: str) -> StackSite | None:
         previous_was_frame = bool(match)
     for match in stacks[-1] if stacks else []:
         file = match.group("file")
-        if file.startswith("<"):  # "<frozen runpy>", "<string>": no file of the user's, wherever it would join
+        # "<frozen runpy>", "<string>": no file of the user's, wherever it would join
+        if file.startswith("<"):
             continue
         absolute = file if os.path.isabs(file) else os.path.join(root, file)
         if is_inside(absolute, root) and not is_library(absolute) and os.path.isfile(absolute):
-            return StackSite(relative(absolute, root), int(match.group("line")), match.group("function"))
+            return StackSite(
+                relative(absolute, root), int(match.group("line")), match.group("function")
+            )
     return None
 
 
@@ -268,22 +322,36 @@ class Outcome:
     timed_out: bool
     cancelled: bool
     last_step: str
-    stack: StackSite | None = None  # where the repository's code was when the worker died or was stopped
+    # where the repository's code was when the worker died or was stopped
+    stack: StackSite | None = None
     memory: MemorySample | None = None  # the worker's memory at the last look before it ended
 
     def describe(self, spec: ModelSpec, config_file: str) -> ErrorInfo:
-        at = f", in {self.stack.function}() at {self.stack.file}:{self.stack.line}" if self.stack else ""
+        at = (
+            f", in {self.stack.function}() at {self.stack.file}:{self.stack.line}"
+            if self.stack
+            else ""
+        )
         if self.cancelled:
-            return ErrorInfo(f"cancelled while {self.last_step}{at}", config_file, spec.line, "cancelled")
+            return ErrorInfo(
+                f"cancelled while {self.last_step}{at}", config_file, spec.line, "cancelled"
+            )
         if self.timed_out:
             timeout_line = spec.key_lines.get("timeout", spec.line)
             where = f"; it was{at[1:]}" if at else ""
             if self.last_step == "calling the factory":
-                where += ("; a factory should build and return the network, not train it or load data (see "
-                          "docs/config.md, 'Scripts that build the network in main()')")
-            return ErrorInfo(f"timed out after {spec.timeout:g} s while {self.last_step}{where} (raise `timeout` "
-                             f"for this model, line {timeout_line} of {config_file}, or make it smaller with `data`)",
-                             config_file, timeout_line, "timeout")
+                where += (
+                    "; a factory should build and return the network, not train it or load "
+                    "data (see docs/config.md, 'Scripts that build the network in main()')"
+                )
+            return ErrorInfo(
+                f"timed out after {spec.timeout:g} s while {self.last_step}{where} "
+                f"(raise `timeout` for this model, line {timeout_line} of "
+                f"{config_file}, or make it smaller with `data`)",
+                config_file,
+                timeout_line,
+                "timeout",
+            )
         file, line = (self.stack.file, self.stack.line) if self.stack else (config_file, spec.line)
         if self.returncode < 0:
             try:
@@ -291,31 +359,66 @@ class Outcome:
             except ValueError:
                 name = f"signal {-self.returncode}"
             if -self.returncode == signal.SIGKILL:  # not ours (a timeout or a cancel is said above)
-                return ErrorInfo(f"the worker was killed by {name} from outside gradcheck-ci while {self.last_step}"
-                                 f"{at}{killed_memory(self.memory, spec.memory)}", config_file, spec.line, "killed")
-            what = {"SIGSEGV": "a segmentation fault", "SIGBUS": "a bus error", "SIGFPE": "a floating-point trap",
-                    "SIGABRT": "an abort", "SIGILL": "an illegal instruction"}.get(name, name)
-            return ErrorInfo(f"the worker crashed with {what} ({name}) while {self.last_step}{at} (a crash in "
-                             "compiled code: a C extension, ctypes, or Theano's generated C code)", file, line, "crash")
-        return ErrorInfo(f"the worker exited with code {self.returncode} while {self.last_step}{at}, without a "
-                         "result (the model's code ended the process, e.g. with os._exit())", file, line, "crash")
+                return ErrorInfo(
+                    f"the worker was killed by {name} from outside gradcheck-ci while "
+                    f"{self.last_step}{at}{killed_memory(self.memory, spec.memory)}",
+                    config_file,
+                    spec.line,
+                    "killed",
+                )
+            what = {
+                "SIGSEGV": "a segmentation fault",
+                "SIGBUS": "a bus error",
+                "SIGFPE": "a floating-point trap",
+                "SIGABRT": "an abort",
+                "SIGILL": "an illegal instruction",
+            }.get(name, name)
+            return ErrorInfo(
+                f"the worker crashed with {what} ({name}) while {self.last_step}{at} "
+                f"(a crash in "
+                "compiled code: a C extension, ctypes, or Theano's generated C code)",
+                file,
+                line,
+                "crash",
+            )
+        return ErrorInfo(
+            f"the worker exited with code {self.returncode} while "
+            f"{self.last_step}{at}, without a "
+            "result (the model's code ended the process, e.g. with os._exit())",
+            file,
+            line,
+            "crash",
+        )
 
 
 def killed_memory(sample: MemorySample | None, limit: int) -> str:
-    """What is known about memory when a worker was killed from outside: its own limit raises MemoryError and
-    kills nothing, so only the machine (its out-of-memory killer), a CI runner or a person sends SIGKILL."""
+    """What is known about memory when a worker was killed from outside: its own limit raises
+    MemoryError and kills nothing, so only the machine (its out-of-memory killer), a CI runner or a
+    person sends SIGKILL."""
     if sample is None:
-        return f" (its memory is unknown; its own limit, {limit} MiB, would have raised MemoryError, not SIGKILL)"
-    machine = "" if sample.available is None else f"; the machine had {sample.available} MiB available"
-    who = ("most likely the machine's out-of-memory killer" if sample.machine_was_short else
-           "the machine's out-of-memory killer, a CI runner or a person")
-    return (f", {sample.seconds:g} s after it started: it used {sample.resident} MiB ({sample.address_space} MiB "
-            f"of address space, below its limit of {limit} MiB, the model's `memory`){machine}: {who}")
+        return (
+            f" (its memory is unknown; its own limit, {limit} MiB, would have raised "
+            f"MemoryError, not SIGKILL)"
+        )
+    machine = (
+        "" if sample.available is None else (f"; the machine had {sample.available} MiB available")
+    )
+    who = (
+        "most likely the machine's out-of-memory killer"
+        if sample.machine_was_short
+        else "the machine's out-of-memory killer, a CI runner or a person"
+    )
+    return (
+        f", {sample.seconds:g} s after it started: it used {sample.resident} MiB "
+        f"({sample.address_space} MiB of address space, below its limit of {limit} MiB, the "
+        f"model's `memory`){machine}: {who}"
+    )
 
 
 def quoted_sources(result: ModelResult, root: str) -> dict[str, dict[str, str]]:
-    """The user's lines the result points at (its error, diagnoses, tensors' layers, notices, profiled layers),
-    quoted now, while the files are at hand: the HTML report shows them, and renders from the JSON alone."""
+    """The user's lines the result points at (its error, diagnoses, tensors' layers, notices,
+    profiled layers), quoted now, while the files are at hand: the HTML report shows them, and
+    renders from the JSON alone."""
     places = [(result.error.file, result.error.line)] if result.error else []
     places += [(d.file, d.line) for d in result.diagnoses]
     places += [(p.file, p.line) for p in result.params]
@@ -329,22 +432,33 @@ def quoted_sources(result: ModelResult, root: str) -> dict[str, dict[str, str]]:
         quoted = quote_source(root, file, line)
         if quoted:
             sources.setdefault(file, {}).update(quoted)
-    return {file: dict(sorted(lines.items(), key=lambda item: int(item[0]))) for file, lines in sources.items()}
+    return {
+        file: dict(sorted(lines.items(), key=lambda item: int(item[0])))
+        for file, lines in sources.items()
+    }
 
 
 def moved_notice(api: str, first: ErrorInfo | None) -> Notice:
-    """`lasagne: auto` moved the model to Lasagne master: which stack checked it, and why (where 0.1 failed)."""
+    """`lasagne: auto` moved the model to Lasagne master: which stack checked it, and why (where 0.1
+    failed)."""
     commit = lasagne_stacks.MASTER_COMMIT[:12]
-    return Notice(f"checked on Lasagne master ({lasagne_stacks.MASTER_VERSION} at commit {commit}), "
-                  f"not Lasagne 0.1: the code uses {api}, which Lasagne 0.1 does not have (`lasagne: auto`; write "
-                  "`lasagne: master` to go there directly)", "lasagne-stack",
-                  first.file if first else None, first.line if first else None)
+    return Notice(
+        f"checked on Lasagne master ({lasagne_stacks.MASTER_VERSION} at commit "
+        f"{commit}), not Lasagne 0.1: the code uses {api}, which Lasagne 0.1 does not "
+        f"have (`lasagne: auto`; write "
+        "`lasagne: master` to go there directly)",
+        "lasagne-stack",
+        first.file if first else None,
+        first.line if first else None,
+    )
 
 
 def with_master_hint(result: ModelResult, problem: str) -> ModelResult:
     """An error of 0.1 that Lasagne master would not have, on a machine without master: say so."""
     if result.error is not None:
-        result.error.message += f"; `lasagne: auto` would check the model on Lasagne master, but {problem}"
+        result.error.message += (
+            f"; `lasagne: auto` would check the model on Lasagne master, but {problem}"
+        )
     return result
 
 
@@ -352,35 +466,52 @@ def with_pinned_hint(result: ModelResult, spec: ModelSpec, config_file: str) -> 
     """An error of 0.1 in a model pinned to it (`lasagne: "0.1"`): the key that keeps it there."""
     if result.error is not None:
         line = spec.key_lines.get("lasagne", spec.line)
-        result.error.message += (f"; the model's `lasagne: \"0.1\"` (line {line} of {config_file}) keeps it on "
-                                 "Lasagne 0.1: `lasagne: master` checks it on master")
+        result.error.message += (
+            f'; the model\'s `lasagne: "0.1"` (line {line} of {config_file}) '
+            f"keeps it on "
+            "Lasagne 0.1: `lasagne: master` checks it on master"
+        )
     return result
 
 
 def error_result(spec: ModelSpec, config_file: str, error: ErrorInfo) -> ModelResult:
     status = "cancelled" if error.kind == "cancelled" else "error"
-    return ModelResult(name=spec.name, factory=spec.factory, status=status, seed=spec.seed,
-                       precision=spec.precision, mode=spec.mode, expect=spec.expect, error=error,
-                       config_file=config_file, config_line=spec.line)
+    return ModelResult(
+        name=spec.name,
+        factory=spec.factory,
+        status=status,
+        seed=spec.seed,
+        precision=spec.precision,
+        mode=spec.mode,
+        expect=spec.expect,
+        error=error,
+        config_file=config_file,
+        config_line=spec.line,
+    )
 
 
 def cancelled_result(spec: ModelSpec, config_file: str) -> ModelResult:
-    return error_result(spec, config_file, ErrorInfo("not run: the check was cancelled", config_file,
-                                                     spec.line, "cancelled"))
+    return error_result(
+        spec,
+        config_file,
+        ErrorInfo("not run: the check was cancelled", config_file, spec.line, "cancelled"),
+    )
 
 
 def _prepare_worker(limit: int) -> None:
     """In the forked child, before exec: the memory limit, and death with the runner (Linux).
 
-    The worker runs in a session of its own (so a Ctrl-C meant for the CLI does not reach it directly);
-    without the parent-death signal a CLI killed outright (SIGKILL, an OOM kill) would leave it running.
+    The worker runs in a session of its own (so a Ctrl-C meant for the CLI does not reach it
+    directly); without the parent-death signal a CLI killed outright (SIGKILL, an OOM kill) would
+    leave it running.
     """
     _limit_memory(limit)
     reaper.die_with_parent()
 
 
 def _limit_memory(limit: int) -> None:
-    """RLIMIT_AS for the worker; never above a hard limit the environment already set (that would fail)."""
+    """RLIMIT_AS for the worker; never above a hard limit the environment already set (that would
+    fail)."""
     try:
         _, hard = resource.getrlimit(resource.RLIMIT_AS)
         if hard != resource.RLIM_INFINITY:
@@ -392,4 +523,3 @@ def _limit_memory(limit: int) -> None:
 
 def _kill_group(proc: subprocess.Popen) -> None:
     reaper.kill_group(proc.pid)
-

@@ -2,10 +2,12 @@
 
     python -m gradcheck_ci.process.worker JOB.json RESULT.json
 
-JOB.json holds {"spec": ModelSpec.to_json(), "root": ..., "config_file": ...}. Progress goes as JSON lines
-to the file descriptor in GRADCHECK_EVENT_FD; everything the user's code prints goes to stdout/stderr,
-which the runner captures separately, so user output can never be mistaken for our protocol.
+JOB.json holds {"spec": ModelSpec.to_json(), "root": ..., "config_file": ...}. Progress goes as JSON
+lines to the file descriptor in GRADCHECK_EVENT_FD; everything the user's code prints goes to
+stdout/stderr, which the runner captures separately, so user output can never be mistaken for our
+protocol.
 """
+
 from __future__ import annotations
 
 import json
@@ -41,20 +43,35 @@ class Events:
             self.stream.write(json.dumps({"progress": message, **extra}) + "\n")
 
 
-def check_model(spec: ModelSpec, root: str, config_file: str, progress: Events,
-                after_check: Callable[[Context], None] | None = None,
-                job: dict[str, Any] | None = None) -> ModelResult:
-    """Check one model; `after_check` (replay's element-wise comparison) sees the check before the diagnosis;
-    `job` carries the float64 check of a float32 model (its point, where to dump its gradients)."""
+def check_model(
+    spec: ModelSpec,
+    root: str,
+    config_file: str,
+    progress: Events,
+    after_check: Callable[[Context], None] | None = None,
+    job: dict[str, Any] | None = None,
+) -> ModelResult:
+    """Check one model; `after_check` (replay's element-wise comparison) sees the check before the
+    diagnosis; `job` carries the float64 check of a float32 model (its point, where to dump its
+    gradients)."""
     from ..platform import compat
 
     started = time.perf_counter()
     compat.prepare(spec.precision)
-    result = ModelResult(name=spec.name, factory=spec.factory, status="error", seed=spec.seed,
-                         precision=spec.precision, mode=spec.mode, expect=spec.expect,
-                         config_file=config_file, config_line=spec.line)
+    result = ModelResult(
+        name=spec.name,
+        factory=spec.factory,
+        status="error",
+        seed=spec.seed,
+        precision=spec.precision,
+        mode=spec.mode,
+        expect=spec.expect,
+        config_file=config_file,
+        config_line=spec.line,
+    )
     try:
-        with guard.no_network():  # a gradient check needs no network: downloads stop with a clear message
+        # a gradient check needs no network: downloads stop with a clear message
+        with guard.no_network():
             _run(spec, root, config_file, progress, result, after_check, job or {})
     except ModelLoadError as exc:
         print_debug_traceback(exc)  # to stderr, which the runner shows as this model's output
@@ -65,10 +82,16 @@ def check_model(spec: ModelSpec, root: str, config_file: str, progress: Events,
     except MemoryError as exc:
         print_debug_traceback(exc)
         result.status = "error"
-        result.error = ErrorInfo(f"out of memory (limit {spec.memory} MiB, the model's `memory`)",
-                                 config_file, spec.key_lines.get("memory", spec.line), "memory")
-    except (Exception, KeyboardInterrupt) as exc:  # the user's code or Theano on the user's graph, if it says so
-        # (KeyboardInterrupt: no Ctrl-C reaches a worker, which runs in a session of its own; code raised it)
+        result.error = ErrorInfo(
+            f"out of memory (limit {spec.memory} MiB, the model's `memory`)",
+            config_file,
+            spec.key_lines.get("memory", spec.line),
+            "memory",
+        )
+    # the user's code or Theano on the user's graph, if it says so
+    except (Exception, KeyboardInterrupt) as exc:
+        # (KeyboardInterrupt: no Ctrl-C reaches a worker, which runs in a session of its own; code
+        # raised it)
         error = unexpected_error(exc, root, spec, config_file)
         if error is None:
             raise  # ours: main() reports it as an internal error
@@ -77,16 +100,26 @@ def check_model(spec: ModelSpec, root: str, config_file: str, progress: Events,
         result.error = ErrorInfo(error.message, error.file, error.line, error.kind)
         if error.master_api:
             result.extra["master_api"] = error.master_api
-    if result.error is not None:  # no array dump, no path of gradcheck-ci's installation, whatever raised it
+    # no array dump, no path of gradcheck-ci's installation, whatever raised it
+    if result.error is not None:
         result.error.message = clean_message(result.error.message, root)
         # The model never got built: say still which files ran translated, the error may lie in one.
-        result.notices += [n for n in python2.notices(os.path.realpath(root)) if n not in result.notices]
+        result.notices += [
+            n for n in python2.notices(os.path.realpath(root)) if n not in result.notices
+        ]
     result.seconds["total"] = round(time.perf_counter() - started, 3)
     return result
 
 
-def _run(spec: ModelSpec, root: str, config_file: str, progress: Events, result: ModelResult,
-         after_check: Callable[[Context], None] | None, job: dict[str, Any]) -> None:
+def _run(
+    spec: ModelSpec,
+    root: str,
+    config_file: str,
+    progress: Events,
+    result: ModelResult,
+    after_check: Callable[[Context], None] | None,
+    job: dict[str, Any],
+) -> None:
     from ..diagnose.context import Context
     from ..engine import check, verdict
     from ..engine.precision import of
@@ -96,10 +129,12 @@ def _run(spec: ModelSpec, root: str, config_file: str, progress: Events, result:
     from ..platform import fncache
 
     progress("importing theano")
-    # The float64 check of a float32 model builds the model's float32 inputs in float64 (the inner context
-    # patches over the outer one, which then sees no float32 input to record).
-    with recording_float32_sites(root) if spec.precision == "float64" else nullcontext(), \
-            float32_inputs_as_float64(root) if job.get("point") else nullcontext():
+    # The float64 check of a float32 model builds the model's float32 inputs in float64 (the inner
+    # context patches over the outer one, which then sees no float32 input to record).
+    with (
+        recording_float32_sites(root) if spec.precision == "float64" else nullcontext(),
+        float32_inputs_as_float64(root) if job.get("point") else nullcontext(),
+    ):
         model = build_model(spec, root, config_file, progress)
         result.data = data_summary(model, spec)
         result.notices.extend(model.notices + data_overrides(model, spec, config_file))
@@ -108,9 +143,11 @@ def _run(spec: ModelSpec, root: str, config_file: str, progress: Events, result:
         compiles = len(fncache.EVENTS)
         compiled = check.compile_check(model, objective, spec, progress, root, config_file)
     result.seconds["compile"] = round(compiled.seconds["compile"], 3)
-    result.extra["compile"] = fncache.summary(fncache.EVENTS[compiles:])  # from the function cache or not
+    # from the function cache or not
+    result.extra["compile"] = fncache.summary(fncache.EVENTS[compiles:])
     result.notices.extend(network_notices(root))
-    if job.get("point"):  # the float64 check of a float32 model: its parameter values and data, exactly
+    # the float64 check of a float32 model: its parameter values and data, exactly
+    if job.get("point"):
         check.move_to_point(compiled, model, job["point"])
 
     progress("analytic gradient")
@@ -126,19 +163,27 @@ def _run(spec: ModelSpec, root: str, config_file: str, progress: Events, result:
     if job.get("dump"):  # for the float32 worker that asked: the analytic gradients at its point
         check.dump_gradients(job["dump"], model, grads)
     try:
-        verdict.require_finite_loss(grads.loss, spec, config_file, model, objective, root, compiled.data)
-    except ModelLoadError:  # still say which tensor and which input made it non-finite, then report the error
-        _diagnose(Context(spec, root, config_file, model, objective, compiled, grads, result, progress))
+        verdict.require_finite_loss(
+            grads.loss, spec, config_file, model, objective, root, compiled.data
+        )
+    # still say which tensor and which input made it non-finite, then report the error
+    except ModelLoadError:
+        _diagnose(
+            Context(spec, root, config_file, model, objective, compiled, grads, result, progress)
+        )
         raise
     repeat = check.choose_probe_function(compiled, grads.seconds)
-    result.extra["forward_repeatable"] = repeat == grads.loss or abs(repeat - grads.loss) <= 1e-12 * abs(grads.loss)
+    result.extra["forward_repeatable"] = repeat == grads.loss or abs(
+        repeat - grads.loss
+    ) <= 1e-12 * abs(grads.loss)
 
     started = time.perf_counter()
     result.mode, result.params = check.check_all(compiled, model, grads, spec, progress)
     result.seconds["numeric"] = round(time.perf_counter() - started, 3)
     result.evaluations = compiled.evaluations
     context = Context(spec, root, config_file, model, objective, compiled, grads, result, progress)
-    if not of(spec.precision).settles_itself:  # what float32 cannot settle is settled in float64, before the verdict
+    # what float32 cannot settle is settled in float64, before the verdict
+    if not of(spec.precision).settles_itself:
         from ..diagnose.low_precision import settle_in_float64
 
         settle_in_float64(context)
@@ -150,21 +195,32 @@ def _run(spec: ModelSpec, root: str, config_file: str, progress: Events, result:
     progress(verdict.checked_line(result))
     if after_check is not None:
         after_check(context)
-    settling = bool(job and job.get("point"))  # the float64 check of a float32 model: it localises what it confirms
+    # the float64 check of a float32 model: it localises what it confirms
+    settling = bool(job and job.get("point"))
     if not settling or any(p.status == "fail" for p in result.params):
         _diagnose(context)
     # The diagnosis may accept differences (the model's `allow:`): the verdict counts what is left.
     result.status = verdict.model_status(result, spec)
 
 
-def _gradient_graph_error(exc: Exception, model: Any, objective: Any, compiled: Any, spec: ModelSpec,
-                          config_file: str, result: ModelResult) -> ModelLoadError | None:
-    """A ModelLoadError (kind gradient-graph) with its diagnosis when the failure is inside the gradient graph;
-    otherwise None, and `exc` goes to the usual classification (unexpected_error)."""
+def _gradient_graph_error(
+    exc: Exception,
+    model: Any,
+    objective: Any,
+    compiled: Any,
+    spec: ModelSpec,
+    config_file: str,
+    result: ModelResult,
+) -> ModelLoadError | None:
+    """A ModelLoadError (kind gradient-graph) with its diagnosis when the failure is inside the
+    gradient graph; otherwise None, and `exc` goes to the usual classification
+    (unexpected_error)."""
     from ..diagnose.crash import explain_gradient_crash
     from ..engine.check import gradient_graph
 
-    explained = explain_gradient_crash(exc, model, compiled, gradient_graph(model, objective), spec, config_file)
+    explained = explain_gradient_crash(
+        exc, model, compiled, gradient_graph(model, objective), spec, config_file
+    )
     if explained is None:
         return None
     error, diagnoses = explained
@@ -184,8 +240,9 @@ def _diagnose(context: Context) -> None:
 
 
 def replay_hook(options: dict[str, Any] | None) -> Callable[[Context], None] | None:
-    """For `gradcheck-ci replay` (the job's "replay" entry): every element of the tensors the report recorded
-    failing, and of those failing now, compared and saved with the check's arrays (elements.py)."""
+    """For `gradcheck-ci replay` (the job's "replay" entry): every element of the tensors the report
+    recorded failing, and of those failing now, compared and saved with the check's arrays
+    (elements.py)."""
     if not options:
         return None
 
@@ -194,8 +251,16 @@ def replay_hook(options: dict[str, Any] | None) -> Callable[[Context], None] | N
 
         failing = [p.id for p in context.result.params if p.status == "fail"]
         ids = list(dict.fromkeys([*options.get("tensors", []), *failing]))
-        summaries = replay_tensors(context.compiled, context.model, context.analytic, context.spec, ids,
-                                   options["npz"], options.get("meta", {}), context.progress)
+        summaries = replay_tensors(
+            context.compiled,
+            context.model,
+            context.analytic,
+            context.spec,
+            ids,
+            options["npz"],
+            options.get("meta", {}),
+            context.progress,
+        )
         context.result.extra["replay"] = {"npz": options["npz"], "tensors": summaries}
 
     return hook
@@ -210,18 +275,36 @@ def main(argv: list[str] | None = None) -> int:
     spec = ModelSpec.from_json(job["spec"])
     events = Events()
     try:
-        result = check_model(spec, job["root"], job["config_file"], events, replay_hook(job.get("replay")), job)
+        result = check_model(
+            spec, job["root"], job["config_file"], events, replay_hook(job.get("replay")), job
+        )
     except BaseException as exc:  # noqa: BLE001 - a bug of ours: still report it as this model's error
         print_debug_traceback(exc)
-        where = "; ".join(f"{os.path.basename(f.filename)}:{f.lineno} in {f.name}"
-                          for f in traceback.extract_tb(exc.__traceback__)[-3:])
-        result = ModelResult(name=spec.name, factory=spec.factory, status="error", seed=spec.seed,
-                             precision=spec.precision, mode=spec.mode, expect=spec.expect,
-                             config_file=job["config_file"], config_line=spec.line,
-                             error=ErrorInfo(f"internal error in gradcheck-ci (please report it): "
-                                             f"{type(exc).__name__}: {clean_message(exception_text(exc))} [at {where}]",
-                                             job["config_file"], spec.line, "crash"))
-    result.files = imported_files(job["root"])  # after the whole check: every repository module it imported
+        where = "; ".join(
+            f"{os.path.basename(f.filename)}:{f.lineno} in {f.name}"
+            for f in traceback.extract_tb(exc.__traceback__)[-3:]
+        )
+        result = ModelResult(
+            name=spec.name,
+            factory=spec.factory,
+            status="error",
+            seed=spec.seed,
+            precision=spec.precision,
+            mode=spec.mode,
+            expect=spec.expect,
+            config_file=job["config_file"],
+            config_line=spec.line,
+            error=ErrorInfo(
+                f"internal error in gradcheck-ci (please report it): "
+                f"{type(exc).__name__}: "
+                f"{clean_message(exception_text(exc))} [at {where}]",
+                job["config_file"],
+                spec.line,
+                "crash",
+            ),
+        )
+    # after the whole check: every repository module it imported
+    result.files = imported_files(job["root"])
     from ..report.atomic import write_atomic
 
     write_atomic(result_path, json.dumps(result.to_json(), allow_nan=True))
@@ -229,9 +312,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dump_stacks_to(path: str) -> None:
-    """Python stacks for the runner: on a fatal signal (segfault in compiled code) and on SIGUSR1 (timeout).
+    """Python stacks for the runner: on a fatal signal (segfault in compiled code) and on SIGUSR1
+    (timeout).
 
-    The runner reads the file when the worker dies without a result, to name the user's line it was on.
+    The runner reads the file when the worker dies without a result, to name the user's line it was
+    on.
     """
     import faulthandler
     import signal
@@ -246,12 +331,16 @@ def _dump_stacks_to(path: str) -> None:
 
 
 def _exit(code: int) -> None:
-    """Exit; at once when the model's code left a thread running that is not a daemon (a data loader, a logger):
-    the interpreter would wait for it, and the check, its result written, would time out."""
+    """Exit; at once when the model's code left a thread running that is not a daemon (a data
+    loader, a logger): the interpreter would wait for it, and the check, its result written, would
+    time out."""
     import threading
 
-    if any(thread.is_alive() and not thread.daemon for thread in threading.enumerate()
-           if thread is not threading.main_thread()):
+    if any(
+        thread.is_alive() and not thread.daemon
+        for thread in threading.enumerate()
+        if thread is not threading.main_thread()
+    ):
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()

@@ -1,5 +1,6 @@
 """Helpers every report format shares, so that each names the same location for a finding, ranks
 tensors the same way and cleans user text the same way."""
+
 from __future__ import annotations
 
 import math
@@ -16,7 +17,8 @@ _CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff]")
 
 
 def clean_text(value: object) -> str:
-    """User text made printable: ANSI sequences and control characters dropped, odd line breaks -> '\\n'.
+    """User text made printable: ANSI sequences and control characters dropped, odd line breaks ->
+    '\\n'.
 
     Only TAB, LF and CR survive; each format then escapes those its own way.
     """
@@ -26,7 +28,8 @@ def clean_text(value: object) -> str:
 
 
 def one_line(value: object, limit: int | None = None) -> str:
-    """User text for a single-line slot: all whitespace runs become one space, optionally shortened."""
+    """User text for a single-line slot: all whitespace runs become one space, optionally
+    shortened."""
     text = " ".join(clean_text(value).split())
     if limit is not None and len(text) > limit:
         text = text[: max(limit - 1, 0)] + "…"
@@ -34,10 +37,12 @@ def one_line(value: object, limit: int | None = None) -> str:
 
 
 def repo_path(path: str | None) -> str | None:
-    """A path as CI systems want it: relative to the repository root, '/' separators, no leading './'."""
+    """A path as CI systems want it: relative to the repository root, '/' separators, no leading
+    './'."""
     if not path:
         return None
-    # Line breaks cannot be part of a path a CI system links to; dropping them keeps every format one-line.
+    # Line breaks cannot be part of a path a CI system links to; dropping them keeps every format
+    # one-line.
     text = re.sub(r"[\r\n]", "", clean_text(path)).replace("\\", "/").strip()
     if os.path.isabs(text) or text.startswith("/"):
         # Absolute paths only land on a file when they are inside the checked-out repository.
@@ -57,9 +62,11 @@ def positive_line(line: object) -> int | None:
 
 
 def over_tolerance(param: ParamResult) -> float:
-    """How far a tensor is from passing: abs error / tolerance (the tolerance is absolute, see numeric)."""
+    """How far a tensor is from passing: abs error / tolerance (the tolerance is absolute, see
+    numeric)."""
     err, tol = param.max_abs_err, param.tolerance
-    if err is None:  # not measured on its own (grouped, inconclusive): nothing over tolerance to rank
+    # not measured on its own (grouped, inconclusive): nothing over tolerance to rank
+    if err is None:
         return math.inf if param.status == "fail" else 0.0
     if isinstance(err, float) and math.isnan(err):
         return math.inf  # NaN gradients are as bad as it gets
@@ -81,9 +88,11 @@ def model_score(model: ModelResult) -> float:
 
 
 def now_passes(model: ModelResult) -> bool:
-    """A model marked `expect: fail` whose gradients now agree (status pass, or fail under --fail-on-expected).
+    """A model marked `expect: fail` whose gradients now agree (status pass, or fail under
+    --fail-on-expected).
 
-    The runner flags it in extra["unexpected_pass"]; the status test covers reports without the flag.
+    The runner flags it in extra["unexpected_pass"]; the status test covers reports without the
+    flag.
     """
     if model.expect != "fail" or model.status not in ("pass", "fail"):
         return False
@@ -105,7 +114,8 @@ def config_location(model: ModelResult, report: RunReport) -> tuple[str | None, 
 
 
 def failure_location(model: ModelResult, report: RunReport) -> tuple[str | None, int | None]:
-    """Where a mismatch points: the first located diagnosis, else the worst tensor's layer, else the config."""
+    """Where a mismatch points: the first located diagnosis, else the worst tensor's layer, else the
+    config."""
     for diagnosis in model.diagnoses:
         if repo_path(diagnosis.file):
             return repo_path(diagnosis.file), positive_line(diagnosis.line)
@@ -115,7 +125,9 @@ def failure_location(model: ModelResult, report: RunReport) -> tuple[str | None,
     return config_location(model, report)
 
 
-def notice_location(model: ModelResult, notice: Notice, report: RunReport) -> tuple[str | None, int | None]:
+def notice_location(
+    model: ModelResult, notice: Notice, report: RunReport
+) -> tuple[str | None, int | None]:
     """Where a notice points: its own file and line, else the model's entry in the config."""
     if repo_path(notice.file):
         return repo_path(notice.file), positive_line(notice.line)
@@ -129,8 +141,9 @@ def error_location(model: ModelResult, report: RunReport) -> tuple[str | None, i
 
 
 def stack_text(model: ModelResult) -> str:
-    """The Lasagne the model was checked on ("Lasagne 0.1", "Lasagne master"); "" when the report does not say
-    (an older report, a model no worker ran). Semantics that differ between them are judged on this one."""
+    """The Lasagne the model was checked on ("Lasagne 0.1", "Lasagne master"); "" when the report
+    does not say (an older report, a model no worker ran). Semantics that differ between them are
+    judged on this one."""
     if not model.lasagne:
         return ""
     return "Lasagne 0.1" if model.lasagne == "0.1" else f"Lasagne {one_line(model.lasagne, 20)}"
@@ -172,9 +185,10 @@ def index_text(index: list[int] | None) -> str:
     return "-" if index is None else "[" + ", ".join(str(i) for i in index) + "]"
 
 
-# What a tensor's error figures are errors of (ParamResult.method): one element's derivative (mode full), the
-# derivative along a random direction in the tensor's parameters (directional: its worst element, found by
-# bisection, is the worst index), or nothing of its own (grouped: it passed with its band).
+# What a tensor's error figures are errors of (ParamResult.method): one element's derivative (mode
+# full), the derivative along a random direction in the tensor's parameters (directional: its worst
+# element, found by bisection, is the worst index), or nothing of its own (grouped: it passed with
+# its band).
 MEASURED = {"full": "element", "directional": "direction", "grouped": "band"}
 
 
@@ -186,12 +200,15 @@ def measured(p: ParamResult) -> str:
 
 
 def error_phrase(p: ParamResult) -> str:
-    """A failing tensor's error in words that say what it is the error of (messages, annotations)."""
+    """A failing tensor's error in words that say what it is the error of (messages,
+    annotations)."""
     figures = f"> tolerance {num(p.tolerance)} (rel err {num(p.max_rel_err)}"
     if p.method == "full" and p.worst_index is not None:
         return f"abs err {num(p.max_abs_err)} at element {index_text(p.worst_index)} {figures})"
     if p.method == "directional":
-        largest = f"; largest at element {index_text(p.worst_index)}" if p.worst_index is not None else ""
+        largest = (
+            f"; largest at element {index_text(p.worst_index)}" if p.worst_index is not None else ""
+        )
         return f"abs err {num(p.max_abs_err)} along a random direction {figures}{largest})"
     return f"abs err {num(p.max_abs_err)} {figures})"
 
@@ -201,7 +218,8 @@ def inconclusive_params(model: ModelResult) -> list[ParamResult]:
 
 
 def inconclusive_location(model: ModelResult, report: RunReport) -> tuple[str | None, int | None]:
-    """Where an inconclusive model points: the layer of its first tensor that could not be judged."""
+    """Where an inconclusive model points: the layer of its first tensor that could not be
+    judged."""
     for p in inconclusive_params(model):
         if repo_path(p.file):
             return repo_path(p.file), positive_line(p.line)
@@ -211,29 +229,46 @@ def inconclusive_location(model: ModelResult, report: RunReport) -> tuple[str | 
 def inconclusive_text(model: ModelResult) -> str:
     """One sentence: which tensors could not be judged, and why that is not a failure."""
     params = inconclusive_params(model)
-    ids = ", ".join(one_line(p.id, 80) for p in params[:4]) + (f" and {len(params) - 4} more" if len(params) > 4
-                                                                else "")
+    ids = ", ".join(one_line(p.id, 80) for p in params[:4]) + (
+        f" and {len(params) - 4} more" if len(params) > 4 else ""
+    )
     count = f"{len(params)} of {len(model.params)} tensor{'s' if len(model.params) != 1 else ''}"
-    return (f"{count} could not be judged ({ids}): the loss has kinks (or round-off) within the reach of every "
-            "comparison tried, at the checked point and near it; no tensor disagrees. Check with another `seed`, "
-            "or see the JSON report's notes.")
+    return (
+        f"{count} could not be judged ({ids}): the loss has kinks (or round-off) within the "
+        f"reach of every "
+        "comparison tried, at the checked point and near it; no tensor disagrees. Check with "
+        "another `seed`, or see the JSON report's notes."
+    )
 
 
 def tensors_failing(failing: int, total: int) -> str:
     """'1 of 5 tensors fails', '3 of 5 tensors fail', '1 of 1 tensor fails'."""
-    return f"{failing} of {total} tensor{'s' if total != 1 else ''} {'fails' if failing == 1 else 'fail'}"
+    return (
+        f"{failing} of {total} tensor{'s' if total != 1 else ''} "
+        f"{'fails' if failing == 1 else 'fail'}"
+    )
 
 
 def sensitivity_text(value: float | None) -> str:
     """The model's stated sensitivity, as a phrase ('' when there is none)."""
     if value is None:
         return ""
-    return f"a relative gradient error of {num(value)} or more in any tensor is caught with probability >= 99%"
+    return (
+        f"a relative gradient error of {num(value)} or more in any tensor is caught with "
+        f"probability >= 99%"
+    )
 
 
 def status_counts(report: RunReport) -> dict[str, int]:
-    counts = {"pass": 0, "fail": 0, "expected-fail": 0, "error": 0, "cancelled": 0, "skipped": 0,
-              "inconclusive": 0}
+    counts = {
+        "pass": 0,
+        "fail": 0,
+        "expected-fail": 0,
+        "error": 0,
+        "cancelled": 0,
+        "skipped": 0,
+        "inconclusive": 0,
+    }
     for model in report.models:
         counts[model.status] = counts.get(model.status, 0) + 1
     return counts

@@ -1,10 +1,11 @@
 """The report files `gradcheck-ci check` can write: one row per format.
 
-A row is the one place that names the format's `check` option (commands/cli.py builds the options from the
-table), its input of the GitHub Action with that input's default (entrypoint/inputs.py reads them from
-here; tests/unit/test_report_formats.py holds action.yml and docs/action.md to them) and its renderer.
-Adding a format is its renderer module plus one row.
+A row is the one place that names the format's `check` option (commands/cli.py builds the options
+from the table), its input of the GitHub Action with that input's default (entrypoint/inputs.py
+reads them from here; tests/unit/test_report_formats.py holds action.yml and docs/action.md to them)
+and its renderer. Adding a format is its renderer module plus one row.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -22,7 +23,8 @@ Renderer = Callable[[RunReport, str], str]  # (report, gradcheck-ci version) -> 
 
 @dataclass(frozen=True)
 class ReportFormat:
-    name: str  # also the option's argparse dest (args.<name>) and write_reports' `<name>_path` keyword
+    # also the option's argparse dest (args.<name>) and write_reports' `<name>_path` keyword
+    name: str
     option: str  # the `gradcheck-ci check` option that asks for the file
     help: str  # that option's help text
     action_input: str  # the GitHub Action's input that names the file's path
@@ -35,18 +37,38 @@ class ReportFormat:
 
 
 REPORT_FORMATS: tuple[ReportFormat, ...] = (
-    ReportFormat(name="json", option="--json", help="write the JSON report here",
-                 action_input="json-report", action_default="gradcheck-report.json",
-                 render=lambda report, _version: render_json(report)),
-    ReportFormat(name="junit", option="--junit", help="write a JUnit XML report here",
-                 action_input="junit-report", action_default="",
-                 render=lambda report, _version: render_junit(report)),
-    ReportFormat(name="sarif", option="--sarif", help="write a SARIF 2.1.0 report here",
-                 action_input="sarif-report", action_default="",
-                 render=render_sarif_text),
-    ReportFormat(name="html", option="--html", help="write a self-contained HTML report (with charts) here",
-                 action_input="html-report", action_default="",
-                 render=render_html),
+    ReportFormat(
+        name="json",
+        option="--json",
+        help="write the JSON report here",
+        action_input="json-report",
+        action_default="gradcheck-report.json",
+        render=lambda report, _version: render_json(report),
+    ),
+    ReportFormat(
+        name="junit",
+        option="--junit",
+        help="write a JUnit XML report here",
+        action_input="junit-report",
+        action_default="",
+        render=lambda report, _version: render_junit(report),
+    ),
+    ReportFormat(
+        name="sarif",
+        option="--sarif",
+        help="write a SARIF 2.1.0 report here",
+        action_input="sarif-report",
+        action_default="",
+        render=render_sarif_text,
+    ),
+    ReportFormat(
+        name="html",
+        option="--html",
+        help="write a self-contained HTML report (with charts) here",
+        action_input="html-report",
+        action_default="",
+        render=render_html,
+    ),
 )
 
 
@@ -58,8 +80,11 @@ def report_format(name: str) -> ReportFormat:
     raise KeyError(name)
 
 
-def write_reports(report: RunReport, *, tool_version: str = "0.1.0", **paths: str | None) -> list[str]:
-    """Write each format given a path (`json_path=...`, `junit_path=...`, `sarif_path=...`) atomically.
+def write_reports(
+    report: RunReport, *, tool_version: str = "0.1.0", **paths: str | None
+) -> list[str]:
+    """Write each format given a path (`json_path=...`, `junit_path=...`, `sarif_path=...`)
+    atomically.
 
     Returns the paths written, in the table's order; a missing or empty path writes nothing.
     """

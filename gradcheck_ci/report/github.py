@@ -1,14 +1,16 @@
 """GitHub Actions workflow commands: annotations, log groups, stop-commands, step outputs.
 
-The one place that writes them, for the CLI's `--format github` and for the action's entrypoint. Every
-piece of user text passes through escape_data/escape_property, so a model name or an exception message
-can neither end a command early nor start a new one (yamllint's github format does not escape).
-Escaping follows the runner's own rules (actions/toolkit `command.ts`): in data `%` first, then CR and
-LF; in properties also `:` and `,`.
+The one place that writes them, for the CLI's `--format github` and for the action's entrypoint.
+Every piece of user text passes through escape_data/escape_property, so a model name or an exception
+message can neither end a command early nor start a new one (yamllint's github format does not
+escape). Escaping follows the runner's own rules (actions/toolkit `command.ts`): in data `%` first,
+then CR and LF; in properties also `:` and `,`.
 """
+
 # No `from __future__ import annotations` here: that import binds the name `annotations`, which type
-# checkers then see redefined by this module's annotations(). Unions are spelt Optional[...], because the
-# light install (validate, merge) also runs on Python 3.9, which evaluates these annotations.
+# checkers then see redefined by this module's annotations(). Unions are spelt Optional[...],
+# because the light install (validate, merge) also runs on Python 3.9, which evaluates these
+# annotations.
 import os
 import re
 import secrets
@@ -52,13 +54,16 @@ def escape_property(s: str) -> str:
 
 
 def command(kind: str, message: str, **props: object) -> str:
-    """One workflow command line, e.g. '::error file=a.py,line=3,title=t::msg'. None-valued props are skipped."""
+    """One workflow command line, e.g. '::error file=a.py,line=3,title=t::msg'. None-valued props
+    are skipped."""
     if not _NAME.match(kind):
         raise ValueError(f"not a workflow command name: {kind!r}")
     for key in props:
         if not _NAME.match(key):
             raise ValueError(f"not a workflow command property: {key!r}")
-    keys = [k for k in _PROPERTY_ORDER if k in props] + sorted(k for k in props if k not in _PROPERTY_ORDER)
+    keys = [k for k in _PROPERTY_ORDER if k in props] + sorted(
+        k for k in props if k not in _PROPERTY_ORDER
+    )
     pairs = [f"{k}={escape_property(clean_text(props[k]))}" for k in keys if props[k] is not None]
     text = clean_text(message)
     if len(text) > MAX_MESSAGE:
@@ -83,8 +88,9 @@ def endgroup() -> str:
 
 
 def output_block(name: str, value: str) -> str:
-    """One `name<<DELIMITER` ... `DELIMITER` entry of $GITHUB_OUTPUT; the delimiter is random and absent
-    from the value (the `ghadelimiter_` form @actions/core uses), so no value can end its entry early."""
+    """One `name<<DELIMITER` ... `DELIMITER` entry of $GITHUB_OUTPUT; the delimiter is random and
+    absent from the value (the `ghadelimiter_` form @actions/core uses), so no value can end its
+    entry early."""
     if not _NAME.match(name):
         raise ValueError(f"not a valid output name: {name!r}")
     for _ in range(5):
@@ -96,7 +102,8 @@ def output_block(name: str, value: str) -> str:
 
 
 def write_outputs(path: str, outputs: Mapping[str, str]) -> None:
-    """Append step outputs to the $GITHUB_OUTPUT file at `path`, each value as a heredoc (output_block)."""
+    """Append step outputs to the $GITHUB_OUTPUT file at `path`, each value as a heredoc
+    (output_block)."""
     blocks = "".join(output_block(name, str(value)) for name, value in outputs.items())
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "a", encoding="utf-8", newline="") as handle:
@@ -106,9 +113,12 @@ def write_outputs(path: str, outputs: Mapping[str, str]) -> None:
 FAILED_STATUSES = ("fail", "error")  # the models the `failed-models` output names
 
 
-def step_outputs(report: RunReport, json_path: Optional[str], workspace: Optional[str]) -> dict[str, str]:
-    """The action's outputs for a finished run: status, failed-models (comma-separated) and report (the JSON
-    report's path relative to `workspace` with '/' separators; absolute outside it; "" when none was written)."""
+def step_outputs(
+    report: RunReport, json_path: Optional[str], workspace: Optional[str]
+) -> dict[str, str]:
+    """The action's outputs for a finished run: status, failed-models (comma-separated) and report
+    (the JSON report's path relative to `workspace` with '/' separators; absolute outside it; ""
+    when none was written)."""
     failed = [m.name for m in report.models if m.status in FAILED_STATUSES]
     where = ""
     if json_path:
@@ -121,7 +131,9 @@ def step_outputs(report: RunReport, json_path: Optional[str], workspace: Optiona
     return {"status": report.status, "failed-models": ",".join(failed), "report": where}
 
 
-# --- annotations ----------------------------------------------------------------------------------------
+# --- annotations
+# ----------------------------------------------------------------------------------------
+
 
 @dataclass
 class _Annotation:
@@ -133,8 +145,13 @@ class _Annotation:
     message: str
 
     def render(self) -> str:
-        return command(self.kind, self.message, file=self.file, line=self.line if self.file else None,
-                       title=self.title)
+        return command(
+            self.kind,
+            self.message,
+            file=self.file,
+            line=self.line if self.file else None,
+            title=self.title,
+        )
 
 
 def _title(model: ModelResult, what: str) -> str:
@@ -146,8 +163,10 @@ def _mismatch_message(model: ModelResult) -> str:
     worst = worst_param(model)
     lines = []
     if worst is not None:
-        lines.append(f"{one_line(worst.id, 200)}: {error_phrase(worst)}; "
-                     f"{tensors_failing(len(failing), len(model.params))}.")
+        lines.append(
+            f"{one_line(worst.id, 200)}: {error_phrase(worst)}; "
+            f"{tensors_failing(len(failing), len(model.params))}."
+        )
     for d in model.diagnoses[:3]:
         confirmed = confirmation(d)
         lines.append(f"Cause {one_line(d.code, 60)}{confirmed}: {clean_text(d.message).strip()}")
@@ -155,7 +174,10 @@ def _mismatch_message(model: ModelResult) -> str:
             lines.append(f"Fix: {clean_text(d.fix).strip()}")
     if len(model.diagnoses) > 3:
         lines.append(f"{len(model.diagnoses) - 3} more diagnosis(es) in the job log.")
-    lines.append(f"Replay: seed={model.seed} precision={one_line(model.precision, 20)} mode={one_line(model.mode, 20)}")
+    lines.append(
+        f"Replay: seed={model.seed} precision={one_line(model.precision, 20)} "
+        f"mode={one_line(model.mode, 20)}"
+    )
     return "\n".join(lines)
 
 
@@ -164,8 +186,16 @@ def _notice_annotations(model: ModelResult, report: RunReport, order: int) -> li
     found = []
     for n in model.notices:
         file, line = notice_location(model, n, report)
-        found.append(_Annotation("notice", (5, order), file, line, _title(model, f"notice ({one_line(n.code, 40)})"),
-                                 clean_text(n.message).strip() or n.code))
+        found.append(
+            _Annotation(
+                "notice",
+                (5, order),
+                file,
+                line,
+                _title(model, f"notice ({one_line(n.code, 40)})"),
+                clean_text(n.message).strip() or n.code,
+            )
+        )
     return found
 
 
@@ -176,48 +206,105 @@ def _model_annotations(model: ModelResult, report: RunReport, order: int) -> lis
 def _verdict_annotations(model: ModelResult, report: RunReport, order: int) -> list[_Annotation]:
     if now_passes(model):
         file, line = config_location(model, report)
-        kind = "error" if model.status == "fail" else "warning"  # "fail": run with --fail-on-expected
-        return [_Annotation(kind, (2, order), file, line, _title(model, "now passes"),
-                            "Marked `expect: fail` but the gradients now agree: remove `expect: fail` "
-                            "from its entry so a regression is caught.")]
+        # "fail": run with --fail-on-expected
+        kind = "error" if model.status == "fail" else "warning"
+        return [
+            _Annotation(
+                kind,
+                (2, order),
+                file,
+                line,
+                _title(model, "now passes"),
+                "Marked `expect: fail` but the gradients now agree: remove `expect: "
+                "fail` from its entry so a regression is caught.",
+            )
+        ]
     if model.status == "fail":
         file, line = failure_location(model, report)
-        return [_Annotation("error", (1, -model_score(model), order), file, line,
-                            _title(model, "gradient mismatch"), _mismatch_message(model))]
+        return [
+            _Annotation(
+                "error",
+                (1, -model_score(model), order),
+                file,
+                line,
+                _title(model, "gradient mismatch"),
+                _mismatch_message(model),
+            )
+        ]
     if model.status == "expected-fail":
         file, line = failure_location(model, report)
-        return [_Annotation("notice", (0, order), file, line, _title(model, "expected gradient mismatch"),
-                            "Fails as expected (`expect: fail`).\n" + _mismatch_message(model))]
+        return [
+            _Annotation(
+                "notice",
+                (0, order),
+                file,
+                line,
+                _title(model, "expected gradient mismatch"),
+                "Fails as expected (`expect: fail`).\n" + _mismatch_message(model),
+            )
+        ]
     if model.status == "error":
         file, line = error_location(model, report)
         kind = one_line(model.error.kind, 30) if model.error else "error"
-        message = clean_text(model.error.message).strip() if model.error else "the model could not be checked"
-        return [_Annotation("error", (0, order), file, line, _title(model, f"{kind} error"), message or kind)]
+        message = (
+            clean_text(model.error.message).strip()
+            if model.error
+            else ("the model could not be checked")
+        )
+        return [
+            _Annotation(
+                "error", (0, order), file, line, _title(model, f"{kind} error"), message or kind
+            )
+        ]
     if model.status == "cancelled":
         file, line = config_location(model, report)
-        return [_Annotation("warning", (3, order), file, line, _title(model, "not checked"),
-                            "The run was cancelled before this model was checked.")]
+        return [
+            _Annotation(
+                "warning",
+                (3, order),
+                file,
+                line,
+                _title(model, "not checked"),
+                "The run was cancelled before this model was checked.",
+            )
+        ]
     if model.status == "inconclusive":  # an error only when the run was asked to fail on it
         file, line = inconclusive_location(model, report)
         kind = "error" if report.fail_on_inconclusive else "warning"
-        return [_Annotation(kind, (1, order) if kind == "error" else (2, order), file, line,
-                            _title(model, "inconclusive"),
-                            inconclusive_text(model) + f"\nReplay: seed={model.seed} "
-                            f"precision={one_line(model.precision, 20)} mode={one_line(model.mode, 20)}")]
+        return [
+            _Annotation(
+                kind,
+                (1, order) if kind == "error" else (2, order),
+                file,
+                line,
+                _title(model, "inconclusive"),
+                inconclusive_text(model) + f"\nReplay: seed={model.seed} "
+                f"precision={one_line(model.precision, 20)} "
+                f"mode={one_line(model.mode, 20)}",
+            )
+        ]
     return []
 
 
 def annotations(report: RunReport, max_per_kind: int = 10) -> tuple[list[str], int]:
-    """Workflow-command lines, most important first, at most max_per_kind per kind; and how many were left out.
+    """Workflow-command lines, most important first, at most max_per_kind per kind; and how many
+    were left out.
 
     The runner itself keeps only 10 of each kind per step, so we choose which ones, not the runner.
     """
     found: list[_Annotation] = []
     for i, error in enumerate(report.config_errors):
         file = repo_path(error.file) or repo_path(report.config_file)
-        found.append(_Annotation("error", (-1, i), file, positive_line(error.line),
-                                 f"gradcheck-ci: {one_line(error.kind, 30)} error",
-                                 clean_text(error.message).strip() or "configuration error"))
+        found.append(
+            _Annotation(
+                "error",
+                (-1, i),
+                file,
+                positive_line(error.line),
+                f"gradcheck-ci: {one_line(error.kind, 30)} error",
+                clean_text(error.message).strip() or "configuration error",
+            )
+        )
     for order, model in enumerate(report.models):
         found.extend(_model_annotations(model, report, order))
     lines: list[str] = []

@@ -1,4 +1,5 @@
 """The JSON report: the machine-readable record of a run, and the input of `gradcheck-ci merge`."""
+
 from __future__ import annotations
 
 import json
@@ -13,8 +14,8 @@ from ..core.results import REPORT_SCHEMA, ErrorInfo, ModelResult, RunReport
 from .atomic import write_atomic
 from .validity import check_report
 
-# Strict JSON has no NaN/Infinity. A NaN gradient is a finding, so it is kept as a string rather than
-# lost as null; read_json turns these strings back into floats in the fields that are floats.
+# Strict JSON has no NaN/Infinity. A NaN gradient is a finding, so it is kept as a string rather
+# than lost as null; read_json turns these strings back into floats in the fields that are floats.
 _NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 _SURROGATES = re.compile("[\ud800-\udfff]")
 _PARAM_FLOATS = ("max_abs_err", "max_rel_err", "tolerance", "analytic", "numeric")
@@ -29,9 +30,11 @@ def _float(value: float) -> float | str:
 
 
 def to_strict(value: Any) -> Any:
-    """A JSON-serialisable copy: non-finite floats as strings, numpy scalars/arrays as Python values."""
+    """A JSON-serialisable copy: non-finite floats as strings, numpy scalars/arrays as Python
+    values."""
     if isinstance(value, str):
-        return _SURROGATES.sub("\ufffd", value)  # lone surrogates are not valid UTF-8 (nor portable JSON)
+        # lone surrogates are not valid UTF-8 (nor portable JSON)
+        return _SURROGATES.sub("\ufffd", value)
     if value is None or isinstance(value, (bool, int)):
         return value
     if isinstance(value, float):
@@ -46,7 +49,10 @@ def to_strict(value: Any) -> Any:
 
 
 def render_json(report: RunReport) -> str:
-    return json.dumps(to_strict(report.to_json()), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    return (
+        json.dumps(to_strict(report.to_json()), indent=2, ensure_ascii=False, allow_nan=False)
+        + "\n"
+    )
 
 
 def write_json(report: RunReport, path: str) -> None:
@@ -60,7 +66,8 @@ def _restore(value: Any) -> Any:
 
 
 def _restore_floats(data: dict[str, Any]) -> None:
-    """Back to floats where floats belong; anything of the wrong shape is left for check_report to name."""
+    """Back to floats where floats belong; anything of the wrong shape is left for check_report to
+    name."""
     if "seconds" in data and not isinstance(data["seconds"], dict):
         data["seconds"] = _restore(data["seconds"])
     models = data.get("models")
@@ -78,8 +85,10 @@ def _restore_floats(data: dict[str, Any]) -> None:
 
 
 def read_json(path: str) -> RunReport:
-    """Load a report written by render_json. Raises ValueError, one sentence, for anything that is not one."""
-    if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO or a device would be read for ever (OSError: missing)
+    """Load a report written by render_json. Raises ValueError, one sentence, for anything that is
+    not one."""
+    # a FIFO or a device would be read for ever (OSError: missing)
+    if not stat.S_ISREG(os.stat(path).st_mode):
         raise ValueError("not a regular file (a pipe, a device or a socket)")
     with open(path, encoding="utf-8") as handle:
         try:
@@ -101,10 +110,12 @@ def read_json(path: str) -> RunReport:
 
 
 def merge_reports(reports: list[RunReport]) -> RunReport:
-    """One report from the shards of a matrix run: models by config line then name, config errors once.
+    """One report from the shards of a matrix run: models by config line then name, config errors
+    once.
 
-    Raises ValueError when there is nothing to merge or when the reports overlap (a model checked twice).
-    Whether the shards make one whole run is shards.check_whole's job, before this. Linear in the models.
+    Raises ValueError when there is nothing to merge or when the reports overlap (a model checked
+    twice). Whether the shards make one whole run is shards.check_whole's job, before this. Linear
+    in the models.
     """
     if not reports:
         raise ValueError("nothing to merge")
@@ -114,8 +125,10 @@ def merge_reports(reports: list[RunReport]) -> RunReport:
     counts = Counter(m.name for m in models)
     twice = sorted(name for name, count in counts.items() if count > 1)
     if twice:
-        raise ValueError(f"the reports overlap: {', '.join(twice[:10])} checked more than once "
-                         "(merge the reports of one run's shards, each once)")
+        raise ValueError(
+            f"the reports overlap: {', '.join(twice[:10])} checked more than once "
+            "(merge the reports of one run's shards, each once)"
+        )
     errors: list[ErrorInfo] = []
     seen: set[tuple[object, ...]] = set()
     for error in (e for r in reports for e in r.config_errors):
@@ -125,14 +138,22 @@ def merge_reports(reports: list[RunReport]) -> RunReport:
             errors.append(error)
     # Shards run side by side; the merged time is the machine time they spent together.
     versions = {r.version for r in reports}
-    return RunReport(config_file=reports[0].config_file, models=models, config_errors=errors, shard=None,
-                     seconds=sum(r.seconds for r in reports), version=versions.pop() if len(versions) == 1 else None,
-                     changed_since=reports[0].changed_since,
-                     fail_on_inconclusive=any(r.fail_on_inconclusive for r in reports), plan=reports[0].plan)
+    return RunReport(
+        config_file=reports[0].config_file,
+        models=models,
+        config_errors=errors,
+        shard=None,
+        seconds=sum(r.seconds for r in reports),
+        version=versions.pop() if len(versions) == 1 else None,
+        changed_since=reports[0].changed_since,
+        fail_on_inconclusive=any(r.fail_on_inconclusive for r in reports),
+        plan=reports[0].plan,
+    )
 
 
 def _invalid_entries_once(models: list[ModelResult]) -> list[ModelResult]:
-    """Every shard reports the models whose gradcheck.yml entry is invalid: keep each such error once."""
+    """Every shard reports the models whose gradcheck.yml entry is invalid: keep each such error
+    once."""
     seen: set[tuple[object, ...]] = set()
     kept = []
     for model in models:

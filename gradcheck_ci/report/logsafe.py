@@ -1,17 +1,20 @@
 """Text for the GitHub Actions log that can never start a workflow command.
 
-The runner reads every line a step prints (stdout and stderr) for commands: `::name::` at the start of a line
-after leading whitespace, and the older `##[name]` anywhere in a line; CR, LF and CRLF each end a line
-(.NET's ReadLine). Under Actions the CLI writes everything through CommandSafeStream, so user text in any
-message (a gradcheck.yml key, an exception, a model's own output) is neutralised; only the commands the
-console builds itself (report/github.py) go out as they are, through CommandSafeStream.command().
+The runner reads every line a step prints (stdout and stderr) for commands: `::name::` at the start
+of a line after leading whitespace, and the older `##[name]` anywhere in a line; CR, LF and CRLF
+each end a line (.NET's ReadLine). Under Actions the CLI writes everything through
+CommandSafeStream, so user text in any message (a gradcheck.yml key, an exception, a model's own
+output) is neutralised; only the commands the console builds itself (report/github.py) go out as
+they are, through CommandSafeStream.command().
 """
+
 from __future__ import annotations
 
 import re
 from typing import Any, TextIO
 
-ZWSP = "\u200b"  # not whitespace to the runner's TrimStart, so it breaks "::" and "##[" and stays invisible
+# not whitespace to the runner's TrimStart, so it breaks "::" and "##[" and stays invisible
+ZWSP = "\u200b"
 _LINES = re.compile(r"(\r\n|\r|\n)")
 _LEADING_COMMAND = re.compile(r"^(\s*):(?=:)")
 
@@ -22,15 +25,17 @@ def neutralise_line(line: str) -> str:
 
 
 def neutralise(text: str) -> str:
-    """`text` with a zero-width space inside every '##[' and every line-leading '::'; line breaks kept as they are."""
+    """`text` with a zero-width space inside every '##[' and every line-leading '::'; line breaks
+    kept as they are."""
     parts = _LINES.split(text)
     parts[::2] = [neutralise_line(line) for line in parts[::2]]
     return "".join(parts)
 
 
 def _line_state(line: str) -> str:
-    """The shortest text that neutralises the rest of a line the way `line` would: whether the line is still
-    at its start (whitespace and at most one ':' so far), else its last two characters (half of a '##[')."""
+    """The shortest text that neutralises the rest of a line the way `line` would: whether the line
+    is still at its start (whitespace and at most one ':' so far), else its last two characters
+    (half of a '##[')."""
     stripped = line.lstrip()
     if stripped in ("", ":"):
         return line[:1] + stripped if line[:1].isspace() else stripped
@@ -38,7 +43,8 @@ def _line_state(line: str) -> str:
 
 
 class CommandSafeStream:
-    """A text stream that neutralises whatever is written to it, even a command split over several writes."""
+    """A text stream that neutralises whatever is written to it, even a command split over several
+    writes."""
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
@@ -48,13 +54,15 @@ class CommandSafeStream:
         if not text:
             return 0
         joined = self._line + text
-        # Neutralising only inserts before a character of `text`, so the carried part comes out unchanged.
-        self.stream.write(neutralise(joined)[len(self._line):])
+        # Neutralising only inserts before a character of `text`, so the carried part comes out
+        # unchanged.
+        self.stream.write(neutralise(joined)[len(self._line) :])
         self._line = _line_state(_LINES.split(joined)[-1])
         return len(text)
 
     def command(self, line: str) -> None:
-        """A workflow command the console built (escaped by report/github.py): written on a line of its own."""
+        """A workflow command the console built (escaped by report/github.py): written on a line of
+        its own."""
         self.stream.write(("\n" if self._line else "") + line + "\n")
         self._line = ""
 

@@ -3,6 +3,7 @@
 Under GitHub Actions this text goes to the log the runner parses for workflow commands, so user text
 (names, messages) can never produce a line that the runner reads as a command: see _neutralise.
 """
+
 from __future__ import annotations
 
 from ..core.results import ModelResult, RunReport
@@ -26,17 +27,34 @@ from .common import (
 )
 from .logsafe import neutralise_line
 
-_WORDS = {"pass": "PASS", "fail": "FAIL", "expected-fail": "XFAIL", "error": "ERROR", "cancelled": "CANCELLED",
-          "skipped": "SKIPPED", "inconclusive": "INCONCLUSIVE"}
-_COLORS = {"PASS": "32", "FAIL": "31", "XFAIL": "33", "XPASS": "33", "ERROR": "1;31", "CANCELLED": "33",
-           "SKIPPED": "36", "INCONCLUSIVE": "33"}
+_WORDS = {
+    "pass": "PASS",
+    "fail": "FAIL",
+    "expected-fail": "XFAIL",
+    "error": "ERROR",
+    "cancelled": "CANCELLED",
+    "skipped": "SKIPPED",
+    "inconclusive": "INCONCLUSIVE",
+}
+_COLORS = {
+    "PASS": "32",
+    "FAIL": "31",
+    "XFAIL": "33",
+    "XPASS": "33",
+    "ERROR": "1;31",
+    "CANCELLED": "33",
+    "SKIPPED": "36",
+    "INCONCLUSIVE": "33",
+}
 _MAX_NOTES = 10  # tensor notes shown per model
 _CONFIRMATION: dict[object, str] = {True: " (confirmed)", False: " (not confirmed by ablation)"}
-_MAX_ROWS = 50  # tensors listed per model; longer tables keep the failing ones first and hide the rest
+# tensors listed per model; longer tables keep the failing ones first and hide the rest
+_MAX_ROWS = 50
 
 
 def _neutralise(text: str) -> str:
-    """No line may start with '::' (after leading whitespace) nor contain '##[' (the runner's old syntax)."""
+    """No line may start with '::' (after leading whitespace) nor contain '##[' (the runner's old
+    syntax)."""
     # every kind of line break, CR included, becomes '\n'
     return "\n".join(neutralise_line(line) for line in text.splitlines())
 
@@ -46,7 +64,11 @@ def _paint(word: str, color: bool) -> str:
 
 
 def _status_word(model: ModelResult) -> str:
-    return "XPASS" if now_passes(model) else _WORDS.get(model.status, one_line(model.status, 20).upper())
+    return (
+        "XPASS"
+        if now_passes(model)
+        else _WORDS.get(model.status, one_line(model.status, 20).upper())
+    )
 
 
 def _block(text: object, indent: str) -> list[str]:
@@ -59,8 +81,10 @@ def _table(rows: list[list[str]], right: set[int], indent: str = "  ") -> list[s
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     out = []
     for row in rows:
-        cells = [cell.rjust(w) if i in right else cell.ljust(w)
-                 for i, (cell, w) in enumerate(zip(row, widths))]
+        cells = [
+            cell.rjust(w) if i in right else cell.ljust(w)
+            for i, (cell, w) in enumerate(zip(row, widths))
+        ]
         out.append((indent + "  ".join(cells)).rstrip())
     return out
 
@@ -74,12 +98,35 @@ def _param_rows(model: ModelResult) -> tuple[list[list[str]], int]:
         keep = {id(p) for p in failing[:_MAX_ROWS] + passing[: max(0, _MAX_ROWS - len(failing))]}
         hidden = len(params) - len(keep)
         params = [p for p in params if id(p) in keep]
-    rows = [["tensor", "shape", "status", "measured", "abs err", "rel err", "tolerance", "sensitivity", "worst index",
-             "location"]]
+    rows = [
+        [
+            "tensor",
+            "shape",
+            "status",
+            "measured",
+            "abs err",
+            "rel err",
+            "tolerance",
+            "sensitivity",
+            "worst index",
+            "location",
+        ]
+    ]
     for p in params:
-        rows.append([one_line(p.id, 80), shape_text(p.shape), one_line(p.status, 12), measured(p), num(p.max_abs_err),
-                     num(p.max_rel_err), num(p.tolerance), num(p.sensitivity), index_text(p.worst_index),
-                     one_line(where(repo_path(p.file), positive_line(p.line)))])
+        rows.append(
+            [
+                one_line(p.id, 80),
+                shape_text(p.shape),
+                one_line(p.status, 12),
+                measured(p),
+                num(p.max_abs_err),
+                num(p.max_rel_err),
+                num(p.tolerance),
+                num(p.sensitivity),
+                index_text(p.worst_index),
+                one_line(where(repo_path(p.file), positive_line(p.line))),
+            ]
+        )
     return rows, hidden
 
 
@@ -96,7 +143,9 @@ def _diagnosis_lines(m: ModelResult) -> list[str]:
     for d in m.diagnoses:
         confirmed = _CONFIRMATION.get(d.confirmed, "")
         loc = where(repo_path(d.file), positive_line(d.line))
-        lines.append(f"  diagnosis {one_line(d.code, 60)}{confirmed}" + (f" at {loc}" if loc else ""))
+        lines.append(
+            f"  diagnosis {one_line(d.code, 60)}{confirmed}" + (f" at {loc}" if loc else "")
+        )
         lines.extend(_block(d.message, "    "))
         if d.fix:
             fix = _block(d.fix, "    ")
@@ -106,7 +155,8 @@ def _diagnosis_lines(m: ModelResult) -> list[str]:
 
 
 def _data_lines(m: ModelResult) -> list[str]:
-    """The shape (and dtype) each input was checked at: a fixed InputLayer shape can differ from `data:`."""
+    """The shape (and dtype) each input was checked at: a fixed InputLayer shape can differ from
+    `data:`."""
     shapes = m.data.get("shapes") if isinstance(m.data, dict) else None
     if not isinstance(shapes, dict) or not shapes:
         return []
@@ -121,7 +171,8 @@ def _data_lines(m: ModelResult) -> list[str]:
 
 
 def _compile_lines(m: ModelResult) -> list[str]:
-    """What compiling cost and whether the function cache served it (extra["compile"], fncache.summary)."""
+    """What compiling cost and whether the function cache served it (extra["compile"],
+    fncache.summary)."""
     compile_info = m.extra.get("compile") if isinstance(m.extra, dict) else None
     if not isinstance(compile_info, dict):
         return []
@@ -129,8 +180,10 @@ def _compile_lines(m: ModelResult) -> list[str]:
     text = f"compile {seconds:.1f}s: " + _cache_text(compile_info)
     diagnosis = m.extra.get("diagnosis_compile")
     if isinstance(diagnosis, dict) and diagnosis.get("functions"):
-        text += (f"; the diagnosis compiled {diagnosis.get('functions')} more in "
-                 f"{float(diagnosis.get('seconds') or 0.0):.1f}s ({_cache_text(diagnosis)})")
+        text += (
+            f"; the diagnosis compiled {diagnosis.get('functions')} more in "
+            f"{float(diagnosis.get('seconds') or 0.0):.1f}s ({_cache_text(diagnosis)})"
+        )
     return ["  " + one_line(text, 300)]
 
 
@@ -139,7 +192,10 @@ def _cache_text(info: dict[str, object]) -> str:
     if cache == "hit":
         return "loaded from the function cache"
     if cache == "partial":
-        return f"{info.get('hits')} of {info.get('functions')} functions loaded from the function cache"
+        return (
+            f"{info.get('hits')} of {info.get('functions')} functions loaded from the function "
+            f"cache"
+        )
     if cache == "miss":
         kept = " (kept for the next run)" if info.get("stored") else ""
         why = f", {info.get('reason')}" if info.get("reason") else ""
@@ -169,8 +225,9 @@ def _error_lines(m: ModelResult) -> list[str]:
         file, line = repo_path(m.error.file), positive_line(m.error.line)
     else:
         file, line = repo_path(m.config_file), positive_line(m.config_line)
-    return ([f"  {one_line(m.error.kind, 20)} error" + (f" at {where(file, line)}:" if file else ":")]
-            + _block(m.error.message, "    "))
+    return [
+        f"  {one_line(m.error.kind, 20)} error" + (f" at {where(file, line)}:" if file else ":")
+    ] + _block(m.error.message, "    ")
 
 
 def _tensor_lines(m: ModelResult) -> list[str]:
@@ -192,20 +249,28 @@ def render_model(result: ModelResult, color: bool = False) -> str:
     word = _status_word(m)
     total = (m.seconds or {}).get("total", 0.0) or 0.0
     stack = f"  {stack_text(m)}" if stack_text(m) else ""
-    header = (f"{_paint(word, color)} {one_line(m.name, 200)}  {one_line(m.precision, 20)} {one_line(m.mode, 20)}"
-              f"{stack}  evaluations={m.evaluations}  {total:.1f}s  seed={m.seed}")
+    header = (
+        f"{_paint(word, color)} {one_line(m.name, 200)}  {one_line(m.precision, 20)} "
+        f"{one_line(m.mode, 20)}{stack}  evaluations={m.evaluations}  {total:.1f}s  "
+        f"seed={m.seed}"
+    )
     if m.status == "skipped":  # not checked in this run: no precision, mode or time to show
         header = f"{_paint(word, color)} {one_line(m.name, 200)}"
     lines = [header]
     if word == "XPASS":
-        lines.append("  expected to fail (expect: fail) but the gradients now agree: remove `expect: fail`")
+        lines.append(
+            "  expected to fail (expect: fail) but the gradients now agree: remove `expect: fail`"
+        )
     lines.extend(_data_lines(m))
     lines.extend(_compile_lines(m))
     if m.status == "skipped":
         lines.append("  skipped: " + skip_text(m))
     elif m.skipped is not None:  # a known failure, not checked again: its last findings stand
-        lines.append(f"  {m.status} as last checked: {skip_text(m)}, so it was not checked again; the failure "
-                     "stands until it is (or the entry says `expect: fail`)")
+        lines.append(
+            f"  {m.status} as last checked: {skip_text(m)}, so it was not checked again; "
+            f"the failure "
+            "stands until it is (or the entry says `expect: fail`)"
+        )
     lines.extend(_error_lines(m))
     lines.extend(_tensor_lines(m))
     if m.status == "inconclusive":
@@ -216,7 +281,10 @@ def render_model(result: ModelResult, color: bool = False) -> str:
         if isinstance(profile, dict) and profile.get("summary"):
             lines.append("  profile: " + one_line(str(profile["summary"]), 300))
     if m.status == "fail" and word != "XPASS" and not m.diagnoses and worst_param(m) is not None:
-        lines.append("  no known cause matched; the table shows where analytic and numeric gradients disagree")
+        lines.append(
+            "  no known cause matched; the table shows where analytic and numeric "
+            "gradients disagree"
+        )
     return _neutralise("\n".join(lines))
 
 
@@ -238,21 +306,36 @@ def render_summary(report: RunReport, color: bool = False) -> str:
         parts.insert(2, f"{counts['inconclusive']} inconclusive")
     if counts["skipped"]:  # only runs with --changed-since skip models
         parts.append(f"{counts['skipped']} skipped (unchanged)")
-    lines = [f"gradcheck-ci: {len(report.models)} model(s): " + ", ".join(parts) + f" in {report.seconds:.1f}s"
-             + (f" (shard {one_line(report.shard, 20)})" if report.shard else "")]
+    lines = [
+        f"gradcheck-ci: {len(report.models)} model(s): " + ", ".join(parts) + f" in "
+        f"{report.seconds:.1f}s"
+        + (f" (shard {one_line(report.shard, 20)})" if report.shard else "")
+    ]
 
     def names(models: list[ModelResult]) -> str:
         shown = ", ".join(one_line(m.name, 80) for m in models[:10])
         return shown + (f" and {len(models) - 10} more" if len(models) > 10 else "")
 
     groups = [
-        ("unexpected gradient mismatch", [m for m in report.models if m.status == "fail" and not now_passes(m)]),
+        (
+            "unexpected gradient mismatch",
+            [m for m in report.models if m.status == "fail" and not now_passes(m)],
+        ),
         ("could not be checked", [m for m in report.models if m.status == "error"]),
         ("not reached (run cancelled)", [m for m in report.models if m.status == "cancelled"]),
-        ("expected to fail but now pass (remove `expect: fail`)", [m for m in report.models if now_passes(m)]),
-        ("could not be judged (inconclusive" + ("; --fail-on-inconclusive fails the run)" if
-                                                report.fail_on_inconclusive else ": not a failure)"),
-         [m for m in report.models if m.status == "inconclusive"]),
+        (
+            "expected to fail but now pass (remove `expect: fail`)",
+            [m for m in report.models if now_passes(m)],
+        ),
+        (
+            "could not be judged (inconclusive"
+            + (
+                "; --fail-on-inconclusive fails the run)"
+                if report.fail_on_inconclusive
+                else ": not a failure)"
+            ),
+            [m for m in report.models if m.status == "inconclusive"],
+        ),
     ]
     for label, models in groups:
         if models:

@@ -1,11 +1,13 @@
-"""Blame the user's code for an error: which file and line of the repository an exception comes from.
+"""Blame the user's code for an error: which file and line of the repository an exception comes
+from.
 
-Every error about a model names a place the user can open: the innermost frame of a traceback that lies
-in the repository (sites.py finds it), else the `def` of the factory or loss. Also here: the hints for code
-written for a newer Lasagne or for Theano's removed CUDA backend, and which escaped exceptions are the
-model's fault. The text of messages is cleaned by messages.py; float32 variables in a float64 check are
-float32_sites.py's.
+Every error about a model names a place the user can open: the innermost frame of a traceback that
+lies in the repository (sites.py finds it), else the `def` of the factory or loss. Also here: the
+hints for code written for a newer Lasagne or for Theano's removed CUDA backend, and which escaped
+exceptions are the model's fault. The text of messages is cleaned by messages.py; float32 variables
+in a float64 check are float32_sites.py's.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -25,15 +27,22 @@ from .sites import CallSite, is_inside, is_library, is_users, relative, user_fra
 
 # ---------------------------------------------------------------- errors raised by the user's code
 
-def user_code_error(exc: BaseException, root: str, doing: str,
-                    fallback: tuple[str, int | None]) -> ModelLoadError:
+
+def user_code_error(
+    exc: BaseException, root: str, doing: str, fallback: tuple[str, int | None]
+) -> ModelLoadError:
     """Turn an exception from user code into a message naming the user's file and line."""
     if isinstance(exc, SyntaxError) and exc.filename and is_inside(exc.filename, root):
         return _syntax_error(exc, root, doing)
     frames = traceback.extract_tb(exc.__traceback__)
     site = user_frame(frames, root)
     location = (site.file, site.line) if site else fallback
-    for explain in (_process_ended, _stopped_by_a_guard, _from_another_era, _needs_what_is_not_there):
+    for explain in (
+        _process_ended,
+        _stopped_by_a_guard,
+        _from_another_era,
+        _needs_what_is_not_there,
+    ):
         error = explain(exc, root, doing, site, location)
         if error is not None:
             return error
@@ -44,53 +53,88 @@ Location = tuple[str, int | None]
 
 
 def _text(exc: BaseException, root: str) -> str:
-    return f"{type(exc).__name__}: {clean_message(without_library_paths(legacy.exception_text(exc)), root)}".strip()
+    return (
+        f"{type(exc).__name__}: "
+        f"{clean_message(without_library_paths(legacy.exception_text(exc)), root)}"
+    ).strip()
 
 
-def _process_ended(exc: BaseException, root: str, doing: str, site: CallSite | None,
-                   location: Location) -> ModelLoadError | None:
+def _process_ended(
+    exc: BaseException, root: str, doing: str, site: CallSite | None, location: Location
+) -> ModelLoadError | None:
     """Out of memory, exit(), a script's argument parser."""
     if isinstance(exc, MemoryError):
-        return ModelLoadError(f"out of memory {doing} (MemoryError: the model's `memory` limit in gradcheck.yml "
-                              "is too small for it, or the code allocates far more than it needs)",
-                              *location, kind="memory")
+        return ModelLoadError(
+            f"out of memory {doing} (MemoryError: the model's `memory` limit in "
+            f"gradcheck.yml "
+            "is too small for it, or the code allocates far more than it needs)",
+            *location,
+            kind="memory",
+        )
     if not isinstance(exc, SystemExit):
         return None
-    if any(os.path.basename(f.filename) == "argparse.py" for f in traceback.extract_tb(exc.__traceback__)):
-        return ModelLoadError(f"the code parses the command line {doing} and exited ({exc.code!r}): gradcheck-ci "
-                              "runs it without your script's arguments; give every argument a default, or parse "
-                              "them under `if __name__ == '__main__':` and pass them to the factory", *location)
-    return ModelLoadError(f"the code called exit({exc.code!r}) {doing}; a factory must return the output "
-                          "layer (raise an exception to report a problem)", *location)
+    if any(
+        os.path.basename(f.filename) == "argparse.py"
+        for f in traceback.extract_tb(exc.__traceback__)
+    ):
+        return ModelLoadError(
+            f"the code parses the command line {doing} and exited "
+            f"({exc.code!r}): gradcheck-ci "
+            "runs it without your script's arguments; give every argument a "
+            "default, or parse them under `if __name__ == '__main__':` and pass "
+            "them to the factory",
+            *location,
+        )
+    return ModelLoadError(
+        f"the code called exit({exc.code!r}) {doing}; a factory must return the "
+        f"output "
+        "layer (raise an exception to report a problem)",
+        *location,
+    )
 
 
-def _stopped_by_a_guard(exc: BaseException, root: str, doing: str, site: CallSite | None,
-                        location: Location) -> ModelLoadError | None:
+def _stopped_by_a_guard(
+    exc: BaseException, root: str, doing: str, site: CallSite | None, location: Location
+) -> ModelLoadError | None:
     """The import limit or the network guard (guard.py)."""
     if isinstance(exc, guard.TooSlow):
         where = f", at {site.file}:{site.line} when it was stopped" if site else ""
-        return ModelLoadError(f"{doing} {exc}{where}: the module does work when it is imported, such as training a "
-                              "network or loading data, and a factory's module should only define functions; move "
-                              "that work under `if __name__ == '__main__':` or into a function (the limit is half "
-                              "the model's `timeout`, at most 60 s)", *location, kind="load")
+        return ModelLoadError(
+            f"{doing} {exc}{where}: the module does work when it is imported, "
+            f"such as training a "
+            "network or loading data, and a factory's module should only define "
+            "functions; move that work under `if __name__ == '__main__':` or "
+            "into a function (the limit is half the model's `timeout`, at most "
+            "60 s)",
+            *location,
+            kind="load",
+        )
     network = _network_attempt(exc, root)
     if network is not None:
         host, at = network
-        return ModelLoadError(f"the code tried to reach the network ({host}) {doing}: gradcheck-ci runs models "
-                              "without network access, and a gradient check needs no data set or trained weights; "
-                              "download outside the factory (under `if __name__ == '__main__':`), or make the "
-                              "factory build the network without it", *(at or location), kind="load")
+        return ModelLoadError(
+            f"the code tried to reach the network ({host}) {doing}: gradcheck-ci "
+            f"runs models "
+            "without network access, and a gradient check needs no data set or "
+            "trained weights; download outside the factory (under `if __name__ "
+            "== '__main__':`), or make the factory build the network without it",
+            *(at or location),
+            kind="load",
+        )
     return None
 
 
-def _from_another_era(exc: BaseException, root: str, doing: str, site: CallSite | None,
-                      location: Location) -> ModelLoadError | None:
-    """Python 2, float32 variables in a float64 check, Lasagne master, Theano's CUDA backend, Python 2 division.
-    The explanation replaces Python's words, which can mislead (a missing 'nose' module for cuDNN layers, an
-    argument refused by MergeLayer for the LSTMLayer the user wrote)."""
+def _from_another_era(
+    exc: BaseException, root: str, doing: str, site: CallSite | None, location: Location
+) -> ModelLoadError | None:
+    """Python 2, float32 variables in a float64 check, Lasagne master, Theano's CUDA backend, Python
+    2 division. The explanation replaces Python's words, which can mislead (a missing 'nose' module
+    for cuDNN layers, an argument refused by MergeLayer for the LSTMLayer the user wrote)."""
     old = legacy.python2_runtime(exc)
     if old and site is not None:
-        return ModelLoadError(f"{site.file} {legacy.PYTHON2}: {old} at line {site.line}", site.file, site.line)
+        return ModelLoadError(
+            f"{site.file} {legacy.PYTHON2}: {old} at line {site.line}", site.file, site.line
+        )
     float32 = float32_explanation(exc, _text(exc, root))
     if float32:
         return ModelLoadError(float32[0], *(float32[1] or location), kind="build")
@@ -98,11 +142,17 @@ def _from_another_era(exc: BaseException, root: str, doing: str, site: CallSite 
     if gpu:
         return ModelLoadError(f"{gpu} ({doing})", *location)
     user_class = legacy.refusing_class(exc.__traceback__, lambda f: is_users(f, root))
-    # on Lasagne master, a missing Lasagne name is a typo (or newer still), not a reason to go to master
-    master = legacy.lasagne_master(exc, user_class) if lasagne_stacks.current() == lasagne_stacks.RELEASE else None
+    # on Lasagne master, a missing Lasagne name is a typo (or newer still), not a reason to go to
+    # master
+    master = (
+        legacy.lasagne_master(exc, user_class)
+        if lasagne_stacks.current() == lasagne_stacks.RELEASE
+        else None
+    )
     if master:
         error = ModelLoadError(f"{master} ({doing})", *location)
-        error.master_api = legacy.master_api(exc, user_class)  # `lasagne: auto` checks it on master instead
+        # `lasagne: auto` checks it on master instead
+        error.master_api = legacy.master_api(exc, user_class)
         return error
     division = legacy.python3_division(exc)
     if division:
@@ -110,44 +160,73 @@ def _from_another_era(exc: BaseException, root: str, doing: str, site: CallSite 
     return None
 
 
-def _needs_what_is_not_there(exc: BaseException, root: str, doing: str, site: CallSite | None,
-                             location: Location) -> ModelLoadError | None:
+def _needs_what_is_not_there(
+    exc: BaseException, root: str, doing: str, site: CallSite | None, location: Location
+) -> ModelLoadError | None:
     """A data or weight file that is not committed, a package gradcheck-ci's environment lacks."""
     if site is None:
         return None
     if isinstance(exc, FileNotFoundError):
-        return ModelLoadError(f"{_text(exc, root)} ({doing}): the check runs in the repository as it is checked out, "
-                              "without data or weight files that are not committed; a gradient check needs neither: "
-                              "make loading them optional (gradcheck-ci draws the weights from `seed`)", *location)
+        return ModelLoadError(
+            f"{_text(exc, root)} ({doing}): the check runs in the repository as "
+            f"it is checked out, "
+            "without data or weight files that are not committed; a gradient "
+            "check needs neither: make loading them optional (gradcheck-ci draws "
+            "the weights from `seed`)",
+            *location,
+        )
     missing = getattr(exc, "name", None) if isinstance(exc, ModuleNotFoundError) else None
     if missing:  # a package the user's code needs, not one of the repository's modules
-        return ModelLoadError(f"{_text(exc, root)} ({doing}): the check runs with gradcheck-ci's packages (numpy, "
-                              f"scipy, Theano 1.0.5, Lasagne 0.1); install {missing.split('.')[0]!r} where it runs, "
-                              "or import it only where the network is not built (under `if __name__ == "
-                              "'__main__':`)", *location)
+        return ModelLoadError(
+            f"{_text(exc, root)} ({doing}): the check runs with gradcheck-ci's "
+            f"packages (numpy, scipy, Theano 1.0.5, Lasagne 0.1); install "
+            f"{missing.split('.')[0]!r} where it runs, "
+            "or import it only where the network is not built (under `if "
+            "__name__ == '__main__':`)",
+            *location,
+        )
     return None
 
 
 def network_notices(root: str) -> list[Notice]:
-    """A notice for each place the model's code tried to reach the network and carried on without it."""
+    """A notice for each place the model's code tried to reach the network and carried on without
+    it."""
     notices: list[Notice] = []
     for attempt in guard.attempts:
         site = user_frame(attempt.stack, root)
-        message = (f"the model's code tried to reach the network ({attempt.host}); gradcheck-ci runs models without "
-                   "network access, so the connection was refused and the code carried on without it")
-        if not any(n.message == message and n.line == (site.line if site else None) for n in notices):
-            notices.append(Notice(message, "network", site.file if site else None, site.line if site else None))
+        message = (
+            f"the model's code tried to reach the network ({attempt.host}); gradcheck-ci "
+            f"runs models without "
+            "network access, so the connection was refused and the code carried on without "
+            "it"
+        )
+        if not any(
+            n.message == message and n.line == (site.line if site else None) for n in notices
+        ):
+            notices.append(
+                Notice(message, "network", site.file if site else None, site.line if site else None)
+            )
     return notices
 
 
 def _syntax_error(exc: SyntaxError, root: str, doing: str) -> ModelLoadError:
     file = relative(str(exc.filename), root)
     if "codec can't decode" in str(exc.msg) or str(exc.msg).startswith("Non-UTF-8"):
-        return ModelLoadError(f"{file} is not valid UTF-8 ({exc.msg}); save it as UTF-8 (or declare its "
-                              "encoding with a '# -*- coding: ... -*-' line)", file, exc.lineno)
+        return ModelLoadError(
+            f"{file} is not valid UTF-8 ({exc.msg}); save it as UTF-8 (or "
+            f"declare its "
+            "encoding with a '# -*- coding: ... -*-' line)",
+            file,
+            exc.lineno,
+        )
     if isinstance(exc, TabError):
-        return ModelLoadError(f"{file} {legacy.PYTHON2}: tabs mixed with spaces in its indentation at line "
-                              f"{exc.lineno} (Python 3 refuses them; indent with spaces only)", file, exc.lineno)
+        return ModelLoadError(
+            f"{file} {legacy.PYTHON2}: tabs mixed with spaces in its indentation "
+            f"at line {exc.lineno} (Python 3 refuses them; indent with spaces "
+            f"only)",
+            file,
+            exc.lineno,
+        )
     old = legacy.python2_construct(str(exc.filename), exc.lineno)
     if old is not None:
         construct, line = old
@@ -156,29 +235,39 @@ def _syntax_error(exc: SyntaxError, root: str, doing: str) -> ModelLoadError:
 
 
 def _network_attempt(exc: BaseException, root: str) -> tuple[str, tuple[str, int] | None] | None:
-    """(host, the user's line) when `exc` comes from a blocked network connection (guard.no_network)."""
+    """(host, the user's line) when `exc` comes from a blocked network connection
+    (guard.no_network)."""
     if not guard.attempts:
         return None
     seen: list[BaseException] = []
     current: BaseException | None = exc
-    while current is not None and current not in seen:  # the exception, what it wraps, what it was raised from
+    # the exception, what it wraps, what it was raised from
+    while current is not None and current not in seen:
         seen.append(current)
         reason = getattr(current, "reason", None)
-        current = reason if isinstance(reason, BaseException) else (current.__cause__ or current.__context__)
+        current = (
+            reason
+            if isinstance(reason, BaseException)
+            else (current.__cause__ or current.__context__)
+        )
     names = {cls.__name__ for e in seen for cls in type(e).__mro__}
     if not any(isinstance(e, guard.NetworkBlocked) for e in seen) and not (
-            names & {"URLError", "HTTPError", "ConnectionError", "gaierror", "timeout", "SSLError"}):
+        names & {"URLError", "HTTPError", "ConnectionError", "gaierror", "timeout", "SSLError"}
+    ):
         return None
     attempt = guard.attempts[-1]
     site = user_frame(attempt.stack, root)
     return attempt.host, ((site.file, site.line) if site else None)
 
 
-def unexpected_error(exc: BaseException, root: str, spec: ModelSpec, config_file: str) -> ModelLoadError | None:
-    """An exception that escaped the check: the model's fault (a ModelLoadError to report) or ours (None).
+def unexpected_error(
+    exc: BaseException, root: str, spec: ModelSpec, config_file: str
+) -> ModelLoadError | None:
+    """An exception that escaped the check: the model's fault (a ModelLoadError to report) or ours
+    (None).
 
-    It is the model's when the traceback passes through the repository's code (a custom layer's or op's
-    method) or when Theano says the graph cannot be differentiated.
+    It is the model's when the traceback passes through the repository's code (a custom layer's or
+    op's method) or when Theano says the graph cannot be differentiated.
     """
     root = os.path.realpath(root)
     name = type(exc).__name__
@@ -187,31 +276,46 @@ def unexpected_error(exc: BaseException, root: str, spec: ModelSpec, config_file
         return ModelLoadError(float32[0], *(float32[1] or (config_file, spec.line)), kind="build")
     text = legacy.exception_text(exc)
     if name in ("NullTypeGradError", "DisconnectedInputError", "GradientError") or (
-            isinstance(exc, (TypeError, NotImplementedError)) and "grad" in text.lower()
-            and "theano" in type(exc).__module__ + text):
+        isinstance(exc, (TypeError, NotImplementedError))
+        and "grad" in text.lower()
+        and "theano" in type(exc).__module__ + text
+    ):
         first = " ".join(text.split()) or name
         op = re.search(r"of the (\w+) op\b", first)
         site = _user_class_site(op.group(1), root, method="grad") if op else None
-        return ModelLoadError(f"Theano cannot differentiate the loss of {spec.name!r}: {name}: {first} (every "
-                              "checked parameter needs a differentiable path to the loss; argmax, sort indices "
-                              "and rounding have no gradient)", *(site or (config_file, spec.line)), kind="build")
+        return ModelLoadError(
+            f"Theano cannot differentiate the loss of {spec.name!r}: {name}: "
+            f"{first} (every "
+            "checked parameter needs a differentiable path to the loss; argmax, "
+            "sort indices and rounding have no gradient)",
+            *(site or (config_file, spec.line)),
+            kind="build",
+        )
     if user_frame(traceback.extract_tb(exc.__traceback__), root) is not None:
-        return user_code_error(exc, root, f"checking model {spec.name!r}", fallback=(config_file, spec.line))
+        return user_code_error(
+            exc, root, f"checking model {spec.name!r}", fallback=(config_file, spec.line)
+        )
     if raised_by_compiled_function(exc):
-        # The compiled graph failed at run time (a shape mismatch, an op's perform()): the model's graph.
+        # The compiled graph failed at run time (a shape mismatch, an op's perform()): the model's
+        # graph.
         lines = [line for line in text.splitlines() if line.strip()]
         keep = [lines[0]] if lines else [name]
         keep += [line for line in lines[1:] if line.startswith("Apply node that caused the error")]
         site = _node_creation_site(exc, root)
-        message = (f"Theano failed evaluating the compiled loss of {spec.name!r}: {name}: " + "; ".join(keep)
-                   + " (a shape or type mismatch in the model's graph or loss; set THEANO_FLAGS=optimizer=fast_compile "
-                   "and run the factory yourself to see where the node was built)")
+        message = (
+            f"Theano failed evaluating the compiled loss of {spec.name!r}: {name}: "
+            + "; ".join(keep)
+            + " (a shape or type mismatch in the model's graph or loss; set "
+            "THEANO_FLAGS=optimizer=fast_compile and run the factory yourself to see where "
+            "the node was built)"
+        )
         return ModelLoadError(message, *(site or (config_file, spec.line)), kind="build")
     return None
 
 
 def _user_class_site(name: str, root: str, method: str) -> tuple[str, int] | None:
-    """Where the repository's code defines class `name` (its `method` if it defines one), else None."""
+    """Where the repository's code defines class `name` (its `method` if it defines one), else
+    None."""
     for module in list(sys.modules.values()):
         path = getattr(module, "__file__", None)
         if not path or not is_inside(path, root) or is_library(path):
@@ -230,11 +334,15 @@ def _user_class_site(name: str, root: str, method: str) -> tuple[str, int] | Non
 
 def raised_by_compiled_function(exc: BaseException) -> bool:
     """Whether `exc` was raised while a compiled Theano function ran (by one of its nodes)."""
-    if hasattr(exc, "__thunk_trace__") or "Apply node that caused the error" in legacy.exception_text(exc):
+    if hasattr(
+        exc, "__thunk_trace__"
+    ) or "Apply node that caused the error" in legacy.exception_text(exc):
         return True
     frames = traceback.extract_tb(exc.__traceback__)
-    return any(f.name == "__call__" and f.filename.endswith(os.path.join("compile", "function_module.py"))
-               for f in frames)
+    return any(
+        f.name == "__call__" and f.filename.endswith(os.path.join("compile", "function_module.py"))
+        for f in frames
+    )
 
 
 def _node_creation_site(exc: BaseException, root: str) -> tuple[str, int] | None:
@@ -242,16 +350,22 @@ def _node_creation_site(exc: BaseException, root: str) -> tuple[str, int] | None
     trace = getattr(exc, "__thunk_trace__", None) or []
     stacks = trace if trace and isinstance(trace[0], list) else [trace]
     for stack in stacks:
-        frames = [traceback.FrameSummary(f[0], f[1], f[2], line=f[3] if len(f) > 3 else None)
-                  for f in stack if isinstance(f, (tuple, list)) and len(f) >= 3]
+        frames = [
+            traceback.FrameSummary(f[0], f[1], f[2], line=f[3] if len(f) > 3 else None)
+            for f in stack
+            if isinstance(f, (tuple, list)) and len(f) >= 3
+        ]
         site = user_frame(frames, root)
         if site:
             return site.file, site.line
     return None
 
 
-# ---------------------------------------------------------------- code written for another Lasagne or Theano
+# ---------------------------------------------------------------- code written for another Lasagne
+# or Theano
+
 
 def legacy_hint(exc: BaseException) -> str:
-    """Explain errors caused by code written for newer Lasagne or for the removed CUDA backend ('' if not)."""
+    """Explain errors caused by code written for newer Lasagne or for the removed CUDA backend (''
+    if not)."""
     return legacy.gpu(exc) or legacy.lasagne_master(exc) or ""

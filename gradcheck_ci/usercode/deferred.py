@@ -1,12 +1,14 @@
 """The factory's own Theano functions, compiled only when called.
 
-Research code often builds the network and compiles its training and validation functions in one factory
-(`train_fn = theano.function([x, y], cost, updates=adam(...))`). The check needs the layers, never those
-functions, yet compiling them (a scan's gradient with an optimiser's updates) costs more g++ and graph
-optimisation than the check itself on a cold cache. While the factory's module is imported and the factory
-runs, `theano.function` returns a stand-in that compiles the real function on its first use (a call or any
-attribute), so a factory that calls its own function still gets its result.
+Research code often builds the network and compiles its training and validation functions in one
+factory (`train_fn = theano.function([x, y], cost, updates=adam(...))`). The check needs the layers,
+never those functions, yet compiling them (a scan's gradient with an optimiser's updates) costs more
+g++ and graph optimisation than the check itself on a cold cache. While the factory's module is
+imported and the factory runs, `theano.function` returns a stand-in that compiles the real function
+on its first use (a call or any attribute), so a factory that calls its own function still gets its
+result.
 """
+
 from __future__ import annotations
 
 import sys
@@ -24,21 +26,31 @@ NOTICE_CODE = "deferred-compile"
 
 @dataclass
 class DeferredCompile:
-    """One `theano.function(...)` call of the user's code, and whether anything used its function."""
+    """One `theano.function(...)` call of the user's code, and whether anything used its
+    function."""
 
     site: CallSite | None
     compiled: bool = False
 
 
 class DeferredFunction:
-    """Stands in for a compiled Theano function: compiles it (with the arguments first given) on first use."""
+    """Stands in for a compiled Theano function: compiles it (with the arguments first given) on
+    first use."""
 
-    def __init__(self, compile: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
-                 record: DeferredCompile) -> None:
-        self.__dict__.update(_compile=compile, _args=args, _kwargs=kwargs, _record=record, _function=None)
+    def __init__(
+        self,
+        compile: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        record: DeferredCompile,
+    ) -> None:
+        self.__dict__.update(
+            _compile=compile, _args=args, _kwargs=kwargs, _record=record, _function=None
+        )
 
     def _compiled(self) -> Any:
-        state = self.__dict__  # not self.x = ...: setting an attribute sets it on the compiled function
+        # not self.x = ...: setting an attribute sets it on the compiled function
+        state = self.__dict__
         if state["_function"] is None:
             self._record.compiled = True
             state["_function"] = self._compile(*self._args, **self._kwargs)
@@ -48,7 +60,8 @@ class DeferredFunction:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self._compiled()(*args, **kwargs)
 
-    def __getattr__(self, name: str) -> Any:  # only for what this object lacks: the function's own attributes
+    # only for what this object lacks: the function's own attributes
+    def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
             raise AttributeError(name)
         return getattr(self._compiled(), name)
@@ -59,8 +72,9 @@ class DeferredFunction:
 
 @contextmanager
 def deferring_theano_functions(root: str) -> Iterator[list[DeferredCompile]]:
-    """While active, `theano.function` called from the repository's code returns a DeferredFunction; the list
-    says where each was called and whether it was compiled. Calls from libraries compile at once."""
+    """While active, `theano.function` called from the repository's code returns a DeferredFunction;
+    the list says where each was called and whether it was compiled. Calls from libraries compile at
+    once."""
     import theano
     import theano.compile
 
@@ -69,7 +83,8 @@ def deferring_theano_functions(root: str) -> Iterator[list[DeferredCompile]]:
 
     def function(*args: Any, **kwargs: Any) -> Any:
         site = _user_caller(sys._getframe(1), root)
-        if site is None:  # a library's own compile (its result is used straight away): leave it alone
+        # a library's own compile (its result is used straight away): leave it alone
+        if site is None:
             return original(*args, **kwargs)
         record = DeferredCompile(site)
         records.append(record)
@@ -83,21 +98,33 @@ def deferring_theano_functions(root: str) -> Iterator[list[DeferredCompile]]:
 
 
 def _user_caller(frame: FrameType | None, root: str) -> CallSite | None:
-    """The repository's line that called theano.function directly, or None when a library called it."""
-    if frame is None or is_library(frame.f_code.co_filename) or not is_inside(frame.f_code.co_filename, root):
+    """The repository's line that called theano.function directly, or None when a library called
+    it."""
+    if (
+        frame is None
+        or is_library(frame.f_code.co_filename)
+        or not is_inside(frame.f_code.co_filename, root)
+    ):
         return None
     return CallSite(relative(frame.f_code.co_filename, root), frame.f_lineno)
 
 
 def deferred_notice(records: list[DeferredCompile]) -> Notice | None:
-    """What the user should know: the factory's functions the check did not compile (None: there were none)."""
+    """What the user should know: the factory's functions the check did not compile (None: there
+    were none)."""
     skipped = [record for record in records if not record.compiled]
     if not skipped:
         return None
-    where = ", ".join(f"{r.site.file}:{r.site.line}" for r in skipped[:4] if r.site) + (" ..." if len(skipped) > 4
-                                                                                        else "")
+    where = ", ".join(f"{r.site.file}:{r.site.line}" for r in skipped[:4] if r.site) + (
+        " ..." if len(skipped) > 4 else ""
+    )
     count = f"{len(skipped)} Theano function{'s' if len(skipped) > 1 else ''}"
     first = skipped[0].site
-    return Notice(f"the factory compiles {count} of its own ({where}) that the check does not use: "
-                  f"{'they were' if len(skipped) > 1 else 'it was'} not compiled, which saves their compile time",
-                  NOTICE_CODE, first.file if first else None, first.line if first else None)
+    return Notice(
+        f"the factory compiles {count} of its own ({where}) that the check does not use: "
+        f"{'they were' if len(skipped) > 1 else 'it was'} not compiled, which saves "
+        f"their compile time",
+        NOTICE_CODE,
+        first.file if first else None,
+        first.line if first else None,
+    )

@@ -1,17 +1,21 @@
-"""Guards around the user's code in a worker: no network, and a time limit on importing a factory's module.
+"""Guards around the user's code in a worker: no network, and a time limit on importing a factory's
+module.
 
-A gradient check needs no data and no trained weights: a module that downloads a data set or trains a
-network when it is imported (an example script run as a module) is not a factory module. Without these
-guards such code hangs on a network it cannot reach, or trains until the model's timeout, and the user
-learns nothing. With them it stops at once, and blame.user_code_error says what happened and where:
+A gradient check needs no data and no trained weights: a module that downloads a data set or trains
+a network when it is imported (an example script run as a module) is not a factory module. Without
+these guards such code hangs on a network it cannot reach, or trains until the model's timeout, and
+the user learns nothing. With them it stops at once, and blame.user_code_error says what happened
+and where:
 - `no_network()`: every connection to another host raises `NetworkBlocked` (an OSError, as a refused
   connection would), and the attempt is remembered with its stack (`attempts`), even when the user's
   code wraps the error in its own (urllib's URLError) or swallows it;
-- `time_limit(seconds)`: raises `TooSlow` in the main thread when the block runs longer. It derives from
-  BaseException, so the user's `except Exception:` cannot swallow it.
+- `time_limit(seconds)`: raises `TooSlow` in the main thread when the block runs longer. It derives
+  from BaseException, so the user's `except Exception:` cannot swallow it.
 
-Kept free of the rest of the package's model layer (blame interprets the stacks), so blame may import it.
+Kept free of the rest of the package's model layer (blame interprets the stacks), so blame may
+import it.
 """
+
 from __future__ import annotations
 
 import signal
@@ -61,8 +65,14 @@ def _blocked(host: str | None) -> None:
 
 @contextmanager
 def no_network() -> Iterator[list[Attempt]]:
-    """While active, connections to other hosts fail (NetworkBlocked) and are recorded in `attempts`."""
-    originals = (socket.socket.connect, socket.socket.connect_ex, socket.getaddrinfo, socket.create_connection)
+    """While active, connections to other hosts fail (NetworkBlocked) and are recorded in
+    `attempts`."""
+    originals = (
+        socket.socket.connect,
+        socket.socket.connect_ex,
+        socket.getaddrinfo,
+        socket.create_connection,
+    )
     connect, connect_ex, getaddrinfo, create_connection = originals
 
     def guarded_connect(self: socket.socket, address: Any) -> Any:
@@ -85,8 +95,12 @@ def no_network() -> Iterator[list[Attempt]]:
             _blocked(_host(address))
         return create_connection(address, *args, **kwargs)
 
-    replaced = {(socket.socket, "connect"): guarded_connect, (socket.socket, "connect_ex"): guarded_connect_ex,
-                (socket, "getaddrinfo"): guarded_getaddrinfo, (socket, "create_connection"): guarded_create_connection}
+    replaced = {
+        (socket.socket, "connect"): guarded_connect,
+        (socket.socket, "connect_ex"): guarded_connect_ex,
+        (socket, "getaddrinfo"): guarded_getaddrinfo,
+        (socket, "create_connection"): guarded_create_connection,
+    }
     for (owner, name), function in replaced.items():
         setattr(owner, name, function)
     try:
@@ -100,7 +114,8 @@ def no_network() -> Iterator[list[Attempt]]:
 def time_limit(seconds: float | None) -> Iterator[None]:
     """Raise TooSlow in the main thread when the block runs longer than `seconds` (None: no limit).
 
-    Uses SIGALRM's interval timer; outside the main thread, or where there is none, the block runs unlimited.
+    Uses SIGALRM's interval timer; outside the main thread, or where there is none, the block runs
+    unlimited.
     """
     if not seconds or not hasattr(signal, "setitimer"):
         yield

@@ -1,10 +1,12 @@
-"""Import the user's functions that gradcheck.yml names: model factories and custom losses, one way for both.
+"""Import the user's functions that gradcheck.yml names: model factories and custom losses, one way
+for both.
 
 A reference is 'path/to/file.py:function' (a file in the repository) or 'package.module:function' (a
-module importable from the repository root or the installed packages). Problems with the reference itself
-point at its line in gradcheck.yml; whatever the user's module does while it is imported is the user's
-code's error and points there.
+module importable from the repository root or the installed packages). Problems with the reference
+itself point at its line in gradcheck.yml; whatever the user's module does while it is imported is
+the user's code's error and points there.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -28,9 +30,10 @@ from .sites import is_inside, is_library, relative
 
 @dataclass(frozen=True)
 class Wording:
-    """How the messages name one kind of imported function. The templates are str.format'ed with `ref`
-    (the reference as written in gradcheck.yml), `target` (its part before ':'), `function`, `path` (the
-    file, relative to the repository) and `where` (the module's file, else its dotted name)."""
+    """How the messages name one kind of imported function. The templates are str.format'ed with
+    `ref` (the reference as written in gradcheck.yml), `target` (its part before ':'), `function`,
+    `path` (the file, relative to the repository) and `where` (the module's file, else its dotted
+    name)."""
 
     what: str  # the gradcheck.yml key: "factory" or "loss"
     module_prefix: str  # the sys.modules name of an imported file is this prefix + the file's stem
@@ -39,25 +42,41 @@ class Wording:
     cannot_import_kind: str  # the ErrorInfo.kind of cannot_import
     no_function: str  # also for a name that is not callable, unless not_callable is given
     not_callable: str | None = None
-    members: bool = False  # 'Class.attribute' and module-level values (a script's layer variable) are allowed
+    # 'Class.attribute' and module-level values (a script's layer variable) are allowed
+    members: bool = False
 
 
 # The messages of both kinds predate this module: they are kept word for word.
-FACTORY = Wording(what="factory", module_prefix="gradcheck_user_",
-                  importing="importing the factory module of {ref!r}",
-                  cannot_import="cannot import {path}", cannot_import_kind="load",
-                  no_function="{where} has no function {function!r} (factory {ref!r})",
-                  not_callable="{ref!r} is not callable", members=True)
-LOSS = Wording(what="loss", module_prefix="gradcheck_loss_",
-               importing="importing loss {ref!r}",
-               cannot_import="loss {ref!r}: cannot import {target}", cannot_import_kind="config",
-               no_function="loss {ref!r}: no function {function!r} in {target}")
+FACTORY = Wording(
+    what="factory",
+    module_prefix="gradcheck_user_",
+    importing="importing the factory module of {ref!r}",
+    cannot_import="cannot import {path}",
+    cannot_import_kind="load",
+    no_function="{where} has no function {function!r} (factory {ref!r})",
+    not_callable="{ref!r} is not callable",
+    members=True,
+)
+LOSS = Wording(
+    what="loss",
+    module_prefix="gradcheck_loss_",
+    importing="importing loss {ref!r}",
+    cannot_import="loss {ref!r}: cannot import {target}",
+    cannot_import_kind="config",
+    no_function="loss {ref!r}: no function {function!r} in {target}",
+)
 
 
-def import_function(wording: Wording, ref: str, root: str, config_file: str,
-                    line: int | None, import_seconds: float | None = None) -> Any:
-    """The function `ref` names (`wording`: FACTORY or LOSS); `line` is ref's line in `config_file`. A factory
-    may also be a Member (a class's method or attribute) or a module-level Lasagne layer.
+def import_function(
+    wording: Wording,
+    ref: str,
+    root: str,
+    config_file: str,
+    line: int | None,
+    import_seconds: float | None = None,
+) -> Any:
+    """The function `ref` names (`wording`: FACTORY or LOSS); `line` is ref's line in `config_file`.
+    A factory may also be a Member (a class's method or attribute) or a module-level Lasagne layer.
     `import_seconds`: how long importing its module may take (None: no limit; see guard.time_limit).
 
     Raises ModelLoadError, located in gradcheck.yml or in the user's module.
@@ -72,8 +91,15 @@ def import_function(wording: Wording, ref: str, root: str, config_file: str,
     try:
         with time_limit(import_seconds):
             if kind == "file":
-                module = _import_file(target, root, wording, words, config_file, line,
-                                      until=None if owner or not wording.members else function)
+                module = _import_file(
+                    target,
+                    root,
+                    wording,
+                    words,
+                    config_file,
+                    line,
+                    until=None if owner or not wording.members else function,
+                )
             else:
                 module = importlib.import_module(target)
     except ModelLoadError:
@@ -85,11 +111,18 @@ def import_function(wording: Wording, ref: str, root: str, config_file: str,
             raise
         missing = missing_target_module(exc, target) if kind == "module" else None
         if missing:
-            raise ModelLoadError(f"{wording.what} {ref!r}: no module named {missing!r} (a dotted module is "
-                                 "imported from the repository root or the installed packages; for a file, "
-                                 "write its path: 'path/to/file.py:function')",
-                                 config_file, line, kind="config") from None
-        raise user_code_error(exc, root, wording.importing.format(**words), fallback=(config_file, line)) from None
+            raise ModelLoadError(
+                f"{wording.what} {ref!r}: no module named {missing!r} (a dotted "
+                f"module is "
+                "imported from the repository root or the installed packages; for "
+                "a file, write its path: 'path/to/file.py:function')",
+                config_file,
+                line,
+                kind="config",
+            ) from None
+        raise user_code_error(
+            exc, root, wording.importing.format(**words), fallback=(config_file, line)
+        ) from None
     if owner and wording.members:
         return member(module, owner, attribute, words, wording, config_file, line)
     fn = getattr(module, function, None)
@@ -102,36 +135,87 @@ def import_function(wording: Wording, ref: str, root: str, config_file: str,
     return fn
 
 
-def _not_found(module: ModuleType, function: str, target: str, root: str, wording: Wording, words: dict[str, str],
-               config_file: str, line: int | None) -> ModelLoadError:
-    """The error for a name the module does not define (or defines only where an import does not run)."""
+def _not_found(
+    module: ModuleType,
+    function: str,
+    target: str,
+    root: str,
+    wording: Wording,
+    words: dict[str, str],
+    config_file: str,
+    line: int | None,
+) -> ModelLoadError:
+    """The error for a name the module does not define (or defines only where an import does not
+    run)."""
     module_file = getattr(module, "__file__", None)
     where = relative(module_file, root) if module_file else target
-    guard_line = assigned_under_main_guard(module_file, function) if module_file and wording.members else None
+    guard_line = (
+        assigned_under_main_guard(module_file, function)
+        if module_file and wording.members
+        else None
+    )
     if guard_line:
-        return ModelLoadError(f"{where} assigns {function} only under `if __name__ == '__main__':` (line "
-                             f"{guard_line}), which does not run when gradcheck-ci imports it: build the network "
-                             "above that `if` (at module level), or in a function that returns it, and name "
-                             "that as the factory", where, guard_line, kind="load")
-    public = [name for name, value in vars(module).items() if callable(value) and not name.startswith("_")]
-    return ModelLoadError(with_hint(wording.no_function.format(where=where, **words),
-                                   did_you_mean(function, public)), config_file, line, kind="config")
+        return ModelLoadError(
+            f"{where} assigns {function} only under `if __name__ == '__main__':` "
+            f"(line {guard_line}), which does not run when gradcheck-ci imports "
+            f"it: build the network "
+            "above that `if` (at module level), or in a function that returns it, "
+            "and name that as the factory",
+            where,
+            guard_line,
+            kind="load",
+        )
+    public = [
+        name for name, value in vars(module).items() if callable(value) and not name.startswith("_")
+    ]
+    return ModelLoadError(
+        with_hint(wording.no_function.format(where=where, **words), did_you_mean(function, public)),
+        config_file,
+        line,
+        kind="config",
+    )
 
 
-def member(module: ModuleType, owner: str, attribute: str, words: dict[str, str], wording: Wording,
-           config_file: str, line: int | None) -> Member:
-    """'Class.attribute': the class of the module and the attribute's name (checked to exist on the class or
-    to be assigned to self in its code; an attribute set in __init__ exists only on instances)."""
+def member(
+    module: ModuleType,
+    owner: str,
+    attribute: str,
+    words: dict[str, str],
+    wording: Wording,
+    config_file: str,
+    line: int | None,
+) -> Member:
+    """'Class.attribute': the class of the module and the attribute's name (checked to exist on the
+    class or to be assigned to self in its code; an attribute set in __init__ exists only on
+    instances)."""
     cls = getattr(module, owner, None)
     if not isinstance(cls, type):
-        public = [name for name, value in vars(module).items() if isinstance(value, type) and not name.startswith("_")]
-        raise ModelLoadError(with_hint(f"{wording.what} {words['ref']!r}: the module has no class {owner!r}",
-                                       did_you_mean(owner, public)), config_file, line, kind="config")
+        public = [
+            name
+            for name, value in vars(module).items()
+            if isinstance(value, type) and not name.startswith("_")
+        ]
+        raise ModelLoadError(
+            with_hint(
+                f"{wording.what} {words['ref']!r}: the module has no class {owner!r}",
+                did_you_mean(owner, public),
+            ),
+            config_file,
+            line,
+            kind="config",
+        )
     if not hasattr(cls, attribute) and not _assigns_to_self(cls, attribute):
         known = [n for n in dir(cls) if not n.startswith("_")]
-        raise ModelLoadError(with_hint(f"{wording.what} {words['ref']!r}: class {owner} has no method or attribute "
-                                       f"{attribute!r}", did_you_mean(attribute, known)), config_file, line,
-                             kind="config")
+        raise ModelLoadError(
+            with_hint(
+                f"{wording.what} {words['ref']!r}: class {owner} has no "
+                f"method or attribute {attribute!r}",
+                did_you_mean(attribute, known),
+            ),
+            config_file,
+            line,
+            kind="config",
+        )
     return Member(cls, attribute)
 
 
@@ -155,24 +239,44 @@ def _assigns_to_self(cls: type, attribute: str) -> bool:
 
 def is_layer(value: Any) -> bool:
     """A Lasagne layer (by its classes' names: this layer does not import Lasagne)."""
-    return any(c.__name__ == "Layer" and c.__module__.startswith("lasagne.") for c in type(value).__mro__)
+    return any(
+        c.__name__ == "Layer" and c.__module__.startswith("lasagne.") for c in type(value).__mro__
+    )
 
 
-def _import_file(path: str, root: str, wording: Wording, words: dict[str, str], config_file: str,
-                 line: int | None, until: str | None = None) -> ModuleType:
-    """Execute a repository file as a module, registered in sys.modules (pickle, dataclasses and typing
-    look modules up there) and with its folder on sys.path (for imports of its sibling files). A Python 2
-    file is translated on the way; `until`: see python2.RepositoryLoader."""
+def _import_file(
+    path: str,
+    root: str,
+    wording: Wording,
+    words: dict[str, str],
+    config_file: str,
+    line: int | None,
+    until: str | None = None,
+) -> ModuleType:
+    """Execute a repository file as a module, registered in sys.modules (pickle, dataclasses and
+    typing look modules up there) and with its folder on sys.path (for imports of its sibling
+    files). A Python 2 file is translated on the way; `until`: see python2.RepositoryLoader."""
     if not is_inside(path, root):  # a symlink (file or folder) that leads out of the repository
-        raise ModelLoadError(f"{wording.what} {words['ref']!r} leads outside the repository (through a symlink); "
-                             "gradcheck-ci only imports code from the repository", config_file, line, kind="config")
+        raise ModelLoadError(
+            f"{wording.what} {words['ref']!r} leads outside the repository "
+            f"(through a symlink); "
+            "gradcheck-ci only imports code from the repository",
+            config_file,
+            line,
+            kind="config",
+        )
     module_name = wording.module_prefix + os.path.splitext(os.path.basename(path))[0]
     sys.path.insert(0, os.path.dirname(path))
-    module_spec = importlib.util.spec_from_file_location(module_name, path,
-                                                         loader=RepositoryLoader(module_name, path, until))
+    module_spec = importlib.util.spec_from_file_location(
+        module_name, path, loader=RepositoryLoader(module_name, path, until)
+    )
     if module_spec is None or module_spec.loader is None:
-        raise ModelLoadError(wording.cannot_import.format(path=relative(path, root), **words), config_file, line,
-                             kind=wording.cannot_import_kind)
+        raise ModelLoadError(
+            wording.cannot_import.format(path=relative(path, root), **words),
+            config_file,
+            line,
+            kind=wording.cannot_import_kind,
+        )
     module = importlib.util.module_from_spec(module_spec)
     sys.modules[module_name] = module
     module_spec.loader.exec_module(module)
@@ -182,7 +286,8 @@ def _import_file(path: str, root: str, wording: Wording, words: dict[str, str], 
 def missing_target_module(exc: BaseException, target: str) -> str | None:
     """The name of the module when `target` itself (or a parent package) does not exist, else None.
 
-    A ModuleNotFoundError raised by an import inside the user's module is the user's error, not the config's.
+    A ModuleNotFoundError raised by an import inside the user's module is the user's error, not the
+    config's.
     """
     if not isinstance(exc, ModuleNotFoundError) or not exc.name:
         return None
@@ -192,11 +297,12 @@ def missing_target_module(exc: BaseException, target: str) -> str | None:
 
 
 def imported_files(root: str) -> dict[str, str]:
-    """The repository's files among the modules imported so far (the factory's module, what it imported from
-    the repository, a custom loss's module), relative to `root`, each with the sha256 of its content.
+    """The repository's files among the modules imported so far (the factory's module, what it
+    imported from the repository, a custom loss's module), relative to `root`, each with the sha256
+    of its content.
 
-    `check --changed-since` re-checks a model when one of these changes; files the model reads as data
-    (weights, vocabularies) are not modules and are not in the list.
+    `check --changed-since` re-checks a model when one of these changes; files the model reads as
+    data (weights, vocabularies) are not modules and are not in the list.
     """
     root = os.path.realpath(root)
     found: dict[str, str] = {}

@@ -1,14 +1,17 @@
 """Code from another era: Python 2 files, Lasagne master's APIs and Theano's removed CUDA backend.
 
-Each is recognised from the error it causes and explained in one sentence: what it is, where (the file
-and line the caller reports), and the nearest way that works on the stack gradcheck-ci runs (Python 3.11,
-Theano 1.0.5, Lasagne 0.1 from the package index).
+Each is recognised from the error it causes and explained in one sentence: what it is, where (the
+file and line the caller reports), and the nearest way that works on the stack gradcheck-ci runs
+(Python 3.11, Theano 1.0.5, Lasagne 0.1 from the package index).
 
-- `python2_construct(path, line)`: a Python 2 construct on the line a SyntaxError names (or anywhere in the
-  file): a print statement, backticks, `except X, e`, `raise E, msg`, an exec statement, an octal literal...
-- `python2_runtime(exc)`: a Python 2 module (`urllib2`, `cPickle`) or builtin (`xrange`, `dict.iteritems`).
+- `python2_construct(path, line)`: a Python 2 construct on the line a SyntaxError names (or anywhere
+  in the file): a print statement, backticks, `except X, e`, `raise E, msg`, an exec statement, an
+octal literal...
+- `python2_runtime(exc)`: a Python 2 module (`urllib2`, `cPickle`) or builtin (`xrange`,
+  `dict.iteritems`).
 - `lasagne_master(...)`, `gpu(...)`: a name or argument that Lasagne 0.1 lacks, a GPU module.
 """
+
 from __future__ import annotations
 
 import re
@@ -18,8 +21,8 @@ from collections.abc import Callable
 from types import TracebackType
 
 PYTHON2 = "is Python 2; gradcheck-ci runs Python 3.11"
-# How much of an exception's text any pattern here or in blame reads. The text is the user's and may be
-# megabytes; the sentences these patterns look for (Python's, Theano's, Lasagne's) come first.
+# How much of an exception's text any pattern here or in blame reads. The text is the user's and may
+# be megabytes; the sentences these patterns look for (Python's, Theano's, Lasagne's) come first.
 SCAN_LIMIT = 2000
 
 
@@ -34,44 +37,96 @@ def exception_text(exc: BaseException) -> str:
 
 # One pattern per construct, tried on one line of code (comments and strings are stripped first).
 _PYTHON2_SYNTAX: tuple[tuple[str, re.Pattern[str], str], ...] = (
-    ("print_chevron", re.compile(r"^\s*print\s*>>"), "a `print >>file, ...` statement (Python 3: print(..., file=f))"),
-    ("print", re.compile(r"^\s*print(\s+[^\s(=.,)\]:;]|\s*$)"), "a `print` statement (Python 3: print(...))"),
-    ("except", re.compile(r"^\s*except\s+([\w.]+|\([^)]*\))\s*,\s*\w+\s*:"),
-     "`except X, e:` (Python 3: except X as e:)"),
-    ("raise", re.compile(r"^\s*raise\s+[\w.]+\s*,"), "`raise E, message` (Python 3: raise E(message))"),
+    (
+        "print_chevron",
+        re.compile(r"^\s*print\s*>>"),
+        "a `print >>file, ...` statement (Python 3: print(..., file=f))",
+    ),
+    (
+        "print",
+        re.compile(r"^\s*print(\s+[^\s(=.,)\]:;]|\s*$)"),
+        "a `print` statement (Python 3: print(...))",
+    ),
+    (
+        "except",
+        re.compile(r"^\s*except\s+([\w.]+|\([^)]*\))\s*,\s*\w+\s*:"),
+        "`except X, e:` (Python 3: except X as e:)",
+    ),
+    (
+        "raise",
+        re.compile(r"^\s*raise\s+[\w.]+\s*,"),
+        "`raise E, message` (Python 3: raise E(message))",
+    ),
     ("exec", re.compile(r"^\s*exec\s+[\w\"']"), "an `exec` statement (Python 3: exec(...))"),
     ("backticks", re.compile(r"`[^`]+`"), "backticks for repr (Python 3: repr(x))"),
-    ("octal", re.compile(r"(?<![\w.])0[0-7]+(?![\w.])"), "an octal literal such as 0777 (Python 3: 0o777)"),
-    ("long", re.compile(r"(?<![\w.])\d+[lL](?!\w)"), "a long integer literal such as 10L (Python 3: 10)"),
+    (
+        "octal",
+        re.compile(r"(?<![\w.])0[0-7]+(?![\w.])"),
+        "an octal literal such as 0777 (Python 3: 0o777)",
+    ),
+    (
+        "long",
+        re.compile(r"(?<![\w.])\d+[lL](?!\w)"),
+        "a long integer literal such as 10L (Python 3: 10)",
+    ),
     ("not_equal", re.compile(r"<>"), "the `<>` operator (Python 3: !=)"),
     ("ur_string", re.compile(r"(?<![\w])ur['\"]", re.I), "a ur'...' string (Python 3: r'...')"),
 )
 
 _PYTHON2_MODULES = {
-    "urllib2": "urllib.request", "urlparse": "urllib.parse", "cPickle": "pickle", "StringIO": "io",
-    "cStringIO": "io", "ConfigParser": "configparser", "Queue": "queue", "httplib": "http.client",
-    "Tkinter": "tkinter", "HTMLParser": "html.parser", "SocketServer": "socketserver", "xmlrpclib": "xmlrpc.client",
-    "commands": "subprocess", "__builtin__": "builtins", "cookielib": "http.cookiejar", "copy_reg": "copyreg",
-    "itertools.izip": "zip", "md5": "hashlib", "sets": "set",
+    "urllib2": "urllib.request",
+    "urlparse": "urllib.parse",
+    "cPickle": "pickle",
+    "StringIO": "io",
+    "cStringIO": "io",
+    "ConfigParser": "configparser",
+    "Queue": "queue",
+    "httplib": "http.client",
+    "Tkinter": "tkinter",
+    "HTMLParser": "html.parser",
+    "SocketServer": "socketserver",
+    "xmlrpclib": "xmlrpc.client",
+    "commands": "subprocess",
+    "__builtin__": "builtins",
+    "cookielib": "http.cookiejar",
+    "copy_reg": "copyreg",
+    "itertools.izip": "zip",
+    "md5": "hashlib",
+    "sets": "set",
 }
 _PYTHON2_BUILTINS = {
-    "xrange": "range", "unicode": "str", "basestring": "str", "raw_input": "input", "unichr": "chr",
-    "long": "int", "execfile": "exec(open(f).read())", "reduce": "functools.reduce", "cmp": "(a > b) - (a < b)",
-    "file": "open", "izip": "zip",
+    "xrange": "range",
+    "unicode": "str",
+    "basestring": "str",
+    "raw_input": "input",
+    "unichr": "chr",
+    "long": "int",
+    "execfile": "exec(open(f).read())",
+    "reduce": "functools.reduce",
+    "cmp": "(a > b) - (a < b)",
+    "file": "open",
+    "izip": "zip",
 }
-_PYTHON2_METHODS = {"iteritems": "items()", "itervalues": "values()", "iterkeys": "keys()", "has_key": "`in`",
-                    "next": "next(iterator)"}
+_PYTHON2_METHODS = {
+    "iteritems": "items()",
+    "itervalues": "values()",
+    "iterkeys": "keys()",
+    "has_key": "`in`",
+    "next": "next(iterator)",
+}
 
 
 def _code_part(line: str) -> str:
-    """The line without string literals and without its comment (roughly: enough to find constructs)."""
+    """The line without string literals and without its comment (roughly: enough to find
+    constructs)."""
     line = re.sub(r"'''.*?'''|\"\"\".*?\"\"\"|'(?:\\.|[^'\\])*'|\"(?:\\.|[^\"\\])*\"", "''", line)
     return line.split("#", 1)[0]
 
 
 def construct_on(line: str, everything: bool = True) -> str | None:
-    """What Python 2 construct this line of code holds (None: none found). `everything`: also the patterns
-    that could match valid Python 3 (backticks, octal, long literals) — safe only on a line Python 3 refuses."""
+    """What Python 2 construct this line of code holds (None: none found). `everything`: also the
+    patterns that could match valid Python 3 (backticks, octal, long literals) — safe only on a line
+    Python 3 refuses."""
     code = _code_part(line)
     for key, pattern, words in _PYTHON2_SYNTAX:
         if not everything and key in ("backticks", "octal", "long", "not_equal", "ur_string"):
@@ -83,8 +138,9 @@ def construct_on(line: str, everything: bool = True) -> str | None:
 
 
 def python2_construct(path: str, error_line: int | None) -> tuple[str, int] | None:
-    """(construct, line) when the file that Python 3 refused looks like Python 2: the construct on the line
-    the SyntaxError names, else the first print statement or `except X, e` elsewhere in the file."""
+    """(construct, line) when the file that Python 3 refused looks like Python 2: the construct on
+    the line the SyntaxError names, else the first print statement or `except X, e` elsewhere in the
+    file."""
     try:
         with open(path, encoding="utf-8", errors="replace") as handle:
             lines = handle.read().splitlines()
@@ -107,36 +163,62 @@ def python2_construct(path: str, error_line: int | None) -> tuple[str, int] | No
 
 
 def python2_runtime(exc: BaseException) -> str | None:
-    """The Python 2 module or builtin an ImportError, NameError, AttributeError or TypeError is about."""
+    """The Python 2 module or builtin an ImportError, NameError, AttributeError or TypeError is
+    about."""
     text = exception_text(exc)
     if isinstance(exc, ImportError):
         name = getattr(exc, "name", None) or ""
         if name.split(".")[0] in _PYTHON2_MODULES:
-            return f"`import {name}`, a Python 2 module (Python 3: {_PYTHON2_MODULES[name.split('.')[0]]})"
+            return (
+                f"`import {name}`, a Python 2 module (Python 3: "
+                f"{_PYTHON2_MODULES[name.split('.')[0]]})"
+            )
     if isinstance(exc, NameError):
         match = re.search(r"name '(\w+)' is not defined", text)
         if match and match.group(1) in _PYTHON2_BUILTINS:
-            return f"`{match.group(1)}`, a Python 2 builtin (Python 3: {_PYTHON2_BUILTINS[match.group(1)]})"
+            return (
+                f"`{match.group(1)}`, a Python 2 builtin (Python 3: "
+                f"{_PYTHON2_BUILTINS[match.group(1)]})"
+            )
     if isinstance(exc, AttributeError):
-        match = re.search(r"'(dict|dict_\w+|generator|\w*iterator)' object has no attribute '(\w+)'", text)
+        match = re.search(
+            r"'(dict|dict_\w+|generator|\w*iterator)' object has no attribute '(\w+)'", text
+        )
         if match and match.group(2) in _PYTHON2_METHODS:
-            return f"`.{match.group(2)}()`, a Python 2 method (Python 3: {_PYTHON2_METHODS[match.group(2)]})"
-    if isinstance(exc, TypeError) and "unsupported operand type(s) for >>: 'builtin_function_or_method'" in text:
+            return (
+                f"`.{match.group(2)}()`, a Python 2 method (Python 3: "
+                f"{_PYTHON2_METHODS[match.group(2)]})"
+            )
+    if (
+        isinstance(exc, TypeError)
+        and ("unsupported operand type(s) for >>: 'builtin_function_or_method'") in text
+    ):
         return "a `print >>file, ...` statement (Python 3: print(..., file=f))"
-    view = re.search(r"'(dict_keys|dict_values|dict_items|map|filter|zip)' object is not subscriptable", text)
+    view = re.search(
+        r"'(dict_keys|dict_values|dict_items|map|filter|zip)' object is not "
+        r"subscriptable",
+        text,
+    )
     if isinstance(exc, TypeError) and view:
         name = view.group(1).replace("dict_", "dict.") + "()"
-        return f"indexing the result of {name}, a list in Python 2 (Python 3: list({name.rstrip('()')}(...)))"
+        return (
+            f"indexing the result of {name}, a list in Python 2 (Python 3: "
+            f"list({name.rstrip('()')}(...)))"
+        )
     return None
 
 
 def python3_division(exc: BaseException) -> str | None:
     """A hint for a float where an integer is needed: Python 2 code dividing sizes with `/`."""
     text = exception_text(exc)
-    if isinstance(exc, TypeError) and ("'float' object cannot be interpreted as an integer" in text
-                                       or "slice indices must be integers" in text):
-        return ("a float where an integer is needed: in Python 3 `/` divides to a float, where Python 2 divided "
-                "integers to an integer; use `//` for sizes and indices")
+    if isinstance(exc, TypeError) and (
+        "'float' object cannot be interpreted as an integer" in text
+        or "slice indices must be integers" in text
+    ):
+        return (
+            "a float where an integer is needed: in Python 3 `/` divides to a float, where "
+            "Python 2 divided integers to an integer; use `//` for sizes and indices"
+        )
     return None
 
 
@@ -146,10 +228,10 @@ _RELEASE = "Lasagne 0.1, the release on the package index that gradcheck-ci runs
 
 # A name Lasagne's master branch added -> the nearest way in Lasagne 0.1.
 MASTER_NAMES = {
-    "BatchNormLayer": "Lasagne 0.1 has no batch normalisation: check the network without it, or define the layer "
-                      "in your own code",
-    "batch_norm": "Lasagne 0.1 has no batch normalisation: check the network without it (batch_norm(layer) -> "
-                  "layer), or define the layer in your own code",
+    "BatchNormLayer": "Lasagne 0.1 has no batch normalisation: check the network without it, or "
+    "define the layer in your own code",
+    "batch_norm": "Lasagne 0.1 has no batch normalisation: check the network without it "
+    "(batch_norm(layer) -> layer), or define the layer in your own code",
     "ExpressionLayer": "write a small Layer subclass whose get_output_for applies the expression",
     "BiasLayer": "write a small Layer subclass that adds a parameter made with add_param",
     "ScaleLayer": "write a small Layer subclass that multiplies by a parameter made with add_param",
@@ -157,8 +239,10 @@ MASTER_NAMES = {
     "ParametricRectifierLayer": "Lasagne 0.1 has no equivalent: define the layer in your own code",
     "prelu": "Lasagne 0.1 has no equivalent: define a ParametricRectifierLayer in your own code",
     "Deconv2DLayer": "Lasagne 0.1 has no transposed convolution: define the layer in your own code",
-    "TransposedConv2DLayer": "Lasagne 0.1 has no transposed convolution: define the layer in your own code",
-    "DilatedConv2DLayer": "Lasagne 0.1 has no dilated convolution: define the layer in your own code",
+    "TransposedConv2DLayer": "Lasagne 0.1 has no transposed convolution: define the layer in your "
+    "own code",
+    "DilatedConv2DLayer": "Lasagne 0.1 has no dilated convolution: define the layer in your own "
+    "code",
     "Upscale2DLayer": "Lasagne 0.1 has no upscaling layer: define the layer in your own code",
     "Pool1DLayer": "use MaxPool1DLayer",
     "dropout": "use DropoutLayer(layer, p=...)",
@@ -166,8 +250,12 @@ MASTER_NAMES = {
     "InstanceNormLayer": "Lasagne 0.1 has no equivalent: define the layer in your own code",
     "LayerNormLayer": "Lasagne 0.1 has no equivalent: define the layer in your own code",
     "TransformerLayer": "Lasagne 0.1 has no spatial transformer: define the layer in your own code",
-    "TPSTransformerLayer": "Lasagne 0.1 has no spatial transformer: define the layer in your own code",
-    "SpatialPyramidPoolingLayer": "Lasagne 0.1 has no equivalent: define the layer in your own code",
+    "TPSTransformerLayer": (
+        "Lasagne 0.1 has no spatial transformer: define the layer in your own code"
+    ),
+    "SpatialPyramidPoolingLayer": (
+        "Lasagne 0.1 has no equivalent: define the layer in your own code"
+    ),
     "elu": "write it as a function: lambda x: T.switch(x > 0, x, T.exp(x) - 1)",
     "softplus": "use theano.tensor.nnet.softplus",
     "selu": "write it as a function of theano.tensor",
@@ -177,16 +265,32 @@ MASTER_NAMES = {
     "adamax": "use lasagne.updates.adam",
 }
 
-# An argument Lasagne's master branch added to a Lasagne 0.1 class -> the nearest way in Lasagne 0.1.
+# An argument Lasagne's master added to a Lasagne 0.1 class -> the nearest way in Lasagne 0.1.
 MASTER_ARGUMENTS = {
-    "only_return_final": "to keep only the last step, follow the layer with SliceLayer(layer, indices=-1, axis=1)",
-    "num_leading_axes": "DenseLayer in 0.1 flattens every axis after the first: reshape with ReshapeLayer first",
-    "flip_filters": "Lasagne 0.1's Conv2DLayer flips its filters (a convolution): drop the argument",
+    "only_return_final": "to keep only the last step, follow the layer with SliceLayer(layer, "
+    "indices=-1, axis=1)",
+    "num_leading_axes": "DenseLayer in 0.1 flattens every axis after the first: reshape with "
+    "ReshapeLayer first",
+    "flip_filters": (
+        "Lasagne 0.1's Conv2DLayer flips its filters (a convolution): drop the argument"
+    ),
 }
 
-_LASAGNE_GPU = {"dnn": "Conv2DDNNLayer, MaxPool2DDNNLayer, Pool2DDNNLayer",
-                "cuda_convnet": "Conv2DCCLayer, MaxPool2DCCLayer", "corrmm": "Conv2DMMLayer"}
-_GPU_BACKEND = ("theano.sandbox.cuda", "theano.sandbox.gpuarray", "theano.gpuarray", "pygpu", "pycuda", "cuda_ndarray")
+_LASAGNE_GPU = {
+    "dnn": "Conv2DDNNLayer, MaxPool2DDNNLayer, Pool2DDNNLayer",
+    "cuda_convnet": "Conv2DCCLayer, MaxPool2DCCLayer",
+    "corrmm": "Conv2DMMLayer",
+}
+_GPU_BACKEND = (
+    "theano.sandbox.cuda",
+    "theano.sandbox.gpuarray",
+    "theano.gpuarray",
+    "pygpu",
+    "pycuda",
+    "cuda_ndarray",
+)
+
+
 def _is_lasagne_layer(name: str) -> bool:
     layers = sys.modules.get("lasagne.layers")
     value = getattr(layers, name, None) if layers is not None else None
@@ -194,29 +298,41 @@ def _is_lasagne_layer(name: str) -> bool:
 
 
 def gpu(exc: BaseException) -> str | None:
-    """The explanation of an error caused by Theano's removed CUDA backend, or None: Lasagne's GPU layer modules
-    (lasagne.layers.dnn, ...) or the backend itself (theano.sandbox.cuda, pycuda, ...)."""
+    """The explanation of an error caused by Theano's removed CUDA backend, or None: Lasagne's GPU
+    layer modules (lasagne.layers.dnn, ...) or the backend itself (theano.sandbox.cuda, pycuda,
+    ...)."""
     text = exception_text(exc)
     module = getattr(exc, "name", None) or ""
     frames = [f.filename.replace("\\", "/") for f in traceback.extract_tb(exc.__traceback__)]
     for name, layers in _LASAGNE_GPU.items():
-        if any(f.endswith(f"lasagne/layers/{name}.py") for f in frames) or f"lasagne.layers.{name}" in text + module:
-            return (f"Lasagne's GPU layers (lasagne.layers.{name}: {layers}) need theano.sandbox.cuda, which Theano "
-                    "1.0 removed; the check runs on the CPU: use lasagne.layers.Conv2DLayer, MaxPool2DLayer and "
-                    "Pool2DLayer instead, with the same arguments")
+        if (
+            any(f.endswith(f"lasagne/layers/{name}.py") for f in frames)
+            or f"lasagne.layers.{name}" in text + module
+        ):
+            return (
+                f"Lasagne's GPU layers (lasagne.layers.{name}: {layers}) need "
+                f"theano.sandbox.cuda, which Theano "
+                "1.0 removed; the check runs on the CPU: use lasagne.layers.Conv2DLayer, "
+                "MaxPool2DLayer and Pool2DLayer instead, with the same arguments"
+            )
     via_backend = any("/sandbox/cuda" in f or "/gpuarray/" in f for f in frames)
     named = next((n for n in _GPU_BACKEND if n in text or module.startswith(n)), None)
-    if (isinstance(exc, ImportError) or type(exc).__name__ == "SkipTest") and (via_backend or named):
-        return (f"the code uses Theano's old CUDA backend ({named or 'theano.sandbox.cuda'}), which Theano 1.0 "
-                "removed; the check runs on the CPU: leave out the GPU import and its use('gpu') call for the check "
-                "(Lasagne's CPU layers compute the same gradients)")
+    if (isinstance(exc, ImportError) or type(exc).__name__ == "SkipTest") and (
+        via_backend or named
+    ):
+        return (
+            f"the code uses Theano's old CUDA backend ({named or 'theano.sandbox.cuda'}), "
+            f"which Theano 1.0 "
+            "removed; the check runs on the CPU: leave out the GPU import and its use('gpu') "
+            "call for the check (Lasagne's CPU layers compute the same gradients)"
+        )
     return None
 
 
 def master_api(exc: BaseException, user_class: str | None = None) -> str | None:
     """What the code used that Lasagne 0.1 lacks, in a few words ("lasagne.layers.batch_norm",
-    "LSTMLayer(..., only_return_final=...)"), or None: the same errors lasagne_master explains. `lasagne: auto`
-    checks such a model on Lasagne master instead."""
+    "LSTMLayer(..., only_return_final=...)"), or None: the same errors lasagne_master explains.
+    `lasagne: auto` checks such a model on Lasagne master instead."""
     text = str(exc)
     module = getattr(exc, "name", None) or ""
     if isinstance(exc, (AttributeError, ImportError)) and "lasagne" in text + module:
@@ -233,8 +349,9 @@ def master_api(exc: BaseException, user_class: str | None = None) -> str | None:
 
 
 def lasagne_master(exc: BaseException, user_class: str | None = None) -> str | None:
-    """The explanation of a name or argument that Lasagne 0.1 lacks, or None. `user_class`: the class whose
-    constructor refused an argument, as the user's code named it (LSTMLayer, not the MergeLayer it calls)."""
+    """The explanation of a name or argument that Lasagne 0.1 lacks, or None. `user_class`: the
+    class whose constructor refused an argument, as the user's code named it (LSTMLayer, not the
+    MergeLayer it calls)."""
     text = exception_text(exc)
     module = getattr(exc, "name", None) or ""
     if isinstance(exc, (AttributeError, ImportError)) and "lasagne" in text + module:
@@ -242,29 +359,40 @@ def lasagne_master(exc: BaseException, user_class: str | None = None) -> str | N
         if master:
             owner = re.search(r"(?:module|from) '(lasagne[\w.]*)'", text)
             qualified = f"{owner.group(1)}.{master}" if owner else master
-            return (f"{qualified} does not exist in {_RELEASE} (it was added later, on Lasagne's master branch); "
-                    f"{MASTER_NAMES[master]}")
-        return f"{_RELEASE} does not have it: a typo, or an API added later on Lasagne's master branch"
-    unexpected = re.search(r"\b(\w+)\.__init__\(\) got an unexpected keyword argument '(\w+)'", text)
+            return (
+                f"{qualified} does not exist in {_RELEASE} (it was added later, on Lasagne's "
+                f"master branch); {MASTER_NAMES[master]}"
+            )
+        return (
+            f"{_RELEASE} does not have it: a typo, or an API added later on Lasagne's master branch"
+        )
+    unexpected = re.search(
+        r"\b(\w+)\.__init__\(\) got an unexpected keyword argument '(\w+)'", text
+    )
     if isinstance(exc, TypeError) and unexpected and _is_lasagne_layer(unexpected.group(1)):
         refused, argument = unexpected.groups()
         layer = user_class or refused
-        nearest = MASTER_ARGUMENTS.get(argument) or f"remove it, or use the arguments of Lasagne 0.1's {layer}"
-        return (f"{layer}(..., {argument}=...) is Lasagne master's API: Lasagne 0.1's {layer} has no argument "
-                f"{argument!r} ({_RELEASE}); {nearest}")
+        nearest = MASTER_ARGUMENTS.get(argument) or (
+            f"remove it, or use the arguments of Lasagne 0.1's {layer}"
+        )
+        return (
+            f"{layer}(..., {argument}=...) is Lasagne master's API: Lasagne 0.1's {layer} has "
+            f"no argument {argument!r} ({_RELEASE}); {nearest}"
+        )
     return None
 
 
 def refusing_class(tb: TracebackType | None, is_users: Callable[[str], bool]) -> str | None:
-    """The class of the object whose __init__ the user's code called, from a traceback: the `self` of the
-    first frame after the innermost frame in the user's code (`is_users(filename) -> bool`)."""
+    """The class of the object whose __init__ the user's code called, from a traceback: the `self`
+    of the first frame after the innermost frame in the user's code (`is_users(filename) ->
+    bool`)."""
     frames = []
     while tb is not None:
         frames.append(tb.tb_frame)
         tb = tb.tb_next
     for position in range(len(frames) - 1, -1, -1):
         if is_users(frames[position].f_code.co_filename):
-            for frame in frames[position + 1:]:
+            for frame in frames[position + 1 :]:
                 if frame.f_code.co_name == "__init__" and "self" in frame.f_locals:
                     return type(frame.f_locals["self"]).__name__
             return None

@@ -1,16 +1,18 @@
-"""How gradcheck-ci loads the repository's modules: Python 2 files through their translation (python2.py),
-and a script named by its layer variable (`factory: train.py:l_out`) only up to where it assigns it.
+"""How gradcheck-ci loads the repository's modules: Python 2 files through their translation
+(python2.py), and a script named by its layer variable (`factory: train.py:l_out`) only up to where
+it assigns it.
 
-Scripts build the network at module level and then load data, train and save. Named by the variable that
-holds the network, the script runs up to its last top-level statement that assigns that variable, and not
-the training after it; a notice says which lines did not run. What runs before it (loading a data set to
-read a size) still runs, under the import guards (guard.py), which stop a download or a long computation
-and say where.
+Scripts build the network at module level and then load data, train and save. Named by the variable
+that holds the network, the script runs up to its last top-level statement that assigns that
+variable, and not the training after it; a notice says which lines did not run. What runs before it
+(loading a data set to read a size) still runs, under the import guards (guard.py), which stop a
+download or a long computation and say where.
 
-`RepositoryFinder` (installed by `install(root)`) gives every module of the repository this loader, so the
-imports of a Python 2 factory module's Python 2 siblings are translated too. Nothing is written: neither a
-translation nor the bytecode of a translated or cut module.
+`RepositoryFinder` (installed by `install(root)`) gives every module of the repository this loader,
+so the imports of a Python 2 factory module's Python 2 siblings are translated too. Nothing is
+written: neither a translation nor the bytecode of a translated or cut module.
 """
+
 from __future__ import annotations
 
 import ast
@@ -25,14 +27,23 @@ from typing import Any
 
 from ..core.results import Notice
 from .legacy import construct_on
-from .python2 import DIVIDE, Untranslatable, divider, needs_translation, python2_names, translate, translations
+from .python2 import (
+    DIVIDE,
+    Untranslatable,
+    divider,
+    needs_translation,
+    python2_names,
+    translate,
+    translations,
+)
 from .sites import is_inside, is_library, relative
 
 
 class RepositoryLoader(importlib.machinery.SourceFileLoader):
-    """A repository file's loader: Python 3 files as usual, Python 2 files through `translate` (no bytecode
-    cache is read or written for them). `until`: a module-level name (a script's layer variable named as the
-    factory): the module runs up to the last top-level statement that assigns it, not the training after it."""
+    """A repository file's loader: Python 3 files as usual, Python 2 files through `translate` (no
+    bytecode cache is read or written for them). `until`: a module-level name (a script's layer
+    variable named as the factory): the module runs up to the last top-level statement that assigns
+    it, not the training after it."""
 
     def __init__(self, fullname: str, path: str, until: str | None = None):
         super().__init__(fullname, path)
@@ -43,7 +54,8 @@ class RepositoryLoader(importlib.machinery.SourceFileLoader):
         source = self.get_data(path)
         try:
             text = importlib.util.decode_source(source)
-        except (UnicodeDecodeError, SyntaxError):  # not valid in its encoding: Python's own words (blame says so)
+        # not valid in its encoding: Python's own words (blame says so)
+        except (UnicodeDecodeError, SyntaxError):
             return super().get_code(fullname)
         if not needs_translation(text, path):
             if self.until is None:
@@ -59,7 +71,8 @@ class RepositoryLoader(importlib.machinery.SourceFileLoader):
             translation = translate(text, path)
         except Untranslatable:
             if python3_error is not None and not python2_names(text) and not _looks_python2(text):
-                raise python3_error from None  # a Python 3 file with a syntax error: Python's own words
+                # a Python 3 file with a syntax error: Python's own words
+                raise python3_error from None
             raise
         translations[os.path.abspath(path)] = translation
         tree = cut(translation.tree, self.until, path) if self.until else translation.tree
@@ -83,20 +96,23 @@ cuts: dict[str, Cut] = {}  # by absolute path
 
 
 def cut(tree: ast.Module, name: str, path: str) -> ast.Module:
-    """The module up to its last top-level statement that binds `name` (the whole module when a def or class
-    binds it, or nothing at the top level does, or nothing follows)."""
+    """The module up to its last top-level statement that binds `name` (the whole module when a def
+    or class binds it, or nothing at the top level does, or nothing follows)."""
     last = None
     for index, statement in enumerate(tree.body):
-        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and statement.name == name:
+        if (
+            isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+            and statement.name == name
+        ):
             return tree
         if name in _bound(statement):
             last = index
     if last is None or last == len(tree.body) - 1:
         return tree
-    rest = tree.body[last + 1:]
+    rest = tree.body[last + 1 :]
     end = max(getattr(s, "end_lineno", None) or s.lineno for s in rest)
     cuts[os.path.abspath(path)] = Cut(name, tree.body[last].lineno, (rest[0].lineno, end))
-    return ast.Module(body=tree.body[:last + 1], type_ignores=tree.type_ignores)
+    return ast.Module(body=tree.body[: last + 1], type_ignores=tree.type_ignores)
 
 
 def _bound(statement: ast.stmt) -> set[str]:
@@ -117,7 +133,8 @@ def _looks_python2(text: str) -> bool:
 
 
 class RepositoryFinder(importlib.abc.MetaPathFinder):
-    """Finds modules as Python's path finder does, and loads those of the repository with RepositoryLoader."""
+    """Finds modules as Python's path finder does, and loads those of the repository with
+    RepositoryLoader."""
 
     def __init__(self, root: str):
         self.root = root
@@ -134,13 +151,15 @@ class RepositoryFinder(importlib.abc.MetaPathFinder):
 
 
 def install(root: str) -> None:
-    """Load the modules of the repository at `root` through RepositoryLoader (once per process and root)."""
+    """Load the modules of the repository at `root` through RepositoryLoader (once per process and
+    root)."""
     if not any(isinstance(f, RepositoryFinder) and f.root == root for f in sys.meta_path):
         sys.meta_path.insert(0, RepositoryFinder(root))
 
 
 def assigned_under_main_guard(path: str, name: str) -> int | None:
-    """The line of the `if __name__ == '__main__':` under which the module assigns `name`, when only there."""
+    """The line of the `if __name__ == '__main__':` under which the module assigns `name`, when only
+    there."""
     translation = translations.get(os.path.abspath(path))
     try:
         with open(path, encoding="utf-8", errors="replace") as handle:
@@ -151,8 +170,14 @@ def assigned_under_main_guard(path: str, name: str) -> int | None:
         return None
     for statement in tree.body:
         test = ast.unparse(statement.test) if isinstance(statement, ast.If) else ""
-        if "__name__" in test and "__main__" in test and any(
-                isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Store) for n in ast.walk(statement)):
+        if (
+            "__name__" in test
+            and "__main__" in test
+            and any(
+                isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Store)
+                for n in ast.walk(statement)
+            )
+        ):
             return statement.lineno
     return None
 
@@ -164,7 +189,15 @@ def notices(root: str) -> list[Notice]:
         if is_inside(path, root):
             file = relative(path, root)
             first, last = where.skipped
-            found.append(Notice(f"{file} is a script: it ran up to line {where.assigned}, where it assigns "
-                                f"{where.name}, and not lines {first}-{last} after it (training, saving, plotting: a "
-                                "gradient check needs none of them)", "script-cut", file, where.assigned))
+            found.append(
+                Notice(
+                    f"{file} is a script: it ran up to line {where.assigned}, where it "
+                    f"assigns {where.name}, and not lines {first}-{last} after it "
+                    f"(training, saving, plotting: a "
+                    "gradient check needs none of them)",
+                    "script-cut",
+                    file,
+                    where.assigned,
+                )
+            )
     return found

@@ -1,4 +1,6 @@
-"""Error text fit for a report: no array dumps, no installation paths, bounded length, one first line."""
+"""Error text fit for a report: no array dumps, no installation paths, bounded length, one first
+line."""
+
 from __future__ import annotations
 
 import os
@@ -9,7 +11,8 @@ from .sites import is_inside, is_library, relative
 
 
 def without_library_paths(text: str) -> str:
-    """'cannot import name X from Y (/venv/.../site-packages/y/__init__.py)' -> without the installed path."""
+    """'cannot import name X from Y (/venv/.../site-packages/y/__init__.py)' -> without the
+    installed path."""
     return re.sub(r" \((?:/|[A-Za-z]:\\)[^()]*(?:site|dist)-packages[^()]*\)", "", text)
 
 
@@ -24,11 +27,12 @@ _CLEAN_LIMIT = 4 * MAX_MESSAGE  # characters of it, arrays removed, that the oth
 
 
 def clean_message(text: str, root: str | None = None) -> str:
-    """Error text fit for a report: no array dumps (Theano's messages embed the arrays they were given), no
-    path inside gradcheck-ci's installation or the installed packages, paths in the repository relative to
-    it, and at most MAX_MESSAGE characters."""
-    # Bounded before any pattern: a message can be megabytes, and _NUMBERS_IN_BRACKETS is quadratic in a run of
-    # '[' (0.4 s at 8,000 characters). Array dumps go first, as they would take the room of the message.
+    """Error text fit for a report: no array dumps (Theano's messages embed the arrays they were
+    given), no path inside gradcheck-ci's installation or the installed packages, paths in the
+    repository relative to it, and at most MAX_MESSAGE characters."""
+    # Bounded before any pattern: a message can be megabytes, and _NUMBERS_IN_BRACKETS is quadratic
+    # in a run of '[' (0.4 s at 8,000 characters). Array dumps go first, as they would take the room
+    # of the message.
     text = _without_arrays(text[:_ARRAYS_LIMIT])[:_CLEAN_LIMIT]
     text = _NUMBERS_IN_BRACKETS.sub("[...]", text)
     real_root = os.path.realpath(root) if root else None
@@ -47,12 +51,13 @@ def clean_message(text: str, root: str | None = None) -> str:
         return found
 
     text = _ABSOLUTE_PATH.sub(path, text)
-    return text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE - 1] + "…"
+    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
 
 
 def error_summary(exc: BaseException, limit: int = 240) -> str:
-    """'ValueError: shapes (4,3) and (18,4) not aligned: ...': the exception's first line, without the tuple repr
-    Theano's messages often are ("('message', (4, 3), (18, 4))"), cut on a word to about `limit` characters."""
+    """'ValueError: shapes (4,3) and (18,4) not aligned: ...': the exception's first line, without
+    the tuple repr Theano's messages often are ("('message', (4, 3), (18, 4))"), cut on a word to
+    about `limit` characters."""
     lines = exception_text(exc).splitlines()
     text = " ".join(lines[0].split()) if lines else ""
     quoted = re.match(r"""^\((['"])(.+?)\1(?:,|\)$)""", text)
@@ -76,6 +81,6 @@ def _without_arrays(text: str) -> str:
             if depth == 0:
                 end = i + 1
                 break
-        out.append(text[position:match.start()] + "array(...)")
+        out.append(text[position : match.start()] + "array(...)")
         position = end
     return "".join(out) + text[position:]

@@ -1,18 +1,20 @@
 """Python 2 files of the repository imported through a translation to Python 3, in memory, on load.
 
-Much public Lasagne code is Python 2 and fails on Python 3.11 only on `print x`, `xrange`, `cPickle`, tabs or
-`except E, e`. A repository file that does not compile as Python 3, or that uses names only Python 2 has, is
-translated with the standard library's 2to3 fixers (lib2to3) and compiled under its own path, so tracebacks
-and blame still point at the user's lines (the fixers keep line numbers). Nothing is written anywhere: no
-translated file and no bytecode cache.
+Much public Lasagne code is Python 2 and fails on Python 3.11 only on `print x`, `xrange`,
+`cPickle`, tabs or `except E, e`. A repository file that does not compile as Python 3, or that uses
+names only Python 2 has, is translated with the standard library's 2to3 fixers (lib2to3) and
+compiled under its own path, so tracebacks and blame still point at the user's lines (the fixers
+keep line numbers). Nothing is written anywhere: no translated file and no bytecode cache.
 
 Python 2's `/` floors when both operands are integers; Python 3's does not, and a size computed as
-`num_units / 2` would become a float (or a different size). Every `/` of a translated file goes through
-`python2_divide`, which floors integers as Python 2 did and records the line, so the report says where the
-translation kept Python 2's meaning (`notices()`). A file that `from __future__ import division` keeps `/`.
+`num_units / 2` would become a float (or a different size). Every `/` of a translated file goes
+through `python2_divide`, which floors integers as Python 2 did and records the line, so the report
+says where the translation kept Python 2's meaning (`notices()`). A file that `from __future__
+import division` keeps `/`.
 
 loader.py decides, when it loads one of the repository's modules, whether to translate it.
 """
+
 from __future__ import annotations
 
 import ast
@@ -29,19 +31,47 @@ from ..core.results import Notice
 from .sites import is_inside, relative
 
 DIVIDE = "__gradcheck_ci_python2_divide__"  # the name `/` becomes in a translated module's globals
-# Modules only Python 2 has: importing one marks a file as Python 2 even when it compiles as Python 3
-# (`from io import StringIO` is Python 3: only `import StringIO` or `from StringIO import ...` count).
-_PYTHON2_MODULES = ("cPickle", "urllib2", "urlparse", "cStringIO", "StringIO", "ConfigParser", "Queue", "HTMLParser",
-                    "httplib", "cookielib", "__builtin__")
-_PYTHON2_IMPORT = re.compile(rf"^\s*(?:import\s+(?:[\w.]+\s*,\s*)*|from\s+)({'|'.join(_PYTHON2_MODULES)})\b"
-                             r"|^\s*from\s+itertools\s+import\s+.*\b(izip|imap|ifilter)\b", re.M)
-# Names only Python 2 code uses, unless the file defines them itself (`xrange = range` in 2-and-3 code).
-_PYTHON2_NAMES = {"xrange", "iteritems", "itervalues", "iterkeys", "has_key", "raw_input", "basestring", "execfile",
-                  "unichr", "xreadlines"}
-# Python 2 builtins that a Python 3 file may define for itself: Python 2 only when called and not defined.
+# Modules only Python 2 has: importing one marks a file as Python 2 even when it compiles as Python
+# 3 (`from io import StringIO` is Python 3: only `import StringIO` or `from StringIO import ...`
+# count).
+_PYTHON2_MODULES = (
+    "cPickle",
+    "urllib2",
+    "urlparse",
+    "cStringIO",
+    "StringIO",
+    "ConfigParser",
+    "Queue",
+    "HTMLParser",
+    "httplib",
+    "cookielib",
+    "__builtin__",
+)
+_PYTHON2_IMPORT = re.compile(
+    rf"^\s*(?:import\s+(?:[\w.]+\s*,\s*)*|from\s+)({'|'.join(_PYTHON2_MODULES)})\b"
+    r"|^\s*from\s+itertools\s+import\s+.*\b(izip|imap|ifilter)\b",
+    re.M,
+)
+# Names only Python 2 code uses, unless the file defines them itself (`xrange = range` in 2-and-3
+# code).
+_PYTHON2_NAMES = {
+    "xrange",
+    "iteritems",
+    "itervalues",
+    "iterkeys",
+    "has_key",
+    "raw_input",
+    "basestring",
+    "execfile",
+    "unichr",
+    "xreadlines",
+}
+# Python 2 builtins that a Python 3 file may define for itself: Python 2 only when called and not
+# defined.
 _PYTHON2_CALLS = {"long", "unicode"}
-# 2to3 fixers never applied: those that only restyle, and `import`, which makes `from layers import X` relative;
-# the file's folder is on sys.path, so Python 2's implicit relative import already works as an absolute one.
+# 2to3 fixers never applied: those that only restyle, and `import`, which makes `from layers import
+# X` relative; the file's folder is on sys.path, so Python 2's implicit relative import already
+# works as an absolute one.
 _SKIPPED_FIXERS = {"idioms", "ws_comma", "set_literal", "buffer", "paren", "import"}
 
 
@@ -51,7 +81,8 @@ class Translation:
     tree: ast.Module  # the Python 3 code, with Python 2's `/`
     fixers: list[str]  # the 2to3 fixers that changed something, by their short names
     first_line: int  # the first line they changed
-    doubts: list[tuple[int, str]] = field(default_factory=list)  # lines 2to3 translated without certainty
+    # lines 2to3 translated without certainty
+    doubts: list[tuple[int, str]] = field(default_factory=list)
     tabs: bool = False  # tabs in the indentation were expanded as Python 2 read them
 
 
@@ -64,22 +95,35 @@ class Untranslatable(Exception):
 
 
 translations: dict[str, Translation] = {}  # this process's translated files, by absolute path
-floored: dict[tuple[str, int], tuple[Any, Any, Any]] = {}  # (path, line) -> (a, b, a // b), the first seen
+# (path, line) -> (a, b, a // b), the first seen
+floored: dict[tuple[str, int], tuple[Any, Any, Any]] = {}
 
 
 # ---------------------------------------------------------------- deciding and translating
 
+
 def python2_names(source: str) -> list[str]:
     """Python 2-only names the code (not its comments or strings) uses, in order of first use."""
-    found: list[str] = [next(name for name in match.groups() if name) for match in _PYTHON2_IMPORT.finditer(source)]
+    found: list[str] = [
+        next(name for name in match.groups() if name) for match in _PYTHON2_IMPORT.finditer(source)
+    ]
     previous = None
     try:
         for token in tokenize.generate_tokens(io.StringIO(source).readline):
-            if token.type == tokenize.NAME and token.string in _PYTHON2_NAMES and token.string not in found \
-                    and not _binds(source, token.string):
+            if (
+                token.type == tokenize.NAME
+                and token.string in _PYTHON2_NAMES
+                and token.string not in found
+                and not _binds(source, token.string)
+            ):
                 found.append(token.string)
-            if previous is not None and previous.string in _PYTHON2_CALLS and token.string == "(" \
-                    and previous.string not in found and not _binds(source, previous.string):
+            if (
+                previous is not None
+                and previous.string in _PYTHON2_CALLS
+                and token.string == "("
+                and previous.string not in found
+                and not _binds(source, previous.string)
+            ):
                 found.append(previous.string)
             if token.type not in (tokenize.NL, tokenize.COMMENT):
                 previous = token if token.type == tokenize.NAME else None
@@ -89,8 +133,11 @@ def python2_names(source: str) -> list[str]:
 
 
 def _binds(source: str, name: str) -> bool:
-    """The file defines, assigns or imports `name` itself (then `long(x)` is its own function, not Python 2's)."""
-    return bool(re.search(rf"\b(def|class)\s+{name}\b|^\s*{name}\s*=|\bimport\b.*\b{name}\b", source, re.M))
+    """The file defines, assigns or imports `name` itself (then `long(x)` is its own function, not
+    Python 2's)."""
+    return bool(
+        re.search(rf"\b(def|class)\s+{name}\b|^\s*{name}\s*=|\bimport\b.*\b{name}\b", source, re.M)
+    )
 
 
 def needs_translation(source: str, path: str) -> bool:
@@ -104,19 +151,25 @@ def needs_translation(source: str, path: str) -> bool:
 
 def _expand_tabs(source: str) -> str:
     """Indentation tabs expanded to the next multiple of 8 columns, as Python 2 read them."""
-    return "".join(re.sub(r"^[ \t]+", lambda m: m.group(0).expandtabs(8), line)
-                   for line in source.splitlines(keepends=True))
+    return "".join(
+        re.sub(r"^[ \t]+", lambda m: m.group(0).expandtabs(8), line)
+        for line in source.splitlines(keepends=True)
+    )
 
 
 def _refactoring_tool() -> Any:
     with warnings.catch_warnings():  # lib2to3 is deprecated, and still the standard library's 2to3
         warnings.simplefilter("ignore")
         from lib2to3 import refactor
-    names = [n for n in refactor.get_fixers_from_package("lib2to3.fixes")
-             if n.rsplit(".fix_", 1)[-1] not in _SKIPPED_FIXERS]
+    names = [
+        n
+        for n in refactor.get_fixers_from_package("lib2to3.fixes")
+        if n.rsplit(".fix_", 1)[-1] not in _SKIPPED_FIXERS
+    ]
 
     class Recording(refactor.RefactoringTool):
-        """Remembers which fixers changed a node (the lines fixers flag as uncertain are in its fixer_log)."""
+        """Remembers which fixers changed a node (the lines fixers flag as uncertain are in its
+        fixer_log)."""
 
         def __init__(self) -> None:
             super().__init__(names)
@@ -137,6 +190,7 @@ def _refactoring_tool() -> Any:
                 if str(new if new is not None else node) != before:
                     self.applied.setdefault(name, line or 0)
                 return new
+
             return recorded
 
         def doubted(self) -> list[tuple[int, str]]:
@@ -152,7 +206,8 @@ def _refactoring_tool() -> Any:
 
 
 def translate(source: str, path: str) -> Translation:
-    """The Python 3 code of a Python 2 file (Untranslatable when 2to3 cannot read it or its result)."""
+    """The Python 3 code of a Python 2 file (Untranslatable when 2to3 cannot read it or its
+    result)."""
     tool = _refactoring_tool()
     expanded = _expand_tabs(source)
     text = expanded if expanded.endswith("\n") else expanded + "\n"
@@ -162,9 +217,14 @@ def translate(source: str, path: str) -> Translation:
             tree = tool.refactor_string(text, path)
     except Exception as exc:  # noqa: BLE001 - lib2to3's ParseError and tokenizer errors: the file's line
         context = getattr(exc, "context", None)
-        line = context[1][0] if context and len(context) > 1 and context[1] else getattr(exc, "lineno", None)
-        raise Untranslatable(path, line, f"2to3 cannot read it ({type(exc).__name__}: {str(exc).splitlines()[0]})") \
-            from None
+        line = (
+            context[1][0]
+            if context and len(context) > 1 and context[1]
+            else getattr(exc, "lineno", None)
+        )
+        raise Untranslatable(
+            path, line, f"2to3 cannot read it ({type(exc).__name__}: {str(exc).splitlines()[0]})"
+        ) from None
     translated = str(tree)
     applied = sorted(tool.applied, key=lambda name: (tool.applied[name], name))
     try:
@@ -177,12 +237,14 @@ def translate(source: str, path: str) -> Translation:
     if not _divides_truly(source):
         module = ast.fix_missing_locations(_Divisions().visit(module))
     first = min(tool.applied.values(), default=0) or 1
-    return Translation(path, module, applied, first, sorted(set(tool.doubted())), expanded != source)
+    return Translation(
+        path, module, applied, first, sorted(set(tool.doubted())), expanded != source
+    )
 
 
 def _divides_truly(source: str) -> bool:
-    """`from __future__ import division`: the file's `/` already means Python 3's (2to3's `future` fixer removes
-    the import, so the source is read, not the translation)."""
+    """`from __future__ import division`: the file's `/` already means Python 3's (2to3's `future`
+    fixer removes the import, so the source is read, not the translation)."""
     return bool(re.search(r"^from\s+__future__\s+import\s+[^#\n]*\bdivision\b", source, re.M))
 
 
@@ -200,11 +262,15 @@ class _Divisions(ast.NodeTransformer):
         if not isinstance(node.op, ast.Div):
             return node
         load = _as_load(node.target)
-        return ast.copy_location(ast.Assign(targets=[node.target], value=_call(load, node.value, node.lineno)), node)
+        return ast.copy_location(
+            ast.Assign(targets=[node.target], value=_call(load, node.value, node.lineno)), node
+        )
 
 
 def _call(left: ast.expr, right: ast.expr, line: int) -> ast.Call:
-    return ast.Call(func=ast.Name(DIVIDE, ast.Load()), args=[left, right, ast.Constant(line)], keywords=[])
+    return ast.Call(
+        func=ast.Name(DIVIDE, ast.Load()), args=[left, right, ast.Constant(line)], keywords=[]
+    )
 
 
 def _as_load(target: ast.expr) -> ast.expr:
@@ -213,30 +279,41 @@ def _as_load(target: ast.expr) -> ast.expr:
 
 
 def divider(path: str) -> Any:
-    """The DIVIDE function of one translated file: Python 2's `/`, recording where it floored integers."""
+    """The DIVIDE function of one translated file: Python 2's `/`, recording where it floored
+    integers."""
+
     def python2_divide(a: Any, b: Any, line: int) -> Any:
         if isinstance(a, numbers.Integral) and isinstance(b, numbers.Integral):
             result = a // b
             seen = floored.get((path, line))
-            if seen is None or (seen[0] % seen[1] == 0 and a % b):  # the example shows a difference when one does
+            # the example shows a difference when one does
+            if seen is None or (seen[0] % seen[1] == 0 and a % b):
                 floored[(path, line)] = (a, b, result)
             return result
         return a / b
+
     return python2_divide
 
 
 def untranslatable_error(exc: Untranslatable, root: str) -> ModelLoadError:
     file = relative(exc.path, root)
-    return ModelLoadError(f"{file} is Python 2 and cannot be translated to Python 3 at line {exc.line}: {exc.why}; "
-                          "gradcheck-ci runs Python 3.11: translate the file (2to3 -w) and fix that line",
-                          file, exc.line, kind="load")
+    return ModelLoadError(
+        f"{file} is Python 2 and cannot be translated to Python 3 at line "
+        f"{exc.line}: {exc.why}; "
+        "gradcheck-ci runs Python 3.11: translate the file (2to3 -w) and fix "
+        "that line",
+        file,
+        exc.line,
+        kind="load",
+    )
 
 
 # ---------------------------------------------------------------- what the report says
 
+
 def notices(root: str) -> list[Notice]:
-    """A notice for each translated file (the fixers applied), each line 2to3 was unsure of, and each line
-    where `/` floored two integers as Python 2 did."""
+    """A notice for each translated file (the fixers applied), each line 2to3 was unsure of, and
+    each line where `/` floored two integers as Python 2 did."""
     found: list[Notice] = []
     for path, translation in translations.items():
         if not is_inside(path, root):
@@ -244,21 +321,43 @@ def notices(root: str) -> list[Notice]:
         file = relative(path, root)
         fixers = ", ".join(translation.fixers) or "none"
         tabs = "; indentation tabs read as Python 2 did (8 columns)" if translation.tabs else ""
-        found.append(Notice(f"{file} is Python 2: it was imported through a translation to Python 3 (2to3 fixers: "
-                            f"{fixers}{tabs}); the file itself is unchanged", "python2-translated", file,
-                            translation.first_line))
+        found.append(
+            Notice(
+                f"{file} is Python 2: it was imported through a translation to Python "
+                f"3 (2to3 fixers: {fixers}{tabs}); the file itself is unchanged",
+                "python2-translated",
+                file,
+                translation.first_line,
+            )
+        )
         for line, why in translation.doubts:
-            found.append(Notice(f"{file}:{line}: 2to3 flags this line, which may not mean in Python 3 what it meant "
-                                f"in Python 2: {why}",
-                                "python2-doubt", file, line))
+            found.append(
+                Notice(
+                    f"{file}:{line}: 2to3 flags this line, which may not mean in "
+                    f"Python 3 what it meant in Python 2: {why}",
+                    "python2-doubt",
+                    file,
+                    line,
+                )
+            )
     for (path, line), (a, b, result) in sorted(floored.items(), key=lambda item: item[0]):
         if not is_inside(path, root):
             continue
         file = relative(path, root)
         python3 = a / b
-        changed = (f"Python 3's `/` would give {python3:g}" if python3 != result
-                   else f"Python 3's `/` would give the float {python3!r}")
-        found.append(Notice(f"{file}:{line} divides the integers {a} / {b}: the translation keeps Python 2's meaning, "
-                            f"{result} ({changed}); write `//` there to say so in Python 3", "python2-division",
-                            file, line))
+        changed = (
+            f"Python 3's `/` would give {python3:g}"
+            if python3 != result
+            else f"Python 3's `/` would give the float {python3!r}"
+        )
+        found.append(
+            Notice(
+                f"{file}:{line} divides the integers {a} / {b}: the translation keeps "
+                f"Python 2's meaning, {result} ({changed}); write `//` there to say so "
+                f"in Python 3",
+                "python2-division",
+                file,
+                line,
+            )
+        )
     return found

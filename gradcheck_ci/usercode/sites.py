@@ -1,7 +1,9 @@
-"""Where in the user's repository something comes from: the file and line that constructed a layer, a
-factory's `def`, the innermost traceback frame in the repository, and the statement quoted from there.
+"""Where in the user's repository something comes from: the file and line that constructed a layer,
+a factory's `def`, the innermost traceback frame in the repository, and the statement quoted from
+there.
 
 Paths are relative to the repository root with '/' separators."""
+
 from __future__ import annotations
 
 import inspect
@@ -23,19 +25,27 @@ class CallSite:
 
 # ---------------------------------------------------------------- which files are the user's
 
+
 def is_inside(path: str, root: str) -> bool:
     """Whether `path` (symlinks resolved) lies in the folder `root` (already resolved)."""
-    if not path or path.startswith("<"):  # "<string>", "<__array_function__ internals>", "<frozen ...>"
+    # "<string>", "<__array_function__ internals>", "<frozen ...>"
+    if not path or path.startswith("<"):
         return False
-    if not os.path.isabs(path):  # a compiled extension's frame ('_common.pyx'): no file of the repository
+    # a compiled extension's frame ('_common.pyx'): no file of the repository
+    if not os.path.isabs(path):
         return False
     path = os.path.realpath(path)
     return path == root or path.startswith(root + os.sep)
 
 
 def is_library(path: str) -> bool:
-    """Installed packages and gradcheck-ci itself: never the user's code, even inside the repository."""
-    return "site-packages" in path or "dist-packages" in path or f"{os.sep}gradcheck_ci{os.sep}" in path
+    """Installed packages and gradcheck-ci itself: never the user's code, even inside the
+    repository."""
+    return (
+        "site-packages" in path
+        or "dist-packages" in path
+        or f"{os.sep}gradcheck_ci{os.sep}" in path
+    )
 
 
 def relative(path: str, root: str) -> str:
@@ -44,11 +54,16 @@ def relative(path: str, root: str) -> str:
 
 
 def user_frame(tb_frames: list[traceback.FrameSummary], root: str) -> CallSite | None:
-    """The innermost frame of a traceback that lies in the user's repository: a file there. A compiled module's
-    frame names a bare source file ("_mt19937.pyx") that would resolve against the worker's directory, the root."""
+    """The innermost frame of a traceback that lies in the user's repository: a file there. A
+    compiled module's frame names a bare source file ("_mt19937.pyx") that would resolve against the
+    worker's directory, the root."""
     for frame in reversed(tb_frames):
-        if (frame.filename and is_inside(frame.filename, root) and not is_library(frame.filename)
-                and os.path.isfile(frame.filename)):
+        if (
+            frame.filename
+            and is_inside(frame.filename, root)
+            and not is_library(frame.filename)
+            and os.path.isfile(frame.filename)
+        ):
             return CallSite(relative(frame.filename, root), frame.lineno or 1)
     return None
 
@@ -65,11 +80,14 @@ def definition_site(fn: Callable[..., Any], root: str) -> tuple[str, int] | None
     return None
 
 
-def call_noting_return(fn: Callable[..., Any], kwargs: dict[str, Any],
-                       args: tuple[Any, ...] = ()) -> tuple[Any, int | None]:
-    """fn(*args, **kwargs), and the line of fn's own `return` (a profile hook watches only fn's code object)."""
+def call_noting_return(
+    fn: Callable[..., Any], kwargs: dict[str, Any], args: tuple[Any, ...] = ()
+) -> tuple[Any, int | None]:
+    """fn(*args, **kwargs), and the line of fn's own `return` (a profile hook watches only fn's code
+    object)."""
     code = getattr(fn, "__code__", None)
-    if code is None or sys.getprofile() is not None:  # not a plain function, or a profiler is running
+    # not a plain function, or a profiler is running
+    if code is None or sys.getprofile() is not None:
         return fn(*args, **kwargs), None
     returned: list[int | None] = [None]
 
@@ -93,8 +111,11 @@ def recording_call_sites(root: str) -> Iterator[dict[int, CallSite]]:
 
     sites: dict[int, CallSite] = {}
     keep_alive: list[Any] = []  # ids are only unique while the objects live
-    # InputLayer.__init__ does not call Layer.__init__ in Lasagne 0.1: wrap it too, or inputs have no site.
-    originals = {cls: cls.__init__ for cls in (base.Layer, base.MergeLayer, input_layers.InputLayer)}
+    # InputLayer.__init__ does not call Layer.__init__ in Lasagne 0.1: wrap it too, or inputs have
+    # no site.
+    originals = {
+        cls: cls.__init__ for cls in (base.Layer, base.MergeLayer, input_layers.InputLayer)
+    }
 
     def wrap(original: Callable[..., None]) -> Callable[..., None]:
         def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
@@ -104,6 +125,7 @@ def recording_call_sites(root: str) -> Iterator[dict[int, CallSite]]:
                     sites[id(self)] = site
                     keep_alive.append(self)
             original(self, *args, **kwargs)
+
         return __init__
 
     for cls, original in originals.items():
@@ -133,8 +155,9 @@ _OPENING, _CLOSING = "([{", ")]}"
 
 
 def quote_source(root: str, file: str, line: int) -> dict[str, str]:
-    """The statement at `line` of the repository file `file` ({line number: text}): the line itself and, while
-    its brackets are open, the lines that continue it. Empty when the file is not the repository's or is gone.
+    """The statement at `line` of the repository file `file` ({line number: text}): the line itself
+    and, while its brackets are open, the lines that continue it. Empty when the file is not the
+    repository's or is gone.
     """
     root = os.path.realpath(root)
     path = os.path.join(root, *file.split("/"))

@@ -1,5 +1,6 @@
-"""Where the user's code built a Theano variable: the innermost frame of the creation trace Theano keeps in
-`variable.tag.trace` (theano.config.traceback.limit frames) that lies in the repository."""
+"""Where the user's code built a Theano variable: the innermost frame of the creation trace Theano
+keeps in `variable.tag.trace` (theano.config.traceback.limit frames) that lies in the repository."""
+
 from __future__ import annotations
 
 import os
@@ -14,10 +15,12 @@ def creation_site(variable: Any, root: str) -> tuple[str, int] | None:
     trace = getattr(getattr(variable, "tag", None), "trace", None) or []
     stacks = trace if trace and isinstance(trace[0], list) else [trace]
     for stack in stacks:
-        frames = [traceback.FrameSummary(f[0], f[1], f[2], line=f[3] if len(f) > 3 else None)
-                  for f in stack if isinstance(f, (tuple, list)) and len(f) >= 3]
+        frames = [
+            traceback.FrameSummary(f[0], f[1], f[2], line=f[3] if len(f) > 3 else None)
+            for f in stack
+            if isinstance(f, (tuple, list)) and len(f) >= 3
+        ]
         site = user_frame(frames, os.path.realpath(root))
         if site:
             return site.file, site.line
     return None
-

@@ -1,16 +1,17 @@
-"""Fixtures for the container end-to-end tests: a Docker engine, the local base image, the action image,
-and a registry on this machine for the release tests.
+"""Fixtures for the container end-to-end tests: a Docker engine, the local base image, the action
+image, and a registry on this machine for the release tests.
 
-An engine comes from ci/start-dockerd.sh and the base image from ci/make-base-image.sh (no registry is
-reachable here, so the image is built FROM a local debootstrap image: GRADCHECK_TEST_BASE_IMAGE,
-default gradcheck-ci-base:bookworm); the registry from ci/start-registry.sh (GRADCHECK_TEST_REGISTRY,
-default localhost:5000). Without them the docker tests are skipped, with the reason; set
-GRADCHECK_REQUIRE_DOCKER=1 (as .ci/run does) to make that a failure instead.
+An engine comes from ci/start-dockerd.sh and the base image from ci/make-base-image.sh (no registry
+is reachable here, so the image is built FROM a local debootstrap image: GRADCHECK_TEST_BASE_IMAGE,
+default gradcheck-ci-base:bookworm); the registry from ci/start-registry.sh
+(GRADCHECK_TEST_REGISTRY, default localhost:5000). Without them the docker tests are skipped, with
+the reason; set GRADCHECK_REQUIRE_DOCKER=1 (as .ci/run does) to make that a failure instead.
 
-GRADCHECK_TEST_IMAGE names the action image (default gradcheck-ci:e2e, built from this checkout); with
-GRADCHECK_TEST_NO_BUILD=1 it is used as it is: how a release tests the exact image it pushes
+GRADCHECK_TEST_IMAGE names the action image (default gradcheck-ci:e2e, built from this checkout);
+with GRADCHECK_TEST_NO_BUILD=1 it is used as it is: how a release tests the exact image it pushes
 (ci/release.sh selftest).
 """
+
 from __future__ import annotations
 
 import os
@@ -51,8 +52,12 @@ def docker_client():
     try:
         client = docker.from_env()
         client.ping()
-    except (docker.errors.DockerException, OSError) as exc:  # no socket, engine down, permission denied
-        _unavailable(f"no Docker engine reachable ({exc.__class__.__name__}); start one with ci/start-dockerd.sh")
+    # no socket, engine down, permission denied
+    except (docker.errors.DockerException, OSError) as exc:
+        _unavailable(
+            f"no Docker engine reachable ({exc.__class__.__name__}); start one with "
+            f"ci/start-dockerd.sh"
+        )
     return client
 
 
@@ -69,8 +74,8 @@ def base_image(docker_client) -> str:
 
 @pytest.fixture(scope="session")
 def action_image(docker_client, tmp_path_factory, request) -> str:
-    """The action image, built from this repository's Dockerfile with the SDK (layers reused), or the
-    prebuilt GRADCHECK_TEST_IMAGE as it is (GRADCHECK_TEST_NO_BUILD=1)."""
+    """The action image, built from this repository's Dockerfile with the SDK (layers reused), or
+    the prebuilt GRADCHECK_TEST_IMAGE as it is (GRADCHECK_TEST_NO_BUILD=1)."""
     import docker.errors
 
     from gradcheck_ci.commands import docker as dockerrun
@@ -79,7 +84,9 @@ def action_image(docker_client, tmp_path_factory, request) -> str:
         try:
             size = docker_client.images.get(TEST_IMAGE).attrs["Size"]
         except docker.errors.ImageNotFound:
-            pytest.fail(f"GRADCHECK_TEST_NO_BUILD=1 but there is no image {TEST_IMAGE}", pytrace=False)
+            pytest.fail(
+                f"GRADCHECK_TEST_NO_BUILD=1 but there is no image {TEST_IMAGE}", pytrace=False
+            )
         FACTS.append(f"action image {TEST_IMAGE} as given (not rebuilt), {size / 1e6:.0f} MB")
         return TEST_IMAGE
     base_image = request.getfixturevalue("base_image")
@@ -89,24 +96,31 @@ def action_image(docker_client, tmp_path_factory, request) -> str:
     started = time.monotonic()
     with open(log_path, "w") as log:
         try:
-            dockerrun.build_image(docker_client, REPO_ROOT, TEST_IMAGE, base_image=base_image, out=log)
+            dockerrun.build_image(
+                docker_client, REPO_ROOT, TEST_IMAGE, base_image=base_image, out=log
+            )
         except dockerrun.DockerRunError as exc:
             tail = "".join(Path(log_path).read_text().splitlines(keepends=True)[-40:])
             pytest.fail(f"{exc}\n--- last lines of the build log ---\n{tail}", pytrace=False)
     seconds = time.monotonic() - started
     size = docker_client.images.get(TEST_IMAGE).attrs["Size"]
-    FACTS.append(f"action image {TEST_IMAGE} FROM {base_image}: built in {seconds:.0f}s (unchanged "
-                 f"layers reused), {size / 1e6:.0f} MB; build log {log_path}")
+    FACTS.append(
+        f"action image {TEST_IMAGE} FROM {base_image}: built in {seconds:.0f}s (unchanged "
+        f"layers reused), {size / 1e6:.0f} MB; build log {log_path}"
+    )
     return TEST_IMAGE
 
 
 def stage_master_wheel() -> None:
-    """The Lasagne master wheel into ci/wheels/ (the Dockerfile installs it from there) when one is beside the
-    clone, as ci/build-test-image.sh does: machines here cannot fetch the commit's archive from GitHub."""
+    """The Lasagne master wheel into ci/wheels/ (the Dockerfile installs it from there) when one is
+    beside the clone, as ci/build-test-image.sh does: machines here cannot fetch the commit's
+    archive from GitHub."""
     import shutil
 
-    wheel = Path(os.environ.get("LASAGNE_MASTER_WHEEL")
-                 or REPO_ROOT.parent / "shared" / "wheels" / "lasagne-0.2.dev1-py3-none-any.whl")
+    wheel = Path(
+        os.environ.get("LASAGNE_MASTER_WHEEL")
+        or REPO_ROOT.parent / "shared" / "wheels" / "lasagne-0.2.dev1-py3-none-any.whl"
+    )
     if wheel.is_file():
         shutil.copy(wheel, REPO_ROOT / "ci" / "wheels" / wheel.name)
 
@@ -123,12 +137,15 @@ def waited_for_lock() -> None:
     with open(path) as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         fcntl.flock(lock, fcntl.LOCK_UN)
-    FACTS.append(f"waited {time.monotonic() - started:.0f}s for the background build of the action image")
+    FACTS.append(
+        f"waited {time.monotonic() - started:.0f}s for the background build of the action image"
+    )
 
 
 @pytest.fixture(scope="session")
 def registry(docker_client) -> str:
-    """A registry on this machine that the engine pushes to and pulls from (ci/start-registry.sh)."""
+    """A registry on this machine that the engine pushes to and pulls from
+    (ci/start-registry.sh)."""
     import urllib.error
     import urllib.request
 
@@ -136,5 +153,7 @@ def registry(docker_client) -> str:
         with urllib.request.urlopen(f"http://{REGISTRY}/v2/", timeout=10) as response:
             response.read()
     except (urllib.error.URLError, OSError) as exc:
-        _unavailable(f"no registry answers at {REGISTRY} ({exc}); start one with ci/start-registry.sh")
+        _unavailable(
+            f"no registry answers at {REGISTRY} ({exc}); start one with ci/start-registry.sh"
+        )
     return REGISTRY

@@ -1,11 +1,13 @@
 """Run the action image the way the GitHub Actions runner does, and read back what the runner would.
 
-The runner (actions/runner, ContainerActionHandler) runs a container action as root with the workspace
-mounted at /github/workspace as the working directory, HOME=/github/home, the file-command files under
-/github/file_commands, GITHUB_* paths translated into the container, and one INPUT_<ID> variable per
-declared input (the default when the workflow gives none; hyphens kept). It then reads the step's log
-for workflow commands, honouring ::stop-commands::, and the output and summary files (tests/actions_log.py).
+The runner (actions/runner, ContainerActionHandler) runs a container action as root with the
+workspace mounted at /github/workspace as the working directory, HOME=/github/home, the file-command
+files under /github/file_commands, GITHUB_* paths translated into the container, and one INPUT_<ID>
+variable per declared input (the default when the workflow gives none; hyphens kept). It then reads
+the step's log for workflow commands, honouring ::stop-commands::, and the output and summary files
+(tests/actions_log.py).
 """
+
 from __future__ import annotations
 
 import os
@@ -45,15 +47,18 @@ class ActionRun:
     seconds: float  # container start to exit
     commands: list[Command] = field(default_factory=list)
     first_result: float | None = None  # container start to the first model's verdict line
-    line_seconds: list[float] = field(default_factory=list)  # run_like_the_runner: container start to each line
+    # run_like_the_runner: container start to each line
+    line_seconds: list[float] = field(default_factory=list)
 
     def annotations(self, kind: str = "error") -> list[Command]:
         return [c for c in self.commands if c.name == kind]
 
 
-def make_workspace(tmp: Path, repo: str | Path, subdir: str = "", preload: Mapping[str, Path] | None = None) -> Path:
-    """A repository (a fixture's name, or a path) copied to tmp/workspace (or into its `subdir`); `preload`
-    copies more in, by their path in the workspace (a restored cache directory)."""
+def make_workspace(
+    tmp: Path, repo: str | Path, subdir: str = "", preload: Mapping[str, Path] | None = None
+) -> Path:
+    """A repository (a fixture's name, or a path) copied to tmp/workspace (or into its `subdir`);
+    `preload` copies more in, by their path in the workspace (a restored cache directory)."""
     workspace = tmp / "workspace"
     target = workspace / subdir if subdir else workspace
     shutil.copytree(FIXTURES / repo, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
@@ -71,12 +76,22 @@ def open_up(path: Path) -> None:
             p.chmod(p.stat().st_mode | stat.S_IRWXU | stat.S_IRWXG | stat.S_IRWXO)
 
 
-def run_action(client: Any, image: str, tmp: Path, repo: str, inputs: Mapping[str, str] | None = None,
-               user: str | None = None, subdir: str = "", timeout: int = 900,
-               preload: Mapping[str, Path] | None = None, workspace: Path | None = None,
-               prepare: Callable[[Path], None] | None = None) -> ActionRun:
+def run_action(
+    client: Any,
+    image: str,
+    tmp: Path,
+    repo: str,
+    inputs: Mapping[str, str] | None = None,
+    user: str | None = None,
+    subdir: str = "",
+    timeout: int = 900,
+    preload: Mapping[str, Path] | None = None,
+    workspace: Path | None = None,
+    prepare: Callable[[Path], None] | None = None,
+) -> ActionRun:
     """`workspace`: a checkout prepared by the caller (make_workspace), instead of a copy of `repo`;
-    `prepare(workspace)` runs once the workspace is ready, before the container starts (e.g. git history)."""
+    `prepare(workspace)` runs once the workspace is ready, before the container starts (e.g. git
+    history)."""
     import time
 
     tmp.mkdir(parents=True, exist_ok=True)
@@ -112,7 +127,10 @@ def run_action(client: Any, image: str, tmp: Path, repo: str, inputs: Mapping[st
         env[f"INPUT_{name.upper()}"] = value
 
     container = client.containers.create(
-        image, working_dir=WORKSPACE, environment=env, user=user,
+        image,
+        working_dir=WORKSPACE,
+        environment=env,
+        user=user,
         volumes={
             str(workspace): {"bind": WORKSPACE, "mode": "rw"},
             str(commands_dir): {"bind": FILE_COMMANDS, "mode": "rw"},
@@ -135,8 +153,16 @@ def run_action(client: Any, image: str, tmp: Path, repo: str, inputs: Mapping[st
         container.remove(force=True)
     outputs = parse_output_file((commands_dir / output_name).read_text())
     summary = (commands_dir / summary_name).read_text()
-    return ActionRun(int(status["StatusCode"]), log, outputs, summary, workspace, seconds,
-                     effective_commands(log), first_result)
+    return ActionRun(
+        int(status["StatusCode"]),
+        log,
+        outputs,
+        summary,
+        workspace,
+        seconds,
+        effective_commands(log),
+        first_result,
+    )
 
 
 def line_of(path: Path, needle: str) -> int:
@@ -146,41 +172,68 @@ def line_of(path: Path, needle: str) -> int:
     raise AssertionError(f"{needle!r} not in {path}")
 
 
-# ---- the runner's own `docker run`, for an action that names a pulled image ------------------------------
+# ---- the runner's own `docker run`, for an action that names a pulled image
+# ------------------------------
 
 RUNNER_MOUNTS = ("_github_home", "_github_workflow", "_runner_file_commands")
 
 
 def runner_environment(commands_dir: str, names: dict[str, str]) -> dict[str, str]:
-    """The variables the runner gives a container action (ContainerActionHandler: its GITHUB_*, RUNNER_*,
-    CI and the file-command paths, translated into the container)."""
+    """The variables the runner gives a container action (ContainerActionHandler: its GITHUB_*,
+    RUNNER_*, CI and the file-command paths, translated into the container)."""
     return {
         "HOME": HOME,
-        "GITHUB_JOB": "gradcheck", "GITHUB_REF": "refs/heads/main", "GITHUB_REF_NAME": "main",
-        "GITHUB_REF_TYPE": "branch", "GITHUB_SHA": "0" * 40, "GITHUB_REPOSITORY": "octo/models",
-        "GITHUB_REPOSITORY_OWNER": "octo", "GITHUB_RUN_ID": "1", "GITHUB_RUN_NUMBER": "1",
-        "GITHUB_RUN_ATTEMPT": "1", "GITHUB_ACTOR": "octo", "GITHUB_WORKFLOW": "gradients",
-        "GITHUB_EVENT_NAME": "push", "GITHUB_SERVER_URL": "https://github.com",
-        "GITHUB_API_URL": "https://api.github.com", "GITHUB_WORKSPACE": WORKSPACE,
-        "GITHUB_ACTION": "gradcheck", "GITHUB_EVENT_PATH": "/github/workflow/event.json",
-        "GITHUB_PATH": f"{commands_dir}/{names['path']}", "GITHUB_ENV": f"{commands_dir}/{names['env']}",
-        "GITHUB_OUTPUT": f"{commands_dir}/{names['output']}", "GITHUB_STATE": f"{commands_dir}/{names['state']}",
+        "GITHUB_JOB": "gradcheck",
+        "GITHUB_REF": "refs/heads/main",
+        "GITHUB_REF_NAME": "main",
+        "GITHUB_REF_TYPE": "branch",
+        "GITHUB_SHA": "0" * 40,
+        "GITHUB_REPOSITORY": "octo/models",
+        "GITHUB_REPOSITORY_OWNER": "octo",
+        "GITHUB_RUN_ID": "1",
+        "GITHUB_RUN_NUMBER": "1",
+        "GITHUB_RUN_ATTEMPT": "1",
+        "GITHUB_ACTOR": "octo",
+        "GITHUB_WORKFLOW": "gradients",
+        "GITHUB_EVENT_NAME": "push",
+        "GITHUB_SERVER_URL": "https://github.com",
+        "GITHUB_API_URL": "https://api.github.com",
+        "GITHUB_WORKSPACE": WORKSPACE,
+        "GITHUB_ACTION": "gradcheck",
+        "GITHUB_EVENT_PATH": "/github/workflow/event.json",
+        "GITHUB_PATH": f"{commands_dir}/{names['path']}",
+        "GITHUB_ENV": f"{commands_dir}/{names['env']}",
+        "GITHUB_OUTPUT": f"{commands_dir}/{names['output']}",
+        "GITHUB_STATE": f"{commands_dir}/{names['state']}",
         "GITHUB_STEP_SUMMARY": f"{commands_dir}/{names['summary']}",
-        "RUNNER_OS": "Linux", "RUNNER_ARCH": "X64", "RUNNER_NAME": "GitHub Actions 1",
-        "RUNNER_ENVIRONMENT": "github-hosted", "RUNNER_TEMP": "/home/runner/work/_temp",
-        "RUNNER_TOOL_CACHE": "/opt/hostedtoolcache", "RUNNER_WORKSPACE": "/home/runner/work/models",
-        "GITHUB_ACTIONS": "true", "CI": "true",
+        "RUNNER_OS": "Linux",
+        "RUNNER_ARCH": "X64",
+        "RUNNER_NAME": "GitHub Actions 1",
+        "RUNNER_ENVIRONMENT": "github-hosted",
+        "RUNNER_TEMP": "/home/runner/work/_temp",
+        "RUNNER_TOOL_CACHE": "/opt/hostedtoolcache",
+        "RUNNER_WORKSPACE": "/home/runner/work/models",
+        "GITHUB_ACTIONS": "true",
+        "CI": "true",
     }
 
 
-def run_like_the_runner(image: str, tmp: Path, repo: str | Path, action_yml: str,
-                        inputs: Mapping[str, str] | None = None, docker: str = "docker",
-                        docker_env: Mapping[str, str] | None = None, timeout: float = 900,
-                        preload: Mapping[str, Path] | None = None) -> ActionRun:
-    """Run `image` with the docker CLI exactly as the runner runs a `docker://` container action: `docker run
-    --name --label --workdir /github/workspace --rm`, one `-e NAME` per variable (the value taken from the CLI's
-    environment), the runner's five mounts (the engine's socket, home, workflow, file commands, workspace).
-    `action_yml` (the text of the action.yml being run) gives the input defaults, as the runner reads them."""
+def run_like_the_runner(
+    image: str,
+    tmp: Path,
+    repo: str | Path,
+    action_yml: str,
+    inputs: Mapping[str, str] | None = None,
+    docker: str = "docker",
+    docker_env: Mapping[str, str] | None = None,
+    timeout: float = 900,
+    preload: Mapping[str, Path] | None = None,
+) -> ActionRun:
+    """Run `image` with the docker CLI exactly as the runner runs a `docker://` container action:
+    `docker run --name --label --workdir /github/workspace --rm`, one `-e NAME` per variable (the
+    value taken from the CLI's environment), the runner's five mounts (the engine's socket, home,
+    workflow, file commands, workspace). `action_yml` (the text of the action.yml being run) gives
+    the input defaults, as the runner reads them."""
     import subprocess
     import time
 
@@ -191,9 +244,16 @@ def run_like_the_runner(image: str, tmp: Path, repo: str | Path, action_yml: str
         (temp / name).mkdir(parents=True)
     (temp / "_github_workflow" / "event.json").write_text("{}")
     suffix = uuid.uuid4().hex
-    names = {kind: f"{prefix}_{suffix}" for kind, prefix in (
-        ("path", "add_path"), ("env", "set_env"), ("output", "set_output"), ("state", "save_state"),
-        ("summary", "step_summary"))}
+    names = {
+        kind: f"{prefix}_{suffix}"
+        for kind, prefix in (
+            ("path", "add_path"),
+            ("env", "set_env"),
+            ("output", "set_output"),
+            ("state", "save_state"),
+            ("summary", "step_summary"),
+        )
+    }
     for file_name in names.values():
         (temp / "_runner_file_commands" / file_name).write_text("")
 
@@ -203,19 +263,41 @@ def run_like_the_runner(image: str, tmp: Path, repo: str | Path, action_yml: str
     values.update(inputs or {})
     env.update({f"INPUT_{name.upper()}": value for name, value in values.items()})
 
-    args = [docker, "run", "--name", f"gradcheck_ci_e2e_{suffix[:12]}", "--label", "gradcheck-ci-e2e",
-            "--workdir", WORKSPACE, "--rm"]
+    args = [
+        docker,
+        "run",
+        "--name",
+        f"gradcheck_ci_e2e_{suffix[:12]}",
+        "--label",
+        "gradcheck-ci-e2e",
+        "--workdir",
+        WORKSPACE,
+        "--rm",
+    ]
     for name in env:
         args += ["-e", name]
     sock = "/var/run/docker.sock"
     if os.path.exists(sock):
         args += ["-v", f"{sock}:{sock}"]
-    args += ["-v", f"{temp / '_github_home'}:{HOME}", "-v", f"{temp / '_github_workflow'}:/github/workflow",
-             "-v", f"{temp / '_runner_file_commands'}:{FILE_COMMANDS}", "-v", f"{workspace}:{WORKSPACE}", image]
+    args += [
+        "-v",
+        f"{temp / '_github_home'}:{HOME}",
+        "-v",
+        f"{temp / '_github_workflow'}:/github/workflow",
+        "-v",
+        f"{temp / '_runner_file_commands'}:{FILE_COMMANDS}",
+        "-v",
+        f"{workspace}:{WORKSPACE}",
+        image,
+    ]
 
     started = time.monotonic()
-    proc = subprocess.Popen(args, env={**os.environ, **(docker_env or {}), **env}, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        args,
+        env={**os.environ, **(docker_env or {}), **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     first_result = None
     chunks = []
     line_seconds = []
@@ -229,6 +311,14 @@ def run_like_the_runner(image: str, tmp: Path, repo: str | Path, action_yml: str
     seconds = time.monotonic() - started
     log = b"".join(chunks).decode("utf-8", "replace")
     commands = temp / "_runner_file_commands"
-    return ActionRun(code, log, parse_output_file((commands / names["output"]).read_text()),
-                     (commands / names["summary"]).read_text(), workspace, seconds, effective_commands(log),
-                     first_result, line_seconds)
+    return ActionRun(
+        code,
+        log,
+        parse_output_file((commands / names["output"]).read_text()),
+        (commands / names["summary"]).read_text(),
+        workspace,
+        seconds,
+        effective_commands(log),
+        first_result,
+        line_seconds,
+    )

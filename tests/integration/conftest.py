@@ -1,4 +1,6 @@
-"""Runs that several integration test files read: each is made once per session (they cost a real check)."""
+"""Runs that several integration test files read: each is made once per session (they cost a real
+check)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,10 +15,18 @@ REPORTED_NETWORK = REPO / "examples" / "seed-rnn" / "gradcheck.yml"
 
 @pytest.fixture(scope="session")
 def reported_network(tmp_path_factory: pytest.TempPathFactory) -> tuple[CliRun, Path]:
-    """The reported network's failing model at its reported size, checked as CI does, with JSON and HTML
-    reports: (the run, the folder holding report.json and report.html)."""
+    """The reported network's failing model at its reported size, checked as CI does, with JSON and
+    HTML reports: (the run, the folder holding report.json and report.html)."""
     out = tmp_path_factory.mktemp("reported-network")
-    run = run_cli("check", "--config", str(REPORTED_NETWORK), "--model", "seed-rnn-truncated",
-                  "--html", str(out / "report.html"), json_path=out / "report.json")
+    run = run_cli(
+        "check",
+        "--config",
+        str(REPORTED_NETWORK),
+        "--model",
+        "seed-rnn-truncated",
+        "--html",
+        str(out / "report.html"),
+        json_path=out / "report.json",
+    )
     assert run.code == 1, run.output
     return run, out

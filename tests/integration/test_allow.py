@@ -1,6 +1,8 @@
-"""Joint ablations and `allow:`, end to end on a bidirectional tagger (tests/fixtures/diagnose/allow): a cause
-in both directions is confirmed by switching it off in both at once, with the layers that matter named;
-an allowed cause passes the model with its proof, and a real bug beside it still fails."""
+"""Joint ablations and `allow:`, end to end on a bidirectional tagger
+(tests/fixtures/diagnose/allow): a cause in both directions is confirmed by switching it off in both
+at once, with the layers that matter named; an allowed cause passes the model with its proof, and a
+real bug beside it still fails."""
+
 from __future__ import annotations
 
 import pytest
@@ -23,7 +25,9 @@ def test_clipping_in_both_directions_is_confirmed_by_one_joint_ablation():
     assert_at(found[0], "allow", "models/tagger.py", "l_fwd = RecurrentLayer(")
     assert_at(found[1], "allow", "models/tagger.py", "l_bwd = RecurrentLayer(")
     for d in found:
-        assert d["evidence"]["ablation"] == "grad_clipping=False in RecurrentLayer#0 and RecurrentLayer#1"
+        assert d["evidence"]["ablation"] == (
+            "grad_clipping=False in RecurrentLayer#0 and RecurrentLayer#1"
+        )
         # put back one layer at a time: each layer's own tensors fail again, so both matter
         assert d["evidence"]["layers"]["RecurrentLayer#0"]["matters"] is True
         assert d["evidence"]["layers"]["RecurrentLayer#1"]["matters"] is True
@@ -36,13 +40,24 @@ def test_an_allowed_cause_passes_the_model_with_its_proof():
     assert model["status"] == "pass", model
     statuses = {p["id"]: p["status"] for p in model["params"]}
     assert {k for k, v in statuses.items() if v == "allowed"} == {
-        f"RecurrentLayer#{i}.{name}" for i in (0, 1) for name in ("W_in_to_hid", "b", "W_hid_to_hid")}
+        f"RecurrentLayer#{i}.{name}"
+        for i in (0, 1)
+        for name in ("W_in_to_hid", "b", "W_hid_to_hid")
+    }
     assert statuses["DenseLayer#0.W"] == "pass"
     [allowed] = model["allowed"]
-    assert allowed["codes"] == ["truncated-bptt"] and allowed["layers"] == ["RecurrentLayer#0", "RecurrentLayer#1"]
-    assert allowed["evidence"]["still_failing"] == [] and allowed["ablation"].startswith("gradient_steps=-1 in")
+    assert allowed["codes"] == ["truncated-bptt"] and allowed["layers"] == [
+        "RecurrentLayer#0",
+        "RecurrentLayer#1",
+    ]
+    assert allowed["evidence"]["still_failing"] == [] and allowed["ablation"].startswith(
+        "gradient_steps=-1 in"
+    )
     [notice] = model["notices"]
-    assert notice["code"] == "allowed-cause" and "differ from finite differences only because of" in notice["message"]
+    assert (
+        notice["code"] == "allowed-cause"
+        and "differ from finite differences only because of" in notice["message"]
+    )
     assert all(d["evidence"]["allowed"] is True for d in diagnoses(model, "truncated-bptt"))
 
 

@@ -1,6 +1,7 @@
-"""`check --changed-since REF` on a real git repository: three models in separate files (two share a module,
-one has a custom loss); a change re-checks exactly the models whose check imported the changed file, and
-every report lists the others as skipped (unchanged)."""
+"""`check --changed-since REF` on a real git repository: three models in separate files (two share a
+module, one has a custom loss); a change re-checks exactly the models whose check imported the
+changed file, and every report lists the others as skipped (unchanged)."""
+
 from __future__ import annotations
 
 import shutil
@@ -16,8 +17,13 @@ pytestmark = pytest.mark.slow
 
 
 def git(repo, *args: str) -> str:
-    return subprocess.run(["git", "-c", "user.name=ci", "-c", "user.email=ci@example.invalid", *args], cwd=repo,
-                          check=True, capture_output=True, text=True).stdout.strip()
+    return subprocess.run(
+        ["git", "-c", "user.name=ci", "-c", "user.email=ci@example.invalid", *args],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
 
 
 @pytest.fixture
@@ -47,17 +53,25 @@ def test_a_change_rechecks_exactly_the_models_that_import_it(repo, tmp_path):
     assert first.code == 0, first.output
     first.report = first.json()
     files = {m["name"]: sorted(m["files"]) for m in first.report["models"]}
-    assert files == {"model-a": ["models/a.py", "models/common.py"], "model-b": ["models/b.py", "models/common.py"],
-                     "model-c": ["losses.py", "models/c.py"]}
+    assert files == {
+        "model-a": ["models/a.py", "models/common.py"],
+        "model-b": ["models/b.py", "models/common.py"],
+        "model-c": ["losses.py", "models/c.py"],
+    }
 
     base = edit(repo, "models/common.py", "\n\ndef unused_helper():\n    return None\n")
-    second = run_cli("check", "--changed-since", base, "--json", "report.json", "--junit", "junit.xml", cwd=repo)
+    second = run_cli(
+        "check", "--changed-since", base, "--json", "report.json", "--junit", "junit.xml", cwd=repo
+    )
     assert second.code == 0, second.output
     assert_no_traceback(second)
     second.report = second.json()
     assert statuses(second) == {"model-a": "pass", "model-b": "pass", "model-c": "skipped"}
     skipped = next(m for m in second.report["models"] if m["name"] == "model-c")
-    assert skipped["skipped"]["reason"] == "unchanged" and skipped["skipped"]["previous_status"] == "pass"
+    assert (
+        skipped["skipped"]["reason"] == "unchanged"
+        and skipped["skipped"]["previous_status"] == "pass"
+    )
     assert sorted(skipped["files"]) == ["losses.py", "models/c.py"]  # the record, carried forward
     assert "checking model-a: models/common.py changed since" in second.stdout
     assert "SKIPPED model-c" in second.stdout and "1 skipped (unchanged)" in second.stdout
@@ -73,10 +87,14 @@ def test_a_change_rechecks_exactly_the_models_that_import_it(repo, tmp_path):
 
     base = git(repo, "rev-parse", "HEAD")
     text = (repo / "gradcheck.yml").read_text(encoding="utf-8")
-    (repo / "gradcheck.yml").write_text(text.replace("factory: models/b.py:build\n",
-                                                     "factory: models/b.py:build\n    seed: 5\n"), encoding="utf-8")
-    (repo / "scratch.py").write_text("print('trying something')\n", encoding="utf-8")  # untracked, imported by none
-    fourth = run_cli("check", "--changed-since", base, "--json", "report.json", cwd=repo)  # uncommitted counts
+    (repo / "gradcheck.yml").write_text(
+        text.replace("factory: models/b.py:build\n", "factory: models/b.py:build\n    seed: 5\n"),
+        encoding="utf-8",
+    )
+    # untracked, imported by none
+    (repo / "scratch.py").write_text("print('trying something')\n", encoding="utf-8")
+    # uncommitted counts
+    fourth = run_cli("check", "--changed-since", base, "--json", "report.json", cwd=repo)
     fourth.report = fourth.json()
     assert statuses(fourth) == {"model-a": "skipped", "model-b": "pass", "model-c": "skipped"}
     assert f"1 file(s) changed since {base}" in fourth.stdout  # gradcheck.yml; not the scratch file
@@ -86,19 +104,31 @@ def test_a_change_rechecks_exactly_the_models_that_import_it(repo, tmp_path):
 
 def test_an_unknown_reference_or_a_shallow_clone_checks_everything(repo, tmp_path):
     assert run_cli("check", "--json", "report.json", cwd=repo).code == 0
-    missing = run_cli("check", "--changed-since", "no-such-branch", "--json", "report.json", cwd=repo)
+    missing = run_cli(
+        "check", "--changed-since", "no-such-branch", "--json", "report.json", cwd=repo
+    )
     missing.report = missing.json()
     assert missing.code == 0 and set(statuses(missing).values()) == {"pass"}
-    assert "--changed-since no-such-branch: 'no-such-branch' is not in this clone: checking every model" \
-        in missing.stdout
+    assert (
+        "--changed-since no-such-branch: 'no-such-branch' is not in this clone: checking every "
+        "model"
+    ) in missing.stdout
     assert missing.report["changed_since"]["message"].endswith("checking every model")
 
     base = edit(repo, "models/c.py", "\n")
     shallow = tmp_path / "shallow"
     git(tmp_path, "clone", "-q", "--depth", "1", repo.as_uri(), str(shallow))
     shutil.copy(repo / "report.json", shallow / "report.json")
-    run = run_cli("check", "--changed-since", base, "--previous-report", "report.json", "--json", "out.json",
-                  cwd=shallow)
+    run = run_cli(
+        "check",
+        "--changed-since",
+        base,
+        "--previous-report",
+        "report.json",
+        "--json",
+        "out.json",
+        cwd=shallow,
+    )
     run.report = run.json("out.json")
     assert run.code == 0 and set(statuses(run).values()) == {"pass"}
     assert "is not in this clone (a shallow clone: check out with fetch-depth: 0" in run.stdout

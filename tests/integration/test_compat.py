@@ -1,5 +1,7 @@
-"""Theano 1.0.5's compile cache, patched by gradcheck_ci/platform/compat.py, seen from fresh interpreters that import
-Theano (the flag and shim tests, which never import it, are in tests/unit/test_compat.py)."""
+"""Theano 1.0.5's compile cache, patched by gradcheck_ci/platform/compat.py, seen from fresh
+interpreters that import Theano (the flag and shim tests, which never import it, are in
+tests/unit/test_compat.py)."""
+
 import os
 import sys
 
@@ -7,8 +9,9 @@ import pytest
 
 
 def test_parameterless_ops_get_cacheable_keys():
-    """Theano 1.0.5 marks modules holding ops with empty __props__ (Alloc, ...) as unversioned: recompiled
-    by every process. After the patch their key has a version, so the compile cache keeps them."""
+    """Theano 1.0.5 marks modules holding ops with empty __props__ (Alloc, ...) as unversioned:
+    recompiled by every process. After the patch their key has a version, so the compile cache keeps
+    them."""
     import subprocess
     import textwrap
 
@@ -25,12 +28,15 @@ def test_parameterless_ops_get_cacheable_keys():
         print("versioned" if version else "unversioned")
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
-    assert out.stdout.strip().endswith("versioned") and "unversioned" not in out.stdout, out.stderr[-2000:]
+    assert out.stdout.strip().endswith("versioned") and "unversioned" not in out.stdout, out.stderr[
+        -2000:
+    ]
 
 
 def test_file_based_ops_keep_one_cache_version_across_processes():
-    """Theano 1.0.5 versions COp modules (DimShuffle, ...) with hash() of their C code, which Python salts
-    per process: every process missed the compile cache. After the patch two processes agree."""
+    """Theano 1.0.5 versions COp modules (DimShuffle, ...) with hash() of their C code, which Python
+    salts per process: every process missed the compile cache. After the patch two processes
+    agree."""
     import subprocess
     import textwrap
 
@@ -43,13 +49,16 @@ def test_file_based_ops_keep_one_cache_version_across_processes():
     versions = set()
     for salt in ("1", "2"):
         env = dict(os.environ, PYTHONHASHSEED=salt)
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, env=env)
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=600, env=env
+        )
         assert out.returncode == 0, out.stderr[-2000:]
         versions.add(out.stdout.strip().splitlines()[-1])
     assert len(versions) == 1, versions
 
 
-# ---- the compile cache across machines and time -------------------------------------------------------------
+# ---- the compile cache across machines and time
+# -------------------------------------------------------------
 
 COMPILE_A_FUNCTION = """
 import os, sys
@@ -64,17 +73,24 @@ print("MODULES", len([d for d in os.listdir(compiledir) if d.startswith("tmp")])
 
 
 def compile_in_fresh_process(cache_dir, env_extra=None) -> int:
-    """Compile one small function in a new interpreter with `cache_dir` as gradcheck-ci's cache directory;
-    the number of module folders Theano's compiledir holds afterwards."""
+    """Compile one small function in a new interpreter with `cache_dir` as gradcheck-ci's cache
+    directory; the number of module folders Theano's compiledir holds afterwards."""
     import subprocess
 
     env = dict(os.environ, GRADCHECK_CI_CACHE_DIR=str(cache_dir), **(env_extra or {}))
     env.pop("GRADCHECK_THEANO_CACHE", None)
     env.pop("THEANO_FLAGS", None)
-    out = subprocess.run([sys.executable, "-c", COMPILE_A_FUNCTION], capture_output=True, text=True,
-                         timeout=900, env=env)
+    out = subprocess.run(
+        [sys.executable, "-c", COMPILE_A_FUNCTION],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
-    return int(next(line for line in out.stdout.splitlines() if line.startswith("MODULES")).split()[1])
+    return int(
+        next(line for line in out.stdout.splitlines() if line.startswith("MODULES")).split()[1]
+    )
 
 
 def module_files(cache_dir):
@@ -84,9 +100,9 @@ def module_files(cache_dir):
 
 
 def test_a_cache_made_long_ago_and_without_c_sources_is_still_used(tmp_path):
-    """The baked cache and a restored CI cache carry their build time as access time, and the image ships
-    no C sources (mod.cpp): neither may make Theano compile again (it would after 24 days unless compat
-    lifts cmodule.age_thresh_use, and the image strips mod.cpp)."""
+    """The baked cache and a restored CI cache carry their build time as access time, and the image
+    ships no C sources (mod.cpp): neither may make Theano compile again (it would after 24 days
+    unless compat lifts cmodule.age_thresh_use, and the image strips mod.cpp)."""
     from pathlib import Path
 
     first = compile_in_fresh_process(tmp_path)
@@ -103,7 +119,8 @@ def test_a_cache_made_long_ago_and_without_c_sources_is_still_used(tmp_path):
 
 
 def test_a_cache_of_another_stack_is_not_used(tmp_path):
-    """A cache stamped by another numpy (an older image) sits under another tag: compiled afresh, not loaded."""
+    """A cache stamped by another numpy (an older image) sits under another tag: compiled afresh,
+    not loaded."""
     from gradcheck_ci.platform import cachedir
 
     compile_in_fresh_process(tmp_path)
@@ -114,7 +131,8 @@ def test_a_cache_of_another_stack_is_not_used(tmp_path):
     (foreign / cachedir.STAMP_FILE).write_text('{"numpy": "1.24.0"}')
     assert compile_in_fresh_process(tmp_path) > 0
     assert sorted(d.name for d in (tmp_path / "theano").iterdir() if d.is_dir()) == sorted(
-        [foreign.name, cachedir.cache_tag()])
+        [foreign.name, cachedir.cache_tag()]
+    )
 
 
 LAZY_COMPOSITE = """
@@ -126,7 +144,8 @@ import theano, theano.tensor as T
 from theano.scalar.basic import Composite
 x = T.dvector()
 f = theano.function([x], T.tanh(x) * 3 + T.exp(-x) ** 2)
-[op] = [n.op.scalar_op for n in f.maker.fgraph.toposort() if isinstance(getattr(n.op, "scalar_op", None), Composite)]
+[op] = [n.op.scalar_op for n in f.maker.fgraph.toposort()
+        if isinstance(getattr(n.op, "scalar_op", None), Composite)]
 op.init_c_code()  # as a compiled module's key holds it
 loaded = pickle.loads(pickle.dumps(op))
 print("LAZY", "fgraph" not in loaded.__dict__)
@@ -141,10 +160,24 @@ print("AGAIN", again.impl(*[-1.5] * op.nin) == op.impl(*[-1.5] * op.nin), str(ag
 def test_fused_ops_unpickle_without_rebuilding_their_graph_and_compute_the_same():
     import subprocess
 
-    out = subprocess.run([sys.executable, "-c", LAZY_COMPOSITE], capture_output=True, text=True, timeout=900)
+    out = subprocess.run(
+        [sys.executable, "-c", LAZY_COMPOSITE], capture_output=True, text=True, timeout=900
+    )
     assert out.returncode == 0, out.stderr[-3000:]
-    assert out.stdout.split() == ["LAZY", "True", "EQUAL", "True", "True", "IMPL", "True", "VERSION", "True",
-                                  "AGAIN", "True", "True"]
+    assert out.stdout.split() == [
+        "LAZY",
+        "True",
+        "EQUAL",
+        "True",
+        "True",
+        "IMPL",
+        "True",
+        "VERSION",
+        "True",
+        "AGAIN",
+        "True",
+        "True",
+    ]
 
 
 MARCH = """
@@ -161,9 +194,10 @@ print(json.dumps({"before": before, "after": cmodule.GCC_compiler.march_flags}))
 
 
 def test_the_march_flags_theano_detects_are_kept_for_the_next_process(tmp_path):
-    """Outside the image Theano runs g++ three times per process to find this CPU's -march flags; the
-    second process reads what the first found (march_flags set before any compile) and compiles with the
-    same flags (so it finds the first one's modules); a file made for another CPU is not used."""
+    """Outside the image Theano runs g++ three times per process to find this CPU's -march flags;
+    the second process reads what the first found (march_flags set before any compile) and compiles
+    with the same flags (so it finds the first one's modules); a file made for another CPU is not
+    used."""
     import json
     import subprocess
 
@@ -174,7 +208,9 @@ def test_the_march_flags_theano_detects_are_kept_for_the_next_process(tmp_path):
     env.pop("THEANO_FLAGS", None)  # no gcc.cxxflags: detection as a pip install has it
 
     def run() -> dict:
-        out = subprocess.run([sys.executable, "-c", MARCH], capture_output=True, text=True, timeout=900, env=env)
+        out = subprocess.run(
+            [sys.executable, "-c", MARCH], capture_output=True, text=True, timeout=900, env=env
+        )
         assert out.returncode == 0, out.stderr[-3000:]
         return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -183,7 +219,9 @@ def test_the_march_flags_theano_detects_are_kept_for_the_next_process(tmp_path):
     assert first["after"] and first["after"] == json.loads(saved.read_text())["flags"]
     second = run()
     assert second["before"] == first["after"]  # read, not detected
-    modules = sorted(p.parent.name for p in tmp_path.rglob("*.so") if p.parent.name.startswith("tmp"))
+    modules = sorted(
+        p.parent.name for p in tmp_path.rglob("*.so") if p.parent.name.startswith("tmp")
+    )
     assert len(modules) == len(set(modules)) and modules  # nothing compiled twice
     saved.write_text(json.dumps({"identity": "another CPU", "flags": ["-march=nonsense"]}))
     third = run()
@@ -193,9 +231,10 @@ def test_the_march_flags_theano_detects_are_kept_for_the_next_process(tmp_path):
 
 @pytest.mark.slow  # Theano's own extensions and a module compiled again (a minute or two, cold)
 def test_a_damaged_compile_cache_is_moved_aside_recompiled_and_said_once(tmp_path):
-    """A garbage `lazylinker_ext/__init__.py`, a `cutils_ext.so` with a bad ELF header and a module's `.so` cut
-    short broke every model with Theano's traceback. Now the check moves them aside, Theano compiles them
-    again, and the run says so once: no traceback, no path of the installation."""
+    """A garbage `lazylinker_ext/__init__.py`, a `cutils_ext.so` with a bad ELF header and a
+    module's `.so` cut short broke every model with Theano's traceback. Now the check moves them
+    aside, Theano compiles them again, and the run says so once: no traceback, no path of the
+    installation."""
     import shutil
     import textwrap
     from pathlib import Path
@@ -203,31 +242,45 @@ def test_a_damaged_compile_cache_is_moved_aside_recompiled_and_said_once(tmp_pat
     from gradcheck_ci.platform import cachedir
     from tests.harness import assert_no_traceback, run_cli
 
-    default = Path(cachedir.theano_cache_dir({k: v for k, v in os.environ.items() if k != cachedir.CACHE_DIR_ENV}))
+    default = Path(
+        cachedir.theano_cache_dir(
+            {k: v for k, v in os.environ.items() if k != cachedir.CACHE_DIR_ENV}
+        )
+    )
     cache = tmp_path / "cache"
     theano_dir = cache / "theano" / cachedir.cache_tag()
     if default.is_dir():  # warm: the shared cache's modules, in a private copy this test may damage
-        shutil.copytree(default, theano_dir, symlinks=True, ignore=shutil.ignore_patterns("lock_dir"))
+        shutil.copytree(
+            default, theano_dir, symlinks=True, ignore=shutil.ignore_patterns("lock_dir")
+        )
     repo = tmp_path / "repo"
     (repo / "models").mkdir(parents=True)
-    (repo / "models" / "net.py").write_text(textwrap.dedent('''
+    (repo / "models" / "net.py").write_text(
+        textwrap.dedent("""
         import lasagne
         from lasagne.layers import DenseLayer, InputLayer
 
 
         def build():
             return DenseLayer(InputLayer((None, 3)), 2, nonlinearity=lasagne.nonlinearities.softmax)
-    '''))
-    (repo / "gradcheck.yml").write_text("version: 1\nmodels:\n  - name: net\n    factory: models/net.py:build\n"
-                                        "    data: {sequences: 4, features: 3}\n")
+    """)
+    )
+    (repo / "gradcheck.yml").write_text(
+        "version: 1\nmodels:\n  - name: net\n    factory: "
+        "models/net.py:build\n    data: {sequences: 4, features: "
+        "3}\n"
+    )
     check = ("check", "--cache-dir", str(cache))
-    env = {"GRADCHECK_CI_NO_FUNCTION_CACHE": "1"}  # Theano's modules are what is damaged, and must be loaded
+    # Theano's modules are what is damaged, and must be loaded
+    env = {"GRADCHECK_CI_NO_FUNCTION_CACHE": "1"}
     if not default.is_dir():
         assert run_cli(*check, cwd=repo, env=env).code == 0  # cold: made here, then damaged
     [compiledir] = [d for d in theano_dir.iterdir() if d.name.startswith("compiledir_")]
     if not (compiledir / "cutils_ext").is_dir():
         pytest.skip("this stack's Theano keeps no cutils_ext")
-    (compiledir / "lazylinker_ext" / "__init__.py").write_bytes(b"_version = 0.2\x00\xff garbage ((")
+    (compiledir / "lazylinker_ext" / "__init__.py").write_bytes(
+        b"_version = 0.2\x00\xff garbage (("
+    )
     (compiledir / "cutils_ext" / "cutils_ext.so").write_bytes(b"not an ELF file at all")
     modules = sorted(compiledir.glob("tmp*/*.so"))
     modules[0].write_bytes(modules[0].read_bytes()[:100])
@@ -236,8 +289,11 @@ def test_a_damaged_compile_cache_is_moved_aside_recompiled_and_said_once(tmp_pat
     assert run.code == 0 and "PASS net" in run.output, run.output
     assert_no_traceback(run)
     assert run.output.count("damaged compiled module") == 1, run.output
-    assert f"moved aside 3 damaged compiled module(s) (cutils_ext, lazylinker_ext, {modules[0].parent.name})" \
-           in run.output
+    assert (
+        f"moved aside 3 damaged compiled module(s) (cutils_ext, lazylinker_ext, "
+        f"{modules[0].parent.name})"
+    ) in run.output
     assert "site-packages" not in run.output and "theano/gof" not in run.output
     again = run_cli(*check, cwd=repo, env=env)
-    assert again.code == 0 and "damaged compiled" not in again.output, again.output  # recompiled whole: nothing to move
+    # recompiled whole: nothing to move
+    assert again.code == 0 and "damaged compiled" not in again.output, again.output

@@ -1,5 +1,7 @@
-"""GRADCHECK_CI_DEBUG=1 shows the traceback behind each one-line error, the user's own code included; without
-it, the same runs print no traceback (tests/integration/test_bad_inputs.py holds every case to that)."""
+"""GRADCHECK_CI_DEBUG=1 shows the traceback behind each one-line error, the user's own code
+included; without it, the same runs print no traceback (tests/integration/test_bad_inputs.py holds
+every case to that)."""
+
 from __future__ import annotations
 
 import shutil
@@ -46,12 +48,18 @@ def test_an_unreadable_config_shows_the_traceback_only_when_asked(tmp_path):
     assert quiet.code == 2
     assert_no_traceback(quiet)
     loud = run_cli("check", cwd=cwd, env={"GRADCHECK_CI_DEBUG": "1"})
-    assert loud.code == 2 and "Traceback (most recent call last)" in loud.output and "ConfigError" in loud.output
+    assert (
+        loud.code == 2
+        and "Traceback (most recent call last)" in loud.output
+        and "ConfigError" in loud.output
+    )
 
 
 def test_a_usage_error_shows_the_traceback_only_when_asked(tmp_path):
     quiet = run_cli("merge", "missing.json", "--json", "m.json", cwd=tmp_path)
     assert quiet.code == 2 and "cannot read report missing.json" in quiet.stderr
     assert_no_traceback(quiet)
-    loud = run_cli("merge", "missing.json", "--json", "m.json", cwd=tmp_path, env={"GRADCHECK_CI_DEBUG": "1"})
+    loud = run_cli(
+        "merge", "missing.json", "--json", "m.json", cwd=tmp_path, env={"GRADCHECK_CI_DEBUG": "1"}
+    )
     assert loud.code == 2 and "FileNotFoundError" in loud.stderr and "Traceback" in loud.stderr

@@ -1,9 +1,11 @@
-"""Determinism: the same config and seed give the same numbers and verdicts, run after run and across
-`--shard` splits merged with `gradcheck-ci merge`; the seed is printed so a failure can be replayed.
+"""Determinism: the same config and seed give the same numbers and verdicts, run after run and
+across `--shard` splits merged with `gradcheck-ci merge`; the seed is printed so a failure can be
+replayed.
 
-The weights come from Lasagne's initialisers, which draw from numpy's global generator: the worker seeds
-it (and Lasagne's and Python's) from the model's `seed` before calling the factory.
+The weights come from Lasagne's initialisers, which draw from numpy's global generator: the worker
+seeds it (and Lasagne's and Python's) from the model's `seed` before calling the factory.
 """
+
 from __future__ import annotations
 
 import textwrap
@@ -44,8 +46,19 @@ models:
     factory: models/nets.py:wide
     data: {features: 5}
 """
-NUMBERS = ("id", "shape", "status", "max_abs_err", "max_rel_err", "tolerance", "worst_index", "method", "analytic",
-           "numeric", "evaluations")
+NUMBERS = (
+    "id",
+    "shape",
+    "status",
+    "max_abs_err",
+    "max_rel_err",
+    "tolerance",
+    "worst_index",
+    "method",
+    "analytic",
+    "numeric",
+    "evaluations",
+)
 
 
 def fingerprint(report: dict) -> dict[str, tuple]:
@@ -53,7 +66,15 @@ def fingerprint(report: dict) -> dict[str, tuple]:
     out = {}
     for m in report["models"]:
         params = tuple(tuple(p[k] for k in NUMBERS) for p in m["params"])
-        out[m["name"]] = (m["status"], m["seed"], m["precision"], m["mode"], m["evaluations"], m["loss_value"], params)
+        out[m["name"]] = (
+            m["status"],
+            m["seed"],
+            m["precision"],
+            m["mode"],
+            m["evaluations"],
+            m["loss_value"],
+            params,
+        )
     return out
 
 
@@ -83,7 +104,9 @@ def test_same_seed_same_numbers_across_runs_and_shards(repo: Path) -> None:
     assert a == b
     assert set(a) == {"mlp", "mlp-seed-12", "wide"}
     assert a["wide"][3] == "directional"
-    assert a["mlp"][-1] != a["mlp-seed-12"][-1], "another seed must give other weights, data and numbers"
+    assert a["mlp"][-1] != a["mlp-seed-12"][-1], (
+        "another seed must give other weights, data and numbers"
+    )
 
     one = run_cli("check", "--shard", "1/2", "--json", "shard1.json", cwd=repo)
     two = run_cli("check", "--shard", "2/2", "--json", "shard2.json", cwd=repo)
@@ -99,17 +122,39 @@ def test_same_seed_same_numbers_across_runs_and_shards(repo: Path) -> None:
 
 
 def test_merge_refuses_overlapping_reports(repo: Path, tmp_path: Path) -> None:
-    """Two shards of one run that both report a model (a report edited, or copied under another shard's name)."""
+    """Two shards of one run that both report a model (a report edited, or copied under another
+    shard's name)."""
     import json
 
     for index in (1, 2):
-        report = {"schema": "gradcheck-ci/report/v1", "status": "pass", "config_file": "gradcheck.yml",
-                  "version": "0.1.0", "shard": f"{index}/2", "plan": {"config_sha256": "ab" * 32, "models": ["mlp"]},
-                  "models": [{"name": "mlp", "factory": "models/nets.py:mlp", "status": "pass", "seed": 11,
-                              "precision": "float64", "mode": "full", "config_line": 6}]}
+        report = {
+            "schema": "gradcheck-ci/report/v1",
+            "status": "pass",
+            "config_file": "gradcheck.yml",
+            "version": "0.1.0",
+            "shard": f"{index}/2",
+            "plan": {"config_sha256": "ab" * 32, "models": ["mlp"]},
+            "models": [
+                {
+                    "name": "mlp",
+                    "factory": "models/nets.py:mlp",
+                    "status": "pass",
+                    "seed": 11,
+                    "precision": "float64",
+                    "mode": "full",
+                    "config_line": 6,
+                }
+            ],
+        }
         (tmp_path / f"{index}.json").write_text(json.dumps(report))
-    run = run_cli("merge", str(tmp_path / "1.json"), str(tmp_path / "2.json"), "--json",
-                  str(tmp_path / "m.json"), cwd=tmp_path)
+    run = run_cli(
+        "merge",
+        str(tmp_path / "1.json"),
+        str(tmp_path / "2.json"),
+        "--json",
+        str(tmp_path / "m.json"),
+        cwd=tmp_path,
+    )
     assert run.code == 2
     assert "the reports overlap: mlp checked more than once" in run.stderr
     assert not (tmp_path / "m.json").exists()

@@ -1,9 +1,11 @@
-"""The diagnosis stage end to end: the real CLI on small user-like repositories with one known cause each.
+"""The diagnosis stage end to end: the real CLI on small user-like repositories with one known cause
+each.
 
-Each repository under tests/fixtures/diagnose/<cause>/ is checked once (cached per test session); the
-assertions read the JSON report's `diagnoses`: exact code, file, line (found by searching the model file
-for the construction call, so the fixtures can be edited freely) and `confirmed`.
+Each repository under tests/fixtures/diagnose/<cause>/ is checked once (cached per test session);
+the assertions read the JSON report's `diagnoses`: exact code, file, line (found by searching the
+model file for the construction call, so the fixtures can be edited freely) and `confirmed`.
 """
+
 from __future__ import annotations
 
 import functools
@@ -47,13 +49,16 @@ def assert_at(diagnosis: dict, repo: str, file: str, text: str) -> None:
     assert (diagnosis["file"], diagnosis["line"]) == (file, line_of(repo, file, text)), diagnosis
 
 
-# ---------------------------------------------------------------- feed-forward models (quick compiles)
+# ---------------------------------------------------------------- feed-forward models (quick
+# compiles)
+
 
 def test_wrong_custom_op_is_blamed_on_the_custom_layer_not_the_dense_layer_before_it():
     model = checked("wrong-backward").model("wrong-square")
     assert model["status"] == "fail"
     failing = {p["id"] for p in model["params"] if p["status"] == "fail"}
-    assert failing == {"DenseLayer#0.W", "DenseLayer#0.b"}  # the error shows on the dense layer's weights...
+    # the error shows on the dense layer's weights...
+    assert failing == {"DenseLayer#0.W", "DenseLayer#0.b"}
     d = only_diagnosis(model)
     assert d["code"] == "wrong-backward" and d["layer"] == "SquareLayer#0"  # ...but the bug is here
     assert_at(d, "wrong-backward", "models/net.py", "l_sq = SquareLayer(")
@@ -80,8 +85,8 @@ def test_noise_that_ignores_deterministic_is_confirmed_by_freezing_the_stream():
 
 
 def test_a_kink_at_the_checked_point_is_not_a_failure_the_gradient_is_checked_near_it():
-    # Every hidden unit sits exactly on its kink (zero-initialised weights): no line through the point is
-    # smooth, so the point near it decides; the model used to FAIL as non-differentiable.
+    # Every hidden unit sits exactly on its kink (zero-initialised weights): no line through the
+    # point is smooth, so the point near it decides; the model used to FAIL as non-differentiable.
     run = checked("non-differentiable")
     model = run.model("relu-at-zero")
     assert model["status"] == "pass" and model["diagnoses"] == [], model
@@ -96,19 +101,27 @@ def test_a_loss_no_comparison_can_judge_is_inconclusive_and_exits_0_unless_asked
     assert model["status"] == "inconclusive" and run.code == 0, run.output
     judged = {p["id"]: p["status"] for p in model["params"]}
     assert judged["DenseLayer#0.W"] == "inconclusive" and judged["DenseLayer#1.W"] == "pass"
-    assert "INCONCLUSIVE float32-inside-float64" in run.stdout and "result: PASS (exit 0)" in run.stdout
+    assert (
+        "INCONCLUSIVE float32-inside-float64" in run.stdout
+        and "result: PASS (exit 0)" in run.stdout
+    )
     strict = checked("inconclusive", "--fail-on-inconclusive")
     assert strict.code == 1 and strict.report["status"] == "fail", strict.output
     assert strict.model("float32-inside-float64")["status"] == "inconclusive"
 
 
 def test_a_float32_model_float32_cannot_resolve_passes_with_a_notice():
-    # Used to FAIL (low-precision): the float32 comparison cannot resolve it, the same check in float64 at the
-    # same point passes, and the float32 gradient is within 1e-2 of the float64 one.
+    # Used to FAIL (low-precision): the float32 comparison cannot resolve it, the same check in
+    # float64 at the same point passes, and the float32 gradient is within 1e-2 of the float64 one.
     model = checked("low-precision").model("naive-normalisation-float32")
-    assert model["status"] == "pass" and model["precision"] == "float32" and model["diagnoses"] == []
+    assert (
+        model["status"] == "pass" and model["precision"] == "float32" and model["diagnoses"] == []
+    )
     [notice] = model["notices"]
-    assert notice["code"] == "float32-settled-in-float64" and "checked again in float64" in notice["message"]
+    assert (
+        notice["code"] == "float32-settled-in-float64"
+        and "checked again in float64" in notice["message"]
+    )
     assert set(model["extra"]["float64"]["tensors"]) == {p["id"] for p in model["params"]}
     assert all(d <= 1e-2 for d in model["extra"]["float64"]["agreement"].values())
 
@@ -126,17 +139,24 @@ def test_float32_round_off_beyond_the_target_is_confirmed_by_a_float64_worker():
 
 
 def test_a_float32_custom_op_bug_is_localised_where_float64_settled_it():
-    """A 0.1% error in a float32 custom op's grad(): float32 finite differences cannot see it, the float64 check
-    confirms it, and its layer-by-layer localisation names the op's layer, not the Conv2DLayer one line above
-    (which float32's localisation blamed: every layer output it could judge agreed)."""
+    """A 0.1% error in a float32 custom op's grad(): float32 finite differences cannot see it, the
+    float64 check confirms it, and its layer-by-layer localisation names the op's layer, not the
+    Conv2DLayer one line above (which float32's localisation blamed: every layer output it could
+    judge agreed)."""
     model = checked("float32-custom-op").model("smooth-relu-float32")
     assert model["status"] == "fail" and model["precision"] == "float32"
     failing = {p["id"] for p in model["params"] if p["status"] == "fail"}
-    assert failing == {"Conv2DLayer#0.W", "Conv2DLayer#0.b"} == set(model["extra"]["float64"]["confirmed"])
+    assert (
+        failing
+        == {"Conv2DLayer#0.W", "Conv2DLayer#0.b"}
+        == set(model["extra"]["float64"]["confirmed"])
+    )
     d = only_diagnosis(model)
     assert d["code"] == "wrong-backward" and d["layer"] == "NonlinearityLayer#0", d
     assert_at(d, "float32-custom-op", "models/net.py", "net = NonlinearityLayer(net, smooth_relu)")
-    assert d["evidence"]["precision"] == "float64" and "Localised by the float64 check" in d["message"]
+    assert (
+        d["evidence"]["precision"] == "float64" and "Localised by the float64 check" in d["message"]
+    )
     assert "diagnoses" not in model["extra"]["float64"]  # taken over, not kept twice
 
 
@@ -168,44 +188,69 @@ def test_unused_parameter_is_disconnected_even_though_the_check_passes():
     assert "not in the graph of the loss" in d["message"] and d["evidence"]["cut"] == "absent"
 
 
-# Three different facts used to read "nothing the loss computes depends on it": a parameter not in the graph,
-# one whose gradient a disconnected_grad/zero_grad cuts (the loss does depend on it), one behind an argmax.
+# Three different facts used to read "nothing the loss computes depends on it": a parameter not in
+# the graph, one whose gradient a disconnected_grad/zero_grad cuts (the loss does depend on it), one
+# behind an argmax.
 
-@pytest.mark.parametrize("name, call", [("stop-gradient", "disconnected_grad"), ("zero-gradient", "zero_grad")])
-def test_a_stopped_gradient_is_named_at_the_line_that_stops_it_and_confirmed_by_removing_the_stop(name, call):
+
+@pytest.mark.parametrize(
+    "name, call", [("stop-gradient", "disconnected_grad"), ("zero-gradient", "zero_grad")]
+)
+def test_a_stopped_gradient_is_named_at_the_line_that_stops_it_and_confirmed_by_removing_the_stop(
+    name, call
+):
     model = checked("gradient-stopped").model(name)
     assert model["status"] == "fail"
     d = only_diagnosis(model)
-    assert d["code"] == "gradient-stopped" and d["layer"] == "BaselineCorrection#0" and d["confirmed"] is True, d
+    assert (
+        d["code"] == "gradient-stopped"
+        and d["layer"] == "BaselineCorrection#0"
+        and d["confirmed"] is True
+    ), d
     assert_at(d, "gradient-stopped", "models/nets.py", "l_base = BaselineCorrection(")
-    site = f"models/nets.py:{line_of('gradient-stopped', 'models/nets.py', f'baseline = theano.gradient.{call}(')}"
+    line = line_of("gradient-stopped", "models/nets.py", f"baseline = theano.gradient.{call}(")
+    site = f"models/nets.py:{line}"
     assert f"stops the gradient (theano.gradient.{call} at {site})" in d["message"], d["message"]
     assert "nothing the loss computes" not in d["message"]
     assert f"Rebuilt with no {call}, the gradients agree" in d["message"]
-    assert set(d["evidence"]["after"]) == {"DenseLayer#0.W", "DenseLayer#0.b", "BaselineCorrection#0.V"}
+    assert set(d["evidence"]["after"]) == {
+        "DenseLayer#0.W",
+        "DenseLayer#0.b",
+        "BaselineCorrection#0.V",
+    }
 
 
 def test_a_parameter_behind_argmax_is_piecewise_constant_not_absent():
     model = checked("gradient-stopped").model("hard-attention")
     d = only_diagnosis(model)
     assert d["code"] == "disconnected" and d["evidence"] == {
-        "tensors": ["HardAttention#0.w"], "cut": "piecewise", "ops": ["argmax"],
-        "sites": [f"models/nets.py:{line_of('gradient-stopped', 'models/nets.py', 'best = T.argmax(')}"]}
+        "tensors": ["HardAttention#0.w"],
+        "cut": "piecewise",
+        "ops": ["argmax"],
+        "sites": [
+            f"models/nets.py:{line_of('gradient-stopped', 'models/nets.py', 'best = T.argmax(')}"
+        ],
+    }
     assert "reaches the loss only through argmax at models/nets.py:" in d["message"]
     assert "piecewise constant" in d["message"] and "nothing the loss computes" not in d["message"]
 
 
 def test_a_parameter_the_loss_never_uses_is_not_in_the_graph():
     d = only_diagnosis(checked("gradient-stopped").model("unused-param"))
-    assert d["code"] == "disconnected" and d["evidence"] == {"tensors": ["BaselineCorrection#0.V"], "cut": "absent"}
+    assert d["code"] == "disconnected" and d["evidence"] == {
+        "tensors": ["BaselineCorrection#0.V"],
+        "cut": "absent",
+    }
     assert "nothing the loss computes uses it (not in the graph of the loss)" in d["message"]
 
 
 def test_a_sensitivity_far_short_of_the_aim_is_said_in_every_format(tmp_path):
-    # A correct model whose hidden layer starts saturated: its check reached 1e-3 where it aims at 1e-5, and
-    # the report used to say nothing about it.
+    # A correct model whose hidden layer starts saturated: its check reached 1e-3 where it aims at
+    # 1e-5, and the report used to say nothing about it.
     repo = shutil.copytree(REPOS / "correct", tmp_path / "repo")
-    run = run_cli("check", "--model", "dense-saturated", *REPORT_ARGS, "--html", "report.html", cwd=repo)
+    run = run_cli(
+        "check", "--model", "dense-saturated", *REPORT_ARGS, "--html", "report.html", cwd=repo
+    )
     assert run.code == 0, run.output
     [model] = json.loads((repo / "report.json").read_text(encoding="utf-8"))["models"]
     assert model["status"] == "pass" and model["diagnoses"] == []
@@ -213,17 +258,23 @@ def test_a_sensitivity_far_short_of_the_aim_is_said_in_every_format(tmp_path):
     assert set(short) == {"DenseLayer#0.W", "DenseLayer#0.b"}, short
     [notice] = model["notices"]
     assert notice["code"] == "sensitivity-short" and notice["file"] == "models/nets.py"
-    assert notice["line"] == line_of("correct", "models/nets.py", "l_hid = DenseLayer(l_in, num_units, b=")
+    assert notice["line"] == line_of(
+        "correct", "models/nets.py", "l_hid = DenseLayer(l_in, num_units, b="
+    )
     assert "far short of the aim (1e-05 in float64): DenseLayer#0.W" in notice["message"]
     assert "`data:` sizes" in notice["message"]
     assert "notice sensitivity-short at models/nets.py:" in run.stdout
     assert "sensitivity far short of the aim" in (repo / "junit.xml").read_text(encoding="utf-8")
     sarif = json.loads((repo / "report.sarif").read_text(encoding="utf-8"))
-    assert any("sensitivity far short of the aim" in r["message"]["text"] for r in sarif["runs"][0]["results"])
+    assert any(
+        "sensitivity far short of the aim" in r["message"]["text"]
+        for r in sarif["runs"][0]["results"]
+    )
     assert "sensitivity far short of the aim" in (repo / "report.html").read_text(encoding="utf-8")
 
 
 # ---------------------------------------------------------------- recurrent models
+
 
 @pytest.mark.slow
 def test_truncated_bptt_is_named_located_confirmed_and_profiled():
@@ -236,29 +287,47 @@ def test_truncated_bptt_is_named_located_confirmed_and_profiled():
     assert d["evidence"]["compiled_graph"]["scan_truncate_gradient"] == [2]
     profile = model["extra"]["profiles"][0]
     assert profile["layer"] == "RecurrentLayer#0" and profile["steps_total"] == 12
-    assert profile["summary"].startswith("RecurrentLayer#0: analytic gradient is zero before the last 2 of 12 steps")
+    assert profile["summary"].startswith(
+        "RecurrentLayer#0: analytic gradient is zero before the last 2 of 12 steps"
+    )
     assert profile["analytic"][:10] == [0.0] * 10 and all(n != 0 for n in profile["numeric"])
 
 
 @pytest.mark.slow
 def test_the_profile_computed_beside_the_ablations_is_the_one_computed_after_them(tmp_path):
-    """With two cores the profile runs in a forked child while the ablations run; on one core it runs after
-    them in the worker. Same arrays, same directions: the same profile, and the same diagnosis around it."""
+    """With two cores the profile runs in a forked child while the ablations run; on one core it
+    runs after them in the worker. Same arrays, same directions: the same profile, and the same
+    diagnosis around it."""
     if len(os.sched_getaffinity(0)) < 2:
         pytest.skip("one core: the profile never runs beside the ablations here")
     parallel = checked("truncated-bptt")
     config = REPOS / "truncated-bptt" / "gradcheck.yml"
     report = tmp_path / "report.json"
-    proc = subprocess.run(cli_command("check", "--config", str(config), "--json", str(report)), env=cli_env(),
-                          capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=1800,
-                          preexec_fn=lambda: os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}))
-    assert "in parallel with the ablations" in parallel.stdout and "gave no answer" not in parallel.stdout
-    assert "in parallel with the ablations" not in proc.stdout and "gradient-through-time profile" in proc.stdout
+    proc = subprocess.run(
+        cli_command("check", "--config", str(config), "--json", str(report)),
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=1800,
+        preexec_fn=lambda: os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}),
+    )
+    assert (
+        "in parallel with the ablations" in parallel.stdout
+        and "gave no answer" not in parallel.stdout
+    )
+    assert (
+        "in parallel with the ablations" not in proc.stdout
+        and "gradient-through-time profile" in proc.stdout
+    )
     serial = {m["name"]: m for m in json.loads(report.read_text(encoding="utf-8"))["models"]}
     for name in ("tagger-truncated", "own-scan-truncated"):
-        assert parallel.model(name)["extra"].get("profiles") == serial[name]["extra"].get("profiles")
-        assert ([d["message"] for d in parallel.model(name)["diagnoses"]]
-                == [d["message"] for d in serial[name]["diagnoses"]])
+        assert parallel.model(name)["extra"].get("profiles") == serial[name]["extra"].get(
+            "profiles"
+        )
+        assert [d["message"] for d in parallel.model(name)["diagnoses"]] == [
+            d["message"] for d in serial[name]["diagnoses"]
+        ]
         assert "diagnosis_error" not in serial[name]["extra"]
 
 
@@ -278,23 +347,48 @@ def test_grad_clipping_zero_is_explained_as_lasagne_0_1s_trap():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name, layer, file, built, called, through", [
-    ("head-clip-layer", "ClipGradient#0", "models/heads.py", "l_clip = ClipGradient(", "return grad_clip(input",
-     "through it"),
-    ("head-clip-inline", "GatedDenseLayer#0", "models/heads.py", "l_gate = GatedDenseLayer(",
-     "gate = T.nnet.sigmoid(theano.gradient.grad_clip(", "through it"),
-    ("elman-clip-in-scan", "ElmanLayer#0", "models/elman.py", "l_rnn = ElmanLayer(",
-     "pre = theano.gradient.grad_clip(", "through each step"),
-])
+@pytest.mark.parametrize(
+    "name, layer, file, built, called, through",
+    [
+        (
+            "head-clip-layer",
+            "ClipGradient#0",
+            "models/heads.py",
+            "l_clip = ClipGradient(",
+            "return grad_clip(input",
+            "through it",
+        ),
+        (
+            "head-clip-inline",
+            "GatedDenseLayer#0",
+            "models/heads.py",
+            "l_gate = GatedDenseLayer(",
+            "gate = T.nnet.sigmoid(theano.gradient.grad_clip(",
+            "through it",
+        ),
+        (
+            "elman-clip-in-scan",
+            "ElmanLayer#0",
+            "models/elman.py",
+            "l_rnn = ElmanLayer(",
+            "pre = theano.gradient.grad_clip(",
+            "through each step",
+        ),
+    ],
+)
 def test_a_users_own_grad_clip_is_named_where_it_is_called_and_confirmed_by_removing_it(
-        name, layer, file, built, called, through):
-    # Used to say "through each step ... (a grad_clip in its scan) ... set grad_clipping=False", unconfirmed,
-    # for a clip outside any scan: these layers have no grad_clipping to set.
+    name, layer, file, built, called, through
+):
+    # Used to say "through each step ... (a grad_clip in its scan) ... set grad_clipping=False",
+    # unconfirmed, for a clip outside any scan: these layers have no grad_clipping to set.
     d = only_diagnosis(checked("gradient-clipping").model(name))
     assert d["code"] == "gradient-clipping" and d["layer"] == layer and d["confirmed"] is True, d
     assert_at(d, "gradient-clipping", file, built)
     site = f"{file}:{line_of('gradient-clipping', file, called)}"
-    assert f"(theano.gradient.grad_clip at {site})" in d["message"] and f"flowing back {through} to" in d["message"]
+    assert (
+        f"(theano.gradient.grad_clip at {site})" in d["message"]
+        and f"flowing back {through} to" in d["message"]
+    )
     assert "Rebuilt with no grad_clip, the gradients agree" in d["message"]
     assert "grad_clipping" not in d["message"] and "grad_clipping" not in d["fix"]
     assert d["evidence"]["clip_sites"] == [site] and d["evidence"]["ablation"] == "no grad_clip"
@@ -307,7 +401,9 @@ def test_loose_clipping_is_not_a_diagnosis():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["dense", "dense-dropout", "dense-float32", "tagger", "tagger-harmless-settings"])
+@pytest.mark.parametrize(
+    "name", ["dense", "dense-dropout", "dense-float32", "tagger", "tagger-harmless-settings"]
+)
 def test_correct_models_get_no_diagnosis(name):
     model = checked("correct").model(name)
     assert model["status"] == "pass" and model["diagnoses"] == [], model["diagnoses"]
@@ -321,11 +417,18 @@ def test_the_reported_network_names_gradient_steps_and_the_recurrent_layer_line(
     d = only_diagnosis(model)
     assert d["code"] == "truncated-bptt" and d["confirmed"] is True
     assert_at(d, "seed-rnn", "models/rnn.py", "RecurrentLayer(l_in")
-    assert d["message"].startswith("RecurrentLayer#0 truncates backpropagation through time to 1 step "
-                                   "(gradient_steps=1), so Theano differentiates only the last step")
-    assert d["fix"] == "set gradient_steps=-1, or mark the model `expect: fail` if truncation is intended"
+    assert d["message"].startswith(
+        "RecurrentLayer#0 truncates backpropagation through time to 1 "
+        "step (gradient_steps=1), so Theano differentiates only the "
+        "last step"
+    )
+    assert d["fix"] == (
+        "set gradient_steps=-1, or mark the model `expect: fail` if truncation is intended"
+    )
     summary = model["extra"]["profiles"][0]["summary"]
-    assert summary.startswith("RecurrentLayer#0: analytic gradient is zero before the last 1 of 1000 steps")
+    assert summary.startswith(
+        "RecurrentLayer#0: analytic gradient is zero before the last 1 of 1000 steps"
+    )
     assert "diagnosis truncated-bptt (confirmed) at models/rnn.py:" in run.stdout
 
 

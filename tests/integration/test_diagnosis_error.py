@@ -1,5 +1,7 @@
-"""A diagnosis that stops on an error of its own leaves one sentence in the report (`extra.diagnosis_error`), never
-a traceback with the installation's paths; the traceback goes to the log, only with GRADCHECK_CI_DEBUG."""
+"""A diagnosis that stops on an error of its own leaves one sentence in the report
+(`extra.diagnosis_error`), never a traceback with the installation's paths; the traceback goes to
+the log, only with GRADCHECK_CI_DEBUG."""
+
 from __future__ import annotations
 
 import os
@@ -14,13 +16,26 @@ from tests.samples import spec
 
 
 def _context(tmp_path) -> SimpleNamespace:
-    result = ModelResult(name="net", factory="models/net.py:build", status="error", seed=0, precision="float64",
-                         mode="full", loss_value=float("inf"))
-    return SimpleNamespace(model=None, spec=spec(), result=result, root=str(tmp_path),
-                           compiled=SimpleNamespace(precision="float64"))
+    result = ModelResult(
+        name="net",
+        factory="models/net.py:build",
+        status="error",
+        seed=0,
+        precision="float64",
+        mode="full",
+        loss_value=float("inf"),
+    )
+    return SimpleNamespace(
+        model=None,
+        spec=spec(),
+        result=result,
+        root=str(tmp_path),
+        compiled=SimpleNamespace(precision="float64"),
+    )
 
 
-def _broken_stage(session, found) -> None:  # a bug met on the way, deep in numpy, as the trial met one
+# a bug met on the way, deep in numpy, as the trial met one
+def _broken_stage(session, found) -> None:
     np.dot(np.zeros((4, 3)), np.zeros((18, 4)))
 
 
@@ -30,7 +45,9 @@ def test_the_report_gets_one_sentence(tmp_path, monkeypatch, capsys):
     context = _context(tmp_path)
     assert diagnose.diagnose(context) == []
     message = context.result.extra["diagnosis_error"]
-    assert message.startswith("the diagnosis stopped early: ValueError: shapes (4,3) and (18,4) not aligned")
+    assert message.startswith(
+        "the diagnosis stopped early: ValueError: shapes (4,3) and (18,4) not aligned"
+    )
     assert "\n" not in message and "Traceback" not in message
     assert os.path.dirname(gradcheck_ci.__file__) not in message and "site-packages" not in message
     assert capsys.readouterr().err == ""

@@ -1,7 +1,9 @@
 """The check on real Theano and Lasagne: correct models pass, known bugs fail, in both precisions.
 
-One CLI run over tests/fixtures/engine/gradcheck.yml (module fixture), so Theano compiles each graph once.
+One CLI run over tests/fixtures/engine/gradcheck.yml (module fixture), so Theano compiles each graph
+once.
 """
+
 import pytest
 
 from tests import FIXTURES
@@ -13,24 +15,30 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def engine_run(tmp_path_factory):
     report = tmp_path_factory.mktemp("engine") / "report.json"
-    return run_cli("check", "--config", str(FIXTURES / "engine" / "gradcheck.yml"), json_path=report)
+    return run_cli(
+        "check", "--config", str(FIXTURES / "engine" / "gradcheck.yml"), json_path=report
+    )
 
 
-@pytest.mark.parametrize("name", ["dense", "dense-tiny-gradients", "dense-float32", "wide", "wide-full",
-                                  "rnn", "rnn-float32"])
+@pytest.mark.parametrize(
+    "name",
+    ["dense", "dense-tiny-gradients", "dense-float32", "wide", "wide-full", "rnn", "rnn-float32"],
+)
 def test_correct_models_pass(engine_run, name):
     model = engine_run.model(name)
     assert model["status"] == "pass", model
     assert all(p["status"] == "pass" for p in model["params"])
     for p in model["params"]:
         assert_within_tolerance(p)
-    # the stated sensitivity holds for every tensor: 1e-5 in float64, 1e-2 in float32 (settled in float64)
+    # the stated sensitivity holds for every tensor: 1e-5 in float64, 1e-2 in float32 (settled in
+    # float64)
     assert model["sensitivity"] <= (1e-5 if model["precision"] == "float64" else 1e-2)
 
 
 def assert_within_tolerance(p):
-    """A tensor's own comparison is within its tolerance; one that passed with its band (method grouped) has no
-    error of its own (never the band's error as its own), and the band's line is within the band's tolerance."""
+    """A tensor's own comparison is within its tolerance; one that passed with its band (method
+    grouped) has no error of its own (never the band's error as its own), and the band's line is
+    within the band's tolerance."""
     if p["method"] == "grouped":
         assert p["max_abs_err"] is None and p["max_rel_err"] is None and p["tolerance"] is None
         assert p["band"]["residual"] <= p["band"]["tolerance"] and p["band"]["size"] > 1
@@ -39,7 +47,8 @@ def assert_within_tolerance(p):
 
 
 def test_tiny_gradients_are_really_tiny(engine_run):
-    # The model that would fail a bare relative threshold: its hidden weights' gradients are ~1e-5 or less.
+    # The model that would fail a bare relative threshold: its hidden weights' gradients are ~1e-5
+    # or less.
     params = {p["id"]: p for p in engine_run.model("dense-tiny-gradients")["params"]}
     assert params["DenseLayer#0.W"]["grad_norm"] < 1e-4
 
@@ -47,12 +56,18 @@ def test_tiny_gradients_are_really_tiny(engine_run):
 def test_float32_check_runs_in_float32_and_settles_in_float64(engine_run):
     model = engine_run.model("rnn-float32")
     assert model["precision"] == "float32"
-    # float32 tolerances are orders of magnitude looser than float64 ones, as round-off demands: too loose to
-    # reach the float32 target, so the tensors were checked again in float64 at the same point, and pass
+    # float32 tolerances are orders of magnitude looser than float64 ones, as round-off demands: too
+    # loose to reach the float32 target, so the tensors were checked again in float64 at the same
+    # point, and pass
     float32 = model["extra"]["float64"]["float32"]
     f64_band = next(p["band"] for p in engine_run.model("rnn")["params"] if p["band"])
-    assert all(p["band"]["tolerance"] > 10 * f64_band["tolerance"] for p in float32.values() if p["band"])
-    assert all(p["sensitivity"] is None or p["sensitivity"] > 1e-2 or p["status"] != "pass" for p in float32.values())
+    assert all(
+        p["band"]["tolerance"] > 10 * f64_band["tolerance"] for p in float32.values() if p["band"]
+    )
+    assert all(
+        p["sensitivity"] is None or p["sensitivity"] > 1e-2 or p["status"] != "pass"
+        for p in float32.values()
+    )
     assert [n["code"] for n in model["notices"]] == ["float32-settled-in-float64"]
     assert "checked again in float64 at the same point" in model["notices"][0]["message"]
 
@@ -77,7 +92,8 @@ def test_directional_mode_localises_the_worst_element(engine_run):
 
 
 def test_screening_keeps_a_subtle_error_in_one_small_tensor_visible(engine_run):
-    # 0.1% too large, only in the hidden bias: the bands that screen it with W must fail like its own check
+    # 0.1% too large, only in the hidden bias: the bands that screen it with W must fail like its
+    # own check
     model = engine_run.model("wide-subtle-bias")
     assert model["status"] == "fail"
     failing = [p for p in model["params"] if p["status"] == "fail"]
@@ -116,8 +132,19 @@ def test_exit_code_and_report_shape(engine_run):
     assert report["schema"] == "gradcheck-ci/report/v1"
     assert report["status"] == "fail"
     model = engine_run.model("rnn")
-    for key in ("name", "factory", "status", "seed", "precision", "mode", "evaluations", "seconds", "params",
-                "diagnoses", "error"):
+    for key in (
+        "name",
+        "factory",
+        "status",
+        "seed",
+        "precision",
+        "mode",
+        "evaluations",
+        "seconds",
+        "params",
+        "diagnoses",
+        "error",
+    ):
         assert key in model
     assert set(model["seconds"]) >= {"compile", "analytic", "numeric", "total"}
     p = model["params"][0]
@@ -128,8 +155,13 @@ def test_exit_code_and_report_shape(engine_run):
 
 def test_parameter_ids_and_call_sites(engine_run):
     ids = [p["id"] for p in engine_run.model("rnn")["params"]]
-    assert ids == ["RecurrentLayer#0.W_in_to_hid", "RecurrentLayer#0.b", "RecurrentLayer#0.W_hid_to_hid",
-                   "DenseLayer#0.W", "DenseLayer#0.b"]
+    assert ids == [
+        "RecurrentLayer#0.W_in_to_hid",
+        "RecurrentLayer#0.b",
+        "RecurrentLayer#0.W_hid_to_hid",
+        "DenseLayer#0.W",
+        "DenseLayer#0.b",
+    ]
     lines = {p["id"]: p["line"] for p in engine_run.model("rnn")["params"]}
     assert lines["DenseLayer#0.W"] == 24
 
@@ -139,7 +171,20 @@ def test_seed_is_printed_for_replay(engine_run):
 
 
 def test_model_selection_by_glob(tmp_path):
-    run = run_cli("check", "--config", str(FIXTURES / "engine" / "gradcheck.yml"), "--model", "dense*",
-                  "--model", "wide", json_path=tmp_path / "r.json")
-    assert [m["name"] for m in run.report["models"]] == ["dense", "dense-tiny-gradients", "dense-float32", "wide"]
+    run = run_cli(
+        "check",
+        "--config",
+        str(FIXTURES / "engine" / "gradcheck.yml"),
+        "--model",
+        "dense*",
+        "--model",
+        "wide",
+        json_path=tmp_path / "r.json",
+    )
+    assert [m["name"] for m in run.report["models"]] == [
+        "dense",
+        "dense-tiny-gradients",
+        "dense-float32",
+        "wide",
+    ]
     assert run.code == 0, run.output

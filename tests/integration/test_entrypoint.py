@@ -1,4 +1,6 @@
-"""The Actions adapter starting the real CLI process (its in-process flow is tests/unit/test_entrypoint.py)."""
+"""The Actions adapter starting the real CLI process (its in-process flow is
+tests/unit/test_entrypoint.py)."""
+
 from __future__ import annotations
 
 from entrypoint import main as entry

@@ -1,4 +1,5 @@
 """The bundled reported network at its reported size (10 sequences x 10,000 steps x 2 features)."""
+
 import pytest
 
 from tests import REPO
@@ -8,8 +9,12 @@ pytestmark = pytest.mark.slow
 
 
 def test_seed_rnn_example(tmp_path):
-    run = run_cli("check", "--config", str(REPO / "examples" / "seed-rnn" / "gradcheck.yml"),
-                  json_path=tmp_path / "report.json")
+    run = run_cli(
+        "check",
+        "--config",
+        str(REPO / "examples" / "seed-rnn" / "gradcheck.yml"),
+        json_path=tmp_path / "report.json",
+    )
     assert run.code == 1, run.output
     truncated = run.model("seed-rnn-truncated")
     assert truncated["status"] == "fail"
@@ -29,6 +34,12 @@ def test_seed_rnn_example(tmp_path):
 
 
 def test_seed_rnn_full_bptt_alone_exits_0(tmp_path):
-    run = run_cli("check", "--config", str(REPO / "examples" / "seed-rnn" / "gradcheck.yml"),
-                  "--model", "seed-rnn-full-bptt", json_path=tmp_path / "report.json")
+    run = run_cli(
+        "check",
+        "--config",
+        str(REPO / "examples" / "seed-rnn" / "gradcheck.yml"),
+        "--model",
+        "seed-rnn-full-bptt",
+        json_path=tmp_path / "report.json",
+    )
     assert run.code == 0, run.output

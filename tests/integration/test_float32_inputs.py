@@ -1,7 +1,9 @@
-"""Models written in float32 (T.ftensor3 inputs, convolutions that cannot mix float32 with float64): their
-float32 check cannot judge a rectifier network with max pooling (every float32 line crosses kinks at its long
-step), so it is settled in float64 with the model's float32 inputs declared float64. A correct model passes
-with the stated float32 sensitivity; an error of 5% in the convolution's gradient still fails."""
+"""Models written in float32 (T.ftensor3 inputs, convolutions that cannot mix float32 with float64):
+their float32 check cannot judge a rectifier network with max pooling (every float32 line crosses
+kinks at its long step), so it is settled in float64 with the model's float32 inputs declared
+float64. A correct model passes with the stated float32 sensitivity; an error of 5% in the
+convolution's gradient still fails."""
+
 from __future__ import annotations
 
 import textwrap
@@ -11,7 +13,7 @@ import pytest
 
 from tests.harness import assert_no_traceback, run_cli
 
-MODEL = '''
+MODEL = """
 import theano
 import theano.tensor as T
 import lasagne
@@ -30,23 +32,29 @@ def build(input_var=None):
     net = MaxPool1DLayer(net, 2)
     net = DenseLayer(net, 16, nonlinearity=lasagne.nonlinearities.tanh)
     return DenseLayer(net, 2, nonlinearity=lasagne.nonlinearities.softmax)
-'''
+"""
 
 
 def write_repo(root: Path, scale: float, model: str = MODEL) -> None:
-    (root / "trials_net.py").write_text(f"SCALE = {scale!r}\n" + textwrap.dedent(model), encoding="utf-8")
-    (root / "gradcheck.yml").write_text(textwrap.dedent("""\
+    (root / "trials_net.py").write_text(
+        f"SCALE = {scale!r}\n" + textwrap.dedent(model), encoding="utf-8"
+    )
+    (root / "gradcheck.yml").write_text(
+        textwrap.dedent("""\
         version: 1
         models:
           - name: trials
             factory: trials_net.py:build
             precision: float32
             data: {sequences: 5}
-        """), encoding="utf-8")
+        """),
+        encoding="utf-8",
+    )
 
 
 def check_repo(root: Path, scale: float, model: str = MODEL):
-    """The repository written with `scale` and `model`, checked: the run (no traceback in it) and the model's result."""
+    """The repository written with `scale` and `model`, checked: the run (no traceback in it) and
+    the model's result."""
     write_repo(root, scale, model)
     run = run_cli("check", cwd=root, json_path=root / "report.json")
     assert_no_traceback(run)
@@ -58,7 +66,9 @@ def test_a_correct_float32_convnet_passes_settled_in_float64(tmp_path: Path) -> 
     run, model = check_repo(tmp_path, 1.0)
     assert model["status"] == "pass", run.output
     assert [n["code"] for n in model["notices"]] == ["float32-settled-in-float64"], run.output
-    assert all(p["sensitivity"] is not None and p["sensitivity"] <= 1e-2 for p in model["params"]), run.output
+    assert all(
+        p["sensitivity"] is not None and p["sensitivity"] <= 1e-2 for p in model["params"]
+    ), run.output
     assert run.code == 0
 
 
@@ -74,13 +84,23 @@ def test_an_error_in_a_float32_convnet_fails_confirmed_in_float64(tmp_path: Path
 
 @pytest.mark.slow
 def test_a_model_that_refuses_float64_is_inconclusive_and_says_why(tmp_path: Path) -> None:
-    """A factory that insists on floatX=float32 (as some training scripts do) cannot be built by the float64
-    check that settles float32: its tensors are inconclusive (never fail), and their notes say why."""
-    run, model = check_repo(tmp_path, 1.0, MODEL.replace(
-        "    if input_var is None:",
-        "    assert theano.config.floatX == 'float32', 'run with floatX=float32'\n    if input_var is None:"))
+    """A factory that insists on floatX=float32 (as some training scripts do) cannot be built by the
+    float64 check that settles float32: its tensors are inconclusive (never fail), and their notes
+    say why."""
+    run, model = check_repo(
+        tmp_path,
+        1.0,
+        MODEL.replace(
+            "    if input_var is None:",
+            "    assert theano.config.floatX == 'float32', 'run with floatX=float32'\n    if "
+            "input_var is None:",
+        ),
+    )
     assert model["status"] == "inconclusive", run.output
     assert run.code == 0, run.output
     undecided = [p for p in model["params"] if p["status"] == "inconclusive"]
-    assert undecided and all("the float64 check that settles" in p["note"] for p in undecided), run.output
-    assert all("run with floatX=float32" in p["note"] for p in undecided), run.output  # the worker's own error
+    assert undecided and all("the float64 check that settles" in p["note"] for p in undecided), (
+        run.output
+    )
+    # the worker's own error
+    assert all("run with floatX=float32" in p["note"] for p in undecided), run.output

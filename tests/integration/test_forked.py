@@ -1,6 +1,8 @@
-"""Evaluations shared with a forked child (gradcheck_ci/engine/forked.py): the same values in the same order, a
-failed child's half evaluated here, and a whole check (directional and full mode, the diagnosis' ablation and
-profile) that says exactly the same with sharing forced on as with it off."""
+"""Evaluations shared with a forked child (gradcheck_ci/engine/forked.py): the same values in the
+same order, a failed child's half evaluated here, and a whole check (directional and full mode, the
+diagnosis' ablation and profile) that says exactly the same with sharing forced on as with it
+off."""
+
 import os
 
 import pytest
@@ -81,29 +83,46 @@ def test_a_child_holding_the_second_cpu_splits_once_its_parent_lends_it_back():
 
 def comparable(report):
     """The report without what depends on the clock or on which process evaluated."""
+
     def strip(value):
         if isinstance(value, dict):
-            return {k: strip(v) for k, v in value.items()
-                    if k not in {"seconds", "ablation_seconds", "compile", "diagnosis_compile", "duration"}}
+            return {
+                k: strip(v)
+                for k, v in value.items()
+                if k
+                not in {"seconds", "ablation_seconds", "compile", "diagnosis_compile", "duration"}
+            }
         if isinstance(value, list):
             return [strip(v) for v in value]
         return value
+
     return [strip(m) for m in report["models"]]
 
 
 @pytest.mark.slow
 @two_cpus
-@pytest.mark.parametrize("config, models", [
-    (REPO / "examples" / "seed-rnn" / "gradcheck.yml", ["seed-rnn-truncated", "seed-rnn-full-bptt"]),
-    (FIXTURES / "engine" / "gradcheck.yml", ["wide-full", "dense-float32"]),
-], ids=["reported-network", "full-and-float32"])
+@pytest.mark.parametrize(
+    "config, models",
+    [
+        (
+            REPO / "examples" / "seed-rnn" / "gradcheck.yml",
+            ["seed-rnn-truncated", "seed-rnn-full-bptt"],
+        ),
+        (FIXTURES / "engine" / "gradcheck.yml", ["wide-full", "dense-float32"]),
+    ],
+    ids=["reported-network", "full-and-float32"],
+)
 def test_a_check_says_the_same_with_and_without_sharing(tmp_path, config, models):
     reports = {}
     for setting in ("never", "always"):
         args = ["check", "--config", str(config)]
         for name in models:
             args += ["--model", name]
-        run = run_cli(*args, env={"GRADCHECK_CI_FORK_EVALUATIONS": setting}, json_path=tmp_path / f"{setting}.json")
+        run = run_cli(
+            *args,
+            env={"GRADCHECK_CI_FORK_EVALUATIONS": setting},
+            json_path=tmp_path / f"{setting}.json",
+        )
         assert run.report is not None, run.output
         reports[setting] = run.report
     assert comparable(reports["always"]) == comparable(reports["never"])

@@ -1,7 +1,8 @@
-"""The HTML report in a real browser (Debian's chromium, headless): the reported network's page loads with no
-console error and no request, shows what a person needs, and its screenshot is kept as a test artifact
-(reports/html-report/, the path is printed) and as README's picture of it (docs/html-report.png), so the
-picture shows what the report shows today."""
+"""The HTML report in a real browser (Debian's chromium, headless): the reported network's page
+loads with no console error and no request, shows what a person needs, and its screenshot is kept as
+a test artifact (reports/html-report/, the path is printed) and as README's picture of it
+(docs/html-report.png), so the picture shows what the report shows today."""
+
 from __future__ import annotations
 
 import re
@@ -38,12 +39,16 @@ def test_the_reported_networks_page_loads_clean_in_chromium(reported_network, ca
 
 
 def test_the_browser_check_sees_requests_and_errors(tmp_path):
-    """The harness itself: a page that fetches an image and runs a script is caught both ways, so the clean
-    result above means something."""
+    """The harness itself: a page that fetches an image and runs a script is caught both ways, so
+    the clean result above means something."""
     page = tmp_path / "bad.html"
-    page.write_text('<!DOCTYPE html><html><head><meta charset="utf-8"><title>t</title></head><body>'
-                    '<img src="http://gradcheck-ci.invalid/x.png"><script>console.error("boom")</script>'
-                    "</body></html>", encoding="utf-8")
+    page.write_text(
+        '<!DOCTYPE html><html><head><meta charset="utf-8"><title>t</title></head><body>'
+        "<img "
+        'src="http://gradcheck-ci.invalid/x.png"><script>console.error("boom")</script>'
+        "</body></html>",
+        encoding="utf-8",
+    )
     loaded = load(page)
     assert loaded.other_requests == ["http://gradcheck-ci.invalid/x.png"]
     assert any("boom" in error for error in loaded.errors), loaded.errors
@@ -51,8 +56,14 @@ def test_the_browser_check_sees_requests_and_errors(tmp_path):
     from gradcheck_ci.report.html import CSP
 
     guarded = tmp_path / "guarded.html"
-    guarded.write_text(page.read_text(encoding="utf-8").replace(
-        "<title>", f'<meta http-equiv="Content-Security-Policy" content="{CSP}"><title>'), encoding="utf-8")
+    guarded.write_text(
+        page.read_text(encoding="utf-8").replace(
+            "<title>", f'<meta http-equiv="Content-Security-Policy" content="{CSP}"><title>'
+        ),
+        encoding="utf-8",
+    )
     blocked = load(guarded)
     assert not any("boom" in text for _, text in blocked.console)
-    assert any(re.search(r"Content Security Policy", error) for error in blocked.errors), blocked.errors
+    assert any(re.search(r"Content Security Policy", error) for error in blocked.errors), (
+        blocked.errors
+    )

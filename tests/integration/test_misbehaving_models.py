@@ -1,11 +1,13 @@
-"""The misbehaving-model corpus (tests/fixtures/misbehaving/): models that leave processes behind, kill, stop
-or crash their own worker, hang past their timeout, flood or close their output. All of them in one run,
-with a good model last: each must get its own verdict of the right kind, with no traceback and no path of
-gradcheck-ci's installation, leave no process running, and cost the good model nothing.
+"""The misbehaving-model corpus (tests/fixtures/misbehaving/): models that leave processes behind,
+kill, stop or crash their own worker, hang past their timeout, flood or close their output. All of
+them in one run, with a good model last: each must get its own verdict of the right kind, with no
+traceback and no path of gradcheck-ci's installation, leave no process running, and cost the good
+model nothing.
 
-The campaign reports counts: cases tried, clean, failures by kind (all zero). A fast sample runs with the
-integration tests; the whole corpus is marked slow (three cases wait for their timeout).
+The campaign reports counts: cases tried, clean, failures by kind (all zero). A fast sample runs
+with the integration tests; the whole corpus is marked slow (three cases wait for their timeout).
 """
+
 from __future__ import annotations
 
 import collections
@@ -60,14 +62,22 @@ def run_campaign(cases: list[Case], tmp_path: Path) -> tuple[collections.Counter
     shutil.copytree(CORPUS, repo)
     pids = tmp_path / "pids"
     pids.mkdir()
-    entries = "".join(f"  - name: {case.factory}\n    factory: models/misbehave.py:{case.factory}\n"
-                      f"    kwargs: {{pids: {pids}}}\n    timeout: {case.timeout:g}\n" for case in [*cases, SENTINEL])
-    (repo / "gradcheck.yml").write_text("version: 1\ndefaults:\n  data: {sequences: 4, features: 3}\nmodels:\n"
-                                        + entries)
+    entries = "".join(
+        f"  - name: {case.factory}\n    factory: models/misbehave.py:{case.factory}\n"
+        f"    kwargs: {{pids: {pids}}}\n    timeout: {case.timeout:g}\n"
+        for case in [*cases, SENTINEL]
+    )
+    (repo / "gradcheck.yml").write_text(
+        "version: 1\ndefaults:\n  data: {sequences: 4, features: 3}\nmodels:\n" + entries
+    )
     started: dict[str, int] = {}
     try:
         run = run_cli("check", "--json", "report.json", cwd=repo, timeout=1800)
-        started = {path.stem: int(path.read_text()) for path in pids.glob("*.pid") if path.read_text().strip()}
+        started = {
+            path.stem: int(path.read_text())
+            for path in pids.glob("*.pid")
+            if path.read_text().strip()
+        }
         left = set(still_running(list(started.values()), limit=10))
     finally:
         end_sleepers(started)
@@ -87,26 +97,40 @@ def run_campaign(cases: list[Case], tmp_path: Path) -> tuple[collections.Counter
             continue
         kind = (result.get("error") or {}).get("kind")
         if (result["status"], kind) != (case.status, case.kind):
-            fail("verdict", case.factory, f"{result['status']}/{kind}: {(result.get('error') or {}).get('message')}")
+            fail(
+                "verdict",
+                case.factory,
+                f"{result['status']}/{kind}: {(result.get('error') or {}).get('message')}",
+            )
         own = [line for line in run.output.splitlines() if line.startswith(f"[{case.factory}]")]
         if any("Traceback" in line or 'File "' in line for line in own):
-            fail("traceback", case.factory, next(line for line in own if "Traceback" in line or 'File "' in line))
+            fail(
+                "traceback",
+                case.factory,
+                next(line for line in own if "Traceback" in line or 'File "' in line),
+            )
         message = (result.get("error") or {}).get("message") or ""
         if installation in message or "site-packages" in message:
             fail("installation-path", case.factory, message)
-        leftovers = [name for name, pid in started.items() if name.startswith(case.factory) and pid in left]
+        leftovers = [
+            name for name, pid in started.items() if name.startswith(case.factory) and pid in left
+        ]
         if leftovers:
             fail("leftover-process", case.factory, ", ".join(leftovers))
     expected_exit = 2 if any(case.status == "error" for case in cases) else 0
     if run.code != expected_exit:
         fail("exit", "the run", f"exit {run.code}, expected {expected_exit}")
-    print(f"misbehaving models: {len(cases) + 1} tried, {len(cases) + 1 - len({s.split(': ')[1] for s in said})} "
-          f"clean; failures by kind: {dict(failures) or 'none'}")
+    print(
+        f"misbehaving models: {len(cases) + 1} tried, "
+        f"{len(cases) + 1 - len({s.split(': ')[1] for s in said})} clean; failures by kind: "
+        f"{dict(failures) or 'none'}"
+    )
     return failures, said
 
 
 def end_sleepers(started: dict[str, int]) -> None:
-    """What a failed case left running: only the corpus's own `sleep 613`s, checked by their command line."""
+    """What a failed case left running: only the corpus's own `sleep 613`s, checked by their command
+    line."""
     for pid in started.values():
         try:
             if Path(f"/proc/{pid}/cmdline").read_bytes() == b"sleep\x00613\x00":
@@ -117,7 +141,7 @@ def end_sleepers(started: dict[str, int]) -> None:
 
 def test_the_corpus_and_the_table_agree():
     source = (CORPUS / "models" / "misbehave.py").read_text()
-    defined = {line[4:line.index("(")] for line in source.splitlines() if line.startswith("def ")}
+    defined = {line[4 : line.index("(")] for line in source.splitlines() if line.startswith("def ")}
     assert defined - {"network", "_sleeper"} == {case.factory for case in [*CASES, SENTINEL]}
     assert set(SAMPLE) <= {case.factory for case in CASES}
 

@@ -1,14 +1,17 @@
-"""The corpus of the code shapes public Lasagne code takes (tests/fixtures/reach/<repository>/), each model named in
-gradcheck.yml as its files are, without a wrapper: Python 2 files (print statements, xrange, cPickle, tabs,
-`except E, e`, a package importing its Python 2 siblings, integer `/` in sizes, one file 2to3 cannot
-translate), scripts that build the network at module level and train it (or download first, or build it only
-under `if __name__ == '__main__':`), classes (a builder's method with the constructor's sizes, a classmethod, a
-staticmethod, an attribute set in __init__), builders whose sizes come from the data or a config dict.
+"""The corpus of the code shapes public Lasagne code takes (tests/fixtures/reach/<repository>/),
+each model named in gradcheck.yml as its files are, without a wrapper: Python 2 files (print
+statements, xrange, cPickle, tabs, `except E, e`, a package importing its Python 2 siblings, integer
+`/` in sizes, one file 2to3 cannot translate), scripts that build the network at module level and
+train it (or download first, or build it only under `if __name__ == '__main__':`), classes (a
+builder's method with the constructor's sizes, a classmethod, a staticmethod, an attribute set in
+__init__), builders whose sizes come from the data or a config dict.
 
-Each row asserts the model's status, its notices (code@file:line, with the translation's fixers), and for
-errors the message, file:line and kind. CI runs a fast sample (FAST); the rest are marked slow. `init` on the
-corpus must build at least 70% of the factories the corpus names, and what it writes must validate and check.
+Each row asserts the model's status, its notices (code@file:line, with the translation's fixers),
+and for errors the message, file:line and kind. CI runs a fast sample (FAST); the rest are marked
+slow. `init` on the corpus must build at least 70% of the factories the corpus names, and what it
+writes must validate and check.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -23,7 +26,8 @@ from tests import FIXTURES
 from tests.harness import REPORT_ARGS, CliRun, assert_no_traceback, assert_reports_valid, run_cli
 
 CORPUS = FIXTURES / "reach"
-FAST = {"py2-package", "py2-untranslatable", "script-main-guard", "script-module-level"}  # checked by CI's quick run
+# checked by CI's quick run
+FAST = {"py2-package", "py2-untranslatable", "script-main-guard", "script-module-level"}
 INIT_SHARE = 0.70  # of the factories the corpus names, `init` must build at least this share
 
 
@@ -40,33 +44,102 @@ class Row:
 
 UNTRANSLATED = "is Python 2 and cannot be translated to Python 3 at line"
 ROWS = [
-    # Python 2: translated on load, with a notice naming the file and the fixers; integer `/` keeps its meaning
-    Row("py2-mnist-script", "mlp", "pass", "(2to3 fixers: imports, xrange, print)",
-        notices=("python2-translated@mnist.py:7", "python2-division@mnist.py:29")),
-    Row("py2-tabs-rnn", "char-rnn", "pass", "(2to3 fixers: except, print, dict, has_key; indentation tabs read as "
-        "Python 2 did (8 columns))", notices=("python2-translated@char_rnn.py:9",)),
-    Row("py2-package", "highway", "pass", "(2to3 fixers: xrange, print)",
-        notices=("python2-translated@highway/net.py:9", "python2-translated@highway/layers.py:26")),
-    Row("py2-recipes-dict", "small-vgg", "pass", "(2to3 fixers: print)",
-        notices=("python2-translated@small_vgg.py:21", "python2-division@small_vgg.py:17")),
-    Row("py2-experiment-configs", "logreg", "pass", "(2to3 fixers: print)",
-        notices=("python2-translated@configs/logreg.py:10",)),
+    # Python 2: translated on load, with a notice naming the file and the fixers; integer `/` keeps
+    # its meaning
+    Row(
+        "py2-mnist-script",
+        "mlp",
+        "pass",
+        "(2to3 fixers: imports, xrange, print)",
+        notices=("python2-translated@mnist.py:7", "python2-division@mnist.py:29"),
+    ),
+    Row(
+        "py2-tabs-rnn",
+        "char-rnn",
+        "pass",
+        "(2to3 fixers: except, print, dict, has_key; "
+        "indentation tabs read as Python 2 did (8 columns))",
+        notices=("python2-translated@char_rnn.py:9",),
+    ),
+    Row(
+        "py2-package",
+        "highway",
+        "pass",
+        "(2to3 fixers: xrange, print)",
+        notices=("python2-translated@highway/net.py:9", "python2-translated@highway/layers.py:26"),
+    ),
+    Row(
+        "py2-recipes-dict",
+        "small-vgg",
+        "pass",
+        "(2to3 fixers: print)",
+        notices=("python2-translated@small_vgg.py:21", "python2-division@small_vgg.py:17"),
+    ),
+    Row(
+        "py2-experiment-configs",
+        "logreg",
+        "pass",
+        "(2to3 fixers: print)",
+        notices=("python2-translated@configs/logreg.py:10",),
+    ),
     # Python 2 that nothing marks as such: Python 3's `/`, and the line and what to write
-    Row("py2-experiment-configs", "convnet", "error", "a float where an integer is needed: in Python 3 `/` divides "
-        "to a float, where Python 2 divided integers to an integer; use `//` for sizes and indices",
-        "configs/convnet.py:11", "load"),
-    Row("py2-untranslatable", "model", "error", f"data.py {UNTRANSLATED} 5: its translation does not compile: "
-        "`async` is a keyword in Python 3: rename it", "data.py:5", "load"),
-    # scripts: the network at module level runs up to where it is assigned; what runs before it is guarded
-    Row("script-module-level", "regression", "pass", "train.py is a script: it ran up to line 15, where it assigns "
-        "l_out, and not lines 17-28 after it", notices=("script-cut@train.py:15",)),
-    Row("py2-script-module-level", "lstm-sum", "pass", "(2to3 fixers: xrange, print)",
-        notices=("python2-translated@lstm_sum.py:14", "script-cut@lstm_sum.py:22")),
-    Row("script-downloads-first", "sentiment", "error", "the code tried to reach the network (example.org) importing "
-        "the factory module of 'train.py:network'", "train.py:11", "load"),
-    Row("script-main-guard", "guarded", "error", "train.py assigns l_out only under `if __name__ == '__main__':` "
-        "(line 8), which does not run when gradcheck-ci imports it", "train.py:8", "load"),
-    # classes: a method with the constructor's sizes, a classmethod, a staticmethod, an attribute set by __init__
+    Row(
+        "py2-experiment-configs",
+        "convnet",
+        "error",
+        "a float where an integer is needed: in "
+        "Python 3 `/` divides to a float, where Python 2 divided integers to an integer; use `//` "
+        "for sizes and indices",
+        "configs/convnet.py:11",
+        "load",
+    ),
+    Row(
+        "py2-untranslatable",
+        "model",
+        "error",
+        f"data.py {UNTRANSLATED} 5: its translation does "
+        f"not compile: "
+        "`async` is a keyword in Python 3: rename it",
+        "data.py:5",
+        "load",
+    ),
+    # scripts: the network at module level runs up to where it is assigned; what runs before it is
+    # guarded
+    Row(
+        "script-module-level",
+        "regression",
+        "pass",
+        "train.py is a script: it ran up to line 15, "
+        "where it assigns l_out, and not lines 17-28 after it",
+        notices=("script-cut@train.py:15",),
+    ),
+    Row(
+        "py2-script-module-level",
+        "lstm-sum",
+        "pass",
+        "(2to3 fixers: xrange, print)",
+        notices=("python2-translated@lstm_sum.py:14", "script-cut@lstm_sum.py:22"),
+    ),
+    Row(
+        "script-downloads-first",
+        "sentiment",
+        "error",
+        "the code tried to reach the network "
+        "(example.org) importing the factory module of 'train.py:network'",
+        "train.py:11",
+        "load",
+    ),
+    Row(
+        "script-main-guard",
+        "guarded",
+        "error",
+        "train.py assigns l_out only under `if __name__ "
+        "== '__main__':` (line 8), which does not run when gradcheck-ci imports it",
+        "train.py:8",
+        "load",
+    ),
+    # classes: a method with the constructor's sizes, a classmethod, a staticmethod, an attribute
+    # set by __init__
     Row("class-build-method", "mlp", "pass"),
     Row("classmethod-builder", "lenet", "pass"),
     Row("staticmethod-tagger", "tagger", "pass"),
@@ -83,13 +156,18 @@ def test_the_corpus_has_every_repository_and_a_row_for_each_model():
     assert present == set(REPOS) and len(present) >= 12
     for repo in REPOS:
         config = yaml.safe_load((CORPUS / repo / "gradcheck.yml").read_text(encoding="utf-8"))
-        assert sorted(m["name"] for m in config["models"]) == sorted(r.model for r in ROWS if r.repo == repo)
+        assert sorted(m["name"] for m in config["models"]) == sorted(
+            r.model for r in ROWS if r.repo == repo
+        )
     assert FAST <= present
 
 
 def _digest(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 _RUNS: dict[str, tuple[CliRun, dict]] = {}
@@ -102,15 +180,26 @@ def run_repository(repo: str, tmp_path_factory: pytest.TempPathFactory) -> tuple
         shutil.copytree(CORPUS / repo, target)
         before = _digest(target)
         run = run_cli("check", *REPORT_ARGS, cwd=target)
-        after = {name: digest for name, digest in _digest(target).items()
-                 if name not in ("report.json", "junit.xml", "report.sarif")}
-        assert after == before, "the check wrote into the repository"  # never a translation, never bytecode
+        after = {
+            name: digest
+            for name, digest in _digest(target).items()
+            if name not in ("report.json", "junit.xml", "report.sarif")
+        }
+        # never a translation, never bytecode
+        assert after == before, "the check wrote into the repository"
         _RUNS[repo] = (run, assert_reports_valid(target))
     return _RUNS[repo]
 
 
-@pytest.mark.parametrize("row", [pytest.param(row, marks=() if row.repo in FAST else pytest.mark.slow,
-                                              id=f"{row.repo}/{row.model}") for row in ROWS])
+@pytest.mark.parametrize(
+    "row",
+    [
+        pytest.param(
+            row, marks=() if row.repo in FAST else pytest.mark.slow, id=f"{row.repo}/{row.model}"
+        )
+        for row in ROWS
+    ],
+)
 def test_model(row: Row, tmp_path_factory: pytest.TempPathFactory) -> None:
     run, report = run_repository(row.repo, tmp_path_factory)
     assert_no_traceback(run)
@@ -124,7 +213,9 @@ def test_model(row: Row, tmp_path_factory: pytest.TempPathFactory) -> None:
         assert result["params"] and result["error"] is None
         if row.message:
             assert row.message in result["notices"][0]["message"], result["notices"]
-    assert tuple(f"{n['code']}@{n['file']}:{n['line']}" for n in result["notices"]) == row.notices, result["notices"]
+    assert (
+        tuple(f"{n['code']}@{n['file']}:{n['line']}" for n in result["notices"]) == row.notices
+    ), result["notices"]
     expected = 2 if any(r.status == "error" for r in ROWS if r.repo == row.repo) else 0
     assert run.code == expected, run.output
 
@@ -135,7 +226,8 @@ def named_factories(repo: str) -> list[str]:
 
 
 def run_init(repo: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, CliRun, list[str]]:
-    """`init` in a copy of the repository without its gradcheck.yml; the factories the written file names."""
+    """`init` in a copy of the repository without its gradcheck.yml; the factories the written file
+    names."""
     target = tmp_path_factory.mktemp("reach-init") / repo
     shutil.copytree(CORPUS / repo, target)
     (target / "gradcheck.yml").unlink()
@@ -148,30 +240,38 @@ def run_init(repo: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path,
     return target, run, [m["factory"] for m in config["models"]]
 
 
-def test_init_builds_a_class_builder_with_the_sizes_it_infers(tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_init_builds_a_class_builder_with_the_sizes_it_infers(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
     target, run, factories = run_init("class-build-method", tmp_path_factory)
     assert run.code == 0, run.output
     assert factories == ["builders.py:MLPBuilder.build"]
     text = (target / "gradcheck.yml").read_text(encoding="utf-8")
     assert "    # input_dim: a small size for InputLayer's shape (line 14)\n" in text
     assert "    kwargs: {input_dim: 4, output_dim: 3}\n" in text
-    assert "- builders.py:13 ModelBuilder.build(): NotImplementedError" in text  # the abstract base, left out
+    # the abstract base, left out
+    assert "- builders.py:13 ModelBuilder.build(): NotImplementedError" in text
     assert run_cli("validate", cwd=target).code == 0
 
 
 @pytest.mark.slow
-def test_init_writes_placeholders_where_it_cannot_choose(tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_init_writes_placeholders_where_it_cannot_choose(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
     target, run, factories = run_init("staticmethod-tagger", tmp_path_factory)
     assert factories == ["tagger.py:Tagger.build_network"], run.output
     text = (target / "gradcheck.yml").read_text(encoding="utf-8")
-    assert "#    # vocabulary: not a layer size gradcheck-ci can choose (line 21: self.vocabulary = vocabulary)\n" \
-        in text
+    assert (
+        "#    # vocabulary: not a layer size gradcheck-ci can choose (line 21: self.vocabulary "
+        "= vocabulary)\n"
+    ) in text
     assert "#    kwargs: {vocabulary: VOCABULARY, tags: TAGS}\n" in text
 
 
 @pytest.mark.slow
 def test_init_builds_most_of_the_factories_the_corpus_names_and_its_file_checks(
-        tmp_path_factory: pytest.TempPathFactory) -> None:
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
     named = built = 0
     missed = []
     for repo in REPOS:

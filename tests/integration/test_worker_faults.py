@@ -1,11 +1,12 @@
 """What a model or the machine does to a worker is said as it happened, and leaves nothing behind.
 
-Processes a model's code starts end with its worker, whatever shape they take (in the worker's process
-group, in a session of their own, double-forked away), also when the worker is stopped at its timeout. A
-worker killed from outside is reported as that, with its memory at the time and its limit, not as out of
-memory. The smallest `memory` that validate accepts starts a worker. Each test ends only the processes its
-own run started, by the PIDs they wrote down.
+Processes a model's code starts end with its worker, whatever shape they take (in the worker's
+process group, in a session of their own, double-forked away), also when the worker is stopped at
+its timeout. A worker killed from outside is reported as that, with its memory at the time and its
+limit, not as out of memory. The smallest `memory` that validate accepts starts a worker. Each test
+ends only the processes its own run started, by the PIDs they wrote down.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,9 @@ import pytest
 from tests.harness import run_cli, start_cli
 from tests.integration.test_isolation import still_running, workers_in
 
-# Each factory starts a `sleep` in one shape and writes its PID down; then it builds the network as usual.
-SPAWNERS = '''
+# Each factory starts a `sleep` in one shape and writes its PID down; then it builds the network as
+# usual.
+SPAWNERS = """
 import os
 import subprocess
 import time
@@ -74,23 +76,30 @@ def own_session_then_hang(pidfile):
 def announce_then_hang(marker):
     open(marker, "w").close()
     time.sleep(600)
-'''
+"""
 
 
 def make_repo(root: Path, models: str) -> Path:
     (root / "models").mkdir(parents=True)
     (root / "models" / "spawners.py").write_text(textwrap.dedent(SPAWNERS))
-    (root / "gradcheck.yml").write_text("version: 1\ndefaults:\n  data: {sequences: 4, features: 3}\nmodels:\n"
-                                        + textwrap.dedent(models).lstrip("\n"))
+    (root / "gradcheck.yml").write_text(
+        "version: 1\ndefaults:\n  data: {sequences: 4, features: "
+        "3}\nmodels:\n" + textwrap.dedent(models).lstrip("\n")
+    )
     return root
 
 
 def sleeper_pids(folder: Path) -> dict[str, int]:
-    return {path.stem: int(path.read_text()) for path in folder.glob("*.pid") if path.read_text().strip()}
+    return {
+        path.stem: int(path.read_text())
+        for path in folder.glob("*.pid")
+        if path.read_text().strip()
+    }
 
 
 def end_sleepers(pids: dict[str, int]) -> None:
-    """Kill what a failed test left running: only our own `sleep 613`s, checked by their command line."""
+    """Kill what a failed test left running: only our own `sleep 613`s, checked by their command
+    line."""
     for pid in pids.values():
         try:
             if Path(f"/proc/{pid}/cmdline").read_bytes() == b"sleep\x00613\x00":
@@ -104,33 +113,44 @@ def test_what_a_model_starts_ends_with_its_worker_in_every_shape(tmp_path: Path)
     pids = tmp_path / "pids"
     pids.mkdir()
     shapes = ["same_group", "own_session", "double_fork", "own_session_then_hang"]
-    entries = "".join(f"""
+    entries = "".join(
+        f"""
       - name: {shape}
         factory: models/spawners.py:{shape}
-        kwargs: {{pidfile: {pids / (shape + '.pid')}}}
-        timeout: {60 if shape != 'own_session_then_hang' else 8}
-    """ for shape in shapes)
+        kwargs: {{pidfile: {pids / (shape + ".pid")}}}
+        timeout: {60 if shape != "own_session_then_hang" else 8}
+    """
+        for shape in shapes
+    )
     repo = make_repo(tmp_path / "repo", entries)
     try:
         run = run_cli("check", "--json", "report.json", cwd=repo, timeout=900)
         started = sleeper_pids(pids)
         assert sorted(started) == sorted(shapes), run.output
         statuses = {m["name"]: m["status"] for m in run.json()["models"]}
-        assert statuses == {"same_group": "pass", "own_session": "pass", "double_fork": "pass",
-                            "own_session_then_hang": "error"}, run.output
-        assert still_running(list(started.values()), limit=10) == []  # ended with their workers, not later
+        assert statuses == {
+            "same_group": "pass",
+            "own_session": "pass",
+            "double_fork": "pass",
+            "own_session_then_hang": "error",
+        }, run.output
+        # ended with their workers, not later
+        assert still_running(list(started.values()), limit=10) == []
     finally:
         end_sleepers(sleeper_pids(pids))
 
 
 def test_a_worker_killed_from_outside_is_not_called_out_of_memory(tmp_path: Path) -> None:
     marker = tmp_path / "factory-started"
-    repo = make_repo(tmp_path / "repo", f"""
+    repo = make_repo(
+        tmp_path / "repo",
+        f"""
       - name: net
         factory: models/spawners.py:announce_then_hang
         kwargs: {{marker: {marker}}}
         memory: 4096
-    """)
+    """,
+    )
     proc = start_cli("check", "--json", "report.json", cwd=repo)
     try:
         deadline = time.monotonic() + 600
@@ -147,10 +167,15 @@ def test_a_worker_killed_from_outside_is_not_called_out_of_memory(tmp_path: Path
     assert proc.returncode == 2, stdout + stderr
     [model] = json.loads((repo / "report.json").read_text())["models"]
     message = model["error"]["message"]
-    assert model["error"]["kind"] == "killed" and model["error"]["line"] == 5, model  # the entry, not `memory:`
-    assert message.startswith("the worker was killed by SIGKILL from outside gradcheck-ci while calling the "
-                              "factory"), message
-    assert "below its limit of 4096 MiB, the model's `memory`" in message and "out of memory" not in message
+    # the entry, not `memory:`
+    assert model["error"]["kind"] == "killed" and model["error"]["line"] == 5, model
+    assert message.startswith(
+        "the worker was killed by SIGKILL from outside gradcheck-ci while calling the factory"
+    ), message
+    assert (
+        "below its limit of 4096 MiB, the model's `memory`" in message
+        and "out of memory" not in message
+    )
     assert "MiB available" in message
 
 
@@ -158,18 +183,27 @@ def test_the_smallest_memory_validate_accepts_checks_a_model(tmp_path: Path) -> 
     from gradcheck_ci.config import MIN_MEMORY
 
     (tmp_path / "models").mkdir()
-    (tmp_path / "models" / "net.py").write_text(textwrap.dedent('''
+    (tmp_path / "models" / "net.py").write_text(
+        textwrap.dedent("""
         import lasagne
         from lasagne.layers import DenseLayer, InputLayer
 
 
         def build():
             return DenseLayer(InputLayer((None, 3)), 2, nonlinearity=lasagne.nonlinearities.softmax)
-    '''))
-    (tmp_path / "gradcheck.yml").write_text(f"version: 1\nmodels:\n  - name: net\n    factory: models/net.py:build\n"
-                                            f"    memory: {MIN_MEMORY}\n    data: {{sequences: 4, features: 3}}\n")
+    """)
+    )
+    (tmp_path / "gradcheck.yml").write_text(
+        f"version: 1\nmodels:\n  - name: net\n    factory: "
+        f"models/net.py:build\n    memory: {MIN_MEMORY}\n    "
+        f"data: {{sequences: 4, features: 3}}\n"
+    )
     assert run_cli("validate", cwd=tmp_path).code == 0
-    below = (tmp_path / "gradcheck.yml").read_text().replace(f"memory: {MIN_MEMORY}", f"memory: {MIN_MEMORY - 1}")
+    below = (
+        (tmp_path / "gradcheck.yml")
+        .read_text()
+        .replace(f"memory: {MIN_MEMORY}", f"memory: {MIN_MEMORY - 1}")
+    )
     (tmp_path / "below.yml").write_text(below)
     assert run_cli("validate", "--config", "below.yml", cwd=tmp_path).code == 2
     run = run_cli("check", cwd=tmp_path, timeout=900)

@@ -1,6 +1,8 @@
-"""Inputs that used to end in "internal error (please report it)": a config that is a FIFO or a device, a report
-read by `replay` or by `check --changed-since` with a field of the wrong type or nested beyond any parser. Each
-is now one sentence naming the file, exit 2 (or, for --changed-since, a warning and every model checked)."""
+"""Inputs that used to end in "internal error (please report it)": a config that is a FIFO or a
+device, a report read by `replay` or by `check --changed-since` with a field of the wrong type or
+nested beyond any parser. Each is now one sentence naming the file, exit 2 (or, for --changed-since,
+a warning and every model checked)."""
+
 from __future__ import annotations
 
 import json
@@ -32,13 +34,22 @@ def test_a_fifo_config_is_refused_not_waited_on(tmp_path, capsys, command):
 @pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="no /dev/zero here")
 def test_an_endless_device_config_is_refused(capsys):
     assert cli.main(["validate", "--config", "/dev/zero"]) == 2
-    assert one_line(capsys) == ("/dev/zero: is not a regular file (a pipe, a device or a socket); "
-                                "give the path of a file")
+    assert one_line(capsys) == (
+        "/dev/zero: is not a regular file (a pipe, a device or a socket); give the path of a file"
+    )
 
 
 def _report(tmp_path: Path, edit) -> Path:
-    model = ModelResult(name="rnn", factory="models/rnn.py:build", status="fail", seed=0, precision="float64",
-                        mode="full", config_line=3, files={"models/rnn.py": "0" * 64})
+    model = ModelResult(
+        name="rnn",
+        factory="models/rnn.py:build",
+        status="fail",
+        seed=0,
+        precision="float64",
+        mode="full",
+        config_line=3,
+        files={"models/rnn.py": "0" * 64},
+    )
     data = RunReport(config_file="gradcheck.yml", models=[model], version="0.1.0").to_json()
     edit(data)
     path = tmp_path / "report.json"
@@ -58,12 +69,26 @@ def test_replay_of_a_report_nested_too_deeply(tmp_path, capsys):
     assert "deep.json: not a gradcheck-ci report (nested too deeply)" in one_line(capsys)
 
 
-@pytest.mark.parametrize("edit, says", [
-    (lambda d: d["models"][0].update(files=["models/rnn.py"]), "models[0].files is ['models/rnn.py'], not an object"),
-    (lambda d: d["models"][0].update(files={"models/rnn.py": 5}), "models[0].files must map file names"),
-    (lambda d: d["models"][0].update(status=None), "models[0].status is None, not a string"),
-])
-def test_a_changed_since_record_of_the_wrong_shape_is_a_reason_to_check_everything(tmp_path, edit, says):
+@pytest.mark.parametrize(
+    "edit, says",
+    [
+        (
+            lambda d: d["models"][0].update(files=["models/rnn.py"]),
+            "models[0].files is ['models/rnn.py'], not an object",
+        ),
+        (
+            lambda d: d["models"][0].update(files={"models/rnn.py": 5}),
+            "models[0].files must map file names",
+        ),
+        (lambda d: d["models"][0].update(status=None), "models[0].status is None, not a string"),
+    ],
+)
+def test_a_changed_since_record_of_the_wrong_shape_is_a_reason_to_check_everything(
+    tmp_path, edit, says
+):
     record, problem = changes.read_records(str(_report(tmp_path, edit)))
     assert record is None and problem is not None
-    assert problem.startswith(f"cannot read the previous report {tmp_path / 'report.json'}: ") and says in problem
+    assert (
+        problem.startswith(f"cannot read the previous report {tmp_path / 'report.json'}: ")
+        and says in problem
+    )

@@ -1,5 +1,7 @@
-"""Errors in the user's code located and explained (gradcheck_ci/usercode/blame.py): the innermost repository frame,
-exit/memory/encoding errors, hints for APIs that Lasagne 0.1 or Theano 1.0 lack, the line of a return."""
+"""Errors in the user's code located and explained (gradcheck_ci/usercode/blame.py): the innermost
+repository frame, exit/memory/encoding errors, hints for APIs that Lasagne 0.1 or Theano 1.0 lack,
+the line of a return."""
+
 from __future__ import annotations
 
 import sys
@@ -39,31 +41,56 @@ def test_pseudo_files_are_never_the_users_code(tmp_path, monkeypatch):
 
 def test_exit_memory_and_encoding_errors_are_explained(tmp_path):
     fallback = ("gradcheck.yml", 4)
-    exited = blame.user_code_error(SystemExit("no GPU"), str(tmp_path), "building model 'net'", fallback)
+    exited = blame.user_code_error(
+        SystemExit("no GPU"), str(tmp_path), "building model 'net'", fallback
+    )
     assert "called exit('no GPU')" in exited.message and (exited.file, exited.line) == fallback
     memory = blame.user_code_error(MemoryError(), str(tmp_path), "building model 'net'", fallback)
-    assert memory.kind == "memory" and memory.message.startswith("out of memory building model 'net'")
+    assert memory.kind == "memory" and memory.message.startswith(
+        "out of memory building model 'net'"
+    )
     (tmp_path / "net.py").write_bytes(b'x = "caf\xe9"\n')
     try:
         compile((tmp_path / "net.py").read_bytes(), str(tmp_path / "net.py"), "exec")
     except SyntaxError as exc:
         error = blame.user_code_error(exc, str(tmp_path), "importing", fallback)
-    assert (error.file, error.line) == ("net.py", 1) and "net.py is not valid UTF-8" in error.message
+    assert (error.file, error.line) == (
+        "net.py",
+        1,
+    ) and "net.py is not valid UTF-8" in error.message
 
 
-@pytest.mark.parametrize("exc, hint", [
-    (AttributeError("module 'lasagne.layers' has no attribute 'BatchNormLayer'"),
-     "BatchNormLayer does not exist in Lasagne 0.1"),
-    (ImportError("cannot import name 'batch_norm' from 'lasagne.layers'"), "batch_norm does not exist in Lasagne 0.1"),
-    (AttributeError("module 'lasagne.nonlinearities' has no attribute 'sofmax'"), "a typo, or an API added later"),
-    (ModuleNotFoundError("No module named 'theano.sandbox.cuda'", name="theano.sandbox.cuda"),
-     "Theano's old CUDA backend (theano.sandbox.cuda), which Theano 1.0 removed"),
-    (ModuleNotFoundError("No module named 'lasagne.layers.dnn'", name="lasagne.layers.dnn"),
-     "Lasagne's GPU layers (lasagne.layers.dnn: Conv2DDNNLayer, MaxPool2DDNNLayer, Pool2DDNNLayer) need "
-     "theano.sandbox.cuda, which Theano 1.0 removed"),
-    (AttributeError("'ScaleLayer' object has no attribute 'scale'"), ""),  # the user's own class: no hint
-    (ModuleNotFoundError("No module named 'mydnn'", name="mydnn"), ""),
-])
+@pytest.mark.parametrize(
+    "exc, hint",
+    [
+        (
+            AttributeError("module 'lasagne.layers' has no attribute 'BatchNormLayer'"),
+            "BatchNormLayer does not exist in Lasagne 0.1",
+        ),
+        (
+            ImportError("cannot import name 'batch_norm' from 'lasagne.layers'"),
+            "batch_norm does not exist in Lasagne 0.1",
+        ),
+        (
+            AttributeError("module 'lasagne.nonlinearities' has no attribute 'sofmax'"),
+            "a typo, or an API added later",
+        ),
+        (
+            ModuleNotFoundError(
+                "No module named 'theano.sandbox.cuda'", name="theano.sandbox.cuda"
+            ),
+            "Theano's old CUDA backend (theano.sandbox.cuda), which Theano 1.0 removed",
+        ),
+        (
+            ModuleNotFoundError("No module named 'lasagne.layers.dnn'", name="lasagne.layers.dnn"),
+            "Lasagne's GPU layers (lasagne.layers.dnn: Conv2DDNNLayer, MaxPool2DDNNLayer, "
+            "Pool2DDNNLayer) need theano.sandbox.cuda, which Theano 1.0 removed",
+        ),
+        # the user's own class: no hint
+        (AttributeError("'ScaleLayer' object has no attribute 'scale'"), ""),
+        (ModuleNotFoundError("No module named 'mydnn'", name="mydnn"), ""),
+    ],
+)
 def test_legacy_hints(exc, hint):
     assert (hint in blame.legacy_hint(exc)) if hint else blame.legacy_hint(exc) == ""
 
@@ -81,8 +108,9 @@ def test_legacy_hint_for_an_argument_lasagne_01_lacks(monkeypatch):
 def test_unexpected_errors_are_the_models_when_theano_or_user_code_says_so(tmp_path):
     s = spec()
     grad_error = type("NullTypeGradError", (TypeError,), {})(
-        "tensor.grad encountered a NaN. This variable is Null because the grad method for input 0 of the RoundOp op "
-        "is mathematically undefined.")
+        "tensor.grad encountered a NaN. This variable is Null because the grad method for input 0 "
+        "of the RoundOp op is mathematically undefined."
+    )
     error = blame.unexpected_error(grad_error, str(tmp_path), s, "gradcheck.yml")
     assert error.kind == "build" and (error.file, error.line) == ("gradcheck.yml", 3)
     assert "Theano cannot differentiate the loss of 'net': NullTypeGradError" in error.message
@@ -91,11 +119,20 @@ def test_unexpected_errors_are_the_models_when_theano_or_user_code_says_so(tmp_p
     in_user_code = _raise_in("raise KeyError('W')\n", str(user_file))
     error = blame.unexpected_error(in_user_code, str(tmp_path), s, "gradcheck.yml")
     assert (error.file, error.line) == ("layers.py", 1)
-    runtime = ValueError("could not broadcast input array from shape (1,3) into shape (10,2)\n"
-                         "Apply node that caused the error: Alloc(x, y)\nToposort index: 13\nHINT: long text")
+    runtime = ValueError(
+        "could not broadcast input array from shape (1,3) into shape (10,2)\n"
+        "Apply node that caused the error: Alloc(x, y)\nToposort index: 13\nHINT: "
+        "long text"
+    )
     error = blame.unexpected_error(runtime, str(tmp_path), s, "gradcheck.yml")
-    assert "Theano failed evaluating the compiled loss of 'net': ValueError: could not broadcast" in error.message
-    assert "Apply node that caused the error: Alloc(x, y)" in error.message and "HINT" not in error.message
+    assert (
+        "Theano failed evaluating the compiled loss of 'net': ValueError: could not broadcast"
+        in error.message
+    )
+    assert (
+        "Apply node that caused the error: Alloc(x, y)" in error.message
+        and "HINT" not in error.message
+    )
     assert blame.unexpected_error(KeyError("ours"), str(tmp_path), s, "gradcheck.yml") is None
 
 
@@ -112,25 +149,37 @@ def test_the_line_of_the_return_that_produced_a_value():
 
 # ------------------------------------------------------------------------ messages fit for a report
 
+
 def test_messages_lose_array_dumps_and_installed_paths(tmp_path):
-    theano_text = ("Bad input argument with name \"x\" to theano function at index 0 (0-based). Data: array([[ 0.1,  "
-                   "0.2],\n       [ 0.3,  0.4]], dtype=float32) (array(1.), 'not shown') " + "[" + " 0.5" * 40 + "]")
+    theano_text = (
+        'Bad input argument with name "x" to theano function at index 0 (0-based). '
+        "Data: array([[ 0.1,  0.2],\n       [ 0.3,  0.4]], dtype=float32) (array(1.), "
+        "'not shown') " + "[" + " 0.5" * 40 + "]"
+    )
     cleaned = messages.clean_message(theano_text)
     assert "0.3" not in cleaned and "0.5" not in cleaned
     assert "Data: array(...) (array(...), 'not shown') [...]" in cleaned
     venv = "/opt/venv/lib/python3.11/site-packages/theano/compile/function_module.py"
     ours = "/usr/src/app/gradcheck_ci/engine/check.py"
     inside = str(tmp_path / "models" / "net.py")
-    cleaned = messages.clean_message(f"raised at {venv}:903, via {ours}:120 from {inside}:7", str(tmp_path))
-    assert cleaned == ("raised at theano/compile/function_module.py:903, via gradcheck_ci/engine/check.py:120 from "
-                       "models/net.py:7")
+    cleaned = messages.clean_message(
+        f"raised at {venv}:903, via {ours}:120 from {inside}:7", str(tmp_path)
+    )
+    assert cleaned == (
+        "raised at theano/compile/function_module.py:903, via "
+        "gradcheck_ci/engine/check.py:120 from models/net.py:7"
+    )
     assert len(messages.clean_message("x" * 5000)) == messages.MAX_MESSAGE
 
 
 def test_error_summaries_unwrap_theanos_tuple_messages():
-    exc = ValueError("('shapes (4,3) and (18,4) not aligned: 3 (dim 1) != 18 (dim 0)', (4, 3), (18, 4))\n"
-                     "Apply node that caused the error: Dot22(Reshape{2}.0, Reshape{2}.0)")
-    assert messages.error_summary(exc) == "ValueError: shapes (4,3) and (18,4) not aligned: 3 (dim 1) != 18 (dim 0)"
+    exc = ValueError(
+        "('shapes (4,3) and (18,4) not aligned: 3 (dim 1) != 18 (dim 0)', (4, 3), "
+        "(18, 4))\nApply node that caused the error: Dot22(Reshape{2}.0, Reshape{2}.0)"
+    )
+    assert messages.error_summary(exc) == (
+        "ValueError: shapes (4,3) and (18,4) not aligned: 3 (dim 1) != 18 (dim 0)"
+    )
     assert messages.error_summary(KeyError()) == "KeyError"
 
 
@@ -142,22 +191,29 @@ def test_python2_files_get_one_line_with_the_construct(tmp_path):
         compile(old.read_text(), str(old), "exec")
     except SyntaxError as exc:
         error = blame.user_code_error(exc, str(tmp_path), "importing", ("gradcheck.yml", 4))
-    assert error.message == ("models/old.py is Python 2; gradcheck-ci runs Python 3.11: a `print` statement "
-                             "(Python 3: print(...)) at line 5")
+    assert error.message == (
+        "models/old.py is Python 2; gradcheck-ci runs Python 3.11: a `print` "
+        "statement (Python 3: print(...)) at line 5"
+    )
     assert (error.file, error.line) == ("models/old.py", 5)
     old.write_text("def build():\n    if True:\n        x = 1\n\ty = 2\n")
     try:
         compile(old.read_text(), str(old), "exec")
     except SyntaxError as exc:  # TabError
         error = blame.user_code_error(exc, str(tmp_path), "importing", ("gradcheck.yml", 4))
-    assert "models/old.py is Python 2; gradcheck-ci runs Python 3.11: tabs mixed with spaces" in error.message
+    assert (
+        "models/old.py is Python 2; gradcheck-ci runs Python 3.11: tabs mixed with spaces"
+        in error.message
+    )
     assert (error.file, error.line) == ("models/old.py", 4)
     user_file = tmp_path / "models" / "deep.py"
     user_file.write_text("")
     exc = _raise_in("import urllib2\n", str(user_file))
     error = blame.user_code_error(exc, str(tmp_path), "importing", ("gradcheck.yml", 4))
-    assert error.message == ("models/deep.py is Python 2; gradcheck-ci runs Python 3.11: `import urllib2`, a Python 2 "
-                             "module (Python 3: urllib.request) at line 1")
+    assert error.message == (
+        "models/deep.py is Python 2; gradcheck-ci runs Python 3.11: `import "
+        "urllib2`, a Python 2 module (Python 3: urllib.request) at line 1"
+    )
 
 
 def test_a_module_stopped_at_its_import_limit_is_said_to_work_at_import(tmp_path):
@@ -165,12 +221,18 @@ def test_a_module_stopped_at_its_import_limit_is_said_to_work_at_import(tmp_path
 
     user_file = tmp_path / "train.py"
     user_file.write_text("")
-    exc = _raise_in("import gradcheck_ci.usercode.guard as g\nraise g.TooSlow(30)\n", str(user_file))
-    error = blame.user_code_error(exc, str(tmp_path), "importing the factory module of 'train.py:build'",
-                                  ("gradcheck.yml", 4))
+    exc = _raise_in(
+        "import gradcheck_ci.usercode.guard as g\nraise g.TooSlow(30)\n", str(user_file)
+    )
+    error = blame.user_code_error(
+        exc, str(tmp_path), "importing the factory module of 'train.py:build'", ("gradcheck.yml", 4)
+    )
     assert isinstance(exc, guard.TooSlow)
-    assert error.message.startswith("importing the factory module of 'train.py:build' took longer than 30 s, at "
-                                    "train.py:2 when it was stopped: the module does work when it is imported")
+    assert error.message.startswith(
+        "importing the factory module of 'train.py:build' took longer "
+        "than 30 s, at train.py:2 when it was stopped: the module does "
+        "work when it is imported"
+    )
     assert (error.file, error.line) == ("train.py", 2)
 
 
@@ -182,11 +244,19 @@ def test_a_refused_download_names_the_host_and_the_users_line(tmp_path):
     guard.attempts.clear()
     try:
         with guard.no_network():
-            exc = _raise_in("import urllib.request\n\nurllib.request.urlopen('http://example.org/weights.pkl')\n",
-                            str(user_file))
-        error = blame.user_code_error(exc, str(tmp_path), "importing the factory module", ("gradcheck.yml", 4))
-        assert error.message.startswith("the code tried to reach the network (example.org) importing the factory "
-                                        "module: gradcheck-ci runs models without network access")
+            exc = _raise_in(
+                "import "
+                "urllib.request\n\nurllib.request.urlopen('http://example.org/weights.pkl')\n",
+                str(user_file),
+            )
+        error = blame.user_code_error(
+            exc, str(tmp_path), "importing the factory module", ("gradcheck.yml", 4)
+        )
+        assert error.message.startswith(
+            "the code tried to reach the network (example.org) "
+            "importing the factory module: gradcheck-ci runs models "
+            "without network access"
+        )
         assert (error.file, error.line) == ("data.py", 3)
         notices = blame.network_notices(str(tmp_path))
         assert [(n.code, n.file, n.line) for n in notices] == [("network", "data.py", 3)]
@@ -199,24 +269,33 @@ def test_what_the_checkout_or_the_environment_lacks_is_said(tmp_path):
     user_file.write_text("")
     exc = _raise_in("open('vgg16.pkl', 'rb')\n", str(user_file))
     error = blame.user_code_error(exc, str(tmp_path), "building model 'net'", ("gradcheck.yml", 4))
-    assert error.message.startswith("FileNotFoundError: [Errno 2] No such file or directory: 'vgg16.pkl' (building "
-                                    "model 'net'): the check runs in the repository as it is checked out")
+    assert error.message.startswith(
+        "FileNotFoundError: [Errno 2] No such file or directory: "
+        "'vgg16.pkl' (building model 'net'): the check runs in the "
+        "repository as it is checked out"
+    )
     assert (error.file, error.line) == ("vgg.py", 1)
     exc = _raise_in("import nolearn.lasagne\n", str(user_file))
     error = blame.user_code_error(exc, str(tmp_path), "importing", ("gradcheck.yml", 4))
-    assert "install 'nolearn' where it runs, or import it only where the network is not built" in error.message
+    assert (
+        "install 'nolearn' where it runs, or import it only where the network is not built"
+        in error.message
+    )
     exc = _raise_in("size = 7 / 2\nlist(range(size))\n", str(user_file))
     error = blame.user_code_error(exc, str(tmp_path), "building model 'net'", ("gradcheck.yml", 4))
     assert error.message.endswith("use `//` for sizes and indices") and error.line == 2
 
 
 def test_a_compiled_modules_frame_is_never_the_users_line(tmp_path, monkeypatch):
-    """numpy's seed check raises from "_mt19937.pyx": relative, it resolved against the worker's directory (the
-    repository) and was reported as the user's file. Only a file that is there is the user's."""
+    """numpy's seed check raises from "_mt19937.pyx": relative, it resolved against the worker's
+    directory (the repository) and was reported as the user's file. Only a file that is there is the
+    user's."""
     from gradcheck_ci.usercode.sites import CallSite, user_frame
 
     (tmp_path / "net.py").write_text("def build():\n    pass\n")
     monkeypatch.chdir(tmp_path)
-    frames = [traceback.FrameSummary(str(tmp_path / "net.py"), 2, "build"),
-              traceback.FrameSummary("_mt19937.pyx", 180, "numpy.random._mt19937._legacy_seeding")]
+    frames = [
+        traceback.FrameSummary(str(tmp_path / "net.py"), 2, "build"),
+        traceback.FrameSummary("_mt19937.pyx", 180, "numpy.random._mt19937._legacy_seeding"),
+    ]
     assert user_frame(frames, str(tmp_path)) == CallSite("net.py", 2)

@@ -1,5 +1,7 @@
-"""Every pattern run on an exception's text reads a bounded part of it: a message of megabytes made one pattern
-in legacy.py quadratic (10 KB: 3 s, 40 KB: 64 s, 5 MB: a timeout). The patterns are watched, not timed."""
+"""Every pattern run on an exception's text reads a bounded part of it: a message of megabytes made
+one pattern in legacy.py quadratic (10 KB: 3 s, 40 KB: 64 s, 5 MB: a timeout). The patterns are
+watched, not timed."""
+
 from __future__ import annotations
 
 import re
@@ -20,7 +22,16 @@ class Watched:
 
     def __getattr__(self, name):
         attribute = getattr(self.target, name)
-        if name not in ("search", "match", "fullmatch", "sub", "subn", "findall", "finditer", "split"):
+        if name not in (
+            "search",
+            "match",
+            "fullmatch",
+            "sub",
+            "subn",
+            "findall",
+            "finditer",
+            "split",
+        ):
             return attribute
 
         def watched(*args, **kwargs):
@@ -28,6 +39,7 @@ class Watched:
             subject = texts[-1] if texts else ""  # the string searched is the last positional text
             self.seen.append(len(subject))
             return attribute(*args, **kwargs)
+
         return watched
 
 
@@ -53,12 +65,22 @@ def raised(kind: type[BaseException], text: str) -> BaseException:
 @pytest.mark.parametrize("fill", ["a", "1", "[1 ", "('a", "x.__init__() got "])
 def test_a_message_of_megabytes_reaches_no_pattern_whole(seen, kind, fill, tmp_path):
     exc = raised(kind, fill * (HUGE // len(fill)))
-    error = blame.user_code_error(exc, str(tmp_path), "building model 'net'", fallback=("gradcheck.yml", 4))
-    for explain in (legacy.python2_runtime, legacy.lasagne_master, legacy.gpu, legacy.python3_division):
+    error = blame.user_code_error(
+        exc, str(tmp_path), "building model 'net'", fallback=("gradcheck.yml", 4)
+    )
+    for explain in (
+        legacy.python2_runtime,
+        legacy.lasagne_master,
+        legacy.gpu,
+        legacy.python3_division,
+    ):
         explain(exc)
     messages.error_summary(exc)
     assert seen and max(seen) <= BOUND
-    assert len(error.message) <= messages.MAX_MESSAGE + 100 and (error.file, error.line) == ("gradcheck.yml", 4)
+    assert len(error.message) <= messages.MAX_MESSAGE + 100 and (error.file, error.line) == (
+        "gradcheck.yml",
+        4,
+    )
 
 
 def test_an_exception_whose_str_fails_still_has_a_text():

@@ -1,5 +1,6 @@
-"""Theano flags are merged, never clobbered; the import shims are in place; the cache directory and the
-stack check (no Theano import here)."""
+"""Theano flags are merged, never clobbered; the import shims are in place; the cache directory and
+the stack check (no Theano import here)."""
+
 import json
 import os
 import shutil
@@ -53,7 +54,9 @@ def test_import_shims_register_modules():
     assert hasattr(sys.modules["theano.tensor.signal.downsample"], "max_pool_2d")
 
 
-# ---- the cache directory -----------------------------------------------------------------------------------
+# ---- the cache directory
+# -----------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def stack(monkeypatch):
@@ -66,13 +69,18 @@ def stack(monkeypatch):
 
 def tiny_elf() -> bytes:
     """A complete little-endian ELF64 file: its header, one program header, no section headers."""
-    header = b"\x7fELF" + bytes([2, 1, 1]) + bytes(9) + struct.pack("<HHIQQQIHHHHHH", 3, 62, 1, 0, 64, 0, 0, 64, 56,
-                                                                      1, 64, 0, 0)
+    header = (
+        b"\x7fELF"
+        + bytes([2, 1, 1])
+        + bytes(9)
+        + struct.pack("<HHIQQQIHHHHHH", 3, 62, 1, 0, 64, 0, 0, 64, 56, 1, 64, 0, 0)
+    )
     return header + bytes(56)
 
 
 def baked_cache(root: Path, modules=("tmpaaa", "tmpbbb")) -> Path:
-    """A base_compiledir as the image bakes it: one compiledir of module folders, a lock left behind."""
+    """A base_compiledir as the image bakes it: one compiledir of module folders, a lock left
+    behind."""
     compiledir = root / "compiledir_gradcheck-ci"
     for name in modules:
         (compiledir / name).mkdir(parents=True)
@@ -100,7 +108,8 @@ def test_cache_paths(stack, tmp_path, monkeypatch):
     assert cachedir.theano_cache_dir() == str(tmp_path / "rel" / "cache" / "theano" / tag)
     monkeypatch.delenv(cachedir.CACHE_DIR_ENV)
     assert cachedir.theano_cache_dir() == str(baked)
-    assert cachedir.prepare_cache() is None  # nothing to prepare: Theano uses the baked cache as it is
+    # nothing to prepare: Theano uses the baked cache as it is
+    assert cachedir.prepare_cache() is None
 
 
 def test_the_stamp_names_everything_compiled_code_depends_on(stack, monkeypatch):
@@ -122,16 +131,26 @@ def test_a_new_cache_dir_is_seeded_from_the_image_and_never_committed(stack, tmp
     assert (root / ".gitignore").read_text().splitlines()[-1] == "*"
     theano_dir = Path(state.theano_dir)
     assert theano_dir == root / "theano" / cachedir.cache_tag()
-    assert state.seeded == 2 and state.modules == 2  # and lazylinker_ext, __init__.py; never the lock
+    # and lazylinker_ext, __init__.py; never the lock
+    assert state.seeded == 2 and state.modules == 2
     assert (theano_dir / "compiledir_gradcheck-ci" / "lazylinker_ext").is_dir()
     assert (theano_dir / "compiledir_gradcheck-ci" / "__init__.py").is_file()
-    assert (theano_dir / "compiledir_gradcheck-ci" / "tmpaaa" / "key.pkl").read_bytes() == b"key of tmpaaa"
+    assert (theano_dir / "compiledir_gradcheck-ci" / "tmpaaa" / "key.pkl").read_bytes() == (
+        b"key of tmpaaa"
+    )
     assert not (theano_dir / "compiledir_gradcheck-ci" / "lock_dir").exists()
     assert not (theano_dir / ".seeding").exists()
     assert json.loads((theano_dir / cachedir.STAMP_FILE).read_text()) == cachedir.cache_stamp()
     # the compiled-functions folder: the same stamp, under the same tag
-    assert state.functions_dir == cachedir.functions_cache_dir() == str(root / "functions" / cachedir.cache_tag())
-    assert json.loads((Path(state.functions_dir) / cachedir.STAMP_FILE).read_text()) == cachedir.cache_stamp()
+    assert (
+        state.functions_dir
+        == cachedir.functions_cache_dir()
+        == str(root / "functions" / cachedir.cache_tag())
+    )
+    assert (
+        json.loads((Path(state.functions_dir) / cachedir.STAMP_FILE).read_text())
+        == cachedir.cache_stamp()
+    )
     assert "2 compiled module(s), 2 of them copied" in state.describe()
     # a restored cache already has them: nothing is copied again; a module the image lacks stays
     (theano_dir / "compiledir_gradcheck-ci" / "tmpuser").mkdir()
@@ -150,7 +169,10 @@ def test_a_cache_dir_with_other_content_gets_no_gitignore(stack, tmp_path, monke
 def test_a_cache_of_another_stack_is_ignored_then_retired(stack, tmp_path, monkeypatch):
     monkeypatch.setenv(cachedir.CACHE_DIR_ENV, str(tmp_path))
     theano_root = tmp_path / "theano"
-    for other, age_days in (("py3.11-np1.24.0-th1.0.5-aaaaaaaaaaaa", 30), ("py3.11-np1.23.5-th1.0.5-bbbbbbbbbbbb", 1)):
+    for other, age_days in (
+        ("py3.11-np1.24.0-th1.0.5-aaaaaaaaaaaa", 30),
+        ("py3.11-np1.23.5-th1.0.5-bbbbbbbbbbbb", 1),
+    ):
         (theano_root / other / "compiledir_gradcheck-ci" / "tmpold").mkdir(parents=True)
         stamp = theano_root / other / cachedir.STAMP_FILE
         stamp.write_text("{}")
@@ -166,7 +188,9 @@ def test_a_cache_of_another_stack_is_ignored_then_retired(stack, tmp_path, monke
     assert state.retired == ["py3.11-np1.24.0-th1.0.5-aaaaaaaaaaaa"]
     assert state.others == ["py3.11-np1.23.5-th1.0.5-bbbbbbbbbbbb"]
     assert not (theano_root / "py3.11-np1.24.0-th1.0.5-aaaaaaaaaaaa").exists()
-    assert (theano_root / "py3.11-np1.23.5-th1.0.5-bbbbbbbbbbbb").exists() and (theano_root / "not-ours").exists()
+    assert (theano_root / "py3.11-np1.23.5-th1.0.5-bbbbbbbbbbbb").exists() and (
+        theano_root / "not-ours"
+    ).exists()
     assert "ignored the cache of another stack version" in state.describe()
 
 
@@ -174,9 +198,13 @@ def test_stale_compile_locks_are_removed(stack, tmp_path, monkeypatch):
     monkeypatch.setenv(cachedir.CACHE_DIR_ENV, str(tmp_path))
     theano_dir = Path(cachedir.theano_cache_dir())
     locks = {}
-    for name, owner in (("a", f"{os.getpid()}_0123456789_{socket.gethostname()}"),  # alive, here: kept
-                        ("b", "1_0123456789_runner-vm-elsewhere"),  # another machine (a restored CI cache)
-                        ("c", "")):  # unreadable
+    # alive, here: kept
+    for name, owner in (
+        ("a", f"{os.getpid()}_0123456789_{socket.gethostname()}"),
+        # another machine (a restored CI cache)
+        ("b", "1_0123456789_runner-vm-elsewhere"),
+        ("c", ""),
+    ):  # unreadable
         lock_dir = theano_dir / f"compiledir_{name}" / "lock_dir"
         lock_dir.mkdir(parents=True)
         (lock_dir / "lock").write_text(owner + "\n")
@@ -196,8 +224,12 @@ def test_an_unusable_cache_dir_is_one_clear_error(stack, tmp_path, monkeypatch):
 def test_modules_do_not_expire_after_24_days(stack):
     flags = parse_flags(compat.theano_flags("float64", {}))
     assert int(flags["cmodule.age_thresh_use"]) >= 10 * 365 * 86400
-    assert parse_flags(compat.theano_flags("float64", {"THEANO_FLAGS": "cmodule.age_thresh_use=5"}))[
-        "cmodule.age_thresh_use"] == "5"
+    assert (
+        parse_flags(compat.theano_flags("float64", {"THEANO_FLAGS": "cmodule.age_thresh_use=5"}))[
+            "cmodule.age_thresh_use"
+        ]
+        == "5"
+    )
 
 
 def test_stack_problem_says_what_to_install():
@@ -214,7 +246,10 @@ def test_cache_paths_in_messages_name_no_absolute_path_of_the_machine(tmp_path, 
 
     (tmp_path / "repo").mkdir()
     monkeypatch.chdir(tmp_path / "repo")
-    assert shown_path(str(tmp_path / "repo" / ".gradcheck-ci-cache" / "theano")) == ".gradcheck-ci-cache/theano"
+    assert (
+        shown_path(str(tmp_path / "repo" / ".gradcheck-ci-cache" / "theano"))
+        == ".gradcheck-ci-cache/theano"
+    )
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert shown_path(str(tmp_path / "home" / ".cache" / "gradcheck-ci")) == "~/.cache/gradcheck-ci"
 
@@ -223,7 +258,8 @@ def test_damaged_compiled_modules_are_moved_aside_once_and_said(stack, tmp_path,
     monkeypatch.setenv(cachedir.CACHE_DIR_ENV, str(tmp_path))
     compiledir = Path(cachedir.theano_cache_dir()) / "compiledir_x"
     modules = {  # folder: (its __init__.py, its .so)
-        "lazylinker_ext": (b"_version = 0.2\x00\xff garbage ((", tiny_elf()),  # garbage written over it
+        # garbage written over it
+        "lazylinker_ext": (b"_version = 0.2\x00\xff garbage ((", tiny_elf()),
         "cutils_ext": (b"", b"not an ELF file at all"),  # a bad ELF header
         "tmpcut": (b"", tiny_elf()[:80]),  # cut short: its program header is gone
         "tmpname": (b"_vers", tiny_elf()),  # a truncated `_version = 0.211`: a NameError on import
@@ -241,8 +277,11 @@ def test_damaged_compiled_modules_are_moved_aside_once_and_said(stack, tmp_path,
     aside = Path(state.theano_dir) / ".damaged" / "compiledir_x"
     assert (aside / "lazylinker_ext" / "__init__.py").read_bytes().startswith(b"_version = 0.2\x00")
     assert state.modules == 2  # what is moved aside is not counted
-    assert state.describe().endswith("; moved aside 4 damaged compiled module(s) (cutils_ext, lazylinker_ext, "
-                                     "tmpcut, tmpname) to .damaged/, to be compiled again")
+    assert state.describe().endswith(
+        "; moved aside 4 damaged compiled module(s) (cutils_ext, "
+        "lazylinker_ext, tmpcut, tmpname) to .damaged/, to be "
+        "compiled again"
+    )
     assert cachedir.prepare_cache().damaged == []  # said once: the next run finds nothing
 
 
@@ -252,13 +291,16 @@ def test_a_compile_directory_being_compiled_in_is_left_alone(stack, tmp_path, mo
     (compiledir / "tmphalf").mkdir(parents=True)
     (compiledir / "tmphalf" / "tmphalf.so").write_bytes(tiny_elf()[:40])  # g++ is still writing it
     (compiledir / "lock_dir").mkdir()
-    (compiledir / "lock_dir" / "lock").write_text(f"{os.getpid()}_0123456789_{socket.gethostname()}\n")
+    (compiledir / "lock_dir" / "lock").write_text(
+        f"{os.getpid()}_0123456789_{socket.gethostname()}\n"
+    )
     assert cachedir.prepare_cache().damaged == []
     assert (compiledir / "tmphalf" / "tmphalf.so").exists()
 
 
-def test_dangling_links_where_the_cache_keeps_its_own_are_bad_entries_not_an_unusable_cache(stack, tmp_path,
-                                                                                               monkeypatch):
+def test_dangling_links_where_the_cache_keeps_its_own_are_bad_entries_not_an_unusable_cache(
+    stack, tmp_path, monkeypatch
+):
     monkeypatch.setenv(cachedir.CACHE_DIR_ENV, str(tmp_path))
     tag = cachedir.cache_tag()
     places = ["theano", f"functions/{tag}", "theano/.lock", f"theano/{tag}/{cachedir.STAMP_FILE}"]

@@ -1,5 +1,7 @@
-"""A fast sample of the config fuzzer (tests/config_fuzzer.py; the full campaign: python -m benchmarks.config_fuzz):
-every variant of a valid gradcheck.yml gets a clean answer from `validate` under GitHub Actions."""
+"""A fast sample of the config fuzzer (tests/config_fuzzer.py; the full campaign: python -m
+benchmarks.config_fuzz): every variant of a valid gradcheck.yml gets a clean answer from `validate`
+under GitHub Actions."""
+
 from __future__ import annotations
 
 from tests.config_fuzzer import BASE, campaign, judge, mutate
@@ -14,7 +16,9 @@ def test_a_sample_of_variants_is_all_clean():
 
 def test_the_base_is_valid_and_the_judge_catches_what_the_trial_found(tmp_path):
     (tmp_path / "models").mkdir()
-    (tmp_path / "models" / "tagger.py").write_text("def build():\n    pass\n\n\ndef build_classifier():\n    pass\n")
+    (tmp_path / "models" / "tagger.py").write_text(
+        "def build():\n    pass\n\n\ndef build_classifier():\n    pass\n"
+    )
     assert judge(BASE.encode(), str(tmp_path)) == ([], True)
     seed_too_large = BASE.replace("seed: 7", "seed: 4294967296").encode()
     assert judge(seed_too_large, str(tmp_path)) == ([], False)  # refused, with its line

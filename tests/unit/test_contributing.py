@@ -1,4 +1,6 @@
-"""CONTRIBUTING.md shows each extension point with a real row from the tree: the rows it quotes must exist."""
+"""CONTRIBUTING.md shows each extension point with a real row from the tree: the rows it quotes must
+exist."""
+
 from __future__ import annotations
 
 import re
@@ -15,8 +17,10 @@ def quoted_rows() -> list[str]:
 def test_every_quoted_row_is_in_the_code():
     rows = quoted_rows()
     assert len(rows) >= 3
-    source = " ".join(" ".join(path.read_text(encoding="utf-8").split())
-                      for path in (REPO / "gradcheck_ci").rglob("*.py"))
+    source = " ".join(
+        " ".join(path.read_text(encoding="utf-8").split())
+        for path in (REPO / "gradcheck_ci").rglob("*.py")
+    )
     missing = [row for row in rows if row not in source]
     assert missing == [], "CONTRIBUTING.md quotes rows that the code no longer has"
 
@@ -32,12 +36,12 @@ def table_folders() -> list[str]:
 
 def test_contributing_lists_the_layer_folders_in_the_tables_order():
     text = (REPO / "CONTRIBUTING.md").read_text(encoding="utf-8")
-    section = text[text.index("## The layer rule"):text.index("## Two Pythons")]
+    section = text[text.index("## The layer rule") : text.index("## Two Pythons")]
     assert re.findall(r"\b([a-z]+)/", section.split("entrypoint/")[0]) == table_folders()
 
 
 def test_readme_layout_lists_the_layer_folders_in_the_tables_order():
     text = (REPO / "README.md").read_text(encoding="utf-8")
-    section = text[text.index("    gradcheck_ci/   in layers"):text.index("    examples/ ")]
+    section = text[text.index("    gradcheck_ci/   in layers") : text.index("    examples/ ")]
     listed = re.findall(r"^\s{20}([a-z]+)/\s", section, flags=re.M)
     assert listed == table_folders()

@@ -1,11 +1,18 @@
-"""The stand-in for the factory's own theano.function calls (usercode/deferred.py): it compiles on first use
-only, once, with the arguments first given; the notice lists the functions nothing used. (The stand-in in
-a real factory, with Theano, is tests/integration/test_real_repositories.py's argument-mining rows.)"""
+"""The stand-in for the factory's own theano.function calls (usercode/deferred.py): it compiles on
+first use only, once, with the arguments first given; the notice lists the functions nothing used.
+(The stand-in in a real factory, with Theano, is tests/integration/test_real_repositories.py's
+argument-mining rows.)"""
+
 from __future__ import annotations
 
 from typing import Any
 
-from gradcheck_ci.usercode.deferred import NOTICE_CODE, DeferredCompile, DeferredFunction, deferred_notice
+from gradcheck_ci.usercode.deferred import (
+    NOTICE_CODE,
+    DeferredCompile,
+    DeferredFunction,
+    deferred_notice,
+)
 from gradcheck_ci.usercode.sites import CallSite
 
 
@@ -51,11 +58,17 @@ def test_the_notice_lists_the_functions_nothing_used_at_the_first_ones_line():
     notice = deferred_notice([*unused, used])
     assert notice is not None
     assert (notice.code, notice.file, notice.line) == (NOTICE_CODE, "argmin/network.py", 50)
-    assert notice.message == ("the factory compiles 3 Theano functions of its own (argmin/network.py:50, "
-                              "argmin/network.py:51, argmin/network.py:52) that the check does not use: they "
-                              "were not compiled, which saves their compile time")
+    assert notice.message == (
+        "the factory compiles 3 Theano functions of its own "
+        "(argmin/network.py:50, argmin/network.py:51, argmin/network.py:52) "
+        "that the check does not use: they were not compiled, which saves "
+        "their compile time"
+    )
     one = deferred_notice(unused[:1])
-    assert one is not None and "compiles 1 Theano function of its own (argmin/network.py:50)" in one.message
+    assert (
+        one is not None
+        and "compiles 1 Theano function of its own (argmin/network.py:50)" in one.message
+    )
     assert "it was not compiled" in one.message
 
 

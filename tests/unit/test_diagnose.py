@@ -1,4 +1,5 @@
 """The diagnosis stage's pure parts: no Theano, no model (fast)."""
+
 import fnmatch
 import math
 
@@ -20,11 +21,22 @@ DOCS = REPO / "docs"
 def test_codes_are_the_issue_codes_one_module_each():
     modules = [diagnose.finder(cause.code) for cause in causes.CAUSES]
     assert tuple(m.CODE for m in modules) == diagnose.CODES == causes.CODES
-    assert set(diagnose.CODES) == {"truncated-bptt", "gradient-clipping", "gradient-stopped", "stochastic-forward",
-                                   "non-differentiable", "low-precision", "nan-or-inf", "disconnected",
-                                   "wrong-backward"}
-    assert [m.__name__ for m in modules] == [f"gradcheck_ci.diagnose.{c.module}" for c in causes.CAUSES]
-    assert all(m.__doc__ and len(m.__doc__) > 200 for m in modules)  # the docstring is the documentation
+    assert set(diagnose.CODES) == {
+        "truncated-bptt",
+        "gradient-clipping",
+        "gradient-stopped",
+        "stochastic-forward",
+        "non-differentiable",
+        "low-precision",
+        "nan-or-inf",
+        "disconnected",
+        "wrong-backward",
+    }
+    assert [m.__name__ for m in modules] == [
+        f"gradcheck_ci.diagnose.{c.module}" for c in causes.CAUSES
+    ]
+    # the docstring is the documentation
+    assert all(m.__doc__ and len(m.__doc__) > 200 for m in modules)
 
 
 def test_causes_are_listed_in_run_order_and_each_module_has_its_phases_interface():
@@ -33,21 +45,36 @@ def test_causes_are_listed_in_run_order_and_each_module_has_its_phases_interface
     assert order == sorted(order)
     for cause in causes.CAUSES:
         module = diagnose.finder(cause.code)
-        assert all(callable(getattr(module, name, None)) for name in diagnose.PHASES[cause.phase].interface), cause
+        assert all(
+            callable(getattr(module, name, None)) for name in diagnose.PHASES[cause.phase].interface
+        ), cause
 
 
 def test_the_docs_table_of_causes_is_the_registry():
     table = causes.markdown_table()
     assert table in (DOCS / "diagnosis.md").read_text(encoding="utf-8"), (
         "docs/diagnosis.md's table of causes differs from gradcheck_ci/core/causes.py: "
-        "paste the output of `python -m gradcheck_ci.core.causes`")
+        "paste the output of `python -m gradcheck_ci.core.causes`"
+    )
 
 
 def test_sarif_rules_of_known_causes_come_from_the_registry():
     diagnoses = [Diagnosis(code=cause.code, message="m", fix="f") for cause in causes.CAUSES]
-    model = ModelResult(name="m", factory="net:build", status="fail", seed=0, precision="float64", mode="full",
-                        diagnoses=diagnoses)
-    rules = {r["id"]: r for r in render_sarif(RunReport("g.yml", [model]), "1")["runs"][0]["tool"]["driver"]["rules"]}
+    model = ModelResult(
+        name="m",
+        factory="net:build",
+        status="fail",
+        seed=0,
+        precision="float64",
+        mode="full",
+        diagnoses=diagnoses,
+    )
+    rules = {
+        r["id"]: r
+        for r in render_sarif(RunReport("g.yml", [model]), "1")["runs"][0]["tool"]["driver"][
+            "rules"
+        ]
+    }
     for cause in causes.CAUSES:
         rule = rules[cause.code]
         assert rule["shortDescription"]["text"] == cause.title
@@ -61,6 +88,7 @@ def test_diagnosis_can_be_switched_off_for_child_workers(monkeypatch):
 
 
 # ---------------------------------------------------------------- gradient-through-time profile
+
 
 def test_short_sequences_are_profiled_at_every_step():
     assert profile.sample_steps(12) == list(range(12))
@@ -77,8 +105,15 @@ def test_long_sequences_are_sampled_at_both_ends_and_log_spaced_between():
 
 
 def _profile(steps, analytic, numeric_values, agree, span, length):
-    p = {"layer": "RecurrentLayer#0", "steps_total": length, "steps": steps, "analytic": analytic,
-         "numeric": numeric_values, "agree": agree, "analytic_nonzero_steps": span}
+    p = {
+        "layer": "RecurrentLayer#0",
+        "steps_total": length,
+        "steps": steps,
+        "analytic": analytic,
+        "numeric": numeric_values,
+        "agree": agree,
+        "analytic_nonzero_steps": span,
+    }
     return profile.summarise(p)
 
 
@@ -88,12 +123,16 @@ def test_summary_of_truncated_bptt_names_the_kept_steps():
     numeric_values = [0.2] * (len(steps) - 1) + [0.3]
     agree = [False] * (len(steps) - 1) + [True]
     text = _profile(steps, analytic, numeric_values, agree, [9999, 9999], 10000)
-    assert text.startswith("RecurrentLayer#0: analytic gradient is zero before the last 1 of 10000 steps")
+    assert text.startswith(
+        "RecurrentLayer#0: analytic gradient is zero before the last 1 of 10000 steps"
+    )
 
 
 def test_summary_of_an_agreeing_profile():
     text = _profile([0, 1, 2], [0.1, 0.2, 0.3], [0.1, 0.2, 0.3], [True] * 3, [0, 2], 3)
-    assert text == "RecurrentLayer#0: analytic and numeric sensitivities agree at all 3 sampled steps"
+    assert text == (
+        "RecurrentLayer#0: analytic and numeric sensitivities agree at all 3 sampled steps"
+    )
 
 
 def test_summary_of_a_disagreeing_profile_names_the_first_step():
@@ -103,7 +142,10 @@ def test_summary_of_a_disagreeing_profile_names_the_first_step():
 
 # ---------------------------------------------------------------- low precision: the child's params
 
-@pytest.mark.parametrize("ident", ["RecurrentLayer#0.W_in_to_hid", "odd[name]*?.W", "DenseLayer#1.b~2"])
+
+@pytest.mark.parametrize(
+    "ident", ["RecurrentLayer#0.W_in_to_hid", "odd[name]*?.W", "DenseLayer#1.b~2"]
+)
 def test_escaped_ids_match_only_themselves(ident):
     pattern = low_precision._escape(ident)
     assert fnmatch.fnmatchcase(ident, pattern)
@@ -112,6 +154,7 @@ def test_escaped_ids_match_only_themselves(ident):
 
 
 # ---------------------------------------------------------------- kink detection by step sizes
+
 
 def _probe(fn, h=6e-6):
     values = [(np.asarray(fn(h * s)), np.asarray(fn(-h * s))) for s in (1, 0.5, 0.25, 0.125)]
@@ -138,37 +181,56 @@ def test_a_kink_at_the_point_scales_linearly_but_noise_does_not():
     rng = np.random.RandomState(0)
     noisy = [(1 + 1e-9 * rng.randn(), 1 + 1e-9 * rng.randn()) for _ in range(4)]
     assert not kink_at_point(noisy, 1.0, 2.2e-16)
-    hits = sum(kink_at_point([(1 + 1e-9 * rng.randn(), 1 + 1e-9 * rng.randn()) for _ in range(4)], 1.0, 2.2e-16)
-               for _ in range(500))
+    hits = sum(
+        kink_at_point(
+            [(1 + 1e-9 * rng.randn(), 1 + 1e-9 * rng.randn()) for _ in range(4)], 1.0, 2.2e-16
+        )
+        for _ in range(500)
+    )
     assert hits < 25  # round-off noise looks like a kink in under 5% of draws
 
 
 def test_per_element_detection_marks_only_the_kinked_elements():
     def fn(t):
         return np.array([np.maximum(t, 0), np.sin(t), t * t]) + 1
+
     values, centre = _probe(fn)
     assert kinked(values, centre, 2.2e-16).tolist() == [True, False, False]
 
 
 # ---------------------------------------------------------------- ablation bookkeeping
 
+
 def _param(status, err=1.0):
-    return ParamResult(id="x", shape=[1], status=status, max_abs_err=err, max_rel_err=err, tolerance=1e-6,
-                       worst_index=[0])
+    return ParamResult(
+        id="x",
+        shape=[1],
+        status=status,
+        max_abs_err=err,
+        max_rel_err=err,
+        tolerance=1e-6,
+        worst_index=[0],
+    )
 
 
 def test_an_ablation_confirms_only_when_every_tested_tensor_passes():
-    both = Outcome("gradient_steps=-1", [0, 1], {0: _param("pass", 1e-9), 1: _param("pass", 1e-9)}, 1.0)
+    both = Outcome(
+        "gradient_steps=-1", [0, 1], {0: _param("pass", 1e-9), 1: _param("pass", 1e-9)}, 1.0
+    )
     assert both.confirmed and both.explained == [0, 1] and both.still_failing == []
-    partial = Outcome("gradient_steps=-1", [0, 1], {0: _param("pass", 1e-9), 1: _param("fail")}, 1.0)
+    partial = Outcome(
+        "gradient_steps=-1", [0, 1], {0: _param("pass", 1e-9), 1: _param("fail")}, 1.0
+    )
     assert not partial.confirmed and partial.explained == [0] and partial.still_failing == [1]
-    missing = Outcome("precision=float64", [0], {}, 1.0)  # the re-check produced nothing: not confirmed
+    # the re-check produced nothing: not confirmed
+    missing = Outcome("precision=float64", [0], {}, 1.0)
     assert not missing.confirmed and missing.still_failing == [0]
 
 
 def test_attribute_changes_are_restored_even_when_the_rebuild_fails():
     class Layer:
         gradient_steps = 3
+
     layer = Layer()
     with pytest.raises(RuntimeError), attributes([(layer, "gradient_steps", -1)]):
         assert layer.gradient_steps == -1
@@ -183,26 +245,44 @@ def test_non_finite_values_are_named():
     assert index == [0, 1, 0] and "sequence 0, step 1" in where
 
 
-# ---------------------------------------------------------------- what a diagnosis says when time ran out
+# ---------------------------------------------------------------- what a diagnosis says when time
+# ran out
+
 
 def test_a_skipped_ablation_says_so_and_why_in_the_diagnosis():
     from gradcheck_ci.diagnose.suspects import not_run_sentence
 
-    skipped = not_run_sentence("grad_clipping=False", TimeoutError("not enough of the model's timeout left"))
-    assert skipped == ("Not confirmed: the ablation (grad_clipping=False) was skipped because not enough of the "
-                       "model's timeout left (compiling used the time; see the diagnosis-skipped notice).")
+    skipped = not_run_sentence(
+        "grad_clipping=False", TimeoutError("not enough of the model's timeout left")
+    )
+    assert skipped == (
+        "Not confirmed: the ablation (grad_clipping=False) was skipped because not "
+        "enough of the model's timeout left (compiling used the time; see the "
+        "diagnosis-skipped notice)."
+    )
     failed = not_run_sentence("no grad_clip", ValueError("the layer cannot be rebuilt"))
-    assert failed == ("Not confirmed: the ablation (no grad_clip) could not run (ValueError: the layer cannot be "
-                      "rebuilt).")
+    assert failed == (
+        "Not confirmed: the ablation (no grad_clip) could not run (ValueError: the "
+        "layer cannot be rebuilt)."
+    )
 
 
 def test_what_the_diagnosis_skipped_is_a_notice_at_the_timeout_line():
     from gradcheck_ci.diagnose.session import NOTICE_SKIPPED, skipped_notice
 
-    notice = skipped_notice(["ablation grad_clipping=False (needs ~40 s, 3 s of the model's timeout left)",
-                             "the gradient-through-time profile (the model's timeout came first)"],
-                            120.0, "gradcheck.yml", 9)
+    notice = skipped_notice(
+        [
+            "ablation grad_clipping=False (needs ~40 s, 3 s of the model's timeout left)",
+            "the gradient-through-time profile (the model's timeout came first)",
+        ],
+        120.0,
+        "gradcheck.yml",
+        9,
+    )
     assert (notice.code, notice.file, notice.line) == (NOTICE_SKIPPED, "gradcheck.yml", 9)
-    assert notice.message.startswith("the diagnosis skipped ablation grad_clipping=False (needs ~40 s, 3 s of the "
-                                     "model's timeout left); the gradient-through-time profile")
+    assert notice.message.startswith(
+        "the diagnosis skipped ablation grad_clipping=False (needs "
+        "~40 s, 3 s of the model's timeout left); the "
+        "gradient-through-time profile"
+    )
     assert "timeout (120 s) ran short" in notice.message and "--cache-dir" in notice.message

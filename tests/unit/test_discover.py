@@ -1,4 +1,6 @@
-"""`init`'s first step: the factories found by reading the source, as real Lasagne code writes them."""
+"""`init`'s first step: the factories found by reading the source, as real Lasagne code writes
+them."""
+
 from __future__ import annotations
 
 import textwrap
@@ -19,7 +21,10 @@ def found(root):
 
 
 def test_the_shapes_real_factories_take(tmp_path):
-    write(tmp_path, {"models/nets.py": """
+    write(
+        tmp_path,
+        {
+            "models/nets.py": """
         import lasagne
         from lasagne.layers import DenseLayer, InputLayer
         import lasagne.layers as L
@@ -60,20 +65,32 @@ def test_the_shapes_real_factories_take(tmp_path):
 
         def bn():
             return L.batch_norm(DenseLayer(InputLayer((None, 3)), 4)) if True else None
-        """})
+        """
+        },
+    )
     candidates, passed = found(tmp_path)
     assert {name: c.returns for name, c in candidates.items()} == {
-        "build_mlp": "layer", "build_model": "tuple", "build_dict": "dict", "literal_dict": "dict",
-        "wrapper": "layer", "dropped": "layer", "bn": "layer"}
+        "build_mlp": "layer",
+        "build_model": "tuple",
+        "build_dict": "dict",
+        "literal_dict": "dict",
+        "wrapper": "layer",
+        "dropped": "layer",
+        "bn": "layer",
+    }
     mlp = candidates["build_mlp"]
     assert (mlp.file, mlp.line, mlp.required) == ("models/nets.py", 7, [])
-    assert mlp.literal_defaults == {"num_units": 32}  # input_var=None and a nonlinearity are no settings to show
+    # input_var=None and a nonlinearity are no settings to show
+    assert mlp.literal_defaults == {"num_units": 32}
     assert mlp.signature == "input_var=None, num_units=32, nonlinearity=lasagne.nonlinearities.tanh"
     assert mlp.why_not_tried is None and passed == {}
 
 
 def test_builders_that_need_arguments_are_found_but_not_tried(tmp_path):
-    write(tmp_path, {"blocks.py": """
+    write(
+        tmp_path,
+        {
+            "blocks.py": """
         from lasagne.layers import ConcatLayer, LSTMLayer, InputLayer, DenseLayer
 
         def build_bilstm(incoming, num_units, mask=None):
@@ -82,20 +99,27 @@ def test_builders_that_need_arguments_are_found_but_not_tried(tmp_path):
 
         def build_sized(num_units, *, depth):
             return DenseLayer(InputLayer((None, 2)), num_units)
-        """})
+        """
+        },
+    )
     candidates, _ = found(tmp_path)
     assert candidates["build_bilstm"].required == ["incoming", "num_units"]
     assert "takes the layers it builds on (incoming)" in candidates["build_bilstm"].why_not_tried
     assert candidates["build_sized"].required == ["num_units", "depth"]
-    assert candidates["build_sized"].kwargs == {"num_units": 5}  # a layer size: sizes.py proposes a small one
+    # a layer size: sizes.py proposes a small one
+    assert candidates["build_sized"].kwargs == {"num_units": 5}
     assert candidates["build_sized"].placeholders == ["depth"]
     assert candidates["build_sized"].why_not_tried == (
-        "needs arguments gradcheck-ci cannot choose (depth): give them under `kwargs` (the commented entry below "
-        "proposes the others)")
+        "needs arguments gradcheck-ci cannot choose (depth): give them under `kwargs` (the "
+        "commented entry below proposes the others)"
+    )
 
 
 def test_what_is_not_a_factory(tmp_path):
-    write(tmp_path, {"train.py": """
+    write(
+        tmp_path,
+        {
+            "train.py": """
         import theano
         import lasagne
         from lasagne.layers import DenseLayer, InputLayer
@@ -120,18 +144,28 @@ def test_what_is_not_a_factory(tmp_path):
             def inner():
                 return DenseLayer(InputLayer((None, 2)), 2)
             return inner
-        """})
+        """
+        },
+    )
     candidates, passed = found(tmp_path)
-    assert set(candidates) == {"Model.build"}  # a class's method is a factory (`factory: train.py:Model.build`)
+    # a class's method is a factory (`factory: train.py:Model.build`)
+    assert set(candidates) == {"Model.build"}
     assert set(passed) == {"main()", "nested()"}  # both build layers and return none
     assert "returns none of them" in passed["main()"].reason and passed["main()"].line == 17
 
 
 def test_python2_files_are_read_through_their_translation(tmp_path):
-    write(tmp_path, {"old.py": "import lasagne\n\ndef build():\n    print 'x'\n"
-                               "    return lasagne.layers.DenseLayer(lasagne.layers.InputLayer((None, 2)), 2)\n",
-                     "loader.py": "import lasagne\nfor i in xrange(2):\n    print i\n",
-                     "unrelated.py": "print 'no models here'\n"})
+    write(
+        tmp_path,
+        {
+            "old.py": "import lasagne\n\ndef build():\n    print 'x'\n"
+            "    return "
+            "lasagne.layers.DenseLayer(lasagne.layers.InputLayer((None, 2)), "
+            "2)\n",
+            "loader.py": "import lasagne\nfor i in xrange(2):\n    print i\n",
+            "unrelated.py": "print 'no models here'\n",
+        },
+    )
     candidates, passed = found(tmp_path)
     assert set(candidates) == {"build"} and candidates["build"].python2 is True
     assert passed == {}
@@ -141,17 +175,34 @@ def test_python2_files_2to3_cannot_translate_are_named_with_the_line(tmp_path):
     write(tmp_path, {"old.py": "import lasagne\n\ndef load(path, async=False):\n    print 'x'\n"})
     _, passed = found(tmp_path)
     assert passed["old.py"].line == 3
-    assert passed["old.py"].reason == ("is Python 2 and 2to3 cannot translate it (line 3: its translation does not "
-                                       "compile: `async` is a keyword in Python 3: rename it); gradcheck-ci runs "
-                                       "Python 3.11")
+    assert passed["old.py"].reason == (
+        "is Python 2 and 2to3 cannot translate it (line 3: its "
+        "translation does not compile: `async` is a keyword in "
+        "Python 3: rename it); gradcheck-ci runs Python 3.11"
+    )
 
 
 def test_tooling_tests_and_environments_are_not_searched(tmp_path):
-    model = ("from lasagne.layers import DenseLayer, InputLayer\n"
-             "def build():\n    return DenseLayer(InputLayer((None, 2)), 2)\n")
-    write(tmp_path, {"models/a.py": model, "tests/test_a.py": model, "test_b.py": model, "b_test.py": model,
-                     ".hidden/c.py": model, "venv/lib/d.py": model, "myenv/pyvenv.cfg": "", "myenv/e.py": model,
-                     "setup.py": model, "conftest.py": model, "pkg/__pycache__/f.py": model})
+    model = (
+        "from lasagne.layers import DenseLayer, InputLayer\n"
+        "def build():\n    return DenseLayer(InputLayer((None, 2)), 2)\n"
+    )
+    write(
+        tmp_path,
+        {
+            "models/a.py": model,
+            "tests/test_a.py": model,
+            "test_b.py": model,
+            "b_test.py": model,
+            ".hidden/c.py": model,
+            "venv/lib/d.py": model,
+            "myenv/pyvenv.cfg": "",
+            "myenv/e.py": model,
+            "setup.py": model,
+            "conftest.py": model,
+            "pkg/__pycache__/f.py": model,
+        },
+    )
     assert python_files(str(tmp_path)) == ["models/a.py"]
     candidates, _ = found(tmp_path)
     assert [c.reference for c in candidates.values()] == ["models/a.py:build"]

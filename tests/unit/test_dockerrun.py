@@ -1,5 +1,6 @@
-"""`gradcheck-ci docker`'s argument handling (gradcheck_ci/commands/docker.py), without Docker; the image itself is
-tested in tests/container."""
+"""`gradcheck-ci docker`'s argument handling (gradcheck_ci/commands/docker.py), without Docker; the
+image itself is tested in tests/container."""
+
 from __future__ import annotations
 
 import pytest
@@ -7,20 +8,26 @@ import pytest
 from gradcheck_ci.commands import docker as dockerrun
 
 
-@pytest.mark.parametrize("argv, image, rebuild, args", [
-    ([], dockerrun.DEFAULT_IMAGE, False, ["check"]),
-    (["--config", "g.yml"], dockerrun.DEFAULT_IMAGE, False, ["check", "--config", "g.yml"]),
-    (["--image", "x:1", "--rebuild", "--model", "m"], "x:1", True, ["check", "--model", "m"]),
-    (["--image=x:2", "validate"], "x:2", False, ["validate"]),
-    (["--", "--image", "y"], dockerrun.DEFAULT_IMAGE, False, ["check", "--image", "y"]),
-])
+@pytest.mark.parametrize(
+    "argv, image, rebuild, args",
+    [
+        ([], dockerrun.DEFAULT_IMAGE, False, ["check"]),
+        (["--config", "g.yml"], dockerrun.DEFAULT_IMAGE, False, ["check", "--config", "g.yml"]),
+        (["--image", "x:1", "--rebuild", "--model", "m"], "x:1", True, ["check", "--model", "m"]),
+        (["--image=x:2", "validate"], "x:2", False, ["validate"]),
+        (["--", "--image", "y"], dockerrun.DEFAULT_IMAGE, False, ["check", "--image", "y"]),
+    ],
+)
 def test_docker_args(argv, image, rebuild, args):
     opts = dockerrun.parse_args(argv, environ={})
     assert (opts.image, opts.rebuild, opts.args) == (image, rebuild, args)
 
 
 def test_docker_image_from_env():
-    assert dockerrun.parse_args([], environ={"GRADCHECK_IMAGE": "ghcr.io/x/y:1"}).image == "ghcr.io/x/y:1"
+    assert (
+        dockerrun.parse_args([], environ={"GRADCHECK_IMAGE": "ghcr.io/x/y:1"}).image
+        == "ghcr.io/x/y:1"
+    )
 
 
 def test_docker_context_is_this_checkout():
@@ -33,21 +40,30 @@ def test_docker_context_is_this_checkout():
 def test_docker_without_an_engine_is_exit_2(monkeypatch, capsys):
     def no_engine():
         raise dockerrun.DockerRunError("cannot reach a Docker engine")
+
     monkeypatch.setattr(dockerrun, "connect", no_engine)
     assert dockerrun.main(["--config", "x.yml"]) == 2
     assert "cannot reach a Docker engine" in capsys.readouterr().err
 
 
 def test_container_output_under_actions_starts_no_command(monkeypatch):
-    """The check in the container does not know it runs under Actions: what its model printed is neutralised."""
+    """The check in the container does not know it runs under Actions: what its model printed is
+    neutralised."""
     import io
 
     from tests.actions_log import parsed_as_command, runner_lines
 
-    chunks = [(b"[net] | step 1\r::error file=net.py::fo", None), (b"rged\n", b"##[add-mask]x\n"), (b"\xc3", None),
-              (b"\xa9t\xc3\xa9\n", None)]
+    chunks = [
+        (b"[net] | step 1\r::error file=net.py::fo", None),
+        (b"rged\n", b"##[add-mask]x\n"),
+        (b"\xc3", None),
+        (b"\xa9t\xc3\xa9\n", None),
+    ]
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     out, err = io.StringIO(), io.StringIO()
     dockerrun.stream_output(chunks, out, err)
-    assert not [line for line in runner_lines(out.getvalue() + err.getvalue()) if parsed_as_command(line)]
-    assert "forged" in out.getvalue() and out.getvalue().endswith("été\n")  # a character split over two chunks
+    assert not [
+        line for line in runner_lines(out.getvalue() + err.getvalue()) if parsed_as_command(line)
+    ]
+    # a character split over two chunks
+    assert "forged" in out.getvalue() and out.getvalue().endswith("été\n")

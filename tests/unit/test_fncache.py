@@ -1,6 +1,7 @@
-"""The function cache's bookkeeping, without Theano: entry files checked before they are trusted, pruning,
-the summary the report shows, when the cache is off. tests/integration/test_fncache.py has the rest, on real
-compiled functions."""
+"""The function cache's bookkeeping, without Theano: entry files checked before they are trusted,
+pruning, the summary the report shows, when the cache is off. tests/integration/test_fncache.py has
+the rest, on real compiled functions."""
+
 from __future__ import annotations
 
 import hashlib
@@ -15,8 +16,13 @@ KEY = "ab" * 32
 
 
 def entry(payload: bytes, key: str = KEY, **header: object) -> bytes:
-    fields = {"format": graphkey.FORMAT, "key": key, "length": len(payload),
-              "sha256": hashlib.sha256(payload).hexdigest(), **header}
+    fields = {
+        "format": graphkey.FORMAT,
+        "key": key,
+        "length": len(payload),
+        "sha256": hashlib.sha256(payload).hexdigest(),
+        **header,
+    }
     return fncache.MAGIC + json.dumps(fields).encode() + b"\n" + payload
 
 
@@ -24,17 +30,20 @@ def test_a_whole_entry_gives_its_payload():
     assert fncache._payload(entry(b"PICKLE"), KEY) == (b"PICKLE", "")
 
 
-@pytest.mark.parametrize("raw, problem", [
-    (b"", "not a function cache entry"),
-    (b"something else entirely", "not a function cache entry"),
-    (fncache.MAGIC + b"{not json\n" + b"x", "corrupt entry header"),
-    (fncache.MAGIC + b"[1, 2]\n" + b"x", "corrupt entry header"),
-    (entry(b"PICKLE", format=graphkey.FORMAT + 1), "entry of another format"),
-    (entry(b"PICKLE", key="cd" * 32), "entry of another key"),
-    (entry(b"PICKLE")[:-2], "truncated entry"),
-    (entry(b"PICKLE")[:-1] + b"X", "corrupt entry"),
-    (entry(b"PICKLE") + b"more", "truncated entry"),
-])
+@pytest.mark.parametrize(
+    "raw, problem",
+    [
+        (b"", "not a function cache entry"),
+        (b"something else entirely", "not a function cache entry"),
+        (fncache.MAGIC + b"{not json\n" + b"x", "corrupt entry header"),
+        (fncache.MAGIC + b"[1, 2]\n" + b"x", "corrupt entry header"),
+        (entry(b"PICKLE", format=graphkey.FORMAT + 1), "entry of another format"),
+        (entry(b"PICKLE", key="cd" * 32), "entry of another key"),
+        (entry(b"PICKLE")[:-2], "truncated entry"),
+        (entry(b"PICKLE")[:-1] + b"X", "corrupt entry"),
+        (entry(b"PICKLE") + b"more", "truncated entry"),
+    ],
+)
 def test_an_entry_that_is_not_whole_and_ours_is_refused(raw, problem):
     payload, why = fncache._payload(raw, KEY)
     assert payload is None
@@ -87,8 +96,11 @@ def test_summary_of_a_groups_compiles():
     assert fncache.summary([])["cache"] == "none"
 
 
-def test_the_cache_is_off_when_disabled_or_inside_the_image_without_a_cache_directory(tmp_path, monkeypatch):
-    monkeypatch.setitem(cachedir._COMPILERS, "g++", "g++ (Debian 12.2.0-14) 12.2.0")  # unit tests start no process
+def test_the_cache_is_off_when_disabled_or_inside_the_image_without_a_cache_directory(
+    tmp_path, monkeypatch
+):
+    # unit tests start no process
+    monkeypatch.setitem(cachedir._COMPILERS, "g++", "g++ (Debian 12.2.0-14) 12.2.0")
     baked = tmp_path / "baked"
     baked.mkdir()
     home = {"HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "xdg")}

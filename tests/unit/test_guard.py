@@ -1,5 +1,7 @@
-"""The guards around user code (gradcheck_ci/usercode/guard.py): no connection to another host, remembered with its
-stack; a time limit that the user's `except Exception` cannot swallow; everything restored afterwards."""
+"""The guards around user code (gradcheck_ci/usercode/guard.py): no connection to another host,
+remembered with its stack; a time limit that the user's `except Exception` cannot swallow;
+everything restored afterwards."""
+
 from __future__ import annotations
 
 import socket
@@ -23,13 +25,17 @@ def test_connections_to_other_hosts_are_refused_and_remembered():
     with guard.no_network():
         with pytest.raises(guard.NetworkBlocked, match="without network access"):
             socket.create_connection(("data.example.org", 80))
-        with pytest.raises(urllib.error.URLError) as wrapped:  # how urllib reports it: wrapped in its own error
+        # how urllib reports it: wrapped in its own error
+        with pytest.raises(urllib.error.URLError) as wrapped:
             urllib.request.urlopen("http://yann.lecun.com/exdb/mnist/train-images-idx3-ubyte.gz")
         assert isinstance(wrapped.value.reason, guard.NetworkBlocked)
         with socket.socket() as raw, pytest.raises(OSError):
             raw.connect(("203.0.113.7", 443))
     assert [a.host for a in guard.attempts] == ["data.example.org", "yann.lecun.com", "203.0.113.7"]
-    assert any(f.name == "test_connections_to_other_hosts_are_refused_and_remembered" for f in guard.attempts[0].stack)
+    assert any(
+        f.name == "test_connections_to_other_hosts_are_refused_and_remembered"
+        for f in guard.attempts[0].stack
+    )
     assert (socket.socket.connect, socket.getaddrinfo, socket.create_connection) == originals
 
 

@@ -1,6 +1,7 @@
-"""The `inconclusive` outcome: a model no tensor of which fails but some could not be judged. Every format shows
-it as a warning (JUnit: skipped), the run exits 0, and --fail-on-inconclusive (action input
-fail-on-inconclusive) makes it a failure."""
+"""The `inconclusive` outcome: a model no tensor of which fails but some could not be judged. Every
+format shows it as a warning (JUnit: skipped), the run exits 0, and --fail-on-inconclusive (action
+input fail-on-inconclusive) makes it a failure."""
+
 from __future__ import annotations
 
 import json
@@ -22,17 +23,33 @@ from tests.samples import model, param
 
 
 def kinked() -> ParamResult:
-    return ParamResult(id="DenseLayer#0.W", shape=[3, 4], status="inconclusive", max_abs_err=None, max_rel_err=None,
-                       tolerance=None, worst_index=None, method="directional", layer="DenseLayer#0",
-                       file="models/net.py", line=11,
-                       note="no smooth line could judge it (5 tried, the last at a point near the checked one)")
+    return ParamResult(
+        id="DenseLayer#0.W",
+        shape=[3, 4],
+        status="inconclusive",
+        max_abs_err=None,
+        max_rel_err=None,
+        tolerance=None,
+        worst_index=None,
+        method="directional",
+        layer="DenseLayer#0",
+        file="models/net.py",
+        line=11,
+        note="no smooth line could judge it (5 tried, the last at a point near the checked one)",
+    )
 
 
 def report(fail_on_inconclusive: bool = False) -> RunReport:
-    relu = model("relu-at-zero", "inconclusive", params=[kinked(), param("DenseLayer#1.W", method="grouped")],
-                 line=5)
+    relu = model(
+        "relu-at-zero",
+        "inconclusive",
+        params=[kinked(), param("DenseLayer#1.W", method="grouped")],
+        line=5,
+    )
     good = model("good", "pass", params=[param("Dense#0.W")], line=9)
-    return RunReport(config_file="gradcheck.yml", models=[relu, good], fail_on_inconclusive=fail_on_inconclusive)
+    return RunReport(
+        config_file="gradcheck.yml", models=[relu, good], fail_on_inconclusive=fail_on_inconclusive
+    )
 
 
 def test_the_run_passes_unless_asked_to_fail_on_it():
@@ -56,7 +73,10 @@ def test_text_says_which_tensors_and_why_it_is_not_a_failure():
     assert "1 of 2 tensors could not be judged (DenseLayer#0.W)" in block
     assert "note DenseLayer#0.W: no smooth line could judge it" in block
     summary = render_summary(report())
-    assert "1 inconclusive" in summary and "could not be judged (inconclusive: not a failure): relu-at-zero" in summary
+    assert (
+        "1 inconclusive" in summary
+        and "could not be judged (inconclusive: not a failure): relu-at-zero" in summary
+    )
     assert "result: PASS (exit 0)" in summary
     assert "result: FAIL (exit 1)" in render_summary(report(fail_on_inconclusive=True))
 
@@ -65,7 +85,9 @@ def test_text_says_which_tensors_and_why_it_is_not_a_failure():
 def test_github_annotation_points_at_the_layer(strict, kind):
     lines, _ = annotations(report(fail_on_inconclusive=strict))
     [line] = [x for x in lines if "inconclusive" in x]
-    assert line.startswith(f"::{kind} file=models/net.py,line=11,title=gradcheck-ci%3A relu-at-zero inconclusive::")
+    assert line.startswith(
+        f"::{kind} file=models/net.py,line=11,title=gradcheck-ci%3A relu-at-zero inconclusive::"
+    )
 
 
 @pytest.mark.parametrize("strict, tag", [(False, "skipped"), (True, "failure")])
@@ -73,10 +95,14 @@ def test_junit_skipped_or_failure(strict, tag):
     root = ET.fromstring(render_junit(report(fail_on_inconclusive=strict)))
     case = next(c for c in root.iter("testcase") if c.get("name") == "relu-at-zero")
     element = case.find(tag)
-    assert element is not None and element.get("message", "").startswith("inconclusive: 1 of 2 tensors")
+    assert element is not None and element.get("message", "").startswith(
+        "inconclusive: 1 of 2 tensors"
+    )
     suite = root.find("testsuite")
     assert suite is not None
-    assert (suite.get("skipped"), suite.get("failures")) == (("1", "0") if not strict else ("0", "1"))
+    assert (suite.get("skipped"), suite.get("failures")) == (
+        ("1", "0") if not strict else ("0", "1")
+    )
 
 
 @pytest.mark.parametrize("strict, level", [(False, "warning"), (True, "error")])
@@ -96,7 +122,9 @@ def test_summary_has_a_badge_and_the_details():
 
 def test_failed_models_output_lists_it_only_when_it_fails_the_run():
     assert failed_models(json.loads(render_json(report()))) == []
-    assert failed_models(json.loads(render_json(report(fail_on_inconclusive=True)))) == ["relu-at-zero"]
+    assert failed_models(json.loads(render_json(report(fail_on_inconclusive=True)))) == [
+        "relu-at-zero"
+    ]
 
 
 def test_cli_flag_and_action_input(tmp_path):
@@ -104,7 +132,9 @@ def test_cli_flag_and_action_input(tmp_path):
     assert args.fail_on_inconclusive is True
     assert build_parser().parse_args(["check"]).fail_on_inconclusive is False
     env = {"GITHUB_WORKSPACE": str(tmp_path), "INPUT_FAIL-ON-INCONCLUSIVE": "true"}
-    assert "--fail-on-inconclusive" in inputs.plan(env, str(tmp_path), str(tmp_path / "r.json")).argv
+    assert (
+        "--fail-on-inconclusive" in inputs.plan(env, str(tmp_path), str(tmp_path / "r.json")).argv
+    )
     env["INPUT_FAIL-ON-INCONCLUSIVE"] = "maybe"
     plan = inputs.plan(env, str(tmp_path), str(tmp_path / "r.json"))
     assert plan.errors == ["Input 'fail-on-inconclusive' must be true or false, not 'maybe'"]
@@ -119,5 +149,7 @@ def test_a_passing_model_states_its_sensitivity_per_tensor_and_overall():
     block = render_model(good)
     row = block.splitlines()[2].split()
     assert row[:8] == ["Dense#0.W", "2x10", "pass", "band", "-", "-", "-", "3.4e-06"]
-    assert ("sensitivity: a relative gradient error of 3.4e-06 or more in any tensor is caught with probability "
-            ">= 99%") in block
+    assert (
+        "sensitivity: a relative gradient error of 3.4e-06 or more in any tensor is caught with "
+        "probability >= 99%"
+    ) in block

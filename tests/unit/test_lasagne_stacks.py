@@ -1,5 +1,7 @@
-"""The two Lasagne stacks (gradcheck_ci/platform/lasagne_stacks.py): where master is found, what a worker's
-environment gets, the `lasagne:` key, what `auto` moves on, and how the reports name the stack."""
+"""The two Lasagne stacks (gradcheck_ci/platform/lasagne_stacks.py): where master is found, what a
+worker's environment gets, the `lasagne:` key, what `auto` moves on, and how the reports name the
+stack."""
+
 from __future__ import annotations
 
 import json
@@ -52,22 +54,30 @@ def test_another_lasagne_in_masters_place_is_refused(tmp_path):
 
 
 def test_the_default_place_is_inside_the_interpreters_environment():
-    assert lasagne_stacks.master_dir({}).endswith(os.path.join("share", "gradcheck-ci", "lasagne-master"))
+    assert lasagne_stacks.master_dir({}).endswith(
+        os.path.join("share", "gradcheck-ci", "lasagne-master")
+    )
 
 
 # ------------------------------------------------------------------------ a worker's environment
 
 
 def test_a_master_worker_has_master_first_on_its_path_before_the_package(tmp_path):
-    env = {lasagne_stacks.MASTER_ENV: str(tmp_path / "m"),
-           "PYTHONPATH": os.pathsep.join(["/elsewhere", package_parent()])}
-    path = with_package_on_path(lasagne_stacks.worker_env(lasagne_stacks.MASTER, env))["PYTHONPATH"].split(os.pathsep)
+    env = {
+        lasagne_stacks.MASTER_ENV: str(tmp_path / "m"),
+        "PYTHONPATH": os.pathsep.join(["/elsewhere", package_parent()]),
+    }
+    path = with_package_on_path(lasagne_stacks.worker_env(lasagne_stacks.MASTER, env))[
+        "PYTHONPATH"
+    ].split(os.pathsep)
     assert path == [str(tmp_path / "m"), package_parent(), "/elsewhere"]
 
 
 def test_a_release_worker_loses_a_master_path_it_inherited(tmp_path):
     env = {lasagne_stacks.PATH_ENV: str(tmp_path / "m")}
-    path = with_package_on_path(lasagne_stacks.worker_env(lasagne_stacks.RELEASE, env))["PYTHONPATH"].split(os.pathsep)
+    path = with_package_on_path(lasagne_stacks.worker_env(lasagne_stacks.RELEASE, env))[
+        "PYTHONPATH"
+    ].split(os.pathsep)
     assert path == [package_parent()] and lasagne_stacks.PATH_ENV not in env
 
 
@@ -81,30 +91,46 @@ def read(tmp_path, text):
 
 
 def test_the_key_defaults_to_auto_and_reads_an_unquoted_release_number(tmp_path):
-    config = read(tmp_path, """
+    config = read(
+        tmp_path,
+        """
         version: 1
         defaults: {lasagne: 0.1}
         models:
           - {name: a, factory: m.py:build}
           - {name: b, factory: m.py:build, lasagne: master}
           - {name: c, factory: m.py:build, lasagne: "0.1"}
-        """)
+        """,
+    )
     assert [m.lasagne for m in config.models] == ["0.1", "master", "0.1"]
-    assert read(tmp_path, "version: 1\nmodels: [{name: a, factory: m.py:build}]\n").models[0].lasagne == "auto"
+    assert (
+        read(tmp_path, "version: 1\nmodels: [{name: a, factory: m.py:build}]\n").models[0].lasagne
+        == "auto"
+    )
 
 
-@pytest.mark.parametrize("value, message", [
-    ("mastr", "lasagne must be one of 0.1, master, auto, got the string 'mastr' (did you mean 'master'?)"),
-    ("0.2", "lasagne must be one of 0.1, master, auto, got 0.2 (a number)"),
-])
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        (
+            "mastr",
+            "lasagne must be one of 0.1, master, auto, got the string 'mastr' (did you mean "
+            "'master'?)",
+        ),
+        ("0.2", "lasagne must be one of 0.1, master, auto, got 0.2 (a number)"),
+    ],
+)
 def test_a_bad_stack_names_the_line_and_the_choices(tmp_path, value, message):
-    config = read(tmp_path, f"""
+    config = read(
+        tmp_path,
+        f"""
         version: 1
         models:
           - name: a
             factory: m.py:build
             lasagne: {value}
-        """)
+        """,
+    )
     assert [(p.line, p.message) for p in config.problems] == [(5, message)]
 
 
@@ -112,8 +138,10 @@ def test_a_bad_stack_names_the_line_and_the_choices(tmp_path, value, message):
 
 
 def test_the_api_only_master_has_is_named_in_a_few_words():
-    missing = ImportError("cannot import name 'batch_norm' from 'lasagne.layers' (site/lasagne/layers/__init__.py)",
-                          name="lasagne.layers")
+    missing = ImportError(
+        "cannot import name 'batch_norm' from 'lasagne.layers' (site/lasagne/layers/__init__.py)",
+        name="lasagne.layers",
+    )
     assert legacy.master_api(missing) == "lasagne.layers.batch_norm"
     attribute = AttributeError("module 'lasagne.layers' has no attribute 'TransposedConv2DLayer'")
     assert legacy.master_api(attribute) == "lasagne.layers.TransposedConv2DLayer"
@@ -123,8 +151,10 @@ def test_the_api_only_master_has_is_named_in_a_few_words():
 def test_the_notice_says_which_stack_checked_the_model_and_points_where_0_1_failed():
     notice = moved_notice("lasagne.layers.batch_norm", ErrorInfo("...", "models/gan.py", 3, "load"))
     assert (notice.code, notice.file, notice.line) == ("lasagne-stack", "models/gan.py", 3)
-    assert notice.message.startswith("checked on Lasagne master (0.2.dev1 at commit 5d3c63cb315c), not Lasagne "
-                                     "0.1: the code uses lasagne.layers.batch_norm, which Lasagne 0.1 does not have")
+    assert notice.message.startswith(
+        "checked on Lasagne master (0.2.dev1 at commit 5d3c63cb315c), not Lasagne "
+        "0.1: the code uses lasagne.layers.batch_norm, which Lasagne 0.1 does not have"
+    )
 
 
 # ------------------------------------------------------------------------ reports
@@ -134,10 +164,22 @@ def test_every_report_names_the_stack_a_model_ran_on():
     on_master, on_release, older = model("gan", "fail"), model("mlp", "pass"), model("old", "pass")
     on_master.lasagne, on_release.lasagne = "master", "0.1"
     report = RunReport("gradcheck.yml", [on_master, on_release, older])
-    assert [m["lasagne"] for m in json.loads(render_json(report))["models"]] == ["master", "0.1", None]
-    assert render_model(on_master).splitlines()[0].split()[:5] == ["FAIL", "gan", "float64", "full", "Lasagne"]
+    assert [m["lasagne"] for m in json.loads(render_json(report))["models"]] == [
+        "master",
+        "0.1",
+        None,
+    ]
+    assert render_model(on_master).splitlines()[0].split()[:5] == [
+        "FAIL",
+        "gan",
+        "float64",
+        "full",
+        "Lasagne",
+    ]
     assert "Lasagne 0.1" in render_model(on_release).splitlines()[0]
-    assert "Lasagne" not in render_model(older).splitlines()[0]  # a report from before the key: nothing claimed
+    assert (
+        "Lasagne" not in render_model(older).splitlines()[0]
+    )  # a report from before the key: nothing claimed
     assert "full · Lasagne master · 80 evaluations" in render_step_summary(report)
     assert "full · Lasagne 0.1 · " in render_html(report, "0.1.0")
 

@@ -1,10 +1,12 @@
-"""The import rule of gradcheck_ci/__init__.py's docstring, enforced: every module sits in one layer, imports
-only from its own layer or lower ones, never in a cycle, and never takes a private name from another module.
+"""The import rule of gradcheck_ci/__init__.py's docstring, enforced: every module sits in one
+layer, imports only from its own layer or lower ones, never in a cycle, and never takes a private
+name from another module.
 
-Imports are read from the source (AST), including the ones inside functions: a lazy import is still a
-dependency, it only moves the moment it is paid for. That the lower layers really import without the
-numerical stack needs a fresh interpreter: tests/integration/test_light_imports.py.
+Imports are read from the source (AST), including the ones inside functions: a lazy import is still
+a dependency, it only moves the moment it is paid for. That the lower layers really import without
+the numerical stack needs a fresh interpreter: tests/integration/test_light_imports.py.
 """
+
 from __future__ import annotations
 
 import ast
@@ -48,7 +50,8 @@ def modules() -> dict[str, Path]:
 
 
 def unit_of(module: str) -> str:
-    """The table's unit for a module: 'gradcheck_ci.diagnose.graph' -> 'diagnose'; entrypoint.* -> 'entrypoint'."""
+    """The table's unit for a module: 'gradcheck_ci.diagnose.graph' -> 'diagnose'; entrypoint.* ->
+    'entrypoint'."""
     parts = module.split(".")
     if parts[0] == "entrypoint":
         return "entrypoint"
@@ -85,8 +88,9 @@ def imports(module: str, path: Path, known: dict[str, Path]) -> list[tuple[str, 
 
 
 def graph() -> dict[str, list[tuple[str, list[str], int]]]:
-    """module -> its imports. Importing a.b.c runs a.b's __init__ first: that counts as importing a.b too,
-    unless a.b is a package the importing module itself lives in (it is already running then)."""
+    """module -> its imports. Importing a.b.c runs a.b's __init__ first: that counts as importing
+    a.b too, unless a.b is a package the importing module itself lives in (it is already running
+    then)."""
     known = modules()
     edges = {}
     for name, path in known.items():
@@ -101,20 +105,28 @@ def graph() -> dict[str, list[tuple[str, list[str], int]]]:
     return edges
 
 
-def upward_imports(table: dict[str, int], edges: dict[str, list[tuple[str, list[str], int]]]) -> list[str]:
+def upward_imports(
+    table: dict[str, int], edges: dict[str, list[tuple[str, list[str], int]]]
+) -> list[str]:
     bad = []
     for source, targets in edges.items():
         for target, _, line in targets:
             if table[unit_of(target)] > table[unit_of(source)]:
-                bad.append(f"{source}:{line} imports {target} (layer {table[unit_of(target)]} above "
-                           f"{table[unit_of(source)]})")
+                bad.append(
+                    f"{source}:{line} imports {target} (layer {table[unit_of(target)]} above "
+                    f"{table[unit_of(source)]})"
+                )
     return bad
 
 
 def private_imports(edges: dict[str, list[tuple[str, list[str], int]]]) -> list[str]:
-    return [f"{source}:{line} takes {name} from {target}"
-            for source, targets in edges.items() for target, names, line in targets
-            for name in names if name.startswith("_") and not name.startswith("__") and target != source]
+    return [
+        f"{source}:{line} takes {name} from {target}"
+        for source, targets in edges.items()
+        for target, names, line in targets
+        for name in names
+        if name.startswith("_") and not name.startswith("__") and target != source
+    ]
 
 
 def cycles(edges: dict[str, list[tuple[str, list[str], int]]]) -> list[list[str]]:
@@ -158,16 +170,24 @@ def test_the_table_places_every_module():
     table = layer_table()
     assert len(set(table.values())) >= 8, table  # the docstring's table was read
     unplaced = sorted({unit_of(m) for m in modules()} - set(table) - {"gradcheck_ci"})
-    assert not unplaced, f"modules missing from the layer table in gradcheck_ci/__init__.py: {unplaced}"
+    assert not unplaced, (
+        f"modules missing from the layer table in gradcheck_ci/__init__.py: {unplaced}"
+    )
 
 
 def test_the_table_names_folders():
-    """The layers are folders: the table's units are subpackages (beside the command line's `__main__` and the
-    action's adapter), and at most six modules sit at the package's top beside them."""
+    """The layers are folders: the table's units are subpackages (beside the command line's
+    `__main__` and the action's adapter), and at most six modules sit at the package's top beside
+    them."""
     table = layer_table()
-    not_folders = sorted(unit for unit in table
-                         if unit not in ("__main__", "entrypoint") and not (PACKAGE / unit / "__init__.py").is_file())
-    assert not_folders == [], f"layer-table units that are not folders of gradcheck_ci/: {not_folders}"
+    not_folders = sorted(
+        unit
+        for unit in table
+        if unit not in ("__main__", "entrypoint") and not (PACKAGE / unit / "__init__.py").is_file()
+    )
+    assert not_folders == [], (
+        f"layer-table units that are not folders of gradcheck_ci/: {not_folders}"
+    )
     top_level = sorted(path.name for path in PACKAGE.glob("*.py"))
     assert len(top_level) <= 6, top_level
 
@@ -185,16 +205,24 @@ def test_no_import_cycles():
     assert cycles(graph()) == []
 
 
-@pytest.mark.parametrize("source, expected", [
-    ("from .b import _x\n", ["pkg.a:1 takes _x from pkg.b"]),
-    ("from .b import x\n", []),
-])
+@pytest.mark.parametrize(
+    "source, expected",
+    [
+        ("from .b import _x\n", ["pkg.a:1 takes _x from pkg.b"]),
+        ("from .b import x\n", []),
+    ],
+)
 def test_the_private_rule_can_fail(tmp_path, source, expected):
     edges = {"pkg.a": [("pkg.b", [n.strip() for n in source.split("import")[1].split(",")], 1)]}
     assert private_imports(edges) == expected
 
 
 def test_the_cycle_and_layer_rules_can_fail():
-    edges = {"gradcheck_ci.a": [("gradcheck_ci.b", [], 3)], "gradcheck_ci.b": [("gradcheck_ci.a", [], 5)]}
+    edges = {
+        "gradcheck_ci.a": [("gradcheck_ci.b", [], 3)],
+        "gradcheck_ci.b": [("gradcheck_ci.a", [], 5)],
+    }
     assert cycles(edges) == [["gradcheck_ci.a", "gradcheck_ci.b"]]
-    assert upward_imports({"a": 1, "b": 2}, edges) == ["gradcheck_ci.a:3 imports gradcheck_ci.b (layer 2 above 1)"]
+    assert upward_imports({"a": 1, "b": 2}, edges) == [
+        "gradcheck_ci.a:3 imports gradcheck_ci.b (layer 2 above 1)"
+    ]

@@ -1,6 +1,8 @@
-"""The engine's comparison along a line (numeric.probe) and its sensitivity, on functions known exactly (no
-Theano): correct slopes pass, wrong ones are confirmed, kinks and round-off are never a failure, and an error
-at the stated sensitivity is caught in at least 99% of random directions, cancellation included."""
+"""The engine's comparison along a line (numeric.probe) and its sensitivity, on functions known
+exactly (no Theano): correct slopes pass, wrong ones are confirmed, kinks and round-off are never a
+failure, and an error at the stated sensitivity is caught in at least 99% of random directions,
+cancellation included."""
+
 from __future__ import annotations
 
 import math
@@ -14,7 +16,9 @@ H = {p: float(np.finfo(p).eps ** (1 / 3)) for p in ("float64", "float32")}
 
 
 def probe(f, x0: float, slope: float, precision: str = "float64", step: float | None = None):
-    return numeric.probe(slope, lambda t: float(f(x0 + t)), step or H[precision], precision, 0.0, float(f(x0)))
+    return numeric.probe(
+        slope, lambda t: float(f(x0 + t)), step or H[precision], precision, 0.0, float(f(x0))
+    )
 
 
 @pytest.mark.parametrize("scale", [1e-6, 1e-3, 1.0, 1e3])
@@ -39,7 +43,8 @@ def test_strong_curvature_does_not_make_a_failure():
 
 @pytest.mark.parametrize("offset", [0.0] + [float(t) for t in np.linspace(-4.2, 4.2, 85)])
 def test_a_kink_anywhere_within_reach_is_never_a_failure(offset):
-    # |x| has no derivative at 0; any slope a one-sided convention would give (1, -1, 0) is "right" there
+    # |x| has no derivative at 0; any slope a one-sided convention would give (1, -1, 0) is "right"
+    # there
     h = H["float64"]
     x0 = offset * h
     for slope in (1.0, -1.0, 0.0) if offset == 0.0 else (math.copysign(1.0, x0),):
@@ -50,8 +55,8 @@ def test_a_kink_anywhere_within_reach_is_never_a_failure(offset):
 @pytest.mark.parametrize("jump", [1e-4, 1e-3, 1e-2, 0.1, 1.0, 10.0, 1e3])
 @pytest.mark.parametrize("fraction", [1.0, 1 / 8, 1 / 64])
 def test_a_curvature_jump_at_the_point_is_not_a_failure(jump, fraction):
-    # C1 but not C2 at 0 (a rectified unit exactly at 0, seen from its bias): central differences grow
-    # linearly with the step, the fourth differences are 0, and R(1), R(2) differ by a factor 2
+    # C1 but not C2 at 0 (a rectified unit exactly at 0, seen from its bias): central differences
+    # grow linearly with the step, the fourth differences are 0, and R(1), R(2) differ by a factor 2
     f = lambda x: (jump if x > 0 else -0.5 * jump) * x * x + 0.3 * x + 0.7
     j = probe(f, 0.0, 0.3, step=H["float64"] * fraction)
     assert j.verdict != numeric.FAIL, j
@@ -66,7 +71,9 @@ def test_round_off_up_to_the_bound_is_never_a_failure(precision):
         noise = rng.uniform(-delta, delta, size=7)
         values = iter(noise)
         along = lambda t, values=values: 1.0 + 0.1 * math.sin(0.2 + t) + next(values, 0.0)
-        j = numeric.probe(0.1 * math.cos(0.2), along, H[precision], precision, 0.0, 1.0 + 0.1 * math.sin(0.2))
+        j = numeric.probe(
+            0.1 * math.cos(0.2), along, H[precision], precision, 0.0, 1.0 + 0.1 * math.sin(0.2)
+        )
         assert j.verdict != numeric.FAIL
 
 
@@ -80,13 +87,17 @@ def test_sensitivity_formula():
     assert numeric.sensitivity([1.0, math.inf], 1.0) == pytest.approx(100 * math.sqrt(2 / math.pi))
     assert numeric.sensitivity([], 1.0) is None and numeric.sensitivity([1.0], 0.0) is None
     # the min(1, .) per factor: a weak direction beside a strong one is not worth less than nothing
-    assert numeric.miss_probability(numeric.sensitivity([1e-3, 10.0], 1.0), [1e-3, 10.0], 1.0) <= 0.01 + 1e-12
+    assert (
+        numeric.miss_probability(numeric.sensitivity([1e-3, 10.0], 1.0), [1e-3, 10.0], 1.0)
+        <= 0.01 + 1e-12
+    )
 
 
 def test_an_error_at_the_stated_sensitivity_is_caught_in_99_percent_of_directions():
-    """The guarantee, measured: a quadratic loss of two 'tensors' whose analytic gradient is wrong in both,
-    by errors of opposite sign that cancel in the sum along g (the case that hid a real bug before), each
-    of relative size equal to the sensitivity the lines state. Over many random directions, at most 1% miss."""
+    """The guarantee, measured: a quadratic loss of two 'tensors' whose analytic gradient is wrong
+    in both, by errors of opposite sign that cancel in the sum along g (the case that hid a real bug
+    before), each of relative size equal to the sensitivity the lines state. Over many random
+    directions, at most 1% miss."""
     rng = np.random.default_rng(1)
     n = 40
     A = rng.standard_normal((n, n)) / n
@@ -98,8 +109,8 @@ def test_an_error_at_the_stated_sensitivity_is_caught_in_99_percent_of_direction
     first, second = slice(0, 30), slice(30, 40)
     threshold = numeric.predicted_threshold(loss(x0), H["float64"], "float64", 0.0)
     r = numeric.sensitivity([threshold], float(np.linalg.norm(g[first])))
-    # the first tensor's gradient scaled by 1 + r, the second's by a factor that takes back exactly as much
-    # along g: the two errors cancel in <e, g>
+    # the first tensor's gradient scaled by 1 + r, the second's by a factor that takes back exactly
+    # as much along g: the two errors cancel in <e, g>
     e = np.zeros(n)
     e[first] = r * g[first]
     e[second] = -r * g[second] * (g[first] @ g[first]) / (g[second] @ g[second])
@@ -107,24 +118,32 @@ def test_an_error_at_the_stated_sensitivity_is_caught_in_99_percent_of_direction
     missed, trials = 0, 3000
     for _ in range(trials):
         w = rng.standard_normal(n)
-        j = numeric.probe(float((g + e) @ w), lambda t, w=w: loss(x0 + t * w), H["float64"], "float64", 0.0,
-                          loss(x0))
+        j = numeric.probe(
+            float((g + e) @ w),
+            lambda t, w=w: loss(x0 + t * w),
+            H["float64"],
+            "float64",
+            0.0,
+            loss(x0),
+        )
         missed += j.verdict != numeric.FAIL
     assert missed / trials <= 0.01, missed
 
 
 def test_a_line_spoilt_by_curvature_says_by_how_much_and_a_kink_or_noise_does_not():
     h = H["float64"]
-    # x^4 / h^4 scaled up: the fourth differences are 24 m^4 c, far above round-off, and Q(2) = 16 Q(1); the
-    # slope given is wrong, so the first pass does not pass and the confirmation sees the curvature
+    # x^4 / h^4 scaled up: the fourth differences are 24 m^4 c, far above round-off, and Q(2) = 16
+    # Q(1); the slope given is wrong, so the first pass does not pass and the confirmation sees the
+    # curvature
     c = 1e-10
     f = lambda x: c * (x / h) ** 4 + 0.5 * x + 1.0
     j = probe(f, 0.0, 0.6)
     assert j.verdict == numeric.NONSMOOTH
     excess = j.curvature_excess()
     assert excess == pytest.approx(24 * 16 * c / (numeric.SMOOTH_LIMIT * j.delta), rel=1e-3)
-    # a move r times shorter has Q r^4 times smaller: the rule directional.py skips rungs by. r = 1/8 is
-    # predicted not smooth and is not; r = 1/64 is predicted smooth, and judges (confirming the error)
+    # a move r times shorter has Q r^4 times smaller: the rule directional.py skips rungs by. r =
+    # 1/8 is predicted not smooth and is not; r = 1/64 is predicted smooth, and judges (confirming
+    # the error)
     assert (1 / 8) ** 4 * excess > 1 and probe(f, 0.0, 0.6, step=h / 8).verdict == numeric.NONSMOOTH
     assert (1 / 64) ** 4 * excess < 1 and probe(f, 0.0, 0.6, step=h / 64).verdict == numeric.FAIL
     # a kink inside the stencil: Q(2) and Q(1) are of the same order, not 16x apart

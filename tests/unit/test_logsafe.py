@@ -1,5 +1,7 @@
-"""Under GitHub Actions no line the CLI prints can start a workflow command, however user text arrives: in one
-write, split over many, or behind a bare CR; `validate` and `check` print through the same guard."""
+"""Under GitHub Actions no line the CLI prints can start a workflow command, however user text
+arrives: in one write, split over many, or behind a bare CR; `validate` and `check` print through
+the same guard."""
+
 from __future__ import annotations
 
 import io
@@ -14,8 +16,25 @@ from gradcheck_ci.report import github
 from gradcheck_ci.report.logsafe import ZWSP, CommandSafeStream, neutralise
 from tests.actions_log import effective_commands, parsed_as_command, runner_lines
 
-FRAGMENTS = ["::", ":", "::error::", "::add-mask::x", "::stop-commands::t", "##[", "#", "##[error]", "[", "\r",
-             "\n", "\r\n", " ", "\t", "x", "%0A", "\u2028"]
+FRAGMENTS = [
+    "::",
+    ":",
+    "::error::",
+    "::add-mask::x",
+    "::stop-commands::t",
+    "##[",
+    "#",
+    "##[error]",
+    "[",
+    "\r",
+    "\n",
+    "\r\n",
+    " ",
+    "\t",
+    "x",
+    "%0A",
+    "\u2028",
+]
 
 
 def commands_in(output: str) -> list[str]:
@@ -45,19 +64,22 @@ def test_the_consoles_own_commands_pass_and_user_lines_between_do_not():
     console.user_output("m", "x\r::error file=a.py::injected")
     names = [c.name for c in effective_commands(out.getvalue())]
     assert names == ["warning"]
-    assert commands_in(out.getvalue()) == [github.command("warning", "cache\r::error::fake ##[add-mask]x",
-                                                          title="gradcheck-ci")]
+    assert commands_in(out.getvalue()) == [
+        github.command("warning", "cache\r::error::fake ##[add-mask]x", title="gradcheck-ci")
+    ]
 
 
 def test_validate_under_actions_neutralises_config_text(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
-    (tmp_path / "gradcheck.yml").write_text(textwrap.dedent("""\
+    (tmp_path / "gradcheck.yml").write_text(
+        textwrap.dedent("""\
         version: 1
         models:
           - name: "m\\r::warning::name"
             factory: "m.py:build\\r::error::F"
             "k\\n::error file=gradcheck.yml,line=1::X\\n##[add-mask]x": 1
-        """))
+        """)
+    )
     assert cli.main(["validate", "--config", str(tmp_path / "gradcheck.yml")]) == 2
     captured = capsys.readouterr()
     assert "unknown key" in captured.err
@@ -66,6 +88,8 @@ def test_validate_under_actions_neutralises_config_text(tmp_path, capsys, monkey
 
 def test_validate_outside_actions_is_unchanged(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
-    (tmp_path / "gradcheck.yml").write_text('version: 1\nmodels:\n  - {name: m, factory: "m.py:b", "##[x": 1}\n')
+    (tmp_path / "gradcheck.yml").write_text(
+        'version: 1\nmodels:\n  - {name: m, factory: "m.py:b", "##[x": 1}\n'
+    )
     assert cli.main(["validate", "--config", str(tmp_path / "gradcheck.yml")]) == 2
     assert "'##[x'" in capsys.readouterr().err

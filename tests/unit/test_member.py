@@ -1,5 +1,6 @@
-"""A class's method or attribute named as the factory (model/member.py), and the sizes `init` proposes for a
-builder's required arguments (init/sizes.py)."""
+"""A class's method or attribute named as the factory (model/member.py), and the sizes `init`
+proposes for a builder's required arguments (init/sizes.py)."""
+
 from __future__ import annotations
 
 import ast
@@ -36,19 +37,28 @@ class Builder:
 
 def test_a_method_gets_the_constructors_arguments_and_its_own():
     build = member_factory(Member(Builder, "build"))
-    assert build(input_dim=3, num_units=5) == ("built", 3, 2, {"num_units": 5})  # **kwargs takes the rest
+    assert build(input_dim=3, num_units=5) == (
+        "built",
+        3,
+        2,
+        {"num_units": 5},
+    )  # **kwargs takes the rest
     wide = member_factory(Member(Builder, "wide"))
     assert str(inspect.signature(wide)) == "(*, input_dim, width=8, output_dim=2)"
     assert wide(input_dim=4, width=6) == ("wide", 4, 6)
     with pytest.raises(TypeError):
-        inspect.signature(wide).bind(input_dim=1, widht=2)  # checked before the call: a kwargs error in the config
+        inspect.signature(wide).bind(
+            input_dim=1, widht=2
+        )  # checked before the call: a kwargs error in the config
 
 
 def test_an_attribute_set_in_init_and_class_and_static_methods():
     assert member_factory(Member(Builder, "network"))(input_dim=5) == ("net", 5, 2)
     assert member_factory(Member(Builder, "make"))(n_classes=3) == ("made", 3)
     plain = member_factory(Member(Builder, "plain"))
-    assert str(inspect.signature(plain)) == "(*, size, depth=1)"  # no constructor arguments for a staticmethod
+    assert (
+        str(inspect.signature(plain)) == "(*, size, depth=1)"
+    )  # no constructor arguments for a staticmethod
     assert plain(size=2) == ("plain", 2, 1)
 
 
@@ -60,7 +70,8 @@ def _sizes(code: str, function: str, required: list[str], kind: str = "function"
 
 
 def test_sizes_come_from_the_layers_that_use_them_or_a_literal_call():
-    candidate = _sizes("""
+    candidate = _sizes(
+        """
         def build(input_dim, n_classes, depth, input_var, image_side, weights_file):
             l = InputLayer((None, 3, image_side, image_side), input_var=input_var)
             l = InputLayer((None, input_dim))
@@ -70,29 +81,45 @@ def test_sizes_come_from_the_layers_that_use_them_or_a_literal_call():
             return l
 
         network = build(X.shape[1], 10, 2, None, 12, 'w.npz')
-        """, "build", ["input_dim", "n_classes", "depth", "input_var", "image_side", "weights_file"])
-    assert candidate.kwargs == {"input_dim": 4, "n_classes": 10, "depth": 2, "input_var": None, "image_side": 12,
-                                "weights_file": "w.npz"}
+        """,
+        "build",
+        ["input_dim", "n_classes", "depth", "input_var", "image_side", "weights_file"],
+    )
+    assert candidate.kwargs == {
+        "input_dim": 4,
+        "n_classes": 10,
+        "depth": 2,
+        "input_var": None,
+        "image_side": 12,
+        "weights_file": "w.npz",
+    }
     assert candidate.reasons["input_dim"] == "a small size for InputLayer's shape (line 4)"
     assert candidate.reasons["n_classes"] == "as model.py:10 calls it"
 
 
 def test_a_config_object_gets_a_placeholder_and_the_line_that_uses_it():
-    candidate = _sizes("""
+    candidate = _sizes(
+        """
         def create_network(config, BATCH_SIZE):
             input_dim = config['input_dim']
             return InputLayer(shape=(BATCH_SIZE, input_dim))
-        """, "create_network", ["config", "BATCH_SIZE"])
+        """,
+        "create_network",
+        ["config", "BATCH_SIZE"],
+    )
     assert candidate.placeholders == ["config"] and candidate.kwargs == {"BATCH_SIZE": 4}
-    assert candidate.reasons["config"] == ("not a layer size gradcheck-ci can choose (line 3: input_dim = "
-                                           "config['input_dim'])")
+    assert candidate.reasons["config"] == (
+        "not a layer size gradcheck-ci can choose (line 3: input_dim = config['input_dim'])"
+    )
 
 
 def test_a_constructors_size_reaches_the_method_through_self():
-    body = ast.parse(textwrap.dedent("""
+    body = ast.parse(
+        textwrap.dedent("""
         def __init__(self, n_in):
             self.n_in = n_in
         def build(self):
             return DenseLayer(InputLayer((None, self.n_in)), 2)
-        """))
+        """)
+    )
     assert use_as_size([body], "n_in") == (4, "InputLayer's shape (line 5)")

@@ -1,5 +1,6 @@
-"""The model side without Theano (gradcheck_ci/model/build.py and data.py): kwargs that do not fit the
-factory, and the input shapes the synthetic data can and cannot fill."""
+"""The model side without Theano (gradcheck_ci/model/build.py and data.py): kwargs that do not fit
+the factory, and the input shapes the synthetic data can and cannot fill."""
+
 from __future__ import annotations
 
 import pytest
@@ -22,25 +23,37 @@ def test_kwargs_that_do_not_fit_point_at_the_offending_kwarg():
     try:
         inspect.signature(build).bind(units=3)
     except TypeError as exc:
-        error = kwargs_error(exc, inspect.signature(build), build, spec(kwargs={"units": 3}), "/nowhere",
-                                   "gradcheck.yml")
+        error = kwargs_error(
+            exc,
+            inspect.signature(build),
+            build,
+            spec(kwargs={"units": 3}),
+            "/nowhere",
+            "gradcheck.yml",
+        )
     assert (error.file, error.line, error.kind) == ("gradcheck.yml", 8, "config")
-    assert ("unexpected keyword argument 'units' (did you mean 'num_units'?); it accepts: num_units, depth"
-            in error.message)
+    assert (
+        "unexpected keyword argument 'units' (did you mean 'num_units'?); it accepts: num_units, "
+        "depth" in error.message
+    )
 
 
 # ------------------------------------------------------------------------------------ data shapes
+
 
 class FakeLayer:
     def __init__(self, shape):
         self.shape = shape
 
 
-@pytest.mark.parametrize("shape, kind, message", [
-    ((None, 2, None, None, None), "other", "cannot fill dimension 2 of a 5-D input"),
-    ((None, None, 1), "mask", "mask input has 3 dimensions, expected (sequences, steps)"),
-    ((None, 0), "matrix", "dimension 1 has size 0"),
-])
+@pytest.mark.parametrize(
+    "shape, kind, message",
+    [
+        ((None, 2, None, None, None), "other", "cannot fill dimension 2 of a 5-D input"),
+        ((None, None, 1), "mask", "mask input has 3 dimensions, expected (sequences, steps)"),
+        ((None, 0), "matrix", "dimension 1 has size 0"),
+    ],
+)
 def test_input_shapes_data_cannot_fill(shape, kind, message):
     info = InputInfo(FakeLayer(shape), kind, "InputLayer#0", sites.CallSite("models/net.py", 6))
     with pytest.raises(ModelLoadError) as caught:
@@ -55,8 +68,10 @@ def test_input_shapes_data_cannot_fill(shape, kind, message):
 
 def test_input_shapes_data_fills():
     def shape(s, kind="matrix"):
-        return input_shape(InputInfo(FakeLayer(s), kind, "in", None), DataSpec(sequences=3, steps=7,
-                                                                                            features=5))
+        return input_shape(
+            InputInfo(FakeLayer(s), kind, "in", None), DataSpec(sequences=3, steps=7, features=5)
+        )
+
     assert shape((None, None, None), "sequence") == (3, 7, 5)
     assert shape((None, None), "mask") == (3, 7)
     assert shape((None, 4)) == (3, 4)
@@ -82,24 +97,38 @@ def test_integer_matrices_are_token_ids_filled_with_steps():
     floats = InputInfo(FakeInput((None, None), "float32"), "matrix", "InputLayer#0", None)
     assert input_shape(floats, data) == (3, 5)
     assert ids.is_integer and not floats.is_integer
-    named = InputInfo(FakeInput((None,), "int32", name="l_ids", variable="item_ids"), "other", "l_ids", None)
+    named = InputInfo(
+        FakeInput((None,), "int32", name="l_ids", variable="item_ids"), "other", "l_ids", None
+    )
     assert named.names() == ["l_ids", "l_ids", "item_ids"]
 
 
 def test_a_fixed_shape_that_wins_over_data_written_in_gradcheck_yml_is_a_notice():
-    fixed = InputInfo(FakeInput((100, 55, 2)), "sequence", "InputLayer#0", sites.CallSite("protein.py", 16))
-    free = InputInfo(FakeInput((None, None, 2)), "sequence", "InputLayer#1", sites.CallSite("protein.py", 17))
+    fixed = InputInfo(
+        FakeInput((100, 55, 2)), "sequence", "InputLayer#0", sites.CallSite("protein.py", 16)
+    )
+    free = InputInfo(
+        FakeInput((None, None, 2)), "sequence", "InputLayer#1", sites.CallSite("protein.py", 17)
+    )
     built = BuiltModel(None, [], {}, {}, [fixed, free], [])
-    given = spec(data=DataSpec(sequences=8, steps=20), key_lines={"data": 9, "data.sequences": 9, "data.steps": 9})
+    given = spec(
+        data=DataSpec(sequences=8, steps=20),
+        key_lines={"data": 9, "data.sequences": 9, "data.steps": 9},
+    )
     [notice] = data_overrides(built, given, "gradcheck.yml")
     assert (notice.code, notice.file, notice.line) == ("data-override", "protein.py", 16)
-    assert notice.message == ("input InputLayer#0 has the fixed shape (100, 55, 2), so it is checked at that size, "
-                              "not at data.sequences: 8, data.steps: 20 (gradcheck.yml:9); a None dimension in the "
-                              "InputLayer's shape takes its size from `data`")
-    # sizes gradcheck.yml does not write are no news: the built-in defaults are not the user's request
+    assert notice.message == (
+        "input InputLayer#0 has the fixed shape (100, 55, 2), so it is checked at that size, "
+        "not at data.sequences: 8, data.steps: 20 (gradcheck.yml:9); a None dimension in the "
+        "InputLayer's shape takes its size from `data`"
+    )
+    # sizes gradcheck.yml does not write are no news: the built-in defaults are not the user's
+    # request
     assert data_overrides(built, spec(data=DataSpec(sequences=8, steps=20)), "gradcheck.yml") == []
-    assert data_summary(built, given) == {"shapes": {"InputLayer#0": [100, 55, 2], "InputLayer#1": [8, 20, 2]},
-                                                "dtypes": {"InputLayer#0": "float64", "InputLayer#1": "float64"}}
+    assert data_summary(built, given) == {
+        "shapes": {"InputLayer#0": [100, 55, 2], "InputLayer#1": [8, 20, 2]},
+        "dtypes": {"InputLayer#0": "float64", "InputLayer#1": "float64"},
+    }
 
 
 def test_a_factory_that_needs_layers_or_variables_is_told_what_to_write():
@@ -116,11 +145,13 @@ def test_a_factory_that_needs_layers_or_variables_is_told_what_to_write():
         error = kwargs_error(exc, signature, build_tagger, given, "/nowhere", "gradcheck.yml")
     assert (error.file, error.line, error.kind) == ("gradcheck.yml", 3, "config")
     assert error.message == (
-        "factory 'models/net.py:build' needs arguments that gradcheck.yml does not give: incoming, input_var. A Theano "
-        "input variable such as 'input_var' can be null (`kwargs: {input_var: null}`): an InputLayer given "
-        "input_var=None makes its own. An argument that takes a layer goes in `inputs:` and gradcheck-ci makes the "
-        "InputLayer, e.g. `inputs: {incoming: {shape: [null, null, 8]}}` (null sizes come from `data`; a mask: "
-        "`{shape: [null, null], mask: true}`); any other value goes in `kwargs:`")
+        "factory 'models/net.py:build' needs arguments that gradcheck.yml does not give: incoming, "
+        "input_var. A Theano input variable such as 'input_var' can be null (`kwargs: {input_var: "
+        "null}`): an InputLayer given input_var=None makes its own. An argument that takes a layer "
+        "goes in `inputs:` and gradcheck-ci makes the InputLayer, e.g. `inputs: {incoming: {shape: "
+        "[null, null, 8]}}` (null sizes come from `data`; a mask: `{shape: [null, null], mask: "
+        "true}`); any other value goes in `kwargs:`"
+    )
 
 
 def test_an_input_argument_the_factory_does_not_take_is_blamed_on_its_line():
@@ -132,13 +163,18 @@ def test_an_input_argument_the_factory_does_not_take_is_blamed_on_its_line():
         pass
 
     signature = inspect.signature(build_BiLSTM)
-    given = spec(kwargs={"num_units": 3}, inputs={"incomig": InputSpec([None, None, 4])},
-                 key_lines={"kwargs": 7, "inputs": 8, "inputs.incomig": 9})
+    given = spec(
+        kwargs={"num_units": 3},
+        inputs={"incomig": InputSpec([None, None, 4])},
+        key_lines={"kwargs": 7, "inputs": 8, "inputs.incomig": 9},
+    )
     try:
         signature.bind(incomig=None, **given.kwargs)
     except TypeError as exc:
         error = kwargs_error(exc, signature, build_BiLSTM, given, "/nowhere", "gradcheck.yml")
     assert (error.file, error.line) == ("gradcheck.yml", 9)
     assert error.message.startswith("kwargs and inputs do not fit factory 'models/net.py:build': ")
-    assert "unexpected keyword argument 'incomig' (did you mean 'incoming'?); it accepts: incoming, num_units, mask" \
-        in error.message
+    assert (
+        "unexpected keyword argument 'incomig' (did you mean 'incoming'?); it accepts: incoming, "
+        "num_units, mask" in error.message
+    )

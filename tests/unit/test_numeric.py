@@ -1,4 +1,5 @@
 """The error model on functions whose derivatives are known exactly (no Theano)."""
+
 import math
 
 import numpy as np
@@ -25,14 +26,17 @@ def test_correct_derivative_passes_across_scales(precision):
 
 
 def test_wrong_derivative_fails_even_when_tiny():
-    f = lambda x: 1e-5 * x ** 2
-    c = numeric.compare(1e-5 * 2 * 0.5 * 1.5, along(f, 0.5, 1.0), numeric.base_step("float64", 0.5), "float64", 1e-5)
+    f = lambda x: 1e-5 * x**2
+    c = numeric.compare(
+        1e-5 * 2 * 0.5 * 1.5, along(f, 0.5, 1.0), numeric.base_step("float64", 0.5), "float64", 1e-5
+    )
     assert not c.passed
     assert c.rel_err > 0.1
 
 
 def test_truncation_error_is_measured_not_guessed():
-    # exp(30 x): huge curvature, so D(h) is off by more than the first tolerance; D(h/2) shows it shrinking.
+    # exp(30 x): huge curvature, so D(h) is off by more than the first tolerance; D(h/2) shows it
+    # shrinking.
     f = lambda x: math.exp(30 * x)
     exact = 30 * math.exp(30 * 0.1)
     c = numeric.compare(exact, along(f, 0.1, 1.0), 1e-3, "float64", 1e-5)
@@ -49,5 +53,7 @@ def test_kink_is_reported_as_not_smooth():
 
 def test_step_scales_with_parameter_and_precision():
     assert numeric.base_step("float64", 0.0) == pytest.approx(np.finfo("float64").eps ** (1 / 3))
-    assert numeric.base_step("float64", 100.0) == pytest.approx(100 * np.finfo("float64").eps ** (1 / 3))
+    assert numeric.base_step("float64", 100.0) == pytest.approx(
+        100 * np.finfo("float64").eps ** (1 / 3)
+    )
     assert numeric.base_step("float32", 1.0) > 500 * numeric.base_step("float64", 1.0)

@@ -1,4 +1,6 @@
-"""The sign of life while a step runs silent (output.Ticker, Console.tick), on a clock the test moves."""
+"""The sign of life while a step runs silent (output.Ticker, Console.tick), on a clock the test
+moves."""
+
 from __future__ import annotations
 
 import io
@@ -70,7 +72,9 @@ def test_a_terminal_gets_a_status_line_rewritten_in_place_and_cleared_before_the
         clock.now += 1.0
         out.tick()
     text = stream.getvalue()
-    assert text.count("\r\033[K[tagger]") == 3 and text.endswith("compiling loss and gradient (Theano) (4s)")
+    assert text.count("\r\033[K[tagger]") == 3 and text.endswith(
+        "compiling loss and gradient (Theano) (4s)"
+    )
     assert not text.endswith("\n")  # a status line, not a log line
     out.progress("tagger", "analytic gradient")
     assert stream.getvalue().endswith("\r\033[K[tagger]    4.5s  analytic gradient\n")

@@ -1,4 +1,5 @@
 """Atomic writes: whole file or the old file, never half a file or a stray temporary."""
+
 from __future__ import annotations
 
 import errno
@@ -54,7 +55,9 @@ def test_relative_path_in_current_directory(tmp_path, monkeypatch):
     assert (tmp_path / "plain.txt").read_text() == "x"
 
 
-# --- paths that are not regular files: written in place, never renamed over ---------------------------------
+# --- paths that are not regular files: written in place, never renamed over
+# ---------------------------------
+
 
 def test_a_fifo_is_written_in_place_and_stays_a_fifo(tmp_path):
     fifo = tmp_path / "report.fifo"
@@ -69,7 +72,9 @@ def test_a_fifo_is_written_in_place_and_stays_a_fifo(tmp_path):
 
 
 def test_a_character_device_stays_a_device(tmp_path):
-    null = tmp_path / "null"  # a private node for /dev/null's device: the machine's own is never at stake
+    null = (
+        tmp_path / "null"
+    )  # a private node for /dev/null's device: the machine's own is never at stake
     try:
         os.mknod(null, stat.S_IFCHR | 0o666, os.makedev(1, 3))
     except (PermissionError, AttributeError):
@@ -79,7 +84,8 @@ def test_a_character_device_stays_a_device(tmp_path):
 
 
 def test_a_link_into_proc_appends_to_what_it_leads_to_and_stays_a_link(tmp_path):
-    # /dev/stdout is such a link; behind it, a shell's `> out.txt` already holding the console's lines.
+    # /dev/stdout is such a link; behind it, a shell's `> out.txt` already holding the console's
+    # lines.
     out = tmp_path / "out.txt"
     out.write_text("console line\n")
     with open(out, "a") as handle:

@@ -1,5 +1,7 @@
-"""The table of report formats is the one source its users read: the CLI's options, the action's inputs
-(action.yml, the entrypoint's defaults and argv, docs/action.md's inputs table) and write_reports."""
+"""The table of report formats is the one source its users read: the CLI's options, the action's
+inputs (action.yml, the entrypoint's defaults and argv, docs/action.md's inputs table) and
+write_reports."""
+
 from __future__ import annotations
 
 import re
@@ -23,7 +25,10 @@ def docs_inputs_table() -> dict[str, str]:
     """docs/action.md's inputs table: input -> its default column."""
     text = (REPO / "docs" / "action.md").read_text(encoding="utf-8")
     table = text.split("### Inputs", 1)[1].split("###", 1)[0]
-    return {m.group(1): m.group(2).strip() for m in re.finditer(r"^\| `([a-z-]+)` \| ([^|]*) \|", table, re.M)}
+    return {
+        m.group(1): m.group(2).strip()
+        for m in re.finditer(r"^\| `([a-z-]+)` \| ([^|]*) \|", table, re.M)
+    }
 
 
 def test_names_options_and_inputs_are_unique_and_follow_one_pattern():
@@ -60,7 +65,9 @@ def test_docs_list_every_input_with_its_default():
     assert set(documented) == set(action_inputs())
     for fmt in REPORT_FORMATS:
         shown = documented[fmt.action_input]
-        assert shown == (f"`{fmt.action_default}`" if fmt.action_default else "(none)"), fmt.action_input
+        assert shown == (f"`{fmt.action_default}`" if fmt.action_default else "(none)"), (
+            fmt.action_input
+        )
 
 
 def test_every_report_input_reaches_its_cli_option(tmp_path):
@@ -85,14 +92,16 @@ def test_write_reports_takes_a_path_per_format(tmp_path):
     paths = {f"{fmt.name}_path": str(tmp_path / f"r.{fmt.name}") for fmt in REPORT_FORMATS}
     assert write_reports(sample_report(), **paths) == list(paths.values())
     for fmt in REPORT_FORMATS:
-        assert (tmp_path / f"r.{fmt.name}").read_text(encoding="utf-8") == fmt.render(sample_report(), "0.1.0")
+        assert (tmp_path / f"r.{fmt.name}").read_text(encoding="utf-8") == fmt.render(
+            sample_report(), "0.1.0"
+        )
     with pytest.raises(TypeError, match="pdf_path"):
         write_reports(sample_report(), pdf_path=str(tmp_path / "r.pdf"))
 
 
 def test_every_format_says_what_a_directional_error_is_the_error_of():
-    # The table's "max abs err" was an error along a random direction, and replay printed element errors under
-    # the same name: each figure is now named for what it measures.
+    # The table's "max abs err" was an error along a random direction, and replay printed element
+    # errors under the same name: each figure is now named for what it measures.
     from xml.etree import ElementTree
 
     from gradcheck_ci.core.results import RunReport
@@ -102,12 +111,17 @@ def test_every_format_says_what_a_directional_error_is_the_error_of():
     from gradcheck_ci.report.text import render_model
     from tests.samples import model, param
 
-    directional = param("Dense#0.W", "fail", abs_err=0.25, rel=0.5, tol=1e-9, index=[2, 4], method="directional")
+    directional = param(
+        "Dense#0.W", "fail", abs_err=0.25, rel=0.5, tol=1e-9, index=[2, 4], method="directional"
+    )
     grouped = param("Dense#0.b", "pass", method="grouped")
     result = model("net", "fail", params=[directional, grouped])
     text = render_model(result)
     assert [row.split()[3] for row in text.splitlines()[2:4]] == ["direction", "band"]
-    phrase = "abs err 0.25 along a random direction > tolerance 1e-09 (rel err 0.5; largest at element [2, 4])"
+    phrase = (
+        "abs err 0.25 along a random direction > tolerance 1e-09 (rel err 0.5; largest at "
+        "element [2, 4])"
+    )
     report = RunReport(models=[result], config_file="gradcheck.yml")
     failure = ElementTree.fromstring(render_junit(report)).find(".//failure")
     assert failure is not None and phrase in failure.get("message", "")

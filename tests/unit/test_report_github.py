@@ -1,4 +1,6 @@
-"""GitHub workflow commands: escaping, annotation choice and ranking, stop-commands, $GITHUB_OUTPUT."""
+"""GitHub workflow commands: escaping, annotation choice and ranking, stop-commands,
+$GITHUB_OUTPUT."""
+
 from __future__ import annotations
 
 import re
@@ -9,7 +11,13 @@ from hypothesis import strategies as st
 from gradcheck_ci.core.results import ErrorInfo, RunReport
 from gradcheck_ci.report import github, text
 from gradcheck_ci.report.common import clean_text
-from gradcheck_ci.report.github import annotations, command, escape_data, escape_property, stop_commands
+from gradcheck_ci.report.github import (
+    annotations,
+    command,
+    escape_data,
+    escape_property,
+    stop_commands,
+)
 from tests.actions_log import REGISTERED, parse_v2, parsed_as_command, runner_lines
 from tests.samples import HOSTILE, hostile_report, many_models, model, param, sample_report
 
@@ -59,9 +67,14 @@ def test_annotations_for_every_kind_of_model():
     assert kinds == ["error"] * 5 + ["warning"] * 2 + ["notice"]
     titles = [p[1]["title"] for p in parsed]
     assert titles[0] == "gradcheck-ci: config error"
-    assert titles[1:3] == ["gradcheck-ci: broken-import load error", "gradcheck-ci: timeout timeout error"]
-    assert titles[3:5] == ["gradcheck-ci: seed-rnn-truncated gradient mismatch",
-                           "gradcheck-ci: no-cause gradient mismatch"]
+    assert titles[1:3] == [
+        "gradcheck-ci: broken-import load error",
+        "gradcheck-ci: timeout timeout error",
+    ]
+    assert titles[3:5] == [
+        "gradcheck-ci: seed-rnn-truncated gradient mismatch",
+        "gradcheck-ci: no-cause gradient mismatch",
+    ]
     assert titles[5] == "gradcheck-ci: fixed-now now passes"
     assert titles[7] == "gradcheck-ci: known-bad expected gradient mismatch"
     by_title = {p[1]["title"]: p for p in parsed}
@@ -74,20 +87,27 @@ def test_annotations_for_every_kind_of_model():
     # An error with a file: there; without one: the model's line in the config file.
     assert by_title["gradcheck-ci: broken-import load error"][1]["file"] == "models/broken.py"
     assert by_title["gradcheck-ci: timeout timeout error"][1] == {
-        "file": "gradcheck.yml", "line": "29", "title": "gradcheck-ci: timeout timeout error"}
+        "file": "gradcheck.yml",
+        "line": "29",
+        "title": "gradcheck-ci: timeout timeout error",
+    }
     assert by_title["gradcheck-ci: config error"][1]["line"] == "3"
     assert "truncated-bptt" in by_title["gradcheck-ci: seed-rnn-truncated gradient mismatch"][2]
 
 
 def test_failure_without_any_location_falls_back_to_config_line():
-    m = model("m", "fail", params=[param("L.W", "fail", abs_err=1.0, file=None, line=None)], line=42)
+    m = model(
+        "m", "fail", params=[param("L.W", "fail", abs_err=1.0, file=None, line=None)], line=42
+    )
     m.config_file = None
     (line,), _ = annotations(RunReport(config_file="./ci\\gradcheck.yml", models=[m]))
     assert parse_v2(line)[1]["file"] == "ci/gradcheck.yml" and parse_v2(line)[1]["line"] == "42"
 
 
 def test_paths_are_repo_relative_with_forward_slashes():
-    m = model("m", "fail", params=[param("L.W", "fail", abs_err=1.0, file=".\\models\\a.py", line=0)])
+    m = model(
+        "m", "fail", params=[param("L.W", "fail", abs_err=1.0, file=".\\models\\a.py", line=0)]
+    )
     (line,), _ = annotations(RunReport(config_file="gradcheck.yml", models=[m]))
     props = parse_v2(line)[1]
     assert props["file"] == "models/a.py" and "line" not in props  # line 0 means unknown
@@ -102,10 +122,16 @@ def test_at_most_max_per_kind_most_important_first():
     assert all(line.startswith("::error ") for line in lines)
     titles = [parse_v2(line)[1]["title"] for line in lines]
     assert all(t.endswith("crash error") for t in titles)  # model errors outrank mismatches
-    failures = RunReport(config_file="g.yml", models=[m for m in report.models if m.status == "fail"])
+    failures = RunReport(
+        config_file="g.yml", models=[m for m in report.models if m.status == "fail"]
+    )
     lines, _ = annotations(failures, max_per_kind=3)
     # Ranked by how far over tolerance: the later models have larger errors in this sample.
-    assert [parse_v2(x)[1]["title"].split()[1] for x in lines] == ["model-01950", "model-01900", "model-01850"]
+    assert [parse_v2(x)[1]["title"].split()[1] for x in lines] == [
+        "model-01950",
+        "model-01900",
+        "model-01850",
+    ]
 
 
 def test_nan_gradients_rank_first():
@@ -157,10 +183,10 @@ def read_outputs(path: str) -> dict[str, str]:
             continue
         eq, heredoc = line.find("="), line.find("<<")
         if eq >= 0 and (heredoc < 0 or eq < heredoc):
-            out[line[:eq]] = line[eq + 1:]
+            out[line[:eq]] = line[eq + 1 :]
             i += 1
             continue
-        name, delimiter = line[:heredoc], line[heredoc + 2:]
+        name, delimiter = line[:heredoc], line[heredoc + 2 :]
         value, i = [], i + 1
         while lines[i] != delimiter:
             value.append(lines[i])
@@ -186,11 +212,36 @@ def test_write_outputs_uses_heredocs_with_fresh_delimiters(tmp_path):
         raise AssertionError(bad)
 
 
-# --- property: user text never becomes a workflow command ------------------------------------------------
+# --- property: user text never becomes a workflow command
+# ------------------------------------------------
 
-_FRAGMENTS = ["::", "::error::", "::stop-commands::x", "##[error]", "\r", "\n", "\r\n", "%", "%0A", "%25", ",",
-              ":", "=", "\u2028", "\x85", "\x0b", "\x1b[31m", " ", "\u3000", "\ud800", "é", "漢"]
-hostile_text = st.lists(st.one_of(st.sampled_from(_FRAGMENTS), st.text(max_size=5)), max_size=12).map("".join)
+_FRAGMENTS = [
+    "::",
+    "::error::",
+    "::stop-commands::x",
+    "##[error]",
+    "\r",
+    "\n",
+    "\r\n",
+    "%",
+    "%0A",
+    "%25",
+    ",",
+    ":",
+    "=",
+    "\u2028",
+    "\x85",
+    "\x0b",
+    "\x1b[31m",
+    " ",
+    "\u3000",
+    "\ud800",
+    "é",
+    "漢",
+]
+hostile_text = st.lists(
+    st.one_of(st.sampled_from(_FRAGMENTS), st.text(max_size=5)), max_size=12
+).map("".join)
 
 
 @settings(max_examples=300, deadline=None)
@@ -206,9 +257,12 @@ def test_no_user_text_becomes_a_command(s):
         assert name in ("error", "warning", "notice") and set(props) <= {"file", "line", "title"}
     output = "\n".join(lines)
     assert [x for x in runner_lines(output) if x.lstrip().startswith("::")] == lines
-    # The terminal text goes to the same log outside stop-commands: no line of it may parse as a command.
-    terminal = "\n".join([text.render_summary(report), text.render_config_errors(report)]
-                         + [text.render_model(m) for m in report.models])
+    # The terminal text goes to the same log outside stop-commands: no line of it may parse as a
+    # command.
+    terminal = "\n".join(
+        [text.render_summary(report), text.render_config_errors(report)]
+        + [text.render_model(m) for m in report.models]
+    )
     for line in runner_lines(terminal) + terminal.splitlines():
         assert not parsed_as_command(line, REGISTERED | {s}), line
     group = github.group(s)
@@ -226,4 +280,8 @@ def test_unexpected_pass_under_fail_on_expected_is_an_error():
     m.extra["unexpected_pass"] = True
     (line,), _ = annotations(RunReport(config_file="gradcheck.yml", models=[m]))
     name, props, data = parse_v2(line)
-    assert name == "error" and props["title"] == "gradcheck-ci: fixed now passes" and props["line"] == "5"
+    assert (
+        name == "error"
+        and props["title"] == "gradcheck-ci: fixed now passes"
+        and props["line"] == "5"
+    )

@@ -1,4 +1,5 @@
 """write_reports and the helpers shared by the formats."""
+
 from __future__ import annotations
 
 import json
@@ -11,8 +12,13 @@ from tests.samples import sample_report
 
 def test_write_reports_writes_what_was_asked(tmp_path):
     paths = {k: str(tmp_path / "out" / f"r.{k}") for k in ("json", "xml", "sarif")}
-    written = write_reports(sample_report(), json_path=paths["json"], junit_path=paths["xml"],
-                            sarif_path=paths["sarif"], tool_version="9.9.9")
+    written = write_reports(
+        sample_report(),
+        json_path=paths["json"],
+        junit_path=paths["xml"],
+        sarif_path=paths["sarif"],
+        tool_version="9.9.9",
+    )
     assert written == [paths["json"], paths["xml"], paths["sarif"]]
     assert json.load(open(paths["json"]))["status"] == "error"
     assert ET.parse(paths["xml"]).getroot().tag == "testsuites"
@@ -21,7 +27,9 @@ def test_write_reports_writes_what_was_asked(tmp_path):
 
 def test_write_reports_skips_missing_paths(tmp_path):
     assert write_reports(sample_report()) == []
-    assert write_reports(sample_report(), junit_path=str(tmp_path / "j.xml")) == [str(tmp_path / "j.xml")]
+    assert write_reports(sample_report(), junit_path=str(tmp_path / "j.xml")) == [
+        str(tmp_path / "j.xml")
+    ]
 
 
 def test_repo_path(monkeypatch, tmp_path):

@@ -1,4 +1,5 @@
 """JSON report: strict JSON, round trip, merging shards."""
+
 from __future__ import annotations
 
 import json
@@ -14,6 +15,7 @@ from tests.samples import hostile_report, model, param, sample_report
 def strict_loads(text: str):
     def refuse(name):
         raise ValueError(f"non-standard JSON constant {name}")
+
     return json.loads(text, parse_constant=refuse)
 
 
@@ -22,8 +24,18 @@ def test_render_is_strict_json_with_indent():
     data = strict_loads(text)
     assert data["schema"] == "gradcheck-ci/report/v1" and data["status"] == "error"
     assert text.startswith('{\n  "schema"') and text.endswith("}\n")
-    assert list(data) == ["schema", "status", "version", "config_file", "shard", "seconds", "changed_since", "plan",
-                          "config_errors", "models"]
+    assert list(data) == [
+        "schema",
+        "status",
+        "version",
+        "config_file",
+        "shard",
+        "seconds",
+        "changed_since",
+        "plan",
+        "config_errors",
+        "models",
+    ]
 
 
 def test_non_finite_numbers_become_strings_and_come_back(tmp_path):
@@ -62,14 +74,25 @@ def test_hostile_round_trip(tmp_path):
 def test_numpy_values_in_evidence_are_serialised():
     np = pytest.importorskip("numpy")
     report = sample_report()
-    report.models[1].diagnoses[0].evidence = {"steps": np.int64(3), "ratio": np.float32(0.5),
-                                              "grads": np.array([1.0, np.nan])}
+    report.models[1].diagnoses[0].evidence = {
+        "steps": np.int64(3),
+        "ratio": np.float32(0.5),
+        "grads": np.array([1.0, np.nan]),
+    }
     evidence = strict_loads(render_json(report))["models"][1]["diagnoses"][0]["evidence"]
     assert evidence == {"steps": 3, "ratio": 0.5, "grads": [1.0, "NaN"]}
 
 
-@pytest.mark.parametrize("content", ["not json", "[1, 2]", '{"schema": "other/v9"}', '{"models": 3}',
-                                     '{"models": [{"name": "x"}]}'])
+@pytest.mark.parametrize(
+    "content",
+    [
+        "not json",
+        "[1, 2]",
+        '{"schema": "other/v9"}',
+        '{"models": 3}',
+        '{"models": [{"name": "x"}]}',
+    ],
+)
 def test_read_rejects_what_is_not_a_report(tmp_path, content):
     path = tmp_path / "bad.json"
     path.write_text(content)
@@ -79,12 +102,26 @@ def test_read_rejects_what_is_not_a_report(tmp_path, content):
 
 def test_merge_orders_by_config_line_then_name_and_dedups_config_errors():
     e = ErrorInfo("unknown key", file="gradcheck.yml", line=3, kind="config")
-    a = RunReport(config_file="gradcheck.yml", shard="1/2", seconds=2.0, config_errors=[e],
-                  models=[model("b", "pass", line=10), model("z", "pass", line=None)])
-    b = RunReport(config_file="gradcheck.yml", shard="2/2", seconds=3.0,
-                  config_errors=[ErrorInfo("unknown key", file="gradcheck.yml", line=3, kind="config"),
-                                 ErrorInfo("other", line=4)],
-                  models=[model("a", "fail", line=10, params=[param("L.W", "fail")]), model("c", "pass", line=2)])
+    a = RunReport(
+        config_file="gradcheck.yml",
+        shard="1/2",
+        seconds=2.0,
+        config_errors=[e],
+        models=[model("b", "pass", line=10), model("z", "pass", line=None)],
+    )
+    b = RunReport(
+        config_file="gradcheck.yml",
+        shard="2/2",
+        seconds=3.0,
+        config_errors=[
+            ErrorInfo("unknown key", file="gradcheck.yml", line=3, kind="config"),
+            ErrorInfo("other", line=4),
+        ],
+        models=[
+            model("a", "fail", line=10, params=[param("L.W", "fail")]),
+            model("c", "pass", line=2),
+        ],
+    )
     merged = merge_reports([a, b])
     assert [m.name for m in merged.models] == ["c", "a", "b", "z"]
     assert [x.message for x in merged.config_errors] == ["unknown key", "other"]

@@ -1,4 +1,5 @@
 """JUnit XML, read back with junitparser as other CI systems would."""
+
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
@@ -23,8 +24,17 @@ def test_counts_and_names():
     assert (suite.tests, suite.failures, suite.errors, suite.skipped) == (9, 2, 4, 1)
     assert (xml.tests, xml.failures, xml.errors, xml.skipped) == (9, 2, 4, 1)
     assert suite.time == 12.5
-    assert list(cases) == ["configuration", "good", "seed-rnn-truncated", "no-cause", "known-bad", "fixed-now",
-                           "broken-import", "timeout", "not-reached"]
+    assert list(cases) == [
+        "configuration",
+        "good",
+        "seed-rnn-truncated",
+        "no-cause",
+        "known-bad",
+        "fixed-now",
+        "broken-import",
+        "timeout",
+        "not-reached",
+    ]
     assert {c.classname for c in cases.values()} == {"gradcheck-ci.gradcheck"}
 
 
@@ -39,8 +49,10 @@ def test_failure_text_has_tensor_table_and_diagnosis():
     _, _, cases = parse(sample_report())
     (failure,) = cases["seed-rnn-truncated"].result
     assert isinstance(failure, Failure) and failure.type == "gradient-mismatch"
-    assert failure.message.startswith("RecurrentLayer#0.W_in_to_hid: abs err 0.16 at element [0, 3] > tolerance "
-                                      "1e-06 (rel err 0.99)")
+    assert failure.message.startswith(
+        "RecurrentLayer#0.W_in_to_hid: abs err 0.16 at element [0, 3] > tolerance "
+        "1e-06 (rel err 0.99)"
+    )
     assert "seed=7" in failure.text
     assert "RecurrentLayer#0.W_in_to_hid  2x10   fail" in failure.text
     assert "cause truncated-bptt (confirmed) at models/rnn.py:21" in failure.text

@@ -1,4 +1,6 @@
-"""Notices (results.Notice) reach every format, point where they say, and never change the verdict."""
+"""Notices (results.Notice) reach every format, point where they say, and never change the
+verdict."""
+
 from __future__ import annotations
 
 import json
@@ -13,9 +15,15 @@ from gradcheck_ci.report.summary import render_step_summary
 from gradcheck_ci.report.text import render_model
 from tests.samples import model, param
 
-OVERRIDE = Notice("data.steps is 20 but the InputLayer's fixed shape (100, 55, 2) wins: checked at 55 steps",
-                  code="data-override", file="models/eeg.py", line=14)
-UNLOCATED = Notice("checked in float64: float32 cannot resolve this model's gradients", code="float32-resolution")
+OVERRIDE = Notice(
+    "data.steps is 20 but the InputLayer's fixed shape (100, 55, 2) wins: checked at 55 steps",
+    code="data-override",
+    file="models/eeg.py",
+    line=14,
+)
+UNLOCATED = Notice(
+    "checked in float64: float32 cannot resolve this model's gradients", code="float32-resolution"
+)
 
 
 def report() -> RunReport:
@@ -27,8 +35,12 @@ def report() -> RunReport:
 def test_json_round_trip_keeps_notices():
     data = json.loads(render_json(report()))
     assert data["status"] == "pass"
-    assert data["models"][0]["notices"][0] == {"message": OVERRIDE.message, "code": "data-override",
-                                               "file": "models/eeg.py", "line": 14}
+    assert data["models"][0]["notices"][0] == {
+        "message": OVERRIDE.message,
+        "code": "data-override",
+        "file": "models/eeg.py",
+        "line": 14,
+    }
     again = ModelResult.from_json(data["models"][0])
     assert again.notices == [OVERRIDE, UNLOCATED]
 
@@ -45,7 +57,9 @@ def test_github_notice_annotations_point_at_the_code_or_the_config_entry():
     notices = [line for line in lines if line.startswith("::notice ")]
     assert len(notices) == 2
     assert notices[0].startswith("::notice file=models/eeg.py,line=14,")
-    assert notices[1].startswith("::notice file=gradcheck.yml,line=7,")  # no place of its own: the model's entry
+    assert notices[1].startswith(
+        "::notice file=gradcheck.yml,line=7,"
+    )  # no place of its own: the model's entry
     assert not any(line.startswith(("::error", "::warning")) for line in lines)
 
 
@@ -56,7 +70,9 @@ def test_junit_sarif_and_summary_carry_them_without_failing_anything():
     assert "notice data-override at models/eeg.py:14:" in (case.findtext("system-out") or "")
     sarif = render_sarif(report(), "0")
     results = sarif["runs"][0]["results"]
-    assert {r["ruleId"] for r in results} == {"model-notice"} and {r["level"] for r in results} == {"note"}
+    assert {r["ruleId"] for r in results} == {"model-notice"} and {r["level"] for r in results} == {
+        "note"
+    }
     assert sarif["runs"][0]["invocations"][0]["exitCode"] == 0
     assert "eeg" in render_step_summary(report())
 

@@ -1,4 +1,5 @@
 """The shared sample reports (tests/samples.py) cover what the reporter tests rely on."""
+
 from tests.samples import sample_report
 
 

@@ -1,8 +1,11 @@
-"""`skipped` (a model `check --changed-since` left out): shown by every format, never changing the verdict.
+"""`skipped` (a model `check --changed-since` left out): shown by every format, never changing the
+verdict.
 
-JSON keeps it and its reason, text and the job summary list it, JUnit marks the test case skipped, SARIF and
-the annotations say nothing (nothing about the code changed), and the exit code is that of the models checked.
+JSON keeps it and its reason, text and the job summary list it, JUnit marks the test case skipped,
+SARIF and the annotations say nothing (nothing about the code changed), and the exit code is that of
+the models checked.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,8 +23,9 @@ from tests.samples import model, param
 
 def skipped(name: str = "unchanged-net", previous: str | None = "fail"):
     result = model(name, "skipped", seconds=0.0)
-    result.skipped = SkipInfo("unchanged", "none of its files nor its gradcheck.yml entry changed since main",
-                              previous)
+    result.skipped = SkipInfo(
+        "unchanged", "none of its files nor its gradcheck.yml entry changed since main", previous
+    )
     result.files = {"models/net.py": "0" * 64}
     return result
 
@@ -42,8 +46,11 @@ def test_json_keeps_the_reason_and_the_record(tmp_path):
     data = json.loads(render_json(report(skipped())))
     entry = data["models"][0]
     assert entry["status"] == "skipped"
-    assert entry["skipped"] == {"reason": "unchanged", "previous_status": "fail",
-                                "message": "none of its files nor its gradcheck.yml entry changed since main"}
+    assert entry["skipped"] == {
+        "reason": "unchanged",
+        "previous_status": "fail",
+        "message": "none of its files nor its gradcheck.yml entry changed since main",
+    }
     assert entry["files"] == {"models/net.py": "0" * 64}
     write_json(report(skipped()), str(tmp_path / "r.json"))
     back = read_json(str(tmp_path / "r.json"))
@@ -53,10 +60,19 @@ def test_json_keeps_the_reason_and_the_record(tmp_path):
 def test_text_names_it_and_counts_it():
     text = render_model(skipped())
     assert text.startswith("SKIPPED unchanged-net")
-    assert "skipped: none of its files nor its gradcheck.yml entry changed since main (last checked: fail)" in text
+    assert (
+        "skipped: none of its files nor its gradcheck.yml entry changed since main (last checked: "
+        "fail)" in text
+    )
     summary = render_summary(report(skipped(), model("good", "pass")))
-    assert "1 pass" in summary and "1 skipped (unchanged)" in summary and "result: PASS (exit 0)" in summary
-    assert "skipped" not in render_summary(report(model("good", "pass")))  # runs without it read as before
+    assert (
+        "1 pass" in summary
+        and "1 skipped (unchanged)" in summary
+        and "result: PASS (exit 0)" in summary
+    )
+    assert "skipped" not in render_summary(
+        report(model("good", "pass"))
+    )  # runs without it read as before
 
 
 def test_junit_marks_the_case_skipped():
@@ -83,15 +99,27 @@ def test_job_summary_lists_it_last_and_counts_it():
 
 def test_job_summary_links_the_html_report_and_draws_profiles_as_mermaid():
     failing = model("rnn", "fail", params=[param("R.W", "fail", abs_err=1.0)])
-    failing.extra["profiles"] = [{"layer": 'Rec"urrent]\nLayer', "steps": [0, 1, 2], "steps_total": 3,
-                                  "analytic": [0.0, 0.0, 2e-3], "numeric": [1e-4, -3e-4, 2e-3],
-                                  "summary": "analytic gradient is zero before the last 1 of 3 steps"}]
-    text = render_step_summary(report(failing), html_report="out/report.html",
-                               run_url="https://github.com/o/r/actions/runs/7")
+    failing.extra["profiles"] = [
+        {
+            "layer": 'Rec"urrent]\nLayer',
+            "steps": [0, 1, 2],
+            "steps_total": 3,
+            "analytic": [0.0, 0.0, 2e-3],
+            "numeric": [1e-4, -3e-4, 2e-3],
+            "summary": "analytic gradient is zero before the last 1 of 3 steps",
+        }
+    ]
+    text = render_step_summary(
+        report(failing),
+        html_report="out/report.html",
+        run_url="https://github.com/o/r/actions/runs/7",
+    )
     link = "[this run's artifacts](https://github.com/o/r/actions/runs/7#artifacts)"
     assert f"the HTML report `out/report.html` ({link}" in text
     block = text.split("```mermaid\n", 1)[1].split("```", 1)[0]
-    assert "xychart-beta" in block and 'title "RecurrentLayer: log10 |dL/dh_t| by time step"' in block
+    assert (
+        "xychart-beta" in block and 'title "RecurrentLayer: log10 |dL/dh_t| by time step"' in block
+    )
     assert 'x-axis "t" [0, 1, 2]' in block and 'y-axis "log10 |dL/dh_t|" -6 --> -2' in block
     assert "    line [-6, -6, -2.7]\n" in block  # the analytic zeros drawn on the floor
     assert "    line [-4.0, -3.52, -2.7]\n" in block

@@ -1,4 +1,5 @@
 """Step summary Markdown: readable, escaped, and always under its byte budget."""
+
 from __future__ import annotations
 
 import re
@@ -15,8 +16,13 @@ def size(text):
 
 
 def table_rows(text):
-    return [line for line in text.splitlines() if line.startswith("| ") and not line.startswith("| Status")
-            and not line.startswith("| Tensor")]
+    return [
+        line
+        for line in text.splitlines()
+        if line.startswith("| ")
+        and not line.startswith("| Status")
+        and not line.startswith("| Tensor")
+    ]
 
 
 def unescaped_pipes(line):
@@ -51,49 +57,76 @@ def test_headline_and_table():
     assert "| Status | Model | Worst tensor | Rel err (×tol) | Cause | s |" in text
     rows = [r for r in table_rows(text) if "\\[0, 3\\]" not in r]
     # most important first: errors, failures (worst first), xpass, cancelled, xfail, pass
-    assert [r.split(" | ")[1] for r in rows] == ["broken-import", "timeout", "seed-rnn-truncated", "no-cause",
-                                                  "fixed-now", "not-reached", "known-bad", "good"]
+    assert [r.split(" | ")[1] for r in rows] == [
+        "broken-import",
+        "timeout",
+        "seed-rnn-truncated",
+        "no-cause",
+        "fixed-now",
+        "not-reached",
+        "known-bad",
+        "good",
+    ]
     truncated = next(r for r in rows if "seed-rnn-truncated" in r)
-    assert truncated == ("| ❌ fail | seed-rnn-truncated | RecurrentLayer#0.W\\_in\\_to\\_hid | 0.99 (1.6e+05×) | "
-                         "truncated-bptt | 1.5 |")
+    assert truncated == (
+        "| ❌ fail | seed-rnn-truncated | RecurrentLayer#0.W\\_in\\_to\\_hid | 0.99 (1.6e+05×) | "
+        "truncated-bptt | 1.5 |"
+    )
 
 
 def test_details_for_failing_and_error_models_only():
     text = render_step_summary(sample_report())
     summaries = re.findall(r"<summary>(.*?)</summary>", text)
-    assert [s.split(":")[0] for s in summaries] == ["💥 error broken-import", "💥 error timeout",
-                                                   "❌ fail seed-rnn-truncated", "❌ fail no-cause"]
+    assert [s.split(":")[0] for s in summaries] == [
+        "💥 error broken-import",
+        "💥 error timeout",
+        "❌ fail seed-rnn-truncated",
+        "❌ fail no-cause",
+    ]
     assert text.count("<details>") == text.count("</details>") == 4
     assert "Replay: seed=7" in text
     assert "**truncated-bptt** (confirmed) at models/rnn.py:21" in text
-    assert "```\nModuleNotFoundError: No module named 'lasagne.layers.dnn'\n  at line 3\n```" in text
+    assert (
+        "```\nModuleNotFoundError: No module named 'lasagne.layers.dnn'\n  at line 3\n```" in text
+    )
 
 
 def test_passing_run():
-    report = RunReport(config_file="gradcheck.yml", models=[model("a", "pass"), model("b", "pass")], seconds=3)
+    report = RunReport(
+        config_file="gradcheck.yml", models=[model("a", "pass"), model("b", "pass")], seconds=3
+    )
     text = render_step_summary(report)
-    assert text.startswith("### ✅ gradcheck-ci: 2 model(s) checked, no unexpected gradient mismatch")
+    assert text.startswith(
+        "### ✅ gradcheck-ci: 2 model(s) checked, no unexpected gradient mismatch"
+    )
     assert "<details>" not in text and "left out" not in text
 
 
 def test_failing_run_headline():
     report = RunReport(config_file="gradcheck.yml", models=[model("a", "fail")])
-    assert render_step_summary(report).startswith("### ❌ gradcheck-ci: gradient mismatch in 1 model(s)")
+    assert render_step_summary(report).startswith(
+        "### ❌ gradcheck-ci: gradient mismatch in 1 model(s)"
+    )
 
 
 def test_omitted_annotations_are_mentioned():
-    assert "3 annotation(s) not shown" in render_step_summary(sample_report(), omitted_annotations=3)
+    assert "3 annotation(s) not shown" in render_step_summary(
+        sample_report(), omitted_annotations=3
+    )
     assert "annotation(s) not shown" not in render_step_summary(sample_report())
 
 
 def test_five_thousand_models_stay_under_budget():
     report = many_models(5000)
     text = render_step_summary(report, omitted_annotations=90)
-    # the work grows no faster than the number of models (five times the models, under twice five times the
-    # calls); a renderer that walks every model once per model would make some 25 times the calls
+    # the work grows no faster than the number of models (five times the models, under twice five
+    # times the calls); a renderer that walks every model once per model would make some 25 times
+    # the calls
     smaller = many_models(1000)
     work = calls_made(lambda: render_step_summary(report, omitted_annotations=90))
-    assert 0 < work < 2 * 5 * calls_made(lambda: render_step_summary(smaller, omitted_annotations=90))
+    assert (
+        0 < work < 2 * 5 * calls_made(lambda: render_step_summary(smaller, omitted_annotations=90))
+    )
     assert size(text) <= 200_000
     rows = table_rows(text)
     shown = {r.split(" | ")[1] for r in rows if r.startswith(("| ✅", "| ❌", "| 💥"))}
@@ -112,7 +145,9 @@ def test_small_budgets_drop_details_then_rows():
         text = render_step_summary(report, max_bytes=budget)
         assert size(text) <= budget
         assert text.startswith("### 💥 gradcheck-ci")
-    rows_only = render_step_summary(report, max_bytes=25_000)  # the table is ~18 kB, the details ~15 kB
+    rows_only = render_step_summary(
+        report, max_bytes=25_000
+    )  # the table is ~18 kB, the details ~15 kB
     assert "Details left out" in rows_only and "rows left out" not in rows_only
     assert "<details>" in rows_only  # as many details as fit
     assert "rows left out" in render_step_summary(report, max_bytes=10_000)
@@ -137,6 +172,7 @@ def test_hostile_text_is_escaped():
 def test_code_fence_survives_backticks():
     m = model("m", "error")
     from gradcheck_ci.core.results import ErrorInfo
+
     m.error = ErrorInfo("before\n````\n</details>\nafter", kind="crash")
     text = render_step_summary(RunReport(config_file="g.yml", models=[m]))
     assert "`````\nbefore\n````\n</details>\nafter\n`````" in text

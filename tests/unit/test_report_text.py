@@ -1,4 +1,5 @@
 """Terminal output: per-model block and the final verdict."""
+
 from __future__ import annotations
 
 from gradcheck_ci.core.results import RunReport
@@ -20,8 +21,19 @@ def test_failing_model_block():
     row = lines[2].split()
     # the sensitivity column shows "-": this hand-built tensor has none
     assert header[3:6] == ["measured", "abs", "err"]  # the errors are an element's (mode full)
-    assert row == ["RecurrentLayer#0.W_in_to_hid", "2x10", "fail", "element", "0.16", "0.99", "1e-06", "-", "[0,",
-                   "3]", "models/rnn.py:21"]
+    assert row == [
+        "RecurrentLayer#0.W_in_to_hid",
+        "2x10",
+        "fail",
+        "element",
+        "0.16",
+        "0.99",
+        "1e-06",
+        "-",
+        "[0,",
+        "3]",
+        "models/rnn.py:21",
+    ]
     assert "diagnosis truncated-bptt (confirmed) at models/rnn.py:21" in out
     assert "fix: use gradient_steps=-1" in out
 
@@ -42,9 +54,16 @@ def test_failure_without_diagnosis_says_so():
 
 def test_status_words():
     words = {m.name: render_model(m).split()[0] for m in sample_report().models}
-    assert words == {"good": "PASS", "seed-rnn-truncated": "FAIL", "no-cause": "FAIL", "known-bad": "XFAIL",
-                     "fixed-now": "XPASS", "broken-import": "ERROR", "timeout": "ERROR",
-                     "not-reached": "CANCELLED"}
+    assert words == {
+        "good": "PASS",
+        "seed-rnn-truncated": "FAIL",
+        "no-cause": "FAIL",
+        "known-bad": "XFAIL",
+        "fixed-now": "XPASS",
+        "broken-import": "ERROR",
+        "timeout": "ERROR",
+        "not-reached": "CANCELLED",
+    }
     assert "remove `expect: fail`" in render_model(by_name("fixed-now"))
 
 
@@ -65,12 +84,16 @@ def test_long_tables_show_failing_tensors_first():
 
 def test_summary_counts_and_exit():
     out = render_summary(sample_report())
-    assert out.splitlines()[0] == ("gradcheck-ci: 8 model(s): 2 pass, 2 fail, 1 expected-fail, 2 error, "
-                                   "1 cancelled in 12.5s (shard 1/2)")
+    assert out.splitlines()[0] == (
+        "gradcheck-ci: 8 model(s): 2 pass, 2 fail, 1 expected-fail, 2 error, "
+        "1 cancelled in 12.5s (shard 1/2)"
+    )
     assert "unexpected gradient mismatch: seed-rnn-truncated, no-cause" in out
     assert "expected to fail but now pass (remove `expect: fail`): fixed-now" in out
     assert out.splitlines()[-1] == "result: ERROR (exit 2)"
-    ok = RunReport(config_file="g.yml", models=[model("a", "pass"), model("b", "expected-fail", expect="fail")])
+    ok = RunReport(
+        config_file="g.yml", models=[model("a", "pass"), model("b", "expected-fail", expect="fail")]
+    )
     assert render_summary(ok).splitlines()[-1] == "result: PASS (exit 0)"
     bad = RunReport(config_file="g.yml", models=[model("a", "fail")])
     assert render_summary(bad).splitlines()[-1] == "result: FAIL (exit 1)"
@@ -84,19 +107,28 @@ def test_colour_only_when_asked():
 
 
 def test_config_errors():
-    assert render_config_errors(sample_report()) == "gradcheck.yml:3: config error: unknown key 'presicion'"
+    assert (
+        render_config_errors(sample_report())
+        == "gradcheck.yml:3: config error: unknown key 'presicion'"
+    )
     assert render_config_errors(RunReport(config_file="g.yml")) == ""
 
 
 def test_hostile_text_cannot_start_a_command():
     report = hostile_report()
-    out = "\n".join([render_summary(report), render_config_errors(report)]
-                    + [render_model(m) for m in report.models])
+    out = "\n".join(
+        [render_summary(report), render_config_errors(report)]
+        + [render_model(m) for m in report.models]
+    )
     assert "\r" not in out and "\x00" not in out and "\x1b" not in out
     for line in out.splitlines():
         assert not line.lstrip().startswith("::") and "##[" not in line
     assert "é漢字🙂" in out  # non-ASCII survives
-    assert render_model(report.models[0]).splitlines()[0].startswith("FAIL 100% ::error::pwn ::stop-commands::x")
+    assert (
+        render_model(report.models[0])
+        .splitlines()[0]
+        .startswith("FAIL 100% ::error::pwn ::stop-commands::x")
+    )
     assert HOSTILE  # imported for the record
 
 
@@ -104,20 +136,39 @@ def test_gradient_through_time_profile_is_one_line():
     from gradcheck_ci.core.results import ModelResult
     from gradcheck_ci.report.text import render_model
 
-    m = ModelResult(name="rnn", factory="m.py:f", status="fail", seed=0, precision="float64", mode="full",
-                    extra={"profiles": [{"summary": "RecurrentLayer#0: analytic gradient is zero before the "
-                                                    "last 1 of 10000 steps\n(numeric is not)"}]})
+    m = ModelResult(
+        name="rnn",
+        factory="m.py:f",
+        status="fail",
+        seed=0,
+        precision="float64",
+        mode="full",
+        extra={
+            "profiles": [
+                {
+                    "summary": "RecurrentLayer#0: analytic gradient is zero before the "
+                    "last 1 of 10000 steps\n(numeric is not)"
+                }
+            ]
+        },
+    )
     text = render_model(m)
     lines = [x for x in text.splitlines() if x.startswith("  profile: ")]
-    assert lines == ["  profile: RecurrentLayer#0: analytic gradient is zero before the last 1 of 10000 steps "
-                     "(numeric is not)"] or (len(lines) == 1 and "last 1 of 10000 steps" in lines[0])
+    assert lines == [
+        "  profile: RecurrentLayer#0: analytic gradient is zero before the last 1 of 10000 steps "
+        "(numeric is not)"
+    ] or (len(lines) == 1 and "last 1 of 10000 steps" in lines[0])
 
 
 def test_the_shapes_and_dtypes_a_model_was_checked_at():
     result = model("rnn", "pass", params=[param("RecurrentLayer#0.W_in_to_hid")])
-    result.data = {"shapes": {"InputLayer#0": [100, 55, 2], "mask": [100, 55]},
-                   "dtypes": {"InputLayer#0": "float32", "mask": "float64"}}
-    assert "\n  inputs: InputLayer#0 100x55x2 float32, mask 100x55 float64\n" in render_model(result)
+    result.data = {
+        "shapes": {"InputLayer#0": [100, 55, 2], "mask": [100, 55]},
+        "dtypes": {"InputLayer#0": "float32", "mask": "float64"},
+    }
+    assert "\n  inputs: InputLayer#0 100x55x2 float32, mask 100x55 float64\n" in render_model(
+        result
+    )
     result.data = {}
     assert "inputs:" not in render_model(result)
 
@@ -125,13 +176,26 @@ def test_the_shapes_and_dtypes_a_model_was_checked_at():
 def test_the_compile_line_says_what_compiling_cost_and_whether_the_function_cache_served_it():
     m = model("tagger", "pass", params=[param("lstm.W")])
     assert "compile" not in render_model(m)  # reports written before the function cache: no line
-    m.extra["compile"] = {"functions": 3, "seconds": 0.5, "cache": "hit", "hits": 3, "misses": 0, "stored": 0,
-                          "uncacheable": 0, "reason": ""}
+    m.extra["compile"] = {
+        "functions": 3,
+        "seconds": 0.5,
+        "cache": "hit",
+        "hits": 3,
+        "misses": 0,
+        "stored": 0,
+        "uncacheable": 0,
+        "reason": "",
+    }
     assert "  compile 0.5s: loaded from the function cache" in render_model(m).splitlines()
     m.extra["compile"].update(cache="miss", hits=0, misses=3, stored=3, reason="truncated entry")
     m.extra["diagnosis_compile"] = {"functions": 2, "seconds": 4.25, "cache": "partial", "hits": 1}
     line = next(x for x in render_model(m).splitlines() if x.startswith("  compile"))
-    assert line == ("  compile 0.5s: compiled, not in the function cache, truncated entry (kept for the next run); "
-                    "the diagnosis compiled 2 more in 4.2s (1 of 2 functions loaded from the function cache)")
-    m.extra["compile"].update(cache="uncacheable", reason="an op holds a function defined inside another")
+    assert line == (
+        "  compile 0.5s: compiled, not in the function cache, truncated entry (kept for the next "
+        "run); the diagnosis compiled 2 more in 4.2s (1 of 2 functions loaded from the function "
+        "cache)"
+    )
+    m.extra["compile"].update(
+        cache="uncacheable", reason="an op holds a function defined inside another"
+    )
     assert "the function cache cannot hold it (an op holds a function" in render_model(m)

@@ -1,5 +1,6 @@
-"""The run lifecycle of `check` (gradcheck_ci/commands/run.py): which models a run selects, and the interim reports
-written while it runs."""
+"""The run lifecycle of `check` (gradcheck_ci/commands/run.py): which models a run selects, and the
+interim reports written while it runs."""
+
 from __future__ import annotations
 
 import io
@@ -20,19 +21,29 @@ def test_select_models_by_glob_and_shard_and_names_of_invalid_entries():
     assert [s.name for s in run.select_models(specs, ["a-*", "c"], None)] == ["a-1", "a-2", "c"]
     assert [s.name for s in run.select_models(specs, [], (2, 2))] == ["a-2", "b-2"]
     assert run.select_models(specs, ["broken"], None, other_names=["broken"]) == []
-    with pytest.raises(cli.UsageError, match=r"--model zzz: no such model in the config \(models: a-1, a-2"):
+    with pytest.raises(
+        cli.UsageError, match=r"--model zzz: no such model in the config \(models: a-1, a-2"
+    ):
         run.select_models(specs, ["zzz"], None)
 
 
 def test_interim_reports_mark_pending_models_cancelled(tmp_path):
-    args = types.SimpleNamespace(json=str(tmp_path / "r.json"), junit=str(tmp_path / "j.xml"), sarif=None)
+    args = types.SimpleNamespace(
+        json=str(tmp_path / "r.json"), junit=str(tmp_path / "j.xml"), sarif=None
+    )
     report = RunReport(config_file="gradcheck.yml")
-    report.models.append(ModelResult(name="done", factory="f.py:f", status="pass", seed=0, precision="float64",
-                                     mode="full"))
+    report.models.append(
+        ModelResult(
+            name="done", factory="f.py:f", status="pass", seed=0, precision="float64", mode="full"
+        )
+    )
     run.ReportFiles(args).interim(report, [spec(name="later")], "gradcheck.yml")
     written = json.loads((tmp_path / "r.json").read_text())
     assert written["status"] == "error"
-    assert [(m["name"], m["status"]) for m in written["models"]] == [("done", "pass"), ("later", "cancelled")]
+    assert [(m["name"], m["status"]) for m in written["models"]] == [
+        ("done", "pass"),
+        ("later", "cancelled"),
+    ]
     assert "the run ended before this model" in written["models"][1]["error"]["message"]
     assert [m.name for m in report.models] == ["done"]  # the run's own report is untouched
     assert (tmp_path / "j.xml").read_text().startswith("<?xml")
@@ -45,8 +56,10 @@ def test_the_start_line_counts_invalid_and_unchanged_models_as_the_final_count_d
 
     stream = io.StringIO()
     Console(stream).start(2, "gradcheck.yml", not_run=1, skipped=3)
-    assert stream.getvalue() == ("gradcheck-ci: checking 2 of 6 model(s) from gradcheck.yml (1 not run: problems "
-                                 "in their entries; 3 skipped: unchanged)\n")
+    assert stream.getvalue() == (
+        "gradcheck-ci: checking 2 of 6 model(s) from gradcheck.yml (1 not run: problems "
+        "in their entries; 3 skipped: unchanged)\n"
+    )
     stream = io.StringIO()
     Console(stream).start(2, "gradcheck.yml")
     assert stream.getvalue() == "gradcheck-ci: checking 2 model(s) from gradcheck.yml\n"
@@ -54,8 +67,11 @@ def test_the_start_line_counts_invalid_and_unchanged_models_as_the_final_count_d
 
 def _passing_report() -> RunReport:
     report = RunReport(config_file="gradcheck.yml")
-    report.models.append(ModelResult(name="done", factory="f.py:f", status="pass", seed=0, precision="float64",
-                                     mode="full"))
+    report.models.append(
+        ModelResult(
+            name="done", factory="f.py:f", status="pass", seed=0, precision="float64", mode="full"
+        )
+    )
     return report
 
 
@@ -65,14 +81,21 @@ def test_a_report_on_a_full_device_ends_in_the_verdict_line_and_exit_2(tmp_path,
 
     args = types.SimpleNamespace(json=str(tmp_path / "r.json"), junit="/dev/full", sarif=None)
     stream = io.StringIO()
-    code = run._finish(_passing_report(), run.ReportFiles(args), Console(stream, ticking=False), 0.0)
+    code = run._finish(
+        _passing_report(), run.ReportFiles(args), Console(stream, ticking=False), 0.0
+    )
     assert code == 2
-    assert json.loads((tmp_path / "r.json").read_text())["models"][0]["status"] == "pass"  # the others are written
+    assert (
+        json.loads((tmp_path / "r.json").read_text())["models"][0]["status"] == "pass"
+    )  # the others are written
     lines = stream.getvalue().splitlines()
     assert "  report not written: --junit /dev/full: No space left on device" in lines
     assert lines[-1] == "result: ERROR (exit 2)"
-    assert capsys.readouterr().err == "gradcheck-ci: error: cannot write the report --junit /dev/full: No space left " \
-                                      "on device\n"
+    assert (
+        capsys.readouterr().err
+        == "gradcheck-ci: error: cannot write the report --junit /dev/full: No space left "
+        "on device\n"
+    )
 
 
 def test_interim_reports_leave_streams_for_the_end(tmp_path, capfd):
@@ -87,7 +110,9 @@ def test_a_path_that_cannot_be_a_report_still_stops_the_run_before_the_first_mod
         run.ReportFiles(args).interim(_passing_report(), [], "gradcheck.yml", first=True)
 
 
-def test_an_unusable_cache_directory_is_replaced_by_a_temporary_one_as_the_run_says(tmp_path, monkeypatch):
+def test_an_unusable_cache_directory_is_replaced_by_a_temporary_one_as_the_run_says(
+    tmp_path, monkeypatch
+):
     from gradcheck_ci.commands.console import Console
     from gradcheck_ci.platform import cachedir
 
@@ -99,11 +124,17 @@ def test_an_unusable_cache_directory_is_replaced_by_a_temporary_one_as_the_run_s
     stream = io.StringIO()
     temporary = run._prepare_cache(Console(stream, ticking=False))
     try:
-        assert temporary and os.environ[cachedir.CACHE_DIR_ENV] == temporary  # what the workers inherit
-        assert cachedir.theano_cache_dir().startswith(temporary) and os.path.isdir(cachedir.theano_cache_dir())
+        assert (
+            temporary and os.environ[cachedir.CACHE_DIR_ENV] == temporary
+        )  # what the workers inherit
+        assert cachedir.theano_cache_dir().startswith(temporary) and os.path.isdir(
+            cachedir.theano_cache_dir()
+        )
         assert not (tmp_path / "xdg").exists()
-        assert "checking with a temporary cache directory, deleted at the end (nothing compiled now is kept)" \
-               in stream.getvalue()
+        assert (
+            "checking with a temporary cache directory, deleted at the end (nothing compiled now "
+            "is kept)" in stream.getvalue()
+        )
     finally:
         if temporary:
             shutil.rmtree(temporary)

@@ -1,6 +1,7 @@
-"""The runner's account of a worker that died (gradcheck_ci/process/runner.py): timeout, crash, kill, exit and cancel
-described and pointed at the right line, the faulthandler dump read, the memory limit set; no worker is
-started here."""
+"""The runner's account of a worker that died (gradcheck_ci/process/runner.py): timeout, crash,
+kill, exit and cancel described and pointed at the right line, the faulthandler dump read, the
+memory limit set; no worker is started here."""
+
 from __future__ import annotations
 
 import signal
@@ -10,17 +11,29 @@ from tests.samples import spec
 
 
 def test_describe_timeout_points_at_the_timeout_line_and_names_where_it_was():
-    outcome = runner.Outcome(-9, True, False, "compiling loss and gradient",
-                             runner.StackSite("models/net.py", 12, "build"))
+    outcome = runner.Outcome(
+        -9,
+        True,
+        False,
+        "compiling loss and gradient",
+        runner.StackSite("models/net.py", 12, "build"),
+    )
     error = outcome.describe(spec(timeout=3.0), "gradcheck.yml")
     assert (error.file, error.line, error.kind) == ("gradcheck.yml", 5, "timeout")
-    assert error.message.startswith("timed out after 3 s while compiling loss and gradient; "
-                                    "it was in build() at models/net.py:12")
+    assert error.message.startswith(
+        "timed out after 3 s while compiling loss and gradient; "
+        "it was in build() at models/net.py:12"
+    )
 
 
 def test_describe_a_segfault_points_at_the_users_line():
-    outcome = runner.Outcome(-signal.SIGSEGV, False, False, "importing theano and the model factory",
-                             runner.StackSite("models/net.py", 9, "build"))
+    outcome = runner.Outcome(
+        -signal.SIGSEGV,
+        False,
+        False,
+        "importing theano and the model factory",
+        runner.StackSite("models/net.py", 9, "build"),
+    )
     error = outcome.describe(spec(), "gradcheck.yml")
     assert (error.file, error.line, error.kind) == ("models/net.py", 9, "crash")
     assert "segmentation fault (SIGSEGV)" in error.message
@@ -30,17 +43,22 @@ def test_describe_kill_exit_cancel_and_unknown_signals():
     s = spec(memory=600)
     killed = runner.Outcome(-signal.SIGKILL, False, False, "probing W").describe(s, "gradcheck.yml")
     assert (killed.line, killed.kind) == (3, "killed")  # the model's entry, not its `memory` line
-    assert killed.message == ("the worker was killed by SIGKILL from outside gradcheck-ci while probing W (its memory "
-                              "is unknown; its own limit, 600 MiB, would have raised MemoryError, not SIGKILL)")
+    assert killed.message == (
+        "the worker was killed by SIGKILL from outside gradcheck-ci while probing W (its memory "
+        "is unknown; its own limit, 600 MiB, would have raised MemoryError, not SIGKILL)"
+    )
     exited = runner.Outcome(3, False, False, "probing W").describe(s, "gradcheck.yml")
-    assert (exited.file, exited.line) == ("gradcheck.yml", 3) and "exited with code 3" in exited.message
+    assert (exited.file, exited.line) == (
+        "gradcheck.yml",
+        3,
+    ) and "exited with code 3" in exited.message
     cancelled = runner.Outcome(-9, False, True, "probing W").describe(s, "gradcheck.yml")
     assert cancelled.kind == "cancelled" and cancelled.message == "cancelled while probing W"
     odd = runner.Outcome(-63, False, False, "probing W").describe(s, "gradcheck.yml")
     assert "signal 63" in odd.message
 
 
-FAULT_DUMP = '''Stack (most recent call first):
+FAULT_DUMP = """Stack (most recent call first):
   File "{lib}/theano/compile/function_module.py", line 903 in __call__
   File "{root}/models/old.py", line 3 in build
 Fatal Python error: Segmentation fault
@@ -52,7 +70,7 @@ Current thread 0x00007f3a (most recent call first):
   File "{root}/models/helpers.py", line 2 in outer
 
 Extension modules: numpy.core._multiarray_umath (total: 1)
-'''
+"""
 
 
 def test_read_stack_takes_the_last_dump_and_its_innermost_user_frame(tmp_path):
@@ -60,10 +78,15 @@ def test_read_stack_takes_the_last_dump_and_its_innermost_user_frame(tmp_path):
     for name in ("net.py", "helpers.py"):
         (tmp_path / "models" / name).write_text("def build():\n    pass\n")
     path = tmp_path / "result.json.stack"
-    path.write_text(FAULT_DUMP.format(root=tmp_path, lib="/usr/lib/python3.11/site-packages", pkg="/src"))
+    path.write_text(
+        FAULT_DUMP.format(root=tmp_path, lib="/usr/lib/python3.11/site-packages", pkg="/src")
+    )
     site = runner.read_stack(str(path), str(tmp_path))
     assert (site.file, site.line, site.function) == ("models/net.py", 9, "build")
-    path.write_text('Stack (most recent call first):\n  File "/usr/lib/python3.11/threading.py", line 1 in run\n')
+    path.write_text(
+        'Stack (most recent call first):\n  File "/usr/lib/python3.11/threading.py", line 1 in '
+        "run\n"
+    )
     assert runner.read_stack(str(path), str(tmp_path)) is None
     assert runner.read_stack(str(tmp_path / "missing"), str(tmp_path)) is None
 
@@ -77,12 +100,15 @@ def test_the_memory_limit_never_exceeds_an_existing_hard_limit(monkeypatch):
 
 
 def test_read_stack_never_names_a_frame_that_is_no_file_of_the_users(tmp_path):
-    """A worker stopped while Python's own frozen code ran: "<frozen runpy>" joined to the root looked inside it."""
+    """A worker stopped while Python's own frozen code ran: "<frozen runpy>" joined to the root
+    looked inside it."""
     path = tmp_path / "result.json.stack"
-    path.write_text('Stack (most recent call first):\n'
-                    '  File "<frozen runpy>", line 88 in _run_code\n'
-                    '  File "models/gone.py", line 3 in build\n'
-                    '  File "<string>", line 1 in <module>\n')
+    path.write_text(
+        "Stack (most recent call first):\n"
+        '  File "<frozen runpy>", line 88 in _run_code\n'
+        '  File "models/gone.py", line 3 in build\n'
+        '  File "<string>", line 1 in <module>\n'
+    )
     assert runner.read_stack(str(path), str(tmp_path)) is None
 
 
@@ -90,12 +116,20 @@ def test_a_kill_from_outside_says_the_memory_at_the_time_and_the_limit():
     from gradcheck_ci.process.memory import MemorySample
 
     s = spec(memory=600)
-    roomy = runner.Outcome(-signal.SIGKILL, False, False, "probing W", memory=MemorySample(0.3, 120, 410, 5000, 8000))
+    roomy = runner.Outcome(
+        -signal.SIGKILL, False, False, "probing W", memory=MemorySample(0.3, 120, 410, 5000, 8000)
+    )
     error = roomy.describe(s, "gradcheck.yml")
     assert (error.file, error.line, error.kind) == ("gradcheck.yml", 3, "killed")
-    assert error.message == ("the worker was killed by SIGKILL from outside gradcheck-ci while probing W, 0.3 s after "
-                             "it started: it used 120 MiB (410 MiB of address space, below its limit of 600 MiB, the "
-                             "model's `memory`); the machine had 5000 MiB available: the machine's out-of-memory "
-                             "killer, a CI runner or a person")
-    short = runner.Outcome(-signal.SIGKILL, False, False, "probing W", memory=MemorySample(9.5, 500, 590, 100, 8000))
-    assert short.describe(s, "gradcheck.yml").message.endswith("most likely the machine's out-of-memory killer")
+    assert error.message == (
+        "the worker was killed by SIGKILL from outside gradcheck-ci while probing W, 0.3 s after "
+        "it started: it used 120 MiB (410 MiB of address space, below its limit of 600 MiB, the "
+        "model's `memory`); the machine had 5000 MiB available: the machine's out-of-memory "
+        "killer, a CI runner or a person"
+    )
+    short = runner.Outcome(
+        -signal.SIGKILL, False, False, "probing W", memory=MemorySample(9.5, 500, 590, 100, 8000)
+    )
+    assert short.describe(s, "gradcheck.yml").message.endswith(
+        "most likely the machine's out-of-memory killer"
+    )

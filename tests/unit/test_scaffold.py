@@ -1,5 +1,6 @@
-"""The gradcheck.yml `init` writes: valid YAML that reads back as written, one entry per factory that built,
-every left-out candidate in a comment that cannot break out of it."""
+"""The gradcheck.yml `init` writes: valid YAML that reads back as written, one entry per factory
+that built, every left-out candidate in a comment that cannot break out of it."""
+
 from __future__ import annotations
 
 import pytest
@@ -12,28 +13,82 @@ from gradcheck_ci.init.trial import Trial
 
 
 def candidate(file="models/rnn.py", function="build_model", **kwargs) -> Candidate:
-    return Candidate(file=file, function=function, line=kwargs.pop("line", 12), returns="layer",
-                     signature=kwargs.pop("signature", "gradient_steps=-1"), **kwargs)
+    return Candidate(
+        file=file,
+        function=function,
+        line=kwargs.pop("line", 12),
+        returns="layer",
+        signature=kwargs.pop("signature", "gradient_steps=-1"),
+        **kwargs,
+    )
 
 
 def built(c: Candidate, data=None) -> Trial:
-    return Trial(c, built=True, data=data or {"sequences": 4, "steps": 20, "classes": 2},
-                 inputs=[{"label": "InputLayer#0", "shape": [None, None, 2], "kind": "sequence", "dtype": "float64"}],
-                 output={"label": "RecurrentLayer#0", "class": "RecurrentLayer", "shape": [80, 2],
-                         "nonlinearity": "softmax"}, loss="categorical_crossentropy", tensors=3, parameters=10,
-                 recurrent=["RecurrentLayer#0"])
+    return Trial(
+        c,
+        built=True,
+        data=data or {"sequences": 4, "steps": 20, "classes": 2},
+        inputs=[
+            {
+                "label": "InputLayer#0",
+                "shape": [None, None, 2],
+                "kind": "sequence",
+                "dtype": "float64",
+            }
+        ],
+        output={
+            "label": "RecurrentLayer#0",
+            "class": "RecurrentLayer",
+            "shape": [80, 2],
+            "nonlinearity": "softmax",
+        },
+        loss="categorical_crossentropy",
+        tensors=3,
+        parameters=10,
+        recurrent=["RecurrentLayer#0"],
+    )
 
 
-@pytest.mark.parametrize("value", ["models/rnn.py:build", "null", "yes", "No", "~", "a: b", "x #y", "1.0", "'q'",
-                                   "-1", "", "ends:", "{x}", "tab\there", "é漢字", True, False, None, 3, -1.5, 0])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "models/rnn.py:build",
+        "null",
+        "yes",
+        "No",
+        "~",
+        "a: b",
+        "x #y",
+        "1.0",
+        "'q'",
+        "-1",
+        "",
+        "ends:",
+        "{x}",
+        "tab\there",
+        "é漢字",
+        True,
+        False,
+        None,
+        3,
+        -1.5,
+        0,
+    ],
+)
 def test_scalars_read_back_as_written(value):
     assert yaml.safe_load(f"k: {yaml_scalar(value)}") == {"k": value}
 
 
 def test_names_are_unique_and_valid():
-    names = model_names([candidate("a/nets.py", "build"), candidate("b/nets.py", "build"),
-                         candidate("c.py", "build_rnn"), candidate("d.py", "build_rnn"),
-                         candidate("x y.py", "only")])
+    names = model_names(
+        [
+            candidate("a/nets.py", "build"),
+            candidate("b/nets.py", "build"),
+            candidate("c.py", "build_rnn"),
+            candidate("d.py", "build_rnn"),
+            candidate("x y.py", "only"),
+        ]
+    )
     assert names == ["a.nets.build", "b.nets.build", "c.build_rnn", "d.build_rnn", "only"]
 
 
@@ -41,22 +96,45 @@ def test_the_file_reads_back_with_an_entry_per_built_factory(tmp_path):
     rnn = candidate(literal_defaults={"gradient_steps": -1, "name": "no"})
     mlp = candidate("models/mlp.py", "build_mlp", signature="input_var=None")
     hostile = "boom\n  - name: injected\n    factory: x.py:y\u2028# and more"
-    left = [Trial(candidate("models/blocks.py", "build_bilstm"), reason="takes the layers it builds on (incoming)"),
-            Trial(candidate("models/bad.py", "build"), reason=hostile)]
-    passed = [Passed("scripts/old.py", 7, "scripts/old.py", "does not parse as Python 3"),
-              Passed("train.py", 40, "main()", "builds layers but returns none of them")]
+    left = [
+        Trial(
+            candidate("models/blocks.py", "build_bilstm"),
+            reason="takes the layers it builds on (incoming)",
+        ),
+        Trial(candidate("models/bad.py", "build"), reason=hostile),
+    ]
+    passed = [
+        Passed("scripts/old.py", 7, "scripts/old.py", "does not parse as Python 3"),
+        Passed("train.py", 40, "main()", "builds layers but returns none of them"),
+    ]
     text = compose([built(rnn), built(mlp, {"sequences": 4, "classes": 10})], left, passed, "0.1.0")
     data = yaml.safe_load(text)
-    assert data == {"version": 1, "defaults": {"seed": 0, "precision": "float64"}, "models": [
-        {"name": "build_model", "factory": "models/rnn.py:build_model",
-         "data": {"sequences": 4, "steps": 20, "classes": 2}},
-        {"name": "build_mlp", "factory": "models/mlp.py:build_mlp", "data": {"sequences": 4, "classes": 10}}]}
+    assert data == {
+        "version": 1,
+        "defaults": {"seed": 0, "precision": "float64"},
+        "models": [
+            {
+                "name": "build_model",
+                "factory": "models/rnn.py:build_model",
+                "data": {"sequences": 4, "steps": 20, "classes": 2},
+            },
+            {
+                "name": "build_mlp",
+                "factory": "models/mlp.py:build_mlp",
+                "data": {"sequences": 4, "classes": 10},
+            },
+        ],
+    }
     assert "    # kwargs: {gradient_steps: -1, name: 'no'}\n" in text
-    assert "# - models/blocks.py:12 build_bilstm(): takes the layers it builds on (incoming)\n" in text
+    assert (
+        "# - models/blocks.py:12 build_bilstm(): takes the layers it builds on (incoming)\n" in text
+    )
     assert "# - scripts/old.py:7: does not parse as Python 3\n" in text
     assert "# - train.py:40 main(): builds layers but returns none of them\n" in text
-    assert "injected" in text and all(line.startswith(("#", " ", "version", "defaults", "models")) or not line
-                                      for line in text.splitlines())
+    assert "injected" in text and all(
+        line.startswith(("#", " ", "version", "defaults", "models")) or not line
+        for line in text.splitlines()
+    )
     for line in text.splitlines():
         assert len(line) <= 120, line
     (tmp_path / "models").mkdir()
@@ -71,12 +149,16 @@ def test_the_file_reads_back_with_an_entry_per_built_factory(tmp_path):
 def test_uncommenting_the_defaults_line_gives_a_valid_kwargs_entry():
     rnn = candidate(literal_defaults={"gradient_steps": -1, "masked": False, "mode": "sum"})
     text = compose([built(rnn)], [], [], "0.1.0").replace("    # kwargs:", "    kwargs:")
-    assert yaml.safe_load(text)["models"][0]["kwargs"] == {"gradient_steps": -1, "masked": False, "mode": "sum"}
+    assert yaml.safe_load(text)["models"][0]["kwargs"] == {
+        "gradient_steps": -1,
+        "masked": False,
+        "mode": "sum",
+    }
 
 
 def test_a_factory_built_on_lasagne_master_goes_straight_there(tmp_path):
-    """A trial that built only on master (its code uses a master API) gets `lasagne: master`, with what it used
-    in a comment; the rest stay on the default (auto)."""
+    """A trial that built only on master (its code uses a master API) gets `lasagne: master`, with
+    what it used in a comment; the rest stay on the default (auto)."""
     gan = built(candidate("models/dcgan.py", "build_generator", signature="noise_var=None"))
     gan.lasagne, gan.master_api = "master", "lasagne.layers.TransposedConv2DLayer"
     text = compose([gan, built(candidate())], [], [], "0.1.0")

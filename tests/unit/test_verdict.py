@@ -1,4 +1,5 @@
 """The verdict's checks that need no model (gradcheck_ci/engine/verdict.py)."""
+
 from __future__ import annotations
 
 import pytest
@@ -12,7 +13,10 @@ def test_a_non_finite_loss_without_a_model_points_at_the_config():
     verdict.require_finite_loss(1.5, spec(), "gradcheck.yml")
     with pytest.raises(ModelLoadError) as caught:
         verdict.require_finite_loss(float("nan"), spec(key_lines={"loss": 9}), "gradcheck.yml")
-    assert caught.value.kind == "nan-or-inf" and (caught.value.file, caught.value.line) == ("gradcheck.yml", 9)
+    assert caught.value.kind == "nan-or-inf" and (caught.value.file, caught.value.line) == (
+        "gradcheck.yml",
+        9,
+    )
     assert "the loss of 'net' is nan on the synthetic data (seed 0)" in caught.value.message
 
 
@@ -21,42 +25,69 @@ def _with_sensitivities(precision: str, **sensitivities: float | None):
 
     from tests.samples import model, param
 
-    params = [replace(param(name, file="models/net.py", line=10 + k), sensitivity=value)
-              for k, (name, value) in enumerate(sensitivities.items())]
+    params = [
+        replace(param(name, file="models/net.py", line=10 + k), sensitivity=value)
+        for k, (name, value) in enumerate(sensitivities.items())
+    ]
     result = model("net", "pass", params=params)
     result.precision = precision
     return result
 
 
 def test_a_sensitivity_far_short_of_the_aim_is_a_notice_at_the_worst_tensor_with_what_would_help():
-    # Used to carry no note at all: 6.99e-3 against the aim of 1e-5 read like any other number in the table.
-    result = _with_sensitivities("float64", **{"DenseLayer#0.W": 2e-6, "Embed#0.W": 6.99e-3,
-                                               "DenseLayer#1.W": 2.55e6, "DenseLayer#1.b": None})
+    # Used to carry no note at all: 6.99e-3 against the aim of 1e-5 read like any other number in
+    # the table.
+    result = _with_sensitivities(
+        "float64",
+        **{
+            "DenseLayer#0.W": 2e-6,
+            "Embed#0.W": 6.99e-3,
+            "DenseLayer#1.W": 2.55e6,
+            "DenseLayer#1.b": None,
+        },
+    )
     notice = verdict.sensitivity_notice(result)
     assert notice is not None and notice.code == "sensitivity-short"
-    assert (notice.file, notice.line) == ("models/net.py", 12)  # DenseLayer#1.W: the furthest from the aim
-    assert notice.message.startswith("sensitivity far short of the aim (1e-05 in float64): DenseLayer#1.W "
-                                     "2.55e+06, Embed#0.W 0.00699; a relative gradient error smaller than that")
+    assert (notice.file, notice.line) == (
+        "models/net.py",
+        12,
+    )  # DenseLayer#1.W: the furthest from the aim
+    assert notice.message.startswith(
+        "sensitivity far short of the aim (1e-05 in float64): DenseLayer#1.W "
+        "2.55e+06, Embed#0.W 0.00699; a relative gradient error smaller than that"
+    )
     assert "DenseLayer#0.W" not in notice.message  # within the aim
     assert "`data:` sizes" in notice.message and "another `seed`" in notice.message
 
 
 def test_a_sensitivity_near_the_aim_or_a_failing_tensor_gets_no_notice():
-    assert verdict.sensitivity_notice(_with_sensitivities("float64", **{"A#0.W": 9e-5, "B#0.W": 1e-5})) is None
-    assert verdict.sensitivity_notice(_with_sensitivities("float32", **{"A#0.W": 5e-2})) is None  # aim 1e-2
+    assert (
+        verdict.sensitivity_notice(_with_sensitivities("float64", **{"A#0.W": 9e-5, "B#0.W": 1e-5}))
+        is None
+    )
+    assert (
+        verdict.sensitivity_notice(_with_sensitivities("float32", **{"A#0.W": 5e-2})) is None
+    )  # aim 1e-2
     failing = _with_sensitivities("float64", **{"A#0.W": 1.0})
     failing.params[0].status = "fail"
     assert verdict.sensitivity_notice(failing) is None
 
 
 def test_the_progress_line_names_the_same_worst_tensor_as_every_report():
-    # Used to rank by relative error while the table, HTML, JUnit and annotations rank by error / tolerance.
+    # Used to rank by relative error while the table, HTML, JUnit and annotations rank by error /
+    # tolerance.
     from gradcheck_ci.report.common import worst_param
     from tests.samples import model, param
 
-    far_over = param("Dense#0.W", "fail", abs_err=1e-3, rel=0.02, tol=1e-9, file="models/net.py", line=4)
-    large_rel = param("Dense#1.b", "fail", abs_err=1e-7, rel=0.9, tol=1e-8, file="models/net.py", line=5)
+    far_over = param(
+        "Dense#0.W", "fail", abs_err=1e-3, rel=0.02, tol=1e-9, file="models/net.py", line=4
+    )
+    large_rel = param(
+        "Dense#1.b", "fail", abs_err=1e-7, rel=0.9, tol=1e-8, file="models/net.py", line=5
+    )
     result = model("net", "fail", params=[large_rel, far_over])
     assert worst_param(result) is far_over
-    assert verdict.checked_line(result) == ("checked: FAIL, 2 of 2 tensors disagree (worst: Dense#0.W at "
-                                            "models/net.py:4); diagnosing why")
+    assert verdict.checked_line(result) == (
+        "checked: FAIL, 2 of 2 tensors disagree (worst: Dense#0.W at "
+        "models/net.py:4); diagnosing why"
+    )
