@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..core.results import ParamResult
+from ..core.results import Diagnosis, ParamResult
 from ..engine import check, evaluation
 from .session import Session, attributes, fmt, names, param_evidence, verb
 
@@ -191,3 +191,21 @@ class Suspect:
     decisive: bool = False
     # set when it provably cannot change this check (truncation longer than the sequence)
     no_effect: str = ""
+
+
+def confirmed_diagnosis(
+    session: Session, suspect: Suspect, outcome: Outcome | None, message: str, fix: str
+) -> Diagnosis:
+    """A suspect's diagnosis at its layer: what the graph showed, with the ablation's evidence and
+    verdict when it ran (confirmed None when it did not)."""
+    evidence = dict(suspect.facts)
+    if outcome is not None:
+        evidence.update(outcome.evidence(session))
+    return session.diagnosis(
+        suspect.code,
+        message,
+        fix,
+        session.layer_fields(suspect.layer, suspect.label),
+        outcome.confirmed if outcome is not None else None,
+        evidence,
+    )

@@ -25,7 +25,7 @@ from ..core.causes import BY_CODE
 from ..core.results import Diagnosis
 from ..platform import lasagne_stacks
 from ..usercode.trace import creation_site
-from .ablation import Outcome, Suspect, verdict_sentence
+from .ablation import Outcome, Suspect, confirmed_diagnosis, verdict_sentence
 from .bypass import without
 from .session import Session
 
@@ -130,14 +130,4 @@ def describe(session: Session, suspect: Suspect, outcome: Outcome | None) -> Dia
     message += verdict_sentence(session, outcome, suspect.change)
     if session.spec.expect == "fail" and not zero:
         fix = f"expected (`expect: fail`); to check the true gradient instead, {off}"
-    evidence = dict(suspect.facts)
-    if outcome is not None:
-        evidence.update(outcome.evidence(session))
-    return session.diagnosis(
-        CODE,
-        message,
-        fix,
-        session.layer_fields(suspect.layer, suspect.label),
-        outcome.confirmed if outcome is not None else None,
-        evidence,
-    )
+    return confirmed_diagnosis(session, suspect, outcome, message, fix)

@@ -18,7 +18,7 @@ from typing import Any
 from ..core.causes import BY_CODE
 from ..core.results import Diagnosis
 from ..usercode.trace import creation_site
-from .ablation import Outcome, Suspect, verdict_sentence
+from .ablation import Outcome, Suspect, confirmed_diagnosis, verdict_sentence
 from .bypass import GRADIENT_ONLY, STOPS, without
 from .session import Session, names, verb
 from .suspects import upstream
@@ -88,14 +88,4 @@ def describe(session: Session, suspect: Suspect, outcome: Outcome | None) -> Dia
     fix = FIX
     if session.spec.expect == "fail":
         fix = f"expected (`expect: fail`); to check the true gradient instead, remove the {calls}"
-    evidence = dict(suspect.facts)
-    if outcome is not None:
-        evidence.update(outcome.evidence(session))
-    return session.diagnosis(
-        CODE,
-        message,
-        fix,
-        session.layer_fields(suspect.layer, suspect.label),
-        outcome.confirmed if outcome is not None else None,
-        evidence,
-    )
+    return confirmed_diagnosis(session, suspect, outcome, message, fix)

@@ -18,7 +18,7 @@ from typing import Any
 
 from ..core.causes import BY_CODE
 from ..core.results import Diagnosis
-from .ablation import Outcome, Suspect, verdict_sentence
+from .ablation import Outcome, Suspect, confirmed_diagnosis, verdict_sentence
 from .graph import compiled_scans, untruncated
 from .session import Session
 
@@ -120,14 +120,4 @@ def describe(session: Session, suspect: Suspect, outcome: Outcome | None) -> Dia
     message += verdict_sentence(session, outcome, suspect.change)
     if session.spec.expect == "fail":
         fix = f"expected (`expect: fail`); to check the full gradient instead, set {suspect.change}"
-    evidence = dict(suspect.facts)
-    if outcome is not None:
-        evidence.update(outcome.evidence(session))
-    return session.diagnosis(
-        CODE,
-        message,
-        fix,
-        session.layer_fields(suspect.layer, suspect.label),
-        outcome.confirmed if outcome is not None else None,
-        evidence,
-    )
+    return confirmed_diagnosis(session, suspect, outcome, message, fix)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import collections
 import os
 import shutil
-import signal
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import pytest
 from tests import FIXTURES, REPO
 from tests.harness import run_cli
 from tests.integration.test_isolation import still_running
+from tests.integration.test_worker_faults import end_sleepers
 
 CORPUS = FIXTURES / "misbehaving"
 
@@ -126,17 +126,6 @@ def run_campaign(cases: list[Case], tmp_path: Path) -> tuple[collections.Counter
         f"{dict(failures) or 'none'}"
     )
     return failures, said
-
-
-def end_sleepers(started: dict[str, int]) -> None:
-    """What a failed case left running: only the corpus's own `sleep 613`s, checked by their command
-    line."""
-    for pid in started.values():
-        try:
-            if Path(f"/proc/{pid}/cmdline").read_bytes() == b"sleep\x00613\x00":
-                os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
 
 
 def test_the_corpus_and_the_table_agree():
