@@ -22,6 +22,7 @@ import numpy as np
 
 from ..core.causes import BY_CODE
 from ..core.results import Diagnosis
+from ..engine.verdict import first_non_finite, non_finite_kind
 from .session import Session, fmt, names
 
 CODE = "nan-or-inf"
@@ -29,13 +30,13 @@ FIX = BY_CODE[CODE].fix
 
 
 def _kind(values: np.ndarray) -> str:
-    return "NaN" if np.isnan(values).any() else "infinite"
+    return "NaN" if non_finite_kind(values) == "NaN" else "infinite"
 
 
 def _position(array: np.ndarray, extra: str = "") -> tuple[list[int], str]:
     """The first non-finite index, in words: 'index [0, 2] (sequence 0, step 2, <extra>)'."""
-    bad = np.argwhere(~np.isfinite(array))
-    index = [int(i) for i in bad[0]] if bad.size else []
+    found = first_non_finite([array])
+    index = found[1] if found is not None else []
     notes = []
     if len(index) >= 2 and array.ndim == 3:
         notes.append(f"sequence {index[0]}, step {index[1]}")
@@ -73,11 +74,10 @@ def for_loss(session: Session) -> list[Diagnosis]:
     loss = session.result.loss_value
     inst = session.instrumented
     ev = inst.at_base
-    for k, layer in enumerate(inst.layers):
-        out = ev.outputs[k]
-        if np.all(np.isfinite(out)):
-            continue
-        label = inst.labels[k]
+    found = first_non_finite(ev.outputs[k] for k in range(len(inst.layers)))
+    if found is not None:
+        k = found[0]
+        layer, out, label = inst.layers[k], ev.outputs[k], inst.labels[k]
         index, _ = _position(out)
         value = _input_value(session, layer, index)
         _, where = _position(
@@ -154,11 +154,13 @@ def for_gradients(session: Session, indices: list[int]) -> list[Diagnosis]:
     }
     kind = "NaN" if "NaN" in kinds else "infinite"
     evidence: dict[str, Any] = {"tensors": ids, "loss": session.result.loss_value}
-    for k in reversed(range(len(inst.layers))):
-        grad = ev.grads[k]
-        if np.all(np.isfinite(grad)):
-            continue
-        layer, label = inst.layers[k], inst.labels[k]
+    # walking back from the output: the last layer (in forward order) whose output gradient is not
+    # finite
+    backwards = list(reversed(range(len(inst.layers))))
+    found = first_non_finite(ev.grads[k] for k in backwards)
+    if found is not None:
+        k = backwards[found[0]]
+        grad, layer, label = ev.grads[k], inst.layers[k], inst.labels[k]
         index, where = _position(grad)
         evidence.update({"tensor": f"dLoss/d(output of {label})", "index": index})
         consumers = structure.consumers(layer)

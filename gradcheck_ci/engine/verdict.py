@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -67,34 +68,48 @@ def locate_non_finite(
     import lasagne
     import theano
 
-    for info in model.all_params:
-        value = np.asarray(info.variable.get_value())
-        if not np.all(np.isfinite(value)):
-            return (
-                f"parameter {info.id} holds {_first_bad(value)} before any step (check its "
-                f"initialiser)",
-                info.site,
-            )
+    found = first_non_finite(np.asarray(info.variable.get_value()) for info in model.all_params)
+    if found is not None:
+        info = model.all_params[found[0]]
+        return (
+            f"parameter {info.id} holds {non_finite_kind(info.variable.get_value())} before any "
+            f"step (check its initialiser)",
+            info.site,
+        )
     layers = [layer for layer in model.layers if not isinstance(layer, lasagne.layers.InputLayer)]
     if not layers:
         return None
-    outputs = lasagne.layers.get_output(layers, deterministic=True)
+    symbolic = lasagne.layers.get_output(layers, deterministic=True)
     fn = theano.function(
-        [info.layer.input_var for info in model.inputs], outputs, on_unused_input="ignore"
+        [info.layer.input_var for info in model.inputs], symbolic, on_unused_input="ignore"
     )
-    for layer, value in zip(layers, fn(*data[: len(model.inputs)]), strict=True):
-        value = np.asarray(value)
+    outputs = [np.asarray(value) for value in fn(*data[: len(model.inputs)])]
+    found = first_non_finite(outputs)
+    if found is None:
+        return None
+    layer = layers[found[0]]
+    return (
+        f"the output of {model.label(layer)} is the first to hold "
+        f"{non_finite_kind(outputs[found[0]])} (its inputs are finite)",
+        model.site(layer),
+    )
+
+
+def first_non_finite(arrays: Iterable[np.ndarray]) -> tuple[int, list[int]] | None:
+    """The first of `arrays` (in their order) that holds NaN or Inf, and the index of its first such
+    element: where a non-finite loss or gradient starts, for the loss's error message here and for
+    the nan-or-inf diagnosis. None when every array is finite."""
+    for k, array in enumerate(arrays):
+        value = np.asarray(array)
         if value.dtype.kind in "fc" and not np.all(np.isfinite(value)):
-            return (
-                f"the output of {model.label(layer)} is the first to hold {_first_bad(value)} "
-                "(its inputs are finite)",
-                model.site(layer),
-            )
+            bad = np.argwhere(~np.isfinite(value))
+            return k, [int(i) for i in bad[0]] if bad.size else []
     return None
 
 
-def _first_bad(value: np.ndarray) -> str:
-    flat = value.reshape(-1)
+def non_finite_kind(value: np.ndarray) -> str:
+    """'NaN' when the array holds a NaN, else 'Inf' when it holds +Inf, else '-Inf'."""
+    flat = np.asarray(value).reshape(-1)
     bad = flat[~np.isfinite(flat)]
     return "NaN" if np.isnan(bad).any() else ("Inf" if (bad > 0).any() else "-Inf")
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pytest
 
 from gradcheck_ci.core.errors import ModelLoadError
@@ -18,6 +21,19 @@ def test_a_non_finite_loss_without_a_model_points_at_the_config():
         9,
     )
     assert "the loss of 'net' is nan on the synthetic data (seed 0)" in caught.value.message
+
+
+def test_one_locator_names_the_first_non_finite_array_and_its_first_bad_element():
+    # the error message (locate_non_finite) and the nan-or-inf diagnosis both read it
+    arrays = [np.ones(3), np.arange(4), np.array([[1.0, -math.inf], [math.nan, 0.0]]), [math.nan]]
+    assert verdict.first_non_finite(arrays) == (2, [0, 1])
+    assert verdict.first_non_finite(reversed(arrays)) == (0, [0])
+    assert verdict.first_non_finite([np.ones(2), np.arange(3)]) is None
+    assert verdict.first_non_finite([np.float64(math.inf)]) == (0, [])
+    assert [
+        verdict.non_finite_kind(np.array(v))
+        for v in ([1, math.nan, math.inf], [-math.inf, math.inf], [-math.inf])
+    ] == ["NaN", "Inf", "-Inf"]
 
 
 def _with_sensitivities(precision: str, **sensitivities: float | None):
