@@ -4,7 +4,7 @@
 with central differences of the loss when L's output is moved along a random Gaussian direction,
 which exercises exactly the layers above L. The first L that disagrees has a consumer whose backward
 pass is wrong (everything above that consumer agreed); if L is the output layer, it is the loss's
-own gradient. The comparison is the engine's (numeric.probe: a disagreement must be confirmed at a
+own gradient. The comparison is the engine's (line.probe: a disagreement must be confirmed at a
 smooth line, and a line that cannot judge is tried again with shorter steps), so a layer check fails
 only where the check would.
 
@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ..engine import numeric
+from ..engine import line, numeric
 from ..engine.precision import of
 from .session import Session
 
@@ -29,12 +29,12 @@ from .session import Session
 class LayerCheck:
     index: int  # into Instrumented.layers
     label: str
-    comparison: numeric.Judgement
+    comparison: line.Judgement
 
     @property
     def passed(self) -> bool:
         """Not a confirmed disagreement (a line that could not judge does not blame the layer)."""
-        return self.comparison.verdict != numeric.FAIL
+        return self.comparison.verdict != line.FAIL
 
     def to_json(self) -> dict[str, Any]:
         c = self.comparison
@@ -52,15 +52,13 @@ class LayerCheck:
 LAYER_RETRY_STEPS = (1.0, 0.25, 1.0 / 16.0)  # a fresh direction at each, until a line judges
 
 
-def output_check(
-    session: Session, k: int, direction: np.ndarray | None = None
-) -> numeric.Judgement:
+def output_check(session: Session, k: int, direction: np.ndarray | None = None) -> line.Judgement:
     """dLoss/d(output of instrumented layer k) along a direction, against finite differences (on the
     localising function: confirmed causes switched off)."""
     inst = session.localising
     base = inst.at_base
     grad, out = base.grads[k], base.outputs[k]
-    judgement: numeric.Judgement | None = None
+    judgement: line.Judgement | None = None
     at_zero = float(inst.loss(perturb={}))
     for attempt, factor in enumerate(LAYER_RETRY_STEPS):
         if direction is None or attempt:
@@ -76,7 +74,7 @@ def output_check(
         allowance = (
             session.rtol * float(np.linalg.norm(grad)) * max(numeric.rms(out), 1.0) + session.atol
         )
-        judgement = numeric.probe(analytic, loss_along, step, session.precision, allowance, at_zero)
+        judgement = line.probe(analytic, loss_along, step, session.precision, allowance, at_zero)
         if judgement.counts:
             break
     assert judgement is not None

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import numeric
+from . import line, numeric
 from .precision import of
 from .probing import MemberState, Point, Prober
 
@@ -80,7 +80,7 @@ def run_band(
         if not live:
             return
         judgement, parts, point = prober.judged_line(live, f"{band.name}:d{d}")
-        if judgement.verdict == numeric.PASS:
+        if judgement.verdict == line.PASS:
             for k in live:
                 states[k].thresholds.append(
                     prober.normalised(judgement.threshold, point, k, parts[k])
@@ -95,7 +95,7 @@ def run_band(
                 }
                 states[k].nearby |= point.nearby
             continue
-        if judgement.verdict == numeric.FAIL:
+        if judgement.verdict == line.FAIL:
             decompose(prober, live, parts, point, judgement, states, band, d)
             continue
         # No line through the whole band could judge: each member on its own line (in float32, left
@@ -115,7 +115,7 @@ def single(
     first: dict[int, np.ndarray] | None = None,
     point: Point | None = None,
     step: float = 1.0,
-) -> numeric.Judgement:
+) -> line.Judgement:
     """Tensor k on its own line (`first` at `point` and `step`, else fresh ones, with retries);
     records the outcome in states[k]."""
     state = states[k]
@@ -127,11 +127,11 @@ def single(
     else:
         judgement, parts, point = prober.judged_line([k], name)
     state.own = judgement
-    if judgement.verdict == numeric.PASS:
+    if judgement.verdict == line.PASS:
         state.thresholds.append(prober.normalised(judgement.threshold, point, k, parts[k]))
         state.judged.append(judgement)
         state.nearby |= point.nearby
-    elif judgement.verdict == numeric.FAIL:
+    elif judgement.verdict == line.FAIL:
         state.failed, state.direction, state.point = judgement, parts[k], point
         state.judged.append(judgement)
         state.nearby |= point.nearby
@@ -145,7 +145,7 @@ def decompose(
     members: list[int],
     parts: dict[int, np.ndarray],
     point: Point,
-    band_judgement: numeric.Judgement,
+    band_judgement: line.Judgement,
     states: dict[int, MemberState],
     band: Band,
     d: int,
@@ -158,7 +158,7 @@ def decompose(
         states[k].own = band_judgement
         states[k].judged.append(band_judgement)
         return
-    own: dict[int, numeric.Judgement] = {}
+    own: dict[int, line.Judgement] = {}
     for k in members:
         own[k] = single(
             prober,
@@ -180,6 +180,6 @@ def decompose(
         state = states[k]
         state.failed, state.direction, state.point = own[k], parts[k], point
         state.assigned = True
-        if state.thresholds and own[k].verdict == numeric.PASS:
+        if state.thresholds and own[k].verdict == line.PASS:
             state.thresholds.pop()
         remaining -= own[k].error

@@ -3,7 +3,7 @@ sensitivity that is stated and holds whatever the seed (docs/numerics.md derives
 
 - The band's tensors move together along one direction w, made of a Gaussian part per tensor
   (w_k = s_k b_k v_k, v_k ~ N(0, I), s_k = max(rms(p_k), 1), b_k a boost); one line costs 4 loss
-  evaluations (numeric.Line). An error e_j in member j shows as s_j b_j <e_j, v_j> ~ N(0, (s_j b_j
+  evaluations (line.Line). An error e_j in member j shows as s_j b_j <e_j, v_j> ~ N(0, (s_j b_j
   |e_j|)^2), independent of every other member's part, so the other members (their errors included)
   cannot make it less likely to be seen: the tolerance does not grow with the band.
 - A tensor whose gradient is small against the loss's round-off is boosted (moves further) until one
@@ -31,7 +31,7 @@ import numpy as np
 from ..config import ModelSpec
 from ..core.results import ParamResult
 from ..model.built import BuiltModel, ParamInfo
-from . import numeric
+from . import line, numeric
 from .bands import plan, run_band
 from .evaluation import CompiledCheck, Move
 from .localise import Failed, Located, localise
@@ -153,7 +153,7 @@ def result_of(
         if state.nearby
         else None
     )
-    own = [j for j in state.judged if j.verdict == numeric.PASS]
+    own = [j for j in state.judged if j.verdict == line.PASS]
     if own:
         worst = max(own, key=lambda j: j.abs_err / j.tolerance if j.tolerance else 0.0)
         return info.result(
@@ -186,7 +186,7 @@ def result_of(
     )
 
 
-def relative(j: numeric.Judgement) -> float:
+def relative(j: line.Judgement) -> float:
     """|numeric - analytic| against the larger of the two values, never below the tolerance (noise
     level)."""
     reference = max(abs(j.analytic), abs(j.numeric), j.tolerance)

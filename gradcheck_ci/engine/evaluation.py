@@ -30,7 +30,7 @@ class CompiledCheck:
     # what the last evaluation took (forked.split: whether sharing one pays)
     evaluation_seconds: float = 0.0
     # The round-off of one evaluation at the base point, when the directional check measured it
-    # above 16 eps |L| (numeric.noise_floor): a property of the probe function there, so a check by
+    # above 16 eps |L| (line.noise_floor): a property of the probe function there, so a check by
     # the same function keeps it.
     noise_floor: float | None = None
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import numeric
+from . import line, numeric
 from .evaluation import CompiledCheck
 from .precision import of
 
@@ -21,7 +21,7 @@ class Failed:
     index: int  # the tensor, into the check's parameters
     grad: np.ndarray
     direction: np.ndarray
-    judgement: numeric.Judgement
+    judgement: line.Judgement
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Probing lines: the point a check starts from, each tensor's state, and the Prober that measures
 one line along a direction (its boosts, the ladder of retries, the nearby point) and judges it
-(numeric.Line)."""
+(line.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import numpy as np
 
 from . import numeric
 from .evaluation import CompiledCheck, Move
+from .line import Judgement, judge
 from .precision import of
 
 # A tensor whose gradient is small against the loss's round-off moves further along the line: its
@@ -33,10 +34,15 @@ class Point:
     grads: list[np.ndarray]
     loss: float
     nearby: bool = False
+    # per tensor: max(rms(p_k), 1), the unit its part of a direction is drawn in
+    units: list[float] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.units = [max(numeric.rms(value), 1.0) for value in self.values]
 
 
 # what a line said, its direction, its point
-Attempt = tuple[numeric.Judgement, dict[int, np.ndarray], Point]
+Attempt = tuple[Judgement, dict[int, np.ndarray], Point]
 
 
 @dataclass
@@ -48,16 +54,16 @@ class MemberState:
     # 1.0) is its sensitivity.
     thresholds: list[float] = field(default_factory=list)
     # the confirmed Judgement, with `direction` and `point` attached below
-    failed: numeric.Judgement | None = None
+    failed: Judgement | None = None
     direction: np.ndarray | None = None
     point: Point | None = None
     # every judgement that counted, for the numbers shown
-    judged: list[numeric.Judgement] = field(default_factory=list)
+    judged: list[Judgement] = field(default_factory=list)
     unresolved: int = 0  # lines that could not judge it
     nearby: bool = False  # some line that counted ran at a point near p
     band: dict[str, Any] | None = None
     # a judgement of this tensor alone (decomposition or own line)
-    own: numeric.Judgement | None = None
+    own: Judgement | None = None
     assigned: bool = False  # failed as the largest part of a band whose members' parts each agreed
 
 
@@ -87,15 +93,13 @@ class Prober:
         self.level = 1.0  # the boost level of the attempt in progress
         # tensor -> how much further than s_k its part of a direction moves
         self.boost: dict[int, float] = {}
-        # (at the nearby point, tensor) -> max(rms(p_k), 1)
-        self._rms: dict[tuple[bool, int], float] = {}
         self._abs: dict[tuple[bool, int], float] = {}  # (at the nearby point, tensor) -> sum |g_k|
         self._norm: dict[tuple[bool, int], float] = {}  # (at the nearby point, tensor) -> |g_k|
         # id(part) -> the scale it was drawn with (no reference kept: a direction is as large as the
         # model; an address reused by a later draw is overwritten by that draw, and only drawn parts
         # are looked up)
         self.drawn: dict[int, float] = {}
-        # A measured round-off bound per point (numeric.noise_floor), taken once a line there is not
+        # A measured round-off bound per point (line.noise_floor), taken once a line there is not
         # smooth (or known already: the check's probe function measured at the base point before).
         self.floor: dict[bool, float] = {False: check.noise_floor} if check.noise_floor else {}
         self.extra_evaluations = 0  # evaluations made at the nearby point (its own view)
@@ -105,10 +109,7 @@ class Prober:
         """The standard deviation of tensor k's part of a direction: max(rms(p_k), 1), times its
         boost."""
         boost = self.boost.get(k, 1.0)
-        key = (point.nearby, k)
-        if key not in self._rms:
-            self._rms[key] = max(numeric.rms(point.values[k]), 1.0)
-        return self._rms[key] * (max(1.0, boost * self.level) if boost > 1.0 else 1.0)
+        return point.units[k] * (max(1.0, boost * self.level) if boost > 1.0 else 1.0)
 
     def draw(self, members: list[int], name: str, point: Point) -> dict[int, np.ndarray]:
         rng = np.random.default_rng(numeric.stable_seed(self.seed, name))
@@ -146,7 +147,7 @@ class Prober:
         return numeric.GAUSSIAN_DENSITY * total
 
     # ------------------------------------------------------------ one line
-    def line(self, parts: dict[int, np.ndarray], step: float, point: Point) -> numeric.Judgement:
+    def line(self, parts: dict[int, np.ndarray], step: float, point: Point) -> Judgement:
         values = point.values
         exact = all(values[k].dtype == np.float64 for k in parts)
         dots: dict[float, float] = {}
@@ -176,40 +177,21 @@ class Prober:
                     )
             return [seen[t] for t in ts]
 
-        def loss_along(t: float) -> float:
-            return losses_along([t])[0]
-
         analytic = float(sum(point.grads[k].ravel() @ parts[k].ravel() for k in parts))
         allowance = self.rho * self.line_terms(point, parts) + self.atol
-        judgement = numeric.probe(
+        judgement, floor = judge(
             analytic,
-            loss_along,
+            losses_along,
             step,
             self.precision,
             allowance,
             point.loss,
             analytic_at=None if exact else dots.__getitem__,
             floor=self.floor.get(point.nearby, 0.0),
-            batch=losses_along,
+            measure_floor=exact and point.nearby not in self.floor,
         )
-        if judgement.verdict == numeric.NONSMOOTH and point.nearby not in self.floor and exact:
-            # Not smooth: a kink, or round-off beyond 16 eps |L|. Measure the round-off once per
-            # point; if it is the reason, the same line judged against it says so.
-            floor = numeric.noise_floor(loss_along, point.loss, step, batch=losses_along)
-            self.floor[point.nearby] = (
-                floor if numeric.usable_floor(floor, point.loss, self.precision) else 0.0
-            )
-            if self.floor[point.nearby] > judgement.delta:
-                judgement = numeric.probe(
-                    analytic,
-                    loss_along,
-                    step,
-                    self.precision,
-                    allowance,
-                    point.loss,
-                    floor=self.floor[point.nearby],
-                    batch=losses_along,
-                )
+        if floor is not None:  # measured once per point
+            self.floor[point.nearby] = floor
         return judgement
 
     def line_terms(self, point: Point, parts: dict[int, np.ndarray]) -> float:
@@ -249,7 +231,7 @@ class Prober:
         ladder = [
             a for a in of(self.precision).ladder if boosted or a[1] == 1.0 or a[0] != 1.0 or a[2]
         ]
-        judgement: numeric.Judgement | None = None
+        judgement: Judgement | None = None
         parts: dict[int, np.ndarray] = {}
         point = self.base
         # (step, level, curvature excess) of a boosted line

@@ -1,4 +1,4 @@
-"""The engine's comparison along a line (numeric.probe) and its sensitivity, on functions known
+"""The engine's comparison along a line (line.probe) and its sensitivity, on functions known
 exactly (no Theano): correct slopes pass, wrong ones are confirmed, kinks and round-off are never a
 failure, and an error at the stated sensitivity is caught in at least 99% of random directions,
 cancellation included."""
@@ -10,13 +10,13 @@ import math
 import numpy as np
 import pytest
 
-from gradcheck_ci.engine import numeric
+from gradcheck_ci.engine import line, numeric
 
 H = {p: float(np.finfo(p).eps ** (1 / 3)) for p in ("float64", "float32")}
 
 
 def probe(f, x0: float, slope: float, precision: str = "float64", step: float | None = None):
-    return numeric.probe(
+    return line.probe(
         slope, lambda t: float(f(x0 + t)), step or H[precision], precision, 0.0, float(f(x0))
     )
 
@@ -25,20 +25,20 @@ def probe(f, x0: float, slope: float, precision: str = "float64", step: float | 
 def test_correct_slopes_pass_at_every_scale(scale):
     f = lambda x: scale * math.sin(3 * x) + 0.7
     j = probe(f, 0.3, scale * 3 * math.cos(0.9))
-    assert j.verdict == numeric.PASS and j.evaluations == 4, j
+    assert j.verdict == line.PASS and j.evaluations == 4, j
 
 
 def test_a_small_wrong_slope_is_confirmed_with_six_evaluations():
     f = lambda x: math.sin(3 * x) + 0.5
     j = probe(f, 0.3, 3 * math.cos(0.9) * (1 + 1e-7))
-    assert j.verdict == numeric.FAIL and j.evaluations == 6
+    assert j.verdict == line.FAIL and j.evaluations == 6
     assert j.error == pytest.approx(-3 * math.cos(0.9) * 1e-7, rel=1e-2)
 
 
 def test_strong_curvature_does_not_make_a_failure():
     # exp(30x): D(h) alone is off by far more than round-off; R(1) is not
     f = lambda x: math.exp(30 * x)
-    assert probe(f, 0.1, 30 * math.exp(3.0)).verdict == numeric.PASS
+    assert probe(f, 0.1, 30 * math.exp(3.0)).verdict == line.PASS
 
 
 @pytest.mark.parametrize("offset", [0.0] + [float(t) for t in np.linspace(-4.2, 4.2, 85)])
@@ -49,7 +49,7 @@ def test_a_kink_anywhere_within_reach_is_never_a_failure(offset):
     x0 = offset * h
     for slope in (1.0, -1.0, 0.0) if offset == 0.0 else (math.copysign(1.0, x0),):
         j = probe(lambda x: abs(x) + 0.3 * x * x, x0, slope + 0.6 * x0)
-        assert j.verdict != numeric.FAIL, (offset, slope, j)
+        assert j.verdict != line.FAIL, (offset, slope, j)
 
 
 @pytest.mark.parametrize("jump", [1e-4, 1e-3, 1e-2, 0.1, 1.0, 10.0, 1e3])
@@ -59,7 +59,7 @@ def test_a_curvature_jump_at_the_point_is_not_a_failure(jump, fraction):
     # grow linearly with the step, the fourth differences are 0, and R(1), R(2) differ by a factor 2
     f = lambda x: (jump if x > 0 else -0.5 * jump) * x * x + 0.3 * x + 0.7
     j = probe(f, 0.0, 0.3, step=H["float64"] * fraction)
-    assert j.verdict != numeric.FAIL, j
+    assert j.verdict != line.FAIL, j
 
 
 @pytest.mark.parametrize("precision", ["float64", "float32"])
@@ -71,10 +71,10 @@ def test_round_off_up_to_the_bound_is_never_a_failure(precision):
         noise = rng.uniform(-delta, delta, size=7)
         values = iter(noise)
         along = lambda t, values=values: 1.0 + 0.1 * math.sin(0.2 + t) + next(values, 0.0)
-        j = numeric.probe(
+        j = line.probe(
             0.1 * math.cos(0.2), along, H[precision], precision, 0.0, 1.0 + 0.1 * math.sin(0.2)
         )
-        assert j.verdict != numeric.FAIL
+        assert j.verdict != line.FAIL
 
 
 def test_sensitivity_formula():
@@ -118,7 +118,7 @@ def test_an_error_at_the_stated_sensitivity_is_caught_in_99_percent_of_direction
     missed, trials = 0, 3000
     for _ in range(trials):
         w = rng.standard_normal(n)
-        j = numeric.probe(
+        j = line.probe(
             float((g + e) @ w),
             lambda t, w=w: loss(x0 + t * w),
             H["float64"],
@@ -126,7 +126,7 @@ def test_an_error_at_the_stated_sensitivity_is_caught_in_99_percent_of_direction
             0.0,
             loss(x0),
         )
-        missed += j.verdict != numeric.FAIL
+        missed += j.verdict != line.FAIL
     assert missed / trials <= 0.01, missed
 
 
@@ -138,16 +138,16 @@ def test_a_line_spoilt_by_curvature_says_by_how_much_and_a_kink_or_noise_does_no
     c = 1e-10
     f = lambda x: c * (x / h) ** 4 + 0.5 * x + 1.0
     j = probe(f, 0.0, 0.6)
-    assert j.verdict == numeric.NONSMOOTH
+    assert j.verdict == line.NONSMOOTH
     excess = j.curvature_excess()
-    assert excess == pytest.approx(24 * 16 * c / (numeric.SMOOTH_LIMIT * j.delta), rel=1e-3)
+    assert excess == pytest.approx(24 * 16 * c / (line.SMOOTH_LIMIT * j.delta), rel=1e-3)
     # a move r times shorter has Q r^4 times smaller: the rule directional.py skips rungs by. r =
     # 1/8 is predicted not smooth and is not; r = 1/64 is predicted smooth, and judges (confirming
     # the error)
-    assert (1 / 8) ** 4 * excess > 1 and probe(f, 0.0, 0.6, step=h / 8).verdict == numeric.NONSMOOTH
-    assert (1 / 64) ** 4 * excess < 1 and probe(f, 0.0, 0.6, step=h / 64).verdict == numeric.FAIL
+    assert (1 / 8) ** 4 * excess > 1 and probe(f, 0.0, 0.6, step=h / 8).verdict == line.NONSMOOTH
+    assert (1 / 64) ** 4 * excess < 1 and probe(f, 0.0, 0.6, step=h / 64).verdict == line.FAIL
     # a kink inside the stencil: Q(2) and Q(1) are of the same order, not 16x apart
     kink = probe(lambda x: 1e-3 * abs(x - 0.5 * h) + 0.5 * x + 1.0, 0.0, 0.5 + 1e-3 * -1.0)
-    assert kink.verdict == numeric.NONSMOOTH and kink.curvature_excess() is None
+    assert kink.verdict == line.NONSMOOTH and kink.curvature_excess() is None
     # a line that judged is not spoilt
     assert probe(lambda x: math.sin(x), 0.2, math.cos(0.2)).curvature_excess() is None

@@ -1,0 +1,328 @@
+"""One line, judged: the loss along f(t) = L(p + t*w) at a few multiples of the step against the
+analytic slope <g, w> (docs/numerics.md). Richardson estimates at three step sizes, round-off
+bounded (or measured: `noise_floor`), kinks and curvature jumps detected; a disagreement is a
+verdict only once confirmed. Pure numpy: the caller evaluates the loss (`Batch`); numeric.py's
+statistics turn the lines' thresholds into a sensitivity."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from . import numeric
+
+# f(t) = L(p + t*w) along a direction w; the analytic slope is a = <g, w>. Points are taken at
+# multiples m of the step h (f(0) is known). Two estimates of f'(0) that cancel the h^2 truncation
+# of central differences:
+#   R(1) = (4 D(h) - D(2h)) / 3,  R(2) = (4 D(2h) - D(4h)) / 3,   D(s) = (f(s) - f(-s)) / 2s,
+# whose round-off is at most 1.5 delta/h and 0.75 delta/h for evaluations accurate to delta (their
+# coefficients' sums), and whose truncation is O(h^4) (negligible where the loss is smooth).
+# Smoothness is measured, not assumed: the fourth differences Q(m) = f(2mh) - 4f(mh) + 6f(0) -
+# 4f(-mh) + f(-2mh) are round-off (at most 16 delta) where the loss is smooth and grow with the step
+# across a kink; a kink within +-4h moves R(1) and R(2) by at most KINK_BIAS * max |Q| / h (worked
+# out for a single kink at any place), which the confirmation's tolerance allows for.
+
+SMOOTH_LIMIT = 16.0  # |Q| above 16 delta is not round-off (the stencil's coefficients sum to 16)
+# worst |bias of R(m)| per max|Q| / h, one kink anywhere within +-4h
+KINK_BIAS = {1.0: 0.125, 2.0: 0.21}
+# Q(2)/Q(1) of a line spoilt by plain curvature: 16 (h^4); round-off, kinks: far less
+CURVATURE_RATIO = (8.0, 32.0)
+# D(4h)-D(2h) over D(2h)-D(h): 2 where the curvature jumps at p, 4 if smooth
+CURVATURE_JUMP_RATIO = (1.5, 2.7)
+
+PASS, FAIL, NONSMOOTH, UNRESOLVED = "pass", "fail", "nonsmooth", "unresolved"
+
+
+@dataclass
+class Judgement:
+    """What one line said: PASS, FAIL (a confirmed disagreement), NONSMOOTH or UNRESOLVED
+    (neither)."""
+
+    verdict: str
+    # the analytic side of the estimate compared (a, or its stencil over rounded steps)
+    analytic: float
+    numeric: float  # R(1), the finite-difference estimate of the slope
+    tolerance: float  # what |numeric - analytic| was held to
+    # an error along this line larger than this would have failed it (see sensitivity)
+    threshold: float
+    step: float
+    evaluations: int
+    delta: float  # round-off bound of one evaluation
+    fourth: float  # max |Q| measured (in units of delta)
+    points: dict[float, float]
+
+    @property
+    def error(self) -> float:
+        return self.numeric - self.analytic
+
+    @property
+    def abs_err(self) -> float:
+        return abs(self.error)
+
+    @property
+    def counts(self) -> bool:
+        """Whether this line is a smooth comparison that tells something about the gradient."""
+        return self.verdict in (PASS, FAIL)
+
+    def curvature_excess(self) -> float | None:
+        """For a line not smooth because of plain curvature (Q(2) ~ 16 Q(1), as the fourth
+        derivative gives; round-off and kinks give ratios near 1 or 2): how far max |Q| is above the
+        smooth limit. A move r times shorter along the same kind of direction has Q about r^4 times
+        this. None for any other kind of line."""
+        f = self.points
+        if self.verdict != NONSMOOTH or not all(m in f for m in (1.0, -1.0, 2.0, -2.0, 4.0, -4.0)):
+            return None
+        q1 = f[2.0] - 4 * f[1.0] + 6 * f[0.0] - 4 * f[-1.0] + f[-2.0]
+        q2 = f[4.0] - 4 * f[2.0] + 6 * f[0.0] - 4 * f[-2.0] + f[-4.0]
+        if (
+            q1 == 0.0
+            or not CURVATURE_RATIO[0] <= q2 / q1 <= CURVATURE_RATIO[1]
+            or self.delta <= 0.0
+        ):
+            return None
+        return abs(q2) / (SMOOTH_LIMIT * self.delta)
+
+
+class Line:
+    """The evaluations along one line and the decisions on them (pure: the caller evaluates the
+    loss)."""
+
+    def __init__(
+        self,
+        analytic: float,
+        step: float,
+        precision: str,
+        allowance: float,
+        base: float,
+        analytic_at: Callable[[float], float] | None = None,
+        floor: float = 0.0,
+    ) -> None:
+        self.a = analytic
+        # a round-off bound measured on this loss (noise_floor), when above the usual one
+        self.floor = floor
+        self.h = step
+        self.eps = numeric.machine_eps(precision)
+        self.allowance = allowance
+        self.f: dict[float, float] = {0.0: base}
+        # <g, x(t) - p> for the displacement actually taken (parameters rounded to their dtype);
+        # None: t*a
+        self.analytic_at = analytic_at
+        self.A: dict[float, float] = {0.0: 0.0}
+        self.evaluations = 0
+
+    def add(self, m: float, value: float) -> None:
+        self.f[m] = value
+        self.A[m] = (
+            self.analytic_at(m * self.h) if self.analytic_at is not None else m * self.h * self.a
+        )
+        self.evaluations += 1
+
+    def needs(self, multiples: tuple[float, ...]) -> list[float]:
+        return [s * m for m in multiples for s in (1.0, -1.0) if s * m not in self.f]
+
+    # -- estimates
+    @property
+    def delta(self) -> float:
+        return max(
+            numeric.ROUNDOFF_FACTOR * self.eps * max(max(abs(v) for v in self.f.values()), 1e-300),
+            self.floor,
+        )
+
+    def _richardson(self, values: dict[float, float], m: float) -> float:
+        d1 = (values[m] - values[-m]) / (2 * m * self.h)
+        d2 = (values[2 * m] - values[-2 * m]) / (4 * m * self.h)
+        return (4 * d1 - d2) / 3
+
+    def numeric(self, m: float = 1.0) -> float:
+        return self._richardson(self.f, m)
+
+    def analytic(self, m: float = 1.0) -> float:
+        return self._richardson(self.A, m)
+
+    def fourth(self, m: float) -> float:
+        f = self.f
+        return f[2 * m] - 4 * f[m] + 6 * f[0.0] - 4 * f[-m] + f[-2 * m]
+
+    def central(self, m: float) -> float:
+        """D(mh) - its analytic counterpart: the central difference's own error at this step."""
+        return ((self.f[m] - self.f[-m]) - (self.A[m] - self.A[-m])) / (2 * m * self.h)
+
+    def curvature_jump(self) -> bool:
+        """A loss whose curvature jumps at p (smooth on each side, a ReLU unit exactly at 0 seen
+        from its bias): D(s) then grows linearly with s, so its increments double per doubled step,
+        where a smooth loss's grow 4x (s^2) and a constant offset (a gradient error) has none. The
+        fourth differences cannot see it, and R(1), R(2) would read it as an error. Increments above
+        their round-off that double: not smooth."""
+        d1 = self.central(2.0) - self.central(1.0)
+        d2 = self.central(4.0) - self.central(2.0)
+        if abs(d1) <= 1.5 * self.delta / self.h or abs(d2) <= 0.75 * self.delta / self.h:
+            return False
+        return CURVATURE_JUMP_RATIO[0] <= d2 / d1 <= CURVATURE_JUMP_RATIO[1]
+
+    def noise(self, m: float) -> float:
+        """Round-off bound of numeric(m): its coefficients sum to 1.5/(m h)."""
+        return 1.5 * self.delta / (m * self.h)
+
+    def judgement(
+        self, verdict: str, tolerance: float, threshold: float, fourth: float
+    ) -> Judgement:
+        return Judgement(
+            verdict,
+            self.analytic(1.0),
+            self.numeric(1.0),
+            tolerance,
+            threshold,
+            self.h,
+            self.evaluations,
+            self.delta,
+            fourth / self.delta if self.delta else 0.0,
+            dict(self.f),
+        )
+
+    # -- decisions
+    def first_pass(self) -> Judgement | None:
+        """With f(+-h), f(+-2h): PASS when R(1) agrees within its round-off and the allowance, else
+        None (the confirmation points are needed). Five points cannot tell a kink from curvature
+        (Q(1) is h^4 times the fourth derivative on a smooth loss, which leaves R(1) accurate), so
+        agreement passes: a kink would have to bias R(1) by just the amount that cancels an error to
+        hide it. A disagreement is never final here."""
+        tau = self.noise(1.0) + self.allowance
+        if abs(self.numeric(1.0) - self.analytic(1.0)) <= tau:
+            return self.judgement(PASS, tau, 2 * tau, abs(self.fourth(1.0)))
+        return None
+
+    def confirm(self) -> Judgement:
+        """With f(+-4h) as well: smooth enough, both estimates off beyond every allowance
+        (round-off, a kink's bias) on the same side, and by the same amount -> FAIL; both within ->
+        PASS; a kink -> NONSMOOTH; else UNRESOLVED.
+
+        "The same amount": R(1) and R(2) cancel the s^2 term of D(s) = f' + c s^2 + ...; a gradient
+        error is a constant offset they share, while a loss whose curvature jumps at p (D(s) linear
+        in s, which the fourth differences cannot see) makes them differ by far more than their
+        tolerances."""
+        q = max(abs(self.fourth(1.0)), abs(self.fourth(2.0)))
+        err = {m: self.numeric(m) - self.analytic(m) for m in (1.0, 2.0)}
+        if q > SMOOTH_LIMIT * self.delta:
+            # a kink, or curvature too strong for this step: a shorter step will tell (the caller
+            # retries)
+            return self.judgement(NONSMOOTH, math.inf, math.inf, q)
+        if self.curvature_jump():
+            return self.judgement(NONSMOOTH, math.inf, math.inf, q)
+        tol = {m: self.noise(m) + KINK_BIAS[m] * q / self.h + self.allowance for m in (1.0, 2.0)}
+        # An error along this line is missed only if both estimates stay within their tolerances.
+        threshold = min(2 * tol[1.0], 2 * tol[2.0])
+        consistent = abs(err[1.0] - err[2.0]) <= tol[1.0] + tol[2.0]
+        if all(abs(err[m]) > tol[m] for m in tol) and err[1.0] * err[2.0] > 0 and consistent:
+            return self.judgement(FAIL, tol[1.0], threshold, q)
+        if all(abs(err[m]) <= tol[m] for m in tol):
+            return self.judgement(PASS, tol[1.0], threshold, q)
+        return self.judgement(UNRESOLVED, tol[1.0], threshold, q)
+
+
+FIRST_MULTIPLES = (1.0, 2.0)
+CONFIRM_MULTIPLES = (4.0,)
+
+
+# the loss at several points of a line at once (t -> L(p + t w))
+Batch = Callable[[list[float]], list[float]]
+
+
+def one_by_one(loss_along: Callable[[float], float]) -> Batch:
+    return lambda ts: [loss_along(t) for t in ts]
+
+
+def probe(
+    analytic: float,
+    loss_along: Callable[[float], float],
+    step: float,
+    precision: str,
+    allowance: float,
+    base: float,
+    analytic_at: Callable[[float], float] | None = None,
+    floor: float = 0.0,
+    batch: Batch | None = None,
+) -> Judgement:
+    """One line, first pass (4 evaluations) and, when it does not pass outright, the confirmation (2
+    more). `floor`: a measured round-off bound of one evaluation (noise_floor), used where it
+    exceeds 16 eps |L|. `batch`: evaluates each stage's points together (forked.split shares them
+    with a spare CPU)."""
+    evaluate = batch or one_by_one(loss_along)
+    line = Line(analytic, step, precision, allowance, base, analytic_at, floor)
+    for stage in (FIRST_MULTIPLES, CONFIRM_MULTIPLES):
+        needed = line.needs(stage)
+        for m, value in zip(needed, evaluate([m * step for m in needed]), strict=True):
+            line.add(m, value)
+        if stage is FIRST_MULTIPLES:
+            first = line.first_pass()
+            if first is not None:
+                return first
+    return line.confirm()
+
+
+# of h: no smooth term and hardly any kink is within reach of such a spacing
+NOISE_SPACING = 1.0 / 1024.0
+NOISE_BOUND = 8.0  # sigmas: what a measured noise level becomes as a bound on one evaluation
+# Measured noise above a million ulps of the loss is no round-off of this precision (random numbers
+# in the forward pass, jumps, a lower precision inside): it is not used, and the lines stay
+# unjudged.
+NOISE_LIMIT = 1e6
+
+
+def noise_floor(
+    loss_along: Callable[[float], float], base: float, step: float, batch: Batch | None = None
+) -> float:
+    """A bound on one evaluation's round-off, measured: the loss at 7 points NOISE_SPACING * step
+    apart (6 evaluations), whose fourth differences (three windows) and sixth difference are
+    round-off alone there (std sqrt(70) and sqrt(924) sigma for independent errors). The largest of
+    the four sigma estimates, times NOISE_BOUND: for a loss whose round-off exceeds 16 eps |L| (a
+    cancellation, long sums), so that its lines can be judged against the noise they really have
+    rather than be taken for kinks."""
+    s = NOISE_SPACING * step
+    around = (batch or one_by_one(loss_along))([m * s for m in (-3, -2, -1, 1, 2, 3)])
+    f = around[:3] + [base] + around[3:]
+    fourth = [f[i] - 4 * f[i + 1] + 6 * f[i + 2] - 4 * f[i + 3] + f[i + 4] for i in range(3)]
+    sixth = f[0] - 6 * f[1] + 15 * f[2] - 20 * f[3] + 15 * f[4] - 6 * f[5] + f[6]
+    sigma = max(max(abs(q) for q in fourth) / math.sqrt(70.0), abs(sixth) / math.sqrt(924.0))
+    return NOISE_BOUND * sigma
+
+
+def usable_floor(floor: float, loss: float, precision: str) -> bool:
+    """Whether a measured noise floor is round-off this check may judge against (see
+    NOISE_LIMIT)."""
+    return floor <= NOISE_LIMIT * numeric.machine_eps(precision) * max(abs(loss), 1e-300)
+
+
+def judge(
+    analytic: float,
+    batch: Batch,
+    step: float,
+    precision: str,
+    allowance: float,
+    base: float,
+    analytic_at: Callable[[float], float] | None = None,
+    floor: float = 0.0,
+    measure_floor: bool = False,
+) -> tuple[Judgement, float | None]:
+    """`probe` along the line; when it is not smooth and `measure_floor`, its round-off is measured
+    (noise_floor) and, if that is the reason, the line judged again against it. Returns the
+    judgement and the floor measured (0.0 when not usable; None when none was measured), which holds
+    for every line at the same point."""
+
+    def loss_along(t: float) -> float:
+        return batch([t])[0]
+
+    judgement = probe(
+        analytic, loss_along, step, precision, allowance, base, analytic_at, floor, batch
+    )
+    if judgement.verdict != NONSMOOTH or not measure_floor:
+        return judgement, None
+    # Not smooth: a kink, or round-off beyond 16 eps |L|. The round-off is measured once per point;
+    # if it is the reason, the same line judged against it says so.
+    measured = noise_floor(loss_along, base, step, batch=batch)
+    measured = measured if usable_floor(measured, base, precision) else 0.0
+    if measured > judgement.delta:
+        judgement = probe(
+            analytic, loss_along, step, precision, allowance, base, floor=measured, batch=batch
+        )
+    return judgement, measured
