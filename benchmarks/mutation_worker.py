@@ -61,13 +61,19 @@ def at_seed(
     """The check's inputs at `seed`: parameters as the factory initialises them, data as the check
     draws them."""
     from gradcheck_ci.engine import check, evaluation
+    from gradcheck_ci.model import data as model_data
     from gradcheck_ci.model.build import build_model
 
     spec = dataclasses.replace(spec, seed=seed)
     fresh = build_model(spec, job["root"], CONFIG)
     base = [np.asarray(p.variable.get_value()) for p in fresh.params]
-    if hasattr(check, "check_data"):
-        data = check.check_data(model, objective, spec, CONFIG)
+    if hasattr(model_data, "check_data"):
+        data = model_data.check_data(
+            model, objective.prediction, objective.target_kind, spec, CONFIG
+        )
+    elif hasattr(check, "check_data"):  # an engine that drew the data itself
+        draw: Any = check.check_data  # its older signature
+        data = draw(model, objective, spec, CONFIG)
     # an engine from before check_data (a before/after comparison): draw the data as compile_check
     # did
     else:

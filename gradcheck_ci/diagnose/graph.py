@@ -342,7 +342,7 @@ def mask_layers(model: Any) -> set[int]:
 
 def _compile(inputs: list[Any], outputs: Any, givens: list[Any]) -> Any:
     """theano.function as the check compiles, with random streams frozen."""
-    from ..engine.check import compile_function
+    from ..platform.functions import compile_function
 
     return compile_function(inputs, outputs, givens, freeze=True)
 

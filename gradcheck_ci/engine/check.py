@@ -14,12 +14,12 @@ from typing import Any
 import numpy as np
 
 from ..config import ModelSpec
-from ..core.errors import ModelLoadError
 from ..core.results import ParamResult
 from ..model.built import BuiltModel, ParamInfo
-from ..model.data import make_inputs, make_targets
+from ..model.data import check_data
 from ..model.objective import Objective
 from ..platform import fncache
+from ..platform.functions import compile_function
 from ..usercode.blame import user_code_error
 from . import differentiable, directional, full
 from .evaluation import CompiledCheck, at_point
@@ -62,33 +62,14 @@ def compile_check(
         ) from None
     progress(f"loss and gradient {_served(fncache.EVENTS[compiles:])} in {compile_seconds:.1f}s")
 
-    # the data's shape can need one more small compile (_prediction_shape)
+    # the data's shape can need one more small compile (data.prediction_shape)
     started = time.perf_counter()
-    data = check_data(model, objective, spec, config_file)
+    data = check_data(model, objective.prediction, objective.target_kind, spec, config_file)
     compile_seconds += time.perf_counter() - started
     base = [np.asarray(p.variable.get_value()) for p in model.params]
     return CompiledCheck(
         grad_fn, loss_fn, data, base, spec.precision, seconds={"compile": compile_seconds}
     )
-
-
-def check_data(
-    model: BuiltModel, objective: Objective, spec: ModelSpec, config_file: str
-) -> list[np.ndarray]:
-    """The synthetic inputs and targets of a check, drawn from `spec.seed` (inputs first, then
-    targets)."""
-    rng = np.random.RandomState(spec.seed)
-    data = make_inputs(model, spec.data, rng, spec.precision)
-    rows, units = _prediction_shape(model, objective, data)
-    if objective.target_kind == "labels" and spec.data.classes > units:
-        raise ModelLoadError(
-            f"data.classes is {spec.data.classes} but the output has {units} units",
-            config_file,
-            spec.key_lines.get("data.classes", spec.line),
-            kind="data",
-        )
-    data.append(make_targets(objective.target_kind, rows, units, spec.data, rng, spec.precision))
-    return data
 
 
 def move_to_point(compiled: CompiledCheck, model: BuiltModel, path: str) -> None:
@@ -145,19 +126,9 @@ def gradient_graph(model: BuiltModel, objective: Objective) -> GradientGraph:
 
     params = [p.variable for p in model.params]
     grads = theano.grad(objective.loss, params, disconnected_inputs="ignore")
-    symbolic, givens = _param_inputs(model)
+    symbolic, givens = model.param_inputs()
     inputs = [info.layer.input_var for info in model.inputs] + [objective.target_var] + symbolic
     return GradientGraph(inputs, objective.loss, grads, givens)
-
-
-def _param_inputs(model: BuiltModel) -> tuple[list[Any], list[Any]]:
-    """A symbolic input per selected parameter and the givens that put them in place of the shared
-    variables."""
-    import theano.tensor as T
-
-    params = [p.variable for p in model.params]
-    symbolic = [T.TensorType(p.dtype, p.broadcastable)(p.name or "param") for p in params]
-    return symbolic, list(zip(params, symbolic, strict=True))
 
 
 def compile_functions(
@@ -172,58 +143,6 @@ def compile_functions(
     if loss_fn is None:
         loss_fn = compile_function(graph.inputs, graph.loss, graph.givens, freeze)
     return grad_fn, loss_fn, time.perf_counter() - started
-
-
-def compile_function(
-    inputs: list[Any], outputs: Any, givens: list[Any], freeze: bool = False
-) -> Any:
-    """theano.function, served by the function cache (fncache) when an unchanged graph was compiled
-    before."""
-
-    def compile() -> Any:
-        return _compile_function(inputs, outputs, givens, freeze)
-
-    return fncache.function(
-        compile, inputs, outputs, givens, on_unused_input="ignore", no_default_updates=freeze
-    )
-
-
-def _compile_function(inputs: list[Any], outputs: Any, givens: list[Any], freeze: bool) -> Any:
-    import theano
-
-    kwargs = {"givens": givens, "on_unused_input": "ignore", "no_default_updates": freeze}
-    try:
-        return theano.function(inputs, outputs, **kwargs)
-    except ValueError as exc:
-        if "not aligned" not in str(exc):
-            raise
-    # Theano issue 4652: truncated scan with a dot pushed out of the loop; compile without that
-    # rewrite.
-    mode = theano.compile.get_default_mode().excluding("scanOp_pushout_output")
-    return theano.function(inputs, outputs, mode=mode, **kwargs)
-
-
-def _prediction_shape(
-    model: BuiltModel, objective: Objective, data: list[np.ndarray]
-) -> tuple[int, int]:
-    import lasagne
-
-    shape = lasagne.layers.get_output_shape(
-        model.output,
-        {info.layer: array.shape for info, array in zip(model.inputs, data, strict=True)},
-    )
-    if all(isinstance(s, int) for s in shape) and len(shape) >= 1:
-        units = shape[-1] if len(shape) > 1 else 1
-        return int(np.prod(shape)) // units, units
-    # Some layers cannot infer their shape statically: evaluate it (one more small compile).
-    # Parameters are inputs here too, so the function cache can keep this function without their
-    # values.
-    symbolic, givens = _param_inputs(model)
-    inputs = [info.layer.input_var for info in model.inputs] + symbolic
-    shape_fn = compile_function(inputs, objective.prediction.shape, givens)
-    base = [np.asarray(p.variable.get_value()) for p in model.params]
-    rows, units = (int(s) for s in shape_fn(*data, *base))
-    return rows, units
 
 
 @dataclass

@@ -12,6 +12,7 @@ from ..config import DataSpec, ModelSpec
 from ..core.errors import ModelLoadError
 from ..core.results import Notice
 from ..core.suggest import did_you_mean, with_hint
+from ..platform.functions import compile_function
 from .built import BuiltModel, InputInfo
 
 # Layers that only rearrange their input: an integer input reaching an EmbeddingLayer through them
@@ -288,3 +289,48 @@ def make_targets(
     if kind == "binary":
         return rng.randint(0, 2, size=(rows, units)).astype(float_dtype)
     return rng.standard_normal((rows, units)).astype(float_dtype)
+
+
+# ---------------------------------------------------------------- the check's data
+
+
+def check_data(
+    model: BuiltModel, prediction: Any, target_kind: str, spec: ModelSpec, config_file: str
+) -> list[np.ndarray]:
+    """The synthetic inputs and targets of a check, drawn from `spec.seed` (inputs first, then
+    targets); `prediction` and `target_kind` are the objective's (objective.py)."""
+    rng = np.random.RandomState(spec.seed)
+    data = make_inputs(model, spec.data, rng, spec.precision)
+    rows, units = prediction_shape(model, prediction, data)
+    if target_kind == "labels" and spec.data.classes > units:
+        raise ModelLoadError(
+            f"data.classes is {spec.data.classes} but the output has {units} units",
+            config_file,
+            spec.key_lines.get("data.classes", spec.line),
+            kind="data",
+        )
+    data.append(make_targets(target_kind, rows, units, spec.data, rng, spec.precision))
+    return data
+
+
+def prediction_shape(model: BuiltModel, prediction: Any, data: list[np.ndarray]) -> tuple[int, int]:
+    """(rows, units) of the model's prediction on the inputs in `data`: what the targets must
+    match."""
+    import lasagne
+
+    shape = lasagne.layers.get_output_shape(
+        model.output,
+        {info.layer: array.shape for info, array in zip(model.inputs, data, strict=True)},
+    )
+    if all(isinstance(s, int) for s in shape) and len(shape) >= 1:
+        units = shape[-1] if len(shape) > 1 else 1
+        return int(np.prod(shape)) // units, units
+    # Some layers cannot infer their shape statically: evaluate it (one more small compile).
+    # Parameters are inputs here too, so the function cache can keep this function without their
+    # values.
+    symbolic, givens = model.param_inputs()
+    inputs = [info.layer.input_var for info in model.inputs] + symbolic
+    shape_fn = compile_function(inputs, prediction.shape, givens)
+    base = [np.asarray(p.variable.get_value()) for p in model.params]
+    rows, units = (int(s) for s in shape_fn(*data, *base))
+    return rows, units

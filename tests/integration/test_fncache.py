@@ -4,7 +4,7 @@ same numbers; a key that changes with everything a compiled function depends on;
 and replaced; concurrent writers; no parameter values in an entry; graphs deeper than the main
 thread's stack.
 
-The probe script below compiles through check.compile_function (the check's own path) with the
+The probe script below compiles through functions.compile_function (the check's own path) with the
 function cache in a folder of the test's, and prints one JSON line per request. Theano's own compile
 cache is the usual one, so only graph optimisation is paid here, not g++.
 """
@@ -30,7 +30,7 @@ PROBE = textwrap.dedent(r'''
     import numpy as np
     import theano, theano.tensor as T
     import lasagne
-    from gradcheck_ci.engine import check
+    from gradcheck_ci.platform import functions
     from gradcheck_ci.platform import fncache
     from gradcheck_ci.platform import graphkey
 
@@ -91,7 +91,7 @@ PROBE = textwrap.dedent(r'''
         inputs, outputs, givens, freeze, args, params, l_out = request(**case)
         before = len(fncache.EVENTS)
         limit = sys.getrecursionlimit()
-        fn = check.compile_function(inputs, outputs, givens, freeze)
+        fn = functions.compile_function(inputs, outputs, givens, freeze)
         event = fncache.EVENTS[before]
         try:
             options = {"on_unused_input": "ignore", "no_default_updates": freeze}
