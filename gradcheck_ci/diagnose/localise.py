@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ..engine import line, numeric
+from ..engine import line, numeric, probing
 from ..engine.precision import of
 from .session import Session
 
@@ -62,7 +62,7 @@ def output_check(session: Session, k: int, direction: np.ndarray | None = None) 
     at_zero = float(inst.loss(perturb={}))
     for attempt, factor in enumerate(LAYER_RETRY_STEPS):
         if direction is None or attempt:
-            seed = numeric.stable_seed(session.spec.seed, "localise", inst.labels[k], attempt or "")
+            seed = probing.stable_seed(session.spec.seed, "localise", inst.labels[k], attempt or "")
             rng = np.random.RandomState(seed)
             direction = rng.standard_normal(out.shape)
         analytic = float(np.sum(grad * direction))

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from ..core.results import Diagnosis
-from ..engine import forked, numeric
+from ..engine import forked, numeric, probing
 from ..engine.precision import of
 from ..platform import fncache
 from .graph import LayerNode, input_layers
@@ -235,7 +235,7 @@ def layer_profile(session: Session, node: LayerNode) -> dict[str, Any] | None:
     length = out.shape[1]
     inputs = [info.layer for info in session.model.inputs]
     data_position = next((j for j, layer in enumerate(inputs) if layer is ins[0]), None)
-    rng = np.random.RandomState(numeric.stable_seed(session.spec.seed, "profile", node.label))
+    rng = np.random.RandomState(probing.stable_seed(session.spec.seed, "profile", node.label))
     steps = sample_steps(length)
     analytic, numeric_values, agree = [], [], []
     step_size = numeric.base_step(session.precision, numeric.rms(out))

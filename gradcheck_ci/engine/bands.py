@@ -29,7 +29,7 @@ def plan(prober: Prober, indices: list[int], minimum: int, target: float) -> lis
     sensitivity reaches the target. Tensors whose gradient is all zero have no relative sensitivity
     (any gradient there is an error); they are in the band all the same."""
     base = prober.base
-    norms = {k: prober.norm(base, k) for k in indices}
+    norms = {k: prober.grad_norm(base, k) for k in indices}
     nonzero = [k for k in indices if norms[k] > 0.0]
     directions = minimum
     if nonzero:
@@ -62,7 +62,7 @@ def short_of_target(prober: Prober, k: int, state: MemberState, target: float) -
     reached = numeric.sensitivity(state.thresholds, 1.0)
     # nothing relative to say: short only if the tensor has a gradient to be relative to
     if reached is None:
-        return prober.norm(prober.base, k) > 0.0
+        return prober.grad_norm(prober.base, k) > 0.0
     return reached > target
 
 

@@ -94,7 +94,7 @@ def result_of(
         "sensitivity": sensitivity,
         "directions": len(state.thresholds),
         "band": None,
-        "grad_norm": prober.norm(base, k),
+        "grad_norm": prober.grad_norm(base, k),
     }
     if state.failed is not None:
         j = state.failed

@@ -36,14 +36,6 @@ def check_elements(
     return results
 
 
-def direction_generator(seed: int, name: str) -> np.random.Generator:
-    """Gaussian directions, reproducible from the model's seed and what they probe (so every run and
-    every shard draws the same). numpy's Generator: its Gaussians cost a third of RandomState's,
-    which shows on 100k+-parameter models, where drawing the direction otherwise costs more than the
-    forward pass."""
-    return np.random.default_rng(numeric.stable_seed(seed, name))
-
-
 class FullCheck:
     """mode: full. Every element on its own line (line.probe: 4 evaluations, 6 when it does not
     pass outright); an element whose line cannot judge it is probed again with shorter steps, then
@@ -62,7 +54,7 @@ class FullCheck:
 
     def nearby(self) -> tuple[CompiledCheck, list[np.ndarray], float]:
         if self._nearby is None:
-            rng = direction_generator(0, "full:nearby")
+            rng = probing.direction_generator(0, "full:nearby")
             values = [
                 (
                     v

@@ -1,7 +1,7 @@
 """Finite differences' plain numbers and the statistics of the lines. Pure numpy: no Theano, no
 model knowledge.
 
-- The scales every comparison uses: machine epsilon, rms, the base step, a reproducible seed.
+- The scales every comparison uses: machine epsilon, rms, the base step.
 - `compare`/`refine`: one central difference with a relative tolerance (precision.default_rtol),
   refined by one more point. Not a verdict any more: the diagnosis' gradient-through-time profile
   uses it to show where sensitivities part along a sequence.
@@ -35,14 +35,6 @@ def rms(value: npt.NDArray[Any]) -> float:
 
 def base_step(precision: str, magnitude: float) -> float:
     return float(machine_eps(precision) ** (1.0 / 3.0)) * max(magnitude, 1.0)
-
-
-def stable_seed(*parts: Any) -> int:
-    """A seed that depends only on its parts (not on PYTHONHASHSEED), for reproducible
-    directions."""
-    import zlib
-
-    return zlib.crc32("\x00".join(str(p) for p in parts).encode()) & 0x7FFFFFFF
 
 
 @dataclass

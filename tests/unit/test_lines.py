@@ -151,3 +151,33 @@ def test_a_line_spoilt_by_curvature_says_by_how_much_and_a_kink_or_noise_does_no
     assert kink.verdict == line.NONSMOOTH and kink.curvature_excess() is None
     # a line that judged is not spoilt
     assert probe(lambda x: math.sin(x), 0.2, math.cos(0.2)).curvature_excess() is None
+
+
+def _noisy(size: float):
+    """sin with a deterministic round-off-like noise of `size` (far above 16 eps |L|)."""
+    import zlib
+
+    def f(t: float) -> float:
+        u = zlib.crc32(repr(t).encode()) / 2**32 - 0.5
+        return math.sin(0.3 + t) + 0.5 + size * u
+
+    return f, lambda ts: [f(t) for t in ts]
+
+
+def test_a_line_not_smooth_for_round_off_is_judged_against_the_round_off_it_measures():
+    f, batch = _noisy(2e-13)
+    h, slope = H["float64"], math.cos(0.3)
+    unmeasured, floor = line.judge(slope, batch, h, "float64", 0.0, f(0.0))
+    assert unmeasured.verdict == line.NONSMOOTH and floor is None
+    right, floor = line.judge(slope, batch, h, "float64", 0.0, f(0.0), measure_floor=True)
+    assert right.verdict == line.PASS and floor is not None and floor > 16 * unmeasured.delta
+    wrong, _ = line.judge(slope * (1 + 1e-4), batch, h, "float64", 0.0, f(0.0), measure_floor=True)
+    assert wrong.verdict == line.FAIL
+
+
+def test_noise_beyond_any_round_off_is_not_used_and_the_line_stays_unjudged():
+    f, batch = _noisy(1e-8)
+    judgement, floor = line.judge(
+        math.cos(0.3), batch, H["float64"], "float64", 0.0, f(0.0), measure_floor=True
+    )
+    assert judgement.verdict == line.NONSMOOTH and floor == 0.0
