@@ -70,6 +70,7 @@ def measure(job: dict) -> dict:
     spec = ModelSpec.from_json(job["spec"])
     compat.prepare(spec.precision)
     from gradcheck_ci.engine import check
+    from gradcheck_ci.engine.settings import settings_of
     from gradcheck_ci.model.build import build_model
     from gradcheck_ci.model.objective import build_objective
 
@@ -92,6 +93,8 @@ def measure(job: dict) -> dict:
             "theano_seconds": compiled.seconds["compile"],
         }
 
+    settings = settings_of(spec)
+    mode = settings.mode
     grads = check.analytic(compiled)  # also warms the functions up
     check.choose_probe_function(compiled, grads.seconds)  # as the real check does
     repeat = job.get("repeat", 5)
@@ -110,7 +113,7 @@ def measure(job: dict) -> dict:
     for _ in range(job.get("numeric_repeat", 3)):
         compiled.evaluations = 0
         started = time.perf_counter()
-        mode, params = check.check_all(compiled, model, grads, spec, quiet)
+        params = check.check_all(compiled, model, grads, settings, quiet)
         numeric_runs.append(time.perf_counter() - started)
     numeric_seconds = statistics.median(numeric_runs)
     evaluations = compiled.evaluations

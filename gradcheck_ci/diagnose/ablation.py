@@ -139,16 +139,7 @@ def recheck(
         )
     session.progress(f"ablation {change}: re-checking {len(indices)} tensor(s)")
     grads = check.analytic(compiled)
-    after = check.check_selected(
-        compiled,
-        session.model,
-        grads.grads,
-        indices,
-        session.spec,
-        session.mode,
-        session.rtol,
-        session.atol,
-    )
+    after = check.check_selected(compiled, session.model, grads.grads, indices, session.settings)
     return Outcome(change, indices, after, time.perf_counter() - started, compiled=compiled)
 
 

@@ -12,6 +12,7 @@ from ..core.results import ModelResult
 
 if TYPE_CHECKING:  # annotations only: the worker imports the engine once Theano is prepared
     from ..engine.check import AnalyticResult, CompiledCheck
+    from ..engine.settings import CheckSettings
     from ..model.built import BuiltModel
     from ..model.objective import Objective
 
@@ -21,6 +22,7 @@ class Context:
     """Everything the check of one model produced, for the diagnosis stage."""
 
     spec: ModelSpec
+    settings: CheckSettings  # what the comparison took from `spec`
     root: str
     config_file: str
     model: BuiltModel

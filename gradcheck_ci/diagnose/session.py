@@ -5,12 +5,12 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from ..core.results import Diagnosis, Notice, ParamResult
-from ..engine import check
 from .context import Context
 
 
@@ -30,11 +30,13 @@ class Session:
         self.result = context.result
         self.compiled = context.compiled
         self.precision = context.compiled.precision
-        self.rtol = check.default_rtol(context.spec)
-        self.atol = context.spec.atol or 0.0
+        self.rtol = context.settings.rtol
+        self.atol = context.settings.atol
         self.mode = (
             context.result.mode if context.result.mode in ("full", "directional") else "full"
         )
+        # what an ablation re-checks with
+        self.settings = replace(context.settings, mode=self.mode)
         self.failing = [k for k, p in enumerate(context.result.params) if p.status == "fail"]
         self.unexplained: list[int] = list(self.failing)
         # ablations that ran and did not remove the mismatch

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..config import ModelSpec
 from ..core.results import ParamResult
-from ..model.built import BuiltModel, ParamInfo
+from ..model.built import BuiltModel
 from ..model.data import check_data
 from ..model.objective import Objective
 from ..platform import fncache
@@ -23,7 +23,7 @@ from ..platform.functions import compile_function
 from ..usercode.blame import user_code_error
 from . import differentiable, directional, full
 from .evaluation import CompiledCheck, at_point
-from .precision import of
+from .settings import CheckSettings
 from .verdict import non_finite_param
 
 Progress = Callable[[str], None]
@@ -176,34 +176,18 @@ def choose_probe_function(check: CompiledCheck, gradient_seconds: float) -> floa
     return loss
 
 
-def resolve_mode(spec: ModelSpec, params: list[ParamInfo]) -> str:
-    """auto is directional at every size: with bands and bisection it costs fewer evaluations than
-    perturbing every element even for the 10-parameter reported network, and still names the worst
-    element."""
-    return "directional" if spec.mode == "auto" else spec.mode
-
-
 def check_all(
     check: CompiledCheck,
     model: BuiltModel,
     grads: AnalyticResult,
-    spec: ModelSpec,
+    settings: CheckSettings,
     progress: Progress,
-) -> tuple[str, list[ParamResult]]:
-    """Every selected tensor, in graph order. Returns the mode used and the per-tensor results."""
-    mode = resolve_mode(spec, model.params)
+) -> list[ParamResult]:
+    """Every selected tensor, in graph order: the per-tensor results."""
     results = check_selected(
-        check,
-        model,
-        grads.grads,
-        range(len(model.params)),
-        spec,
-        mode,
-        default_rtol(spec),
-        spec.atol or 0.0,
-        progress,
+        check, model, grads.grads, range(len(model.params)), settings, progress
     )
-    return mode, [results[k] for k in range(len(model.params))]
+    return [results[k] for k in range(len(model.params))]
 
 
 def check_selected(
@@ -211,15 +195,11 @@ def check_selected(
     model: BuiltModel,
     grads: list[np.ndarray],
     indices: Any,
-    spec: ModelSpec,
-    mode: str,
-    rtol: float,
-    atol: float,
+    settings: CheckSettings,
     progress: Progress = lambda message: None,
 ) -> dict[int, ParamResult]:
-    """The tensors `indices` (into model.params): directional (bands along shared directions, see
-    directional.py) or full (every element). `rtol` is the relative allowance
-    (precision.allowance)."""
+    """The tensors `indices` (into model.params) in settings.mode: directional (bands along shared
+    directions, see directional.py) or full (every element, full.py)."""
     results: dict[int, ParamResult] = {}
     finite = []
     for k in indices:
@@ -229,20 +209,14 @@ def check_selected(
             results[k] = non_finite_param(model.params[k], grads[k])
     if not finite:
         return results
-    if mode == "directional":
+    if settings.mode == "directional":
         progress(
             f"comparing {len(finite)} tensor(s) along random directions "
             f"({model.params[finite[0]].id}, ...)"
         )
-        results.update(
-            directional.check_tensors(check, model, grads, finite, spec, rtol, atol, at_point)
-        )
+        results.update(directional.check_tensors(check, model, grads, finite, settings, at_point))
         return results
-    results.update(full.check_elements(check, model, grads, finite, rtol, atol, progress))
+    results.update(
+        full.check_elements(check, model, grads, finite, settings.rtol, settings.atol, progress)
+    )
     return results
-
-
-def default_rtol(spec: ModelSpec) -> float:
-    """The relative allowance of every comparison: the model's `rtol`, else the precision's
-    allowance."""
-    return spec.rtol if spec.rtol is not None else of(spec.precision).allowance

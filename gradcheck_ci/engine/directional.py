@@ -28,7 +28,6 @@ from typing import Any
 
 import numpy as np
 
-from ..config import ModelSpec
 from ..core.results import ParamResult
 from ..model.built import BuiltModel, ParamInfo
 from . import line, numeric
@@ -37,6 +36,7 @@ from .evaluation import CompiledCheck, Move
 from .localise import Failed, Located, localise
 from .precision import of
 from .probing import MemberState, Prober
+from .settings import CheckSettings
 
 
 def check_tensors(
@@ -44,18 +44,16 @@ def check_tensors(
     model: BuiltModel,
     grads: list[np.ndarray],
     indices: list[int],
-    spec: ModelSpec,
-    allowance_rtol: float,
-    atol: float,
+    settings: CheckSettings,
     move: Move,
 ) -> dict[int, ParamResult]:
     """The directional check of the tensors `indices` (into model.params): ParamResults by index.
     `move` gives the check at other parameter values (evaluation.at_point)."""
-    prober = Prober(check, grads, spec.seed, allowance_rtol, atol, move)
+    prober = Prober(check, grads, settings.seed, settings.rtol, settings.atol, move)
     target = of(check.precision).target
     states = {k: MemberState() for k in indices}
     spent: dict[int, int] = {}
-    for band_id, band in enumerate(plan(prober, list(indices), spec.directions, target)):
+    for band_id, band in enumerate(plan(prober, list(indices), settings.directions, target)):
         before = check.evaluations
         run_band(prober, band, states, band_id, target)
         spent[band.members[0]] = check.evaluations - before

@@ -20,11 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from ..config import ModelSpec
 from ..model.built import BuiltModel
 from . import numeric
-from .check import AnalyticResult, default_rtol
+from .check import AnalyticResult
 from .evaluation import CompiledCheck
+from .settings import CheckSettings
 
 
 @dataclass
@@ -121,7 +121,7 @@ def replay_tensors(
     compiled: CompiledCheck,
     model: BuiltModel,
     grads: AnalyticResult,
-    spec: ModelSpec,
+    settings: CheckSettings,
     ids: list[str],
     npz_path: str,
     meta: dict[str, Any],
@@ -130,7 +130,7 @@ def replay_tensors(
     """Compare every element of the tensors `ids` (those of the selected parameters), write the
     .npz, and return one summary per tensor compared."""
     positions = {info.id: k for k, info in enumerate(model.params)}
-    rtol, atol = default_rtol(spec), spec.atol or 0.0
+    rtol, atol = settings.rtol, settings.atol
     arrays: dict[str, np.ndarray] = {}
     # the data, then the targets
     for source, data in zip(model.inputs, compiled.data, strict=False):

@@ -123,12 +123,14 @@ def _run(
     from ..diagnose.context import Context
     from ..engine import check, verdict
     from ..engine.precision import of
+    from ..engine.settings import settings_of
     from ..model.build import build_model
     from ..model.data import data_overrides, data_summary
     from ..model.objective import build_objective
     from ..platform import fncache
 
     progress("importing theano")
+    settings = settings_of(spec)
     # The float64 check of a float32 model builds the model's float32 inputs in float64 (the inner
     # context patches over the outer one, which then sees no float32 input to record).
     with (
@@ -169,7 +171,18 @@ def _run(
     # still say which tensor and which input made it non-finite, then report the error
     except ModelLoadError:
         _diagnose(
-            Context(spec, root, config_file, model, objective, compiled, grads, result, progress)
+            Context(
+                spec,
+                settings,
+                root,
+                config_file,
+                model,
+                objective,
+                compiled,
+                grads,
+                result,
+                progress,
+            )
         )
         raise
     repeat = check.choose_probe_function(compiled, grads.seconds)
@@ -178,10 +191,13 @@ def _run(
     ) <= 1e-12 * abs(grads.loss)
 
     started = time.perf_counter()
-    result.mode, result.params = check.check_all(compiled, model, grads, spec, progress)
+    result.mode = settings.mode
+    result.params = check.check_all(compiled, model, grads, settings, progress)
     result.seconds["numeric"] = round(time.perf_counter() - started, 3)
     result.evaluations = compiled.evaluations
-    context = Context(spec, root, config_file, model, objective, compiled, grads, result, progress)
+    context = Context(
+        spec, settings, root, config_file, model, objective, compiled, grads, result, progress
+    )
     # what float32 cannot settle is settled in float64, before the verdict
     if not of(spec.precision).settles_itself:
         from ..diagnose.low_precision import settle_in_float64
@@ -255,7 +271,7 @@ def replay_hook(options: dict[str, Any] | None) -> Callable[[Context], None] | N
             context.compiled,
             context.model,
             context.analytic,
-            context.spec,
+            context.settings,
             ids,
             options["npz"],
             options.get("meta", {}),

@@ -13,6 +13,7 @@ import pytest
 from gradcheck_ci.engine import directional, numeric
 from gradcheck_ci.engine.evaluation import CompiledCheck, at_point
 from gradcheck_ci.engine.precision import FLOAT64
+from gradcheck_ci.engine.settings import settings_of
 from gradcheck_ci.model.built import ParamInfo
 from tests.samples import spec
 
@@ -71,9 +72,9 @@ def run(quadratic: Quadratic, seed: int) -> dict[int, object]:
         [ParamInfo(f"p{k}", None, None, f"Fake#{k}", None) for k in range(len(SHAPES))]
     )
     indices = list(range(len(SHAPES)))
-    return directional.check_tensors(
-        check, model, grads, indices, spec(seed=seed), FLOAT64.allowance, 0.0, at_point
-    )
+    settings = settings_of(spec(seed=seed))
+    assert (settings.rtol, settings.atol) == (FLOAT64.allowance, 0.0)
+    return directional.check_tensors(check, model, grads, indices, settings, at_point)
 
 
 def test_correct_gradients_pass_with_the_target_sensitivity_whatever_the_seed():
