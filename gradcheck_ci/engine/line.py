@@ -304,17 +304,21 @@ def judge(
     floor: float = 0.0,
     measure_floor: bool = False,
 ) -> tuple[Judgement, float | None]:
-    """`probe` along the line; when it is not smooth and `measure_floor`, its round-off is measured
-    (noise_floor) and, if that is the reason, the line judged again against it. Returns the
-    judgement and the floor measured (0.0 when not usable; None when none was measured), which holds
-    for every line at the same point."""
+    """`probe` along the line; when it is not smooth and `measure_floor` (asked for lines whose
+    parameters are float64, so analytic_at is None), its round-off is measured (noise_floor) and, if
+    that is the reason, the line judged again against it. Returns the judgement and the floor
+    measured (0.0 when not usable; None when none was measured), which holds for every line at the
+    same point."""
 
     def loss_along(t: float) -> float:
         return batch([t])[0]
 
-    judgement = probe(
-        analytic, loss_along, step, precision, allowance, base, analytic_at, floor, batch
-    )
+    def against(floor: float) -> Judgement:
+        return probe(
+            analytic, loss_along, step, precision, allowance, base, analytic_at, floor, batch
+        )
+
+    judgement = against(floor)
     if judgement.verdict != NONSMOOTH or not measure_floor:
         return judgement, None
     # Not smooth: a kink, or round-off beyond 16 eps |L|. The round-off is measured once per point;
@@ -322,7 +326,5 @@ def judge(
     measured = noise_floor(loss_along, base, step, batch=batch)
     measured = measured if usable_floor(measured, base, precision) else 0.0
     if measured > judgement.delta:
-        judgement = probe(
-            analytic, loss_along, step, precision, allowance, base, floor=measured, batch=batch
-        )
+        judgement = against(measured)
     return judgement, measured
