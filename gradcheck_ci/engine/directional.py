@@ -18,8 +18,9 @@ sensitivity that is stated and holds whatever the seed (docs/numerics.md derives
   alone along w_j: the parts add up to the band's slope), and each member's part is judged on its
 own.
 
-This module runs it and turns each tensor's state into its result; probing.py measures and judges
-one line, bands.py plans and runs the bands, localise.py finds a failing tensor's worst element.
+This module runs it and turns each tensor's state into its result; probing.py measures one line and
+line.py judges it, bands.py plans and runs the bands, localise.py finds a failing tensor's worst
+element.
 """
 
 from __future__ import annotations

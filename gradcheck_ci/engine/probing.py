@@ -1,6 +1,6 @@
-"""Probing lines: the point a check starts from, each tensor's state, and the Prober that measures
-one line along a direction (its boosts, the ladder of retries, the nearby point) and judges it
-(line.py)."""
+"""Probing lines: the point a check starts from, each tensor's state, the directions (drawn
+reproducibly from the model's seed), and the Prober that measures one line along a direction (its
+boosts, the ladder of retries, the nearby point) and has line.py judge it."""
 
 from __future__ import annotations
 
