@@ -96,7 +96,7 @@ def measure(job: dict) -> dict:
     settings = settings_of(spec)
     mode = settings.mode
     grads = check.analytic(compiled)  # also warms the functions up
-    check.choose_probe_function(compiled, grads.seconds)  # as the real check does
+    compiled.choose_probe_function(grads.seconds)  # as the real check does
     repeat = job.get("repeat", 5)
     grad_seconds = median_seconds(lambda: compiled.grad_fn(*compiled.data, *compiled.base), repeat)
     loss_seconds = median_seconds(

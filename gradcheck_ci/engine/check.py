@@ -159,23 +159,6 @@ def analytic(check: CompiledCheck) -> AnalyticResult:
     return AnalyticResult(float(loss), [np.asarray(g, dtype="float64") for g in grads], seconds)
 
 
-def choose_probe_function(check: CompiledCheck, gradient_seconds: float) -> float:
-    """Evaluate the loss with the forward-only function and keep, for the probes, whichever function
-    is faster. Theano's forward-only graph of a scan can be the slower one, since its scan rewrites
-    differ. The loss is timed twice (the faster time counts): a single timing on a shared machine
-    can be off by 2x and pick the slower function for every probe that follows. Returns the loss."""
-    loss_seconds = []
-    for _ in range(2):
-        started = time.perf_counter()
-        loss = check.loss(check.base)
-        loss_seconds.append(time.perf_counter() - started)
-    check.probe_with_gradient = gradient_seconds < 0.8 * min(loss_seconds)
-    check.base_loss = (
-        float(check.grad_fn(*check.data, *check.base)[0]) if check.probe_with_gradient else loss
-    )
-    return loss
-
-
 def check_all(
     check: CompiledCheck,
     model: BuiltModel,

@@ -24,7 +24,7 @@ class CompiledCheck:
     precision: str
     evaluations: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
-    probe_with_gradient: bool = False  # see choose_probe_function
+    probe_with_gradient: bool = False  # see choose_probe_function below
     # the probe function's loss at the base point (one-sided differences)
     base_loss: float | None = None
     # what the last evaluation took (forked.split: whether sharing one pays)
@@ -72,6 +72,23 @@ class CompiledCheck:
         if self.base_loss is None:
             self.base_loss = self.loss(self.base)
         return self.base_loss
+
+    def choose_probe_function(self, gradient_seconds: float) -> float:
+        """Evaluate the loss with the forward-only function and keep, for the probes, whichever
+        function is faster. Theano's forward-only graph of a scan can be the slower one, since its
+        scan rewrites differ. The loss is timed twice (the faster time counts): a single timing on a
+        shared machine can be off by 2x and pick the slower function for every probe that follows.
+        Returns the loss."""
+        loss_seconds = []
+        for _ in range(2):
+            started = time.perf_counter()
+            loss = self.loss(self.base)
+            loss_seconds.append(time.perf_counter() - started)
+        self.probe_with_gradient = gradient_seconds < 0.8 * min(loss_seconds)
+        self.base_loss = (
+            float(self.grad_fn(*self.data, *self.base)[0]) if self.probe_with_gradient else loss
+        )
+        return loss
 
 
 # What moves a check to other parameter values (at_point): its view there, the gradients and the

@@ -185,7 +185,7 @@ def _run(
             )
         )
         raise
-    repeat = check.choose_probe_function(compiled, grads.seconds)
+    repeat = compiled.choose_probe_function(grads.seconds)
     result.extra["forward_repeatable"] = repeat == grads.loss or abs(
         repeat - grads.loss
     ) <= 1e-12 * abs(grads.loss)
