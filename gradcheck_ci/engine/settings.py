@@ -11,6 +11,8 @@ from .precision import of
 
 @dataclass(frozen=True)
 class CheckSettings:
+    """One model's comparison settings (settings_of makes them from its spec)."""
+
     precision: str
     # "directional" or "full". `auto` is directional at every size: with bands and bisection it
     # costs fewer evaluations than perturbing every element even for the 10-parameter reported
