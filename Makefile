@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-FORMATTED := gradcheck_ci tests benchmarks ci entrypoint examples
+FORMATTED := gradcheck_ci tests benchmarks ci entrypoint
 PYTEST_ARGS ?=
 
 .PHONY: example test test-unit test-integration test-container test-fast format lint bench bench-mutation clean lasagne-master

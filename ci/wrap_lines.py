@@ -20,6 +20,7 @@ import io
 import re
 import sys
 import tokenize
+import tomllib
 from pathlib import Path
 
 PRAGMA = re.compile(r"#\s*(noqa|type:|pragma|pylint|fmt:)")
@@ -296,19 +297,25 @@ def wrap_file(path: Path, length: int) -> tuple[bool, list[int]]:
     return changed, [n for n, line in enumerate(text.split("\n"), 1) if len(line) > length]
 
 
+def excluded() -> list[str]:
+    """What ruff leaves alone (pyproject.toml's extend-exclude), left alone here too."""
+    with open(Path(__file__).resolve().parent.parent / "pyproject.toml", "rb") as f:
+        return [".venv", ".git"] + list(tomllib.load(f)["tool"]["ruff"].get("extend-exclude", []))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("paths", nargs="+", type=Path)
     parser.add_argument("--length", type=int, default=100)
     args = parser.parse_args(argv)
+    skip = excluded()
     files = [f for p in args.paths for f in ([p] if p.is_file() else sorted(p.rglob("*.py")))]
     for path in files:
-        if any(part in {".venv", "fixtures", ".git"} for part in path.parts):
+        if any(path.as_posix() == s or path.as_posix().startswith(s + "/") for s in skip):
             continue
         _, long = wrap_file(path, args.length)
-        for (
-            number
-        ) in long:  # ruff's E501 forgives pragma lines and unbreakable words; it is the judge
+        # ruff's E501 forgives pragma lines and unbreakable words: it is the judge
+        for number in long:
             print(f"{path}:{number}: longer than {args.length}")
     return 0
 

@@ -1,19 +1,18 @@
-"""Models of the mutation benchmark (python -m benchmarks.mutation): correct but hard models, and
-models with a backward-pass error of a size the benchmark sets.
+"""Models of the mutation benchmark (python -m benchmarks.mutation): correct but hard models, and models
+with a backward-pass error of a size the benchmark sets.
 
-The error sits in `Inject`, an identity op whose grad() adds `ERROR * mask * g` to the gradient `g`
-flowing back through it; `ERROR` is one shared scalar, so the benchmark changes the error's size
-without compiling again (ERROR = 0 is the correct model). Where the op sits decides the kind of bug:
+The error sits in `Inject`, an identity op whose grad() adds `ERROR * mask * g` to the gradient `g` flowing
+back through it; `ERROR` is one shared scalar, so the benchmark changes the error's size without compiling
+again (ERROR = 0 is the correct model). Where the op sits decides the kind of bug:
 
     uniform    on a parameter: its whole gradient scaled by (1 + ERROR)
     element    on a parameter: one element's gradient scaled
     column     on a 2-D parameter: one column's gradient scaled
     negative   on a pre-activation: the backward message scaled only where the input is below 0
-    (scan)     inside a recurrence's step (ScanRNN: on the pre-activation): compounds in time
+    (scan)     inside a recurrence's step (ScanRNN: on the pre-activation), so it compounds through time
 
 Every factory takes `inject` (one of the patterns above, or None for the correct model).
 """
-
 import lasagne
 import numpy as np
 import theano
@@ -37,10 +36,8 @@ ERROR = theano.shared(np.asarray(0.0, dtype="float64"), name="injected_error")
 
 
 class Inject(theano.Op):
-    """The identity on x; its grad() is wrong by `error` times the gradient where `pattern` says.
-    `error` is an input (ERROR), not a constant, so that a scan whose step uses the op passes it on
-    to its gradient."""
-
+    """The identity on x; its grad() is wrong by `error` times the gradient where `pattern` says. `error` is an
+    input (ERROR), not a constant, so that a scan whose step uses the op passes it on to its gradient."""
     __props__ = ("pattern",)
 
     def __init__(self, pattern):
@@ -131,10 +128,9 @@ class NegativeInjected(Layer):
 
 
 class ScanRNN(Layer):
-    """A recurrence written with theano.scan (as users write their own): tanh units, optionally
-    gated (GRU-like update gate). The error sits inside the step, on the pre-activation, so it
-    compounds through time; ERROR reaches the step as a non-sequence, as strict scans require of
-    every shared variable."""
+    """A recurrence written with theano.scan (as users write their own): tanh units, optionally gated (GRU-like
+    update gate). The error sits inside the step, on the pre-activation, so it compounds through time; ERROR
+    reaches the step as a non-sequence, as strict scans require of every shared variable."""
 
     def __init__(self, incoming, num_units, pattern=None, gated=False, **kwargs):
         super().__init__(incoming, **kwargs)
@@ -153,9 +149,7 @@ class ScanRNN(Layer):
 
     def get_output_for(self, input, **kwargs):
         sequence = input.dimshuffle(1, 0, 2)
-        params = [self.W_in, self.W_hid, self.b] + (
-            [self.W_in_gate, self.W_hid_gate] if self.gated else []
-        )
+        params = [self.W_in, self.W_hid, self.b] + ([self.W_in_gate, self.W_hid_gate] if self.gated else [])
         pattern, gated = self.pattern, self.gated
 
         def step(x, h, W_in, W_hid, b, *rest):
@@ -167,13 +161,8 @@ class ScanRNN(Layer):
             return (1 - z) * h + z * candidate
 
         h0 = T.zeros((input.shape[0], self.num_units), dtype=input.dtype)
-        out, _ = theano.scan(
-            step,
-            sequences=[sequence],
-            outputs_info=[h0],
-            non_sequences=params + [ERROR],
-            strict=True,
-        )
+        out, _ = theano.scan(step, sequences=[sequence], outputs_info=[h0], non_sequences=params + [ERROR],
+                             strict=True)
         return out.dimshuffle(1, 0, 2)
 
 
@@ -183,19 +172,13 @@ def inject_with(x, pattern, error):
 
 # ---------------------------------------------------------------- dense
 
-
 def mlp(inject=None, features=20, hidden=64, classes=5, nonlinearity="tanh", gain=1.0, layer=0):
     """Two hidden layers; the error (uniform, element or column) on hidden layer `layer`'s W."""
     act = {"tanh": tanh, "relu": rectify}[nonlinearity]
     net = InputLayer((None, features))
     for k in range(2):
-        net = InjectedDense(
-            net,
-            hidden,
-            pattern=inject if k == layer else None,
-            nonlinearity=act,
-            W=lasagne.init.GlorotUniform(gain=gain),
-        )
+        net = InjectedDense(net, hidden, pattern=inject if k == layer else None, nonlinearity=act,
+                            W=lasagne.init.GlorotUniform(gain=gain))
     return DenseLayer(net, classes, nonlinearity=softmax)
 
 
@@ -209,8 +192,7 @@ def negative_inputs(inject=None, features=20, hidden=64, classes=5):
 
 
 def tiny_beside_big(inject=None, features=200, hidden=200, classes=3):
-    """A 200x200 weight and, after the output layer, a 3-element bias whose gradient carries the
-    error."""
+    """A 200x200 weight and, after the output layer, a 3-element bias whose gradient carries the error."""
     net = InputLayer((None, features))
     net = DenseLayer(net, hidden, nonlinearity=tanh)
     net = DenseLayer(net, classes, nonlinearity=None, b=None)
@@ -228,9 +210,7 @@ def maxout(inject=None, features=20, hidden=32, pieces=4, classes=5):
 def relu_at_zero(inject=None, features=3, hidden=4, classes=2):
     """Zero-initialised weights before a rectifier: every hidden unit sits exactly on its kink."""
     net = InputLayer((None, features))
-    net = DenseLayer(
-        net, hidden, W=lasagne.init.Constant(0.0), nonlinearity=lambda x: T.maximum(x, 0.0)
-    )
+    net = DenseLayer(net, hidden, W=lasagne.init.Constant(0.0), nonlinearity=lambda x: T.maximum(x, 0.0))
     return DenseLayer(net, classes, nonlinearity=softmax)
 
 
@@ -262,7 +242,6 @@ def unused(inject=None, features=10, hidden=12, classes=3):
 
 # ---------------------------------------------------------------- convolutional
 
-
 def cnn(inject=None, channels=1, size=12, filters=6, classes=4, nonlinearity="relu"):
     """Conv 3x3 + 2x2 max pooling + softmax; the error on the convolution's W."""
     act = {"tanh": tanh, "relu": rectify}[nonlinearity]
@@ -284,7 +263,6 @@ def conv1d(inject=None, channels=4, length=40, filters=8, classes=3):
 
 # ---------------------------------------------------------------- recurrent
 
-
 def rnn(inject=None, features=2, units=8, classes=2, gated=False):
     """A tanh RNN tagger written with theano.scan; the error inside the recurrence's step."""
     net = InputLayer((None, None, features))
@@ -301,29 +279,14 @@ def lstm(inject=None, features=2, units=8, classes=2):
     return DenseLayer(net, classes, nonlinearity=softmax)
 
 
-def lasagne_rnn(
-    inject=None,
-    features=2,
-    units=8,
-    classes=2,
-    gradient_steps=-1,
-    grad_clipping=False,
-    bidirectional=False,
-):
-    """Lasagne's RecurrentLayer tagger; with `bidirectional`, a forward and a backward layer (both
-    with the same gradient_steps and grad_clipping, the usual case) concatenated."""
+def lasagne_rnn(inject=None, features=2, units=8, classes=2, gradient_steps=-1, grad_clipping=False,
+                bidirectional=False):
+    """Lasagne's RecurrentLayer tagger; with `bidirectional`, a forward and a backward layer (both with the same
+    gradient_steps and grad_clipping, the usual case) concatenated."""
     net = InputLayer((None, None, features))
-    layers = [
-        RecurrentLayer(
-            net,
-            units,
-            nonlinearity=tanh,
-            gradient_steps=gradient_steps,
-            grad_clipping=grad_clipping,
-            backwards=backwards,
-        )
-        for backwards in ((False, True) if bidirectional else (False,))
-    ]
+    layers = [RecurrentLayer(net, units, nonlinearity=tanh, gradient_steps=gradient_steps,
+                             grad_clipping=grad_clipping, backwards=backwards)
+              for backwards in ((False, True) if bidirectional else (False,))]
     net = lasagne.layers.ConcatLayer(layers, axis=2) if bidirectional else layers[0]
     net = ReshapeLayer(net, (-1, units * len(layers)))
     return DenseLayer(net, classes, nonlinearity=softmax)

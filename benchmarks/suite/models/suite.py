@@ -1,30 +1,16 @@
 """The benchmark suite's models (issue 5): the reported network and typical taggers and nets."""
-
 import lasagne
 import numpy as np
 import theano
 import theano.tensor as T
-from lasagne.layers import (
-    DenseLayer,
-    GRULayer,
-    InputLayer,
-    Layer,
-    LSTMLayer,
-    RecurrentLayer,
-    ReshapeLayer,
-)
+from lasagne.layers import DenseLayer, GRULayer, InputLayer, Layer, LSTMLayer, RecurrentLayer, ReshapeLayer
 
 
 def seed_rnn(gradient_steps=1):
     """The reported network: softmax RecurrentLayer, recurrent weights at zero."""
     l_in = InputLayer((None, None, 2))
-    return RecurrentLayer(
-        l_in,
-        2,
-        W_hid_to_hid=lasagne.init.Constant(0.0),
-        nonlinearity=lasagne.nonlinearities.softmax,
-        gradient_steps=gradient_steps,
-    )
+    return RecurrentLayer(l_in, 2, W_hid_to_hid=lasagne.init.Constant(0.0),
+                          nonlinearity=lasagne.nonlinearities.softmax, gradient_steps=gradient_steps)
 
 
 def lstm_tagger(num_units=32, layers=2, num_features=2, num_classes=2):
@@ -52,7 +38,6 @@ def dense_net(num_features=300, hidden=256, num_classes=10):
 
 class WrongSquare(theano.Op):
     """x**2 whose grad() says 3x instead of 2x."""
-
     __props__ = ()
 
     def make_node(self, x):

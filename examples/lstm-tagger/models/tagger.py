@@ -1,5 +1,4 @@
 """A sequence tagger: two stacked LSTM(32) layers and a per-step softmax (about 14k parameters)."""
-
 import lasagne
 from lasagne.layers import DenseLayer, InputLayer, LSTMLayer, ReshapeLayer
 
@@ -10,9 +9,7 @@ def build_tagger(num_features=2, num_units=32, num_classes=2, masked=False):
     l_lstm1 = LSTMLayer(l_in, num_units, mask_input=l_mask, name="lstm1")
     l_lstm2 = LSTMLayer(l_lstm1, num_units, mask_input=l_mask, name="lstm2")
     l_rows = ReshapeLayer(l_lstm2, (-1, num_units))
-    l_out = DenseLayer(
-        l_rows, num_classes, nonlinearity=lasagne.nonlinearities.softmax, name="tags"
-    )
+    l_out = DenseLayer(l_rows, num_classes, nonlinearity=lasagne.nonlinearities.softmax, name="tags")
     return l_out
 
 

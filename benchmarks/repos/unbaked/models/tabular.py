@@ -1,6 +1,5 @@
-"""A two-layer MLP for tabular data with one binary target, with LeCun's scaled tanh in its hidden
-layer (a user's own nonlinearity: code the image's baked cache cannot hold)."""
-
+"""A two-layer MLP for tabular data with one binary target, with LeCun's scaled tanh in its hidden layer
+(a user's own nonlinearity: code the image's baked cache cannot hold)."""
 import lasagne
 import theano.tensor as T
 from lasagne.layers import DenseLayer, InputLayer

@@ -1,6 +1,4 @@
-"""A GRU sequence tagger whose gradient is clipped at 3 (a clipping bound the image's cache does not
-hold)."""
-
+"""A GRU sequence tagger whose gradient is clipped at 3 (a clipping bound the image's cache does not hold)."""
 import lasagne
 from lasagne.layers import DenseLayer, GRULayer, InputLayer, ReshapeLayer
 
