@@ -140,7 +140,9 @@ def recheck(
     session.progress(f"ablation {change}: re-checking {len(indices)} tensor(s)")
     grads = check.analytic(compiled)
     after = check.check_selected(compiled, session.model, grads.grads, indices, session.settings)
-    return Outcome(change, indices, after, time.perf_counter() - started, compiled=compiled)
+    # loss evaluations of the re-check (the check's values it read are not counted)
+    extra = {"ablation_evaluations": compiled.evaluations}
+    return Outcome(change, indices, after, time.perf_counter() - started, extra, compiled)
 
 
 def compile_like_check(
@@ -161,6 +163,10 @@ def compile_like_check(
     if backward_only and not session.compiled.probe_with_gradient:
         compiled.base_loss = session.compiled.base_loss  # the same function at the same point,
         compiled.noise_floor = session.compiled.noise_floor  # with the same round-off
+        # and the same values along the check's lines, which the re-check probes again
+        compiled.reused_values = session.compiled.line_values
+        compiled.reused_plan = session.compiled.plan
+        compiled.evaluation_seconds = session.compiled.evaluation_seconds
     return compiled
 
 

@@ -23,11 +23,18 @@ class Band:
     name: str = ""
 
 
-def plan(prober: Prober, indices: list[int], minimum: int, target: float) -> list[Band]:
+def plan(
+    prober: Prober,
+    indices: list[int],
+    minimum: int,
+    target: float,
+    boosts: dict[int, float] | None = None,
+) -> list[Band]:
     """One band for every tensor, along `minimum` directions (more when boosts cannot reach
     `target`), each tensor with a gradient boosted (at most the precision's boost_max) until its
     sensitivity reaches the target. Tensors whose gradient is all zero have no relative sensitivity
-    (any gradient there is an error); they are in the band all the same."""
+    (any gradient there is an error); they are in the band all the same. `boosts` given (a re-check
+    that probes the check's lines): those, and the directions they need."""
     base = prober.base
     norms = {k: prober.grad_norm(base, k) for k in indices}
     nonzero = [k for k in indices if norms[k] > 0.0]
@@ -36,6 +43,9 @@ def plan(prober: Prober, indices: list[int], minimum: int, target: float) -> lis
         allowance = prober.rho * prober.terms(base, nonzero) + prober.atol
         threshold = numeric.predicted_threshold(base.loss, prober.h, prober.precision, allowance)
         for k in nonzero:
+            if boosts is not None:
+                prober.boost[k] = boosts.get(k, 1.0)
+                continue
             reach = numeric.sensitivity([threshold] * minimum, prober.scale(base, k) * norms[k])
             # a margin: the threshold is known only after probing
             need = (reach or math.inf) / target * 1.25
@@ -80,6 +90,8 @@ def run_band(
         if not live:
             return
         judgement, parts, point = prober.judged_line(live, f"{band.name}:d{d}")
+        if judgement.counts and live == band.members:
+            prober.keep(judgement, live, point)
         if judgement.verdict == line.PASS:
             for k in live:
                 states[k].thresholds.append(

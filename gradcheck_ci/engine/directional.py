@@ -36,7 +36,7 @@ from .bands import plan, run_band
 from .evaluation import CompiledCheck, Move
 from .localise import Failed, Located, localise
 from .precision import of
-from .probing import MemberState, Prober
+from .probing import MemberState, Plan, Prober
 from .settings import CheckSettings
 
 
@@ -54,7 +54,18 @@ def check_tensors(
     target = of(check.precision).target
     states = {k: MemberState() for k in indices}
     spent: dict[int, int] = {}
-    for band_id, band in enumerate(plan(prober, list(indices), settings.directions, target)):
+    # A re-check of the tensors the check probed, by its probe function at its point (an ablation
+    # of the backward pass): the check's boosts and first rung, so that its lines are the check's
+    # and their loss values are read, not evaluated again (check.reused_values).
+    reused = check.reused_plan
+    if reused is not None and reused.members == tuple(indices):
+        prober.start = reused.start
+    else:
+        reused = None
+    bands = plan(
+        prober, list(indices), settings.directions, target, reused.boost if reused else None
+    )
+    for band_id, band in enumerate(bands):
         before = check.evaluations
         run_band(prober, band, states, band_id, target)
         spent[band.members[0]] = check.evaluations - before
@@ -66,6 +77,8 @@ def check_tensors(
         check.evaluations += prober._nearby.view.evaluations
     if prober.floor.get(False):
         check.noise_floor = prober.floor[False]
+    check.plan = Plan(tuple(indices), dict(prober.boost), prober.start)
+    check.line_values = prober.recorded() if failing else {}
     results = {}
     for k in indices:
         results[k] = result_of(prober, model.params[k], k, states[k], located.get(k))

@@ -5,6 +5,7 @@ engine/check.py compiled."""
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +34,15 @@ class CompiledCheck:
     # above 16 eps |L| (line.noise_floor): a property of the probe function there, so a check by
     # the same function keeps it.
     noise_floor: float | None = None
+    # The loss values the directional check measured along the lines through all its tensors, by
+    # (point and direction, t) (probing.Prober.recorded), when a tensor failed.
+    line_values: dict[tuple[bytes, float], float] = field(default_factory=dict)
+    # A re-check by the same probe function at the same point (an ablation of the backward pass
+    # only) reads the check's values instead of evaluating them again, and probes the same lines:
+    # the check's plan (boosts and first rung of the ladder, probing.Plan).
+    reused_values: dict[tuple[bytes, float], float] | None = None
+    plan: Any = None
+    reused_plan: Any = None
 
     def loss(self, values: list[np.ndarray], data: list[np.ndarray] | None = None) -> float:
         """The loss at parameter `values` (on the check's data unless `data` is given), by the probe
@@ -76,11 +86,15 @@ class CompiledCheck:
     def choose_probe_function(self, gradient_seconds: float) -> float:
         """Evaluate the loss with the forward-only function and keep, for the probes, whichever
         function is faster. Theano's forward-only graph of a scan can be the slower one, since its
-        scan rewrites differ. The loss is timed twice (the faster time counts): a single timing on a
-        shared machine can be off by 2x and pick the slower function for every probe that follows.
+        scan rewrites differ. The loss is timed twice (the faster time counts) when the first timing
+        favours the gradient function: a single timing on a shared machine can be off by 2x and pick
+        the slower function for every probe that follows. A first timing that favours the loss
+        function is final (a second could only be faster), and the second evaluation is saved.
         Returns the loss."""
-        loss_seconds = []
-        for _ in range(2):
+        loss_seconds: list[float] = []
+        while len(loss_seconds) < 2 and gradient_seconds < 0.8 * min(
+            loss_seconds, default=math.inf
+        ):
             started = time.perf_counter()
             loss = self.loss(self.base)
             loss_seconds.append(time.perf_counter() - started)

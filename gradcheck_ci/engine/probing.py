@@ -4,6 +4,7 @@ boosts, the ladder of retries, the nearby point) and has line.py judge it."""
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,6 +53,7 @@ class Point:
     nearby: bool = False
     # per tensor: max(rms(p_k), 1), the unit its part of a direction is drawn in
     units: list[float] = field(init=False)
+    key: bytes = b""  # digest of `values`, once a line needs it (Prober.line_key)
 
     def __post_init__(self) -> None:
         self.units = [max(numeric.rms(value), 1.0) for value in self.values]
@@ -59,6 +61,26 @@ class Point:
 
 # what a line said, its direction, its point
 Attempt = tuple[Judgement, dict[int, np.ndarray], Point]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What decides a check's lines beside its seed: the tensors, their boosts and the rung of the
+    ladder later lines start at. A re-check of the same tensors with the same plan draws the same
+    directions."""
+
+    members: tuple[int, ...]
+    boost: dict[int, float]
+    start: int
+
+
+def digest(arrays: list[tuple[int, np.ndarray]]) -> bytes:
+    """A key for exact parameter values (a point, or a direction's parts)."""
+    h = hashlib.blake2b(digest_size=16)
+    for k, value in arrays:
+        h.update(f"{k}:{value.dtype.str}:{value.shape}".encode())
+        h.update(np.ascontiguousarray(value).view(np.uint8).data)
+    return h.digest()
 
 
 @dataclass
@@ -119,6 +141,12 @@ class Prober:
         # smooth (or known already: the check's probe function measured at the base point before).
         self.floor: dict[bool, float] = {False: check.noise_floor} if check.noise_floor else {}
         self.extra_evaluations = 0  # evaluations made at the nearby point (its own view)
+        # How the last line of judged_line was drawn (its name and boost level), and the judged
+        # lines through every tensor of a band, kept until the check knows whether a re-check may
+        # probe them again (keep, then recorded). Kept as their draws, not their directions: a
+        # direction is as large as the model.
+        self.last_draw: tuple[str, float] = ("", 1.0)
+        self.kept: list[tuple[Judgement, list[int], str, float, Point]] = []
 
     # ------------------------------------------------------------ directions
     def scale(self, point: Point, k: int) -> float:
@@ -169,6 +197,7 @@ class Prober:
         dots: dict[float, float] = {}
         # a line judged again against a measured noise floor re-reads its points
         seen: dict[float, float] = {}
+        key = self.line_key(parts, point) if self.check.reused_values else b""
 
         def moved(t: float) -> list[np.ndarray]:
             at = list(values)
@@ -178,6 +207,13 @@ class Prober:
 
         def losses_along(ts: list[float]) -> list[float]:
             new = [t for t in ts if t not in seen]
+            if key and self.check.reused_values:  # a line of the check this re-checks
+                seen.update(
+                    (t, self.check.reused_values[key, t])
+                    for t in new
+                    if (key, t) in self.check.reused_values
+                )
+                new = [t for t in new if t not in seen]
             seen.update(
                 zip(new, point.view.losses(new, lambda t: point.view.loss(moved(t))), strict=True)
             )
@@ -209,6 +245,31 @@ class Prober:
         if floor is not None:  # measured once per point
             self.floor[point.nearby] = floor
         return judgement
+
+    def line_key(self, parts: dict[int, np.ndarray], point: Point) -> bytes:
+        """The line's point and direction, digested."""
+        if not point.key:
+            point.key = digest(list(enumerate(point.values)))
+        return point.key + digest(sorted(parts.items(), key=lambda item: item[0]))
+
+    def keep(self, judgement: Judgement, members: list[int], point: Point) -> None:
+        """The line judged_line just judged, through every tensor of a band: a re-check of the
+        band with the same plan probes it again."""
+        name, level = self.last_draw
+        self.kept.append((judgement, list(members), name, level, point))
+
+    def recorded(self) -> dict[tuple[bytes, float], float]:
+        """The loss values along the kept lines, by (line_key, t), their directions drawn again.
+        Asked for only when the check failed (only then does a re-check follow): a passing check
+        pays nothing."""
+        values: dict[tuple[bytes, float], float] = {}
+        current = self.level
+        for judgement, members, name, level, point in self.kept:
+            self.level = level  # what draw() scales the boosts by
+            key = self.line_key(self.draw(members, name, point), point)
+            values.update(((key, m * judgement.step), f) for m, f in judgement.points.items())
+        self.level = current
+        return values
 
     def line_terms(self, point: Point, parts: dict[int, np.ndarray]) -> float:
         """The expected sum |g_i w_i| of these parts, each at the scale it was drawn with."""
@@ -265,11 +326,11 @@ class Prober:
                 continue
             self.level = level
             point = self.nearby() if near else self.base
-            parts = (
-                first
-                if attempt == self.start and first is not None
-                else self.draw(members, f"{name}:retry{attempt}" if attempt else name, point)
-            )
+            drawn = f"{name}:retry{attempt}" if attempt else name
+            if attempt == self.start and first is not None:
+                parts, self.last_draw = first, ("", level)
+            else:
+                parts, self.last_draw = self.draw(members, drawn, point), (drawn, level)
             judgement = self.line(parts, step * self.h, point)
             if judgement.counts:
                 if not near:

@@ -429,6 +429,9 @@ def test_the_reported_network_names_gradient_steps_and_the_recurrent_layer_line(
     assert summary.startswith(
         "RecurrentLayer#0: analytic gradient is zero before the last 1 of 1000 steps"
     )
+    # The ablation changes only the backward pass: its re-check probes the check's band line again
+    # and reads that line's loss values (4 new evaluations for the next line, not 8).
+    assert d["evidence"]["ablation_evaluations"] <= 4
     assert "diagnosis truncated-bptt (confirmed) at models/rnn.py:" in run.stdout
 
 
