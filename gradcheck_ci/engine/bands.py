@@ -130,7 +130,6 @@ def single(
 ) -> line.Judgement:
     """Tensor k on its own line (`first` at `point` and `step`, else fresh ones, with retries);
     records the outcome in states[k]."""
-    state = states[k]
     if first is not None and point is not None:
         judgement = prober.line(first, step, point)
         parts = first
@@ -138,6 +137,19 @@ def single(
             judgement, parts, point = prober.judged_line([k], name)
     else:
         judgement, parts, point = prober.judged_line([k], name)
+    record(prober, k, states[k], judgement, parts, point)
+    return judgement
+
+
+def record(
+    prober: Prober,
+    k: int,
+    state: MemberState,
+    judgement: line.Judgement,
+    parts: dict[int, np.ndarray],
+    point: Point,
+) -> None:
+    """What a line through tensor k alone (or its part of a band's line) said, in its state."""
     state.own = judgement
     if judgement.verdict == line.PASS:
         state.thresholds.append(prober.normalised(judgement.threshold, point, k, parts[k]))
@@ -149,7 +161,6 @@ def single(
         state.nearby |= point.nearby
     else:
         state.unresolved += 1
-    return judgement
 
 
 def decompose(
@@ -171,13 +182,32 @@ def decompose(
         states[k].judged.append(band_judgement)
         return
     own: dict[int, line.Judgement] = {}
-    for k in members:
-        own[k] = single(
+    *measured, last = members
+    aligned = []  # the parts' lines along the band's own line (not a retry elsewhere)
+    for k in measured:
+        part = {k: parts[k]}
+        own[k] = prober.line(part, band_judgement.step, point)
+        if own[k].counts:
+            aligned.append(own[k])
+            record(prober, k, states[k], own[k], part, point)
+        else:
+            own[k] = single(prober, k, f"{band.name}:d{d}:part{k}", states)
+    # The last part: what is left of the band's line once the others are known, when every other
+    # part was judged along it and confirmed; else on its own line, as the others.
+    exact = all(point.values[k].dtype == np.float64 for k in members)
+    left = (
+        line.remainder(band_judgement, aligned) if exact and len(aligned) == len(measured) else None
+    )
+    if left is not None and left.counts:
+        own[last] = left
+        record(prober, last, states[last], left, {last: parts[last]}, point)
+    else:
+        own[last] = single(
             prober,
-            k,
-            f"{band.name}:d{d}:part{k}",
+            last,
+            f"{band.name}:d{d}:part{last}",
             states,
-            first={k: parts[k]},
+            first={last: parts[last]},
             point=point,
             step=band_judgement.step,
         )

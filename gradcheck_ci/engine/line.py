@@ -51,6 +51,8 @@ class Judgement:
     delta: float  # round-off bound of one evaluation
     fourth: float  # max |Q| measured (in units of delta)
     points: dict[float, float]
+    # what |R(2) - analytic| was held to, on a line that took the confirmation (inf otherwise)
+    second: float = math.inf
 
     @property
     def error(self) -> float:
@@ -165,7 +167,12 @@ class Line:
         return 1.5 * self.delta / (m * self.h)
 
     def judgement(
-        self, verdict: str, tolerance: float, threshold: float, fourth: float
+        self,
+        verdict: str,
+        tolerance: float,
+        threshold: float,
+        fourth: float,
+        second: float = math.inf,
     ) -> Judgement:
         return Judgement(
             verdict,
@@ -178,6 +185,7 @@ class Line:
             self.delta,
             fourth / self.delta if self.delta else 0.0,
             dict(self.f),
+            second,
         )
 
     # -- decisions
@@ -212,12 +220,72 @@ class Line:
         tol = {m: self.noise(m) + KINK_BIAS[m] * q / self.h + self.allowance for m in (1.0, 2.0)}
         # An error along this line is missed only if both estimates stay within their tolerances.
         threshold = min(2 * tol[1.0], 2 * tol[2.0])
-        consistent = abs(err[1.0] - err[2.0]) <= tol[1.0] + tol[2.0]
-        if all(abs(err[m]) > tol[m] for m in tol) and err[1.0] * err[2.0] > 0 and consistent:
-            return self.judgement(FAIL, tol[1.0], threshold, q)
-        if all(abs(err[m]) <= tol[m] for m in tol):
-            return self.judgement(PASS, tol[1.0], threshold, q)
-        return self.judgement(UNRESOLVED, tol[1.0], threshold, q)
+        verdict = decide(err, tol)
+        return self.judgement(verdict, tol[1.0], threshold, q, tol[2.0])
+
+
+def decide(err: dict[float, float], tol: dict[float, float]) -> str:
+    """The confirmation's verdict on the errors of R(1) and R(2) (keys 1.0, 2.0) and their
+    tolerances: both beyond, on the same side and by the same amount (a gradient error is a constant
+    offset they share) -> FAIL; both within -> PASS; anything else UNRESOLVED."""
+    consistent = abs(err[1.0] - err[2.0]) <= tol[1.0] + tol[2.0]
+    if all(abs(err[m]) > tol[m] for m in tol) and err[1.0] * err[2.0] > 0 and consistent:
+        return FAIL
+    if all(abs(err[m]) <= tol[m] for m in tol):
+        return PASS
+    return UNRESOLVED
+
+
+def remainder(band: Judgement, others: list[Judgement]) -> Judgement | None:
+    """The last member's part of a band's confirmed line, as what is left of the band's estimates
+    after the other members' (each measured alone along its own part of the same line, at the same
+    point and step, and confirmed: points at +-h, +-2h, +-4h). Directional derivatives add up over
+    the parts of a direction, so R(m) of the band minus the others' R(m) estimates the last part's
+    slope; its error bound is the sum of theirs (round-off, kink allowance, allowance: each line
+    confirmed smooth bounds its own share), and it is judged as a confirmation is (decide), with the
+    increments of its D(s) checked for a curvature jump at p as a line's are. None when the lines do
+    not allow it (the caller measures the part on its own line instead); saves that line's 6
+    evaluations."""
+    lines = [band, *others]
+    needed = (1.0, -1.0, 2.0, -2.0, 4.0, -4.0)
+    if any(j.step != band.step or not all(m in j.points for m in needed) for j in lines):
+        return None
+    if not all(math.isfinite(j.second) for j in lines):
+        return None
+    h = band.step
+    analytic = band.analytic - sum(j.analytic for j in others)
+
+    def central(j: Judgement, m: float) -> float:
+        return (j.points[m] - j.points[-m]) / (2 * m * h)
+
+    def rest(m: float) -> float:  # D(mh) of the last part, less its analytic slope
+        return central(band, m) - sum(central(j, m) for j in others) - analytic
+
+    err = {m: (4 * rest(m) - rest(2 * m)) / 3 for m in (1.0, 2.0)}
+    tol = {1.0: sum(j.tolerance for j in lines), 2.0: sum(j.second for j in lines)}
+    delta = sum(j.delta for j in lines)
+    # a curvature jump at p: the increments of D(s) double per doubled step (Line.curvature_jump)
+    d1, d2 = rest(2.0) - rest(1.0), rest(4.0) - rest(2.0)
+    jump = (
+        abs(d1) > 1.5 * delta / h
+        and abs(d2) > 0.75 * delta / h
+        and CURVATURE_JUMP_RATIO[0] <= d2 / d1 <= CURVATURE_JUMP_RATIO[1]
+    )
+    verdict = UNRESOLVED if jump else decide(err, tol)
+    threshold = min(2 * tol[1.0], 2 * tol[2.0])
+    return Judgement(
+        verdict,
+        analytic,
+        analytic + err[1.0],
+        tol[1.0],
+        threshold,
+        h,
+        0,
+        delta,
+        0.0,
+        {},
+        tol[2.0],
+    )
 
 
 FIRST_MULTIPLES = (1.0, 2.0)
