@@ -293,6 +293,58 @@ def test_truncated_bptt_is_named_located_confirmed_and_profiled():
     assert profile["analytic"][:10] == [0.0] * 10 and all(n != 0 for n in profile["numeric"])
 
 
+SHORT_OF_TIME = """\
+version: 1
+models:
+  - name: tagger-truncated
+    factory: models/tagger.py:build
+    kwargs: {gradient_steps: 2}
+    seed: 1
+    data: {sequences: 4, steps: 12, features: 2, classes: 2}
+    timeout: 900
+"""
+
+
+@pytest.mark.slow
+def test_an_ablation_the_timeout_cannot_afford_is_skipped_and_every_output_says_why(tmp_path):
+    """The diagnosis with no time left (the budget seam set to 0 s, as when a cold compile used the
+    model's timeout): the cause is still named at its line, not confirmed, its message says the
+    ablation was skipped and why, and a notice at the `timeout` line lists what was skipped."""
+    repo = tmp_path / "repo"
+    shutil.copytree(REPOS / "truncated-bptt" / "models", repo / "models")
+    (repo / "gradcheck.yml").write_text(SHORT_OF_TIME, encoding="utf-8")
+    run = run_cli(
+        "check",
+        "--config",
+        str(repo / "gradcheck.yml"),
+        env={"GRADCHECK_CI_TEST_DIAGNOSIS_BUDGET": "0"},  # CONTRIBUTING.md, "Test seams"
+        json_path=tmp_path / "report.json",
+    )
+    assert run.code == 1, run.output
+    model = run.model("tagger-truncated")
+    d = only_diagnosis(model)
+    assert (d["code"], d["confirmed"]) == ("truncated-bptt", None)
+    assert_at(d, "truncated-bptt", "models/tagger.py", "l_rnn = RecurrentLayer(")
+    skipped = (
+        "Not confirmed: the ablation (gradient_steps=-1) was skipped because not enough of the "
+        "model's timeout left"
+    )
+    assert skipped in d["message"] and d["evidence"]["ablation_not_run"].startswith("TimeoutError")
+    assert "profiles" not in model["extra"] and "profile" not in d["evidence"]
+    timeout_line = SHORT_OF_TIME.splitlines().index("    timeout: 900") + 1
+    [notice] = [n for n in model["notices"] if n["code"] == "diagnosis-skipped"]
+    assert (notice["file"], notice["line"]) == ("gradcheck.yml", timeout_line)
+    assert notice["message"].startswith("the diagnosis skipped ablation gradient_steps=-1 (needs ~")
+    assert "the gradient-through-time profile" in notice["message"]
+    # the text report: the same, and no "(confirmed)" that the run cannot back
+    text = " ".join(run.stdout.split())
+    line = line_of("truncated-bptt", "models/tagger.py", "l_rnn = RecurrentLayer(")
+    assert f"diagnosis truncated-bptt at models/tagger.py:{line}" in text, run.stdout
+    assert "(confirmed)" not in text and skipped in text
+    assert f"notice diagnosis-skipped at gradcheck.yml:{timeout_line}:" in text
+    assert "profile:" not in text
+
+
 @pytest.mark.slow
 def test_the_profile_computed_beside_the_ablations_is_the_one_computed_after_them(tmp_path):
     """With two cores the profile runs in a forked child while the ablations run; on one core it

@@ -286,3 +286,16 @@ def test_what_the_diagnosis_skipped_is_a_notice_at_the_timeout_line():
         "gradient-through-time profile"
     )
     assert "timeout (120 s) ran short" in notice.message and "--cache-dir" in notice.message
+
+
+def test_the_budget_seam_only_ever_shortens_what_the_timeout_leaves(monkeypatch):
+    from gradcheck_ci.diagnose.session import BUDGET_ENV, diagnosis_budget
+
+    monkeypatch.delenv(BUDGET_ENV, raising=False)
+    assert diagnosis_budget(42.0) == 42.0
+    monkeypatch.setenv(BUDGET_ENV, "0")
+    assert diagnosis_budget(42.0) == 0.0
+    monkeypatch.setenv(BUDGET_ENV, "100")
+    assert diagnosis_budget(42.0) == 42.0  # a cap, never more time than the timeout leaves
+    monkeypatch.setenv(BUDGET_ENV, "soon")
+    assert diagnosis_budget(42.0) == 42.0
