@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 FORMATTED := gradcheck_ci tests benchmarks ci entrypoint
 PYTEST_ARGS ?=
 
-.PHONY: example test test-unit test-integration test-container test-fast format lint bench bench-mutation clean lasagne-master
+.PHONY: example test test-unit test-integration test-container test-fast docs-screenshot format lint bench bench-mutation clean lasagne-master
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,12 @@ test-container: $(STAMP)
 # Everything but the slow Theano compiles and Docker: the unit slice plus the quick integration tests.
 test-fast: $(STAMP) $(MASTER_DIR)/lasagne/__init__.py
 	$(BIN)/pytest -m "not slow and not docker" $(PYTEST_ARGS)
+
+# README's picture of the HTML report (docs/html-report.png), taken again by the browser test (headless
+# chromium); the test fails when the tracked picture's headings and columns are no longer the report's.
+docs-screenshot: $(STAMP)
+	GRADCHECK_UPDATE_SCREENSHOT=1 GRADCHECK_REQUIRE_BROWSER=1 $(BIN)/pytest -q -p no:cacheprovider \
+		tests/integration/test_html_report.py -k reported_networks_page
 
 # The lint and type gate (seconds): ruff (pyflakes, pycodestyle, bugbear, blind-except, import order, pyupgrade,
 # complexity) and mypy (strict on results, report, numeric, config, entrypoint), then the import-layer rule.

@@ -45,6 +45,11 @@ FLAGS = [
     "--remote-debugging-pipe",
 ]
 TIMEOUT = 60.0
+# the page's headings and table column headers, in page order, whitespace collapsed
+HEADINGS = (
+    "JSON.stringify(Array.from(document.querySelectorAll('h1, h2, h3, h4, h5, h6, th'))"
+    ".map(e => e.tagName.toLowerCase() + ': ' + e.textContent.replace(/\\s+/g, ' ').trim()))"
+)
 
 
 def chromium() -> str:
@@ -69,6 +74,7 @@ class PageLoad:
     log: list[tuple[str, str]] = field(default_factory=list)  # (level, text) of the browser's log
     screenshot: bytes = b""
     text: str = ""  # document.body.innerText
+    headings: list[str] = field(default_factory=list)  # "h2: text", "th: text", in page order
 
     @property
     def errors(self) -> list[str]:
@@ -223,6 +229,13 @@ def _load(pipe: _Pipe, url: str, width: int) -> PageLoad:
         {"expression": "document.body.innerText", "returnByValue": True},
         session=session,
     )["result"].get("value", "")
+    result.headings = json.loads(
+        pipe.send(
+            "Runtime.evaluate",
+            {"expression": HEADINGS, "returnByValue": True},
+            session=session,
+        )["result"].get("value", "[]")
+    )
     metrics = pipe.send("Page.getLayoutMetrics", session=session)
     size = metrics.get("cssContentSize") or metrics["contentSize"]
     shot = pipe.send(
