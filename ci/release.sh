@@ -6,7 +6,8 @@
 #
 #   check-version  VERSION (1.2.3) is pyproject.toml's version and gradcheck_ci.__version__
 #   build          docker build, OCI labels (version, revision, source), tagged IMAGE:VERSION and IMAGE:MAJOR
-#   selftest       the action's end-to-end tests (tests/container) against that exact image, not a rebuild
+#   selftest       the action's end-to-end tests (tests/container) against that exact image, not a rebuild,
+#                  the baked cache's (its full warm-up: stock-layer models compile no C) among them
 #   push           docker push IMAGE:VERSION and IMAGE:MAJOR
 #   pin-action     a release commit on top of the tagged one whose action.yml names docker://IMAGE:VERSION
 #                  (main keeps `image: Dockerfile`); tag vVERSION moves onto it and the major tag vMAJOR too
@@ -15,6 +16,8 @@
 # IMAGE is REGISTRY/OWNER/NAME: by default localhost:5000/gradcheck-ci/gradcheck-ci; release.yml sets
 # REGISTRY=ghcr.io and OWNER to the repository's owner. Other settings, all optional:
 #   BASE_IMAGE   the Dockerfile's BASE_IMAGE (here: gradcheck-ci-base:bookworm; on GitHub: the default)
+#   WARM_FAMILIES  the Dockerfile's WARM_FAMILIES (default all: every stock layer family; tests/container's
+#                release test passes `tests` so that its build reuses the test image's layers)
 #   SOURCE_URL   org.opencontainers.image.source (default https://github.com/OWNER/NAME)
 #   GIT_PUSH     a remote to push the moved tags to (release.yml: origin); empty keeps them local
 #   PYTHON       the interpreter with build, twine and the test dependencies (default: python3)
@@ -56,6 +59,7 @@ build() {
     local args=(--build-arg "VERSION=$version" --build-arg "REVISION=$(git rev-parse HEAD)"
                 --build-arg "SOURCE=$source_url" -t "$image:$version" -t "$image:$major")
     [ -z "${BASE_IMAGE:-}" ] || args+=(--build-arg "BASE_IMAGE=$BASE_IMAGE")
+    [ -z "${WARM_FAMILIES:-}" ] || args+=(--build-arg "WARM_FAMILIES=$WARM_FAMILIES")
     say "docker build ${args[*]} ."
     docker build "${args[@]}" .
 }
@@ -64,7 +68,7 @@ selftest() {
     say "end-to-end tests against $image:$version (as built, not rebuilt)"
     # shellcheck disable=SC2086  # SELFTEST_ARGS is a list of pytest arguments
     GRADCHECK_TEST_IMAGE="$image:$version" GRADCHECK_TEST_NO_BUILD=1 GRADCHECK_REQUIRE_DOCKER=1 \
-        "$python" -m pytest -p no:cacheprovider ${SELFTEST_ARGS:-tests/container/test_action_e2e.py -k "passing_repo or reported_network or broken_config"}
+        "$python" -m pytest -p no:cacheprovider ${SELFTEST_ARGS:-tests/container/test_action_e2e.py tests/container/test_baked_cache.py tests/container/test_lasagne_master.py -k "passing_repo or reported_network or broken_config or stock_layer_models or master_model"}
 }
 
 push() {

@@ -127,19 +127,25 @@ def image_exists(client: Any, image: str) -> bool:
 
 
 def build_image(
-    client: Any, context: str | Path, tag: str, base_image: str | None = None, out: Any = None
+    client: Any,
+    context: str | Path,
+    tag: str,
+    base_image: str | None = None,
+    out: Any = None,
+    build_args: dict[str, str] | None = None,
 ) -> None:
-    """Build `tag` from the Dockerfile in `context`, streaming the build log to `out` (stderr)."""
+    """Build `tag` from the Dockerfile in `context`, streaming the build log to `out` (stderr);
+    `build_args`: the Dockerfile's other ARGs (the container tests' WARM_FAMILIES)."""
     out = sys.stderr if out is None else out
-    buildargs = {"BASE_IMAGE": base_image} if base_image else None
+    buildargs = {**({"BASE_IMAGE": base_image} if base_image else {}), **(build_args or {})}
     print(
         f"gradcheck-ci docker: building {tag} from {context}"
-        + (f" (BASE_IMAGE={base_image})" if base_image else ""),
+        + "".join(f" ({name}={value})" for name, value in buildargs.items()),
         file=out,
         flush=True,
     )
     stream = client.api.build(
-        path=str(context), tag=tag, buildargs=buildargs, rm=True, forcerm=True, decode=True
+        path=str(context), tag=tag, buildargs=buildargs or None, rm=True, forcerm=True, decode=True
     )
     for chunk in stream:
         if "stream" in chunk:

@@ -7,9 +7,9 @@ default gradcheck-ci-base:bookworm); the registry from ci/start-registry.sh
 (GRADCHECK_TEST_REGISTRY, default localhost:5000). Without them the docker tests are skipped, with
 the reason; set GRADCHECK_REQUIRE_DOCKER=1 (as .ci/run does) to make that a failure instead.
 
-GRADCHECK_TEST_IMAGE names the action image (default gradcheck-ci:e2e, built from this checkout);
-with GRADCHECK_TEST_NO_BUILD=1 it is used as it is: how a release tests the exact image it pushes
-(ci/release.sh selftest).
+GRADCHECK_TEST_IMAGE names the action image (default gradcheck-ci:e2e, built from this checkout with
+the container tests' warm-up: image.py); with GRADCHECK_TEST_NO_BUILD=1 it is used as it is: how a
+release tests the exact image it pushes (ci/release.sh selftest).
 """
 
 from __future__ import annotations
@@ -20,10 +20,9 @@ from pathlib import Path
 
 import pytest
 
+from .image import BASE_IMAGE, TEST_IMAGE, build
 from .runner import REPO_ROOT
 
-BASE_IMAGE = os.environ.get("GRADCHECK_TEST_BASE_IMAGE", "gradcheck-ci-base:bookworm")
-TEST_IMAGE = os.environ.get("GRADCHECK_TEST_IMAGE", "gradcheck-ci:e2e")
 PREBUILT = os.environ.get("GRADCHECK_TEST_NO_BUILD") == "1"
 REGISTRY = os.environ.get("GRADCHECK_TEST_REGISTRY", "localhost:5000")
 FACTS: list[str] = []  # measurements shown at the end of the run
@@ -96,9 +95,7 @@ def action_image(docker_client, tmp_path_factory, request) -> str:
     started = time.monotonic()
     with open(log_path, "w") as log:
         try:
-            dockerrun.build_image(
-                docker_client, REPO_ROOT, TEST_IMAGE, base_image=base_image, out=log
-            )
+            build(docker_client, log, base_image=base_image)
         except dockerrun.DockerRunError as exc:
             tail = "".join(Path(log_path).read_text().splitlines(keepends=True)[-40:])
             pytest.fail(f"{exc}\n--- last lines of the build log ---\n{tail}", pytrace=False)
