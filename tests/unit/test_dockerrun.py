@@ -67,3 +67,28 @@ def test_container_output_under_actions_starts_no_command(monkeypatch):
     ]
     # a character split over two chunks
     assert "forged" in out.getvalue() and out.getvalue().endswith("été\n")
+
+
+def test_build_arguments_reach_the_engine_beside_the_base_image():
+    """The container tests' image is built with WARM_FAMILIES=tests (tests/container/image.py): the
+    argument must reach the engine, and a build without arguments sends none (the Dockerfile's
+    defaults: a release's full warm-up)."""
+    import io
+    from types import SimpleNamespace
+
+    from gradcheck_ci.commands.docker import build_image
+
+    calls = []
+
+    def build(**kwargs):
+        calls.append(kwargs["buildargs"])
+        return [{"stream": "Step 1/1\n"}]
+
+    client = SimpleNamespace(
+        api=SimpleNamespace(build=build), images=SimpleNamespace(get=lambda tag: tag)
+    )
+    out = io.StringIO()
+    build_image(client, ".", "t", base_image="base", out=out, build_args={"WARM_FAMILIES": "tests"})
+    build_image(client, ".", "t", out=out)
+    assert calls == [{"BASE_IMAGE": "base", "WARM_FAMILIES": "tests"}, None]
+    assert "(BASE_IMAGE=base) (WARM_FAMILIES=tests)" in out.getvalue()
