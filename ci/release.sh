@@ -21,7 +21,7 @@
 #   SOURCE_URL   org.opencontainers.image.source (default https://github.com/OWNER/NAME)
 #   GIT_PUSH     a remote to push the moved tags to (release.yml: origin); empty keeps them local
 #   PYTHON       the interpreter with build, twine and the test dependencies (default: python3)
-#   SELFTEST_ARGS  pytest arguments for selftest (default: the action's end-to-end tests)
+#   SELFTEST_ARGS  pytest arguments for selftest (default: the action's end-to-end tests and the baked cache's)
 #
 # Run it in a checkout you may tag: pin-action commits (on a detached HEAD, via a temporary worktree) and
 # moves tags in the repository it runs in.
