@@ -13,7 +13,9 @@ on; see benchmarks/mutation_worker.py). Float32 cases include the float64 stage 
 what float32 cannot settle. Targets (issue 12): no false alarm; float64 errors of 1e-5 caught in >=
 99% of seeds, float32 errors of 1e-2 too; numeric cost <= 4x one gradient on the benchmark suite
 (benchmarks.run). `--lasagne master` (or `both`) runs the cases on Lasagne master, the second stack
-(issue 20): the no-false-alarm guarantee must hold there too.
+(issue 20): the no-false-alarm guarantee must hold there too. `--compile python` evaluates with
+Theano's Python code instead of its C code, as a check does for a model whose C code is not compiled
+yet (issue 23): the same catches and no false alarm, or that first verdict is not the verdict.
 """
 
 from __future__ import annotations
@@ -157,7 +159,12 @@ BY_NAME = {case.name: case for case in CASES}
 
 
 def run_case(
-    case: Case, seeds: list[int], sizes: tuple[float, ...], tmp: str, lasagne: str = "0.1"
+    case: Case,
+    seeds: list[int],
+    sizes: tuple[float, ...],
+    tmp: str,
+    lasagne: str = "0.1",
+    compile: str = "c",
 ) -> dict[str, Any]:
     """The case's seeds on one Lasagne stack ("0.1" or "master": its worker has master first on its
     path, as a model with `lasagne: master` has in a check)."""
@@ -182,6 +189,10 @@ def run_case(
         PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
     )
     with_package_on_path(lasagne_stacks.worker_env(lasagne, env))
+    if compile == "python":  # as a check's worker evaluates a model with no C compiled yet
+        from gradcheck_ci.platform import ccode
+
+        env["THEANO_FLAGS"] = ccode.python_flags(env)
     if lasagne == lasagne_stacks.MASTER and lasagne_stacks.master_problem():
         return {"name": case.name, "lasagne": lasagne, "error": lasagne_stacks.master_problem()}
     steps = [["benchmarks.mutation_worker", job_path, out_path]]
@@ -364,6 +375,13 @@ def main(argv: list[str] | None = None) -> int:
         help="the Lasagne stack the cases run on (master: installed beside 0.1, `make "
         "lasagne-master`)",
     )
+    parser.add_argument(
+        "--compile",
+        choices=("c", "python"),
+        default="c",
+        help="evaluate with Theano's C code (default) or its Python code, as a check does for a "
+        "model whose C code is not compiled yet (GRADCHECK_CI_COMPILE)",
+    )
     args = parser.parse_args(argv)
     unknown = [c for c in args.case if c not in BY_NAME]
     if unknown:
@@ -379,11 +397,14 @@ def main(argv: list[str] | None = None) -> int:
         for lasagne in ("0.1", "master") if args.lasagne == "both" else (args.lasagne,):
             for case in cases:
                 print(
-                    f"{case.name} ({case.precision}, Lasagne {lasagne}, {len(seeds)} seeds) ...",
+                    f"{case.name} ({case.precision}, Lasagne {lasagne}, {args.compile}, "
+                    f"{len(seeds)} seeds) ...",
                     file=sys.stderr,
                     flush=True,
                 )
-                results.append(run_case(case, seeds, sizes[case.precision], tmp, lasagne))
+                results.append(
+                    run_case(case, seeds, sizes[case.precision], tmp, lasagne, args.compile)
+                )
     text, summary = summarise(results, sizes)
     print(text)
     print(
@@ -394,6 +415,7 @@ def main(argv: list[str] | None = None) -> int:
         "schema": "gradcheck-ci/mutation/v1",
         "date": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "lasagne": args.lasagne,
+        "compile": args.compile,
         "seeds": seeds,
         "cases": [asdict(c) for c in cases],
         "summary": summary,

@@ -101,7 +101,8 @@ def models_series() -> list[dict]:
                         "--json",
                         str(Path(tmp) / "r.json"),
                     ],
-                    env=dict(os.environ, PYTHONPATH=str(REPO)),
+                    # the C path throughout, as before C waited for the first run's verdict
+                    env=dict(os.environ, PYTHONPATH=str(REPO), GRADCHECK_CI_COMPILE="c"),
                     capture_output=True,
                     text=True,
                 )

@@ -245,8 +245,11 @@ def check(args: argparse.Namespace, shard: tuple[int, int] | None, console: Cons
     """Run `gradcheck-ci check` as parsed by cli.build_parser (shard: --shard, already parsed); the
     exit code."""
     from ..config import ConfigError, format_problems, load_config
+    from ..platform import ccode
     from ..process.runner import Runner, cancelled_result
 
+    # a bad GRADCHECK_CI_COMPILE is a usage error, before anything
+    ccode.mode(), ccode.pays_after()
     reports = ReportFiles(args)
     started = time.perf_counter()
     with _Stop() as stop:
@@ -284,6 +287,7 @@ def check(args: argparse.Namespace, shard: tuple[int, int] | None, console: Cons
         # fails fast on a path that cannot be
         reports.interim(report, pending, config_file, console, first=True)
         temporary_cache = _prepare_cache(console) if specs else None
+        runner.no_compile_later = _no_compile_later(temporary_cache)
 
         def on_result(result: ModelResult) -> None:
             report.models.append(result)
@@ -305,7 +309,35 @@ def check(args: argparse.Namespace, shard: tuple[int, int] | None, console: Cons
             if temporary_cache:
                 shutil.rmtree(temporary_cache, ignore_errors=True)
         report.models.extend(cancelled_result(s, config_file) for s in pending)
+        if runner.compile_later and not runner.cancelled:
+            _compile_later(runner, console)
         return _finish(report, reports, console, started)
+
+
+def _no_compile_later(temporary_cache: str | None) -> str:
+    """Why C cannot be compiled after this run for the next ("": it can: process/background.py)."""
+    from ..platform import ccode
+
+    if temporary_cache:
+        return "is not compiled for later runs: this run's cache directory is a temporary one"
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        return (
+            "is not compiled for later runs under GitHub Actions, where nothing outlives the job "
+            f"({ccode.MODE_ENV}=c compiles it in the run)"
+        )
+    return ""
+
+
+def _compile_later(runner: Runner, console: Console) -> None:
+    """Start the background compile of the models the run evaluated with Python, and say so."""
+    from ..process import background
+
+    pid, names = background.start(runner.compile_later, runner.root, runner.config_file)
+    if pid is not None:
+        console.note(
+            f"gradcheck-ci: compiling C in the background (process {pid}) for the next run of "
+            f"{', '.join(names)}; until it ends, runs evaluate with Python"
+        )
 
 
 def _only_changed(

@@ -328,6 +328,11 @@ def _quiet_theano_loggers() -> None:
     # than the model.
     import warnings
 
+    # Without C (THEANO_FLAGS cxx=, platform/ccode.py), Theano 1.0.5 warns at import, with its
+    # installed path, that a later Theano will need a compiler: nothing the user can act on.
+    warnings.filterwarnings(
+        "ignore", message=r"DeprecationWarning: there is no c\+\+ compiler", category=UserWarning
+    )
     warnings.filterwarnings(
         "ignore",
         message=r"The `image_shape` keyword argument to "

@@ -71,6 +71,7 @@ class Event:
     seconds: float  # the whole call: key, load or compile, store
     reason: str = ""  # why uncacheable, or why an entry found was not used
     stored: bool = False  # a miss whose function was written for the next run
+    key: str = ""  # its entry's key (hit or miss)
 
 
 EVENTS: list[Event] = []  # this process's calls, in order (a worker checks one model)
@@ -150,11 +151,11 @@ def function(
         fn, rejected = None, "entry's shared variables differ"
     if fn is not None:
         _touch(entry_path(directory, key))
-        EVENTS.append(Event("hit", time.perf_counter() - started))
+        EVENTS.append(Event("hit", time.perf_counter() - started, key=key))
         return fn
     fn = compile()
     stored = store(directory, key, fn)
-    EVENTS.append(Event("miss", time.perf_counter() - started, rejected, stored))
+    EVENTS.append(Event("miss", time.perf_counter() - started, rejected, stored, key))
     return fn
 
 

@@ -27,7 +27,7 @@ from ..config import ModelSpec
 from ..core.errors import print_debug_traceback
 from ..core.installation import with_package_on_path
 from ..core.results import ErrorInfo, ModelResult, Notice
-from ..platform import lasagne_stacks
+from ..platform import ccode, lasagne_stacks
 from ..usercode.sites import is_inside, is_library, quote_source, relative
 from . import reaper
 from .environment import worker_environment
@@ -46,6 +46,10 @@ class Runner:
     fail_on_expected: bool = False
     # more for the worker's job (replay's "replay")
     job_extra: dict[str, Any] = field(default_factory=dict)
+    # why C will not be compiled after this run for a model evaluated with Python ("": it will be,
+    # for the models in `compile_later`: process/background.py)
+    no_compile_later: str = "is not compiled for later runs by this command (`check` compiles it)"
+    compile_later: list[ModelSpec] = field(default_factory=list)
     cancelled: bool = False
     _current: subprocess.Popen | None = field(default=None, repr=False)
 
@@ -108,6 +112,11 @@ class Runner:
         return result
 
     def _run_worker(self, spec: ModelSpec, stack: str) -> ModelResult:
+        model = ccode.identity(spec.to_json(), stack)
+        choice = ccode.choose(model, self.root)
+        python = choice.chosen and not choice.c
+        if python:
+            self.on_event(spec.name, f"{choice.why}: evaluating with Theano's Python code, no g++")
         with tempfile.TemporaryDirectory(prefix="gradcheck-ci-") as tmp:
             job_path = os.path.join(tmp, "job.json")
             result_path = os.path.join(tmp, "result.json")
@@ -117,13 +126,14 @@ class Runner:
                         "spec": spec.to_json(),
                         "root": self.root,
                         "config_file": self.config_file,
+                        "identity": model,
                         **self.job_extra,
                     },
                     handle,
                 )
             started = time.perf_counter()
             try:
-                outcome = self._spawn(spec, job_path, result_path, stack)
+                outcome = self._spawn(spec, job_path, result_path, stack, python)
             except (OSError, subprocess.SubprocessError) as exc:
                 print_debug_traceback(exc)
                 return error_result(
@@ -150,9 +160,29 @@ class Runner:
                     spec, self.config_file, outcome.describe(spec, self.config_file)
                 )
             result.seconds["total"] = round(elapsed, 3)
+        if choice.chosen:
+            self._evaluation(result, spec, choice)
         result.spec = spec.as_checked()
         result.sources = quoted_sources(result, self.root)
         return self._expectations(result, spec)
+
+    def _evaluation(self, result: ModelResult, spec: ModelSpec, choice: ccode.Choice) -> None:
+        """Say in the result whether C or Python evaluated it, and for Python, whether C is
+        compiled after the run for the next (it pays: the Python evaluation took long enough)."""
+        result.extra["evaluation"] = {"code": "c" if choice.c else "python", "why": choice.why}
+        if choice.c or result.status in ("error", "cancelled"):
+            return
+        spent = ccode.python_seconds(result.seconds, result.extra)
+        later = self.no_compile_later
+        if not ccode.pays(spent):
+            later = ccode.NOT_PAYING
+        elif not later:
+            self.compile_later.append(spec)
+            later = ccode.COMPILING_LATER
+        result.extra["evaluation"]["compile_later"] = later == ccode.COMPILING_LATER
+        result.notices.append(
+            ccode.python_notice(choice.why, spent, later, self.config_file, spec.line)
+        )
 
     def _expectations(self, result: ModelResult, spec: ModelSpec) -> ModelResult:
         if spec.expect == "fail" and result.status == "pass":
@@ -161,11 +191,15 @@ class Runner:
                 result.status = "fail"
         return result
 
-    def _spawn(self, spec: ModelSpec, job_path: str, result_path: str, stack: str) -> Outcome:
+    def _spawn(
+        self, spec: ModelSpec, job_path: str, result_path: str, stack: str, python: bool = False
+    ) -> Outcome:
         read_fd, write_fd = os.pipe()
         env = dict(
             worker_environment(os.environ), GRADCHECK_EVENT_FD=str(write_fd), PYTHONUNBUFFERED="1"
         )
+        if python:  # Theano reads it at import: no C code in this worker (platform/ccode.py)
+            env["THEANO_FLAGS"] = ccode.python_flags(env)
         with_package_on_path(lasagne_stacks.worker_env(stack, env))
         limit = spec.memory * 1024 * 1024
         # what the worker starts and leaves behind is re-parented here, and ended

@@ -321,10 +321,27 @@ def main(argv: list[str] | None = None) -> int:
         )
     # after the whole check: every repository module it imported
     result.files = imported_files(job["root"])
+    _record_c_functions(job.get("identity"), result)
     from ..report.atomic import write_atomic
 
     write_atomic(result_path, json.dumps(result.to_json(), allow_nan=True))
     return 0
+
+
+def _record_c_functions(model: str | None, result: ModelResult) -> None:
+    """A check that evaluated with C and found or kept every function in the function cache: say
+    so, with the files it was compiled from, for the next run's choice of C (platform/ccode.py)."""
+    theano = sys.modules.get("theano")
+    if not model or theano is None or not theano.config.cxx or result.status == "error":
+        return
+    from ..platform import ccode, fncache
+
+    directory = fncache.cache_dir()
+    events = fncache.EVENTS
+    if directory is None or not events:
+        return
+    if all(e.key and (e.outcome == "hit" or e.stored) for e in events):
+        ccode.write_record(directory, model, [e.key for e in events], result.files)
 
 
 def _dump_stacks_to(path: str) -> None:

@@ -1,8 +1,11 @@
 """Runs that several integration test files read: each is made once per session (they cost a real
-check)."""
+check). The checks here evaluate with Theano's C code, as these tests were written for, and start
+no background compile (GRADCHECK_CI_COMPILE=c, inherited by every process a test starts);
+test_first_run.py checks the first run without C."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -11,6 +14,7 @@ from tests import REPO
 from tests.harness import CliRun, run_cli
 
 REPORTED_NETWORK = REPO / "examples" / "seed-rnn" / "gradcheck.yml"
+os.environ.setdefault("GRADCHECK_CI_COMPILE", "c")
 
 
 @pytest.fixture(scope="session")

@@ -133,3 +133,37 @@ def test_a_kill_from_outside_says_the_memory_at_the_time_and_the_limit():
     assert short.describe(s, "gradcheck.yml").message.endswith(
         "most likely the machine's out-of-memory killer"
     )
+
+
+def evaluated_with_python(seconds: dict[str, float], no_compile_later: str = ""):
+    from gradcheck_ci.core.results import ModelResult
+    from gradcheck_ci.platform import ccode
+
+    model = spec()
+    result = ModelResult(model.name, model.factory, "pass", 0, "float64", "auto", seconds=seconds)
+    keeper = runner.Runner("repo", "gradcheck.yml", lambda *a: None, lambda *a: None)
+    keeper.no_compile_later = no_compile_later
+    keeper._evaluation(result, model, ccode.Choice(False, "no C code was compiled yet"))
+    return keeper, result
+
+
+def test_a_python_check_whose_evaluation_took_long_gets_c_compiled_for_the_next_run():
+    keeper, result = evaluated_with_python({"analytic": 0.5, "numeric": 25.0})
+    assert [s.name for s in keeper.compile_later] == [spec().name]
+    assert result.extra["evaluation"] == {
+        "code": "python",
+        "why": "no C code was compiled yet",
+        "compile_later": True,
+    }
+    assert result.notices[-1].message.endswith(
+        "C is being compiled in the background after this run, for the next"
+    )
+
+
+def test_a_quick_python_check_or_a_run_that_cannot_keep_c_compiles_none():
+    keeper, result = evaluated_with_python({"analytic": 0.01, "numeric": 0.2})
+    assert not keeper.compile_later and not result.extra["evaluation"]["compile_later"]
+    assert "it would save less than it costs" in result.notices[-1].message
+    keeper, result = evaluated_with_python({"numeric": 60.0}, "is not compiled under CI")
+    assert not keeper.compile_later
+    assert result.notices[-1].message.endswith("C is not compiled under CI")

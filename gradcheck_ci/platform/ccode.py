@@ -1,0 +1,188 @@
+"""C or Python: which of Theano's implementations a model's worker evaluates with.
+
+Theano runs each node of a compiled function through C code, compiled with g++ the first time that
+code is met (minutes per model on a cold compile cache: Theano's helper modules, then every op), or
+through the op's Python implementation (numpy, no compiler: THEANO_FLAGS `cxx=`). On the check's
+small synthetic data both reach the same verdict (the mutation benchmark, `--compile python`), the
+Python path evaluates about half as fast and waits for no compiler. So, by default (`auto`), a model
+gets C only once its C functions are compiled:
+
+- C when a record says the model's C functions are in the function cache, compiled from the
+  repository files as they are now (the worker of a C check writes it: write_record);
+- C inside the image (its baked compile cache holds every stock layer family's C code), and when the
+  function cache is off (nothing records what is compiled: as before, C);
+- otherwise Python, and the run compiles C in the background afterwards when it pays
+  (process/background.py; `pays`).
+
+GRADCHECK_CI_COMPILE=c or =python forces either; a `cxx` in the user's THEANO_FLAGS is their choice
+and is left alone. Theano reads `cxx` once, at import: the worker process is the unit of the choice.
+The function cache keys every Theano flag (graphkey.theano_flags), `cxx` and `linker` among them, so
+C and Python functions never stand in for each other.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..core.errors import UsageError
+from ..core.results import Notice
+from . import cachedir
+from .flags import format_flags, parse_flags
+
+MODE_ENV = "GRADCHECK_CI_COMPILE"
+MODES = ("auto", "c", "python")
+# Seconds of Python evaluation (analytic, numeric, diagnosis) from which compiling C pays: C
+# evaluates about twice as fast and loads ~1.5 s slower (its module cache), measured on
+# examples/seed-rnn.
+PAYS_ENV = "GRADCHECK_CI_C_PAYS_AFTER"
+PAYS_AFTER = 10.0
+RECORDS = "c-ready"  # in the function cache's directory: one record per model
+
+
+@dataclass(frozen=True)
+class Choice:
+    c: bool  # the worker evaluates with C
+    why: str  # for the progress line and the report
+    chosen: bool = True  # False: the user's THEANO_FLAGS decide (they set cxx)
+
+
+def mode(environ: Mapping[str, str] | None = None) -> str:
+    """GRADCHECK_CI_COMPILE: auto (the default), c or python; UsageError for anything else."""
+    value = (os.environ if environ is None else environ).get(MODE_ENV, "").strip().lower()
+    if value and value not in MODES:
+        raise UsageError(f"{MODE_ENV}={value!r}: expected one of {', '.join(MODES)}")
+    return value or "auto"
+
+
+def pays_after(environ: Mapping[str, str] | None = None) -> float:
+    """GRADCHECK_CI_C_PAYS_AFTER, else PAYS_AFTER; UsageError when it is not a number of seconds."""
+    value = (os.environ if environ is None else environ).get(PAYS_ENV, "").strip()
+    if not value:
+        return PAYS_AFTER
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0:
+        raise UsageError(f"{PAYS_ENV}={value!r}: expected a number of seconds (0 or more)")
+    return seconds
+
+
+def identity(spec: dict[str, Any], stack: str) -> str:
+    """Names a model's check for its record: its entry as checked and the Lasagne stack."""
+    text = json.dumps({"spec": spec, "stack": stack}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def choose(model: str, root: str, environ: Mapping[str, str] | None = None) -> Choice:
+    """C or Python for the worker of the model named by `model` (identity())."""
+    from . import fncache
+
+    env = os.environ if environ is None else environ
+    flags = parse_flags(env.get("THEANO_FLAGS", ""))
+    if "cxx" in flags:
+        return Choice(bool(flags["cxx"]), "THEANO_FLAGS sets cxx", chosen=False)
+    forced = mode(env)
+    if forced != "auto":
+        return Choice(forced == "c", f"{MODE_ENV}={forced}")
+    if cachedir.baked_theano_cache(env):
+        return Choice(True, "the image's compile cache holds the stock layers' C code")
+    directory = fncache.cache_dir(dict(env))
+    if directory is None:
+        return Choice(True, "the function cache is off")
+    if is_ready(directory, model, root):
+        return Choice(True, "its C functions are in the function cache")
+    return Choice(False, "no C code was compiled for this model yet")
+
+
+def python_flags(environ: Mapping[str, str]) -> str:
+    """THEANO_FLAGS for a worker that evaluates with Python: the given ones and `cxx=`."""
+    flags = parse_flags(environ.get("THEANO_FLAGS", ""))
+    flags["cxx"] = ""
+    return format_flags(flags)
+
+
+def record_path(directory: str, model: str) -> str:
+    return os.path.join(directory, RECORDS, model + ".json")
+
+
+def write_record(directory: str, model: str, keys: list[str], files: dict[str, str]) -> bool:
+    """Say that the model's C functions (their function-cache keys) are compiled, from these
+    repository files (path: sha256); whether it was written."""
+    path = record_path(directory, model)
+    temporary = None
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=".tmp-", dir=os.path.dirname(path))
+        os.fchmod(handle, cachedir.shared_file_mode())
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            json.dump({"keys": sorted(keys), "files": files}, out, sort_keys=True)
+        os.replace(temporary, path)
+        return True
+    except OSError:
+        if temporary:
+            try:
+                os.unlink(temporary)
+            except OSError:
+                pass
+        return False
+
+
+def is_ready(directory: str, model: str, root: str) -> bool:
+    """Whether the model's record exists, every function it names is in the cache and every file it
+    was compiled from is unchanged."""
+    from .fncache import entry_path
+
+    try:
+        with open(record_path(directory, model), encoding="utf-8") as handle:
+            record = json.load(handle)
+        keys, files = record["keys"], record["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    if not keys or not all(os.path.isfile(entry_path(directory, key)) for key in keys):
+        return False
+    return all(_sha256(os.path.join(root, name)) == digest for name, digest in files.items())
+
+
+def _sha256(path: str) -> str | None:
+    try:
+        with open(path, "rb") as handle:
+            return hashlib.sha256(handle.read()).hexdigest()
+    except OSError:
+        return None
+
+
+def pays(python_seconds: float, environ: Mapping[str, str] | None = None) -> bool:
+    """Whether compiling C for the next runs is worth it, after `python_seconds` of evaluation."""
+    return python_seconds >= pays_after(environ)
+
+
+def python_seconds(seconds: dict[str, float], extra: dict[str, Any]) -> float:
+    """What a check evaluated with Python spent evaluating: the analytic and numeric gradients and
+    the diagnosis, its compiles aside."""
+    compiled = extra.get("diagnosis_compile") or {}
+    diagnosis = seconds.get("diagnosis", 0.0) - float(compiled.get("seconds", 0.0))
+    return seconds.get("analytic", 0.0) + seconds.get("numeric", 0.0) + max(diagnosis, 0.0)
+
+
+COMPILING_LATER = "is being compiled in the background after this run, for the next"
+NOT_PAYING = "is not compiled for later runs: it would save less than it costs"
+
+
+def python_notice(why: str, spent: float, later: str, file: str, line: int | None) -> Notice:
+    """The report's word on a check evaluated with Python: why, what it cost, and what happens to C
+    (`later`: COMPILING_LATER, NOT_PAYING or another reason)."""
+    return Notice(
+        f"evaluated without C: {why}, so Theano's Python code evaluated the check instead of "
+        f"waiting for g++ (the same verdict; evaluating took {spent:.1f}s, about twice what C "
+        f"takes); C {later}",
+        "python-evaluation",
+        file,
+        line,
+    )

@@ -1,0 +1,122 @@
+"""The first run on a cache nobody compiled into (platform/ccode.py, process/background.py): the
+verdict comes from Theano's Python code without waiting for g++, C is compiled in the background
+when it pays, and the next run evaluates with C and reaches the same verdict.
+
+Each test has a fresh cache directory of its own (Theano's compile directory and the function cache
+empty), so the C compile here is a real cold one: minutes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from tests import REPO
+from tests.harness import CliRun, assert_no_traceback, run_cli
+
+pytestmark = pytest.mark.slow
+
+TRUNCATED = REPO / "tests" / "fixtures" / "real" / "truncated-rnn" / "gradcheck.yml"
+CUSTOM_LSTM = REPO / "tests" / "fixtures" / "real" / "custom-lstm" / "gradcheck.yml"
+
+
+def fresh_env(cache: Path, **extra: str) -> dict[str, str]:
+    """A check with its own empty cache directory, choosing C or Python itself (auto)."""
+    return {
+        "GRADCHECK_CI_CACHE_DIR": str(cache),
+        "GRADCHECK_CI_COMPILE": "auto",
+        "THEANO_FLAGS": "",
+        **extra,
+    }
+
+
+def check(config: Path, model: str, env: dict[str, str], report: Path) -> tuple[CliRun, dict]:
+    run = run_cli("check", "--config", str(config), "--model", model, env=env, json_path=report)
+    assert_no_traceback(run)
+    return run, run.model(model)
+
+
+def verdict(result: dict) -> tuple:
+    """What the verdict is: the status, each tensor's status, and the diagnosed causes."""
+    return (
+        result["status"],
+        [(p["id"], p["status"]) for p in result["params"]],
+        sorted(d["code"] for d in result["diagnoses"]),
+    )
+
+
+def wait_for_background(run: CliRun, cache: Path, limit: float = 1800.0) -> None:
+    """Wait for the background compile the run started (its pid is in the run's output); ended
+    here (by that pid) if it outlives `limit`."""
+    match = re.search(r"compiling C in the background \(process (\d+)\)", run.output)
+    assert match, run.output
+    pid = int(match.group(1))
+    markers = list(cache.glob(f"functions/*/c-ready/.compiling-{pid}"))
+    assert markers, "the background compile has no marker for the next run to see"
+    deadline = time.monotonic() + limit
+    while any(marker.exists() for marker in markers):
+        if time.monotonic() > deadline:
+            os.killpg(pid, signal.SIGKILL)  # it leads a session (and group) of its own
+            pytest.fail(f"the background C compile did not end within {limit:.0f} s")
+        time.sleep(2)
+
+
+def test_a_cold_cache_gets_the_same_verdict_without_c_and_c_for_the_next_run(
+    tmp_path: Path,
+) -> None:
+    cache = tmp_path / "cache"
+    env = fresh_env(cache, GRADCHECK_CI_C_PAYS_AFTER="0")  # compile C whatever the model's size
+    first, cold = check(TRUNCATED, "tanh-truncated", env, tmp_path / "first.json")
+    assert cold["extra"]["evaluation"] == {
+        "code": "python",
+        "why": "no C code was compiled for this model yet",
+        "compile_later": True,
+    }
+    assert "evaluating with Theano's Python code, no g++" in first.output
+    notice = next(n for n in cold["notices"] if n["code"] == "python-evaluation")
+    assert notice["message"].endswith(
+        "C is being compiled in the background after this run, for the next"
+    )
+    # no C was needed for the verdict: not Theano's helper modules, not the model's
+    assert not list(cache.glob("theano/*/*/lazylinker_ext"))
+    assert not list(cache.glob("theano/*/*/tmp*/mod.cpp"))
+    wait_for_background(first, cache)
+
+    second, warm = check(TRUNCATED, "tanh-truncated", env, tmp_path / "second.json")
+    assert warm["extra"]["evaluation"]["code"] == "c", second.output
+    assert warm["extra"]["compile"]["cache"] == "hit"  # the background compile's functions
+    assert not any(n["code"] == "python-evaluation" for n in warm["notices"])
+    assert "compiling C in the background" not in second.output
+    assert verdict(warm) == verdict(cold)
+    assert cold["status"] == "expected-fail" and "truncated-bptt" in verdict(cold)[2]
+    # C and Python functions never stand in for each other: both runs' entries are kept, apart
+    (record,) = cache.glob("functions/*/c-ready/*.json")
+    keys = json.loads(record.read_text())["keys"]
+    python_stored = (
+        cold["extra"]["compile"]["stored"] + cold["extra"]["diagnosis_compile"]["stored"]
+    )
+    assert len(list(cache.glob("functions/*/*.fn"))) == python_stored + len(keys)
+
+
+def test_a_model_for_which_c_does_not_pay_stays_with_python(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    env = fresh_env(cache)  # the default threshold: this small LSTM evaluates in well under it
+    first, cold = check(CUSTOM_LSTM, "clipped-lstm", env, tmp_path / "first.json")
+    assert cold["status"] == "pass", first.output
+    assert cold["extra"]["evaluation"]["code"] == "python"
+    assert cold["extra"]["evaluation"]["compile_later"] is False
+    assert "it would save less than it costs" in first.output
+    assert "compiling C in the background" not in first.output
+    assert not list(cache.glob("functions/*/c-ready/.compiling-*"))
+    # the next run loads the Python functions the first one kept, and still compiles no C
+    second, warm = check(CUSTOM_LSTM, "clipped-lstm", env, tmp_path / "second.json")
+    assert warm["extra"]["evaluation"]["code"] == "python"
+    assert warm["extra"]["compile"]["cache"] == "hit"
+    assert verdict(warm) == verdict(cold)
+    assert not list(cache.glob("theano/*/*/tmp*/mod.cpp"))
