@@ -53,8 +53,8 @@ DESCRIPTIONS: dict[str, str] = {
     "in the formats asked for. Does not import Theano.",
     "init": "Write a starting gradcheck.yml: find the functions of the repository that build "
     "Lasagne networks, build each in a worker, and propose one entry per function that "
-    "built (the others are listed with the reason). The first `check` of it compiles every "
-    "model with Theano: minutes on a cold cache.",
+    "built (the others are listed with the reason). The first `check` of it evaluates every "
+    "model with Theano's Python code, without waiting minutes for g++ on a cold cache.",
     "replay": "Re-run one model of a JSON report exactly as the report recorded it (seed, "
     "precision, data, directions), say what differs from the report, compare every "
     "element of its failing tensors and save the arrays to an .npz file.",

@@ -2,7 +2,7 @@
 
 discover.py finds the functions that build and return Lasagne layers, trial.py builds each in a
 worker the way `check` loads a model, and this module writes one entry per factory that built, with
-small `data:` sizes (the first check still compiles each model: minutes on a cold cache), a comment
+small `data:` sizes (the first check evaluates each model without C: no wait for g++), a comment
 saying what was found (inputs, output, parameters) and a comment for every candidate it left out and
 why. The text is validated by the config reader before it is written; an existing file is never
 overwritten without --force.
@@ -30,9 +30,12 @@ _NAME_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
 # plain YAML: no ': ', ' #', nor a trailing ':'
 _PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_./:-]*(?<!:)$")
 COMMENT_WIDTH = 110
-# What the first check of the proposed file costs (the small data sizes do not make compiling
-# cheap).
-FIRST_RUN = "minutes per model on a cold compile cache, recurrent models the longest"
+# What the first check of the proposed file costs: Theano's C compile would take minutes per model
+# on a cold cache, small data sizes or not, so the first check goes without (platform/ccode.py).
+FIRST_RUN = (
+    "evaluates each model with Theano's Python code instead of waiting minutes for g++, and "
+    "compiles C in the background where it speeds later checks up"
+)
 
 
 class InitError(UsageError):
@@ -104,7 +107,7 @@ def init(args: argparse.Namespace, log: Callable[[str], None] | None = None) -> 
     log(
         f"wrote {config}: {len(built)} model(s), {len(left_out) + len(found.passed)} left out (see "
         f"its comments); next: gradcheck-ci validate --config {config}{hint} && gradcheck-ci check "
-        f"--config {config}{hint} (the first check compiles each model with Theano: {FIRST_RUN})"
+        f"--config {config}{hint} (the first check {FIRST_RUN})"
     )
     return EXIT_OK
 
@@ -295,9 +298,9 @@ def compose(built: list[Trial], left_out: list[Trial], passed: list[Passed], ver
         f"# Written by `gradcheck-ci init` (gradcheck-ci {version}): one entry per function of "
         f"this repository that",
         "# built a Lasagne model when called without arguments, with small `data` sizes. The first "
-        "check compiles",
-        f"# each model with Theano: {FIRST_RUN};",
-        "# later checks load the compiled functions and take seconds.",
+        "check",
+        "# evaluates each model with Theano's Python code instead of waiting minutes for g++;",
+        "# later checks load the compiled functions (C where it pays) and take seconds.",
         "# Edit freely: `kwargs` checks other settings of a factory, larger `data` longer "
         "sequences.",
         "version: 1",
