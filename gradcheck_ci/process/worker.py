@@ -329,19 +329,19 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _record_c_functions(model: str | None, result: ModelResult) -> None:
-    """A check that evaluated with C and found or kept every function in the function cache: say
-    so, with the files it was compiled from, for the next run's choice of C (platform/ccode.py)."""
+    """A check that evaluated with C: say which of its functions the function cache holds, and the
+    files they were compiled from, for the next run's choice of C (platform/ccode.py). A function
+    the cache cannot keep is left out: every C run compiles it again (its C modules kept by
+    Theano), which waiting for would not change."""
     theano = sys.modules.get("theano")
     if not model or theano is None or not theano.config.cxx or result.status == "error":
         return
     from ..platform import ccode, fncache
 
     directory = fncache.cache_dir()
-    events = fncache.EVENTS
-    if directory is None or not events:
-        return
-    if all(e.key and (e.outcome == "hit" or e.stored) for e in events):
-        ccode.write_record(directory, model, [e.key for e in events], result.files)
+    keys = [e.key for e in fncache.EVENTS if e.key and (e.outcome == "hit" or e.stored)]
+    if directory is not None and keys:
+        ccode.write_record(directory, model, keys, result.files)
 
 
 def _dump_stacks_to(path: str) -> None:
