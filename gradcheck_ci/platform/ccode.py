@@ -3,9 +3,10 @@
 Theano runs each node of a compiled function through C code, compiled with g++ the first time that
 code is met (minutes per model on a cold compile cache: Theano's helper modules, then every op), or
 through the op's Python implementation (numpy, no compiler: THEANO_FLAGS `cxx=`). On the check's
-small synthetic data both reach the same verdict (the mutation benchmark, `--compile python`), the
-Python path evaluates about half as fast and waits for no compiler. So, by default (`auto`), a model
-gets C only once its C functions are compiled:
+small synthetic data both reach the same verdict (the mutation benchmark, `--compile python`); the
+Python path evaluates more slowly (about half as fast on examples/seed-rnn) and waits for no
+compiler. So, by default (`auto`), a model gets C only once its C functions are compiled (and a
+check that ends in an error without C, an op with C code only, runs again with C: runner.py):
 
 - C when a record says the model's C functions are in the function cache, compiled from the
   repository files as they are now (the worker of a C check writes it: write_record);
@@ -171,6 +172,7 @@ def python_seconds(seconds: dict[str, float], extra: dict[str, Any]) -> float:
     return seconds.get("analytic", 0.0) + seconds.get("numeric", 0.0) + max(diagnosis, 0.0)
 
 
+WITHOUT_C_FAILED = "the check without C ended in an error"
 COMPILING_LATER = "is being compiled in the background after this run, for the next"
 NOT_PAYING = "is not compiled for later runs: it would save less than it costs"
 
@@ -180,8 +182,8 @@ def python_notice(why: str, spent: float, later: str, file: str, line: int | Non
     (`later`: COMPILING_LATER, NOT_PAYING or another reason)."""
     return Notice(
         f"evaluated without C: {why}, so Theano's Python code evaluated the check instead of "
-        f"waiting for g++ (the same verdict; evaluating took {spent:.1f}s, about twice what C "
-        f"takes); C {later}",
+        f"waiting for g++ (the same verdict; evaluating took {spent:.1f}s, slower than C: about "
+        f"half as fast on examples/seed-rnn); C {later}",
         "python-evaluation",
         file,
         line,

@@ -112,11 +112,27 @@ class Runner:
         return result
 
     def _run_worker(self, spec: ModelSpec, stack: str) -> ModelResult:
+        """The model's check in a worker that evaluates with C or Python (platform/ccode.py); an
+        error without C is checked again with C, whose verdict stands (an op with C code only)."""
         model = ccode.identity(spec.to_json(), stack)
         choice = ccode.choose(model, self.root)
         python = choice.chosen and not choice.c
         if python:
             self.on_event(spec.name, f"{choice.why}: evaluating with Theano's Python code, no g++")
+        result = self._run_job(spec, stack, model, python)
+        if python and ccode.mode() == "auto" and _may_need_c(result) and not self.cancelled:
+            self.on_event(spec.name, "the check without C ended in an error: checking again with C")
+            assert result.error is not None
+            why = result.error.message.split("; ")[0]
+            choice = ccode.Choice(True, f"{ccode.WITHOUT_C_FAILED} ({why})")
+            result = self._run_job(spec, stack, model, False)
+        if choice.chosen:
+            self._evaluation(result, spec, choice)
+        result.spec = spec.as_checked()
+        result.sources = quoted_sources(result, self.root)
+        return self._expectations(result, spec)
+
+    def _run_job(self, spec: ModelSpec, stack: str, model: str, python: bool) -> ModelResult:
         with tempfile.TemporaryDirectory(prefix="gradcheck-ci-") as tmp:
             job_path = os.path.join(tmp, "job.json")
             result_path = os.path.join(tmp, "result.json")
@@ -160,16 +176,23 @@ class Runner:
                     spec, self.config_file, outcome.describe(spec, self.config_file)
                 )
             result.seconds["total"] = round(elapsed, 3)
-        if choice.chosen:
-            self._evaluation(result, spec, choice)
-        result.spec = spec.as_checked()
-        result.sources = quoted_sources(result, self.root)
-        return self._expectations(result, spec)
+        return result
 
     def _evaluation(self, result: ModelResult, spec: ModelSpec, choice: ccode.Choice) -> None:
         """Say in the result whether C or Python evaluated it, and for Python, whether C is
         compiled after the run for the next (it pays: the Python evaluation took long enough)."""
         result.extra["evaluation"] = {"code": "c" if choice.c else "python", "why": choice.why}
+        if choice.c and choice.why.startswith(ccode.WITHOUT_C_FAILED):
+            result.notices.append(
+                Notice(
+                    f"evaluated with C: {choice.why}, so it ran again with C, whose verdict this "
+                    f"is"
+                    + ("" if result.status == "error" else "; later runs use C from the start"),
+                    "python-evaluation",
+                    self.config_file,
+                    spec.line,
+                )
+            )
         if choice.c or result.status in ("error", "cancelled"):
             return
         spent = ccode.python_seconds(result.seconds, result.extra)
@@ -259,6 +282,21 @@ class Runner:
             thread.join(timeout=5)
         self._current = None
         return Outcome(proc.returncode, timed_out, self.cancelled, last_event[0], memory=sample)
+
+
+# Errors that say nothing about C or Python: a check stopped from outside, or out of time or memory.
+_NOT_ABOUT_C = frozenset({"cancelled", "timeout", "killed", "memory", "config"})
+
+
+def _may_need_c(result: ModelResult) -> bool:
+    """Whether an error of a check without C may be one that C would not have (an op of the model
+    with C code only), so that the check runs again with C."""
+    return (
+        result.status == "error"
+        and result.error is not None
+        and result.error.kind not in _NOT_ABOUT_C
+        and "master_api" not in result.extra  # Lasagne 0.1 lacks what the code uses
+    )
 
 
 def _wait_unreaped(proc: subprocess.Popen, timeout: float | None) -> bool:

@@ -24,6 +24,7 @@ pytestmark = pytest.mark.slow
 
 TRUNCATED = REPO / "tests" / "fixtures" / "real" / "truncated-rnn" / "gradcheck.yml"
 CUSTOM_LSTM = REPO / "tests" / "fixtures" / "real" / "custom-lstm" / "gradcheck.yml"
+C_ONLY_OP = REPO / "tests" / "fixtures" / "real" / "c-only-op" / "gradcheck.yml"
 
 
 def fresh_env(cache: Path, **extra: str) -> dict[str, str]:
@@ -120,3 +121,26 @@ def test_a_model_for_which_c_does_not_pay_stays_with_python(tmp_path: Path) -> N
     assert warm["extra"]["compile"]["cache"] == "hit"
     assert verdict(warm) == verdict(cold)
     assert not list(cache.glob("theano/*/*/tmp*/mod.cpp"))
+
+
+def test_an_op_with_c_code_only_is_checked_again_with_c(tmp_path: Path) -> None:
+    from gradcheck_ci.platform import cachedir
+
+    # Theano's usual compile cache (its helper modules compiled), an empty function cache
+    usual = cachedir.theano_cache_dir(
+        {k: v for k, v in os.environ.items() if k != cachedir.CACHE_DIR_ENV}
+    )
+    env = fresh_env(tmp_path / "cache", THEANO_FLAGS=f"base_compiledir={usual}")
+    run, result = check(C_ONLY_OP, "softsign-mlp", env, tmp_path / "report.json")
+    assert "the check without C ended in an error: checking again with C" in run.output
+    assert result["status"] == "pass", run.output
+    assert result["extra"]["evaluation"]["code"] == "c"
+    assert "MethodNotDefined" in result["extra"]["evaluation"]["why"]
+    notice = next(n for n in result["notices"] if n["code"] == "python-evaluation")
+    assert notice["message"].endswith("whose verdict this is; later runs use C from the start")
+    # and they do: its C functions are recorded
+    again, result = check(C_ONLY_OP, "softsign-mlp", env, tmp_path / "again.json")
+    assert result["extra"]["evaluation"] == {
+        "code": "c",
+        "why": "its C functions are in the function cache",
+    }

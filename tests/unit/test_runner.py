@@ -167,3 +167,22 @@ def test_a_quick_python_check_or_a_run_that_cannot_keep_c_compiles_none():
     keeper, result = evaluated_with_python({"numeric": 60.0}, "is not compiled under CI")
     assert not keeper.compile_later
     assert result.notices[-1].message.endswith("C is not compiled under CI")
+
+
+def test_an_error_without_c_is_checked_again_with_c_unless_it_says_nothing_about_c():
+    from gradcheck_ci.core.results import ErrorInfo, ModelResult
+
+    def failed(kind: str, **extra) -> ModelResult:
+        model = spec()
+        result = runner.error_result(model, "gradcheck.yml", ErrorInfo("x", "net.py", 3, kind))
+        result.extra.update(extra)
+        return result
+
+    assert runner._may_need_c(failed("build"))  # MethodNotDefined: an op with C code only
+    assert not runner._may_need_c(failed("timeout"))
+    assert not runner._may_need_c(failed("cancelled"))
+    assert not runner._may_need_c(failed("build", master_api="lasagne.layers.batch_norm"))
+    model = spec()
+    assert not runner._may_need_c(
+        ModelResult(model.name, model.factory, "fail", 0, "float64", "auto")
+    )
