@@ -266,8 +266,18 @@ def config_and_root(
     return config_path, root
 
 
+def recorded_evaluation(model: ModelResult) -> str:
+    """How the report's check evaluated the model, C or Python (platform/ccode.py), for the replay
+    to do the same: the two can part in the last digits. A report without the record came from
+    C."""
+    evaluation = model.extra.get("evaluation") if isinstance(model.extra, dict) else None
+    code = evaluation.get("code") if isinstance(evaluation, dict) else None
+    return "python" if code == "python" else "c"
+
+
 def replay(args: argparse.Namespace, console: Console) -> int:
     from ..config import ModelSpec
+    from ..platform import ccode
     from ..process.runner import Runner
 
     if args.timeout is not None and not args.timeout > 0:
@@ -308,6 +318,7 @@ def replay(args: argparse.Namespace, console: Console) -> int:
         "gradcheck_ci": __version__,
         "report_version": report.version,
     }
+    os.environ.setdefault(ccode.MODE_ENV, recorded_evaluation(model))
     runner = Runner(
         root,
         model.config_file or "gradcheck.yml",

@@ -182,7 +182,9 @@ class Runner:
         """Say in the result whether C or Python evaluated it, and for Python, whether C is
         compiled after the run for the next (it pays: the Python evaluation took long enough)."""
         result.extra["evaluation"] = {"code": "c" if choice.c else "python", "why": choice.why}
-        if choice.c and choice.why.startswith(ccode.WITHOUT_C_FAILED):
+        # (the same error with C is the model's own: nothing to say about C)
+        same = result.error is not None and result.error.message.split("; ")[0] in choice.why
+        if choice.c and choice.why.startswith(ccode.WITHOUT_C_FAILED) and not same:
             result.notices.append(
                 Notice(
                     f"evaluated with C: {choice.why}, so it ran again with C, whose verdict this "

@@ -206,3 +206,15 @@ def test_a_report_whose_config_is_nowhere_here_is_a_one_line_error(tmp_path, mon
     err = capsys.readouterr().err
     assert "cannot find the report's gradcheck.yml with model 'a'" in err and "--config PATH" in err
     assert "changed since the report" not in err and "Traceback" not in err
+
+
+def test_replay_evaluates_as_the_report_did_and_with_c_for_older_reports():
+    from gradcheck_ci.commands.replay import recorded_evaluation
+    from gradcheck_ci.core.results import ModelResult
+
+    model = ModelResult("net", "net.py:build", "fail", 0, "float64", "auto")
+    assert recorded_evaluation(model) == "c"
+    model.extra["evaluation"] = {"code": "python", "why": "no C code was compiled yet"}
+    assert recorded_evaluation(model) == "python"
+    model.extra["evaluation"] = "damaged"
+    assert recorded_evaluation(model) == "c"
