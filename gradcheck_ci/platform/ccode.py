@@ -8,8 +8,9 @@ Python path evaluates more slowly (about half as fast on examples/seed-rnn) and 
 compiler. So, by default (`auto`), a model gets C only once its C functions are compiled (and a
 check that ends in an error without C, an op with C code only, runs again with C: runner.py):
 
-- C when a record says the model's C functions are in the function cache, compiled from the
-  repository files as they are now (the worker of a C check writes it: write_record);
+- C when a record says the model was checked with C before (the worker of a C check writes it:
+  write_record): its functions are in the function cache, or, when its files changed since, most of
+  its C modules are in Theano's cache;
 - C inside the image (its baked compile cache holds every stock layer family's C code), and when the
   function cache is off (nothing records what is compiled: as before, C);
 - otherwise Python, and the run compiles C in the background afterwards when it pays
@@ -97,8 +98,11 @@ def choose(model: str, root: str, environ: Mapping[str, str] | None = None) -> C
     directory = fncache.cache_dir(dict(env))
     if directory is None:
         return Choice(True, "the function cache is off")
-    if is_ready(directory, model, root):
+    state = record_state(directory, model, root)
+    if state == "current":
         return Choice(True, "its C functions are in the function cache")
+    if state == "stale":  # changed since: most of its C modules are still in Theano's cache
+        return Choice(True, "its C code was compiled before (it changed since)")
     return Choice(False, "no C code was compiled for this model yet")
 
 
@@ -135,20 +139,23 @@ def write_record(directory: str, model: str, keys: list[str], files: dict[str, s
         return False
 
 
-def is_ready(directory: str, model: str, root: str) -> bool:
-    """Whether the model's record exists, every function it names is in the cache and every file it
-    was compiled from is unchanged."""
+def record_state(directory: str, model: str, root: str) -> str | None:
+    """None: no C check of the model was recorded; "current": every function it names is in the
+    cache and every file it was compiled from is unchanged; "stale": one is not (the model
+    changed, an entry was pruned)."""
     from .fncache import entry_path
 
     try:
         with open(record_path(directory, model), encoding="utf-8") as handle:
             record = json.load(handle)
-        keys, files = record["keys"], record["files"]
+        keys, files = list(record["keys"]), dict(record["files"])
     except (OSError, ValueError, KeyError, TypeError):
-        return False
-    if not keys or not all(os.path.isfile(entry_path(directory, key)) for key in keys):
-        return False
-    return all(_sha256(os.path.join(root, name)) == digest for name, digest in files.items())
+        return None
+    if all(os.path.isfile(entry_path(directory, key)) for key in keys) and all(
+        _sha256(os.path.join(root, name)) == digest for name, digest in files.items()
+    ):
+        return "current"
+    return "stale"
 
 
 def _sha256(path: str) -> str | None:

@@ -63,17 +63,19 @@ def test_a_model_whose_c_functions_are_cached_gets_c(cache: dict[str, str], tmp_
     assert not ccode.choose(other, str(root), cache).c
 
 
-def test_a_changed_file_or_a_lost_entry_means_python_again(
+def test_a_model_checked_with_c_before_keeps_c_when_it_changes(
     cache: dict[str, str], tmp_path: Path
 ) -> None:
     root = repository(tmp_path)
     directory = compiled(cache, root, ["k1", "k2"])
     (root / "rnn.py").write_text("def build(): return 1\n")
-    assert not ccode.choose(MODEL, str(root), cache).c
+    changed = ccode.choose(MODEL, str(root), cache)
+    assert changed.c and changed.why == "its C code was compiled before (it changed since)"
     (root / "rnn.py").write_text("def build(): pass\n")
-    assert ccode.choose(MODEL, str(root), cache).c
+    assert ccode.record_state(directory, MODEL, str(root)) == "current"
     os.unlink(fncache.entry_path(directory, "k2"))  # pruned, or another key replaced it
-    assert not ccode.choose(MODEL, str(root), cache).c
+    assert ccode.record_state(directory, MODEL, str(root)) == "stale"
+    assert ccode.choose(MODEL, str(root), cache).c
 
 
 def test_a_damaged_record_is_not_trusted(cache: dict[str, str], tmp_path: Path) -> None:
