@@ -320,6 +320,8 @@ def _no_compile_later(temporary_cache: str | None) -> str:
 
     if temporary_cache:
         return "is not compiled for later runs: this run's cache directory is a temporary one"
+    if shutil.which("g++") is None:  # Theano's compiler when THEANO_FLAGS names none
+        return "is not compiled for later runs: there is no g++ on this machine"
     if os.environ.get("GITHUB_ACTIONS") == "true":
         return (
             "is not compiled for later runs under GitHub Actions, where nothing outlives the job "

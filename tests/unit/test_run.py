@@ -138,3 +138,15 @@ def test_an_unusable_cache_directory_is_replaced_by_a_temporary_one_as_the_run_s
     finally:
         if temporary:
             shutil.rmtree(temporary)
+
+
+def test_c_is_compiled_after_the_run_only_where_it_can_outlive_it(monkeypatch):
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    monkeypatch.setattr(shutil, "which", lambda name: name)
+    assert run._no_compile_later(None) == ""
+    assert "temporary" in run._no_compile_later("gradcheck-ci-cache-x")
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    assert "under GitHub Actions" in run._no_compile_later(None)
+    monkeypatch.delenv("GITHUB_ACTIONS")
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    assert run._no_compile_later(None).endswith("there is no g++ on this machine")
