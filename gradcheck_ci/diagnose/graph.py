@@ -335,7 +335,7 @@ class Instrumented:
 
 
 def mask_layers(model: Any) -> set[int]:
-    from ..model.build import recurrent_mask_layers
+    from ..model.describe import recurrent_mask_layers
 
     return {id(m) for layer in model.layers for m in recurrent_mask_layers(layer)}
 

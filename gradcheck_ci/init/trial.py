@@ -415,8 +415,8 @@ def describe(model: Any, spec: Any) -> dict[str, Any]:
     """Inputs, output, parameters and the `data:` keys this model needs, as plain data."""
     import lasagne
 
-    from ..model.data import input_shape
     from ..model.objective import default_loss
+    from ..model.shapes import input_shape
 
     shapes = {info.layer: input_shape(info, spec.data) for info in model.inputs}
     inputs = [

@@ -1,5 +1,6 @@
 """What building a model gives the check: the Lasagne graph with its inputs and parameters, each
-labelled and located in the user's code (records only; build.py makes them)."""
+labelled and located in the user's code, and the shapes its inputs are checked at (records only:
+describe.py, shapes.py and build.py fill them)."""
 
 from __future__ import annotations
 
@@ -73,6 +74,9 @@ class BuiltModel:
     all_params: list[ParamInfo] = field(default_factory=list)
     # what the user should know about how it was built
     notices: list[Notice] = field(default_factory=list)
+    # per input (as `inputs`), the shape its array is drawn at: `data:` filled in (shapes.py)
+    shapes: list[tuple[int, ...]] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)  # the ModelResult's `data` (shapes, dtypes)
 
     def label(self, layer: Any) -> str:
         return self.labels.get(id(layer), type(layer).__name__)

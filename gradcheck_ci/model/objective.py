@@ -20,7 +20,6 @@ from ..usercode.blame import user_code_error
 from ..usercode.importer import LOSS, import_function
 from ..usercode.sites import call_noting_return, definition_site
 from .built import BuiltModel
-from .data import input_shape
 
 
 @dataclass
@@ -134,7 +133,7 @@ def check_classes(model: BuiltModel, spec: ModelSpec, config_file: str) -> None:
     import lasagne
 
     try:
-        shapes = {info.layer: input_shape(info, spec.data) for info in model.inputs}
+        shapes = dict(zip((info.layer for info in model.inputs), model.shapes, strict=True))
         shape = lasagne.layers.get_output_shape(model.output, shapes)
     except Exception:  # noqa: BLE001 - a layer that cannot infer shapes statically: the engine checks later
         return

@@ -62,10 +62,24 @@ def output_layer(
 ) -> Any:
     """The output layer among what the factory returned (ModelLoadError when there is none, or no
     one)."""
+    if spec.output is None:
+        return _outermost_layer(value, spec, factory, root, config_file, return_line, sites)
+    return _chosen(value, spec, root, config_file, sites)
+
+
+def _outermost_layer(
+    value: Any,
+    spec: ModelSpec,
+    factory: Callable[..., Any],
+    root: str,
+    config_file: str,
+    return_line: int | None,
+    sites: dict[int, Any],
+) -> Any:
+    """Without `output:`: the returned value itself, else the one returned layer whose graph holds
+    all the others."""
     from lasagne.layers import Layer
 
-    if spec.output is not None:
-        return _chosen(value, spec, root, config_file, sites)
     if isinstance(value, Layer):
         return value
     found = returned_layers(value, root)

@@ -125,7 +125,6 @@ def _run(
     from ..engine.precision import of
     from ..engine.settings import settings_of
     from ..model.build import build_model
-    from ..model.data import data_overrides, data_summary
     from ..model.objective import build_objective
     from ..platform import fncache
 
@@ -138,8 +137,8 @@ def _run(
         float32_inputs_as_float64(root) if job.get("point") else nullcontext(),
     ):
         model = build_model(spec, root, config_file, progress)
-        result.data = data_summary(model, spec)
-        result.notices.extend(model.notices + data_overrides(model, spec, config_file))
+        result.data = model.data
+        result.notices.extend(model.notices)
         objective = build_objective(model, spec, root, config_file)
         result.loss = objective.loss_name
         compiles = len(fncache.EVENTS)

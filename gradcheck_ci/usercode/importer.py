@@ -22,7 +22,6 @@ from ..config import resolve_reference
 from ..core.errors import ModelLoadError
 from ..core.suggest import did_you_mean, with_hint
 from .blame import user_code_error
-from .guard import time_limit
 from .loader import RepositoryLoader, assigned_under_main_guard, install
 from .python2 import Untranslatable, untranslatable_error
 from .sites import is_inside, is_library, relative
@@ -73,11 +72,11 @@ def import_function(
     root: str,
     config_file: str,
     line: int | None,
-    import_seconds: float | None = None,
 ) -> Any:
     """The function `ref` names (`wording`: FACTORY or LOSS); `line` is ref's line in `config_file`.
     A factory may also be a Member (a class's method or attribute) or a module-level Lasagne layer.
-    `import_seconds`: how long importing its module may take (None: no limit; see guard.time_limit).
+    The caller limits how long importing its module may take (guard.time_limit around this call):
+    guard.TooSlow raised while the module runs is reported as the module's error, like any other.
 
     Raises ModelLoadError, located in gradcheck.yml or in the user's module.
     """
@@ -89,19 +88,18 @@ def import_function(
     install(root)  # the repository's Python 2 modules are translated when imported
     owner, _, attribute = function.rpartition(".")
     try:
-        with time_limit(import_seconds):
-            if kind == "file":
-                module = _import_file(
-                    target,
-                    root,
-                    wording,
-                    words,
-                    config_file,
-                    line,
-                    until=None if owner or not wording.members else function,
-                )
-            else:
-                module = importlib.import_module(target)
+        if kind == "file":
+            module = _import_file(
+                target,
+                root,
+                wording,
+                words,
+                config_file,
+                line,
+                until=None if owner or not wording.members else function,
+            )
+        else:
+            module = importlib.import_module(target)
     except ModelLoadError:
         raise
     except Untranslatable as exc:

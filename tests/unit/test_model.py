@@ -1,4 +1,4 @@
-"""The model side without Theano (gradcheck_ci/model/build.py and data.py): kwargs that do not fit
+"""The model side without Theano (gradcheck_ci/model/call.py and shapes.py): kwargs that do not fit
 the factory, and the input shapes the synthetic data can and cannot fill."""
 
 from __future__ import annotations
@@ -6,10 +6,11 @@ from __future__ import annotations
 import pytest
 
 from gradcheck_ci.config import DataSpec
+from gradcheck_ci.config.spec import InputRange
 from gradcheck_ci.core.errors import ModelLoadError
-from gradcheck_ci.model.build import kwargs_error
 from gradcheck_ci.model.built import BuiltModel, InputInfo
-from gradcheck_ci.model.data import data_overrides, data_summary, input_shape
+from gradcheck_ci.model.call import kwargs_error
+from gradcheck_ci.model.shapes import data_overrides, data_summary, input_shape, shape_inputs
 from gradcheck_ci.usercode import sites
 from tests.samples import spec
 
@@ -115,7 +116,7 @@ def test_a_fixed_shape_that_wins_over_data_written_in_gradcheck_yml_is_a_notice(
         data=DataSpec(sequences=8, steps=20),
         key_lines={"data": 9, "data.sequences": 9, "data.steps": 9},
     )
-    [notice] = data_overrides(built, given, "gradcheck.yml")
+    [notice] = data_overrides(built.inputs, given, "gradcheck.yml")
     assert (notice.code, notice.file, notice.line) == ("data-override", "protein.py", 16)
     assert notice.message == (
         "input InputLayer#0 has the fixed shape (100, 55, 2), so it is checked at that size, "
@@ -124,8 +125,11 @@ def test_a_fixed_shape_that_wins_over_data_written_in_gradcheck_yml_is_a_notice(
     )
     # sizes gradcheck.yml does not write are no news: the built-in defaults are not the user's
     # request
-    assert data_overrides(built, spec(data=DataSpec(sequences=8, steps=20)), "gradcheck.yml") == []
-    assert data_summary(built, given) == {
+    assert (
+        data_overrides(built.inputs, spec(data=DataSpec(sequences=8, steps=20)), "gradcheck.yml")
+        == []
+    )
+    assert data_summary(built.inputs, given) == {
         "shapes": {"InputLayer#0": [100, 55, 2], "InputLayer#1": [8, 20, 2]},
         "dtypes": {"InputLayer#0": "float64", "InputLayer#1": "float64"},
     }
@@ -178,3 +182,32 @@ def test_an_input_argument_the_factory_does_not_take_is_blamed_on_its_line():
         "unexpected keyword argument 'incomig' (did you mean 'incoming'?); it accepts: incoming, "
         "num_units, mask" in error.message
     )
+
+
+def test_the_build_shapes_its_inputs_once_into_the_record_the_check_reads():
+    ids = InputInfo(FakeInput((None, None), "int32", name="ids"), "matrix", "ids", None)
+    fixed = InputInfo(
+        FakeInput((100, 55, 2)), "sequence", "InputLayer#0", sites.CallSite("protein.py", 16)
+    )
+    given = spec(
+        data=DataSpec(sequences=8, steps=20, inputs={"ids": InputRange(high=50, low=3)}),
+        key_lines={"data": 9, "data.sequences": 9},
+    )
+    shaped = shape_inputs([ids, fixed], [], given, "gradcheck.yml")
+    assert shaped.shapes == [(8, 20), (100, 55, 2)]
+    assert shaped.summary == data_summary([ids, fixed], given)
+    assert [n.code for n in shaped.notices] == ["data-override"]
+    assert ids.integers == (3, 50)
+
+
+def test_an_input_data_cannot_shape_is_reported_before_a_range_for_no_input():
+    # two faults in one model: the shape error has always come first, and still does
+    odd = InputInfo(FakeInput((None, 2, None, None, None)), "other", "InputLayer#0", None)
+    given = spec(
+        data=DataSpec(inputs={"missing": InputRange(high=5)}),
+        key_lines={"data": 9, "data.inputs.missing": 11},
+    )
+    with pytest.raises(ModelLoadError) as caught:
+        shape_inputs([odd], [], given, "gradcheck.yml")
+    assert "cannot fill dimension 2 of a 5-D input" in caught.value.message
+    assert (caught.value.file, caught.value.line) == ("gradcheck.yml", 9)

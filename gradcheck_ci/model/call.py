@@ -1,0 +1,160 @@
+"""Call the factory: seeded, with the config's `kwargs` and the InputLayers its `inputs:` asks for,
+each located at its line in gradcheck.yml; arguments that do not fit the factory's signature are a
+config error that says what to write."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..config import ModelSpec
+from ..core.errors import ModelLoadError
+from ..core.suggest import did_you_mean, with_hint
+from ..usercode.blame import user_code_error
+from ..usercode.sites import CallSite, call_noting_return, definition_site
+
+
+def seed_everything(seed: int) -> None:
+    """Seed the generators a factory may draw from: Lasagne's initialisers, numpy's and Python's
+    global ones.
+
+    Lasagne 0.1 initialises weights from `lasagne.random.get_rng()`, numpy's global generator unless
+    set, so without this every run would check the model at different weights and report different
+    numbers.
+    """
+    import random
+
+    import lasagne
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    lasagne.random.set_rng(np.random.RandomState(seed % 2**32))
+
+
+def make_factory_inputs(
+    spec: ModelSpec, config_file: str, sites: dict[int, CallSite]
+) -> dict[str, Any]:
+    """The InputLayers `inputs:` asks for, by argument name; each located at its line in
+    gradcheck.yml."""
+    import theano
+    import theano.tensor as T
+    from lasagne.layers import InputLayer
+
+    made = {}
+    for name, given in spec.inputs.items():
+        dtype = given.dtype or theano.config.floatX
+        variable = T.TensorType(dtype, (False,) * len(given.shape))(name)
+        layer = InputLayer(tuple(given.shape), input_var=variable, name=name)
+        sites[id(layer)] = CallSite(config_file, spec.key_lines.get(f"inputs.{name}", spec.line))
+        made[name] = layer
+    return made
+
+
+def call_factory(
+    factory: Callable[..., Any],
+    spec: ModelSpec,
+    root: str,
+    config_file: str,
+    made: dict[str, Any] | None = None,
+) -> tuple[Any, int | None]:
+    """The factory's return value and the line of the `return` that produced it (None when
+    unknown)."""
+    arguments = {**spec.kwargs, **(made or {})}
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):
+        signature = None  # no signature available (builtins, C functions): just call it
+    if signature is not None:
+        try:
+            signature.bind(**arguments)
+        except TypeError as exc:
+            raise kwargs_error(exc, signature, factory, spec, root, config_file) from None
+    try:
+        return call_noting_return(factory, arguments)
+    except BaseException as exc:  # noqa: BLE001 - whatever the factory raises (even SystemExit) is the model's error
+        # KeyboardInterrupt too: a worker runs in a session of its own, which no Ctrl-C reaches (the
+        # CLI stops it with SIGTERM), so one here was raised by the factory itself.
+        raise user_code_error(
+            exc,
+            root,
+            f"building model {spec.name!r}",
+            fallback=(config_file, spec.key_lines.get("factory", spec.line)),
+        ) from None
+
+
+def kwargs_error(
+    exc: TypeError,
+    signature: inspect.Signature,
+    factory: Callable[..., Any],
+    spec: ModelSpec,
+    root: str,
+    config_file: str,
+) -> ModelLoadError:
+    """The config error for `kwargs` (and `inputs`) that do not bind to the factory's signature: at
+    the offending name for one the factory does not take (a misspelling comes first), at the model's
+    entry for missing ones."""
+    site = definition_site(factory, root)
+    where = f" (defined at {site[0]}:{site[1]})" if site else ""
+    given = "kwargs and inputs" if spec.inputs else "kwargs"
+    takes_any = any(p.kind == p.VAR_KEYWORD for p in signature.parameters.values())
+    stray = [
+        name
+        for name in [*spec.kwargs, *spec.inputs]
+        if name not in signature.parameters and not takes_any
+    ]
+    unexpected = re.search(r"unexpected keyword argument '([^']+)'", str(exc))
+    if stray or unexpected:
+        name = stray[0] if stray else unexpected.group(1) if unexpected else ""
+        line = spec.key_lines.get(f"kwargs.{name}", spec.key_lines.get(f"inputs.{name}", spec.line))
+        message = with_hint(
+            f"{given} do not fit factory {spec.factory!r}{where}: got an "
+            f"unexpected keyword argument {name!r}",
+            did_you_mean(name, [p for p in signature.parameters if p != "self"]),
+        )
+        accepted = [
+            p.name
+            for p in signature.parameters.values()
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+        ]
+        if accepted:
+            message += f"; it accepts: {', '.join(accepted)}"
+        return ModelLoadError(message, config_file, line, kind="config")
+    names = set(spec.kwargs) | set(spec.inputs)
+    needed = [
+        p.name
+        for p in signature.parameters.values()
+        if p.default is p.empty
+        and p.name not in names
+        and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    ]
+    if not needed:  # something else (positional-only arguments, ...): Python's words
+        return ModelLoadError(
+            f"{given} do not fit factory {spec.factory!r}{where}: {exc}",
+            config_file,
+            spec.key_lines.get("kwargs", spec.line),
+            kind="config",
+        )
+    variables = [name for name in needed if name.endswith("var") or name.endswith("vars")]
+    layers = [name for name in needed if name not in variables]
+    message = (
+        f"factory {spec.factory!r}{where} needs arguments that gradcheck.yml does not give: "
+        f"{', '.join(needed)}."
+    )
+    if variables:
+        message += (
+            f" A Theano input variable such as {variables[0]!r} can be null (`kwargs: "
+            f"{{{variables[0]}: "
+            "null}`): an InputLayer given input_var=None makes its own."
+        )
+    if layers:
+        message += (
+            f" An argument that takes a layer goes in `inputs:` and gradcheck-ci makes the "
+            f"InputLayer, e.g. `inputs: {{{layers[0]}: {{shape: [null, null, 8]}}}}` (null "
+            f"sizes come from `data`; a mask: "
+            "`{shape: [null, null], mask: true}`); any other value goes in `kwargs:`"
+        )
+    return ModelLoadError(message, config_file, spec.line, kind="config")
