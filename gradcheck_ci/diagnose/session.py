@@ -173,15 +173,8 @@ class Session:
         """Where the loss is defined: a custom loss function's definition, else the layer (or config
         line)."""
         if self.spec.loss:
-            from ..model import objective
-
-            locate = getattr(objective, "loss_site", None)
-            site = None
-            if locate is not None:
-                try:
-                    site = locate(self.context.objective, self.context.root)
-                except Exception:  # noqa: BLE001 - a location is a courtesy; the config line still serves
-                    site = None
+            # found when the objective was built (None for a built-in loss, or no objective)
+            site = getattr(self.context.objective, "custom_site", None)
             if site:
                 return {"layer": None, "file": site[0], "line": site[1]}
             return self.config_fields("loss")

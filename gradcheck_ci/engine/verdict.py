@@ -11,7 +11,7 @@ from ..config import ModelSpec
 from ..core.errors import ModelLoadError
 from ..core.results import ModelResult, Notice, ParamResult
 from ..model.built import BuiltModel, ParamInfo
-from ..model.objective import Objective, loss_site
+from ..model.objective import Objective
 from ..report.common import worst_param
 from ..usercode.sites import CallSite
 from .precision import BY_NAME, FLOAT64
@@ -49,7 +49,8 @@ def require_finite_loss(
         file, line = (info_site.file, info_site.line) if info_site else (config_file, spec.line)
         raise ModelLoadError(f"{head}: {what}", file, line, kind="nan-or-inf")
     loss_line = spec.key_lines.get("loss", spec.line)
-    site = loss_site(objective, root) if objective is not None and root else None
+    # the objective found its custom loss's definition when it was built
+    site = objective.custom_site if objective is not None and root else None
     why = (
         "every layer's output is finite, so the loss function makes it "
         "(log of 0, a division by 0, or an overflow)"

@@ -31,6 +31,8 @@ class Objective:
     loss_name: str
     # the user's loss function; None for a built-in loss
     custom_loss: Callable[..., Any] | None = None
+    # where custom_loss is defined, found once here for the messages that point at it
+    custom_site: tuple[str, int] | None = None
 
 
 def default_loss(output_layer: Any) -> str:
@@ -105,7 +107,9 @@ def build_objective(model: BuiltModel, spec: ModelSpec, root: str, config_file: 
             at,
             kind="loss",
         )
-    return Objective(loss, prediction, target, kind, name, custom_loss=fn)
+    # as build_model resolves the repository
+    defined = definition_site(fn, os.path.realpath(root))
+    return Objective(loss, prediction, target, kind, name, custom_loss=fn, custom_site=defined)
 
 
 def _target_var(kind: str, model: BuiltModel, spec: ModelSpec, config_file: str) -> Any:
@@ -117,14 +121,6 @@ def _target_var(kind: str, model: BuiltModel, spec: ModelSpec, config_file: str)
         check_classes(model, spec, config_file)
         return T.ivector("labels")
     return T.matrix("targets")
-
-
-def loss_site(objective: Objective, root: str) -> tuple[str, int] | None:
-    """Where the model's custom loss function is defined (None for built-in losses)."""
-    if objective.custom_loss is None:
-        return None
-    # as build_model resolves it
-    return definition_site(objective.custom_loss, os.path.realpath(root))
 
 
 def check_classes(model: BuiltModel, spec: ModelSpec, config_file: str) -> None:
