@@ -20,6 +20,7 @@ from ..model.data import check_data
 from ..model.objective import Objective
 from ..platform import fncache
 from ..platform.functions import compile_function
+from ..platform.givens import param_inputs
 from ..usercode.blame import user_code_error
 from . import differentiable, directional, full
 from .evaluation import CompiledCheck, at_point
@@ -126,7 +127,7 @@ def gradient_graph(model: BuiltModel, objective: Objective) -> GradientGraph:
 
     params = [p.variable for p in model.params]
     grads = theano.grad(objective.loss, params, disconnected_inputs="ignore")
-    symbolic, givens = model.param_inputs()
+    symbolic, givens = param_inputs(params)
     inputs = [info.layer.input_var for info in model.inputs] + [objective.target_var] + symbolic
     return GradientGraph(inputs, objective.loss, grads, givens)
 

@@ -83,12 +83,3 @@ class BuiltModel:
 
     def site(self, layer: Any) -> CallSite | None:
         return self.sites.get(id(layer))
-
-    def param_inputs(self) -> tuple[list[Any], list[Any]]:
-        """A symbolic input per selected parameter and the givens that put them in place of the
-        shared variables: the check's functions take the parameters' values as inputs."""
-        import theano.tensor as T
-
-        params = [p.variable for p in self.params]
-        symbolic = [T.TensorType(p.dtype, p.broadcastable)(p.name or "param") for p in params]
-        return symbolic, list(zip(params, symbolic, strict=True))

@@ -10,6 +10,7 @@ import numpy as np
 from ..config import DataSpec, ModelSpec
 from ..core.errors import ModelLoadError
 from ..platform.functions import compile_function
+from ..platform.givens import param_inputs
 from .built import BuiltModel
 
 # ---------------------------------------------------------------- synthetic arrays
@@ -94,7 +95,7 @@ def prediction_shape(model: BuiltModel, prediction: Any, data: list[np.ndarray])
     # Some layers cannot infer their shape statically: evaluate it (one more small compile).
     # Parameters are inputs here too, so the function cache can keep this function without their
     # values.
-    symbolic, givens = model.param_inputs()
+    symbolic, givens = param_inputs([p.variable for p in model.params])
     inputs = [info.layer.input_var for info in model.inputs] + symbolic
     shape_fn = compile_function(inputs, prediction.shape, givens)
     base = [np.asarray(p.variable.get_value()) for p in model.params]
