@@ -34,6 +34,7 @@ from ..core import causes
 from ..core.causes import CODES
 from ..core.results import Diagnosis
 from ..engine.precision import of
+from ..platform import fncache
 from . import allow, low_precision, non_differentiable, suspects
 from .context import Context
 from .low_precision import NO_DIAGNOSIS_ENV
@@ -41,7 +42,7 @@ from .profile import abandon, attach_profiles, start_profiles
 from .session import Session, skipped_notice
 from .stopped import diagnosis_error
 
-__all__ = ["CODES", "PHASES", "diagnose", "finder"]
+__all__ = ["CODES", "PHASES", "diagnose", "finder", "record_diagnoses"]
 
 
 def diagnose(context: Context) -> list[Diagnosis]:
@@ -61,6 +62,15 @@ def diagnose(context: Context) -> list[Diagnosis]:
     if session.failing or found:
         context.result.seconds["diagnosis"] = seconds
     return found
+
+
+def record_diagnoses(context: Context) -> None:
+    """diagnose(context) into the model's result, with what the diagnosis compiled (the ablations'
+    and the layer-by-layer functions), apart from the check's own compiles."""
+    compiles = len(fncache.EVENTS)
+    context.result.diagnoses = diagnose(context)
+    if len(fncache.EVENTS) > compiles:
+        context.result.extra["diagnosis_compile"] = fncache.summary(fncache.EVENTS[compiles:])
 
 
 def _run(session: Session, found: list[Diagnosis]) -> None:

@@ -120,6 +120,7 @@ def _run(
     after_check: Callable[[Context], None] | None,
     job: dict[str, Any],
 ) -> None:
+    from ..diagnose import record_diagnoses
     from ..diagnose.context import Context
     from ..engine import check, verdict
     from ..engine.precision import of
@@ -169,7 +170,7 @@ def _run(
         )
     # still say which tensor and which input made it non-finite, then report the error
     except ModelLoadError:
-        _diagnose(
+        record_diagnoses(
             Context(
                 spec,
                 settings,
@@ -213,7 +214,7 @@ def _run(
     # the float64 check of a float32 model: it localises what it confirms
     settling = bool(job and job.get("point"))
     if not settling or any(p.status == "fail" for p in result.params):
-        _diagnose(context)
+        record_diagnoses(context)
     # The diagnosis may accept differences (the model's `allow:`): the verdict counts what is left.
     result.status = verdict.model_status(result, spec)
 
@@ -241,17 +242,6 @@ def _gradient_graph_error(
     error, diagnoses = explained
     result.diagnoses = diagnoses
     return error
-
-
-def _diagnose(context: Context) -> None:
-    """Name causes of a mismatch (or of an untrustworthy check) and confirm them by ablation."""
-    from ..diagnose import diagnose
-    from ..platform import fncache
-
-    compiles = len(fncache.EVENTS)
-    context.result.diagnoses = diagnose(context)
-    if len(fncache.EVENTS) > compiles:  # the ablations' and the layer-by-layer functions
-        context.result.extra["diagnosis_compile"] = fncache.summary(fncache.EVENTS[compiles:])
 
 
 def replay_hook(options: dict[str, Any] | None) -> Callable[[Context], None] | None:
