@@ -299,3 +299,22 @@ def test_the_budget_seam_only_ever_shortens_what_the_timeout_leaves(monkeypatch)
     assert diagnosis_budget(42.0) == 42.0  # a cap, never more time than the timeout leaves
     monkeypatch.setenv(BUDGET_ENV, "soon")
     assert diagnosis_budget(42.0) == 42.0
+
+
+def test_a_diagnosis_of_a_custom_loss_points_where_the_objective_found_its_definition():
+    from types import SimpleNamespace
+
+    from gradcheck_ci.diagnose.session import Session
+    from gradcheck_ci.model.objective import Objective
+    from tests.samples import spec
+
+    session = Session.__new__(Session)  # loss_fields reads only the spec and the context
+    session.spec = spec(loss="models/losses.py:xent", key_lines={"loss": 7})
+    objective = Objective(
+        None, None, None, "labels", "models/losses.py:xent", len, ("models/losses.py", 4)
+    )
+    session.context = SimpleNamespace(objective=objective, config_file="gradcheck.yml")
+    assert session.loss_fields() == {"layer": None, "file": "models/losses.py", "line": 4}
+    # no objective (the build failed before it): the config's `loss` line still serves
+    session.context = SimpleNamespace(objective=None, config_file="gradcheck.yml")
+    assert session.loss_fields() == {"layer": None, "file": "gradcheck.yml", "line": 7}
