@@ -10,7 +10,7 @@ how each run evaluated (C or Python), and the ratios cold / warm, measured in th
 script.
 
 Targets (issue 23): examples/seed-rnn's failing model (10 x 10,000 steps), a hand-written LSTM layer
-with a clipped cell state at the size `init` proposes (tests/fixtures/real/custom-lstm), and
+with a clipped cell state at the size `init` proposes (tests/fixtures/first-run/custom-lstm), and
 research-style factories that compile their own training functions
 (tests/fixtures/real/research-model: a recurrent layer, train and validation functions;
 tests/fixtures/real/argument-mining: a masked BiLSTM tagger, three functions). Cold / warm <= 3x,
@@ -39,7 +39,7 @@ REPO = Path(__file__).resolve().parent.parent
 TARGETS = {
     "seed-rnn": (REPO / "examples" / "seed-rnn" / "gradcheck.yml", "seed-rnn-truncated"),
     "custom-lstm": (
-        REPO / "tests" / "fixtures" / "real" / "custom-lstm" / "gradcheck.yml",
+        REPO / "tests" / "fixtures" / "first-run" / "custom-lstm" / "gradcheck.yml",
         "clipped-lstm",
     ),
     "research-factory": (

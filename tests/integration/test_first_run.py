@@ -23,8 +23,8 @@ from tests.harness import CliRun, assert_no_traceback, run_cli
 pytestmark = pytest.mark.slow
 
 TRUNCATED = REPO / "tests" / "fixtures" / "real" / "truncated-rnn" / "gradcheck.yml"
-CUSTOM_LSTM = REPO / "tests" / "fixtures" / "real" / "custom-lstm" / "gradcheck.yml"
-C_ONLY_OP = REPO / "tests" / "fixtures" / "real" / "c-only-op" / "gradcheck.yml"
+CUSTOM_LSTM = REPO / "tests" / "fixtures" / "first-run" / "custom-lstm" / "gradcheck.yml"
+C_ONLY_OP = REPO / "tests" / "fixtures" / "first-run" / "c-only-op" / "gradcheck.yml"
 
 
 def fresh_env(cache: Path, **extra: str) -> dict[str, str]:
