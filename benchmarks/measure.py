@@ -89,7 +89,7 @@ def measure(job: dict) -> dict:
         return {
             "name": spec.name,
             "compile_seconds": compile_seconds,
-            "function_cache": cache["cache"],
+            "function_cache": cache.cache,
             "theano_seconds": compiled.seconds["compile"],
         }
 
@@ -134,7 +134,7 @@ def measure(job: dict) -> dict:
             "numeric": numeric_seconds,
             "total": compile_seconds + ours,
         },
-        "function_cache": cache["cache"],
+        "function_cache": cache.cache,
         "one_gradient_seconds": grad_seconds,
         "one_loss_seconds": loss_seconds,
         "ratio_numeric_over_gradient": numeric_seconds / grad_seconds,

@@ -228,17 +228,17 @@ def comparison_lines(recorded: list[ParamResult], replayed: list[ParamResult]) -
 
 
 def element_lines(result: ModelResult) -> list[str]:
-    replay = result.extra.get("replay") if isinstance(result.extra, dict) else None
-    if not isinstance(replay, dict):
+    replay = result.extra.replay
+    if replay is None:
         return []
     lines = []
-    for t in replay.get("tensors", []):
-        shape = "x".join(str(s) for s in t["shape"]) or "scalar"
+    for t in replay.tensors:
+        shape = "x".join(str(s) for s in t.shape) or "scalar"
         lines.append(
-            f"  {t['id']} ({shape}): {t['disagree']} of {t['elements']} element(s) "
-            f"disagree; worst element {t['worst_index']}: analytic {num(t['analytic'])}, "
-            f"numeric {num(t['numeric'])} (abs err "
-            f"{num(abs(t['numeric'] - t['analytic']))}, tolerance {num(t['tolerance'])})"
+            f"  {t.id} ({shape}): {t.disagree} of {t.elements} element(s) "
+            f"disagree; worst element {t.worst_index}: analytic {num(t.analytic)}, "
+            f"numeric {num(t.numeric)} (abs err "
+            f"{num(abs(t.numeric - t.analytic))}, tolerance {num(t.tolerance)})"
         )
     return lines
 
@@ -270,9 +270,8 @@ def recorded_evaluation(model: ModelResult) -> str:
     """How the report's check evaluated the model, C or Python (platform/ccode.py), for the replay
     to do the same: the two can part in the last digits. A report without the record came from
     C."""
-    evaluation = model.extra.get("evaluation") if isinstance(model.extra, dict) else None
-    code = evaluation.get("code") if isinstance(evaluation, dict) else None
-    return "python" if code == "python" else "c"
+    evaluation = model.extra.evaluation
+    return "python" if evaluation is not None and evaluation.code == "python" else "c"
 
 
 def replay(args: argparse.Namespace, console: Console) -> int:
@@ -341,7 +340,7 @@ def replay(args: argparse.Namespace, console: Console) -> int:
         console.note("every element of the failing tensors (full mode):")
         for line in elements:
             console.note(line)
-    if os.path.isfile(npz) and isinstance(result.extra.get("replay"), dict):
+    if os.path.isfile(npz) and result.extra.replay is not None:
         console.note(
             f"wrote {npz}: inputs/, targets, params/, analytic/ for every tensor; "
             f"numeric/, abs_err/, "

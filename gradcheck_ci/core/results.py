@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .extra import ModelExtra
+
 REPORT_SCHEMA = "gradcheck-ci/report/v1"
 
 # Model statuses. "error" covers configuration, loading, crashes and timeouts; "cancelled" marks
@@ -157,8 +159,8 @@ class ModelResult:
     sensitivity: float | None = None
     # causes accepted by `allow:`, with evidence
     allowed: list[dict[str, Any]] = field(default_factory=list)
-    # e.g. per-step profiles of recurrent layers
-    extra: dict[str, Any] = field(default_factory=dict)
+    # what the check recorded beside the verdict: compiles, profiles, the float64 check, ...
+    extra: ModelExtra = field(default_factory=ModelExtra)
     # The model's gradcheck.yml entry as checked, defaults applied (ModelSpec.to_json without line
     # numbers): what `replay` re-runs and what `--changed-since` compares.
     spec: dict[str, Any] | None = None
@@ -178,6 +180,7 @@ class ModelResult:
         data["notices"] = [n.to_json() for n in self.notices]
         data["error"] = self.error.to_json() if self.error else None
         data["skipped"] = self.skipped.to_json() if self.skipped else None
+        data["extra"] = self.extra.to_json()
         return data
 
     @classmethod
@@ -188,6 +191,7 @@ class ModelResult:
         data["notices"] = [Notice(**n) for n in data.get("notices", [])]
         data["error"] = ErrorInfo(**data["error"]) if data.get("error") else None
         data["skipped"] = SkipInfo(**data["skipped"]) if data.get("skipped") else None
+        data["extra"] = ModelExtra.from_json(data.get("extra", {}))
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in data.items() if k in known})
 

@@ -55,9 +55,7 @@ def diagnose(context: Context) -> list[Diagnosis]:
     try:
         _run(session, found)
     except Exception as exc:  # noqa: BLE001 - a diagnosis bug must never cost the user the check's result
-        context.result.extra["diagnosis_error"] = diagnosis_error(
-            exc, getattr(context, "root", None)
-        )
+        context.result.extra.diagnosis_error = diagnosis_error(exc, getattr(context, "root", None))
     seconds = round(time.perf_counter() - session.started, 3)
     if session.failing or found:
         context.result.seconds["diagnosis"] = seconds
@@ -70,7 +68,7 @@ def record_diagnoses(context: Context) -> None:
     compiles = len(fncache.EVENTS)
     context.result.diagnoses = diagnose(context)
     if len(fncache.EVENTS) > compiles:
-        context.result.extra["diagnosis_compile"] = fncache.summary(fncache.EVENTS[compiles:])
+        context.result.extra.diagnosis_compile = fncache.summary(fncache.EVENTS[compiles:])
 
 
 def _run(session: Session, found: list[Diagnosis]) -> None:
@@ -104,7 +102,7 @@ def _run(session: Session, found: list[Diagnosis]) -> None:
         if background is not None:  # a diagnosis error on the way: the child's answer is not wanted
             abandon(background)
     if session.skipped:
-        session.result.extra["diagnosis_skipped"] = session.skipped
+        session.result.extra.diagnosis_skipped = session.skipped
         spec = session.spec
         session.result.notices.append(
             skipped_notice(
@@ -128,7 +126,7 @@ def _kinks(session: Session) -> list[Diagnosis]:
     try:
         return non_differentiable.detect(session, list(session.inconclusive))
     except Exception as exc:  # noqa: BLE001 - a courtesy: the verdict stands without it
-        session.result.extra["diagnosis_error"] = diagnosis_error(
+        session.result.extra.diagnosis_error = diagnosis_error(
             exc, getattr(session.context, "root", None), "the non-differentiable probe"
         )
         return []

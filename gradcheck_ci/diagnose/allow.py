@@ -104,7 +104,7 @@ def _graph_outcome(session: Session, groups: list[Group]) -> Outcome | None:
             session, [s for g in groups for s in g.suspects], indices=list(session.failing)
         )
     except Exception as exc:  # noqa: BLE001 - nothing can be accepted without the proof: the tensors keep failing
-        session.result.extra["allow_error"] = f"{type(exc).__name__}: {exc}"
+        session.result.extra.allow_error = f"{type(exc).__name__}: {exc}"
         return None
 
 

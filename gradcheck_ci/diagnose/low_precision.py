@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from ..core.causes import BY_CODE, in_phase
+from ..core.extra import Float64Outcome
 from ..core.installation import with_package_on_path
 from ..core.results import Diagnosis, ModelResult, Notice, ParamResult
 from ..engine.precision import FLOAT32
@@ -169,7 +170,7 @@ def notice_for(params: list[ParamResult], summary: dict[str, Any]) -> Notice | N
 
 def settle_in_float64(context: Context) -> None:
     """Settle the float32 tensors the float32 check left open (see the module docstring): updates
-    context.result.params, adds a notice, and keeps the outcome in result.extra["float64"]."""
+    context.result.params, adds a notice, and keeps the outcome in result.extra.float64."""
     result: ModelResult = context.result
     todo = unsettled_in_float32(result.params)
     if not todo or os.environ.get(NO_DIAGNOSIS_ENV):
@@ -201,7 +202,7 @@ def settle_in_float64(context: Context) -> None:
                     note=f"{p.note}; the float64 check that settles what "
                     f"float32 cannot could not run: {why_not}",
                 )
-        result.extra["float64"] = {"error": why_not, "seconds": seconds}
+        result.extra.float64 = Float64Outcome(error=why_not, seconds=seconds)
         return
     before = {result.params[k].id: result.params[k].to_json() for k in todo}
     by_id = {p.id: p for p in child.params}
@@ -217,21 +218,20 @@ def settle_in_float64(context: Context) -> None:
     notice = notice_for(params, summary)
     if notice is not None:
         result.notices.append(notice)
-    result.extra["float64"] = {
-        "tensors": [result.params[k].id for k in float64],
-        "seconds": seconds,
-        "agreement": summary["agreement"],
-        "float32_off": [params[k].id for k in summary["float32_off"]],
-        "confirmed": [params[k].id for k in summary["confirmed"]],
-        "float32": before,
-    }
+    outcome = Float64Outcome(
+        tensors=[result.params[k].id for k in float64],
+        seconds=seconds,
+        agreement=summary["agreement"],
+        float32_off=[params[k].id for k in summary["float32_off"]],
+        confirmed=[params[k].id for k in summary["confirmed"]],
+        float32=before,
+    )
     # what float64 confirms, it has diagnosed: taken over by localised_in_float64
     if summary["confirmed"]:
         # the float32 worker looks for those itself
         own = {cause.code for cause in in_phase("always")}
-        result.extra["float64"]["diagnoses"] = [
-            d.to_json() for d in child.diagnoses if d.code not in own
-        ]
+        outcome.diagnoses = [d.to_json() for d in child.diagnoses if d.code not in own]
+    result.extra.float64 = outcome
 
 
 def float64_worker(
@@ -305,10 +305,11 @@ def localised_in_float64(session: Session) -> list[Diagnosis]:
     finite differences may not see the error at all, so a layer-by-layer localisation in float32
     would blame the layer below the wrong one. [] when float64 confirmed nothing or could not say
     why."""
-    outcome = session.result.extra.get("float64") or {}
-    found = [Diagnosis(**d) for d in outcome.pop("diagnoses", [])]
+    outcome = session.result.extra.float64 or Float64Outcome()
+    found = [Diagnosis(**d) for d in outcome.diagnoses or []]
+    outcome.diagnoses = None  # taken over: not kept twice
     confirmed = [
-        k for k in session.unexplained if session.model.params[k].id in outcome.get("confirmed", [])
+        k for k in session.unexplained if session.model.params[k].id in (outcome.confirmed or [])
     ]
     if not found or not confirmed:
         return []
@@ -332,14 +333,12 @@ def localised_in_float64(session: Session) -> list[Diagnosis]:
 
 def find(session: Session) -> list[Diagnosis]:
     """The failing float32 tensors whose gradient float64 finds right but float32 computes wrong."""
-    outcome = session.result.extra.get("float64") or {}
+    outcome = session.result.extra.float64 or Float64Outcome()
     off = [
-        k
-        for k in session.unexplained
-        if session.model.params[k].id in outcome.get("float32_off", [])
+        k for k in session.unexplained if session.model.params[k].id in (outcome.float32_off or [])
     ]
     confirmed = [
-        k for k in session.unexplained if session.model.params[k].id in outcome.get("confirmed", [])
+        k for k in session.unexplained if session.model.params[k].id in (outcome.confirmed or [])
     ]
     if confirmed:
         session.ruled_out.append(
@@ -353,9 +352,10 @@ def find(session: Session) -> list[Diagnosis]:
     if not off:
         return []
     ids = session.tensor_ids(off)
-    worst = max(off, key=lambda k: outcome["agreement"].get(session.model.params[k].id, 0.0))
+    agreement = outcome.agreement or {}
+    worst = max(off, key=lambda k: agreement.get(session.model.params[k].id, 0.0))
     info = session.model.params[worst]
-    d = outcome["agreement"].get(info.id, 0.0)
+    d = agreement.get(info.id, 0.0)
     message = (
         f"float32 round-off makes the gradient of {names(ids)} wrong: checked again in "
         f"float64 at the same point, the gradient agrees with finite differences, but "
@@ -364,9 +364,9 @@ def find(session: Session) -> list[Diagnosis]:
     )
     evidence = {
         "ablation": "precision=float64",
-        "agreement": outcome.get("agreement", {}),
+        "agreement": agreement,
         "explained": ids,
-        "float64_seconds": outcome.get("seconds"),
+        "float64_seconds": outcome.seconds,
     }
     session.explain(off)
     return [

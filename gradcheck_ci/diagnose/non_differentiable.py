@@ -29,7 +29,7 @@ def find(session: Session) -> list[Diagnosis]:
     try:
         return detect(session, list(session.unexplained))
     except Exception as exc:  # noqa: BLE001 - go on to the last resort
-        session.result.extra["diagnosis_error"] = diagnosis_error(
+        session.result.extra.diagnosis_error = diagnosis_error(
             exc, getattr(session.context, "root", None), "the non-differentiable probe"
         )
         return []

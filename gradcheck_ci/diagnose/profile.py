@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core.extra import Profile, ProfileError, profile_from_json
 from ..core.results import Diagnosis
 from ..engine import forked, numeric, probing
 from ..engine.precision import of
@@ -113,14 +114,14 @@ def start_profiles(session: Session) -> Background | None:
 def _answer(session: Session, recurrent: list[LayerNode], pipe: int) -> None:
     session.progress = lambda message: None  # type: ignore[method-assign]  # the parent reports progress
     compiles, skips, seconds = len(fncache.EVENTS), len(session.skipped), dict(session.seconds)
-    profiles = []
+    profiles: list[Profile | ProfileError | None] = []
     for node in recurrent:
         try:
             profiles.append(layer_profile(session, node))
         except Exception as exc:  # noqa: BLE001 - the profile is extra information
-            profiles.append({"layer": node.label, "error": f"{type(exc).__name__}: {exc}"})
+            profiles.append(ProfileError(node.label, f"{type(exc).__name__}: {exc}"))
     answer = {
-        "profiles": profiles,
+        "profiles": [p.to_json() if p is not None else None for p in profiles],
         "events": [asdict(e) for e in fncache.EVENTS[compiles:]],
         "seconds": {k: v - seconds.get(k, 0.0) for k, v in session.seconds.items()},
         "skipped": session.skipped[skips:],
@@ -174,7 +175,7 @@ def abandon(background: Background) -> None:
 def attach_profiles(
     session: Session, found: list[Diagnosis], background: Background | None = None
 ) -> None:
-    """Profiles of the recurrent layers of a failing model (result.extra["profiles"]); each summary
+    """Profiles of the recurrent layers of a failing model (result.extra.profiles); each summary
     is also copied into the evidence of a diagnosis on the same layer. `background`: the child
     start_profiles forked."""
     recurrent = _recurrent(session)
@@ -186,41 +187,49 @@ def attach_profiles(
             "the gradient-through-time profile's process gave no answer: computing it here"
         )
     computed = _adopt(session, answer) if answer is not None else _compute(session, recurrent)
-    profiles = []
+    profiles: list[Profile | ProfileError] = []
     for node, profile in zip(recurrent, computed, strict=False):
         if profile is None:
             continue
         profiles.append(profile)
         for diagnosis in found:
-            if diagnosis.layer == node.label and "summary" in profile:
-                diagnosis.evidence["profile"] = profile["summary"]
+            if diagnosis.layer == node.label and isinstance(profile, Profile):
+                diagnosis.evidence["profile"] = profile.summary
     if profiles:
-        session.result.extra["profiles"] = profiles
+        session.result.extra.profiles = profiles
 
 
-def _adopt(session: Session, answer: dict[str, Any]) -> list[dict[str, Any] | None]:
+def _adopt(session: Session, answer: dict[str, Any]) -> list[Profile | ProfileError | None]:
     """The child's profiles, with what it compiled, skipped and spent counted as the diagnosis'
     own."""
     session.skipped.extend(answer.get("skipped", []))
     fncache.EVENTS.extend(fncache.Event(**e) for e in answer.get("events", []))
     for key, seconds in answer.get("seconds", {}).items():
         session.seconds[key] = round(session.seconds.get(key, 0.0) + seconds, 3)
-    return list(answer.get("profiles", []))
+    return [_adopted(p) for p in answer.get("profiles", [])]
 
 
-def _compute(session: Session, recurrent: list[LayerNode]) -> list[dict[str, Any] | None]:
+def _adopted(value: object) -> Profile | ProfileError | None:
+    """One of the child's profiles (None: it found nothing to perturb, or sent what is not one)."""
+    try:
+        return profile_from_json(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _compute(session: Session, recurrent: list[LayerNode]) -> list[Profile | ProfileError | None]:
     if not session.affordable("the gradient-through-time profile", _estimate(session, recurrent)):
         return []
-    computed: list[dict[str, Any] | None] = []
+    computed: list[Profile | ProfileError | None] = []
     for node in recurrent:
         try:
             computed.append(layer_profile(session, node))
         except Exception as exc:  # noqa: BLE001 - the profile is extra information
-            computed.append({"layer": node.label, "error": f"{type(exc).__name__}: {exc}"})
+            computed.append(ProfileError(node.label, f"{type(exc).__name__}: {exc}"))
     return computed
 
 
-def layer_profile(session: Session, node: LayerNode) -> dict[str, Any] | None:
+def layer_profile(session: Session, node: LayerNode) -> Profile | None:
     """The profile of one recurrent layer (a structure node), or None when its input cannot be
     perturbed."""
     inst = session.instrumented
@@ -289,19 +298,20 @@ def layer_profile(session: Session, node: LayerNode) -> dict[str, Any] | None:
         agree.append(bool(c.passed))
     nonzero = np.flatnonzero(np.any(grad.reshape(grad.shape[0], length, -1) != 0, axis=(0, 2)))
     site = session.model.site(node.layer)
-    profile = {
-        "layer": node.label,
-        "file": site.file if site else None,
-        "line": site.line if site else None,
-        "input": inst.labels[k],
-        "steps_total": int(length),
-        "steps": steps,
-        "analytic": analytic,
-        "numeric": numeric_values,
-        "agree": agree,
-        "analytic_nonzero_steps": [int(nonzero[0]), int(nonzero[-1])] if nonzero.size else None,
-    }
-    profile["summary"] = summarise(profile)
+    profile = Profile(
+        layer=node.label,
+        file=site.file if site else None,
+        line=site.line if site else None,
+        input=inst.labels[k],
+        steps_total=int(length),
+        steps=steps,
+        analytic=analytic,
+        numeric=numeric_values,
+        agree=agree,
+        analytic_nonzero_steps=[int(nonzero[0]), int(nonzero[-1])] if nonzero.size else None,
+        summary="",
+    )
+    profile.summary = summarise(profile)
     return profile
 
 
@@ -309,13 +319,16 @@ def _known(losses: dict[tuple[int, float], float], t: int, h: float) -> float:
     return losses[(t, h)]
 
 
-def summarise(profile: dict[str, Any]) -> str:
+def summarise(profile: Profile) -> str:
     """One line for the text report."""
-    label, length = profile["layer"], profile["steps_total"]
+    label, length = profile.layer, profile.steps_total
     steps, analytic, numeric_values, agree = (
-        profile[k] for k in ("steps", "analytic", "numeric", "agree")
+        profile.steps,
+        profile.analytic,
+        profile.numeric,
+        profile.agree,
     )
-    span = profile["analytic_nonzero_steps"]
+    span = profile.analytic_nonzero_steps
     sampled = f"{len(steps)} sampled step{'s' if len(steps) != 1 else ''}" + (
         f" of {length}" if len(steps) < length else ""
     )

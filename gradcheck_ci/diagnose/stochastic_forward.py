@@ -30,7 +30,7 @@ FIX = BY_CODE[CODE].fix
 def find(session: Session) -> list[Diagnosis]:
     """Noise in the checked forward pass, confirmed by freezing the random stream when a tensor
     fails."""
-    repeatable = session.result.extra.get("forward_repeatable", True)
+    repeatable = session.result.extra.forward_repeatable is not False  # unrecorded: repeatable
     nodes = [n for n in session.structure.nodes if n.random]
     try:
         compiled_random = any(

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core.extra import ElementSummary
 from ..model.built import BuiltModel
 from . import numeric
 from .check import AnalyticResult
@@ -39,7 +40,7 @@ class Elementwise:
     agree: np.ndarray  # bool
     evaluations: int
 
-    def summary(self, analytic: np.ndarray) -> dict[str, Any]:
+    def summary(self, analytic: np.ndarray) -> ElementSummary:
         excess = np.where(
             self.tolerance > 0, self.abs_err / np.maximum(self.tolerance, 1e-300), np.inf
         )
@@ -49,18 +50,18 @@ class Elementwise:
             if self.numeric.shape
             else []
         )
-        return {
-            "id": self.id,
-            "shape": list(self.numeric.shape),
-            "elements": int(self.numeric.size),
-            "disagree": int(np.count_nonzero(~self.agree)),
-            "max_abs_err": float(np.max(self.abs_err)),
-            "worst_index": index,
-            "analytic": float(analytic.reshape(-1)[worst]),
-            "numeric": float(self.numeric.reshape(-1)[worst]),
-            "tolerance": float(self.tolerance.reshape(-1)[worst]),
-            "evaluations": self.evaluations,
-        }
+        return ElementSummary(
+            id=self.id,
+            shape=list(self.numeric.shape),
+            elements=int(self.numeric.size),
+            disagree=int(np.count_nonzero(~self.agree)),
+            max_abs_err=float(np.max(self.abs_err)),
+            worst_index=index,
+            analytic=float(analytic.reshape(-1)[worst]),
+            numeric=float(self.numeric.reshape(-1)[worst]),
+            tolerance=float(self.tolerance.reshape(-1)[worst]),
+            evaluations=self.evaluations,
+        )
 
 
 def compare_elements(
@@ -126,7 +127,7 @@ def replay_tensors(
     npz_path: str,
     meta: dict[str, Any],
     progress: Callable[[str], None] = lambda message: None,
-) -> list[dict[str, Any]]:
+) -> list[ElementSummary]:
     """Compare every element of the tensors `ids` (those of the selected parameters), write the
     .npz, and return one summary per tensor compared."""
     positions = {info.id: k for k, info in enumerate(model.params)}
@@ -155,7 +156,7 @@ def replay_tensors(
         arrays[f"agree/{tensor_id}"] = compared.agree
         summaries.append(compared.summary(grads.grads[k]))
     arrays["meta"] = np.array(
-        json.dumps(dict(meta, compared=[s["id"] for s in summaries], loss=grads.loss))
+        json.dumps(dict(meta, compared=[s.id for s in summaries], loss=grads.loss))
     )
     write_npz(npz_path, arrays)
     return summaries

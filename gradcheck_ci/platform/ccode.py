@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core.errors import UsageError
+from ..core.extra import ModelExtra
 from ..core.results import Notice
 from . import cachedir
 from .flags import format_flags, parse_flags
@@ -171,11 +172,11 @@ def pays(python_seconds: float, environ: Mapping[str, str] | None = None) -> boo
     return python_seconds >= pays_after(environ)
 
 
-def python_seconds(seconds: dict[str, float], extra: dict[str, Any]) -> float:
+def python_seconds(seconds: dict[str, float], extra: ModelExtra) -> float:
     """What a check evaluated with Python spent evaluating: the analytic and numeric gradients and
     the diagnosis, its compiles aside."""
-    compiled = extra.get("diagnosis_compile") or {}
-    diagnosis = seconds.get("diagnosis", 0.0) - float(compiled.get("seconds", 0.0))
+    compiled = extra.diagnosis_compile
+    diagnosis = seconds.get("diagnosis", 0.0) - float(compiled.seconds if compiled else 0.0)
     return seconds.get("analytic", 0.0) + seconds.get("numeric", 0.0) + max(diagnosis, 0.0)
 
 

@@ -43,6 +43,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..core.extra import CompileSummary
 from . import cachedir
 from .graphkey import FORMAT, Uncacheable, key_and_shared
 
@@ -77,9 +78,9 @@ class Event:
 EVENTS: list[Event] = []  # this process's calls, in order (a worker checks one model)
 
 
-def summary(events: list[Event]) -> dict[str, Any]:
-    """What the report says about a group of compiles: {"functions", "seconds", "cache", counts,
-    "reason"}.
+def summary(events: list[Event]) -> CompileSummary:
+    """What the report says about a group of compiles: how many, how long, whether the cache served
+    them.
 
     "cache" is hit (every function loaded), miss (compiled; stored for the next run), partial (some
     of each), uncacheable, or off (no function cache in this run)."""
@@ -95,16 +96,16 @@ def summary(events: list[Event]) -> dict[str, Any]:
     else:
         cache = "partial" if counts["hit"] else "miss"
     reasons = [e.reason for e in events if e.reason]
-    return {
-        "functions": len(events),
-        "seconds": round(sum(e.seconds for e in events), 3),
-        "cache": cache,
-        "hits": counts["hit"],
-        "misses": counts["miss"],
-        "stored": sum(1 for e in events if e.stored),
-        "uncacheable": counts["uncacheable"],
-        "reason": reasons[0] if reasons else "",
-    }
+    return CompileSummary(
+        functions=len(events),
+        seconds=round(sum(e.seconds for e in events), 3),
+        cache=cache,
+        hits=counts["hit"],
+        misses=counts["miss"],
+        stored=sum(1 for e in events if e.stored),
+        uncacheable=counts["uncacheable"],
+        reason=reasons[0] if reasons else "",
+    )
 
 
 # --------------------------------------------------------------------------------------------- the

@@ -25,6 +25,7 @@ from typing import Any
 
 from ..config import ModelSpec
 from ..core.errors import print_debug_traceback
+from ..core.extra import Evaluation
 from ..core.installation import with_package_on_path
 from ..core.results import ErrorInfo, ModelResult, Notice
 from ..platform import ccode, lasagne_stacks
@@ -88,7 +89,7 @@ class Runner:
                 return result
             return self._run_on(spec, lasagne_stacks.MASTER)
         result = self._run_on(spec, lasagne_stacks.RELEASE)
-        needs = result.extra.pop("master_api", None)
+        needs, result.extra.master_api = result.extra.master_api, None
         if not needs or self.cancelled:
             return result
         if spec.lasagne == lasagne_stacks.RELEASE:
@@ -101,7 +102,7 @@ class Runner:
             f"the code uses {needs}, which Lasagne 0.1 does not have: checking it on master",
         )
         moved = self._run_on(spec, lasagne_stacks.MASTER)
-        moved.extra.pop("master_api", None)
+        moved.extra.master_api = None
         moved.notices.insert(0, moved_notice(needs, result.error))
         moved.sources = quoted_sources(moved, self.root)  # the notice's line too
         return moved
@@ -181,7 +182,8 @@ class Runner:
     def _evaluation(self, result: ModelResult, spec: ModelSpec, choice: ccode.Choice) -> None:
         """Say in the result whether C or Python evaluated it, and for Python, whether C is
         compiled after the run for the next (it pays: the Python evaluation took long enough)."""
-        result.extra["evaluation"] = {"code": "c" if choice.c else "python", "why": choice.why}
+        evaluation = Evaluation("c" if choice.c else "python", choice.why)
+        result.extra.evaluation = evaluation
         # (the same error with C is the model's own: nothing to say about C)
         same = result.error is not None and result.error.message.split("; ")[0] in choice.why
         if choice.c and choice.why.startswith(ccode.WITHOUT_C_FAILED) and not same:
@@ -204,14 +206,14 @@ class Runner:
         elif not later:
             self.compile_later.append(spec)
             later = ccode.COMPILING_LATER
-        result.extra["evaluation"]["compile_later"] = later == ccode.COMPILING_LATER
+        evaluation.compile_later = later == ccode.COMPILING_LATER
         result.notices.append(
             ccode.python_notice(choice.why, spent, later, self.config_file, spec.line)
         )
 
     def _expectations(self, result: ModelResult, spec: ModelSpec) -> ModelResult:
         if spec.expect == "fail" and result.status == "pass":
-            result.extra["unexpected_pass"] = True
+            result.extra.unexpected_pass = True
             if self.fail_on_expected:
                 result.status = "fail"
         return result
@@ -297,7 +299,7 @@ def _may_need_c(result: ModelResult) -> bool:
         result.status == "error"
         and result.error is not None
         and result.error.kind not in _NOT_ABOUT_C
-        and "master_api" not in result.extra  # Lasagne 0.1 lacks what the code uses
+        and result.extra.master_api is None  # Lasagne 0.1 lacks what the code uses
     )
 
 
@@ -497,8 +499,7 @@ def quoted_sources(result: ModelResult, root: str) -> dict[str, dict[str, str]]:
     places += [(d.file, d.line) for d in result.diagnoses]
     places += [(p.file, p.line) for p in result.params]
     places += [(n.file, n.line) for n in result.notices]
-    profiles = result.extra.get("profiles") if isinstance(result.extra, dict) else None
-    places += [(p.get("file"), p.get("line")) for p in profiles or [] if isinstance(p, dict)]
+    places += [(p.file, p.line) for p in result.extra.layer_profiles()]
     sources: dict[str, dict[str, str]] = {}
     for file, line in places:
         if not isinstance(file, str) or not isinstance(line, int):

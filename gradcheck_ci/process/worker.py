@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import ModelSpec
 from ..core.errors import ModelLoadError, print_debug_traceback
+from ..core.extra import ReplayRecord
 from ..core.results import ErrorInfo, ModelResult
 from ..usercode import guard, python2
 from ..usercode.blame import network_notices, unexpected_error
@@ -78,7 +79,7 @@ def check_model(
         result.status = "error"
         result.error = ErrorInfo(exc.message, exc.file, exc.line, exc.kind)
         if exc.master_api:  # for the runner: `lasagne: auto` moves the model to Lasagne master
-            result.extra["master_api"] = exc.master_api
+            result.extra.master_api = exc.master_api
     except MemoryError as exc:
         print_debug_traceback(exc)
         result.status = "error"
@@ -99,7 +100,7 @@ def check_model(
         result.status = "error"
         result.error = ErrorInfo(error.message, error.file, error.line, error.kind)
         if error.master_api:
-            result.extra["master_api"] = error.master_api
+            result.extra.master_api = error.master_api
     # no array dump, no path of gradcheck-ci's installation, whatever raised it
     if result.error is not None:
         result.error.message = clean_message(result.error.message, root)
@@ -146,7 +147,7 @@ def _run(
         compiled = check.compile_check(model, objective, spec, progress, root, config_file)
     result.seconds["compile"] = round(compiled.seconds["compile"], 3)
     # from the function cache or not
-    result.extra["compile"] = fncache.summary(fncache.EVENTS[compiles:])
+    result.extra.compile = fncache.summary(fncache.EVENTS[compiles:])
     result.notices.extend(network_notices(root))
     # the float64 check of a float32 model: its parameter values and data, exactly
     if job.get("point"):
@@ -186,7 +187,7 @@ def _run(
         )
         raise
     repeat = compiled.choose_probe_function(grads.seconds)
-    result.extra["forward_repeatable"] = repeat == grads.loss or abs(
+    result.extra.forward_repeatable = repeat == grads.loss or abs(
         repeat - grads.loss
     ) <= 1e-12 * abs(grads.loss)
 
@@ -266,7 +267,7 @@ def replay_hook(options: dict[str, Any] | None) -> Callable[[Context], None] | N
             options.get("meta", {}),
             context.progress,
         )
-        context.result.extra["replay"] = {"npz": options["npz"], "tensors": summaries}
+        context.result.extra.replay = ReplayRecord(options["npz"], summaries)
 
     return hook
 

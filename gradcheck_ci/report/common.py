@@ -91,12 +91,11 @@ def now_passes(model: ModelResult) -> bool:
     """A model marked `expect: fail` whose gradients now agree (status pass, or fail under
     --fail-on-expected).
 
-    The runner flags it in extra["unexpected_pass"]; the status test covers reports without the
-    flag.
+    The runner flags it in extra.unexpected_pass; the status test covers reports without the flag.
     """
     if model.expect != "fail" or model.status not in ("pass", "fail"):
         return False
-    if model.extra.get("unexpected_pass") is True:
+    if model.extra.unexpected_pass is True:
         return True
     return model.error is None and not any(p.status == "fail" for p in model.params)
 

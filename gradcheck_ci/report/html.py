@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import html
 import math
-from typing import Any
 
+from ..core.extra import Profile
 from ..core.results import ModelResult, ParamResult, RunReport
 from .common import (
     clean_text,
@@ -175,20 +175,11 @@ def value_bars(
     return "".join(parts)
 
 
-def _profile_series(profile: dict[str, Any]) -> tuple[list[int], list[float], list[float]] | None:
-    steps, analytic, numeric = profile.get("steps"), profile.get("analytic"), profile.get("numeric")
-    if not (isinstance(steps, list) and isinstance(analytic, list) and isinstance(numeric, list)):
-        return None
+def _profile_series(profile: Profile) -> tuple[list[int], list[float], list[float]] | None:
+    steps, analytic, numeric = profile.steps, profile.analytic, profile.numeric
     if not steps or not len(steps) == len(analytic) == len(numeric):
         return None
-    try:
-        return (
-            [int(s) for s in steps],
-            [abs(float(a)) for a in analytic],
-            [abs(float(n)) for n in numeric],
-        )
-    except (TypeError, ValueError):
-        return None
+    return steps, [abs(float(a)) for a in analytic], [abs(float(n)) for n in numeric]
 
 
 class _Axes:
@@ -246,21 +237,14 @@ class _Axes:
         return decades[::-1][::stride]
 
 
-def profile_chart(profile: dict[str, Any], width: int = 720, height: int = 260) -> str:
+def profile_chart(profile: Profile, width: int = 720, height: int = 260) -> str:
     """The gradient-through-time profile of one recurrent layer as an inline SVG line chart."""
     series = _profile_series(profile)
     if series is None:
         return ""
     steps, analytic, numeric = series
-    total = profile.get("steps_total")
-    axes = _Axes(
-        steps,
-        int(total) if isinstance(total, int) else max(steps) + 1,
-        analytic + numeric,
-        width,
-        height,
-    )
-    label = esc_line(profile.get("layer", "recurrent layer"), 80)
+    axes = _Axes(steps, profile.steps_total, analytic + numeric, width, height)
+    label = esc_line(profile.layer, 80)
     out = [
         f'<svg role="img" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
         f'xmlns="http://www.w3.org/2000/svg" font-family="system-ui, sans-serif" font-size="11">'
@@ -415,15 +399,12 @@ def _diagnoses(model: ModelResult) -> str:
 
 
 def _profiles(model: ModelResult) -> str:
-    profiles = model.extra.get("profiles") if isinstance(model.extra, dict) else None
     charts = []
-    for profile in profiles or []:
-        if not isinstance(profile, dict):
-            continue
+    for profile in model.extra.layer_profiles():
         chart = profile_chart(profile)
         if not chart:
             continue
-        summary = one_line(profile.get("summary", ""), 400)
+        summary = one_line(profile.summary, 400)
         charts.append(
             f'<figure class="chart">{chart}<figcaption class="legend">'
             f'<span class="key" style="background:{ANALYTIC_COLOR}"></span>analytic '

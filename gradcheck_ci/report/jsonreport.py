@@ -10,13 +10,14 @@ import stat
 from collections import Counter
 from typing import Any
 
+from ..core.extra import NON_FINITE
 from ..core.results import REPORT_SCHEMA, ErrorInfo, ModelResult, RunReport
 from .atomic import write_atomic
 from .validity import check_report
 
 # Strict JSON has no NaN/Infinity. A NaN gradient is a finding, so it is kept as a string rather
-# than lost as null; read_json turns these strings back into floats in the fields that are floats.
-_NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+# than lost as null (core.extra.NON_FINITE); read_json turns these strings back into floats in the
+# fields that are floats, ModelExtra.from_json in `extra`.
 _SURROGATES = re.compile("[\ud800-\udfff]")
 _PARAM_FLOATS = ("max_abs_err", "max_rel_err", "tolerance", "analytic", "numeric")
 
@@ -60,8 +61,8 @@ def write_json(report: RunReport, path: str) -> None:
 
 
 def _restore(value: Any) -> Any:
-    if isinstance(value, str) and value in _NON_FINITE:
-        return _NON_FINITE[value]
+    if isinstance(value, str) and value in NON_FINITE:
+        return NON_FINITE[value]
     return value
 
 

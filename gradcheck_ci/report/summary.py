@@ -10,8 +10,8 @@ from __future__ import annotations
 import html
 import math
 import re
-from typing import Any
 
+from ..core.extra import Profile
 from ..core.results import ModelResult, RunReport
 from .common import (
     clean_text,
@@ -245,7 +245,8 @@ def _details(model: ModelResult, report: RunReport) -> str:
         )
     if model.diagnoses:
         out.append("\n")
-    out.extend(profile_chart(p) for p in _profiles(model))
+    # the first three layers profiled (a failed profile draws no chart)
+    out.extend(profile_chart(p) for p in model.extra.layer_profiles(first=3))
     for n in model.notices[:5]:
         loc = where(repo_path(n.file), positive_line(n.line))
         out.append(
@@ -259,25 +260,17 @@ def _details(model: ModelResult, report: RunReport) -> str:
     return "".join(out)
 
 
-def _profiles(model: ModelResult) -> list[dict[str, Any]]:
-    profiles = model.extra.get("profiles") if isinstance(model.extra, dict) else None
-    return [p for p in profiles or [] if isinstance(p, dict)][:3]
-
-
 _MERMAID_UNSAFE = re.compile(r"[^A-Za-z0-9#._ -]")
 _ZERO_FLOOR = 2  # exact zeros are drawn this many decades under the smallest non-zero value
 
 
-def profile_chart(profile: dict[str, Any]) -> str:
+def profile_chart(profile: Profile) -> str:
     """A recurrent layer's gradient-through-time profile as a Mermaid xychart (GitHub renders it in
     job summaries): log10 |dL/dh_t| at the sampled steps, analytic then numeric; exact zeros sit on
     a floor under the smallest value, which is how truncated backpropagation shows. Empty when the
     data are unusable."""
-    try:
-        steps = [int(s) for s in profile["steps"]]
-        series = [[abs(float(v)) for v in profile[key]] for key in ("analytic", "numeric")]
-    except (KeyError, TypeError, ValueError):
-        return ""
+    steps = profile.steps
+    series = [[abs(float(v)) for v in values] for values in (profile.analytic, profile.numeric)]
     values = [v for s in series for v in s]
     if (
         not steps
@@ -291,11 +284,8 @@ def profile_chart(profile: dict[str, Any]) -> str:
     top = math.ceil(math.log10(max(positive)))
     floor = math.floor(math.log10(min(positive))) - _ZERO_FLOOR
     lines = [[round(math.log10(v), 2) if v > 0 else floor for v in s] for s in series]
-    layer = (
-        _MERMAID_UNSAFE.sub("", str(profile.get("layer", "recurrent layer")))[:60]
-        or "recurrent layer"
-    )
-    summary = one_line(profile.get("summary", ""), 300)
+    layer = _MERMAID_UNSAFE.sub("", profile.layer)[:60] or "recurrent layer"
+    summary = one_line(profile.summary, 300)
     return (
         "```mermaid\n"
         '%%{init: {"themeVariables": {"xyChart": {"plotColorPalette": "#1f6feb, '

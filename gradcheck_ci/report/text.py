@@ -6,6 +6,7 @@ Under GitHub Actions this text goes to the log the runner parses for workflow co
 
 from __future__ import annotations
 
+from ..core.extra import CompileSummary
 from ..core.results import ModelResult, RunReport
 from .common import (
     clean_text,
@@ -171,37 +172,34 @@ def _data_lines(m: ModelResult) -> list[str]:
 
 
 def _compile_lines(m: ModelResult) -> list[str]:
-    """What compiling cost and whether the function cache served it (extra["compile"],
+    """What compiling cost and whether the function cache served it (extra.compile,
     fncache.summary)."""
-    compile_info = m.extra.get("compile") if isinstance(m.extra, dict) else None
-    if not isinstance(compile_info, dict):
+    compile_info = m.extra.compile
+    if compile_info is None:
         return []
     seconds = float((m.seconds or {}).get("compile", 0.0) or 0.0)
     text = f"compile {seconds:.1f}s: " + _cache_text(compile_info)
-    diagnosis = m.extra.get("diagnosis_compile")
-    if isinstance(diagnosis, dict) and diagnosis.get("functions"):
+    diagnosis = m.extra.diagnosis_compile
+    if diagnosis is not None and diagnosis.functions:
         text += (
-            f"; the diagnosis compiled {diagnosis.get('functions')} more in "
-            f"{float(diagnosis.get('seconds') or 0.0):.1f}s ({_cache_text(diagnosis)})"
+            f"; the diagnosis compiled {diagnosis.functions} more in "
+            f"{float(diagnosis.seconds or 0.0):.1f}s ({_cache_text(diagnosis)})"
         )
     return ["  " + one_line(text, 300)]
 
 
-def _cache_text(info: dict[str, object]) -> str:
-    cache = info.get("cache")
+def _cache_text(info: CompileSummary) -> str:
+    cache = info.cache
     if cache == "hit":
         return "loaded from the function cache"
     if cache == "partial":
-        return (
-            f"{info.get('hits')} of {info.get('functions')} functions loaded from the function "
-            f"cache"
-        )
+        return f"{info.hits} of {info.functions} functions loaded from the function cache"
     if cache == "miss":
-        kept = " (kept for the next run)" if info.get("stored") else ""
-        why = f", {info.get('reason')}" if info.get("reason") else ""
+        kept = " (kept for the next run)" if info.stored else ""
+        why = f", {info.reason}" if info.reason else ""
         return f"compiled, not in the function cache{why}{kept}"
     if cache == "uncacheable":
-        return f"compiled; the function cache cannot hold it ({info.get('reason')})"
+        return f"compiled; the function cache cannot hold it ({info.reason})"
     if cache == "off":
         return "compiled (function cache off)"
     return "nothing to compile"
@@ -277,9 +275,9 @@ def render_model(result: ModelResult, color: bool = False) -> str:
         lines.extend(_block(inconclusive_text(m), "  "))
     lines.extend(_diagnosis_lines(m))
     lines.extend(_notice_lines(m))
-    for profile in m.extra.get("profiles", []) if isinstance(m.extra, dict) else []:
-        if isinstance(profile, dict) and profile.get("summary"):
-            lines.append("  profile: " + one_line(str(profile["summary"]), 300))
+    for profile in m.extra.layer_profiles():
+        if profile.summary:
+            lines.append("  profile: " + one_line(profile.summary, 300))
     if m.status == "fail" and word != "XPASS" and not m.diagnoses and worst_param(m) is not None:
         lines.append(
             "  no known cause matched; the table shows where analytic and numeric "

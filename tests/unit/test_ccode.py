@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from gradcheck_ci.core.errors import UsageError
+from gradcheck_ci.core.extra import CompileSummary, ModelExtra
 from gradcheck_ci.platform import cachedir, ccode, fncache
 from gradcheck_ci.platform.flags import parse_flags
 from gradcheck_ci.process import background
@@ -127,11 +128,11 @@ def test_python_flags_keep_the_users_and_add_cxx() -> None:
 
 def test_c_pays_after_enough_python_evaluation() -> None:
     seconds = {"compile": 30.0, "analytic": 0.5, "numeric": 17.0, "diagnosis": 23.0}
-    extra = {"diagnosis_compile": {"seconds": 12.0}}
+    extra = ModelExtra(diagnosis_compile=CompileSummary(2, 12.0, "miss", 0, 2, 2, 0, ""))
     assert ccode.python_seconds(seconds, extra) == pytest.approx(28.5)
     assert ccode.pays(28.5, {})
     # a small model: compiling is all it costs, evaluating next to nothing
-    assert not ccode.pays(ccode.python_seconds({"compile": 5.0, "numeric": 0.1}, {}), {})
+    assert not ccode.pays(ccode.python_seconds({"compile": 5.0, "numeric": 0.1}, ModelExtra()), {})
     assert ccode.pays(0.1, {ccode.PAYS_ENV: "0"})
 
 

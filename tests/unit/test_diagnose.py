@@ -8,6 +8,7 @@ import pytest
 
 from gradcheck_ci import diagnose
 from gradcheck_ci.core import causes
+from gradcheck_ci.core.extra import Profile
 from gradcheck_ci.core.results import Diagnosis, ModelResult, ParamResult, RunReport
 from gradcheck_ci.diagnose import low_precision, nan_or_inf, profile
 from gradcheck_ci.diagnose.ablation import Outcome, attributes
@@ -105,15 +106,19 @@ def test_long_sequences_are_sampled_at_both_ends_and_log_spaced_between():
 
 
 def _profile(steps, analytic, numeric_values, agree, span, length):
-    p = {
-        "layer": "RecurrentLayer#0",
-        "steps_total": length,
-        "steps": steps,
-        "analytic": analytic,
-        "numeric": numeric_values,
-        "agree": agree,
-        "analytic_nonzero_steps": span,
-    }
+    p = Profile(
+        layer="RecurrentLayer#0",
+        file=None,
+        line=None,
+        input="InputLayer#0",
+        steps_total=length,
+        steps=steps,
+        analytic=analytic,
+        numeric=numeric_values,
+        agree=agree,
+        analytic_nonzero_steps=span,
+        summary="",
+    )
     return profile.summarise(p)
 
 

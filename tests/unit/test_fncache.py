@@ -86,14 +86,14 @@ def test_prune_and_count_of_a_missing_folder():
 
 def test_summary_of_a_groups_compiles():
     E = fncache.Event
-    assert fncache.summary([E("hit", 1.0), E("hit", 0.5)])["cache"] == "hit"
+    assert fncache.summary([E("hit", 1.0), E("hit", 0.5)]).cache == "hit"
     mixed = fncache.summary([E("hit", 1.0), E("miss", 2.0, stored=True)])
-    assert (mixed["cache"], mixed["hits"], mixed["misses"], mixed["stored"]) == ("partial", 1, 1, 1)
-    assert mixed["seconds"] == 3.0
+    assert (mixed.cache, mixed.hits, mixed.misses, mixed.stored) == ("partial", 1, 1, 1)
+    assert mixed.seconds == 3.0
     odd = fncache.summary([E("miss", 2.0, "truncated entry"), E("uncacheable", 1.0, "a lambda")])
-    assert (odd["cache"], odd["reason"]) == ("miss", "truncated entry")
-    assert fncache.summary([E("off", 1.0)])["cache"] == "off"
-    assert fncache.summary([])["cache"] == "none"
+    assert (odd.cache, odd.reason) == ("miss", "truncated entry")
+    assert fncache.summary([E("off", 1.0)]).cache == "off"
+    assert fncache.summary([]).cache == "none"
 
 
 def test_the_cache_is_off_when_disabled_or_inside_the_image_without_a_cache_directory(

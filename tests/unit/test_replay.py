@@ -210,11 +210,12 @@ def test_a_report_whose_config_is_nowhere_here_is_a_one_line_error(tmp_path, mon
 
 def test_replay_evaluates_as_the_report_did_and_with_c_for_older_reports():
     from gradcheck_ci.commands.replay import recorded_evaluation
+    from gradcheck_ci.core.extra import Evaluation, ModelExtra
     from gradcheck_ci.core.results import ModelResult
 
     model = ModelResult("net", "net.py:build", "fail", 0, "float64", "auto")
     assert recorded_evaluation(model) == "c"
-    model.extra["evaluation"] = {"code": "python", "why": "no C code was compiled yet"}
+    model.extra.evaluation = Evaluation("python", "no C code was compiled yet")
     assert recorded_evaluation(model) == "python"
-    model.extra["evaluation"] = "damaged"
+    model.extra = ModelExtra.from_json({"evaluation": "damaged"})
     assert recorded_evaluation(model) == "c"

@@ -277,7 +277,7 @@ def test_config_error_without_file_lands_on_config_file():
 
 def test_unexpected_pass_under_fail_on_expected_is_an_error():
     m = model("fixed", "fail", expect="fail", params=[param("L.W")])
-    m.extra["unexpected_pass"] = True
+    m.extra.unexpected_pass = True
     (line,), _ = annotations(RunReport(config_file="gradcheck.yml", models=[m]))
     name, props, data = parse_v2(line)
     assert (

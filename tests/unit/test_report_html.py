@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
+from gradcheck_ci.core.extra import ModelExtra, Profile
 from gradcheck_ci.core.results import Notice, SkipInfo
 from gradcheck_ci.report.html import CSP, profile_chart, render_html, value_bars
 from tests.samples import HOSTILE, hostile_report, model, param, sample_report, truncated_diagnosis
@@ -71,14 +72,15 @@ def parse(text: str) -> Tags:
 
 def profile(analytic=None, numeric=None, steps=None, total=10000, layer="RecurrentLayer#0"):
     steps = steps or [0, 1, 2, 6862, 9015, 9691, 9903, 9970, 9990, 9997, 9998, 9999]
-    return {
-        "layer": layer,
-        "file": "models/rnn.py",
-        "line": 14,
-        "steps_total": total,
-        "steps": steps,
-        "analytic": analytic or [0.0] * (len(steps) - 1) + [4.15e-08],
-        "numeric": numeric
+    return Profile(
+        layer=layer,
+        file="models/rnn.py",
+        line=14,
+        input="InputLayer#0",
+        steps_total=total,
+        steps=steps,
+        analytic=analytic or [0.0] * (len(steps) - 1) + [4.15e-08],
+        numeric=numeric
         or [
             4e-08,
             -3e-08,
@@ -93,9 +95,10 @@ def profile(analytic=None, numeric=None, steps=None, total=10000, layer="Recurre
             -2.4e-08,
             4.15e-08,
         ],
-        "agree": [False] * (len(steps) - 1) + [True],
-        "summary": "analytic gradient is zero before the last 1",
-    }
+        agree=[False] * (len(steps) - 1) + [True],
+        analytic_nonzero_steps=[total - 1, total - 1],
+        summary="analytic gradient is zero before the last 1",
+    )
 
 
 def reported_network():
@@ -109,7 +112,7 @@ def reported_network():
             )
         ],
     )
-    failing.extra["profiles"] = [profile()]
+    failing.extra.profiles = [profile()]
     failing.sources = {
         "models/rnn.py": {
             "21": "    l_rnn = RecurrentLayer(",
@@ -167,7 +170,7 @@ def test_the_failing_model_shows_its_table_cause_quoted_line_and_profile():
 def test_hostile_text_is_escaped_everywhere():
     report = hostile_report()
     report.models[0].sources = {HOSTILE: {"9": HOSTILE}}
-    report.models[0].extra["profiles"] = [profile(layer=HOSTILE)]
+    report.models[0].extra.profiles = [profile(layer=HOSTILE)]
     text = render_html(report, "0.1.0")
     tags = parse(text)
     assert tags.problems == [] and tags.stack == []
@@ -245,7 +248,8 @@ def test_a_correct_profile_draws_the_curves_together():
 
 
 def test_unusable_profiles_draw_nothing():
-    assert profile_chart({"layer": "x"}) == ""
+    # not a profile at all: read from a report, it is kept as written, and no reader sees it
+    assert ModelExtra.from_json({"profiles": [{"layer": "x"}]}).layer_profiles() == []
     assert profile_chart(profile(steps=[0, 1], total=2)) == ""  # 12 values for 2 steps
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 
+from gradcheck_ci.core.extra import ModelExtra, Profile
 from gradcheck_ci.core.results import EXIT_MISMATCH, EXIT_OK, MODEL_STATUSES, RunReport, SkipInfo
 from gradcheck_ci.report import github
 from gradcheck_ci.report.jsonreport import read_json, render_json, write_json
@@ -99,15 +100,13 @@ def test_job_summary_lists_it_last_and_counts_it():
 
 def test_job_summary_links_the_html_report_and_draws_profiles_as_mermaid():
     failing = model("rnn", "fail", params=[param("R.W", "fail", abs_err=1.0)])
-    failing.extra["profiles"] = [
-        {
-            "layer": 'Rec"urrent]\nLayer',
-            "steps": [0, 1, 2],
-            "steps_total": 3,
-            "analytic": [0.0, 0.0, 2e-3],
-            "numeric": [1e-4, -3e-4, 2e-3],
-            "summary": "analytic gradient is zero before the last 1 of 3 steps",
-        }
+    failing.extra.profiles = [
+        rnn_profile(
+            layer='Rec"urrent]\nLayer',
+            analytic=[0.0, 0.0, 2e-3],
+            numeric=[1e-4, -3e-4, 2e-3],
+            summary="analytic gradient is zero before the last 1 of 3 steps",
+        )
     ]
     text = render_step_summary(
         report(failing),
@@ -126,7 +125,27 @@ def test_job_summary_links_the_html_report_and_draws_profiles_as_mermaid():
     assert "html" not in render_step_summary(report(failing)).lower()
 
 
+def rnn_profile(
+    layer="RecurrentLayer#0", steps=(0, 1, 2), analytic=(), numeric=(), summary=""
+) -> Profile:
+    return Profile(
+        layer=layer,
+        file=None,
+        line=None,
+        input="InputLayer#0",
+        steps_total=len(steps),
+        steps=list(steps),
+        analytic=list(analytic),
+        numeric=list(numeric),
+        agree=[False] * len(steps),
+        analytic_nonzero_steps=None,
+        summary=summary,
+    )
+
+
 def test_profile_charts_need_usable_numbers():
-    assert profile_chart({"steps": [0, 1], "analytic": [0.0], "numeric": [1.0, 2.0]}) == ""
-    assert profile_chart({"steps": [0, 1], "analytic": [0.0, 0.0], "numeric": [0.0, 0.0]}) == ""
-    assert profile_chart({"steps": [0], "analytic": ["x"], "numeric": [1.0]}) == ""
+    assert profile_chart(rnn_profile(steps=[0, 1], analytic=[0.0], numeric=[1.0, 2.0])) == ""
+    assert profile_chart(rnn_profile(steps=[0, 1], analytic=[0.0, 0.0], numeric=[0.0, 0.0])) == ""
+    # not numbers: read from a report, it is kept as written, and no chart is drawn from it
+    unusable = {"profiles": [{"steps": [0], "analytic": ["x"], "numeric": [1.0]}]}
+    assert ModelExtra.from_json(unusable).layer_profiles() == []

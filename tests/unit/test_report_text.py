@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from gradcheck_ci.core.extra import CompileSummary, ModelExtra, Profile
 from gradcheck_ci.core.results import RunReport
 from gradcheck_ci.report.text import render_config_errors, render_model, render_summary
 from tests.samples import HOSTILE, hostile_report, model, param, sample_report
@@ -143,14 +146,24 @@ def test_gradient_through_time_profile_is_one_line():
         seed=0,
         precision="float64",
         mode="full",
-        extra={
-            "profiles": [
-                {
-                    "summary": "RecurrentLayer#0: analytic gradient is zero before the "
-                    "last 1 of 10000 steps\n(numeric is not)"
-                }
+        extra=ModelExtra(
+            profiles=[
+                Profile(
+                    layer="RecurrentLayer#0",
+                    file=None,
+                    line=None,
+                    input="InputLayer#0",
+                    steps_total=10000,
+                    steps=[9999],
+                    analytic=[1.0],
+                    numeric=[1.0],
+                    agree=[True],
+                    analytic_nonzero_steps=[9999, 9999],
+                    summary="RecurrentLayer#0: analytic gradient is zero before the "
+                    "last 1 of 10000 steps\n(numeric is not)",
+                )
             ]
-        },
+        ),
     )
     text = render_model(m)
     lines = [x for x in text.splitlines() if x.startswith("  profile: ")]
@@ -176,26 +189,28 @@ def test_the_shapes_and_dtypes_a_model_was_checked_at():
 def test_the_compile_line_says_what_compiling_cost_and_whether_the_function_cache_served_it():
     m = model("tagger", "pass", params=[param("lstm.W")])
     assert "compile" not in render_model(m)  # reports written before the function cache: no line
-    m.extra["compile"] = {
-        "functions": 3,
-        "seconds": 0.5,
-        "cache": "hit",
-        "hits": 3,
-        "misses": 0,
-        "stored": 0,
-        "uncacheable": 0,
-        "reason": "",
-    }
+    m.extra.compile = CompileSummary(
+        functions=3,
+        seconds=0.5,
+        cache="hit",
+        hits=3,
+        misses=0,
+        stored=0,
+        uncacheable=0,
+        reason="",
+    )
     assert "  compile 0.5s: loaded from the function cache" in render_model(m).splitlines()
-    m.extra["compile"].update(cache="miss", hits=0, misses=3, stored=3, reason="truncated entry")
-    m.extra["diagnosis_compile"] = {"functions": 2, "seconds": 4.25, "cache": "partial", "hits": 1}
+    m.extra.compile = replace(
+        m.extra.compile, cache="miss", hits=0, misses=3, stored=3, reason="truncated entry"
+    )
+    m.extra.diagnosis_compile = CompileSummary(2, 4.25, "partial", 1, 1, 1, 0, "")
     line = next(x for x in render_model(m).splitlines() if x.startswith("  compile"))
     assert line == (
         "  compile 0.5s: compiled, not in the function cache, truncated entry (kept for the next "
         "run); the diagnosis compiled 2 more in 4.2s (1 of 2 functions loaded from the function "
         "cache)"
     )
-    m.extra["compile"].update(
-        cache="uncacheable", reason="an op holds a function defined inside another"
+    m.extra.compile = replace(
+        m.extra.compile, cache="uncacheable", reason="an op holds a function defined inside another"
     )
     assert "the function cache cannot hold it (an op holds a function" in render_model(m)

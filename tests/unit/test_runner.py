@@ -150,7 +150,7 @@ def evaluated_with_python(seconds: dict[str, float], no_compile_later: str = "")
 def test_a_python_check_whose_evaluation_took_long_gets_c_compiled_for_the_next_run():
     keeper, result = evaluated_with_python({"analytic": 0.5, "numeric": 25.0})
     assert [s.name for s in keeper.compile_later] == [spec().name]
-    assert result.extra["evaluation"] == {
+    assert result.to_json()["extra"]["evaluation"] == {
         "code": "python",
         "why": "no C code was compiled yet",
         "compile_later": True,
@@ -162,7 +162,7 @@ def test_a_python_check_whose_evaluation_took_long_gets_c_compiled_for_the_next_
 
 def test_a_quick_python_check_or_a_run_that_cannot_keep_c_compiles_none():
     keeper, result = evaluated_with_python({"analytic": 0.01, "numeric": 0.2})
-    assert not keeper.compile_later and not result.extra["evaluation"]["compile_later"]
+    assert not keeper.compile_later and not result.to_json()["extra"]["evaluation"]["compile_later"]
     assert "it would save less than it costs" in result.notices[-1].message
     keeper, result = evaluated_with_python({"numeric": 60.0}, "is not compiled under CI")
     assert not keeper.compile_later
@@ -170,12 +170,13 @@ def test_a_quick_python_check_or_a_run_that_cannot_keep_c_compiles_none():
 
 
 def test_an_error_without_c_is_checked_again_with_c_unless_it_says_nothing_about_c():
+    from gradcheck_ci.core.extra import ModelExtra
     from gradcheck_ci.core.results import ErrorInfo, ModelResult
 
     def failed(kind: str, **extra) -> ModelResult:
         model = spec()
         result = runner.error_result(model, "gradcheck.yml", ErrorInfo("x", "net.py", 3, kind))
-        result.extra.update(extra)
+        result.extra = ModelExtra(**extra)
         return result
 
     assert runner._may_need_c(failed("build"))  # MethodNotDefined: an op with C code only

@@ -1,0 +1,384 @@
+"""What a model's check recorded beside its verdict: `ModelResult.extra`, typed.
+
+The JSON report keeps these in the model's `extra` object, key for key as reports have always had
+them, so that a report written before these types existed loads, round-trips and renders the same.
+Reading one is careful rather than trusting: a key this version does not know (`float64_seconds`
+of early reports), or a value of a shape it does not expect, is kept in `other` as it was written,
+carried through replay, merge and --changed-since, and read by nothing.
+
+Nothing here imports Theano or numpy: reporters, `merge` and `replay` read these on the light
+install.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+# Strict JSON has no NaN/Infinity: the JSON report writes them as these strings (jsonreport), and
+# the readers here take them back as floats.
+NON_FINITE: dict[str, float] = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+# --------------------------------------------------------------------------------- reading JSON
+# Each reader returns the value with its declared type or raises ValueError; ModelExtra.from_json
+# keeps what raised in `other`.
+
+
+def _typed(kind: type[T]) -> Callable[[object], T]:
+    def read(value: object) -> T:
+        # JSON true is no count
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise ValueError(f"not a {kind.__name__}: {value!r:.40}")
+        return value
+
+    return read
+
+
+_str = _typed(str)
+_int = _typed(int)
+_bool = _typed(bool)
+
+
+def _number(value: object) -> float:
+    """An int stays an int, so that the report is written back as it was read."""
+    if isinstance(value, str) and value in NON_FINITE:
+        return NON_FINITE[value]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"not a number: {value!r:.40}")
+    return value
+
+
+def _optional(read: Callable[[object], T]) -> Callable[[object], T | None]:
+    return lambda value: None if value is None else read(value)
+
+
+def _list(read: Callable[[object], T]) -> Callable[[object], list[T]]:
+    def read_list(value: object) -> list[T]:
+        if not isinstance(value, list):
+            raise ValueError(f"not a list: {value!r:.40}")
+        return [read(item) for item in value]
+
+    return read_list
+
+
+def _object(value: object) -> dict[str, Any]:
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise ValueError(f"not an object: {value!r:.40}")
+    return value
+
+
+def _mapping(read: Callable[[object], T]) -> Callable[[object], dict[str, T]]:
+    return lambda value: {k: read(v) for k, v in _object(value).items()}
+
+
+def _record(
+    value: object, required: tuple[str, ...], optional: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """The object with exactly these keys (the optional ones may be missing): a key more would be
+    lost when the report is written back, so such a record is not read at all."""
+    data = _object(value)
+    missing = [k for k in required if k not in data]
+    unknown = [k for k in data if k not in required and k not in optional]
+    if missing or unknown:
+        raise ValueError(f"keys missing {missing} or unknown {unknown}")
+    return data
+
+
+def _json(value: Any) -> Any:
+    """A field's JSON: records through their to_json, lists and objects item by item."""
+    if hasattr(value, "to_json"):
+        return value.to_json()
+    if isinstance(value, list):
+        return [_json(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _json(v) for k, v in value.items()}
+    return value
+
+
+# ------------------------------------------------------------------------------------- records
+
+
+@dataclass
+class CompileSummary:
+    """What a group of compiles cost and whether the function cache served them
+    (platform/fncache.summary)."""
+
+    functions: int
+    seconds: float
+    # hit (every function loaded), miss (compiled; stored for the next run), partial (some of
+    # each), uncacheable, off (no function cache in this run), none (nothing compiled)
+    cache: str
+    hits: int
+    misses: int
+    stored: int
+    uncacheable: int
+    reason: str  # the first reason an entry was not used ("" when none)
+
+    def to_json(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_json(cls, value: object) -> CompileSummary:
+        data = _record(value, tuple(f.name for f in fields(cls)))
+        return cls(
+            functions=_int(data["functions"]),
+            seconds=_number(data["seconds"]),
+            cache=_str(data["cache"]),
+            hits=_int(data["hits"]),
+            misses=_int(data["misses"]),
+            stored=_int(data["stored"]),
+            uncacheable=_int(data["uncacheable"]),
+            reason=_str(data["reason"]),
+        )
+
+
+@dataclass
+class Float64Outcome:
+    """The float64 check that settled a float32 model's open tensors (diagnose/low_precision.py).
+    Either `error` (it could not run) or the fields after `seconds` are set; None fields are not in
+    the JSON."""
+
+    error: str | None = None  # why it could not run
+    tensors: list[str] | None = None  # the tensors it checked
+    seconds: float = 0.0
+    agreement: dict[str, float] | None = None  # tensor -> float32 against float64 gradient
+    float32_off: list[str] | None = None  # tensors float32 computes wrong, float64 right
+    confirmed: list[str] | None = None  # tensors float64 confirms failing
+    # the float32 check's findings on those tensors, before float64 settled them (as
+    # ParamResult.to_json: core/results.py holds the type, and imports this module)
+    float32: dict[str, dict[str, Any]] | None = None
+    # the float64 worker's diagnoses of what it confirmed (as Diagnosis.to_json), until the
+    # diagnosis takes them over (low_precision.localised_in_float64)
+    diagnoses: list[dict[str, Any]] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        every = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {k: v for k, v in every.items() if v is not None or k == "seconds"}
+
+    @classmethod
+    def from_json(cls, value: object) -> Float64Outcome:
+        names = tuple(f.name for f in fields(cls))
+        data = _record(value, ("seconds",), names)
+        return cls(
+            error=_optional(_str)(data.get("error")),
+            tensors=_optional(_list(_str))(data.get("tensors")),
+            seconds=_number(data["seconds"]),
+            agreement=_optional(_mapping(_number))(data.get("agreement")),
+            float32_off=_optional(_list(_str))(data.get("float32_off")),
+            confirmed=_optional(_list(_str))(data.get("confirmed")),
+            float32=_optional(_mapping(_object))(data.get("float32")),
+            diagnoses=_optional(_list(_object))(data.get("diagnoses")),
+        )
+
+
+@dataclass
+class Profile:
+    """A recurrent layer's gradient-through-time profile (diagnose/profile.py): the loss's
+    sensitivity to the layer's input at sampled time steps, analytic against numeric."""
+
+    layer: str
+    file: str | None  # where the user's code built the layer
+    line: int | None
+    input: str  # the layer's input the steps perturb
+    steps_total: int
+    steps: list[int]
+    analytic: list[float]
+    numeric: list[float]
+    agree: list[bool]
+    analytic_nonzero_steps: list[int] | None  # [first, last] step with analytic gradient
+    summary: str  # one line for the reports
+
+    def to_json(self) -> dict[str, Any]:
+        return {f.name: _json(getattr(self, f.name)) for f in fields(self)}
+
+    @classmethod
+    def from_json(cls, value: object) -> Profile:
+        data = _record(value, tuple(f.name for f in fields(cls)))
+        return cls(
+            layer=_str(data["layer"]),
+            file=_optional(_str)(data["file"]),
+            line=_optional(_int)(data["line"]),
+            input=_str(data["input"]),
+            steps_total=_int(data["steps_total"]),
+            steps=_list(_int)(data["steps"]),
+            analytic=_list(_number)(data["analytic"]),
+            numeric=_list(_number)(data["numeric"]),
+            agree=_list(_bool)(data["agree"]),
+            analytic_nonzero_steps=_optional(_list(_int))(data["analytic_nonzero_steps"]),
+            summary=_str(data["summary"]),
+        )
+
+
+@dataclass
+class ProfileError:
+    """A recurrent layer whose profile could not be computed, and why."""
+
+    layer: str
+    error: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"layer": self.layer, "error": self.error}
+
+    @classmethod
+    def from_json(cls, value: object) -> ProfileError:
+        data = _record(value, ("layer", "error"))
+        return cls(_str(data["layer"]), _str(data["error"]))
+
+
+def profile_from_json(value: object) -> Profile | ProfileError:
+    """One entry of `profiles` (ValueError when it is neither)."""
+    return ProfileError.from_json(value) if "error" in _object(value) else Profile.from_json(value)
+
+
+@dataclass
+class ElementSummary:
+    """`replay`'s element-by-element comparison of one tensor (engine/elements.py)."""
+
+    id: str
+    shape: list[int]
+    elements: int
+    disagree: int  # elements outside their tolerance
+    max_abs_err: float
+    worst_index: list[int]  # the element furthest outside its tolerance
+    analytic: float  # at the worst element
+    numeric: float
+    tolerance: float
+    evaluations: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {f.name: _json(getattr(self, f.name)) for f in fields(self)}
+
+    @classmethod
+    def from_json(cls, value: object) -> ElementSummary:
+        data = _record(value, tuple(f.name for f in fields(cls)))
+        return cls(
+            id=_str(data["id"]),
+            shape=_list(_int)(data["shape"]),
+            elements=_int(data["elements"]),
+            disagree=_int(data["disagree"]),
+            max_abs_err=_number(data["max_abs_err"]),
+            worst_index=_list(_int)(data["worst_index"]),
+            analytic=_number(data["analytic"]),
+            numeric=_number(data["numeric"]),
+            tolerance=_number(data["tolerance"]),
+            evaluations=_int(data["evaluations"]),
+        )
+
+
+@dataclass
+class ReplayRecord:
+    """What `gradcheck-ci replay` compared element by element, and the .npz it saved the arrays
+    in."""
+
+    npz: str
+    tensors: list[ElementSummary]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"npz": self.npz, "tensors": _json(self.tensors)}
+
+    @classmethod
+    def from_json(cls, value: object) -> ReplayRecord:
+        data = _record(value, ("npz", "tensors"))
+        return cls(_str(data["npz"]), _list(ElementSummary.from_json)(data["tensors"]))
+
+
+@dataclass
+class Evaluation:
+    """Whether C or Theano's Python code evaluated the check, and why (platform/ccode.py)."""
+
+    code: str  # "c" or "python"
+    why: str
+    # Python only: whether C is compiled after the run, for the next (None: not said)
+    compile_later: bool | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"code": self.code, "why": self.why}
+        if self.compile_later is not None:
+            data["compile_later"] = self.compile_later
+        return data
+
+    @classmethod
+    def from_json(cls, value: object) -> Evaluation:
+        data = _record(value, ("code", "why"), ("compile_later",))
+        later = data.get("compile_later")
+        return cls(_str(data["code"]), _str(data["why"]), None if later is None else _bool(later))
+
+
+# ------------------------------------------------------------------------------------- the whole
+
+
+@dataclass
+class ModelExtra:
+    """Everything beside the verdict, one field per key of the JSON report's `extra`; None: not
+    recorded (the key is not written). The fields are in the order the check records them, which is
+    the order of the keys in the JSON."""
+
+    compile: CompileSummary | None = None  # the check's compiles
+    # two evaluations of the loss at the same point agreed (worker.py; stochastic-forward reads it)
+    forward_repeatable: bool | None = None
+    float64: Float64Outcome | None = None  # a float32 model's tensors settled in float64
+    replay: ReplayRecord | None = None  # `gradcheck-ci replay`'s element-wise comparison
+    allow_error: str | None = None  # why the ablation that proves an `allow:` could not run
+    diagnosis_error: str | None = None  # the diagnosis stopped early: one sentence
+    profiles: list[Profile | ProfileError] | None = None  # of a failing model's RNN layers
+    diagnosis_skipped: list[str] | None = None  # steps the model's timeout left out
+    diagnosis_compile: CompileSummary | None = None  # the diagnosis' compiles
+    # worker to runner only (never in a report): the Lasagne master API the code needs, so that
+    # `lasagne: auto` checks it on master
+    master_api: str | None = None
+    evaluation: Evaluation | None = None  # C or Python (runner.py)
+    unexpected_pass: bool | None = None  # `expect: fail`, and the gradients agree (runner.py)
+    # keys this version does not know, and values it could not read, as they were written
+    other: dict[str, Any] = field(default_factory=dict)
+
+    def layer_profiles(self, first: int | None = None) -> list[Profile]:
+        """The profiles computed (not those that failed), of the `first` layers profiled."""
+        return [p for p in (self.profiles or [])[:first] if isinstance(p, Profile)]
+
+    def to_json(self) -> dict[str, Any]:
+        data = {
+            f.name: _json(getattr(self, f.name))
+            for f in fields(self)
+            if f.name != "other" and getattr(self, f.name) is not None
+        }
+        for key, value in self.other.items():
+            data.setdefault(key, value)
+        return data
+
+    @classmethod
+    def from_json(cls, value: object) -> ModelExtra:
+        """Raises TypeError when `value` is not an object (what it holds is read with care)."""
+        if not isinstance(value, dict):
+            raise TypeError(f"extra is not an object: {value!r:.40}")
+        known: dict[str, Any] = {}
+        other: dict[str, Any] = {}
+        for key, item in value.items():
+            read = _READERS.get(key)
+            try:
+                if read is None:
+                    raise ValueError(f"unknown key {key!r}")
+                known[key] = read(item)
+            except ValueError:
+                other[key] = item
+        return cls(**known, other=other)
+
+
+_READERS: dict[str, Callable[[object], object]] = {
+    "compile": CompileSummary.from_json,
+    "forward_repeatable": _bool,
+    "float64": Float64Outcome.from_json,
+    "replay": ReplayRecord.from_json,
+    "allow_error": _str,
+    "diagnosis_error": _str,
+    "profiles": _list(profile_from_json),
+    "diagnosis_skipped": _list(_str),
+    "diagnosis_compile": CompileSummary.from_json,
+    "master_api": _str,
+    "evaluation": Evaluation.from_json,
+    "unexpected_pass": _bool,
+}
