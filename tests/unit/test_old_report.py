@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import fields
 
 from gradcheck_ci.commands.replay import element_lines
 from gradcheck_ci.core.extra import (
@@ -155,6 +156,15 @@ def test_what_this_version_cannot_read_is_kept_as_written_and_read_by_nothing():
 def test_a_known_key_read_well_comes_first_then_what_was_kept():
     extra = ModelExtra.from_json({"float64_seconds": 3.0, "unexpected_pass": True})
     assert list(extra.to_json()) == ["unexpected_pass", "float64_seconds"]
+
+
+def test_readme_names_every_key_a_report_may_hold_in_extra():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### JSON report") :]
+    section = section[: section.index("\n#")]
+    # master_api goes from the worker to the runner only; other is what was kept, not a key
+    keys = [f.name for f in fields(ModelExtra) if f.name not in ("master_api", "other")]
+    assert [k for k in keys if f'"{k}"' not in section] == []
 
 
 def test_the_evaluation_record_keeps_its_shape():
