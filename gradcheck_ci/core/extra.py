@@ -316,7 +316,8 @@ class Evaluation:
 class ModelExtra:
     """Everything beside the verdict, one field per key of the JSON report's `extra`; None: not
     recorded (the key is not written). The fields are in the order the check records them, which is
-    the order of the keys in the JSON."""
+    the order of the keys in the JSON (the dict it replaces wrote diagnosis_error last in one case:
+    a diagnosis that stopped after listing its skipped steps), then what was kept in `other`."""
 
     compile: CompileSummary | None = None  # the check's compiles
     # two evaluations of the loss at the same point agreed (worker.py; stochastic-forward reads it)
