@@ -12,6 +12,7 @@ import numpy as np
 import gradcheck_ci
 from gradcheck_ci import diagnose
 from gradcheck_ci.core.results import ModelResult
+from gradcheck_ci.engine.settings import settings_of
 from tests.samples import spec
 
 
@@ -28,6 +29,7 @@ def _context(tmp_path) -> SimpleNamespace:
     return SimpleNamespace(
         model=None,
         spec=spec(),
+        settings=settings_of(spec()),
         result=result,
         root=str(tmp_path),
         compiled=SimpleNamespace(precision="float64"),
