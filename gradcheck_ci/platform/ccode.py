@@ -27,7 +27,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -35,7 +34,7 @@ from typing import Any
 from ..core.errors import UsageError
 from ..core.extra import ModelExtra
 from ..core.results import Notice
-from . import cachedir
+from . import cachedir, records
 from .flags import format_flags, parse_flags
 
 MODE_ENV = "GRADCHECK_CI_COMPILE"
@@ -121,23 +120,7 @@ def record_path(directory: str, model: str) -> str:
 def write_record(directory: str, model: str, keys: list[str], files: dict[str, str]) -> bool:
     """Say that the model's C functions (their function-cache keys) are compiled, from these
     repository files (path: sha256); whether it was written."""
-    path = record_path(directory, model)
-    temporary = None
-    try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=".tmp-", dir=os.path.dirname(path))
-        os.fchmod(handle, cachedir.shared_file_mode())
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump({"keys": sorted(keys), "files": files}, out, sort_keys=True)
-        os.replace(temporary, path)
-        return True
-    except OSError:
-        if temporary:
-            try:
-                os.unlink(temporary)
-            except OSError:
-                pass
-        return False
+    return records.write(record_path(directory, model), {"keys": sorted(keys), "files": files})
 
 
 def record_state(directory: str, model: str, root: str) -> str | None:
@@ -146,11 +129,10 @@ def record_state(directory: str, model: str, root: str) -> str | None:
     changed, an entry was pruned)."""
     from .fncache import entry_path
 
+    record = records.read(record_path(directory, model))
     try:
-        with open(record_path(directory, model), encoding="utf-8") as handle:
-            record = json.load(handle)
         keys, files = list(record["keys"]), dict(record["files"])
-    except (OSError, ValueError, KeyError, TypeError):
+    except (KeyError, TypeError, ValueError):
         return None
     if all(os.path.isfile(entry_path(directory, key)) for key in keys) and all(
         _sha256(os.path.join(root, name)) == digest for name, digest in files.items()
