@@ -406,9 +406,10 @@ def _prepare_cache(console: Console) -> str | None:
         except cachedir.CacheDirError:
             return temporary
     if state is not None:
-        from ..platform import fncache
+        from ..platform import fncache, probe_plans
 
         pruned = fncache.prune(state.functions_dir)
+        probe_plans.prune(state.functions_dir)  # tiny records: not worth a word
         functions = fncache.count(state.functions_dir)
         console.note(
             f"gradcheck-ci: {state.describe()}; {functions} compiled function(s) in the "

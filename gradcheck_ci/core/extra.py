@@ -322,6 +322,9 @@ class ModelExtra:
     compile: CompileSummary | None = None  # the check's compiles
     # two evaluations of the loss at the same point agreed (worker.py; stochastic-forward reads it)
     forward_repeatable: bool | None = None
+    # the directional check probed the lines its last run judged, without that run's retries
+    # (engine/remembered.py): the same numbers from fewer evaluations
+    probes_replayed: bool | None = None
     float64: Float64Outcome | None = None  # a float32 model's tensors settled in float64
     replay: ReplayRecord | None = None  # `gradcheck-ci replay`'s element-wise comparison
     allow_error: str | None = None  # why the ablation that proves an `allow:` could not run
@@ -372,6 +375,7 @@ class ModelExtra:
 _READERS: dict[str, Callable[[object], object]] = {
     "compile": CompileSummary.from_json,
     "forward_repeatable": _bool,
+    "probes_replayed": _bool,
     "float64": Float64Outcome.from_json,
     "replay": ReplayRecord.from_json,
     "allow_error": _str,

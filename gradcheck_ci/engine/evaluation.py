@@ -43,6 +43,10 @@ class CompiledCheck:
     reused_values: dict[tuple[bytes, float], float] | None = None
     plan: Any = None
     reused_plan: Any = None
+    # How the directional check's lines went (probing.Record), and an earlier run's record of the
+    # same check to replay (engine/remembered.py).
+    record: Any = None
+    replay: Any = None
 
     def loss(self, values: list[np.ndarray], data: list[np.ndarray] | None = None) -> float:
         """The loss at parameter `values` (on the check's data unless `data` is given), by the probe

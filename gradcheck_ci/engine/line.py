@@ -371,12 +371,14 @@ def judge(
     analytic_at: Callable[[float], float] | None = None,
     floor: float = 0.0,
     measure_floor: bool = False,
+    known_floor: float | None = None,
 ) -> tuple[Judgement, float | None]:
     """`probe` along the line; when it is not smooth and `measure_floor` (asked for lines whose
     parameters are float64, so analytic_at is None), its round-off is measured (noise_floor) and, if
     that is the reason, the line judged again against it. Returns the judgement and the floor
     measured (0.0 when not usable; None when none was measured), which holds for every line at the
-    same point."""
+    same point. `known_floor`: what measuring it returned on this line in an earlier run of the same
+    check (engine/remembered.py), used instead of measuring it again."""
 
     def loss_along(t: float) -> float:
         return batch([t])[0]
@@ -391,8 +393,11 @@ def judge(
         return judgement, None
     # Not smooth: a kink, or round-off beyond 16 eps |L|. The round-off is measured once per point;
     # if it is the reason, the same line judged against it says so.
-    measured = noise_floor(loss_along, base, step, batch=batch)
-    measured = measured if usable_floor(measured, base, precision) else 0.0
+    if known_floor is not None:
+        measured = known_floor
+    else:
+        measured = noise_floor(loss_along, base, step, batch=batch)
+        measured = measured if usable_floor(measured, base, precision) else 0.0
     if measured > judgement.delta:
         judgement = against(measured)
     return judgement, measured

@@ -74,6 +74,20 @@ class Plan:
     start: int
 
 
+@dataclass
+class Record:
+    """How a check's lines went, so that the next run of the same check (engine/remembered.py) can
+    probe exactly the lines that judged and skip the attempts that did not: per judged_line call,
+    the attempt of the ladder it ended at; per point (at the nearby one or not), the round-off floor
+    measured there (line.noise_floor), the kept line it was measured on (counting the lines such a
+    run probes: every line but the attempts it skips) and whether that line itself used it (else it
+    was measured on a skipped attempt, and holds from that kept line on)."""
+
+    members: tuple[int, ...] = ()  # the tensors checked
+    attempts: list[int] = field(default_factory=list)
+    floors: dict[bool, tuple[float, int, bool]] = field(default_factory=dict)
+
+
 def digest(arrays: list[tuple[int, np.ndarray]]) -> bytes:
     """A key for exact parameter values (a point, or a direction's parts)."""
     h = hashlib.blake2b(digest_size=16)
@@ -147,6 +161,13 @@ class Prober:
         # direction is as large as the model.
         self.last_draw: tuple[str, float] = ("", 1.0)
         self.kept: list[tuple[Judgement, list[int], str, float, Point]] = []
+        # What this run's lines did (Record), and what an earlier run's did, replayed when given.
+        self.record = Record()
+        self.replay: Record | None = None
+        self.lines = 0  # kept lines so far (see Record)
+        # the floor measured since the last kept line: (at the nearby point, floor, on the line
+        # kept next itself)
+        self.measured: tuple[bool, float, bool] | None = None
 
     # ------------------------------------------------------------ directions
     def scale(self, point: Point, k: int) -> float:
@@ -192,6 +213,23 @@ class Prober:
 
     # ------------------------------------------------------------ one line
     def line(self, parts: dict[int, np.ndarray], step: float, point: Point) -> Judgement:
+        """One line at `point` along `parts`, at `step`: a kept line (see Record)."""
+        judgement = self.probe(parts, step, point)
+        self.count_line()
+        return judgement
+
+    def count_line(self) -> None:
+        """One more kept line; the floor measured since the last one recorded against it."""
+        if self.measured is not None:
+            nearby, floor, on_this_line = self.measured
+            self.record.floors[nearby] = (floor, self.lines, on_this_line)
+            self.measured = None
+        self.lines += 1
+
+    def probe(self, parts: dict[int, np.ndarray], step: float, point: Point) -> Judgement:
+        """One line, measured and judged (a floor measured on it kept in self.floor and noted in
+        self.measured); a replay's floor used where the earlier run measured it."""
+        known = self.replayed_floors(point.nearby) if self.replay else None
         values = point.values
         exact = all(values[k].dtype == np.float64 for k in parts)
         dots: dict[float, float] = {}
@@ -241,10 +279,28 @@ class Prober:
             analytic_at=None if exact else dots.__getitem__,
             floor=self.floor.get(point.nearby, 0.0),
             measure_floor=exact and point.nearby not in self.floor,
+            known_floor=known,
         )
         if floor is not None:  # measured once per point
             self.floor[point.nearby] = floor
+            self.measured = (point.nearby, floor, True)
         return judgement
+
+    def replayed_floors(self, nearby: bool) -> float | None:
+        """The replayed run's floors that hold from this kept line on (measured on attempts the
+        replay skips), set; and the floor this line itself measured in that run, at this point
+        (`nearby`), to be used where it was measured."""
+        assert self.replay is not None
+        known = None
+        for at, (floor, line, on_line) in self.replay.floors.items():
+            if at in self.floor or line > self.lines:
+                continue
+            if on_line and line == self.lines:
+                known = floor if at == nearby else known
+                continue
+            self.floor[at] = floor
+            self.record.floors[at] = (floor, line, on_line)
+        return known
 
     def line_key(self, parts: dict[int, np.ndarray], point: Point) -> bytes:
         """The line's point and direction, digested."""
@@ -313,7 +369,9 @@ class Prober:
         point = self.base
         # (step, level, curvature excess) of a boosted line
         spoilt: tuple[float, float, float] | None = None
-        for attempt in range(min(self.start, len(ladder) - 1), len(ladder)):
+        replayed = self.replayed_attempt(len(ladder))
+        final = measured_in = None  # the attempt it ends at; the one that measured a floor
+        for attempt in replayed or range(min(self.start, len(ladder) - 1), len(ladder)):
             step, level, near = ladder[attempt]
             if (
                 spoilt is not None
@@ -331,7 +389,10 @@ class Prober:
                 parts, self.last_draw = first, ("", level)
             else:
                 parts, self.last_draw = self.draw(members, drawn, point), (drawn, level)
-            judgement = self.line(parts, step * self.h, point)
+            judgement = self.probe(parts, step * self.h, point)
+            final = attempt
+            if self.measured is not None and measured_in is None:
+                measured_in = attempt
             if judgement.counts:
                 if not near:
                     self.start = max(self.start, attempt)
@@ -339,5 +400,23 @@ class Prober:
             excess = judgement.curvature_excess()
             if excess is not None and level > 0.0 and boosted and not near:
                 spoilt = (step, level, excess)
-        assert judgement is not None
+        assert judgement is not None and final is not None
+        # the attempt kept; a floor measured on an attempt before it holds from it on
+        if self.measured is not None and measured_in != final:
+            self.measured = (self.measured[0], self.measured[1], False)
+        self.record.attempts.append(final)
+        self.count_line()
         return judgement, parts, point
+
+    def replayed_attempt(self, rungs: int) -> list[int] | None:
+        """The attempt the replayed run's judged_line call of this number ended at (as a list of
+        the one attempt to make), or None: no replay, or a record that does not fit this run (then
+        it is dropped, and the lines from here on are probed as usual)."""
+        if self.replay is None:
+            return None
+        call = len(self.record.attempts)
+        attempts = self.replay.attempts
+        if call < len(attempts) and self.start <= attempts[call] < rungs:
+            return [attempts[call]]
+        self.replay = None
+        return None

@@ -123,7 +123,7 @@ def _run(
 ) -> None:
     from ..diagnose import record_diagnoses
     from ..diagnose.context import Context
-    from ..engine import check, verdict
+    from ..engine import check, remembered, verdict
     from ..engine.precision import of
     from ..engine.settings import settings_of
     from ..model.build import build_model
@@ -147,7 +147,8 @@ def _run(
         compiled = check.compile_check(model, objective, spec, progress, root, config_file)
     result.seconds["compile"] = round(compiled.seconds["compile"], 3)
     # from the function cache or not
-    result.extra.compile = fncache.summary(fncache.EVENTS[compiles:])
+    compile_events = fncache.EVENTS[compiles:]
+    result.extra.compile = fncache.summary(compile_events)
     result.notices.extend(network_notices(root))
     # the float64 check of a float32 model: its parameter values and data, exactly
     if job.get("point"):
@@ -193,7 +194,16 @@ def _run(
 
     started = time.perf_counter()
     result.mode = settings.mode
+    # an unchanged model's check replays its last run's lines, less what did not judge
+    # (engine/remembered.py)
+    check_key = remembered.key(compiled, settings, [e.key for e in compile_events])
+    if remembered.recall(compiled, check_key):
+        result.extra.probes_replayed = True
+        progress(
+            "probing the lines the last run of this unchanged check judged, without its retries"
+        )
     result.params = check.check_all(compiled, model, grads, settings, progress)
+    remembered.keep(compiled, check_key)
     result.seconds["numeric"] = round(time.perf_counter() - started, 3)
     result.evaluations = compiled.evaluations
     context = Context(

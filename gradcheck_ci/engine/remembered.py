@@ -1,0 +1,102 @@
+"""What a run of a check learnt about probing it, kept for the next run of the same check (the
+same compiled functions, probe function, parameter values, data and settings): which attempt of the
+precision's ladder each of its lines ended at, and the round-off it measured and where
+(probing.Record). The next run replays it: each line is probed at the attempt that ended it, with
+the round-off taken from the record where the first run measured it. The lines probed and judged
+are the first run's, so every verdict and number is the same; the attempts that did not judge and
+the round-off measurement are not paid for again (12 of the 35 evaluations of the reported network,
+examples/seed-rnn). Kept by platform/probe_plans.py (off with the function cache); a record that
+does not fit is dropped and the check probes as it always did."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from typing import Any
+
+from ..platform import probe_plans
+from .evaluation import CompiledCheck
+from .probing import Record, digest
+from .settings import CheckSettings
+
+FORMAT = 1  # of the record and its key: another value is another key
+
+
+def key(check: CompiledCheck, settings: CheckSettings, function_keys: list[str]) -> str | None:
+    """The check's key: its functions (their function-cache keys), its probe function, parameter
+    values, data and settings. None when a function has no key (the function cache was off or could
+    not describe it): nothing then says the next run checks the same functions."""
+    if not function_keys or not all(function_keys):
+        return None
+    h = hashlib.blake2b(digest_size=20)
+    described = {
+        "format": FORMAT,
+        "functions": sorted(function_keys),
+        "probe_with_gradient": check.probe_with_gradient,
+        "precision": check.precision,
+        "settings": [settings.mode, settings.rtol, settings.atol, settings.seed],
+        "directions": settings.directions,
+    }
+    h.update(json.dumps(described, sort_keys=True).encode())
+    h.update(digest(list(enumerate(check.base))))
+    h.update(digest(list(enumerate(check.data))))
+    return h.hexdigest()
+
+
+def recall(check: CompiledCheck, check_key: str | None) -> bool:
+    """Give the check its last run's record to replay; whether one was found that saves anything.
+    A record that does not read as one is ignored."""
+    if check_key is None or check.reused_plan is not None:
+        return False
+    try:
+        record = _from_json(probe_plans.load(check_key))
+    except (KeyError, TypeError, ValueError):
+        return False
+    check.replay = record
+    return saves(record)
+
+
+def keep(check: CompiledCheck, check_key: str | None) -> bool:
+    """Keep what this run's directional check did, when replaying it would save evaluations;
+    whether it was written."""
+    record = check.record
+    if check_key is None or not isinstance(record, Record) or not saves(record):
+        return False
+    if check.replay == record:  # replayed as it was: nothing new to say
+        return False
+    return probe_plans.store(check_key, _to_json(record))
+
+
+def saves(record: Record) -> bool:
+    """Whether replaying `record` saves evaluations: some line ended beyond the ladder's first
+    attempt, or a round-off floor was measured."""
+    return bool(record.floors) or any(attempt > 0 for attempt in record.attempts)
+
+
+def _to_json(record: Record) -> dict[str, Any]:
+    return {
+        "members": list(record.members),
+        "attempts": list(record.attempts),
+        "floors": [
+            [nearby, floor, line, on_line]
+            for nearby, (floor, line, on_line) in sorted(record.floors.items())
+        ],
+    }
+
+
+def _from_json(value: Any) -> Record:
+    record = Record(
+        members=tuple(int(k) for k in value["members"]),
+        attempts=[int(a) for a in value["attempts"]],
+    )
+    for nearby, floor, line, on_line in value["floors"]:
+        if not isinstance(nearby, bool) or not isinstance(on_line, bool):
+            raise TypeError("not a floor")
+        record.floors[nearby] = (float(floor), int(line), on_line)
+    if any(a < 0 for a in record.attempts) or any(
+        not math.isfinite(floor) or floor < 0.0 or line < 0
+        for floor, line, _ in record.floors.values()
+    ):
+        raise ValueError("not a record")
+    return record
