@@ -108,16 +108,33 @@ def measure(job: dict) -> dict:
     grads = check.analytic(compiled)
     analytic_seconds = time.perf_counter() - started
     # The check is deterministic (same probes every time): its median over a few runs, like the
-    # gradient's, keeps one noisy moment on a shared machine from deciding the ratio.
-    numeric_runs = []
-    for _ in range(job.get("numeric_repeat", 3)):
+    # gradient's, keeps one noisy moment on a shared machine from deciding the ratio. Measured as a
+    # first run (nothing remembered) and as the next run of the unchanged check, which replays the
+    # first run's record as the worker does (engine/remembered.py).
+    from gradcheck_ci.engine import remembered
+
+    def numeric_run(replay) -> tuple[float, int, list]:
         compiled.evaluations = 0
+        compiled.noise_floor, compiled.replay = None, replay
         started = time.perf_counter()
         params = check.check_all(compiled, model, grads, settings, quiet)
-        numeric_runs.append(time.perf_counter() - started)
-    numeric_seconds = statistics.median(numeric_runs)
-    evaluations = compiled.evaluations
+        return time.perf_counter() - started, compiled.evaluations, params
+
+    first_runs = [numeric_run(None) for _ in range(job.get("numeric_repeat", 3))]
+    record = compiled.record
+    replay = record if record is not None and remembered.saves(record) else None
+    repeat_runs = [numeric_run(replay) for _ in range(job.get("numeric_repeat", 3))]
+    numeric_first = statistics.median(seconds for seconds, _, _ in first_runs)
+    numeric_seconds = statistics.median(seconds for seconds, _, _ in repeat_runs)
+    evaluations_first, evaluations = first_runs[-1][1], repeat_runs[-1][1]
+    params = repeat_runs[-1][2]
     failing = [p.id for p in params if p.status == "fail"]
+
+    def numbers(results: list) -> list[dict]:
+        return [{k: v for k, v in p.to_json().items() if k != "evaluations"} for p in results]
+
+    if numbers(first_runs[-1][2]) != numbers(params):
+        failing.append("(the repeat run's numbers differ from the first run's!)")
 
     plain = plain_method(compiled, spec.precision) if job.get("plain", True) else None
     ours = analytic_seconds + numeric_seconds
@@ -128,6 +145,7 @@ def measure(job: dict) -> dict:
         "mode": mode,
         "probe_function": "loss+gradient" if compiled.probe_with_gradient else "loss",
         "evaluations": evaluations,
+        "evaluations_first_run": evaluations_first,
         "seconds": {
             "compile": compile_seconds,
             "analytic": analytic_seconds,
@@ -138,6 +156,7 @@ def measure(job: dict) -> dict:
         "one_gradient_seconds": grad_seconds,
         "one_loss_seconds": loss_seconds,
         "ratio_numeric_over_gradient": numeric_seconds / grad_seconds,
+        "ratio_first_run": numeric_first / grad_seconds,
         "plain": plain,
         "ratio_ours_over_plain": ours / (grad_seconds + plain["seconds"]) if plain else None,
         "peak_memory_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,

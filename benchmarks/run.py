@@ -1,14 +1,16 @@
 """The benchmark suite: `python -m benchmarks.run` (or `make bench`).
 
 For each model of benchmarks/suite/gradcheck.yml (the fixed suite) and of
-benchmarks/suite/detection.yml (bugs that must stay caught) it prints parameters, loss evaluations,
-seconds (compile / analytic / numeric / total; numeric is the median of three runs of the
-deterministic check), one gradient and one loss evaluation (medians), peak memory and two ratios
-measured in the same run:
-(a) numeric-check time over one analytic gradient evaluation, and (b) our time (analytic + numeric,
-    compile
-excluded) over the plain per-element central-difference method on the same compiled functions and
-data (run for at most 30 s per model, then extrapolated linearly: the table marks those with '~').
+benchmarks/suite/detection.yml (bugs that must stay caught) it prints parameters, loss evaluations
+(a run of the unchanged check / a first run), seconds (compile / analytic / numeric / total; numeric
+is the median of three runs of the deterministic check, each the next run of an unchanged check,
+which replays its first run's record: engine/remembered.py), one gradient and one loss evaluation
+(medians), peak memory and three ratios measured in the same run:
+(a) numeric-check time over one analytic gradient evaluation, for the next run of an unchanged check
+and for a first run (nothing remembered; median of three as well), and (b) our time (analytic +
+numeric, compile excluded) over the plain per-element central-difference method on the same compiled
+functions and data (run for at most 30 s per model, then extrapolated linearly: the table marks
+those with '~'). A repeat run whose numbers differ from the first run's is shown as failing.
 
 Compiling, in the same run, three ways per model, each in a process of its own with a cache
 directory of the benchmark's: cold (empty Theano and function caches: g++ and graph optimisation),
@@ -154,7 +156,7 @@ def render(rows: list[dict]) -> str:
     header = (
         "model",
         "params",
-        "evals",
+        "evals next/first",
         "compile cold",
         "warm C",
         "fn hit",
@@ -165,6 +167,7 @@ def render(rows: list[dict]) -> str:
         "1 loss",
         "peak MiB",
         "(a) num/grad",
+        "(a) first run",
         "(b) ours/plain",
         "verdict",
     )
@@ -191,7 +194,7 @@ def render(rows: list[dict]) -> str:
             (
                 r["name"],
                 str(r["parameters"]),
-                str(r["evaluations"]),
+                f"{r['evaluations']}/{r.get('evaluations_first_run', '?')}",
                 _seconds(phases.get("cold")),
                 _seconds(phases.get("warm")),
                 hit,
@@ -202,6 +205,7 @@ def render(rows: list[dict]) -> str:
                 f"{r['one_loss_seconds'] * 1000:.1f}ms",
                 f"{r['peak_memory_mib']:.0f}",
                 f"{r['ratio_numeric_over_gradient']:.1f}x",
+                f"{r['ratio_first_run']:.1f}x",
                 ratio_b,
                 verdict,
             )
