@@ -87,14 +87,18 @@ class CompiledCheck:
             self.base_loss = self.loss(self.base)
         return self.base_loss
 
-    def choose_probe_function(self, gradient_seconds: float) -> float:
+    def choose_probe_function(
+        self, gradient_seconds: float, with_gradient: bool | None = None
+    ) -> float:
         """Evaluate the loss with the forward-only function and keep, for the probes, whichever
         function is faster. Theano's forward-only graph of a scan can be the slower one, since its
         scan rewrites differ. The loss is timed twice (the faster time counts) when the first timing
         favours the gradient function: a single timing on a shared machine can be off by 2x and pick
         the slower function for every probe that follows. A first timing that favours the loss
         function is final (a second could only be faster), and the second evaluation is saved.
-        Returns the loss."""
+        `with_gradient` given (an earlier run of the same check chose: engine/remembered.py): that
+        choice, after one evaluation, so that a loaded machine cannot make this run's numbers differ
+        from that run's. Returns the loss."""
         loss_seconds: list[float] = []
         while len(loss_seconds) < 2 and gradient_seconds < 0.8 * min(
             loss_seconds, default=math.inf
@@ -102,7 +106,11 @@ class CompiledCheck:
             started = time.perf_counter()
             loss = self.loss(self.base)
             loss_seconds.append(time.perf_counter() - started)
-        self.probe_with_gradient = gradient_seconds < 0.8 * min(loss_seconds)
+            if with_gradient is not None:
+                break
+        self.probe_with_gradient = (
+            gradient_seconds < 0.8 * min(loss_seconds) if with_gradient is None else with_gradient
+        )
         self.base_loss = (
             float(self.grad_fn(*self.data, *self.base)[0]) if self.probe_with_gradient else loss
         )

@@ -24,16 +24,15 @@ FORMAT = 1  # of the record and its key: another value is another key
 
 
 def key(check: CompiledCheck, settings: CheckSettings, function_keys: list[str]) -> str | None:
-    """The check's key: its functions (their function-cache keys), its probe function, parameter
-    values, data and settings. None when a function has no key (the function cache was off or could
-    not describe it): nothing then says the next run checks the same functions."""
+    """The check's key: its functions (their function-cache keys), parameter values, data and
+    settings. None when a function has no key (the function cache was off or could not describe
+    it): nothing then says the next run checks the same functions."""
     if not function_keys or not all(function_keys):
         return None
     h = hashlib.blake2b(digest_size=20)
     described = {
         "format": FORMAT,
         "functions": sorted(function_keys),
-        "probe_with_gradient": check.probe_with_gradient,
         "precision": check.precision,
         "settings": [settings.mode, settings.rtol, settings.atol, settings.seed],
         "directions": settings.directions,
@@ -44,28 +43,33 @@ def key(check: CompiledCheck, settings: CheckSettings, function_keys: list[str])
     return h.hexdigest()
 
 
-def recall(check: CompiledCheck, check_key: str | None) -> bool:
-    """Give the check its last run's record to replay; whether one was found that saves anything.
-    A record that does not read as one is ignored."""
+def recall(check: CompiledCheck, check_key: str | None) -> bool | None:
+    """The last run's record of this check, given to the check to replay; returns the probe
+    function that run chose (CompiledCheck.choose_probe_function's `with_gradient`), or None when
+    there is no record (or one that does not read as one)."""
     if check_key is None or check.reused_plan is not None:
-        return False
+        return None
+    value = probe_plans.load(check_key)
     try:
-        record = _from_json(probe_plans.load(check_key))
+        record = _from_json(value)
+        with_gradient = value["probe_with_gradient"]
+        if not isinstance(with_gradient, bool):
+            raise TypeError("not a probe function")
     except (KeyError, TypeError, ValueError):
-        return False
+        return None
     check.replay = record
-    return saves(record)
+    return with_gradient
 
 
 def keep(check: CompiledCheck, check_key: str | None) -> bool:
-    """Keep what this run's directional check did, when replaying it would save evaluations;
-    whether it was written."""
+    """Keep what this run's directional check did (its probe function and how its lines went),
+    unless it replayed the record it would write; whether it was written."""
     record = check.record
-    if check_key is None or not isinstance(record, Record) or not saves(record):
+    if check_key is None or not isinstance(record, Record) or check.replay == record:
         return False
-    if check.replay == record:  # replayed as it was: nothing new to say
-        return False
-    return probe_plans.store(check_key, _to_json(record))
+    return probe_plans.store(
+        check_key, {**_to_json(record), "probe_with_gradient": check.probe_with_gradient}
+    )
 
 
 def saves(record: Record) -> bool:

@@ -187,17 +187,18 @@ def _run(
             )
         )
         raise
-    repeat = compiled.choose_probe_function(grads.seconds)
+    # An unchanged model's check replays its last run: the same probe function, and its lines
+    # less the attempts that did not judge (engine/remembered.py).
+    check_key = remembered.key(compiled, settings, [e.key for e in compile_events])
+    with_gradient = remembered.recall(compiled, check_key)
+    repeat = compiled.choose_probe_function(grads.seconds, with_gradient)
     result.extra.forward_repeatable = repeat == grads.loss or abs(
         repeat - grads.loss
     ) <= 1e-12 * abs(grads.loss)
 
     started = time.perf_counter()
     result.mode = settings.mode
-    # an unchanged model's check replays its last run's lines, less what did not judge
-    # (engine/remembered.py)
-    check_key = remembered.key(compiled, settings, [e.key for e in compile_events])
-    if remembered.recall(compiled, check_key):
+    if compiled.replay is not None and remembered.saves(compiled.replay):
         result.extra.probes_replayed = True
         progress(
             "probing the lines the last run of this unchanged check judged, without its retries"

@@ -131,9 +131,6 @@ def test_the_key_changes_with_everything_the_lines_depend_on():
         remembered.key(check, settings_of(spec(seed=2)), ["fn-a", "fn-b"]),
         remembered.key(check, settings_of(spec(seed=1, rtol=1e-3)), ["fn-a", "fn-b"]),
     ]
-    check.probe_with_gradient = True
-    others.append(remembered.key(check, settings, ["fn-a", "fn-b"]))
-    check.probe_with_gradient = False
     check.data = [np.ones(3) * 2]
     others.append(remembered.key(check, settings, ["fn-a", "fn-b"]))
     check.data = [np.ones(3)]
@@ -157,14 +154,26 @@ def retrying() -> Rough:
     return Rough(0, kink=1.0, noise=3000.0)
 
 
-def test_a_kept_record_is_recalled_by_the_next_run(cache):
+@pytest.mark.parametrize("with_gradient", [False, True])
+def test_a_kept_record_is_recalled_by_the_next_run_with_its_probe_function(cache, with_gradient):
     loss = retrying()
     first, numbers = run(loss, 0)
+    first.probe_with_gradient = with_gradient
     assert remembered.keep(first, "k" * 40)
     check = CompiledCheck(loss.loss_and_grads, loss.loss, [], loss.values, "float64")
-    assert remembered.recall(check, "k" * 40) and check.replay == first.record
-    assert not remembered.recall(check, "other" * 8)  # another check's key: no record
-    assert not remembered.recall(check, None)
+    assert remembered.recall(check, "k" * 40) is with_gradient and check.replay == first.record
+    # the run that replays it uses that probe function whatever its timing says, after one
+    # evaluation (its loss, which the worker compares with the gradient function's)
+    assert check.choose_probe_function(0.0 if not with_gradient else 1e9, with_gradient) == (
+        loss.loss(*loss.values)
+    )
+    assert check.probe_with_gradient is with_gradient and check.evaluations == 1
+    # a run that replayed the record unchanged does not write it again
+    check.record = first.record
+    assert not remembered.keep(check, "k" * 40)
+    other = CompiledCheck(loss.loss_and_grads, loss.loss, [], loss.values, "float64")
+    assert remembered.recall(other, "other" * 8) is None and other.replay is None  # no record
+    assert remembered.recall(other, None) is None
 
 
 @pytest.mark.parametrize(
@@ -176,6 +185,8 @@ def test_a_kept_record_is_recalled_by_the_next_run(cache):
         '{"members": [0], "attempts": [0], "floors": [[false, -1.0, 0, true]]}',
         '{"members": [0], "attempts": [0], "floors": [[0, 1e-12, 0, 1]]}',
         '{"members": "abc", "attempts": [0]}',
+        '{"members": [0], "attempts": [0], "floors": []}',
+        '{"members": [0], "attempts": [0], "floors": [], "probe_with_gradient": 1}',
     ],
 )
 def test_a_record_that_does_not_read_as_one_is_ignored(cache, written):
@@ -184,14 +195,13 @@ def test_a_record_that_does_not_read_as_one_is_ignored(cache, written):
     path.write_text(written)
     loss = Rough(0)
     check = CompiledCheck(loss.loss_and_grads, loss.loss, [], loss.values, "float64")
-    assert not remembered.recall(check, "bad") and check.replay is None
+    assert remembered.recall(check, "bad") is None and check.replay is None
 
 
-def test_nothing_is_kept_when_the_function_cache_is_off_or_a_replay_would_save_nothing(
-    cache, monkeypatch
-):
+def test_nothing_is_kept_when_the_function_cache_is_off(cache, monkeypatch):
     smooth, _ = run(Rough(0), 0)  # no round-off to measure: its lines judge at the first attempt
-    assert not remembered.saves(smooth.record) and not remembered.keep(smooth, "smooth")
+    assert not remembered.saves(smooth.record)
+    assert remembered.keep(smooth, "smooth")  # its probe function is kept all the same
     rough, _ = run(retrying(), 0)
     assert remembered.keep(rough, "on")
     written = json.loads(Path(probe_plans.record_path(str(cache), "on")).read_text())
