@@ -36,7 +36,6 @@ import json
 import os
 import pickle
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -44,7 +43,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core.extra import CompileSummary
-from . import cachedir
+from . import cachedir, records
 from .graphkey import FORMAT, Uncacheable, key_and_shared
 
 MAGIC = b"gradcheck-ci function cache\n"
@@ -237,25 +236,8 @@ def store(directory: str, key: str, fn: Any) -> bool:
         "sha256": hashlib.sha256(payload).hexdigest(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    temporary = None
-    try:
-        os.makedirs(directory, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=SUFFIX, dir=directory)
-        # mkstemp's 0600 would keep a CI cache step from reading it
-        os.fchmod(handle, cachedir.shared_file_mode())
-        with os.fdopen(handle, "wb") as out:
-            out.write(MAGIC + json.dumps(header, sort_keys=True).encode("utf-8") + b"\n")
-            out.write(payload)
-        # readers see the old entry or the new one, whole
-        os.replace(temporary, entry_path(directory, key))
-        return True
-    except OSError:
-        if temporary:
-            try:
-                os.unlink(temporary)
-            except OSError:
-                pass
-        return False
+    head = MAGIC + json.dumps(header, sort_keys=True).encode("utf-8") + b"\n"
+    return records.write_whole(entry_path(directory, key), [head, payload], suffix=SUFFIX)
 
 
 def _dropped() -> None:
