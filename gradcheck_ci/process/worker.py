@@ -365,23 +365,27 @@ def _dump_stacks_to(path: str) -> None:
 
 
 def _exit(code: int) -> None:
-    """Exit; at once when the model's code left a thread running that is not a daemon (a data
-    loader, a logger): the interpreter would wait for it, and the check, its result written, would
-    time out."""
+    """Exit once the result is written, without the interpreter's teardown: the atexit handlers
+    run (Theano's compile-cache bookkeeping, temporary folders), then the process ends at once.
+    Tearing down a process full of Theano graphs takes about a second and changes nothing; the
+    runner waits for it before the model's result is shown. When the model's code left a thread
+    running that is not a daemon (a data loader, a logger), not even the handlers run: one of them
+    could wait for that thread, and the check, its result written, would time out."""
+    import atexit
     import threading
 
-    if any(
+    if not any(
         thread.is_alive() and not thread.daemon
         for thread in threading.enumerate()
         if thread is not threading.main_thread()
     ):
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except (OSError, ValueError):
-                pass
-        os._exit(code)
-    sys.exit(code)
+        atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -49,3 +49,34 @@ def test_by_default_the_model_sees_no_token_and_no_runner_file(tmp_path):
 
 def test_with_an_allow_list_it_sees_what_is_named(tmp_path):
     assert seen_by_the_model(tmp_path, "--pass-env", "GITHUB_TOKEN") == "GITHUB_TOKEN"
+
+
+ATEXIT_FACTORY = """import atexit
+import os
+
+import lasagne
+from lasagne.layers import DenseLayer, InputLayer
+
+
+def build(log):
+    def flush():
+        with open(log, "a") as out:
+            out.write("flushed\\n")
+
+    atexit.register(flush)  # a logger flushing its buffer as the process ends
+    return DenseLayer(InputLayer((None, 3)), 2, nonlinearity=lasagne.nonlinearities.softmax)
+"""
+
+
+def test_the_models_exit_handlers_still_run_when_the_worker_ends_without_its_teardown(tmp_path):
+    """The worker ends at once after its result (the interpreter's teardown of Theano's graphs
+    takes about a second), but the exit handlers the model registered run first."""
+    log = tmp_path / "log.txt"
+    (tmp_path / "net.py").write_text(ATEXIT_FACTORY)
+    (tmp_path / "gradcheck.yml").write_text(
+        "version: 1\ndefaults:\n  data: {sequences: 4, features: 3}\nmodels:\n"
+        f"  - name: net\n    factory: net.py:build\n    kwargs: {{log: {str(log)!r}}}\n"
+    )
+    run = run_cli("check", "--config", str(tmp_path / "gradcheck.yml"), timeout=600)
+    assert run.code == 0, run.output
+    assert log.read_text() == "flushed\n"
