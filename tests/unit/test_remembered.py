@@ -218,3 +218,21 @@ def test_records_unused_for_30_days_are_pruned(cache):
     os.utime(old, (month, month))
     assert probe_plans.prune(str(cache)) == 1
     assert not old.exists() and Path(probe_plans.record_path(str(cache), "new")).exists()
+
+
+def test_a_forged_round_off_cannot_widen_the_tolerances_beyond_what_a_measurement_could():
+    """A record with a floor far above any round-off (a cache written by someone else) would hide a
+    wrong gradient behind wide tolerances; it is treated as a measurement beyond the limit is
+    (line.usable_floor: not used), so the wrong tensor still fails."""
+    loss = Rough(1, noise=3000.0)
+    loss.errors = {1: np.full(SHAPES[1], 1e-4)}
+    first, numbers = run(loss, 1)
+    assert [n["status"] for n in numbers] == ["pass", "fail", "pass"]
+    forged = Record(
+        first.record.members,
+        list(first.record.attempts),
+        {at: (1e3, line, on_line) for at, (_, line, on_line) in first.record.floors.items()},
+    )
+    assert forged.floors
+    _, replayed = run(loss, 1, replay=forged)
+    assert [n["status"] for n in replayed] == ["pass", "fail", "pass"]
