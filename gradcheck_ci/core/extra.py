@@ -100,11 +100,60 @@ def _json(value: Any) -> Any:
     return value
 
 
+class JsonRecord:
+    """A record of the report read and written field by field from its dataclass fields: each
+    field's annotation says how its value is read (`_reader`), and a field whose default is None is
+    left out of the JSON when None (and may be missing from it); every other field is written, and
+    must be there."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            f.name: _json(getattr(self, f.name))
+            for f in fields(self)  # type: ignore[arg-type]  # a dataclass, as every subclass is
+            if not (f.default is None and getattr(self, f.name) is None)
+        }
+
+    @classmethod
+    def from_json(cls: type[R], value: object) -> R:
+        every = fields(cls)  # type: ignore[arg-type]
+        optional = tuple(f.name for f in every if f.default is None)
+        data = _record(value, tuple(f.name for f in every if f.name not in optional), optional)
+        return cls(**{f.name: _reader(str(f.type))(data[f.name]) for f in every if f.name in data})
+
+
+R = TypeVar("R", bound=JsonRecord)
+
+
+def _reader(annotation: str) -> Callable[[object], Any]:
+    """How a field annotated `annotation` (a string: this module's annotations are not evaluated,
+    so `int | None` reads on Python 3.9 too) is read: int, float (any number), str, bool, Any,
+    list[X], dict[str, X], X | None, and the records of this module."""
+    if annotation.endswith(" | None"):
+        return _optional(_reader(annotation[: -len(" | None")]))
+    if annotation.startswith("list[") and annotation.endswith("]"):
+        return _list(_reader(annotation[len("list[") : -1]))
+    if annotation.startswith("dict[str, ") and annotation.endswith("]"):
+        inner = annotation[len("dict[str, ") : -1]
+        return _object if inner == "Any" else _mapping(_reader(inner))
+    scalars: dict[str, Callable[[object], Any]] = {
+        "int": _int,
+        "float": _number,
+        "str": _str,
+        "bool": _bool,
+    }
+    if annotation in scalars:
+        return scalars[annotation]
+    record = globals().get(annotation)
+    if isinstance(record, type) and issubclass(record, JsonRecord):
+        return record.from_json
+    raise TypeError(f"no reader for a field annotated {annotation!r}")
+
+
 # ------------------------------------------------------------------------------------- records
 
 
 @dataclass
-class CompileSummary:
+class CompileSummary(JsonRecord):
     """What a group of compiles cost and whether the function cache served them
     (platform/fncache.summary)."""
 
@@ -119,26 +168,9 @@ class CompileSummary:
     uncacheable: int
     reason: str  # the first reason an entry was not used ("" when none)
 
-    def to_json(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-    @classmethod
-    def from_json(cls, value: object) -> CompileSummary:
-        data = _record(value, tuple(f.name for f in fields(cls)))
-        return cls(
-            functions=_int(data["functions"]),
-            seconds=_number(data["seconds"]),
-            cache=_str(data["cache"]),
-            hits=_int(data["hits"]),
-            misses=_int(data["misses"]),
-            stored=_int(data["stored"]),
-            uncacheable=_int(data["uncacheable"]),
-            reason=_str(data["reason"]),
-        )
-
 
 @dataclass
-class Float64Outcome:
+class Float64Outcome(JsonRecord):
     """The float64 check that settled a float32 model's open tensors (diagnose/low_precision.py).
     Either `error` (it could not run) or the fields after `seconds` are set; None fields are not in
     the JSON."""
@@ -156,28 +188,9 @@ class Float64Outcome:
     # diagnosis takes them over (low_precision.localised_in_float64)
     diagnoses: list[dict[str, Any]] | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        every = {f.name: getattr(self, f.name) for f in fields(self)}
-        return {k: v for k, v in every.items() if v is not None or k == "seconds"}
-
-    @classmethod
-    def from_json(cls, value: object) -> Float64Outcome:
-        names = tuple(f.name for f in fields(cls))
-        data = _record(value, ("seconds",), names)
-        return cls(
-            error=_optional(_str)(data.get("error")),
-            tensors=_optional(_list(_str))(data.get("tensors")),
-            seconds=_number(data["seconds"]),
-            agreement=_optional(_mapping(_number))(data.get("agreement")),
-            float32_off=_optional(_list(_str))(data.get("float32_off")),
-            confirmed=_optional(_list(_str))(data.get("confirmed")),
-            float32=_optional(_mapping(_object))(data.get("float32")),
-            diagnoses=_optional(_list(_object))(data.get("diagnoses")),
-        )
-
 
 @dataclass
-class Profile:
+class Profile(JsonRecord):
     """A recurrent layer's gradient-through-time profile (diagnose/profile.py): the loss's
     sensitivity to the layer's input at sampled time steps, analytic against numeric."""
 
@@ -193,41 +206,13 @@ class Profile:
     analytic_nonzero_steps: list[int] | None  # [first, last] step with analytic gradient
     summary: str  # one line for the reports
 
-    def to_json(self) -> dict[str, Any]:
-        return {f.name: _json(getattr(self, f.name)) for f in fields(self)}
-
-    @classmethod
-    def from_json(cls, value: object) -> Profile:
-        data = _record(value, tuple(f.name for f in fields(cls)))
-        return cls(
-            layer=_str(data["layer"]),
-            file=_optional(_str)(data["file"]),
-            line=_optional(_int)(data["line"]),
-            input=_str(data["input"]),
-            steps_total=_int(data["steps_total"]),
-            steps=_list(_int)(data["steps"]),
-            analytic=_list(_number)(data["analytic"]),
-            numeric=_list(_number)(data["numeric"]),
-            agree=_list(_bool)(data["agree"]),
-            analytic_nonzero_steps=_optional(_list(_int))(data["analytic_nonzero_steps"]),
-            summary=_str(data["summary"]),
-        )
-
 
 @dataclass
-class ProfileError:
+class ProfileError(JsonRecord):
     """A recurrent layer whose profile could not be computed, and why."""
 
     layer: str
     error: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {"layer": self.layer, "error": self.error}
-
-    @classmethod
-    def from_json(cls, value: object) -> ProfileError:
-        data = _record(value, ("layer", "error"))
-        return cls(_str(data["layer"]), _str(data["error"]))
 
 
 def profile_from_json(value: object) -> Profile | ProfileError:
@@ -236,7 +221,7 @@ def profile_from_json(value: object) -> Profile | ProfileError:
 
 
 @dataclass
-class ElementSummary:
+class ElementSummary(JsonRecord):
     """`replay`'s element-by-element comparison of one tensor (engine/elements.py)."""
 
     id: str
@@ -250,63 +235,24 @@ class ElementSummary:
     tolerance: float
     evaluations: int
 
-    def to_json(self) -> dict[str, Any]:
-        return {f.name: _json(getattr(self, f.name)) for f in fields(self)}
-
-    @classmethod
-    def from_json(cls, value: object) -> ElementSummary:
-        data = _record(value, tuple(f.name for f in fields(cls)))
-        return cls(
-            id=_str(data["id"]),
-            shape=_list(_int)(data["shape"]),
-            elements=_int(data["elements"]),
-            disagree=_int(data["disagree"]),
-            max_abs_err=_number(data["max_abs_err"]),
-            worst_index=_list(_int)(data["worst_index"]),
-            analytic=_number(data["analytic"]),
-            numeric=_number(data["numeric"]),
-            tolerance=_number(data["tolerance"]),
-            evaluations=_int(data["evaluations"]),
-        )
-
 
 @dataclass
-class ReplayRecord:
+class ReplayRecord(JsonRecord):
     """What `gradcheck-ci replay` compared element by element, and the .npz it saved the arrays
     in."""
 
     npz: str
     tensors: list[ElementSummary]
 
-    def to_json(self) -> dict[str, Any]:
-        return {"npz": self.npz, "tensors": _json(self.tensors)}
-
-    @classmethod
-    def from_json(cls, value: object) -> ReplayRecord:
-        data = _record(value, ("npz", "tensors"))
-        return cls(_str(data["npz"]), _list(ElementSummary.from_json)(data["tensors"]))
-
 
 @dataclass
-class Evaluation:
+class Evaluation(JsonRecord):
     """Whether C or Theano's Python code evaluated the check, and why (platform/ccode.py)."""
 
     code: str  # "c" or "python"
     why: str
     # Python only: whether C is compiled after the run, for the next (None: not said)
     compile_later: bool | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"code": self.code, "why": self.why}
-        if self.compile_later is not None:
-            data["compile_later"] = self.compile_later
-        return data
-
-    @classmethod
-    def from_json(cls, value: object) -> Evaluation:
-        data = _record(value, ("code", "why"), ("compile_later",))
-        later = data.get("compile_later")
-        return cls(_str(data["code"]), _str(data["why"]), None if later is None else _bool(later))
 
 
 # ------------------------------------------------------------------------------------- the whole

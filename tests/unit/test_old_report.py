@@ -8,6 +8,8 @@ import hashlib
 import json
 from dataclasses import fields
 
+import pytest
+
 from gradcheck_ci.commands.replay import element_lines
 from gradcheck_ci.core.extra import (
     CompileSummary,
@@ -182,3 +184,18 @@ def test_the_evaluation_record_keeps_its_shape():
         extra = ModelExtra.from_json(written)
         assert extra.evaluation is not None and extra.other == {}
         assert extra.to_json() == written
+
+
+def test_every_field_of_every_record_has_a_reader():
+    """Records are read from their fields' annotations (extra.JsonRecord): a field annotated with a
+    type the reader does not know would fail every report that holds it, so it fails here first."""
+    from gradcheck_ci.core import extra
+
+    records = [c for c in vars(extra).values() if isinstance(c, type) and c is not extra.JsonRecord]
+    records = [c for c in records if issubclass(c, extra.JsonRecord)]
+    assert len(records) >= 7
+    for record in records:
+        for f in fields(record):
+            assert callable(extra._reader(str(f.type))), (record.__name__, f.name)
+    with pytest.raises(TypeError):
+        extra._reader("set[int]")
