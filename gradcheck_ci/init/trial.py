@@ -24,13 +24,16 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core.installation import with_package_on_path
 from ..platform import lasagne_stacks
 from ..process import reaper
 from ..process.environment import worker_environment
 from .discover import Candidate
+
+if TYPE_CHECKING:
+    from ..model.built import BuiltModel
 
 DEFAULT_TIMEOUT = 30.0  # seconds per candidate, its module's import included
 MEMORY_MIB = 4096
@@ -400,7 +403,7 @@ def _try(root: str, entry: dict[str, Any]) -> dict[str, Any]:
     )
     try:
         model = build_model(spec, root, "gradcheck.yml")
-        described = describe(model, spec)
+        described = describe(model)
         spec.data = DataSpec(**{**SMALL_DATA, **described["data"]})
         spec.loss = described["explicit_loss"] or None
         described["loss"] = build_objective(model, spec, root, "gradcheck.yml").loss_name
@@ -411,14 +414,14 @@ def _try(root: str, entry: dict[str, Any]) -> dict[str, Any]:
     return dict(described, built=True)
 
 
-def describe(model: Any, spec: Any) -> dict[str, Any]:
-    """Inputs, output, parameters and the `data:` keys this model needs, as plain data."""
+def describe(model: BuiltModel) -> dict[str, Any]:
+    """Inputs, output, parameters and the `data:` keys this model needs, as plain data (its inputs
+    at the shapes the build drew them at)."""
     import lasagne
 
     from ..model.objective import default_loss
-    from ..model.shapes import input_shape
 
-    shapes = {info.layer: input_shape(info, spec.data) for info in model.inputs}
+    shapes = {info.layer: shape for info, shape in zip(model.inputs, model.shapes, strict=True)}
     inputs = [
         {
             "label": info.label,
