@@ -165,6 +165,7 @@ def run_case(
     tmp: str,
     lasagne: str = "0.1",
     compile: str = "c",
+    replay: bool = False,
 ) -> dict[str, Any]:
     """The case's seeds on one Lasagne stack ("0.1" or "master": its worker has master first on its
     path, as a model with `lasagne: master` has in a check)."""
@@ -182,6 +183,7 @@ def run_case(
         "seeds": seeds,
         "sizes": list(sizes),
         "root": str(ROOT),
+        "replay": replay,
     }
     Path(job_path).write_text(json.dumps(job))
     env = dict(
@@ -357,6 +359,28 @@ def summarise(
     return "\n\n".join(lines), summary
 
 
+def replay_summary(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Over every outcome checked again by replaying its record: how many said something else, and
+    the evaluations of the first checks and of their replays."""
+    pairs = [
+        (o["evaluations"], o["replay"])
+        for r in results
+        for o in r.get("outcomes", [])
+        if o.get("replay") is not None
+    ]
+    differ = sum(1 for _, replay in pairs if not replay["identical"])
+    first = sum(evaluations for evaluations, _ in pairs)
+    again = sum(replay["evaluations"] for _, replay in pairs)
+    return {
+        "checks": len(pairs),
+        "differ": differ,
+        "evaluations_first": first,
+        "evaluations_replayed": again,
+        "line": f"replayed {len(pairs)} checks: {differ} said something else; evaluations "
+        f"{first} on the first checks, {again} replayed",
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.mutation", description=__doc__.splitlines()[0]
@@ -382,6 +406,12 @@ def main(argv: list[str] | None = None) -> int:
         help="evaluate with Theano's C code (default) or its Python code, as a check does for a "
         "model whose C code is not compiled yet (GRADCHECK_CI_COMPILE)",
     )
+    parser.add_argument(
+        "--replay",
+        action="store_true",
+        help="check every outcome again as the next run of an unchanged check does (replaying "
+        "the first check's record) and count those whose numbers differ",
+    )
     args = parser.parse_args(argv)
     unknown = [c for c in args.case if c not in BY_NAME]
     if unknown:
@@ -403,10 +433,15 @@ def main(argv: list[str] | None = None) -> int:
                     flush=True,
                 )
                 results.append(
-                    run_case(case, seeds, sizes[case.precision], tmp, lasagne, args.compile)
+                    run_case(
+                        case, seeds, sizes[case.precision], tmp, lasagne, args.compile, args.replay
+                    )
                 )
     text, summary = summarise(results, sizes)
     print(text)
+    if args.replay:
+        summary["replay"] = replay_summary(results)
+        print(summary["replay"]["line"])
     print(
         f"\n{len(cases)} cases x {len(seeds)} seeds in {time.perf_counter() - started:.0f} s",
         file=sys.stderr,

@@ -137,6 +137,23 @@ def check_once(view: Any, model: Any, spec: Any) -> tuple[list[Any], float, floa
     return params, time.perf_counter() - started, view.evaluations
 
 
+def replay_once(
+    view: Any, model: Any, spec: Any, params: list[Any], floor: float | None
+) -> dict[str, Any]:
+    """The same check again from the same start, replaying the record of the one just made, as the
+    next run of an unchanged check does (engine/remembered.py): whether every number is the same
+    (the evaluations aside), and its evaluations."""
+    record = view.record
+    view.replay, view.noise_floor = record, floor
+    again, _, evaluations = check_once(view, model, spec)
+    view.replay = None
+
+    def numbers(results: list[Any]) -> list[dict[str, Any]]:
+        return [{k: v for k, v in p.to_json().items() if k != "evaluations"} for p in results]
+
+    return {"identical": numbers(again) == numbers(params), "evaluations": evaluations}
+
+
 def check_tensors(view: Any, model: Any, grads: Any, tensors: Any, spec: Any) -> Any:
     """check.check_selected as the check runs it: its settings resolved from `spec` (on an engine
     from before settings.py, a before/after comparison: the spec and the numbers themselves)."""
@@ -188,6 +205,7 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
             reached = 0.0
             if size is not None:
                 reached = calibrate(view, error, right, size)
+            floor = getattr(view, "noise_floor", None)  # what the check starts from
             params, seconds, evaluations = check_once(view, model, seed_spec)
             outcome = {
                 "seed": seed,
@@ -202,6 +220,8 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
                 ),
                 "failing": [p.id for p in params if p.status == "fail"],
             }
+            if job.get("replay"):
+                outcome["replay"] = replay_once(view, model, seed_spec, params, floor)
             if job["precision"] == "float32":
                 todo = unsettled(params)
                 if todo:
