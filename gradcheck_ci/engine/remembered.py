@@ -1,12 +1,13 @@
 """What a run of a check learnt about probing it, kept for the next run of the same check (the
-same compiled functions, probe function, parameter values, data and settings): which attempt of the
-precision's ladder each of its lines ended at, and the round-off it measured and where
-(probing.Record). The next run replays it: each line is probed at the attempt that ended it, with
-the round-off taken from the record where the first run measured it. The lines probed and judged
-are the first run's, so every verdict and number is the same; the attempts that did not judge and
-the round-off measurement are not paid for again (12 of the 35 evaluations of the reported network,
-examples/seed-rnn). Kept by platform/probe_plans.py (off with the function cache); a record that
-does not fit is dropped and the check probes as it always did."""
+same compiled functions, parameter values, data and settings): the probe function it chose, which
+attempt of the precision's ladder each of its lines ended at, and the round-off it measured and
+where (probing.Record). The next run replays it: the same probe function whatever its timing says
+then, each line probed at the attempt that ended it, the round-off taken from the record where the
+first run measured it. The lines probed and judged are the first run's, so every verdict and number
+is the same; the attempts that did not judge and the round-off measurement are not paid for again
+(12 of the 35 evaluations of the reported network, examples/seed-rnn). Kept by
+platform/probe_plans.py (off with the function cache); a record that does not fit is dropped from
+the line it does not fit, and from there the check probes as it always did."""
 
 from __future__ import annotations
 
