@@ -113,14 +113,21 @@ def comparable(report):
     ids=["reported-network", "full-and-float32"],
 )
 def test_a_check_says_the_same_with_and_without_sharing(tmp_path, config, models):
+    """Each run is a first run (a cache directory of its own: no record of an earlier run to replay,
+    engine/remembered.py), Theano's compiled modules the usual ones."""
+    from gradcheck_ci.platform import cachedir
+
+    environ = {k: v for k, v in os.environ.items() if k != cachedir.CACHE_DIR_ENV}
+    flags = f"base_compiledir={cachedir.theano_cache_dir(environ)}"
+    theano_flags = ",".join(filter(None, [os.environ.get("THEANO_FLAGS"), flags]))
     reports = {}
     for setting in ("never", "always"):
-        args = ["check", "--config", str(config)]
+        args = ["check", "--config", str(config), "--cache-dir", str(tmp_path / setting)]
         for name in models:
             args += ["--model", name]
         run = run_cli(
             *args,
-            env={"GRADCHECK_CI_FORK_EVALUATIONS": setting},
+            env={"GRADCHECK_CI_FORK_EVALUATIONS": setting, "THEANO_FLAGS": theano_flags},
             json_path=tmp_path / f"{setting}.json",
         )
         assert run.report is not None, run.output
