@@ -70,6 +70,7 @@ def measure(job: dict) -> dict:
     spec = ModelSpec.from_json(job["spec"])
     compat.prepare(spec.precision)
     from gradcheck_ci.engine import check
+    from gradcheck_ci.engine.compile import compile_check
     from gradcheck_ci.engine.settings import settings_of
     from gradcheck_ci.model.build import build_model
     from gradcheck_ci.model.objective import build_objective
@@ -82,7 +83,7 @@ def measure(job: dict) -> dict:
     started = time.perf_counter()
     model = build_model(spec, job["root"], job["config_file"])
     objective = build_objective(model, spec, job["root"], job["config_file"])
-    compiled = check.compile_check(model, objective, spec, quiet, job["root"], job["config_file"])
+    compiled = compile_check(model, objective, spec, quiet, job["root"], job["config_file"])
     compile_seconds = time.perf_counter() - started
     cache = fncache.summary(fncache.EVENTS)
     if job.get("compile_only"):

@@ -34,7 +34,10 @@ def build(job: dict[str, Any], precision: str) -> tuple[Any, Any, Any, Any, Any]
     from gradcheck_ci.platform import compat
 
     compat.prepare(precision)
-    from gradcheck_ci.engine import check
+    try:
+        from gradcheck_ci.engine.compile import compile_check
+    except ImportError:  # an engine from before compile.py (a before/after comparison)
+        from gradcheck_ci.engine.check import compile_check  # type: ignore[attr-defined,no-redef]
     from gradcheck_ci.model.build import build_model
     from gradcheck_ci.model.objective import build_objective
 
@@ -48,9 +51,7 @@ def build(job: dict[str, Any], precision: str) -> tuple[Any, Any, Any, Any, Any]
     )
     model = build_model(spec, job["root"], CONFIG)
     objective = build_objective(model, spec, job["root"], CONFIG)
-    compiled = check.compile_check(
-        model, objective, spec, lambda message: None, job["root"], CONFIG
-    )
+    compiled = compile_check(model, objective, spec, lambda message: None, job["root"], CONFIG)
     error = next((v for v in compiled.grad_fn.get_shared() if v.name == "injected_error"), None)
     return spec, model, objective, compiled, error
 

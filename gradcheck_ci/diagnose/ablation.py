@@ -15,6 +15,7 @@ from typing import Any
 
 from ..core.results import Diagnosis, ParamResult
 from ..engine import check, evaluation
+from ..engine.compile import compile_functions, gradient_graph
 from .session import Session, attributes, fmt, names, param_evidence, verb
 
 
@@ -148,10 +149,11 @@ def recheck(
 def compile_like_check(
     session: Session, objective: Any, freeze: bool, backward_only: bool = False
 ) -> evaluation.CompiledCheck:
-    """check.compile_check for a rebuilt objective, on the check's own data and parameter values."""
-    graph = check.gradient_graph(session.model, objective)
+    """compile.compile_check (engine/compile.py) for a rebuilt objective, on the check's own data
+    and parameter values."""
+    graph = gradient_graph(session.model, objective)
     reused = session.compiled.loss_fn if backward_only else None
-    grad_fn, loss_fn, seconds = check.compile_functions(graph, freeze, loss_fn=reused)
+    grad_fn, loss_fn, seconds = compile_functions(graph, freeze, loss_fn=reused)
     compiled = evaluation.CompiledCheck(
         grad_fn,
         loss_fn,

@@ -11,7 +11,8 @@ from ..config import ModelSpec
 from ..core.results import ModelResult
 
 if TYPE_CHECKING:  # annotations only: the worker imports the engine once Theano is prepared
-    from ..engine.check import AnalyticResult, CompiledCheck
+    from ..engine.check import AnalyticResult
+    from ..engine.evaluation import CompiledCheck
     from ..engine.settings import CheckSettings
     from ..model.built import BuiltModel
     from ..model.objective import Objective

@@ -213,9 +213,9 @@ class Evaluation:
 class Instrumented:
     """Loss, layer outputs and gradients with respect to layer outputs, with additive perturbations.
 
-    Params are function inputs (as in engine/check.py) so any parameter element can be probed; they
-    default to the checked point. Compiled with no_default_updates, so a random stream (if any) is
-    frozen.
+    Params are function inputs (as in engine/compile.py) so any parameter element can be probed;
+    they default to the checked point. Compiled with no_default_updates, so a random stream (if any)
+    is frozen.
     """
 
     def __init__(self, context: Context) -> None:

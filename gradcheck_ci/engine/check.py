@@ -1,11 +1,11 @@
-"""The engine: Theano's symbolic gradient against central finite differences, tensor by tensor.
-
-One compiled function returns the loss and every gradient; a second, forward-only one serves the
-probes. Parameters are function inputs (`givens`), so a probe never calls set_value.
+"""The comparison of a compiled check (compile.py): the analytic gradients at its point, then every
+selected tensor against central finite differences, in the settings' mode (directional.py or
+full.py); a tensor whose gradient is not finite fails without a probe.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,64 +13,13 @@ from typing import Any
 
 import numpy as np
 
-from ..config import ModelSpec
 from ..core.results import ParamResult
-from ..model.built import BuiltModel
-from ..model.data import check_data
-from ..model.objective import Objective
-from ..platform import fncache
-from ..platform.functions import compile_function
-from ..platform.givens import param_inputs
-from ..usercode.blame import user_code_error
-from . import differentiable, directional, full
+from ..model.built import BuiltModel, ParamInfo
+from . import directional, full
 from .evaluation import CompiledCheck, at_point
 from .settings import CheckSettings
-from .verdict import non_finite_param
 
 Progress = Callable[[str], None]
-
-
-def compile_check(
-    model: BuiltModel,
-    objective: Objective,
-    spec: ModelSpec,
-    progress: Progress,
-    root: str,
-    config_file: str,
-) -> CompiledCheck:
-    try:
-        # Theano's other "cannot differentiate" errors: blame.py
-        graph = gradient_graph(model, objective)
-    except Exception as exc:
-        error = differentiable.cannot_differentiate(
-            exc,
-            objective.loss,
-            [p.variable for p in model.params],
-            spec.name,
-            root,
-            (config_file, spec.line),
-        )
-        if error is None:
-            raise
-        raise error from exc
-    progress("compiling loss and gradient (Theano)")
-    compiles = len(fncache.EVENTS)
-    try:
-        grad_fn, loss_fn, compile_seconds = compile_functions(graph)
-    except Exception as exc:  # noqa: BLE001 - a custom op's C code or make_node fails here: blamed on the user's line
-        raise user_code_error(
-            exc, root, f"compiling {spec.name!r}", fallback=(config_file, spec.line)
-        ) from None
-    progress(f"loss and gradient {_served(fncache.EVENTS[compiles:])} in {compile_seconds:.1f}s")
-
-    # the data's shape can need one more small compile (data.prediction_shape)
-    started = time.perf_counter()
-    data = check_data(model, objective.prediction, objective.target_kind, spec, config_file)
-    compile_seconds += time.perf_counter() - started
-    base = [np.asarray(p.variable.get_value()) for p in model.params]
-    return CompiledCheck(
-        grad_fn, loss_fn, data, base, spec.precision, seconds={"compile": compile_seconds}
-    )
 
 
 def move_to_point(compiled: CompiledCheck, model: BuiltModel, path: str) -> None:
@@ -100,50 +49,6 @@ def dump_gradients(path: str, model: BuiltModel, grads: AnalyticResult) -> None:
     np.savez(
         path, **{f"grad:{info.id}": g for info, g in zip(model.params, grads.grads, strict=True)}
     )
-
-
-def _served(events: list[fncache.Event]) -> str:
-    outcomes = {e.outcome for e in events}
-    if outcomes == {"hit"}:
-        return "loaded from the function cache"
-    if "miss" in outcomes and all(e.stored for e in events if e.outcome == "miss"):
-        return "compiled (kept in the function cache for the next run)"
-    return "compiled"
-
-
-@dataclass
-class GradientGraph:
-    """The symbolic side of a check: inputs (*data inputs, target, *params), the loss and its
-    gradients; the parameters' shared variables are replaced by the inputs (`givens`)."""
-
-    inputs: list[Any]
-    loss: Any
-    grads: list[Any]
-    givens: list[Any]
-
-
-def gradient_graph(model: BuiltModel, objective: Objective) -> GradientGraph:
-    import theano
-
-    params = [p.variable for p in model.params]
-    grads = theano.grad(objective.loss, params, disconnected_inputs="ignore")
-    symbolic, givens = param_inputs(params)
-    inputs = [info.layer.input_var for info in model.inputs] + [objective.target_var] + symbolic
-    return GradientGraph(inputs, objective.loss, grads, givens)
-
-
-def compile_functions(
-    graph: GradientGraph, freeze: bool = False, loss_fn: Any = None
-) -> tuple[Any, Any, float]:
-    """(grad_fn, loss_fn, seconds): the loss with every gradient, and the loss alone. Also used by
-    the diagnosis for rebuilt (ablated) objectives; `freeze` keeps random streams from advancing
-    between calls. A `loss_fn` given (the forward pass did not change) is kept instead of compiled
-    again."""
-    started = time.perf_counter()
-    grad_fn = compile_function(graph.inputs, [graph.loss] + graph.grads, graph.givens, freeze)
-    if loss_fn is None:
-        loss_fn = compile_function(graph.inputs, graph.loss, graph.givens, freeze)
-    return grad_fn, loss_fn, time.perf_counter() - started
 
 
 @dataclass
@@ -204,3 +109,21 @@ def check_selected(
         full.check_elements(check, model, grads, finite, settings.rtol, settings.atol, progress)
     )
     return results
+
+
+def non_finite_param(info: ParamInfo, grad: np.ndarray) -> ParamResult:
+    """The loss is finite but Theano's gradient is not: that is a gradient bug, not a config
+    error."""
+    bad = np.argwhere(~np.isfinite(grad))
+    worst = [int(i) for i in bad[0]] if bad.size else None
+    return info.result(
+        shape=list(grad.shape),
+        status="fail",
+        max_abs_err=math.inf,
+        max_rel_err=math.inf,
+        tolerance=0.0,
+        worst_index=worst,
+        method="full",
+        analytic=float(grad[tuple(worst)]) if worst is not None else None,
+        numeric=None,
+    )

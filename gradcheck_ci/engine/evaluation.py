@@ -1,7 +1,7 @@
 """The compiled check as the comparison sees it: the loss at any parameter values, one evaluation at
 a time or a batch of them (shared with a forked child where that pays), on the check's data; and the
 same check moved to other parameter values (at_point). No Theano here: it calls the functions
-engine/check.py compiled."""
+engine/compile.py compiled."""
 
 from __future__ import annotations
 

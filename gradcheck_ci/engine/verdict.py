@@ -1,4 +1,4 @@
-"""Turn per-tensor comparisons into a model's status; the non-finite cases."""
+"""Turn per-tensor comparisons into a model's status; a loss that is not finite (its source)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import numpy as np
 
 from ..config import ModelSpec
 from ..core.errors import ModelLoadError
-from ..core.results import ModelResult, Notice, ParamResult
-from ..model.built import BuiltModel, ParamInfo
+from ..core.results import ModelResult, Notice
+from ..model.built import BuiltModel
 from ..model.objective import Objective
 from ..report.common import worst_param
 from ..usercode.sites import CallSite
@@ -113,24 +113,6 @@ def non_finite_kind(value: np.ndarray) -> str:
     flat = np.asarray(value).reshape(-1)
     bad = flat[~np.isfinite(flat)]
     return "NaN" if np.isnan(bad).any() else ("Inf" if (bad > 0).any() else "-Inf")
-
-
-def non_finite_param(info: ParamInfo, grad: np.ndarray) -> ParamResult:
-    """The loss is finite but Theano's gradient is not: that is a gradient bug, not a config
-    error."""
-    bad = np.argwhere(~np.isfinite(grad))
-    worst = [int(i) for i in bad[0]] if bad.size else None
-    return info.result(
-        shape=list(grad.shape),
-        status="fail",
-        max_abs_err=math.inf,
-        max_rel_err=math.inf,
-        tolerance=0.0,
-        worst_index=worst,
-        method="full",
-        analytic=float(grad[tuple(worst)]) if worst is not None else None,
-        numeric=None,
-    )
 
 
 def model_status(result: ModelResult, spec: ModelSpec) -> str:

@@ -124,6 +124,7 @@ def _run(
     from ..diagnose import record_diagnoses
     from ..diagnose.context import Context
     from ..engine import check, remembered, verdict
+    from ..engine.compile import compile_check
     from ..engine.precision import of
     from ..engine.settings import settings_of
     from ..model.build import build_model
@@ -144,7 +145,7 @@ def _run(
         objective = build_objective(model, spec, root, config_file)
         result.loss = objective.loss_name
         compiles = len(fncache.EVENTS)
-        compiled = check.compile_check(model, objective, spec, progress, root, config_file)
+        compiled = compile_check(model, objective, spec, progress, root, config_file)
     result.seconds["compile"] = round(compiled.seconds["compile"], 3)
     # from the function cache or not
     compile_events = fncache.EVENTS[compiles:]
@@ -244,7 +245,7 @@ def _gradient_graph_error(
     gradient graph; otherwise None, and `exc` goes to the usual classification
     (unexpected_error)."""
     from ..diagnose.crash import explain_gradient_crash
-    from ..engine.check import gradient_graph
+    from ..engine.compile import gradient_graph
 
     explained = explain_gradient_crash(
         exc, model, compiled, gradient_graph(model, objective), spec, config_file
