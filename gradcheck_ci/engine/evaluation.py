@@ -7,13 +7,37 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from . import forked
+
+
+@dataclass(frozen=True)
+class Moved:
+    """Parameter values as data: `values` with each tensor k of `parts` moved by t * parts[k],
+    rounded to its dtype. The moved values are made only when the point is evaluated, one point at
+    a time: a direction can be as large as the model."""
+
+    values: list[np.ndarray]
+    parts: dict[int, np.ndarray] = field(default_factory=dict)
+    t: float = 0.0
+
+    def values_at(self) -> list[np.ndarray]:
+        at = list(self.values)
+        for k, w in self.parts.items():
+            at[k] = (self.values[k] + self.t * w).astype(self.values[k].dtype, copy=False)
+        return at
+
+
+def with_tensor(values: list[np.ndarray], index: int, value: np.ndarray) -> list[np.ndarray]:
+    """`values` with tensor `index` replaced by `value`."""
+    replaced = list(values)
+    replaced[index] = value
+    return replaced
 
 
 @dataclass
@@ -61,19 +85,19 @@ class CompiledCheck:
         self.evaluation_seconds = time.perf_counter() - started
         return value
 
-    def losses(self, points: list[Any], at: Callable[[Any], float]) -> list[float]:
-        """[at(p) for p in points], `at` evaluating this check's loss once per point: shared with a
-        forked child where a spare CPU makes that pay (forked.split), and counted here either
-        way."""
+    def losses(self, points: Sequence[Moved]) -> list[float]:
+        """The loss at each of `points`, one evaluation each: shared with a forked child where a
+        spare CPU makes that pay (forked.split), and counted here either way."""
         before = self.evaluations
-        values = forked.split(at, points, self.evaluation_seconds)
+        values = forked.split(self.loss_at, points, self.evaluation_seconds)
         self.evaluations = before + len(points)
         return values
 
+    def loss_at(self, point: Moved) -> float:
+        return self.loss(point.values_at())
+
     def loss_with(self, index: int, value: np.ndarray) -> float:
-        values = list(self.base)
-        values[index] = value
-        return self.loss(values)
+        return self.loss(with_tensor(self.base, index, value))
 
     def loss_with_input(self, position: int, value: np.ndarray) -> float:
         """The loss with data input `position` (in model.inputs order) replaced, at the base

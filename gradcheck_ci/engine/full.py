@@ -10,7 +10,7 @@ import numpy as np
 from ..core.results import ParamResult
 from ..model.built import BuiltModel, ParamInfo
 from . import directional, line, numeric, probing
-from .evaluation import CompiledCheck, at_point
+from .evaluation import CompiledCheck, Moved, at_point, with_tensor
 from .precision import of
 
 
@@ -87,19 +87,26 @@ class FullCheck:
             probe[i] = flat[i] + t * scale
             return probe.reshape(value.shape)
 
-        def losses_along(ts: list[float]) -> list[float]:
-            if not exact:
-                dots.update((t, g * (float(moved(t).reshape(-1)[i]) - float(flat[i]))) for t in ts)
-            return view.losses(ts, lambda t: view.loss_with(index, moved(t)))
-
+        base_loss = view.loss_at_base()
         allowance = self.rtol * abs(g) * scale + self.atol  # rho * sum |g_i w_i|: one term here
+
+        def losses_along(ts: list[float]) -> list[float]:
+            tensors = [moved(t) for t in ts]
+            points = [Moved(with_tensor(view.base, index, x)) for x in tensors]
+            if not exact:
+                dots.update(
+                    (t, g * (float(x.reshape(-1)[i]) - float(flat[i])))
+                    for t, x in zip(ts, tensors, strict=True)
+                )
+            return view.losses(points)
+
         return line.probe(
             g * scale,
             lambda t: losses_along([t])[0],
             factor * self.h,
             view.precision,
             allowance,
-            view.loss_at_base(),
+            base_loss,
             analytic_at=None if exact else dots.__getitem__,
             batch=losses_along,
         )

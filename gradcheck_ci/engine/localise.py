@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import line, numeric
-from .evaluation import CompiledCheck
+from .evaluation import CompiledCheck, Moved
 from .precision import of
 
 
@@ -150,19 +150,12 @@ def block_errors(blocks: list[Block]) -> list[float]:
 
     directions = [masked(block) for block in blocks]
 
-    def loss_at(point: tuple[int, float]) -> float:
-        b, t = point
-        view, index = blocks[b].view, blocks[b].index
-        value = view.base[index]
-        return float(
-            view.loss_with(index, (value + t * directions[b]).astype(value.dtype, copy=False))
-        )
-
     values: dict[tuple[int, float], float] = {}
     # one batch per point (its view)
     for view in {id(block.view): block.view for block in blocks}.values():
         mine = [point for point in points if blocks[point[0]].view is view]
-        values.update(zip(mine, view.losses(mine, loss_at), strict=True))
+        moved = [Moved(view.base, {blocks[b].index: directions[b]}, t) for b, t in mine]
+        values.update(zip(mine, view.losses(moved), strict=True))
     errors = []
     for b, block in enumerate(blocks):
         analytic = float(

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from . import numeric
-from .evaluation import CompiledCheck, Move
+from .evaluation import CompiledCheck, Move, Moved
 from .line import Judgement, judge, usable_floor
 from .precision import of
 
@@ -236,12 +236,8 @@ class Prober:
         # a line judged again against a measured noise floor re-reads its points
         seen: dict[float, float] = {}
         key = self.line_key(parts, point) if self.check.reused_values else b""
-
-        def moved(t: float) -> list[np.ndarray]:
-            at = list(values)
-            for k, w in parts.items():
-                at[k] = (values[k] + t * w).astype(values[k].dtype, copy=False)
-            return at
+        analytic = float(sum(point.grads[k].ravel() @ parts[k].ravel() for k in parts))
+        allowance = self.rho * self.line_terms(point, parts) + self.atol
 
         def losses_along(ts: list[float]) -> list[float]:
             new = [t for t in ts if t not in seen]
@@ -252,23 +248,20 @@ class Prober:
                     if (key, t) in self.check.reused_values
                 )
                 new = [t for t in new if t not in seen]
-            seen.update(
-                zip(new, point.view.losses(new, lambda t: point.view.loss(moved(t))), strict=True)
-            )
+            points = [Moved(values, parts, t) for t in new]
+            seen.update(zip(new, point.view.losses(points), strict=True))
             # the displacement actually taken, after rounding to the parameters' dtype
             if not exact:
-                for t in new:
+                for t, at in zip(new, points, strict=True):
                     dots[t] = float(
                         sum(
                             np.sum(point.grads[k] * (x.astype("float64") - values[k]))
-                            for k, x in enumerate(moved(t))
+                            for k, x in enumerate(at.values_at())
                             if k in parts
                         )
                     )
             return [seen[t] for t in ts]
 
-        analytic = float(sum(point.grads[k].ravel() @ parts[k].ravel() for k in parts))
-        allowance = self.rho * self.line_terms(point, parts) + self.atol
         judgement, floor = judge(
             analytic,
             losses_along,
