@@ -1,19 +1,60 @@
-"""Bands: which tensors move together along one direction (plan), running a band's lines until each
-member is judged (run_band), a member on its own line (single), and a confirmed disagreement
-decomposed into its members' parts (decompose)."""
+"""Bands: which tensors move together along one direction, from which point, and how far each moves
+(plan: their boosts and directions, from the base point's numbers alone), and what the lines said
+about each member (MemberState). Pure: probing.py runs a band's lines."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from . import line, numeric
+from . import numeric
+from .evaluation import CompiledCheck
+from .line import Judgement
 from .precision import of
-from .probing import MemberState, Point, Prober
 
-# ---------------------------------------------------------------- planning
+
+@dataclass
+class Point:
+    """Where lines start: the parameter values, the analytic gradients there and the loss (by the
+    probe function). `view` is the check (evaluation.CompiledCheck) whose loss() evaluates at any
+    values."""
+
+    view: CompiledCheck
+    values: list[np.ndarray]
+    grads: list[np.ndarray]
+    loss: float
+    nearby: bool = False
+    # per tensor: max(rms(p_k), 1), the unit its part of a direction is drawn in
+    units: list[float] = field(init=False)
+    key: bytes = b""  # digest of `values`, once a line needs it (Prober.line_key)
+
+    def __post_init__(self) -> None:
+        self.units = [max(numeric.rms(value), 1.0) for value in self.values]
+
+
+@dataclass
+class MemberState:
+    """What the lines said about one tensor."""
+
+    # Of the lines that passed with it: each line's threshold over the tensor's s_k |g_k| at the
+    # line's point (inf where its gradient is all zero), so that numeric.sensitivity(thresholds,
+    # 1.0) is its sensitivity.
+    thresholds: list[float] = field(default_factory=list)
+    # the confirmed Judgement, with `direction` and `point` attached below
+    failed: Judgement | None = None
+    direction: np.ndarray | None = None
+    point: Point | None = None
+    # every judgement that counted, for the numbers shown
+    judged: list[Judgement] = field(default_factory=list)
+    unresolved: int = 0  # lines that could not judge it
+    nearby: bool = False  # some line that counted ran at a point near p
+    band: dict[str, Any] | None = None
+    # a judgement of this tensor alone (decomposition or own line)
+    own: Judgement | None = None
+    assigned: bool = False  # failed as the largest part of a band whose members' parts each agreed
 
 
 @dataclass
@@ -24,204 +65,57 @@ class Band:
 
 
 def plan(
-    prober: Prober,
+    base: Point,
     indices: list[int],
     minimum: int,
     target: float,
+    rho: float,
+    atol: float,
+    h: float,
     boosts: dict[int, float] | None = None,
-) -> list[Band]:
+) -> tuple[list[Band], dict[int, float]]:
     """One band for every tensor, along `minimum` directions (more when boosts cannot reach
     `target`), each tensor with a gradient boosted (at most the precision's boost_max) until its
-    sensitivity reaches the target. Tensors whose gradient is all zero have no relative sensitivity
-    (any gradient there is an error); they are in the band all the same. `boosts` given (a re-check
-    that probes the check's lines): those, and the directions they need."""
-    base = prober.base
-    norms = {k: prober.grad_norm(base, k) for k in indices}
+    sensitivity reaches the target; returns the bands and the boosts. Tensors whose gradient is all
+    zero have no relative sensitivity (any gradient there is an error); they are in the band all the
+    same. `boosts` given (a re-check that probes the check's lines): those, and the directions they
+    need. rho, atol and the step h are the lines' (probing.Prober's)."""
+    precision = base.view.precision
+    norms = {k: float(np.linalg.norm(base.grads[k])) for k in indices}
     nonzero = [k for k in indices if norms[k] > 0.0]
+    boost: dict[int, float] = {}
+
+    def scale(k: int) -> float:
+        """Prober.scale before any line: the tensor's unit, times its boost."""
+        factor = boost.get(k, 1.0)
+        return base.units[k] * (factor if factor > 1.0 else 1.0)
+
+    def threshold() -> float:
+        """The predicted threshold of a line through the nonzero tensors (Prober.terms)."""
+        total = 0.0
+        for k in nonzero:
+            total += scale(k) * float(np.sum(np.abs(base.grads[k])))
+        allowance = rho * (numeric.GAUSSIAN_DENSITY * total) + atol
+        return numeric.predicted_threshold(base.loss, h, precision, allowance)
+
     directions = minimum
     if nonzero:
-        allowance = prober.rho * prober.terms(base, nonzero) + prober.atol
-        threshold = numeric.predicted_threshold(base.loss, prober.h, prober.precision, allowance)
+        first = threshold()
         for k in nonzero:
             if boosts is not None:
-                prober.boost[k] = boosts.get(k, 1.0)
+                boost[k] = boosts.get(k, 1.0)
                 continue
-            reach = numeric.sensitivity([threshold] * minimum, prober.scale(base, k) * norms[k])
+            reach = numeric.sensitivity([first] * minimum, scale(k) * norms[k])
             # a margin: the threshold is known only after probing
             need = (reach or math.inf) / target * 1.25
-            prober.boost[k] = min(of(prober.precision).boost_max, max(1.0, need))
+            boost[k] = min(of(precision).boost_max, max(1.0, need))
         # the boosted parts' terms
-        allowance = prober.rho * prober.terms(base, nonzero) + prober.atol
-        threshold = numeric.predicted_threshold(base.loss, prober.h, prober.precision, allowance)
-        if of(prober.precision).settles_itself:
+        boosted = threshold()
+        if of(precision).settles_itself:
             directions = max(
                 minimum,
-                numeric.directions_needed(
-                    [prober.scale(base, k) * norms[k] for k in nonzero], threshold, target
-                ),
+                numeric.directions_needed([scale(k) * norms[k] for k in nonzero], boosted, target),
             )
     band = Band(list(indices), directions)
     band.name = "band0:" + ",".join(str(k) for k in band.members)
-    return [band]
-
-
-# ---------------------------------------------------------------- running a band
-
-
-def short_of_target(prober: Prober, k: int, state: MemberState, target: float) -> bool:
-    reached = numeric.sensitivity(state.thresholds, 1.0)
-    # nothing relative to say: short only if the tensor has a gradient to be relative to
-    if reached is None:
-        return prober.grad_norm(prober.base, k) > 0.0
-    return reached > target
-
-
-def run_band(
-    prober: Prober, band: Band, states: dict[int, MemberState], band_id: int, target: float
-) -> None:
-    """Probe `band` along its directions; fill `states` (one per member). When retries at shorter
-    steps left a member short of `target`, up to the precision's top_up more directions are
-    taken."""
-    live = list(band.members)
-    for d in range(band.directions + of(prober.precision).top_up):
-        live = [k for k in live if states[k].failed is None]
-        if d >= band.directions:
-            live = [k for k in live if short_of_target(prober, k, states[k], target)]
-        if not live:
-            return
-        judgement, parts, point = prober.judged_line(live, f"{band.name}:d{d}")
-        if judgement.counts and live == band.members:
-            prober.keep(judgement, live, point)
-        if judgement.verdict == line.PASS:
-            for k in live:
-                states[k].thresholds.append(
-                    prober.normalised(judgement.threshold, point, k, parts[k])
-                )
-                states[k].band = {
-                    "id": band_id,
-                    "size": len(live),
-                    "directions": d + 1,
-                    "residual": judgement.abs_err,
-                    "tolerance": judgement.tolerance,
-                    "analytic": float(np.sum(point.grads[k] * parts[k])),
-                }
-                states[k].nearby |= point.nearby
-            continue
-        if judgement.verdict == line.FAIL:
-            decompose(prober, live, parts, point, judgement, states, band, d)
-            continue
-        # No line through the whole band could judge: each member on its own line (in float32, left
-        # to the float64 check that settles what float32 cannot).
-        for k in live:
-            if not of(prober.precision).settles_itself:
-                states[k].unresolved += 1
-            else:
-                single(prober, k, f"{band.name}:d{d}:alone{k}", states)
-
-
-def single(
-    prober: Prober,
-    k: int,
-    name: str,
-    states: dict[int, MemberState],
-    first: dict[int, np.ndarray] | None = None,
-    point: Point | None = None,
-    step: float = 1.0,
-) -> line.Judgement:
-    """Tensor k on its own line (`first` at `point` and `step`, else fresh ones, with retries);
-    records the outcome in states[k]."""
-    if first is not None and point is not None:
-        judgement = prober.line(first, step, point)
-        parts = first
-        if not judgement.counts:
-            judgement, parts, point = prober.judged_line([k], name)
-    else:
-        judgement, parts, point = prober.judged_line([k], name)
-    record(prober, k, states[k], judgement, parts, point)
-    return judgement
-
-
-def record(
-    prober: Prober,
-    k: int,
-    state: MemberState,
-    judgement: line.Judgement,
-    parts: dict[int, np.ndarray],
-    point: Point,
-) -> None:
-    """What a line through tensor k alone (or its part of a band's line) said, in its state."""
-    state.own = judgement
-    if judgement.verdict == line.PASS:
-        state.thresholds.append(prober.normalised(judgement.threshold, point, k, parts[k]))
-        state.judged.append(judgement)
-        state.nearby |= point.nearby
-    elif judgement.verdict == line.FAIL:
-        state.failed, state.direction, state.point = judgement, parts[k], point
-        state.judged.append(judgement)
-        state.nearby |= point.nearby
-    else:
-        state.unresolved += 1
-
-
-def decompose(
-    prober: Prober,
-    members: list[int],
-    parts: dict[int, np.ndarray],
-    point: Point,
-    band_judgement: line.Judgement,
-    states: dict[int, MemberState],
-    band: Band,
-    d: int,
-) -> None:
-    """A confirmed disagreement of the band: each member along its own part of the same
-    direction."""
-    if len(members) == 1:
-        k = members[0]
-        states[k].failed, states[k].direction, states[k].point = band_judgement, parts[k], point
-        states[k].own = band_judgement
-        states[k].judged.append(band_judgement)
-        return
-    own: dict[int, line.Judgement] = {}
-    *measured, last = members
-    aligned = []  # the parts' lines along the band's own line (not a retry elsewhere)
-    for k in measured:
-        part = {k: parts[k]}
-        own[k] = prober.line(part, band_judgement.step, point)
-        if own[k].counts:
-            aligned.append(own[k])
-            record(prober, k, states[k], own[k], part, point)
-        else:
-            own[k] = single(prober, k, f"{band.name}:d{d}:part{k}", states)
-    # The last part: what is left of the band's line once the others are known, when every other
-    # part was judged along it and confirmed; else on its own line, as the others.
-    exact = all(point.values[k].dtype == np.float64 for k in members)
-    left = (
-        line.remainder(band_judgement, aligned) if exact and len(aligned) == len(measured) else None
-    )
-    if left is not None and left.counts:
-        own[last] = left
-        record(prober, last, states[last], left, {last: parts[last]}, point)
-    else:
-        own[last] = single(
-            prober,
-            last,
-            f"{band.name}:d{d}:part{last}",
-            states,
-            first={last: parts[last]},
-            point=point,
-            step=band_judgement.step,
-        )
-    if any(states[k].failed is not None for k in members):
-        return
-    # Confirmed for the band but for no member alone: the members whose parts carry the most of the
-    # band's error fail, until what is left is within the band's tolerance.
-    remaining = band_judgement.error
-    for k in sorted(members, key=lambda m: -abs(own[m].error) if own[m].counts else 0.0):
-        if abs(remaining) <= band_judgement.tolerance or not own[k].counts:
-            break
-        state = states[k]
-        state.failed, state.direction, state.point = own[k], parts[k], point
-        state.assigned = True
-        if state.thresholds and own[k].verdict == line.PASS:
-            state.thresholds.pop()
-        remaining -= own[k].error
+    return [band], boost

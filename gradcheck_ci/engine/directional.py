@@ -19,8 +19,8 @@ sensitivity that is stated and holds whatever the seed (docs/numerics.md derives
 own.
 
 This module runs it and turns each tensor's state into its result; probing.py measures one line and
-line.py judges it, bands.py plans and runs the bands, localise.py finds a failing tensor's worst
-element.
+line.py judges it, bands.py plans the bands and probing.py runs them, localise.py finds a failing
+tensor's worst element.
 """
 
 from __future__ import annotations
@@ -32,11 +32,11 @@ import numpy as np
 from ..core.results import ParamResult
 from ..model.built import BuiltModel, ParamInfo
 from . import line, numeric
-from .bands import plan, run_band
+from .bands import MemberState, plan
 from .evaluation import CompiledCheck, Move
 from .localise import Failed, Located, localise
 from .precision import of
-from .probing import MemberState, Plan, Prober
+from .probing import Plan, Prober, run_band
 from .settings import CheckSettings
 
 
@@ -68,9 +68,17 @@ def check_tensors(
     if reused is None and replay is not None and replay.members == tuple(indices):
         prober.replay = replay
     prober.record.members = tuple(indices)
-    bands = plan(
-        prober, list(indices), settings.directions, target, reused.boost if reused else None
+    bands, boosts = plan(
+        prober.base,
+        list(indices),
+        settings.directions,
+        target,
+        prober.rho,
+        prober.atol,
+        prober.h,
+        reused.boost if reused else None,
     )
+    prober.boost.update(boosts)
     for band_id, band in enumerate(bands):
         before = check.evaluations
         run_band(prober, band, states, band_id, target)
