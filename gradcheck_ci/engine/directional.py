@@ -18,25 +18,23 @@ sensitivity that is stated and holds whatever the seed (docs/numerics.md derives
   alone along w_j: the parts add up to the band's slope), and each member's part is judged on its
 own.
 
-This module runs it and turns each tensor's state into its result; probing.py measures one line and
-line.py judges it, bands.py plans the bands and probing.py runs them, localise.py finds a failing
-tensor's worst element.
+This module runs it: probing.py measures one line and line.py judges it, bands.py plans the bands
+and probing.py runs them, localise.py finds a failing tensor's worst element, results.py turns each
+tensor's state into its result.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from ..core.results import ParamResult
-from ..model.built import BuiltModel, ParamInfo
-from . import line, numeric
+from ..model.built import BuiltModel
 from .bands import MemberState, plan
 from .evaluation import CompiledCheck, Move
-from .localise import Failed, Located, localise
+from .localise import Failed, localise
 from .precision import of
 from .probing import Plan, Prober, run_band
+from .results import directional_result
 from .settings import CheckSettings
 
 
@@ -96,7 +94,7 @@ def check_tensors(
     check.line_values = prober.recorded() if failing else {}
     results = {}
     for k in indices:
-        results[k] = result_of(prober, model.params[k], k, states[k], located.get(k))
+        results[k] = directional_result(prober, model.params[k], k, states[k], located.get(k))
         results[k].evaluations = spent.get(k, 0)
     return results
 
@@ -107,118 +105,3 @@ def failure(prober: Prober, k: int, state: MemberState) -> Failed:
     point = state.point or prober.base
     assert state.direction is not None and state.failed is not None  # set together
     return Failed(point.view, k, point.grads[k], state.direction, state.failed)
-
-
-def result_of(
-    prober: Prober, info: ParamInfo, k: int, state: MemberState, located: Located | None = None
-) -> ParamResult:
-    """Tensor k's ParamResult; `located`: its worst element when it failed (localise)."""
-    base = prober.base
-    shape = list(base.values[k].shape)
-    sensitivity = numeric.sensitivity(state.thresholds, 1.0)
-    common: dict[str, Any] = {
-        "shape": shape,
-        "sensitivity": sensitivity,
-        "directions": len(state.thresholds),
-        "band": None,
-        "grad_norm": prober.grad_norm(base, k),
-    }
-    if state.failed is not None:
-        j = state.failed
-        point = state.point or base
-        assert located is not None  # localised with every failing tensor
-        flat_index, analytic, numeric_value = located.flat_index, located.analytic, located.numeric
-        note = None
-        if state.assigned:
-            note = (
-                "its part of the band's direction agrees within tolerance, but the band's "
-                "disagreement is confirmed and this tensor carries the largest part of it"
-            )
-        if point.nearby:
-            note = (note + "; " if note else "") + (
-                "measured at a point near the checked one (a kink at it)"
-            )
-        result = info.result(
-            status="fail",
-            max_abs_err=j.abs_err,
-            max_rel_err=relative(j),
-            tolerance=j.tolerance,
-            worst_index=unravel(flat_index, shape),
-            method="directional",
-            analytic=analytic,
-            numeric=numeric_value,
-            note=note,
-            **common,
-        )
-        result.directions = len(state.judged)
-        return result
-    if not state.thresholds:
-        # float32 tries the checked point only (float64 settles the rest); float64 ends at the
-        # nearby point
-        where = (
-            ", the last at a point near the checked one"
-            if prober._nearby is not None
-            else " at the checked point"
-        )
-        return info.result(
-            status="inconclusive",
-            max_abs_err=None,
-            max_rel_err=None,
-            tolerance=None,
-            worst_index=None,
-            method="directional",
-            analytic=None,
-            numeric=None,
-            note=f"no smooth line could judge it ({state.unresolved} tried{where}): "
-            f"the loss is not "
-            "smooth at any step tried (kinks, or round-off far beyond its "
-            "precision's)",
-            **common,
-        )
-    note = (
-        "measured at a point near the checked one (the loss has a kink at it)"
-        if state.nearby
-        else None
-    )
-    own = [j for j in state.judged if j.verdict == line.PASS]
-    if own:
-        worst = max(own, key=lambda j: j.abs_err / j.tolerance if j.tolerance else 0.0)
-        return info.result(
-            status="pass",
-            max_abs_err=worst.abs_err,
-            max_rel_err=relative(worst),
-            tolerance=worst.tolerance,
-            worst_index=None,
-            method="directional",
-            analytic=worst.analytic,
-            numeric=worst.numeric,
-            note=note,
-            **common,
-        )
-    band = state.band or {}
-    common["band"] = {
-        key: band[key] for key in ("id", "size", "residual", "tolerance") if key in band
-    }
-    return info.result(
-        status="pass",
-        max_abs_err=None,
-        max_rel_err=None,
-        tolerance=None,
-        worst_index=None,
-        method="grouped" if band.get("size", 1) > 1 else "directional",
-        analytic=band.get("analytic"),
-        numeric=None,
-        note=note,
-        **common,
-    )
-
-
-def relative(j: line.Judgement) -> float:
-    """|numeric - analytic| against the larger of the two values, never below the tolerance (noise
-    level)."""
-    reference = max(abs(j.analytic), abs(j.numeric), j.tolerance)
-    return j.abs_err / reference if reference > 0 else 0.0
-
-
-def unravel(flat_index: int, shape: list[int]) -> list[int]:
-    return [int(i) for i in np.unravel_index(flat_index, shape)] if shape else []

@@ -3,15 +3,16 @@ mode judges a band's line; an element no line could judge leaves its tensor inco
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
 from ..core.results import ParamResult
 from ..model.built import BuiltModel, ParamInfo
-from . import directional, line, numeric, probing
+from . import line, numeric, probing
 from .evaluation import CompiledCheck, Moved, at_point, with_tensor
 from .precision import of
+from .results import full_result
 
 
 def check_elements(
@@ -116,80 +117,28 @@ class FullCheck:
         judgements: dict[int, line.Judgement] = {}
         nearby: set[int] = set()
         for i in range(value.size):
-            judgement = self.element(self.check, self.grads, index, i, 1.0)
-            for step, _, near in of(self.check.precision).ladder[1:]:
-                if judgement.counts or near:
+            judgement: line.Judgement | None = None
+            for view, grads, factor, near in self.attempts():
+                if near:
+                    nearby.add(i)
+                judgement = self.element(view, grads, index, i, factor)
+                if judgement.counts:
                     break
-                if step < 1.0:  # element lines have no boosts: only the shorter steps apply
-                    judgement = self.element(self.check, self.grads, index, i, step)
-            if not judgement.counts and of(self.check.precision).settles_itself:
-                view, grads, _ = self.nearby()
-                judgement = self.element(view, grads, index, i, 1.0)
-                nearby.add(i)
+            assert judgement is not None  # the checked point is always attempted
             judgements[i] = judgement
-        return self.result(index, info, judgements, nearby)
+        return full_result(info, value, self.grads[index], judgements, nearby)
 
-    def result(
-        self,
-        index: int,
-        info: ParamInfo,
-        judgements: dict[int, line.Judgement],
-        nearby: set[int],
-    ) -> ParamResult:
-        shape = list(self.check.base[index].shape)
-        judged = {i: j for i, j in judgements.items() if j.counts}
-        failing = {i: j for i, j in judged.items() if j.verdict == line.FAIL}
-        flat_value = self.check.base[index].reshape(-1)
-        # the element's own scale: thresholds are along x_i * scale_i
-        thresholds = [j.threshold / max(abs(float(flat_value[i])), 1.0) for i, j in judged.items()]
-        norm = float(np.linalg.norm(self.grads[index]))
-        sensitivity = (
-            numeric.full_sensitivity(thresholds, norm) if len(judged) == len(judgements) else None
-        )
-        note = (
-            "measured at a point near the checked one for some elements (the loss has a kink at it)"
-            if nearby & set(judged)
-            else None
-        )
-        pool = failing or judged
-        if not pool:
-            return info.result(
-                shape=shape,
-                status="inconclusive",
-                max_abs_err=None,
-                max_rel_err=None,
-                tolerance=None,
-                worst_index=None,
-                method="full",
-                analytic=None,
-                numeric=None,
-                sensitivity=None,
-                directions=0,
-                grad_norm=norm,
-                note="no element could be judged: the loss has kinks within every probe's reach",
-            )
-        worst_i, worst = max(pool.items(), key=lambda item: item[1].abs_err / item[1].tolerance)
-        scale = max(abs(float(flat_value[worst_i])), 1.0)
-        status = (
-            "fail" if failing else ("pass" if len(judged) == len(judgements) else "inconclusive")
-        )
-        if status == "inconclusive":
-            note = (
-                f"{len(judgements) - len(judged)} of {len(judgements)} elements could not be "
-                f"judged (kinks)"
-            )
-        return info.result(
-            shape=shape,
-            status=status,
-            max_abs_err=worst.abs_err / scale,
-            max_rel_err=directional.relative(worst),
-            tolerance=worst.tolerance / scale,
-            worst_index=directional.unravel(worst_i, shape),
-            method="full",
-            analytic=worst.analytic / scale,
-            numeric=worst.numeric / scale,
-            sensitivity=sensitivity,
-            directions=len(judged),
-            note=note,
-            grad_norm=norm,
-        )
+    def attempts(self) -> Iterator[tuple[CompiledCheck, list[np.ndarray], float, bool]]:
+        """An element's lines in turn until one judges it: (view, gradients, step factor, at the
+        nearby point). The checked point, then the ladder's shorter steps (element lines have no
+        boosts), then the point near p, made when first reached (float32 leaves it to the float64
+        check)."""
+        yield self.check, self.grads, 1.0, False
+        for step, _, near in of(self.check.precision).ladder[1:]:
+            if near:
+                break
+            if step < 1.0:
+                yield self.check, self.grads, step, False
+        if of(self.check.precision).settles_itself:
+            view, grads, _ = self.nearby()
+            yield view, grads, 1.0, True
