@@ -19,8 +19,8 @@ sensitivity that is stated and holds whatever the seed (docs/numerics.md derives
 own.
 
 This module runs it: probing.py measures one line and line.py judges it, bands.py plans the bands
-and probing.py runs them, localise.py finds a failing tensor's worst element, results.py turns each
-tensor's state into its result.
+and band_lines.py runs them, localise.py finds a failing tensor's worst element, results.py turns
+each tensor's state into its result.
 """
 
 from __future__ import annotations
@@ -29,11 +29,12 @@ import numpy as np
 
 from ..core.results import ParamResult
 from ..model.built import BuiltModel
+from .band_lines import run_band
 from .bands import MemberState, plan
 from .evaluation import CompiledCheck, Move
 from .localise import Failed, localise
 from .precision import of
-from .probing import Plan, Prober, run_band
+from .probing import Plan, Prober
 from .results import directional_result
 from .settings import CheckSettings
 

@@ -68,9 +68,8 @@ def keep(check: CompiledCheck, check_key: str | None) -> bool:
     record = check.record
     if check_key is None or not isinstance(record, Record) or check.replay == record:
         return False
-    return probe_plans.store(
-        check_key, {**_to_json(record), "probe_with_gradient": check.probe_with_gradient}
-    )
+    kept = {**_to_json(record), "probe_with_gradient": check.probe_with_gradient}
+    return probe_plans.store(check_key, kept)
 
 
 def saves(record: Record) -> bool:

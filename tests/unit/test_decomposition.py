@@ -1,6 +1,6 @@
-"""A band's confirmed disagreement decomposed into its members' parts (engine/probing.py): the last
-part is judged as what is left of the band's line once the others were measured and confirmed along
-it (line.remainder), which saves its own line. On a quadratic whose gradient is known exactly
+"""A band's confirmed disagreement decomposed into its members' parts (engine/band_lines.py): the
+last part is judged as what is left of the band's line once the others were measured and confirmed
+along it (line.remainder), which saves its own line. On a quadratic whose gradient is known exactly
 (numpy, no Theano): the same verdicts, worst elements and errors as measuring the last part on its
 own line, 6 evaluations fewer, and a correct last tensor beside wrong ones never fails."""
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gradcheck_ci.engine import line, probing
+from gradcheck_ci.engine import band_lines, line
 from tests.unit.test_directional_statistics import SHAPES, Quadratic, run
 
 
@@ -36,7 +36,7 @@ def test_the_last_part_is_what_is_left_of_the_band_and_says_what_its_own_line_sa
 ):
     every_tensor_wrong = {k: 0.01 for k in range(len(SHAPES))}
     left = run(scaled(seed, every_tensor_wrong), seed)
-    monkeypatch.setattr(probing, "remainder", lambda band, others: None)
+    monkeypatch.setattr(band_lines, "remainder", lambda band, others: None)
     own = run(scaled(seed, every_tensor_wrong), seed)
     assert [r.status for r in left.values()] == ["fail"] * len(SHAPES)
     assert [(r.status, r.worst_index) for r in left.values()] == [

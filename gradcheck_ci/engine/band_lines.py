@@ -1,0 +1,171 @@
+"""A band's lines (bands.py plans the band, probing.Prober measures each line): the band probed
+along its directions until each member is judged (run_band), a member on its own line (single), a
+confirmed disagreement decomposed into its members' parts (decompose), and what each line said
+about a member kept in its state (record_outcome)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import numeric
+from .bands import Band, MemberState, Point
+from .line import FAIL, PASS, Judgement, remainder
+from .precision import of
+from .probing import Prober
+
+
+def short_of_target(prober: Prober, k: int, state: MemberState, target: float) -> bool:
+    reached = numeric.sensitivity(state.thresholds, 1.0)
+    # nothing relative to say: short only if the tensor has a gradient to be relative to
+    if reached is None:
+        return prober.grad_norm(prober.base, k) > 0.0
+    return reached > target
+
+
+def run_band(
+    prober: Prober, band: Band, states: dict[int, MemberState], band_id: int, target: float
+) -> None:
+    """Probe `band` along its directions; fill `states` (one per member). When retries at shorter
+    steps left a member short of `target`, up to the precision's top_up more directions are
+    taken."""
+    live = list(band.members)
+    for d in range(band.directions + of(prober.precision).top_up):
+        live = [k for k in live if states[k].failed is None]
+        if d >= band.directions:
+            live = [k for k in live if short_of_target(prober, k, states[k], target)]
+        if not live:
+            return
+        judgement, parts, point = prober.judged_line(live, f"{band.name}:d{d}")
+        if judgement.counts and live == band.members:
+            prober.keep(judgement, live, point)
+        if judgement.verdict == PASS:
+            for k in live:
+                states[k].thresholds.append(
+                    prober.normalised(judgement.threshold, point, k, parts[k])
+                )
+                states[k].band = {
+                    "id": band_id,
+                    "size": len(live),
+                    "directions": d + 1,
+                    "residual": judgement.abs_err,
+                    "tolerance": judgement.tolerance,
+                    "analytic": float(np.sum(point.grads[k] * parts[k])),
+                }
+                states[k].nearby |= point.nearby
+            continue
+        if judgement.verdict == FAIL:
+            decompose(prober, live, parts, point, judgement, states, band, d)
+            continue
+        # No line through the whole band could judge: each member on its own line (in float32, left
+        # to the float64 check that settles what float32 cannot).
+        for k in live:
+            if not of(prober.precision).settles_itself:
+                states[k].unresolved += 1
+            else:
+                single(prober, k, f"{band.name}:d{d}:alone{k}", states)
+
+
+def single(
+    prober: Prober,
+    k: int,
+    name: str,
+    states: dict[int, MemberState],
+    first: dict[int, np.ndarray] | None = None,
+    point: Point | None = None,
+    step: float = 1.0,
+) -> Judgement:
+    """Tensor k on its own line (`first` at `point` and `step`, else fresh ones, with retries);
+    records the outcome in states[k]."""
+    if first is not None and point is not None:
+        judgement = prober.line(first, step, point)
+        parts = first
+        if not judgement.counts:
+            judgement, parts, point = prober.judged_line([k], name)
+    else:
+        judgement, parts, point = prober.judged_line([k], name)
+    record_outcome(prober, k, states[k], judgement, parts, point)
+    return judgement
+
+
+def record_outcome(
+    prober: Prober,
+    k: int,
+    state: MemberState,
+    judgement: Judgement,
+    parts: dict[int, np.ndarray],
+    point: Point,
+) -> None:
+    """What a line through tensor k alone (or its part of a band's line) said, in its state."""
+    state.own = judgement
+    if judgement.verdict == PASS:
+        state.thresholds.append(prober.normalised(judgement.threshold, point, k, parts[k]))
+        state.judged.append(judgement)
+        state.nearby |= point.nearby
+    elif judgement.verdict == FAIL:
+        state.failed, state.direction, state.point = judgement, parts[k], point
+        state.judged.append(judgement)
+        state.nearby |= point.nearby
+    else:
+        state.unresolved += 1
+
+
+def decompose(
+    prober: Prober,
+    members: list[int],
+    parts: dict[int, np.ndarray],
+    point: Point,
+    band_judgement: Judgement,
+    states: dict[int, MemberState],
+    band: Band,
+    d: int,
+) -> None:
+    """A confirmed disagreement of the band: each member along its own part of the same
+    direction."""
+    if len(members) == 1:
+        k = members[0]
+        states[k].failed, states[k].direction, states[k].point = band_judgement, parts[k], point
+        states[k].own = band_judgement
+        states[k].judged.append(band_judgement)
+        return
+    own: dict[int, Judgement] = {}
+    *measured, last = members
+    aligned = []  # the parts' lines along the band's own line (not a retry elsewhere)
+    for k in measured:
+        part = {k: parts[k]}
+        own[k] = prober.line(part, band_judgement.step, point)
+        if own[k].counts:
+            aligned.append(own[k])
+            record_outcome(prober, k, states[k], own[k], part, point)
+        else:
+            own[k] = single(prober, k, f"{band.name}:d{d}:part{k}", states)
+    # The last part: what is left of the band's line once the others are known, when every other
+    # part was judged along it and confirmed; else on its own line, as the others.
+    exact = all(point.values[k].dtype == np.float64 for k in members)
+    left = remainder(band_judgement, aligned) if exact and len(aligned) == len(measured) else None
+    if left is not None and left.counts:
+        own[last] = left
+        record_outcome(prober, last, states[last], left, {last: parts[last]}, point)
+    else:
+        own[last] = single(
+            prober,
+            last,
+            f"{band.name}:d{d}:part{last}",
+            states,
+            first={last: parts[last]},
+            point=point,
+            step=band_judgement.step,
+        )
+    if any(states[k].failed is not None for k in members):
+        return
+    # Confirmed for the band but for no member alone: the members whose parts carry the most of the
+    # band's error fail, until what is left is within the band's tolerance.
+    remaining = band_judgement.error
+    for k in sorted(members, key=lambda m: -abs(own[m].error) if own[m].counts else 0.0):
+        if abs(remaining) <= band_judgement.tolerance or not own[k].counts:
+            break
+        state = states[k]
+        state.failed, state.direction, state.point = own[k], parts[k], point
+        state.assigned = True
+        if state.thresholds and own[k].verdict == PASS:
+            state.thresholds.pop()
+        remaining -= own[k].error
