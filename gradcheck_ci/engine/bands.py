@@ -1,6 +1,7 @@
-"""Bands: which tensors move together along one direction, from which point, and how far each moves
-(plan: their boosts and directions, from the base point's numbers alone), and what the lines said
-about each member (MemberState). Pure: probing.py runs a band's lines."""
+"""Bands: the point lines start from (Point), which tensors move together along one direction and
+how far each moves (plan: their boosts and directions, from the base point's numbers alone), and
+what the lines said about each member (MemberState). Pure data and arithmetic: probing.py measures
+a line, band_lines.py runs a band's lines."""
 
 from __future__ import annotations
 
