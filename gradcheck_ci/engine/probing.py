@@ -189,7 +189,6 @@ class Prober:
     def probe(self, parts: dict[int, np.ndarray], step: float, point: Point) -> Judgement:
         """One line, measured and judged (a floor measured on it kept in self.floor and noted in
         self.measured); a replay's floor used where the earlier run measured it."""
-        known = self.replayed_floors(point.nearby) if self.replay else None
         values = point.values
         exact = all(values[k].dtype == np.float64 for k in parts)
         dots: dict[float, float] = {}
@@ -198,6 +197,7 @@ class Prober:
         key = self.line_key(parts, point) if self.check.reused_values else b""
         analytic = float(sum(point.grads[k].ravel() @ parts[k].ravel() for k in parts))
         allowance = self.rho * self.line_terms(point, parts) + self.atol
+        known = self.replayed_floors(point.nearby) if self.replay else None
 
         def losses_along(ts: list[float]) -> list[float]:
             new = [t for t in ts if t not in seen]
