@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from dataclasses import dataclass
 from typing import Any
 
 from ..platform import probe_plans
@@ -44,12 +45,22 @@ def key(check: CompiledCheck, settings: CheckSettings, function_keys: list[str])
     return h.hexdigest()
 
 
-def recall(check: CompiledCheck, check_key: str | None) -> bool | None:
-    """The last run's record of this check, given to the check to replay; returns the probe
-    function that run chose (CompiledCheck.choose_probe_function's `with_gradient`), or None when
-    there is no record (or one that does not read as one)."""
+@dataclass(frozen=True)
+class Recalled:
+    """What recall found for a check: its key (None: it has none, see key) and the probe function
+    its last run chose (None: no record)."""
+
+    key: str | None
+    with_gradient: bool | None = None
+
+
+def recall(check: CompiledCheck, settings: CheckSettings, function_keys: list[str]) -> Recalled:
+    """The check's key, and the last run's record under it given to the check to replay (with the
+    probe function that run chose, for CompiledCheck.choose_probe_function). A record that does not
+    read as one is ignored."""
+    check_key = key(check, settings, function_keys)
     if check_key is None or check.reused_plan is not None:
-        return None
+        return Recalled(check_key)
     value = probe_plans.load(check_key)
     try:
         record = _from_json(value)
@@ -57,9 +68,9 @@ def recall(check: CompiledCheck, check_key: str | None) -> bool | None:
         if not isinstance(with_gradient, bool):
             raise TypeError("not a probe function")
     except (KeyError, TypeError, ValueError):
-        return None
+        return Recalled(check_key)
     check.replay = record
-    return with_gradient
+    return Recalled(check_key, with_gradient)
 
 
 def keep(check: CompiledCheck, check_key: str | None) -> bool:

@@ -190,9 +190,8 @@ def _run(
         raise
     # An unchanged model's check replays its last run: the same probe function, and its lines
     # less the attempts that did not judge (engine/remembered.py).
-    check_key = remembered.key(compiled, settings, [e.key for e in compile_events])
-    with_gradient = remembered.recall(compiled, check_key)
-    repeat = compiled.choose_probe_function(grads.seconds, with_gradient)
+    recalled = remembered.recall(compiled, settings, [e.key for e in compile_events])
+    repeat = compiled.choose_probe_function(grads.seconds, recalled.with_gradient)
     result.extra.forward_repeatable = repeat == grads.loss or abs(
         repeat - grads.loss
     ) <= 1e-12 * abs(grads.loss)
@@ -205,7 +204,7 @@ def _run(
             "probing the lines the last run of this unchanged check judged, without its retries"
         )
     result.params = check.check_all(compiled, model, grads, settings, progress)
-    remembered.keep(compiled, check_key)
+    remembered.keep(compiled, recalled.key)
     result.seconds["numeric"] = round(time.perf_counter() - started, 3)
     result.evaluations = compiled.evaluations
     context = Context(

@@ -154,14 +154,25 @@ def retrying() -> Rough:
     return Rough(0, kink=1.0, noise=3000.0)
 
 
+FUNCTIONS = ["fn-a", "fn-b"]  # the function-cache keys of the check's functions
+SETTINGS = settings_of(spec(seed=0))
+
+
+def fresh(loss: Rough) -> CompiledCheck:
+    return CompiledCheck(loss.loss_and_grads, loss.loss, [], loss.values, "float64")
+
+
 @pytest.mark.parametrize("with_gradient", [False, True])
 def test_a_kept_record_is_recalled_by_the_next_run_with_its_probe_function(cache, with_gradient):
     loss = retrying()
     first, numbers = run(loss, 0)
     first.probe_with_gradient = with_gradient
-    assert remembered.keep(first, "k" * 40)
-    check = CompiledCheck(loss.loss_and_grads, loss.loss, [], loss.values, "float64")
-    assert remembered.recall(check, "k" * 40) is with_gradient and check.replay == first.record
+    check_key = remembered.key(first, SETTINGS, FUNCTIONS)
+    assert remembered.keep(first, check_key)
+    check = fresh(loss)
+    recalled = remembered.recall(check, SETTINGS, FUNCTIONS)
+    assert recalled == remembered.Recalled(check_key, with_gradient)
+    assert check.replay == first.record
     # the run that replays it uses that probe function whatever its timing says, after one
     # evaluation (its loss, which the worker compares with the gradient function's)
     assert check.choose_probe_function(0.0 if not with_gradient else 1e9, with_gradient) == (
@@ -170,10 +181,12 @@ def test_a_kept_record_is_recalled_by_the_next_run_with_its_probe_function(cache
     assert check.probe_with_gradient is with_gradient and check.evaluations == 1
     # a run that replayed the record unchanged does not write it again
     check.record = first.record
-    assert not remembered.keep(check, "k" * 40)
-    other = CompiledCheck(loss.loss_and_grads, loss.loss, [], loss.values, "float64")
-    assert remembered.recall(other, "other" * 8) is None and other.replay is None  # no record
-    assert remembered.recall(other, None) is None
+    assert not remembered.keep(check, check_key)
+    # another check (other functions), or one the function cache could not key: no record
+    other = fresh(loss)
+    assert remembered.recall(other, SETTINGS, ["fn-c"]).with_gradient is None
+    assert remembered.recall(other, SETTINGS, ["fn-a", ""]) == remembered.Recalled(None)
+    assert other.replay is None
 
 
 @pytest.mark.parametrize(
@@ -190,12 +203,14 @@ def test_a_kept_record_is_recalled_by_the_next_run_with_its_probe_function(cache
     ],
 )
 def test_a_record_that_does_not_read_as_one_is_ignored(cache, written):
-    path = Path(probe_plans.record_path(str(cache), "bad"))
+    check = fresh(Rough(0))
+    check_key = remembered.key(check, SETTINGS, FUNCTIONS)
+    assert check_key is not None
+    path = Path(probe_plans.record_path(str(cache), check_key))
     path.parent.mkdir(parents=True)
     path.write_text(written)
-    loss = Rough(0)
-    check = CompiledCheck(loss.loss_and_grads, loss.loss, [], loss.values, "float64")
-    assert remembered.recall(check, "bad") is None and check.replay is None
+    assert remembered.recall(check, SETTINGS, FUNCTIONS) == remembered.Recalled(check_key)
+    assert check.replay is None
 
 
 def test_nothing_is_kept_when_the_function_cache_is_off(cache, monkeypatch):
