@@ -52,6 +52,7 @@ class Recalled:
 
     key: str | None
     with_gradient: bool | None = None
+    saves: bool = False  # replaying the record saves evaluations (see saves)
 
 
 def recall(check: CompiledCheck, settings: CheckSettings, function_keys: list[str]) -> Recalled:
@@ -70,7 +71,7 @@ def recall(check: CompiledCheck, settings: CheckSettings, function_keys: list[st
     except (KeyError, TypeError, ValueError):
         return Recalled(check_key)
     check.replay = record
-    return Recalled(check_key, with_gradient)
+    return Recalled(check_key, with_gradient, saves(record))
 
 
 def keep(check: CompiledCheck, check_key: str | None) -> bool:

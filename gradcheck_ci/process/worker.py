@@ -198,7 +198,7 @@ def _run(
 
     started = time.perf_counter()
     result.mode = settings.mode
-    if compiled.replay is not None and remembered.saves(compiled.replay):
+    if recalled.saves:
         result.extra.probes_replayed = True
         progress(
             "probing the lines the last run of this unchanged check judged, without its retries"

@@ -171,7 +171,7 @@ def test_a_kept_record_is_recalled_by_the_next_run_with_its_probe_function(cache
     assert remembered.keep(first, check_key)
     check = fresh(loss)
     recalled = remembered.recall(check, SETTINGS, FUNCTIONS)
-    assert recalled == remembered.Recalled(check_key, with_gradient)
+    assert recalled == remembered.Recalled(check_key, with_gradient, saves=True)
     assert check.replay == first.record
     # the run that replays it uses that probe function whatever its timing says, after one
     # evaluation (its loss, which the worker compares with the gradient function's)
