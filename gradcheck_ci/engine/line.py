@@ -388,16 +388,16 @@ def judge(
             analytic, loss_along, step, precision, allowance, base, analytic_at, floor, batch
         )
 
+    # A floor given (measured at this point before, or kept by an earlier run of the check) is held
+    # to the limit a measurement is: no record can widen the tolerances beyond it.
+    floor = floor if usable_floor(floor, base, precision) else 0.0
     judgement = against(floor)
     if judgement.verdict != NONSMOOTH or not measure_floor:
         return judgement, None
     # Not smooth: a kink, or round-off beyond 16 eps |L|. The round-off is measured once per point;
     # if it is the reason, the same line judged against it says so.
-    if known_floor is not None:
-        measured = known_floor
-    else:
-        measured = noise_floor(loss_along, base, step, batch=batch)
-        measured = measured if usable_floor(measured, base, precision) else 0.0
+    measured = noise_floor(loss_along, base, step, batch) if known_floor is None else known_floor
+    measured = measured if usable_floor(measured, base, precision) else 0.0
     if measured > judgement.delta:
         judgement = against(measured)
     return judgement, measured

@@ -14,7 +14,7 @@ import numpy as np
 from . import numeric
 from .bands import Point
 from .evaluation import CompiledCheck, Move, Moved
-from .line import Judgement, judge, usable_floor
+from .line import Judgement, judge
 from .precision import of
 
 # A tensor whose gradient is small against the loss's round-off moves further along the line: its
@@ -248,8 +248,6 @@ class Prober:
         for at, (floor, line, on_line) in self.replay.floors.items():
             if at in self.floor or line > self.lines:
                 continue
-            # no record makes a tolerance wider than a measurement could (line.usable_floor)
-            floor = floor if usable_floor(floor, self.base.loss, self.precision) else 0.0
             if on_line and line == self.lines:
                 known = floor if at == nearby else known
                 continue
