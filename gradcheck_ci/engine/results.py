@@ -68,19 +68,11 @@ def directional_result(
             if prober._nearby is not None
             else " at the checked point"
         )
-        return info.result(
-            status="inconclusive",
-            max_abs_err=None,
-            max_rel_err=None,
-            tolerance=None,
-            worst_index=None,
-            method="directional",
-            analytic=None,
-            numeric=None,
-            note=f"no smooth line could judge it ({state.unresolved} tried{where}): "
-            f"the loss is not "
-            "smooth at any step tried (kinks, or round-off far beyond its "
-            "precision's)",
+        return unjudged(
+            info,
+            "directional",
+            f"no smooth line could judge it ({state.unresolved} tried{where}): the loss is not "
+            "smooth at any step tried (kinks, or round-off far beyond its precision's)",
             **common,
         )
     note = (
@@ -158,20 +150,14 @@ def full_result(
     )
     pool = failing or judged
     if not pool:
-        return info.result(
+        return unjudged(
+            info,
+            "full",
+            "no element could be judged: the loss has kinks within every probe's reach",
             shape=shape,
-            status="inconclusive",
-            max_abs_err=None,
-            max_rel_err=None,
-            tolerance=None,
-            worst_index=None,
-            method="full",
-            analytic=None,
-            numeric=None,
             sensitivity=None,
             directions=0,
             grad_norm=norm,
-            note="no element could be judged: the loss has kinks within every probe's reach",
         )
     worst_i, worst = max(pool.items(), key=lambda item: item[1].abs_err / item[1].tolerance)
     scale = max(abs(float(flat_value[worst_i])), 1.0)
@@ -195,4 +181,20 @@ def full_result(
         directions=len(judged),
         note=note,
         grad_norm=norm,
+    )
+
+
+def unjudged(info: ParamInfo, method: str, note: str, **common: Any) -> ParamResult:
+    """An inconclusive tensor: no line or element could judge it, so there is no error to show."""
+    return info.result(
+        status="inconclusive",
+        max_abs_err=None,
+        max_rel_err=None,
+        tolerance=None,
+        worst_index=None,
+        method=method,
+        analytic=None,
+        numeric=None,
+        note=note,
+        **common,
     )
