@@ -31,6 +31,21 @@ def directional_result(
         "band": None,
         "grad_norm": prober.grad_norm(base, k),
     }
+    if state.failed is None and not state.thresholds:
+        # float32 tries the checked point only (float64 settles the rest); float64 ends at the
+        # nearby point
+        where = (
+            ", the last at a point near the checked one"
+            if prober._nearby is not None
+            else " at the checked point"
+        )
+        return unjudged(
+            info,
+            "directional",
+            f"no smooth line could judge it ({state.unresolved} tried{where}): the loss is not "
+            "smooth at any step tried (kinks, or round-off far beyond its precision's)",
+            **common,
+        )
     if state.failed is not None:
         j = state.failed
         point = state.point or base
@@ -60,21 +75,6 @@ def directional_result(
         )
         result.directions = len(state.judged)
         return result
-    if not state.thresholds:
-        # float32 tries the checked point only (float64 settles the rest); float64 ends at the
-        # nearby point
-        where = (
-            ", the last at a point near the checked one"
-            if prober._nearby is not None
-            else " at the checked point"
-        )
-        return unjudged(
-            info,
-            "directional",
-            f"no smooth line could judge it ({state.unresolved} tried{where}): the loss is not "
-            "smooth at any step tried (kinks, or round-off far beyond its precision's)",
-            **common,
-        )
     note = (
         "measured at a point near the checked one (the loss has a kink at it)"
         if state.nearby
