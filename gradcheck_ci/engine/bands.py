@@ -65,6 +65,12 @@ class Band:
     name: str = ""
 
 
+def scaled(unit: float, boost: float, level: float = 1.0) -> float:
+    """The standard deviation of a tensor's part of a direction: its unit max(rms(p_k), 1), times
+    its boost at the attempt's level (the ladder cuts boosts by lowering it; never below 1)."""
+    return unit * (max(1.0, boost * level) if boost > 1.0 else 1.0)
+
+
 def plan(
     base: Point,
     indices: list[int],
@@ -85,17 +91,16 @@ def plan(
     norms = {k: float(np.linalg.norm(base.grads[k])) for k in indices}
     nonzero = [k for k in indices if norms[k] > 0.0]
     boost: dict[int, float] = {}
+    abs_sums = {k: float(np.sum(np.abs(base.grads[k]))) for k in nonzero}
 
     def scale(k: int) -> float:
         """Prober.scale before any line: the tensor's unit, times its boost."""
-        factor = boost.get(k, 1.0)
-        return base.units[k] * (factor if factor > 1.0 else 1.0)
+        return scaled(base.units[k], boost.get(k, 1.0))
 
     def threshold() -> float:
-        """The predicted threshold of a line through the nonzero tensors (Prober.terms)."""
-        total = 0.0
-        for k in nonzero:
-            total += scale(k) * float(np.sum(np.abs(base.grads[k])))
+        """The predicted threshold of a line through the nonzero tensors, its allowance on the
+        expected sum |g_i w_i| (as Prober.line_terms)."""
+        total = sum(scale(k) * abs_sums[k] for k in nonzero)
         allowance = rho * (numeric.GAUSSIAN_DENSITY * total) + atol
         return numeric.predicted_threshold(base.loss, h, precision, allowance)
 

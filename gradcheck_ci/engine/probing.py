@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from . import numeric
-from .bands import Point
+from .bands import Point, scaled
 from .evaluation import CompiledCheck, Move, Moved
 from .line import Judgement, judge
 from .precision import of
@@ -133,8 +133,7 @@ class Prober:
     def scale(self, point: Point, k: int) -> float:
         """The standard deviation of tensor k's part of a direction: max(rms(p_k), 1), times its
         boost."""
-        boost = self.boost.get(k, 1.0)
-        return point.units[k] * (max(1.0, boost * self.level) if boost > 1.0 else 1.0)
+        return scaled(point.units[k], self.boost.get(k, 1.0), self.level)
 
     def draw(self, members: list[int], name: str, point: Point) -> dict[int, np.ndarray]:
         rng = direction_generator(self.seed, name)
@@ -157,19 +156,6 @@ class Prober:
         if key not in self._norm:
             self._norm[key] = float(np.linalg.norm(point.grads[k]))
         return self._norm[key]
-
-    def terms(self, point: Point, members: list[int]) -> float:
-        """The expected sum |g_i w_i| over the members' elements (w_i = s_k N(0, 1)): what the
-        allowance multiplies (an honest bound of the analytic side's round-off on average over
-        directions, known before a direction is drawn, and one pass over the gradients cheaper per
-        line than the drawn sum)."""
-        total = 0.0
-        for k in members:
-            key = (point.nearby, k)
-            if key not in self._abs:
-                self._abs[key] = float(np.sum(np.abs(point.grads[k])))
-            total += self.scale(point, k) * self._abs[key]
-        return numeric.GAUSSIAN_DENSITY * total
 
     # ------------------------------------------------------------ one line
     def line(self, parts: dict[int, np.ndarray], step: float, point: Point) -> Judgement:
@@ -281,7 +267,9 @@ class Prober:
         return values
 
     def line_terms(self, point: Point, parts: dict[int, np.ndarray]) -> float:
-        """The expected sum |g_i w_i| of these parts, each at the scale it was drawn with."""
+        """The expected sum |g_i w_i| of these parts (w_i = s_k N(0, 1), s_k the scale each was
+        drawn with): what the allowance multiplies, an honest bound of the analytic side's round-off
+        on average over directions, and one pass over the gradients cheaper than the drawn sum."""
         total = 0.0
         for k, part in parts.items():
             key = (point.nearby, k)
