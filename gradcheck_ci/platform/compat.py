@@ -7,8 +7,10 @@ Call `prepare(precision)` once per process, before the first `import theano`. It
    (Theano's BLAS probe crashes on numpy 1.23's distutils config), a compile directory
    (theano_cache_dir: the cache directory's, or the image's baked cache) unless the user chose one,
    and compiled modules that do not expire after 24 days (the baked cache would);
-2. makes Theano's Cython scan extension fail as an ImportError, so Theano uses its Python scan (the
-   C extension cannot compile on 3.11: longintrepr.h moved);
+2. makes Theano's own build of its Cython scan extension fail as an ImportError (the shipped C
+   cannot compile on 3.11), so that scans step in Python; where Theano compiles C, scan_loop.py then
+builds
+   that extension mended for 3.11 and scans step in C;
 3. registers `theano.tensor.signal.downsample` (removed in Theano 0.9, imported by Lasagne 0.1's
    pooling layers) as a thin adapter over `theano.tensor.signal.pool.pool_2d`;
 4. mends two bugs in Theano's compile-cache keys that made every process recompile modules with g++
@@ -29,6 +31,7 @@ import types
 from collections.abc import Mapping
 from typing import Any
 
+from . import scan_loop
 from .cachedir import shared_file_mode, theano_cache_dir
 from .flags import format_flags, parse_flags
 
@@ -110,6 +113,7 @@ def prepare(precision: str = "float64") -> None:
     patch_cop_cache_version()
     patch_lazy_composites()
     remember_march_flags()
+    scan_loop.install()  # after the -march flags: it compiles with them
 
 
 # The line of Theano 1.0.5's CLinker.cmodule_key_ that puts an op's __props__ into the cache
