@@ -34,6 +34,21 @@ def test_a_first_run_on_stock_layer_models_compiles_no_c(docker_client, action_i
     assert len(compiled_modules(run.workspace)) == int(seeded.group(1)), run.log
     report = json.loads((run.workspace / "gradcheck-report.json").read_text())
     assert [m["status"] for m in report["models"]] == ["pass"] * 4
+    # Their scans stepped in the C loop the image baked (platform/scan_loop.py), copied with the
+    # rest: none was built at run time (a second one would be named by another key).
+    baked = (
+        docker_client.containers.run(
+            action_image,
+            ["-c", "ls -d /opt/gradcheck/theano-cache/compiledir_*/gradcheck-ci-scan-*/*.so"],
+            entrypoint="/bin/sh",
+            remove=True,
+        )
+        .decode()
+        .split()
+    )
+    cache = run.workspace / ".gradcheck-ci-cache"
+    loops = {p.parent.name for p in cache.glob("theano/*/compiledir_*/gradcheck-ci-scan-*/*.so")}
+    assert len(baked) == 1 and loops == {baked[0].split("/")[-2]}, (baked, loops)
     FACTS.append(
         "stock-layer repository, first run: {} baked modules, none compiled; compile "
         "{:.1f}s".format(seeded.group(1), sum(m["seconds"]["compile"] for m in report["models"]))
