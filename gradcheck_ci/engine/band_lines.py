@@ -8,10 +8,10 @@ from __future__ import annotations
 import numpy as np
 
 from . import numeric
-from .bands import Band, MemberState, Point
+from .bands import Band, MemberState
 from .line import FAIL, PASS, Judgement, remainder
 from .precision import of
-from .probing import Prober
+from .probing import Point, Prober
 
 
 def short_of_target(prober: Prober, k: int, state: MemberState, target: float) -> bool:

@@ -1,7 +1,7 @@
-"""Bands: the point lines start from (Point), which tensors move together along one direction and
-how far each moves (plan: their boosts and directions, from the base point's numbers alone), and
-what the lines said about each member (MemberState). Pure data and arithmetic: probing.py measures
-a line, band_lines.py runs a band's lines."""
+"""Bands: which tensors move together along one direction and how far each moves (plan: their boosts
+and directions, from the base point's numbers alone, scaled as probing.scaled draws them), and what
+the lines said about each member (MemberState). Pure data and arithmetic: probing.py measures a
+line, band_lines.py runs a band's lines."""
 
 from __future__ import annotations
 
@@ -12,28 +12,9 @@ from typing import Any
 import numpy as np
 
 from . import numeric
-from .evaluation import CompiledCheck
 from .line import Judgement
 from .precision import of
-
-
-@dataclass
-class Point:
-    """Where lines start: the parameter values, the analytic gradients there and the loss (by the
-    probe function). `view` is the check (evaluation.CompiledCheck) whose loss() evaluates at any
-    values."""
-
-    view: CompiledCheck
-    values: list[np.ndarray]
-    grads: list[np.ndarray]
-    loss: float
-    nearby: bool = False
-    # per tensor: max(rms(p_k), 1), the unit its part of a direction is drawn in
-    units: list[float] = field(init=False)
-    key: bytes = b""  # digest of `values`, once a line needs it (Prober.line_key)
-
-    def __post_init__(self) -> None:
-        self.units = [max(numeric.rms(value), 1.0) for value in self.values]
+from .probing import Point, scaled
 
 
 @dataclass
@@ -63,12 +44,6 @@ class Band:
     members: list[int]
     directions: int
     name: str = ""
-
-
-def scaled(unit: float, boost: float, level: float = 1.0) -> float:
-    """The standard deviation of a tensor's part of a direction: its unit max(rms(p_k), 1), times
-    its boost at the attempt's level (the ladder cuts boosts by lowering it; never below 1)."""
-    return unit * (max(1.0, boost * level) if boost > 1.0 else 1.0)
 
 
 def plan(

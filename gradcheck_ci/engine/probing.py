@@ -1,10 +1,9 @@
-"""Probing lines: the directions (drawn reproducibly from the model's seed), and the Prober that
-measures one line along a direction (its boosts, the ladder of retries, the nearby point) and has
-line.py judge it."""
+"""Probing lines: the point they start from (Point), the directions (drawn reproducibly from the
+model's seed, each tensor's part scaled: scaled), and the Prober that measures one line along a
+direction (its boosts, the ladder of retries, the nearby point) and has line.py judge it."""
 
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from . import numeric
-from .bands import Point, scaled
+from .digests import digest
 from .evaluation import CompiledCheck, Move, Moved
 from .line import Judgement, judge
 from .precision import of
@@ -39,6 +38,31 @@ def direction_generator(seed: int, name: str) -> np.random.Generator:
     which shows on 100k+-parameter models, where drawing the direction otherwise costs more than the
     forward pass."""
     return np.random.default_rng(stable_seed(seed, name))
+
+
+@dataclass
+class Point:
+    """Where lines start: the parameter values, the analytic gradients there and the loss (by the
+    probe function). `view` is the check (evaluation.CompiledCheck) whose loss() evaluates at any
+    values."""
+
+    view: CompiledCheck
+    values: list[np.ndarray]
+    grads: list[np.ndarray]
+    loss: float
+    nearby: bool = False
+    # per tensor: max(rms(p_k), 1), the unit its part of a direction is drawn in
+    units: list[float] = field(init=False)
+    key: bytes = b""  # digest of `values`, once a line needs it (Prober.line_key)
+
+    def __post_init__(self) -> None:
+        self.units = [max(numeric.rms(value), 1.0) for value in self.values]
+
+
+def scaled(unit: float, boost: float, level: float = 1.0) -> float:
+    """The standard deviation of a tensor's part of a direction: its unit max(rms(p_k), 1), times
+    its boost at the attempt's level (the ladder cuts boosts by lowering it; never below 1)."""
+    return unit * (max(1.0, boost * level) if boost > 1.0 else 1.0)
 
 
 # what a line said, its direction, its point
@@ -68,15 +92,6 @@ class Record:
     members: tuple[int, ...] = ()  # the tensors checked
     attempts: list[int] = field(default_factory=list)
     floors: dict[bool, tuple[float, int, bool]] = field(default_factory=dict)
-
-
-def digest(arrays: list[tuple[int, np.ndarray]]) -> bytes:
-    """A key for exact parameter values (a point, or a direction's parts)."""
-    h = hashlib.blake2b(digest_size=16)
-    for k, value in arrays:
-        h.update(f"{k}:{value.dtype.str}:{value.shape}".encode())
-        h.update(np.ascontiguousarray(value).view(np.uint8).data)
-    return h.digest()
 
 
 class Prober:
@@ -180,10 +195,11 @@ class Prober:
         dots: dict[float, float] = {}
         # a line judged again against a measured noise floor re-reads its points
         seen: dict[float, float] = {}
-        key = self.line_key(parts, point) if self.check.reused_values else b""
         analytic = float(sum(point.grads[k].ravel() @ parts[k].ravel() for k in parts))
         allowance = self.rho * self.line_terms(point, parts) + self.atol
         known = self.replayed_floors(point.nearby) if self.replay else None
+        # the line's key last: what this method asks of the Prober first
+        key = self.line_key(parts, point) if self.check.reused_values else b""
 
         def losses_along(ts: list[float]) -> list[float]:
             new = [t for t in ts if t not in seen]
@@ -291,15 +307,13 @@ class Prober:
             self._nearby = Point(view, values, grads, loss, nearby=True)
         return self._nearby
 
-    def judged_line(
-        self, members: list[int], name: str, first: dict[int, np.ndarray] | None = None
-    ) -> Attempt:
+    def judged_line(self, members: list[int], name: str) -> Attempt:
         """A line through `members` that judges (PASS or FAIL) if any attempt of the precision's
-        ladder does: the direction `first` (or a fresh one), then fresh directions with the boosts
-        cut (8x, 64x, none), then shorter steps (a kink crossed within the step is crossed less
-        often), then the same steps at the point near p (a kink at p itself).
-        Later lines start at the attempt that last judged, so a model with kinks pays for them once.
-        Returns the last judgement, its direction and its point."""
+        ladder does: a fresh direction, then fresh directions with the boosts cut (8x, 64x, none),
+        then shorter steps (a kink crossed within the step is crossed less often), then the same
+        steps at the point near p (a kink at p itself). Later lines start at the attempt that last
+        judged, so a model with kinks pays for them once. Returns the last judgement, its direction
+        and its point."""
         boosted = any(b > 1.0 for b in self.boost.values())
         # without boosts, the rungs that only cut boosts would repeat the first one
         ladder = [
@@ -326,10 +340,7 @@ class Prober:
             self.level = level
             point = self.nearby() if near else self.base
             drawn = f"{name}:retry{attempt}" if attempt else name
-            if attempt == self.start and first is not None:
-                parts, self.last_draw = first, ("", level)
-            else:
-                parts, self.last_draw = self.draw(members, drawn, point), (drawn, level)
+            parts, self.last_draw = self.draw(members, drawn, point), (drawn, level)
             judgement = self.probe(parts, step * self.h, point)
             final = attempt
             if self.measured is not None and measured_in is None:

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..platform import probe_plans
+from .digests import digest
 from .evaluation import CompiledCheck
-from .probing import Record, digest
+from .probing import Record
 from .settings import CheckSettings
 
 FORMAT = 1  # of the record and its key: another value is another key
