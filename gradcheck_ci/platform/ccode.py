@@ -4,9 +4,10 @@ Theano runs each node of a compiled function through C code, compiled with g++ t
 code is met (minutes per model on a cold compile cache: Theano's helper modules, then every op), or
 through the op's Python implementation (numpy, no compiler: THEANO_FLAGS `cxx=`). On the check's
 small synthetic data both reach the same verdict (the mutation benchmark, `--compile python`); the
-Python path evaluates more slowly (about half as fast on examples/seed-rnn) and waits for no
-compiler. So, by default (`auto`), a model gets C only once its C functions are compiled (and a
-check that ends in an error without C, an op with C code only, runs again with C: runner.py):
+Python path evaluates more slowly (a sixth as fast on examples/seed-rnn, whose scans also
+step in C: platform/scan_loop.py) and waits for no compiler. So, by default (`auto`), a model
+gets C only once its C functions are compiled (and a check that ends in an error without C, an op
+with C code only, runs again with C: runner.py):
 
 - C when a record says the model was checked with C before (the worker of a C check writes it:
   write_record): its functions are in the function cache, or, when its files changed since, most of
@@ -39,9 +40,9 @@ from .flags import format_flags, parse_flags
 
 MODE_ENV = "GRADCHECK_CI_COMPILE"
 MODES = ("auto", "c", "python")
-# Seconds of Python evaluation (analytic, numeric, diagnosis) from which compiling C pays: C
-# evaluates about twice as fast and loads ~1.5 s slower (its module cache), measured on
-# examples/seed-rnn.
+# Seconds of Python evaluation (analytic, numeric, diagnosis) from which compiling C pays: C loads
+# ~1.5 s slower (its module cache) and evaluates faster: 2.5x on examples/seed-rnn when this was
+# set, 6x since its scans step in C (platform/scan_loop.py; 193 ms against 32 ms a loss).
 PAYS_ENV = "GRADCHECK_CI_C_PAYS_AFTER"
 PAYS_AFTER = 10.0
 RECORDS = "c-ready"  # in the function cache's directory: one record per model
@@ -172,8 +173,8 @@ def python_notice(why: str, spent: float, later: str, file: str, line: int | Non
     (`later`: COMPILING_LATER, NOT_PAYING or another reason)."""
     return Notice(
         f"evaluated without C: {why}, so Theano's Python code evaluated the check instead of "
-        f"waiting for g++ (the same verdict; evaluating took {spent:.1f}s, slower than C: about "
-        f"half as fast on examples/seed-rnn); C {later}",
+        f"waiting for g++ (the same verdict; evaluating took {spent:.1f}s, slower than C: a sixth "
+        f"as fast on examples/seed-rnn); C {later}",
         "python-evaluation",
         file,
         line,
