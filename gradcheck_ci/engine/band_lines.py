@@ -56,13 +56,19 @@ def run_band(
         if judgement.verdict == FAIL:
             decompose(prober, live, parts, point, judgement, states, band, d)
             continue
-        # No line through the whole band could judge: each member on its own line (in float32, left
-        # to the float64 check that settles what float32 cannot).
-        for k in live:
-            if not of(prober.precision).settles_itself:
-                states[k].unresolved += 1
-            else:
-                single(prober, k, f"{band.name}:d{d}:alone{k}", states)
+        each_alone(prober, live, states, f"{band.name}:d{d}")
+
+
+def each_alone(
+    prober: Prober, members: list[int], states: dict[int, MemberState], name: str
+) -> None:
+    """No line through the whole band could judge: each member on its own line (in float32, left to
+    the float64 check that settles what float32 cannot)."""
+    for k in members:
+        if not of(prober.precision).settles_itself:
+            states[k].unresolved += 1
+        else:
+            single(prober, k, f"{name}:alone{k}", states)
 
 
 def single(
