@@ -134,3 +134,39 @@ def test_a_worker_without_c_keeps_the_python_loop() -> None:
     )
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.strip().splitlines()[-1] == "None"
+
+
+def test_two_workers_starting_at_once_on_an_empty_compile_directory_both_step_in_c(
+    tmp_path,
+) -> None:
+    """The loop is built aside and moved in whole (no lock): two processes building it at the same
+    time into one empty compile directory each end with a loop that steps a scan, and one
+    library."""
+    code = textwrap.dedent("""
+        import sys
+        import numpy as np
+        from gradcheck_ci.platform import compat, scan_loop
+        compat.prepare("float64")
+        import theano, theano.tensor as T
+        assert sys.modules[scan_loop.EXTENSION] is scan_loop._loop is not None
+        x = T.vector()
+        ys, _ = theano.scan(lambda a, h: T.tanh(a + h), sequences=x, outputs_info=T.zeros(()))
+        print(float(theano.function([x], ys[-1])(np.linspace(0.0, 1.0, 50))))
+    """)
+    env = dict(os.environ, THEANO_FLAGS=f"base_compiledir={tmp_path}")
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", code],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for _ in range(2)
+    ]
+    outputs = [worker.communicate(timeout=1200) for worker in workers]
+    assert [worker.returncode for worker in workers] == [0, 0], [err[-3000:] for _, err in outputs]
+    assert len({out.strip().splitlines()[-1] for out, _ in outputs}) == 1
+    libraries = list(tmp_path.glob("compiledir_*/gradcheck-ci-scan-*/*.so"))
+    leftovers = list(tmp_path.glob("compiledir_*/gradcheck-ci-scan-*/tmp*"))
+    assert len(libraries) == 1 and not leftovers, (libraries, leftovers)
