@@ -198,7 +198,6 @@ class Prober:
         analytic = float(sum(point.grads[k].ravel() @ parts[k].ravel() for k in parts))
         allowance = self.rho * self.line_terms(point, parts) + self.atol
         known = self.replayed_floors(point.nearby) if self.replay else None
-        # the line's key last: what this method asks of the Prober first
         key = self.line_key(parts, point) if self.check.reused_values else b""
 
         def losses_along(ts: list[float]) -> list[float]:
