@@ -316,10 +316,12 @@ def prune(
     now: float | None = None,
     keep_seconds: float = KEEP_SECONDS,
     keep_bytes: int = KEEP_BYTES,
+    suffix: str = SUFFIX,
 ) -> int:
-    """Delete entries unused for `keep_seconds`, then the least recently used beyond `keep_bytes`,
-    and temporary files a killed writer left; the number of entries deleted. The run's parent calls
-    it once."""
+    """Delete entries (files named *`suffix`) unused for `keep_seconds`, then the least recently
+    used beyond `keep_bytes`, and temporary files a killed writer left; the number of entries
+    deleted. The run's parent calls it once, for this folder and for the records beside it
+    (probe_plans.prune)."""
     now = time.time() if now is None else now
     try:
         names = os.listdir(directory)
@@ -334,7 +336,7 @@ def prune(
             continue
         if name.startswith(".tmp-") and now - stat.st_mtime > 3600:
             _remove(path)
-        elif name.endswith(SUFFIX) and not name.startswith("."):
+        elif name.endswith(suffix) and not name.startswith("."):
             entries.append((stat.st_mtime, stat.st_size, path))
     entries.sort(reverse=True)  # most recently used first
     deleted = 0

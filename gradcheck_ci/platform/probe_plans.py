@@ -6,7 +6,7 @@ without one the check probes as it always did."""
 from __future__ import annotations
 
 import os
-import time
+import sys
 from typing import Any
 
 from . import fncache, records
@@ -44,21 +44,7 @@ def store(key: str, record: Any) -> bool:
 def prune(
     directory: str, now: float | None = None, keep_seconds: float = fncache.KEEP_SECONDS
 ) -> int:
-    """Delete the records unused for `keep_seconds` (as fncache.prune does its entries); how
-    many."""
-    now = time.time() if now is None else now
+    """Delete the records unused for `keep_seconds`, and a killed writer's temporary files, as
+    fncache.prune does its entries (records are small: no size bound); how many records."""
     folder = os.path.join(directory, RECORDS)
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return 0
-    deleted = 0
-    for name in names:
-        path = os.path.join(folder, name)
-        try:
-            if now - os.stat(path).st_mtime > keep_seconds:
-                os.unlink(path)
-                deleted += 1
-        except OSError:
-            continue
-    return deleted
+    return fncache.prune(folder, now, keep_seconds, keep_bytes=sys.maxsize, suffix=SUFFIX)

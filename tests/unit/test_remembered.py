@@ -231,8 +231,14 @@ def test_records_unused_for_30_days_are_pruned(cache):
     old = Path(probe_plans.record_path(str(cache), "old"))
     month = time.time() - 31 * 86400
     os.utime(old, (month, month))
+    # a temporary file a killed writer left an hour ago goes too (not counted as a record)
+    left = old.parent / ".tmp-killed.json"
+    left.write_text("{")
+    hour = time.time() - 3700
+    os.utime(left, (hour, hour))
     assert probe_plans.prune(str(cache)) == 1
     assert not old.exists() and Path(probe_plans.record_path(str(cache), "new")).exists()
+    assert not left.exists()
 
 
 def test_a_forged_round_off_cannot_widen_the_tolerances_beyond_what_a_measurement_could():
