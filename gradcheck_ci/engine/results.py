@@ -99,18 +99,8 @@ def directional_result(
     common["band"] = {
         key: band[key] for key in ("id", "size", "residual", "tolerance") if key in band
     }
-    return info.result(
-        status="pass",
-        max_abs_err=None,
-        max_rel_err=None,
-        tolerance=None,
-        worst_index=None,
-        method="grouped" if band.get("size", 1) > 1 else "directional",
-        analytic=band.get("analytic"),
-        numeric=None,
-        note=note,
-        **common,
-    )
+    method = "grouped" if band.get("size", 1) > 1 else "directional"
+    return without_error(info, "pass", method, note, analytic=band.get("analytic"), **common)
 
 
 def relative(j: line.Judgement) -> float:
@@ -186,14 +176,27 @@ def full_result(
 
 def unjudged(info: ParamInfo, method: str, note: str, **common: Any) -> ParamResult:
     """An inconclusive tensor: no line or element could judge it, so there is no error to show."""
+    return without_error(info, "inconclusive", method, note, analytic=None, **common)
+
+
+def without_error(
+    info: ParamInfo,
+    status: str,
+    method: str,
+    note: str | None,
+    analytic: float | None,
+    **common: Any,
+) -> ParamResult:
+    """A result with no error to show: a tensor no line judged, or one whose passing lines ran
+    through the whole band (its own error is not measured alone)."""
     return info.result(
-        status="inconclusive",
+        status=status,
         max_abs_err=None,
         max_rel_err=None,
         tolerance=None,
         worst_index=None,
         method=method,
-        analytic=None,
+        analytic=analytic,
         numeric=None,
         note=note,
         **common,
