@@ -88,7 +88,8 @@ def check_selected(
     progress: Progress = lambda message: None,
 ) -> dict[int, ParamResult]:
     """The tensors `indices` (into model.params) in settings.mode: directional (bands along shared
-    directions, see directional.py) or full (every element, full.py)."""
+    directions, see directional.py) or full (every element, full.py). Both modes are given the same
+    way to move the check to other parameter values (evaluation.at_point)."""
     results: dict[int, ParamResult] = {}
     finite = []
     for k in indices:
@@ -106,7 +107,9 @@ def check_selected(
         results.update(directional.check_tensors(check, model, grads, finite, settings, at_point))
         return results
     results.update(
-        full.check_elements(check, model, grads, finite, settings.rtol, settings.atol, progress)
+        full.check_elements(
+            check, model, grads, finite, settings.rtol, settings.atol, progress, at_point
+        )
     )
     return results
 

@@ -10,7 +10,7 @@ import numpy as np
 from ..core.results import ParamResult
 from ..model.built import BuiltModel, ParamInfo
 from . import line, numeric, probing
-from .evaluation import CompiledCheck, Moved, at_point, with_tensor
+from .evaluation import CompiledCheck, Move, Moved, with_tensor
 from .precision import of
 from .results import full_result
 
@@ -23,10 +23,12 @@ def check_elements(
     rtol: float,
     atol: float,
     progress: Callable[[str], None],
+    move: Move,
 ) -> dict[int, ParamResult]:
-    """Every element of the tensors `indices` (into model.params): ParamResults by index."""
+    """Every element of the tensors `indices` (into model.params): ParamResults by index. `move`
+    gives the check at other parameter values (evaluation.at_point), as in directional mode."""
     results = {}
-    full = FullCheck(check, grads, rtol, atol)
+    full = FullCheck(check, grads, rtol, atol, move)
     for k in indices:
         info = model.params[k]
         progress(f"probing {info.id} ({k + 1}/{len(model.params)}, full)")
@@ -44,9 +46,15 @@ class FullCheck:
     inconclusive."""
 
     def __init__(
-        self, check: CompiledCheck, grads: list[np.ndarray], rtol: float, atol: float
+        self,
+        check: CompiledCheck,
+        grads: list[np.ndarray],
+        rtol: float,
+        atol: float,
+        move: Move,
     ) -> None:
         self.check = check
+        self.move = move
         self.grads = grads
         self.rtol = rtol
         self.atol = atol
@@ -66,7 +74,7 @@ class FullCheck:
                 ).astype(v.dtype, copy=False)
                 for v in self.check.base
             ]
-            self._nearby = at_point(self.check, values)
+            self._nearby = self.move(self.check, values)
         return self._nearby
 
     def finish(self) -> None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from gradcheck_ci.engine.evaluation import CompiledCheck
+from gradcheck_ci.engine.evaluation import CompiledCheck, at_point
 from gradcheck_ci.engine.full import FullCheck, check_elements
 from gradcheck_ci.engine.precision import FLOAT64
 from gradcheck_ci.model.built import ParamInfo
@@ -57,7 +57,9 @@ def run(check: CompiledCheck, grads: list[np.ndarray]) -> dict:
     model = FakeModel([ParamInfo(f"p{k}", None, None, f"Fake#{k}", None) for k in range(2)])
     check.loss_at_base()
     check.evaluations = 0
-    return check_elements(check, model, grads, [0, 1], FLOAT64.allowance, 0.0, lambda _: None)
+    return check_elements(
+        check, model, grads, [0, 1], FLOAT64.allowance, 0.0, lambda _: None, at_point
+    )
 
 
 def test_a_smooth_loss_judges_every_element_at_the_checked_point_alone():
@@ -73,7 +75,7 @@ def test_an_element_at_a_kink_is_judged_at_the_nearby_point_after_the_shorter_st
     at_kink = [VALUES[0].copy(), VALUES[1]]
     at_kink[0][1, 2] = 0.0
     check, grads = check_of(kinked, kinked_grads, at_kink)
-    full = FullCheck(check, grads, FLOAT64.allowance, 0.0)
+    full = FullCheck(check, grads, FLOAT64.allowance, 0.0, at_point)
     attempts = full.attempts()
     tried = [next(attempts)[2:] for _ in range(3)]
     # the checked point, then the ladder's shorter steps; the nearby point is not made yet
@@ -91,6 +93,6 @@ def test_an_element_at_a_kink_is_judged_at_the_nearby_point_after_the_shorter_st
 
 def test_float32_leaves_the_nearby_point_to_its_float64_check():
     check, grads = check_of(smooth, smooth_grads, VALUES, precision="float32")
-    full = FullCheck(check, grads, FLOAT64.allowance, 0.0)
+    full = FullCheck(check, grads, FLOAT64.allowance, 0.0, at_point)
     assert [(factor, near) for _, _, factor, near in full.attempts()] == [(1.0, False)]
     assert full._nearby is None
