@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -83,7 +82,7 @@ def check_selected(
     check: CompiledCheck,
     model: BuiltModel,
     grads: list[np.ndarray],
-    indices: Any,
+    indices: Iterable[int],
     settings: CheckSettings,
     progress: Progress = lambda message: None,
 ) -> dict[int, ParamResult]:

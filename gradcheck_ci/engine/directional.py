@@ -31,10 +31,10 @@ from ..core.results import ParamResult
 from ..model.built import BuiltModel
 from .band_lines import run_band
 from .bands import MemberState, plan
-from .evaluation import CompiledCheck, Move
+from .evaluation import CompiledCheck, Move, Plan
 from .localise import Failed, localise
 from .precision import of
-from .probing import Plan, Prober
+from .probing import Prober
 from .results import directional_result
 from .settings import CheckSettings
 

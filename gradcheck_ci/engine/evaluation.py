@@ -1,7 +1,8 @@
 """The compiled check as the comparison sees it: the loss at any parameter values, one evaluation at
 a time or a batch of them (shared with a forked child where that pays), on the check's data; and the
-same check moved to other parameter values (at_point). No Theano here: it calls the functions
-engine/compile.py compiled."""
+same check moved to other parameter values (at_point); and what the check keeps of its lines for a
+re-check or a later run (Plan, Record). No Theano here: it calls the functions engine/compile.py
+compiled."""
 
 from __future__ import annotations
 
@@ -33,6 +34,31 @@ class Moved:
         return at
 
 
+@dataclass(frozen=True)
+class Plan:
+    """What decides a check's lines beside its seed: the tensors, their boosts and the rung of the
+    ladder later lines start at. A re-check of the same tensors with the same plan draws the same
+    directions."""
+
+    members: tuple[int, ...]
+    boost: dict[int, float]
+    start: int
+
+
+@dataclass
+class Record:
+    """How a check's lines went, so that the next run of the same check (engine/remembered.py) can
+    probe exactly the lines that judged and skip the attempts that did not: per Prober.judged_line
+    call, the attempt of the ladder it ended at; per point (at the nearby one or not), the round-off
+    floor measured there (line.noise_floor), the kept line it was measured on (counting the lines
+    such a run probes: every line but the attempts it skips) and whether that line itself used it
+    (else it was measured on a skipped attempt, and holds from that kept line on)."""
+
+    members: tuple[int, ...] = ()  # the tensors checked
+    attempts: list[int] = field(default_factory=list)
+    floors: dict[bool, tuple[float, int, bool]] = field(default_factory=dict)
+
+
 def with_tensor(values: list[np.ndarray], index: int, value: np.ndarray) -> list[np.ndarray]:
     """`values` with tensor `index` replaced by `value`."""
     replaced = list(values)
@@ -42,8 +68,8 @@ def with_tensor(values: list[np.ndarray], index: int, value: np.ndarray) -> list
 
 @dataclass
 class CompiledCheck:
-    grad_fn: Any  # (*data, *params) -> [loss, *grads]
-    loss_fn: Any  # (*data, *params) -> loss
+    grad_fn: Any  # a Theano function: (*data, *params) -> [loss, *grads]
+    loss_fn: Any  # a Theano function: (*data, *params) -> loss
     data: list[np.ndarray]
     base: list[np.ndarray]  # the selected parameters' values, in ParamInfo order
     precision: str
@@ -63,14 +89,14 @@ class CompiledCheck:
     line_values: dict[tuple[bytes, float], float] = field(default_factory=dict)
     # A re-check by the same probe function at the same point (an ablation of the backward pass
     # only) reads the check's values instead of evaluating them again, and probes the same lines:
-    # the check's plan (boosts and first rung of the ladder, probing.Plan).
+    # the check's plan (boosts and first rung of the ladder, Plan).
     reused_values: dict[tuple[bytes, float], float] | None = None
-    plan: Any = None
-    reused_plan: Any = None
-    # How the directional check's lines went (probing.Record), and an earlier run's record of the
+    plan: Plan | None = None
+    reused_plan: Plan | None = None
+    # How the directional check's lines went (Record), and an earlier run's record of the
     # same check to replay (engine/remembered.py).
-    record: Any = None
-    replay: Any = None
+    record: Record | None = None
+    replay: Record | None = None
 
     def loss(self, values: list[np.ndarray], data: list[np.ndarray] | None = None) -> float:
         """The loss at parameter `values` (on the check's data unless `data` is given), by the probe

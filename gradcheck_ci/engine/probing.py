@@ -12,7 +12,7 @@ import numpy as np
 
 from . import numeric
 from .digests import digest
-from .evaluation import CompiledCheck, Move, Moved
+from .evaluation import CompiledCheck, Move, Moved, Record
 from .line import Judgement, judge
 from .precision import of
 
@@ -67,31 +67,6 @@ def scaled(unit: float, boost: float, level: float = 1.0) -> float:
 
 # what a line said, its direction, its point
 Attempt = tuple[Judgement, dict[int, np.ndarray], Point]
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What decides a check's lines beside its seed: the tensors, their boosts and the rung of the
-    ladder later lines start at. A re-check of the same tensors with the same plan draws the same
-    directions."""
-
-    members: tuple[int, ...]
-    boost: dict[int, float]
-    start: int
-
-
-@dataclass
-class Record:
-    """How a check's lines went, so that the next run of the same check (engine/remembered.py) can
-    probe exactly the lines that judged and skip the attempts that did not: per judged_line call,
-    the attempt of the ladder it ended at; per point (at the nearby one or not), the round-off floor
-    measured there (line.noise_floor), the kept line it was measured on (counting the lines such a
-    run probes: every line but the attempts it skips) and whether that line itself used it (else it
-    was measured on a skipped attempt, and holds from that kept line on)."""
-
-    members: tuple[int, ...] = ()  # the tensors checked
-    attempts: list[int] = field(default_factory=list)
-    floors: dict[bool, tuple[float, int, bool]] = field(default_factory=dict)
 
 
 class Prober:

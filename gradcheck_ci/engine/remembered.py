@@ -1,7 +1,7 @@
 """What a run of a check learnt about probing it, kept for the next run of the same check (the
 same compiled functions, parameter values, data and settings): the probe function it chose, which
 attempt of the precision's ladder each of its lines ended at, and the round-off it measured and
-where (probing.Record). The next run replays it: the same probe function whatever its timing says
+where (evaluation.Record). The next run replays it: the same probe function whatever its timing says
 then, each line probed at the attempt that ended it, the round-off taken from the record where the
 first run measured it. The lines probed and judged are the first run's, so every verdict and number
 is the same; the attempts that did not judge and the round-off measurement are not paid for again
@@ -19,8 +19,7 @@ from typing import Any
 
 from ..platform import probe_plans
 from .digests import digest
-from .evaluation import CompiledCheck
-from .probing import Record
+from .evaluation import CompiledCheck, Record
 from .settings import CheckSettings
 
 FORMAT = 1  # of the record and its key: another value is another key

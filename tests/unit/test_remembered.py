@@ -17,8 +17,7 @@ import numpy as np
 import pytest
 
 from gradcheck_ci.engine import directional, remembered
-from gradcheck_ci.engine.evaluation import CompiledCheck, at_point
-from gradcheck_ci.engine.probing import Record
+from gradcheck_ci.engine.evaluation import CompiledCheck, Record, at_point
 from gradcheck_ci.engine.settings import settings_of
 from gradcheck_ci.platform import probe_plans
 from tests.samples import spec
