@@ -6,7 +6,7 @@ Runs in the worker after the check of one model (context.Context holds the built
 objective, the compiled check and the result). The causes, their codes and their run order are the
 table in gradcheck_ci/core/causes.py; each cause is the module of this package named after its code,
 its docstring the documentation (docs/diagnosis.md summarises them). What a cause's module provides
-depends on its phase:
+depends on its phase (the Protocols Finder, LossFinder and suspects.GraphCause):
 
     always, non-finite, float32, general   find(session) -> list[Diagnosis]
     non-finite also (the loss not finite)  for_loss(session) -> list[Diagnosis]
@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any
+from typing import Any, Protocol
 
 from ..core import causes
 from ..core.causes import CODES
@@ -41,6 +41,7 @@ from .low_precision import NO_DIAGNOSIS_ENV
 from .profile import abandon, attach_profiles, start_profiles
 from .session import Session, skipped_notice
 from .stopped import diagnosis_error
+from .suspects import GraphCause
 
 __all__ = ["CODES", "PHASES", "diagnose", "finder", "record_diagnoses"]
 
@@ -76,7 +77,8 @@ def _run(session: Session, found: list[Diagnosis]) -> None:
     # nothing can be compared: only where the NaN/Inf starts
     if loss is not None and not math.isfinite(loss):
         session.progress("the loss is not finite: locating the first NaN/Inf")
-        for module in _finders("non-finite"):
+        loss_finders: list[LossFinder] = _finders("non-finite")
+        for module in loss_finders:
             found.extend(module.for_loss(session))
         return
     # what float64 confirmed, it localised (float32 cannot see it)
@@ -132,7 +134,22 @@ def _kinks(session: Session) -> list[Diagnosis]:
         return []
 
 
-def _always(session: Session, modules: list[Any]) -> list[Diagnosis]:
+class Finder(Protocol):
+    """What the module of a cause in the always, non-finite, float32 and general phases provides
+    (the graph phase's: suspects.GraphCause)."""
+
+    CODE: str
+
+    def find(self, session: Session) -> list[Diagnosis]: ...
+
+
+class LossFinder(Finder, Protocol):
+    """A non-finite cause's module: also where a loss that is not finite starts."""
+
+    def for_loss(self, session: Session) -> list[Diagnosis]: ...
+
+
+def _always(session: Session, modules: list[Finder]) -> list[Diagnosis]:
     session.progress("looking for disconnected parameters and noise in the graph")
     found: list[Diagnosis] = []
     for module in modules:
@@ -140,7 +157,7 @@ def _always(session: Session, modules: list[Any]) -> list[Diagnosis]:
     return found
 
 
-def _each_while_unexplained(session: Session, modules: list[Any]) -> list[Diagnosis]:
+def _each_while_unexplained(session: Session, modules: list[Finder]) -> list[Diagnosis]:
     found: list[Diagnosis] = []
     for module in modules:
         if session.unexplained:
@@ -148,17 +165,18 @@ def _each_while_unexplained(session: Session, modules: list[Any]) -> list[Diagno
     return found
 
 
-def _graph(session: Session, modules: list[Any]) -> list[Diagnosis]:
+def _graph(session: Session, modules: list[GraphCause]) -> list[Diagnosis]:
     return suspects.confirm(session, modules) if session.unexplained else []
 
 
-def _float32(session: Session, modules: list[Any]) -> list[Diagnosis]:
+def _float32(session: Session, modules: list[Finder]) -> list[Diagnosis]:
     return [] if of(session.precision).settles_itself else _each_while_unexplained(session, modules)
 
 
 @dataclass(frozen=True)
 class Phase:
-    # runs the phase's cause modules, in table order
+    # runs the phase's cause modules, in table order (each a Finder, or a suspects.GraphCause in
+    # the graph phase: _load checks the interface when the package is imported)
     run: Callable[[Session, list[Any]], list[Diagnosis]]
     interface: tuple[str, ...]  # the functions each of its cause modules defines
 
