@@ -11,14 +11,14 @@ from . import numeric
 from .bands import Band, MemberState
 from .line import FAIL, PASS, Judgement, remainder
 from .precision import of
-from .probing import Point, Prober
+from .probing import Direction, Point, Prober
 
 
 def short_of_target(prober: Prober, k: int, state: MemberState, target: float) -> bool:
     reached = numeric.sensitivity(state.thresholds, 1.0)
     # nothing relative to say: short only if the tensor has a gradient to be relative to
     if reached is None:
-        return prober.grad_norm(prober.base, k) > 0.0
+        return prober.base.grad_norm(k) > 0.0
     return reached > target
 
 
@@ -35,26 +35,24 @@ def run_band(
             live = [k for k in live if short_of_target(prober, k, states[k], target)]
         if not live:
             return
-        judgement, parts, point = prober.judged_line(live, f"{band.name}:d{d}")
-        if judgement.counts and live == band.members:
-            prober.keep(judgement, live, point)
+        judgement, direction, point = prober.judged_line(
+            live, f"{band.name}:d{d}", keep=live == band.members
+        )
         if judgement.verdict == PASS:
             for k in live:
-                states[k].thresholds.append(
-                    prober.normalised(judgement.threshold, point, k, parts[k])
-                )
+                states[k].thresholds.append(direction.normalised(judgement.threshold, point, k))
                 states[k].band = {
                     "id": band_id,
                     "size": len(live),
                     "directions": d + 1,
                     "residual": judgement.abs_err,
                     "tolerance": judgement.tolerance,
-                    "analytic": float(np.sum(point.grads[k] * parts[k])),
+                    "analytic": float(np.sum(point.grads[k] * direction.parts[k])),
                 }
                 states[k].nearby |= point.nearby
             continue
         if judgement.verdict == FAIL:
-            decompose(prober, live, parts, point, judgement, states, band, d)
+            decompose(prober, live, direction, point, judgement, states, band, d)
             continue
         each_alone(prober, live, states, f"{band.name}:d{d}")
 
@@ -76,7 +74,7 @@ def single(
     k: int,
     name: str,
     states: dict[int, MemberState],
-    first: dict[int, np.ndarray] | None = None,
+    first: Direction | None = None,
     point: Point | None = None,
     step: float = 1.0,
 ) -> Judgement:
@@ -84,31 +82,26 @@ def single(
     records the outcome in states[k]."""
     if first is not None and point is not None:
         judgement = prober.line(first, step, point)
-        parts = first
+        direction = first
         if not judgement.counts:
-            judgement, parts, point = prober.judged_line([k], name)
+            judgement, direction, point = prober.judged_line([k], name)
     else:
-        judgement, parts, point = prober.judged_line([k], name)
-    record_outcome(prober, k, states[k], judgement, parts, point)
+        judgement, direction, point = prober.judged_line([k], name)
+    record_outcome(k, states[k], judgement, direction, point)
     return judgement
 
 
 def record_outcome(
-    prober: Prober,
-    k: int,
-    state: MemberState,
-    judgement: Judgement,
-    parts: dict[int, np.ndarray],
-    point: Point,
+    k: int, state: MemberState, judgement: Judgement, direction: Direction, point: Point
 ) -> None:
     """What a line through tensor k alone (or its part of a band's line) said, in its state."""
     state.own = judgement
     if judgement.verdict == PASS:
-        state.thresholds.append(prober.normalised(judgement.threshold, point, k, parts[k]))
+        state.thresholds.append(direction.normalised(judgement.threshold, point, k))
         state.judged.append(judgement)
         state.nearby |= point.nearby
     elif judgement.verdict == FAIL:
-        state.failed, state.direction, state.point = judgement, parts[k], point
+        state.failed, state.direction, state.point = judgement, direction.parts[k], point
         state.judged.append(judgement)
         state.nearby |= point.nearby
     else:
@@ -118,7 +111,7 @@ def record_outcome(
 def decompose(
     prober: Prober,
     members: list[int],
-    parts: dict[int, np.ndarray],
+    direction: Direction,
     point: Point,
     band_judgement: Judgement,
     states: dict[int, MemberState],
@@ -129,7 +122,11 @@ def decompose(
     direction."""
     if len(members) == 1:
         k = members[0]
-        states[k].failed, states[k].direction, states[k].point = band_judgement, parts[k], point
+        states[k].failed, states[k].direction, states[k].point = (
+            band_judgement,
+            direction.parts[k],
+            point,
+        )
         states[k].own = band_judgement
         states[k].judged.append(band_judgement)
         return
@@ -137,11 +134,11 @@ def decompose(
     *measured, last = members
     aligned = []  # the parts' lines along the band's own line (not a retry elsewhere)
     for k in measured:
-        part = {k: parts[k]}
+        part = direction.part(k)
         own[k] = prober.line(part, band_judgement.step, point)
         if own[k].counts:
             aligned.append(own[k])
-            record_outcome(prober, k, states[k], own[k], part, point)
+            record_outcome(k, states[k], own[k], part, point)
         else:
             own[k] = single(prober, k, f"{band.name}:d{d}:part{k}", states)
     # The last part: what is left of the band's line once the others are known, when every other
@@ -150,14 +147,14 @@ def decompose(
     left = remainder(band_judgement, aligned) if exact and len(aligned) == len(measured) else None
     if left is not None and left.counts:
         own[last] = left
-        record_outcome(prober, last, states[last], left, {last: parts[last]}, point)
+        record_outcome(last, states[last], left, direction.part(last), point)
     else:
         own[last] = single(
             prober,
             last,
             f"{band.name}:d{d}:part{last}",
             states,
-            first={last: parts[last]},
+            first=direction.part(last),
             point=point,
             step=band_judgement.step,
         )
@@ -170,7 +167,7 @@ def decompose(
         if abs(remaining) <= band_judgement.tolerance or not own[k].counts:
             break
         state = states[k]
-        state.failed, state.direction, state.point = own[k], parts[k], point
+        state.failed, state.direction, state.point = own[k], direction.parts[k], point
         state.assigned = True
         if state.thresholds and own[k].verdict == PASS:
             state.thresholds.pop()

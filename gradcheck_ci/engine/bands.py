@@ -63,10 +63,10 @@ def plan(
     same. `boosts` given (a re-check that probes the check's lines): those, and the directions they
     need. rho, atol and the step h are the lines' (probing.Prober's)."""
     precision = base.view.precision
-    norms = {k: float(np.linalg.norm(base.grads[k])) for k in indices}
+    norms = {k: base.grad_norm(k) for k in indices}
     nonzero = [k for k in indices if norms[k] > 0.0]
     boost: dict[int, float] = {}
-    abs_sums = {k: float(np.sum(np.abs(base.grads[k]))) for k in nonzero}
+    abs_sums = {k: base.abs_sum(k) for k in nonzero}
 
     def scale(k: int) -> float:
         """Prober.scale before any line: the tensor's unit, times its boost."""
@@ -74,7 +74,7 @@ def plan(
 
     def threshold() -> float:
         """The predicted threshold of a line through the nonzero tensors, its allowance on the
-        expected sum |g_i w_i| (as Prober.line_terms)."""
+        expected sum |g_i w_i| (as probing.line_terms)."""
         total = sum(scale(k) * abs_sums[k] for k in nonzero)
         allowance = rho * (numeric.GAUSSIAN_DENSITY * total) + atol
         return numeric.predicted_threshold(base.loss, h, precision, allowance)

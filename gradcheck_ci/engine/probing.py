@@ -1,10 +1,10 @@
-"""Probing lines: the point they start from (Point), the directions (drawn reproducibly from the
-model's seed, each tensor's part scaled: scaled), and the Prober that measures one line along a
-direction (its boosts, the ladder of retries, the nearby point) and has line.py judge it."""
+"""Probing lines: the point they start from (Point, with the sums of its gradients that lines
+read), the directions (drawn reproducibly from the model's seed, each tensor's part scaled:
+Direction, scaled), and the Prober that measures one line along a direction (its boosts, the ladder
+of retries, the nearby point) and has line.py judge it."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +20,7 @@ from .precision import of
 # part of the direction is multiplied by the boost that brings its sensitivity to the target (at
 # most the precision's boost_max). The threshold is round-off over the step, the same for every
 # member, so a longer move is a larger signal. The attempts at a line are the precision's ladder.
+
 # a point near p: p + NEARBY * h * u, u Gaussian per tensor (a kink at p itself moves away)
 NEARBY = 256.0
 
@@ -54,9 +55,24 @@ class Point:
     # per tensor: max(rms(p_k), 1), the unit its part of a direction is drawn in
     units: list[float] = field(init=False)
     key: bytes = b""  # digest of `values`, once a line needs it (Prober.line_key)
+    # per tensor, once asked for (a gradient is as large as its tensor): |g_k| and sum |g_k|
+    _norms: dict[int, float] = field(init=False, default_factory=dict)
+    _abs_sums: dict[int, float] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.units = [max(numeric.rms(value), 1.0) for value in self.values]
+
+    def grad_norm(self, k: int) -> float:
+        """|g_k| here."""
+        if k not in self._norms:
+            self._norms[k] = float(np.linalg.norm(self.grads[k]))
+        return self._norms[k]
+
+    def abs_sum(self, k: int) -> float:
+        """sum |g_k| here."""
+        if k not in self._abs_sums:
+            self._abs_sums[k] = float(np.sum(np.abs(self.grads[k])))
+        return self._abs_sums[k]
 
 
 def scaled(unit: float, boost: float, level: float = 1.0) -> float:
@@ -65,8 +81,35 @@ def scaled(unit: float, boost: float, level: float = 1.0) -> float:
     return unit * (max(1.0, boost * level) if boost > 1.0 else 1.0)
 
 
+@dataclass
+class Direction:
+    """A direction through some tensors: each member's Gaussian part, and the standard deviation it
+    was drawn with (scaled)."""
+
+    parts: dict[int, np.ndarray]
+    scales: dict[int, float]
+
+    def part(self, k: int) -> Direction:
+        """Member k's part alone: a direction through k only."""
+        return Direction({k: self.parts[k]}, {k: self.scales[k]})
+
+    def normalised(self, threshold: float, point: Point, k: int) -> float:
+        """A line's threshold over member k's s_k |g_k| at the line's point (inf for an all-zero
+        gradient)."""
+        scale = self.scales[k] * point.grad_norm(k)
+        return threshold / scale if scale > 0 else float("inf")
+
+
+def draw(seed: int, name: str, scales: dict[int, float], point: Point) -> Direction:
+    """The direction called `name`: for each tensor k of `scales`, scales[k] times a Gaussian of
+    its shape."""
+    rng = direction_generator(seed, name)
+    parts = {k: scale * rng.standard_normal(point.values[k].shape) for k, scale in scales.items()}
+    return Direction(parts, dict(scales))
+
+
 # what a line said, its direction, its point
-Attempt = tuple[Judgement, dict[int, np.ndarray], Point]
+Attempt = tuple[Judgement, Direction, Point]
 
 
 class Prober:
@@ -95,21 +138,13 @@ class Prober:
         self.level = 1.0  # the boost level of the attempt in progress
         # tensor -> how much further than s_k its part of a direction moves
         self.boost: dict[int, float] = {}
-        self._abs: dict[tuple[bool, int], float] = {}  # (at the nearby point, tensor) -> sum |g_k|
-        self._norm: dict[tuple[bool, int], float] = {}  # (at the nearby point, tensor) -> |g_k|
-        # id(part) -> the scale it was drawn with (no reference kept: a direction is as large as the
-        # model; an address reused by a later draw is overwritten by that draw, and only drawn parts
-        # are looked up)
-        self.drawn: dict[int, float] = {}
         # A measured round-off bound per point (line.noise_floor), taken once a line there is not
         # smooth (or known already: the check's probe function measured at the base point before).
         self.floor: dict[bool, float] = {False: check.noise_floor} if check.noise_floor else {}
         self.extra_evaluations = 0  # evaluations made at the nearby point (its own view)
-        # How the last line of judged_line was drawn (its name and boost level), and the judged
-        # lines through every tensor of a band, kept until the check knows whether a re-check may
-        # probe them again (keep, then recorded). Kept as their draws, not their directions: a
-        # direction is as large as the model.
-        self.last_draw: tuple[str, float] = ("", 1.0)
+        # The judged lines through every tensor of a band, kept until the check knows whether a
+        # re-check may probe them again (judged_line's `keep`, then recorded). Kept as their draws
+        # (name and boost level), not their directions: a direction is as large as the model.
         self.kept: list[tuple[Judgement, list[int], str, float, Point]] = []
         # What this run's lines did (Record), and what an earlier run's did, replayed when given.
         self.record = Record()
@@ -125,32 +160,13 @@ class Prober:
         boost."""
         return scaled(point.units[k], self.boost.get(k, 1.0), self.level)
 
-    def draw(self, members: list[int], name: str, point: Point) -> dict[int, np.ndarray]:
-        rng = direction_generator(self.seed, name)
-        parts = {}
-        for k in members:
-            scale = self.scale(point, k)
-            parts[k] = scale * rng.standard_normal(point.values[k].shape)
-            self.drawn[id(parts[k])] = scale
-        return parts
-
-    def normalised(self, threshold: float, point: Point, k: int, part: np.ndarray) -> float:
-        """A line's threshold over member k's s_k |g_k| at the line's point, s_k the scale its
-        `part` of the line's direction was drawn with (inf for an all-zero gradient)."""
-        scale = self.drawn.get(id(part), self.scale(point, k)) * self.grad_norm(point, k)
-        return threshold / scale if scale > 0 else math.inf
-
-    def grad_norm(self, point: Point, k: int) -> float:
-        """|g_k| at the point (cached: a gradient is as large as its tensor)."""
-        key = (point.nearby, k)
-        if key not in self._norm:
-            self._norm[key] = float(np.linalg.norm(point.grads[k]))
-        return self._norm[key]
+    def draw(self, members: list[int], name: str, point: Point) -> Direction:
+        return draw(self.seed, name, {k: self.scale(point, k) for k in members}, point)
 
     # ------------------------------------------------------------ one line
-    def line(self, parts: dict[int, np.ndarray], step: float, point: Point) -> Judgement:
-        """One line at `point` along `parts`, at `step`: a kept line (see Record)."""
-        judgement = self.probe(parts, step, point)
+    def line(self, direction: Direction, step: float, point: Point) -> Judgement:
+        """One line at `point` along `direction`, at `step`: a kept line (see Record)."""
+        judgement = self.probe(direction, step, point)
         self.count_line()
         return judgement
 
@@ -162,16 +178,16 @@ class Prober:
             self.measured = None
         self.lines += 1
 
-    def probe(self, parts: dict[int, np.ndarray], step: float, point: Point) -> Judgement:
+    def probe(self, direction: Direction, step: float, point: Point) -> Judgement:
         """One line, measured and judged (a floor measured on it kept in self.floor and noted in
         self.measured); a replay's floor used where the earlier run measured it."""
-        values = point.values
+        values, parts = point.values, direction.parts
         exact = all(values[k].dtype == np.float64 for k in parts)
         dots: dict[float, float] = {}
         # a line judged again against a measured noise floor re-reads its points
         seen: dict[float, float] = {}
         analytic = float(sum(point.grads[k].ravel() @ parts[k].ravel() for k in parts))
-        allowance = self.rho * self.line_terms(point, parts) + self.atol
+        allowance = self.rho * line_terms(point, direction) + self.atol
         known = self.replayed_floors(point.nearby) if self.replay else None
         key = self.line_key(parts, point) if self.check.reused_values else b""
 
@@ -237,12 +253,6 @@ class Prober:
             point.key = digest(list(enumerate(point.values)))
         return point.key + digest(sorted(parts.items(), key=lambda item: item[0]))
 
-    def keep(self, judgement: Judgement, members: list[int], point: Point) -> None:
-        """The line judged_line just judged, through every tensor of a band: a re-check of the
-        band with the same plan probes it again."""
-        name, level = self.last_draw
-        self.kept.append((judgement, list(members), name, level, point))
-
     def recorded(self) -> dict[tuple[bytes, float], float]:
         """The loss values along the kept lines, by (line_key, t), their directions drawn again.
         Asked for only when the check failed (only then does a re-check follow): a passing check
@@ -251,28 +261,16 @@ class Prober:
         current = self.level
         for judgement, members, name, level, point in self.kept:
             self.level = level  # what draw() scales the boosts by
-            key = self.line_key(self.draw(members, name, point), point)
+            key = self.line_key(self.draw(members, name, point).parts, point)
             values.update(((key, m * judgement.step), f) for m, f in judgement.points.items())
         self.level = current
         return values
-
-    def line_terms(self, point: Point, parts: dict[int, np.ndarray]) -> float:
-        """The expected sum |g_i w_i| of these parts (w_i = s_k N(0, 1), s_k the scale each was
-        drawn with): what the allowance multiplies, an honest bound of the analytic side's round-off
-        on average over directions, and one pass over the gradients cheaper than the drawn sum."""
-        total = 0.0
-        for k, part in parts.items():
-            key = (point.nearby, k)
-            if key not in self._abs:
-                self._abs[key] = float(np.sum(np.abs(point.grads[k])))
-            total += self.drawn.get(id(part), self.scale(point, k)) * self._abs[key]
-        return numeric.GAUSSIAN_DENSITY * total
 
     def nearby(self) -> Point:
         """A point near p (computed once): p + NEARBY*h*u, its analytic gradients and its loss."""
         if self._nearby is None:
             members = list(range(len(self.base.values)))
-            move = self.draw(members, "nearby", self.base)
+            move = self.draw(members, "nearby", self.base).parts
             values = [
                 (v + NEARBY * self.h * move[k]).astype(v.dtype, copy=False)
                 for k, v in enumerate(self.base.values)
@@ -281,21 +279,23 @@ class Prober:
             self._nearby = Point(view, values, grads, loss, nearby=True)
         return self._nearby
 
-    def judged_line(self, members: list[int], name: str) -> Attempt:
+    def judged_line(self, members: list[int], name: str, keep: bool = False) -> Attempt:
         """A line through `members` that judges (PASS or FAIL) if any attempt of the precision's
         ladder does: a fresh direction, then fresh directions with the boosts cut (8x, 64x, none),
         then shorter steps (a kink crossed within the step is crossed less often), then the same
         steps at the point near p (a kink at p itself). Later lines start at the attempt that last
         judged, so a model with kinks pays for them once. Returns the last judgement, its direction
-        and its point."""
+        and its point. `keep`: a line through every tensor of a band, kept (when it judged) so that
+        a re-check of the band with the same plan probes it again."""
         boosted = any(b > 1.0 for b in self.boost.values())
         # without boosts, the rungs that only cut boosts would repeat the first one
         ladder = [
             a for a in of(self.precision).ladder if boosted or a[1] == 1.0 or a[0] != 1.0 or a[2]
         ]
         judgement: Judgement | None = None
-        parts: dict[int, np.ndarray] = {}
+        direction = Direction({}, {})
         point = self.base
+        drawn = name
         # (step, level, curvature excess) of a boosted line
         spoilt: tuple[float, float, float] | None = None
         replayed = self.replayed_attempt(len(ladder))
@@ -314,8 +314,8 @@ class Prober:
             self.level = level
             point = self.nearby() if near else self.base
             drawn = f"{name}:retry{attempt}" if attempt else name
-            parts, self.last_draw = self.draw(members, drawn, point), (drawn, level)
-            judgement = self.probe(parts, step * self.h, point)
+            direction = self.draw(members, drawn, point)
+            judgement = self.probe(direction, step * self.h, point)
             final = attempt
             if self.measured is not None and measured_in is None:
                 measured_in = attempt
@@ -332,7 +332,9 @@ class Prober:
             self.measured = (self.measured[0], self.measured[1], False)
         self.record.attempts.append(final)
         self.count_line()
-        return judgement, parts, point
+        if keep and judgement.counts:
+            self.kept.append((judgement, list(members), drawn, self.level, point))
+        return judgement, direction, point
 
     def replayed_attempt(self, rungs: int) -> list[int] | None:
         """The attempt the replayed run's judged_line call of this number ended at (as a list of
@@ -346,3 +348,13 @@ class Prober:
             return [attempts[call]]
         self.replay = None
         return None
+
+
+def line_terms(point: Point, direction: Direction) -> float:
+    """The expected sum |g_i w_i| of a direction's parts (w_i = s_k N(0, 1), s_k the scale each was
+    drawn with): what the allowance multiplies, an honest bound of the analytic side's round-off on
+    average over directions, and one pass over the gradients cheaper than the drawn sum."""
+    total = 0.0
+    for k in direction.parts:
+        total += direction.scales[k] * point.abs_sum(k)
+    return numeric.GAUSSIAN_DENSITY * total
