@@ -33,6 +33,7 @@ from ..process.environment import worker_environment
 from .discover import Candidate
 
 if TYPE_CHECKING:
+    from ..config import ModelSpec
     from ..model.built import BuiltModel
 
 DEFAULT_TIMEOUT = 30.0  # seconds per candidate, its module's import included
@@ -378,11 +379,26 @@ def _failure(exc: BaseException, root: str, doing: str) -> dict[str, Any]:
     }
 
 
-def _import(root: str, entry: dict[str, Any]) -> dict[str, Any] | None:
-    from ..usercode.importer import FACTORY, import_function
+def _spec(entry: dict[str, Any]) -> ModelSpec:
+    """The candidate as a model of gradcheck.yml, on small data."""
+    from ..config import DataSpec, ModelSpec
 
+    return ModelSpec(
+        name=entry["function"],
+        factory=_reference(entry),
+        data=DataSpec(**SMALL_DATA),
+        kwargs=dict(entry.get("kwargs") or {}),
+    )
+
+
+def _import(root: str, entry: dict[str, Any]) -> dict[str, Any] | None:
+    """The candidate's module imported as `check` imports it (build.factory_run), or why not."""
+    from ..model.build import factory_run, import_factory
+
+    spec = _spec(entry)
     try:
-        import_function(FACTORY, _reference(entry), root, "gradcheck.yml", None)
+        with factory_run(spec, root):
+            import_factory(spec, root, "gradcheck.yml")
     except BaseException as exc:  # whatever the module does at import is the candidate's reason
         if isinstance(exc, KeyboardInterrupt):
             raise
@@ -391,16 +407,11 @@ def _import(root: str, entry: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _try(root: str, entry: dict[str, Any]) -> dict[str, Any]:
-    from ..config import DataSpec, ModelSpec
+    from ..config import DataSpec
     from ..model.build import build_model
     from ..model.objective import build_objective
 
-    spec = ModelSpec(
-        name=entry["function"],
-        factory=_reference(entry),
-        data=DataSpec(**SMALL_DATA),
-        kwargs=dict(entry.get("kwargs") or {}),
-    )
+    spec = _spec(entry)
     try:
         model = build_model(spec, root, "gradcheck.yml")
         described = describe(model)

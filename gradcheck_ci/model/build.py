@@ -14,14 +14,15 @@ import inspect
 import os
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from ..config import ModelSpec
 from ..core.errors import ModelLoadError
 from ..core.results import Notice
 from ..usercode import loader, python2
-from ..usercode.deferred import deferred_notice, deferring_theano_functions
+from ..usercode.deferred import DeferredCompile, deferred_notice, deferring_theano_functions
 from ..usercode.guard import time_limit
 from ..usercode.importer import FACTORY, Member, import_function, is_layer
 from ..usercode.sites import definition_site, recording_call_sites
@@ -45,19 +46,9 @@ def build_model(
     import lasagne
 
     root = os.path.realpath(root)
-    import_seconds = import_limit(spec)
     progress("importing the model's module")
-    seed_everything(spec.seed)  # a script's network is built while its module is imported
-    # a script that parses its arguments sees none, not the worker's
-    sys.argv = [spec.factory.rpartition(":")[0]]
-    # The factory's own theano.function calls (training functions) compile only if something calls
-    # them.
-    with deferring_theano_functions(root) as deferred:
-        # a module that trains or downloads at import time is stopped early (guard.TooSlow)
-        with time_limit(import_seconds):
-            factory = import_function(
-                FACTORY, spec.factory, root, config_file, spec.key_lines.get("factory", spec.line)
-            )
+    with factory_run(spec, root) as deferred:
+        factory = import_factory(spec, root, config_file)
         if is_layer(factory):  # a script's network, built when its module was imported
             factory = module_network(factory, spec, config_file)
         elif isinstance(factory, Member):
@@ -117,6 +108,27 @@ def build_model(
         shaped.shapes,
         shaped.summary,
     )
+
+
+@contextmanager
+def factory_run(spec: ModelSpec, root: str) -> Iterator[list[DeferredCompile]]:
+    """What the factory's module is imported and the factory called under, by `check` and by
+    `init`'s trials alike: the model's seed (a script's network is built while its module is
+    imported), no command-line arguments (a script that reads its own sees none, not the worker's),
+    and the module's own theano.function calls compiled only if something calls them."""
+    seed_everything(spec.seed)
+    sys.argv = [spec.factory.rpartition(":")[0]]
+    with deferring_theano_functions(root) as deferred:
+        yield deferred
+
+
+def import_factory(spec: ModelSpec, root: str, config_file: str) -> Any:
+    """The factory gradcheck.yml names, its module imported (within factory_run): a module that
+    trains or downloads at import time is stopped early (guard.TooSlow)."""
+    with time_limit(import_limit(spec)):
+        return import_function(
+            FACTORY, spec.factory, root, config_file, spec.key_lines.get("factory", spec.line)
+        )
 
 
 def import_limit(spec: ModelSpec) -> float:

@@ -173,3 +173,28 @@ def test_init_with_nothing_to_propose_says_why(tmp_path):
         and "no function in the repository builds and returns Lasagne layers" in run.stderr
     )
     assert_no_traceback(run)
+
+
+def test_init_imports_a_script_without_the_workers_command_line(tmp_path):
+    """A script that reads its command line at import time sees none while init tries it, as under
+    `check`: not the worker's own arguments."""
+    (tmp_path / "train.py").write_text(
+        "import argparse\n"
+        "import sys\n\n"
+        "import lasagne\n\n"
+        "parser = argparse.ArgumentParser()\n"
+        "parser.add_argument('--hidden', type=int, default=4)\n"
+        "args = parser.parse_args()\n"
+        "corpus = sys.argv[1] if len(sys.argv) > 1 else None\n"
+        "if corpus is not None:\n"
+        "    raise SystemExit('reading ' + corpus)\n\n"
+        "l_in = lasagne.layers.InputLayer((None, 3))\n"
+        "l_out = lasagne.layers.DenseLayer(l_in, args.hidden)\n",
+        encoding="utf-8",
+    )
+    made = run_cli("init", "--stdout", cwd=tmp_path)
+    assert made.code == 0, made.output
+    assert_no_traceback(made)
+    [entry] = yaml.safe_load(made.stdout)["models"]
+    assert entry["factory"] == "train.py:l_out"
+    assert "candidates" not in made.output  # nothing of the worker's job reached the script
