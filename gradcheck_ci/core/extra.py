@@ -281,6 +281,9 @@ class ModelExtra:
     # worker to runner only (never in a report): the Lasagne master API the code needs, so that
     # `lasagne: auto` checks it on master
     master_api: str | None = None
+    # worker to runner only (never in a report): the error was raised while the model was imported
+    # and built, through no code of Theano's, so a check with C would end in the same error
+    before_theano: bool | None = None
     evaluation: Evaluation | None = None  # C or Python (runner.py)
     unexpected_pass: bool | None = None  # `expect: fail`, and the gradients agree (runner.py)
     # keys this version does not know, and values it could not read, as they were written
@@ -318,6 +321,9 @@ class ModelExtra:
         return cls(**known, other=other)
 
 
+# The fields the worker sets for the runner alone, which the runner clears before any report.
+WORKER_TO_RUNNER = ("master_api", "before_theano")
+
 _READERS: dict[str, Callable[[object], object]] = {
     "compile": CompileSummary.from_json,
     "forward_repeatable": _bool,
@@ -330,6 +336,7 @@ _READERS: dict[str, Callable[[object], object]] = {
     "diagnosis_skipped": _list(_str),
     "diagnosis_compile": CompileSummary.from_json,
     "master_api": _str,
+    "before_theano": _bool,
     "evaluation": Evaluation.from_json,
     "unexpected_pass": _bool,
 }

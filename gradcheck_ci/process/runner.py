@@ -127,6 +127,7 @@ class Runner:
             why = result.error.message.split("; ")[0]
             choice = ccode.Choice(True, f"{ccode.WITHOUT_C_FAILED} ({why})")
             result = self._run_job(spec, stack, model, False)
+        result.extra.before_theano = None  # the worker's word to the runner, in no report
         if choice.chosen:
             self._evaluation(result, spec, choice)
         result.spec = spec.as_checked()
@@ -300,6 +301,8 @@ def _may_need_c(result: ModelResult) -> bool:
         and result.error is not None
         and result.error.kind not in _NOT_ABOUT_C
         and result.extra.master_api is None  # Lasagne 0.1 lacks what the code uses
+        # raised while the model was imported and built, through no code of Theano's
+        and not result.extra.before_theano
     )
 
 

@@ -24,7 +24,7 @@ from ..core.errors import ModelLoadError, print_debug_traceback
 from ..core.extra import ReplayRecord
 from ..core.results import ErrorInfo, ModelResult
 from ..usercode import guard, python2
-from ..usercode.blame import network_notices, unexpected_error
+from ..usercode.blame import network_notices, raised_through_theano, unexpected_error
 from ..usercode.float32_sites import float32_inputs_as_float64, recording_float32_sites
 from ..usercode.importer import imported_files
 from ..usercode.legacy import exception_text
@@ -70,12 +70,14 @@ def check_model(
         config_file=config_file,
         config_line=spec.line,
     )
+    result.extra.before_theano = True  # until the check compiles (_run)
     try:
         # a gradient check needs no network: downloads stop with a clear message
         with guard.no_network():
             _run(spec, root, config_file, progress, result, after_check, job or {})
     except ModelLoadError as exc:
         print_debug_traceback(exc)  # to stderr, which the runner shows as this model's output
+        _through_theano(result, exc)
         result.status = "error"
         result.error = ErrorInfo(exc.message, exc.file, exc.line, exc.kind)
         if exc.master_api:  # for the runner: `lasagne: auto` moves the model to Lasagne master
@@ -97,6 +99,7 @@ def check_model(
         if error is None:
             raise  # ours: main() reports it as an internal error
         print_debug_traceback(exc)
+        _through_theano(result, exc)
         result.status = "error"
         result.error = ErrorInfo(error.message, error.file, error.line, error.kind)
         if error.master_api:
@@ -110,6 +113,13 @@ def check_model(
         ]
     result.seconds["total"] = round(time.perf_counter() - started, 3)
     return result
+
+
+def _through_theano(result: ModelResult, exc: BaseException) -> None:
+    """An error before the check compiled that came through Theano's code (a function the factory
+    compiled and called, say) may be one C would not have: the runner may check again with C."""
+    if result.extra.before_theano and raised_through_theano(exc):
+        result.extra.before_theano = None
 
 
 def _run(
@@ -145,6 +155,8 @@ def _run(
         objective = build_objective(model, spec, root, config_file)
         result.loss = objective.loss_name
         compiles = len(fncache.EVENTS)
+        # from here on, an error may be one of Theano's Python code that C would not have
+        result.extra.before_theano = None
         compiled = compile_check(model, objective, spec, progress, root, config_file)
     result.seconds["compile"] = round(compiled.seconds["compile"], 3)
     # from the function cache or not

@@ -234,6 +234,23 @@ def _syntax_error(exc: SyntaxError, root: str, doing: str) -> ModelLoadError:
     return ModelLoadError(f"syntax error {doing}: {exc.msg}", file, exc.lineno)
 
 
+def raised_through_theano(exc: BaseException) -> bool:
+    """Whether a frame of Theano's own code is in the traceback of `exc` or of an exception it
+    wraps (its cause or context): an op's Python implementation, a compile, a graph rewrite."""
+    import theano
+
+    package = os.path.dirname(os.path.realpath(theano.__file__)) + os.sep
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen:
+        seen.append(current)
+        for frame, _ in traceback.walk_tb(current.__traceback__):
+            if os.path.realpath(frame.f_code.co_filename).startswith(package):
+                return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def _network_attempt(exc: BaseException, root: str) -> tuple[str, tuple[str, int] | None] | None:
     """(host, the user's line) when `exc` comes from a blocked network connection
     (guard.no_network)."""

@@ -123,6 +123,38 @@ def test_a_model_for_which_c_does_not_pay_stays_with_python(tmp_path: Path) -> N
     assert not list(cache.glob("theano/*/*/tmp*/mod.cpp"))
 
 
+def test_a_model_that_fails_before_theano_runs_is_not_checked_again_with_c(tmp_path: Path) -> None:
+    """A module that cannot be imported (its data file is not committed) fails the same with C:
+    the error is reported once, without a second worker."""
+    from gradcheck_ci.platform import cachedir
+
+    usual = cachedir.theano_cache_dir(
+        {k: v for k, v in os.environ.items() if k != cachedir.CACHE_DIR_ENV}
+    )
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "mlp.py").write_text(
+        "import numpy as np\n"
+        "import lasagne\n\n"
+        "X_train = np.load('data/train.npy')\n\n\n"
+        "def build_mlp():\n"
+        "    l_in = lasagne.layers.InputLayer((None, X_train.shape[1]))\n"
+        "    return lasagne.layers.DenseLayer(l_in, 2)\n",
+        encoding="utf-8",
+    )
+    (repo / "gradcheck.yml").write_text(
+        "version: 1\nmodels:\n  - name: mlp\n    factory: mlp.py:build_mlp\n", encoding="utf-8"
+    )
+    env = fresh_env(tmp_path / "cache", THEANO_FLAGS=f"base_compiledir={usual}")
+    run, result = check(repo / "gradcheck.yml", "mlp", env, tmp_path / "report.json")
+    assert run.code == 2 and result["status"] == "error", run.output
+    assert "evaluating with Theano's Python code" in run.output  # the check that failed
+    assert "checking again with C" not in run.output
+    assert result["error"]["file"] == "mlp.py" and result["error"]["line"] == 4
+    assert "FileNotFoundError" in result["error"]["message"]
+    assert "before_theano" not in result["extra"]
+
+
 def test_an_op_with_c_code_only_is_checked_again_with_c(tmp_path: Path) -> None:
     from gradcheck_ci.platform import cachedir
 

@@ -12,6 +12,7 @@ import pytest
 
 from gradcheck_ci.commands.replay import element_lines
 from gradcheck_ci.core.extra import (
+    WORKER_TO_RUNNER,
     CompileSummary,
     Float64Outcome,
     ModelExtra,
@@ -164,8 +165,8 @@ def test_readme_names_every_key_a_report_may_hold_in_extra():
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     section = readme[readme.index("### JSON report") :]
     section = section[: section.index("\n#")]
-    # master_api goes from the worker to the runner only; other is what was kept, not a key
-    keys = [f.name for f in fields(ModelExtra) if f.name not in ("master_api", "other")]
+    # some go from the worker to the runner only; other is what was kept, not a key
+    keys = [f.name for f in fields(ModelExtra) if f.name not in (*WORKER_TO_RUNNER, "other")]
     assert [k for k in keys if f'"{k}"' not in section] == []
 
 
@@ -184,6 +185,16 @@ def test_the_evaluation_record_keeps_its_shape():
         extra = ModelExtra.from_json(written)
         assert extra.evaluation is not None and extra.other == {}
         assert extra.to_json() == written
+
+
+def test_every_field_of_the_extra_is_read_back_into_its_field():
+    """A field without its reader would come back from the worker's result in `other` (and so into
+    the report), not in the field the runner reads."""
+    from gradcheck_ci.core import extra
+
+    written = {f.name for f in fields(ModelExtra) if f.name != "other"}
+    assert written == set(extra._READERS)
+    assert ModelExtra.from_json({"before_theano": True}).before_theano is True
 
 
 def test_every_field_of_every_record_has_a_reader():
