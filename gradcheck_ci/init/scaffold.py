@@ -276,7 +276,8 @@ def _entry(trial: Trial, name: str) -> list[str]:
     lines += [f"  - name: {yaml_scalar(name)}", f"    factory: {yaml_scalar(candidate.reference)}"]
     if trial.lasagne == "master":  # straight there: `auto` would try Lasagne 0.1 first
         needs = trial.master_api or "what only master has"
-        lines.append(f"    lasagne: master  # {_comment(f'its code uses {needs}')}")
+        where = f" at {trial.master_site}" if trial.master_site else ""
+        lines.append(f"    lasagne: master  # {_comment(f'its code uses {needs}{where}')}")
     lines += proposed_kwargs(candidate, "    ", commented=False)
     if candidate.literal_defaults and not candidate.kwargs:
         lines.append("    # its defaults; uncomment and change one to check another setting:")

@@ -63,8 +63,9 @@ class Trial:
     recurrent: list[str] = field(default_factory=list)
     # the stack it was tried on: master when its code needs master (platform/lasagne_stacks.py)
     lasagne: str = "0.1"
-    # what it used that only Lasagne master has, when that is why it did not build
+    # what it used that only Lasagne master has, when that is why it did not build, and where
     master_api: str | None = None
+    master_site: str = ""  # "file:line"
 
 
 # ---------------------------------------------------------------- the parent: one worker at a time
@@ -92,7 +93,9 @@ def try_candidates(
         on_master = _try_on(root, candidates, again, timeout, lasagne_stacks.MASTER, on_progress)
         for index, trial in on_master.items():
             # what made it go there (the scaffold's comment)
-            trial.master_api = trials[index].master_api
+            first = trials[index]
+            trial.master_api = first.master_api
+            trial.master_site = f"{first.file}:{first.line}" if first.file and first.line else ""
         trials.update(on_master)
     else:
         for index in again:

@@ -191,7 +191,10 @@ def test_init_builds_master_factories_on_master_and_says_so(tmp_path: Path):
         "models/rnn.py:build_rnn": None,
     }
     text = (repo / "gradcheck.yml").read_text(encoding="utf-8")
-    assert "lasagne: master  # its code uses lasagne.layers.TransposedConv2DLayer" in text
+    assert (
+        "lasagne: master  # its code uses lasagne.layers.TransposedConv2DLayer at models/dcgan.py:4"
+        in text
+    )
 
 
 def test_a_name_neither_stack_has_is_reported_from_master_without_blaming_0_1(tmp_path: Path):
