@@ -5,6 +5,7 @@ config error that says what to write."""
 from __future__ import annotations
 
 import inspect
+import math
 import re
 from collections.abc import Callable
 from typing import Any
@@ -78,12 +79,34 @@ def call_factory(
     except BaseException as exc:  # noqa: BLE001 - whatever the factory raises (even SystemExit) is the model's error
         # KeyboardInterrupt too: a worker runs in a session of its own, which no Ctrl-C reaches (the
         # CLI stops it with SIGTERM), so one here was raised by the factory itself.
-        raise user_code_error(
+        error = user_code_error(
             exc,
             root,
             f"building model {spec.name!r}",
             fallback=(config_file, spec.key_lines.get("factory", spec.line)),
-        ) from None
+        )
+        if isinstance(exc, TypeError):
+            error.message += quoted_numbers(spec, config_file)
+        raise error from None
+
+
+def quoted_numbers(spec: ModelSpec, config_file: str) -> str:
+    """For a TypeError of the factory: the `kwargs` that YAML read as strings although they spell
+    numbers (`n_hid: "5"`), which the factory's arithmetic then refuses; '' when there are none."""
+    quoted = []
+    for name, value in spec.kwargs.items():
+        if not isinstance(value, str):
+            continue
+        try:
+            if not math.isfinite(float(value)):  # unquoted, YAML reads `nan` as a string too
+                continue
+        except ValueError:
+            continue
+        line = spec.key_lines.get(f"kwargs.{name}", spec.line)
+        quoted.append(f"{name} is the string {value!r} ({config_file}:{line})")
+    if not quoted:
+        return ""
+    return f"; in kwargs, {', '.join(quoted)}: without quotes, YAML reads a number"
 
 
 def kwargs_error(

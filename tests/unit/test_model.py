@@ -9,7 +9,7 @@ from gradcheck_ci.config import DataSpec
 from gradcheck_ci.config.spec import InputRange
 from gradcheck_ci.core.errors import ModelLoadError
 from gradcheck_ci.model.built import BuiltModel, InputInfo
-from gradcheck_ci.model.call import kwargs_error
+from gradcheck_ci.model.call import call_factory, kwargs_error
 from gradcheck_ci.model.shapes import data_overrides, data_summary, input_shape, shape_inputs
 from gradcheck_ci.usercode import sites
 from tests.samples import spec
@@ -37,6 +37,28 @@ def test_kwargs_that_do_not_fit_point_at_the_offending_kwarg():
         "unexpected keyword argument 'units' (did you mean 'num_units'?); it accepts: num_units, "
         "depth" in error.message
     )
+
+
+def test_a_number_quoted_in_kwargs_is_named_beside_the_factorys_type_error(tmp_path):
+    def build(units=2, name="net"):
+        return units + 1  # str + int: the factory's TypeError
+
+    with pytest.raises(ModelLoadError) as raised:
+        call_factory(
+            build, spec(kwargs={"units": "5", "name": "12"}), str(tmp_path), "gradcheck.yml"
+        )
+    assert raised.value.message.endswith(
+        "; in kwargs, units is the string '5' (gradcheck.yml:8), name is the string '12' "
+        "(gradcheck.yml:3): without quotes, YAML reads a number"
+    )
+
+    def fails(units=2):
+        raise TypeError("not about the kwargs")
+
+    for kwargs in ({"units": 5}, {"units": "five"}, {"units": "nan"}):
+        with pytest.raises(ModelLoadError) as raised:
+            call_factory(fails, spec(kwargs=kwargs), str(tmp_path), "gradcheck.yml")
+        assert "YAML" not in raised.value.message, kwargs
 
 
 # ------------------------------------------------------------------------------------ data shapes
