@@ -58,25 +58,27 @@ class Group:
     attribution: str = ""  # "" (done, or one layer), or why the per-layer attribution was skipped
 
 
-def change_of(suspects: list[Suspect]) -> str:
+def change_of(suspects: list[Suspect], named: bool = False) -> str:
     """The joint ablation in the user's terms: "gradient_steps=-1" or "grad_clipping=False in A and
-    B"."""
+    B" (`named`: "grad_clipping=False in A" for one suspect too)."""
     changes = sorted({s.change for s in suspects})
-    if len(suspects) == 1:
+    if len(suspects) == 1 and not named:
         return suspects[0].change
     labels = [s.label for s in suspects]
-    layers = (
-        " and ".join([", ".join(labels[:-1]), labels[-1]])
-        if len(labels) <= 6
-        else names(labels, limit=6)
-    )
+    if len(labels) == 1:
+        layers = labels[0]
+    elif len(labels) <= 6:
+        layers = " and ".join([", ".join(labels[:-1]), labels[-1]])
+    else:
+        layers = names(labels, limit=6)
     return f"{' and '.join(changes)} in {layers}"
 
 
 def joint_outcome(
-    session: Session, suspects: list[Suspect], indices: list[int] | None = None
+    session: Session, suspects: list[Suspect], indices: list[int] | None = None, named: bool = False
 ) -> Outcome:
-    """Every suspect switched off at once (their attribute changes and graph rewrites together)."""
+    """Every suspect switched off at once (their attribute changes and graph rewrites together);
+    `named`: its progress names the layers even when there is one (change_of)."""
     changes = [c for s in suspects for c in s.changes or []]
     rewrites: list[Callable[[Any], Any]] = [s.rewrite for s in suspects if s.rewrite is not None]
 
@@ -87,7 +89,7 @@ def joint_outcome(
 
     return recheck(
         session,
-        change_of(suspects),
+        change_of(suspects, named),
         changes,
         indices=list(session.unexplained if indices is None else indices),
         rewrite=rewrite_all if rewrites else None,
@@ -193,7 +195,8 @@ def _attribute(session: Session, group: Group) -> list[Suspect]:
             )
             return list(group.suspects)
         try:
-            back = joint_outcome(session, others, indices=explained)
+            # its progress says which layers are off, the rest as built
+            back = joint_outcome(session, others, indices=explained, named=True)
         except Exception as exc:  # noqa: BLE001 - attribution is a courtesy: report every layer
             group.attribution = f"skipped: {type(exc).__name__}: {exc}"
             return list(group.suspects)

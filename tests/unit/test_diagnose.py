@@ -254,6 +254,20 @@ def test_non_finite_values_are_named():
 # ran out
 
 
+def test_an_ablation_names_its_layers_where_the_progress_must_tell_them_apart():
+    from gradcheck_ci.diagnose.ablation import Suspect
+    from gradcheck_ci.diagnose.suspects import change_of
+
+    first, second = (
+        Suspect("gradient-clipping", None, f"LSTMLayer#{i}", "grad_clipping=False", None)
+        for i in (0, 1)
+    )
+    assert change_of([first, second]) == "grad_clipping=False in LSTMLayer#0 and LSTMLayer#1"
+    # the diagnosis at the layer says the change alone; the per-layer re-checks name it
+    assert change_of([second]) == "grad_clipping=False"
+    assert change_of([second], named=True) == "grad_clipping=False in LSTMLayer#1"
+
+
 def test_a_skipped_ablation_says_so_and_why_in_the_diagnosis():
     from gradcheck_ci.diagnose.suspects import not_run_sentence
 
