@@ -115,9 +115,11 @@ def recheck(
     indices: list[int] | None = None,
     rewrite: Callable[[Any], Any] | None = None,
     backward_only: bool = False,
+    statuses_only: bool = False,
 ) -> Outcome:
     """Rebuild the objective with `changes` applied, recompile, and re-check `indices` (default:
-    failing).
+    failing). `statuses_only`: only which tensors fail is asked for, so a failing tensor's worst
+    element is not looked for.
 
     `rewrite` (loss -> loss) changes the rebuilt graph itself, for causes no layer attribute
     controls. `backward_only`: the change leaves the forward pass as it is (truncation, clipping),
@@ -140,7 +142,8 @@ def recheck(
         )
     session.progress(f"ablation {change}: re-checking {len(indices)} tensor(s)")
     grads = check.analytic(compiled)
-    after = check.check_selected(compiled, session.model, grads.grads, indices, session.settings)
+    settings = replace(session.settings, localise=False) if statuses_only else session.settings
+    after = check.check_selected(compiled, session.model, grads.grads, indices, settings)
     # loss evaluations of the re-check (the check's values it read are not counted)
     extra = {"ablation_evaluations": compiled.evaluations}
     return Outcome(change, indices, after, time.perf_counter() - started, extra, compiled)

@@ -75,10 +75,15 @@ def change_of(suspects: list[Suspect], named: bool = False) -> str:
 
 
 def joint_outcome(
-    session: Session, suspects: list[Suspect], indices: list[int] | None = None, named: bool = False
+    session: Session,
+    suspects: list[Suspect],
+    indices: list[int] | None = None,
+    per_layer: bool = False,
 ) -> Outcome:
-    """Every suspect switched off at once (their attribute changes and graph rewrites together);
-    `named`: its progress names the layers even when there is one (change_of)."""
+    """Every suspect switched off at once (their attribute changes and graph rewrites together).
+    `per_layer`: a re-check of the attribution, which puts the cause back in one layer: its progress
+    names the layers even when there is one (change_of), and only which tensors fail is asked
+    for."""
     changes = [c for s in suspects for c in s.changes or []]
     rewrites: list[Callable[[Any], Any]] = [s.rewrite for s in suspects if s.rewrite is not None]
 
@@ -89,11 +94,12 @@ def joint_outcome(
 
     return recheck(
         session,
-        change_of(suspects, named),
+        change_of(suspects, named=per_layer),
         changes,
         indices=list(session.unexplained if indices is None else indices),
         rewrite=rewrite_all if rewrites else None,
         backward_only=True,
+        statuses_only=per_layer,
     )
 
 
@@ -196,7 +202,7 @@ def _attribute(session: Session, group: Group) -> list[Suspect]:
             return list(group.suspects)
         try:
             # its progress says which layers are off, the rest as built
-            back = joint_outcome(session, others, indices=explained, named=True)
+            back = joint_outcome(session, others, indices=explained, per_layer=True)
         except Exception as exc:  # noqa: BLE001 - attribution is a courtesy: report every layer
             group.attribution = f"skipped: {type(exc).__name__}: {exc}"
             return list(group.suspects)

@@ -83,8 +83,10 @@ def check_tensors(
         run_band(prober, band, states, band_id, target)
         spent[band.members[0]] = check.evaluations - before
     failing = [k for k in indices if states[k].failed is not None]
-    located = dict(
-        zip(failing, localise([failure(prober, k, states[k]) for k in failing]), strict=True)
+    located = (
+        dict(zip(failing, localise([failure(prober, k, states[k]) for k in failing]), strict=True))
+        if settings.localise
+        else {}
     )
     if prober._nearby is not None:  # evaluations at the nearby point count for the model as well
         check.evaluations += prober._nearby.view.evaluations

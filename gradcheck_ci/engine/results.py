@@ -49,8 +49,12 @@ def directional_result(
     if state.failed is not None:
         j = state.failed
         point = state.point or base
-        assert located is not None  # localised with every failing tensor
-        flat_index, analytic, numeric_value = located.flat_index, located.analytic, located.numeric
+        # localised unless the check was asked for verdicts only (CheckSettings.localise): then
+        # the line's own numbers
+        worst_index, analytic, numeric_value = None, j.analytic, j.numeric
+        if located is not None:
+            worst_index = unravel(located.flat_index, shape)
+            analytic, numeric_value = located.analytic, located.numeric
         note = None
         if state.assigned:
             note = (
@@ -66,7 +70,7 @@ def directional_result(
             max_abs_err=j.abs_err,
             max_rel_err=relative(j),
             tolerance=j.tolerance,
-            worst_index=unravel(flat_index, shape),
+            worst_index=worst_index,
             method="directional",
             analytic=analytic,
             numeric=numeric_value,

@@ -22,6 +22,9 @@ class CheckSettings:
     atol: float
     seed: int  # of the directions
     directions: int  # a band's fewest directions
+    # a failing tensor's worst element is looked for (localise.py); a re-check that needs only which
+    # tensors fail leaves it out (directional mode: the full mode measures every element anyway)
+    localise: bool = True
 
 
 def settings_of(spec: ModelSpec) -> CheckSettings:

@@ -53,6 +53,20 @@ def test_a_correct_last_tensor_beside_wrong_ones_never_fails(seed):
     assert [r.status for r in results.values()] == ["fail", "fail", "pass"], seed
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_verdicts_only_leave_the_worst_element_out_and_say_the_same(seed):
+    """A re-check asked only which tensors fail (CheckSettings.localise off: the diagnosis'
+    per-layer re-checks) says the same of every tensor, with no worst element and fewer
+    evaluations."""
+    wrong = scaled(seed, {0: 0.5, 1: 1.0 + 1e-3})
+    located, verdicts = run(wrong, seed), run(wrong, seed, localise=False)
+    assert [r.status for r in verdicts.values()] == [r.status for r in located.values()]
+    assert [r.max_abs_err for r in verdicts.values()] == [r.max_abs_err for r in located.values()]
+    failed = [k for k, r in located.items() if r.status == "fail"]
+    assert failed and all(located[k].worst_index is not None for k in failed)
+    assert all(verdicts[k].worst_index is None for k in failed)
+
+
 def test_the_remainder_needs_confirmed_lines_along_the_same_step():
     band = line.Judgement(line.FAIL, 1.0, 2.0, 0.1, 0.2, 1e-3, 6, 1e-12, 0.0, {}, 0.1)
     first_pass_only = line.Judgement(

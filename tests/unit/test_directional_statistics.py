@@ -5,7 +5,7 @@ docs/numerics.md promises, and a failing tensor's worst element is the one that 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pytest
@@ -65,14 +65,14 @@ class FakeModel:
     params: list[ParamInfo]
 
 
-def run(quadratic: Quadratic, seed: int) -> dict[int, object]:
+def run(quadratic: Quadratic, seed: int, localise: bool = True) -> dict[int, object]:
     check = CompiledCheck(quadratic.loss_and_grads, quadratic.loss, [], quadratic.values, "float64")
     grads = quadratic.loss_and_grads(*quadratic.values)[1:]
     model = FakeModel(
         [ParamInfo(f"p{k}", None, None, f"Fake#{k}", None) for k in range(len(SHAPES))]
     )
     indices = list(range(len(SHAPES)))
-    settings = settings_of(spec(seed=seed))
+    settings = replace(settings_of(spec(seed=seed)), localise=localise)
     assert (settings.rtol, settings.atol) == (FLOAT64.allowance, 0.0)
     return directional.check_tensors(check, model, grads, indices, settings, at_point)
 
