@@ -43,20 +43,32 @@ def debug_enabled() -> bool:
     return os.environ.get(DEBUG_ENV, "").strip().lower() not in ("", "0", "false", "no")
 
 
+def exception_chain(exc: BaseException, through_reason: bool = False) -> list[BaseException]:
+    """`exc` and every exception behind it, newest first: what it was raised from or during (also
+    what `raise ... from None` hides); `through_reason`: an exception held in a `reason` attribute
+    (urllib's URLError) comes before those."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and all(current is not seen for seen in chain):
+        chain.append(current)
+        reason = getattr(current, "reason", None) if through_reason else None
+        current = (
+            reason
+            if isinstance(reason, BaseException)
+            else (current.__cause__ or current.__context__)
+        )
+    return chain
+
+
 def debug_traceback(exc: BaseException) -> str:
     """Every traceback behind `exc`, oldest first: also the ones `raise ... from None` hides from
     Python's own printout, because the hidden one is usually the user's (the import error behind
     "cannot import ...")."""
     import traceback
 
-    chain: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and all(current is not seen for seen in chain):
-        chain.append(current)
-        current = current.__cause__ or current.__context__
     parts = [
         "".join(traceback.format_exception(type(e), e, e.__traceback__, chain=False))
-        for e in reversed(chain)
+        for e in reversed(exception_chain(exc))
     ]
     return "\nwhich led to:\n\n".join(parts)
 

@@ -17,7 +17,7 @@ import sys
 import traceback
 
 from ..config import ModelSpec
-from ..core.errors import ModelLoadError
+from ..core.errors import ModelLoadError, exception_chain
 from ..core.results import Notice
 from ..platform import lasagne_stacks
 from . import guard, legacy
@@ -240,15 +240,11 @@ def raised_through_theano(exc: BaseException) -> bool:
     import theano
 
     package = os.path.dirname(os.path.realpath(theano.__file__)) + os.sep
-    seen: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and current not in seen:
-        seen.append(current)
-        for frame, _ in traceback.walk_tb(current.__traceback__):
-            if os.path.realpath(frame.f_code.co_filename).startswith(package):
-                return True
-        current = current.__cause__ or current.__context__
-    return False
+    return any(
+        os.path.realpath(frame.f_code.co_filename).startswith(package)
+        for behind in exception_chain(exc)
+        for frame, _ in traceback.walk_tb(behind.__traceback__)
+    )
 
 
 def _network_attempt(exc: BaseException, root: str) -> tuple[str, tuple[str, int] | None] | None:
@@ -256,17 +252,8 @@ def _network_attempt(exc: BaseException, root: str) -> tuple[str, tuple[str, int
     (guard.no_network)."""
     if not guard.attempts:
         return None
-    seen: list[BaseException] = []
-    current: BaseException | None = exc
     # the exception, what it wraps, what it was raised from
-    while current is not None and current not in seen:
-        seen.append(current)
-        reason = getattr(current, "reason", None)
-        current = (
-            reason
-            if isinstance(reason, BaseException)
-            else (current.__cause__ or current.__context__)
-        )
+    seen = exception_chain(exc, through_reason=True)
     names = {cls.__name__ for e in seen for cls in type(e).__mro__}
     if not any(isinstance(e, guard.NetworkBlocked) for e in seen) and not (
         names & {"URLError", "HTTPError", "ConnectionError", "gaierror", "timeout", "SSLError"}
