@@ -14,7 +14,7 @@ import numpy as np
 from . import numeric
 from .line import Judgement
 from .precision import of
-from .probing import Point, scaled
+from .probing import Point, line_terms, scaled
 
 
 @dataclass
@@ -66,7 +66,6 @@ def plan(
     norms = {k: base.grad_norm(k) for k in indices}
     nonzero = [k for k in indices if norms[k] > 0.0]
     boost: dict[int, float] = {}
-    abs_sums = {k: base.abs_sum(k) for k in nonzero}
 
     def scale(k: int) -> float:
         """Prober.scale before any line: the tensor's unit, times its boost."""
@@ -74,9 +73,8 @@ def plan(
 
     def threshold() -> float:
         """The predicted threshold of a line through the nonzero tensors, its allowance on the
-        expected sum |g_i w_i| (as probing.line_terms)."""
-        total = sum(scale(k) * abs_sums[k] for k in nonzero)
-        allowance = rho * (numeric.GAUSSIAN_DENSITY * total) + atol
+        expected sum |g_i w_i| (probing.line_terms)."""
+        allowance = rho * line_terms(base, {k: scale(k) for k in nonzero}) + atol
         return numeric.predicted_threshold(base.loss, h, precision, allowance)
 
     directions = minimum

@@ -187,7 +187,7 @@ class Prober:
         # a line judged again against a measured noise floor re-reads its points
         seen: dict[float, float] = {}
         analytic = float(sum(point.grads[k].ravel() @ parts[k].ravel() for k in parts))
-        allowance = self.rho * line_terms(point, direction) + self.atol
+        allowance = self.rho * line_terms(point, direction.scales) + self.atol
         known = self.replayed_floors(point.nearby) if self.replay else None
         key = self.line_key(parts, point) if self.check.reused_values else b""
 
@@ -350,11 +350,12 @@ class Prober:
         return None
 
 
-def line_terms(point: Point, direction: Direction) -> float:
-    """The expected sum |g_i w_i| of a direction's parts (w_i = s_k N(0, 1), s_k the scale each was
-    drawn with): what the allowance multiplies, an honest bound of the analytic side's round-off on
-    average over directions, and one pass over the gradients cheaper than the drawn sum."""
+def line_terms(point: Point, scales: dict[int, float]) -> float:
+    """The expected sum |g_i w_i| of a direction whose part of tensor k is drawn with scale s_k
+    (w_i = s_k N(0, 1)): what the allowance multiplies, an honest bound of the analytic side's
+    round-off on average over directions, and one pass over the gradients cheaper than the drawn
+    sum. bands.plan predicts it before any line is drawn."""
     total = 0.0
-    for k in direction.parts:
-        total += direction.scales[k] * point.abs_sum(k)
+    for k, scale in scales.items():
+        total += scale * point.abs_sum(k)
     return numeric.GAUSSIAN_DENSITY * total
