@@ -396,7 +396,8 @@ def _spec(entry: dict[str, Any]) -> ModelSpec:
 
 def _import(root: str, entry: dict[str, Any]) -> dict[str, Any] | None:
     """The candidate's module imported as `check` imports it (build.factory_run), or why not."""
-    from ..model.build import factory_run, import_factory
+    from ..model.build import factory_run
+    from ..model.factory import import_factory
 
     spec = _spec(entry)
     try:

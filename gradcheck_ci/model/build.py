@@ -1,6 +1,7 @@
-"""The model under check: import the factory gradcheck.yml names, call it (call.py), choose the
-output layer among what it returned (returned.py), describe the graph (describe.py) and shape its
-inputs under `data:` (shapes.py), into one BuiltModel record that the rest of the check reads.
+"""The model under check: import the factory gradcheck.yml names (factory.py), call it (call.py),
+choose the output layer among what it returned (returned.py), describe the graph (describe.py) and
+shape its inputs under `data:` (shapes.py), into one BuiltModel record that the rest of the check
+reads.
 
 The steps keep the order of the errors a broken model gets; the work is in those modules and the
 order here, so a spec followed through the build enters each module at most twice. Runs inside a
@@ -10,31 +11,22 @@ line to blame: the user's code for things their code did, gradcheck.yml for thin
 
 from __future__ import annotations
 
-import inspect
 import os
-import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
 
 from ..config import ModelSpec
 from ..core.errors import ModelLoadError
-from ..core.results import Notice
 from ..usercode import loader, python2
 from ..usercode.deferred import DeferredCompile, deferred_notice, deferring_theano_functions
-from ..usercode.guard import time_limit
-from ..usercode.importer import FACTORY, Member, import_function, is_layer
-from ..usercode.sites import definition_site, recording_call_sites
+from ..usercode.sites import recording_call_sites
 from .built import BuiltModel
 from .call import call_factory, make_factory_inputs, seed_everything
 from .describe import describe_inputs, describe_params, layer_labels, select_params
-from .member import member_factory
+from .factory import kept_precision, load_factory
 from .returned import output_layer, refuse_training_script
 from .shapes import shape_inputs
-
-# the longest a factory's module may take to import (at most half the model's timeout)
-IMPORT_SECONDS = 60.0
 
 
 def build_model(
@@ -48,13 +40,9 @@ def build_model(
     root = os.path.realpath(root)
     progress("importing the model's module")
     with factory_run(spec, root) as deferred:
-        factory = import_factory(spec, root, config_file)
-        if is_layer(factory):  # a script's network, built when its module was imported
-            factory = module_network(factory, spec, config_file)
-        elif isinstance(factory, Member):
-            factory = member_factory(factory)
-        notices = python2.notices(root) + loader.notices(root) + kept_precision(factory, spec, root)
-        refuse_training_script(factory, spec, root, config_file)
+        factory = load_factory(spec, root, config_file)
+        notices = python2.notices(root) + loader.notices(root) + kept_precision(factory, spec)
+        refuse_training_script(factory, spec, config_file)
         seed_everything(spec.seed)
         progress("calling the factory")
         with recording_call_sites(root) as sites:
@@ -82,7 +70,7 @@ def build_model(
         file, line = (
             (output_site.file, output_site.line)
             if output_site
-            else definition_site(factory, root) or (config_file, spec.line)
+            else factory.site_or(config_file, spec.line)
         )
         raise ModelLoadError(
             f"model {spec.name!r} has no trainable parameters: nothing to check "
@@ -120,69 +108,3 @@ def factory_run(spec: ModelSpec, root: str) -> Iterator[list[DeferredCompile]]:
     sys.argv = [spec.factory.rpartition(":")[0]]
     with deferring_theano_functions(root) as deferred:
         yield deferred
-
-
-def import_factory(spec: ModelSpec, root: str, config_file: str) -> Any:
-    """The factory gradcheck.yml names, its module imported (within factory_run): a module that
-    trains or downloads at import time is stopped early (guard.TooSlow)."""
-    with time_limit(import_limit(spec)):
-        return import_function(
-            FACTORY, spec.factory, root, config_file, spec.key_lines.get("factory", spec.line)
-        )
-
-
-def import_limit(spec: ModelSpec) -> float:
-    """Seconds the factory's module may take to import: a module that trains or downloads at import
-    time is stopped early with a message that says so, not at the model's timeout."""
-    return max(1.0, min(IMPORT_SECONDS, spec.timeout / 2))
-
-
-def module_network(layer: Any, spec: ModelSpec, config_file: str) -> Callable[[], Any]:
-    """A layer variable of a script, as a factory of no arguments (`kwargs` and `inputs` cannot
-    reach it)."""
-    given = "kwargs" if spec.kwargs else "inputs" if spec.inputs else None
-    if given:
-        raise ModelLoadError(
-            f"factory {spec.factory!r} is a layer the module builds when it is "
-            f"imported, not a function: it takes no `{given}` (name a function or "
-            f"a class's method to pass "
-            "arguments)",
-            config_file,
-            spec.key_lines.get(given, spec.line),
-            kind="config",
-        )
-
-    def network() -> Any:
-        return layer
-
-    network.__name__ = spec.factory.rpartition(":")[2]
-    return network
-
-
-def kept_precision(factory: Callable[..., Any], spec: ModelSpec, root: str) -> list[Notice]:
-    """A module that sets theano.config.floatX when it is imported would change the precision of the
-    check behind the config's back: the config's precision is restored, and a notice says so."""
-    import theano
-
-    if theano.config.floatX == spec.precision:
-        return []
-    theirs = theano.config.floatX
-    theano.config.floatX = spec.precision
-    site = definition_site(factory, root)
-    file, line = site or (None, None)
-    module = sys.modules.get(getattr(factory, "__module__", ""), None)
-    try:
-        lines = inspect.getsource(module).splitlines() if module is not None else []
-    except (TypeError, OSError):
-        lines = []
-    line = next((n for n, text in enumerate(lines, 1) if re.search(r"floatX\s*=", text)), line)
-    return [
-        Notice(
-            f"the module sets theano.config.floatX to {theirs!r} when it is imported; the "
-            f"check runs at {spec.precision}, the model's `precision` (set `precision: "
-            f"{theirs}` to check that)",
-            "precision",
-            file,
-            line,
-        )
-    ]

@@ -7,7 +7,6 @@ from __future__ import annotations
 import inspect
 import math
 import re
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -16,7 +15,8 @@ from ..config import ModelSpec
 from ..core.errors import ModelLoadError
 from ..core.suggest import did_you_mean, with_hint
 from ..usercode.blame import user_code_error
-from ..usercode.sites import CallSite, call_noting_return, definition_site
+from ..usercode.sites import CallSite, call_noting_return
+from .factory import Factory
 
 
 def seed_everything(seed: int) -> None:
@@ -56,7 +56,7 @@ def make_factory_inputs(
 
 
 def call_factory(
-    factory: Callable[..., Any],
+    factory: Factory,
     spec: ModelSpec,
     root: str,
     config_file: str,
@@ -66,16 +66,18 @@ def call_factory(
     unknown)."""
     arguments = {**spec.kwargs, **(made or {})}
     try:
-        signature = inspect.signature(factory)
+        signature = inspect.signature(factory.function)
     except (TypeError, ValueError):
         signature = None  # no signature available (builtins, C functions): just call it
     if signature is not None:
         try:
             signature.bind(**arguments)
         except TypeError as exc:
-            raise kwargs_error(exc, signature, factory, spec, root, config_file) from None
+            raise kwargs_error(exc, signature, factory, spec, config_file) from None
+    # said beside the factory's TypeError, if it raises one
+    quoted = quoted_numbers(spec, config_file)
     try:
-        return call_noting_return(factory, arguments)
+        return call_noting_return(factory.function, arguments)
     except BaseException as exc:  # noqa: BLE001 - whatever the factory raises (even SystemExit) is the model's error
         # KeyboardInterrupt too: a worker runs in a session of its own, which no Ctrl-C reaches (the
         # CLI stops it with SIGTERM), so one here was raised by the factory itself.
@@ -86,7 +88,7 @@ def call_factory(
             fallback=(config_file, spec.key_lines.get("factory", spec.line)),
         )
         if isinstance(exc, TypeError):
-            error.message += quoted_numbers(spec, config_file)
+            error.message += quoted
         raise error from None
 
 
@@ -112,15 +114,14 @@ def quoted_numbers(spec: ModelSpec, config_file: str) -> str:
 def kwargs_error(
     exc: TypeError,
     signature: inspect.Signature,
-    factory: Callable[..., Any],
+    factory: Factory,
     spec: ModelSpec,
-    root: str,
     config_file: str,
 ) -> ModelLoadError:
     """The config error for `kwargs` (and `inputs`) that do not bind to the factory's signature: at
     the offending name for one the factory does not take (a misspelling comes first), at the model's
     entry for missing ones."""
-    site = definition_site(factory, root)
+    site = factory.site
     where = f" (defined at {site[0]}:{site[1]})" if site else ""
     given = "kwargs and inputs" if spec.inputs else "kwargs"
     takes_any = any(p.kind == p.VAR_KEYWORD for p in signature.parameters.values())

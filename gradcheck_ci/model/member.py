@@ -1,11 +1,12 @@
-"""A class's method or attribute named as the factory (`factory: model.py:Model.build`), made a
-function.
+"""What `factory:` names, made a function: a class's method or attribute (`factory:
+model.py:Model.build`), or a layer a script builds when it is imported.
 
 Research code builds its network in a class: `Model(n_hidden=...).build()`, or `Model(...).network`
 set in __init__. The function this module makes takes the constructor's arguments and the method's,
 as one signature (so `kwargs` is checked against both, and a misspelt name gets a did-you-mean),
 makes the object with the constructor's share, and calls the method with its own share or reads the
-attribute. A staticmethod or classmethod is called without making an object.
+attribute. A staticmethod or classmethod is called without making an object. A script's layer
+becomes a function of no arguments that returns it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from ..usercode.importer import Member
+from ..config import ModelSpec
+from ..core.errors import ModelLoadError
+from ..usercode.importer import Member, ScriptLayer
 
 
 def _parameters(function: Any, skip_first: bool) -> list[inspect.Parameter]:
@@ -76,3 +79,35 @@ def member_factory(member: Member) -> Callable[..., Any]:
     factory.__module__ = cls.__module__
     factory.__doc__ = getattr(raw, "__doc__", None)
     return factory
+
+
+def named_function(named: Any, spec: ModelSpec, config_file: str) -> Callable[..., Any]:
+    """What `factory:` names, as a function to call: a function as it is, a class's member made one
+    (member_factory), a script's layer returned by one (script_network)."""
+    if isinstance(named, ScriptLayer):
+        return script_network(named.layer, spec, config_file)
+    if isinstance(named, Member):
+        return member_factory(named)
+    return named
+
+
+def script_network(layer: Any, spec: ModelSpec, config_file: str) -> Callable[[], Any]:
+    """A layer variable of a script, as a factory of no arguments (`kwargs` and `inputs` cannot
+    reach it)."""
+    given = "kwargs" if spec.kwargs else "inputs" if spec.inputs else None
+    if given:
+        raise ModelLoadError(
+            f"factory {spec.factory!r} is a layer the module builds when it is "
+            f"imported, not a function: it takes no `{given}` (name a function or "
+            f"a class's method to pass "
+            "arguments)",
+            config_file,
+            spec.key_lines.get(given, spec.line),
+            kind="config",
+        )
+
+    def network() -> Any:
+        return layer
+
+    network.__name__ = spec.factory.rpartition(":")[2]
+    return network

@@ -25,7 +25,8 @@ from typing import Any
 from ..config import ModelSpec
 from ..core.errors import ModelLoadError
 from ..core.suggest import did_you_mean, with_hint
-from ..usercode.sites import definition_site, is_inside, is_library
+from ..usercode.sites import is_inside, is_library
+from .factory import Factory
 
 MAX_DEPTH = 2  # (train_fn, {"in": l_in, "out": l_out}) is found; deeper nesting is not searched
 MAX_LISTED = 8  # candidates named in a message
@@ -54,7 +55,7 @@ class Returned:
 def output_layer(
     value: Any,
     spec: ModelSpec,
-    factory: Callable[..., Any],
+    factory: Factory,
     root: str,
     config_file: str,
     return_line: int | None,
@@ -70,7 +71,7 @@ def output_layer(
 def _outermost_layer(
     value: Any,
     spec: ModelSpec,
-    factory: Callable[..., Any],
+    factory: Factory,
     root: str,
     config_file: str,
     return_line: int | None,
@@ -84,7 +85,7 @@ def _outermost_layer(
         return value
     found = returned_layers(value, root)
     if not found:
-        raise _not_a_layer(value, spec, factory, root, config_file, return_line)
+        raise _not_a_layer(value, spec, factory, config_file, return_line)
     outputs = outermost(found)
     if len(outputs) == 1:
         return outputs[0].layer
@@ -199,9 +200,10 @@ def _chosen(value: Any, spec: ModelSpec, root: str, config_file: str, sites: dic
                 f"names {len(named)} different layers; give them distinct names or choose by index"
             )
         if not named:
+            names = [str(n) for n in _names(value, found)]
             raise fail(
                 "is neither a key of what the factory returned nor the name of one of its layers",
-                did_you_mean(str(choice), [str(n) for n in _names(value, found)]),
+                did_you_mean(str(choice), names),
             )
         picked = named[0]
     if not isinstance(picked, Layer):
@@ -259,22 +261,18 @@ def _how_to_write(path: str, layer: Any) -> str:
 def _not_a_layer(
     value: Any,
     spec: ModelSpec,
-    factory: Callable[..., Any],
-    root: str,
+    factory: Factory,
     config_file: str,
     return_line: int | None,
 ) -> ModelLoadError:
-    file, line = definition_site(factory, root) or (
-        config_file,
-        spec.key_lines.get("factory", spec.line),
-    )
+    file, line = factory.site_or(config_file, spec.key_lines.get("factory", spec.line))
     if return_line and file != config_file:
         line = return_line
     got = "None" if value is None else f"a {type(value).__name__}"
     if isinstance(value, (list, tuple, dict)):
         hint = " (it holds no Lasagne layer: return the output layer, or the layers with it)"
     elif value is None:
-        hint = main_style_hint(factory) or " (is a `return` statement missing?)"
+        hint = main_style_hint(factory.function) or " (is a `return` statement missing?)"
     else:
         hint = ""
     return ModelLoadError(
@@ -336,23 +334,19 @@ def is_training_script(factory: Callable[..., Any]) -> bool:
     return "theano.function" in source or "epoch" in source or "train_fn" in source
 
 
-def refuse_training_script(
-    factory: Callable[..., Any], spec: ModelSpec, root: str, config_file: str
-) -> None:
+def refuse_training_script(factory: Factory, spec: ModelSpec, config_file: str) -> None:
     """A script's main() would train (or download) before it returns anything: say so before calling
     it."""
-    if not is_training_script(factory):
+    function = factory.function
+    if not is_training_script(function):
         return
-    file, line = definition_site(factory, root) or (
-        config_file,
-        spec.key_lines.get("factory", spec.line),
-    )
-    builders = builders_called(factory)
+    file, line = factory.site_or(config_file, spec.key_lines.get("factory", spec.line))
+    builders = builders_called(function)
     target = spec.factory.rpartition(":")[0]
     if builders:
         named = " or ".join(f"{name}()" for name in builders)
         raise ModelLoadError(
-            f"factory {spec.factory!r} is a script's {factory.__name__}(): it "
+            f"factory {spec.factory!r} is a script's {function.__name__}(): it "
             f"trains the network and returns nothing to check; it builds the "
             f"network with {named}: name that as the factory (`factory: "
             f"{target}:{builders[0]}`)",
@@ -360,7 +354,7 @@ def refuse_training_script(
             line,
         )
     raise ModelLoadError(
-        f"factory {spec.factory!r} is a script's {factory.__name__}(): it builds "
+        f"factory {spec.factory!r} is a script's {function.__name__}(): it builds "
         f"the network inside and trains it, and returns no network to check; "
         f"{MAIN_STYLE}",
         file,

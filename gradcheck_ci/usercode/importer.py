@@ -74,7 +74,8 @@ def import_function(
     line: int | None,
 ) -> Any:
     """The function `ref` names (`wording`: FACTORY or LOSS); `line` is ref's line in `config_file`.
-    A factory may also be a Member (a class's method or attribute) or a module-level Lasagne layer.
+    A factory may also be a Member (a class's method or attribute) or a ScriptLayer (a module-level
+    Lasagne layer).
     The caller limits how long importing its module may take (guard.time_limit around this call):
     guard.TooSlow raised while the module runs is reported as the module's error, like any other.
 
@@ -124,8 +125,8 @@ def import_function(
     if owner and wording.members:
         return member(module, owner, attribute, words, wording, config_file, line)
     fn = getattr(module, function, None)
-    if fn is not None and wording.members and is_layer(fn):
-        return fn  # a script's network, built at module level
+    if fn is not None and wording.members and _is_layer(fn):
+        return ScriptLayer(fn)
     if fn is not None and not callable(fn) and wording.not_callable:
         raise ModelLoadError(wording.not_callable.format(**words), config_file, line, kind="config")
     if not callable(fn):
@@ -235,7 +236,14 @@ def _assigns_to_self(cls: type, attribute: str) -> bool:
     return f"self.{attribute}" in source
 
 
-def is_layer(value: Any) -> bool:
+@dataclass(frozen=True)
+class ScriptLayer:
+    """A Lasagne layer that a script's module builds when it is imported, named as the factory."""
+
+    layer: Any
+
+
+def _is_layer(value: Any) -> bool:
     """A Lasagne layer (by its classes' names: this layer does not import Lasagne)."""
     return any(
         c.__name__ == "Layer" and c.__module__.startswith("lasagne.") for c in type(value).__mro__

@@ -10,6 +10,7 @@ from gradcheck_ci.config.spec import InputRange
 from gradcheck_ci.core.errors import ModelLoadError
 from gradcheck_ci.model.built import BuiltModel, InputInfo
 from gradcheck_ci.model.call import call_factory, kwargs_error
+from gradcheck_ci.model.factory import Factory
 from gradcheck_ci.model.shapes import data_overrides, data_summary, input_shape, shape_inputs
 from gradcheck_ci.usercode import sites
 from tests.samples import spec
@@ -27,9 +28,8 @@ def test_kwargs_that_do_not_fit_point_at_the_offending_kwarg():
         error = kwargs_error(
             exc,
             inspect.signature(build),
-            build,
+            Factory(build, None),
             spec(kwargs={"units": 3}),
-            "/nowhere",
             "gradcheck.yml",
         )
     assert (error.file, error.line, error.kind) == ("gradcheck.yml", 8, "config")
@@ -45,7 +45,10 @@ def test_a_number_quoted_in_kwargs_is_named_beside_the_factorys_type_error(tmp_p
 
     with pytest.raises(ModelLoadError) as raised:
         call_factory(
-            build, spec(kwargs={"units": "5", "name": "12"}), str(tmp_path), "gradcheck.yml"
+            Factory(build, None),
+            spec(kwargs={"units": "5", "name": "12"}),
+            str(tmp_path),
+            "gradcheck.yml",
         )
     assert raised.value.message.endswith(
         "; in kwargs, units is the string '5' (gradcheck.yml:8), name is the string '12' "
@@ -57,7 +60,7 @@ def test_a_number_quoted_in_kwargs_is_named_beside_the_factorys_type_error(tmp_p
 
     for kwargs in ({"units": 5}, {"units": "five"}, {"units": "nan"}):
         with pytest.raises(ModelLoadError) as raised:
-            call_factory(fails, spec(kwargs=kwargs), str(tmp_path), "gradcheck.yml")
+            call_factory(Factory(fails, None), spec(kwargs=kwargs), str(tmp_path), "gradcheck.yml")
         assert "YAML" not in raised.value.message, kwargs
 
 
@@ -168,7 +171,7 @@ def test_a_factory_that_needs_layers_or_variables_is_told_what_to_write():
     try:
         signature.bind(**given.kwargs)
     except TypeError as exc:
-        error = kwargs_error(exc, signature, build_tagger, given, "/nowhere", "gradcheck.yml")
+        error = kwargs_error(exc, signature, Factory(build_tagger, None), given, "gradcheck.yml")
     assert (error.file, error.line, error.kind) == ("gradcheck.yml", 3, "config")
     assert error.message == (
         "factory 'models/net.py:build' needs arguments that gradcheck.yml does not give: incoming, "
@@ -197,7 +200,7 @@ def test_an_input_argument_the_factory_does_not_take_is_blamed_on_its_line():
     try:
         signature.bind(incomig=None, **given.kwargs)
     except TypeError as exc:
-        error = kwargs_error(exc, signature, build_BiLSTM, given, "/nowhere", "gradcheck.yml")
+        error = kwargs_error(exc, signature, Factory(build_BiLSTM, None), given, "gradcheck.yml")
     assert (error.file, error.line) == ("gradcheck.yml", 9)
     assert error.message.startswith("kwargs and inputs do not fit factory 'models/net.py:build': ")
     assert (
