@@ -171,9 +171,10 @@ NOT_PAYING = "is not compiled for later runs: it would save less than it costs"
 def python_notice(why: str, spent: float, later: str, file: str, line: int | None) -> Notice:
     """The report's word on a check evaluated with Python: why, what it cost, and what happens to C
     (`later`: COMPILING_LATER, NOT_PAYING or another reason)."""
+    took = f"{spent:.1f}s" if spent >= 0.05 else "under 0.1s"  # not "0.0s" on a tiny model
     return Notice(
         f"evaluated without C: {why}, so Theano's Python code evaluated the check instead of "
-        f"waiting for g++ (the same verdict; evaluating took {spent:.1f}s, slower than C: a sixth "
+        f"waiting for g++ (the same verdict; evaluating took {took}, slower than C: a sixth "
         f"as fast on examples/seed-rnn); C {later}",
         "python-evaluation",
         file,

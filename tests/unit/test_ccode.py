@@ -146,6 +146,8 @@ def test_the_notice_says_what_happens_to_c() -> None:
     assert notice.message.endswith(
         "C is being compiled in the background after this run, for the next"
     )
+    tiny = ccode.python_notice("why", 0.01, ccode.NOT_PAYING, "g.yml", 4)
+    assert "evaluating took under 0.1s" in tiny.message
 
 
 def test_background_markers_name_the_running_compiles(cache: dict[str, str]) -> None:
