@@ -47,7 +47,13 @@ def load_config(path: str, root: str | None = None) -> Config:
 
 
 def _unknown(key: str, options: tuple[str, ...], where: str) -> str:
-    return with_hint(f"unknown key {show(key)} in {where}", did_you_mean(key, options))
+    return with_hint(f"unknown key {show(key)} in {where}", _key_hint(key, options))
+
+
+def _key_hint(key: str, options: tuple[str, ...]) -> str:
+    """The key meant, when one is close; else the keys there are (a user who wrote `height` in
+    data learns what data takes without opening the docs)."""
+    return did_you_mean(key, options) or f"the keys: {', '.join(options)}"
 
 
 def _section_holding(key: str) -> str | None:
@@ -88,7 +94,7 @@ class _Reader:
                 hint = (
                     "model settings go under 'defaults' or in an entry of 'models'"
                     if key in MODEL_KEYS
-                    else did_you_mean(key, TOP_KEYS)
+                    else _key_hint(key, TOP_KEYS)
                 )
                 self.nodes.problem(
                     with_hint(f"unknown key {show(key)} at the top level", hint), key_node
@@ -197,7 +203,7 @@ class _Reader:
         for key, (key_node, _) in items.items():
             if key not in MODEL_KEYS:
                 section = _section_holding(key)
-                hint = f"it belongs under {section!r}" if section else did_you_mean(key, MODEL_KEYS)
+                hint = f"it belongs under {section!r}" if section else _key_hint(key, MODEL_KEYS)
                 self.nodes.problem(with_hint(f"unknown key {show(key)} in {label}", hint), key_node)
         for key in REQUIRED_MODEL_KEYS:
             if key not in items:

@@ -623,12 +623,29 @@ def test_unknown_key_in_data_suggests(tmp_path):
     assert p.message == "unknown key 'stpes' in data (did you mean 'steps'?)"
 
 
+def test_unknown_key_with_no_close_match_lists_the_keys_there(tmp_path):
+    config = load(tmp_path, HEADER + ENTRY + "    data:\n      height: 3\n")
+    assert only_problem(config).message == (
+        "unknown key 'height' in data (the keys: sequences, steps, features, classes, mask, "
+        "inputs)"
+    )
+    config = load(tmp_path, "version: 1\nextras: 1\nmodels:\n" + ENTRY)
+    assert only_problem(config).message == (
+        "unknown key 'extras' at the top level (the keys: version, defaults, models)"
+    )
+
+
 def test_unknown_key_in_model(tmp_path):
     config = load(tmp_path, HEADER + ENTRY + "    presicion: float32\n    steps: 3\n    zzz: 1\n")
     assert problems(config) == [
         (5, "unknown key 'presicion' in model 'm' (did you mean 'precision'?)"),
         (6, "unknown key 'steps' in model 'm' (it belongs under 'data')"),
-        (7, "unknown key 'zzz' in model 'm'"),
+        (
+            7,
+            "unknown key 'zzz' in model 'm' (the keys: name, factory, kwargs, inputs, output, "
+            "data, loss, params, precision, seed, mode, rtol, atol, directions, timeout, memory, "
+            "expect, allow, lasagne)",
+        ),
     ]
     assert config.models == []
 
