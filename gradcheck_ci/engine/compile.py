@@ -14,10 +14,11 @@ from typing import Any
 import numpy as np
 
 from ..config import ModelSpec
+from ..core.errors import ModelLoadError
 from ..model.built import BuiltModel
 from ..model.data import check_data
 from ..model.objective import Objective
-from ..platform import fncache
+from ..platform import ccode, fncache
 from ..platform.functions import compile_function
 from ..platform.givens import param_inputs
 from ..usercode.blame import user_code_error
@@ -50,6 +51,7 @@ def compile_check(
         if error is None:
             raise
         raise error from exc
+    _python_can_evaluate(graph, spec, config_file)
     progress("compiling loss and gradient (Theano)")
     compiles = len(fncache.EVENTS)
     try:
@@ -68,6 +70,24 @@ def compile_check(
     return CompiledCheck(
         grad_fn, loss_fn, data, base, spec.precision, seconds={"compile": compile_seconds}
     )
+
+
+def _python_can_evaluate(graph: GradientGraph, spec: ModelSpec, config_file: str) -> None:
+    """Without C, a graph with an op that has no Python code on this stack is an error before it
+    compiles: in `auto` the runner checks it again with C (no attempt, no Theano traceback)."""
+    import theano
+
+    if theano.config.cxx:
+        return
+    op = ccode.without_python_code([graph.loss, *graph.grads])
+    if op is not None:
+        raise ModelLoadError(
+            f"Theano's Python code cannot evaluate {op}, a convolution, on this stack; this check "
+            "evaluates without C (THEANO_FLAGS cxx= or GRADCHECK_CI_COMPILE=python), and only "
+            "C can check this model",
+            config_file,
+            spec.line,
+        )
 
 
 def _served(events: list[fncache.Event]) -> str:

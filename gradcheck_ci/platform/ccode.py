@@ -107,6 +107,22 @@ def choose(model: str, root: str, environ: Mapping[str, str] | None = None) -> C
     return Choice(False, "no C code was compiled for this model yet")
 
 
+def without_python_code(outputs: list[Any]) -> str | None:
+    """The class name of an op in the graph of `outputs` that Theano's Python code cannot evaluate
+    on this stack, else None. Its convolutions: without C, Theano 1.0.5 replaces a padded one with
+    nothing (its optimizer then stops the compile with words about BLAS and cuDNN) and an unpadded
+    one with a ConvOp whose Python code needs scipy.signal names that scipy 1.10 made private."""
+    from theano.gof.graph import ancestors
+    from theano.tensor.nnet.abstract_conv import BaseAbstractConv
+    from theano.tensor.nnet.conv import ConvOp
+
+    for variable in ancestors(outputs):
+        op = getattr(variable.owner, "op", None)
+        if isinstance(op, (BaseAbstractConv, ConvOp)):
+            return type(op).__name__
+    return None
+
+
 def python_flags(environ: Mapping[str, str]) -> str:
     """THEANO_FLAGS for a worker that evaluates with Python: the given ones and `cxx=`."""
     flags = parse_flags(environ.get("THEANO_FLAGS", ""))

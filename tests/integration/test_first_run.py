@@ -25,6 +25,7 @@ pytestmark = pytest.mark.slow
 TRUNCATED = REPO / "tests" / "fixtures" / "real" / "truncated-rnn" / "gradcheck.yml"
 CUSTOM_LSTM = REPO / "tests" / "fixtures" / "first-run" / "custom-lstm" / "gradcheck.yml"
 C_ONLY_OP = REPO / "tests" / "fixtures" / "first-run" / "c-only-op" / "gradcheck.yml"
+CONV_NET = REPO / "tests" / "fixtures" / "first-run" / "conv-net" / "gradcheck.yml"
 
 
 def fresh_env(cache: Path, **extra: str) -> dict[str, str]:
@@ -176,3 +177,31 @@ def test_an_op_with_c_code_only_is_checked_again_with_c(tmp_path: Path) -> None:
         "code": "c",
         "why": "its C functions are in the function cache",
     }
+
+
+def test_a_convolution_without_python_code_is_checked_with_c_without_theanos_traceback(
+    tmp_path: Path,
+) -> None:
+    """Without C, Theano 1.0.5 stops a padded convolution's compile with an optimizer traceback
+    about BLAS and cuDNN (and an unpadded one needs scipy.signal names scipy 1.10 moved): the check
+    without C stops before compiling, with words of its own, and C checks the model."""
+    from gradcheck_ci.platform import cachedir
+
+    usual = cachedir.theano_cache_dir(
+        {k: v for k, v in os.environ.items() if k != cachedir.CACHE_DIR_ENV}
+    )
+    env = fresh_env(tmp_path / "cache", THEANO_FLAGS=f"base_compiledir={usual}")
+    run, result = check(CONV_NET, "small-convnet", env, tmp_path / "report.json")
+    assert "checking again with C" in run.output
+    assert result["status"] == "pass", run.output
+    assert "BLAS" not in run.output and "scipy" not in run.output
+    notice = next(n for n in result["notices"] if n["code"] == "python-evaluation")
+    assert "Theano's Python code cannot evaluate AbstractConv2d, a convolution" in notice["message"]
+    # forced to Python, the same words are the model's error, before any compile
+    forced = dict(env, GRADCHECK_CI_COMPILE="python")
+    run, result = check(CONV_NET, "small-convnet", forced, tmp_path / "python.json")
+    assert run.code == 2 and result["status"] == "error"
+    assert result["error"]["message"].startswith(
+        "Theano's Python code cannot evaluate AbstractConv2d, a convolution, on this stack"
+    )
+    assert (result["error"]["file"], result["error"]["line"]) == ("gradcheck.yml", 5)

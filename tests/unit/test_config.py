@@ -626,8 +626,7 @@ def test_unknown_key_in_data_suggests(tmp_path):
 def test_unknown_key_with_no_close_match_lists_the_keys_there(tmp_path):
     config = load(tmp_path, HEADER + ENTRY + "    data:\n      height: 3\n")
     assert only_problem(config).message == (
-        "unknown key 'height' in data (the keys: sequences, steps, features, classes, mask, "
-        "inputs)"
+        "unknown key 'height' in data (the keys: sequences, steps, features, classes, mask, inputs)"
     )
     config = load(tmp_path, "version: 1\nextras: 1\nmodels:\n" + ENTRY)
     assert only_problem(config).message == (
