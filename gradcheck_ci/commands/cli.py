@@ -313,6 +313,25 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
     return index, count
 
 
+def report_path_clash(args: argparse.Namespace, inputs: list[str]) -> str | None:
+    """Why the report paths asked for cannot be written as given: one is an input of the run
+    (gradcheck.yml, which a report would replace), or two reports share one file (the second would
+    replace the first). None when they can; `-` (standard output) is not a file."""
+    seen: dict[str, str] = {}
+    read = {os.path.realpath(path) for path in inputs}
+    for fmt in REPORT_FORMATS:
+        path = getattr(args, fmt.name, None)
+        if not path or path == "-":
+            continue
+        real = os.path.realpath(path)
+        if real in read:
+            return f"{fmt.option} {path}: this run reads that file; the report would replace it"
+        if real in seen:
+            return f"{fmt.option} {path}: {seen[real]} writes its report to the same file"
+        seen[real] = fmt.option
+    return None
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from ..platform import cachedir, stack
 
@@ -321,6 +340,9 @@ def cmd_check(args: argparse.Namespace) -> int:
         raise UsageError(f"--root {args.root}: not a directory")
     if args.previous_report and not args.changed_since:
         raise UsageError("--previous-report is only read with --changed-since REF")
+    clash = report_path_clash(args, [args.config])
+    if clash:
+        raise UsageError(clash)
     problem = stack.stack_problem()
     if problem:
         raise UsageError(problem)
@@ -350,6 +372,9 @@ def cmd_merge(args: argparse.Namespace) -> int:
     if not any(getattr(args, fmt.name) for fmt in REPORT_FORMATS):
         options = ", ".join(fmt.option for fmt in REPORT_FORMATS)
         raise UsageError(f"merge: say where to write the merged report ({options})")
+    clash = report_path_clash(args, [])
+    if clash:
+        raise UsageError(clash)
     named = []
     for path in args.reports:
         try:

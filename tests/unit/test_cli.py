@@ -59,6 +59,23 @@ def test_usage_errors_exit_2_with_one_line(capsys, tmp_path):
     assert "Traceback" not in err
 
 
+def test_a_report_path_that_would_replace_the_config_or_another_report_is_refused(capsys, tmp_path):
+    config = tmp_path / "gradcheck.yml"
+    config.write_text("version: 1\nmodels: []\n")
+    report = str(tmp_path / "r.json")
+    assert cli.main(["check", "--config", str(config), "--json", str(config)]) == 2
+    assert cli.main(["check", "--config", str(config), "--json", report, "--junit", report]) == 2
+    assert cli.main(["merge", report, "--json", report, "--sarif", report]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        f"gradcheck-ci: error: --json {config}: this run reads that file; the report would replace "
+        f"it",
+        f"gradcheck-ci: error: --junit {report}: --json writes its report to the same file",
+        f"gradcheck-ci: error: --sarif {report}: --json writes its report to the same file",
+    ]
+    assert config.read_text() == "version: 1\nmodels: []\n"
+
+
 def test_an_internal_error_is_one_line_and_exit_2(capsys, monkeypatch):
     def boom(args):
         raise RuntimeError("something of ours broke")
