@@ -147,7 +147,14 @@ def _not_found(
     """The error for a name the module does not define (or defines only where an import does not
     run)."""
     module_file = getattr(module, "__file__", None)
-    where = relative(module_file, root) if module_file else target
+    # a module outside the repository (an installed package) by its dotted name, not by a path
+    # that climbs out of the repository
+    inside = module_file is not None and is_inside(module_file, root)
+    where = (
+        relative(module_file, root)
+        if module_file is not None and inside and not is_library(module_file)
+        else target
+    )
     guard_line = (
         assigned_under_main_guard(module_file, function)
         if module_file and wording.members

@@ -95,6 +95,12 @@ def test_a_missing_function_is_a_config_error_with_a_suggestion(repo, wording, m
     )
 
 
+def test_a_missing_function_of_an_installed_module_names_the_module_not_a_path(repo):
+    error = load_error(FACTORY, "json:nope", str(repo), "gradcheck.yml", 5)
+    assert error.message.startswith("json has no function 'nope' (factory 'json:nope')")
+    assert "/" not in error.message
+
+
 @pytest.mark.parametrize(
     "wording, message",
     [
