@@ -15,11 +15,13 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from ..config import ModelSpec
 from ..core.errors import ModelLoadError
 from ..usercode import loader, python2
 from ..usercode.deferred import DeferredCompile, deferred_notice, deferring_theano_functions
+from ..usercode.held import Held, holding_settings
 from ..usercode.sites import recording_call_sites
 from .built import BuiltModel
 from .call import call_factory, make_factory_inputs, seed_everything
@@ -39,9 +41,9 @@ def build_model(
 
     root = os.path.realpath(root)
     progress("importing the model's module")
-    with factory_run(spec, root) as deferred:
+    with factory_run(spec, root) as run:
         factory = load_factory(spec, root, config_file)
-        notices = python2.notices(root) + loader.notices(root) + kept_precision(factory, spec)
+        notices = python2.notices(root) + loader.notices(root)
         refuse_training_script(factory, spec, config_file)
         seed_everything(spec.seed)
         progress("calling the factory")
@@ -49,7 +51,8 @@ def build_model(
             made = make_factory_inputs(spec, config_file, sites)
             value, return_line = call_factory(factory, spec, root, config_file, made)
     output = output_layer(value, spec, factory, root, config_file, return_line, sites)
-    notices.extend(filter(None, [deferred_notice(deferred)]))
+    notices += kept_precision(run.held, factory, spec)
+    notices.extend(filter(None, [deferred_notice(run.deferred)]))
     layers = lasagne.layers.get_all_layers(output)
     labels = layer_labels(layers)
     masks = {id(made[name]) for name, given in spec.inputs.items() if given.mask}
@@ -98,13 +101,22 @@ def build_model(
     )
 
 
+@dataclass
+class FactoryRun:
+    """What the factory's module and the factory did to the process while they ran (factory_run)."""
+
+    deferred: list[DeferredCompile]  # their theano.function calls
+    held: Held  # the settings they changed, held
+
+
 @contextmanager
-def factory_run(spec: ModelSpec, root: str) -> Iterator[list[DeferredCompile]]:
+def factory_run(spec: ModelSpec, root: str) -> Iterator[FactoryRun]:
     """What the factory's module is imported and the factory called under, by `check` and by
     `init`'s trials alike: the model's seed (a script's network is built while its module is
     imported), no command-line arguments (a script that reads its own sees none, not the worker's),
-    and the module's own theano.function calls compiled only if something calls them."""
+    the module's own theano.function calls compiled only if something calls them, and floatX and the
+    recursion limit held (usercode/held.py)."""
     seed_everything(spec.seed)
     sys.argv = [spec.factory.rpartition(":")[0]]
-    with deferring_theano_functions(root) as deferred:
-        yield deferred
+    with deferring_theano_functions(root) as deferred, holding_settings(root) as held:
+        yield FactoryRun(deferred, held)

@@ -4,16 +4,15 @@ of keyword arguments (member.py), and located once at its `def`, where the messa
 
 from __future__ import annotations
 
-import inspect
-import re
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from ..config import ModelSpec
+from ..config.keys import PRECISIONS
 from ..core.results import Notice
 from ..usercode.guard import time_limit
+from ..usercode.held import Held
 from ..usercode.importer import FACTORY, import_function
 from ..usercode.sites import definition_site
 from .member import named_function
@@ -57,27 +56,23 @@ def import_limit(spec: ModelSpec) -> float:
     return max(1.0, min(IMPORT_SECONDS, spec.timeout / 2))
 
 
-def kept_precision(factory: Factory, spec: ModelSpec) -> list[Notice]:
-    """A module that sets theano.config.floatX when it is imported would change the precision of the
-    check behind the config's back: the config's precision is restored, and a notice says so."""
-    import theano
-
-    if theano.config.floatX == spec.precision:
+def kept_precision(held: Held, factory: Factory, spec: ModelSpec) -> list[Notice]:
+    """A module or factory that sets theano.config.floatX would change the precision of the check
+    behind the config's back: the assignment was not made (usercode/held.py), and a notice says so
+    at its line."""
+    theirs, site = next(((v, s) for v, s in held.floatx if v != spec.precision), (None, None))
+    if theirs is None:
         return []
-    theirs = theano.config.floatX
-    theano.config.floatX = spec.precision
-    file, line = factory.site or (None, None)
-    module = sys.modules.get(getattr(factory.function, "__module__", ""), None)
-    try:
-        lines = inspect.getsource(module).splitlines() if module is not None else []
-    except (TypeError, OSError):
-        lines = []
-    line = next((n for n, text in enumerate(lines, 1) if re.search(r"floatX\s*=", text)), line)
+    file, line = (site.file, site.line) if site else factory.site or (None, None)
+    advice = (
+        f"set `precision: {theirs}` to check that"
+        if theirs in PRECISIONS
+        else f"gradcheck-ci checks {' or '.join(PRECISIONS)}"
+    )
     return [
         Notice(
-            f"the module sets theano.config.floatX to {theirs!r} when it is imported; the "
-            f"check runs at {spec.precision}, the model's `precision` (set `precision: "
-            f"{theirs}` to check that)",
+            f"the model's code sets theano.config.floatX to {theirs!r}; the check runs at "
+            f"{spec.precision}, the model's `precision`, and its layers are built at it ({advice})",
             "precision",
             file,
             line,

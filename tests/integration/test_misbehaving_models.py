@@ -32,6 +32,15 @@ class Case:
     status: str = "pass"
     kind: str | None = None  # the error's kind, for an error
     timeout: float = 120
+    # a notice the result must have: its code, and the text of its line in misbehave.py
+    notice: tuple[str, str] | None = None
+
+    def notice_at(self) -> str | None:
+        if self.notice is None:
+            return None
+        code, text = self.notice
+        lines = (CORPUS / "models" / "misbehave.py").read_text().splitlines()
+        return f"{code}@{next(n for n, line in enumerate(lines, 1) if text in line)}"
 
 
 CASES = [
@@ -51,8 +60,17 @@ CASES = [
     Case("floods_the_log"),
     Case("prints_binary_garbage"),
     Case("changes_directory"),
+    Case("sets_floatx_to_float16", notice=("precision", 'floatX = "float16"')),
+    Case("sets_floatx_to_float32", notice=("precision", 'floatX = "float32"')),
+    Case("lowers_the_recursion_limit"),
 ]
-SAMPLE = ["tensorboard_in_background", "data_server_in_own_session", "kills_itself"]
+SAMPLE = [
+    "tensorboard_in_background",
+    "data_server_in_own_session",
+    "kills_itself",
+    "sets_floatx_to_float16",
+    "lowers_the_recursion_limit",
+]
 SENTINEL = Case("good")
 
 
@@ -109,6 +127,14 @@ def run_campaign(cases: list[Case], tmp_path: Path) -> tuple[collections.Counter
                 case.factory,
                 next(line for line in own if "Traceback" in line or 'File "' in line),
             )
+        noticed = {
+            f"{n['code']}@{n['line']}"
+            for n in result["notices"]
+            if n.get("file") == "models/misbehave.py"
+        }
+        wanted = case.notice_at()
+        if wanted and wanted not in noticed:
+            fail("notice", case.factory, f"no {wanted} among {sorted(noticed)}")
         message = (result.get("error") or {}).get("message") or ""
         if installation in message or "site-packages" in message:
             fail("installation-path", case.factory, message)
