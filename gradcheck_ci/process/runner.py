@@ -19,9 +19,9 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
 from ..config import ModelSpec
 from ..core.errors import print_debug_traceback
@@ -264,8 +264,8 @@ class Runner:
 
         def read_output() -> None:
             assert proc.stdout is not None
-            for raw in proc.stdout:
-                self.on_output(spec.name, raw.decode("utf-8", errors="replace").rstrip("\r\n"))
+            for line in output_lines(proc.stdout):
+                self.on_output(spec.name, line)
 
         threads = [
             threading.Thread(target=read_events, daemon=True),
@@ -287,6 +287,37 @@ class Runner:
             thread.join(timeout=5)
         self._current = None
         return Outcome(proc.returncode, timed_out, self.cancelled, last_event[0], memory=sample)
+
+
+# bytes of one line of a model's output relayed to the console; a longer line (a 5 MB print, a
+# progress bar redrawn with \r) is cut there, with the size of what was left out
+OUTPUT_LINE_BYTES = 2000
+
+
+def output_lines(stream: IO[bytes], limit: int = OUTPUT_LINE_BYTES) -> Iterator[str]:
+    """The lines of a worker's output as the console shows them: decoded, each cut at `limit` bytes
+    with a note of how much was left out; read `limit` bytes at a time, so a line with no end is
+    never held whole."""
+    head, size = b"", 0
+    while True:
+        chunk = stream.readline(limit)
+        if not chunk:
+            break
+        ended = chunk.endswith(b"\n")
+        body = chunk[:-1] if ended else chunk
+        head += body[: max(limit - len(head), 0)]
+        size += len(body)
+        if ended:
+            yield _shown(head, size)
+            head, size = b"", 0
+    if size:
+        yield _shown(head, size)
+
+
+def _shown(head: bytes, size: int) -> str:
+    cut = size - len(head)
+    text = head.decode("utf-8", errors="replace").rstrip("\r")
+    return text + (f" ... ({cut:,} more bytes of this line not shown)" if cut else "")
 
 
 # Errors that say nothing about C or Python: a check stopped from outside, or out of time or memory.

@@ -58,6 +58,7 @@ CASES = [
     Case("non_daemon_thread"),
     Case("closes_stdout_and_stderr"),
     Case("floods_the_log"),
+    Case("prints_a_megabyte_line"),
     Case("prints_binary_garbage"),
     Case("changes_directory"),
     Case("sets_floatx_to_float16", notice=("precision", 'floatX = "float16"')),
@@ -70,6 +71,7 @@ SAMPLE = [
     "kills_itself",
     "sets_floatx_to_float16",
     "lowers_the_recursion_limit",
+    "prints_a_megabyte_line",
 ]
 SENTINEL = Case("good")
 
@@ -127,6 +129,8 @@ def run_campaign(cases: list[Case], tmp_path: Path) -> tuple[collections.Counter
                 case.factory,
                 next(line for line in own if "Traceback" in line or 'File "' in line),
             )
+        if any(len(line) > 2200 for line in own):
+            fail("long-line", case.factory, f"{max(len(line) for line in own):,} characters")
         noticed = {
             f"{n['code']}@{n['line']}"
             for n in result["notices"]

@@ -187,3 +187,20 @@ def test_an_error_without_c_is_checked_again_with_c_unless_it_says_nothing_about
     assert not runner._may_need_c(
         ModelResult(model.name, model.factory, "fail", 0, "float64", "auto")
     )
+
+
+def test_a_models_output_is_relayed_line_by_line_with_long_lines_cut():
+    import io
+
+    from gradcheck_ci.process.runner import output_lines
+
+    stream = io.BytesIO(b"epoch 1\n\nx" + b"y" * 5_000_000 + b"\nloss \xc3\xa9\r\nno end")
+    lines = list(output_lines(stream, limit=10))
+    assert lines == [
+        "epoch 1",
+        "",
+        "xyyyyyyyyy ... (4,999,991 more bytes of this line not shown)",
+        "loss \u00e9",
+        "no end",
+    ]
+    assert list(output_lines(io.BytesIO(b""))) == []
