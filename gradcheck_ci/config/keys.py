@@ -24,6 +24,7 @@ from typing import Any
 
 from .kwargs import keyword_arguments
 from .readers import (
+    MAX_SIZE,
     Reader,
     allowed_causes,
     any_integer,
@@ -92,6 +93,9 @@ MIN_MEMORY = 1024
 # numpy's RandomState takes no larger seed: `check` would fail where `validate` passed
 MAX_SEED = 2**32 - 1
 MAX_DIRECTIONS = 10_000  # each is a few loss evaluations per band; beyond this a run never ends
+# The worker's address-space limit is set in bytes (setrlimit): beyond 16 TiB no machine has the
+# memory, and far beyond, the limit no longer fits and the worker cannot start
+MAX_MEMORY = 2**24
 
 
 @dataclass(frozen=True)
@@ -189,7 +193,7 @@ KEYS: tuple[Key, ...] = (
     Key(
         "memory",
         SHARED,
-        integer(minimum=MIN_MEMORY),
+        integer(minimum=MIN_MEMORY, limit=MAX_MEMORY),
         8192,
         "Address-space limit of the model's worker, MiB.",
     ),
@@ -208,10 +212,16 @@ KEYS: tuple[Key, ...] = (
         "auto",
         "The Lasagne the model runs on: 0.1, master, or auto.",
     ),
-    Key("sequences", "data", integer(minimum=1), 10, "Batch size: the number of sequences."),
-    Key("steps", "data", integer(minimum=1), 100, "Time steps per sequence."),
-    Key("features", "data", integer(minimum=1), 2, "Input features per step."),
-    Key("classes", "data", integer(minimum=2), 2, "Target classes (output units)."),
+    Key(
+        "sequences",
+        "data",
+        integer(minimum=1, limit=MAX_SIZE),
+        10,
+        "Batch size: the number of sequences.",
+    ),
+    Key("steps", "data", integer(minimum=1, limit=MAX_SIZE), 100, "Time steps per sequence."),
+    Key("features", "data", integer(minimum=1, limit=MAX_SIZE), 2, "Input features per step."),
+    Key("classes", "data", integer(minimum=2, limit=MAX_SIZE), 2, "Target classes (output units)."),
     Key("mask", "data", choice(MASKS), "full", "random gives the sequences random lengths."),
     Key(
         "inputs",

@@ -19,6 +19,9 @@ from .spec import ConfigProblem
 TAG = "tag:yaml.org,2002:"
 SCALAR_TAGS = {TAG + t for t in ("str", "int", "float", "bool", "null")}
 COLLECTION = object()  # what Nodes.scalar returns for a mapping or a list
+# Python reads integers of at most this many digits (sys.get_int_max_str_digits); a longer one is
+# said as such, not with Python's advice to raise its limit
+MAX_DIGITS = 4300
 
 Items = dict[str, tuple[Node, Node]]  # key -> (key node, value node)
 
@@ -164,7 +167,9 @@ class Nodes:
             try:
                 return self._constructor.construct_object(node, deep=True)
             except Exception as e:  # noqa: BLE001 - e.g. `0x_` matches the int pattern but int() rejects it
-                raise Bad(f"{key}: cannot read {show(node.value)}: {e}", node) from None
+                digits = sum(c.isdigit() for c in node.value)
+                why = f"a number of {digits:,} digits" if digits > MAX_DIGITS else str(e)
+                raise Bad(f"{key}: cannot read {show(node.value)}: {why}", node) from None
         except Bad:
             if quiet:
                 return node.value

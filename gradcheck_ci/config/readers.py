@@ -58,19 +58,22 @@ def string(nodes: Nodes, node: Node, key: str, expected: str = "a non-empty stri
     raise wrong(nodes, node, key, expected)
 
 
-def integer(minimum: int, maximum: int | None = None) -> Reader:
-    """An integer >= minimum (and <= maximum, where what uses it has a limit); a boolean is not an
+def integer(minimum: int, maximum: int | None = None, limit: int | None = None) -> Reader:
+    """An integer >= minimum (and <= maximum, where what uses it has a limit it states; <= limit,
+    a bound far beyond any real value, named only to a value beyond it); a boolean is not an
     integer here."""
+    top = maximum if maximum is not None else limit
 
     def read(nodes: Nodes, node: Node, key: str) -> int:
         value = nodes.scalar(node, key)
         # booleans: no
-        if type(value) is int and value >= minimum and (maximum is None or value <= maximum):
+        if type(value) is int and value >= minimum and (top is None or value <= top):
             return value
+        beyond = type(value) is int and top is not None and value > top
         wanted = (
-            f"an integer >= {minimum}"
-            if maximum is None
-            else (f"an integer from {minimum} to {maximum:,}")
+            f"an integer from {minimum} to {top:,}"
+            if top is not None and (maximum is not None or beyond)
+            else f"an integer >= {minimum}"
         )
         raise wrong(nodes, node, key, wanted)
 
@@ -193,6 +196,11 @@ def input_name(nodes: Nodes, node: Node, key: str) -> str:
     )
 
 
+# one dimension of the synthetic data: numpy refuses far larger ones with an error of its own, and
+# `memory` stops a worker long before one this large is filled
+MAX_SIZE = 2**31 - 1
+
+
 def shape(nodes: Nodes, node: Node, key: str) -> list[int | None]:
     """An InputLayer shape: a list of sizes >= 1, null where `data` fills the size."""
     expected = (
@@ -206,9 +214,15 @@ def shape(nodes: Nodes, node: Node, key: str) -> list[int | None]:
     sizes: list[int | None] = []
     for i, item in enumerate(node.value):
         value = None if nodes.is_null(item, key) else nodes.scalar(item, key)
-        if value is not None and not (type(value) is int and value >= 1):
+        if value is not None and not (type(value) is int and 1 <= value <= MAX_SIZE):
+            sizes_allowed = (
+                f"from 1 to {MAX_SIZE:,}" if type(value) is int and value > MAX_SIZE else ">= 1"
+            )
             raise wrong(
-                nodes, item, f"{key}[{i}]", "an integer >= 1, or null to fill it from `data`"
+                nodes,
+                item,
+                f"{key}[{i}]",
+                f"an integer {sizes_allowed}, or null to fill it from `data`",
             )
         sizes.append(value)
     return sizes

@@ -706,6 +706,20 @@ def test_unknown_and_forbidden_keys_in_defaults(tmp_path):
         ("directions: 0", "directions must be an integer from 1 to 10,000, got 0 (a number)"),
         ("memory: 1023", "memory must be an integer >= 1024, got 1023 (a number)"),
         ("memory: 1024.0", "memory must be an integer >= 1024, got 1024.0 (a number)"),
+        (
+            "memory: 99999999999999999999",
+            "memory must be an integer from 1024 to 16,777,216, got 99999999999999999999 (a "
+            "number)",
+        ),
+        (
+            "data: {sequences: 100000000000}",
+            "data.sequences must be an integer from 1 to 2,147,483,647, got 100000000000 (a "
+            "number)",
+        ),
+        (
+            "seed: " + "9" * 5000,
+            "seed: cannot read '" + "9" * 55 + "...': a number of 5,000 digits",
+        ),
         ("timeout: 0", "timeout must be a number > 0, got 0 (a number)"),
         ("timeout: true", "timeout must be a number > 0, got true (a boolean)"),
         ("timeout: .inf", "timeout must be a finite number > 0, got .inf (a number)"),

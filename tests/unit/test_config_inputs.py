@@ -97,6 +97,11 @@ def test_a_model_takes_the_inputs_of_defaults_name_by_name(tmp_path):
             "from `data`, got 0 (a number)",
         ),
         (
+            "    inputs: {x: {shape: [null, 99999999999]}}\n",
+            "gradcheck.yml:5:32: inputs.x.shape[1] must be an integer from 1 to 2,147,483,647, or "
+            "null to fill it from `data`, got 99999999999 (a number)",
+        ),
+        (
             "    inputs: {x: {shape: [null], dtype: flaot32}}\n",
             "gradcheck.yml:5:40: inputs.x.dtype must be one of float32, float64, int8, int16, "
             "int32, int64, uint8, uint16, uint32, uint64, got the string 'flaot32' (did you mean "
