@@ -235,8 +235,8 @@ def inconclusive_text(model: ModelResult) -> str:
     return (
         f"{count} could not be judged ({ids}): the loss has kinks (or round-off) within the "
         f"reach of every "
-        "comparison tried, at the checked point and near it; no tensor disagrees. Check with "
-        "another `seed`, or see the JSON report's notes."
+        "comparison tried, at the checked point and near it; no disagreement was confirmed. "
+        "Check with another `seed`, or see the JSON report's notes."
     )
 
 
@@ -248,12 +248,16 @@ def tensors_failing(failing: int, total: int) -> str:
     )
 
 
-def sensitivity_text(value: float | None) -> str:
-    """The model's stated sensitivity, as a phrase ('' when there is none)."""
+def sensitivity_text(value: float | None, judged: int | None = None) -> str:
+    """The model's stated sensitivity, as a phrase ('' when there is none); `judged`: how many
+    tensors it holds for, when some could not be judged (it says nothing of those)."""
     if value is None:
         return ""
+    which = "any tensor" if judged is None else f"any of the {judged} judged tensors"
+    if judged == 1:
+        which = "the 1 judged tensor"
     return (
-        f"a relative gradient error of {num(value)} or more in any tensor is caught with "
+        f"a relative gradient error of {num(value)} or more in {which} is caught with "
         f"probability >= 99%"
     )
 

@@ -10,6 +10,7 @@ from ..core.extra import CompileSummary
 from ..core.results import ModelResult, RunReport
 from .common import (
     clean_text,
+    inconclusive_params,
     inconclusive_text,
     index_text,
     measured,
@@ -238,7 +239,9 @@ def _tensor_lines(m: ModelResult) -> list[str]:
         lines.append(f"  ... {hidden} more tensor(s) not shown (see the JSON report)")
     lines.extend(_tensor_notes(m))
     if m.sensitivity is not None and m.status in ("pass", "inconclusive"):
-        lines.append("  sensitivity: " + sensitivity_text(m.sensitivity))
+        unjudged = len(inconclusive_params(m))
+        judged = len(m.params) - unjudged if unjudged else None
+        lines.append("  sensitivity: " + sensitivity_text(m.sensitivity, judged))
     return lines
 
 

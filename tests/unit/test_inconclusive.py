@@ -141,6 +141,21 @@ def test_cli_flag_and_action_input(tmp_path):
     assert inputs.DEFAULTS["fail-on-inconclusive"] == "false"
 
 
+def test_the_sensitivity_of_a_model_with_unjudged_tensors_says_which_it_holds_for():
+    judged = param("Dense#1.W", method="grouped")
+    judged.sensitivity, judged.max_abs_err, judged.max_rel_err = 5.5e-7, 1e-11, 3e-11
+    unjudged = param("Dense#0.W", status="inconclusive")
+    unjudged.note = "no smooth line could judge it"
+    partly = model("partly", "inconclusive", params=[unjudged, judged, judged])
+    partly.sensitivity = 5.5e-7
+    block = render_model(partly)
+    assert (
+        "sensitivity: a relative gradient error of 5.5e-07 or more in any of the 2 judged tensors "
+        "is caught with probability >= 99%"
+    ) in block
+    assert "no disagreement was confirmed" in block and "no tensor disagrees" not in block
+
+
 def test_a_passing_model_states_its_sensitivity_per_tensor_and_overall():
     p = param("Dense#0.W", method="grouped")
     p.sensitivity, p.max_abs_err, p.max_rel_err, p.tolerance = 3.4e-6, None, None, None
