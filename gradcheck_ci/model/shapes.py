@@ -41,14 +41,43 @@ def shape_inputs(
 ) -> InputShapes:
     """Check that `data` can shape every input and give each integer input its range (errors in that
     order, before compiling); then the shapes, the summary and the notices, asked once here."""
+    indexed = index_inputs(inputs, layers)
     check_input_shapes(inputs, spec, config_file)
     shaped = InputShapes(
         [input_shape(info, spec.data) for info in inputs],
         data_summary(inputs, spec),
-        data_overrides(inputs, spec, config_file),
+        indexed + data_overrides(inputs, spec, config_file),
     )
     resolve_integer_ranges(inputs, layers, spec, config_file)
     return shaped
+
+
+def index_inputs(inputs: list[InputInfo], layers: list[Any]) -> list[Notice]:
+    """An input of floats that feeds an EmbeddingLayer (an InputLayer given no input_var, which
+    Lasagne makes a float variable of; the code's callers pass an integer one) would stop the build
+    of the forward pass ('index must be integers'): it is checked with int32 indices instead, and a
+    notice says so at the InputLayer."""
+    import theano.tensor as T
+
+    notices = []
+    for info in inputs:
+        variable = getattr(info.layer, "input_var", None)
+        if variable is None or info.is_integer or not embedding_sizes(info.layer, layers):
+            continue
+        dtype = str(variable.dtype)
+        info.layer.input_var = T.TensorType("int32", variable.broadcastable)(variable.name)
+        site = info.site
+        notices.append(
+            Notice(
+                f"input {info.label} holds {dtype} but feeds an EmbeddingLayer, which takes "
+                "integer indices (the InputLayer was given no input_var, or a float one): it is "
+                "checked with int32 indices, as the code's callers must pass them",
+                "integer-input",
+                site.file if site else None,
+                site.line if site else None,
+            )
+        )
+    return notices
 
 
 # ---------------------------------------------------------------- input shapes under `data`

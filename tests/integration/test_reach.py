@@ -4,7 +4,8 @@ statements, xrange, cPickle, tabs, `except E, e`, a package importing its Python
 `/` in sizes, one file 2to3 cannot translate), scripts that build the network at module level and
 train it (or download first, or build it only under `if __name__ == '__main__':`), classes (a
 builder's method with the constructor's sizes, a classmethod, a staticmethod, an attribute set in
-__init__), builders whose sizes come from the data or a config dict.
+__init__), builders whose sizes come from the data or a config dict, a builder whose training script
+passes it an integer input variable.
 
 Each row asserts the model's status, its notices (code@file:line, with the translation's fixers),
 and for errors the message, file:line and kind. CI runs a fast sample (FAST); the rest are marked
@@ -27,7 +28,13 @@ from tests.harness import REPORT_ARGS, CliRun, assert_no_traceback, assert_repor
 
 CORPUS = FIXTURES / "reach"
 # checked by CI's quick run
-FAST = {"py2-package", "py2-untranslatable", "script-main-guard", "script-module-level"}
+FAST = {
+    "py2-package",
+    "py2-untranslatable",
+    "script-main-guard",
+    "script-module-level",
+    "input-var-embedding",
+}
 INIT_SHARE = 0.70  # of the factories the corpus names, `init` must build at least this share
 
 
@@ -147,6 +154,14 @@ ROWS = [
     # sizes from the data, a config dict
     Row("sizes-from-data", "mlp", "pass"),
     Row("config-dict-builder", "network", "pass"),
+    # an input variable the training script passes: word ids, which the bare call makes floats
+    Row(
+        "input-var-embedding",
+        "sentences",
+        "pass",
+        "input InputLayer#0 holds float64 but feeds an EmbeddingLayer",
+        notices=("integer-input@classifier.py:12",),
+    ),
 ]
 REPOS = sorted({row.repo for row in ROWS})
 
