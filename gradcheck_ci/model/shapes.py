@@ -57,13 +57,13 @@ def index_inputs(inputs: list[InputInfo], layers: list[Any]) -> list[Notice]:
     Lasagne makes a float variable of; the code's callers pass an integer one) would stop the build
     of the forward pass ('index must be integers'): it is checked with int32 indices instead, and a
     notice says so at the InputLayer."""
-    import theano.tensor as T
-
     notices = []
     for info in inputs:
         variable = getattr(info.layer, "input_var", None)
         if variable is None or info.is_integer or not embedding_sizes(info.layer, layers):
             continue
+        import theano.tensor as T
+
         dtype = str(variable.dtype)
         info.layer.input_var = T.TensorType("int32", variable.broadcastable)(variable.name)
         site = info.site
@@ -274,8 +274,6 @@ def resolve_integer_ranges(
 def embedding_sizes(input_layer: Any, layers: list[Any]) -> list[int]:
     """input_size of every EmbeddingLayer the input reaches directly or through layers that only
     rearrange it."""
-    from lasagne.layers import EmbeddingLayer
-
     sizes = []
     frontier = [input_layer]
     seen: set[int] = set()
@@ -285,6 +283,8 @@ def embedding_sizes(input_layer: Any, layers: list[Any]) -> list[int]:
             if id(consumer) in seen:
                 continue
             seen.add(id(consumer))
+            from lasagne.layers import EmbeddingLayer  # (only a model's layers have consumers)
+
             if isinstance(consumer, EmbeddingLayer) or (
                 hasattr(consumer, "input_size") and hasattr(consumer, "output_size")
             ):
