@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from ..config import ModelSpec
+from ..core import steps
 from ..core.errors import ModelLoadError
 from ..usercode import loader, python2
 from ..usercode.deferred import DeferredCompile, deferred_notice, deferring_theano_functions
@@ -40,13 +41,13 @@ def build_model(
     import lasagne
 
     root = os.path.realpath(root)
-    progress("importing the model's module")
+    progress(steps.IMPORTING)
     with factory_run(spec, root) as run:
         factory = load_factory(spec, root, config_file)
         notices = python2.notices(root) + loader.notices(root)
         refuse_training_script(factory, spec, config_file)
         seed_everything(spec.seed)
-        progress("calling the factory")
+        progress(steps.CALLING_FACTORY)
         with recording_call_sites(root) as sites:
             made = make_factory_inputs(spec, config_file, sites)
             value, return_line = call_factory(factory, spec, root, config_file, made)

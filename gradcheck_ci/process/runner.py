@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from ..config import ModelSpec
+from ..core import steps
 from ..core.errors import print_debug_traceback
 from ..core.extra import Evaluation
 from ..core.installation import with_package_on_path
@@ -177,6 +178,8 @@ class Runner:
                 result = error_result(
                     spec, self.config_file, outcome.describe(spec, self.config_file)
                 )
+                # ended (os._exit, a crash) before the check compiled: C would not change that
+                result.extra.before_theano = outcome.last_step in steps.BEFORE_THEANO or None
             result.seconds["total"] = round(elapsed, 3)
         return result
 
@@ -449,7 +452,7 @@ class Outcome:
         if self.timed_out:
             timeout_line = spec.key_lines.get("timeout", spec.line)
             where = f"; it was{at[1:]}" if at else ""
-            if self.last_step == "calling the factory":
+            if self.last_step == steps.CALLING_FACTORY:
                 where += (
                     "; a factory should build and return the network, not train it or load "
                     "data (see docs/config.md, 'Scripts that build the network in main()')"

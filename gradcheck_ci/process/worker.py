@@ -17,7 +17,7 @@ import time
 import traceback
 from collections.abc import Callable
 from contextlib import nullcontext
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from ..config import ModelSpec
 from ..core.errors import ModelLoadError, print_debug_traceback
@@ -375,6 +375,13 @@ def _dump_stacks_to(path: str) -> None:
     if hasattr(signal, "SIGUSR1"):
         faulthandler.register(signal.SIGUSR1, file=handle, all_threads=False)
 
+    def exit_saying_where(status: int) -> NoReturn:
+        # the model's code ending the process (os._exit in a script): its line, as for a crash
+        faulthandler.dump_traceback(file=handle, all_threads=False)
+        _REAL_EXIT(status)
+
+    os._exit = exit_saying_where
+
 
 def _exit(code: int) -> None:
     """Exit once the result is written, without the interpreter's teardown: the atexit handlers
@@ -397,7 +404,10 @@ def _exit(code: int) -> None:
             stream.flush()
         except (OSError, ValueError):
             pass
-    os._exit(code)
+    _REAL_EXIT(code)
+
+
+_REAL_EXIT = os._exit  # the worker's own exit; the model's code gets one that says where it was
 
 
 if __name__ == "__main__":

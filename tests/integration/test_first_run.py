@@ -156,6 +156,40 @@ def test_a_model_that_fails_before_theano_runs_is_not_checked_again_with_c(tmp_p
     assert "before_theano" not in result["extra"]
 
 
+def test_a_factory_that_ends_its_process_is_located_and_not_checked_again_with_c(
+    tmp_path: Path,
+) -> None:
+    """os._exit in a factory leaves no result: the error names the line that called it, and a
+    worker with C would end the same way, so none is started."""
+    from gradcheck_ci.platform import cachedir
+
+    usual = cachedir.theano_cache_dir(
+        {k: v for k, v in os.environ.items() if k != cachedir.CACHE_DIR_ENV}
+    )
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "net.py").write_text(
+        "import os\n\nimport lasagne\n\n\n"
+        "def build(quit_early=True):\n"
+        "    if quit_early:\n"
+        "        os._exit(3)\n"
+        "    return lasagne.layers.DenseLayer(lasagne.layers.InputLayer((None, 2)), 2)\n",
+        encoding="utf-8",
+    )
+    (repo / "gradcheck.yml").write_text(
+        "version: 1\nmodels:\n  - name: quits\n    factory: net.py:build\n", encoding="utf-8"
+    )
+    env = fresh_env(tmp_path / "cache", THEANO_FLAGS=f"base_compiledir={usual}")
+    run, result = check(repo / "gradcheck.yml", "quits", env, tmp_path / "report.json")
+    assert run.code == 2 and result["error"]["kind"] == "crash", run.output
+    assert "checking again with C" not in run.output
+    assert (result["error"]["file"], result["error"]["line"]) == ("net.py", 8)
+    assert (
+        "exited with code 3 while calling the factory, in build() at net.py:8"
+        in (result["error"]["message"])
+    )
+
+
 def test_an_op_with_c_code_only_is_checked_again_with_c(tmp_path: Path) -> None:
     from gradcheck_ci.platform import cachedir
 
