@@ -506,8 +506,8 @@ class Outcome:
 
 def killed_memory(sample: MemorySample | None, limit: int) -> str:
     """What is known about memory when a worker was killed from outside: its own limit raises
-    MemoryError and kills nothing, so only the machine (its out-of-memory killer), a CI runner or a
-    person sends SIGKILL."""
+    MemoryError and kills nothing, so only the machine (its out-of-memory killer), a CI runner, a
+    person or the model's code itself (os.kill of its own process) sends SIGKILL."""
     if sample is None:
         return (
             f" (its memory is unknown; its own limit, {limit} MiB, would have raised "
@@ -519,7 +519,7 @@ def killed_memory(sample: MemorySample | None, limit: int) -> str:
     who = (
         "most likely the machine's out-of-memory killer"
         if sample.machine_was_short
-        else "the machine's out-of-memory killer, a CI runner or a person"
+        else "the machine's out-of-memory killer, a CI runner, a person or the model's own code"
     )
     return (
         f", {sample.seconds:g} s after it started: it used {sample.resident} MiB "

@@ -125,7 +125,7 @@ def test_a_kill_from_outside_says_the_memory_at_the_time_and_the_limit():
         "the worker was killed by SIGKILL from outside gradcheck-ci while probing W, 0.3 s after "
         "it started: it used 120 MiB (410 MiB of address space, below its limit of 600 MiB, the "
         "model's `memory`); the machine had 5000 MiB available: the machine's out-of-memory "
-        "killer, a CI runner or a person"
+        "killer, a CI runner, a person or the model's own code"
     )
     short = runner.Outcome(
         -signal.SIGKILL, False, False, "probing W", memory=MemorySample(9.5, 500, 590, 100, 8000)
