@@ -86,6 +86,17 @@ def after_text(after: float) -> str:
     return f"{fmt(after)} after" if after > 0 else "every comparison within tolerance after"
 
 
+def agree_text(before: float, after: float) -> str:
+    """'(max error 0.03 before, ... after)': the mismatch's size before the ablation and after. No
+    error before (0 here) means the tensors were not judged at all (inconclusive), and says so."""
+    said = (
+        f"max error {fmt(before)} before"
+        if before > 0
+        else ("no comparison could judge them before")
+    )
+    return f"({said}, {after_text(after)})"
+
+
 def verdict_sentence(session: Session, outcome: Outcome | None, change: str) -> str:
     """The end of a diagnosis message: what the ablation did to the mismatch ("." when it did not
     run). The ablation is the outcome's own (a joint one names every layer), else `change`."""
@@ -94,10 +105,7 @@ def verdict_sentence(session: Session, outcome: Outcome | None, change: str) -> 
     change = outcome.change or change
     before, after = outcome.worst(session)
     if outcome.confirmed:
-        return (
-            f". Rebuilt with {change}, the gradients agree (max error {fmt(before)} before, "
-            f"{after_text(after)})."
-        )
+        return f". Rebuilt with {change}, the gradients agree {agree_text(before, after)}."
     fixed = session.tensor_ids(outcome.explained)
     left = session.tensor_ids(outcome.still_failing)
     return (

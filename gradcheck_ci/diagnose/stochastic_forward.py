@@ -19,7 +19,7 @@ from typing import Any
 
 from ..core.causes import BY_CODE
 from ..core.results import Diagnosis
-from .ablation import after_text, recheck
+from .ablation import agree_text, recheck
 from .graph import inner_layers, is_noise_layer, is_random, walk
 from .session import Session, fmt
 
@@ -84,8 +84,7 @@ def find(session: Session) -> list[Diagnosis]:
         before, after = outcome.worst(session)
         if confirmed:
             message += (
-                f". With the random stream frozen, the gradients agree (max error "
-                f"{fmt(before)} before, {after_text(after)})."
+                f". With the random stream frozen, the gradients agree {agree_text(before, after)}."
             )
         else:
             message += (

@@ -232,6 +232,13 @@ def inconclusive_text(model: ModelResult) -> str:
         f" and {len(params) - 4} more" if len(params) > 4 else ""
     )
     count = f"{len(params)} of {len(model.params)} tensor{'s' if len(model.params) != 1 else ''}"
+    if any(d.code == "stochastic-forward" and d.confirmed for d in model.diagnoses):
+        # not kinks, and no seed helps: the forward pass draws new noise at every evaluation
+        return (
+            f"{count} could not be judged ({ids}): the loss differs between evaluations at the "
+            "same point (the stochastic-forward diagnosis says where); no disagreement was "
+            "confirmed."
+        )
     return (
         f"{count} could not be judged ({ids}): the loss has kinks (or round-off) within the "
         f"reach of every "

@@ -156,6 +156,23 @@ def test_the_sensitivity_of_a_model_with_unjudged_tensors_says_which_it_holds_fo
     assert "no disagreement was confirmed" in block and "no tensor disagrees" not in block
 
 
+def test_an_inconclusive_model_with_a_confirmed_noisy_forward_pass_is_not_told_of_kinks():
+    from gradcheck_ci.core.results import Diagnosis
+    from gradcheck_ci.diagnose.ablation import agree_text
+
+    noisy = model("noisy", "inconclusive", params=[param("Dense#0.W", status="inconclusive")])
+    noisy.diagnoses = [Diagnosis("stochastic-forward", "MCDropout#0 draws ...", confirmed=True)]
+    block = render_model(noisy)
+    assert "the loss differs between evaluations at the same point" in block
+    assert "kinks" not in block.split("diagnosis")[0] and "another `seed`" not in block
+    assert agree_text(0.0, 0.0) == (
+        "(no comparison could judge them before, every comparison within tolerance after)"
+    )
+    assert agree_text(0.0317, 0.0) == (
+        "(max error 0.0317 before, every comparison within tolerance after)"
+    )
+
+
 def test_a_passing_model_states_its_sensitivity_per_tensor_and_overall():
     p = param("Dense#0.W", method="grouped")
     p.sensitivity, p.max_abs_err, p.max_rel_err, p.tolerance = 3.4e-6, None, None, None
