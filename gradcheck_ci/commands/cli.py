@@ -10,7 +10,7 @@ import argparse
 import os
 import re
 import sys
-from typing import NoReturn
+from typing import NoReturn, TextIO
 
 from .. import __version__
 from ..core.errors import UsageError, print_debug_traceback
@@ -332,6 +332,13 @@ def report_path_clash(args: argparse.Namespace, inputs: list[str]) -> str | None
     return None
 
 
+def console_stream(args: argparse.Namespace) -> TextIO:
+    """Where the run's text goes: standard output, unless a report is written there (`--json -`),
+    which it would then interleave: standard error."""
+    to_stdout = any(getattr(args, fmt.name, None) == "-" for fmt in REPORT_FORMATS)
+    return sys.stderr if to_stdout else sys.stdout
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from ..platform import cachedir, stack
 
@@ -362,7 +369,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         # the workers' allow-list (process/environment.py)
         os.environ[PASS_ENV] = ",".join(args.pass_env)
     github = args.format == "github" or (args.format == "auto" and under_actions())
-    return run.check(args, shard, Console(sys.stdout, github=github, quiet=args.quiet))
+    return run.check(args, shard, Console(console_stream(args), github=github, quiet=args.quiet))
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
@@ -392,7 +399,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
     # UsageError names an unwritable path
     written = run.ReportFiles(args, rebase=False).write(merged)
     github = args.format == "github" or (args.format == "auto" and under_actions())
-    Console(sys.stdout, github=github, quiet=True).finish(merged, written, annotate=False)
+    Console(console_stream(args), github=github, quiet=True).finish(merged, written, annotate=False)
     print(f"merged {len(reports)} report(s), {len(merged.models)} model(s): {merged.status}")
     write_step_outputs(merged, args.json)
     return merged.exit_code

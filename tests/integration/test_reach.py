@@ -299,4 +299,5 @@ def test_init_builds_most_of_the_factories_the_corpus_names_and_its_file_checks(
             assert run_cli("validate", cwd=target).code == 0
             check = run_cli("check", "--quiet", cwd=target)
             assert check.code == 0, check.output
+    print(f"init built {built} of the {named} factories the corpus names; not: {missed}")
     assert built / named >= INIT_SHARE, (built, named, missed)

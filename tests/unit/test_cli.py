@@ -546,6 +546,18 @@ def test_the_check_error_format_in_docs_config_is_what_check_prints(tmp_path, mo
         (tmp_path / "gradcheck.yml").write_text(CHECK_ERROR_CASES[name], encoding="utf-8")
         assert cli.main(["check"]) == 2
         out = capsys.readouterr()
-        printed = (out.out + out.err).splitlines()
-        for line in expected.strip("\n").splitlines():
-            assert line in printed, (name, line, printed)
+        # every line, in order: the example drops none
+        assert (out.err + out.out).splitlines() == expected.strip("\n").splitlines(), name
+
+
+def test_a_report_written_to_standard_output_gets_it_alone(tmp_path, monkeypatch, capsys):
+    """`--json -` pipes into a JSON reader: the run's text goes to standard error instead."""
+    import json
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m.py").write_text("def f():\n    pass\n", encoding="utf-8")
+    (tmp_path / "gradcheck.yml").write_text(CHECK_ERROR_CASES["an entry with seed: true"])
+    assert cli.main(["check", "--json", "-"]) == 2
+    out = capsys.readouterr()
+    assert json.loads(out.out)["status"] == "error"
+    assert "result: ERROR (exit 2)" in out.err
