@@ -36,6 +36,7 @@ def wrong(nodes: Nodes, node: Node, key: str, expected: str) -> Bad:
         isinstance(value, str)
         and getattr(node, "style", None) in ("'", '"')
         and _looks_numeric(value)
+        and ("integer" in expected or "number" in expected)  # not for `one of ...` choices
     ):
         hint = " (write it without quotes)"
     elif "string" in expected and isinstance(value, (bool, int, float)):

@@ -741,6 +741,10 @@ def test_unknown_and_forbidden_keys_in_defaults(tmp_path):
         ),
         ("precision: 32", "precision must be one of float64, float32, got 32 (a number)"),
         (
+            "lasagne: '0.2'",
+            "lasagne must be one of 0.1, master, auto, got the string '0.2' (did you mean '0.1'?)",
+        ),
+        (
             "mode: ful",
             "mode must be one of auto, full, directional, got the string 'ful' (did you mean "
             "'full'?)",
