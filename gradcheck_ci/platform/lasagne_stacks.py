@@ -56,9 +56,15 @@ def master_problem(environ: Mapping[str, str] | None = None) -> str | None:
     """Why no model can be checked on Lasagne master here, in one sentence; None when it can."""
     where = master_dir(environ)
     if not os.path.isfile(os.path.join(where, "lasagne", "__init__.py")):
+        env = os.environ if environ is None else environ
+        if env.get(MASTER_ENV):  # set: the default place is not looked at
+            return (
+                f"Lasagne master is not installed where {MASTER_ENV} says (no lasagne package "
+                f"there; the default place is not used while it is set): {INSTALL_HINT}"
+            )
         return (
-            f"Lasagne master is not installed (no lasagne package in {MASTER_ENV} or in the "
-            f"environment's share/gradcheck-ci/lasagne-master): {INSTALL_HINT}"
+            f"Lasagne master is not installed (no lasagne package in the environment's "
+            f"share/gradcheck-ci/lasagne-master, nor {MASTER_ENV} set): {INSTALL_HINT}"
         )
     found = [
         os.path.basename(p)[len("lasagne-") : -len(".dist-info")]

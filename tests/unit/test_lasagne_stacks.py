@@ -43,7 +43,9 @@ def test_master_is_found_where_the_environment_says(tmp_path):
 
 def test_without_master_the_problem_says_how_to_install_it(tmp_path):
     problem = lasagne_stacks.master_problem({lasagne_stacks.MASTER_ENV: str(tmp_path / "nothing")})
-    assert problem is not None and problem.startswith("Lasagne master is not installed")
+    assert problem is not None and problem.startswith(
+        "Lasagne master is not installed where GRADCHECK_LASAGNE_MASTER says"
+    )
     assert lasagne_stacks.MASTER_ARCHIVE in problem and "make lasagne-master" in problem
     assert str(tmp_path) not in problem  # no path of this machine in a message
 
