@@ -55,18 +55,33 @@ def rows_of(output: Any) -> Any:
     return output.reshape((-1, output.shape[-1]))
 
 
+def raising_layer(exc: BaseException) -> Any | None:
+    """The layer whose get_output_for was running, innermost, when `exc` was raised; None when no
+    layer's was."""
+    tb = exc.__traceback__
+    layer = None
+    while tb is not None:
+        frame = tb.tb_frame
+        if frame.f_code.co_name == "get_output_for" and "self" in frame.f_locals:
+            layer = frame.f_locals["self"]
+        tb = tb.tb_next
+    return layer
+
+
 def build_objective(model: BuiltModel, spec: ModelSpec, root: str, config_file: str) -> Objective:
     import lasagne
 
     try:
         output = lasagne.layers.get_output(model.output, deterministic=True)
     except Exception as exc:  # noqa: BLE001 - a layer's get_output_for is user code
-        raise user_code_error(
-            exc,
-            root,
-            f"building the forward pass of {spec.name!r}",
-            fallback=(config_file, spec.line),
-        ) from None
+        layer = raising_layer(exc)
+        built_at = model.site(layer) if layer is not None else None
+        doing = f"building the forward pass of {spec.name!r}"
+        if layer is not None and id(layer) in model.labels:
+            doing += f", in {model.label(layer)}'s get_output_for"
+        # a stock layer's code raised (a softmax given 3-D input): the line that built the layer
+        fallback = (built_at.file, built_at.line) if built_at else (config_file, spec.line)
+        raise user_code_error(exc, root, doing, fallback=fallback) from None
     prediction = rows_of(output)
     name = spec.loss or default_loss(model.output)
     builtin = BY_NAME.get(name)

@@ -431,8 +431,16 @@ MODEL_CASES = [
             "forward-raises",
             2,
             "AttributeError: 'ScaleLayer' object has no attribute 'scale' "
-            "(building the forward pass of 'net')",
+            "(building the forward pass of 'net', in ScaleLayer#0's get_output_for)",
             "models/net.py:7",
+        ),
+        Case(
+            # Lasagne's own layer raises: the line that built it, not gradcheck.yml's
+            "stock-layer-raises",
+            2,
+            "ValueError: x must be 1-d or 2-d tensor of floats. Got TensorType(float64, 3D) "
+            "(building the forward pass of 'net', in NonlinearityLayer#0's get_output_for)",
+            "models/tagger.py:11",
         ),
         Case(
             "loss-not-scalar",
