@@ -92,6 +92,8 @@ def _run(session: Session, found: list[Diagnosis]) -> None:
                 allow.accept(session, found)
             found.extend(PHASES[phase].run(session, _finders(phase)))
             if phase == "always" and not session.unexplained:
+                if session.spec.allow:  # a cause found here (stochastic-forward) explained it all
+                    allow.accept(session, found)
                 found.extend(_kinks(session))
                 # nothing failed, or the always-on causes explained it all: no probes, no profiles
                 return

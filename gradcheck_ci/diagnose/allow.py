@@ -8,7 +8,8 @@ agree with finite differences are `allowed`: their difference is explained by th
 nothing else. Tensors that still disagree keep failing, so any other bug in the model is still
 caught. An allowed cause that is not found changes nothing. Causes that are not graph causes are
 accepted on their own confirmation: low-precision (the gradient is right in float64) and
-stochastic-forward (the gradients agree with the random stream frozen).
+stochastic-forward (the gradients agree with the random stream frozen; the tensors its noise left
+unjudged are accepted too, and diagnose() asks before it stops when this cause explained all).
 
 The model's `allowed` list holds each accepted cause with its evidence (the ablation, the errors
 before and after); a notice says so in every report format; the cause's diagnosis stays, marked
@@ -32,7 +33,7 @@ def accept(session: Session, found: list[Diagnosis]) -> None:
     """Turn the failing tensors the allowed causes explain into `allowed` ones (see the module
     docstring)."""
     allowed = list(session.spec.allow)
-    if not allowed or not session.failing:
+    if not allowed or not (session.failing or session.inconclusive):
         return
     accepted: dict[int, str] = {}  # tensor -> the ablation that explains it
     entries: list[dict[str, Any]] = []
@@ -49,9 +50,10 @@ def accept(session: Session, found: list[Diagnosis]) -> None:
             and diagnosis.confirmed
         ):
             ids = set(diagnosis.evidence.get("explained", []))
+            # noise in the forward pass leaves tensors unjudged more often than failing
             tensors = [
                 k
-                for k in session.failing
+                for k in [*session.failing, *session.inconclusive]
                 if session.model.params[k].id in ids and k not in accepted
             ]
             if tensors:
@@ -68,15 +70,18 @@ def accept(session: Session, found: list[Diagnosis]) -> None:
     if not accepted:
         return
     result = session.result
+    unjudged = [k for k in accepted if result.params[k].status == "inconclusive"]
     for k, change in accepted.items():
         p = result.params[k]
+        what = (
+            "could not be judged because of"
+            if k in unjudged
+            else ("differs from finite differences by")
+        )
         result.params[k] = replace(
             p,
             status="allowed",
-            note=(
-                f"differs from finite differences by an allowed cause: rebuilt with {change}, it "
-                f"agrees"
-            ),
+            note=f"{what} an allowed cause: rebuilt with {change}, it agrees",
         )
     result.allowed.extend(entries)
     codes = {code for entry in entries for code in entry["codes"]}
@@ -84,7 +89,7 @@ def accept(session: Session, found: list[Diagnosis]) -> None:
         if diagnosis.code in codes:
             diagnosis.evidence["allowed"] = True
             diagnosis.fix = f"allowed (`allow: [{diagnosis.code}]`); {diagnosis.fix}"
-    result.notices.append(_notice(session, entries, sorted(accepted)))
+    result.notices.append(_notice(session, entries, sorted(accepted), unjudged))
     session.explain(list(accepted))
 
 
@@ -118,14 +123,20 @@ def _entry(session: Session, groups: list[Group], outcome: Outcome) -> dict[str,
     }
 
 
-def _notice(session: Session, entries: list[dict[str, Any]], tensors: list[int]) -> Notice:
+def _notice(
+    session: Session, entries: list[dict[str, Any]], tensors: list[int], unjudged: list[int]
+) -> Notice:
     codes = sorted({code for entry in entries for code in entry["codes"]})
     ids = session.tensor_ids(tensors)
-    left = [k for k in session.failing if k not in tensors]
+    left = [k for k in session.failing if k not in tensors]  # (unjudged ones stay unjudged)
     ablations = "; ".join(str(entry["ablation"]) for entry in entries)
+    differ = f"{verb(len(ids), 'differs', 'differ')} from finite differences"
+    if len(unjudged) == len(tensors):
+        differ = "could not be judged"
+    elif unjudged:
+        differ += " (or could not be judged)"
     message = (
-        f"allowed ({', '.join(codes)}): {names(ids)} {verb(len(ids), 'differs', 'differ')} "
-        f"from finite differences only because of "
+        f"allowed ({', '.join(codes)}): {names(ids)} {differ} only because of "
         f"{verb(len(codes), 'this cause', 'these causes')}: rebuilt with {ablations}, "
         f"{verb(len(ids), 'it agrees', 'they agree')}"
     )

@@ -84,6 +84,24 @@ def test_noise_that_ignores_deterministic_is_confirmed_by_freezing_the_stream():
     assert all(after["status"] == "pass" for after in d["evidence"]["after"].values())
 
 
+def test_allowed_noise_passes_the_tensors_it_left_unjudged_or_failing():
+    """`allow: [stochastic-forward]`: the cause explains everything in the always-on phase, and the
+    tensors it made unjudged (not only failing ones) become `allowed`."""
+    plain = checked("stochastic-forward").model("mc-dropout")
+    model = checked("stochastic-forward").model("mc-dropout-allowed")
+    assert model["status"] == "pass", model
+    assert {p["status"] for p in model["params"]} == {"allowed"}
+    unjudged = [p["id"] for p in plain["params"] if p["status"] == "inconclusive"]
+    notes = {p["id"]: p["note"] for p in model["params"]}
+    assert all(
+        notes[i].startswith("could not be judged because of an allowed cause") for i in unjudged
+    )
+    [allowed] = model["allowed"]
+    assert allowed["codes"] == ["stochastic-forward"]
+    [notice] = [n for n in model["notices"] if n["code"] == "allowed-cause"]
+    assert "only because of this cause: rebuilt with random stream frozen" in notice["message"]
+
+
 def test_a_kink_at_the_checked_point_is_not_a_failure_the_gradient_is_checked_near_it():
     # Every hidden unit sits exactly on its kink (zero-initialised weights): no line through the
     # point is smooth, so the point near it decides; the model used to FAIL as non-differentiable.
