@@ -46,6 +46,11 @@ def show(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 4] + "...'"
 
 
+def tag_text(tag: str) -> str:
+    """A tag as it is written in YAML: `!!set`, not 'tag:yaml.org,2002:set'."""
+    return show("!!" + tag[len(TAG) :] if tag.startswith(TAG) else tag)
+
+
 class Nodes:
     """The node tree being read. `problems` is the list the current scope reports into (the reader
     swaps it per model entry); `root` is the repository root that file references are checked
@@ -145,7 +150,7 @@ class Nodes:
     def check_tag(self, node: Node, where: str, expected: str) -> None:
         """Report a tag such as !!set or !!omap on a mapping or list; the value is still read."""
         if node.tag != expected:
-            self.problem(f"unsupported YAML tag {show(node.tag)} in {where}", node)
+            self.problem(f"{where}: unsupported YAML tag {tag_text(node.tag)}", node)
 
     # ------------------------------------------------------------------------------------- scalars
 
@@ -163,7 +168,7 @@ class Nodes:
                         f"{key}: {show(node.value)} reads as a date; quote it to make it a string",
                         node,
                     )
-                raise Bad(f"{key}: unsupported YAML tag {show(node.tag)}", node)
+                raise Bad(f"{key}: unsupported YAML tag {tag_text(node.tag)}", node)
             try:
                 return self._constructor.construct_object(node, deep=True)
             except Exception as e:  # noqa: BLE001 - e.g. `0x_` matches the int pattern but int() rejects it
