@@ -88,10 +88,26 @@ def describe_params(
             n += 1
             ident = f"{base}~{n}"
         used.add(ident)
-        result.append(
-            ParamInfo(ident, param, layer, labels.get(id(layer), ""), sites.get(id(layer)))
-        )
+        # a sub-network's parameter (CustomRecurrentLayer's input_to_hidden.W) at the line that
+        # built its own layer, when the user's code did
+        site = sites.get(id(_inner_owner(layer, param))) or sites.get(id(layer))
+        result.append(ParamInfo(ident, param, layer, labels.get(id(layer), ""), site))
     return result
+
+
+def _inner_owner(layer: Any, param: Any) -> Any:
+    """The layer of a sub-network held in `layer`'s attributes (CustomRecurrentLayer's
+    input_to_hidden and hidden_to_hidden, with the layers below them) whose own parameters include
+    `param`; `layer` itself when none does."""
+    from lasagne.layers import Layer, get_all_layers
+
+    for attr, inner in vars(layer).items():
+        if attr.startswith("_") or inner is layer or not isinstance(inner, Layer):
+            continue
+        for sub in get_all_layers(inner):
+            if any(p is param for p in getattr(sub, "params", {})):
+                return sub
+    return layer
 
 
 def _param_name(layer: Any, param: Any) -> str:

@@ -5,7 +5,7 @@ statements, xrange, cPickle, tabs, `except E, e`, a package importing its Python
 train it (or download first, or build it only under `if __name__ == '__main__':`), classes (a
 builder's method with the constructor's sizes, a classmethod, a staticmethod, an attribute set in
 __init__), builders whose sizes come from the data or a config dict, a builder whose training script
-passes it an integer input variable.
+passes it an integer input variable, a recurrent layer built from sub-networks.
 
 Each row asserts the model's status, its notices (code@file:line, with the translation's fixers),
 and for errors the message, file:line and kind. CI runs a fast sample (FAST); the rest are marked
@@ -34,6 +34,7 @@ FAST = {
     "script-main-guard",
     "script-module-level",
     "input-var-embedding",
+    "custom-recurrent-subnets",
 }
 INIT_SHARE = 0.70  # of the factories the corpus names, `init` must build at least this share
 
@@ -154,6 +155,8 @@ ROWS = [
     # sizes from the data, a config dict
     Row("sizes-from-data", "mlp", "pass"),
     Row("config-dict-builder", "network", "pass"),
+    # a CustomRecurrentLayer whose transition is a network of its own
+    Row("custom-recurrent-subnets", "deep-transition", "pass"),
     # an input variable the training script passes: word ids, which the bare call makes floats
     Row(
         "input-var-embedding",
@@ -164,6 +167,18 @@ ROWS = [
     ),
 ]
 REPOS = sorted({row.repo for row in ROWS})
+
+
+def test_a_sub_networks_parameters_are_located_at_the_lines_that_built_their_layers(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    _, report = run_repository("custom-recurrent-subnets", tmp_path_factory)
+    [model] = report["models"]
+    at = {p["id"]: f"{p['file']}:{p['line']}" for p in model["params"]}
+    assert at["CustomRecurrentLayer#0.input_to_hidden.W"] == "net.py:16"
+    assert at["CustomRecurrentLayer#0.deep_tr.W"] == "net.py:9"
+    assert at["CustomRecurrentLayer#0.hidden_to_hidden.W"] == "net.py:10"
+    assert at["DenseLayer#0.W"] == "net.py:20"
 
 
 def test_the_corpus_has_every_repository_and_a_row_for_each_model():
