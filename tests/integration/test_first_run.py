@@ -38,6 +38,29 @@ def fresh_env(cache: Path, **extra: str) -> dict[str, str]:
     }
 
 
+def usual_theano_cache_env(tmp_path: Path) -> dict[str, str]:
+    """fresh_env, but with Theano's usual compile cache (its helper modules compiled) and an empty
+    function cache: for a test about the choice of C or Python, not about a cold g++."""
+    from gradcheck_ci.platform import cachedir
+
+    usual = cachedir.theano_cache_dir(
+        {k: v for k, v in os.environ.items() if k != cachedir.CACHE_DIR_ENV}
+    )
+    return fresh_env(tmp_path / "cache", THEANO_FLAGS=f"base_compiledir={usual}")
+
+
+def one_model_repo(tmp_path: Path, file: str, source: str, name: str, function: str) -> Path:
+    """A repository of one file whose `function` is the one model, `name`, of its gradcheck.yml."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / file).write_text(source, encoding="utf-8")
+    (repo / "gradcheck.yml").write_text(
+        f"version: 1\nmodels:\n  - name: {name}\n    factory: {file}:{function}\n",
+        encoding="utf-8",
+    )
+    return repo
+
+
 def check(config: Path, model: str, env: dict[str, str], report: Path) -> tuple[CliRun, dict]:
     run = run_cli("check", "--config", str(config), "--model", model, env=env, json_path=report)
     assert_no_traceback(run)
@@ -127,26 +150,19 @@ def test_a_model_for_which_c_does_not_pay_stays_with_python(tmp_path: Path) -> N
 def test_a_model_that_fails_before_theano_runs_is_not_checked_again_with_c(tmp_path: Path) -> None:
     """A module that cannot be imported (its data file is not committed) fails the same with C:
     the error is reported once, without a second worker."""
-    from gradcheck_ci.platform import cachedir
-
-    usual = cachedir.theano_cache_dir(
-        {k: v for k, v in os.environ.items() if k != cachedir.CACHE_DIR_ENV}
-    )
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    (repo / "mlp.py").write_text(
+    repo = one_model_repo(
+        tmp_path,
+        "mlp.py",
         "import numpy as np\n"
         "import lasagne\n\n"
         "X_train = np.load('data/train.npy')\n\n\n"
         "def build_mlp():\n"
         "    l_in = lasagne.layers.InputLayer((None, X_train.shape[1]))\n"
         "    return lasagne.layers.DenseLayer(l_in, 2)\n",
-        encoding="utf-8",
+        "mlp",
+        "build_mlp",
     )
-    (repo / "gradcheck.yml").write_text(
-        "version: 1\nmodels:\n  - name: mlp\n    factory: mlp.py:build_mlp\n", encoding="utf-8"
-    )
-    env = fresh_env(tmp_path / "cache", THEANO_FLAGS=f"base_compiledir={usual}")
+    env = usual_theano_cache_env(tmp_path)
     run, result = check(repo / "gradcheck.yml", "mlp", env, tmp_path / "report.json")
     assert run.code == 2 and result["status"] == "error", run.output
     assert "evaluating with Theano's Python code" in run.output  # the check that failed
@@ -161,25 +177,18 @@ def test_a_factory_that_ends_its_process_is_located_and_not_checked_again_with_c
 ) -> None:
     """os._exit in a factory leaves no result: the error names the line that called it, and a
     worker with C would end the same way, so none is started."""
-    from gradcheck_ci.platform import cachedir
-
-    usual = cachedir.theano_cache_dir(
-        {k: v for k, v in os.environ.items() if k != cachedir.CACHE_DIR_ENV}
-    )
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    (repo / "net.py").write_text(
+    repo = one_model_repo(
+        tmp_path,
+        "net.py",
         "import os\n\nimport lasagne\n\n\n"
         "def build(quit_early=True):\n"
         "    if quit_early:\n"
         "        os._exit(3)\n"
         "    return lasagne.layers.DenseLayer(lasagne.layers.InputLayer((None, 2)), 2)\n",
-        encoding="utf-8",
+        "quits",
+        "build",
     )
-    (repo / "gradcheck.yml").write_text(
-        "version: 1\nmodels:\n  - name: quits\n    factory: net.py:build\n", encoding="utf-8"
-    )
-    env = fresh_env(tmp_path / "cache", THEANO_FLAGS=f"base_compiledir={usual}")
+    env = usual_theano_cache_env(tmp_path)
     run, result = check(repo / "gradcheck.yml", "quits", env, tmp_path / "report.json")
     assert run.code == 2 and result["error"]["kind"] == "crash", run.output
     assert "checking again with C" not in run.output
@@ -191,13 +200,7 @@ def test_a_factory_that_ends_its_process_is_located_and_not_checked_again_with_c
 
 
 def test_an_op_with_c_code_only_is_checked_again_with_c(tmp_path: Path) -> None:
-    from gradcheck_ci.platform import cachedir
-
-    # Theano's usual compile cache (its helper modules compiled), an empty function cache
-    usual = cachedir.theano_cache_dir(
-        {k: v for k, v in os.environ.items() if k != cachedir.CACHE_DIR_ENV}
-    )
-    env = fresh_env(tmp_path / "cache", THEANO_FLAGS=f"base_compiledir={usual}")
+    env = usual_theano_cache_env(tmp_path)
     run, result = check(C_ONLY_OP, "softsign-mlp", env, tmp_path / "report.json")
     assert "the check without C ended in an error: checking again with C" in run.output
     assert result["status"] == "pass", run.output
@@ -219,12 +222,7 @@ def test_a_convolution_without_python_code_is_checked_with_c_without_theanos_tra
     """Without C, Theano 1.0.5 stops a padded convolution's compile with an optimizer traceback
     about BLAS and cuDNN (and an unpadded one needs scipy.signal names scipy 1.10 moved): the check
     without C stops before compiling, with words of its own, and C checks the model."""
-    from gradcheck_ci.platform import cachedir
-
-    usual = cachedir.theano_cache_dir(
-        {k: v for k, v in os.environ.items() if k != cachedir.CACHE_DIR_ENV}
-    )
-    env = fresh_env(tmp_path / "cache", THEANO_FLAGS=f"base_compiledir={usual}")
+    env = usual_theano_cache_env(tmp_path)
     run, result = check(CONV_NET, "small-convnet", env, tmp_path / "report.json")
     assert "checking again with C" in run.output
     assert result["status"] == "pass", run.output
