@@ -27,7 +27,7 @@ from ..usercode.sites import recording_call_sites
 from .built import BuiltModel
 from .call import call_factory, make_factory_inputs, seed_everything
 from .describe import describe_inputs, describe_params, layer_labels, select_params
-from .factory import kept_precision, load_factory
+from .factory import held_notices, load_factory
 from .returned import output_layer, refuse_training_script
 from .shapes import shape_inputs
 
@@ -52,7 +52,7 @@ def build_model(
             made = make_factory_inputs(spec, config_file, sites)
             value, return_line = call_factory(factory, spec, root, config_file, made)
     output = output_layer(value, spec, factory, root, config_file, return_line, sites)
-    notices += kept_precision(run.held, factory, spec)
+    notices += held_notices(run.held, factory, spec)
     notices.extend(filter(None, [deferred_notice(run.deferred)]))
     layers = lasagne.layers.get_all_layers(output)
     labels = layer_labels(layers)

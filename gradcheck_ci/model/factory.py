@@ -56,11 +56,18 @@ def import_limit(spec: ModelSpec) -> float:
     return max(1.0, min(IMPORT_SECONDS, spec.timeout / 2))
 
 
+def held_notices(held: Held, factory: Factory, spec: ModelSpec) -> list[Notice]:
+    """What the model's code tried to set in Theano's configuration and the check did not apply
+    (usercode/held.py): the precision, then the others, each notice at the first such line."""
+    return kept_precision(held, factory, spec) + kept_theano_settings(held, factory)
+
+
 def kept_precision(held: Held, factory: Factory, spec: ModelSpec) -> list[Notice]:
     """A module or factory that sets theano.config.floatX would change the precision of the check
-    behind the config's back: the assignment was not made (usercode/held.py), and a notice says so
-    at its line."""
-    theirs, site = next(((v, s) for v, s in held.floatx if v != spec.precision), (None, None))
+    behind the config's back: the assignment was not made, and a notice says so at its line."""
+    theirs, site = next(
+        ((v, s) for v, s in held.assigned("floatX") if v != spec.precision), (None, None)
+    )
     if theirs is None:
         return []
     file, line = (site.file, site.line) if site else factory.site or (None, None)
@@ -74,6 +81,34 @@ def kept_precision(held: Held, factory: Factory, spec: ModelSpec) -> list[Notice
             f"the model's code sets theano.config.floatX to {theirs!r}; the check runs at "
             f"{spec.precision}, the model's `precision`, and its layers are built at it ({advice})",
             "precision",
+            file,
+            line,
+        )
+    ]
+
+
+def kept_theano_settings(held: Held, factory: Factory) -> list[Notice]:
+    """One notice for the other Theano settings the model's code set: not applied to the check."""
+    import theano
+
+    changed = [
+        (name, value, site)
+        for name, value, site in held.settings
+        if name != "floatX" and value != str(getattr(theano.config, name))
+    ]
+    if not changed:
+        return []
+    said = ", ".join(
+        f"{name}={value!r}" + (f" ({site.file}:{site.line})" if site else "")
+        for name, value, site in changed
+    )
+    first = changed[0][2]
+    file, line = (first.file, first.line) if first else factory.site or (None, None)
+    return [
+        Notice(
+            f"the model's code sets theano.config {said}; not applied: the check compiles with "
+            "its own Theano settings (those in THEANO_FLAGS apply)",
+            "theano-settings",
             file,
             line,
         )

@@ -64,6 +64,7 @@ CASES = [
     Case("sets_floatx_to_float16", notice=("precision", 'floatX = "float16"')),
     Case("sets_floatx_to_float32", notice=("precision", 'floatX = "float32"')),
     Case("lowers_the_recursion_limit"),
+    Case("debugs_with_theano_flags", notice=("theano-settings", 'compute_test_value = "raise"')),
 ]
 SAMPLE = [
     "tensorboard_in_background",
@@ -72,6 +73,7 @@ SAMPLE = [
     "sets_floatx_to_float16",
     "lowers_the_recursion_limit",
     "prints_a_megabyte_line",
+    "debugs_with_theano_flags",
 ]
 SENTINEL = Case("good")
 
