@@ -21,6 +21,9 @@ def without_library_paths(text: str) -> str:
 _ARRAY = re.compile(r"\barray\(")
 _NUMBERS_IN_BRACKETS = re.compile(r"\[[\s\[\]0-9eE.+\-,naif]{40,}\]")
 _ABSOLUTE_PATH = re.compile(r"(?:(?<=[\s'\"(\[=:,])|^)(/[^\s'\",()\[\]:]+)")
+# Theano's "Backtrace when the node is created(...):" (or "when that variable is created:") with the
+# indented stack under it: a Python traceback in a message, gradcheck-ci's own frames included
+_THEANO_BACKTRACE = re.compile(r"\n?[ \t]*Backtrace when [^\n]*:[ \t]*(?:\n[ \t]+[^\n]*)*")
 MAX_MESSAGE = 1500
 _ARRAYS_LIMIT = 100_000  # characters of a message searched for array dumps (linear)
 _CLEAN_LIMIT = 4 * MAX_MESSAGE  # characters of it, arrays removed, that the other patterns read
@@ -34,6 +37,7 @@ def clean_message(text: str, root: str | None = None) -> str:
     # in a run of '[' (0.4 s at 8,000 characters). Array dumps go first, as they would take the room
     # of the message.
     text = _without_arrays(text[:_ARRAYS_LIMIT])[:_CLEAN_LIMIT]
+    text = _THEANO_BACKTRACE.sub("", text)
     text = _NUMBERS_IN_BRACKETS.sub("[...]", text)
     real_root = os.path.realpath(root) if root else None
 

@@ -172,6 +172,31 @@ def test_messages_lose_array_dumps_and_installed_paths(tmp_path):
     assert len(messages.clean_message("x" * 5000)) == messages.MAX_MESSAGE
 
 
+def test_messages_lose_theanos_backtraces():
+    theano_text = (
+        "Cannot compute test value: input 0 (input) of Op dot(input, W) missing default value.\n"
+        "Backtrace when that variable is created:\n"
+        '  File "gradcheck_ci/process/worker.py", line 152, in _run\n'
+        "    model = build_model(spec, root, config_file, progress)\n"
+        '  File "m.py", line 9, in net\n'
+        "    return DenseLayer(InputLayer((None, 3)), 4)\n"
+        "\n"
+        "HINT: Use the Theano flag 'exception_verbosity=high' for a debugprint."
+    )
+    cleaned = messages.clean_message(theano_text)
+    assert cleaned == (
+        "Cannot compute test value: input 0 (input) of Op dot(input, W) missing default value.\n"
+        "\n"
+        "HINT: Use the Theano flag 'exception_verbosity=high' for a debugprint."
+    )
+    node = (
+        "Apply node that caused the error: Dot22(x, W)\nBacktrace when the node is created(use "
+        'Theano flag traceback.limit=N to make it longer):\n  File "a.py", line 3, in f\n    '
+        "y = T.dot(x, W)"
+    )
+    assert messages.clean_message(node) == "Apply node that caused the error: Dot22(x, W)"
+
+
 def test_error_summaries_unwrap_theanos_tuple_messages():
     exc = ValueError(
         "('shapes (4,3) and (18,4) not aligned: 3 (dim 1) != 18 (dim 0)', (4, 3), "
