@@ -135,6 +135,7 @@ def _run(
     from ..diagnose.context import Context
     from ..engine import check, remembered, verdict
     from ..engine.compile import compile_check
+    from ..engine.lowered import lowered_params, unconfirmed
     from ..engine.precision import of
     from ..engine.settings import settings_of
     from ..model.build import build_model
@@ -216,6 +217,10 @@ def _run(
             "probing the lines the last run of this unchanged check judged, without its retries"
         )
     result.params = check.check_all(compiled, model, grads, settings, progress)
+    if spec.precision == "float64":  # a difference through float32 arithmetic is not confirmed
+        params = [p.variable for p in model.params]
+        lowered = unconfirmed(result.params, lowered_params(objective.loss, params, root))
+        result.notices.extend(filter(None, [lowered]))
     remembered.keep(compiled, recalled.key)
     result.seconds["numeric"] = round(time.perf_counter() - started, 3)
     result.evaluations = compiled.evaluations

@@ -232,6 +232,13 @@ def inconclusive_text(model: ModelResult) -> str:
         f" and {len(params) - 4} more" if len(params) > 4 else ""
     )
     count = f"{len(params)} of {len(model.params)} tensor{'s' if len(model.params) != 1 else ''}"
+    if any(n.code == "float32-arithmetic" for n in model.notices):
+        # no seed helps: the error model is float64's, the arithmetic on the way float32's
+        return (
+            f"{count} could not be judged ({ids}): the loss is computed in float32 on their way "
+            "to it (the float32-arithmetic notice says where); no disagreement was confirmed. "
+            "Check the model with `precision: float32`."
+        )
     if any(d.code == "stochastic-forward" and d.confirmed for d in model.diagnoses):
         # not kinks, and no seed helps: the forward pass draws new noise at every evaluation
         return (

@@ -104,3 +104,39 @@ def test_a_model_that_refuses_float64_is_inconclusive_and_says_why(tmp_path: Pat
     )
     # the worker's own error
     assert all("run with floatX=float32" in p["note"] for p in undecided), run.output
+
+
+CAST_MODEL = """
+import theano.tensor as T
+import lasagne
+from lasagne.layers import InputLayer, GRULayer, SliceLayer, DenseLayer
+
+
+def build(input_var=None):
+    net = InputLayer((None, None, 3), input_var=input_var)
+    net = GRULayer(net, 5)
+    net = SliceLayer(net, -1, 1)
+    return DenseLayer(net, 2, nonlinearity=lambda z: T.nnet.softmax(T.cast(z, "float32")))
+"""
+
+
+def test_a_float32_cast_in_a_float64_check_is_not_a_failure(tmp_path: Path) -> None:
+    """A correct model whose output goes through float32 (a cast before the softmax), checked in
+    float64: float32 arithmetic flattens the loss along the check's short lines, which then look
+    like a confirmed zero slope. Its tensors are not judged (never failed), and a notice at the
+    cast says to check the model in float32."""
+    (tmp_path / "tagger.py").write_text(textwrap.dedent(CAST_MODEL), encoding="utf-8")
+    (tmp_path / "gradcheck.yml").write_text(
+        "version: 1\nmodels:\n  - name: cast\n    factory: tagger.py:build\n"
+        "    data: {sequences: 4, steps: 8, classes: 2}\n",
+        encoding="utf-8",
+    )
+    run = run_cli("check", cwd=tmp_path, json_path=tmp_path / "report.json")
+    assert_no_traceback(run)
+    model = run.model("cast")
+    assert model["status"] == "inconclusive", run.output
+    assert not any(p["status"] == "fail" for p in model["params"])
+    assert run.code == 0, run.output
+    [notice] = [n for n in model["notices"] if n["code"] == "float32-arithmetic"]
+    assert (notice["file"], notice["line"]) == ("tagger.py", 11)
+    assert "precision: float32" in notice["message"]
