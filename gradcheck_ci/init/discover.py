@@ -371,7 +371,9 @@ def _layer_names(node: ast.FunctionDef, returning: dict[str, str]) -> tuple[set[
         changed = False
         for sub in ast.walk(node):
             if isinstance(sub, ast.Assign):
-                value_is_layer = _is_layer_expr(sub.value, layers, returning)
+                value_is_layer = _is_layer_expr(sub.value, layers, returning) or _applied_to_layers(
+                    sub.value, layers, returning
+                )
                 for target in sub.targets:
                     # l_out = DenseLayer(...), self.l_out = DenseLayer(...)
                     if (
@@ -469,7 +471,36 @@ def _returns_layers(node: ast.FunctionDef, returning: dict[str, str]) -> str | N
             "dict",
         ):
             return returning[dotted_name(value.func)]
+        # a helper of another module given the layers built here (`return common.head(l_hid)`)
+        if _applied_to_layers(value, layers, returning):
+            return "layer"
     return None
+
+
+# functions that take layers and return something else: a Theano expression, parameters, a count
+NOT_LAYERS = {
+    "get_output",
+    "get_output_shape",
+    "get_all_layers",
+    "get_all_params",
+    "get_all_param_values",
+    "set_all_param_values",
+    "count_params",
+    "function",
+}
+
+
+def _applied_to_layers(value: ast.AST, layers: set[str], returning: dict[str, str]) -> bool:
+    """A call of a helper (of another module, often) given layers built here, which is taken to
+    return a layer (`common.head(l_hid)`, `l = dense_block(l_in, 5)`); the trial tells."""
+    return (
+        isinstance(value, ast.Call)
+        and dotted_name(value.func).rpartition(".")[2] not in NOT_LAYERS
+        and any(
+            _is_layer_expr(arg, layers, returning)
+            for arg in [*value.args, *(k.value for k in value.keywords)]
+        )
+    )
 
 
 def _builds_layers(node: ast.FunctionDef, returning: dict[str, str]) -> bool:

@@ -13,6 +13,7 @@ import hashlib
 import importlib
 import importlib.util
 import os
+import re
 import sys
 from dataclasses import dataclass
 from types import ModuleType
@@ -278,8 +279,16 @@ def _import_file(
             line,
             kind="config",
         )
-    module_name = wording.module_prefix + os.path.splitext(os.path.basename(path))[0]
+    stem = os.path.splitext(os.path.basename(path))[0]
+    package = _relative_importing_package(path, root)
+    # a package's file that imports its siblings relatively (`from . import layers`) is imported as
+    # that package's module, as `python -m` would, so that its relative imports resolve
+    module_name = f"{package}.{stem}" if package else wording.module_prefix + stem
     sys.path.insert(0, os.path.dirname(path))
+    if package:
+        importlib.import_module(package)  # its parents' __init__ first, as Python imports them
+        if module_name in sys.modules:  # a parent's __init__ imported it
+            return sys.modules[module_name]
     module_spec = importlib.util.spec_from_file_location(
         module_name, path, loader=RepositoryLoader(module_name, path, until)
     )
@@ -294,6 +303,32 @@ def _import_file(
     sys.modules[module_name] = module
     module_spec.loader.exec_module(module)
     return module
+
+
+_RELATIVE_IMPORT = re.compile(r"^[ \t]*from[ \t]+\.", re.MULTILINE)
+
+
+def _relative_importing_package(path: str, root: str) -> str | None:
+    """The dotted package a repository file belongs to (its folders up to the root, each with an
+    __init__.py), when the file imports relatively; else None."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            if not _RELATIVE_IMPORT.search(handle.read()):
+                return None
+    except OSError:
+        return None
+    parts: list[str] = []
+    folder = os.path.dirname(os.path.realpath(path))
+    while (
+        folder != root
+        and is_inside(folder, root)
+        and os.path.isfile(os.path.join(folder, "__init__.py"))
+    ):
+        parts.insert(0, os.path.basename(folder))
+        folder = os.path.dirname(folder)
+    if folder != root or not parts or not all(p.isidentifier() for p in parts):
+        return None
+    return ".".join(parts)
 
 
 def missing_target_module(exc: BaseException, target: str) -> str | None:

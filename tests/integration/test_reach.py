@@ -5,7 +5,8 @@ statements, xrange, cPickle, tabs, `except E, e`, a package importing its Python
 train it (or download first, or build it only under `if __name__ == '__main__':`), classes (a
 builder's method with the constructor's sizes, a classmethod, a staticmethod, an attribute set in
 __init__), builders whose sizes come from the data or a config dict, a builder whose training script
-passes it an integer input variable, a recurrent layer built from sub-networks.
+passes it an integer input variable, a recurrent layer built from sub-networks, a package whose
+modules import each other relatively.
 
 Each row asserts the model's status, its notices (code@file:line, with the translation's fixers),
 and for errors the message, file:line and kind. CI runs a fast sample (FAST); the rest are marked
@@ -35,6 +36,7 @@ FAST = {
     "script-module-level",
     "input-var-embedding",
     "custom-recurrent-subnets",
+    "package-relative-imports",
 }
 INIT_SHARE = 0.70  # of the factories the corpus names, `init` must build at least this share
 
@@ -155,6 +157,8 @@ ROWS = [
     # sizes from the data, a config dict
     Row("sizes-from-data", "mlp", "pass"),
     Row("config-dict-builder", "network", "pass"),
+    # a package's module that imports its siblings relatively, named by its file
+    Row("package-relative-imports", "tagger", "pass"),
     # a CustomRecurrentLayer whose transition is a network of its own
     Row("custom-recurrent-subnets", "deep-transition", "pass"),
     # an input variable the training script passes: word ids, which the bare call makes floats
