@@ -70,7 +70,7 @@ class RepositoryLoader(importlib.machinery.SourceFileLoader):
         try:
             translation = translate(text, path)
         except Untranslatable:
-            if python3_error is not None and not python2_names(text) and not _looks_python2(text):
+            if python3_error is not None and not has_python2_signs(text):
                 # a Python 3 file with a syntax error: Python's own words
                 raise python3_error from None
             raise
@@ -128,8 +128,12 @@ def _bound(statement: ast.stmt) -> set[str]:
     return names
 
 
-def _looks_python2(text: str) -> bool:
-    return any(construct_on(line, everything=False) for line in text.splitlines())
+def has_python2_signs(text: str) -> bool:
+    """Whether code that does not compile as Python 3 shows a sign of Python 2 (a name, an import,
+    a statement form); without one, it is a Python 3 file with a syntax error."""
+    return bool(python2_names(text)) or any(
+        construct_on(line, everything=False) for line in text.splitlines()
+    )
 
 
 class RepositoryFinder(importlib.abc.MetaPathFinder):

@@ -182,6 +182,22 @@ def test_python2_files_2to3_cannot_translate_are_named_with_the_line(tmp_path):
     )
 
 
+def test_a_python3_file_with_a_syntax_error_is_not_called_python2(tmp_path):
+    write(
+        tmp_path,
+        {
+            "broken.py": "import lasagne\n\ndef build(n=4):\n"
+            "    l_in = lasagne.layers.InputLayer((None, n)\n"
+            "    return lasagne.layers.DenseLayer(l_in, 2)\n"
+        },
+    )
+    _, passed = found(tmp_path)
+    assert (passed["broken.py"].line, passed["broken.py"].reason) == (
+        4,
+        "does not compile: '(' was never closed (line 4)",
+    )
+
+
 def test_tooling_tests_and_environments_are_not_searched(tmp_path):
     model = (
         "from lasagne.layers import DenseLayer, InputLayer\n"
