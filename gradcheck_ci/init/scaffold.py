@@ -115,7 +115,18 @@ def init(args: argparse.Namespace, log: Callable[[str], None] | None = None) -> 
 def progress_line(trial: Trial) -> str:
     if trial.built:
         return f"  built     {trial.candidate.reference}: {what_it_is(trial)}"
-    return f"  left out  {trial.candidate.reference}: {trial.reason}"
+    return f"  left out  {trial.candidate.reference}: {trial.reason}{raised_at(trial)}"
+
+
+def raised_at(trial: Trial) -> str:
+    """' (at file:line)' when the reason points at another line than the candidate's own (the line
+    of a script that raised before the network was built), else ''."""
+    candidate = trial.candidate
+    if trial.file is None or trial.line is None:
+        return ""
+    if (trial.file, trial.line) == (candidate.file, candidate.line):
+        return ""
+    return f" (at {trial.file}:{trial.line})"
 
 
 def validate(text: str, root: str) -> None:
@@ -319,7 +330,7 @@ def compose(built: list[Trial], left_out: list[Trial], passed: list[Passed], ver
             called = "" if candidate.kind == "variable" else "()"
             where = f"{candidate.file}:{candidate.line} {candidate.function}{called}"
             lines += textwrap.wrap(
-                f"- {_comment(where)}: {_comment(trial.reason)}",
+                f"- {_comment(where)}: {_comment(trial.reason + raised_at(trial))}",
                 COMMENT_WIDTH,
                 initial_indent="# ",
                 subsequent_indent="#   ",

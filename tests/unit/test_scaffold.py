@@ -169,3 +169,17 @@ def test_a_factory_built_on_lasagne_master_goes_straight_there(tmp_path):
     (tmp_path / "gradcheck.yml").write_text(text)
     config = load_config(str(tmp_path / "gradcheck.yml"))
     assert not config.problems and [m.lasagne for m in config.models] == ["master", "auto"]
+
+
+def test_a_left_out_candidate_names_the_line_that_raised_when_it_is_another():
+    from gradcheck_ci.init.scaffold import progress_line
+
+    script = candidate(file="notebooks/exploration.py", function="l_out", line=26, kind="variable")
+    raised = Trial(
+        script, reason="NameError: name 'get_ipython' is not defined", file=script.file, line=11
+    )
+    assert progress_line(raised).endswith("is not defined (at notebooks/exploration.py:11)")
+    own = Trial(script, reason="returned None", file=script.file, line=26)
+    assert progress_line(own).endswith("returned None")
+    text = compose([], [raised], [], "0.1.0")
+    assert "(at notebooks/exploration.py:11)" in text
