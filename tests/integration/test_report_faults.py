@@ -94,18 +94,15 @@ def test_reports_to_standard_output_are_written_once_at_the_end_and_links_stay_l
     link.symlink_to("/proc/self/fd/1")
     run = run_cli("check", "--json", "-", "--sarif", "stdout", cwd=repo, timeout=900)
     assert run.code == 0, run.output
-    # after the models' lines, before the files-written and verdict lines
-    start = run.stdout.index("\n{") + 1
+    # standard output holds the reports alone (the run's text went to standard error)
     decoder = json.JSONDecoder()
-    written, end = decoder.raw_decode(run.stdout, start)
+    written, end = decoder.raw_decode(run.stdout)
     rest = run.stdout[end:].lstrip()
     sarif, end = decoder.raw_decode(rest)
+    assert rest[end:].strip() == ""
     # once, whole: not once per model
     assert [m["name"] for m in written["models"]] == ["first", "second"]
     assert sarif["version"] == "2.1.0"
-    assert (
-        rest[end:].lstrip().startswith("wrote -\nwrote stdout\n")
-        and run.stdout.count('"schema"') == 1
-    )
-    assert "PASS first" in run.stdout[:start]
+    assert "wrote -\nwrote stdout\n" in run.stderr and run.stdout.count('"schema"') == 1
+    assert "PASS first" in run.stderr
     assert link.is_symlink() and sorted(os.listdir(repo)) == ["gradcheck.yml", "models", "stdout"]
