@@ -115,7 +115,16 @@ def for_loss(session: Session) -> list[Diagnosis]:
         )
         if extreme.size:
             index = [int(i) for i in extreme[0]]
-            detail = f" (the prediction reaches 0 or 1 at index {index}: log(0) in a cross-entropy)"
+            detail = f" (the prediction reaches 0 or 1 at index {index}: log(0) in a cross-entropy"
+            if session.precision == "float32":
+                # the same model in float64 keeps probabilities down to 1e-308, not 1e-38
+                detail += (
+                    "; in float32 a probability below ~1e-38 (or within 6e-8 of 1) is already 0 "
+                    "(or 1), where float64 holds it down to ~1e-308: large activations are the "
+                    "cause; `precision: float64` may avoid it, a loss that clips the prediction "
+                    "does"
+                )
+            detail += ")"
     message = (
         f"The loss ({session.result.loss or 'loss'}) is {loss} on the synthetic data "
         f"although every layer's output is finite{detail}"

@@ -196,6 +196,14 @@ def test_nan_loss_names_the_first_non_finite_layer_and_the_input_there():
     assert d["evidence"]["input"]["value"] < 0  # log of a negative input
 
 
+def test_a_float32_softmax_saturated_to_zero_says_float32_is_why():
+    model = checked("nan-or-inf").model("saturated-float32")
+    assert model["status"] == "error" and model["error"]["kind"] == "nan-or-inf"
+    d = only_diagnosis(model)
+    assert "log(0) in a cross-entropy; in float32 a probability below ~1e-38" in d["message"]
+    assert "`precision: float64` may avoid it" in d["message"]
+
+
 def test_unused_parameter_is_disconnected_even_though_the_check_passes():
     model = checked("disconnected").model("unused-scale")
     assert model["status"] == "pass"
