@@ -82,6 +82,9 @@ class Candidate:
     reasons: dict[str, str] = field(default_factory=dict)
     python2: bool = False  # read through the Python 2 translation
     kind: str = "function"  # function | method | attribute | variable
+    # a required argument read as an object or a mapping (`args.vocab_size`, `config['depth']`):
+    # the fields it reads, for a placeholder mapping
+    fields: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def reference(self) -> str:

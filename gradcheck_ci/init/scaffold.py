@@ -269,7 +269,13 @@ def proposed_kwargs(candidate: Candidate, indent: str, commented: bool) -> list[
             )
     text = flow_mapping(values)
     for argument in candidate.placeholders:
-        text = text[:-1] + (", " if len(text) > 2 else "") + f"{argument}: {argument.upper()}" + "}"
+        fields = candidate.fields.get(argument)
+        value = (
+            "{" + ", ".join(f"{f}: {f.upper()}" for f in fields) + "}"
+            if fields
+            else argument.upper()
+        )
+        text = text[:-1] + (", " if len(text) > 2 else "") + f"{argument}: {value}" + "}"
     prefix = "# " if commented else ""
     return lines + [f"{indent}{prefix}kwargs: {text}"]
 

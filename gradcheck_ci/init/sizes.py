@@ -255,6 +255,15 @@ def propose_kwargs(
                 candidate.kwargs[argument], why = size
                 candidate.reasons[argument] = f"a small size for {why}"
                 continue
+            fields = fields_read(bodies, argument)
+            if fields:
+                candidate.fields[argument] = fields
+                candidate.reasons[argument] = (
+                    f"an object it reads {', '.join(fields)} of (an argparse Namespace, a config): "
+                    "give them as a mapping, which the factory gets as an object with those "
+                    "attributes"
+                )
+                continue
             candidate.reasons[argument] = _unusable(bodies, argument)
 
 
@@ -268,6 +277,35 @@ def _called_with(
         if index is not None and index in values:
             return values[index], f"{rel}:{line}"
     return None
+
+
+def fields_read(bodies: list[ast.AST], argument: str) -> list[str]:
+    """The attributes (`args.hidden`) and string keys (`config['hidden']`) of `argument` the code
+    reads, in order of first use."""
+    fields: list[str] = []
+    for body in bodies:
+        for sub in ast.walk(body):
+            name = None
+            if (
+                isinstance(sub, ast.Attribute)
+                and isinstance(sub.value, ast.Name)
+                and sub.value.id == argument
+            ):
+                name = sub.attr
+            elif (
+                isinstance(sub, ast.Subscript)
+                and isinstance(sub.value, ast.Name)
+                and sub.value.id == argument
+                and isinstance(sub.slice, ast.Constant)
+                and isinstance(sub.slice.value, str)
+            ):
+                name = sub.slice.value
+            if name and name.isidentifier() and name not in fields and name not in DICT_METHODS:
+                fields.append(name)
+    return fields
+
+
+DICT_METHODS = {"get", "items", "keys", "values", "copy", "update", "pop", "setdefault"}
 
 
 def _unusable(bodies: list[ast.AST], argument: str) -> str:

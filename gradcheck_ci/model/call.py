@@ -36,6 +36,25 @@ def seed_everything(seed: int) -> None:
     lasagne.random.set_rng(np.random.RandomState(seed % 2**32))
 
 
+class Settings(dict[str, Any]):
+    """A mapping of `kwargs` that is also an object with those attributes: research code takes its
+    sizes as an argparse Namespace or a config object (`args.vocab_size`), others as a dict
+    (`config['vocab_size']`); one YAML mapping serves both, and `vars()` of it too."""
+
+    def __init__(self, items: dict[str, Any]) -> None:
+        super().__init__(items)
+        self.__dict__ = self  # attributes are the items: args.x, getattr, hasattr, vars(args)
+
+
+def settings_object(value: Any) -> Any:
+    """A `kwargs` value as the factory receives it: mappings (nested too) as Settings."""
+    if isinstance(value, dict):
+        return Settings({k: settings_object(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return [settings_object(v) for v in value]
+    return value
+
+
 def make_factory_inputs(
     spec: ModelSpec, config_file: str, sites: dict[int, CallSite]
 ) -> dict[str, Any]:
@@ -64,7 +83,7 @@ def call_factory(
 ) -> tuple[Any, int | None]:
     """The factory's return value and the line of the `return` that produced it (None when
     unknown)."""
-    arguments = {**spec.kwargs, **(made or {})}
+    arguments = {**{k: settings_object(v) for k, v in spec.kwargs.items()}, **(made or {})}
     try:
         signature = inspect.signature(factory.function)
     except (TypeError, ValueError):

@@ -108,8 +108,11 @@ def test_a_config_object_gets_a_placeholder_and_the_line_that_uses_it():
         ["config", "BATCH_SIZE"],
     )
     assert candidate.placeholders == ["config"] and candidate.kwargs == {"BATCH_SIZE": 4}
+    # what it reads of the object: a mapping with those keys is what to write
+    assert candidate.fields == {"config": ["input_dim"]}
     assert candidate.reasons["config"] == (
-        "not a layer size gradcheck-ci can choose (line 3: input_dim = config['input_dim'])"
+        "an object it reads input_dim of (an argparse Namespace, a config): give them as a "
+        "mapping, which the factory gets as an object with those attributes"
     )
 
 

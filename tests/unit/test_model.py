@@ -64,6 +64,26 @@ def test_a_number_quoted_in_kwargs_is_named_beside_the_factorys_type_error(tmp_p
         assert "YAML" not in raised.value.message, kwargs
 
 
+def test_a_mapping_in_kwargs_is_an_object_with_its_keys_as_attributes_too(tmp_path):
+    """Builders that take an argparse Namespace or a config object get one from a YAML mapping."""
+
+    def build(args, config):
+        assert args.vocab_size == args["vocab_size"] == vars(args)["vocab_size"] == 50
+        assert hasattr(args, "hidden") and not hasattr(args, "missing")
+        assert getattr(args, "dropout", 0.0) == 0.0 and isinstance(config, dict)
+        return config.layers[0].units + config["layers"][1]["units"]
+
+    given = spec(
+        kwargs={
+            "args": {"vocab_size": 50, "hidden": 8},
+            "config": {"layers": [{"units": 3}, {"units": 4}]},
+        }
+    )
+    value, _ = call_factory(Factory(build, None), given, str(tmp_path), "gradcheck.yml")
+    assert value == 7
+    assert given.kwargs["args"] == {"vocab_size": 50, "hidden": 8}  # the spec is unchanged
+
+
 # ------------------------------------------------------------------------------------ data shapes
 
 
