@@ -18,6 +18,7 @@ from typing import Any
 
 from ..core.causes import BY_CODE
 from ..core.results import Diagnosis
+from ..usercode.trace import creation_site
 from .ablation import Outcome, Suspect, confirmed_diagnosis, verdict_sentence
 from .graph import compiled_scans, untruncated
 from .session import Session
@@ -59,6 +60,7 @@ def suspects(session: Session) -> list[Suspect]:
             )
         else:  # a scan no attribute controls (the user's own): ablate in the graph
             ops = list(node.truncated_ops)
+            facts["scan_site"] = scan_site(node, ops, session.context.root)
             suspect = Suspect(
                 CODE,
                 node.layer,
@@ -74,6 +76,17 @@ def suspects(session: Session) -> list[Suspect]:
             )
         found.append(suspect)
     return found
+
+
+def scan_site(node: Any, ops: list[Any], root: str) -> str | None:
+    """'file:line' of the user's theano.scan call that made the first of `ops`, from the creation
+    trace Theano keeps on its outputs."""
+    for apply in node.applies:
+        if any(apply.op is op for op in ops):
+            site = creation_site(apply.outputs[0], root)
+            if site:
+                return f"{site[0]}:{site[1]}"
+    return None
 
 
 def sequence_length(session: Session, layer: Any) -> int | None:
@@ -106,10 +119,12 @@ def describe(session: Session, suspect: Suspect, outcome: Outcome | None) -> Dia
         what = f"(gradient_steps={k})"
         fix = FIX
     else:
-        what = f"(its theano.scan has truncate_gradient={k})"
+        at = suspect.facts.get("scan_site")
+        where = f" at {at}" if at else ""
+        what = f"(its theano.scan{where} has truncate_gradient={k})"
         fix = (
-            "pass truncate_gradient=-1 to theano.scan, or mark the model `expect: fail` if "
-            "truncation is intended"
+            f"pass truncate_gradient=-1 to theano.scan{where}, or mark the model `expect: fail` "
+            "if truncation is intended"
         )
     message = (
         f"{suspect.label} truncates backpropagation through time to {k} "

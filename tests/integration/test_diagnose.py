@@ -519,4 +519,6 @@ def test_truncation_in_a_users_own_scan_is_confirmed_by_rewriting_the_graph():
     assert d["code"] == "truncated-bptt" and d["layer"] == "LeakyTanhRecurrence#0"
     assert_at(d, "truncated-bptt", "models/tagger.py", "l_rec = LeakyTanhRecurrence(")
     assert d["confirmed"] is True and d["evidence"]["ablation"] == "truncate_gradient=-1"
-    assert "truncate_gradient=-1" in d["fix"]
+    # the scan call itself, a few lines from the layer's construction: where the fix goes
+    assert "its theano.scan at models/tagger.py:25 has truncate_gradient=2" in d["message"]
+    assert "pass truncate_gradient=-1 to theano.scan at models/tagger.py:25" in d["fix"]
