@@ -51,7 +51,11 @@ def compile_check(
         if error is None:
             raise
         raise error from exc
-    _python_can_evaluate(graph, spec, config_file)
+    # without C, an op that has no Python code on this stack: an error before compiling (in `auto`
+    # the runner checks again with C; no attempt, no Theano traceback)
+    unevaluable = ccode.python_code_problem([graph.loss, *graph.grads])
+    if unevaluable:
+        raise ModelLoadError(unevaluable, config_file, spec.line)
     progress("compiling loss and gradient (Theano)")
     compiles = len(fncache.EVENTS)
     try:
@@ -70,24 +74,6 @@ def compile_check(
     return CompiledCheck(
         grad_fn, loss_fn, data, base, spec.precision, seconds={"compile": compile_seconds}
     )
-
-
-def _python_can_evaluate(graph: GradientGraph, spec: ModelSpec, config_file: str) -> None:
-    """Without C, a graph with an op that has no Python code on this stack is an error before it
-    compiles: in `auto` the runner checks it again with C (no attempt, no Theano traceback)."""
-    import theano
-
-    if theano.config.cxx:
-        return
-    op = ccode.without_python_code([graph.loss, *graph.grads])
-    if op is not None:
-        raise ModelLoadError(
-            f"Theano's Python code cannot evaluate {op}, a convolution, on this stack; this check "
-            "evaluates without C (THEANO_FLAGS cxx= or GRADCHECK_CI_COMPILE=python), and only "
-            "C can check this model",
-            config_file,
-            spec.line,
-        )
 
 
 def _served(events: list[fncache.Event]) -> str:

@@ -107,19 +107,27 @@ def choose(model: str, root: str, environ: Mapping[str, str] | None = None) -> C
     return Choice(False, "no C code was compiled for this model yet")
 
 
-def without_python_code(outputs: list[Any]) -> str | None:
-    """The class name of an op in the graph of `outputs` that Theano's Python code cannot evaluate
-    on this stack, else None. Its convolutions: without C, Theano 1.0.5 replaces a padded one with
-    nothing (its optimizer then stops the compile with words about BLAS and cuDNN) and an unpadded
-    one with a ConvOp whose Python code needs scipy.signal names that scipy 1.10 made private."""
+def python_code_problem(outputs: list[Any]) -> str | None:
+    """Why Theano's Python code cannot evaluate the graph of `outputs` on this stack, when the
+    worker evaluates without C (None with C, or when it can). Its convolutions: without C, Theano
+    1.0.5 replaces a padded one with nothing (its optimizer then stops the compile with words about
+    BLAS and cuDNN) and an unpadded one with a ConvOp whose Python code needs scipy.signal names
+    that scipy 1.10 made private."""
+    import theano
     from theano.gof.graph import ancestors
     from theano.tensor.nnet.abstract_conv import BaseAbstractConv
     from theano.tensor.nnet.conv import ConvOp
 
+    if theano.config.cxx:
+        return None
     for variable in ancestors(outputs):
         op = getattr(variable.owner, "op", None)
         if isinstance(op, (BaseAbstractConv, ConvOp)):
-            return type(op).__name__
+            return (
+                f"Theano's Python code cannot evaluate {type(op).__name__}, a convolution, on "
+                "this stack; this check evaluates without C (THEANO_FLAGS cxx= or "
+                "GRADCHECK_CI_COMPILE=python), and only C can check this model"
+            )
     return None
 
 
