@@ -168,6 +168,9 @@ def python_files(root: str) -> list[str]:
 def discover(root: str) -> Found:
     found = Found()
     trees: dict[str, ast.Module] = {}
+    # files that build no layers but call the builders (a script's `net = build_deep(12, 3, 5)`):
+    # read for the literal arguments they pass
+    callers: dict[str, ast.Module] = {}
     for rel in python_files(root):
         path = os.path.join(root, *rel.split("/"))
         try:
@@ -178,6 +181,10 @@ def discover(root: str) -> Found:
         except OSError:
             continue
         if b"lasagne" not in raw and b"Layer" not in raw:
+            try:
+                callers[rel] = ast.parse(raw.decode("utf-8", errors="replace"), filename=rel)
+            except (SyntaxError, ValueError):
+                pass
             continue
         found.files_read += 1
         text = raw.decode("utf-8", errors="replace")
@@ -206,7 +213,7 @@ def discover(root: str) -> Found:
         _read_module(tree, rel, found)
         for candidate in found.candidates[before:]:
             candidate.python2 = python2
-    propose_kwargs(found.candidates, trees, LAYER_ARGUMENTS)
+    propose_kwargs(found.candidates, {**callers, **trees}, LAYER_ARGUMENTS)
     return found
 
 

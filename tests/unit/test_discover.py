@@ -222,3 +222,24 @@ def test_tooling_tests_and_environments_are_not_searched(tmp_path):
     assert python_files(str(tmp_path)) == ["models/a.py"]
     candidates, _ = found(tmp_path)
     assert [c.reference for c in candidates.values()] == ["models/a.py:build"]
+
+
+def test_a_script_that_calls_a_builder_gives_its_literals_though_it_builds_no_layer(tmp_path):
+    write(
+        tmp_path,
+        {
+            "nets/deep.py": "import lasagne\n\n"
+            "def build_deep(n_features, depth, n_classes):\n"
+            "    l = lasagne.layers.InputLayer((None, n_features))\n"
+            "    for _ in range(depth):\n"
+            "        l = lasagne.layers.DenseLayer(l, 8)\n"
+            "    return lasagne.layers.DenseLayer(l, n_classes)\n",
+            # no 'lasagne' in it: it only calls the builder
+            "scripts/run_deep.py": "from nets.deep import build_deep\n\nnet = build_deep(12, 3, "
+            "5)\n",
+        },
+    )
+    candidates, _ = found(tmp_path)
+    deep = candidates["build_deep"]
+    assert deep.kwargs == {"n_features": 12, "depth": 3, "n_classes": 5}
+    assert deep.reasons["depth"] == "as scripts/run_deep.py:3 calls it"
