@@ -89,11 +89,9 @@ def after_text(after: float) -> str:
 def agree_text(before: float, after: float) -> str:
     """'(max error 0.03 before, ... after)': the mismatch's size before the ablation and after. No
     error before (0 here) means the tensors were not judged at all (inconclusive), and says so."""
-    said = (
-        f"max error {fmt(before)} before"
-        if before > 0
-        else ("no comparison could judge them before")
-    )
+    said = "no comparison could judge them before"
+    if before > 0:
+        said = f"max error {fmt(before)} before"
     return f"({said}, {after_text(after)})"
 
 

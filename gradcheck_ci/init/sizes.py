@@ -279,6 +279,10 @@ def _called_with(
     return None
 
 
+# what a mapping's attributes are when code reads `config.get(...)`: not fields
+DICT_METHODS = {"get", "items", "keys", "values", "copy", "update", "pop", "setdefault"}
+
+
 def fields_read(bodies: list[ast.AST], argument: str) -> list[str]:
     """The attributes (`args.hidden`) and string keys (`config['hidden']`) of `argument` the code
     reads, in order of first use."""
@@ -303,9 +307,6 @@ def fields_read(bodies: list[ast.AST], argument: str) -> list[str]:
             if name and name.isidentifier() and name not in fields and name not in DICT_METHODS:
                 fields.append(name)
     return fields
-
-
-DICT_METHODS = {"get", "items", "keys", "values", "copy", "update", "pop", "setdefault"}
 
 
 def _unusable(bodies: list[ast.AST], argument: str) -> str:

@@ -115,8 +115,9 @@ def factory_run(spec: ModelSpec, root: str) -> Iterator[FactoryRun]:
     """What the factory's module is imported and the factory called under, by `check` and by
     `init`'s trials alike: the model's seed (a script's network is built while its module is
     imported), no command-line arguments (a script that reads its own sees none, not the worker's),
-    the module's own theano.function calls compiled only if something calls them, and floatX and the
-    recursion limit held (usercode/held.py)."""
+    the module's own theano.function calls compiled only if something calls them, and the Theano
+    settings that would change the check (floatX, ...) and the recursion limit held
+    (usercode/held.py)."""
     seed_everything(spec.seed)
     sys.argv = [spec.factory.rpartition(":")[0]]
     with deferring_theano_functions(root) as deferred, holding_settings(root) as held:
