@@ -43,7 +43,16 @@ class Settings(dict[str, Any]):
 
     def __init__(self, items: dict[str, Any]) -> None:
         super().__init__(items)
-        self.__dict__ = self  # attributes are the items: args.x, getattr, hasattr, vars(args)
+        # attributes are the items (args.x, hasattr, vars(args)), unless a key would hide one of
+        # dict's own methods (`values`, `items`): then __getattr__ reads the other keys
+        if not any(hasattr(dict, key) for key in items):
+            self.__dict__ = self
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
 
 
 def settings_object(value: Any) -> Any:

@@ -83,6 +83,17 @@ def test_a_mapping_in_kwargs_is_an_object_with_its_keys_as_attributes_too(tmp_pa
     assert value == 7
     assert given.kwargs["args"] == {"vocab_size": 50, "hidden": 8}  # the spec is unchanged
 
+    def iterate(options):  # a key named like one of dict's methods keeps the method
+        return sorted(options.values()), options.items is not None, options.depth
+
+    value, _ = call_factory(
+        Factory(iterate, None),
+        spec(kwargs={"options": {"values": 1, "depth": 2}}),
+        str(tmp_path),
+        "gradcheck.yml",
+    )
+    assert value == ([1, 2], True, 2)
+
 
 # ------------------------------------------------------------------------------------ data shapes
 
