@@ -20,6 +20,7 @@ from ..core.results import Notice, ParamResult
 from ..usercode.trace import creation_site
 
 LOWER = ("float32", "float16")
+NOTICE_CODE = "float32-arithmetic"
 
 
 def lowered_params(loss: Any, params: list[Any], root: str) -> dict[int, str]:
@@ -42,19 +43,16 @@ def lowered_params(loss: Any, params: list[Any], root: str) -> dict[int, str]:
         for out in node.outputs:
             depends[id(out)] = reach
             keep.append(out)
-            if reach and str(getattr(out, "dtype", "")) in LOWER:
-                where = _where(out, node, root)
-                for k in reach:
-                    lowered.setdefault(k, where)
+            new = [k for k in reach if k not in lowered]
+            if new and str(getattr(out, "dtype", "")) in LOWER:
+                where = _where(out, node, root)  # (a creation trace read once per new tensor)
+                lowered.update(dict.fromkeys(new, where))
     return lowered
 
 
 def _where(variable: Any, node: Any, root: str) -> str:
     site = creation_site(variable, root)
     return f"{site[0]}:{site[1]}" if site else type(node.op).__name__
-
-
-NOTICE_CODE = "float32-arithmetic"
 
 
 def unconfirmed(results: list[ParamResult], lowered: dict[int, str]) -> Notice | None:
