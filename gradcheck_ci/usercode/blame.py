@@ -24,6 +24,7 @@ from . import guard, legacy
 from .float32_sites import float32_explanation
 from .messages import clean_message, without_library_paths
 from .sites import CallSite, is_inside, is_library, is_users, relative, user_frame
+from .trace import trace_site
 
 # ---------------------------------------------------------------- errors raised by the user's code
 
@@ -351,18 +352,7 @@ def raised_by_compiled_function(exc: BaseException) -> bool:
 
 def _node_creation_site(exc: BaseException, root: str) -> tuple[str, int] | None:
     """The user's line that built the failing Theano node, when Theano kept its creation trace."""
-    trace = getattr(exc, "__thunk_trace__", None) or []
-    stacks = trace if trace and isinstance(trace[0], list) else [trace]
-    for stack in stacks:
-        frames = [
-            traceback.FrameSummary(f[0], f[1], f[2], line=f[3] if len(f) > 3 else None)
-            for f in stack
-            if isinstance(f, (tuple, list)) and len(f) >= 3
-        ]
-        site = user_frame(frames, root)
-        if site:
-            return site.file, site.line
-    return None
+    return trace_site(getattr(exc, "__thunk_trace__", None) or [], root)
 
 
 # ---------------------------------------------------------------- code written for another Lasagne

@@ -12,7 +12,12 @@ from .sites import user_frame
 
 def creation_site(variable: Any, root: str) -> tuple[str, int] | None:
     """(file relative to `root`, line) of the user's line that built `variable`, else None."""
-    trace = getattr(getattr(variable, "tag", None), "trace", None) or []
+    return trace_site(getattr(getattr(variable, "tag", None), "trace", None) or [], root)
+
+
+def trace_site(trace: Any, root: str) -> tuple[str, int] | None:
+    """The innermost frame in the repository of a creation trace as Theano keeps it (a stack of
+    (file, line, function, text) tuples, or a list of such stacks), else None."""
     stacks = trace if trace and isinstance(trace[0], list) else [trace]
     for stack in stacks:
         frames = [
