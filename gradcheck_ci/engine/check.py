@@ -9,16 +9,36 @@ import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
 from ..core.results import ParamResult
 from ..model.built import BuiltModel, ParamInfo
 from . import directional, full
-from .evaluation import CompiledCheck, at_point
+from .evaluation import CompiledCheck, Move, at_point
 from .settings import CheckSettings
 
 Progress = Callable[[str], None]
+
+
+class Mode(Protocol):
+    """A way of comparing tensors (the `mode` key): a module with compare_tensors."""
+
+    def compare_tensors(
+        self,
+        check: CompiledCheck,
+        model: BuiltModel,
+        grads: list[np.ndarray],
+        indices: list[int],
+        settings: CheckSettings,
+        progress: Progress,
+        move: Move,
+    ) -> dict[int, ParamResult]: ...
+
+
+# the modes settings.mode names (config's `auto` is resolved to one of them by settings.py)
+MODES: dict[str, Mode] = {"directional": directional, "full": full}
 
 
 def move_to_point(compiled: CompiledCheck, model: BuiltModel, path: str) -> None:
@@ -86,9 +106,9 @@ def check_selected(
     settings: CheckSettings,
     progress: Progress = lambda message: None,
 ) -> dict[int, ParamResult]:
-    """The tensors `indices` (into model.params) in settings.mode: directional (bands along shared
-    directions, see directional.py) or full (every element, full.py). Both modes are given the same
-    way to move the check to other parameter values (evaluation.at_point)."""
+    """The tensors `indices` (into model.params) in settings.mode (MODES): directional (bands along
+    shared directions, see directional.py) or full (every element, full.py). Both modes are given
+    the same way to move the check to other parameter values (evaluation.at_point)."""
     results: dict[int, ParamResult] = {}
     finite = []
     for k in indices:
@@ -98,18 +118,8 @@ def check_selected(
             results[k] = non_finite_param(model.params[k], grads[k])
     if not finite:
         return results
-    if settings.mode == "directional":
-        progress(
-            f"comparing {len(finite)} tensor(s) along random directions "
-            f"({model.params[finite[0]].id}, ...)"
-        )
-        results.update(directional.check_tensors(check, model, grads, finite, settings, at_point))
-        return results
-    results.update(
-        full.check_elements(
-            check, model, grads, finite, settings.rtol, settings.atol, progress, at_point
-        )
-    )
+    mode = MODES[settings.mode]
+    results.update(mode.compare_tensors(check, model, grads, finite, settings, progress, at_point))
     return results
 
 

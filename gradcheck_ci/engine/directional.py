@@ -25,6 +25,8 @@ each tensor's state into its result.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from ..core.results import ParamResult
@@ -39,16 +41,21 @@ from .results import directional_result
 from .settings import CheckSettings
 
 
-def check_tensors(
+def compare_tensors(
     check: CompiledCheck,
     model: BuiltModel,
     grads: list[np.ndarray],
     indices: list[int],
     settings: CheckSettings,
+    progress: Callable[[str], None],
     move: Move,
 ) -> dict[int, ParamResult]:
     """The directional check of the tensors `indices` (into model.params): ParamResults by index.
     `move` gives the check at other parameter values (evaluation.at_point)."""
+    progress(
+        f"comparing {len(indices)} tensor(s) along random directions "
+        f"({model.params[indices[0]].id}, ...)"
+    )
     prober = Prober(check, grads, settings.seed, settings.rtol, settings.atol, move)
     target = of(check.precision).target
     states = {k: MemberState() for k in indices}

@@ -13,22 +13,22 @@ from . import line, numeric, probing
 from .evaluation import CompiledCheck, Move, Moved, with_tensor
 from .precision import of
 from .results import full_result
+from .settings import CheckSettings
 
 
-def check_elements(
+def compare_tensors(
     check: CompiledCheck,
     model: BuiltModel,
     grads: list[np.ndarray],
     indices: list[int],
-    rtol: float,
-    atol: float,
+    settings: CheckSettings,
     progress: Callable[[str], None],
     move: Move,
 ) -> dict[int, ParamResult]:
     """Every element of the tensors `indices` (into model.params): ParamResults by index. `move`
     gives the check at other parameter values (evaluation.at_point), as in directional mode."""
     results = {}
-    full = FullCheck(check, grads, rtol, atol, move)
+    full = FullCheck(check, grads, settings.rtol, settings.atol, move)
     for k in indices:
         info = model.params[k]
         progress(f"probing {info.id} ({k + 1}/{len(model.params)}, full)")

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from gradcheck_ci.engine.evaluation import CompiledCheck, at_point
-from gradcheck_ci.engine.full import FullCheck, check_elements
+from gradcheck_ci.engine.full import FullCheck, compare_tensors
 from gradcheck_ci.engine.precision import FLOAT64
+from gradcheck_ci.engine.settings import CheckSettings
 from gradcheck_ci.model.built import ParamInfo
 
 VALUES = [np.array([[0.7, -1.3, 0.2], [2.1, -0.4, 1.6]]), np.array([0.5, -0.9])]
@@ -57,9 +58,8 @@ def run(check: CompiledCheck, grads: list[np.ndarray]) -> dict:
     model = FakeModel([ParamInfo(f"p{k}", None, None, f"Fake#{k}", None) for k in range(2)])
     check.loss_at_base()
     check.evaluations = 0
-    return check_elements(
-        check, model, grads, [0, 1], FLOAT64.allowance, 0.0, lambda _: None, at_point
-    )
+    settings = CheckSettings("float64", "full", FLOAT64.allowance, 0.0, seed=0, directions=1)
+    return compare_tensors(check, model, grads, [0, 1], settings, lambda _: None, at_point)
 
 
 def test_a_smooth_loss_judges_every_element_at_the_checked_point_alone():
