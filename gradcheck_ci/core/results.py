@@ -66,6 +66,8 @@ class ParamResult:
     layer: str = ""
     file: str | None = None
     line: int | None = None
+    # a layer built by a helper: the calls that led to `line`, outermost first ('file:line')
+    via: list[str] = field(default_factory=list)
     # The smallest relative gradient error |e|/|g| this check catches in the tensor with probability
     # >= 99% (docs/numerics.md); None for an all-zero gradient (no relative size) or a tensor not
     # judged.
@@ -79,7 +81,7 @@ class ParamResult:
     note: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return _without_empty_via(asdict(self))
 
 
 @dataclass
@@ -94,9 +96,19 @@ class Diagnosis:
     line: int | None = None
     confirmed: bool | None = None  # None: no ablation exists for this cause
     evidence: dict[str, Any] = field(default_factory=dict)
+    # a layer built by a helper: the calls that led to `line`, outermost first ('file:line')
+    via: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return _without_empty_via(asdict(self))
+
+
+def _without_empty_via(data: dict[str, Any]) -> dict[str, Any]:
+    """`via` only where a helper built the layer: reports of layers built in the factory itself
+    read as before it existed."""
+    if not data.get("via"):
+        data.pop("via", None)
+    return data
 
 
 @dataclass

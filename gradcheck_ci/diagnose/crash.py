@@ -163,6 +163,7 @@ def truncation_diagnosis(
         line=site.line if site else None,
         confirmed=confirmed,
         evidence=evidence,
+        via=list(site.via) if site else [],
     )
 
 

@@ -162,6 +162,7 @@ class Session:
             "layer": label or (self.model.label(layer) if layer is not None else None),
             "file": site.file if site else None,
             "line": site.line if site else None,
+            "via": list(site.via) if site else [],
         }
 
     def config_fields(self, key: str | None = None) -> dict[str, Any]:

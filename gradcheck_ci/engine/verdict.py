@@ -12,7 +12,7 @@ from ..core.errors import ModelLoadError
 from ..core.results import ModelResult, Notice
 from ..model.built import BuiltModel
 from ..model.objective import Objective
-from ..report.common import worst_param
+from ..report.common import located, worst_param
 from ..usercode.sites import CallSite
 from .precision import BY_NAME, FLOAT64
 
@@ -183,5 +183,5 @@ def checked_line(result: ModelResult) -> str:
     worst = worst_param(result)  # the same choice as the table, the annotations, JUnit and HTML
     if worst is None:
         return head
-    where = f" at {worst.file}:{worst.line}" if worst.file and worst.line else ""
+    where = f" at {located(worst)}" if worst.file and worst.line else ""
     return f"{head} (worst: {worst.id}{where}); diagnosing why"

@@ -27,6 +27,7 @@ class ParamInfo:
             layer=self.layer_label,
             file=self.site.file if self.site else None,
             line=self.site.line if self.site else None,
+            via=list(self.site.via) if self.site else [],
             **measured,
         )
 

@@ -115,13 +115,30 @@ def config_location(model: ModelResult, report: RunReport) -> tuple[str | None, 
 def failure_location(model: ModelResult, report: RunReport) -> tuple[str | None, int | None]:
     """Where a mismatch points: the first located diagnosis, else the worst tensor's layer, else the
     config."""
+    found = failure_site(model)
+    if found is not None:
+        return repo_path(found.file), positive_line(found.line)
+    return config_location(model, report)
+
+
+def failure_site(model: ModelResult) -> ParamResult | Diagnosis | None:
+    """What failure_location points at in the user's code: the first located diagnosis, else the
+    worst tensor (None: neither has a file)."""
     for diagnosis in model.diagnoses:
         if repo_path(diagnosis.file):
-            return repo_path(diagnosis.file), positive_line(diagnosis.line)
+            return diagnosis
     worst = worst_param(model)
     if worst is not None and repo_path(worst.file):
-        return repo_path(worst.file), positive_line(worst.line)
-    return config_location(model, report)
+        return worst
+    return None
+
+
+def built_via(found: ParamResult | Diagnosis | None) -> str:
+    """' Built at blocks.py:5 (via net.py:40).' for a layer a helper built, else '': a message
+    annotated at the helper's line says which call of the helper it is about."""
+    if found is None or not found.via or not repo_path(found.file):
+        return ""
+    return f" Built at {located(found)}."
 
 
 def notice_location(
@@ -163,6 +180,15 @@ def where(file: str | None, line: int | None) -> str:
     if not file:
         return ""
     return f"{file}:{line}" if line else file
+
+
+def located(found: ParamResult | Diagnosis) -> str:
+    """Where a tensor's layer (or a diagnosis) was built, 'file:line', and for a layer a helper
+    built, the calls that led there: 'blocks.py:5 (via net.py:40 > stages.py:22)'."""
+    loc = where(repo_path(found.file), positive_line(found.line))
+    via = found.via if isinstance(found.via, list) else []  # a report read back may hold anything
+    calls = [one_line(call, 120) for call in via[:8] if isinstance(call, str)]
+    return f"{loc} (via {' > '.join(calls)})" if loc and calls else loc
 
 
 def num(value: float | None) -> str:

@@ -20,12 +20,14 @@ from typing import Optional
 
 from ..core.results import ModelResult, RunReport
 from .common import (
+    built_via,
     clean_text,
     config_location,
     confirmation,
     error_location,
     error_phrase,
     failure_location,
+    failure_site,
     inconclusive_location,
     inconclusive_text,
     model_score,
@@ -174,6 +176,9 @@ def _mismatch_message(model: ModelResult) -> str:
             lines.append(f"Fix: {clean_text(d.fix).strip()}")
     if len(model.diagnoses) > 3:
         lines.append(f"{len(model.diagnoses) - 3} more diagnosis(es) in the job log.")
+    via = built_via(failure_site(model)).strip()
+    if via:
+        lines.append(via)
     lines.append(
         f"Replay: seed={model.seed} precision={one_line(model.precision, 20)} "
         f"mode={one_line(model.mode, 20)}"

@@ -26,6 +26,7 @@ from .common import (
     confirmation,
     error_location,
     index_text,
+    located,
     measured,
     model_score,
     now_passes,
@@ -377,7 +378,7 @@ def _tensor_row(p: ParamResult) -> str:
         f'class="n">{esc(num(p.max_rel_err))}</td><td class="mono">{esc(index)}</td>'
         f'<td title="{esc(probe)}">{value_bars(p.analytic, p.numeric)}</td>'
         f"<td "
-        f'class="mono">{esc_line(where(repo_path(p.file), positive_line(p.line)), 80)}</td></tr>'
+        f'class="mono">{esc_line(located(p), 120)}</td></tr>'
     )
 
 
@@ -389,8 +390,8 @@ def _diagnoses(model: ModelResult) -> str:
         ok = " ok" if model.status == "expected-fail" else ""
         out.append(
             f'<div class="cause{ok}"><b>{esc_line(d.code, 60)}</b>{esc(confirmation(d))}'
-            f"{_location(d.file, d.line)}"
-            f'<p class="message">{esc(clean_text(d.message).strip())}</p>'
+            + (f" at <code>{esc_line(located(d), 200)}</code>" if located(d) else "")
+            + f'<p class="message">{esc(clean_text(d.message).strip())}</p>'
             + (f'<p class="fix"><b>Fix:</b> {esc(clean_text(d.fix).strip())}</p>' if d.fix else "")
             + quote(model, repo_path(d.file), positive_line(d.line))
             + "</div>"

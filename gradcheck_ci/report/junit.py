@@ -20,6 +20,7 @@ from .common import (
     error_phrase,
     inconclusive_text,
     index_text,
+    located,
     measured,
     now_passes,
     num,
@@ -76,7 +77,7 @@ def _tensor_table(model: ModelResult) -> str:
                 num(p.max_rel_err),
                 num(p.tolerance),
                 index_text(p.worst_index),
-                where(repo_path(p.file), positive_line(p.line)),
+                located(p),
             ]
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
@@ -87,7 +88,7 @@ def _diagnoses(model: ModelResult) -> str:
     lines = []
     for d in model.diagnoses:
         confirmed = confirmation(d)
-        loc = where(repo_path(d.file), positive_line(d.line))
+        loc = located(d)
         lines.append(
             f"cause {one_line(d.code, 80)}{confirmed}" + (f" at {loc}" if loc else "") + ":"
         )

@@ -12,6 +12,7 @@ from urllib.parse import quote
 from ..core.causes import BY_CODE
 from ..core.results import Diagnosis, ModelResult, ParamResult, RunReport
 from .common import (
+    built_via,
     clean_text,
     config_location,
     confirmation,
@@ -155,13 +156,13 @@ def _tensor_message(model: ModelResult, p: ParamResult) -> str:
     return (
         f"{one_line(model.name, 120)}: gradient of {one_line(p.id, 120)} disagrees with finite "
         f"differences: {error_phrase(p)}; "
-        f"seed={model.seed} precision={one_line(model.precision, 20)}."
+        f"seed={model.seed} precision={one_line(model.precision, 20)}.{built_via(p)}"
     )
 
 
 def _diagnosis_message(model: ModelResult, d: Diagnosis) -> str:
     confirmed = confirmation(d)
-    text = f"{one_line(model.name, 120)}: {_text(d.message, d.code)}{confirmed}"
+    text = f"{one_line(model.name, 120)}: {_text(d.message, d.code)}{confirmed}{built_via(d)}"
     return text + (f" Fix: {clean_text(d.fix).strip()}" if d.fix else "")
 
 

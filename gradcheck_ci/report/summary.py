@@ -19,6 +19,7 @@ from .common import (
     error_location,
     inconclusive_text,
     index_text,
+    located,
     measured,
     model_score,
     now_passes,
@@ -228,17 +229,17 @@ def _details(model: ModelResult, report: RunReport) -> str:
                 f"| {md(p.id, 60)} | {md(shape_text(p.shape), 20)} | {md(p.status, 8)} | "
                 f"{measured(p)} | {num(p.max_rel_err)} | {num(p.max_abs_err)} / "
                 f"{num(p.tolerance)} | {md(index_text(p.worst_index), 24)} | "
-                f"{md(where(repo_path(p.file), positive_line(p.line)), 60)} |\n"
+                f"{md(located(p), 100)} |\n"
             )
         if len(params) > _DETAIL_TENSORS:
             out.append(f"\n… {len(params) - _DETAIL_TENSORS} more tensor(s) in the JSON report.\n")
         out.append("\n")
     for d in model.diagnoses[:5]:
         confirmed = confirmation(d)
-        loc = where(repo_path(d.file), positive_line(d.line))
+        loc = located(d)
         out.append(
             f"- **{md(d.code, 40)}**{confirmed}"
-            + (f" at {md(loc, 80)}" if loc else "")
+            + (f" at {md(loc, 120)}" if loc else "")
             + f": {md(d.message, 400)}"
             + (f" **Fix:** {md(d.fix, 300)}" if d.fix else "")
             + "\n"

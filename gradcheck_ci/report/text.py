@@ -13,6 +13,7 @@ from .common import (
     inconclusive_params,
     inconclusive_text,
     index_text,
+    located,
     measured,
     now_passes,
     num,
@@ -126,7 +127,7 @@ def _param_rows(model: ModelResult) -> tuple[list[list[str]], int]:
                 num(p.tolerance),
                 num(p.sensitivity),
                 index_text(p.worst_index),
-                one_line(where(repo_path(p.file), positive_line(p.line))),
+                one_line(located(p)),
             ]
         )
     return rows, hidden
@@ -144,7 +145,7 @@ def _diagnosis_lines(m: ModelResult) -> list[str]:
     lines = []
     for d in m.diagnoses:
         confirmed = _CONFIRMATION.get(d.confirmed, "")
-        loc = where(repo_path(d.file), positive_line(d.line))
+        loc = located(d)
         lines.append(
             f"  diagnosis {one_line(d.code, 60)}{confirmed}" + (f" at {loc}" if loc else "")
         )

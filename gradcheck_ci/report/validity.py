@@ -75,6 +75,7 @@ _PARAM: dict[str, tuple[type, ...]] = {
     "evaluations": (int,),
     "file": (str, _NONE),
     "line": (int, _NONE),
+    "via": (list,),
 }
 _DIAGNOSIS: dict[str, tuple[type, ...]] = {
     "code": (str,),
@@ -83,6 +84,7 @@ _DIAGNOSIS: dict[str, tuple[type, ...]] = {
     "file": (str, _NONE),
     "line": (int, _NONE),
     "evidence": (dict,),
+    "via": (list,),
 }
 _NOTICE: dict[str, tuple[type, ...]] = {
     "message": (str,),

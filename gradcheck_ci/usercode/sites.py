@@ -21,6 +21,9 @@ from typing import Any
 class CallSite:
     file: str  # relative to the repository root
     line: int
+    # A layer built by a helper (`conv_block(...)` called twice): the repository's calls that led
+    # to `line`, outermost first, as 'file:line' (empty when the factory built it itself).
+    via: tuple[str, ...] = ()
 
 
 # ---------------------------------------------------------------- which files are the user's
@@ -137,15 +140,38 @@ def recording_call_sites(root: str) -> Iterator[dict[int, CallSite]]:
             cls.__init__ = original
 
 
+# calls kept of a deeper chain of helpers: the outermost one, "...", and the innermost ones
+MAX_VIA = 4
+
+
 def _construction_site(layer: Any, root: str) -> CallSite | None:
+    """The repository's line that constructed `layer` (not the layer's own __init__), and the
+    repository's calls that led there, up to gradcheck-ci's call of the factory."""
     frame: FrameType | None = sys._getframe(2)
     while frame is not None:
         filename = frame.f_code.co_filename
         inside_own_init = frame.f_locals.get("self") is layer
         if not inside_own_init and is_inside(filename, root) and not is_library(filename):
-            return CallSite(relative(filename, root), frame.f_lineno)
+            return CallSite(relative(filename, root), frame.f_lineno, _callers(frame.f_back, root))
         frame = frame.f_back
     return None
+
+
+def _callers(frame: FrameType | None, root: str) -> tuple[str, ...]:
+    """'file:line' of the repository's frames from `frame` outward, outermost first, until
+    gradcheck-ci's own (which called the factory or imported the script)."""
+    calls: list[str] = []
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if f"{os.sep}gradcheck_ci{os.sep}" in filename:
+            break
+        if is_inside(filename, root) and not is_library(filename):
+            calls.append(f"{relative(filename, root)}:{frame.f_lineno}")
+        frame = frame.f_back
+    calls.reverse()
+    if len(calls) > MAX_VIA:
+        calls = [calls[0], "...", *calls[-(MAX_VIA - 1) :]]
+    return tuple(calls)
 
 
 # ---------------------------------------------------------------- quoting the user's code

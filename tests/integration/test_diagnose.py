@@ -303,6 +303,25 @@ def test_a_sensitivity_far_short_of_the_aim_is_said_in_every_format(tmp_path):
 
 
 @pytest.mark.slow
+def test_layers_a_helper_built_name_the_call_of_the_helper_they_came_from():
+    run = checked("helper-built")
+    model = run.model("stacked-blocks")
+    layer_line = line_of("helper-built", "models/blocks.py", "return RecurrentLayer(")
+    low = f"models/stacked.py:{line_of('helper-built', 'models/stacked.py', 'l_low = ')}"
+    high = f"models/stacked.py:{line_of('helper-built', 'models/stacked.py', 'l_high = ')}"
+    where = {p["id"]: (p["file"], p["line"], p.get("via")) for p in model["params"]}
+    # both layers are built on the helper's line; the calls of the helper tell them apart
+    assert where["RecurrentLayer#0.W_hid_to_hid"] == ("models/blocks.py", layer_line, [low])
+    assert where["RecurrentLayer#1.W_hid_to_hid"] == ("models/blocks.py", layer_line, [high])
+    # a layer the factory built itself has no `via` (its JSON reads as before)
+    assert where["DenseLayer#0.W"][2] is None
+    d = only_diagnosis(model)
+    assert (d["code"], d["layer"], d["via"]) == ("truncated-bptt", "RecurrentLayer#1", [high])
+    assert_at(d, "helper-built", "models/blocks.py", "return RecurrentLayer(")
+    assert f"truncated-bptt (confirmed) at models/blocks.py:{layer_line} (via {high})" in run.output
+
+
+@pytest.mark.slow
 def test_truncated_bptt_is_named_located_confirmed_and_profiled():
     model = checked("truncated-bptt").model("tagger-truncated")
     d = only_diagnosis(model)
