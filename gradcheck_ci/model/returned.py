@@ -329,7 +329,7 @@ def is_training_script(factory: Callable[..., Any]) -> bool:
         return False
     try:
         source = inspect.getsource(factory)
-    except (TypeError, OSError):
+    except (TypeError, OSError, SyntaxError):
         return False
     return "theano.function" in source or "epoch" in source or "train_fn" in source
 

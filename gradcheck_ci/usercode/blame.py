@@ -331,7 +331,7 @@ def _user_class_site(name: str, root: str, method: str) -> tuple[str, int] | Non
         target = cls.__dict__.get(method, cls)
         try:
             _, line = inspect.getsourcelines(target)
-        except (TypeError, OSError):
+        except (TypeError, OSError, SyntaxError):
             continue
         return relative(path, root), line
     return None

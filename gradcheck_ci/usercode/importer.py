@@ -239,7 +239,7 @@ def _assigns_to_self(cls: type, attribute: str) -> bool:
 
     try:
         source = inspect.getsource(cls)
-    except (TypeError, OSError):
+    except (TypeError, OSError, SyntaxError):
         return False
     return f"self.{attribute}" in source
 

@@ -19,6 +19,7 @@ import ast
 import importlib.abc
 import importlib.machinery
 import importlib.util
+import linecache
 import os
 import sys
 from dataclasses import dataclass
@@ -75,6 +76,15 @@ class RepositoryLoader(importlib.machinery.SourceFileLoader):
                 raise python3_error from None
             raise
         translations[os.path.abspath(path)] = translation
+        # inspect reads a module's source through linecache: a class's source (inspect.getsource,
+        # which parses the whole file) is the translation's, not the Python 2 text that does not
+        # parse. An entry without a modification time is one checkcache leaves alone.
+        linecache.cache[path] = (
+            len(translation.text),
+            None,
+            translation.text.splitlines(True),
+            path,
+        )
         tree = cut(translation.tree, self.until, path) if self.until else translation.tree
         return compile(tree, path, "exec", dont_inherit=True)
 

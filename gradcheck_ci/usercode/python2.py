@@ -84,6 +84,8 @@ class Translation:
     # lines 2to3 translated without certainty
     doubts: list[tuple[int, str]] = field(default_factory=list)
     tabs: bool = False  # tabs in the indentation were expanded as Python 2 read them
+    # the Python 3 text 2to3 wrote (line for line the file's): what inspect reads for the file
+    text: str = ""
 
 
 class Untranslatable(Exception):
@@ -238,7 +240,7 @@ def translate(source: str, path: str) -> Translation:
         module = ast.fix_missing_locations(_Divisions().visit(module))
     first = min(tool.applied.values(), default=0) or 1
     return Translation(
-        path, module, applied, first, sorted(set(tool.doubted())), expanded != source
+        path, module, applied, first, sorted(set(tool.doubted())), expanded != source, translated
     )
 
 

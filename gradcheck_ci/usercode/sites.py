@@ -76,7 +76,8 @@ def definition_site(fn: Callable[..., Any], root: str) -> tuple[str, int] | None
     try:
         path = inspect.getsourcefile(fn)
         _, line = inspect.getsourcelines(fn)
-    except (TypeError, OSError):
+    # SyntaxError: a class of a file that no longer parses (inspect parses the whole file)
+    except (TypeError, OSError, SyntaxError):
         return None
     if path and is_inside(path, root):
         return relative(path, root), line

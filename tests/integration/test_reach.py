@@ -31,6 +31,7 @@ CORPUS = FIXTURES / "reach"
 # checked by CI's quick run
 FAST = {
     "py2-package",
+    "py2-class-attribute",
     "py2-untranslatable",
     "script-main-guard",
     "script-module-level",
@@ -154,6 +155,17 @@ ROWS = [
     Row("classmethod-builder", "lenet", "pass"),
     Row("staticmethod-tagger", "tagger", "pass"),
     Row("class-network-attribute", "char-lm", "pass"),
+    # ... in a Python 2 file: inspect reads the class's source from the translation
+    Row(
+        "py2-class-attribute",
+        "mlp-attribute",
+        "pass",
+        "(2to3 fixers: imports, print)",
+        notices=("python2-translated@classifier.py:1",),
+    ),
+    Row(
+        "py2-class-attribute", "mlp-class", "pass", notices=("python2-translated@classifier.py:1",)
+    ),
     # sizes from the data, a config dict
     Row("sizes-from-data", "mlp", "pass"),
     Row("config-dict-builder", "network", "pass"),
