@@ -40,7 +40,7 @@ from .context import Context
 from .low_precision import NO_DIAGNOSIS_ENV
 from .profile import abandon, attach_profiles, start_profiles
 from .session import Session, skipped_notice
-from .stopped import diagnosis_error
+from .stopped import diagnosis_error, stopped_notices
 from .suspects import GraphCause
 
 __all__ = ["CODES", "PHASES", "diagnose", "finder", "record_diagnoses"]
@@ -70,6 +70,9 @@ def record_diagnoses(context: Context) -> None:
     context.result.diagnoses = diagnose(context)
     if len(fncache.EVENTS) > compiles:
         context.result.extra.diagnosis_compile = fncache.summary(fncache.EVENTS[compiles:])
+    context.result.notices.extend(
+        stopped_notices(context.result, context.spec, context.config_file)
+    )
 
 
 def _run(session: Session, found: list[Diagnosis]) -> None:

@@ -24,6 +24,7 @@ from typing import Any
 from ..core.results import Diagnosis, Notice
 from .ablation import Outcome
 from .session import Session, names, verb
+from .stopped import diagnosis_error
 from .suspects import Group, joint_outcome
 
 NOTICE_CODE = "allowed-cause"
@@ -107,7 +108,9 @@ def _graph_outcome(session: Session, groups: list[Group]) -> Outcome | None:
             session, [s for g in groups for s in g.suspects], indices=list(session.failing)
         )
     except Exception as exc:  # noqa: BLE001 - nothing can be accepted without the proof: the tensors keep failing
-        session.result.extra.allow_error = f"{type(exc).__name__}: {exc}"
+        session.result.extra.allow_error = diagnosis_error(
+            exc, getattr(session.context, "root", None), "the ablation that proves `allow:`"
+        )
         return None
 
 

@@ -282,7 +282,13 @@ def render_model(result: ModelResult, color: bool = False) -> str:
     for profile in m.extra.layer_profiles():
         if profile.summary:
             lines.append("  profile: " + one_line(profile.summary, 300))
-    if m.status == "fail" and word != "XPASS" and not m.diagnoses and worst_param(m) is not None:
+    if (
+        m.status == "fail"
+        and word != "XPASS"
+        and not m.diagnoses
+        and worst_param(m) is not None
+        and not m.extra.diagnosis_error  # its notice says why nothing was named
+    ):
         lines.append(
             "  no known cause matched; the table shows where analytic and numeric "
             "gradients disagree"

@@ -12,8 +12,10 @@ import numpy as np
 import gradcheck_ci
 from gradcheck_ci import diagnose
 from gradcheck_ci.core.results import ModelResult
+from gradcheck_ci.diagnose.stopped import stopped_notices
 from gradcheck_ci.engine.settings import settings_of
-from tests.samples import spec
+from gradcheck_ci.report.text import render_model
+from tests.samples import param, spec
 
 
 def _context(tmp_path) -> SimpleNamespace:
@@ -63,3 +65,35 @@ def test_the_traceback_goes_to_the_log_with_debug(tmp_path, monkeypatch, capsys)
     message = context.result.extra.diagnosis_error
     assert message is not None and "Traceback" not in message
     assert "Traceback" in capsys.readouterr().err
+
+
+def test_every_format_says_the_diagnosis_stopped_instead_of_no_known_cause(tmp_path, monkeypatch):
+    monkeypatch.delenv("GRADCHECK_CI_DEBUG", raising=False)
+    monkeypatch.setattr(diagnose, "_run", _broken_stage)
+    context = _context(tmp_path)
+    context.config_file = "gradcheck.yml"
+    context.result.status = "fail"
+    context.result.params = [param("DenseLayer#0.W", "fail", abs_err=0.1, rel=0.9)]
+    diagnose.record_diagnoses(context)
+    [notice] = context.result.notices
+    assert (notice.code, notice.file, notice.line) == ("diagnosis-stopped", "gradcheck.yml", 3)
+    assert notice.message.startswith("the diagnosis stopped early: ValueError: shapes (4,3)")
+    text = render_model(context.result)
+    assert "notice diagnosis-stopped at gradcheck.yml:3" in text
+    assert "no known cause matched" not in text
+
+
+def test_a_failed_proof_of_an_allow_is_one_sentence_at_the_allow_key():
+    result = ModelResult(
+        name="net",
+        factory="models/net.py:build",
+        status="fail",
+        seed=0,
+        precision="float64",
+        mode="full",
+    )
+    result.extra.allow_error = "the ablation that proves `allow:` stopped early: RuntimeError: x"
+    allowing = spec(allow=["truncated-bptt"], line=4, key_lines={"allow": 7})
+    [notice] = stopped_notices(result, allowing, "gradcheck.yml")
+    assert (notice.code, notice.file, notice.line) == ("diagnosis-stopped", "gradcheck.yml", 7)
+    assert "keep their verdict" in notice.message
