@@ -22,6 +22,7 @@ from ..core import steps
 from ..core.errors import ModelLoadError
 from ..usercode import loader, python2
 from ..usercode.deferred import DeferredCompile, deferred_notice, deferring_theano_functions
+from ..usercode.float_indices import casting_float_indices
 from ..usercode.held import Held, holding_settings
 from ..usercode.sites import recording_call_sites
 from .built import BuiltModel
@@ -115,10 +116,14 @@ def factory_run(spec: ModelSpec, root: str) -> Iterator[FactoryRun]:
     """What the factory's module is imported and the factory called under, by `check` and by
     `init`'s trials alike: the model's seed (a script's network is built while its module is
     imported), no command-line arguments (a script that reads its own sees none, not the worker's),
-    the module's own theano.function calls compiled only if something calls them, and the Theano
+    the module's own theano.function calls compiled only if something calls them, the Theano
     settings that would change the check (floatX, ...) and the recursion limit held
-    (usercode/held.py)."""
+    (usercode/held.py), and float indices of an EmbeddingLayer cast (usercode/float_indices.py)."""
     seed_everything(spec.seed)
     sys.argv = [spec.factory.rpartition(":")[0]]
-    with deferring_theano_functions(root) as deferred, holding_settings(root) as held:
+    with (
+        deferring_theano_functions(root) as deferred,
+        holding_settings(root) as held,
+        casting_float_indices(),
+    ):
         yield FactoryRun(deferred, held)
