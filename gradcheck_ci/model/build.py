@@ -27,7 +27,13 @@ from ..usercode.held import Held, holding_settings
 from ..usercode.sites import recording_call_sites
 from .built import BuiltModel
 from .call import call_factory, make_factory_inputs, seed_everything
-from .describe import describe_inputs, describe_params, layer_labels, select_params
+from .describe import (
+    describe_inputs,
+    describe_params,
+    integer_params,
+    layer_labels,
+    select_params,
+)
 from .factory import held_notices, load_factory
 from .returned import output_layer, refuse_training_script
 from .shapes import shape_inputs
@@ -69,7 +75,8 @@ def build_model(
             spec.key_lines.get(f"inputs.{unused[0]}", spec.line),
             kind="config",
         )
-    all_params = describe_params(layers, labels, sites)
+    all_params, integer_notices = integer_params(describe_params(layers, labels, sites))
+    notices += integer_notices
     if not all_params:
         output_site = sites.get(id(output))
         file, line = (

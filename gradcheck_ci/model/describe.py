@@ -9,6 +9,7 @@ from typing import Any
 
 from ..config import ModelSpec
 from ..core.errors import ModelLoadError
+from ..core.results import Notice
 from ..usercode.sites import CallSite
 from .built import InputInfo, ParamInfo
 
@@ -91,8 +92,38 @@ def describe_params(
         # a sub-network's parameter (CustomRecurrentLayer's input_to_hidden.W) at the line that
         # built its own layer, when the user's code did
         site = sites.get(id(_inner_owner(layer, param))) or sites.get(id(layer))
+        if not hasattr(param, "get_value"):
+            raise ModelLoadError(
+                f"trainable parameter {ident} is a {type(param).__name__}, not a shared variable: "
+                "Lasagne's parameters are theano.shared variables (add_param with an initializer "
+                "or a shared variable); training cannot update it, and the check cannot move it",
+                site.file if site else None,
+                site.line if site else None,
+            )
         result.append(ParamInfo(ident, param, layer, labels.get(id(layer), ""), site))
     return result
+
+
+def integer_params(params: list[ParamInfo]) -> tuple[list[ParamInfo], list[Notice]]:
+    """The parameters a gradient can move (float dtypes), and a notice for each integer one: it has
+    no gradient (Theano's is 0), and an update p - lr * g cannot be stored in it."""
+    kept, notices = [], []
+    for info in params:
+        dtype = str(getattr(info.variable, "dtype", "float"))
+        if not dtype.startswith(("int", "uint")):
+            kept.append(info)
+            continue
+        notices.append(
+            Notice(
+                f"trainable parameter {info.id} holds {dtype}: it has no gradient and an update "
+                "cannot be stored in it, so it is not checked; add it with trainable=False, or "
+                "make it a float if training should change it",
+                "integer-param",
+                info.site.file if info.site else None,
+                info.site.line if info.site else None,
+            )
+        )
+    return kept, notices
 
 
 def _inner_owner(layer: Any, param: Any) -> Any:

@@ -403,6 +403,12 @@ MODEL_CASES = [
             "no-trainable-params", 2, "model 'net' has no trainable parameters", "models/net.py:7"
         ),
         Case(
+            "param-not-shared",
+            2,
+            "trainable parameter Offset#0.c is a TensorConstant, not a shared variable",
+            "models/net.py:20",
+        ),
+        Case(
             "unshapeable-input",
             2,
             "cannot fill dimension 2 of a 5-D input from `data`",
@@ -636,3 +642,40 @@ def test_mixed_config_reports_each_problem_and_keeps_the_good_models(tmp_path: P
         else:
             assert result["params"] and all(p["status"] == "pass" for p in result["params"])
     assert model_result(report, "good-last")["seed"] == 1
+
+
+INTEGER_PARAM = """import numpy as np
+import theano
+import lasagne
+from lasagne.layers import DenseLayer, ExpressionLayer, InputLayer
+
+
+def build():
+    l_in = InputLayer((None, 2))
+    l_hid = DenseLayer(l_in, 2, nonlinearity=None)
+    k = l_hid.add_param(theano.shared(np.int32(3), name="k"), (), name="k")
+    l_scaled = ExpressionLayer(l_hid, lambda x: x * k)
+    return DenseLayer(l_scaled, 2, nonlinearity=lasagne.nonlinearities.softmax)
+"""
+
+
+def test_an_integer_trainable_parameter_is_left_out_with_a_notice_at_its_layer(tmp_path):
+    # it was `inconclusive` with "the loss is not smooth ... try another seed"
+    (tmp_path / "net.py").write_text(INTEGER_PARAM)
+    (tmp_path / "gradcheck.yml").write_text(
+        "version: 1\nmodels:\n  - name: net\n    factory: net.py:build\n    lasagne: master\n"
+    )
+    run = run_cli("check", *REPORT_ARGS, cwd=tmp_path, timeout=600)
+    assert_no_traceback(run)
+    assert run.code == 0, run.output
+    result = model_result(assert_reports_valid(tmp_path), "net")
+    assert result["status"] == "pass"
+    assert [p["id"] for p in result["params"]] == [
+        "DenseLayer#0.W",
+        "DenseLayer#0.b",
+        "DenseLayer#1.W",
+        "DenseLayer#1.b",
+    ]
+    [notice] = [n for n in result["notices"] if n["code"] == "integer-param"]
+    assert notice["message"].startswith("trainable parameter DenseLayer#0.k holds int32")
+    assert (notice["file"], notice["line"]) == ("net.py", 9)
