@@ -40,8 +40,14 @@ class Events:
         self.stream = os.fdopen(int(fd), "w", buffering=1) if fd else None
 
     def __call__(self, message: str, **extra: Any) -> None:
-        if self.stream:
+        if not self.stream:
+            return
+        try:
             self.stream.write(json.dumps({"progress": message, **extra}) + "\n")
+        # the model's code closed the pipe (os.closerange(3, ...), as daemonising code does): the
+        # check goes on without progress lines; its result goes to a file of its own
+        except (OSError, ValueError):
+            self.stream = None
 
 
 def check_model(
@@ -340,9 +346,14 @@ def main(argv: list[str] | None = None) -> int:
                 "crash",
             ),
         )
-    # after the whole check: every repository module it imported
-    result.files = imported_files(job["root"])
-    _record_c_functions(job.get("identity"), result)
+    try:
+        # after the whole check: every repository module it imported
+        result.files = imported_files(job["root"])
+        _record_c_functions(job.get("identity"), result)
+    # bookkeeping for the next run, never worth the result (the model's code may still raise:
+    # a signal handler it left behind)
+    except BaseException as exc:  # noqa: BLE001
+        print_debug_traceback(exc)
     from ..report.atomic import write_atomic
 
     write_atomic(result_path, json.dumps(result.to_json(), allow_nan=True))

@@ -57,6 +57,7 @@ CASES = [
     Case("allocates_far_too_much", "error", "memory"),
     Case("non_daemon_thread"),
     Case("closes_stdout_and_stderr"),
+    Case("closes_inherited_descriptors"),
     Case("floods_the_log"),
     Case("prints_a_megabyte_line"),
     Case("prints_binary_garbage"),
@@ -74,6 +75,7 @@ SAMPLE = [
     "lowers_the_recursion_limit",
     "prints_a_megabyte_line",
     "debugs_with_theano_flags",
+    "closes_inherited_descriptors",
 ]
 SENTINEL = Case("good")
 
