@@ -317,7 +317,13 @@ def replay(args: argparse.Namespace, console: Console) -> int:
         "gradcheck_ci": __version__,
         "report_version": report.version,
     }
-    os.environ.setdefault(ccode.MODE_ENV, recorded_evaluation(model))
+    if ccode.MODE_ENV not in os.environ:  # else the user's choice stands, in their words
+        evaluated = recorded_evaluation(model)
+        os.environ[ccode.MODE_ENV] = evaluated
+        os.environ[ccode.MODE_WHY_ENV] = (
+            f"the report's check evaluated it {'with C' if evaluated == 'c' else 'without C'}, "
+            "and a replay evaluates as it did"
+        )
     runner = Runner(
         root,
         model.config_file or "gradcheck.yml",

@@ -88,7 +88,8 @@ def accept(session: Session, found: list[Diagnosis]) -> None:
         if diagnosis.code in codes:
             diagnosis.evidence["allowed"] = True
             diagnosis.fix = f"allowed (`allow: [{diagnosis.code}]`); {diagnosis.fix}"
-    result.notices.append(_notice(session, entries, sorted(accepted), unjudged))
+    causes = [d for d in found if d.code in codes]
+    result.notices.append(_notice(session, entries, sorted(accepted), unjudged, causes))
     session.explain(list(accepted))
 
 
@@ -125,8 +126,14 @@ def _entry(session: Session, groups: list[Group], outcome: Outcome) -> dict[str,
 
 
 def _notice(
-    session: Session, entries: list[dict[str, Any]], tensors: list[int], unjudged: list[int]
+    session: Session,
+    entries: list[dict[str, Any]],
+    tensors: list[int],
+    unjudged: list[int],
+    causes: list[Diagnosis],
 ) -> Notice:
+    """The allowed tensors, said where the allowed cause is (the truncating layer's line, not the
+    embedding before it whose tensor happens to come first)."""
     codes = sorted({code for entry in entries for code in entry["codes"]})
     ids = session.tensor_ids(tensors)
     left = [k for k in session.failing if k not in tensors]  # (unjudged ones stay unjudged)
@@ -146,8 +153,10 @@ def _notice(
             f"; {names(session.tensor_ids(left))} still {verb(len(left), 'fails', 'fail')} "
             f"for another reason"
         )
-    first = session.model.params[tensors[0]]
-    site = first.site
+    located = [d for d in causes if d.file]
+    if located:
+        return Notice(message + ".", NOTICE_CODE, located[0].file, located[0].line)
+    site = session.model.params[tensors[0]].site
     return Notice(
         message + ".", NOTICE_CODE, site.file if site else None, site.line if site else None
     )

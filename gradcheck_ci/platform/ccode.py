@@ -40,6 +40,9 @@ from .flags import format_flags, parse_flags
 
 MODE_ENV = "GRADCHECK_CI_COMPILE"
 MODES = ("auto", "c", "python")
+# why MODE_ENV is set, when gradcheck-ci set it itself (replay: as the report's check evaluated),
+# for the report's words; without it, the user set it ("GRADCHECK_CI_COMPILE=python")
+MODE_WHY_ENV = "GRADCHECK_CI_COMPILE_WHY"
 # Seconds of Python evaluation (analytic, numeric, diagnosis) from which compiling C pays: C loads
 # ~1.5 s slower (its module cache) and evaluates faster: 2.5x on examples/seed-rnn when this was
 # set, 6x since its scans step in C (platform/scan_loop.py; 193 ms against 32 ms a loss).
@@ -93,7 +96,7 @@ def choose(model: str, root: str, environ: Mapping[str, str] | None = None) -> C
         return Choice(bool(flags["cxx"]), "THEANO_FLAGS sets cxx", chosen=False)
     forced = mode(env)
     if forced != "auto":
-        return Choice(forced == "c", f"{MODE_ENV}={forced}")
+        return Choice(forced == "c", env.get(MODE_WHY_ENV) or f"{MODE_ENV}={forced}")
     if cachedir.baked_theano_cache(env):
         return Choice(True, "the image's compile cache holds the stock layers' C code")
     directory = fncache.cache_dir(dict(env))

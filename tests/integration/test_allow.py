@@ -78,3 +78,12 @@ def test_allowing_a_cause_the_model_does_not_have_changes_nothing():
     model = checked("allow").model("clipped-but-truncation-allowed")
     assert model["status"] == "fail" and model["allowed"] == [] and model["notices"] == []
     assert all(p["status"] != "allowed" for p in model["params"])
+
+
+def test_the_allowed_notice_is_at_the_allowed_cause_not_at_the_first_tensor_it_covers():
+    model = checked("allow-embedded").model("lm-truncated-allowed")
+    assert model["status"] == "pass", model
+    allowed = [p["id"] for p in model["params"] if p["status"] == "allowed"]
+    assert allowed[0] == "EmbeddingLayer#0.W"  # first in graph order, but not the cause
+    [notice] = [n for n in model["notices"] if n["code"] == "allowed-cause"]
+    assert_at(notice, "allow-embedded", "models/lm.py", "l_rnn = RecurrentLayer(")

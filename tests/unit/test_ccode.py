@@ -162,3 +162,15 @@ def test_background_markers_name_the_running_compiles(cache: dict[str, str]) -> 
     dead.write_text(json.dumps({"models": ["other"]}))
     assert background.running(directory) == {os.getpid(): [MODEL]}
     assert not dead.exists()  # a compile that died leaves nothing that blocks the next
+
+
+def test_a_forced_mode_says_who_forced_it(cache: dict[str, str], tmp_path: Path) -> None:
+    root = str(repository(tmp_path))
+    by_user = ccode.choose(MODEL, root, dict(cache, **{ccode.MODE_ENV: "python"}))
+    assert (by_user.c, by_user.why) == (False, "GRADCHECK_CI_COMPILE=python")
+    # replay sets it itself, to evaluate as the report's check did: not the user's setting
+    why = "the report's check evaluated it without C, and a replay evaluates as it did"
+    by_replay = ccode.choose(
+        MODEL, root, dict(cache, **{ccode.MODE_ENV: "python", ccode.MODE_WHY_ENV: why})
+    )
+    assert (by_replay.c, by_replay.why) == (False, why)
