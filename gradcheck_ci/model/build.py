@@ -49,15 +49,15 @@ def build_model(
 
     root = os.path.realpath(root)
     progress(steps.IMPORTING)
-    with factory_run(spec, root) as run:
+    # the sites are recorded from the import on: a script builds its network while it is imported
+    with factory_run(spec, root) as run, recording_call_sites(root) as sites:
         factory = load_factory(spec, root, config_file)
         notices = python2.notices(root) + loader.notices(root)
         refuse_training_script(factory, spec, config_file)
         seed_everything(spec.seed)
         progress(steps.CALLING_FACTORY)
-        with recording_call_sites(root) as sites:
-            made = make_factory_inputs(spec, config_file, sites)
-            value, return_line = call_factory(factory, spec, root, config_file, made)
+        made = make_factory_inputs(spec, config_file, sites)
+        value, return_line = call_factory(factory, spec, root, config_file, made)
     output = output_layer(value, spec, factory, root, config_file, return_line, sites)
     notices += held_notices(run.held, factory, spec)
     notices.extend(filter(None, [deferred_notice(run.deferred)]))

@@ -85,7 +85,7 @@ def named_function(named: Any, spec: ModelSpec, config_file: str) -> Callable[..
     """What `factory:` names, as a function to call: a function as it is, a class's member made one
     (member_factory), a script's layer returned by one (script_network)."""
     if isinstance(named, ScriptLayer):
-        return script_network(named.layer, spec, config_file)
+        return script_network(named.network, spec, config_file)
     if isinstance(named, Member):
         return member_factory(named)
     return named

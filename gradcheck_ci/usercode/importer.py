@@ -126,7 +126,7 @@ def import_function(
     if owner and wording.members:
         return member(module, owner, attribute, words, wording, config_file, line)
     fn = getattr(module, function, None)
-    if fn is not None and wording.members and _is_layer(fn):
+    if fn is not None and wording.members and _holds_layers(fn):
         return ScriptLayer(fn)
     if fn is not None and not callable(fn) and wording.not_callable:
         raise ModelLoadError(wording.not_callable.format(**words), config_file, line, kind="config")
@@ -246,9 +246,11 @@ def _assigns_to_self(cls: type, attribute: str) -> bool:
 
 @dataclass(frozen=True)
 class ScriptLayer:
-    """A Lasagne layer that a script's module builds when it is imported, named as the factory."""
+    """A Lasagne layer that a script's module builds when it is imported, named as the factory, or
+    a list, tuple or dict of layers (`layers = [InputLayer(...)]`, then `layers.append(...)`): the
+    output is chosen among them as among a factory's returned layers."""
 
-    layer: Any
+    network: Any
 
 
 def _is_layer(value: Any) -> bool:
@@ -256,6 +258,15 @@ def _is_layer(value: Any) -> bool:
     return any(
         c.__name__ == "Layer" and c.__module__.startswith("lasagne.") for c in type(value).__mro__
     )
+
+
+def _holds_layers(value: Any) -> bool:
+    """A layer, or a list, tuple or dict with a layer among its items."""
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_is_layer(item) for item in value)
+    return _is_layer(value)
 
 
 def _import_file(

@@ -100,15 +100,16 @@ class Cut:
     name: str
     assigned: int  # the line of its last top-level assignment
     skipped: tuple[int, int]  # the first and last line not run
+    filled: bool = False  # that statement adds to it (`layers.append(...)`) rather than assigns it
 
 
 cuts: dict[str, Cut] = {}  # by absolute path
 
 
 def cut(tree: ast.Module, name: str, path: str) -> ast.Module:
-    """The module up to its last top-level statement that binds `name` (the whole module when a def
-    or class binds it, or nothing at the top level does, or nothing follows)."""
-    last = None
+    """The module up to its last top-level statement that binds or fills `name` (the whole module
+    when a def or class binds it, or nothing at the top level does, or nothing follows)."""
+    last, filled = None, False
     for index, statement in enumerate(tree.body):
         if (
             isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
@@ -116,13 +117,39 @@ def cut(tree: ast.Module, name: str, path: str) -> ast.Module:
         ):
             return tree
         if name in _bound(statement):
-            last = index
+            last, filled = index, False
+        elif _fills(statement, name):
+            last, filled = index, True
     if last is None or last == len(tree.body) - 1:
         return tree
     rest = tree.body[last + 1 :]
     end = max(getattr(s, "end_lineno", None) or s.lineno for s in rest)
-    cuts[os.path.abspath(path)] = Cut(name, tree.body[last].lineno, (rest[0].lineno, end))
+    cuts[os.path.abspath(path)] = Cut(name, tree.body[last].lineno, (rest[0].lineno, end), filled)
     return ast.Module(body=tree.body[: last + 1], type_ignores=tree.type_ignores)
+
+
+# what a script calls to add layers to a list or dict it holds them in
+_FILLING = frozenset({"append", "extend", "insert", "update", "setdefault"})
+
+
+def _fills(statement: ast.stmt, name: str) -> bool:
+    """A top-level statement that adds to the list or dict `name` (`layers.append(...)`, also in a
+    loop: `for n in sizes: layers.append(DenseLayer(layers[-1], n))`), outside defs and classes."""
+    pending: list[ast.AST] = [statement]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            continue
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in _FILLING
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == name
+        ):
+            return True
+        pending.extend(ast.iter_child_nodes(node))
+    return False
 
 
 def _bound(statement: ast.stmt) -> set[str]:
@@ -206,7 +233,8 @@ def notices(root: str) -> list[Notice]:
             found.append(
                 Notice(
                     f"{file} is a script: it ran up to line {where.assigned}, where it "
-                    f"assigns {where.name}, and not lines {first}-{last} after it "
+                    f"{'adds to' if where.filled else 'assigns'} {where.name}, and not lines "
+                    f"{first}-{last} after it "
                     f"(training, saving, plotting: a "
                     "gradient check needs none of them)",
                     "script-cut",

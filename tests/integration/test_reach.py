@@ -30,6 +30,7 @@ from tests.harness import REPORT_ARGS, CliRun, assert_no_traceback, assert_repor
 CORPUS = FIXTURES / "reach"
 # checked by CI's quick run
 FAST = {
+    "script-layer-list",
     "py2-package",
     "py2-class-attribute",
     "py2-untranslatable",
@@ -155,6 +156,15 @@ ROWS = [
     Row("classmethod-builder", "lenet", "pass"),
     Row("staticmethod-tagger", "tagger", "pass"),
     Row("class-network-attribute", "char-lm", "pass"),
+    # a script's layers in a list it fills in a loop: run up to the last line that adds to it
+    Row(
+        "script-layer-list",
+        "stacked",
+        "pass",
+        "train_mlp.py is a script: it ran up to line 12, where it adds to layers, and not "
+        "lines 14-22",
+        notices=("script-cut@train_mlp.py:12",),
+    ),
     # ... in a Python 2 file: inspect reads the class's source from the translation
     Row(
         "py2-class-attribute",
@@ -202,6 +212,23 @@ def test_a_sub_networks_parameters_are_located_at_the_lines_that_built_their_lay
     assert at["CustomRecurrentLayer#0.deep_tr.W"] == "net.py:9"
     assert at["CustomRecurrentLayer#0.hidden_to_hidden.W"] == "net.py:10"
     assert at["DenseLayer#0.W"] == "net.py:20"
+
+
+def test_a_scripts_layers_are_located_at_the_lines_that_built_them(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    # the script builds them while it is imported, before the factory (here none) is called
+    _, report = run_repository("script-layer-list", tmp_path_factory)
+    [result] = report["models"]
+    where = {p["id"]: f"{p['file']}:{p['line']}" for p in result["params"]}
+    assert where == {
+        "DenseLayer#0.W": "train_mlp.py:11",
+        "DenseLayer#0.b": "train_mlp.py:11",
+        "DenseLayer#1.W": "train_mlp.py:11",
+        "DenseLayer#1.b": "train_mlp.py:11",
+        "DenseLayer#2.W": "train_mlp.py:12",
+        "DenseLayer#2.b": "train_mlp.py:12",
+    }
 
 
 def test_the_corpus_has_every_repository_and_a_row_for_each_model():
