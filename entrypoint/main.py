@@ -47,7 +47,9 @@ BOOT = "import sys; from gradcheck_ci.commands.cli import main; sys.exit(main(sy
 
 
 def cli_command(argv: Sequence[str]) -> list[str]:
-    return [sys.executable, "-c", BOOT, *argv]
+    # -P: run in the workspace without it on sys.path (a repository's json.py or tempfile.py would
+    # replace the standard module in gradcheck-ci's own imports), as the installed script runs
+    return [sys.executable, "-P", "-c", BOOT, *argv]
 
 
 def run_cli(

@@ -60,7 +60,8 @@ def cli_env(**extra: str) -> dict[str, str]:
 
 
 def cli_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "gradcheck_ci", *args]
+    # -P: the repository the test runs in is not on sys.path, as for the installed script
+    return [sys.executable, "-P", "-m", "gradcheck_ci", *args]
 
 
 def run_cli(

@@ -21,6 +21,9 @@ from . import run
 from .console import Console, under_actions, write_step_outputs
 from .helptext import exit_codes, subcommand
 
+# (not __doc__'s first line: python -OO, PYTHONOPTIMIZE=2, strips docstrings)
+DESCRIPTION = "The `gradcheck-ci` command: check, validate, merge, init, replay, docker."
+
 
 class ArgumentParser(argparse.ArgumentParser):
     # exit 2 with one line, like every other usage error here
@@ -32,7 +35,7 @@ class ArgumentParser(argparse.ArgumentParser):
 def build_parser() -> ArgumentParser:
     parser = ArgumentParser(
         prog="gradcheck-ci",
-        description=__doc__.splitlines()[0],
+        description=DESCRIPTION,
         epilog=exit_codes("check"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -220,6 +223,13 @@ def _config_args(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    # a console that cannot encode a character (PYTHONIOENCODING=ascii, a layer named 'recé') shows
+    # it escaped: a UnicodeEncodeError there would end the run's reader threads, and with them its
+    # results
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
     if argv and argv[0] == "docker":  # its own options (--image, --rebuild) come before the check's
         from . import docker as dockerrun
 

@@ -5,6 +5,7 @@ source tree beside it."""
 from __future__ import annotations
 
 import os
+import sys
 
 
 def package_parent() -> str:
@@ -16,6 +17,29 @@ def package_parent() -> str:
 # before the package's parent, which in a plain install is site-packages, where Lasagne 0.1 would
 # win.
 STACK_PATH_ENV = "GRADCHECK_STACK_PATH"
+
+
+def child_command(module: str, *args: str) -> list[str]:
+    """The command of a Python child of gradcheck-ci's own (worker, trial, background compile),
+    started in the repository: -P keeps the repository off the front of sys.path while the child
+    imports gradcheck-ci, numpy and Theano, or a repository file named like a standard module
+    (tokenize.py, queue.py, platform.py) would replace that module in their imports. The importer
+    puts the repository on sys.path before the model's code runs."""
+    return [sys.executable, "-P", "-m", module, *args]
+
+
+# Python's own settings of the CI environment that the child must not take: with
+# PYTHONWARNINGS=error a DeprecationWarning of numpy's or Theano's import would end every check, and
+# PYTHONOPTIMIZE=2 strips the docstrings Theano builds its optimizer from (=1, the model's asserts).
+_PYTHON_SETTINGS = ("PYTHONWARNINGS", "PYTHONDEVMODE", "PYTHONOPTIMIZE")
+
+
+def child_environment(env: dict[str, str]) -> dict[str, str]:
+    """`env` for a child_command: the package on PYTHONPATH (with_package_on_path), Python's
+    warnings and optimisation settings left out (changed in place, and returned)."""
+    for name in _PYTHON_SETTINGS:
+        env.pop(name, None)
+    return with_package_on_path(env)
 
 
 def with_package_on_path(env: dict[str, str]) -> dict[str, str]:

@@ -28,7 +28,6 @@ import json
 import math
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import replace
@@ -38,7 +37,7 @@ import numpy as np
 
 from ..core.causes import BY_CODE, in_phase
 from ..core.extra import Float64Outcome
-from ..core.installation import with_package_on_path
+from ..core.installation import child_command, child_environment
 from ..core.results import Diagnosis, ModelResult, Notice, ParamResult
 from ..engine.precision import FLOAT32
 from .context import Context
@@ -269,10 +268,10 @@ def float64_worker(
                 handle,
             )
         env = {k: v for k, v in os.environ.items() if k != "GRADCHECK_EVENT_FD"}
-        with_package_on_path(env)
+        child_environment(env)
         try:
             subprocess.run(
-                [sys.executable, "-m", "gradcheck_ci.process.worker", job, out],
+                child_command("gradcheck_ci.process.worker", job, out),
                 cwd=context.root,
                 env=env,
                 stdin=subprocess.DEVNULL,

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..core.installation import with_package_on_path
+from ..core.installation import child_command, child_environment
 from ..platform import lasagne_stacks
 from ..process import reaper
 from ..process.environment import worker_environment
@@ -141,13 +141,13 @@ def _run_worker(
     env = dict(
         worker_environment(os.environ), GRADCHECK_EVENT_FD=str(write_fd), PYTHONUNBUFFERED="1"
     )
-    with_package_on_path(lasagne_stacks.worker_env(stack, env))
+    child_environment(lasagne_stacks.worker_env(stack, env))
     limit = MEMORY_MIB * 1024 * 1024
     # what a factory starts and leaves behind ends with its trial worker (reaper.py)
     reaper.become_subreaper()
     before = reaper.children()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gradcheck_ci.init.trial", json.dumps(job)],
+        child_command("gradcheck_ci.init.trial", json.dumps(job)),
         cwd=root,
         env=env,
         stdin=subprocess.DEVNULL,

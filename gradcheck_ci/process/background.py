@@ -22,7 +22,7 @@ import tempfile
 from typing import Any
 
 from ..config import ModelSpec
-from ..core.installation import with_package_on_path
+from ..core.installation import child_command, child_environment
 from ..platform import ccode, fncache
 
 MARKER_PREFIX = ".compiling-"
@@ -86,10 +86,10 @@ def start(
         )
     env = dict(os.environ, **{ccode.MODE_ENV: "c"})
     env.pop("GRADCHECK_EVENT_FD", None)
-    with_package_on_path(env)
+    child_environment(env)
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "gradcheck_ci.process.background", job],
+            child_command("gradcheck_ci.process.background", job),
             cwd=root,
             env=env,
             stdin=subprocess.DEVNULL,

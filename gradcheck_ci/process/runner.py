@@ -15,7 +15,6 @@ import resource
 import select
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -27,7 +26,7 @@ from ..config import ModelSpec
 from ..core import steps
 from ..core.errors import print_debug_traceback
 from ..core.extra import Evaluation
-from ..core.installation import with_package_on_path
+from ..core.installation import child_command, child_environment
 from ..core.results import ErrorInfo, ModelResult, Notice
 from ..platform import ccode, lasagne_stacks
 from ..usercode.sites import is_inside, is_library, quote_source, relative
@@ -231,13 +230,13 @@ class Runner:
         )
         if python:  # Theano reads it at import: no C code in this worker (platform/ccode.py)
             env["THEANO_FLAGS"] = ccode.python_flags(env)
-        with_package_on_path(lasagne_stacks.worker_env(stack, env))
+        child_environment(lasagne_stacks.worker_env(stack, env))
         limit = spec.memory * 1024 * 1024
         # what the worker starts and leaves behind is re-parented here, and ended
         reaper.become_subreaper()
         before = reaper.children()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "gradcheck_ci.process.worker", job_path, result_path],
+            child_command("gradcheck_ci.process.worker", job_path, result_path),
             cwd=self.root,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -267,8 +266,8 @@ class Runner:
 
         def read_output() -> None:
             assert proc.stdout is not None
-            for line in output_lines(proc.stdout):
-                self.on_output(spec.name, line)
+            with proc.stdout:
+                relay_output(proc.stdout, lambda line: self.on_output(spec.name, line))
 
         threads = [
             threading.Thread(target=read_events, daemon=True),
@@ -295,6 +294,22 @@ class Runner:
 # bytes of one line of a model's output relayed to the console; a longer line (a 5 MB print, a
 # progress bar redrawn with \r) is cut there, with the size of what was left out
 OUTPUT_LINE_BYTES = 2000
+# lines of a model's output relayed to the console (a factory that prints every batch of an epoch
+# would fill the CI log); the rest are counted
+OUTPUT_LINES = 2000
+
+
+def relay_output(stream: IO[bytes], show: Callable[[str], None], lines: int = OUTPUT_LINES) -> None:
+    """The worker's output to `show`, line by line (output_lines), the first `lines` of it, then
+    how many more there were; read to its end either way (the worker must not block on a full
+    pipe)."""
+    count = 0
+    for line in output_lines(stream):
+        count += 1
+        if count <= lines:
+            show(line)
+    if count > lines:
+        show(f"... ({count - lines:,} more lines of the model's output not shown)")
 
 
 def output_lines(stream: IO[bytes], limit: int = OUTPUT_LINE_BYTES) -> Iterator[str]:
