@@ -110,9 +110,14 @@ def for_loss(session: Session) -> list[Diagnosis]:
     detail = ""
     if prediction is not None:
         crossentropy = session.context.objective.target_kind != "real"
+        outside = (
+            np.argwhere((prediction < 0) | (prediction > 1)) if crossentropy else np.empty((0,))
+        )
         extreme = (
             np.argwhere((prediction <= 0) | (prediction >= 1)) if crossentropy else np.empty((0,))
         )
+        if outside.size:
+            return [_not_probabilities(session, prediction, outside[0], loss)]
         if extreme.size:
             index = [int(i) for i in extreme[0]]
             detail = f" (the prediction reaches 0 or 1 at index {index}: log(0) in a cross-entropy"
@@ -133,6 +138,32 @@ def for_loss(session: Session) -> list[Diagnosis]:
     return [
         session.diagnosis(CODE, message + ".", FIX, fields, None, {"tensor": "loss", "loss": loss})
     ]
+
+
+def _not_probabilities(
+    session: Session, prediction: np.ndarray, at: np.ndarray, loss: float | None
+) -> Diagnosis:
+    """A cross-entropy of an output that is not a probability (a linear or tanh output layer): the
+    log of a negative number, not a log(0) an epsilon would guard."""
+    output = session.model.output
+    label = session.model.label(output)
+    nonlinearity = getattr(getattr(output, "nonlinearity", None), "__name__", None)
+    index = [int(i) for i in at]
+    value = float(prediction[tuple(at)])
+    what = f" ({nonlinearity} output)" if nonlinearity else ""
+    message = (
+        f"The loss ({session.result.loss or 'loss'}) is {loss} on the synthetic data: it is a "
+        f"cross-entropy, which takes probabilities, but the output of {label}{what} is "
+        f"{value:.3g} at index {index}, {'below 0' if value < 0 else 'above 1'}, and the log of "
+        "it is not a number"
+    )
+    fix = (
+        "end the network in a softmax (categorical_crossentropy) or a sigmoid "
+        "(binary_crossentropy), or, for an output that is not a probability, name a loss for it "
+        "in gradcheck.yml (`loss: squared_error`)"
+    )
+    evidence = {"tensor": f"output of {label}", "index": index, "value": value, "loss": loss}
+    return session.diagnosis(CODE, message + ".", fix, session.layer_fields(output), None, evidence)
 
 
 def find(session: Session) -> list[Diagnosis]:

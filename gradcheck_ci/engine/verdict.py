@@ -53,7 +53,7 @@ def require_finite_loss(
     site = objective.custom_site if objective is not None and root else None
     why = (
         "every layer's output is finite, so the loss function makes it "
-        "(log of 0, a division by 0, or an overflow)"
+        "(log of 0 or of a negative number, a division by 0, or an overflow)"
         if model is not None
         else ""
     )

@@ -204,6 +204,16 @@ def test_a_float32_softmax_saturated_to_zero_says_float32_is_why():
     assert "`precision: float64` may avoid it" in d["message"]
 
 
+def test_a_cross_entropy_of_scores_says_the_output_is_not_a_probability_not_log_0():
+    model = checked("nan-or-inf").model("crossentropy-of-scores")
+    assert model["status"] == "error" and model["error"]["kind"] == "nan-or-inf"
+    d = only_diagnosis(model)
+    assert d["layer"] == "DenseLayer#1" and d["evidence"]["value"] < 0
+    assert_at(d, "nan-or-inf", "models/net.py", "l_out = DenseLayer(")
+    assert "takes probabilities, but the output of DenseLayer#1 (linear output)" in d["message"]
+    assert "log(0)" not in d["message"] and "end the network in a softmax" in d["fix"]
+
+
 def test_unused_parameter_is_disconnected_even_though_the_check_passes():
     model = checked("disconnected").model("unused-scale")
     assert model["status"] == "pass"
