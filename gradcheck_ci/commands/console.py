@@ -279,7 +279,8 @@ class Console:
                         )
                 except OSError as exc:  # a full disk loses the summary, not the verdict below
                     self._print(
-                        f"gradcheck-ci: cannot write the job summary: {exc.strerror or exc}"
+                        f"gradcheck-ci: cannot write the job summary (GITHUB_STEP_SUMMARY="
+                        f"{summary_path}): {exc.strerror or exc}"
                     )
         for path in written:
             self._print(f"wrote {path}")

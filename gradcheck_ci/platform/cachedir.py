@@ -238,8 +238,12 @@ def prepare_cache(
                         state.seeded = _seed(baked, state.theano_dir)
                 _retire_other_tags(kind_root, tag, now, state)
     except OSError as exc:
+        # the path inside it that stood in the way (a file where a folder goes), when it is not
+        # the directory itself
+        inside = exc.filename if isinstance(exc.filename, str) and exc.filename != root else None
+        at = f" ({shown_path(inside)})" if inside else ""
         raise CacheDirError(
-            f"cannot use the cache directory {shown_path(root)}: {exc.strerror or exc}"
+            f"cannot use the cache directory {shown_path(root)}: {exc.strerror or exc}{at}"
         ) from exc
     state.modules = _count_modules(state.theano_dir)
     return state

@@ -326,3 +326,16 @@ def test_dangling_links_where_the_cache_keeps_its_own_are_bad_entries_not_an_unu
     (tmp_path / "functions").symlink_to(real)  # a link to a real place is the user's choice: kept
     cachedir.prepare_cache()
     assert (tmp_path / "functions").is_symlink() and (real / tag).is_dir()
+
+
+def test_a_file_inside_the_cache_dir_where_a_folder_goes_is_named(stack, tmp_path, monkeypatch):
+    root = tmp_path / "cache"
+    root.mkdir()
+    (root / "theano").write_text("not a folder")  # where the Theano cache's folder goes
+    monkeypatch.setenv(cachedir.CACHE_DIR_ENV, str(root))
+    with pytest.raises(cachedir.CacheDirError) as raised:
+        cachedir.prepare_cache()
+    message = str(raised.value)
+    assert message.startswith("cannot use the cache directory ")
+    # the path the OS stopped at, below the file that stands in the way
+    assert f"({cachedir.shown_path(str(root / 'theano'))}/" in message, message
