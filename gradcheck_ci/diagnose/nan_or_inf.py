@@ -70,6 +70,18 @@ def _input_value(session: Session, layer: Any, index: list[int]) -> tuple[str, f
         return None
 
 
+def _non_finite_param(session: Session, layer: Any) -> tuple[str, str] | None:
+    """(id, 'NaN' or 'infinite values') of the layer's first parameter that is not finite as
+    built, or None."""
+    for info in session.model.all_params:
+        if info.layer is not layer:
+            continue
+        value = np.asarray(info.variable.get_value(borrow=True))
+        if not np.all(np.isfinite(value)):
+            return info.id, "NaN" if non_finite_kind(value) == "NaN" else "infinite values"
+    return None
+
+
 def for_loss(session: Session) -> list[Diagnosis]:
     loss = session.result.loss_value
     inst = session.instrumented
@@ -97,9 +109,15 @@ def for_loss(session: Session) -> list[Diagnosis]:
         }
         if value:
             evidence["input"] = {"layer": value[0], "value": value[1]}
+        fix = FIX
+        held = _non_finite_param(session, layer)
+        if held is not None:  # not an operation to guard: the layer's own weights
+            message += f", and its parameter {held[0]} holds {held[1]} before any step"
+            evidence["parameter"] = held[0]
+            fix = f"give {held[0]} finite values (its initialiser, or the weights loaded into it)"
         return [
             session.diagnosis(
-                CODE, message + ".", FIX, session.layer_fields(layer, label), None, evidence
+                CODE, message + ".", fix, session.layer_fields(layer, label), None, evidence
             )
         ]
     prediction = (

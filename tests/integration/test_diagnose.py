@@ -214,6 +214,16 @@ def test_a_cross_entropy_of_scores_says_the_output_is_not_a_probability_not_log_
     assert "log(0)" not in d["message"] and "end the network in a softmax" in d["fix"]
 
 
+def test_nan_weights_are_named_as_the_cause_not_an_operation_to_guard():
+    model = checked("nan-or-inf").model("nan-weights")
+    assert model["status"] == "error" and model["error"]["kind"] == "nan-or-inf"
+    d = only_diagnosis(model)
+    assert d["layer"] == "DenseLayer#0" and d["evidence"]["parameter"] == "DenseLayer#0.W"
+    assert_at(d, "nan-or-inf", "models/net.py", 'W=lasagne.init.Constant(float("nan"))')
+    assert "its parameter DenseLayer#0.W holds NaN before any step" in d["message"]
+    assert d["fix"].startswith("give DenseLayer#0.W finite values") and "epsilon" not in d["fix"]
+
+
 def test_unused_parameter_is_disconnected_even_though_the_check_passes():
     model = checked("disconnected").model("unused-scale")
     assert model["status"] == "pass"
