@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from ..config import ModelSpec
 from ..core import steps
 from ..core.errors import ModelLoadError
+from ..core.results import Notice
+from ..platform import lasagne_stacks
 from ..usercode import loader, python2
 from ..usercode.deferred import DeferredCompile, deferred_notice, deferring_theano_functions
 from ..usercode.float_indices import casting_float_indices
@@ -60,6 +62,7 @@ def build_model(
         value, return_line = call_factory(factory, spec, root, config_file, made)
     output = output_layer(value, spec, factory, root, config_file, return_line, sites)
     notices += held_notices(run.held, factory, spec)
+    notices.extend(filter(None, [repository_lasagne_notice(root, lasagne.__file__)]))
     notices.extend(filter(None, [deferred_notice(run.deferred)]))
     layers = lasagne.layers.get_all_layers(output)
     labels = layer_labels(layers)
@@ -107,6 +110,23 @@ def build_model(
         notices + shaped.notices,
         shaped.shapes,
         shaped.summary,
+    )
+
+
+def repository_lasagne_notice(root: str, imported: str) -> Notice | None:
+    """The repository's own copy of Lasagne is not what the check builds the model with: the
+    stack's Lasagne is (the label every report shows)."""
+    copy = lasagne_stacks.repository_copy(root, imported)
+    if copy is None:
+        return None
+    stack = lasagne_stacks.label(lasagne_stacks.current())
+    return Notice(
+        f"the repository holds a Lasagne package of its own ({copy}); the check builds the "
+        f"model with {stack}, the stack `lasagne:` chooses, not with that copy (a layer only the "
+        "copy has is then an error)",
+        "repository-lasagne",
+        copy,
+        1,
     )
 
 

@@ -92,6 +92,17 @@ def current(environ: Mapping[str, str] | None = None) -> str:
     return MASTER if (os.environ if environ is None else environ).get(PATH_ENV) else RELEASE
 
 
+def repository_copy(root: str, imported: str) -> str | None:
+    """A Lasagne package in the repository's root (`lasagne/__init__.py`: a copy, or a fork) that
+    the check does not use (`imported`: the file of the lasagne it imported), or None."""
+    copy = os.path.join(root, "lasagne", "__init__.py")
+    if not os.path.isfile(copy):
+        return None
+    if os.path.realpath(imported) == os.path.realpath(copy):
+        return None
+    return "lasagne/__init__.py"
+
+
 def label(stack: str | None) -> str:
     """'Lasagne 0.1', 'Lasagne master'."""
     return LABELS.get(stack or RELEASE, f"Lasagne {stack}")

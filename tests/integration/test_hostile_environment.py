@@ -4,6 +4,7 @@ that cannot encode a layer's name, docstrings stripped, and a factory that print
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,16 @@ def test_a_factory_that_prints_without_end_shows_its_first_lines_and_a_count(tmp
     assert run.code == 0, run.output
     assert "batch 1999" in run.output and "batch 2000" not in run.output
     assert "... (500 more lines of the model's output not shown)" in run.output
+
+
+def test_a_copy_of_lasagne_in_the_repository_is_not_what_checks_it_and_a_notice_says_so(tmp_path):
+    root = repository(tmp_path)
+    (root / "lasagne").mkdir()
+    # a vendored copy (or a fork) that the check must not build the model with
+    (root / "lasagne" / "__init__.py").write_text("raise ImportError('the copy was imported')\n")
+    run = run_cli("check", "--model", "net", "--json", "report.json", cwd=root, timeout=900)
+    assert run.code == 0, run.output
+    [model] = json.loads((root / "report.json").read_text())["models"]
+    [notice] = [n for n in model["notices"] if n["code"] == "repository-lasagne"]
+    assert (notice["file"], notice["line"]) == ("lasagne/__init__.py", 1)
+    assert "builds the model with Lasagne 0.1" in notice["message"]
