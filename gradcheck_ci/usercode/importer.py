@@ -23,7 +23,7 @@ from ..config import resolve_reference
 from ..core.errors import ModelLoadError
 from ..core.suggest import did_you_mean, with_hint
 from .blame import user_code_error
-from .loader import RepositoryLoader, assigned_under_main_guard, install
+from .loader import RepositoryLoader, assigned_under_main_guard, install, run_rest
 from .python2 import Untranslatable, untranslatable_error
 from .sites import is_inside, is_library, relative
 
@@ -91,15 +91,8 @@ def import_function(
     owner, _, attribute = function.rpartition(".")
     try:
         if kind == "file":
-            module = _import_file(
-                target,
-                root,
-                wording,
-                words,
-                config_file,
-                line,
-                until=None if owner or not wording.members else function,
-            )
+            until = None if owner or not wording.members else function
+            module = _import_named_file(target, root, wording, words, config_file, line, until)
         else:
             module = importlib.import_module(target)
     except ModelLoadError:
@@ -235,13 +228,20 @@ class Member:
 
 
 def _assigns_to_self(cls: type, attribute: str) -> bool:
+    """Whether the class's code, or a base class's (`class Child(Base)`, whose __init__ sets it),
+    sets self.<attribute>."""
     import inspect
 
-    try:
-        source = inspect.getsource(cls)
-    except (TypeError, OSError, SyntaxError):
-        return False
-    return f"self.{attribute}" in source
+    for klass in cls.__mro__:
+        if klass is object:
+            continue
+        try:
+            source = inspect.getsource(klass)
+        except (TypeError, OSError, SyntaxError):
+            continue
+        if f"self.{attribute}" in source:
+            return True
+    return False
 
 
 @dataclass(frozen=True)
@@ -267,6 +267,24 @@ def _holds_layers(value: Any) -> bool:
     if isinstance(value, (list, tuple)):
         return any(_is_layer(item) for item in value)
     return _is_layer(value)
+
+
+def _import_named_file(
+    path: str,
+    root: str,
+    wording: Wording,
+    words: dict[str, str],
+    config_file: str,
+    line: int | None,
+    until: str | None,
+) -> ModuleType:
+    """_import_file, run only up to the statement that binds `until` (a script's network); the
+    rest after all when that name holds a function (`small = partial(build, hidden=2)`)."""
+    module = _import_file(path, root, wording, words, config_file, line, until)
+    value = getattr(module, until, None) if until is not None else None
+    if callable(value) and not _holds_layers(value):
+        run_rest(path, module)
+    return module
 
 
 def _import_file(

@@ -101,6 +101,7 @@ class Cut:
     assigned: int  # the line of its last top-level assignment
     skipped: tuple[int, int]  # the first and last line not run
     filled: bool = False  # that statement adds to it (`layers.append(...)`) rather than assigns it
+    rest: ast.Module | None = None  # the statements not run (run_rest runs them after all)
 
 
 cuts: dict[str, Cut] = {}  # by absolute path
@@ -124,8 +125,24 @@ def cut(tree: ast.Module, name: str, path: str) -> ast.Module:
         return tree
     rest = tree.body[last + 1 :]
     end = max(getattr(s, "end_lineno", None) or s.lineno for s in rest)
-    cuts[os.path.abspath(path)] = Cut(name, tree.body[last].lineno, (rest[0].lineno, end), filled)
+    cuts[os.path.abspath(path)] = Cut(
+        name,
+        tree.body[last].lineno,
+        (rest[0].lineno, end),
+        filled,
+        ast.Module(body=rest, type_ignores=[]),
+    )
     return ast.Module(body=tree.body[: last + 1], type_ignores=tree.type_ignores)
+
+
+def run_rest(path: str, module: ModuleType) -> None:
+    """The statements `cut` left out of the module at `path`, run in it after all: the name it was
+    cut at holds a function (`small = functools.partial(build, hidden=2)`, an alias, a lambda),
+    not a network, and a function's module is imported whole (it may call what is defined below
+    it). No script-cut notice then."""
+    found = cuts.pop(os.path.abspath(path), None)
+    if found is not None and found.rest is not None:
+        exec(compile(found.rest, path, "exec", dont_inherit=True), module.__dict__)
 
 
 # what a script calls to add layers to a list or dict it holds them in
