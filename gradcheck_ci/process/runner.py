@@ -103,7 +103,7 @@ class Runner:
         )
         moved = self._run_on(spec, lasagne_stacks.MASTER)
         moved.extra.master_api = None
-        moved.notices.insert(0, moved_notice(needs, result.error))
+        moved.notices.insert(0, moved_notice(needs, result.error, _lacks_it_too(moved, needs)))
         moved.sources = quoted_sources(moved, self.root)  # the notice's line too
         return moved
 
@@ -310,6 +310,15 @@ def relay_output(stream: IO[bytes], show: Callable[[str], None], lines: int = OU
             show(line)
     if count > lines:
         show(f"... ({count - lines:,} more lines of the model's output not shown)")
+
+
+def _lacks_it_too(moved: ModelResult, needs: str) -> bool:  # (a name, not an argument)
+    """The check on master ended in the error of a missing name too, the one 0.1 lacked
+    (`needs`: "lasagne.layers.ElemSumLayer"; not an argument, "LSTMLayer(..., x=...)")."""
+    name = needs.rsplit(".", 1)[-1]
+    if moved.status != "error" or moved.error is None or not name.isidentifier():
+        return False
+    return re.search(rf"'{re.escape(name)}'", moved.error.message) is not None
 
 
 def output_lines(stream: IO[bytes], limit: int = OUTPUT_LINE_BYTES) -> Iterator[str]:
@@ -565,10 +574,19 @@ def quoted_sources(result: ModelResult, root: str) -> dict[str, dict[str, str]]:
     }
 
 
-def moved_notice(api: str, first: ErrorInfo | None) -> Notice:
+def moved_notice(api: str, first: ErrorInfo | None, master_lacks_it: bool = False) -> Notice:
     """`lasagne: auto` moved the model to Lasagne master: which stack checked it, and why (where 0.1
-    failed)."""
+    failed); `master_lacks_it`: master has no such name either (a typo, most likely)."""
     commit = lasagne_stacks.MASTER_COMMIT[:12]
+    if master_lacks_it:
+        return Notice(
+            f"checked on Lasagne master ({lasagne_stacks.MASTER_VERSION} at commit {commit}) "
+            f"after Lasagne 0.1, which has no {api}; master has none either (`lasagne: "
+            "auto`): a typo, or a name of another copy of Lasagne",
+            "lasagne-stack",
+            first.file if first else None,
+            first.line if first else None,
+        )
     return Notice(
         f"checked on Lasagne master ({lasagne_stacks.MASTER_VERSION} at commit "
         f"{commit}), not Lasagne 0.1: the code uses {api}, which Lasagne 0.1 does not "

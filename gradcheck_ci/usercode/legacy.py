@@ -329,6 +329,11 @@ def gpu(exc: BaseException) -> str | None:
     return None
 
 
+# Lasagne 0.1's create_param refusing a Theano expression, which master takes (tied weights)
+_EXPRESSION_PARAM = "cannot initialize parameters: 'spec' is not a numpy array"
+TIED = "a Theano expression as a layer's parameter (tied weights: W=other.W.T)"
+
+
 def master_api(exc: BaseException, user_class: str | None = None) -> str | None:
     """What the code used that Lasagne 0.1 lacks, in a few words ("lasagne.layers.batch_norm",
     "LSTMLayer(..., only_return_final=...)"), or None: the same errors lasagne_master explains.
@@ -345,6 +350,8 @@ def master_api(exc: BaseException, user_class: str | None = None) -> str | None:
     unexpected = re.search(r"(\w+)\.__init__\(\) got an unexpected keyword argument '(\w+)'", text)
     if isinstance(exc, TypeError) and unexpected and _is_lasagne_layer(unexpected.group(1)):
         return f"{user_class or unexpected.group(1)}(..., {unexpected.group(2)}=...)"
+    if isinstance(exc, RuntimeError) and _EXPRESSION_PARAM in text:
+        return TIED
     return None
 
 
@@ -363,8 +370,20 @@ def lasagne_master(exc: BaseException, user_class: str | None = None) -> str | N
                 f"{qualified} does not exist in {_RELEASE} (it was added later, on Lasagne's "
                 f"master branch); {MASTER_NAMES[master]}"
             )
+        name = re.search(r"(?:attribute|name) '(\w+)'", text)
+        owner = re.search(r"(?:module|from) '(lasagne[\w.]*)'", text)
+        missing = name.group(1) if name else "it"
+        if name and owner:
+            missing = f"{owner.group(1)}.{name.group(1)}"
         return (
-            f"{_RELEASE} does not have it: a typo, or an API added later on Lasagne's master branch"
+            f"{_RELEASE} does not have {missing}: a typo, or an API added later on Lasagne's "
+            "master branch"
+        )
+    if isinstance(exc, RuntimeError) and _EXPRESSION_PARAM in text:
+        return (
+            f"{_RELEASE} takes a layer's parameter only as an array, a shared variable or an "
+            "initializer, not a Theano expression (tied weights: W=other.W.T), which Lasagne's "
+            "master branch takes"
         )
     unexpected = re.search(
         r"\b(\w+)\.__init__\(\) got an unexpected keyword argument '(\w+)'", text

@@ -29,6 +29,9 @@ _ARRAYS_LIMIT = 100_000  # characters of a message searched for array dumps (lin
 _CLEAN_LIMIT = 4 * MAX_MESSAGE  # characters of it, arrays removed, that the other patterns read
 
 
+_INSTALLED_PACKAGES = ("lasagne", "theano", "numpy", "scipy")
+
+
 def clean_message(text: str, root: str | None = None) -> str:
     """Error text fit for a report: no array dumps (Theano's messages embed the arrays they were
     given), no path inside gradcheck-ci's installation or the installed packages, paths in the
@@ -52,6 +55,12 @@ def clean_message(text: str, root: str | None = None) -> str:
             return "gradcheck_ci/" + found.rsplit(f"{os.sep}gradcheck_ci{os.sep}", 1)[-1]
         if "compiledir_" in found:
             return "<theano compile cache>/" + os.path.basename(found)
+        # a stack installed outside site-packages (Lasagne master beside 0.1: share/gradcheck-ci/
+        # lasagne-master, or wherever GRADCHECK_LASAGNE_MASTER says): from the package on
+        for package in _INSTALLED_PACKAGES:
+            marker = f"{os.sep}{package}{os.sep}"
+            if marker in found:
+                return package + "/" + found.split(marker, 1)[1]
         return found
 
     text = _ABSOLUTE_PATH.sub(path, text)

@@ -167,7 +167,10 @@ def _callers(frame: FrameType | None, root: str) -> tuple[str, ...]:
         if f"{os.sep}gradcheck_ci{os.sep}" in filename:
             break
         if is_inside(filename, root) and not is_library(filename):
-            calls.append(f"{relative(filename, root)}:{frame.f_lineno}")
+            call = f"{relative(filename, root)}:{frame.f_lineno}"
+            # a comprehension runs in a frame of its own, on the line of the frame around it
+            if call not in calls[-1:]:
+                calls.append(call)
         frame = frame.f_back
     calls.reverse()
     if len(calls) > MAX_VIA:

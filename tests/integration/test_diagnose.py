@@ -339,6 +339,12 @@ def test_layers_a_helper_built_name_the_call_of_the_helper_they_came_from():
     assert (d["code"], d["layer"], d["via"]) == ("truncated-bptt", "RecurrentLayer#1", [high])
     assert_at(d, "helper-built", "models/blocks.py", "return RecurrentLayer(")
     assert f"truncated-bptt (confirmed) at models/blocks.py:{layer_line} (via {high})" in run.output
+    # a comprehension runs in a frame of its own on its caller's line: named once, not twice
+    branches = run.model("branches")
+    comprehension = line_of("helper-built", "models/stacked.py", "branches = [dense_block(")
+    assert {
+        tuple(p.get("via", [])) for p in branches["params"] if p["id"].startswith("DenseLayer#0")
+    } == {(f"models/stacked.py:{comprehension}",)}
 
 
 @pytest.mark.slow

@@ -225,3 +225,48 @@ def test_a_name_neither_stack_has_is_reported_from_master_without_blaming_0_1(tm
         and "Lasagne 0.1" not in model["error"]["message"]
     )
     assert notices(model) == [("lasagne-stack", "net.py", 7)]
+
+
+NEITHER_AND_TIED = """import lasagne
+from lasagne.layers import DenseLayer, InputLayer
+
+
+def typo():
+    l_in = InputLayer((None, 4))
+    return lasagne.layers.ElemSumLayer([DenseLayer(l_in, 3), DenseLayer(l_in, 3)])
+
+
+def tied_autoencoder():
+    l_in = InputLayer((None, 4))
+    l_code = DenseLayer(l_in, 3)
+    return DenseLayer(l_code, 4, W=l_code.W.T, nonlinearity=None)
+"""
+
+
+def test_a_name_neither_stack_has_is_no_master_api_and_tied_weights_go_to_master(tmp_path):
+    require_master()
+    (tmp_path / "net.py").write_text(NEITHER_AND_TIED)
+    (tmp_path / "gradcheck.yml").write_text(
+        "version: 1\ndefaults: {loss: squared_error}\nmodels:\n"
+        "  - {name: typo, factory: net.py:typo}\n"
+        "  - {name: tied, factory: net.py:tied_autoencoder}\n"
+    )
+    run = run_cli("check", *REPORT_ARGS, cwd=tmp_path)
+    assert_no_traceback(run)
+    models = {m["name"]: m for m in assert_reports_valid(tmp_path)["models"]}
+    # a typo: reported from master (its error names it), the notice says neither stack has it,
+    # and no message names a path of the installation
+    typo = models["typo"]
+    assert (typo["status"], typo["lasagne"]) == ("error", "master")
+    assert (typo["error"]["file"], typo["error"]["line"]) == ("net.py", 7)
+    [notice] = [n for n in typo["notices"] if n["code"] == "lasagne-stack"]
+    assert (
+        "after Lasagne 0.1, which has no lasagne.layers.ElemSumLayer; master has none"
+        in (notice["message"])
+    )
+    assert "lasagne-master" not in run.output and str(tmp_path.parent) not in run.output
+    # W=l_code.W.T: Lasagne 0.1 refuses an expression as a parameter, master takes it
+    tied = models["tied"]
+    assert (tied["status"], tied["lasagne"]) == ("pass", "master"), tied
+    [moved] = [n for n in tied["notices"] if n["code"] == "lasagne-stack"]
+    assert "a Theano expression as a layer's parameter (tied weights" in moved["message"]
