@@ -68,14 +68,23 @@ def _check_file(target: str, root: str, key: str, node: Node) -> None:
         )
     rel = posixpath.normpath(target)
     if rel == ".." or rel.startswith("../"):
-        raise Bad(f"{key} path escapes the repository root: {show(target)}", node)
+        raise Bad(
+            with_hint(
+                f"{key} path escapes the repository root: {show(target)}",
+                _wider_root(rel, root),
+            ),
+            node,
+        )
     full = os.path.join(root, *rel.split("/"))
     if not rel.endswith(".py"):
         hint = f"did you mean {rel + '.py'!r}?" if os.path.isfile(full + ".py") else None
         raise Bad(with_hint(f"{key} path {show(target)} must name a .py file", hint), node)
     if not os.path.isfile(full):
         raise Bad(
-            with_hint(f"{key} file {rel!r} not found in the repository", _nearby_file(rel, root)),
+            with_hint(
+                f"{key} file {rel!r} not found in the repository",
+                _nearby_file(rel, root) or _wider_root(rel, root),
+            ),
             node,
         )
     real, real_root = os.path.realpath(full), os.path.realpath(root)
@@ -86,6 +95,30 @@ def _check_file(target: str, root: str, key: str, node: Node) -> None:
             "the repository root",
             node,
         )
+
+
+def _wider_root(rel: str, root: str) -> str | None:
+    """When the file is there from a folder above the root (the root is the config's folder unless
+    --root says otherwise: `--config ci/gradcheck.yml` makes it ci/): the --root that finds it."""
+    above = os.path.abspath(root)
+    for _ in range(3):
+        above = os.path.dirname(above)
+        for candidate in (rel, posixpath.normpath(posixpath.join(os.path.basename(root), rel))):
+            if candidate.startswith("../"):
+                continue
+            if os.path.isfile(os.path.join(above, *candidate.split("/"))):
+                shown = os.path.relpath(above) if _inside_cwd(above) else "DIR"
+                return (
+                    f"the repository root is {os.path.basename(os.path.abspath(root))}/, the "
+                    f"config's folder unless --root is given; with --root {shown} the path is "
+                    f"{candidate!r}"
+                )
+    return None
+
+
+def _inside_cwd(path: str) -> bool:
+    here = os.getcwd()
+    return path == here or path.startswith(here.rstrip(os.sep) + os.sep)
 
 
 def _nearby_file(rel: str, root: str) -> str | None:

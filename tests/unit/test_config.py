@@ -383,7 +383,7 @@ def test_resolve_factory_file(tmp_path):
     assert resolve_reference("a.b:f", "/x") == ("module", "a.b", "f")
 
 
-def test_root_argument(tmp_path):
+def test_root_argument(tmp_path, monkeypatch):
     (tmp_path / "ci").mkdir()
     path = write(tmp_path, HEADER + ENTRY, name="ci/gradcheck.yml")
     config = load_config(path, root=str(tmp_path))
@@ -392,7 +392,17 @@ def test_root_argument(tmp_path):
     # without root, paths are relative to the file's directory, where models/rnn.py is not
     config = load_config(path)
     assert config.root == str(tmp_path / "ci") and config.rel_path() == "gradcheck.yml"
-    assert problems(config) == [(4, "factory file 'models/rnn.py' not found in the repository")]
+    # ... and the message says which --root finds it (DIR: the folder is not below the working one)
+    assert problems(config) == [
+        (
+            4,
+            "factory file 'models/rnn.py' not found in the repository (the repository root is ci/, "
+            "the config's folder unless --root is given; with --root DIR the path is "
+            "'models/rnn.py')",
+        )
+    ]
+    monkeypatch.chdir(tmp_path)
+    assert "with --root . the path is 'models/rnn.py'" in problems(load_config(path))[0][1]
 
 
 def test_relative_config_path(tmp_path, monkeypatch):
