@@ -43,7 +43,7 @@ STATUSES = ("pass", "fail", "error")
 FAILED_MODEL_STATUSES = FAILED_STATUSES
 # Runs the console entry point in the child: the same code path as the installed `gradcheck-ci`
 # script.
-BOOT = "import sys; from gradcheck_ci.commands.cli import main; sys.exit(main(sys.argv[1:]))"
+BOOT = "import sys; from gradcheck_ci.commands.launch import main; sys.exit(main())"
 
 
 def cli_command(argv: Sequence[str]) -> list[str]:

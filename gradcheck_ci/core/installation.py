@@ -34,11 +34,21 @@ def child_command(module: str, *args: str) -> list[str]:
 _PYTHON_SETTINGS = ("PYTHONWARNINGS", "PYTHONDEVMODE", "PYTHONOPTIMIZE")
 
 
-def child_environment(env: dict[str, str]) -> dict[str, str]:
-    """`env` for a child_command: the package on PYTHONPATH (with_package_on_path), Python's
-    warnings and optimisation settings left out (changed in place, and returned)."""
+def child_environment(env: dict[str, str], root: str) -> dict[str, str]:
+    """`env` for a child_command started in `root`: the package on PYTHONPATH
+    (with_package_on_path), Python's warnings and optimisation settings left out, and a PYTHONPATH
+    entry that names the repository itself (`PYTHONPATH=.`, common in CI) too: -P would be in vain
+    with it, and the importer puts the repository on sys.path anyway (changed in place, and
+    returned)."""
     for name in _PYTHON_SETTINGS:
         env.pop(name, None)
+    if env.get("PYTHONPATH"):
+        here = os.path.realpath(root)
+        env["PYTHONPATH"] = os.pathsep.join(
+            entry
+            for entry in env["PYTHONPATH"].split(os.pathsep)
+            if entry and os.path.realpath(os.path.join(root, entry)) != here
+        )
     return with_package_on_path(env)
 
 

@@ -268,7 +268,7 @@ def float64_worker(
                 handle,
             )
         env = {k: v for k, v in os.environ.items() if k != "GRADCHECK_EVENT_FD"}
-        child_environment(env)
+        child_environment(env, context.root)
         try:
             subprocess.run(
                 child_command("gradcheck_ci.process.worker", job, out),

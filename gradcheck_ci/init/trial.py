@@ -141,7 +141,7 @@ def _run_worker(
     env = dict(
         worker_environment(os.environ), GRADCHECK_EVENT_FD=str(write_fd), PYTHONUNBUFFERED="1"
     )
-    child_environment(lasagne_stacks.worker_env(stack, env))
+    child_environment(lasagne_stacks.worker_env(stack, env), root)
     limit = MEMORY_MIB * 1024 * 1024
     # what a factory starts and leaves behind ends with its trial worker (reaper.py)
     reaper.become_subreaper()

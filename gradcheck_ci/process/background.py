@@ -86,7 +86,7 @@ def start(
         )
     env = dict(os.environ, **{ccode.MODE_ENV: "c"})
     env.pop("GRADCHECK_EVENT_FD", None)
-    child_environment(env)
+    child_environment(env, root)
     try:
         proc = subprocess.Popen(
             child_command("gradcheck_ci.process.background", job),

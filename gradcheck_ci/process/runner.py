@@ -230,7 +230,7 @@ class Runner:
         )
         if python:  # Theano reads it at import: no C code in this worker (platform/ccode.py)
             env["THEANO_FLAGS"] = ccode.python_flags(env)
-        child_environment(lasagne_stacks.worker_env(stack, env))
+        child_environment(lasagne_stacks.worker_env(stack, env), self.root)
         limit = spec.memory * 1024 * 1024
         # what the worker starts and leaves behind is re-parented here, and ended
         reaper.become_subreaper()

@@ -5,10 +5,12 @@ that cannot encode a layer's name, docstrings stripped, and a factory that print
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
+from tests import REPO
 from tests.harness import assert_no_traceback, run_cli
 
 NET = """import lasagne
@@ -53,8 +55,10 @@ def repository(tmp_path: Path) -> Path:
         {"PYTHONWARNINGS": "error", "PYTHONDEVMODE": "1"},
         {"PYTHONIOENCODING": "ascii"},
         {"PYTHONOPTIMIZE": "2"},
+        # the repository first on the path of every process (its json.py, platform.py ...)
+        {"PYTHONPATH": os.pathsep.join([".", str(REPO)])},
     ],
-    ids=["plain", "warnings-are-errors", "ascii-console", "docstrings-stripped"],
+    ids=["plain", "warnings-are-errors", "ascii-console", "docstrings-stripped", "pythonpath-dot"],
 )
 def test_the_models_are_checked_whatever_the_environment_and_the_root_holds(tmp_path, env):
     root = repository(tmp_path)

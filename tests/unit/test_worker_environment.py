@@ -97,3 +97,18 @@ def test_pass_env_takes_names_only(tmp_path, capsys, monkeypatch, name):
     monkeypatch.chdir(tmp_path)
     assert cli.main(["check", "--pass-env", name]) == 2
     assert "give an environment variable's name" in capsys.readouterr().err
+
+
+def test_a_child_gets_no_pythonpath_entry_naming_the_repository(tmp_path):
+    from gradcheck_ci.core.installation import child_environment, package_parent
+
+    (tmp_path / "lib").mkdir()
+    env = {
+        "PYTHONPATH": os.pathsep.join([".", str(tmp_path), "lib", ""]),
+        "PYTHONWARNINGS": "error",
+    }
+    child = child_environment(env, str(tmp_path))
+    # '.' and the root itself go (-P keeps the repository off the path while the child imports);
+    # another folder of the repository stays, after the package's own parent
+    assert child["PYTHONPATH"].split(os.pathsep) == [package_parent(), "lib"]
+    assert "PYTHONWARNINGS" not in child
