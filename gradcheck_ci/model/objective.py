@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import ModelSpec
 from ..core.errors import ModelLoadError
 from ..core.losses import BY_NAME
+from ..core.results import Notice
 from ..usercode.blame import user_code_error
 from ..usercode.importer import LOSS, import_function
 from ..usercode.sites import call_noting_return, definition_site
@@ -33,6 +34,7 @@ class Objective:
     custom_loss: Callable[..., Any] | None = None
     # where custom_loss is defined, found once here for the messages that point at it
     custom_site: tuple[str, int] | None = None
+    notices: list[Notice] = field(default_factory=list)
 
 
 def default_loss(output_layer: Any) -> str:
@@ -44,6 +46,33 @@ def default_loss(output_layer: Any) -> str:
     if nonlinearity is nonlinearities.sigmoid:
         return "binary_crossentropy"
     return "squared_error"
+
+
+# the output nonlinearities whose values a cross-entropy takes: probabilities
+_PROBABILITIES = ("softmax", "sigmoid", "hard_sigmoid", "ultra_fast_sigmoid")
+
+
+def not_probabilities(model: BuiltModel, loss: str) -> Notice | None:
+    """A cross-entropy (`loss:` in gradcheck.yml) of an output layer whose nonlinearity is not a
+    probability's (linear, tanh, rectify): where this seed's outputs fall outside (0, 1) the loss
+    is not a number, so whether the check runs depends on the seed. None when it is one, or the
+    layer says nothing of it."""
+    if not loss.endswith("crossentropy"):
+        return None
+    nonlinearity = getattr(model.output, "nonlinearity", None)
+    name = getattr(nonlinearity, "__name__", None)
+    if nonlinearity is None or name is None or name in _PROBABILITIES:
+        return None
+    site = model.site(model.output)
+    return Notice(
+        f"{loss} takes probabilities, but the output layer {model.label(model.output)} has the "
+        f"{name} nonlinearity: its values can fall outside (0, 1), where the loss is not a number, "
+        "so another seed may stop the check; end it in a softmax or sigmoid, or name a loss for "
+        "its values (`loss: squared_error`)",
+        "loss-output",
+        site.file if site else None,
+        site.line if site else None,
+    )
 
 
 def rows_of(output: Any) -> Any:
@@ -88,7 +117,9 @@ def build_objective(model: BuiltModel, spec: ModelSpec, root: str, config_file: 
     if builtin is not None:
         target = _target_var(builtin.target_kind, model, spec, config_file)
         per_row = builtin.per_row(prediction, target)
-        return Objective(per_row.mean(), prediction, target, builtin.target_kind, name)
+        objective = Objective(per_row.mean(), prediction, target, builtin.target_kind, name)
+        objective.notices.extend(filter(None, [not_probabilities(model, name)]))
+        return objective
     line = spec.key_lines.get("loss", spec.line)
     fn = import_function(LOSS, name, root, config_file, line)
     kind = "labels" if default_loss(model.output) == "categorical_crossentropy" else "real"

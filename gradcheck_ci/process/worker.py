@@ -161,6 +161,7 @@ def _run(
         result.notices.extend(model.notices)
         objective = build_objective(model, spec, root, config_file)
         result.loss = objective.loss_name
+        result.notices.extend(objective.notices)
         compiles = len(fncache.EVENTS)
         # from here on, an error may be one of Theano's Python code that C would not have
         result.extra.before_theano = None

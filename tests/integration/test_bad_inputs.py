@@ -679,3 +679,33 @@ def test_an_integer_trainable_parameter_is_left_out_with_a_notice_at_its_layer(t
     [notice] = [n for n in result["notices"] if n["code"] == "integer-param"]
     assert notice["message"].startswith("trainable parameter DenseLayer#0.k holds int32")
     assert (notice["file"], notice["line"]) == ("net.py", 9)
+
+
+LINEAR_SCORES = """import lasagne
+from lasagne.layers import DenseLayer, InputLayer
+
+
+def build():
+    l_in = InputLayer((None, 3))
+    # linear scores that this seed keeps near 0.5: the cross-entropy is finite, by luck
+    return DenseLayer(l_in, 2, W=lasagne.init.Normal(0.01), b=lasagne.init.Constant(0.5),
+                      nonlinearity=None)
+"""
+
+
+def test_a_cross_entropy_of_an_output_that_is_not_a_probability_gets_a_notice(tmp_path):
+    (tmp_path / "net.py").write_text(LINEAR_SCORES)
+    (tmp_path / "gradcheck.yml").write_text(
+        "version: 1\nmodels:\n  - name: net\n    factory: net.py:build\n"
+        "    loss: categorical_crossentropy\n"
+    )
+    run = run_cli("check", *REPORT_ARGS, cwd=tmp_path, timeout=600)
+    assert run.code == 0, run.output
+    result = model_result(assert_reports_valid(tmp_path), "net")
+    assert result["status"] == "pass"
+    [notice] = [n for n in result["notices"] if n["code"] == "loss-output"]
+    assert notice["message"].startswith(
+        "categorical_crossentropy takes probabilities, but the output layer DenseLayer#0 has the "
+        "linear nonlinearity"
+    )
+    assert (notice["file"], notice["line"]) == ("net.py", 8)
