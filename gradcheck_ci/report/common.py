@@ -288,14 +288,16 @@ def tensors_failing(failing: int, total: int) -> str:
     )
 
 
-def sensitivity_text(value: float | None, judged: int | None = None) -> str:
+def sensitivity_text(
+    value: float | None, judged: int | None = None, what: str = "judged tensors"
+) -> str:
     """The model's stated sensitivity, as a phrase ('' when there is none); `judged`: how many
-    tensors it holds for, when some could not be judged (it says nothing of those)."""
+    tensors it holds for, when not every one (it says nothing of the others), `what` they are."""
     if value is None:
         return ""
-    which = "any tensor" if judged is None else f"any of the {judged} judged tensors"
+    which = "any tensor" if judged is None else f"any of the {judged} {what}"
     if judged == 1:
-        which = "the 1 judged tensor"
+        which = "the 1 " + what.replace("tensors", "tensor", 1)
     return (
         f"a relative gradient error of {num(value)} or more in {which} is caught with "
         f"probability >= 99%"

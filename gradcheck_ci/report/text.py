@@ -242,7 +242,14 @@ def _tensor_lines(m: ModelResult) -> list[str]:
     if m.sensitivity is not None and m.status in ("pass", "inconclusive"):
         unjudged = len(inconclusive_params(m))
         judged = len(m.params) - unjudged if unjudged else None
-        lines.append("  sensitivity: " + sensitivity_text(m.sensitivity, judged))
+        # a tensor whose gradient is all zero has no relative error to catch (sensitivity None)
+        sized = sum(p.sensitivity is not None for p in m.params)
+        if sized < len(m.params) - unjudged:
+            what = "judged tensors" if unjudged else "tensors"
+            text = sensitivity_text(m.sensitivity, sized, f"{what} with a nonzero gradient")
+        else:
+            text = sensitivity_text(m.sensitivity, judged)
+        lines.append("  sensitivity: " + text)
     return lines
 
 

@@ -214,3 +214,13 @@ def test_the_compile_line_says_what_compiling_cost_and_whether_the_function_cach
         m.extra.compile, cache="uncacheable", reason="an op holds a function defined inside another"
     )
     assert "the function cache cannot hold it (an op holds a function" in render_model(m)
+
+
+def test_a_pass_with_an_all_zero_gradient_does_not_claim_its_sensitivity_for_every_tensor():
+    sized = replace(param("DenseLayer#1.W"), sensitivity=8e-6)
+    zero = param("DenseLayer#0.W")  # all-zero gradient: no relative error to catch
+    result = replace(model("clipped", "pass", params=[zero, sized]), sensitivity=8e-6)
+    assert (
+        "sensitivity: a relative gradient error of 8e-06 or more in the 1 tensor with a nonzero "
+        "gradient is caught with probability >= 99%"
+    ) in render_model(result)
