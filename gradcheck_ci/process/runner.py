@@ -578,23 +578,16 @@ def moved_notice(api: str, first: ErrorInfo | None, master_lacks_it: bool = Fals
     """`lasagne: auto` moved the model to Lasagne master: which stack checked it, and why (where 0.1
     failed); `master_lacks_it`: master has no such name either (a typo, most likely)."""
     commit = lasagne_stacks.MASTER_COMMIT[:12]
-    if master_lacks_it:
-        return Notice(
-            f"checked on Lasagne master ({lasagne_stacks.MASTER_VERSION} at commit {commit}) "
-            f"after Lasagne 0.1, which has no {api}; master has none either (`lasagne: "
-            "auto`): a typo, or a name of another copy of Lasagne",
-            "lasagne-stack",
-            first.file if first else None,
-            first.line if first else None,
-        )
+    master = f"Lasagne master ({lasagne_stacks.MASTER_VERSION} at commit {commit})"
+    why = (
+        f"checked on {master} after Lasagne 0.1, which has no {api}; master has none either "
+        "(`lasagne: auto`): a typo, or a name of another copy of Lasagne"
+        if master_lacks_it
+        else f"checked on {master}, not Lasagne 0.1: the code uses {api}, which Lasagne 0.1 does "
+        "not have (`lasagne: auto`; write `lasagne: master` to go there directly)"
+    )
     return Notice(
-        f"checked on Lasagne master ({lasagne_stacks.MASTER_VERSION} at commit "
-        f"{commit}), not Lasagne 0.1: the code uses {api}, which Lasagne 0.1 does not "
-        f"have (`lasagne: auto`; write "
-        "`lasagne: master` to go there directly)",
-        "lasagne-stack",
-        first.file if first else None,
-        first.line if first else None,
+        why, "lasagne-stack", first.file if first else None, first.line if first else None
     )
 
 
