@@ -153,15 +153,18 @@ def _construction_site(layer: Any, root: str) -> CallSite | None:
         filename = frame.f_code.co_filename
         inside_own_init = frame.f_locals.get("self") is layer
         if not inside_own_init and is_inside(filename, root) and not is_library(filename):
-            return CallSite(relative(filename, root), frame.f_lineno, _callers(frame.f_back, root))
+            file = relative(filename, root)
+            return CallSite(
+                file, frame.f_lineno, _callers(frame.f_back, root, f"{file}:{frame.f_lineno}")
+            )
         frame = frame.f_back
     return None
 
 
-def _callers(frame: FrameType | None, root: str) -> tuple[str, ...]:
+def _callers(frame: FrameType | None, root: str, site: str) -> tuple[str, ...]:
     """'file:line' of the repository's frames from `frame` outward, outermost first, until
     gradcheck-ci's own (which called the factory or imported the script)."""
-    calls: list[str] = []
+    calls: list[str] = [site]  # (dropped below: a comprehension's caller is on its line)
     while frame is not None:
         filename = frame.f_code.co_filename
         if f"{os.sep}gradcheck_ci{os.sep}" in filename:
@@ -172,6 +175,7 @@ def _callers(frame: FrameType | None, root: str) -> tuple[str, ...]:
             if call not in calls[-1:]:
                 calls.append(call)
         frame = frame.f_back
+    calls = calls[1:]
     calls.reverse()
     if len(calls) > MAX_VIA:
         calls = [calls[0], "...", *calls[-(MAX_VIA - 1) :]]
