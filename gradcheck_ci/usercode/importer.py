@@ -92,7 +92,7 @@ def import_function(
     try:
         if kind == "file":
             until = None if owner or not wording.members else function
-            module = _import_named_file(target, root, wording, words, config_file, line, until)
+            module = _import_file(target, root, wording, words, config_file, line, until)
         else:
             module = importlib.import_module(target)
     except ModelLoadError:
@@ -269,24 +269,6 @@ def _holds_layers(value: Any) -> bool:
     return _is_layer(value)
 
 
-def _import_named_file(
-    path: str,
-    root: str,
-    wording: Wording,
-    words: dict[str, str],
-    config_file: str,
-    line: int | None,
-    until: str | None,
-) -> ModuleType:
-    """_import_file, run only up to the statement that binds `until` (a script's network); the
-    rest after all when that name holds a function (`small = partial(build, hidden=2)`)."""
-    module = _import_file(path, root, wording, words, config_file, line, until)
-    value = getattr(module, until, None) if until is not None else None
-    if callable(value) and not _holds_layers(value):
-        run_rest(path, module)
-    return module
-
-
 def _import_file(
     path: str,
     root: str,
@@ -298,7 +280,7 @@ def _import_file(
 ) -> ModuleType:
     """Execute a repository file as a module, registered in sys.modules (pickle, dataclasses and
     typing look modules up there) and with its folder on sys.path (for imports of its sibling
-    files). A Python 2 file is translated on the way; `until`: see python2.RepositoryLoader."""
+    files). A Python 2 file is translated on the way; `until`: see loader.RepositoryLoader."""
     if not is_inside(path, root):  # a symlink (file or folder) that leads out of the repository
         raise ModelLoadError(
             f"{wording.what} {words['ref']!r} leads outside the repository "
@@ -331,6 +313,11 @@ def _import_file(
     module = importlib.util.module_from_spec(module_spec)
     sys.modules[module_name] = module
     module_spec.loader.exec_module(module)
+    # cut at `until`, which holds a function after all (`small = partial(build, hidden=2)`), not
+    # a script's network: the rest of the module runs (what it defines below may be needed)
+    value = getattr(module, until, None) if until is not None else None
+    if callable(value) and not _holds_layers(value):
+        run_rest(path, module)
     return module
 
 
