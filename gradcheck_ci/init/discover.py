@@ -547,5 +547,17 @@ def _candidate(rel: str, node: ast.FunctionDef, returns: str) -> Candidate:
 
 
 def _signature(node: ast.FunctionDef) -> str:
-    text = ast.unparse(node.args)
+    """The arguments as written, a method's `self` or `cls` left out (a caller never passes it)."""
+    args = node.args
+    if args.args and args.args[0].arg in ("self", "cls") and not args.posonlyargs:
+        args = ast.arguments(
+            posonlyargs=[],
+            args=args.args[1:],
+            vararg=args.vararg,
+            kwonlyargs=args.kwonlyargs,
+            kw_defaults=args.kw_defaults,
+            kwarg=args.kwarg,
+            defaults=args.defaults,
+        )
+    text = ast.unparse(args)
     return text if len(text) <= 120 else text[:119] + "…"

@@ -243,3 +243,27 @@ def test_a_script_that_calls_a_builder_gives_its_literals_though_it_builds_no_la
     deep = candidates["build_deep"]
     assert deep.kwargs == {"n_features": 12, "depth": 3, "n_classes": 5}
     assert deep.reasons["depth"] == "as scripts/run_deep.py:3 calls it"
+
+
+def test_a_methods_signature_is_written_without_self_or_cls(tmp_path):
+    write(
+        tmp_path,
+        {
+            "net.py": """
+        from lasagne.layers import DenseLayer, InputLayer
+
+        class Net(object):
+            def __init__(self, n_in, n_hidden=8):
+                self.l_in = InputLayer((None, n_in))
+                self.l_out = DenseLayer(self.l_in, n_hidden)
+
+            @classmethod
+            def small(cls, n_in=4):
+                return DenseLayer(InputLayer((None, n_in)), 2)
+        """
+        },
+    )
+    candidates, _ = found(tmp_path)
+    signatures = {name: c.signature for name, c in candidates.items()}
+    assert signatures["Net.l_out"] == "n_in, n_hidden=8"
+    assert signatures["Net.small"] == "n_in=4"
