@@ -217,6 +217,19 @@ class ReportFiles:
                     )
                 )
                 continue
+            # a bug of a renderer costs its report, not the run: the models still to come are
+            # checked and the other reports written (the run then exits 2, naming it)
+            except Exception as exc:  # noqa: BLE001
+                print_debug_traceback(exc)
+                failures.append(
+                    WriteFailure(
+                        f"cannot write the report {fmt.option} {path}: internal error in "
+                        f"gradcheck-ci (please report it): {type(exc).__name__}: "
+                        f"{str(exc)[:200]}",
+                        True,
+                    )
+                )
+                continue
             written.append(path)
         return written, failures
 

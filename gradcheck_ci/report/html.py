@@ -54,16 +54,18 @@ _STATE_WORDS = {
     "error": "error",
     "cancelled": "cancelled",
     "skipped": "skipped",
+    "inconclusive": "inconclusive",
     "xpass": "now passes",
 }
 _ORDER = {
     "error": 0,
     "fail": 1,
     "xpass": 2,
-    "cancelled": 3,
-    "expected-fail": 4,
-    "pass": 5,
-    "skipped": 6,
+    "inconclusive": 3,
+    "cancelled": 4,
+    "expected-fail": 5,
+    "pass": 6,
+    "skipped": 7,
 }
 
 _STYLE = """
@@ -83,7 +85,7 @@ code, pre, .mono { font-family: ui-monospace, "SFMono-Regular", "DejaVu Sans Mon
   color: #fff;
   font-size: 12px; font-weight: 600; text-align: center; vertical-align: 2px; }
 .s-pass { background: var(--pass); } .s-fail, .s-error { background: var(--fail); }
-.s-expected-fail, .s-xpass, .s-cancelled { background: var(--warn); }
+.s-expected-fail, .s-xpass, .s-cancelled, .s-inconclusive { background: var(--warn); }
 .s-skipped { background: var(--skip); }
 table { border-collapse: collapse; width: 100%; margin: 6px 0; }
 th, td { border-bottom: 1px solid var(--line); padding: 4px 8px; text-align: left;

@@ -127,3 +127,28 @@ def test_every_format_says_what_a_directional_error_is_the_error_of():
     assert failure is not None and phrase in failure.get("message", "")
     assert phrase in render_sarif_text(report, "0.1.0")
     assert phrase in "\n".join(annotations(report)[0])
+
+
+def test_every_format_renders_a_model_of_every_status():
+    # an inconclusive model ended the run in an internal error when --html was given (the page had
+    # no word for the status), and the models after it were never checked
+    from dataclasses import replace
+
+    from gradcheck_ci.core.results import MODEL_STATUSES
+    from gradcheck_ci.report.github import annotations
+    from gradcheck_ci.report.summary import render_step_summary
+    from gradcheck_ci.report.text import render_model, render_summary
+
+    base = sample_report()
+    models = [
+        replace(base.models[0], name=f"m-{status}", status=status) for status in MODEL_STATUSES
+    ]
+    report = replace(base, models=models, config_errors=[])
+    for fmt in REPORT_FORMATS:
+        assert fmt.render(report, "0.0"), fmt.name
+    for model in models:
+        assert render_model(model)
+    assert "1 inconclusive" in render_summary(report)
+    assert render_step_summary(report) and annotations(report)
+    page = REPORT_FORMATS[[f.name for f in REPORT_FORMATS].index("html")].render(report, "0.0")
+    assert "1 inconclusive" in page and 'class="badge s-inconclusive">inconclusive<' in page

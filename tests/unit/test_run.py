@@ -150,3 +150,31 @@ def test_c_is_compiled_after_the_run_only_where_it_can_outlive_it(monkeypatch):
     monkeypatch.delenv("GITHUB_ACTIONS")
     monkeypatch.setattr(shutil, "which", lambda name: None)
     assert run._no_compile_later(None).endswith("there is no g++ on this machine")
+
+
+def test_a_renderer_that_raises_costs_its_report_not_the_run(tmp_path, monkeypatch):
+    # a renderer's bug (the HTML page's KeyError on an inconclusive model) ended the whole run
+    from gradcheck_ci.report import formats
+
+    def broken(report, version):
+        raise KeyError("inconclusive")
+
+    html = next(f for f in formats.REPORT_FORMATS if f.name == "html")
+    monkeypatch.setattr(
+        formats,
+        "REPORT_FORMATS",
+        tuple(
+            type(f)(**{**f.__dict__, "render": broken}) if f is html else f
+            for f in formats.REPORT_FORMATS
+        ),
+    )
+    monkeypatch.setattr(run, "REPORT_FORMATS", formats.REPORT_FORMATS)
+    args = types.SimpleNamespace(json=str(tmp_path / "r.json"), html=str(tmp_path / "r.html"))
+    files = run.ReportFiles(args)
+    files.interim(RunReport(config_file="gradcheck.yml"), [], "gradcheck.yml", first=True)
+    assert (tmp_path / "r.json").exists() and not (tmp_path / "r.html").exists()
+    written, failures = files.write_each(RunReport(config_file="gradcheck.yml"))
+    assert written == [str(tmp_path / "r.json")]
+    assert failures[0].message.startswith(
+        f"cannot write the report --html {tmp_path / 'r.html'}: internal error in gradcheck-ci"
+    )
