@@ -17,7 +17,8 @@ builds
    (patch_unversioned_cache_keys, patch_cop_cache_version); unpickles fused elementwise ops without
    rebuilding their graphs until they are used (patch_lazy_composites: every process unpickles the
    keys of every cached module); and keeps the -march flags Theano detects with g++ in every process
-   (remember_march_flags).
+   (remember_march_flags); and evaluates T.batched_dot in Python, where its C code would need the
+   BLAS library that blas.ldflags leaves out (patch_batched_dot_without_blas).
 
 The stack itself (`stack_problem`) is in stack.py, the cache directory in cachedir.py.
 """
@@ -112,6 +113,7 @@ def prepare(precision: str = "float64") -> None:
     patch_unversioned_cache_keys()
     patch_cop_cache_version()
     patch_lazy_composites()
+    patch_batched_dot_without_blas()
     remember_march_flags()
     scan_loop.install()  # after the -march flags: it compiles with them
 
@@ -179,6 +181,33 @@ def patch_cop_cache_version() -> bool:
 
     c_code_cache_version._gradcheck_patched = True  # type: ignore[attr-defined]  # a marker on a function object
     cop.c_code_cache_version = c_code_cache_version
+    return True
+
+
+def patch_batched_dot_without_blas() -> bool:
+    """Evaluate T.batched_dot (attention code's favourite) with its Python code when no BLAS is
+    linked. Its C code calls dgemm_ from the libraries in blas.ldflags, which the check leaves empty
+    (1. above): the module compiles, then fails to load ("undefined symbol: dgemm_"), and every
+    model with a batched_dot was an error wherever C evaluates. Theano's Gemm-family ops fall back
+    by themselves; BatchedDot does not. Returns whether the patch applied."""
+    import theano
+    from theano.gof.utils import MethodNotDefined
+    from theano.tensor import blas
+
+    batched = getattr(blas, "BatchedDot", None)
+    if batched is None or not hasattr(batched, "c_code"):
+        return False
+    if getattr(batched.c_code, "_gradcheck_patched", False):
+        return True
+    original = batched.c_code
+
+    def c_code(self: Any, node: Any, name: str, inputs: Any, outputs: Any, sub: Any) -> str:
+        if not theano.config.blas.ldflags:
+            raise MethodNotDefined("BatchedDot.c_code: no BLAS library to link (blas.ldflags)")
+        return str(original(self, node, name, inputs, outputs, sub))
+
+    c_code._gradcheck_patched = True  # type: ignore[attr-defined]  # a marker on a function object
+    batched.c_code = c_code
     return True
 
 

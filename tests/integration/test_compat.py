@@ -57,6 +57,27 @@ def test_file_based_ops_keep_one_cache_version_across_processes():
     assert len(versions) == 1, versions
 
 
+def test_batched_dot_evaluates_where_c_evaluates():
+    """T.batched_dot's C code needs the BLAS library blas.ldflags leaves out: its module compiled,
+    then failed to load (undefined symbol: dgemm_), so an attention model was an error wherever C
+    evaluates. After the patch it runs its Python code inside a C-linked function."""
+    import subprocess
+    import textwrap
+
+    code = textwrap.dedent("""
+        from gradcheck_ci.platform import compat
+        compat.prepare("float64")
+        import numpy as np, theano, theano.tensor as T
+        assert theano.config.cxx, "this test is about C"
+        a, b = T.tensor3(), T.tensor3()
+        f = theano.function([a, b], T.grad(T.batched_dot(a, b).sum(), a))
+        x, y = np.random.rand(2, 3, 4), np.random.rand(2, 4, 5)
+        print(np.allclose(f(x, y), np.einsum("bjk,bik->bij", y, np.ones((2, 3, 5)))))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0 and out.stdout.strip().endswith("True"), out.stderr[-2000:]
+
+
 # ---- the compile cache across machines and time
 # -------------------------------------------------------------
 
