@@ -243,8 +243,12 @@ def inconclusive_params(model: ModelResult) -> list[ParamResult]:
 
 
 def inconclusive_location(model: ModelResult, report: RunReport) -> tuple[str | None, int | None]:
-    """Where an inconclusive model points: the layer of its first tensor that could not be
-    judged."""
+    """Where an inconclusive model points: the first located diagnosis (why the tensors could not be
+    judged: the noise's layer, the kink's), as the text report does; else the layer of its first
+    tensor that could not be judged."""
+    for diagnosis in model.diagnoses:
+        if repo_path(diagnosis.file):
+            return repo_path(diagnosis.file), positive_line(diagnosis.line)
     for p in inconclusive_params(model):
         if repo_path(p.file):
             return repo_path(p.file), positive_line(p.line)
