@@ -288,7 +288,20 @@ def _verdict_annotations(model: ModelResult, report: RunReport, order: int) -> l
                 f"mode={one_line(model.mode, 20)}",
             )
         ]
-    return []
+    # a pass that a diagnosis qualifies (`disconnected`: a tensor's check means nothing)
+    return [
+        _Annotation(
+            "warning",
+            (2, order),
+            repo_path(d.file) or config_location(model, report)[0],
+            positive_line(d.line) if repo_path(d.file) else config_location(model, report)[1],
+            _title(model, f"passes, but: {one_line(d.code, 60)}"),
+            clean_text(d.message).strip()
+            + (f"\nFix: {clean_text(d.fix).strip()}" if d.fix else ""),
+        )
+        for d in model.diagnoses[:3]
+        if model.status == "pass"
+    ]
 
 
 def annotations(report: RunReport, max_per_kind: int = 10) -> tuple[list[str], int]:

@@ -338,6 +338,23 @@ def render_sarif(report: RunReport, tool_version: str) -> dict[str, Any]:
                 model.name,
                 kind,
             )
+        elif model.status == "pass":
+            # a pass that a diagnosis qualifies (`disconnected`: a tensor's check means nothing)
+            for d in model.diagnoses:
+                file, line = (
+                    (repo_path(d.file), positive_line(d.line))
+                    if repo_path(d.file)
+                    else config_location(model, report)
+                )
+                b.add(
+                    one_line(d.code, 100),
+                    "warning",
+                    _diagnosis_message(model, d),
+                    file,
+                    line,
+                    model.name,
+                    d.code,
+                )
         elif model.status == "inconclusive":
             file, line = inconclusive_location(model, report)
             b.add(
