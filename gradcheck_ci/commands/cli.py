@@ -104,13 +104,7 @@ def build_parser() -> ArgumentParser:
         "but secret-like ones (tokens, passwords, ACTIONS_*); see "
         "docs/security.md",
     )
-    check.add_argument(
-        "--cache-dir",
-        metavar="DIR",
-        help="keep gradcheck-ci's caches (Theano's compiled code) in DIR, for CI to "
-        "save and restore (default: $GRADCHECK_CI_CACHE_DIR, else "
-        "~/.cache/gradcheck-ci; in the image, its baked cache)",
-    )
+    _cache_dir_arg(check)
 
     validate = subcommand(sub, "validate", "check gradcheck.yml only (does not import Theano)")
     _config_args(validate)
@@ -202,12 +196,33 @@ def build_parser() -> ArgumentParser:
         help="for the whole replay (default: 4 x the model's recorded timeout)",
     )
     replay.add_argument("--quiet", action="store_true", help="no progress lines")
+    _cache_dir_arg(replay)
 
     docker = subcommand(sub, "docker", "run the check in the gradcheck-ci container (Docker SDK)")
     docker.add_argument(
         "args", nargs=argparse.REMAINDER, help="image options, then check arguments"
     )
     return parser
+
+
+def _cache_dir_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        help="keep gradcheck-ci's caches (Theano's compiled code) in DIR, for CI to "
+        "save and restore (default: $GRADCHECK_CI_CACHE_DIR, else "
+        "~/.cache/gradcheck-ci; in the image, its baked cache)",
+    )
+
+
+def use_cache_dir(args: argparse.Namespace) -> None:
+    """--cache-dir, for this process and the workers, which inherit it."""
+    from ..platform import cachedir
+
+    if args.cache_dir is not None:
+        if not args.cache_dir.strip():
+            raise UsageError("--cache-dir needs a directory")
+        os.environ[cachedir.CACHE_DIR_ENV] = os.path.abspath(args.cache_dir)
 
 
 def _config_args(parser: argparse.ArgumentParser) -> None:
@@ -271,6 +286,7 @@ def _main(argv: list[str]) -> int:
         if args.command == "replay":
             from .replay import replay
 
+            use_cache_dir(args)
             return replay(args, Console(sys.stdout, quiet=args.quiet))
     except UsageError as exc:
         print_debug_traceback(exc)
@@ -350,7 +366,7 @@ def console_stream(args: argparse.Namespace) -> TextIO:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from ..platform import cachedir, stack
+    from ..platform import stack
 
     shard = parse_shard(args.shard)
     if args.root is not None and not os.path.isdir(args.root):
@@ -363,11 +379,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     problem = stack.stack_problem()
     if problem:
         raise UsageError(problem)
-    if args.cache_dir is not None:
-        if not args.cache_dir.strip():
-            raise UsageError("--cache-dir needs a directory")
-        # the workers inherit it
-        os.environ[cachedir.CACHE_DIR_ENV] = os.path.abspath(args.cache_dir)
+    use_cache_dir(args)
     if args.pass_env is not None:
         from ..process.environment import PASS_ENV
 

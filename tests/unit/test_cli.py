@@ -5,6 +5,7 @@ tests/integration."""
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 from pathlib import Path
 
@@ -561,3 +562,18 @@ def test_a_report_written_to_standard_output_gets_it_alone(tmp_path, monkeypatch
     out = capsys.readouterr()
     assert json.loads(out.out)["status"] == "error"
     assert "result: ERROR (exit 2)" in out.err
+
+
+def test_replay_takes_the_cache_dir_check_takes(tmp_path, monkeypatch):
+    # replay recompiled everything in the default cache: it had no --cache-dir
+    from gradcheck_ci.platform import cachedir
+
+    monkeypatch.delenv(cachedir.CACHE_DIR_ENV, raising=False)
+    args = cli.build_parser().parse_args(
+        ["replay", "r.json", "--model", "m", "--cache-dir", str(tmp_path / "c")]
+    )
+    cli.use_cache_dir(args)
+    assert os.environ[cachedir.CACHE_DIR_ENV] == str(tmp_path / "c")
+    args.cache_dir = " "
+    with pytest.raises(cli.UsageError, match="--cache-dir needs a directory"):
+        cli.use_cache_dir(args)
