@@ -121,12 +121,26 @@ def failure_location(model: ModelResult, report: RunReport) -> tuple[str | None,
     return config_location(model, report)
 
 
+def diagnosis_location(
+    diagnosis: Diagnosis, fallback: tuple[str | None, int | None]
+) -> tuple[str | None, int | None]:
+    """Where a diagnosis points in the repository, else `fallback` (the config's entry...)."""
+    if repo_path(diagnosis.file):
+        return repo_path(diagnosis.file), positive_line(diagnosis.line)
+    return fallback
+
+
+def located_diagnosis(model: ModelResult) -> Diagnosis | None:
+    """The model's first diagnosis that names a file of the repository."""
+    return next((d for d in model.diagnoses if repo_path(d.file)), None)
+
+
 def failure_site(model: ModelResult) -> ParamResult | Diagnosis | None:
     """What failure_location points at in the user's code: the first located diagnosis, else the
     worst tensor (None: neither has a file)."""
-    for diagnosis in model.diagnoses:
-        if repo_path(diagnosis.file):
-            return diagnosis
+    diagnosis = located_diagnosis(model)
+    if diagnosis is not None:
+        return diagnosis
     worst = worst_param(model)
     if worst is not None and repo_path(worst.file):
         return worst
@@ -246,9 +260,9 @@ def inconclusive_location(model: ModelResult, report: RunReport) -> tuple[str | 
     """Where an inconclusive model points: the first located diagnosis (why the tensors could not be
     judged: the noise's layer, the kink's), as the text report does; else the layer of its first
     tensor that could not be judged."""
-    for diagnosis in model.diagnoses:
-        if repo_path(diagnosis.file):
-            return repo_path(diagnosis.file), positive_line(diagnosis.line)
+    diagnosis = located_diagnosis(model)
+    if diagnosis is not None:
+        return repo_path(diagnosis.file), positive_line(diagnosis.line)
     for p in inconclusive_params(model):
         if repo_path(p.file):
             return repo_path(p.file), positive_line(p.line)

@@ -24,6 +24,7 @@ from .common import (
     clean_text,
     config_location,
     confirmation,
+    diagnosis_location,
     error_location,
     error_phrase,
     failure_location,
@@ -293,8 +294,7 @@ def _verdict_annotations(model: ModelResult, report: RunReport, order: int) -> l
         _Annotation(
             "warning",
             (2, order),
-            repo_path(d.file) or config_location(model, report)[0],
-            positive_line(d.line) if repo_path(d.file) else config_location(model, report)[1],
+            *diagnosis_location(d, config_location(model, report)),
             _title(model, f"passes, but: {one_line(d.code, 60)}"),
             clean_text(d.message).strip()
             + (f"\nFix: {clean_text(d.fix).strip()}" if d.fix else ""),

@@ -16,6 +16,7 @@ from .common import (
     clean_text,
     config_location,
     confirmation,
+    diagnosis_location,
     error_location,
     error_phrase,
     failure_location,
@@ -238,7 +239,7 @@ def _mismatch_results(b: _Builder, model: ModelResult, report: RunReport) -> Non
     )
     fallback = failure_location(model, report)
     for d in model.diagnoses:
-        file, line = (repo_path(d.file), positive_line(d.line)) if repo_path(d.file) else fallback
+        file, line = diagnosis_location(d, fallback)
         # a known mismatch stays under its own rule, whatever its cause: one rule to leave alone
         if expected:
             b.add(
@@ -341,11 +342,7 @@ def render_sarif(report: RunReport, tool_version: str) -> dict[str, Any]:
         elif model.status == "pass":
             # a pass that a diagnosis qualifies (`disconnected`: a tensor's check means nothing)
             for d in model.diagnoses:
-                file, line = (
-                    (repo_path(d.file), positive_line(d.line))
-                    if repo_path(d.file)
-                    else config_location(model, report)
-                )
+                file, line = diagnosis_location(d, config_location(model, report))
                 b.add(
                     one_line(d.code, 100),
                     "warning",
