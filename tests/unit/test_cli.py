@@ -568,12 +568,14 @@ def test_replay_takes_the_cache_dir_check_takes(tmp_path, monkeypatch):
     # replay recompiled everything in the default cache: it had no --cache-dir
     from gradcheck_ci.platform import cachedir
 
-    monkeypatch.delenv(cachedir.CACHE_DIR_ENV, raising=False)
+    # set through monkeypatch first, so that the test's end takes away what use_cache_dir sets: the
+    # integration tests run in this process after it
+    monkeypatch.setenv(cachedir.CACHE_DIR_ENV, "before")
     args = cli.build_parser().parse_args(
         ["replay", "r.json", "--model", "m", "--cache-dir", str(tmp_path / "c")]
     )
     cli.use_cache_dir(args)
-    assert os.environ[cachedir.CACHE_DIR_ENV] == str(tmp_path / "c")
+    assert os.environ[cachedir.CACHE_DIR_ENV] == os.path.abspath(tmp_path / "c")
     args.cache_dir = " "
     with pytest.raises(cli.UsageError, match="--cache-dir needs a directory"):
         cli.use_cache_dir(args)
