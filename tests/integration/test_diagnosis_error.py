@@ -15,7 +15,7 @@ from gradcheck_ci.core.results import ModelResult
 from gradcheck_ci.diagnose.stopped import stopped_notices
 from gradcheck_ci.engine.settings import settings_of
 from gradcheck_ci.report.text import render_model
-from tests.samples import param, spec
+from tests.samples import model, param, spec
 
 
 def _context(tmp_path) -> SimpleNamespace:
@@ -84,14 +84,7 @@ def test_every_format_says_the_diagnosis_stopped_instead_of_no_known_cause(tmp_p
 
 
 def test_a_failed_proof_of_an_allow_is_one_sentence_at_the_allow_key():
-    result = ModelResult(
-        name="net",
-        factory="models/net.py:build",
-        status="fail",
-        seed=0,
-        precision="float64",
-        mode="full",
-    )
+    result = model("net", "fail")
     result.extra.allow_error = "the ablation that proves `allow:` stopped early: RuntimeError: x"
     allowing = spec(allow=["truncated-bptt"], line=4, key_lines={"allow": 7})
     [notice] = stopped_notices(result, allowing, "gradcheck.yml")
