@@ -14,11 +14,18 @@ from .precision import of
 from .probing import Direction, Point, Prober
 
 
+def normalised(direction: Direction, threshold: float, point: Point, k: int) -> float:
+    """A line's threshold over member k's s_k |g_k| at the line's point (inf for an all-zero
+    gradient)."""
+    scale = direction.scales[k] * point.norms[k]
+    return threshold / scale if scale > 0 else float("inf")
+
+
 def short_of_target(prober: Prober, k: int, state: MemberState, target: float) -> bool:
     reached = numeric.sensitivity(state.thresholds, 1.0)
     # nothing relative to say: short only if the tensor has a gradient to be relative to
     if reached is None:
-        return prober.base.grad_norm(k) > 0.0
+        return prober.base.norms[k] > 0.0
     return reached > target
 
 
@@ -40,7 +47,7 @@ def run_band(
         )
         if judgement.verdict == PASS:
             for k in live:
-                states[k].thresholds.append(direction.normalised(judgement.threshold, point, k))
+                states[k].thresholds.append(normalised(direction, judgement.threshold, point, k))
                 states[k].band = {
                     "id": band_id,
                     "size": len(live),
@@ -97,7 +104,7 @@ def record_outcome(
     """What a line through tensor k alone (or its part of a band's line) said, in its state."""
     state.own = judgement
     if judgement.verdict == PASS:
-        state.thresholds.append(direction.normalised(judgement.threshold, point, k))
+        state.thresholds.append(normalised(direction, judgement.threshold, point, k))
         state.judged.append(judgement)
         state.nearby |= point.nearby
     elif judgement.verdict == FAIL:

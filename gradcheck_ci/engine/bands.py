@@ -63,7 +63,7 @@ def plan(
     same. `boosts` given (a re-check that probes the check's lines): those, and the directions they
     need. rho, atol and the step h are the lines' (probing.Prober's)."""
     precision = base.view.precision
-    norms = {k: base.grad_norm(k) for k in indices}
+    norms = {k: base.norms[k] for k in indices}
     nonzero = [k for k in indices if norms[k] > 0.0]
     boost: dict[int, float] = {}
 

@@ -52,21 +52,16 @@ class Point:
     grads: list[np.ndarray]
     loss: float
     nearby: bool = False
-    # per tensor: max(rms(p_k), 1), the unit its part of a direction is drawn in
+    # per tensor: max(rms(p_k), 1), the unit its part of a direction is drawn in; |g_k|
     units: list[float] = field(init=False)
+    norms: list[float] = field(init=False)
     key: bytes = b""  # digest of `values`, once a line needs it (Prober.line_key)
-    # per tensor, once asked for (a gradient is as large as its tensor): |g_k| and sum |g_k|
-    _norms: dict[int, float] = field(init=False, default_factory=dict)
+    # per tensor, once asked for (a gradient is as large as its tensor): sum |g_k|
     _abs_sums: dict[int, float] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.units = [max(numeric.rms(value), 1.0) for value in self.values]
-
-    def grad_norm(self, k: int) -> float:
-        """|g_k| here."""
-        if k not in self._norms:
-            self._norms[k] = float(np.linalg.norm(self.grads[k]))
-        return self._norms[k]
+        self.norms = [float(np.linalg.norm(grad)) for grad in self.grads]
 
     def abs_sum(self, k: int) -> float:
         """sum |g_k| here."""
@@ -92,12 +87,6 @@ class Direction:
     def part(self, k: int) -> Direction:
         """Member k's part alone: a direction through k only."""
         return Direction({k: self.parts[k]}, {k: self.scales[k]})
-
-    def normalised(self, threshold: float, point: Point, k: int) -> float:
-        """A line's threshold over member k's s_k |g_k| at the line's point (inf for an all-zero
-        gradient)."""
-        scale = self.scales[k] * point.grad_norm(k)
-        return threshold / scale if scale > 0 else float("inf")
 
 
 def draw(seed: int, name: str, scales: dict[int, float], point: Point) -> Direction:
@@ -150,9 +139,8 @@ class Prober:
         self.record = Record()
         self.replay: Record | None = None
         self.lines = 0  # kept lines so far (see Record)
-        # the floor measured since the last kept line: (at the nearby point, floor, on the line
-        # kept next itself)
-        self.measured: tuple[bool, float, bool] | None = None
+        # the floor measured since the last kept line: (at the nearby point, floor)
+        self.measured: tuple[bool, float] | None = None
 
     # ------------------------------------------------------------ directions
     def scale(self, point: Point, k: int) -> float:
@@ -167,16 +155,12 @@ class Prober:
     def line(self, direction: Direction, step: float, point: Point) -> Judgement:
         """One line at `point` along `direction`, at `step`: a kept line (see Record)."""
         judgement = self.probe(direction, step, point)
-        self.count_line()
-        return judgement
-
-    def count_line(self) -> None:
-        """One more kept line; the floor measured since the last one recorded against it."""
-        if self.measured is not None:
-            nearby, floor, on_this_line = self.measured
-            self.record.floors[nearby] = (floor, self.lines, on_this_line)
+        if self.measured is not None:  # on this line
+            nearby, floor = self.measured
+            self.record.floors[nearby] = (floor, self.lines, True)
             self.measured = None
         self.lines += 1
+        return judgement
 
     def probe(self, direction: Direction, step: float, point: Point) -> Judgement:
         """One line, measured and judged (a floor measured on it kept in self.floor and noted in
@@ -228,7 +212,7 @@ class Prober:
         )
         if floor is not None:  # measured once per point
             self.floor[point.nearby] = floor
-            self.measured = (point.nearby, floor, True)
+            self.measured = (point.nearby, floor)
         return judgement
 
     def replayed_floors(self, nearby: bool) -> float | None:
@@ -328,10 +312,12 @@ class Prober:
                 spoilt = (step, level, excess)
         assert judgement is not None and final is not None
         # the attempt kept; a floor measured on an attempt before it holds from it on
-        if self.measured is not None and measured_in != final:
-            self.measured = (self.measured[0], self.measured[1], False)
         self.record.attempts.append(final)
-        self.count_line()
+        if self.measured is not None:
+            nearby, floor = self.measured
+            self.record.floors[nearby] = (floor, self.lines, measured_in == final)
+            self.measured = None
+        self.lines += 1
         if keep and judgement.counts:
             self.kept.append((judgement, list(members), drawn, self.level, point))
         return judgement, direction, point

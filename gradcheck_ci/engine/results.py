@@ -29,7 +29,7 @@ def directional_result(
         "sensitivity": sensitivity,
         "directions": len(state.thresholds),
         "band": None,
-        "grad_norm": base.grad_norm(k),
+        "grad_norm": base.norms[k],
     }
     if state.failed is None and not state.thresholds:
         # float32 tries the checked point only (float64 settles the rest); float64 ends at the
