@@ -82,6 +82,16 @@ def worst_param(model: ModelResult) -> ParamResult | None:
     return max(failing, key=over_tolerance) if failing else None
 
 
+def shown_param(model: ModelResult) -> ParamResult | None:
+    """The tensor a model's row names: the worst failing one, else the one nearest its tolerance of
+    those compared on their own (a directional band's members have no error of their own to
+    rank)."""
+    measured_alone = [p for p in model.params if p.max_abs_err is not None]
+    return worst_param(model) or (
+        max(measured_alone, key=over_tolerance) if measured_alone else None
+    )
+
+
 def model_score(model: ModelResult) -> float:
     worst = worst_param(model)
     return over_tolerance(worst) if worst else 0.0

@@ -36,6 +36,7 @@ from .common import (
     positive_line,
     repo_path,
     shape_text,
+    shown_param,
     skip_text,
     stack_text,
     status_counts,
@@ -506,8 +507,7 @@ def _overview(report: RunReport, order: list[int]) -> str:
     rows = []
     for i in order:
         model = report.models[i]
-        worst = worst_param(model)
-        shown = worst or (max(model.params, key=over_tolerance) if model.params else None)
+        shown = shown_param(model)
         cause = ""
         if model.status == "error" and model.error:
             cause = model.error.kind

@@ -29,6 +29,7 @@ from .common import (
     positive_line,
     repo_path,
     shape_text,
+    shown_param,
     stack_text,
     status_counts,
     where,
@@ -156,8 +157,7 @@ _TABLE_HEAD = (
 
 def _row(model: ModelResult) -> str:
     state = _state(model)
-    worst = worst_param(model)
-    shown = worst or (max(model.params, key=over_tolerance) if model.params else None)
+    shown = shown_param(model)
     tensor = md(shown.id, 40) if shown is not None else ""
     err = f"{num(shown.max_rel_err)} ({num(over_tolerance(shown))}×)" if shown is not None else ""
     if model.status == "error":

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from gradcheck_ci.core.results import RunReport
 from gradcheck_ci.report.summary import md, render_step_summary
-from tests.samples import hostile_report, many_models, model, sample_report
+from tests.samples import hostile_report, many_models, model, param, sample_report
 
 
 def size(text):
@@ -100,6 +100,20 @@ def test_passing_run():
         "### ✅ gradcheck-ci: 2 model(s) checked, no unexpected gradient mismatch"
     )
     assert "<details>" not in text and "left out" not in text
+
+
+def test_a_pass_names_no_tensor_it_did_not_measure_alone():
+    # A directional band's members pass together: no tensor has an error of its own to rank, so the
+    # row names none (it showed the first tensor with "- (0×)").
+    banded = [param("dense.W", abs_err=None, rel=None), param("dense.b", abs_err=None, rel=None)]
+    alone = [param("dense.W", abs_err=1e-9, tol=1e-6), param("dense.b", abs_err=4e-7, tol=1e-6)]
+    report = RunReport(
+        config_file="gradcheck.yml",
+        models=[model("banded", "pass", params=banded), model("alone", "pass", params=alone)],
+    )
+    rows = {r.split(" | ")[1]: r for r in table_rows(render_step_summary(report))}
+    assert rows["banded"] == "| ✅ pass | banded |  |  |  | 1.5 |"
+    assert rows["alone"].startswith("| ✅ pass | alone | dense.b | 1e-08 (0.4×) |")
 
 
 def test_failing_run_headline():
