@@ -322,6 +322,8 @@ def check(args: argparse.Namespace, shard: tuple[int, int] | None, console: Cons
             if temporary_cache:
                 shutil.rmtree(temporary_cache, ignore_errors=True)
         report.models.extend(cancelled_result(s, config_file) for s in pending)
+        # invalid and skipped entries joined the report first; it lists gradcheck.yml's order
+        report.models.sort(key=lambda m: (m.config_line is None, m.config_line or 0))
         if runner.compile_later and not runner.cancelled:
             _compile_later(runner, console)
         return _finish(report, reports, console, started)
