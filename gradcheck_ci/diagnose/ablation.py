@@ -199,6 +199,8 @@ class Suspect:
     decisive: bool = False
     # set when it provably cannot change this check (truncation longer than the sequence)
     no_effect: str = ""
+    # why `allow:` cannot accept this one (a clip to [0, 0] is no training choice); "" if it can
+    not_allowable: str = ""
 
 
 def confirmed_diagnosis(

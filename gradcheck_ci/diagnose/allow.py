@@ -22,12 +22,13 @@ from dataclasses import replace
 from typing import Any
 
 from ..core.results import Diagnosis, Notice
-from .ablation import Outcome
+from .ablation import Outcome, Suspect
 from .session import Session, names, verb
 from .stopped import diagnosis_error
 from .suspects import Group, joint_outcome
 
 NOTICE_CODE = "allowed-cause"
+REFUSED_CODE = "allow-not-applied"
 
 
 def accept(session: Session, found: list[Diagnosis]) -> None:
@@ -38,36 +39,17 @@ def accept(session: Session, found: list[Diagnosis]) -> None:
         return
     accepted: dict[int, str] = {}  # tensor -> the ablation that explains it
     entries: list[dict[str, Any]] = []
-    graph = [g for g in session.graph_groups if g.cause.CODE in allowed]
+    graph, refused = _allowable_groups(session, allowed)
+    if refused:
+        session.result.notices.append(_refused_notice(session, refused))
     if graph:
         outcome = _graph_outcome(session, graph)
         if outcome is not None and outcome.explained:
             entries.append(_entry(session, graph, outcome))
             accepted.update({k: outcome.change for k in outcome.explained})
-    for diagnosis in found:
-        if (
-            diagnosis.code in allowed
-            and diagnosis.code not in {g.cause.CODE for g in graph}
-            and diagnosis.confirmed
-        ):
-            ids = set(diagnosis.evidence.get("explained", []))
-            # noise in the forward pass leaves tensors unjudged more often than failing
-            tensors = [
-                k
-                for k in [*session.failing, *session.inconclusive]
-                if session.model.params[k].id in ids and k not in accepted
-            ]
-            if tensors:
-                entries.append(
-                    {
-                        "codes": [diagnosis.code],
-                        "layers": [diagnosis.layer] if diagnosis.layer else [],
-                        "tensors": session.tensor_ids(tensors),
-                        "ablation": diagnosis.evidence.get("ablation"),
-                        "evidence": diagnosis.evidence,
-                    }
-                )
-                accepted.update({k: str(diagnosis.evidence.get("ablation")) for k in tensors})
+    for entry, tensors in _confirmed_entries(session, found, allowed, accepted):
+        entries.append(entry)
+        accepted.update({k: str(entry["ablation"]) for k in tensors})
     if not accepted:
         return
     result = session.result
@@ -91,6 +73,71 @@ def accept(session: Session, found: list[Diagnosis]) -> None:
     causes = [d for d in found if d.code in codes]
     result.notices.append(_notice(session, entries, sorted(accepted), unjudged, causes))
     session.explain(list(accepted))
+
+
+def _confirmed_entries(
+    session: Session, found: list[Diagnosis], allowed: list[str], accepted: dict[int, str]
+) -> list[tuple[dict[str, Any], list[int]]]:
+    """The allowed causes that are not graph causes, accepted on their own confirmation: each one's
+    entry and the tensors (failing or unjudged, not accepted yet) it explains."""
+    graph_codes = {g.cause.CODE for g in session.graph_groups}
+    taken = set(accepted)
+    out = []
+    for diagnosis in found:
+        code = diagnosis.code
+        if code not in allowed or code in graph_codes or not diagnosis.confirmed:
+            continue
+        ids = set(diagnosis.evidence.get("explained", []))
+        # noise in the forward pass leaves tensors unjudged more often than failing
+        tensors = [
+            k
+            for k in [*session.failing, *session.inconclusive]
+            if session.model.params[k].id in ids and k not in taken
+        ]
+        if tensors:
+            taken.update(tensors)
+            entry = {
+                "codes": [diagnosis.code],
+                "layers": [diagnosis.layer] if diagnosis.layer else [],
+                "tensors": session.tensor_ids(tensors),
+                "ablation": diagnosis.evidence.get("ablation"),
+                "evidence": diagnosis.evidence,
+            }
+            out.append((entry, tensors))
+    return out
+
+
+def _allowable_groups(session: Session, allowed: list[str]) -> tuple[list[Group], list[Suspect]]:
+    """The allowed graph causes' groups, less the suspects `allow:` cannot accept (each group
+    narrowed to the rest, its ablation to be run again), and those suspects."""
+    groups, refused = [], []
+    for group in session.graph_groups:
+        if group.cause.CODE not in allowed:
+            continue
+        kept = [s for s in group.suspects if not s.not_allowable]
+        refused += [s for s in group.suspects if s.not_allowable]
+        if len(kept) == len(group.suspects):
+            groups.append(group)
+        elif kept:
+            groups.append(replace(group, suspects=kept, outcome=None, matters={}))
+    return groups, refused
+
+
+def _refused_notice(session: Session, refused: list[Suspect]) -> Notice:
+    """At the `allow` line: the layers the allowed causes do not cover, and why."""
+    spec = session.spec
+    by_reason: dict[str, list[str]] = {}
+    for suspect in refused:
+        by_reason.setdefault(suspect.not_allowable, []).append(suspect.label)
+    codes = ", ".join(sorted({s.code for s in refused}))
+    why = "; ".join(f"{names(labels)}: {reason}" for reason, labels in by_reason.items())
+    return Notice(
+        f"allow: [{codes}] does not cover {why}. Their tensors are judged as if it were not "
+        "allowed.",
+        REFUSED_CODE,
+        session.context.config_file,
+        spec.key_lines.get("allow", spec.line),
+    )
 
 
 def _graph_outcome(session: Session, groups: list[Group]) -> Outcome | None:

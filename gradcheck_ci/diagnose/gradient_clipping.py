@@ -62,7 +62,20 @@ def suspects(session: Session) -> list[Suspect]:
             change, changes = REMOVED, [without(node.layer, ("GradClip",))]
         found.append(
             Suspect(
-                CODE, node.layer, node.label, change, changes=changes, facts=facts, decisive=zero
+                CODE,
+                node.layer,
+                node.label,
+                change,
+                changes=changes,
+                facts=facts,
+                decisive=zero,
+                # clipping is allowed as a training choice; zeroing every gradient is not one
+                not_allowable=(
+                    "a clip to [0, 0] zeroes every gradient through its layer instead of "
+                    "bounding it"
+                    if zero
+                    else ""
+                ),
             )
         )
     return found

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.test_diagnose import assert_at, checked
+from tests.integration.test_diagnose import assert_at, checked, line_of
 
 pytestmark = pytest.mark.slow
 
@@ -87,3 +87,20 @@ def test_the_allowed_notice_is_at_the_allowed_cause_not_at_the_first_tensor_it_c
     assert allowed[0] == "EmbeddingLayer#0.W"  # first in graph order, but not the cause
     [notice] = [n for n in model["notices"] if n["code"] == "allowed-cause"]
     assert_at(notice, "allow-embedded", "models/lm.py", "l_rnn = RecurrentLayer(")
+
+
+def test_a_clip_to_zero_is_not_covered_by_allowing_clipping():
+    # Lasagne 0.1's grad_clipping=0 zeroes every gradient through the layer: allowing clipping (a
+    # bound on the backward message) must not turn that into a pass.
+    model = checked("allow", "--model", "clipped-to-zero-allowed").model("clipped-to-zero-allowed")
+    assert model["status"] == "fail", model
+    assert model["allowed"] == [] and all(p["status"] != "allowed" for p in model["params"])
+    found = diagnoses(model, "gradient-clipping")
+    assert found and all(d["confirmed"] and "allowed" not in d["evidence"] for d in found)
+    [notice] = [n for n in model["notices"] if n["code"] == "allow-not-applied"]
+    allow_line = line_of("allow", "gradcheck.yml", "allow: [gradient-clipping]")
+    assert (notice["file"], notice["line"]) == ("gradcheck.yml", allow_line)
+    assert notice["message"].startswith(
+        "allow: [gradient-clipping] does not cover RecurrentLayer#0, RecurrentLayer#1: a clip "
+        "to [0, 0] zeroes every gradient through its layer"
+    )
