@@ -23,7 +23,7 @@ from ..config import ModelSpec
 from ..core.errors import ModelLoadError, print_debug_traceback
 from ..core.extra import ReplayRecord
 from ..core.results import ErrorInfo, ModelResult
-from ..usercode import guard, python2
+from ..usercode import guard, python2, warned
 from ..usercode.blame import network_notices, raised_through_theano, unexpected_error
 from ..usercode.float32_sites import float32_inputs_as_float64, recording_float32_sites
 from ..usercode.importer import imported_files
@@ -79,7 +79,7 @@ def check_model(
     result.extra.before_theano = True  # until the check compiles (_run)
     try:
         # a gradient check needs no network: downloads stop with a clear message
-        with guard.no_network():
+        with guard.no_network(), warned.at_user_lines(root):
             _run(spec, root, config_file, progress, result, after_check, job or {})
     except ModelLoadError as exc:
         print_debug_traceback(exc)  # to stderr, which the runner shows as this model's output
