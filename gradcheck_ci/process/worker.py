@@ -20,7 +20,7 @@ from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from ..config import ModelSpec
-from ..core.errors import ModelLoadError, print_debug_traceback
+from ..core.errors import ModelLoadError, exception_chain, print_debug_traceback
 from ..core.extra import ReplayRecord
 from ..core.results import ErrorInfo, ModelResult
 from ..usercode import guard, python2, warned
@@ -123,8 +123,14 @@ def check_model(
 
 def _through_theano(result: ModelResult, exc: BaseException) -> None:
     """An error before the check compiled that came through Theano's code (a function the factory
-    compiled and called, say) may be one C would not have: the runner may check again with C."""
-    if result.extra.before_theano and raised_through_theano(exc):
+    compiled and called, say) may be one C would not have: the runner may check again with C. Not a
+    module stopped at its import limit (a module that trains when imported, through Theano's
+    code): its fix is the user's either way, and with C it would wait the whole limit again."""
+    if (
+        result.extra.before_theano
+        and raised_through_theano(exc)
+        and not any(isinstance(e, guard.TooSlow) for e in exception_chain(exc))
+    ):
         result.extra.before_theano = None
 
 

@@ -172,6 +172,39 @@ def test_a_model_that_fails_before_theano_runs_is_not_checked_again_with_c(tmp_p
     assert "before_theano" not in result["extra"]
 
 
+def test_a_module_that_trains_when_imported_is_stopped_once_not_again_with_c(
+    tmp_path: Path,
+) -> None:
+    """A module that trains with a Theano function when imported (no __main__ guard) is stopped at
+    its import limit inside Theano's code; C would only wait the whole limit again for the same
+    advice, so no second worker runs."""
+    repo = one_model_repo(
+        tmp_path,
+        "train.py",
+        "import numpy as np\n"
+        "import theano\n"
+        "import theano.tensor as T\n"
+        "import lasagne\n\n\n"
+        "def build():\n"
+        "    return lasagne.layers.DenseLayer(lasagne.layers.InputLayer((None, 2)), 2)\n\n\n"
+        "x = T.matrix('x')\n"
+        "step = theano.function([x], T.dot(x, x).sum())\n"
+        "batch = np.ones((300, 300))\n"
+        "while True:\n"
+        "    step(batch)\n",
+        "trains",
+        "build",
+    )
+    with open(repo / "gradcheck.yml", "a", encoding="utf-8") as config:
+        config.write("    timeout: 8\n")  # an import limit of 4 s
+    env = usual_theano_cache_env(tmp_path)
+    run, result = check(repo / "gradcheck.yml", "trains", env, tmp_path / "report.json")
+    assert run.code == 2 and result["status"] == "error", run.output
+    assert "took longer than 4 s" in result["error"]["message"]
+    assert "evaluating with Theano's Python code" in run.output  # the check that was stopped
+    assert "checking again with C" not in run.output
+
+
 def test_a_factory_that_ends_its_process_is_located_and_not_checked_again_with_c(
     tmp_path: Path,
 ) -> None:
