@@ -30,6 +30,8 @@ class ModelLoadError(Exception):
         # What the code used that only Lasagne master has, when that is why
         # (usercode/legacy.master_api)
         self.master_api: str | None = None
+        # an error Theano's C code would raise too (a shape mismatch): no check again with C
+        self.same_with_c = False
 
 
 DEBUG_ENV = "GRADCHECK_CI_DEBUG"

@@ -281,9 +281,9 @@ class ModelExtra:
     # worker to runner only (never in a report): the Lasagne master API the code needs, so that
     # `lasagne: auto` checks it on master
     master_api: str | None = None
-    # worker to runner only (never in a report): the error was raised while the model was imported
-    # and built, through no code of Theano's, so a check with C would end in the same error
-    before_theano: bool | None = None
+    # worker to runner only (never in a report): a check with C would end in the same error (raised
+    # while the model was imported and built, through no code of Theano's; or a shape mismatch)
+    same_with_c: bool | None = None
     evaluation: Evaluation | None = None  # C or Python (runner.py)
     unexpected_pass: bool | None = None  # `expect: fail`, and the gradients agree (runner.py)
     # keys this version does not know, and values it could not read, as they were written
@@ -322,7 +322,7 @@ class ModelExtra:
 
 
 # The fields the worker sets for the runner alone, which the runner clears before any report.
-WORKER_TO_RUNNER = ("master_api", "before_theano")
+WORKER_TO_RUNNER = ("master_api", "same_with_c")
 
 _READERS: dict[str, Callable[[object], object]] = {
     "compile": CompileSummary.from_json,
@@ -336,7 +336,7 @@ _READERS: dict[str, Callable[[object], object]] = {
     "diagnosis_skipped": _list(_str),
     "diagnosis_compile": CompileSummary.from_json,
     "master_api": _str,
-    "before_theano": _bool,
+    "same_with_c": _bool,
     "evaluation": Evaluation.from_json,
     "unexpected_pass": _bool,
 }

@@ -127,7 +127,7 @@ class Runner:
             why = result.error.message.split("; ")[0]
             choice = ccode.Choice(True, f"{ccode.WITHOUT_C_FAILED} ({why})")
             result = self._run_job(spec, stack, model, False)
-        result.extra.before_theano = None  # the worker's word to the runner, in no report
+        result.extra.same_with_c = None  # the worker's word to the runner, in no report
         if choice.chosen:
             self._evaluation(result, spec, choice)
         result.spec = spec.as_checked()
@@ -178,7 +178,7 @@ class Runner:
                     spec, self.config_file, outcome.describe(spec, self.config_file)
                 )
                 # ended (os._exit, a crash) before the check compiled: C would not change that
-                result.extra.before_theano = outcome.last_step in steps.BEFORE_THEANO or None
+                result.extra.same_with_c = outcome.last_step in steps.BEFORE_THEANO or None
             result.seconds["total"] = round(elapsed, 3)
         return result
 
@@ -359,8 +359,9 @@ def _may_need_c(result: ModelResult) -> bool:
         and result.error is not None
         and result.error.kind not in _NOT_ABOUT_C
         and result.extra.master_api is None  # Lasagne 0.1 lacks what the code uses
-        # raised while the model was imported and built, through no code of Theano's
-        and not result.extra.before_theano
+        # C would end in it too: raised while the model was imported and built, through no code
+        # of Theano's, or a shape mismatch
+        and not result.extra.same_with_c
     )
 
 

@@ -76,7 +76,7 @@ def check_model(
         config_file=config_file,
         config_line=spec.line,
     )
-    result.extra.before_theano = True  # until the check compiles (_run)
+    result.extra.same_with_c = True  # until the check compiles (_run): see _through_theano
     try:
         # a gradient check needs no network: downloads stop with a clear message
         with guard.no_network(), warned.at_user_lines(root):
@@ -84,6 +84,8 @@ def check_model(
     except ModelLoadError as exc:
         print_debug_traceback(exc)  # to stderr, which the runner shows as this model's output
         _through_theano(result, exc)
+        if exc.same_with_c:
+            result.extra.same_with_c = True
         result.status = "error"
         result.error = ErrorInfo(exc.message, exc.file, exc.line, exc.kind)
         if exc.master_api:  # for the runner: `lasagne: auto` moves the model to Lasagne master
@@ -106,6 +108,8 @@ def check_model(
             raise  # ours: main() reports it as an internal error
         print_debug_traceback(exc)
         _through_theano(result, exc)
+        if error.same_with_c:
+            result.extra.same_with_c = True
         result.status = "error"
         result.error = ErrorInfo(error.message, error.file, error.line, error.kind)
         if error.master_api:
@@ -127,11 +131,11 @@ def _through_theano(result: ModelResult, exc: BaseException) -> None:
     module stopped at its import limit (a module that trains when imported, through Theano's
     code): its fix is the user's either way, and with C it would wait the whole limit again."""
     if (
-        result.extra.before_theano
+        result.extra.same_with_c
         and raised_through_theano(exc)
         and not any(isinstance(e, guard.TooSlow) for e in exception_chain(exc))
     ):
-        result.extra.before_theano = None
+        result.extra.same_with_c = None
 
 
 def _run(
@@ -170,7 +174,7 @@ def _run(
         result.notices.extend(objective.notices)
         compiles = len(fncache.EVENTS)
         # from here on, an error may be one of Theano's Python code that C would not have
-        result.extra.before_theano = None
+        result.extra.same_with_c = None
         compiled = compile_check(model, objective, spec, progress, root, config_file)
     result.seconds["compile"] = round(compiled.seconds["compile"], 3)
     # from the function cache or not

@@ -314,8 +314,18 @@ def unexpected_error(
             "THEANO_FLAGS=optimizer=fast_compile and run the factory yourself to see where "
             "the node was built)"
         )
-        return ModelLoadError(message, *(site or (config_file, spec.line)), kind="build")
+        error = ModelLoadError(message, *(site or (config_file, spec.line)), kind="build")
+        error.same_with_c = bool(_SHAPE_MISMATCH.search(text))
+        return error
     return None
+
+
+# What Theano's Python code (and numpy under it) says of operands whose shapes do not fit: its C
+# code raises the same error, so a check again with C would only add a compile.
+_SHAPE_MISMATCH = re.compile(
+    r"Incompatible shapes|[Ss]hape mismatch|dimension mis-?match|not aligned|cannot reshape|"
+    r"could not be broadcast|total size of new array"
+)
 
 
 def _user_class_site(name: str, root: str, method: str) -> tuple[str, int] | None:

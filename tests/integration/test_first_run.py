@@ -169,7 +169,7 @@ def test_a_model_that_fails_before_theano_runs_is_not_checked_again_with_c(tmp_p
     assert "checking again with C" not in run.output
     assert result["error"]["file"] == "mlp.py" and result["error"]["line"] == 4
     assert "FileNotFoundError" in result["error"]["message"]
-    assert "before_theano" not in result["extra"]
+    assert "same_with_c" not in result["extra"]
 
 
 def test_a_module_that_trains_when_imported_is_stopped_once_not_again_with_c(
@@ -202,6 +202,26 @@ def test_a_module_that_trains_when_imported_is_stopped_once_not_again_with_c(
     assert run.code == 2 and result["status"] == "error", run.output
     assert "took longer than 4 s" in result["error"]["message"]
     assert "evaluating with Theano's Python code" in run.output  # the check that was stopped
+    assert "checking again with C" not in run.output
+
+
+def test_a_shape_mismatch_in_the_graph_is_not_checked_again_with_c(tmp_path: Path) -> None:
+    """An input whose shape the network does not fit fails in Theano's Python code as it would in
+    C: reported once, without a second worker and its compile."""
+    repo = one_model_repo(
+        tmp_path,
+        "net.py",
+        "import lasagne\n\n\ndef build(l):\n    return lasagne.layers.DenseLayer(l, 2)\n",
+        "flat",
+        "build",
+    )
+    with open(repo / "gradcheck.yml", "a", encoding="utf-8") as config:
+        config.write("    inputs:\n      l: {shape: [3]}\n")  # no batch axis: W is 1x2
+    env = usual_theano_cache_env(tmp_path)
+    run, result = check(repo / "gradcheck.yml", "flat", env, tmp_path / "report.json")
+    assert run.code == 2 and result["status"] == "error", run.output
+    assert "Theano failed evaluating the compiled loss" in result["error"]["message"]
+    assert "evaluating with Theano's Python code" in run.output
     assert "checking again with C" not in run.output
 
 

@@ -203,7 +203,7 @@ def test_every_field_of_the_extra_is_read_back_into_its_field():
 
     written = {f.name for f in fields(ModelExtra) if f.name != "other"}
     assert written == set(extra._READERS)
-    assert ModelExtra.from_json({"before_theano": True}).before_theano is True
+    assert ModelExtra.from_json({"same_with_c": True}).same_with_c is True
 
 
 def test_every_field_of_every_record_has_a_reader():
