@@ -209,6 +209,17 @@ def comparison_lines(recorded: list[ParamResult], replayed: list[ParamResult]) -
                 f"and now: {verdict}"
             )
             continue
+        if before.max_abs_err is None or after.max_abs_err is None:  # one passed with its band
+            verdict = (
+                "the same verdict (no error of its own to compare)"
+                if before.status == after.status
+                else f"differs ({before.status} in the report, {after.status} now)"
+            )
+            lines.append(
+                f"  {before.id}: {before.status}, abs err ({measured(before)}) {_err(before)} "
+                f"in the report, {_err(after)} now: {verdict}"
+            )
+            continue
         digits = digits_agreeing(before.max_abs_err, after.max_abs_err)
         same = before.status == after.status and digits is not None and digits >= REPRODUCED_DIGITS
         verdict = (

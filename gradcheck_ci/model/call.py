@@ -193,7 +193,7 @@ def kwargs_error(
     variables = [name for name in needed if name.endswith("var") or name.endswith("vars")]
     layers = [name for name in needed if name not in variables]
     message = (
-        f"factory {spec.factory!r}{where} needs arguments that gradcheck.yml does not give: "
+        f"factory {spec.factory!r}{where} needs arguments that {config_file} does not give: "
         f"{', '.join(needed)}."
     )
     if variables:

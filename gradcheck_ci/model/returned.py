@@ -25,6 +25,7 @@ from typing import Any
 from ..config import ModelSpec
 from ..core.errors import ModelLoadError
 from ..core.suggest import did_you_mean, with_hint
+from ..usercode.deferred import DeferredFunction
 from ..usercode.sites import is_inside, is_library
 from .factory import Factory
 
@@ -242,7 +243,16 @@ def _names(value: Any, found: list[Returned]) -> list[Any]:
 
 
 def _a(value: Any) -> str:
-    return "None" if value is None else f"a {type(value).__name__}"
+    """What a value is, in the user's words (a factory's own theano.function is a stand-in while it
+    runs: usercode/deferred.py)."""
+    if value is None:
+        return "None"
+    kind = type(value)
+    if isinstance(value, DeferredFunction) or (
+        kind.__name__ == "Function" and kind.__module__.startswith("theano.")
+    ):
+        return "a compiled Theano function (theano.function)"
+    return f"a {kind.__name__}"
 
 
 def _how_to_write(path: str, layer: Any) -> str:
@@ -268,7 +278,7 @@ def _not_a_layer(
     file, line = factory.site_or(config_file, spec.key_lines.get("factory", spec.line))
     if return_line and file != config_file:
         line = return_line
-    got = "None" if value is None else f"a {type(value).__name__}"
+    got = _a(value)
     if isinstance(value, (list, tuple, dict)):
         hint = " (it holds no Lasagne layer: return the output layer, or the layers with it)"
     elif value is None:

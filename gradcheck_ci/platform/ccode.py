@@ -201,8 +201,8 @@ def python_notice(why: str, spent: float, later: str, file: str, line: int | Non
     took = f"{spent:.1f}s" if spent >= 0.05 else "under 0.1s"  # not "0.0s" on a tiny model
     return Notice(
         f"evaluated without C: {why}, so Theano's Python code evaluated the check instead of "
-        f"waiting for g++ (the same verdict; evaluating took {took}, slower than C: a sixth "
-        f"as fast on examples/seed-rnn); C {later}",
+        f"waiting for g++ (the same verdict; evaluating took {took}, where C's code usually "
+        f"runs several times faster); C {later}",
         "python-evaluation",
         file,
         line,

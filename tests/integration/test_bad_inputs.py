@@ -322,6 +322,12 @@ MODEL_CASES = [
             "models/net.py:7",
         ),
         Case(
+            "factory-returns-function",
+            2,
+            "returned a compiled Theano function (theano.function), not a Lasagne Layer",
+            "gradcheck.yml:5",
+        ),
+        Case(
             "factory-wrong-kwargs",
             2,
             "got an unexpected keyword argument 'units' (did you mean 'num_units'?)",

@@ -191,6 +191,21 @@ def test_a_fixed_shape_that_wins_over_data_written_in_gradcheck_yml_is_a_notice(
     }
 
 
+def test_the_missing_arguments_message_names_the_config_file_it_read():
+    def build(incoming):
+        pass
+
+    import inspect
+
+    signature = inspect.signature(build)
+    given = spec(kwargs={}, key_lines={"kwargs": 7})
+    try:
+        signature.bind(**given.kwargs)
+    except TypeError as exc:
+        error = kwargs_error(exc, signature, Factory(build, None), given, "ci/mistakes.yml")
+    assert "needs arguments that ci/mistakes.yml does not give: incoming" in error.message
+
+
 def test_a_factory_that_needs_layers_or_variables_is_told_what_to_write():
     import inspect
 

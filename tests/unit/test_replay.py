@@ -144,6 +144,21 @@ def test_grouped_passing_tensors_are_not_printed_as_none():
     )
 
 
+def test_a_tensor_measured_on_one_side_only_is_not_said_to_differ_after_none_digits():
+    # The op's gradient fixed after the report: the tensor now passes with its band, with no error
+    # of its own, where the report measured one along its own direction.
+    measured_then = param("D.W", "pass", abs_err=1.51e-11, method="direction")
+    banded_now = param("D.W", "pass", abs_err=None, method="grouped")
+    [line] = comparison_lines([measured_then], [banded_now])
+    assert "None" not in line
+    assert line == (
+        "  D.W: pass, abs err (direction) 1.51e-11 in the report, none of its own (passed with its "
+        "band) now: the same verdict (no error of its own to compare)"
+    )
+    [line] = comparison_lines([param("D.W", "fail", abs_err=0.2)], [banded_now])
+    assert line.endswith("differs (fail in the report, pass now)")
+
+
 def test_the_header_gives_the_recorded_shapes_and_comparisons():
     recorded = model("tagger", "fail", params=[param("R.W"), param("R.b")])
     recorded.params[0].directions, recorded.params[1].directions = 4, 6
