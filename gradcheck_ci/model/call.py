@@ -6,16 +6,19 @@ from __future__ import annotations
 
 import inspect
 import math
+import os
 import re
+import traceback
 from typing import Any
 
 import numpy as np
 
 from ..config import ModelSpec
-from ..core.errors import ModelLoadError
+from ..core.errors import ModelLoadError, exception_chain
 from ..core.suggest import did_you_mean, with_hint
+from ..usercode import legacy
 from ..usercode.blame import user_code_error
-from ..usercode.sites import CallSite, call_noting_return
+from ..usercode.sites import CallSite, call_noting_return, user_frame
 from .factory import Factory
 
 
@@ -51,17 +54,47 @@ class Settings(dict[str, Any]):
     def __getattr__(self, name: str) -> Any:
         try:
             return self[name]
-        except KeyError:
-            raise AttributeError(name) from None
+        except MissingSetting as exc:
+            raise MissingSettingAttribute(name, exc.path) from None
+
+    def __missing__(self, name: str) -> Any:
+        raise MissingSetting(name, _PATHS.get(id(self), "kwargs"))
 
 
-def settings_object(value: Any) -> Any:
+class MissingSetting(KeyError):
+    """A key the factory read from a `kwargs` mapping that gradcheck.yml does not give."""
+
+    def __init__(self, name: str, path: str) -> None:
+        super().__init__(name)
+        self.name, self.path = name, path
+
+
+class MissingSettingAttribute(AttributeError):
+    """The same, read as an attribute (`args.n_in`): still an AttributeError for hasattr()."""
+
+    def __init__(self, name: str, path: str) -> None:
+        super().__init__(name)
+        self.name, self.path = name, path
+
+
+# where in `kwargs` each Settings stands ("kwargs.hp"), by id: its attributes are its keys, so the
+# path cannot be one (the Settings live as long as the worker: ids are not reused)
+_PATHS: dict[int, str] = {}
+
+
+def settings_object(value: Any, path: str = "kwargs") -> Any:
     """A `kwargs` value as the factory receives it: mappings (nested too) as Settings."""
     if isinstance(value, dict):
-        return Settings({k: settings_object(v) for k, v in value.items()})
+        made = Settings({k: settings_object(v, f"{path}.{k}") for k, v in value.items()})
+        _PATHS[id(made)] = path
+        _KEPT.append(made)
+        return made
     if isinstance(value, list):
-        return [settings_object(v) for v in value]
+        return [settings_object(v, path) for v in value]
     return value
+
+
+_KEPT: list[Settings] = []  # so that an id in _PATHS stays theirs
 
 
 def make_factory_inputs(
@@ -92,7 +125,10 @@ def call_factory(
 ) -> tuple[Any, int | None]:
     """The factory's return value and the line of the `return` that produced it (None when
     unknown)."""
-    arguments = {**{k: settings_object(v) for k, v in spec.kwargs.items()}, **(made or {})}
+    arguments = {
+        **{k: settings_object(v, f"kwargs.{k}") for k, v in spec.kwargs.items()},
+        **(made or {}),
+    }
     try:
         signature = inspect.signature(factory.function)
     except (TypeError, ValueError):
@@ -115,9 +151,66 @@ def call_factory(
             f"building model {spec.name!r}",
             fallback=(config_file, spec.key_lines.get("factory", spec.line)),
         )
+        cause = config_cause(exc, root, spec, config_file)
+        if cause is not None:
+            raise cause from None
         if isinstance(exc, TypeError):
             error.message += quoted
         raise error from None
+
+
+def config_cause(
+    exc: BaseException, root: str, spec: ModelSpec, config_file: str
+) -> ModelLoadError | None:
+    """The factory's error when gradcheck.yml's `kwargs` caused it, at their line: a key the code
+    reads that a mapping does not give, a whole number written as a float where the code needs an
+    integer."""
+    site = user_frame(traceback.extract_tb(exc.__traceback__), os.path.realpath(root))
+    used = f"the code at {site.file}:{site.line}" if site else "the factory"
+    missing = next(
+        (
+            e
+            for e in exception_chain(exc)
+            if isinstance(e, (MissingSetting, MissingSettingAttribute))
+        ),
+        None,
+    )
+    if missing is not None:
+        line = _line_of(spec, missing.path)
+        return ModelLoadError(
+            f"{'KeyError' if isinstance(missing, KeyError) else 'AttributeError'}: "
+            f"{missing.name!r} (building model "
+            f"{spec.name!r}): {used} reads {missing.name!r} from `{missing.path}`, "
+            f"which {config_file} does not give; add `{missing.name}: ...` there",
+            config_file,
+            line,
+            kind="config",
+        )
+    floats = [
+        (name, value)
+        for name, value in spec.kwargs.items()
+        if isinstance(value, float) and value.is_integer()
+    ]
+    if isinstance(exc, TypeError) and floats and legacy.python3_division(exc):
+        name, value = floats[0]
+        return ModelLoadError(
+            f"TypeError: {legacy.exception_text(exc).strip()} (building model {spec.name!r}, in "
+            f"{used}): in kwargs, {name} is the float {value!r}, where the code needs an integer: "
+            f"write {int(value)}",
+            config_file,
+            _line_of(spec, f"kwargs.{name}"),
+            kind="config",
+        )
+    return None
+
+
+def _line_of(spec: ModelSpec, path: str) -> int | None:
+    """The line of a `kwargs` path in gradcheck.yml, else of the nearest key above it."""
+    while path:
+        if path in spec.key_lines:
+            return spec.key_lines[path]
+        path = path.rpartition(".")[0]
+    return spec.line
 
 
 def quoted_numbers(spec: ModelSpec, config_file: str) -> str:

@@ -95,6 +95,62 @@ def test_a_mapping_in_kwargs_is_an_object_with_its_keys_as_attributes_too(tmp_pa
     assert value == ([1, 2], True, 2)
 
 
+def test_a_key_the_factory_reads_that_kwargs_do_not_give_is_a_config_error_at_its_mapping(
+    tmp_path,
+):
+    def by_key(hp):
+        return hp["n_in"] + hp["n_out"]
+
+    def by_attribute(args):
+        return args.n_in + args.n_hidden
+
+    def tolerant(args, hp):  # what code does to read an optional setting still works
+        try:
+            extra = hp["extra"]
+        except KeyError:
+            extra = 0
+        return getattr(args, "dropout", 0.5) + extra + hasattr(args, "missing")
+
+    given = spec(
+        kwargs={"hp": {"n_in": 4}, "args": {"n_in": 4}},
+        key_lines={"kwargs": 7, "kwargs.hp": 8, "kwargs.args": 9},
+    )
+    for factory, name, path, line, kind in (
+        (by_key, "n_out", "kwargs.hp", 8, "KeyError"),
+        (by_attribute, "n_hidden", "kwargs.args", 9, "AttributeError"),
+    ):
+        arguments = {"hp": given.kwargs["hp"]} if path.endswith("hp") else {}
+        one = spec(kwargs=arguments or {"args": given.kwargs["args"]}, key_lines=given.key_lines)
+        with pytest.raises(ModelLoadError) as raised:
+            call_factory(Factory(factory, None), one, str(tmp_path), "ci/gradcheck.yml")
+        error = raised.value
+        assert (error.file, error.line, error.kind) == ("ci/gradcheck.yml", line, "config")
+        assert error.message.startswith(
+            f"{kind}: {name!r} (building model 'net'): the factory reads"
+        )
+        assert error.message.endswith(
+            f"reads {name!r} from `{path}`, which ci/gradcheck.yml does not give; add "
+            f"`{name}: ...` there"
+        )
+    value, _ = call_factory(Factory(tolerant, None), given, str(tmp_path), "gradcheck.yml")
+    assert value == 0.5
+
+
+def test_a_whole_number_written_as_a_float_is_named_where_the_code_needs_an_integer(tmp_path):
+    def build(width=8):
+        return list(range(width))
+
+    given = spec(kwargs={"width": 8.0}, key_lines={"kwargs": 7, "kwargs.width": 9})
+    with pytest.raises(ModelLoadError) as raised:
+        call_factory(Factory(build, None), given, str(tmp_path), "gradcheck.yml")
+    error = raised.value
+    assert (error.file, error.line, error.kind) == ("gradcheck.yml", 9, "config")
+    assert error.message.endswith(
+        "in kwargs, width is the float 8.0, where the code needs an integer: write 8"
+    )
+    assert "Python 2" not in error.message  # the float came from YAML, not from `/`
+
+
 # ------------------------------------------------------------------------------------ data shapes
 
 
