@@ -136,6 +136,9 @@ def _from_another_era(
         return ModelLoadError(
             f"{site.file} {legacy.PYTHON2}: {old} at line {site.line}", site.file, site.line
         )
+    values = _float64_values(exc, doing)
+    if values:
+        return ModelLoadError(values, *location, kind="build")
     float32 = float32_explanation(exc, _text(exc, root))
     if float32:
         return ModelLoadError(float32[0], *(float32[1] or location), kind="build")
@@ -159,6 +162,32 @@ def _from_another_era(
     if division:
         return ModelLoadError(f"{_text(exc, root)} ({doing}): {division}", *location)
     return None
+
+
+# Theano's refusal to store values in a parameter of a narrower dtype (set_value, a Lasagne
+# set_all_param_values of weights saved at float64), and the parameter's name
+_NARROWER = re.compile(
+    r"TensorType\((float32|float16)[^)]*\) cannot store a value of dtype (float64|float32)"
+)
+_CONTAINER = re.compile(r"Container name \"([^\"]*)\"")
+
+
+def _float64_values(exc: BaseException, doing: str) -> str | None:
+    """Values wider than the check's precision given to a parameter (float64 weights loaded into a
+    float32 check): said in those words, not as Theano's tuple with the array in it."""
+    text = legacy.exception_text(exc)
+    narrow = _NARROWER.search(text)
+    if not isinstance(exc, TypeError) or narrow is None:
+        return None
+    container = _CONTAINER.search(text)
+    name = f" {container.group(1)}" if container and container.group(1) else ""
+    param, given = narrow.group(1), narrow.group(2)
+    return (
+        f"TypeError: the code gives the {param} parameter{name} {given} values ({doing}): the "
+        f"check builds the network at {param}, the model's `precision`; cast the values where "
+        "they are loaded (`.astype(theano.config.floatX)`), or check the model at "
+        f"`precision: {given}`"
+    )
 
 
 def _needs_what_is_not_there(

@@ -95,6 +95,27 @@ def test_legacy_hints(exc, hint):
     assert (hint in blame.legacy_hint(exc)) if hint else blame.legacy_hint(exc) == ""
 
 
+def test_float64_weights_loaded_into_a_float32_check_are_said_in_those_words(tmp_path):
+    # Theano's set_value refuses them with a tuple whose first item quotes the array
+    refused = TypeError(
+        "TensorType(float32, 4D) cannot store a value of dtype float64 without risking loss of "
+        "precision. If you do not mind this loss, you can: 1) explicitly cast your data to "
+        'float32, or 2) set "allow_input_downcast=True" when calling "function". Value: '
+        '"array([[[[0.1, 0.2]]]])"',
+        'Container name "W"',
+    )
+    error = blame.user_code_error(
+        refused, str(tmp_path), "building model 'cnn'", ("gradcheck.yml", 4)
+    )
+    assert error.kind == "build" and (error.file, error.line) == ("gradcheck.yml", 4)
+    assert error.message == (
+        "TypeError: the code gives the float32 parameter W float64 values (building model 'cnn'): "
+        "the check builds the network at float32, the model's `precision`; cast the values where "
+        "they are loaded (`.astype(theano.config.floatX)`), or check the model at "
+        "`precision: float64`"
+    )
+
+
 def test_legacy_hint_for_an_argument_lasagne_01_lacks(monkeypatch):
     fake = types.ModuleType("lasagne.layers")
     fake.LSTMLayer = type("LSTMLayer", (), {"__module__": "lasagne.layers.recurrent"})
