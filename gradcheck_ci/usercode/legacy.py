@@ -332,6 +332,22 @@ def gpu(exc: BaseException) -> str | None:
 # Lasagne 0.1's create_param refusing a Theano expression, which master takes (tied weights)
 _EXPRESSION_PARAM = "cannot initialize parameters: 'spec' is not a numpy array"
 TIED = "a Theano expression as a layer's parameter (tied weights: W=other.W.T)"
+# the same refusal of a layer given as an initial state, which master's recurrent layers take
+LAYER_INIT = "a layer as a recurrent layer's initial state (hid_init=layer)"
+
+
+def _refused_parameter(exc: BaseException) -> str:
+    """What Lasagne 0.1's create_param refused (TIED or LAYER_INIT), from its frame's `spec`."""
+    tb = exc.__traceback__
+    while tb is not None:
+        frame = tb.tb_frame
+        if frame.f_code.co_name == "create_param" and any(
+            cls.__name__ == "Layer" and cls.__module__.startswith("lasagne.")
+            for cls in type(frame.f_locals.get("spec")).__mro__
+        ):
+            return LAYER_INIT
+        tb = tb.tb_next
+    return TIED
 
 
 def master_api(exc: BaseException, user_class: str | None = None) -> str | None:
@@ -351,7 +367,7 @@ def master_api(exc: BaseException, user_class: str | None = None) -> str | None:
     if isinstance(exc, TypeError) and unexpected and _is_lasagne_layer(unexpected.group(1)):
         return f"{user_class or unexpected.group(1)}(..., {unexpected.group(2)}=...)"
     if isinstance(exc, RuntimeError) and _EXPRESSION_PARAM in text:
-        return TIED
+        return _refused_parameter(exc)
     return None
 
 
@@ -380,6 +396,12 @@ def lasagne_master(exc: BaseException, user_class: str | None = None) -> str | N
             "master branch"
         )
     if isinstance(exc, RuntimeError) and _EXPRESSION_PARAM in text:
+        if _refused_parameter(exc) == LAYER_INIT:
+            return (
+                f"{_RELEASE} takes a recurrent layer's initial state (hid_init, cell_init) only as "
+                "an array, a shared variable or an initializer, not as a layer, which Lasagne's "
+                "master branch takes"
+            )
         return (
             f"{_RELEASE} takes a layer's parameter only as an array, a shared variable or an "
             "initializer, not a Theano expression (tied weights: W=other.W.T), which Lasagne's "

@@ -190,3 +190,24 @@ def test_python2_views_and_division():
         TypeError("'float' object cannot be interpreted as an integer")
     )
     assert legacy.python3_division(TypeError("unhashable type: 'list'")) is None
+
+
+def test_lasagne_01_refusing_a_layer_as_initial_state_is_not_called_tied_weights():
+    # Lasagne 0.1's create_param refuses both the same way; its frame's `spec` tells them apart
+    layer_class = type("Layer", (), {"__module__": "lasagne.layers.base"})
+    gru_class = type("GRULayer", (layer_class,), {"__module__": "lasagne.layers.recurrent"})
+
+    def create_param(spec, shape, name=None):
+        raise RuntimeError("cannot initialize parameters: 'spec' is not a numpy array, ...")
+
+    def refusal(spec):
+        try:
+            create_param(spec, (1, 4))
+        except RuntimeError as exc:
+            return exc
+
+    as_layer, as_expression = refusal(gru_class()), refusal(object())
+    assert legacy.master_api(as_layer) == legacy.LAYER_INIT
+    assert "not as a layer" in legacy.lasagne_master(as_layer)
+    assert legacy.master_api(as_expression) == legacy.TIED
+    assert "tied weights" in legacy.lasagne_master(as_expression)
