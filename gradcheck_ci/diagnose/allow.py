@@ -69,7 +69,8 @@ def accept(session: Session, found: list[Diagnosis]) -> None:
     for diagnosis in found:
         if diagnosis.code in codes:
             diagnosis.evidence["allowed"] = True
-            diagnosis.fix = f"allowed (`allow: [{diagnosis.code}]`); {diagnosis.fix}"
+            # its usual fix would advise what the model already did (or allow it)
+            diagnosis.fix = f"none: the model allows it (`allow: [{diagnosis.code}]`)"
     causes = [d for d in found if d.code in codes]
     result.notices.append(_notice(session, entries, sorted(accepted), unjudged, causes))
     session.explain(list(accepted))

@@ -92,6 +92,12 @@ def shown_param(model: ModelResult) -> ParamResult | None:
     )
 
 
+def qualifying_diagnoses(model: ModelResult) -> list[Diagnosis]:
+    """The diagnoses that qualify a pass (`disconnected`: a tensor's check means nothing), warned
+    about: not the causes the model allows (its `allowed-cause` notice says those)."""
+    return [d for d in model.diagnoses if not d.evidence.get("allowed")]
+
+
 def model_score(model: ModelResult) -> float:
     worst = worst_param(model)
     return over_tolerance(worst) if worst else 0.0

@@ -36,6 +36,7 @@ from .common import (
     now_passes,
     one_line,
     positive_line,
+    qualifying_diagnoses,
     repo_path,
     tensors_failing,
     worst_param,
@@ -299,7 +300,7 @@ def _verdict_annotations(model: ModelResult, report: RunReport, order: int) -> l
             clean_text(d.message).strip()
             + (f"\nFix: {clean_text(d.fix).strip()}" if d.fix else ""),
         )
-        for d in model.diagnoses[:3]
+        for d in qualifying_diagnoses(model)[:3]
         if model.status == "pass"
     ]
 

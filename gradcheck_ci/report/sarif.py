@@ -27,6 +27,7 @@ from .common import (
     one_line,
     over_tolerance,
     positive_line,
+    qualifying_diagnoses,
     repo_path,
 )
 
@@ -341,7 +342,7 @@ def render_sarif(report: RunReport, tool_version: str) -> dict[str, Any]:
             )
         elif model.status == "pass":
             # a pass that a diagnosis qualifies (`disconnected`: a tensor's check means nothing)
-            for d in model.diagnoses:
+            for d in qualifying_diagnoses(model):
                 file, line = diagnosis_location(d, config_location(model, report))
                 b.add(
                     one_line(d.code, 100),

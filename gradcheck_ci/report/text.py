@@ -240,17 +240,24 @@ def _tensor_lines(m: ModelResult) -> list[str]:
         lines.append(f"  ... {hidden} more tensor(s) not shown (see the JSON report)")
     lines.extend(_tensor_notes(m))
     if m.sensitivity is not None and m.status in ("pass", "inconclusive"):
-        unjudged = len(inconclusive_params(m))
-        judged = len(m.params) - unjudged if unjudged else None
-        # a tensor whose gradient is all zero has no relative error to catch (sensitivity None)
-        sized = sum(p.sensitivity is not None for p in m.params)
-        if sized < len(m.params) - unjudged:
-            what = "judged tensors" if unjudged else "tensors"
-            text = sensitivity_text(m.sensitivity, sized, f"{what} with a nonzero gradient")
-        else:
-            text = sensitivity_text(m.sensitivity, judged)
-        lines.append("  sensitivity: " + text)
+        lines.append("  sensitivity: " + _sensitivity_line(m))
     return lines
+
+
+def _sensitivity_line(m: ModelResult) -> str:
+    """The sensitivity, and which tensors it holds for: those judged (not unjudged, not allowed),
+    of those the ones with a nonzero gradient (an all-zero one has no relative error to catch)."""
+    unjudged = len(inconclusive_params(m))
+    allowed = sum(p.status == "allowed" for p in m.params)
+    compared = len(m.params) - unjudged - allowed
+    sized = sum(p.sensitivity is not None for p in m.params if p.status != "allowed")
+    if not unjudged and not allowed and sized == compared:
+        return sensitivity_text(m.sensitivity)
+    what = "judged tensors" if unjudged else "tensors"
+    if sized < compared:
+        what, compared = f"{what} with a nonzero gradient", sized
+    aside = f" (the {allowed} allowed aside)" if allowed else ""
+    return sensitivity_text(m.sensitivity, compared, what) + aside
 
 
 def render_model(result: ModelResult, color: bool = False) -> str:

@@ -58,7 +58,9 @@ def test_an_allowed_cause_passes_the_model_with_its_proof():
         notice["code"] == "allowed-cause"
         and "differ from finite differences only because of" in notice["message"]
     )
-    assert all(d["evidence"]["allowed"] is True for d in diagnoses(model, "truncated-bptt"))
+    for d in diagnoses(model, "truncated-bptt"):
+        assert d["evidence"]["allowed"] is True
+        assert d["fix"] == "none: the model allows it (`allow: [truncated-bptt]`)"
 
 
 def test_a_real_bug_beside_an_allowed_cause_still_fails_and_is_located():

@@ -59,3 +59,16 @@ def test_a_pass_that_a_diagnosis_qualifies_is_annotated_and_scanned_at_its_line(
     [found] = [r for r in sarif["runs"][0]["results"] if r["ruleId"] == "disconnected"]
     assert found["level"] == "warning"
     assert found["locations"][0]["physicalLocation"]["region"]["startLine"] == 12
+
+
+def test_a_cause_the_model_allows_is_no_warning_on_its_pass():
+    # the `allowed-cause` notice says it (a note); a warning would flag what the user accepted
+    allowed = dataclasses.replace(
+        truncated_diagnosis(), code="gradient-stopped", evidence={"allowed": True}
+    )
+    result = model("weightnorm", "pass", params=[param("Dense#0.W")], diagnoses=[allowed])
+    report = RunReport(config_file="gradcheck.yml", models=[result], seconds=1.0)
+    lines, _ = annotations(report)
+    assert not any(line.startswith("::warning") for line in lines), lines
+    sarif = json.loads(render_sarif_text(report, "0.0"))
+    assert [r for r in sarif["runs"][0]["results"] if r["level"] != "note"] == []

@@ -216,6 +216,17 @@ def test_the_compile_line_says_what_compiling_cost_and_whether_the_function_cach
     assert "the function cache cannot hold it (an op holds a function" in render_model(m)
 
 
+def test_a_pass_with_an_allowed_tensor_does_not_call_it_a_zero_gradient():
+    # an allowed tensor has no sensitivity of its own: it differs, for an accepted reason
+    judged = [replace(param(f"Dense#{i}.W"), sensitivity=8e-6) for i in range(3)]
+    allowed = replace(param("NormalizedDense#0.W"), status="allowed")
+    result = replace(model("weightnorm", "pass", params=[*judged, allowed]), sensitivity=8e-6)
+    assert (
+        "sensitivity: a relative gradient error of 8e-06 or more in any of the 3 tensors is caught "
+        "with probability >= 99% (the 1 allowed aside)"
+    ) in render_model(result)
+
+
 def test_a_pass_with_an_all_zero_gradient_does_not_claim_its_sensitivity_for_every_tensor():
     sized = replace(param("DenseLayer#1.W"), sensitivity=8e-6)
     zero = param("DenseLayer#0.W")  # all-zero gradient: no relative error to catch
