@@ -44,6 +44,17 @@ class ErrorInfo:
         return asdict(self)
 
 
+# A tensor whose sensitivity is 1 or more has a gradient the loss's round-off hides: an error as
+# large as the gradient itself could pass. No relative statement means anything for it: the model's
+# sensitivity (the guarantee for all its tensors) leaves it out, and a notice names it.
+RESOLVED_BELOW = 1.0
+
+
+def resolved(sensitivity: float | None) -> bool:
+    """Whether a tensor's sensitivity says something relative (see RESOLVED_BELOW)."""
+    return sensitivity is not None and sensitivity < RESOLVED_BELOW
+
+
 @dataclass
 class ParamResult:
     """The comparison for one trainable parameter tensor."""

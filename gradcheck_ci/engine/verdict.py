@@ -9,7 +9,7 @@ import numpy as np
 
 from ..config import ModelSpec
 from ..core.errors import ModelLoadError
-from ..core.results import ModelResult, Notice
+from ..core.results import ModelResult, Notice, resolved
 from ..model.built import BuiltModel
 from ..model.objective import Objective
 from ..report.common import located, worst_param
@@ -127,10 +127,14 @@ def model_status(result: ModelResult, spec: ModelSpec) -> str:
     return "pass"
 
 
+NOTICE_ROUNDOFF = "gradient-below-roundoff"
+
+
 def model_sensitivity(result: ModelResult) -> float | None:
-    """The guarantee that holds for every judged tensor: the largest of their sensitivities."""
-    values = [p.sensitivity for p in result.params if p.sensitivity is not None]
-    return max(values) if values else None
+    """The guarantee that holds for every judged tensor whose gradient the check resolves: the
+    largest of their sensitivities."""
+    values = [p.sensitivity for p in result.params if resolved(p.sensitivity)]
+    return max(v for v in values if v is not None) if values else None
 
 
 # a tensor whose sensitivity is this many times the aim (precision.py's target) or more gets a
@@ -149,8 +153,8 @@ def sensitivity_notice(result: ModelResult) -> Notice | None:
             p
             for p in result.params
             if p.status != "fail"
-            and p.sensitivity is not None
-            and p.sensitivity >= SHORT_BY * target
+            and resolved(p.sensitivity)
+            and (p.sensitivity or 0.0) >= SHORT_BY * target
         ),
         key=lambda p: -(p.sensitivity or 0.0),
     )
@@ -170,6 +174,40 @@ def sensitivity_notice(result: ModelResult) -> Notice | None:
     )
     worst = short[0]
     return Notice(message, NOTICE_SHORT, worst.file, worst.line)
+
+
+def sensitivity_notices(result: ModelResult) -> list[Notice]:
+    """What the report says of tensors whose sensitivity misses the aim (sensitivity_notice) or
+    says nothing (roundoff_notice)."""
+    found = (sensitivity_notice(result), roundoff_notice(result))
+    return [notice for notice in found if notice is not None]
+
+
+def roundoff_notice(result: ModelResult) -> Notice | None:
+    """A notice naming the tensors whose gradient is below what the loss's round-off lets finite
+    differences resolve (RESOLVED_BELOW): the loss hardly depends on them at this point."""
+    hidden = [
+        p
+        for p in result.params
+        if p.status != "fail" and p.sensitivity is not None and not resolved(p.sensitivity)
+    ]
+    if not hidden:
+        return None
+    one = len(hidden) == 1
+    shown = ", ".join(
+        f"{p.id} (|g| {p.grad_norm:.2g})" if p.grad_norm is not None else p.id for p in hidden[:4]
+    )
+    more = f" and {len(hidden) - 4} more" if len(hidden) > 4 else ""
+    message = (
+        f"the loss hardly depends on {shown}{more} at this point: "
+        f"{'its gradient is' if one else 'their gradients are'} below what the loss's round-off "
+        "lets finite differences resolve, so an error as large as the gradient itself could pass "
+        "(the model's sensitivity leaves "
+        f"{'it' if one else 'them'} out). A normalisation after a bias cancels it (batch or "
+        "instance normalisation: build the layer before it with `b=None`), as does a path whose "
+        "units are dead or saturated at this point (another `seed` or other `data:` sizes)"
+    )
+    return Notice(message, NOTICE_ROUNDOFF, hidden[0].file, hidden[0].line)
 
 
 def checked_line(result: ModelResult) -> str:

@@ -253,9 +253,7 @@ def _run(
 
         settle_in_float64(context)
     result.sensitivity = verdict.model_sensitivity(result)
-    short = verdict.sensitivity_notice(result)
-    if short is not None:
-        result.notices.append(short)
+    result.notices.extend(verdict.sensitivity_notices(result))
     result.status = verdict.model_status(result, spec)
     progress(verdict.checked_line(result))
     if after_check is not None:

@@ -7,7 +7,7 @@ Under GitHub Actions this text goes to the log the runner parses for workflow co
 from __future__ import annotations
 
 from ..core.extra import CompileSummary
-from ..core.results import ModelResult, RunReport
+from ..core.results import ModelResult, RunReport, resolved
 from .common import (
     clean_text,
     inconclusive_params,
@@ -250,12 +250,12 @@ def _sensitivity_line(m: ModelResult) -> str:
     unjudged = len(inconclusive_params(m))
     allowed = sum(p.status == "allowed" for p in m.params)
     compared = len(m.params) - unjudged - allowed
-    sized = sum(p.sensitivity is not None for p in m.params if p.status != "allowed")
+    sized = sum(resolved(p.sensitivity) for p in m.params if p.status != "allowed")
     if not unjudged and not allowed and sized == compared:
         return sensitivity_text(m.sensitivity)
     what = "judged tensors" if unjudged else "tensors"
     if sized < compared:
-        what, compared = f"{what} with a nonzero gradient", sized
+        what, compared = f"{what} with a gradient above round-off", sized
     aside = f" (the {allowed} allowed aside)" if allowed else ""
     return sensitivity_text(m.sensitivity, compared, what) + aside
 

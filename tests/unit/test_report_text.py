@@ -232,6 +232,6 @@ def test_a_pass_with_an_all_zero_gradient_does_not_claim_its_sensitivity_for_eve
     zero = param("DenseLayer#0.W")  # all-zero gradient: no relative error to catch
     result = replace(model("clipped", "pass", params=[zero, sized]), sensitivity=8e-6)
     assert (
-        "sensitivity: a relative gradient error of 8e-06 or more in the 1 tensor with a nonzero "
-        "gradient is caught with probability >= 99%"
+        "sensitivity: a relative gradient error of 8e-06 or more in the 1 tensor with a gradient "
+        "above round-off is caught with probability >= 99%"
     ) in render_model(result)

@@ -58,22 +58,40 @@ def test_a_sensitivity_far_short_of_the_aim_is_a_notice_at_the_worst_tensor_with
         **{
             "DenseLayer#0.W": 2e-6,
             "Embed#0.W": 6.99e-3,
+            "Embed#1.W": 0.5,
             "DenseLayer#1.W": 2.55e6,
             "DenseLayer#1.b": None,
         },
     )
     notice = verdict.sensitivity_notice(result)
     assert notice is not None and notice.code == "sensitivity-short"
-    assert (notice.file, notice.line) == (
-        "models/net.py",
-        12,
-    )  # DenseLayer#1.W: the furthest from the aim
+    assert (notice.file, notice.line) == ("models/net.py", 12)  # Embed#1.W: the furthest
     assert notice.message.startswith(
-        "sensitivity far short of the aim (1e-05 in float64): DenseLayer#1.W "
-        "2.55e+06, Embed#0.W 0.00699; a relative gradient error smaller than that"
+        "sensitivity far short of the aim (1e-05 in float64): Embed#1.W 0.5, Embed#0.W 0.00699; "
+        "a relative gradient error smaller than that"
     )
     assert "DenseLayer#0.W" not in notice.message  # within the aim
+    assert "DenseLayer#1.W" not in notice.message  # no relative statement at all: below
     assert "`data:` sizes" in notice.message and "another `seed`" in notice.message
+
+
+def test_a_gradient_below_round_off_is_named_and_left_out_of_the_models_sensitivity():
+    # A conv bias before an instance normalisation: its gradient is round-off (|g| 1e-16), its
+    # sensitivity 3e3; the model stated "3.03e+03 or more in any tensor" and advised more data.
+    result = _with_sensitivities(
+        "float64", **{"Conv#0.W": 1e-9, "Conv#0.b": 3.03e3, "Dense#0.W": 1.7e-8, "Dense#0.b": None}
+    )
+    result.params[1].grad_norm = 1.25e-16
+    assert verdict.model_sensitivity(result) == 1.7e-8
+    assert verdict.sensitivity_notice(result) is None
+    [notice] = verdict.sensitivity_notices(result)
+    assert notice.code == "gradient-below-roundoff"
+    assert (notice.file, notice.line) == ("models/net.py", 11)
+    assert notice.message.startswith(
+        "the loss hardly depends on Conv#0.b (|g| 1.3e-16) at this point: its gradient is below "
+        "what the loss's round-off lets finite differences resolve"
+    )
+    assert "`b=None`" in notice.message
 
 
 def test_a_sensitivity_near_the_aim_or_a_failing_tensor_gets_no_notice():
