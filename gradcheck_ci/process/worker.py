@@ -23,7 +23,7 @@ from ..config import ModelSpec
 from ..core.errors import ModelLoadError, exception_chain, print_debug_traceback
 from ..core.extra import ReplayRecord
 from ..core.results import ErrorInfo, ModelResult
-from ..usercode import guard, python2, warned
+from ..usercode import fallbacks, guard, python2, warned
 from ..usercode.blame import network_notices, raised_through_theano, unexpected_error
 from ..usercode.float32_sites import float32_inputs_as_float64, recording_float32_sites
 from ..usercode.importer import imported_files
@@ -181,6 +181,7 @@ def _run(
     compile_events = fncache.EVENTS[compiles:]
     result.extra.compile = fncache.summary(compile_events)
     result.notices.extend(network_notices(root))
+    result.notices.extend(fallbacks.fallback_notices(root))
     # the float64 check of a float32 model: its parameter values and data, exactly
     if job.get("point"):
         check.move_to_point(compiled, model, job["point"])
