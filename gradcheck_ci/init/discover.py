@@ -3,10 +3,12 @@ no Theano).
 
 `gradcheck-ci init` starts here: a candidate is a module-level function that constructs Lasagne
 layers and returns them, as real code writes it: `build_mlp(input_var=None)` returning the output
-layer, a `build_model()` returning `(l_in, l_out)` or a dict of layers, a builder that returns
-another builder's result. Functions that build layers but return none (a script's `main()` that
-trains) and files that do not parse as Python 3 are reported with the reason, so the user knows why
-they are missing. Which candidates really build is for trial.py to find out, in a worker.
+layer, a `build_model()` returning `(l_in, l_out)` or a dict of layers (a comprehension of one, a
+Recipes block's `(dict of layers, name)`), a builder that returns another builder's result. An
+argument the code builds layers on is a layer the caller makes (`inputs:`), whatever its name.
+Functions that build layers but return none (a script's `main()` that trains) and files that do not
+parse as Python 3 are reported with the reason, so the user knows why they are missing. Which
+candidates really build is for trial.py to find out, in a worker.
 """
 
 from __future__ import annotations
@@ -85,15 +87,23 @@ class Candidate:
     # a required argument read as an object or a mapping (`args.vocab_size`, `config['depth']`):
     # the fields it reads, for a placeholder mapping
     fields: dict[str, list[str]] = field(default_factory=dict)
+    # arguments its code builds layers on (`DenseLayer(l, 8)`, `l.output_shape`), any name
+    layer_arguments: list[str] = field(default_factory=list)
+    # the functions of its module that call it: it is a building block of theirs
+    used_by: list[str] = field(default_factory=list)
 
     @property
     def reference(self) -> str:
         return f"{self.file}:{self.function}"
 
+    def takes_layer(self, argument: str) -> bool:
+        """Whether `argument` is a layer the caller makes (by its use, or by its name)."""
+        return argument in self.layer_arguments or argument in LAYER_ARGUMENTS
+
     @property
     def placeholders(self) -> list[str]:
         """Required arguments no value could be proposed for."""
-        return [a for a in self.required if a not in self.kwargs and a not in LAYER_ARGUMENTS]
+        return [a for a in self.required if a not in self.kwargs and not self.takes_layer(a)]
 
     @property
     def why_not_tried(self) -> str | None:
@@ -101,13 +111,20 @@ class Candidate:
         missing = [a for a in self.required if a not in self.kwargs]
         if not missing:
             return None
-        layers = [a for a in missing if a in LAYER_ARGUMENTS]
+        layers = [a for a in missing if self.takes_layer(a)]
         names = ", ".join(self.required)
         if layers:
             example = ", ".join(f"{name}: {{shape: [null, null, FEATURES]}}" for name in layers)
+            noun, them = ("layer", "it") if len(layers) == 1 else ("layers", "them")
+            callers = " and ".join(f"{name}()" for name in self.used_by)
+            block = (
+                f", a building block that {callers} call{'s' if len(self.used_by) == 1 else ''}"
+                if self.used_by
+                else ""
+            )
             return (
-                f"takes the layers it builds on ({', '.join(layers)}): name it with `inputs:` "
-                f"to have gradcheck-ci make them, e.g. `inputs: {{{example}}}` "
+                f"takes the {noun} it builds on ({', '.join(layers)}){block}: name {them} with "
+                f"`inputs:` to have gradcheck-ci make {them}, e.g. `inputs: {{{example}}}` "
                 f"(docs/config.md, inputs), and "
                 "`kwargs` for its other arguments"
             )
@@ -225,7 +242,9 @@ def _read_module(tree: ast.Module, rel: str, found: Found) -> None:
     _read_script(tree, rel, found)
 
 
-def _read_functions(tree: ast.Module | ast.ClassDef, rel: str, found: Found) -> None:
+def _read_functions(tree: ast.Module | ast.ClassDef, rel: str, found: Found) -> dict[str, set[str]]:
+    """The candidates among the functions of `tree`, and what is reported of the others; the
+    arguments each function builds layers on, by function."""
     functions = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
     returning: dict[str, str] = {}  # function -> what it returns, for builders that call builders
     changed = True
@@ -236,11 +255,19 @@ def _read_functions(tree: ast.Module | ast.ClassDef, rel: str, found: Found) -> 
             if kind and returning.get(name) != kind:
                 returning[name] = kind
                 changed = True
+    taken = _layer_parameters(functions, returning)
     for name, node in functions.items():
         if name.startswith("_"):
             continue
         if name in returning:
-            found.candidates.append(_candidate(rel, node, returning[name]))
+            candidate = _candidate(rel, node, returning[name])
+            candidate.layer_arguments = [a for a in candidate.required if a in taken[name]]
+            candidate.used_by = [
+                other
+                for other, caller in functions.items()
+                if other != name and _calls(caller, name)
+            ]
+            found.candidates.append(candidate)
         elif _builds_layers(node, returning) and isinstance(tree, ast.Module):
             found.passed.append(
                 Passed(
@@ -253,6 +280,112 @@ def _read_functions(tree: ast.Module | ast.ClassDef, rel: str, found: Found) -> 
                     "that one in gradcheck.yml",
                 )
             )
+    return taken
+
+
+def _calls(node: ast.FunctionDef, name: str) -> bool:
+    return any(
+        isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name) and sub.func.id == name
+        for sub in ast.walk(node)
+    )
+
+
+# Lasagne's functions that take a layer first and return something else
+TAKES_A_LAYER = {"get_output", "get_output_shape", "get_all_layers", "get_all_params"}
+
+
+def _layer_parameters(
+    functions: dict[str, ast.FunctionDef], returning: dict[str, str]
+) -> dict[str, set[str]]:
+    """The arguments each function builds layers on, whatever their name: given as a layer's
+    incoming (`DenseLayer(l, 8)`, `ConcatLayer([a, b])`), read for its `output_shape`, or passed
+    where a builder of the module takes a layer (to a fixed point), also through a plain alias
+    (`net = incoming`)."""
+    taken: dict[str, set[str]] = {name: set() for name in functions}
+    changed = True
+    while changed:
+        changed = False
+        for name, node in functions.items():
+            found = _layers_taken(node, returning, functions, taken)
+            if found != taken[name]:
+                taken[name] = found
+                changed = True
+    return taken
+
+
+def _layers_taken(
+    node: ast.FunctionDef,
+    returning: dict[str, str],
+    functions: dict[str, ast.FunctionDef],
+    taken: dict[str, set[str]],
+) -> set[str]:
+    holds = _argument_aliases(node)
+    used: set[str] = set()
+    for sub in ast.walk(node):
+        if (
+            isinstance(sub, ast.Attribute)
+            and sub.attr == "output_shape"
+            and isinstance(sub.value, ast.Name)
+            and sub.value.id in holds
+        ):
+            used.add(holds[sub.value.id])
+        if isinstance(sub, ast.Call):
+            for value in _given_as_layers(sub, returning, functions, taken):
+                for element in value.elts if isinstance(value, (ast.List, ast.Tuple)) else [value]:
+                    if isinstance(element, ast.Name) and element.id in holds:
+                        used.add(holds[element.id])
+    return used
+
+
+def _argument_aliases(node: ast.FunctionDef) -> dict[str, str]:
+    """Each argument's name, and each name a plain assignment gives its value (`net = incoming`),
+    -> the argument."""
+    arguments = node.args.posonlyargs + node.args.args + node.args.kwonlyargs
+    holds = {a.arg: a.arg for a in arguments if a.arg not in ("self", "cls")}
+    changed = True
+    while changed:
+        changed = False
+        for sub in ast.walk(node):
+            if not (isinstance(sub, ast.Assign) and isinstance(sub.value, ast.Name)):
+                continue
+            for target in sub.targets:
+                if (
+                    sub.value.id in holds
+                    and isinstance(target, ast.Name)
+                    and target.id not in holds
+                ):
+                    holds[target.id] = holds[sub.value.id]
+                    changed = True
+    return holds
+
+
+def _given_as_layers(
+    call: ast.Call,
+    returning: dict[str, str],
+    functions: dict[str, ast.FunctionDef],
+    taken: dict[str, set[str]],
+) -> list[ast.expr]:
+    """The arguments of a call that are layers: a layer's incoming (an InputLayer's first argument
+    is a shape), the first argument of Lasagne's functions of a layer, and what a builder of the
+    module takes as layers."""
+    callee = dotted_name(call.func)
+    last = callee.rsplit(".", 1)[-1]
+    if callee in functions:
+        defined = functions[callee].args
+        parameters = [a.arg for a in defined.posonlyargs + defined.args]
+        # strict=False: a call may pass fewer arguments than there are parameters
+        return [a for a, p in zip(call.args, parameters, strict=False) if p in taken[callee]] + [
+            k.value for k in call.keywords if k.arg in taken[callee]
+        ]
+    if (_is_layer_call(call, returning) and not last.endswith("InputLayer")) or (
+        last in TAKES_A_LAYER
+    ):
+        return call.args[:1] + [k.value for k in call.keywords if k.arg in LAYER_KEYWORDS]
+    return []
+
+
+# a layer's keyword arguments that are other layers
+LAYER_KEYWORDS = {"incoming", "incomings", "mask_input"}
 
 
 def _read_class(
@@ -265,13 +398,14 @@ def _read_class(
     init_required = _candidate(rel, init, "layer").required if init else []
     init_defaults = _candidate(rel, init, "layer").literal_defaults if init else {}
     inner = Found()
-    _read_functions(
+    taken = _read_functions(
         ast.ClassDef(
             name=node.name, bases=[], keywords=[], body=list(methods.values()), decorator_list=[]
         ),
         rel,
         inner,
     )
+    init_layers = [a for a in init_required if a in taken.get("__init__", set())]
     statics = {
         m.name
         for m in methods.values()
@@ -284,6 +418,7 @@ def _read_class(
         if candidate.function.rsplit(".", 1)[1] not in statics:
             candidate.required = own + [a for a in init_required if a not in own]
             candidate.literal_defaults = {**init_defaults, **candidate.literal_defaults}
+            candidate.layer_arguments += [a for a in init_layers if a not in own]
         found.candidates.append(candidate)
     if init is None:
         return
@@ -302,6 +437,7 @@ def _read_class(
                 init_required,
                 init_defaults,
                 kind="attribute",
+                layer_arguments=init_layers,
             )
         )
 
@@ -407,22 +543,101 @@ def _layer_names(node: ast.FunctionDef, returning: dict[str, str]) -> tuple[set[
                             if isinstance(element, ast.Name) and element.id not in layers:
                                 layers.add(element.id)
                                 changed = True
-                    elif isinstance(target, ast.Subscript) and value_is_layer:
-                        base = target.value
-                        if isinstance(base, ast.Name) and base.id not in containers:
-                            containers.add(base.id)
+                    else:
+                        filled = _container_assigned(
+                            target, sub.value, value_is_layer, layers, containers, returning
+                        )
+                        if filled and filled not in containers:
+                            containers.add(filled)
                             changed = True
-            elif (
-                isinstance(sub, ast.Call)
-                and isinstance(sub.func, ast.Attribute)
-                and sub.func.attr in ("append", "insert")
-                and isinstance(sub.func.value, ast.Name)
-                and any(_is_layer_expr(arg, layers, returning) for arg in sub.args)
-                and sub.func.value.id not in containers
-            ):
-                containers.add(sub.func.value.id)
-                changed = True
+            else:
+                filled = _filled(sub, layers, containers, returning)
+                if filled and filled not in containers:
+                    containers.add(filled)
+                    changed = True
     return layers, containers
+
+
+def _container_assigned(
+    target: ast.expr,
+    value: ast.expr,
+    value_is_layer: bool,
+    layers: set[str],
+    containers: set[str],
+    returning: dict[str, str],
+) -> str | None:
+    """The container an assignment fills or makes: `net['conv1'] = <layer>`, `net = dict(blocks)`,
+    `out = {k: v for k, v in net.items()}`; else None."""
+    if isinstance(target, ast.Subscript) and value_is_layer and isinstance(target.value, ast.Name):
+        return target.value.id
+    if isinstance(target, ast.Name) and _holds_layers(value, layers, containers, returning):
+        return target.id
+    return None
+
+
+def _filled(
+    node: ast.AST, layers: set[str], containers: set[str], returning: dict[str, str]
+) -> str | None:
+    """The container a call puts layers into: `net.append(l)`, `net.append(('conv1', l))`
+    (Recipes' (name, layer) pairs), `net.update(block)`; else None."""
+    if not (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in ("append", "insert", "extend", "update")
+        and isinstance(node.func.value, ast.Name)
+    ):
+        return None
+    if any(
+        _is_layer_expr(arg, layers, returning) or _holds_layers(arg, layers, containers, returning)
+        for arg in node.args
+    ):
+        return node.func.value.id
+    return None
+
+
+# calls that make a container of what they are given
+DICT_CALLS = {"dict", "OrderedDict", "collections.OrderedDict"}
+LIST_CALLS = {"list", "tuple", "reversed", "sorted"}
+
+
+def _holds_layers(
+    node: ast.AST, layers: set[str], containers: set[str], returning: dict[str, str]
+) -> str | None:
+    """ "dict" or "tuple" when the expression is a container of layers, as code writes them: a
+    container the function filled (`net`), a literal tuple, list or dict holding layers or such
+    containers (`(net, 'prob')`), `dict(net)`, a comprehension over a container of layers or making
+    layers (`{'inc/' + k: v for k, v in net.items()}`), or a call of a builder of the module that
+    returns one; else None."""
+
+    def holds(value: ast.AST) -> bool:
+        return _is_layer_expr(value, layers, returning) or bool(
+            _holds_layers(value, layers, containers, returning)
+        )
+
+    if isinstance(node, ast.Name):
+        return "dict" if node.id in containers else None
+    if isinstance(node, (ast.Tuple, ast.List)):
+        return "tuple" if any(holds(e) for e in node.elts) else None
+    if isinstance(node, ast.Dict):
+        return "dict" if any(v is not None and holds(v) for v in node.values) else None
+    if isinstance(node, (ast.DictComp, ast.ListComp, ast.GeneratorExp, ast.SetComp)):
+        element = node.value if isinstance(node, ast.DictComp) else node.elt
+        over = [g.iter for g in node.generators]
+        # net.items(), net.values(), net: the container itself
+        sources = [
+            i.func.value if isinstance(i, ast.Call) and isinstance(i.func, ast.Attribute) else i
+            for i in over
+        ]
+        if _is_layer_expr(element, layers, returning) or any(holds(i) for i in sources):
+            return "dict" if isinstance(node, ast.DictComp) else "tuple"
+        return None
+    if isinstance(node, ast.Call):
+        name = dotted_name(node.func)
+        if returning.get(name) in ("tuple", "dict"):
+            return returning[name]
+        if name in DICT_CALLS | LIST_CALLS and any(holds(a) for a in node.args):
+            return "dict" if name in DICT_CALLS else "tuple"
+    return None
 
 
 def _is_layer_expr(node: ast.AST, layers: set[str], returning: dict[str, str]) -> bool:
@@ -471,21 +686,9 @@ def _returns_layers(node: ast.FunctionDef, returning: dict[str, str]) -> str | N
             continue
         if _is_layer_expr(value, layers, returning):
             return "layer"
-        if isinstance(value, (ast.Tuple, ast.List)) and any(
-            _is_layer_expr(e, layers, returning) for e in value.elts
-        ):
-            return "tuple"
-        if isinstance(value, ast.Dict) and any(
-            v is not None and _is_layer_expr(v, layers, returning) for v in value.values
-        ):
-            return "dict"
-        if isinstance(value, ast.Name) and value.id in containers:
-            return "dict"
-        if isinstance(value, ast.Call) and returning.get(dotted_name(value.func)) in (
-            "tuple",
-            "dict",
-        ):
-            return returning[dotted_name(value.func)]
+        held = _holds_layers(value, layers, containers, returning)
+        if held:
+            return held
         # a helper of another module given the layers built here (`return common.head(l_hid)`)
         if _applied_to_layers(value, layers, returning):
             return "layer"

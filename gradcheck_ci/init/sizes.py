@@ -236,7 +236,8 @@ def propose_kwargs(
         )
         order = _positional(init if candidate.kind == "attribute" else function)
         for argument in candidate.required:
-            if argument in layer_arguments:
+            # a layer the caller makes (`inputs:`), by its name or by its use
+            if argument in layer_arguments or argument in candidate.layer_arguments:
                 continue
             if argument.endswith("var") or argument.endswith("vars"):
                 candidate.kwargs[argument] = None

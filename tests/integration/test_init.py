@@ -98,7 +98,7 @@ def test_init_on_a_repository_as_real_code_is_written(tmp_path):
     ]
     left_out = text.split("# Left out by `gradcheck-ci init`", 1)[1]
     for expected in (
-        "models/blocks.py:5 build_bilstm(): takes the layers it builds on (incoming): "
+        "models/blocks.py:5 build_bilstm(): takes the layer it builds on (incoming): "
         "name it with `inputs:`",
         "models/pretrained.py:10 build_pretrained(): importing models/pretrained.py "
         "took longer than 10 s",

@@ -104,7 +104,7 @@ def test_builders_that_need_arguments_are_found_but_not_tried(tmp_path):
     )
     candidates, _ = found(tmp_path)
     assert candidates["build_bilstm"].required == ["incoming", "num_units"]
-    assert "takes the layers it builds on (incoming)" in candidates["build_bilstm"].why_not_tried
+    assert "takes the layer it builds on (incoming)" in candidates["build_bilstm"].why_not_tried
     assert candidates["build_sized"].required == ["num_units", "depth"]
     # a layer size: sizes.py proposes a small one
     assert candidates["build_sized"].kwargs == {"num_units": 5}
@@ -267,3 +267,117 @@ def test_a_methods_signature_is_written_without_self_or_cls(tmp_path):
     signatures = {name: c.signature for name, c in candidates.items()}
     assert signatures["Net.l_out"] == "n_in, n_hidden=8"
     assert signatures["Net.small"] == "n_in=4"
+
+
+def test_building_blocks_return_their_layers_in_tuples_dicts_and_comprehensions(tmp_path):
+    """Recipes-style blocks: they take the layer they build on and return (dict of layers, name of
+    the last) or a comprehension of a dict; they are building blocks of the model, not trainers."""
+    write(
+        tmp_path,
+        {
+            "zoo/resnet.py": """
+        from lasagne.layers import (InputLayer, Conv2DLayer as ConvLayer, BatchNormLayer,
+                                    ConcatLayer, ElemwiseSumLayer, GlobalPoolLayer, DenseLayer)
+        from lasagne.nonlinearities import softmax
+
+
+        def build_simple_block(incoming_layer, names, num_filters, filter_size, stride, pad):
+            net = []
+            net.append((names[0], ConvLayer(incoming_layer, num_filters, filter_size, stride, pad,
+                                            flip_filters=False, nonlinearity=None)))
+            net.append((names[1], BatchNormLayer(net[-1][1])))
+            return dict(net), net[-1][0]
+
+
+        def build_residual_block(incoming_layer, prefix=''):
+            net = {}
+            n_out = incoming_layer.output_shape[1]
+            names = ['res%s_a' % prefix, 'bn%s_a' % prefix]
+            net_tmp, last = build_simple_block(incoming_layer, names, n_out, 3, 1, 1)
+            net.update(net_tmp)
+            net['res%s' % prefix] = ElemwiseSumLayer([incoming_layer, net[last]])
+            return net, 'res%s' % prefix
+
+
+        def inception_module(l, nfilters):
+            net = {}
+            net['1x1'] = ConvLayer(l, nfilters[0], 1, flip_filters=False)
+            net['3x3'] = ConvLayer(l, nfilters[1], 3, pad=1, flip_filters=False)
+            net['output'] = ConcatLayer([net['1x1'], net['3x3']])
+            return {'{}/{}'.format('inc', k): v for k, v in net.items()}
+
+
+        def build_model():
+            net = {}
+            net['input'] = InputLayer((None, 2, 8, 8))
+            sub_net, parent = build_residual_block(net['input'], '2a')
+            net.update(sub_net)
+            net.update(inception_module(net[parent], [2, 3]))
+            net['pool'] = GlobalPoolLayer(net['inc/output'])
+            net['prob'] = DenseLayer(net['pool'], num_units=3, nonlinearity=softmax)
+            return net
+        """
+        },
+    )
+    candidates, passed = found(tmp_path)
+    assert passed == {}  # none of them "returns none of them"
+    assert {name: c.returns for name, c in candidates.items()} == {
+        "build_simple_block": "tuple",
+        "build_residual_block": "tuple",
+        "inception_module": "dict",
+        "build_model": "dict",
+    }
+    assert {name: c.layer_arguments for name, c in candidates.items()} == {
+        "build_simple_block": ["incoming_layer"],
+        "build_residual_block": ["incoming_layer"],
+        "inception_module": ["l"],
+        "build_model": [],
+    }
+    assert candidates["build_model"].why_not_tried is None
+    assert candidates["build_simple_block"].why_not_tried.startswith(
+        "takes the layer it builds on (incoming_layer), a building block that "
+        "build_residual_block() calls: name it with `inputs:` to have gradcheck-ci make it"
+    )
+    assert candidates["inception_module"].why_not_tried.startswith(
+        "takes the layer it builds on (l), a building block that build_model() calls:"
+    )
+    # the layer is not a value to choose: no placeholder for it
+    assert "l" not in candidates["inception_module"].placeholders
+
+
+def test_a_helper_that_takes_a_layer_of_any_name_is_not_asked_for_it_as_a_value(tmp_path):
+    write(
+        tmp_path,
+        {
+            "utils.py": """
+        import lasagne
+
+
+        def dense_stack(l, sizes, nonlin=lasagne.nonlinearities.tanh):
+            for i in range(len(sizes)):
+                l = lasagne.layers.DenseLayer(l, sizes[i], nonlinearity=nonlin)
+            return l
+
+
+        def with_head(x, n_classes):
+            top = x
+            return lasagne.layers.DenseLayer(dense_stack(top, [8]), n_classes)
+
+
+        def build_mlp(n_in):
+            return dense_stack(lasagne.layers.InputLayer((None, n_in)), [8, 8])
+        """
+        },
+    )
+    candidates, _ = found(tmp_path)
+    assert candidates["dense_stack"].layer_arguments == ["l"]
+    assert candidates["dense_stack"].placeholders == ["sizes"]
+    assert "l" not in candidates["dense_stack"].reasons  # no "not a layer size" comment for it
+    assert candidates["dense_stack"].why_not_tried.startswith(
+        "takes the layer it builds on (l), a building block that with_head() and build_mlp() call:"
+    )
+    # through an alias and into the helper's layer argument
+    assert candidates["with_head"].layer_arguments == ["x"]
+    # an InputLayer's shape is not a layer: n_in is a size
+    assert candidates["build_mlp"].layer_arguments == []
+    assert candidates["build_mlp"].why_not_tried is None
