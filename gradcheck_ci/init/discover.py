@@ -465,7 +465,8 @@ def _is_main_guard(node: ast.stmt) -> bool:
 
 def _read_script(tree: ast.Module, rel: str, found: Found) -> None:
     """A script's last module-level layer variable (`factory: train.py:l_out`); a network built only
-    under `if __name__ == '__main__':` is reported, as importing the module does not build it."""
+    under `if __name__ == '__main__':` is reported, as importing the module does not build it (not
+    one that the block only gets from a builder of the module: that builder is the candidate)."""
     top = ast.Module(
         body=[
             s
@@ -486,8 +487,9 @@ def _read_script(tree: ast.Module, rel: str, found: Found) -> None:
         found.candidates.append(Candidate(rel, last[0], last[1], "layer", "", kind="variable"))
         return
     for statement in tree.body:
+        # a layer made there: a call of a builder found here is no advice to give (init proposes it)
         if _is_main_guard(statement) and any(
-            _is_layer_call(sub, returning) for sub in ast.walk(statement)
+            _is_layer_call(sub, {}) for sub in ast.walk(statement)
         ):
             found.passed.append(Passed(rel, statement.lineno, rel, MAIN_GUARD))
             return

@@ -381,3 +381,43 @@ def test_a_helper_that_takes_a_layer_of_any_name_is_not_asked_for_it_as_a_value(
     # an InputLayer's shape is not a layer: n_in is a size
     assert candidates["build_mlp"].layer_arguments == []
     assert candidates["build_mlp"].why_not_tried is None
+
+
+def test_a_main_block_that_only_calls_a_found_builder_gets_no_advice_to_move_it(tmp_path):
+    write(
+        tmp_path,
+        {
+            "train.py": """
+        import lasagne
+
+
+        def build(input_var=None):
+            l_in = lasagne.layers.InputLayer((None, 6), input_var=input_var)
+            return lasagne.layers.DenseLayer(l_in, 2)
+
+
+        if __name__ == '__main__':
+            net = build()
+            print('built', net)
+        """,
+            "train_head.py": """
+        import lasagne
+        from train import build
+
+
+        def build_body(input_var=None):
+            return lasagne.layers.InputLayer((None, 6), input_var=input_var)
+
+
+        if __name__ == '__main__':
+            net = lasagne.layers.DenseLayer(build_body(), 3)
+        """,
+        },
+    )
+    candidates, passed = found(tmp_path)
+    assert "build" in candidates
+    # the network under the guard is build()'s, which init proposes: nothing to move
+    assert "train.py" not in passed
+    # a layer built under the guard on top of the builder's: that network is only built there
+    assert passed["train_head.py"].line == 10
+    assert "builds its network under `if __name__ == '__main__':`" in passed["train_head.py"].reason
