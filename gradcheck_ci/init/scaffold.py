@@ -120,11 +120,14 @@ def progress_line(trial: Trial) -> str:
 
 def raised_at(trial: Trial) -> str:
     """' (at file:line)' when the reason points at another line than the candidate's own (the line
-    of a script that raised before the network was built), else ''."""
+    of a script that raised before the network was built) and does not name it already (an import
+    stopped at its limit), else ''."""
     candidate = trial.candidate
     if trial.file is None or trial.line is None:
         return ""
     if (trial.file, trial.line) == (candidate.file, candidate.line):
+        return ""
+    if re.search(rf"\b{re.escape(f'{trial.file}:{trial.line}')}(?!\d)", trial.reason):
         return ""
     return f" (at {trial.file}:{trial.line})"
 

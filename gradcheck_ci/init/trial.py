@@ -37,6 +37,9 @@ if TYPE_CHECKING:
     from ..model.built import BuiltModel
 
 DEFAULT_TIMEOUT = 30.0  # seconds per candidate, its module's import included
+# What the parent waits past a candidate's timeout while the worker imports its module: the worker
+# stops the import itself at that timeout (at most check's limit), and says at which line.
+IMPORT_GRACE = 5.0
 MEMORY_MIB = 4096
 # Sizes small enough that every check takes seconds, large enough that truncation and masks show.
 SMALL_DATA: dict[str, Any] = {"sequences": 4, "steps": 20, "features": 2, "classes": 2}
@@ -135,6 +138,7 @@ def _run_worker(
     module too)."""
     job = {
         "root": root,
+        "timeout": timeout,
         "candidates": [_candidate_json(candidates[i]) | {"index": i} for i in indices],
     }
     read_fd, write_fd = os.pipe()
@@ -171,7 +175,8 @@ def _run_worker(
             break
         if "start" in event:
             current = event
-            deadline[0] = time.monotonic() + timeout
+            grace = IMPORT_GRACE if event.get("phase") == "importing" else 0.0
+            deadline[0] = time.monotonic() + timeout + grace
         elif "trial" in event:
             index = event["trial"]["index"]
             finished[index] = _trial_from_json(candidates[index], event["trial"])
@@ -248,10 +253,7 @@ def _lost(
         else (f"building {candidates[index].function}()")
     )
     if hung:
-        reason = (
-            f"{what} took longer than {timeout:g} s (does it train, load data or download at "
-            "import?); a factory for gradcheck-ci only builds the network"
-        )
+        reason = too_slow(what, timeout)
     elif returncode < 0:
         try:
             name = signal.Signals(-returncode).name
@@ -280,6 +282,16 @@ def _lost(
         for other in indices:
             if other not in finished and _imports(candidates[other]) == _imports(candidates[index]):
                 finished[other] = Trial(candidates[other], reason=reason)
+
+
+def too_slow(what: str, seconds: float, where: str = "") -> str:
+    """Why a candidate was left out that took too long: `where` the worker stopped it ("file:line",
+    as `check` says it), when it could."""
+    stopped = f", at {where} when it was stopped" if where else ""
+    return (
+        f"{what} took longer than {seconds:g} s{stopped} (does it train, load data or download at "
+        "import?); a factory for gradcheck-ci only builds the network"
+    )
 
 
 def _imports(candidate: Candidate) -> str:
@@ -352,13 +364,15 @@ def _try_each(root: str, job: dict[str, Any], stream: Any) -> None:
         index = entry["index"]
         if entry["imports"] not in imported:
             _emit(stream, start=index, phase="importing")
-            problem = _import(root, entry)
+            problem = _import(root, entry, job.get("timeout", DEFAULT_TIMEOUT))
             imported.add(entry["imports"])
             if problem is not None:
                 _emit(stream, trial=dict(problem, index=index))
                 continue
         _emit(stream, start=index, phase="building")
-        _emit(stream, trial=dict(_try(root, entry), index=index))
+        _emit(
+            stream, trial=dict(_try(root, entry, job.get("timeout", DEFAULT_TIMEOUT)), index=index)
+        )
 
 
 def _reference(entry: dict[str, Any]) -> str:
@@ -366,24 +380,33 @@ def _reference(entry: dict[str, Any]) -> str:
 
 
 def _failure(exc: BaseException, root: str, doing: str) -> dict[str, Any]:
-    from ..core.errors import ModelLoadError
+    from ..core.errors import ModelLoadError, exception_chain
     from ..usercode.blame import user_code_error
+    from ..usercode.guard import TooSlow
 
     if isinstance(exc, ModelLoadError):
         error = exc
     else:
         error = user_code_error(exc, root, doing, fallback=("gradcheck.yml", None))
+    file = error.file if error.file != "gradcheck.yml" else None
+    reason = error.message
+    stopped = next((e for e in exception_chain(exc) if isinstance(e, TooSlow)), None)
+    if stopped is not None:  # the import limit: init's words, the line as check names it
+        where = f"{file}:{error.line}" if file and error.line else ""
+        reason = too_slow(doing, stopped.seconds, where)
     return {
         "built": False,
-        "reason": error.message,
-        "file": error.file if error.file != "gradcheck.yml" else None,
+        "reason": reason,
+        "file": file,
         "line": error.line,
         "master_api": error.master_api,
     }
 
 
-def _spec(entry: dict[str, Any]) -> ModelSpec:
-    """The candidate as a model of gradcheck.yml, on small data."""
+def _spec(entry: dict[str, Any], timeout: float = DEFAULT_TIMEOUT) -> ModelSpec:
+    """The candidate as a model of gradcheck.yml, on small data; its `timeout` makes check's import
+    limit (half of it, at most 60 s) the candidate's own timeout, so that the worker stops an import
+    that takes longer itself, and says where it was, before the parent would kill it."""
     from ..config import DataSpec, ModelSpec
 
     return ModelSpec(
@@ -391,15 +414,16 @@ def _spec(entry: dict[str, Any]) -> ModelSpec:
         factory=_reference(entry),
         data=DataSpec(**SMALL_DATA),
         kwargs=dict(entry.get("kwargs") or {}),
+        timeout=2 * timeout,
     )
 
 
-def _import(root: str, entry: dict[str, Any]) -> dict[str, Any] | None:
+def _import(root: str, entry: dict[str, Any], timeout: float) -> dict[str, Any] | None:
     """The candidate's module imported as `check` imports it (build.factory_run), or why not."""
     from ..model.build import factory_run
     from ..model.factory import import_factory
 
-    spec = _spec(entry)
+    spec = _spec(entry, timeout)
     try:
         with factory_run(spec, root):
             import_factory(spec, root, "gradcheck.yml")
@@ -410,12 +434,12 @@ def _import(root: str, entry: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-def _try(root: str, entry: dict[str, Any]) -> dict[str, Any]:
+def _try(root: str, entry: dict[str, Any], timeout: float) -> dict[str, Any]:
     from ..config import DataSpec
     from ..model.build import build_model
     from ..model.objective import build_objective
 
-    spec = _spec(entry)
+    spec = _spec(entry, timeout)
     try:
         model = build_model(spec, root, "gradcheck.yml")
         described = describe(model)

@@ -183,3 +183,47 @@ def test_a_left_out_candidate_names_the_line_that_raised_when_it_is_another():
     assert progress_line(own).endswith("returned None")
     text = " ".join(compose([], [raised], [], "0.1.0").replace("#  ", " ").split())
     assert "is not defined (at notebooks/exploration.py:11)" in text
+
+
+def test_a_module_stopped_at_its_import_limit_is_left_out_with_the_line_it_was_at(tmp_path):
+    """The trial imports a module under check's import limit, shorter than init's own timeout, so
+    the worker says where the import was when it was stopped instead of being killed."""
+    from gradcheck_ci.core.errors import ModelLoadError
+    from gradcheck_ci.init import trial
+    from gradcheck_ci.model.factory import import_limit
+    from gradcheck_ci.usercode import blame
+
+    entry = {"file": "train_forever.py", "function": "build_net", "kwargs": {}}
+    assert import_limit(trial._spec(entry, 30.0)) == 30.0
+    assert import_limit(trial._spec(entry, 300.0)) == 60.0  # check's own limit: at most 60 s
+
+    script = tmp_path / "train_forever.py"
+    script.write_text("")
+    code = (
+        "import gradcheck_ci.usercode.guard as g\n\n"
+        "for epoch in range(3):\n    raise g.TooSlow(30)\n"
+    )
+    try:
+        try:  # as importer.import_function reports what the module raised
+            exec(compile(code, str(script), "exec"), {})
+        except BaseException as exc:  # noqa: BLE001 - the TooSlow the limit raises
+            raise blame.user_code_error(
+                exc, str(tmp_path), "importing the factory module", ("gradcheck.yml", None)
+            ) from None
+    except ModelLoadError as error:
+        failure = trial._failure(error, str(tmp_path), "importing train_forever.py")
+    assert failure["reason"] == (
+        "importing train_forever.py took longer than 30 s, at train_forever.py:4 when it was "
+        "stopped (does it train, load data or download at import?); a factory for gradcheck-ci "
+        "only builds the network"
+    )
+    assert (failure["file"], failure["line"]) == ("train_forever.py", 4)
+    stopped = Trial(
+        candidate(file="train_forever.py", function="build_net", line=7),
+        reason=failure["reason"],
+        file=failure["file"],
+        line=failure["line"],
+    )
+    text = " ".join(compose([], [stopped], [], "0.1.0").replace("#  ", " ").split())
+    # the line, once: not again as "(at train_forever.py:4)"
+    assert text.count("train_forever.py:4") == 1
