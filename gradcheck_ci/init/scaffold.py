@@ -316,12 +316,17 @@ def compose(built: list[Trial], left_out: list[Trial], passed: list[Passed], ver
     lines = [
         "# gradcheck.yml: the models gradcheck-ci checks (reference: docs/config.md of "
         "gradcheck-ci).",
-        f"# Written by `gradcheck-ci init` (gradcheck-ci {version}): one entry per function of "
-        f"this repository that",
-        "# built a Lasagne model when called without arguments, with small `data` sizes. The first "
-        "check",
-        "# evaluates each model with Theano's Python code instead of waiting minutes for g++;",
-        "# later checks load the compiled functions (C where it pays) and take seconds.",
+        f"# Written by `gradcheck-ci init` (gradcheck-ci {version}): one entry per factory of "
+        "this repository that",
+        "# built a Lasagne model as its entry names it: a function or method called with the "
+        "entry's `kwargs`",
+        "# (without arguments where it has none), or a layer that a script (or a class's __init__) "
+        "keeps.",
+        "# The `data` sizes are small. The first check evaluates each model with Theano's Python "
+        "code",
+        "# instead of waiting minutes for g++; later checks load the compiled functions (C where "
+        "it pays)",
+        "# and take seconds.",
         "# Edit freely: `kwargs` checks other settings of a factory, larger `data` longer "
         "sequences.",
         "version: 1",

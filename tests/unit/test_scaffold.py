@@ -227,3 +227,17 @@ def test_a_module_stopped_at_its_import_limit_is_left_out_with_the_line_it_was_a
     text = " ".join(compose([], [stopped], [], "0.1.0").replace("#  ", " ").split())
     # the line, once: not again as "(at train_forever.py:4)"
     assert text.count("train_forever.py:4") == 1
+
+
+def test_the_header_says_what_the_entries_are_a_script_layer_and_kwargs_included():
+    script = candidate("train.py", "l_out", line=23, kind="variable", signature="")
+    sized = candidate(
+        "models/mlp.py", "build_mlp", signature="n_in", required=["n_in"], kwargs={"n_in": 4}
+    )
+    text = compose([built(script), built(sized)], [], [], "0.1.0")
+    header = " ".join(line.lstrip("# ") for line in text.split("version: 1")[0].splitlines())
+    assert "factory: train.py:l_out" in text and "kwargs: {n_in: 4}" in text
+    # neither entry is a function called without arguments
+    assert "when called without arguments" not in header
+    assert "a function or method called with the entry's `kwargs`" in header
+    assert "a layer that a script (or a class's __init__) keeps" in header
