@@ -228,10 +228,16 @@ def what_it_is(trial: Trial) -> str:
         for i in trial.inputs
     )
     output = trial.output
-    units = f", {output.get('nonlinearity')}" if output.get("nonlinearity") else ""
+    label, kind = str(output.get("label")), str(output.get("class") or "")
+    nonlinearity = output.get("nonlinearity")
+    if kind and label != kind and not label.startswith(f"{kind}#"):
+        # a layer's own name ('softmax'): its class beside it, so it is not read as the nonlinearity
+        described = f"{label} ({kind}{f', {nonlinearity}' if nonlinearity else ''})"
+    else:
+        described = f"{label}{f', {nonlinearity}' if nonlinearity else ''}"
     recurrent = f"; recurrent: {', '.join(trial.recurrent)}" if trial.recurrent else ""
     return (
-        f"inputs {inputs}; output {output.get('label')}{units}; {trial.tensors} tensor(s), "
+        f"inputs {inputs}; output {described}; {trial.tensors} tensor(s), "
         f"{trial.parameters} parameter(s){recurrent}"
     )
 

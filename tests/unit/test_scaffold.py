@@ -241,3 +241,25 @@ def test_the_header_says_what_the_entries_are_a_script_layer_and_kwargs_included
     assert "when called without arguments" not in header
     assert "a function or method called with the entry's `kwargs`" in header
     assert "a layer that a script (or a class's __init__) keeps" in header
+
+
+def test_a_named_output_layer_is_told_apart_from_its_nonlinearity():
+    from gradcheck_ci.init.scaffold import what_it_is
+
+    named = built(candidate())
+    named.output = {
+        "label": "softmax",
+        "class": "DenseLayer",
+        "shape": [4, 3],
+        "nonlinearity": "softmax",
+    }
+    assert "; output softmax (DenseLayer, softmax);" in what_it_is(named)
+    named.output = {
+        "label": "l_out",
+        "class": "ReshapeLayer",
+        "shape": [4, 3],
+        "nonlinearity": None,
+    }
+    assert "; output l_out (ReshapeLayer);" in what_it_is(named)
+    # an unnamed layer's label is its class already
+    assert "; output RecurrentLayer#0, softmax;" in what_it_is(built(candidate()))
