@@ -32,8 +32,10 @@ from .python2 import (
     DIVIDE,
     Untranslatable,
     divider,
+    future_import,
     needs_translation,
     python2_names,
+    sibling_imports,
     translate,
     translations,
 )
@@ -42,7 +44,8 @@ from .sites import is_inside, is_library, relative
 
 class RepositoryLoader(importlib.machinery.SourceFileLoader):
     """A repository file's loader: Python 3 files as usual, Python 2 files through `translate` (no
-    bytecode cache is read or written for them). `until`: a module-level name (a script's layer
+    bytecode cache is read or written for them, nor for a module of a package whose implicit
+    relative imports were made explicit). `until`: a module-level name (a script's layer
     variable named as the factory): the module runs up to the last top-level statement that assigns
     it, not the training after it."""
 
@@ -58,11 +61,24 @@ class RepositoryLoader(importlib.machinery.SourceFileLoader):
         # not valid in its encoding: Python's own words (blame says so)
         except (UnicodeDecodeError, SyntaxError):
             return super().get_code(fullname)
-        if not needs_translation(text, path):
-            if self.until is None:
-                return super().get_code(fullname)
-            tree = ast.parse(text, path)
-            return compile(cut(tree, self.until, path), path, "exec", dont_inherit=True)
+        python2 = needs_translation(text, path)
+        tree = self._translated(text, path) if python2 else None
+        # a module of a package imports its siblings as Python 2 did (python2.sibling_imports); its
+        # package is imported before it (a file named `v1.final.py` is not in a package `v1`)
+        in_package = self.is_package(fullname) or fullname.rpartition(".")[0] in sys.modules
+        if in_package and not future_import(text, "absolute_import"):
+            parsed = tree or ast.parse(text, path)
+            if sibling_imports(parsed, path, python2):
+                tree = parsed
+        if tree is None and self.until is None:
+            return super().get_code(fullname)
+        tree = tree or ast.parse(text, path)
+        if self.until:
+            tree = cut(tree, self.until, path)
+        return compile(tree, path, "exec", dont_inherit=True)
+
+    def _translated(self, text: str, path: str) -> ast.Module:
+        """The Python 3 code of a Python 2 file, recorded in `translations`."""
         try:
             compile(text, path, "exec", dont_inherit=True)
             python3_error: SyntaxError | None = None
@@ -85,8 +101,7 @@ class RepositoryLoader(importlib.machinery.SourceFileLoader):
             translation.text.splitlines(True),
             path,
         )
-        tree = cut(translation.tree, self.until, path) if self.until else translation.tree
-        return compile(tree, path, "exec", dont_inherit=True)
+        return translation.tree
 
     def exec_module(self, module: ModuleType) -> None:
         module.__dict__[DIVIDE] = divider(os.path.abspath(self.path))

@@ -18,8 +18,10 @@ loader.py decides, when it loads one of the repository's modules, whether to tra
 from __future__ import annotations
 
 import ast
+import importlib.util
 import io
 import numbers
+import os
 import re
 import tokenize
 import warnings
@@ -70,8 +72,9 @@ _PYTHON2_NAMES = {
 # defined.
 _PYTHON2_CALLS = {"long", "unicode"}
 # 2to3 fixers never applied: those that only restyle, and `import`, which makes `from layers import
-# X` relative; the file's folder is on sys.path, so Python 2's implicit relative import already
-# works as an absolute one.
+# X` relative wherever an __init__.py is beside the file, also in a file imported as a module of its
+# own (its folder on sys.path, where Python 2's implicit relative import works as an absolute one);
+# in a module of a package, `sibling_imports` does that job, for Python 3 files too.
 _SKIPPED_FIXERS = {"idioms", "ws_comma", "set_literal", "buffer", "paren", "import"}
 
 
@@ -236,7 +239,7 @@ def translate(source: str, path: str) -> Translation:
         keyword = re.search(r"\b(async|await|nonlocal)\b", code)
         why = f"`{keyword.group(1)}` is a keyword in Python 3: rename it" if keyword else exc.msg
         raise Untranslatable(path, exc.lineno, f"its translation does not compile: {why}") from None
-    if not _divides_truly(source):
+    if not future_import(source, "division"):
         module = ast.fix_missing_locations(_Divisions().visit(module))
     first = min(tool.applied.values(), default=0) or 1
     return Translation(
@@ -244,10 +247,101 @@ def translate(source: str, path: str) -> Translation:
     )
 
 
-def _divides_truly(source: str) -> bool:
-    """`from __future__ import division`: the file's `/` already means Python 3's (2to3's `future`
-    fixer removes the import, so the source is read, not the translation)."""
-    return bool(re.search(r"^from\s+__future__\s+import\s+[^#\n]*\bdivision\b", source, re.M))
+def future_import(source: str, feature: str) -> bool:
+    """`from __future__ import <feature>` (`division`: the file's `/` already means Python 3's;
+    `absolute_import`: its imports are never relative). 2to3's `future` fixer removes the import, so
+    the source is read, not the translation."""
+    return bool(re.search(rf"^from\s+__future__\s+import\s+[^#\n]*\b{feature}\b", source, re.M))
+
+
+# ---------------------------------------------------------------- implicit relative imports
+
+_UNBOUND = "__gradcheck_ci_python2_import__"  # what `import sibling.sub` binds for a moment
+
+
+def sibling_imports(tree: ast.Module, path: str, python2: bool) -> bool:
+    """Python 2's implicit relative imports made explicit, in a module of a package: `import x`
+    and `from x import y`, where x is a module or package beside the file (x.py, x/__init__.py),
+    become `from . import x` and `from .x import y`, so that they import the package's x, as Python
+    2 did, and not a second, top-level copy of the file, or nothing. A Python 2 file (`python2`)
+    looks beside itself first, as Python 2 did; a Python 3 file only when nothing else named x is
+    importable (its import would raise ModuleNotFoundError, or find the same file through the
+    folder the check puts on sys.path), so that an import that works in Python 3 keeps its meaning.
+    The caller leaves out a file with `from __future__ import absolute_import`. Whether the tree
+    changed."""
+    rewrite = _SiblingImports(os.path.dirname(path), python2)
+    rewrite.visit(tree)
+    if rewrite.changed:
+        ast.fix_missing_locations(tree)
+    return rewrite.changed
+
+
+class _SiblingImports(ast.NodeTransformer):
+    def __init__(self, folder: str, python2: bool):
+        self.folder, self.python2, self.changed = folder, python2, False
+        self.known: dict[str, bool] = {}
+
+    def sibling(self, dotted: str) -> bool:
+        name = dotted.partition(".")[0]
+        if name not in self.known:
+            found = next(
+                (
+                    candidate
+                    for candidate in (
+                        os.path.join(self.folder, name + ".py"),
+                        os.path.join(self.folder, name, "__init__.py"),
+                    )
+                    if os.path.isfile(candidate)
+                ),
+                None,
+            )
+            self.known[name] = found is not None and (
+                self.python2 or not _importable_elsewhere(name, found)
+            )
+        return self.known[name]
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> ast.AST:
+        if node.level == 0 and node.module and self.sibling(node.module):
+            self.changed = True
+            return ast.copy_location(ast.ImportFrom(node.module, node.names, 1), node)
+        return node
+
+    def visit_Import(self, node: ast.Import) -> list[ast.stmt]:
+        statements: list[ast.stmt] = []
+        for alias in node.names:
+            if not self.sibling(alias.name):
+                if statements and isinstance(statements[-1], ast.Import):
+                    statements[-1].names.append(alias)
+                else:
+                    statements.append(ast.Import([alias]))
+                continue
+            self.changed = True
+            first, _, rest = alias.name.partition(".")
+            if not rest:  # import x [as z]
+                statements.append(ast.ImportFrom(None, [alias], 1))
+            elif alias.asname:  # import x.y as z
+                parent, _, last = alias.name.rpartition(".")
+                statements.append(ast.ImportFrom(parent, [ast.alias(last, alias.asname)], 1))
+            else:  # import x.y: imports x.y, binds x
+                parent, _, last = alias.name.rpartition(".")
+                statements += [
+                    ast.ImportFrom(parent, [ast.alias(last, _UNBOUND)], 1),
+                    ast.Delete([ast.Name(_UNBOUND, ast.Del())]),
+                    ast.ImportFrom(None, [ast.alias(first)], 1),
+                ]
+        return [ast.copy_location(statement, node) for statement in statements]
+
+
+def _importable_elsewhere(name: str, sibling: str) -> bool:
+    """Whether Python 3 imports something other than `sibling` (its file) for `import name`."""
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):  # a module without a spec in sys.modules: something
+        return True
+    if spec is None:
+        return False
+    origin = spec.origin
+    return not (origin and os.path.isfile(origin) and os.path.samefile(origin, sibling))
 
 
 class _Divisions(ast.NodeTransformer):

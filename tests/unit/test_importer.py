@@ -176,3 +176,75 @@ def test_a_dotted_factory_that_does_not_exist_is_a_config_error():
         importer.missing_target_module(ModuleNotFoundError("x", name="tensorflow"), "pkg.nets")
         is None
     )
+
+
+# ---------------------------------------------------------------- Python 2 packages
+
+
+PY2_PACKAGE = {
+    "py2nets/__init__.py": 'from model_a import build_a\nprint "py2nets loaded"\n',
+    "py2nets/model_a.py": "from sub.shapes import HIDDEN\n\ndef build_a():\n    return HIDDEN\n",
+    "py2nets/sub/__init__.py": "",
+    "py2nets/sub/shapes.py": "HIDDEN = 4\n",
+}
+
+
+@pytest.mark.parametrize("ref", ["py2nets:build_a", "py2nets.model_a:build_a"])
+def test_a_python_2_package_imports_its_siblings_as_python_2_did(repo, ref):
+    for name, text in PY2_PACKAGE.items():
+        write(repo, name, text)
+    fn = import_function(FACTORY, ref, str(repo), "gradcheck.yml", 5)
+    assert fn() == 4
+    # the package's own module, once: not a second, top-level copy of the file
+    assert sys.modules["py2nets.model_a"].build_a is fn
+    assert sys.modules["py2nets.sub.shapes"].HIDDEN == 4
+    assert "model_a" not in sys.modules and "sub" not in sys.modules
+
+
+RELATIVE_PACKAGE = {
+    # Python 3 cannot tell this __init__ from its own: it imports its sibling as Python 2 did
+    "relnets/__init__.py": "from model_b import *\nimport common3, model_b as b\n",
+    "relnets/common3.py": "HID3 = 5\n",
+    "relnets/model_b.py": "from .common3 import HID3\n\ndef build_b():\n    return HID3\n",
+}
+
+
+@pytest.mark.parametrize(
+    "ref", ["relnets/model_b.py:build_b", "relnets.model_b:build_b", "relnets:build_b"]
+)
+def test_a_package_init_that_imports_its_siblings_implicitly_runs_first(repo, ref):
+    for name, text in RELATIVE_PACKAGE.items():
+        write(repo, name, text)
+    fn = import_function(FACTORY, ref, str(repo), "gradcheck.yml", 5)
+    assert fn() == 5
+    package = sys.modules["relnets"]
+    assert package.b is sys.modules["relnets.model_b"] and package.common3.HID3 == 5
+    assert "model_b" not in sys.modules
+
+
+def test_a_python_3_import_that_works_keeps_its_meaning(repo):
+    # a sibling named like a module Python 3 finds: Python 3's meaning for a Python 3 file, Python
+    # 2's (the sibling first) for a Python 2 one, unless it imports absolutely
+    build = "\ndef build():\n    return colorsys\n"
+    write(repo, "keep3/__init__.py", "import colorsys\n" + build)
+    write(repo, "keep2/__init__.py", "import colorsys\nprint 'keep2'\n" + build)
+    write(repo, "keep2a/__init__.py", "from __future__ import absolute_import\nimport colorsys\n")
+    write(repo, "keep2a/net.py", "from keep2a import colorsys\nprint 'keep2a'\n" + build)
+    for package in ("keep3", "keep2", "keep2a"):
+        write(repo, f"{package}/colorsys.py", "MINE = True\n")
+    assert not hasattr(
+        import_function(FACTORY, "keep3:build", str(repo), "gradcheck.yml", 5)(), "MINE"
+    )
+    assert import_function(FACTORY, "keep2:build", str(repo), "gradcheck.yml", 5)().MINE
+    fn = import_function(FACTORY, "keep2a.net:build", str(repo), "gradcheck.yml", 5)
+    assert not hasattr(fn(), "MINE")
+
+
+def test_a_python_2_file_with_a_dot_in_its_name_imports_its_siblings(repo):
+    write(repo, "models/helpers.py", "SCALE = 3\n")
+    write(
+        repo,
+        "models/v1.final.py",
+        "import helpers\nprint 'x'\ndef fn():\n    return helpers.SCALE\n",
+    )
+    assert import_function(FACTORY, "models/v1.final.py:fn", str(repo), "gradcheck.yml", 5)() == 3
