@@ -42,6 +42,7 @@ def user_code_error(
         _process_ended,
         _stopped_by_a_guard,
         _from_another_era,
+        _imported_outside_its_package,
         _needs_what_is_not_there,
     ):
         error = explain(exc, root, doing, site, location)
@@ -206,6 +207,15 @@ def _needs_what_is_not_there(
             *location,
         )
     missing = getattr(exc, "name", None) if isinstance(exc, ModuleNotFoundError) else None
+    found = _repository_module(missing.split(".")[0], root, site.file) if missing else None
+    if missing and found:  # one of the repository's modules, out of reach from where it runs
+        return ModelLoadError(
+            f"{_text(exc, root)} ({doing}): {missing.split('.')[0]!r} is the repository's "
+            f"{found}, which is not on the import path there (the repository root, the factory "
+            "file's folder and, in a package, its package): import it by its place in the "
+            f"repository (`{_dotted(found)}`)",
+            *location,
+        )
     if missing:  # a package the user's code needs, not one of the repository's modules
         return ModelLoadError(
             f"{_text(exc, root)} ({doing}): the check runs with gradcheck-ci's "
@@ -216,6 +226,63 @@ def _needs_what_is_not_there(
             *location,
         )
     return None
+
+
+def _imported_outside_its_package(
+    exc: BaseException, root: str, doing: str, site: CallSite | None, location: Location
+) -> ModelLoadError | None:
+    """A module of a package that imports relatively, imported by the repository's code as a
+    module of its own (`import model_b` where the folder is on sys.path): the error is that import,
+    not the relative one Python names."""
+    if site is None or type(exc) is not ImportError or "no known parent package" not in str(exc):
+        return None
+    # the innermost of the repository's frames in another file: the import statement that ran it
+    sites = [user_frame([frame], root) for frame in traceback.extract_tb(exc.__traceback__)]
+    importer = next((s for s in reversed(sites) if s is not None and s.file != site.file), None)
+    if importer is None:
+        return None
+    return ModelLoadError(
+        f"{importer.file}:{importer.line} imports {site.file} as a module of its own, outside "
+        f"its package, and it imports relatively (line {site.line}: {exc}) ({doing}): import "
+        f"it by its place in its package (`from .{_dotted(site.file).rpartition('.')[2]} "
+        f"import ...`, or `{_dotted(site.file)}`)",
+        importer.file,
+        importer.line,
+    )
+
+
+def _repository_module(name: str, root: str, near: str) -> str | None:
+    """The repository's module or package `name` (its path): the one beside the file `near`, else
+    the shallowest (a bounded walk, hidden and installed folders left out)."""
+    candidates = (name + ".py", os.path.join(name, "__init__.py"))
+    beside = os.path.dirname(os.path.join(root, near))
+    for candidate in candidates:
+        if os.path.isfile(os.path.join(beside, candidate)):
+            return relative(os.path.join(beside, candidate), root)
+    folders = [root]
+    for seen, folder in enumerate(folders):  # breadth first
+        for candidate in candidates:
+            if os.path.isfile(os.path.join(folder, candidate)):
+                return relative(os.path.join(folder, candidate), root)
+        if seen > 2000:
+            break
+        try:
+            entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+        except OSError:
+            continue
+        folders += [
+            e.path
+            for e in entries
+            if e.is_dir(follow_symlinks=False)
+            and not e.name.startswith((".", "__"))
+            and not is_library(e.path + os.sep)
+        ]
+    return None
+
+
+def _dotted(file: str) -> str:
+    """A repository file's module name from the root: nets/model_b.py -> nets.model_b."""
+    return file.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
 
 
 def network_notices(root: str) -> list[Notice]:

@@ -248,3 +248,47 @@ def test_a_python_2_file_with_a_dot_in_its_name_imports_its_siblings(repo):
         "import helpers\nprint 'x'\ndef fn():\n    return helpers.SCALE\n",
     )
     assert import_function(FACTORY, "models/v1.final.py:fn", str(repo), "gradcheck.yml", 5)() == 3
+
+
+def test_a_repository_module_out_of_reach_is_not_a_package_to_install(repo):
+    write(repo, "lib/helpers.py", "SCALE = 3\n")
+    write(repo, "models/net.py", "import os\nimport helpers\n\ndef build():\n    pass\n")
+    error = load_error(FACTORY, "models/net.py:build", str(repo), "gradcheck.yml", 5)
+    assert (error.file, error.line) == ("models/net.py", 2)
+    assert "install" not in error.message
+    assert error.message == (
+        "ModuleNotFoundError: No module named 'helpers' (importing the factory module of "
+        "'models/net.py:build'): 'helpers' is the repository's lib/helpers.py, which is not on "
+        "the import path there (the repository root, the factory file's folder and, in a "
+        "package, its package): import it by its place in the repository (`lib.helpers`)"
+    )
+
+
+def test_a_package_module_imported_outside_its_package_is_blamed_on_that_import(repo):
+    # with absolute imports, Python 2 also imports `model_b` as a module of its own: the error is
+    # that import, not the relative import in model_b
+    write(
+        repo,
+        "absnets/__init__.py",
+        "from __future__ import absolute_import\nfrom model_b import *\n",
+    )
+    write(repo, "absnets/common3.py", "HID3 = 5\n")
+    write(repo, "absnets/model_b.py", "import os\nfrom .common3 import HID3\n")
+    error = load_error(FACTORY, "absnets/model_b.py:build_b", str(repo), "gradcheck.yml", 5)
+    assert (error.file, error.line) == ("absnets/__init__.py", 2)
+    assert error.message == (
+        "absnets/__init__.py:2 imports absnets/model_b.py as a module of its own, outside its "
+        "package, and it imports relatively (line 2: attempted relative import with no known "
+        "parent package) (importing the factory module of 'absnets/model_b.py:build_b'): "
+        "import it by its place in its package (`from .model_b import ...`, or `absnets.model_b`)"
+    )
+
+
+def test_a_sibling_not_found_with_absolute_imports_is_named_as_the_repositorys(repo):
+    # imported by its dotted name, the package's folder is not on sys.path: `model_b` is not found
+    write(repo, "absdot/__init__.py", "from __future__ import absolute_import\nimport model_b\n")
+    write(repo, "absdot/model_b.py", "def build_b():\n    pass\n")
+    error = load_error(FACTORY, "absdot.model_b:build_b", str(repo), "gradcheck.yml", 5)
+    assert (error.file, error.line) == ("absdot/__init__.py", 2)
+    assert "'model_b' is the repository's absdot/model_b.py" in error.message
+    assert "(`absdot.model_b`)" in error.message and "install" not in error.message
