@@ -253,6 +253,30 @@ def test_names_bound_to_functions_run_the_whole_module_and_base_class_attributes
     assert not any(n["code"] == "script-cut" for m in report["models"] for n in m["notices"])
 
 
+def test_packages_whose_init_imports_their_modules_the_python_2_way(tmp_path: Path) -> None:
+    # `from model import build_rnn` in a package's __init__.py: "No module named 'model'" with
+    # advice to install it (dotted factories), or the module imported a second time outside its
+    # package, where its relative import failed (named by its file). Not in the corpus: `init`
+    # names files, not packages.
+    repo = tmp_path / "py2-package-init"
+    shutil.copytree(FIXTURES / "repos" / "py2-package-init", repo)
+    run = run_cli("check", *REPORT_ARGS, cwd=repo, timeout=900)
+    assert_no_traceback(run)
+    assert run.code == 0, run.output
+    report = assert_reports_valid(repo)
+    assert {m["name"]: m["status"] for m in report["models"]} == {
+        "rnn-from-init": "pass",
+        "rnn-by-module": "pass",
+        "tagger-by-file": "pass",
+    }
+    translated = [
+        f"{n['file']}:{n['line']}"
+        for n in report["models"][0]["notices"]
+        if n["code"] == "python2-translated"
+    ]
+    assert translated == ["recurrent/__init__.py:4", "recurrent/model.py:9"]
+
+
 def test_the_corpus_has_every_repository_and_a_row_for_each_model():
     present = {p.name for p in CORPUS.iterdir() if p.is_dir()}
     assert present == set(REPOS) and len(present) >= 12
