@@ -12,7 +12,12 @@ through `python2_divide`, which floors integers as Python 2 did and records the 
 says where the translation kept Python 2's meaning (`notices()`). A file that `from __future__
 import division` keeps `/`.
 
-loader.py decides, when it loads one of the repository's modules, whether to translate it.
+In a package, Python 2 looked for `import x` beside the importing file first (an implicit
+relative import: `from model_a import build_a` in nets/__init__.py); Python 3 looks only on
+sys.path. `sibling_imports` makes such imports explicit.
+
+loader.py decides, when it loads one of the repository's modules, whether to translate it, and
+whether its imports are a package's.
 """
 
 from __future__ import annotations
