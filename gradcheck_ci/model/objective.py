@@ -61,7 +61,11 @@ def not_probabilities(model: BuiltModel, loss: str) -> Notice | None:
         return None
     nonlinearity = getattr(model.output, "nonlinearity", None)
     name = getattr(nonlinearity, "__name__", None)
+    # one of the user's own (a per-pixel softmax): what its values are is not known here
+    module = getattr(nonlinearity, "__module__", None) or ""
     if nonlinearity is None or name is None or name in _PROBABILITIES:
+        return None
+    if module.split(".")[0] not in ("lasagne", "theano"):
         return None
     site = model.site(model.output)
     return Notice(
@@ -69,6 +73,28 @@ def not_probabilities(model: BuiltModel, loss: str) -> Notice | None:
         f"{name} nonlinearity: its values can fall outside (0, 1), where the loss is not a number, "
         "so another seed may stop the check; end it in a softmax or sigmoid, or name a loss for "
         "its values (`loss: squared_error`)",
+        "loss-output",
+        site.file if site else None,
+        site.line if site else None,
+    )
+
+
+def classes_last(model: BuiltModel, loss: str, ndim: int, classes: int) -> Notice | None:
+    """A cross-entropy of a 4-D or wider output whose last axis is not `classes` long (a per-pixel
+    classifier's (batch, classes, height, width)): the check takes rows along the last axis as the
+    classes, which is not where such a model keeps them. The check stays valid (any smooth loss
+    is), but it is not the user's loss."""
+    shape = tuple(model.output.output_shape)
+    if not loss.endswith("crossentropy") or ndim < 4 or shape[-1] in (classes, None):
+        return None
+    site = model.site(model.output)
+    return Notice(
+        f"{loss} of a {ndim}-D output: the check takes rows along its last axis "
+        f"({model.label(model.output)}'s output shape {shape}) as the "
+        f"classes (`data: classes` is {classes}), where a per-pixel classifier usually keeps them "
+        "on axis 1; put the classes last "
+        "(DimshuffleLayer(l, (0, 2, 3, 1)), then ReshapeLayer(l, (-1, classes))) or name a loss "
+        "of your own that takes the output as it is (`loss: file.py:function`)",
         "loss-output",
         site.file if site else None,
         site.line if site else None,
@@ -118,7 +144,15 @@ def build_objective(model: BuiltModel, spec: ModelSpec, root: str, config_file: 
         target = _target_var(builtin.target_kind, model, spec, config_file)
         per_row = builtin.per_row(prediction, target)
         objective = Objective(per_row.mean(), prediction, target, builtin.target_kind, name)
-        objective.notices.extend(filter(None, [not_probabilities(model, name)]))
+        objective.notices.extend(
+            filter(
+                None,
+                [
+                    not_probabilities(model, name),
+                    classes_last(model, name, output.ndim, spec.data.classes),
+                ],
+            )
+        )
         return objective
     line = spec.key_lines.get("loss", spec.line)
     fn = import_function(LOSS, name, root, config_file, line)

@@ -716,3 +716,37 @@ def test_a_cross_entropy_of_an_output_that_is_not_a_probability_gets_a_notice(tm
         "linear nonlinearity"
     )
     assert (notice["file"], notice["line"]) == ("net.py", 8)
+
+
+PIXEL_CLASSIFIER = """import theano.tensor as T
+from lasagne.layers import Conv2DLayer, InputLayer, NonlinearityLayer
+
+
+def pixel_softmax(x):  # over the classes, axis 1
+    e = T.exp(x - x.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def build(classes_last=False):
+    l_in = InputLayer((None, 2, 5, 5))
+    l_scores = Conv2DLayer(l_in, 3, 3, pad=1, nonlinearity=None)
+    return NonlinearityLayer(l_scores, pixel_softmax)
+"""
+
+
+def test_a_cross_entropy_of_a_pixel_classifiers_output_says_which_axis_it_takes(tmp_path):
+    # (batch, 3 classes, 5, 5): the check's rows run along the width, not the classes
+    (tmp_path / "net.py").write_text(PIXEL_CLASSIFIER)
+    (tmp_path / "gradcheck.yml").write_text(
+        "version: 1\nmodels:\n  - name: net\n    factory: net.py:build\n"
+        "    loss: categorical_crossentropy\n    data: {classes: 3}\n"
+    )
+    run = run_cli("check", *REPORT_ARGS, cwd=tmp_path, timeout=900)
+    assert run.code == 0, run.output
+    result = model_result(assert_reports_valid(tmp_path), "net")
+    [notice] = [n for n in result["notices"] if n["code"] == "loss-output"]
+    assert notice["message"].startswith(
+        "categorical_crossentropy of a 4-D output: the check takes rows along its last axis "
+        "(NonlinearityLayer#0's output shape (None, 3, 5, 5)) as the classes (`data: classes` is 3)"
+    )
+    assert (notice["file"], notice["line"]) == ("net.py", 13)
