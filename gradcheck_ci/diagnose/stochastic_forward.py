@@ -15,6 +15,7 @@ nothing fails, because the check did not check the deterministic model.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from ..core.causes import BY_CODE
@@ -92,6 +93,7 @@ def find(session: Session) -> list[Diagnosis]:
                 "other diagnoses."
             )
         session.explain(outcome.explained)
+        _noise_notes(session, outcome.explained if confirmed else [])
         session.frozen = True  # later ablations and probes run on the frozen stream
         session.compiled = outcome.compiled
     else:
@@ -125,3 +127,17 @@ def _culprit(session: Session, nodes: list[Any]) -> tuple[Any, str | None, str |
         if is_noise_layer(inner):
             return inner, f"{type(inner).__name__} in {node.label}.{attr}", f"{node.label}.{attr}"
     return node.layer, node.label, None
+
+
+def _noise_notes(session: Session, explained: list[int]) -> None:
+    """The unjudged tensors the frozen stream explained: their note says the noise, not kinks or
+    round-off (what the engine, which cannot tell them apart, wrote)."""
+    for k in explained:
+        param = session.result.params[k]
+        if param.status == "inconclusive":
+            session.result.params[k] = replace(
+                param,
+                note="no line could judge it: the loss differs between evaluations at the same "
+                "point (noise in the forward pass: stochastic-forward); with the random stream "
+                "frozen, it agrees",
+            )

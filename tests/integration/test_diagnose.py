@@ -82,6 +82,9 @@ def test_noise_that_ignores_deterministic_is_confirmed_by_freezing_the_stream():
     assert d["confirmed"] is True
     assert d["evidence"]["forward_repeatable"] is False and d["evidence"]["repeat_difference"] > 0
     assert all(after["status"] == "pass" for after in d["evidence"]["after"].values())
+    # the tensors the noise left unjudged say so, not "kinks, or round-off" as the engine guessed
+    unjudged = [p for p in model["params"] if p["status"] == "inconclusive"]
+    assert unjudged and all("noise in the forward pass" in p["note"] for p in unjudged), unjudged
 
 
 def test_allowed_noise_passes_the_tensors_it_left_unjudged_or_failing():
