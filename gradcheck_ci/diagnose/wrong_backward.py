@@ -11,10 +11,14 @@ own parameter: the failing parameter's layer is named. No ablation applies (conf
 
 from __future__ import annotations
 
+import inspect
+import os
 from typing import Any
 
 from ..core.causes import BY_CODE
 from ..core.results import Diagnosis
+from ..usercode.sites import is_inside, is_library, relative
+from .graph import walk
 from .localise import layer_checks
 from .session import Session, names, pair, verb
 
@@ -70,12 +74,17 @@ def detect(session: Session, indices: list[int]) -> list[Diagnosis]:
             f"direction), while {above}; {names(ids)} {verb(len(ids), 'fails', 'fail')} "
             f"because the wrong gradient flows back into {verb(len(ids), 'it', 'them')}"
         )
+        ops = users_ops(session, culprit.applies)
         fix = (
-            f"check {culprit.label}'s get_output_for: the grad() of any hand-written Theano op "
-            f"in it must return "
+            f"check the grad() of {_ops_text(ops)}, which {culprit.label} applies: it must return "
             "the derivative of what its perform() computes"
+            if ops
+            else f"check {culprit.label}'s get_output_for: the grad() of any hand-written Theano "
+            "op in it must return the derivative of what its perform() computes"
         )
         evidence["culprit_consumers"] = [n.label for n in consumers]
+        if ops:
+            evidence["ops"] = [f"{name} at {where}" for name, where in ops]
         return [
             session.diagnosis(
                 CODE,
@@ -101,11 +110,17 @@ def detect(session: Session, indices: list[int]) -> list[Diagnosis]:
         f"with respect to its own parameter is wrong"
     )
     param_name = info.id.split(".", 1)[-1]
+    ops = users_ops(session, session.structure.node(info.layer).applies)
     fix = (
-        f"check how {info.layer_label}.get_output_for uses {param_name}: the grad() of a "
-        f"hand-written op applied "
-        "to it, or a theano.gradient helper (disconnected_grad, grad_clip, a custom gradient)"
+        f"check the grad() of {_ops_text(ops)}, which {info.layer_label} applies to "
+        f"{param_name}: it must return the derivative of what its perform() computes"
+        if ops
+        else f"check how {info.layer_label}.get_output_for uses {param_name}: the grad() of a "
+        "hand-written op applied to it, or a theano.gradient helper (disconnected_grad, "
+        "grad_clip, a custom gradient)"
     )
+    if ops:
+        evidence["ops"] = [f"{name} at {where}" for name, where in ops]
     return [
         session.diagnosis(
             CODE, message + ".", fix, session.layer_fields(info.layer), None, evidence
@@ -133,3 +148,27 @@ def unlocalised(session: Session, indices: list[int], error: BaseException) -> D
     if session.ruled_out:
         evidence["ruled_out"] = session.ruled_out
     return session.diagnosis(CODE, message, FIX, session.layer_fields(info.layer), None, evidence)
+
+
+def users_ops(session: Session, applies: list[Any]) -> list[tuple[str, str]]:
+    """The repository's own Theano ops among these applies (inside scans too) that define grad(),
+    each with where its grad() is ('models/layers.py:19'): the likeliest wrong backward pass."""
+    root = os.path.realpath(session.context.root)
+    found: dict[str, str] = {}
+    for op in walk(applies):
+        cls = type(op)
+        grad = next((c.__dict__["grad"] for c in cls.__mro__ if "grad" in c.__dict__), None)
+        if grad is None or cls.__name__ in found:
+            continue
+        try:
+            path = inspect.getsourcefile(grad) or ""
+            _, line = inspect.getsourcelines(grad)
+        except (OSError, TypeError):
+            continue
+        if is_inside(path, root) and not is_library(path):
+            found[cls.__name__] = f"{relative(path, root)}:{line}"
+    return sorted(found.items())
+
+
+def _ops_text(ops: list[tuple[str, str]]) -> str:
+    return ", ".join(f"{name} ({where})" for name, where in ops[:3])

@@ -65,6 +65,10 @@ def test_wrong_custom_op_is_blamed_on_the_custom_layer_not_the_dense_layer_befor
     assert d["confirmed"] is None
     checks = {c["layer"]: c["passed"] for c in d["evidence"]["layer_checks"]}
     assert checks == {"DenseLayer#1": True, "SquareLayer#0": True, "DenseLayer#0": False}
+    # and the fix names the op whose grad() is wrong, where it is defined
+    grad_line = line_of("wrong-backward", "models/net.py", "def grad(")
+    assert d["fix"].startswith(f"check the grad() of Square (models/net.py:{grad_line}), which ")
+    assert d["evidence"]["ops"] == [f"Square at models/net.py:{grad_line}"]
 
 
 def test_wrong_gradient_of_a_layers_own_parameter_is_blamed_on_that_layer():
