@@ -186,6 +186,23 @@ def config_cause(
             line,
             kind="config",
         )
+    text = legacy.exception_text(exc)
+    variables = [name for name in spec.inputs if name.endswith(("var", "vars"))]
+    if (
+        isinstance(exc, AttributeError)
+        and "'InputLayer' object has no attribute" in text
+        and (variables)
+    ):
+        name = variables[0]
+        return ModelLoadError(
+            f"AttributeError: {text.strip()} (building model {spec.name!r}, in {used}): `inputs:` "
+            f"makes an InputLayer for {name}, but the code uses it as a Theano variable; leave "
+            f"{name} out of `inputs:` (`kwargs: {{{name}: null}}`: an InputLayer given "
+            "input_var=None makes its own)",
+            config_file,
+            _line_of(spec, f"inputs.{name}"),
+            kind="config",
+        )
     floats = [
         (name, value)
         for name, value in spec.kwargs.items()
@@ -194,7 +211,7 @@ def config_cause(
     if isinstance(exc, TypeError) and floats and legacy.python3_division(exc):
         name, value = floats[0]
         return ModelLoadError(
-            f"TypeError: {legacy.exception_text(exc).strip()} (building model {spec.name!r}, in "
+            f"TypeError: {text.strip()} (building model {spec.name!r}, in "
             f"{used}): in kwargs, {name} is the float {value!r}, where the code needs an integer: "
             f"write {int(value)}",
             config_file,

@@ -136,6 +136,27 @@ def test_a_key_the_factory_reads_that_kwargs_do_not_give_is_a_config_error_at_it
     assert value == 0.5
 
 
+def test_an_input_variable_given_an_inputlayer_by_inputs_is_a_config_error_at_its_line(tmp_path):
+    from gradcheck_ci.config.spec import InputSpec
+
+    class InputLayer:  # what `inputs:` makes, where the code wants a Theano variable
+        pass
+
+    def build(input_var=None):
+        return input_var.ndim  # as InputLayer(shape, input_var=input_var) reads it
+
+    given = spec(inputs={"input_var": InputSpec([None, 3])}, key_lines={"inputs.input_var": 9})
+    with pytest.raises(ModelLoadError) as raised:
+        call_factory(
+            Factory(build, None), given, str(tmp_path), "gradcheck.yml", {"input_var": InputLayer()}
+        )
+    error = raised.value
+    assert (error.file, error.line, error.kind) == ("gradcheck.yml", 9, "config")
+    assert "`inputs:` makes an InputLayer for input_var, but the code uses it as a Theano " in (
+        error.message
+    )
+
+
 def test_a_whole_number_written_as_a_float_is_named_where_the_code_needs_an_integer(tmp_path):
     def build(width=8):
         return list(range(width))
