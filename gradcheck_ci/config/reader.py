@@ -122,6 +122,16 @@ class _Reader:
 
     def _models_list(self, items: Items, top: Node) -> list[Node]:
         if "models" not in items:
+            # a misspelt `models:` (`model:`, `Models:`) holds the list: say so, at its line
+            meant = next(
+                (k for k in items if did_you_mean(k, ("models",)) or k.lower() == "models"), None
+            )
+            if meant is not None:
+                raise self.fail(
+                    f"missing 'models': a list of the models to check (is {show(meant)} meant to "
+                    "be 'models'?)",
+                    items[meant][0],
+                )
             raise self.fail("missing 'models': a list of the models to check", top)
         node = items["models"][1]
         if self.nodes.is_null(node, "models"):

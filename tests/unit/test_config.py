@@ -542,6 +542,11 @@ def test_version_wrong(tmp_path, value, message):
     "text, line, message",
     [
         ("version: 1\n", 1, "missing 'models': a list of the models to check"),
+        (
+            "version: 1\nmodel:\n  - {name: a, factory: m.py:f}\n",
+            2,
+            "missing 'models': a list of the models to check (is 'model' meant to be 'models'?)",
+        ),
         ("version: 1\nmodels:\n", 2, "models is empty; list at least one model (name and factory)"),
         (
             "version: 1\nmodels: []\n",
