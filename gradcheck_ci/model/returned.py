@@ -204,12 +204,23 @@ def _chosen(value: Any, spec: ModelSpec, root: str, config_file: str, sites: dic
             names = [str(n) for n in _names(value, found)]
             raise fail(
                 "is neither a key of what the factory returned nor the name of one of its layers",
-                did_you_mean(str(choice), names),
+                _subscript_hint(str(choice), names) or did_you_mean(str(choice), names),
             )
         picked = named[0]
     if not isinstance(picked, Layer):
         raise fail(f"picks {_a(picked)}, not a Lasagne Layer")
     return picked
+
+
+def _subscript_hint(choice: str, names: list[str]) -> str | None:
+    """`output: net['prob']` (the Python that picks it): the key alone is what `output` takes."""
+    written = re.fullmatch(
+        r"\s*[A-Za-z_][\w.]*\s*\[\s*(?:'([^']*)'|\"([^\"]*)\"|(\d+))\s*\]\s*", choice
+    )
+    if written is None:
+        return None
+    key = next(group for group in written.groups() if group is not None)
+    return f"write the key alone: `output: {key}`" if key in names or key.isdigit() else None
 
 
 def _named(found: list[Returned], name: str) -> list[Any]:

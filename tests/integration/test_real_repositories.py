@@ -219,6 +219,15 @@ ROWS = [
     ),
     Row("multi-head", "dict-of-layers", "pass"),
     Row("recipes-dict", "vgg-small", "pass", shapes={"InputLayer#0": [2, 3, 12, 12]}),
+    Row(
+        "recipes-dict",
+        "vgg-subscript",
+        "error",
+        "output: \"net['prob']\" is neither a key of what the factory returned nor the name of "
+        "one of its layers (write the key alone: `output: prob`)",
+        "gradcheck.yml:9",
+        "config",
+    ),
     Row("class-model", "model-class", "pass"),
     # code from another era
     # Python 2 files: translated on load (tests/integration/test_reach.py has the corpus of them)
