@@ -17,6 +17,7 @@ from typing import Any
 
 from ..core.causes import BY_CODE
 from ..core.results import Diagnosis
+from ..engine.line import PASS
 from ..usercode.sites import is_inside, is_library, relative
 from .graph import walk
 from .localise import layer_checks
@@ -103,11 +104,21 @@ def detect(session: Session, indices: list[int]) -> list[Diagnosis]:
     same = [i for i in indices if session.model.params[i].layer is info.layer]
     mine = session.tensor_ids(same)
     p = session.param(k)
+    # a layer output whose line was not smooth (a max over tied values, a kink) was not compared
+    unjudged = [c.label for c in checks if c.comparison.verdict != PASS]
+    agrees = (
+        "every layer's output agrees"
+        if not unjudged
+        else f"every layer's output that could be compared agrees ({names(unjudged)}'s could "
+        "not: the loss is not smooth along it at this point, as a max over tied values or a "
+        "kink makes it)"
+    )
     message = (
         f"Theano's gradient of {names(mine)} disagrees with finite differences "
         f"({pair(p.analytic, p.numeric)} at {p.worst_index}) while the gradient with "
-        f"respect to every layer's output agrees: the backward pass of {info.layer_label} "
+        f"respect to {agrees}: the backward pass of {info.layer_label} "
         f"with respect to its own parameter is wrong"
+        + (", or the one of an op above it that was not compared" if unjudged else "")
     )
     param_name = info.id.split(".", 1)[-1]
     ops = users_ops(session, session.structure.node(info.layer).applies)
@@ -119,6 +130,12 @@ def detect(session: Session, indices: list[int]) -> list[Diagnosis]:
         "hand-written op applied to it, or a theano.gradient helper (disconnected_grad, "
         "grad_clip, a custom gradient)"
     )
+    if unjudged:
+        fix += (
+            "; or a max (T.max, max-pooling) above it over tied values: Theano gives the whole "
+            "gradient to every tied element, which is not the derivative when the tied values are "
+            "copies of one parameter (a token repeated in an embedding)"
+        )
     if ops:
         evidence["ops"] = [f"{name} at {where}" for name, where in ops]
     return [

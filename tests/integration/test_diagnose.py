@@ -574,3 +574,15 @@ def test_truncation_in_a_users_own_scan_is_confirmed_by_rewriting_the_graph():
     # the scan call itself, a few lines from the layer's construction: where the fix goes
     assert "its theano.scan at models/tagger.py:25 has truncate_gradient=2" in d["message"]
     assert "pass truncate_gradient=-1 to theano.scan at models/tagger.py:25" in d["fix"]
+
+
+def test_a_max_over_tied_copies_of_a_parameter_is_not_blamed_on_the_embedding_alone():
+    # Theano's max gives the whole gradient to each tied copy of an embedding row (a repeated
+    # token): a real disagreement, but the embedding's own backward pass is Lasagne's; the layer
+    # check of its output cannot judge (the max is not smooth there), so the diagnosis says so
+    model = checked("max-ties").model("max-over-repeated-tokens")
+    assert model["status"] == "fail"
+    d = only_diagnosis(model)
+    assert d["code"] == "wrong-backward" and d["layer"] == "EmbeddingLayer#0"
+    assert "EmbeddingLayer#0's could not: the loss is not smooth along it" in d["message"]
+    assert "a max (T.max, max-pooling) above it over tied values" in d["fix"]
