@@ -103,6 +103,9 @@ def choose(model: str, root: str, environ: Mapping[str, str] | None = None) -> C
     if directory is None:
         return Choice(True, "the function cache is off")
     state = record_state(directory, model, root)
+    if state == "failed":
+        failure = records.read(record_path(directory, model)).get("failed")
+        return Choice(False, f"{C_FAILED} ({failure})")
     if state == "current":
         return Choice(True, "its C functions are in the function cache")
     if state == "stale":  # changed since: most of its C modules are still in Theano's cache
@@ -151,13 +154,33 @@ def write_record(directory: str, model: str, keys: list[str], files: dict[str, s
     return records.write(record_path(directory, model), {"keys": sorted(keys), "files": files})
 
 
+# why a model is evaluated with Python when its background compile failed (write_failure)
+C_FAILED = "its C compile after an earlier run failed"
+NOT_AGAIN = "is not compiled again until the model's files change"
+
+
+def write_failure(directory: str, model: str, error: str, files: dict[str, str]) -> bool:
+    """Say that checking the model with C (the background compile after a Python run) ended in
+    `error`, with these repository files (path: sha256): later runs keep to Python and do not try
+    again until one of them changes. Whether it was written."""
+    return records.write(record_path(directory, model), {"failed": error, "files": files})
+
+
 def record_state(directory: str, model: str, root: str) -> str | None:
-    """None: no C check of the model was recorded; "current": every function it names is in the
-    cache and every file it was compiled from is unchanged; "stale": one is not (the model
-    changed, an entry was pruned)."""
+    """None: no C check of the model was recorded (or one that failed, from files changed since);
+    "failed": a C check that failed, from the files as they are; "current": every function it names
+    is in the cache and every file it was compiled from is unchanged; "stale": one is not (the
+    model changed, an entry was pruned)."""
     from .fncache import entry_path
 
     record = records.read(record_path(directory, model))
+    if isinstance(record, dict) and "failed" in record:
+        files = record.get("files")
+        if isinstance(files, dict) and all(
+            _sha256(os.path.join(root, name)) == digest for name, digest in files.items()
+        ):
+            return "failed"
+        return None
     try:
         keys, files = list(record["keys"]), dict(record["files"])
     except (KeyError, TypeError, ValueError):

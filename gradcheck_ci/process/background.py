@@ -23,7 +23,8 @@ from typing import Any
 
 from ..config import ModelSpec
 from ..core.installation import child_command, child_environment
-from ..platform import ccode, fncache
+from ..core.results import ModelResult
+from ..platform import ccode, fncache, lasagne_stacks
 
 MARKER_PREFIX = ".compiling-"
 
@@ -126,7 +127,7 @@ def _identities(spec: ModelSpec) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .runner import Runner
+    from .runner import NOT_ABOUT_C, Runner
 
     (job_path,) = sys.argv[1:] if argv is None else argv
     with open(job_path, encoding="utf-8") as handle:
@@ -140,7 +141,22 @@ def main(argv: list[str] | None = None) -> int:
             on_output=lambda name, line: None,
             job_extra=job["job_extra"],
         )
-        runner.run([ModelSpec.from_json(s) for s in job["specs"]], lambda result: None)
+        specs = [ModelSpec.from_json(s) for s in job["specs"]]
+        by_name = {spec.name: spec for spec in specs}
+
+        def failed(result: ModelResult) -> None:
+            # a C check that ends in an error, after Python gave a verdict: not tried on every run
+            spec = by_name.get(result.name)
+            if directory is None or spec is None or result.status != "error" or not result.error:
+                return
+            if result.error.kind in NOT_ABOUT_C:  # out of time or memory: worth another try
+                return
+            model = ccode.identity(spec.to_json(), result.lasagne or lasagne_stacks.RELEASE)
+            ccode.write_failure(
+                directory, model, result.error.message.split("\n")[0][:300], result.files
+            )
+
+        runner.run(specs, failed)
     finally:
         if directory is not None:
             try:

@@ -204,7 +204,9 @@ class Runner:
             return
         spent = ccode.python_seconds(result.seconds, result.extra)
         later = self.no_compile_later
-        if not ccode.pays(spent):
+        if choice.why.startswith(ccode.C_FAILED):
+            later = ccode.NOT_AGAIN
+        elif not ccode.pays(spent):
             later = ccode.NOT_PAYING
         elif not later:
             self.compile_later.append(spec)
@@ -348,7 +350,7 @@ def _shown(head: bytes, size: int) -> str:
 
 
 # Errors that say nothing about C or Python: a check stopped from outside, or out of time or memory.
-_NOT_ABOUT_C = frozenset({"cancelled", "timeout", "killed", "memory", "config"})
+NOT_ABOUT_C = frozenset({"cancelled", "timeout", "killed", "memory", "config"})
 
 
 def _may_need_c(result: ModelResult) -> bool:
@@ -357,7 +359,7 @@ def _may_need_c(result: ModelResult) -> bool:
     return (
         result.status == "error"
         and result.error is not None
-        and result.error.kind not in _NOT_ABOUT_C
+        and result.error.kind not in NOT_ABOUT_C
         and result.extra.master_api is None  # Lasagne 0.1 lacks what the code uses
         # C would end in it too: raised while the model was imported and built, through no code
         # of Theano's, or a shape mismatch

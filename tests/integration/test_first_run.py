@@ -129,6 +129,58 @@ def test_a_cold_cache_gets_the_same_verdict_without_c_and_c_for_the_next_run(
     assert len(list(cache.glob("functions/*/*.fn"))) == python_stored + len(keys)
 
 
+BROKEN_C = """import numpy as np
+import theano
+import theano.tensor as T
+import lasagne
+
+
+class Doubled(theano.Op):
+    # Python code that works, C code that does not compile: what the background compile meets
+    __props__ = ()
+
+    def make_node(self, x):
+        x = T.as_tensor_variable(x)
+        return theano.Apply(self, [x], [x.type()])
+
+    def perform(self, node, inputs, outputs):
+        outputs[0][0] = 2 * inputs[0]
+
+    def grad(self, inputs, output_grads):
+        return [2 * output_grads[0]]
+
+    def c_code(self, node, name, inputs, outputs, sub):
+        return "this is not C;"
+
+
+class DoubledLayer(lasagne.layers.Layer):
+    def get_output_for(self, input, **kwargs):
+        return Doubled()(input)
+
+
+def build():
+    l_hid = lasagne.layers.DenseLayer(lasagne.layers.InputLayer((None, 3)), 2)
+    return DoubledLayer(l_hid)
+"""
+
+
+def test_a_background_compile_that_fails_is_not_tried_again_on_every_run(tmp_path: Path) -> None:
+    """The C compile after a Python run failed silently, and every run started it again."""
+    repo = one_model_repo(tmp_path, "net.py", BROKEN_C, "doubled", "build")
+    env = {**usual_theano_cache_env(tmp_path), "GRADCHECK_CI_C_PAYS_AFTER": "0"}
+    first, cold = check(repo / "gradcheck.yml", "doubled", env, tmp_path / "first.json")
+    assert cold["status"] == "pass", first.output
+    wait_for_background(first, tmp_path / "cache")
+    second, again = check(repo / "gradcheck.yml", "doubled", env, tmp_path / "second.json")
+    assert again["status"] == "pass" and again["extra"]["evaluation"]["code"] == "python"
+    assert again["extra"]["evaluation"]["why"].startswith(
+        "its C compile after an earlier run failed ("
+    )
+    assert "compiling C in the background" not in second.output
+    notice = next(n for n in again["notices"] if n["code"] == "python-evaluation")
+    assert notice["message"].endswith("C is not compiled again until the model's files change")
+
+
 def test_a_model_for_which_c_does_not_pay_stays_with_python(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     env = fresh_env(cache)  # the default threshold: this small LSTM evaluates in well under it

@@ -79,6 +79,25 @@ def test_a_model_checked_with_c_before_keeps_c_when_it_changes(
     assert ccode.choose(MODEL, str(root), cache).c
 
 
+def test_a_failed_background_compile_keeps_python_until_the_files_change(
+    cache: dict[str, str], tmp_path: Path
+) -> None:
+    # it was tried again, silently, after every run
+    root = repository(tmp_path)
+    directory = fncache.cache_dir(cache)
+    assert directory is not None
+    os.makedirs(directory, exist_ok=True)
+    digest = {"rnn.py": sha256(root / "rnn.py")}
+    assert ccode.write_failure(directory, MODEL, "undefined symbol: dgemm_", digest)
+    choice = ccode.choose(MODEL, str(root), cache)
+    assert not choice.c and choice.why == (
+        "its C compile after an earlier run failed (undefined symbol: dgemm_)"
+    )
+    (root / "rnn.py").write_text("def build(): return 1\n")  # fixed, perhaps: try again
+    choice = ccode.choose(MODEL, str(root), cache)
+    assert not choice.c and choice.why == "no C code was compiled for this model yet"
+
+
 def test_a_damaged_record_is_not_trusted(cache: dict[str, str], tmp_path: Path) -> None:
     root = repository(tmp_path)
     directory = compiled(cache, root, ["k1"])
