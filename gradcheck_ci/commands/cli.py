@@ -195,7 +195,12 @@ def build_parser() -> ArgumentParser:
         metavar="SECONDS",
         help="for the whole replay (default: 4 x the model's recorded timeout)",
     )
-    replay.add_argument("--quiet", action="store_true", help="no progress lines")
+    replay.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress lines and no notes; what differs from the report and the comparison "
+        "with it are still shown",
+    )
     _cache_dir_arg(replay)
 
     docker = subcommand(sub, "docker", "run the check in the gradcheck-ci container (Docker SDK)")
@@ -279,6 +284,12 @@ def _main(argv: list[str]) -> int:
             return cmd_check(args)
         if args.command == "merge":
             return cmd_merge(args)
+        if args.command in ("init", "replay"):  # both run models, as `check` does
+            from ..platform import stack
+
+            problem = stack.stack_problem(command=args.command)
+            if problem:
+                raise UsageError(problem)
         if args.command == "init":
             from ..init.scaffold import init
 

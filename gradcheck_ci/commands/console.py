@@ -186,6 +186,11 @@ class Console:
             f"{config_file} ({'; '.join(why)})"
         )
 
+    def result(self, message: str) -> None:
+        """A line of what the command found (replay's comparison with the report), shown even with
+        --quiet, which leaves out progress and notes only."""
+        self._print(message)
+
     def note(self, message: str, warning: bool = False) -> None:
         """A line about the run itself (the cache in use, what --changed-since found), shown unless
         --quiet; a warning is always shown, and under GitHub Actions it is also an annotation."""

@@ -277,6 +277,26 @@ def config_and_root(
     return config_path, root
 
 
+def _say_results(console: Console, model: ModelResult, result: ModelResult, npz: str) -> None:
+    """What the replay found against the report, every element of its failing tensors, and the
+    .npz it wrote: the command's result, shown even with --quiet."""
+    if model.params:
+        console.result("against the report:")
+        for line in comparison_lines(model.params, result.params):
+            console.result(line)
+    elements = element_lines(result)
+    if elements:
+        console.result("every element of the failing tensors (full mode):")
+        for line in elements:
+            console.result(line)
+    if os.path.isfile(npz) and result.extra.replay is not None:
+        console.result(
+            f"wrote {npz}: inputs/, targets, params/, analytic/ for every tensor; "
+            f"numeric/, abs_err/, "
+            "tolerance/, agree/ for those compared (numpy.load; no pickles)"
+        )
+
+
 def recorded_evaluation(model: ModelResult) -> str:
     """How the report's check evaluated the model, C or Python (platform/ccode.py), for the replay
     to do the same: the two can part in the last digits. A report without the record came from
@@ -316,10 +336,10 @@ def replay(args: argparse.Namespace, console: Console) -> int:
         f"{spec.mode}, {directions_text(model, spec.directions)}; data "
         f"{data_text(model, spec.data)}; config {os.path.relpath(config_path)})"
     )
-    for line in differs or [
-        "nothing differs from the report: same gradcheck-ci, same entry, same files"
-    ]:
-        console.note(f"  {line}")
+    for line in differs:  # what makes the replay not the report's check: said even with --quiet
+        console.note(f"  {line}", warning=True)
+    if not differs:
+        console.note("  nothing differs from the report: same gradcheck-ci, same entry, same files")
     recorded_failing = [p.id for p in model.params if p.status == "fail"]
     meta = {
         "model": model.name,
@@ -348,21 +368,7 @@ def replay(args: argparse.Namespace, console: Console) -> int:
     result = runner.run_one(spec)
     result.spec = entry  # as recorded: the longer timeout is the replay's, not the model's
     console.model_done(result)
-    if model.params:
-        console.note("against the report:")
-        for line in comparison_lines(model.params, result.params):
-            console.note(line)
-    elements = element_lines(result)
-    if elements:
-        console.note("every element of the failing tensors (full mode):")
-        for line in elements:
-            console.note(line)
-    if os.path.isfile(npz) and result.extra.replay is not None:
-        console.note(
-            f"wrote {npz}: inputs/, targets, params/, analytic/ for every tensor; "
-            f"numeric/, abs_err/, "
-            "tolerance/, agree/ for those compared (numpy.load; no pickles)"
-        )
+    _say_results(console, model, result, npz)
     replayed = RunReport(
         config_file=model.config_file or "gradcheck.yml", models=[result], version=__version__
     )

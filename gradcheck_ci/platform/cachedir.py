@@ -242,8 +242,11 @@ def prepare_cache(
         # the directory itself
         inside = exc.filename if isinstance(exc.filename, str) and exc.filename != root else None
         at = f" ({shown_path(inside)})" if inside else ""
+        why = exc.strerror or str(exc)
+        if os.path.exists(root) and not os.path.isdir(root):  # makedirs says "File exists"
+            why, at = "it is a file, not a directory", ""
         raise CacheDirError(
-            f"cannot use the cache directory {shown_path(root)}: {exc.strerror or exc}{at}"
+            f"cannot use the cache directory {shown_path(root)}: {why}{at}"
         ) from exc
     state.modules = _count_modules(state.theano_dir)
     return state

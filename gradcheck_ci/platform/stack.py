@@ -19,8 +19,11 @@ STACK = (
 CHECK_EXTRA = "pip install 'gradcheck-ci[check]' (from a clone: pip install '.[check]')"
 
 
-def stack_problem(version: tuple[int, ...] | None = None, installed: Any = None) -> str | None:
-    """Why `gradcheck-ci check` cannot run in this interpreter, in one line; None when it can.
+def stack_problem(
+    version: tuple[int, ...] | None = None, installed: Any = None, command: str = "check"
+) -> str | None:
+    """Why `gradcheck-ci <command>` (check, and init and replay, which check models too) cannot
+    run in this interpreter, in one line; None when it can.
 
     Asks the installed distributions' metadata, which imports nothing. `version` and `installed` (a
     function from a distribution name to its version, "none" when missing) let tests ask about other
@@ -30,7 +33,7 @@ def stack_problem(version: tuple[int, ...] | None = None, installed: Any = None)
     installed = distribution_version if installed is None else installed
     if version != (3, 11):
         return (
-            f"`check` needs Python 3.11 (Theano 1.0.5 and Lasagne 0.1 run on it, not on Python "
+            f"`{command}` needs Python 3.11 (Theano 1.0.5 and Lasagne 0.1 run on it, not on Python "
             f"{'.'.join(map(str, version))}): in a Python 3.11 environment, {CHECK_EXTRA}; or "
             f"run the "
             "container image (docs/action.md). `validate` and `merge` work on this Python as "
@@ -39,7 +42,7 @@ def stack_problem(version: tuple[int, ...] | None = None, installed: Any = None)
     missing = [label for name, label in STACK if installed(name) == "none"]
     if missing:
         return (
-            f"`check` needs the legacy stack, and {', '.join(missing)} "
+            f"`{command}` needs the legacy stack, and {', '.join(missing)} "
             f"{'is' if len(missing) == 1 else 'are'} not installed: {CHECK_EXTRA}. `validate` "
             f"and `merge` work without it."
         )

@@ -111,6 +111,21 @@ def test_replay_says_what_differs_from_the_report(tmp_path):
     assert "models/rnn.py changed since the report: the replay runs today's code" in run.stdout
     assert "seed=0 precision=float64" in run.stdout  # the report's seed, not gradcheck.yml's
     assert "reproduced" in run.stdout
+    # --quiet leaves out progress, not what differs and what the replay found
+    quiet = run_cli(
+        "replay",
+        str(tmp_path / "report.json"),
+        "--model",
+        "seed-rnn-truncated",
+        "--npz",
+        str(tmp_path / "q.npz"),
+        "--quiet",
+        cwd=repo,
+    )
+    assert quiet.code == 1, quiet.output
+    assert "models/rnn.py changed since the report: the replay runs today's code" in quiet.stdout
+    assert "against the report:" in quiet.stdout and "reproduced" in quiet.stdout
+    assert f"wrote {tmp_path / 'q.npz'}" in quiet.stdout
 
 
 def test_replay_from_the_repository_root_finds_the_config_the_report_was_checked_with(

@@ -388,6 +388,23 @@ def test_check_without_the_legacy_stack_says_which_extra_to_install(tmp_path, ca
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize("command", [["init", "--stdout"], ["replay", "r.json", "--model", "x"]])
+def test_init_and_replay_without_the_legacy_stack_say_which_extra_to_install(
+    tmp_path, capsys, monkeypatch, command
+):
+    # they run models too: without the stack, init's trial worker "could not start" and replay
+    # was an internal error
+    from gradcheck_ci.platform import stack
+
+    light = stack.stack_problem((3, 11), lambda name: "none", command=command[0])
+    monkeypatch.setattr(stack, "stack_problem", lambda command="check": light)
+    monkeypatch.chdir(write_repo(tmp_path, "version: 1\nmodels: []\n"))
+    assert cli.main(command) == 2
+    err = capsys.readouterr().err
+    assert f"gradcheck-ci: error: `{command[0]}` needs the legacy stack" in err
+    assert "gradcheck-ci[check]" in err and "Traceback" not in err
+
+
 def test_cache_dir_reaches_the_workers_through_the_environment(tmp_path, monkeypatch):
     import os
 

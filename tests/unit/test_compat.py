@@ -217,7 +217,9 @@ def test_stale_compile_locks_are_removed(stack, tmp_path, monkeypatch):
 def test_an_unusable_cache_dir_is_one_clear_error(stack, tmp_path, monkeypatch):
     (tmp_path / "file").write_text("x")
     monkeypatch.setenv(cachedir.CACHE_DIR_ENV, str(tmp_path / "file"))
-    with pytest.raises(cachedir.CacheDirError, match="cannot use the cache directory .*file"):
+    with pytest.raises(
+        cachedir.CacheDirError, match="cannot use the cache directory .*file: it is a file, not a"
+    ):
         cachedir.prepare_cache()
 
 
