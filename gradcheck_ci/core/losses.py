@@ -33,6 +33,12 @@ def _categorical_crossentropy(prediction: Any, target: Any) -> Any:
     Outside a scan Theano still fuses -log(softmax(x)[rows, labels]) into its C crossentropy op."""
     import theano.tensor as T
 
+    if prediction.dtype != "float64":
+        # in float32 a label's probability can underflow (1e-40, a saturated softmax), where the
+        # indexed log's gradient is not finite but Lasagne's fused op's is: the user's loss is that
+        import lasagne
+
+        return lasagne.objectives.categorical_crossentropy(prediction, target)
     return -T.log(prediction[T.arange(prediction.shape[0]), target])
 
 

@@ -38,7 +38,7 @@ import numpy as np
 from ..core.causes import BY_CODE, in_phase
 from ..core.extra import Float64Outcome
 from ..core.installation import child_command, child_environment
-from ..core.results import Diagnosis, ModelResult, Notice, ParamResult
+from ..core.results import Diagnosis, ModelResult, Notice, ParamResult, resolved
 from ..engine.precision import FLOAT32
 from .context import Context
 from .session import Session, fmt, names
@@ -79,16 +79,25 @@ def agreement(g32: np.ndarray, g64: np.ndarray) -> float:
     return diff / norm
 
 
+# A tensor whose float64 gradient is below round-off (the loss hardly depends on it: a bias that a
+# normalisation cancels) has nothing relative to compare: float32's value for it is round-off when
+# it is within this many float32 ulps of the model's largest gradient.
+ROUNDOFF_ULPS = 1e3
+
+
 def settle(
     float32: list[ParamResult],
     float64: dict[int, ParamResult],
     g32: dict[int, np.ndarray],
     g64: dict[int, np.ndarray],
     allowed: float | None = None,
+    scale: float = 0.0,
 ) -> tuple[list[ParamResult], dict[str, Any]]:
     """The float32 results after the float64 check of the tensors in `float64` (by index), with the
     flat analytic gradients of both precisions at the same point. Returns the new results and a
-    summary (which tensors passed in float64, which float32 gets wrong, which float64 confirms)."""
+    summary (which tensors passed in float64, which float32 gets wrong, which float64 confirms).
+    `scale`: the norm of the model's largest float32 gradient, what round-off is measured against
+    for a tensor whose own gradient is below it (ROUNDOFF_ULPS)."""
     allowed = FLOAT32.target if allowed is None else allowed
     out = list(float32)
     summary: dict[str, Any] = {
@@ -96,6 +105,7 @@ def settle(
         "float32_off": [],
         "confirmed": [],
         "undecided": [],
+        "roundoff": [],
         "agreement": {},
     }
     for k, p64 in float64.items():
@@ -111,6 +121,16 @@ def settle(
                 p32, status="inconclusive", note=f"{settled_by}: float64 could not judge it either"
             )
             summary["undecided"].append(k)
+        elif not resolved(p64.sensitivity) and float(np.linalg.norm(g32[k] - g64[k])) <= (
+            ROUNDOFF_ULPS * float(np.finfo(np.float32).eps) * scale
+        ):
+            out[k] = replace(
+                p64,
+                note=f"{settled_by}: it passes, and its gradient is below round-off in float64 "
+                f"too, where float32's ({fmt(float(np.linalg.norm(g32[k])))}) is round-off of the "
+                f"model's gradients ({fmt(scale)}): nothing relative to compare",
+            )
+            summary["roundoff"].append(k)
         elif d <= allowed:
             sensitivity = max(p64.sensitivity, allowed) if p64.sensitivity is not None else None
             out[k] = replace(
@@ -212,7 +232,9 @@ def settle_in_float64(context: Context) -> None:
     }
     float64 = {k: v for k, v in float64.items() if k in g64_flat}
     allowed = max(FLOAT32.target, context.spec.rtol or 0.0)
-    params, summary = settle(result.params, float64, g32, g64_flat, allowed)
+    norms = [float(np.linalg.norm(g)) for g in context.analytic.grads]
+    scale = max((n for n in norms if math.isfinite(n)), default=0.0)
+    params, summary = settle(result.params, float64, g32, g64_flat, allowed, scale)
     result.params = params
     notice = notice_for(params, summary)
     if notice is not None:

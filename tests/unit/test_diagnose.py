@@ -337,3 +337,25 @@ def test_a_diagnosis_of_a_custom_loss_points_where_the_objective_found_its_defin
     # no objective (the build failed before it): the config's `loss` line still serves
     session.context = SimpleNamespace(objective=None, config_file="gradcheck.yml")
     assert session.loss_fields() == {"layer": None, "file": "gradcheck.yml", "line": 7}
+
+
+def test_a_float32_value_for_a_gradient_below_round_off_is_settled_as_round_off():
+    # a bias that a normalisation cancels: float64's gradient -6.5e-19 (below round-off), float32's
+    # 3.9e-10, round-off of the model's gradients (1e-2); relative to ~0 it was "5e8 off": a fail
+    from dataclasses import replace
+
+    import numpy as np
+
+    from tests.samples import param
+
+    p32 = param("Attention#0.c", "fail", abs_err=3.9e-10, tol=1e-21)
+    p64 = replace(param("Attention#0.c", "pass"), sensitivity=6.8e5)
+    g64 = {0: np.array([-6.5e-19])}
+    params, summary = low_precision.settle(
+        [p32], {0: p64}, {0: np.array([3.9e-10])}, g64, 1e-2, 1e-2
+    )
+    assert params[0].status == "pass" and summary["roundoff"] == [0]
+    assert "below round-off in float64 too" in params[0].note
+    # an error far beyond round-off still fails, even on a tensor float64 cannot resolve
+    params, summary = low_precision.settle([p32], {0: p64}, {0: np.array([1e-4])}, g64, 1e-2, 1e-2)
+    assert params[0].status == "fail" and summary["float32_off"] == [0]
