@@ -13,7 +13,6 @@ from __future__ import annotations
 import inspect
 import os
 import re
-import sys
 import traceback
 
 from ..config import ModelSpec
@@ -23,7 +22,15 @@ from ..platform import lasagne_stacks
 from . import guard, legacy
 from .float32_sites import float32_explanation
 from .messages import clean_message, without_library_paths
-from .sites import CallSite, is_inside, is_library, is_users, relative, user_frame
+from .sites import (
+    CallSite,
+    is_inside,
+    is_library,
+    is_users,
+    relative,
+    repository_modules,
+    user_frame,
+)
 from .trace import trace_site
 
 # ---------------------------------------------------------------- errors raised by the user's code
@@ -427,10 +434,7 @@ _SHAPE_MISMATCH = re.compile(
 def _user_class_site(name: str, root: str, method: str) -> tuple[str, int] | None:
     """Where the repository's code defines class `name` (its `method` if it defines one), else
     None."""
-    for module in list(sys.modules.values()):
-        path = getattr(module, "__file__", None)
-        if not path or not is_inside(path, root) or is_library(path):
-            continue
+    for module, path in repository_modules(root):
         cls = getattr(module, name, None)
         if not isinstance(cls, type):
             continue

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from ..core.results import Notice
 from ..platform import lasagne_stacks
-from .sites import is_inside, is_library, relative
+from .sites import relative, repository_modules
 
 NOTICE_CODE = "lasagne-fallback"
 _CATCHING = frozenset({"ImportError", "ModuleNotFoundError", "Exception", "BaseException"})
@@ -89,10 +89,7 @@ def fallback_notices(root: str) -> list[Notice]:
         return []
     root = os.path.realpath(root)
     notices = []
-    for module in list(sys.modules.values()):
-        path = getattr(module, "__file__", None)
-        if not isinstance(path, str) or not is_inside(path, root) or is_library(path):
-            continue
+    for _, path in repository_modules(root):
         for fallback in _fallbacks_in(path, root):
             names = ", ".join(fallback.names)
             one = len(fallback.names) == 1

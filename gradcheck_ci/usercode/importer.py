@@ -25,7 +25,7 @@ from ..core.suggest import did_you_mean, with_hint
 from .blame import user_code_error
 from .loader import RepositoryLoader, assigned_under_main_guard, install, run_rest
 from .python2 import Untranslatable, untranslatable_error
-from .sites import is_inside, is_library, relative
+from .sites import is_inside, is_library, relative, repository_modules
 
 
 @dataclass(frozen=True)
@@ -370,11 +370,8 @@ def imported_files(root: str) -> dict[str, str]:
     """
     root = os.path.realpath(root)
     found: dict[str, str] = {}
-    for module in list(sys.modules.values()):
-        path = getattr(module, "__file__", None)
-        if not isinstance(path, str) or not path.endswith(".py"):
-            continue
-        if not is_inside(path, root) or is_library(path):
+    for _, path in repository_modules(root):
+        if not path.endswith(".py"):
             continue
         name = relative(path, root)
         if name in found:

@@ -51,6 +51,18 @@ def is_library(path: str) -> bool:
     )
 
 
+def repository_modules(root: str) -> list[tuple[Any, str]]:
+    """The modules imported so far from the repository's own files (not a library inside it), each
+    with its file, once per file: what the check ran of the user's code."""
+    real_root = os.path.realpath(root)
+    found: dict[str, Any] = {}
+    for module in list(sys.modules.values()):
+        path = getattr(module, "__file__", None)
+        if isinstance(path, str) and is_inside(path, real_root) and not is_library(path):
+            found.setdefault(path, module)
+    return [(module, path) for path, module in found.items()]
+
+
 def relative(path: str, root: str) -> str:
     """`path` relative to the repository root, with '/' separators (as reports show it)."""
     return os.path.relpath(os.path.realpath(path), root).replace(os.sep, "/")
