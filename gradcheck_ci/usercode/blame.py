@@ -413,9 +413,13 @@ def unexpected_error(
         message = (
             f"Theano failed evaluating the compiled loss of {spec.name!r}: {name}: "
             + "; ".join(keep)
-            + " (a shape or type mismatch in the model's graph or loss; set "
-            "THEANO_FLAGS=optimizer=fast_compile and run the factory yourself to see where "
-            "the node was built)"
+            + " (a shape or type mismatch in the model's graph or loss"
+            + (
+                ", in the node built at this line)"
+                if site
+                else "; set THEANO_FLAGS=optimizer=fast_compile and run the factory yourself to "
+                "see where the node was built)"
+            )
         )
         error = ModelLoadError(message, *(site or (config_file, spec.line)), kind="build")
         error.same_with_c = bool(_SHAPE_MISMATCH.search(text))
@@ -461,8 +465,15 @@ def raised_by_compiled_function(exc: BaseException) -> bool:
 
 
 def _node_creation_site(exc: BaseException, root: str) -> tuple[str, int] | None:
-    """The user's line that built the failing Theano node, when Theano kept its creation trace."""
-    return trace_site(getattr(exc, "__thunk_trace__", None) or [], root)
+    """The user's line that built the failing Theano node, when Theano kept its creation trace.
+
+    Theano sets the trace on the exception its node raised, then raises a new one of the same type
+    with a longer message (link.raise_with_op): the trace is on the exception behind it."""
+    for behind in exception_chain(exc):
+        site = trace_site(getattr(behind, "__thunk_trace__", None) or [], root)
+        if site is not None:
+            return site
+    return None
 
 
 # ---------------------------------------------------------------- code written for another Lasagne

@@ -474,6 +474,13 @@ MODEL_CASES = [
         ),
         Case("loss-missing-module", 2, "no module named 'mylosses.weighted'", "gradcheck.yml:5"),
         Case(
+            # the compiled function fails in a node of a custom layer: the line that built the node
+            "forward-shape-mismatch",
+            2,
+            "Theano failed evaluating the compiled loss of 'net': ValueError",
+            "models/net.py:15",
+        ),
+        Case(
             "loss-shape-mismatch",
             2,
             "Theano failed evaluating the compiled loss of 'net': ValueError",

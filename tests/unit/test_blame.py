@@ -4,6 +4,7 @@ the line of a return."""
 
 from __future__ import annotations
 
+import linecache
 import sys
 import traceback
 import types
@@ -155,6 +156,47 @@ def test_unexpected_errors_are_the_models_when_theano_or_user_code_says_so(tmp_p
         and "HINT" not in error.message
     )
     assert blame.unexpected_error(KeyError("ours"), str(tmp_path), s, "gradcheck.yml") is None
+
+
+def _as_theano_raises_it(error: Exception, trace: list) -> BaseException:
+    """What a compiled function raises when a node fails (theano/gof/link.py, raise_with_op): the
+    node's trace set on the exception, then a new one of its type with a longer message raised while
+    the first is handled."""
+    try:
+        try:
+            raise error
+        except ValueError as exc:
+            exc.__thunk_trace__ = trace  # type: ignore[attr-defined]
+            longer = str(exc) + "\nApply node that caused the error: Dot22(input, W)"
+            raise type(exc)(longer)  # noqa: B904 - as Theano does
+    except ValueError as raised:
+        return raised
+
+
+def test_a_failing_node_points_at_the_users_line_that_built_it(tmp_path):
+    layer = tmp_path / "layers.py"
+    layer.write_text("import theano.tensor as T\n\n\ndef f(x, W):\n    return T.dot(x, W)\n")
+    library = "/usr/lib/python3/site-packages/lasagne/layers/helper.py"
+    frame = (str(layer), 5, "f", "return T.dot(x, W)")
+    trace = [[(library, 185, "get_output", "layer.get_output_for(inputs)"), frame]]
+    runtime = _as_theano_raises_it(ValueError("shapes (3,4) and (5,3) not aligned"), trace)
+    error = blame.unexpected_error(runtime, str(tmp_path), spec(), "gradcheck.yml")
+    assert (error.file, error.line) == ("layers.py", 5)
+    # A function from the function cache keeps the lines of the run that compiled it: a line moved
+    # since is found by its text, a line no longer there is not blamed.
+    layer.write_text("import theano.tensor as T\n\n\n\ndef f(x, W):\n    return T.dot(x, W)\n")
+    linecache.checkcache(str(layer))  # (a worker reads the file once)
+    error = blame.unexpected_error(runtime, str(tmp_path), spec(), "gradcheck.yml")
+    assert (error.file, error.line) == ("layers.py", 6)
+    layer.write_text("import theano.tensor as T\n\n\ndef f(x, W):\n    return T.dot(W, x)\n")
+    linecache.checkcache(str(layer))
+    error = blame.unexpected_error(runtime, str(tmp_path), spec(), "gradcheck.yml")
+    assert (error.file, error.line) == ("gradcheck.yml", 3)
+    # ... or of a checkout elsewhere (another CI workspace, another shard's folder)
+    elsewhere = [[("/builds/someone/repo/layers.py", 3, "f", "return T.dot(W, x)")]]
+    runtime = _as_theano_raises_it(ValueError("shapes (3,4) and (5,3) not aligned"), elsewhere)
+    error = blame.unexpected_error(runtime, str(tmp_path), spec(), "gradcheck.yml")
+    assert (error.file, error.line) == ("layers.py", 5)
 
 
 def test_the_line_of_the_return_that_produced_a_value():
