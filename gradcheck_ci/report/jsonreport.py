@@ -89,7 +89,10 @@ def read_json(path: str) -> RunReport:
     """Load a report written by render_json. Raises ValueError, one sentence, for anything that is
     not one."""
     # a FIFO or a device would be read for ever (OSError: missing)
-    if not stat.S_ISREG(os.stat(path).st_mode):
+    mode = os.stat(path).st_mode
+    if stat.S_ISDIR(mode):
+        raise ValueError("is a directory, not a report file")
+    if not stat.S_ISREG(mode):
         raise ValueError("not a regular file (a pipe, a device or a socket)")
     with open(path, encoding="utf-8") as handle:
         try:

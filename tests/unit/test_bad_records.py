@@ -39,6 +39,15 @@ def test_an_endless_device_config_is_refused(capsys):
     )
 
 
+@pytest.mark.parametrize("command", ["replay", "merge"])
+def test_a_report_path_that_is_a_directory_is_said_to_be_one(tmp_path, capsys, command):
+    args = [str(tmp_path), "--model", "rnn"] if command == "replay" else [str(tmp_path)]
+    args += ["--json", str(tmp_path / "merged.json")] if command == "merge" else []
+    assert cli.main([command, *args]) == 2
+    line = one_line(capsys)
+    assert "is a directory, not a report file" in line and "a pipe" not in line, line
+
+
 def _report(tmp_path: Path, edit) -> Path:
     model = ModelResult(
         name="rnn",
