@@ -21,6 +21,7 @@ from ..core.results import Notice
 from ..platform import lasagne_stacks
 from . import guard, legacy
 from .float32_sites import float32_explanation
+from .input_shapes import input_shape_error
 from .messages import clean_message, without_library_paths
 from .sites import (
     CallSite,
@@ -405,7 +406,11 @@ def unexpected_error(
         )
     if raised_by_compiled_function(exc):
         # The compiled graph failed at run time (a shape mismatch, an op's perform()): the model's
-        # graph.
+        # graph; an `inputs:` shape it cannot take is the config's.
+        mismatch = _SHAPE_MISMATCH.search(text)
+        config = input_shape_error(exc, text, spec, config_file) if mismatch else None
+        if config is not None:
+            return config
         lines = [line for line in text.splitlines() if line.strip()]
         keep = [lines[0]] if lines else [name]
         keep += [line for line in lines[1:] if line.startswith("Apply node that caused the error")]
@@ -422,7 +427,7 @@ def unexpected_error(
             )
         )
         error = ModelLoadError(message, *(site or (config_file, spec.line)), kind="build")
-        error.same_with_c = bool(_SHAPE_MISMATCH.search(text))
+        error.same_with_c = bool(mismatch)
         return error
     return None
 

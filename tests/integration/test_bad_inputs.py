@@ -392,6 +392,13 @@ MODEL_CASES = [
             "gradcheck.yml:7",
         ),
         Case(
+            "inputs-shape-mismatch",
+            2,
+            "inputs.incoming.shape [null, 5] does not fit the model: it multiplies the input "
+            "incoming (10x5) by W_shared (6x4), which needs 6 columns, not 5",
+            "gradcheck.yml:7",
+        ),
+        Case(
             "data-inputs-unknown",
             2,
             "data.inputs.word_id: model 'net' has no input called 'word_id' "

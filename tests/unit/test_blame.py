@@ -197,6 +197,85 @@ def test_a_failing_node_points_at_the_users_line_that_built_it(tmp_path):
     runtime = _as_theano_raises_it(ValueError("shapes (3,4) and (5,3) not aligned"), elsewhere)
     error = blame.unexpected_error(runtime, str(tmp_path), spec(), "gradcheck.yml")
     assert (error.file, error.line) == ("layers.py", 5)
+class _Var:
+    """A Theano variable as input_shapes reads it: name, type.ndim, owner (an Apply or None)."""
+
+    def __init__(self, name, ndim, owner=None):
+        self.name, self.type, self.owner = name, types.SimpleNamespace(ndim=ndim), owner
+
+
+class Dot22:
+    pass
+
+
+class Elemwise:
+    pass
+
+
+def _node_error(op, operands, first_line, shapes):
+    """The ValueError Theano's raise_with_op raises, with the one it replaced (holding the node)
+    as its context."""
+    original = ValueError(first_line)
+    original.__op_instance__ = types.SimpleNamespace(op=op(), inputs=operands)
+    try:
+        try:
+            raise original
+        except ValueError:
+            raise ValueError(
+                f"{first_line}\nApply node that caused the error: {type(op).__name__}(...)\n"
+                f"Toposort index: 3\nInputs shapes: {shapes}\nInputs strides: [(40, 8)]"
+            ) from None
+    except ValueError as exc:
+        exc.__suppress_context__ = False
+        return exc
+
+
+def test_a_shape_mismatch_on_an_inputs_layer_is_the_configs_at_its_shape_line(tmp_path):
+    from gradcheck_ci.config.spec import InputSpec
+
+    s = spec(inputs={"incoming": InputSpec(shape=[None, 5])})
+    s.key_lines.update({"inputs": 9, "inputs.incoming": 10, "inputs.incoming.shape": 11})
+    incoming, weights = _Var("incoming", 2), _Var("W_shared", 2)
+    dot = _node_error(
+        Dot22,
+        [incoming, weights],
+        "('shapes (4,5) and (6,4) not aligned: 5 (dim 1) != 6 (dim 0)', (4, 5), (6, 4))",
+        "[(4, 5), (6, 4)]",
+    )
+    error = blame.unexpected_error(dot, str(tmp_path), s, "gradcheck.yml")
+    assert (error.file, error.line, error.kind) == ("gradcheck.yml", 11, "config")
+    assert error.message == (
+        "inputs.incoming.shape [null, 5] does not fit the model: it multiplies the input incoming "
+        "(4x5) by W_shared (6x4), which needs 6 columns, not 5"
+    )
+    assert "Apply node" not in error.message and error.same_with_c
+    # the input reshaped (a DenseLayer flattens a 3-D input) is still the input
+    shape = _Var(None, 1, types.SimpleNamespace(inputs=[incoming]))
+    flat = _Var(None, 2, types.SimpleNamespace(inputs=[incoming, shape]))
+    dot = _node_error(Dot22, [flat, weights], "shapes not aligned", "[(4, 10), (6, 4)]")
+    message = blame.unexpected_error(dot, str(tmp_path), s, "gradcheck.yml").message
+    assert "it multiplies the input incoming, as 4x10, by W_shared (6x4)" in message
+    assert "which needs 6 columns, not 10" in message
+    # another operation: both shapes, Theano's own words, no node
+    bias = _Var("b", 1)
+    add = _node_error(
+        Elemwise,
+        [incoming, bias],
+        "operands could not be broadcast together with shapes (4,5) (6,)",
+        "[(4, 5), (6,)]",
+    )
+    error = blame.unexpected_error(add, str(tmp_path), s, "gradcheck.yml")
+    assert error.line == 11 and error.message == (
+        "inputs.incoming.shape [null, 5] does not fit the model: Theano's Elemwise got the input "
+        "incoming (4x5) with b (6) and failed (ValueError: operands could not be broadcast "
+        "together with shapes (4,5) (6,))"
+    )
+    # an operand computed from the input and the model's parameters: the model's graph, not the
+    # config's
+    hidden = _Var(None, 2, types.SimpleNamespace(inputs=[incoming, weights]))
+    add = _node_error(Elemwise, [hidden, bias], "could not be broadcast", "[(4, 4), (3,)]")
+    error = blame.unexpected_error(add, str(tmp_path), s, "gradcheck.yml")
+    assert error.kind == "build" and "Theano failed evaluating the compiled loss" in error.message
 
 
 def test_the_line_of_the_return_that_produced_a_value():
