@@ -13,7 +13,6 @@ import os
 import shutil
 import signal
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -408,7 +407,7 @@ def _prepare_cache(console: Console) -> str | None:
                 f"now is kept)"
             )
             return None
-        temporary = tempfile.mkdtemp(prefix="gradcheck-ci-cache-")
+        temporary = cachedir.make_temporary_root()
         os.environ[cachedir.CACHE_DIR_ENV] = temporary  # the workers inherit it
         console.note(
             f"gradcheck-ci: {exc}; checking with a temporary cache directory, deleted at "

@@ -80,7 +80,10 @@ def _served(events: list[fncache.Event]) -> str:
     outcomes = {e.outcome for e in events}
     if outcomes == {"hit"}:
         return "loaded from the function cache"
-    if "miss" in outcomes and all(e.stored for e in events if e.outcome == "miss"):
+    misses = [e for e in events if e.outcome == "miss"]
+    if misses and all(e.stored for e in misses):
+        if any(e.temporary for e in misses):
+            return "compiled (not kept for the next run: this run's cache directory is temporary)"
         return "compiled (kept in the function cache for the next run)"
     return "compiled"
 

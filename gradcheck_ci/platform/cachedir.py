@@ -5,6 +5,7 @@
         theano/<tag>/               Theano's base_compiledir for this stack (theano_cache_dir)
             gradcheck-ci-cache.json the stamp: what the compiled code depends on
         functions/<tag>/            compiled functions (functions_cache_dir)
+        gradcheck-ci-temporary      only in a run's temporary cache root, deleted at its end
 
 <tag> names the stamp (Python, numpy, Theano, compiler, machine, gradcheck-ci): a cache made by an
 older or newer image, or another venv, sits under another tag and is never read, so it can do no
@@ -44,6 +45,25 @@ def cache_root(environ: Mapping[str, str] | None = None) -> str:
         return os.path.abspath(chosen)
     base = env.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "gradcheck-ci")
+
+
+# in the cache root of a run whose cache directory is a temporary one, deleted at its end
+TEMPORARY_MARKER = "gradcheck-ci-temporary"
+
+
+def make_temporary_root() -> str:
+    """A cache root for this run only (the chosen one cannot be used): a fresh directory, marked so
+    that the workers do not call what they store in it kept for the next run."""
+    root = tempfile.mkdtemp(prefix="gradcheck-ci-cache-")
+    with open(os.path.join(root, TEMPORARY_MARKER), "w", encoding="utf-8") as handle:
+        handle.write("deleted at the end of the run that made it\n")
+    return root
+
+
+def is_temporary(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether the cache root is a temporary one (make_temporary_root): nothing in it outlives the
+    run."""
+    return os.path.isfile(os.path.join(cache_root(environ), TEMPORARY_MARKER))
 
 
 def baked_theano_cache(environ: Mapping[str, str] | None = None) -> str | None:

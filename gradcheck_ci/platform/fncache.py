@@ -72,6 +72,9 @@ class Event:
     reason: str = ""  # why uncacheable, or why an entry found was not used
     stored: bool = False  # a miss whose function was written for the next run
     key: str = ""  # its entry's key (hit or miss)
+    # stored in a cache directory deleted at the end of the run: kept for this run's other
+    # processes only
+    temporary: bool = False
 
 
 EVENTS: list[Event] = []  # this process's calls, in order (a worker checks one model)
@@ -82,7 +85,8 @@ def summary(events: list[Event]) -> CompileSummary:
     them.
 
     "cache" is hit (every function loaded), miss (compiled; stored for the next run), partial (some
-    of each), uncacheable, or off (no function cache in this run)."""
+    of each), uncacheable, or off (no function cache in this run); "stored" counts the functions
+    kept for the next run (none in a temporary cache directory)."""
     counts = {
         name: sum(1 for e in events if e.outcome == name)
         for name in ("hit", "miss", "uncacheable", "off")
@@ -101,7 +105,7 @@ def summary(events: list[Event]) -> CompileSummary:
         cache=cache,
         hits=counts["hit"],
         misses=counts["miss"],
-        stored=sum(1 for e in events if e.stored),
+        stored=sum(1 for e in events if e.stored and not e.temporary),
         uncacheable=counts["uncacheable"],
         reason=reasons[0] if reasons else "",
     )
@@ -155,7 +159,8 @@ def function(
         return fn
     fn = compile()
     stored = store(directory, key, fn)
-    EVENTS.append(Event("miss", time.perf_counter() - started, rejected, stored, key))
+    temporary = stored and cachedir.is_temporary()
+    EVENTS.append(Event("miss", time.perf_counter() - started, rejected, stored, key, temporary))
     return fn
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 
 import pytest
 
@@ -94,6 +95,32 @@ def test_summary_of_a_groups_compiles():
     assert (odd.cache, odd.reason) == ("miss", "truncated entry")
     assert fncache.summary([E("off", 1.0)]).cache == "off"
     assert fncache.summary([]).cache == "none"
+
+
+def test_a_temporary_cache_directory_keeps_nothing_for_the_next_run_and_says_so(
+    tmp_path, monkeypatch
+):
+    from gradcheck_ci.engine.compile import _served
+
+    E = fncache.Event
+    persistent = [E("miss", 1.0, stored=True), E("miss", 1.0, stored=True)]
+    assert _served(persistent) == "compiled (kept in the function cache for the next run)"
+    assert fncache.summary(persistent).stored == 2
+    temporary = [E("miss", 1.0, stored=True, temporary=True)] * 2
+    assert _served(temporary) == (
+        "compiled (not kept for the next run: this run's cache directory is temporary)"
+    )
+    # what the result's compile line reads: "compiled, not in the function cache", nothing kept
+    assert (fncache.summary(temporary).cache, fncache.summary(temporary).stored) == ("miss", 0)
+    root = cachedir.make_temporary_root()
+    try:
+        assert cachedir.is_temporary({cachedir.CACHE_DIR_ENV: root})
+        monkeypatch.setenv(cachedir.CACHE_DIR_ENV, root)  # what the workers inherit
+        assert cachedir.is_temporary()
+    finally:
+        shutil.rmtree(root)
+    assert not cachedir.is_temporary({cachedir.CACHE_DIR_ENV: str(tmp_path)})
+    assert not cachedir.is_temporary({"XDG_CACHE_HOME": str(tmp_path)})
 
 
 def test_the_cache_is_off_when_disabled_or_inside_the_image_without_a_cache_directory(

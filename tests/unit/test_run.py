@@ -131,6 +131,7 @@ def test_an_unusable_cache_directory_is_replaced_by_a_temporary_one_as_the_run_s
             cachedir.theano_cache_dir()
         )
         assert not (tmp_path / "xdg").exists()
+        assert cachedir.is_temporary()  # the workers say that nothing is kept for the next run
         assert (
             "checking with a temporary cache directory, deleted at the end (nothing compiled now "
             "is kept)" in stream.getvalue()
