@@ -65,6 +65,33 @@ LAYER_ARGUMENTS = {
     "input_layers",
 }
 MAX_FILE_BYTES = 2_000_000
+# The `inputs:` shape proposed for an argument that takes a layer, by the Lasagne layer it is first
+# given to (sizes in capitals are placeholders: a DenseLayer, a convolution's W, need them fixed);
+# else (sequences, steps, features).
+INPUT_SHAPE = "[null, null, FEATURES]"
+_IMAGES = "[null, CHANNELS, HEIGHT, WIDTH]"
+INPUT_SHAPES = {
+    "DenseLayer": "[null, FEATURES]",
+    "Conv1DLayer": "[null, CHANNELS, LENGTH]",
+    "Pool1DLayer": "[null, CHANNELS, LENGTH]",
+    "MaxPool1DLayer": "[null, CHANNELS, LENGTH]",
+    **dict.fromkeys(
+        (
+            "Conv2DLayer",
+            "Conv2DDNNLayer",
+            "Conv2DCCLayer",
+            "Pool2DLayer",
+            "MaxPool2DLayer",
+            "Pool2DDNNLayer",
+            "MaxPool2DDNNLayer",
+            "TransposedConv2DLayer",
+            "Deconv2DLayer",
+            "DilatedConv2DLayer",
+            "LocalResponseNormalization2DLayer",
+        ),
+        _IMAGES,
+    ),
+}
 
 
 @dataclass
@@ -91,6 +118,8 @@ class Candidate:
     layer_arguments: list[str] = field(default_factory=list)
     # the functions of its module that call it: it is a building block of theirs
     used_by: list[str] = field(default_factory=list)
+    # the `inputs:` shape for a layer argument, when the layer it goes to says (INPUT_SHAPES)
+    input_shapes: dict[str, str] = field(default_factory=dict)
 
     @property
     def reference(self) -> str:
@@ -99,6 +128,15 @@ class Candidate:
     def takes_layer(self, argument: str) -> bool:
         """Whether `argument` is a layer the caller makes (by its use, or by its name)."""
         return argument in self.layer_arguments or argument in LAYER_ARGUMENTS
+
+    @property
+    def layer_inputs(self) -> list[str]:
+        """Required arguments that take a layer the caller makes: `inputs:` names them."""
+        return [a for a in self.required if a not in self.kwargs and self.takes_layer(a)]
+
+    def input_shape(self, argument: str) -> str:
+        """The `inputs:` shape proposed for a layer argument, as YAML."""
+        return self.input_shapes.get(argument, INPUT_SHAPE)
 
     @property
     def placeholders(self) -> list[str]:
@@ -111,10 +149,10 @@ class Candidate:
         missing = [a for a in self.required if a not in self.kwargs]
         if not missing:
             return None
-        layers = [a for a in missing if self.takes_layer(a)]
+        layers = self.layer_inputs
         names = ", ".join(self.required)
         if layers:
-            example = ", ".join(f"{name}: {{shape: [null, null, FEATURES]}}" for name in layers)
+            example = ", ".join(f"{name}: {{shape: {self.input_shape(name)}}}" for name in layers)
             noun, them = ("layer", "it") if len(layers) == 1 else ("layers", "them")
             callers = " and ".join(f"{name}()" for name in self.used_by)
             block = (
@@ -262,6 +300,7 @@ def _read_functions(tree: ast.Module | ast.ClassDef, rel: str, found: Found) -> 
         if name in returning:
             candidate = _candidate(rel, node, returning[name])
             candidate.layer_arguments = [a for a in candidate.required if a in taken[name]]
+            candidate.input_shapes = _input_shapes(node)
             candidate.used_by = [
                 other
                 for other, caller in functions.items()
@@ -335,6 +374,24 @@ def _layers_taken(
                     if isinstance(element, ast.Name) and element.id in holds:
                         used.add(holds[element.id])
     return used
+
+
+def _input_shapes(node: ast.FunctionDef) -> dict[str, str]:
+    """The `inputs:` shape for each argument given as the incoming of a layer in INPUT_SHAPES
+    (the first such layer in the code)."""
+    holds = _argument_aliases(node)
+    shapes: dict[str, str] = {}
+    calls = sorted(
+        (sub for sub in ast.walk(node) if isinstance(sub, ast.Call)),
+        key=lambda c: (c.lineno, c.col_offset),
+    )
+    for call in calls:
+        shape = INPUT_SHAPES.get(dotted_name(call.func).rsplit(".", 1)[-1])
+        incoming = call.args[0] if call.args else None
+        incoming = next((k.value for k in call.keywords if k.arg == "incoming"), incoming)
+        if shape and isinstance(incoming, ast.Name) and incoming.id in holds:
+            shapes.setdefault(holds[incoming.id], shape)
+    return shapes
 
 
 def _argument_aliases(node: ast.FunctionDef) -> dict[str, str]:

@@ -289,6 +289,27 @@ def proposed_kwargs(candidate: Candidate, indent: str, commented: bool) -> list[
     return lines + [f"{indent}{prefix}kwargs: {text}"]
 
 
+def proposed_inputs(candidate: Candidate, indent: str) -> list[str]:
+    """The `inputs:` line for the arguments that take a layer (a building block's), sizes to choose
+    as placeholders in capitals, with what it is in a comment above it."""
+    layers = candidate.layer_inputs
+    if not layers:
+        return []
+    lines = textwrap.wrap(
+        _comment(
+            f"{', '.join(layers)}: the layer{'s' if len(layers) > 1 else ''} it builds on, an "
+            "InputLayer gradcheck-ci makes: one size per dimension the block expects, null ones "
+            "filled from `data` (capitals: sizes to choose)"
+        ),
+        COMMENT_WIDTH,
+        initial_indent=f"{indent}# ",
+        subsequent_indent=f"{indent}#   ",
+        break_on_hyphens=False,
+    )
+    mapping = ", ".join(f"{yaml_scalar(a)}: {{shape: {candidate.input_shape(a)}}}" for a in layers)
+    return lines + [f"{indent}inputs: {{{mapping}}}"]
+
+
 def _entry(trial: Trial, name: str) -> list[str]:
     candidate = trial.candidate
     lines = [f"  # {heading(candidate)}"]
@@ -361,6 +382,7 @@ def compose(built: list[Trial], left_out: list[Trial], passed: list[Passed], ver
                     f"#  - name: {yaml_scalar(candidate.function)}",
                     f"#    factory: {yaml_scalar(candidate.reference)}",
                 ]
+                lines += proposed_inputs(candidate, "#    ")
                 lines += proposed_kwargs(candidate, "#    ", commented=False)
         for item in passed:
             where = f"{item.file}:{item.line}" if item.line else item.file

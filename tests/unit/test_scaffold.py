@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from gradcheck_ci.config import load_config
-from gradcheck_ci.init.discover import Candidate, Passed
+from gradcheck_ci.init.discover import Candidate, Passed, discover
 from gradcheck_ci.init.scaffold import compose, model_names, yaml_scalar
 from gradcheck_ci.init.trial import Trial
 
@@ -263,3 +263,46 @@ def test_a_named_output_layer_is_told_apart_from_its_nonlinearity():
     assert "; output l_out (ReshapeLayer);" in what_it_is(named)
     # an unnamed layer's label is its class already
     assert "; output RecurrentLayer#0, softmax;" in what_it_is(built(candidate()))
+
+
+def test_a_building_blocks_commented_entry_names_its_layer_under_inputs(tmp_path):
+    """A Recipes-style block (a layer argument, and a config init cannot choose) is left out with an
+    entry to complete: uncommented, its placeholders filled, it validates and gives the factory its
+    layer through `inputs:`, shaped for the layer the argument goes to."""
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "blocks.py").write_text(
+        "from lasagne.layers import Conv2DLayer, DenseLayer\n\n\n"
+        "def dense_block(l, config):\n"
+        "    l = DenseLayer(l, config['units'])\n"
+        "    return DenseLayer(l, config['units'])\n\n\n"
+        "def conv_block(name, incoming, nfilters):\n"
+        "    return {name: Conv2DLayer(incoming, nfilters[0], 3)}\n",
+        encoding="utf-8",
+    )
+    blocks = {c.function: c for c in discover(str(tmp_path)).candidates}
+    left = [Trial(c, reason=c.why_not_tried or "") for c in blocks.values()]
+    text = compose([], left, [], "0.1.0")
+    assert "#    inputs: {l: {shape: [null, FEATURES]}}\n" in text
+    assert "#    inputs: {incoming: {shape: [null, CHANNELS, HEIGHT, WIDTH]}}\n" in text
+    assert "e.g. `inputs: {l: {shape: [null, FEATURES]}}`" in " ".join(
+        line.lstrip("# ") for line in text.splitlines()
+    )
+    entries = "\n".join(
+        line[1:] for line in text.splitlines() if line.startswith(("#  -", "#    "))
+    )
+    for placeholder, value in (
+        ("FEATURES", "8"),
+        ("UNITS", "4"),
+        ("CHANNELS", "2"),
+        ("HEIGHT", "5"),
+        ("WIDTH", "5"),
+        ("NAME", "c"),
+        ("NFILTERS", "[2]"),
+    ):
+        entries = entries.replace(placeholder, value)
+    config_path = tmp_path / "gradcheck.yml"
+    config_path.write_text(f"version: 1\nmodels:\n{entries}\n", encoding="utf-8")
+    config = load_config(str(config_path))
+    assert config.problems == []
+    shapes = {m.name: {k: v.shape for k, v in m.inputs.items()} for m in config.models}
+    assert shapes == {"dense_block": {"l": [None, 8]}, "conv_block": {"incoming": [None, 2, 5, 5]}}
