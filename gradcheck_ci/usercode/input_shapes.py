@@ -18,7 +18,10 @@ from ..core.errors import ModelLoadError, exception_chain
 from .messages import error_summary
 
 # Theano's products and the positions of their two factors
-_PRODUCTS = {"Dot": (0, 1), "Dot22": (0, 1), "Dot22Scalar": (0, 1), "Gemm": (2, 3)}
+_PRODUCTS = {
+    **dict.fromkeys(("Dot", "Dot22", "Dot22Scalar"), (0, 1)),
+    **dict.fromkeys(("Gemm", "Gemv", "CGemv"), (2, 3)),  # z or y, alpha, the factors, beta
+}
 _INPUTS_SHAPES = re.compile(r"^Inputs shapes: (\[.*\])[ \t]*$", re.MULTILINE)
 _WALK_LIMIT = 20_000  # graph variables visited per operand
 
@@ -128,9 +131,14 @@ def _product(
         return None
     if position == left:
         other = _operand(operands[right], y)
-        return f"it multiplies {what} by {other}, which needs {y[0]} columns, not {x[-1]}"
+        return f"it multiplies {what} by {other}, which needs {_count(y[0], 'column')}, not {x[-1]}"
     other = _operand(operands[left], x)
-    return f"it multiplies {other} by {what.rstrip(',')}, which needs {x[-1]} rows, not {y[0]}"
+    needs = _count(x[-1], "row")
+    return f"it multiplies {other} by {what.rstrip(',')}, which needs {needs}, not {y[0]}"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _operand(variable: Any, shape: tuple[int, ...] | None) -> str:

@@ -272,7 +272,12 @@ def test_a_shape_mismatch_in_the_graph_is_not_checked_again_with_c(tmp_path: Pat
     env = usual_theano_cache_env(tmp_path)
     run, result = check(repo / "gradcheck.yml", "flat", env, tmp_path / "report.json")
     assert run.code == 2 and result["status"] == "error", run.output
-    assert "Theano failed evaluating the compiled loss" in result["error"]["message"]
+    # the shape gradcheck.yml gives is what does not fit: said at its line, without Theano's node
+    assert result["error"]["message"] == (
+        "inputs.l.shape [3] does not fit the model: it multiplies W.T (2x1) by the input l (3), "
+        "which needs 1 row, not 3"
+    )
+    assert (result["error"]["file"], result["error"]["kind"]) == ("gradcheck.yml", "config")
     assert "evaluating with Theano's Python code" in run.output
     assert "checking again with C" not in run.output
 
