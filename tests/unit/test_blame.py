@@ -197,6 +197,8 @@ def test_a_failing_node_points_at_the_users_line_that_built_it(tmp_path):
     runtime = _as_theano_raises_it(ValueError("shapes (3,4) and (5,3) not aligned"), elsewhere)
     error = blame.unexpected_error(runtime, str(tmp_path), spec(), "gradcheck.yml")
     assert (error.file, error.line) == ("layers.py", 5)
+
+
 class _Var:
     """A Theano variable as input_shapes reads it: name, type.ndim, owner (an Apply or None)."""
 
