@@ -335,10 +335,23 @@ NOISE_BOUND = 8.0  # sigmas: what a measured noise level becomes as a bound on o
 # in the forward pass, jumps, a lower precision inside): it is not used, and the lines stay
 # unjudged.
 NOISE_LIMIT = 1e6
+# A floor this many times the usual bound (ROUNDOFF_FACTOR eps |L|) is measured again at a spacing
+# FINER times shorter: round-off does not shrink with the spacing, while kinks within reach of the
+# points (units within 1e-9 of their kink: tiny initial weights before a rectifier) make fourth
+# differences that do, in proportion. A floor that falls by more than KINKS_BELOW is kinks, not
+# round-off: not used, and the lines at that point stay not smooth (a shorter step, or the point
+# near p, judges them).
+CONFIRM_ABOVE = 1e3
+FINER = 64.0
+KINKS_BELOW = 1.0 / 8.0
 
 
 def noise_floor(
-    loss_along: Callable[[float], float], base: float, step: float, batch: Batch | None = None
+    loss_along: Callable[[float], float],
+    base: float,
+    step: float,
+    batch: Batch | None = None,
+    spacing: float = NOISE_SPACING,
 ) -> float:
     """A bound on one evaluation's round-off, measured: the loss at 7 points NOISE_SPACING * step
     apart (6 evaluations), whose fourth differences (three windows) and sixth difference are
@@ -346,13 +359,31 @@ def noise_floor(
     the four sigma estimates, times NOISE_BOUND: for a loss whose round-off exceeds 16 eps |L| (a
     cancellation, long sums), so that its lines can be judged against the noise they really have
     rather than be taken for kinks."""
-    s = NOISE_SPACING * step
+    s = spacing * step
     around = (batch or one_by_one(loss_along))([m * s for m in (-3, -2, -1, 1, 2, 3)])
     f = around[:3] + [base] + around[3:]
     fourth = [f[i] - 4 * f[i + 1] + 6 * f[i + 2] - 4 * f[i + 3] + f[i + 4] for i in range(3)]
     sixth = f[0] - 6 * f[1] + 15 * f[2] - 20 * f[3] + 15 * f[4] - 6 * f[5] + f[6]
     sigma = max(max(abs(q) for q in fourth) / math.sqrt(70.0), abs(sixth) / math.sqrt(924.0))
     return NOISE_BOUND * sigma
+
+
+def round_off(
+    loss_along: Callable[[float], float],
+    base: float,
+    step: float,
+    precision: str,
+    batch: Batch | None = None,
+) -> float:
+    """noise_floor, and for a floor above CONFIRM_ABOVE usual bounds (and usable otherwise) its
+    confirmation at a finer spacing: 0.0 when the floor falls with the spacing (kinks, not
+    round-off)."""
+    floor = noise_floor(loss_along, base, step, batch)
+    usual = numeric.ROUNDOFF_FACTOR * numeric.machine_eps(precision) * max(abs(base), 1e-300)
+    if floor <= CONFIRM_ABOVE * usual or not usable_floor(floor, base, precision):
+        return floor
+    finer = noise_floor(loss_along, base, step, batch, NOISE_SPACING / FINER)
+    return 0.0 if finer < KINKS_BELOW * floor else floor
 
 
 def usable_floor(floor: float, loss: float, precision: str) -> bool:
@@ -396,7 +427,9 @@ def judge(
         return judgement, None
     # Not smooth: a kink, or round-off beyond 16 eps |L|. The round-off is measured once per point;
     # if it is the reason, the same line judged against it says so.
-    measured = noise_floor(loss_along, base, step, batch) if known_floor is None else known_floor
+    measured = (
+        round_off(loss_along, base, step, precision, batch) if known_floor is None else known_floor
+    )
     measured = measured if usable_floor(measured, base, precision) else 0.0
     if measured > judgement.delta:
         judgement = against(measured)

@@ -181,3 +181,41 @@ def test_noise_beyond_any_round_off_is_not_used_and_the_line_stays_unjudged():
         math.cos(0.3), batch, H["float64"], "float64", 0.0, f(0.0), measure_floor=True
     )
     assert judgement.verdict == line.NONSMOOTH and floor == 0.0
+
+
+def _kinks_near_zero(size: float):
+    """sin along the line plus 200 kinks of slope jumps ~`size`, all within 2e-8 of t = 0: units
+    within 1e-9 of their kink (tiny initial weights before a rectifier). Their fourth differences
+    are far above round-off at the noise measurement's spacing, and shrink with it."""
+    rng = np.random.default_rng(0)
+    at = rng.uniform(-2e-8, 2e-8, 200)
+    jumps = size * rng.standard_normal(200)
+
+    def f(t: float) -> float:
+        return math.sin(0.3 + t) + 0.5 + float(np.sum(jumps * np.abs(t - at)))
+
+    return f, lambda ts: [f(t) for t in ts], math.cos(0.3) + float(np.sum(jumps * np.sign(-at)))
+
+
+@pytest.mark.parametrize("size", [3e-4, 3e-3])
+def test_kinks_within_reach_of_the_noise_measurement_are_not_taken_for_round_off(size):
+    f, batch, slope = _kinks_near_zero(size)
+    judgement, floor = line.judge(
+        slope, batch, H["float64"], "float64", 0.0, f(0.0), measure_floor=True
+    )
+    # measured at 1/1024 of the step, they look like round-off a thousand times the usual bound;
+    # at a spacing 64 times finer, they shrink as kinks do, and the floor is not used
+    usual = 16 * np.finfo("float64").eps * f(0.0)
+    assert line.noise_floor(f, f(0.0), H["float64"]) > line.CONFIRM_ABOVE * usual
+    assert floor == 0.0 and judgement.verdict == line.NONSMOOTH
+
+
+def test_round_off_a_thousand_times_the_usual_bound_is_confirmed_and_used():
+    f, batch = _noisy(2e-11)
+    h, slope = H["float64"], math.cos(0.3)
+    measured = line.noise_floor(f, f(0.0), h)
+    assert measured > line.CONFIRM_ABOVE * 16 * np.finfo("float64").eps * f(0.0)
+    right, floor = line.judge(slope, batch, h, "float64", 0.0, f(0.0), measure_floor=True)
+    assert right.verdict == line.PASS and floor == measured
+    wrong, _ = line.judge(slope * (1 + 1e-2), batch, h, "float64", 0.0, f(0.0), measure_floor=True)
+    assert wrong.verdict == line.FAIL
