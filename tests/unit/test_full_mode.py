@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
+from gradcheck_ci.engine import line
 from gradcheck_ci.engine.evaluation import CompiledCheck, at_point
 from gradcheck_ci.engine.full import FullCheck, compare_tensors
 from gradcheck_ci.engine.precision import FLOAT64
@@ -96,3 +97,56 @@ def test_float32_leaves_the_nearby_point_to_its_float64_check():
     full = FullCheck(check, grads, FLOAT64.allowance, 0.0, at_point)
     assert [(factor, near) for _, _, factor, near in full.attempts()] == [(1.0, False)]
     assert full._nearby is None
+
+
+class Scripted(FullCheck):
+    """A FullCheck whose element lines say what a script says, attempt by attempt: (verdict, error,
+    tolerance, max |Q| in round-off bounds). What is tested is the decision between attempts;
+    test_lines.py tests the lines themselves."""
+
+    def __init__(self, script: list[tuple[str, float, float, float]]) -> None:
+        check, grads = check_of(smooth, smooth_grads, VALUES)
+        super().__init__(check, grads, FLOAT64.allowance, 0.0, at_point)
+        self.script = list(script)
+        self.tried: list[bool] = []  # at the nearby point, per attempt
+
+    def element(self, view, grads, index, i, factor):
+        self.tried.append(view is not self.check)
+        verdict, error, tolerance, fourth = self.script.pop(0)
+        return line.Judgement(
+            verdict, 1.0, 1.0 + error, tolerance, 2 * tolerance, factor, 4, 1.0, fourth, {}
+        )
+
+
+CLEAN_FAIL = ("fail", 5e-8, 1e-8, 0.5)  # fourth differences of round-off alone
+KINKED_FAIL = ("fail", 5e-8, 1e-8, 6.0)  # below the smooth limit, above round-off
+NONSMOOTH = ("nonsmooth", 0.0, float("inf"), 40.0)
+PASS_THAT_SEES_IT = ("pass", 1e-9, 1e-8, 0.5)
+PASS_TOO_COARSE = ("pass", 1e-9, 1e-7, 0.5)
+
+
+@pytest.mark.parametrize(
+    ("script", "verdict", "tried"),
+    [
+        # a disagreement on a line of round-off alone stands as it is
+        ([CLEAN_FAIL], "fail", [False]),
+        # with kinks within reach: measured again at the nearby point, whose pass refutes it
+        ([KINKED_FAIL, PASS_THAT_SEES_IT], "pass", [False, True]),
+        ([NONSMOOTH, CLEAN_FAIL, PASS_THAT_SEES_IT], "pass", [False, False, True]),
+        # ... unless the nearby line disagrees too, could not see it, or could not judge
+        ([KINKED_FAIL, CLEAN_FAIL], "fail", [False, True]),
+        ([KINKED_FAIL, PASS_TOO_COARSE], "fail", [False, True]),
+        ([NONSMOOTH, CLEAN_FAIL, NONSMOOTH], "fail", [False, False, True]),
+        # a pass needs nothing more
+        ([NONSMOOTH, PASS_THAT_SEES_IT], "pass", [False, False]),
+    ],
+)
+def test_a_disagreement_where_kinks_are_within_reach_is_measured_again_near_the_point(
+    script, verdict, tried
+):
+    full = Scripted(script)
+    nearby: set[int] = set()
+    judgement = full.judged(0, 0, nearby)
+    assert judgement.verdict == verdict and full.tried == tried
+    # the element counts as judged near the point only where that judgement is the one kept
+    assert nearby == ({0} if verdict == "pass" and tried[-1] else set())
