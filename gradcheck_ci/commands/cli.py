@@ -17,6 +17,7 @@ from ..core.errors import UsageError, print_debug_traceback
 from ..core.results import EXIT_ERROR, EXIT_OK
 from ..init.trial import DEFAULT_TIMEOUT
 from ..report.formats import REPORT_FORMATS
+from ..report.overwrite import output_clash
 from . import run
 from .console import Console, under_actions, write_step_outputs
 from .helptext import exit_codes, subcommand
@@ -352,21 +353,14 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
 
 def report_path_clash(args: argparse.Namespace, inputs: list[str]) -> str | None:
     """Why the report paths asked for cannot be written as given: one is an input of the run
-    (gradcheck.yml, which a report would replace), or two reports share one file (the second would
-    replace the first). None when they can; `-` (standard output) is not a file."""
-    seen: dict[str, str] = {}
-    read = {os.path.realpath(path) for path in inputs}
-    for fmt in REPORT_FORMATS:
-        path = getattr(args, fmt.name, None)
-        if not path or path == "-":
-            continue
-        real = os.path.realpath(path)
-        if real in read:
-            return f"{fmt.option} {path}: this run reads that file; the report would replace it"
-        if real in seen:
-            return f"{fmt.option} {path}: {seen[real]} writes its report to the same file"
-        seen[real] = fmt.option
-    return None
+    (gradcheck.yml, which a report would replace), two reports share one file (the second would
+    replace the first), or one would replace a file that is not a report of ours of its format (a
+    model's source: report/overwrite.py). None when they can; `-` (standard output) is not a
+    file."""
+    outputs = [
+        fmt.output(path) for fmt in REPORT_FORMATS if (path := getattr(args, fmt.name, None))
+    ]
+    return output_clash(outputs, inputs)
 
 
 def console_stream(args: argparse.Namespace) -> TextIO:

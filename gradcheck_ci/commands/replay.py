@@ -17,13 +17,16 @@ import argparse
 import math
 import os
 import re
+import zipfile
 from typing import Any
 
 from .. import __version__
 from ..core.errors import UsageError
 from ..core.results import ModelResult, ParamResult, RunReport
 from ..report.common import measured, num
+from ..report.formats import report_format
 from ..report.jsonreport import read_json, write_json
+from ..report.overwrite import Output, output_clash
 from .changes import file_digest
 from .console import Console
 
@@ -297,6 +300,24 @@ def _say_results(console: Console, model: ModelResult, result: ModelResult, npz:
         )
 
 
+def replay_npz(path: str) -> bool:
+    """Whether `path` holds arrays a replay saved: a zip with the `meta` array elements.py writes
+    (its central directory is read, not the arrays)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return "meta.npy" in archive.namelist()
+    except zipfile.BadZipFile:
+        return False
+
+
+def output_refusal(args: argparse.Namespace, npz: str, config_path: str) -> str | None:
+    """Why replay must not write its .npz or --json where asked (overwrite.py), before it runs."""
+    outputs = [Output("--npz", npz, "replay .npz", replay_npz)]
+    if args.json:
+        outputs.append(report_format("json").output(args.json))
+    return output_clash(outputs, [args.report, config_path])
+
+
 def recorded_evaluation(model: ModelResult) -> str:
     """How the report's check evaluated the model, C or Python (platform/ccode.py), for the replay
     to do the same: the two can part in the last digits. A report without the record came from
@@ -330,6 +351,9 @@ def replay(args: argparse.Namespace, console: Console) -> int:
     # the element-wise comparison comes on top of the check
     spec.timeout = args.timeout or spec.timeout * 4
     npz = args.npz or f"gradcheck-replay-{re.sub(r'[^A-Za-z0-9._-]+', '-', model.name)}.npz"
+    refusal = output_refusal(args, npz, config_path)
+    if refusal:
+        raise UsageError(refusal)
     console.note(
         f"gradcheck-ci replay: {model.name} from {args.report} (written by gradcheck-ci "
         f"{report.version or 'unknown'}; seed {spec.seed}, {spec.precision}, mode "

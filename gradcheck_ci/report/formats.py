@@ -16,6 +16,7 @@ from .atomic import write_atomic
 from .html import render_html
 from .jsonreport import render_json
 from .junit import render_junit
+from .overwrite import Output, head_matches
 from .sarif import render_sarif_text
 
 Renderer = Callable[[RunReport, str], str]  # (report, gradcheck-ci version) -> the file's text
@@ -30,10 +31,18 @@ class ReportFormat:
     action_input: str  # the GitHub Action's input that names the file's path
     action_default: str  # that input's default ("" writes no file unless asked)
     render: Renderer
+    kind: str  # what the file is called in a message: "JSON report"
+    # A regular expression that the first few KB of every file `render` writes match, and another
+    # program's file does not: a file at the path that fails it is not replaced (overwrite.py).
+    marker: str
 
     def write(self, report: RunReport, path: str, tool_version: str) -> None:
         """Render and write atomically: a later CI step never reads half a file."""
         write_atomic(path, self.render(report, tool_version))
+
+    def output(self, path: str) -> Output:
+        """`path` as a file this format's option asks to write (overwrite.output_clash)."""
+        return Output(self.option, path, self.kind, head_matches(self.marker))
 
 
 REPORT_FORMATS: tuple[ReportFormat, ...] = (
@@ -44,6 +53,8 @@ REPORT_FORMATS: tuple[ReportFormat, ...] = (
         action_input="json-report",
         action_default="gradcheck-report.json",
         render=lambda report, _version: render_json(report),
+        kind="JSON report",
+        marker=r'\A\s*\{.*?"schema"\s*:\s*"gradcheck-ci/report/',
     ),
     ReportFormat(
         name="junit",
@@ -52,6 +63,8 @@ REPORT_FORMATS: tuple[ReportFormat, ...] = (
         action_input="junit-report",
         action_default="",
         render=lambda report, _version: render_junit(report),
+        kind="JUnit XML report",
+        marker=r'<testsuites\s[^>]*?name="gradcheck-ci"',
     ),
     ReportFormat(
         name="sarif",
@@ -60,6 +73,8 @@ REPORT_FORMATS: tuple[ReportFormat, ...] = (
         action_input="sarif-report",
         action_default="",
         render=render_sarif_text,
+        kind="SARIF report",
+        marker=r'\A\s*\{.*?"driver"\s*:\s*\{\s*"name"\s*:\s*"gradcheck-ci"',
     ),
     ReportFormat(
         name="html",
@@ -68,6 +83,8 @@ REPORT_FORMATS: tuple[ReportFormat, ...] = (
         action_input="html-report",
         action_default="",
         render=render_html,
+        kind="HTML report",
+        marker=r"<title>gradcheck-ci: ",
     ),
 )
 
