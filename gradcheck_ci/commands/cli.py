@@ -82,7 +82,8 @@ def build_parser() -> ArgumentParser:
         "--fail-on-inconclusive",
         action="store_true",
         help="a model whose check is inconclusive (tensors no smooth comparison "
-        "could judge) fails the run (exit 1) instead of passing with a warning",
+        "could judge, or every gradient exactly zero) fails the run (exit 1) instead of "
+        "passing with a warning",
     )
     check.add_argument(
         "--format",

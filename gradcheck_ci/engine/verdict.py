@@ -210,6 +210,34 @@ def roundoff_notice(result: ModelResult) -> Notice | None:
     return Notice(message, NOTICE_ROUNDOFF, hidden[0].file, hidden[0].line)
 
 
+NOTICE_ALL_ZERO = "gradient-all-zero"
+
+
+def all_zero_notice(result: ModelResult, model: BuiltModel, objective: Objective) -> Notice | None:
+    """When no tensor fails and every tensor's gradient is exactly zero, the loss does not depend on
+    any parameter at the checked point: the finite differences are zero too, and a wrong backward
+    pass upstream of whatever cuts the gradient could not show. Such a check judged nothing, and
+    must not read as a pass that did: the tensors are marked inconclusive (so is the model, by
+    model_status: a warning, exit 0 unless --fail-on-inconclusive) and the notice, at the custom
+    loss or the output layer, says what usually causes it."""
+    params = result.params
+    if not params or any(p.status == "fail" or p.grad_norm != 0.0 for p in params):
+        return None
+    for p in params:
+        p.status = "inconclusive"
+    site = model.site(model.output)
+    file, line = objective.custom_site or ((site.file, site.line) if site else (None, None))
+    every = "the only tensor" if len(params) == 1 else f"all {len(params)} tensors"
+    message = (
+        f"every gradient is exactly zero at the checked point ({every}): the loss does not depend "
+        "on any parameter here, so the comparison could not see any error and checked nothing. "
+        "Usually something in the graph has no gradient: an integer cast or a comparison "
+        "(`T.cast(x > 0, 'int64')`, argmax, rounding), a stop-gradient (`disconnected_grad`, "
+        "`zero_grad`), or units that are all dead at this seed (another `seed` or `data:` sizes)"
+    )
+    return Notice(message, NOTICE_ALL_ZERO, file, line)
+
+
 def checked_line(result: ModelResult) -> str:
     """The verdict as soon as the comparison is done (a progress line): the diagnosis that follows
     can take longer than the check, and CI logs should not make the user wait for it to see pass or

@@ -255,6 +255,7 @@ def _run(
         settle_in_float64(context)
     result.sensitivity = verdict.model_sensitivity(result)
     result.notices.extend(verdict.sensitivity_notices(result))
+    result.notices.extend(filter(None, [verdict.all_zero_notice(result, model, objective)]))
     result.status = verdict.model_status(result, spec)
     progress(verdict.checked_line(result))
     if after_check is not None:

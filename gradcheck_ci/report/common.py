@@ -299,6 +299,13 @@ def inconclusive_text(model: ModelResult) -> str:
             "to it (the float32-arithmetic notice says where); no disagreement was confirmed. "
             "Check the model with `precision: float32`."
         )
+    if any(n.code == "gradient-all-zero" for n in model.notices):
+        # nothing failed to judge: there was nothing to see
+        return (
+            f"{count} could not be judged ({ids}): every gradient is exactly zero at the checked "
+            "point, so the comparison could not see any error (the gradient-all-zero notice says "
+            "what usually causes it)."
+        )
     if any(d.code == "stochastic-forward" and d.confirmed for d in model.diagnoses):
         # not kinks, and no seed helps: the forward pass draws new noise at every evaluation
         return (

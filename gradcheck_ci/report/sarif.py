@@ -82,7 +82,7 @@ _OCCASIONAL_RULES = {
         "Gradient check could not judge some tensors",
         "No tensor's gradient disagrees, but some could not be judged: the loss "
         "has kinks (or round-off) within the reach of every comparison tried, "
-        "at the checked point and near it.",
+        "at the checked point and near it, or every gradient is exactly zero there.",
     ),
 }
 _HELP = {

@@ -231,6 +231,23 @@ def test_nan_weights_are_named_as_the_cause_not_an_operation_to_guard():
     assert d["fix"].startswith("give DenseLayer#0.W finite values") and "epsilon" not in d["fix"]
 
 
+def test_a_loss_no_parameter_reaches_is_inconclusive_with_a_notice_not_a_pass():
+    # Used to PASS with grad_norm 0 and sensitivity null everywhere, and no word: nothing checked.
+    run = checked("all-zero")
+    model = run.model("thresholded")
+    assert model["status"] == "inconclusive" and run.code == 0, run.output
+    assert model["sensitivity"] is None
+    assert {(p["status"], p["grad_norm"]) for p in model["params"]} == {("inconclusive", 0.0)}
+    [notice] = [n for n in model["notices"] if n["code"] == "gradient-all-zero"]
+    line = line_of("all-zero", "models/net.py", "return Thresholded(")
+    assert (notice["file"], notice["line"]) == ("models/net.py", line)  # the output layer's
+    assert notice["message"].startswith("every gradient is exactly zero at the checked point")
+    assert "could not see any error" in notice["message"] and "integer cast" in notice["message"]
+    assert "4 of 4 tensors could not be judged" in run.stdout
+    strict = checked("all-zero", "--fail-on-inconclusive")
+    assert strict.code == 1 and strict.model("thresholded")["status"] == "inconclusive"
+
+
 def test_unused_parameter_is_disconnected_even_though_the_check_passes():
     model = checked("disconnected").model("unused-scale")
     assert model["status"] == "pass"

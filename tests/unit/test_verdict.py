@@ -125,3 +125,52 @@ def test_the_progress_line_names_the_same_worst_tensor_as_every_report():
         "checked: FAIL, 2 of 2 tensors disagree (worst: Dense#0.W at "
         "models/net.py:4); diagnosing why"
     )
+
+
+def _all_zero(*norms: float | None, status: str = "pass", custom_site=None):
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    from gradcheck_ci.usercode.sites import CallSite
+    from tests.samples import model, param
+
+    params = [
+        replace(param(f"Dense#{k}.W", status, file="models/net.py", line=10 + k), grad_norm=norm)
+        for k, norm in enumerate(norms)
+    ]
+    result = model("net", "pass", params=params)
+    built = SimpleNamespace(output=object(), site=lambda layer: CallSite("models/net.py", 20))
+    return result, built, SimpleNamespace(custom_site=custom_site)
+
+
+def test_every_gradient_exactly_zero_is_inconclusive_with_a_notice_at_the_output_layer():
+    # An output cast to int: it passed with grad_norm 0 and no word, though nothing was checked.
+    result, built, objective = _all_zero(0.0, 0.0)
+    notice = verdict.all_zero_notice(result, built, objective)
+    assert notice is not None and notice.code == "gradient-all-zero"
+    assert (notice.file, notice.line) == ("models/net.py", 20)
+    assert notice.message.startswith(
+        "every gradient is exactly zero at the checked point (all 2 tensors): the loss does not "
+        "depend on any parameter here, so the comparison could not see any error"
+    )
+    assert "integer cast" in notice.message and "stop-gradient" in notice.message
+    assert "dead at this seed" in notice.message
+    assert [p.status for p in result.params] == ["inconclusive", "inconclusive"]
+    assert verdict.model_status(result, spec()) == "inconclusive"
+    # a custom loss is where the loss is made
+    result, built, objective = _all_zero(0.0, custom_site=("losses.py", 3))
+    notice = verdict.all_zero_notice(result, built, objective)
+    assert notice is not None and (notice.file, notice.line) == ("losses.py", 3)
+
+
+@pytest.mark.parametrize(
+    "norms, status", [((0.0, 1e-3), "pass"), ((0.0, None), "pass"), ((0.0, 0.0), "fail"), ((), "")]
+)
+def test_a_gradient_that_is_not_zero_everywhere_or_a_failure_leaves_the_verdict_alone(
+    norms, status
+):
+    # some tensors zero: the disconnected diagnosis names them, or the sensitivity line leaves
+    # them out; a failure is a failure
+    result, built, objective = _all_zero(*norms, status=status)
+    assert verdict.all_zero_notice(result, built, objective) is None
+    assert [p.status for p in result.params] == [status] * len(norms)
