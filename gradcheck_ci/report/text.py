@@ -6,6 +6,8 @@ Under GitHub Actions this text goes to the log the runner parses for workflow co
 
 from __future__ import annotations
 
+import unicodedata
+
 from ..core.extra import CompileSummary
 from ..core.results import ModelResult, RunReport, resolved
 from .common import (
@@ -80,14 +82,26 @@ def _block(text: object, indent: str) -> list[str]:
     return [indent + line.rstrip() for line in lines if line.strip()] or [indent + "(no message)"]
 
 
+def _width(text: str) -> int:
+    """The columns `text` takes in a terminal or a CI log: East Asian wide and full-width
+    characters take two, combining marks and zero-width characters none (a layer named in Chinese,
+    or with an accent written as two code points, would shift every column after it)."""
+    width = 0
+    for char in text:
+        if unicodedata.combining(char) or unicodedata.category(char) in ("Cf", "Mn", "Me"):
+            continue
+        width += 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+    return width
+
+
 def _table(rows: list[list[str]], right: set[int], indent: str = "  ") -> list[str]:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    widths = [max(_width(row[i]) for row in rows) for i in range(len(rows[0]))]
     out = []
     for row in rows:
-        cells = [
-            cell.rjust(w) if i in right else cell.ljust(w)
-            for i, (cell, w) in enumerate(zip(row, widths))
-        ]
+        cells = []
+        for i, (cell, w) in enumerate(zip(row, widths, strict=True)):
+            pad = " " * (w - _width(cell))
+            cells.append(pad + cell if i in right else cell + pad)
         out.append((indent + "  ".join(cells)).rstrip())
     return out
 

@@ -235,3 +235,26 @@ def test_a_pass_with_an_all_zero_gradient_does_not_claim_its_sensitivity_for_eve
         "sensitivity: a relative gradient error of 8e-06 or more in the 1 tensor with a gradient "
         "above round-off is caught with probability >= 99%"
     ) in render_model(result)
+
+
+def test_the_table_stays_aligned_with_wide_and_combining_characters_in_names():
+    """A layer named in Chinese takes two columns per character in a terminal or CI log, an accent
+    written as a combining mark none: the columns after the name line up all the same."""
+    import unicodedata
+
+    names = ["编码器#0.W", "Cafe\u0301Layer#0.b", "DenseLayer#0.W"]
+    out = render_model(model("wide", "pass", params=[param(n) for n in names]))
+    rows = [line for line in out.splitlines() if any(line.lstrip().startswith(n) for n in names)]
+
+    def column_of_shape(line: str) -> int:
+        # the display column where the shape cell starts, after the name and its padding
+        name, rest = line.lstrip().split(" ", 1)
+        before = (
+            line[: len(line) - len(line.lstrip())] + name + rest[: len(rest) - len(rest.lstrip())]
+        )
+        return sum(
+            0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) == "W" else 1
+            for c in before
+        )
+
+    assert len(rows) == 3 and len({column_of_shape(row) for row in rows}) == 1, out
