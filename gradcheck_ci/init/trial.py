@@ -37,9 +37,10 @@ if TYPE_CHECKING:
     from ..model.built import BuiltModel
 
 DEFAULT_TIMEOUT = 30.0  # seconds per candidate, its module's import included
-# What the parent waits past a candidate's timeout while the worker imports its module: the worker
-# stops the import itself at that timeout (at most check's limit), and says at which line.
-IMPORT_GRACE = 5.0
+# What the parent waits past a candidate's timeout: the worker stops the import of its module, or
+# its factory, itself at that timeout (an import at most at check's limit), and says at which line;
+# code that does not return to Python (a compile, a C loop) is killed after this.
+STOP_GRACE = 5.0
 MEMORY_MIB = 4096
 # Sizes small enough that every check takes seconds, large enough that truncation and masks show.
 SMALL_DATA: dict[str, Any] = {"sequences": 4, "steps": 20, "features": 2, "classes": 2}
@@ -175,8 +176,7 @@ def _run_worker(
             break
         if "start" in event:
             current = event
-            grace = IMPORT_GRACE if event.get("phase") == "importing" else 0.0
-            deadline[0] = time.monotonic() + timeout + grace
+            deadline[0] = time.monotonic() + timeout + STOP_GRACE
         elif "trial" in event:
             index = event["trial"]["index"]
             finished[index] = _trial_from_json(candidates[index], event["trial"])
@@ -288,9 +288,10 @@ def too_slow(what: str, seconds: float, where: str = "") -> str:
     """Why a candidate was left out that took too long: `where` the worker stopped it ("file:line",
     as `check` says it), when it could."""
     stopped = f", at {where} when it was stopped" if where else ""
+    when = "at import" if what.startswith("importing") else "before it returns"
     return (
-        f"{what} took longer than {seconds:g} s{stopped} (does it train, load data or download at "
-        "import?); a factory for gradcheck-ci only builds the network"
+        f"{what} took longer than {seconds:g} s{stopped} (does it train, load data or download "
+        f"{when}?); a factory for gradcheck-ci only builds the network"
     )
 
 
@@ -438,14 +439,17 @@ def _try(root: str, entry: dict[str, Any], timeout: float) -> dict[str, Any]:
     from ..config import DataSpec
     from ..model.build import build_model
     from ..model.objective import build_objective
+    from ..usercode.guard import time_limit
 
     spec = _spec(entry, timeout)
     try:
-        model = build_model(spec, root, "gradcheck.yml")
-        described = describe(model)
-        spec.data = DataSpec(**{**SMALL_DATA, **described["data"]})
-        spec.loss = described["explicit_loss"] or None
-        described["loss"] = build_objective(model, spec, root, "gradcheck.yml").loss_name
+        # a factory that trains or loads data is stopped here, at its line, as an import is
+        with time_limit(timeout):
+            model = build_model(spec, root, "gradcheck.yml")
+            described = describe(model)
+            spec.data = DataSpec(**{**SMALL_DATA, **described["data"]})
+            spec.loss = described["explicit_loss"] or None
+            described["loss"] = build_objective(model, spec, root, "gradcheck.yml").loss_name
     except BaseException as exc:  # the factory's code, or a shape `data` cannot fill: its reason
         if isinstance(exc, KeyboardInterrupt):
             raise

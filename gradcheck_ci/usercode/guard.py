@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import signal
 import socket
+import time
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -115,9 +116,14 @@ def time_limit(seconds: float | None) -> Iterator[None]:
     """Raise TooSlow in the main thread when the block runs longer than `seconds` (None: no limit).
 
     Uses SIGALRM's interval timer; outside the main thread, or where there is none, the block runs
-    unlimited.
+    unlimited. Inside another limit that ends sooner, the outer one stands; inside one that ends
+    later, the outer one runs on after the block (its time less the block's).
     """
     if not seconds or not hasattr(signal, "setitimer"):
+        yield
+        return
+    outer, _ = signal.getitimer(signal.ITIMER_REAL)
+    if outer and outer <= seconds:
         yield
         return
 
@@ -129,9 +135,13 @@ def time_limit(seconds: float | None) -> Iterator[None]:
     except ValueError:  # not the main thread
         yield
         return
+    started = time.monotonic()
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+        if outer:
+            # the outer limit's time left (at least a moment: it is due now)
+            signal.setitimer(signal.ITIMER_REAL, max(outer - (time.monotonic() - started), 1e-3))

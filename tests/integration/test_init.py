@@ -103,9 +103,17 @@ def test_init_on_a_repository_as_real_code_is_written(tmp_path):
         "models/pretrained.py:10 build_pretrained(): importing models/pretrained.py "
         "took longer than 10 s",
         "scripts/quits.py:7 build_from_data(): the process ended (exit code 3)",
+        # stopped while it builds (it trains before it returns), at the line it was on
+        "models/trains.py:5 build_and_train(): building build_and_train() took longer than 10 s, "
+        "at models/trains.py:",
         "models/mnist.py:47 main(): builds layers but returns none of them",
     ):
         assert expected in " ".join(line.lstrip("# ") for line in left_out.splitlines()), expected
+    # the line of the loop it was in, and the question a factory deserves
+    stopped = left_out.split("models/trains.py:", 2)[2]
+    assert stopped.split(" ", 1)[0] in ("9", "10") and "download before it returns" in " ".join(
+        line.lstrip("# ") for line in left_out.splitlines()
+    )
     checked = run_cli("check", cwd=repo, json_path=tmp_path / "report.json")
     assert checked.code == 0, checked.output
     assert verdicts(checked) == {

@@ -5,6 +5,7 @@ everything restored afterwards."""
 from __future__ import annotations
 
 import socket
+import time
 import urllib.error
 import urllib.request
 
@@ -60,3 +61,26 @@ def test_a_time_limit_stops_code_that_catches_every_exception():
     assert iterations > 0
     with guard.time_limit(None):  # no limit: the block runs as it is
         assert sum(range(10)) == 45
+
+
+def _spin(seconds: float = 5.0) -> None:
+    """Busy Python code that a limit should stop well before `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        pass
+    pytest.fail(f"no time limit stopped it within {seconds:g} s")
+
+
+def test_a_time_limit_inside_another_leaves_the_outer_one_running():
+    # the inner limit stops its block; the outer one still stops the rest of its own
+    with pytest.raises(guard.TooSlow, match="took longer than 0.3 s"):
+        with guard.time_limit(0.3):
+            with pytest.raises(guard.TooSlow, match="took longer than 0.05 s"):
+                with guard.time_limit(0.05):
+                    _spin()
+            _spin()
+    # an inner limit longer than what is left of the outer one: the outer one stops it
+    with pytest.raises(guard.TooSlow, match="took longer than 0.05 s"):
+        with guard.time_limit(0.05):
+            with guard.time_limit(10.0):
+                _spin()
