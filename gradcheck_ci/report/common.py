@@ -330,19 +330,22 @@ def tensors_failing(failing: int, total: int) -> str:
 
 
 def sensitivity_text(
-    value: float | None, judged: int | None = None, what: str = "judged tensors"
+    value: float | None,
+    judged: int | None = None,
+    what: str = "judged tensors",
+    certain: bool = False,
 ) -> str:
     """The model's stated sensitivity, as a phrase ('' when there is none); `judged`: how many
-    tensors it holds for, when not every one (it says nothing of the others), `what` they are."""
+    tensors it holds for, when not every one (it says nothing of the others), `what` they are;
+    `certain`: every element was compared (mode: full), so the guarantee is not a probability over
+    random directions."""
     if value is None:
         return ""
     which = "any tensor" if judged is None else f"any of the {judged} {what}"
     if judged == 1:
         which = "the 1 " + what.replace("tensors", "tensor", 1)
-    return (
-        f"a relative gradient error of {num(value)} or more in {which} is caught with "
-        f"probability >= 99%"
-    )
+    how = "for certain (every element compared)" if certain else "with probability >= 99%"
+    return f"a relative gradient error of {num(value)} or more in {which} is caught {how}"
 
 
 def status_counts(report: RunReport) -> dict[str, int]:

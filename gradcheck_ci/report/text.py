@@ -265,13 +265,14 @@ def _sensitivity_line(m: ModelResult) -> str:
     allowed = sum(p.status == "allowed" for p in m.params)
     compared = len(m.params) - unjudged - allowed
     sized = sum(resolved(p.sensitivity) for p in m.params if p.status != "allowed")
+    certain = m.mode == "full"
     if not unjudged and not allowed and sized == compared:
-        return sensitivity_text(m.sensitivity)
+        return sensitivity_text(m.sensitivity, certain=certain)
     what = "judged tensors" if unjudged else "tensors"
     if sized < compared:
         what, compared = f"{what} with a gradient above round-off", sized
     aside = f" (the {allowed} allowed aside)" if allowed else ""
-    return sensitivity_text(m.sensitivity, compared, what) + aside
+    return sensitivity_text(m.sensitivity, compared, what, certain) + aside
 
 
 def render_model(result: ModelResult, color: bool = False) -> str:

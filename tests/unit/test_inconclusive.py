@@ -147,7 +147,7 @@ def test_the_sensitivity_of_a_model_with_unjudged_tensors_says_which_it_holds_fo
     unjudged = param("Dense#0.W", status="inconclusive")
     unjudged.note = "no smooth line could judge it"
     partly = model("partly", "inconclusive", params=[unjudged, judged, judged])
-    partly.sensitivity = 5.5e-7
+    partly.sensitivity, partly.mode = 5.5e-7, "directional"
     block = render_model(partly)
     assert (
         "sensitivity: a relative gradient error of 5.5e-07 or more in any of the 2 judged tensors "
@@ -177,7 +177,7 @@ def test_a_passing_model_states_its_sensitivity_per_tensor_and_overall():
     p = param("Dense#0.W", method="grouped")
     p.sensitivity, p.max_abs_err, p.max_rel_err, p.tolerance = 3.4e-6, None, None, None
     good = model("good", "pass", params=[p])
-    good.sensitivity = 3.4e-6
+    good.sensitivity, good.mode = 3.4e-6, "directional"
     block = render_model(good)
     row = block.splitlines()[2].split()
     assert row[:8] == ["Dense#0.W", "2x10", "pass", "band", "-", "-", "-", "3.4e-06"]

@@ -220,7 +220,9 @@ def test_a_pass_with_an_allowed_tensor_does_not_call_it_a_zero_gradient():
     # an allowed tensor has no sensitivity of its own: it differs, for an accepted reason
     judged = [replace(param(f"Dense#{i}.W"), sensitivity=8e-6) for i in range(3)]
     allowed = replace(param("NormalizedDense#0.W"), status="allowed")
-    result = replace(model("weightnorm", "pass", params=[*judged, allowed]), sensitivity=8e-6)
+    result = replace(
+        model("weightnorm", "pass", params=[*judged, allowed]), sensitivity=8e-6, mode="directional"
+    )
     assert (
         "sensitivity: a relative gradient error of 8e-06 or more in any of the 3 tensors is caught "
         "with probability >= 99% (the 1 allowed aside)"
@@ -230,11 +232,25 @@ def test_a_pass_with_an_allowed_tensor_does_not_call_it_a_zero_gradient():
 def test_a_pass_with_an_all_zero_gradient_does_not_claim_its_sensitivity_for_every_tensor():
     sized = replace(param("DenseLayer#1.W"), sensitivity=8e-6)
     zero = param("DenseLayer#0.W")  # all-zero gradient: no relative error to catch
-    result = replace(model("clipped", "pass", params=[zero, sized]), sensitivity=8e-6)
+    result = replace(
+        model("clipped", "pass", params=[zero, sized]), sensitivity=8e-6, mode="directional"
+    )
     assert (
         "sensitivity: a relative gradient error of 8e-06 or more in the 1 tensor with a gradient "
         "above round-off is caught with probability >= 99%"
     ) in render_model(result)
+
+
+def test_the_full_mode_states_its_sensitivity_as_the_certainty_it_is():
+    """Every element compared: an error that large cannot pass, whatever the seed; the random
+    directions' 99% belongs to the directional mode."""
+    sized = [replace(param(f"Dense#{i}.W"), sensitivity=2e-6) for i in range(2)]
+    full = replace(model("every-element", "pass", params=sized), sensitivity=2e-6, mode="full")
+    assert (
+        "sensitivity: a relative gradient error of 2e-06 or more in any tensor is caught for "
+        "certain (every element compared)"
+    ) in render_model(full)
+    assert "probability" not in render_model(full)
 
 
 def test_the_table_stays_aligned_with_wide_and_combining_characters_in_names():
