@@ -9,7 +9,7 @@ import numpy as np
 
 from . import numeric
 from .bands import Band, MemberState
-from .line import FAIL, PASS, Judgement, remainder
+from .line import FAIL, PASS, Judgement, additive, remainder
 from .precision import of
 from .probing import Direction, Point, Prober
 
@@ -140,6 +140,7 @@ def decompose(
     own: dict[int, Judgement] = {}
     *measured, last = members
     aligned = []  # the parts' lines along the band's own line (not a retry elsewhere)
+    rough = False  # a part's share of the band's line was not smooth
     for k in measured:
         part = direction.part(k)
         own[k] = prober.line(part, band_judgement.step, point)
@@ -147,28 +148,35 @@ def decompose(
             aligned.append(own[k])
             record_outcome(k, states[k], own[k], part, point)
         else:
+            rough = True
             own[k] = single(prober, k, f"{band.name}:d{d}:part{k}", states)
     # The last part: what is left of the band's line once the others are known, when every other
-    # part was judged along it and confirmed; else on its own line, as the others.
+    # part was judged along it and confirmed, and one of them failed (the band's error is then
+    # theirs and the rest is the last one's share); else along its own part of the line, as the
+    # others, so that the parts can be held to the band (additive, below).
     exact = all(point.values[k].dtype == np.float64 for k in members)
     left = remainder(band_judgement, aligned) if exact and len(aligned) == len(measured) else None
-    if left is not None and left.counts:
+    if left is not None and left.counts and any(j.verdict == FAIL for j in aligned):
         own[last] = left
         record_outcome(last, states[last], left, direction.part(last), point)
     else:
-        own[last] = single(
-            prober,
-            last,
-            f"{band.name}:d{d}:part{last}",
-            states,
-            first=direction.part(last),
-            point=point,
-            step=band_judgement.step,
-        )
+        own[last] = prober.line(direction.part(last), band_judgement.step, point)
+        if own[last].counts:
+            aligned.append(own[last])
+            record_outcome(last, states[last], own[last], direction.part(last), point)
+        else:
+            rough = True
+            own[last] = single(prober, last, f"{band.name}:d{d}:part{last}", states)
     if any(states[k].failed is not None for k in members):
         return
-    # Confirmed for the band but for no member alone: the members whose parts carry the most of the
-    # band's error fail, until what is left is within the band's tolerance.
+    # Confirmed for the band but for no member alone. When the parts' errors add up to the band's,
+    # the members whose parts carry the most of it fail, until what is left is within the band's
+    # tolerance (an error spread over members, each share below its own line's tolerance). When
+    # they do not (line.additive), or a part's share of the band's line was not smooth, the band's
+    # line crossed kinks its own fourth differences could not show: it says nothing of the
+    # gradient, and each member keeps its own line's verdict.
+    if rough or (len(aligned) == len(members) and not additive(band_judgement, aligned)):
+        return
     remaining = band_judgement.error
     for k in sorted(members, key=lambda m: -abs(own[m].error) if own[m].counts else 0.0):
         if abs(remaining) <= band_judgement.tolerance or not own[k].counts:

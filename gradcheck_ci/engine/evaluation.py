@@ -57,6 +57,9 @@ class Record:
     members: tuple[int, ...] = ()  # the tensors checked
     attempts: list[int] = field(default_factory=list)
     floors: dict[bool, tuple[float, int, bool]] = field(default_factory=dict)
+    # the judged_line calls whose disagreement was measured again at the nearby point
+    # (Prober.confirmed_nearby): the next run does the same, whatever its own attempts show
+    confirmed: list[int] = field(default_factory=list)
 
 
 def with_tensor(values: list[np.ndarray], index: int, value: np.ndarray) -> list[np.ndarray]:

@@ -39,17 +39,6 @@ def compare_tensors(
     return results
 
 
-# max |Q| of a line (in units of its round-off bound delta) above which it is more than round-off
-# (independent errors of one ulp of the loss make about a third of this)
-STRUCTURE = 1.0
-
-
-def kinked(judgement: line.Judgement) -> bool:
-    """Whether a judged line's fourth differences show more than round-off: kinks (or curvature)
-    within reach of its stencil, below the smooth limit."""
-    return judgement.fourth > STRUCTURE
-
-
 class FullCheck:
     """mode: full. Every element on its own line (line.probe: 4 evaluations, 6 when it does not
     pass outright); an element whose line cannot judge it is probed again with shorter steps, then
@@ -71,6 +60,9 @@ class FullCheck:
         self.atol = atol
         self.h = float(numeric.machine_eps(check.precision) ** (1.0 / 3.0))
         self._nearby: tuple[CompiledCheck, list[np.ndarray], float] | None = None
+        # some element's line at p was not smooth, and not for plain curvature: a disagreement
+        # there is measured again near p (confirmed)
+        self.kinks_at_base = False
 
     def nearby(self) -> tuple[CompiledCheck, list[np.ndarray], float]:
         if self._nearby is None:
@@ -141,41 +133,46 @@ class FullCheck:
 
     def judged(self, index: int, i: int, nearby: set[int]) -> line.Judgement:
         """Element i's line, attempt after attempt until one judges it (`nearby` gets i when the
-        judgement is made at the point near p); a disagreement where the loss shows kinks within
-        reach is confirmed there (confirmed)."""
+        judgement is made at the point near p); a disagreement at p where the loss showed kinks
+        (some element's line there was not smooth, or this line's fourth differences are more than
+        round-off) is measured again near p (confirmed)."""
         judgement: line.Judgement | None = None
-        kinks = False  # an attempt before was not smooth
         for view, grads, factor, near in self.attempts():
             if near:
                 nearby.add(i)
             judgement = self.element(view, grads, index, i, factor)
             if judgement.counts:
-                if judgement.verdict == line.FAIL and not near and (kinks or kinked(judgement)):
+                kinked = self.kinks_at_base or judgement.shows_kinks
+                if judgement.verdict == line.FAIL and not near and kinked:
                     return self.confirmed(judgement, index, i, factor, nearby)
                 return judgement
-            kinks = True
+            # not smooth at p, and not for plain curvature: kinks (or noise) within reach there
+            self.kinks_at_base |= judgement.curvature_excess() is None and not near
         assert judgement is not None  # the checked point is always attempted
         return judgement
 
     def confirmed(
         self, judgement: line.Judgement, index: int, i: int, factor: float, nearby: set[int]
     ) -> line.Judgement:
-        """A disagreement on a line whose fourth differences are not round-off alone, or found
-        after a line that was not smooth, measured again at the point near p with the same step.
+        """A disagreement where the loss showed kinks, measured again at the point near p with the
+        same step.
         Several kinks within the stencil can bias both estimates alike while their fourth
         differences cancel below the smooth limit (a unit moved across zero by every step: weights
         far smaller than the step, before a rectifier); elsewhere they lie elsewhere, while a
-        gradient error stays. A pass there that would have seen this error (its tolerance below
-        it) is the element's judgement; anything else leaves the disagreement standing. float32
-        leaves this to its float64 check."""
+        gradient error stays. A disagreement there too confirms it; a pass there that would have
+        seen this error (its tolerance below it) is the element's judgement; anything else leaves
+        the element unjudged (a disagreement kinks may have made, which nothing confirmed, is no
+        verdict). float32 leaves this to its float64 check."""
         if not of(self.check.precision).settles_itself:
             return judgement
         view, grads, _ = self.nearby()
         again = self.element(view, grads, index, i, factor)
+        if again.verdict == line.FAIL:
+            return judgement
         if again.verdict == line.PASS and again.tolerance < judgement.abs_err:
             nearby.add(i)
             return again
-        return judgement
+        return line.unconfirmed(judgement)
 
     def attempts(self) -> Iterator[tuple[CompiledCheck, list[np.ndarray], float, bool]]:
         """An element's lines in turn until one judges it: (view, gradients, step factor, at the

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from . import numeric
 
@@ -32,6 +32,10 @@ CURVATURE_RATIO = (8.0, 32.0)
 CURVATURE_JUMP_RATIO = (1.5, 2.7)
 
 PASS, FAIL, NONSMOOTH, UNRESOLVED = "pass", "fail", "nonsmooth", "unresolved"
+# max |Q| (in round-off bounds delta) above which a line judged smooth shows kinks within reach of
+# its stencil: round-off alone makes |Q| about delta at most (a measured floor is 8 sigma, |Q| has
+# sigma sqrt(70)), above 4 delta once in ten thousand lines
+KINKED = 4.0
 
 
 @dataclass
@@ -61,6 +65,12 @@ class Judgement:
     @property
     def abs_err(self) -> float:
         return abs(self.error)
+
+    @property
+    def shows_kinks(self) -> bool:
+        """Whether its fourth differences, below the smooth limit, are more than round-off: kinks
+        within reach (several can bias both estimates alike while theirs cancel below the limit)."""
+        return self.fourth > KINKED
 
     @property
     def counts(self) -> bool:
@@ -224,6 +234,12 @@ class Line:
         return self.judgement(verdict, tol[1.0], threshold, q, tol[2.0])
 
 
+def unconfirmed(judgement: Judgement) -> Judgement:
+    """A disagreement that kinks within reach may have made and that no line elsewhere confirmed:
+    UNRESOLVED, its numbers kept for the report."""
+    return replace(judgement, verdict=UNRESOLVED, threshold=math.inf)
+
+
 def decide(err: dict[float, float], tol: dict[float, float]) -> str:
     """The confirmation's verdict on the errors of R(1) and R(2) (keys 1.0, 2.0) and their
     tolerances: both beyond, on the same side and by the same amount (a gradient error is a constant
@@ -286,6 +302,26 @@ def remainder(band: Judgement, others: list[Judgement]) -> Judgement | None:
         {},
         tol[2.0],
     )
+
+
+# what the parts' errors may miss the band's by, over the sum of their estimates' own bounds
+ADDITIVE_MARGIN = 2.0
+
+
+def additive(band: Judgement, parts: list[Judgement]) -> bool:
+    """Whether the band's error is the sum of its members' errors, each measured along its own part
+    of the band's line (same point and step), within the estimates' own bounds: round-off
+    (1.5 delta / h each) and a kink's bias (KINK_BIAS * max|Q| / h each), with a margin. Both sides
+    of a line add up over the parts of a direction where the loss is smooth: the analytic slopes
+    exactly, the numeric ones within those bounds, and so does a gradient error. Kinks a hair from
+    p, crossed by every step, can move one line's estimates as a constant offset would while their
+    fourth differences stay below the smooth limit, but each line crosses its own set of them: a
+    band's error that is not the sum of its parts' is such a loss, not a gradient error."""
+    lines = [band, *parts]
+    if any(j.step != band.step for j in lines):
+        return False
+    bound = sum((1.5 + KINK_BIAS[1.0] * j.fourth) * j.delta / j.step for j in lines)
+    return abs(band.error - sum(j.error for j in parts)) <= ADDITIVE_MARGIN * bound
 
 
 FIRST_MULTIPLES = (1.0, 2.0)

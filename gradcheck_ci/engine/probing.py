@@ -13,7 +13,7 @@ import numpy as np
 from . import numeric
 from .digests import digest
 from .evaluation import CompiledCheck, Move, Moved, Record
-from .line import Judgement, judge
+from .line import FAIL, PASS, Judgement, judge, unconfirmed
 from .precision import of
 
 # A tensor whose gradient is small against the loss's round-off moves further along the line: its
@@ -141,6 +141,9 @@ class Prober:
         self.lines = 0  # kept lines so far (see Record)
         # the floor measured since the last kept line: (at the nearby point, floor)
         self.measured: tuple[bool, float] | None = None
+        # some line at p was not smooth, and not for plain curvature: a disagreement there is
+        # measured again near p (confirmed_nearby)
+        self.kinks_at_base = False
 
     # ------------------------------------------------------------ directions
     def scale(self, point: Point, k: int) -> float:
@@ -308,6 +311,8 @@ class Prober:
                     self.start = max(self.start, attempt)
                 break
             excess = judgement.curvature_excess()
+            # not smooth at p, and not for plain curvature: kinks (or noise) within reach there
+            self.kinks_at_base |= excess is None and not near
             if excess is not None and level > 0.0 and boosted and not near:
                 spoilt = (step, level, excess)
         assert judgement is not None and final is not None
@@ -318,9 +323,40 @@ class Prober:
             self.record.floors[nearby] = (floor, self.lines, measured_in == final)
             self.measured = None
         self.lines += 1
+        call = len(self.record.attempts) - 1
+        if replayed is not None and self.replay is not None:
+            again = call in self.replay.confirmed  # as the replayed run did
+        else:
+            again = (
+                judgement.verdict == FAIL
+                and not point.nearby
+                and of(self.precision).settles_itself
+                and (self.kinks_at_base or judgement.shows_kinks)
+            )
+        if again:
+            self.record.confirmed.append(call)
+            judgement, point = self.confirmed_nearby(judgement, direction)
         if keep and judgement.counts:
             self.kept.append((judgement, list(members), drawn, self.level, point))
         return judgement, direction, point
+
+    def confirmed_nearby(
+        self, judgement: Judgement, direction: Direction
+    ) -> tuple[Judgement, Point]:
+        """A disagreement where the loss shows kinks within reach (a line at p was not smooth for
+        them, or this line's fourth differences are more than round-off), measured again along
+        the same direction and step at the point near p. Kinks within 1e-9 of p (tiny weights
+        before a rectifier), crossed by every step, can bias both estimates alike while their
+        fourth differences cancel below the smooth limit; near p they lie elsewhere, while a
+        gradient error stays. A pass there that would have seen this error (its tolerance below
+        it) is the line's verdict, and so is a disagreement there (it is the cleaner line to
+        decompose). Anything else leaves the line unjudged: a disagreement that kinks may have
+        made, which nothing confirmed, is no verdict."""
+        nearby = self.nearby()
+        again = self.line(direction, judgement.step, nearby)
+        if again.verdict == FAIL or (again.verdict == PASS and again.tolerance < judgement.abs_err):
+            return again, nearby
+        return unconfirmed(judgement), self.base
 
     def replayed_attempt(self, rungs: int) -> list[int] | None:
         """The attempt the replayed run's judged_line call of this number ended at (as a list of

@@ -22,7 +22,7 @@ from .digests import digest
 from .evaluation import CompiledCheck, Record
 from .settings import CheckSettings
 
-FORMAT = 1  # of the record and its key: another value is another key
+FORMAT = 2  # of the record and its key: another value is another key
 
 
 def key(check: CompiledCheck, settings: CheckSettings, function_keys: list[str]) -> str | None:
@@ -94,6 +94,7 @@ def _to_json(record: Record) -> dict[str, Any]:
     return {
         "members": list(record.members),
         "attempts": list(record.attempts),
+        "confirmed": list(record.confirmed),
         "floors": [
             [nearby, floor, line, on_line]
             for nearby, (floor, line, on_line) in sorted(record.floors.items())
@@ -105,12 +106,13 @@ def _from_json(value: Any) -> Record:
     record = Record(
         members=tuple(int(k) for k in value["members"]),
         attempts=[int(a) for a in value["attempts"]],
+        confirmed=[int(c) for c in value["confirmed"]],
     )
     for nearby, floor, line, on_line in value["floors"]:
         if not isinstance(nearby, bool) or not isinstance(on_line, bool):
             raise TypeError("not a floor")
         record.floors[nearby] = (float(floor), int(line), on_line)
-    if any(a < 0 for a in record.attempts) or any(
+    if any(a < 0 for a in record.attempts + record.confirmed) or any(
         not math.isfinite(floor) or floor < 0.0 or line < 0
         for floor, line, _ in record.floors.values()
     ):

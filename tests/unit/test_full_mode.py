@@ -133,10 +133,11 @@ PASS_TOO_COARSE = ("pass", 1e-9, 1e-7, 0.5)
         # with kinks within reach: measured again at the nearby point, whose pass refutes it
         ([KINKED_FAIL, PASS_THAT_SEES_IT], "pass", [False, True]),
         ([NONSMOOTH, CLEAN_FAIL, PASS_THAT_SEES_IT], "pass", [False, False, True]),
-        # ... unless the nearby line disagrees too, could not see it, or could not judge
+        # ... and whose disagreement confirms it
         ([KINKED_FAIL, CLEAN_FAIL], "fail", [False, True]),
-        ([KINKED_FAIL, PASS_TOO_COARSE], "fail", [False, True]),
-        ([NONSMOOTH, CLEAN_FAIL, NONSMOOTH], "fail", [False, False, True]),
+        # a nearby line that could not have seen it, or could not judge: no verdict either way
+        ([KINKED_FAIL, PASS_TOO_COARSE], "unresolved", [False, True]),
+        ([NONSMOOTH, CLEAN_FAIL, NONSMOOTH], "unresolved", [False, False, True]),
         # a pass needs nothing more
         ([NONSMOOTH, PASS_THAT_SEES_IT], "pass", [False, False]),
     ],
