@@ -146,8 +146,7 @@ class FullCheck:
                 if judgement.verdict == line.FAIL and not near and kinked:
                     return self.confirmed(judgement, index, i, factor, nearby)
                 return judgement
-            # not smooth at p, and not for plain curvature: kinks (or noise) within reach there
-            self.kinks_at_base |= judgement.curvature_excess() is None and not near
+            self.kinks_at_base |= judgement.kinks_within_reach and not near
         assert judgement is not None  # the checked point is always attempted
         return judgement
 
@@ -155,24 +154,18 @@ class FullCheck:
         self, judgement: line.Judgement, index: int, i: int, factor: float, nearby: set[int]
     ) -> line.Judgement:
         """A disagreement where the loss showed kinks, measured again at the point near p with the
-        same step.
-        Several kinks within the stencil can bias both estimates alike while their fourth
-        differences cancel below the smooth limit (a unit moved across zero by every step: weights
-        far smaller than the step, before a rectifier); elsewhere they lie elsewhere, while a
-        gradient error stays. A disagreement there too confirms it; a pass there that would have
-        seen this error (its tolerance below it) is the element's judgement; anything else leaves
-        the element unjudged (a disagreement kinks may have made, which nothing confirmed, is no
-        verdict). float32 leaves this to its float64 check."""
+        same step. Several kinks within the stencil can bias both estimates alike while their
+        fourth differences cancel below the smooth limit (a unit moved across zero by every step:
+        weights far smaller than the step, before a rectifier); near p they lie elsewhere, while a
+        gradient error stays (line.settled_elsewhere). float32 leaves this to its float64
+        check."""
         if not of(self.check.precision).settles_itself:
             return judgement
         view, grads, _ = self.nearby()
-        again = self.element(view, grads, index, i, factor)
-        if again.verdict == line.FAIL:
-            return judgement
-        if again.verdict == line.PASS and again.tolerance < judgement.abs_err:
+        settled = line.settled_elsewhere(judgement, self.element(view, grads, index, i, factor))
+        if settled.counts:
             nearby.add(i)
-            return again
-        return line.unconfirmed(judgement)
+        return settled
 
     def attempts(self) -> Iterator[tuple[CompiledCheck, list[np.ndarray], float, bool]]:
         """An element's lines in turn until one judges it: (view, gradients, step factor, at the

@@ -67,6 +67,11 @@ class Judgement:
         return abs(self.error)
 
     @property
+    def kinks_within_reach(self) -> bool:
+        """A line that did not judge, and not for plain curvature: kinks (or noise) within reach."""
+        return not self.counts and self.curvature_excess() is None
+
+    @property
     def shows_kinks(self) -> bool:
         """Whether its fourth differences, below the smooth limit, are more than round-off: kinks
         within reach (several can bias both estimates alike while theirs cancel below the limit)."""
@@ -234,10 +239,17 @@ class Line:
         return self.judgement(verdict, tol[1.0], threshold, q, tol[2.0])
 
 
-def unconfirmed(judgement: Judgement) -> Judgement:
-    """A disagreement that kinks within reach may have made and that no line elsewhere confirmed:
-    UNRESOLVED, its numbers kept for the report."""
-    return replace(judgement, verdict=UNRESOLVED, threshold=math.inf)
+def settled_elsewhere(at_p: Judgement, elsewhere: Judgement) -> Judgement:
+    """A disagreement at p where kinks showed, and the same line measured at a point near p: a
+    disagreement there confirms it, a pass there that would have seen it (its tolerance below the
+    error) refutes it; either is the verdict. Anything else leaves the line UNRESOLVED (its numbers
+    kept for the report): a disagreement that kinks may have made, which nothing confirmed, is no
+    verdict."""
+    if elsewhere.verdict == FAIL or (
+        elsewhere.verdict == PASS and elsewhere.tolerance < at_p.abs_err
+    ):
+        return elsewhere
+    return replace(at_p, verdict=UNRESOLVED, threshold=math.inf)
 
 
 def decide(err: dict[float, float], tol: dict[float, float]) -> str:

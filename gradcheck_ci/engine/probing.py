@@ -13,7 +13,7 @@ import numpy as np
 from . import numeric
 from .digests import digest
 from .evaluation import CompiledCheck, Move, Moved, Record
-from .line import FAIL, PASS, Judgement, judge, unconfirmed
+from .line import FAIL, Judgement, judge, settled_elsewhere
 from .precision import of
 
 # A tensor whose gradient is small against the loss's round-off moves further along the line: its
@@ -310,9 +310,8 @@ class Prober:
                 if not near:
                     self.start = max(self.start, attempt)
                 break
+            self.kinks_at_base |= judgement.kinks_within_reach and not near
             excess = judgement.curvature_excess()
-            # not smooth at p, and not for plain curvature: kinks (or noise) within reach there
-            self.kinks_at_base |= excess is None and not near
             if excess is not None and level > 0.0 and boosted and not near:
                 spoilt = (step, level, excess)
         assert judgement is not None and final is not None
@@ -348,15 +347,11 @@ class Prober:
         the same direction and step at the point near p. Kinks within 1e-9 of p (tiny weights
         before a rectifier), crossed by every step, can bias both estimates alike while their
         fourth differences cancel below the smooth limit; near p they lie elsewhere, while a
-        gradient error stays. A pass there that would have seen this error (its tolerance below
-        it) is the line's verdict, and so is a disagreement there (it is the cleaner line to
-        decompose). Anything else leaves the line unjudged: a disagreement that kinks may have
-        made, which nothing confirmed, is no verdict."""
+        gradient error stays (line.settled_elsewhere; a disagreement there is the cleaner line to
+        decompose)."""
         nearby = self.nearby()
-        again = self.line(direction, judgement.step, nearby)
-        if again.verdict == FAIL or (again.verdict == PASS and again.tolerance < judgement.abs_err):
-            return again, nearby
-        return unconfirmed(judgement), self.base
+        settled = settled_elsewhere(judgement, self.line(direction, judgement.step, nearby))
+        return settled, nearby if settled.counts else self.base
 
     def replayed_attempt(self, rungs: int) -> list[int] | None:
         """The attempt the replayed run's judged_line call of this number ended at (as a list of
