@@ -427,8 +427,8 @@ def round_off(
     confirmation at a finer spacing: 0.0 when the floor falls with the spacing (kinks, not
     round-off)."""
     floor = noise_floor(loss_along, base, step, batch)
-    usual = numeric.ROUNDOFF_FACTOR * numeric.machine_eps(precision) * max(abs(base), 1e-300)
-    if floor <= CONFIRM_ABOVE * usual or not usable_floor(floor, base, precision):
+    ordinary = floor <= CONFIRM_ABOVE * numeric.roundoff_bound(base, precision)
+    if ordinary or not usable_floor(floor, base, precision):
         return floor
     finer = noise_floor(loss_along, base, step, batch, NOISE_SPACING / FINER)
     return 0.0 if finer < KINKS_BELOW * floor else floor

@@ -214,10 +214,15 @@ def full_sensitivity(thresholds: list[float], norm: float) -> float | None:
     return float(math.sqrt(sum(t * t for t in thresholds)) / norm)
 
 
+def roundoff_bound(loss: float, precision: str) -> float:
+    """The usual bound on one evaluation's round-off, 16 eps |L| (a measured noise floor may
+    replace it: line.noise_floor)."""
+    return ROUNDOFF_FACTOR * machine_eps(precision) * max(abs(loss), 1e-300)
+
+
 def predicted_threshold(loss: float, step: float, precision: str, allowance: float) -> float:
     """The threshold a smooth first pass will have, known before probing (from the loss at p)."""
-    delta = ROUNDOFF_FACTOR * machine_eps(precision) * max(abs(loss), 1e-300)
-    return 2 * (1.5 * delta / step + allowance)
+    return 2 * (1.5 * roundoff_bound(loss, precision) / step + allowance)
 
 
 def directions_needed(
